@@ -1,0 +1,231 @@
+"""The host layer: the only code that reads the machine.
+
+`Host` is implemented live (glm5check.host.live), recording (glm5check.host.record) and from a snapshot
+(glm5check.host.replay). Every answer is a plain frozen dataclass so that it can be written to a snapshot
+and read back identically. Failures are data (`error`, `timed_out`, `not_found`), never exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+DEFAULT_TIMEOUT_S = 10.0
+OUTPUT_CAP_BYTES = 4 * 1024 * 1024
+FILE_CAP_BYTES = 4 * 1024 * 1024
+
+# Paths searched after PATH for Ascend tools: npu-smi and hccn_tool are often not on a container's PATH.
+ASCEND_TOOL_DIRS = (
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/local/Ascend/driver/tools",
+    "/usr/local/dcmi",
+)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    not_found: bool = False
+    error: str | None = None
+    truncated: bool = False
+    timeout_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and self.error is None
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together, for tools that print errors on stdout (npu-smi does)."""
+        return self.stdout + ("\n" + self.stderr if self.stderr.strip() else "")
+
+    def describe_failure(self) -> str:
+        """One line saying why the command did not answer properly; empty when it did."""
+        cmd = " ".join(self.argv)
+        if self.not_found:
+            return f"{self.argv[0]}: command not found"
+        if self.timed_out:
+            return f"`{cmd}` did not answer within {self.timeout_s:g} s and was killed"
+        if self.error:
+            return f"`{cmd}` could not run: {self.error}"
+        if self.exit_code != 0:
+            first = next((ln.strip() for ln in self.output.splitlines() if ln.strip()), "no output")
+            return f"`{cmd}` exited with status {self.exit_code}: {first[:200]}"
+        return ""
+
+
+@dataclass(frozen=True)
+class FileRead:
+    path: str
+    text: str | None = None
+    error: str | None = None
+    truncated: bool = False
+
+    @property
+    def exists(self) -> bool:
+        return self.error != "missing"
+
+
+@dataclass(frozen=True)
+class BytesRead:
+    path: str
+    offset: int
+    length: int
+    data: bytes | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DirListing:
+    path: str
+    entries: tuple[str, ...] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StatInfo:
+    path: str
+    kind: str | None = None  # file, dir, link, char, block, fifo, socket, other; None when missing
+    size: int | None = None
+    mode: int | None = None
+    uid: int | None = None
+    mtime: float | None = None
+    link_target: str | None = None
+    error: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.kind is not None
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    path: str
+    total_bytes: int | None = None
+    used_bytes: int | None = None
+    free_bytes: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Mount:
+    device: str
+    mountpoint: str
+    fstype: str
+    options: str = ""
+
+
+@dataclass(frozen=True)
+class Address:
+    family: str  # ipv4, ipv6, mac
+    address: str
+    netmask: str | None = None
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    is_up: bool | None = None
+    mtu: int | None = None
+    speed_mbps: int | None = None
+    addresses: tuple[Address, ...] = ()
+
+
+@dataclass(frozen=True)
+class ListeningSocket:
+    protocol: str  # tcp, tcp6, udp, udp6
+    address: str
+    port: int
+    pid: int | None = None
+    process: str | None = None
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu_count: int | None = None  # logical CPUs this process may run on (affinity)
+    cpu_count_total: int | None = None
+    mem_total_bytes: int | None = None
+    mem_available_bytes: int | None = None
+    nofile_soft: int | None = None
+    nofile_hard: int | None = None
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    name: str
+    cmdline: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    address: str
+    port: int
+    outcome: str  # connected, refused, timeout, unreachable, error
+    detail: str = ""
+    elapsed_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class ProbeValue:
+    """The answer of a custom structured probe (e.g. a git repository read with gitpython)."""
+
+    kind: str
+    key: str
+    value: Any = None
+    error: str | None = None
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    hostname: str
+    resolved: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+class Host(Protocol):
+    """What checks may ask of a machine. Live, recording and replay hosts answer the same way."""
+
+    timeout_s: float
+
+    def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult: ...
+
+    def which(self, name: str, extra_dirs: Sequence[str] = ()) -> str | None: ...
+
+    def read_file(self, path: str) -> FileRead: ...
+
+    def read_bytes(self, path: str, offset: int, length: int) -> BytesRead: ...
+
+    def list_dir(self, path: str) -> DirListing: ...
+
+    def stat(self, path: str) -> StatInfo: ...
+
+    def env(self) -> dict[str, str]: ...
+
+    def disk_usage(self, path: str) -> DiskUsage: ...
+
+    def mounts(self) -> tuple[Mount, ...]: ...
+
+    def interfaces(self) -> tuple[Interface, ...]: ...
+
+    def listening_sockets(self) -> tuple[ListeningSocket, ...]: ...
+
+    def processes(self) -> tuple[Process, ...]: ...
+
+    def resources(self) -> Resources: ...
+
+    def hostname(self) -> str: ...
+
+    def resolve(self, name: str) -> tuple[str, ...]: ...
+
+    def tcp_connect(self, address: str, port: int, timeout_s: float | None = None) -> ConnectResult: ...
+
+    def probe(
+        self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None
+    ) -> ProbeValue: ...

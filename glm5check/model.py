@@ -1,0 +1,121 @@
+"""The check contract: a check is metadata plus a function from a Context to results.
+
+Like kubeadm's preflight Checker, the contract is tiny: a check looks at facts and returns
+one or more Results. It never prints, never exits and never touches the machine itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from glm5check.context import Context
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+    ERROR = "error"
+
+    @property
+    def label(self) -> str:
+        return self.value.upper()
+
+
+@dataclass(frozen=True)
+class Result:
+    """One judgement of one check about one item (or about the whole check when item is None)."""
+
+    status: Status
+    message: str
+    item: str | None = None
+    expected: str | None = None
+    observed: str | None = None
+    remediation: str | None = None
+
+
+def passed(message: str, **fields: str | None) -> Result:
+    return Result(Status.PASS, message, **fields)
+
+
+def warned(message: str, **fields: str | None) -> Result:
+    return Result(Status.WARN, message, **fields)
+
+
+def failed(message: str, **fields: str | None) -> Result:
+    return Result(Status.FAIL, message, **fields)
+
+
+def skipped(message: str, **fields: str | None) -> Result:
+    return Result(Status.SKIP, message, **fields)
+
+
+def errored(message: str, **fields: str | None) -> Result:
+    return Result(Status.ERROR, message, **fields)
+
+
+class ProbeFailed(Exception):
+    """Raised by a fact provider when the machine could not be read; the runner turns it into an ERROR
+    result whose message is the reason, with no traceback."""
+
+
+CheckOutput = Union[Result, Iterable[Result]]
+CheckFunc = Callable[["Context"], CheckOutput]
+
+# Node roles: a single-node deployment, the multi-node rank 0 that serves the API, and ranks >= 1.
+ROLES = ("single", "primary", "headless")
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check. `nodes` is "any", "single" or "multi" (the profile's topology)."""
+
+    id: str
+    category: str
+    title: str
+    explain: str
+    func: CheckFunc = field(repr=False, compare=False)
+    nodes: str = "any"
+    roles: tuple[str, ...] = ROLES
+
+    def applies(self, multi_node: bool, role: str) -> bool:
+        if self.nodes == "multi" and not multi_node:
+            return False
+        if self.nodes == "single" and multi_node:
+            return False
+        return role in self.roles
+
+    @property
+    def scope(self) -> str:
+        """Where the check applies, in words, for `glm5check checks`."""
+        nodes = {"any": "all profiles", "multi": "multi-node", "single": "single-node"}[self.nodes]
+        if set(self.roles) == set(ROLES):
+            return nodes
+        return f"{nodes} ({', '.join(self.roles)})"
+
+
+def check(
+    check_id: str,
+    *,
+    title: str,
+    explain: str,
+    nodes: str = "any",
+    roles: tuple[str, ...] = ROLES,
+) -> Callable[[CheckFunc], Check]:
+    """Decorator turning a function into a Check; the category is the id's prefix."""
+    if nodes not in ("any", "single", "multi"):
+        raise ValueError(f"{check_id}: nodes must be any, single or multi, not {nodes!r}")
+    unknown_roles = set(roles) - set(ROLES)
+    if unknown_roles:
+        raise ValueError(f"{check_id}: unknown roles {sorted(unknown_roles)}")
+
+    def register(func: CheckFunc) -> Check:
+        category = check_id.split(".", 1)[0]
+        return Check(check_id, category, title, explain.strip(), func, nodes, tuple(roles))
+
+    return register
