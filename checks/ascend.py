@@ -1,0 +1,173 @@
+"""Ascend software under vllm-ascend: the CANN toolkit, the NPU driver and the devices they expose.
+
+`ascend.cann` and `ascend.driver` read version files only (no Ascend library is loaded); the facts
+come from glm5check.facts.ascend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from glm5check.facts.ascend import CannState, DriverState, cann_state, driver_state
+from glm5check.model import Result, check, failed, passed, warned
+from glm5check.parsers.ascend_versions import cann_version_key
+
+if TYPE_CHECKING:
+    from glm5check.context import Context
+
+SET_ENV = "source /usr/local/Ascend/ascend-toolkit/set_env.sh"
+
+
+@check(
+    "ascend.cann",
+    title="CANN toolkit version and environment",
+    explain="""
+Why: vllm-ascend and torch_npu call the CANN runtime (libascendcl, HCCL, operator kernels). The pinned
+vllm-ascend (ff3a50d) is built and tested against CANN 8.5.0; an older toolkit loads but may lack
+operators the MoE and MLA kernels use, and an unsourced environment fails at `import torch_npu`.
+What: the `version=` line of `<toolkit>/<arch>-linux/ascend_toolkit_install.info` (or `version.cfg`)
+in the folder ASCEND_TOOLKIT_HOME / ASCEND_HOME_PATH point at, else in /usr/local/Ascend/ascend-toolkit/
+latest, /usr/local/Ascend/cann or /usr/local/Ascend/cann-<version>, compared with the profile's
+`cann_min`; and that ASCEND_TOOLKIT_HOME (set by set_env.sh) names an existing folder.
+Fix: install CANN 8.5.0 (toolkit and NNAL) and `source /usr/local/Ascend/ascend-toolkit/set_env.sh`
+(and `source /usr/local/Ascend/nnal/atb/set_env.sh`) in the shell that runs vllm serve.
+""",
+)
+def cann(ctx: Context) -> Iterator[Result]:
+    state = ctx.fact(cann_state)
+    yield _cann_version(state, ctx.profile.pins.cann_min)
+    yield _cann_environment(state)
+
+
+def _cann_version(state: CannState, minimum: str) -> Result:
+    selected = state.selected
+    expected = f">= {minimum}"
+    if selected is None:
+        return failed(
+            "CANN toolkit not found: no ascend_toolkit_install.info or version.cfg under "
+            + ", ".join(state.searched),
+            item="toolkit",
+            expected=expected,
+            observed="not installed",
+            remediation=f"install the CANN {minimum} toolkit (Ascend-cann-toolkit_{minimum}_linux-<arch>.run "
+            f"--install), then {SET_ENV}",
+        )
+    if selected.version is None:
+        return failed(
+            f"{selected.file} has no version line",
+            item="toolkit",
+            expected=expected,
+            observed="unknown",
+            remediation=f"reinstall the CANN {minimum} toolkit",
+        )
+    observed = f"{selected.version} ({selected.file})"
+    key, minimum_key = cann_version_key(selected.version), cann_version_key(minimum)
+    if key is None or minimum_key is None:
+        return warned(
+            f"CANN {selected.version}: not a version glm5check can compare with {minimum}",
+            item="toolkit",
+            expected=expected,
+            observed=observed,
+            remediation=f"make sure the toolkit is CANN {minimum} or newer",
+        )
+    if key < minimum_key:
+        return warned(
+            f"CANN {selected.version} is older than {minimum}, which the pinned vllm-ascend is built for",
+            item="toolkit",
+            expected=expected,
+            observed=observed,
+            remediation=f"upgrade to CANN {minimum} (toolkit and NNAL), then {SET_ENV}",
+        )
+    return passed(f"CANN {selected.version} in {selected.root}", item="toolkit", expected=expected,
+                  observed=observed)
+
+
+def _cann_environment(state: CannState) -> Result:
+    if state.env_var is None:
+        return failed(
+            "CANN environment not sourced: ASCEND_TOOLKIT_HOME and ASCEND_HOME_PATH are unset",
+            item="environment",
+            expected="ASCEND_TOOLKIT_HOME set by set_env.sh",
+            observed="unset",
+            remediation=SET_ENV,
+        )
+    observed = f"{state.env_var}={state.env_home}"
+    if not state.env_home_exists:
+        return failed(
+            f"{state.env_var} points at {state.env_home}, which is not a folder",
+            item="environment",
+            expected="an installed CANN toolkit folder",
+            observed=observed,
+            remediation=SET_ENV,
+        )
+    return passed(f"CANN environment sourced: {observed}", item="environment", observed=observed)
+
+
+@check(
+    "ascend.driver",
+    title="NPU driver version and libraries",
+    explain="""
+Why: the NPU driver (Ascend HDK) must be installed on the host and, in a container, its version file and
+`lib64` folder mounted; torch_npu loads libraries from the driver's lib64 through LD_LIBRARY_PATH and
+fails with "libascend_hal.so: cannot open shared object file" without them.
+What: the `Version=` line of `<driver>/version.info` (the driver folder comes from
+Driver_Install_Path_Param in /etc/ascend_install.info, default /usr/local/Ascend/driver), and that
+LD_LIBRARY_PATH holds the driver's lib64 (or its lib64/common, lib64/driver subfolders).
+Fix: install the Ascend HDK driver; in docker run add `-v /usr/local/Ascend/driver/lib64/:...`,
+`-v /usr/local/Ascend/driver/version.info:...`, `-v /etc/ascend_install.info:...`; then
+`source /usr/local/Ascend/ascend-toolkit/set_env.sh` or export LD_LIBRARY_PATH with the driver's lib64.
+""",
+)
+def driver(ctx: Context) -> Iterator[Result]:
+    state = ctx.fact(driver_state)
+    yield _driver_version(state)
+    yield _driver_libraries(state)
+
+
+def _driver_version(state: DriverState) -> Result:
+    where = f"{state.version_file} (driver folder from {state.folder_source})"
+    if state.version is None:
+        reason = "not found" if state.read_error == "missing" else f"unreadable ({state.read_error})"
+        return failed(
+            f"driver version file {reason}: {state.version_file}",
+            item="version",
+            expected="an installed NPU driver",
+            observed=reason,
+            remediation="install the Ascend HDK driver; in a container mount "
+            f"-v {state.version_file}:{state.version_file} and -v {state.lib64}/:{state.lib64}/",
+        )
+    if state.version.version is None:
+        return failed(
+            f"{state.version_file} has no Version= line",
+            item="version",
+            expected="an installed NPU driver",
+            observed="unknown",
+            remediation="reinstall the Ascend HDK driver",
+        )
+    observed = f"{state.version.version} in {where}"
+    return passed(f"driver {state.version.version}", item="version", observed=observed)
+
+
+def _driver_libraries(state: DriverState) -> Result:
+    entries = [e.rstrip("/") for e in (state.ld_library_path or "").split(":") if e]
+    on_path = [e for e in entries if e == state.lib64 or e.startswith(state.lib64 + "/")]
+    fix = f"export LD_LIBRARY_PATH={state.lib64}/common:{state.lib64}/driver:$LD_LIBRARY_PATH"
+    if not state.lib64_exists:
+        return failed(
+            f"driver libraries missing: {state.lib64} is not a folder",
+            item="LD_LIBRARY_PATH",
+            expected=f"{state.lib64} present and on LD_LIBRARY_PATH",
+            observed="missing",
+            remediation=f"install the driver, or in a container mount -v {state.lib64}/:{state.lib64}/",
+        )
+    if not on_path:
+        return failed(
+            f"{state.lib64} is not on LD_LIBRARY_PATH",
+            item="LD_LIBRARY_PATH",
+            expected=f"{state.lib64} (or its common/, driver/ subfolders)",
+            observed=state.ld_library_path or "unset",
+            remediation=f"{SET_ENV}, or {fix}",
+        )
+    return passed(f"driver libraries on LD_LIBRARY_PATH: {', '.join(on_path)}", item="LD_LIBRARY_PATH",
+                  observed=", ".join(on_path))
