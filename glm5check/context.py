@@ -98,6 +98,10 @@ class Context:
         self.plan = plan or profile.serve
         # Variables exported by the serve script; they override the process environment.
         self.script_env = dict(script_env or {})
+        # Set by the session when a serve script or command was given (glm5check.serve_input.ServeInput),
+        # with the origin of each plan field ("profile", "serve script line 12", ...).
+        self.serve_input: Any = None
+        self.plan_sources: dict[str, str] = {}
         self.facts = Facts(self)
         self._node: NodeInfo | None = None
         self._node_lock = threading.Lock()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from glm5check.context import Context
@@ -64,7 +64,7 @@ class ProbeFailed(Exception):
     result whose message is the reason, with no traceback."""
 
 
-CheckOutput = Union[Result, Iterable[Result]]
+CheckOutput = Result | Iterable[Result]
 CheckFunc = Callable[["Context"], CheckOutput]
 
 # Node roles: a single-node deployment, the multi-node rank 0 that serves the API, and ranks >= 1.

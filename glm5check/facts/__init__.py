@@ -1,1 +1,1 @@
-"""Fact providers: `provider(ctx) -> value` functions, one module per concern, used via `ctx.fact(provider)`."""
+"""Fact providers: `provider(ctx) -> value`, run once per run through `ctx.fact(provider)`."""

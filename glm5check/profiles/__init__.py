@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from glm5check.errors import ConfigError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -21,7 +23,7 @@ UNSET = "unset"
 BUILTIN = ("a2-single", "a3-single", "a2-multi", "a3-multi")
 
 
-class ProfileError(Exception):
+class ProfileError(ConfigError):
     """A profile that cannot be found, read or understood (exit code 2)."""
 
 
@@ -267,6 +269,11 @@ def load_file(path: str | Path) -> Profile:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ProfileError(f"cannot read profile file {origin}: {reason}") from None
+    return load_text(text, origin)
+
+
+def load_text(text: str, origin: str) -> Profile:
+    """A profile from TOML text (a file's, or the resolved copy a snapshot keeps)."""
     data = _resolve_extends(_parse(text, origin), origin, ())
     return _from_dict(data, origin, origin)
 

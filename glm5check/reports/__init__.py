@@ -1,0 +1,1 @@
+"""Reports: the same outcomes as a terminal table, a JSON document (with a shipped JSON Schema) or JUnit XML."""

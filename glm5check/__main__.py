@@ -1,0 +1,3 @@
+from glm5check.cli import main
+
+main()

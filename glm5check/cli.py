@@ -1,0 +1,194 @@
+"""The command line. Heavy modules are imported inside commands so that `--version` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from glm5check import __version__
+from glm5check.errors import ConfigError
+
+# Subcommands living in their own modules, imported only when invoked: name -> "module:attribute".
+LAZY_COMMANDS: dict[str, str] = {}
+
+FORMATS = ("table", "json", "junit")
+
+
+class UsageProblem(ConfigError):
+    """Invalid usage or configuration: exit 2 with one line."""
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module_name, attribute = LAZY_COMMANDS[cmd_name].split(":")
+            return getattr(importlib.import_module(module_name), attribute)
+        return super().get_command(ctx, cmd_name)
+
+
+@dataclass
+class RunArgs:
+    profile_name: str | None = None
+    profile_file: str | None = None
+    node_rank: int | None = None
+    serve_script: str | None = None
+    serve_cmd: str | None = None
+    node0_ip: str | None = None
+    model_dir: str | None = None
+    python_path: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    output_format: str = "table"
+    output: str | None = None
+    strict: bool = False
+    replay: str | None = None
+    timeout: float = 10.0
+    expect: tuple[str, ...] = ()
+    redact_hosts: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_RUN_OPTIONS = [
+    click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."),
+    click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one)."),
+    click.option("--node-rank", type=int, metavar="N", help="This node's data-parallel rank (multi-node)."),
+    click.option("--serve-script", metavar="FILE", help="The bash launch script to validate (never executed)."),
+    click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
+    click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
+    click.option("--model-dir", metavar="PATH", help="The weights folder (default: the profile's)."),
+    click.option("--python", "python_path", metavar="PATH", help="Interpreter whose packages are checked."),
+    click.option("--check", "include", multiple=True, metavar="ID", help="Only these checks (glob, repeatable)."),
+    click.option("--skip", "exclude", multiple=True, metavar="ID", help="Skip these checks (glob, repeatable)."),
+    click.option("--ignore", multiple=True, metavar="ID[:REASON]", help="Waive failures of these (glob)."),
+    click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True),
+    click.option("--output", "-o", metavar="FILE", help="Write the report here instead of standard output."),
+    click.option("--strict", is_flag=True, help="Warnings fail too."),
+    click.option("--replay", metavar="SNAPSHOT", help="Evaluate a snapshot (directory, .tar.gz, demo[:NAME])."),
+    click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+                 help="Seconds allowed to each probe."),
+    click.option("--expect", multiple=True, metavar="NAME=SHA", help="Pin another commit, e.g. vllm=<sha>."),
+    click.option("--redact-hosts", is_flag=True, help="Also mask hostnames and IP addresses in the report."),
+]
+
+
+def run_options(func: Any) -> Any:
+    for option in reversed(_RUN_OPTIONS):
+        func = option(func)
+    return func
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="glm5check", message="%(prog)s %(version)s")
+@run_options
+@click.pass_context
+def cli(ctx: click.Context, **kwargs: Any) -> None:
+    """Preflight checks for serving GLM-5 with vLLM / vllm-ascend on Ascend NPU nodes.
+
+    Run `glm5check --profile a2-multi` on each node before `vllm serve`.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.exit(_execute(RunArgs(**kwargs)))
+
+
+@cli.command("run")
+@run_options
+@click.pass_context
+def run_command(ctx: click.Context, **kwargs: Any) -> None:
+    """Run the preflight checks (the default command)."""
+    ctx.exit(_execute(RunArgs(**kwargs)))
+
+
+@cli.command("snapshot")
+@run_options
+@click.pass_context
+def snapshot_command(ctx: click.Context, **kwargs: Any) -> None:
+    """Record every probe of a run (and its report) as a snapshot directory or .tar.gz (-o PATH)."""
+    args = RunArgs(**kwargs)
+    if not args.output:
+        raise UsageProblem("snapshot needs -o PATH (a directory, or a file ending in .tar.gz)")
+    if args.replay:
+        raise UsageProblem("snapshot records a live run; it cannot be combined with --replay")
+    ctx.exit(_execute(args, record=True))
+
+
+def _execute(args: RunArgs, record: bool = False) -> int:
+    from glm5check.session import run_session
+
+    return run_session(args, record=record)
+
+
+@cli.command("checks")
+@click.option("--format", "output_format", type=click.Choice(("table", "json", "markdown")), default="table")
+def checks_command(output_format: str) -> None:
+    """List every check: id, category, title and where it applies."""
+    from glm5check.catalogue import render_catalogue
+
+    click.echo(render_catalogue(output_format), nl=False)
+
+
+@cli.command("explain")
+@click.argument("check_id")
+def explain_command(check_id: str) -> None:
+    """Why a check matters, what it compares and how to fix it."""
+    from glm5check.catalogue import explain
+
+    click.echo(explain(check_id), nl=False)
+
+
+@cli.group("profiles", invoke_without_command=True)
+@click.pass_context
+def profiles_command(ctx: click.Context) -> None:
+    """List the built-in profiles."""
+    if ctx.invoked_subcommand is None:
+        from glm5check.profiles import BUILTIN, load_builtin
+
+        for name in BUILTIN:
+            profile = load_builtin(name)
+            click.echo(f"{name:<10}  {profile.description}")
+
+
+@profiles_command.command("show")
+@click.argument("name")
+def profiles_show(name: str) -> None:
+    """Print a profile, resolved, in the TOML format --profile-file reads."""
+    from glm5check.profiles import load_builtin, load_file, to_toml
+
+    profile = load_file(name) if Path(name).suffix == ".toml" else load_builtin(name)
+    click.echo(to_toml(profile), nl=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every error ends in one line on stderr and exit code 2, never a traceback."""
+    try:
+        code = cli.main(args=argv, prog_name="glm5check", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"glm5check: error: {exc.format_message()}", err=True)
+        code = 2
+    except click.exceptions.Abort:
+        click.echo("glm5check: interrupted", err=True)
+        code = 130
+    except ConfigError as exc:
+        click.echo(f"glm5check: error: {exc}", err=True)
+        code = 2
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:
+        if os.environ.get("GLM5CHECK_DEBUG"):
+            raise
+        click.echo(f"glm5check: internal error: {type(exc).__name__}: {exc} (set GLM5CHECK_DEBUG=1 for details)",
+                   err=True)
+        code = 2
+    sys.stdout.flush()
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,390 @@
+"""The live host: reads this machine, with a timeout on every call and output caps.
+
+Subprocesses get an argument list (never a shell), a new session so that a timeout kills the whole
+process group, no standard input, and the C locale so that tools print their untranslated format.
+Filesystem reads run on a watchdog thread so that a hung mount cannot hang the tool.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import socket
+import stat as stat_module
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import IO, Any, TypeVar
+
+from glm5check.host.base import (
+    DEFAULT_TIMEOUT_S,
+    FILE_CAP_BYTES,
+    OUTPUT_CAP_BYTES,
+    Address,
+    BytesRead,
+    CommandResult,
+    ConnectResult,
+    DirListing,
+    DiskUsage,
+    FileRead,
+    Interface,
+    ListeningSocket,
+    Mount,
+    ProbeValue,
+    Process,
+    Resources,
+    StatInfo,
+)
+
+T = TypeVar("T")
+
+
+class _TimedOut(Exception):
+    pass
+
+
+def _bounded(func: Callable[[], T], timeout_s: float) -> T:
+    """Run func on a daemon thread and give up after timeout_s (the thread is abandoned)."""
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["value"] = func()
+        except BaseException as exc:  # handed back to the caller below
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, daemon=True, name="glm5check-probe").start()
+    if not done.wait(timeout_s):
+        raise _TimedOut(f"no answer within {timeout_s:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def os_error_text(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "missing"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory"
+    if isinstance(exc, NotADirectoryError):
+        return "not a directory"
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    return exc.strerror or str(exc)
+
+
+def _drain(stream: IO[bytes], sink: bytearray, cap: int, truncated: list[bool]) -> None:
+    """Read a pipe to its end, keeping at most cap bytes (reading on so the child never blocks)."""
+    while True:
+        chunk = stream.read1(65536)  # type: ignore[attr-defined]
+        if not chunk:
+            return
+        room = cap - len(sink)
+        if room > 0:
+            sink += chunk[:room]
+        if len(chunk) > room:
+            truncated[0] = True
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class LiveHost:
+    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.timeout_s = timeout_s
+
+    # -- commands ---------------------------------------------------------------------------------
+    def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
+        argv_t = tuple(str(a) for a in argv)
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        child_env = dict(os.environ, LC_ALL="C", LANG="C")
+        try:
+            proc = subprocess.Popen(
+                argv_t,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                env=child_env,
+            )
+        except FileNotFoundError:
+            return CommandResult(argv_t, not_found=True, timeout_s=timeout)
+        except OSError as exc:
+            return CommandResult(argv_t, error=os_error_text(exc), timeout_s=timeout)
+        out, err = bytearray(), bytearray()
+        out_cut, err_cut = [False], [False]
+        readers = [
+            threading.Thread(target=_drain, args=(proc.stdout, out, OUTPUT_CAP_BYTES, out_cut), daemon=True),
+            threading.Thread(target=_drain, args=(proc.stderr, err, OUTPUT_CAP_BYTES, err_cut), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        timed_out = False
+        try:
+            exit_code: int | None = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc.pid)
+            proc.wait()
+            exit_code = None
+        deadline = time.monotonic() + 2.0
+        for reader in readers:
+            reader.join(max(0.0, deadline - time.monotonic()))
+        if any(reader.is_alive() for reader in readers):
+            # A grandchild still holds the pipes open after the tool exited: end the whole group.
+            _kill_group(proc.pid)
+            for reader in readers:
+                reader.join(1.0)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        return CommandResult(
+            argv=argv_t,
+            exit_code=exit_code,
+            stdout=out.decode("utf-8", errors="replace"),
+            stderr=err.decode("utf-8", errors="replace"),
+            timed_out=timed_out,
+            truncated=out_cut[0] or err_cut[0],
+            timeout_s=timeout,
+        )
+
+    def which(self, name: str, extra_dirs: Sequence[str] = ()) -> str | None:
+        found = shutil.which(name)
+        if found:
+            return found
+        for folder in extra_dirs:
+            candidate = os.path.join(folder, name)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+        return None
+
+    # -- files --------------------------------------------------------------------------------------
+    def read_file(self, path: str) -> FileRead:
+        def read() -> tuple[bytes, bool]:
+            with open(path, "rb") as handle:
+                data = handle.read(FILE_CAP_BYTES + 1)
+            return data[:FILE_CAP_BYTES], len(data) > FILE_CAP_BYTES
+
+        try:
+            data, truncated = _bounded(read, self.timeout_s)
+        except OSError as exc:
+            return FileRead(path, error=os_error_text(exc))
+        except _TimedOut as exc:
+            return FileRead(path, error=str(exc))
+        return FileRead(path, text=data.decode("utf-8", errors="replace"), truncated=truncated)
+
+    def read_bytes(self, path: str, offset: int, length: int) -> BytesRead:
+        def read() -> bytes:
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                return handle.read(length)
+
+        try:
+            return BytesRead(path, offset, length, data=_bounded(read, self.timeout_s))
+        except OSError as exc:
+            return BytesRead(path, offset, length, error=os_error_text(exc))
+        except _TimedOut as exc:
+            return BytesRead(path, offset, length, error=str(exc))
+
+    def list_dir(self, path: str) -> DirListing:
+        try:
+            entries = _bounded(lambda: sorted(os.listdir(path)), self.timeout_s)
+        except OSError as exc:
+            return DirListing(path, error=os_error_text(exc))
+        except _TimedOut as exc:
+            return DirListing(path, error=str(exc))
+        return DirListing(path, entries=tuple(entries))
+
+    def stat(self, path: str) -> StatInfo:
+        try:
+            return _bounded(lambda: _stat(path), self.timeout_s)
+        except _TimedOut as exc:
+            return StatInfo(path, error=str(exc))
+
+    def disk_usage(self, path: str) -> DiskUsage:
+        try:
+            fs = _bounded(lambda: os.statvfs(path), self.timeout_s)
+        except OSError as exc:
+            return DiskUsage(path, error=os_error_text(exc))
+        except _TimedOut as exc:
+            return DiskUsage(path, error=str(exc))
+        return DiskUsage(
+            path,
+            total_bytes=fs.f_blocks * fs.f_frsize,
+            used_bytes=(fs.f_blocks - fs.f_bfree) * fs.f_frsize,
+            free_bytes=fs.f_bavail * fs.f_frsize,
+        )
+
+    def mounts(self) -> tuple[Mount, ...]:
+        table = self.read_file("/proc/self/mounts")
+        return parse_mounts(table.text or "")
+
+    # -- system -----------------------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def interfaces(self) -> tuple[Interface, ...]:
+        import psutil
+
+        families = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6", psutil.AF_LINK: "mac"}
+        stats = psutil.net_if_stats()
+        result = []
+        for name, addrs in sorted(psutil.net_if_addrs().items()):
+            st = stats.get(name)
+            result.append(
+                Interface(
+                    name=name,
+                    is_up=st.isup if st else None,
+                    mtu=st.mtu if st else None,
+                    speed_mbps=(st.speed or None) if st else None,
+                    addresses=tuple(
+                        Address(families[a.family], a.address.split("%")[0], a.netmask)
+                        for a in addrs
+                        if a.family in families
+                    ),
+                )
+            )
+        return tuple(result)
+
+    def listening_sockets(self) -> tuple[ListeningSocket, ...]:
+        import psutil
+
+        sockets = []
+        for conn in psutil.net_connections(kind="inet"):
+            is_tcp = conn.type == socket.SOCK_STREAM
+            if is_tcp and conn.status != psutil.CONN_LISTEN:
+                continue
+            if not conn.laddr or (not is_tcp and conn.raddr):
+                continue
+            proto = ("tcp" if is_tcp else "udp") + ("6" if conn.family == socket.AF_INET6 else "")
+            sockets.append(
+                ListeningSocket(proto, conn.laddr.ip, conn.laddr.port, conn.pid, _process_name(conn.pid))
+            )
+        return tuple(sorted(set(sockets), key=lambda s: (s.port, s.protocol, s.address)))
+
+    def processes(self) -> tuple[Process, ...]:
+        import psutil
+
+        found = []
+        for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+            info = proc.info
+            found.append(Process(info["pid"], info["name"] or "", tuple(info["cmdline"] or ())))
+        return tuple(found)
+
+    def resources(self) -> Resources:
+        import resource
+
+        import psutil
+
+        memory = psutil.virtual_memory()
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return Resources(
+            cpu_count=len(os.sched_getaffinity(0)),
+            cpu_count_total=os.cpu_count(),
+            mem_total_bytes=memory.total,
+            mem_available_bytes=memory.available,
+            nofile_soft=None if soft == resource.RLIM_INFINITY else soft,
+            nofile_hard=None if hard == resource.RLIM_INFINITY else hard,
+        )
+
+    def hostname(self) -> str:
+        return socket.gethostname()
+
+    def resolve(self, name: str) -> tuple[str, ...]:
+        try:
+            infos = _bounded(lambda: socket.getaddrinfo(name, None), self.timeout_s)
+        except (OSError, _TimedOut):
+            return ()
+        return tuple(sorted({str(info[4][0]) for info in infos}))
+
+    def tcp_connect(self, address: str, port: int, timeout_s: float | None = None) -> ConnectResult:
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        started = time.monotonic()
+
+        def elapsed() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        try:
+            with socket.create_connection((address, port), timeout=timeout):
+                return ConnectResult(address, port, "connected", elapsed_ms=elapsed())
+        except ConnectionRefusedError:
+            return ConnectResult(address, port, "refused", "connection refused", elapsed())
+        except TimeoutError:
+            return ConnectResult(address, port, "timeout", f"no answer within {timeout:g} s", elapsed())
+        except OSError as exc:
+            unreachable = exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN)
+            outcome = "unreachable" if unreachable else "error"
+            return ConnectResult(address, port, outcome, exc.strerror or str(exc), elapsed())
+
+    def probe(
+        self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None
+    ) -> ProbeValue:
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        try:
+            return ProbeValue(kind, key, value=_bounded(func, timeout))
+        except _TimedOut:
+            return ProbeValue(kind, key, error=f"no answer within {timeout:g} s", timed_out=True)
+        except Exception as exc:
+            return ProbeValue(kind, key, error=f"{type(exc).__name__}: {exc}")
+
+
+def _process_name(pid: int | None) -> str | None:
+    if pid is None:
+        return None
+    import psutil
+
+    try:
+        return psutil.Process(pid).name()
+    except (psutil.Error, OSError):
+        return None
+
+
+_KINDS = (
+    (stat_module.S_ISREG, "file"),
+    (stat_module.S_ISDIR, "dir"),
+    (stat_module.S_ISCHR, "char"),
+    (stat_module.S_ISBLK, "block"),
+    (stat_module.S_ISFIFO, "fifo"),
+    (stat_module.S_ISSOCK, "socket"),
+)
+
+
+def _stat(path: str) -> StatInfo:
+    try:
+        link_target = os.readlink(path) if os.path.islink(path) else None
+    except OSError:
+        link_target = None
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if link_target is not None:
+            return StatInfo(path, link_target=link_target, error=f"broken symlink ({os_error_text(exc)})")
+        return StatInfo(path, error=os_error_text(exc))
+    kind = next((name for test, name in _KINDS if test(st.st_mode)), "other")
+    return StatInfo(path, kind, st.st_size, st.st_mode, st.st_uid, st.st_mtime, link_target)
+
+
+def parse_mounts(text: str) -> tuple[Mount, ...]:
+    """Parse /proc/self/mounts (octal escapes such as \\040 for spaces are decoded)."""
+
+    def unescape(field: str) -> str:
+        return field.encode().decode("unicode_escape") if "\\" in field else field
+
+    mounts = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 4:
+            mounts.append(Mount(unescape(parts[0]), unescape(parts[1]), parts[2], parts[3]))
+    return tuple(mounts)

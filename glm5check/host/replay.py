@@ -1,0 +1,91 @@
+"""The replay host: answers every question from a snapshot and never touches the machine.
+
+A question the snapshot has no answer for gets the answer of a machine that lacks the thing asked
+about (command not found, file missing, no interfaces), so hand-made snapshots stay small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from glm5check.host.base import (
+    DEFAULT_TIMEOUT_S,
+    BytesRead,
+    CommandResult,
+    ConnectResult,
+    DirListing,
+    DiskUsage,
+    FileRead,
+    Interface,
+    ListeningSocket,
+    Mount,
+    ProbeValue,
+    Process,
+    Resources,
+    StatInfo,
+)
+from glm5check.host.snapshot import SnapshotData
+
+NOT_RECORDED = "not recorded in the snapshot"
+
+
+class ReplayHost:
+    def __init__(self, data: SnapshotData, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.data = data
+        self.timeout_s = timeout_s
+
+    def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
+        key = tuple(str(a) for a in argv)
+        return self.data.commands.get(key) or CommandResult(key, not_found=True)
+
+    def which(self, name: str, extra_dirs: Sequence[str] = ()) -> str | None:
+        return self.data.which.get(name)
+
+    def read_file(self, path: str) -> FileRead:
+        return self.data.files.get(path) or FileRead(path, error="missing")
+
+    def read_bytes(self, path: str, offset: int, length: int) -> BytesRead:
+        found = self.data.byte_reads.get((path, offset, length))
+        return found or BytesRead(path, offset, length, error="missing")
+
+    def list_dir(self, path: str) -> DirListing:
+        return self.data.listings.get(path) or DirListing(path, error="missing")
+
+    def stat(self, path: str) -> StatInfo:
+        return self.data.stats.get(path) or StatInfo(path, error="missing")
+
+    def env(self) -> dict[str, str]:
+        return dict(self.data.env or {})
+
+    def disk_usage(self, path: str) -> DiskUsage:
+        return self.data.disk_usage.get(path) or DiskUsage(path, error=NOT_RECORDED)
+
+    def mounts(self) -> tuple[Mount, ...]:
+        return self.data.mounts or ()
+
+    def interfaces(self) -> tuple[Interface, ...]:
+        return self.data.interfaces or ()
+
+    def listening_sockets(self) -> tuple[ListeningSocket, ...]:
+        return self.data.sockets or ()
+
+    def processes(self) -> tuple[Process, ...]:
+        return self.data.processes or ()
+
+    def resources(self) -> Resources:
+        return self.data.resources or Resources()
+
+    def hostname(self) -> str:
+        return self.data.hostname or str(self.data.meta.get("hostname", "unknown"))
+
+    def resolve(self, name: str) -> tuple[str, ...]:
+        return self.data.resolved.get(name, ())
+
+    def tcp_connect(self, address: str, port: int, timeout_s: float | None = None) -> ConnectResult:
+        return self.data.connects.get((address, port)) or ConnectResult(address, port, "error", NOT_RECORDED)
+
+    def probe(
+        self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None
+    ) -> ProbeValue:
+        return self.data.probes.get((kind, key)) or ProbeValue(kind, key, error=NOT_RECORDED)

@@ -1,0 +1,387 @@
+"""Snapshots: every answer the host gave during a run, as a directory a person can read and edit.
+
+Layout (documented for users in docs/snapshot.md):
+
+    snapshot.json              what was recorded: tool version, time, hostname, profile, options
+    report.json                the report of the recorded run
+    commands/index.json        one entry per command: argv, exit code, timeout, output file names
+    commands/NNN-<name>.out    its stdout (and .err for stderr), as text
+    files/index.json           every file read: path -> error / truncated
+    files/<absolute path>      the content of each file read
+    bytes/index.json           partial reads (safetensors headers): path, offset, length, error, data file
+    bytes/NNNN.bin             their bytes
+    system/*.json              env, resources, interfaces, sockets, processes, mounts, hostname, resolve,
+                               disk_usage, stat, listdir, which, connect
+    probes/<kind>.json         structured probes (e.g. git state of a source checkout) keyed by their key
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glm5check.errors import ConfigError
+from glm5check.host.base import (
+    Address,
+    BytesRead,
+    CommandResult,
+    ConnectResult,
+    DirListing,
+    DiskUsage,
+    FileRead,
+    Interface,
+    ListeningSocket,
+    Mount,
+    ProbeValue,
+    Process,
+    Resources,
+    StatInfo,
+)
+
+SNAPSHOT_SCHEMA = "glm5check.snapshot/v1"
+
+
+class SnapshotError(ConfigError):
+    """A snapshot that cannot be read or written (exit code 2)."""
+
+
+@dataclass
+class SnapshotData:
+    """Everything a host answered, keyed by the question. Recording fills it; replay reads it."""
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    commands: dict[tuple[str, ...], CommandResult] = field(default_factory=dict)
+    which: dict[str, str | None] = field(default_factory=dict)
+    files: dict[str, FileRead] = field(default_factory=dict)
+    byte_reads: dict[tuple[str, int, int], BytesRead] = field(default_factory=dict)
+    listings: dict[str, DirListing] = field(default_factory=dict)
+    stats: dict[str, StatInfo] = field(default_factory=dict)
+    disk_usage: dict[str, DiskUsage] = field(default_factory=dict)
+    resolved: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    connects: dict[tuple[str, int], ConnectResult] = field(default_factory=dict)
+    probes: dict[tuple[str, str], ProbeValue] = field(default_factory=dict)
+    env: dict[str, str] | None = None
+    mounts: tuple[Mount, ...] | None = None
+    interfaces: tuple[Interface, ...] | None = None
+    sockets: tuple[ListeningSocket, ...] | None = None
+    processes: tuple[Process, ...] | None = None
+    resources: Resources | None = None
+    hostname: str | None = None
+    report: dict[str, Any] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+
+# -- writing -----------------------------------------------------------------------------------------
+
+
+def _slug(argv: tuple[str, ...]) -> str:
+    words = [Path(argv[0]).name, *argv[1:4]]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "_".join(words)).strip("_")[:60] or "command"
+
+
+def _dump(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _file_copy_path(root: Path, path: str) -> Path:
+    return root / "files" / path.lstrip("/")
+
+
+def write_snapshot(data: SnapshotData, target: str | Path) -> Path:
+    """Write the snapshot as a directory, or as a .tar.gz when target ends with .tar.gz / .tgz."""
+    target = Path(target)
+    if target.name.endswith((".tar.gz", ".tgz")):
+        with tempfile.TemporaryDirectory(prefix="glm5check-snap-") as tmp:
+            folder = Path(tmp) / target.name.split(".t")[0]
+            _write_dir(data, folder)
+            try:
+                with tarfile.open(target, "w:gz") as archive:
+                    archive.add(folder, arcname=folder.name)
+            except OSError as exc:
+                raise SnapshotError(f"cannot write {target}: {exc.strerror or exc}") from None
+        return target
+    try:
+        _write_dir(data, target)
+    except OSError as exc:
+        raise SnapshotError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def _write_dir(data: SnapshotData, root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    _dump(root / "snapshot.json", {"schema": SNAPSHOT_SCHEMA, **data.meta})
+    if data.report is not None:
+        _dump(root / "report.json", data.report)
+    _write_commands(data, root)
+    _write_files(data, root)
+    _write_bytes(data, root)
+    system = root / "system"
+    singles: dict[str, Any] = {
+        "env": data.env,
+        "mounts": _listed(data.mounts),
+        "interfaces": _listed(data.interfaces),
+        "sockets": _listed(data.sockets),
+        "processes": _listed(data.processes),
+        "resources": asdict(data.resources) if data.resources else None,
+        "hostname": data.hostname,
+    }
+    for name, value in singles.items():
+        if value is not None:
+            _dump(system / f"{name}.json", value)
+    keyed: dict[str, Any] = {
+        "which": data.which,
+        "listdir": {k: asdict(v) for k, v in data.listings.items()},
+        "stat": {k: asdict(v) for k, v in data.stats.items()},
+        "disk_usage": {k: asdict(v) for k, v in data.disk_usage.items()},
+        "resolve": {k: list(v) for k, v in data.resolved.items()},
+        "connect": [asdict(v) for v in data.connects.values()],
+    }
+    for name, value in keyed.items():
+        if value:
+            _dump(system / f"{name}.json", value)
+    by_kind: dict[str, dict[str, Any]] = {}
+    for (kind, key), value in data.probes.items():
+        by_kind.setdefault(kind, {})[key] = {"value": value.value, "error": value.error, "timed_out": value.timed_out}
+    for kind, values in by_kind.items():
+        _dump(root / "probes" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values)
+
+
+def _listed(items: tuple[Any, ...] | None) -> list[dict[str, Any]] | None:
+    return None if items is None else [asdict(item) for item in items]
+
+
+def _write_commands(data: SnapshotData, root: Path) -> None:
+    if not data.commands:
+        return
+    index = []
+    for number, (argv, result) in enumerate(sorted(data.commands.items()), start=1):
+        entry = asdict(result)
+        stem = f"{number:03d}-{_slug(argv)}"
+        for stream, suffix in (("stdout", "out"), ("stderr", "err")):
+            text = entry.pop(stream)
+            entry[stream] = None
+            if text:
+                name = f"{stem}.{suffix}"
+                (root / "commands").mkdir(parents=True, exist_ok=True)
+                (root / "commands" / name).write_text(text, encoding="utf-8")
+                entry[stream] = name
+        index.append(entry)
+    _dump(root / "commands" / "index.json", index)
+
+
+def _write_files(data: SnapshotData, root: Path) -> None:
+    if not data.files:
+        return
+    index = {}
+    for path, read in sorted(data.files.items()):
+        index[path] = {"error": read.error, "truncated": read.truncated}
+        if read.text is not None:
+            copy = _file_copy_path(root, path)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(read.text, encoding="utf-8")
+    _dump(root / "files" / "index.json", index)
+
+
+def _write_bytes(data: SnapshotData, root: Path) -> None:
+    if not data.byte_reads:
+        return
+    index = []
+    for number, ((path, offset, length), read) in enumerate(sorted(data.byte_reads.items()), start=1):
+        entry: dict[str, Any] = {"path": path, "offset": offset, "length": length, "error": read.error, "data": None}
+        if read.data is not None:
+            name = f"{number:04d}.bin"
+            (root / "bytes").mkdir(parents=True, exist_ok=True)
+            (root / "bytes" / name).write_bytes(read.data)
+            entry["data"] = name
+        index.append(entry)
+    _dump(root / "bytes" / "index.json", index)
+
+
+# -- reading -----------------------------------------------------------------------------------------
+
+
+def _load(path: Path, default: Any = None) -> Any:
+    if not path.exists():
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SnapshotError(f"snapshot file {path} is not readable JSON: {exc}") from None
+
+
+def _tupled(cls: type, values: dict[str, Any]) -> Any:
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    try:
+        return cls(**fixed)
+    except TypeError as exc:
+        raise SnapshotError(f"snapshot entry does not fit {cls.__name__}: {exc}") from None
+
+
+def _interface(values: dict[str, Any]) -> Interface:
+    addresses = [_tupled(Address, a) for a in values.get("addresses", ())]
+    return _tupled(Interface, {**values, "addresses": addresses})
+
+
+def read_snapshot(source: str | Path) -> SnapshotData:
+    """Read a snapshot directory or .tar.gz into memory."""
+    source = Path(source)
+    if source.is_file() and source.name.endswith((".tar.gz", ".tgz")):
+        return _read_archive(source)
+    if not source.is_dir():
+        raise SnapshotError(f"snapshot {source} not found (expected a directory or a .tar.gz)")
+    if not (source / "snapshot.json").exists():
+        raise SnapshotError(f"{source} is not a glm5check snapshot (no snapshot.json)")
+    return _read_dir(source)
+
+
+def _read_archive(source: Path) -> SnapshotData:
+    try:
+        with tempfile.TemporaryDirectory(prefix="glm5check-replay-") as tmp, tarfile.open(source) as archive:
+            archive.extractall(tmp, filter="data")
+            roots = [p for p in Path(tmp).iterdir() if (p / "snapshot.json").exists()]
+            if not roots:
+                raise SnapshotError(f"{source} holds no snapshot.json")
+            return _read_dir(roots[0])
+    except (tarfile.TarError, OSError) as exc:
+        raise SnapshotError(f"cannot read snapshot archive {source}: {exc}") from None
+
+
+def _read_dir(root: Path) -> SnapshotData:
+    data = SnapshotData()
+    meta = _load(root / "snapshot.json", {})
+    if meta.get("schema") != SNAPSHOT_SCHEMA:
+        raise SnapshotError(f"{root}: unsupported snapshot schema {meta.get('schema')!r}")
+    data.meta = {k: v for k, v in meta.items() if k != "schema"}
+    data.report = _load(root / "report.json")
+    for entry in _load(root / "commands" / "index.json", []):
+        for stream in ("stdout", "stderr"):
+            name = entry.get(stream)
+            entry[stream] = (root / "commands" / name).read_text(encoding="utf-8") if name else ""
+        result = _tupled(CommandResult, entry)
+        data.commands[result.argv] = result
+    for path, entry in _load(root / "files" / "index.json", {}).items():
+        copy = _file_copy_path(root, path)
+        text = copy.read_text(encoding="utf-8", errors="replace") if copy.is_file() else None
+        data.files[path] = FileRead(path, text, entry.get("error"), bool(entry.get("truncated")))
+    _read_unindexed_files(root, data)
+    for entry in _load(root / "bytes" / "index.json", []):
+        blob = entry.get("data")
+        payload = (root / "bytes" / blob).read_bytes() if blob else None
+        key = (entry["path"], int(entry["offset"]), int(entry["length"]))
+        data.byte_reads[key] = BytesRead(*key, data=payload, error=entry.get("error"))
+    system = root / "system"
+    data.env = _load(system / "env.json")
+    data.hostname = _load(system / "hostname.json")
+    mounts = _load(system / "mounts.json")
+    data.mounts = None if mounts is None else tuple(_tupled(Mount, m) for m in mounts)
+    interfaces = _load(system / "interfaces.json")
+    data.interfaces = None if interfaces is None else tuple(_interface(i) for i in interfaces)
+    sockets = _load(system / "sockets.json")
+    data.sockets = None if sockets is None else tuple(_tupled(ListeningSocket, s) for s in sockets)
+    processes = _load(system / "processes.json")
+    data.processes = None if processes is None else tuple(_tupled(Process, p) for p in processes)
+    resources = _load(system / "resources.json")
+    data.resources = None if resources is None else _tupled(Resources, resources)
+    data.which = _load(system / "which.json", {})
+    data.listings = {k: _tupled(DirListing, v) for k, v in _load(system / "listdir.json", {}).items()}
+    data.stats = {k: _tupled(StatInfo, v) for k, v in _load(system / "stat.json", {}).items()}
+    data.disk_usage = {k: _tupled(DiskUsage, v) for k, v in _load(system / "disk_usage.json", {}).items()}
+    data.resolved = {k: tuple(v) for k, v in _load(system / "resolve.json", {}).items()}
+    for entry in _load(system / "connect.json", []):
+        result = _tupled(ConnectResult, entry)
+        data.connects[(result.address, result.port)] = result
+    for probe_file in sorted((root / "probes").glob("*.json")) if (root / "probes").is_dir() else []:
+        for key, entry in _load(probe_file, {}).items():
+            kind = probe_file.stem
+            data.probes[(kind, key)] = ProbeValue(kind, key, entry.get("value"), entry.get("error"),
+                                                  bool(entry.get("timed_out")))
+    return data
+
+
+def _read_unindexed_files(root: Path, data: SnapshotData) -> None:
+    """Files a person dropped under files/ by hand count as readable files with that content."""
+    files_root = root / "files"
+    if not files_root.is_dir():
+        return
+    for copy in files_root.rglob("*"):
+        if copy.is_file() and copy != files_root / "index.json":
+            path = "/" + copy.relative_to(files_root).as_posix()
+            if path not in data.files:
+                data.files[path] = FileRead(path, copy.read_text(encoding="utf-8", errors="replace"))
+
+
+class SnapshotWriter:
+    """Builds a snapshot by hand: used by tests and by the demo builder (fixtures/demo/build.py)."""
+
+    def __init__(self, profile: str, hostname: str = "node", options: dict[str, Any] | None = None) -> None:
+        self.data = SnapshotData(
+            meta={
+                "tool": {"name": "glm5check", "version": "hand-made"},
+                "created": "2026-01-01T00:00:00Z",
+                "hostname": hostname,
+                "profile": profile,
+                "options": dict(options or {}),
+            },
+            hostname=hostname,
+        )
+
+    def command(self, argv: Sequence[str], stdout: str = "", stderr: str = "", exit_code: int | None = 0,
+                **flags: Any) -> None:
+        key = tuple(argv)
+        self.data.commands[key] = CommandResult(key, exit_code, stdout, stderr, **flags)
+
+    def which(self, name: str, path: str | None) -> None:
+        self.data.which[name] = path
+
+    def file(self, path: str, text: str | None = None, error: str | None = None) -> None:
+        self.data.files[path] = FileRead(path, text, error)
+
+    def bytes(self, path: str, offset: int, length: int, data: bytes | None = None, error: str | None = None) -> None:
+        self.data.byte_reads[(path, offset, length)] = BytesRead(path, offset, length, data, error)
+
+    def listing(self, path: str, entries: Sequence[str] | None = None, error: str | None = None) -> None:
+        self.data.listings[path] = DirListing(path, None if entries is None else tuple(entries), error)
+
+    def stat(self, path: str, kind: str | None = "file", size: int | None = 0, **fields: Any) -> None:
+        self.data.stats[path] = StatInfo(path, kind, size, **fields)
+
+    def env(self, values: dict[str, str]) -> None:
+        self.data.env = dict(values)
+
+    def disk_usage(self, path: str, total: int, used: int, free: int) -> None:
+        self.data.disk_usage[path] = DiskUsage(path, total, used, free)
+
+    def mounts(self, mounts: Sequence[Mount]) -> None:
+        self.data.mounts = tuple(mounts)
+
+    def interfaces(self, interfaces: Sequence[Interface]) -> None:
+        self.data.interfaces = tuple(interfaces)
+
+    def sockets(self, sockets: Sequence[ListeningSocket]) -> None:
+        self.data.sockets = tuple(sockets)
+
+    def processes(self, processes: Sequence[Process]) -> None:
+        self.data.processes = tuple(processes)
+
+    def resources(self, resources: Resources) -> None:
+        self.data.resources = resources
+
+    def resolve(self, name: str, addresses: Sequence[str]) -> None:
+        self.data.resolved[name] = tuple(addresses)
+
+    def connect(self, result: ConnectResult) -> None:
+        self.data.connects[(result.address, result.port)] = result
+
+    def probe(self, kind: str, key: str, value: Any = None, error: str | None = None) -> None:
+        self.data.probes[(kind, key)] = ProbeValue(kind, key, value, error)
+
+    def write(self, target: str | Path) -> Path:
+        return write_snapshot(self.data, target)

@@ -1,0 +1,76 @@
+"""The terminal table: grouped by category, colour only on a terminal and never under NO_COLOR."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from itertools import groupby
+from typing import Any, TextIO
+
+_COLOURS = {"pass": "32", "warn": "33", "fail": "31", "error": "35", "skip": "36"}
+
+
+def use_colour(stream: TextIO) -> bool:
+    if "NO_COLOR" in os.environ:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _paint(text: str, status: str, colour: bool) -> str:
+    return f"\033[{_COLOURS[status]}m{text}\033[0m" if colour else text
+
+
+def header_line(report: dict[str, Any]) -> str:
+    profile, node, tool = report["profile"], report["node"], report["tool"]
+    rank = f"node rank {node['rank']} ({node['role']})"
+    described = f"profile {profile['name']} ({profile['description']})"
+    return f"{tool['name']} {tool['version']} · {described} · {rank} · host {node['hostname']}"
+
+
+def summary_line(report: dict[str, Any], strict: bool = False) -> str:
+    s = report["summary"]
+    counts = " · ".join(f"{s[k]} {k}" for k in ("pass", "warn", "fail", "error", "skip"))
+    verdict = "exit 0 — ready for vllm serve" if s["ok"] else "exit 1 — fix the FAIL and ERROR items before vllm serve"
+    if s["ok"] and s["warn"]:
+        verdict = "exit 0 — ready, read the warnings"
+    if strict and not s["ok"] and not (s["fail"] or s["error"]):
+        verdict = "exit 1 — warnings fail under --strict"
+    return f"{s['total']} results · {counts} · {s['duration_ms'] / 1000:.2f} s    {verdict}"
+
+
+def _cell(result: dict[str, Any], width: int) -> str:
+    lines = textwrap.wrap(result["message"], width) or [""]
+    if result.get("waived"):
+        lines += textwrap.wrap(f"waived: {result['waived']}", width)
+    if result["status"] in ("fail", "error", "warn") and result.get("remediation"):
+        lines += textwrap.wrap(f"fix: {result['remediation']}", width, subsequent_indent="     ")
+    return "\n".join(lines)
+
+
+def render_table(report: dict[str, Any], stream: TextIO, strict: bool = False) -> str:
+    from tabulate import tabulate
+
+    colour = use_colour(stream)
+    results = report["results"]
+    label_width = max((len(_label(r)) for r in results), default=10)
+    message_width = max(40, shutil.get_terminal_size((120, 24)).columns - label_width - 20)
+    rows = []
+    for category, group in groupby(results, key=lambda r: r["category"]):
+        for index, result in enumerate(group):
+            status = result["status"]
+            rows.append(
+                [
+                    category if index == 0 else "",
+                    _paint(status.upper(), status, colour),
+                    _label(result),
+                    _cell(result, message_width),
+                ]
+            )
+    table = tabulate(rows, tablefmt="plain", disable_numparse=True) if rows else "(no check selected)"
+    return f"{header_line(report)}\n\n{table}\n\n{summary_line(report, strict)}\n"
+
+
+def _label(result: dict[str, Any]) -> str:
+    return f"{result['id']}[{result['item']}]" if result["item"] else result["id"]

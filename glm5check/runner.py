@@ -1,0 +1,198 @@
+"""The runner: selects the checks for this profile and node, runs them concurrently, and turns every
+way a check can go wrong (an exception, a failed probe, a hang) into an ERROR result with the reason."""
+
+from __future__ import annotations
+
+import fnmatch
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from glm5check.context import Context
+from glm5check.model import Check, ProbeFailed, Result, Status
+from glm5check.registry import LoadError
+
+DEFAULT_JOBS = 8
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One row of the report: a check's result with its metadata."""
+
+    id: str
+    category: str
+    title: str
+    status: Status
+    message: str
+    item: str | None = None
+    expected: str | None = None
+    observed: str | None = None
+    remediation: str | None = None
+    duration_ms: int = 0
+    waived: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}[{self.item}]" if self.item else self.id
+
+
+@dataclass(frozen=True)
+class Waiver:
+    pattern: str
+    reason: str
+
+    @classmethod
+    def parse(cls, text: str) -> Waiver:
+        pattern, _, reason = text.partition(":")
+        return cls(pattern.strip(), reason.strip() or "waived with --ignore")
+
+    def matches(self, outcome: Outcome) -> bool:
+        return fnmatch.fnmatchcase(outcome.id, self.pattern) or fnmatch.fnmatchcase(outcome.label, self.pattern)
+
+
+def select_checks(
+    checks: Iterable[Check],
+    multi_node: bool,
+    role: str,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> list[Check]:
+    chosen = []
+    for check in checks:
+        if include and not any(fnmatch.fnmatchcase(check.id, p) for p in include):
+            continue
+        if any(fnmatch.fnmatchcase(check.id, p) for p in exclude):
+            continue
+        if check.applies(multi_node, role):
+            chosen.append(check)
+    return chosen
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" (at {Path(last.filename).name}:{last.lineno})"
+
+
+def _normalise(check: Check, output: object) -> list[Result]:
+    if isinstance(output, Result):
+        return [output]
+    if output is None:
+        return [Result(Status.ERROR, f"check {check.id} returned no result")]
+    try:
+        results = list(output)  # type: ignore[call-overload]
+    except TypeError:
+        return [Result(Status.ERROR, f"check {check.id} returned {type(output).__name__}, not results")]
+    if not results:
+        return [Result(Status.ERROR, f"check {check.id} returned no result")]
+    return [r if isinstance(r, Result) else Result(Status.ERROR, f"check {check.id} returned {r!r}") for r in results]
+
+
+def run_one(check: Check, ctx: Context) -> list[Outcome]:
+    started = time.perf_counter()
+    try:
+        results = _normalise(check, check.func(ctx))
+    except ProbeFailed as exc:
+        results = [Result(Status.ERROR, str(exc))]
+    except Exception as exc:
+        results = [Result(Status.ERROR, f"internal error in {check.id}: {type(exc).__name__}: {exc}{_where(exc)}")]
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    return [_outcome(check, r, duration_ms) for r in results]
+
+
+def _outcome(check: Check, result: Result, duration_ms: int) -> Outcome:
+    return Outcome(
+        id=check.id,
+        category=check.category,
+        title=check.title,
+        status=result.status,
+        message=result.message,
+        item=result.item,
+        expected=result.expected,
+        observed=result.observed,
+        remediation=result.remediation,
+        duration_ms=duration_ms,
+    )
+
+
+def run_checks(
+    ctx: Context,
+    checks: Sequence[Check],
+    waivers: Sequence[Waiver] = (),
+    load_errors: Sequence[LoadError] = (),
+    jobs: int = DEFAULT_JOBS,
+    check_timeout_s: float | None = None,
+) -> list[Outcome]:
+    """Run checks on daemon worker threads; a check still running at its deadline becomes an ERROR."""
+    deadline_s = check_timeout_s if check_timeout_s is not None else 3 * ctx.host.timeout_s + 15
+    outcomes: dict[str, list[Outcome]] = {}
+    started_at: dict[str, float] = {}
+    lock = threading.Lock()
+    todo: queue.Queue[Check] = queue.Queue()
+    for check in checks:
+        todo.put(check)
+
+    def worker() -> None:
+        while True:
+            try:
+                check = todo.get_nowait()
+            except queue.Empty:
+                return
+            with lock:
+                started_at[check.id] = time.monotonic()
+            result = run_one(check, ctx)
+            with lock:
+                outcomes.setdefault(check.id, result)
+
+    workers = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, min(jobs, len(checks))))]
+    for thread in workers:
+        thread.start()
+    while any(t.is_alive() for t in workers):
+        for thread in workers:
+            thread.join(0.05)
+        now = time.monotonic()
+        with lock:
+            for check in checks:
+                begun = started_at.get(check.id)
+                if check.id not in outcomes and begun is not None and now - begun > deadline_s:
+                    message = f"did not finish within {deadline_s:g} s (a probe hung); skipped its result"
+                    outcomes[check.id] = [_outcome(check, Result(Status.ERROR, message), int(deadline_s * 1000))]
+            if all(c.id in outcomes for c in checks):
+                break
+    rows = [row for check in checks for row in outcomes.get(check.id, [])]
+    rows += [
+        Outcome(f"plugin.{e.plugin}", "plugin", f"load check module {e.module}", Status.ERROR,
+                f"check module {e.module} failed to load: {e.reason}")
+        for e in load_errors
+    ]
+    return [apply_waivers(row, waivers) for row in rows]
+
+
+def apply_waivers(outcome: Outcome, waivers: Sequence[Waiver]) -> Outcome:
+    if outcome.status not in (Status.FAIL, Status.ERROR):
+        return outcome
+    for waiver in waivers:
+        if waiver.matches(outcome):
+            return replace(outcome, status=Status.WARN, waived=waiver.reason)
+    return outcome
+
+
+@dataclass(frozen=True)
+class Summary:
+    counts: dict[str, int]
+    ok: bool
+    total: int
+
+
+def summarize(outcomes: Sequence[Outcome], strict: bool = False) -> Summary:
+    counts = {status.value: 0 for status in Status}
+    for outcome in outcomes:
+        counts[outcome.status.value] += 1
+    bad = counts["fail"] + counts["error"] + (counts["warn"] if strict else 0)
+    return Summary(counts, bad == 0, len(outcomes))

@@ -1,0 +1,196 @@
+"""One preflight run from parsed options to exit code: pick the host (live, recording or replay),
+resolve the profile and plan, run the checks, write the report (and the snapshot when recording)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from glm5check import __version__
+from glm5check.context import Context, Options
+from glm5check.errors import ConfigError
+from glm5check.host.base import Host
+from glm5check.host.snapshot import SnapshotData, SnapshotError, read_snapshot, write_snapshot
+from glm5check.profiles import Profile, load_builtin, load_file, load_text, to_toml
+from glm5check.redact import redact_hosts, redact_text
+
+if TYPE_CHECKING:
+    from glm5check.cli import RunArgs
+
+DEMO_PREFIX = "demo"
+DEFAULT_DEMO = "a2-node0"
+
+
+def resolve_snapshot(spec: str) -> Path:
+    """`demo` and `demo:NAME` name the snapshots bundled in the package; anything else is a path."""
+    if spec == DEMO_PREFIX or spec.startswith(DEMO_PREFIX + ":"):
+        name = spec.partition(":")[2] or DEFAULT_DEMO
+        folder = Path(str(resources.files("glm5check.demo").joinpath(name)))
+        if not (folder / "snapshot.json").is_file():
+            available = sorted(p.name for p in folder.parent.iterdir() if (p / "snapshot.json").is_file())
+            raise SnapshotError(f"no demo snapshot {name!r} (available: {', '.join(available) or 'none'})")
+        return folder
+    return Path(spec)
+
+
+def _load_profile(args: RunArgs, recorded: dict[str, Any]) -> Profile:
+    if args.profile_name and args.profile_file:
+        raise ConfigError("give --profile or --profile-file, not both")
+    if args.profile_file:
+        return load_file(args.profile_file)
+    if args.profile_name:
+        return load_builtin(args.profile_name)
+    if recorded.get("profile_toml"):
+        return load_text(recorded["profile_toml"], f"the snapshot's profile {recorded.get('profile', '')}")
+    raise ConfigError("no profile: use --profile NAME (see `glm5check profiles`) or --profile-file FILE")
+
+
+def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
+    saved = recorded.get("options", {})
+    expect: dict[str, str] = dict(saved.get("expect", {}))
+    for item in args.expect:
+        name, sep, commit = item.partition("=")
+        if not sep or not name.strip() or not commit.strip():
+            raise ConfigError(f"--expect takes NAME=COMMIT (e.g. vllm=978a37c8), not {item!r}")
+        expect[name.strip().lower().replace("_", "-")] = commit.strip().lower()
+    serve_source = args.serve_script or ("--serve-cmd" if args.serve_cmd else None)
+    return Options(
+        python=args.python_path or saved.get("python") or "python3",
+        model_dir=args.model_dir or saved.get("model_dir"),
+        node_rank=args.node_rank if args.node_rank is not None else saved.get("node_rank"),
+        node0_ip=args.node0_ip or saved.get("node0_ip"),
+        expect=expect,
+        serve_source=serve_source or saved.get("serve_source"),
+    )
+
+
+def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The serve script's text and the serve command: from the options, else from the snapshot."""
+    script_text = None
+    if args.serve_script:
+        try:
+            script_text = Path(args.serve_script).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(f"cannot read serve script {args.serve_script}: {reason}") from None
+    if script_text is None and args.serve_cmd is None:
+        serve = recorded.get("serve", {})
+        return serve.get("script_text"), serve.get("command")
+    return script_text, args.serve_cmd
+
+
+def _build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[Context, dict[str, Any]]:
+    profile = _load_profile(args, recorded)
+    options = _options(args, recorded)
+    script_text, command = _serve_texts(args, recorded)
+    serve_meta = {"script_text": script_text, "command": command}
+    if script_text is None and command is None:
+        return Context(profile, host, options), serve_meta
+    from glm5check.serve_input import read_serve
+
+    with tempfile.TemporaryDirectory(prefix="glm5check-serve-") as tmp:
+        script_path = None
+        if script_text is not None:
+            script_path = str(Path(tmp) / Path(args.serve_script or "serve.sh").name)
+            Path(script_path).write_text(script_text, encoding="utf-8")
+        serve = read_serve(profile, script_path=script_path, command=command)
+    ctx = Context(profile, host, options, plan=serve.plan, script_env=serve.env)
+    ctx.serve_input = serve
+    ctx.plan_sources = dict(serve.sources)
+    return ctx, serve_meta
+
+
+def _make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
+    from glm5check.host.live import LiveHost
+
+    if args.replay:
+        from glm5check.host.replay import ReplayHost
+
+        data = read_snapshot(resolve_snapshot(args.replay))
+        return ReplayHost(data, args.timeout), data
+    if record:
+        from glm5check.host.record import RecordingHost
+
+        recording = RecordingHost(LiveHost(args.timeout))
+        return recording, recording.data
+    return LiveHost(args.timeout), None
+
+
+def _render(report: dict[str, Any], args: RunArgs, stream: Any) -> str:
+    if args.output_format == "json":
+        from glm5check.reports.json_report import render_json
+
+        text = render_json(report)
+    elif args.output_format == "junit":
+        from glm5check.reports.junit import render_junit
+
+        text = render_junit(report)
+    else:
+        from glm5check.reports.table import render_table
+
+        text = render_table(report, stream, args.strict)
+    if args.redact_hosts:
+        text = redact_hosts(text, (report["node"]["hostname"],))
+    return text
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def run_session(args: RunArgs, record: bool = False) -> int:
+    from glm5check.registry import load_registry
+    from glm5check.reports.json_report import build_report
+    from glm5check.reports.table import summary_line
+    from glm5check.runner import Waiver, run_checks, select_checks, summarize
+
+    started = time.perf_counter()
+    host, snapshot = _make_host(args, record)
+    recorded = snapshot.meta if snapshot is not None and args.replay else {}
+    ctx, serve_meta = _build_context(args, host, recorded)
+    registry = load_registry()
+    checks = select_checks(registry.checks, ctx.profile.multi_node, ctx.node.role, args.include, args.exclude)
+    outcomes = run_checks(ctx, checks, [Waiver.parse(w) for w in args.ignore], registry.errors)
+    summary = summarize(outcomes, args.strict)
+    hostname = host.hostname()
+    report = build_report(ctx, outcomes, summary, int((time.perf_counter() - started) * 1000), hostname)
+    if record and snapshot is not None and args.output:
+        snapshot.report = report
+        snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
+        write_snapshot(snapshot, args.output)
+        print(_render(report, args, sys.stdout), end="")
+        print(f"snapshot written to {args.output}", file=sys.stderr)
+    elif args.output:
+        _write(args.output, _render(report, args, None))
+        print(summary_line(report, args.strict), file=sys.stderr)
+    else:
+        print(_render(report, args, sys.stdout), end="")
+    return 0 if summary.ok else 1
+
+
+def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> dict[str, Any]:
+    opts = ctx.options
+    return {
+        "tool": {"name": "glm5check", "version": __version__},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "hostname": hostname,
+        "profile": ctx.profile.name,
+        "profile_toml": to_toml(ctx.profile),
+        "options": {
+            "python": opts.python,
+            "model_dir": opts.model_dir,
+            "node_rank": opts.node_rank,
+            "node0_ip": opts.node0_ip,
+            "expect": opts.expect,
+            "serve_source": opts.serve_source,
+        },
+        "serve": {k: None if v is None else redact_text(v) for k, v in serve_meta.items()},
+    }
