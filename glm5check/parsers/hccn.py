@@ -1,0 +1,448 @@
+"""Parsers for `hccn_tool -i N -<command> -g` outputs and `/etc/hccn.conf`.
+
+Each sub-command prints its own key style (`link status: UP`, `ipaddr:10.0.0.2`, `netdetect address: x`,
+`default gateway:x, Iface:ethN`, `dev_id:0, tls switch[0](...)`). Operators often loop over devices
+(`for i in {0..7}; do hccn_tool -i $i -link -g; done`), which concatenates outputs without separators, so
+every parser returns all the values it found, in order; a session transcript's command lines
+(`... hccn_tool -i 3 -ip -g`) tell which device the following lines belong to. Pure functions that never
+raise; what cannot be read is None and the line is listed in `unread`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+_COMMAND_RE = re.compile(r"hccn_tool\b.*?-i\s+(\d+)")
+_DEVICE_PREFIX_RE = re.compile(r"^\[(?:devid|device)\s+(\d+)\]")
+
+
+def _ip(text: str | None) -> str | None:
+    """The address when it is a real IPv4/IPv6 address (masked `10.xx.xx.10` is unknown)."""
+    if not text:
+        return None
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+
+
+def _int(text: str | None) -> int | None:
+    if text is None:
+        return None
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines() if isinstance(text, str) else []
+
+
+@dataclass(frozen=True)
+class Values:
+    """A single-key sub-command (`-link`, `-net_health`, `-netdetect`): each value found, with the device
+    when a command line or `[devid N]` prefix said which one (else None)."""
+
+    values: tuple[tuple[int | None, str], ...] = ()
+    unread: tuple[str, ...] = ()
+
+    @property
+    def value(self) -> str | None:
+        """The value of a single-device output; None when there is none or several differing ones."""
+        distinct = {v for _, v in self.values}
+        return distinct.pop() if len(distinct) == 1 else None
+
+
+def _parse_values(text: str, pattern: re.Pattern[str]) -> Values:
+    values: list[tuple[int | None, str]] = []
+    unread: list[str] = []
+    device: int | None = None
+    for line in _lines(text):
+        if not line.strip():
+            continue
+        command = _COMMAND_RE.search(line)
+        if command:
+            device = int(command.group(1))
+            continue
+        match = pattern.search(line)
+        if match:
+            values.append((device, match.group(1).strip()))
+        else:
+            unread.append(line)
+    return Values(tuple(values), tuple(unread))
+
+
+_LINK_RE = re.compile(r"link status\s*:\s*(\S+)", re.IGNORECASE)
+_HEALTH_RE = re.compile(r"net health status\s*:\s*(\S+)", re.IGNORECASE)
+_NETDETECT_RE = re.compile(r"netdetect address\s*:\s*(\S+)", re.IGNORECASE)
+
+
+def parse_link(text: str) -> Values:
+    """`hccn_tool -i N -link -g`: `link status: UP` / `DOWN`."""
+    return _parse_values(text, _LINK_RE)
+
+
+def parse_net_health(text: str) -> Values:
+    """`hccn_tool -i N -net_health -g`: `net health status: Success` (or Init, Fault, ...)."""
+    return _parse_values(text, _HEALTH_RE)
+
+
+def parse_netdetect(text: str) -> Values:
+    """`hccn_tool -i N -netdetect -g`: `netdetect address: <ip>`."""
+    return _parse_values(text, _NETDETECT_RE)
+
+
+@dataclass(frozen=True)
+class IpEntry:
+    device: int | None
+    address: str | None  # None when absent or masked
+    netmask: str | None
+
+
+@dataclass(frozen=True)
+class IpOutput:
+    entries: tuple[IpEntry, ...] = ()
+    unread: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str | None:
+        return self.entries[0].address if len(self.entries) == 1 else None
+
+    @property
+    def netmask(self) -> str | None:
+        return self.entries[0].netmask if len(self.entries) == 1 else None
+
+
+def parse_ip(text: str) -> IpOutput:
+    """`hccn_tool -i N -ip -g`: `ipaddr:<ip>` then `netmask:<mask>` (no space after the colon)."""
+    entries: list[IpEntry] = []
+    unread: list[str] = []
+    device: int | None = None
+    for line in _lines(text):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        command = _COMMAND_RE.search(stripped)
+        key, sep, value = stripped.partition(":")
+        if command:
+            device = int(command.group(1))
+        elif sep and key.strip() == "ipaddr":
+            entries.append(IpEntry(device, _ip(value), None))
+            if entries[-1].address is None:
+                unread.append(line)
+        elif sep and key.strip() == "netmask" and entries and entries[-1].netmask is None:
+            entries[-1] = IpEntry(entries[-1].device, entries[-1].address, _ip(value))
+        else:
+            unread.append(line)
+    return IpOutput(tuple(entries), tuple(unread))
+
+
+@dataclass(frozen=True)
+class GatewayEntry:
+    gateway: str | None
+    interface: str | None
+
+
+@dataclass(frozen=True)
+class GatewayOutput:
+    entries: tuple[GatewayEntry, ...] = ()
+    unread: tuple[str, ...] = ()
+
+    @property
+    def gateway(self) -> str | None:
+        return self.entries[0].gateway if len(self.entries) == 1 else None
+
+
+_GATEWAY_RE = re.compile(r"default gateway\s*:\s*([^,\s]+)\s*(?:,\s*Iface\s*:\s*(\S+))?", re.IGNORECASE)
+
+
+def parse_gateway(text: str) -> GatewayOutput:
+    """`hccn_tool -i N -gateway -g`: `default gateway:<ip>, Iface:ethN`."""
+    entries: list[GatewayEntry] = []
+    unread: list[str] = []
+    for line in _lines(text):
+        if not line.strip():
+            continue
+        match = _GATEWAY_RE.search(line)
+        if match:
+            entries.append(GatewayEntry(_ip(match.group(1)), match.group(2)))
+        else:
+            unread.append(line)
+    return GatewayOutput(tuple(entries), tuple(unread))
+
+
+@dataclass(frozen=True)
+class LldpOutput:
+    """`hccn_tool -i N -lldp -g`: TLV name -> value lines; `Ifname` values (the switch port) on their own."""
+
+    tlvs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ifnames: tuple[str, ...] = ()
+    unread: tuple[str, ...] = ()
+
+
+def parse_lldp(text: str) -> LldpOutput:
+    tlvs: dict[str, list[str]] = {}
+    ifnames: list[str] = []
+    unread: list[str] = []
+    current: str | None = None
+    for line in _lines(text):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped == "...":
+            unread.append(line)
+            continue
+        if stripped.startswith("Ifname:"):
+            ifnames.append(stripped.partition(":")[2].strip())
+        if not line[0].isspace() and stripped.endswith("TLV"):
+            current = stripped[: -len("TLV")].strip()
+            tlvs.setdefault(current, [])
+        elif current is not None:
+            tlvs[current].append(stripped)
+        elif not stripped.startswith("Ifname:"):
+            unread.append(line)
+    return LldpOutput({k: tuple(v) for k, v in tlvs.items()}, tuple(ifnames), tuple(unread))
+
+
+@dataclass(frozen=True)
+class TlsCert:
+    kind: str  # pub cert, ca1 cert, ca2 cert, crl
+    subject: str | None = None
+    issuer: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    expiration_status: int | None = None  # 0 normal, 1 near expiration, 2 has expired (new format only)
+
+
+@dataclass(frozen=True)
+class TlsDevice:
+    device: int | None
+    switch: int | None  # 0 disabled, 1 enabled
+    preconfigured: int | None = None  # new format only
+    alarm_days: int | None = None
+    certs: tuple[TlsCert, ...] = ()
+
+
+@dataclass(frozen=True)
+class TlsOutput:
+    devices: tuple[TlsDevice, ...] = ()
+    unread: tuple[str, ...] = ()
+
+    @property
+    def switch(self) -> int | None:
+        switches = {d.switch for d in self.devices}
+        return switches.pop() if len(switches) == 1 else None
+
+
+_TLS_SWITCH_RE = re.compile(r"dev_id\s*:\s*(\d+)\s*,\s*tls switch\[(\d+)\]")
+_TLS_PRESET_RE = re.compile(r"tls preconfigured\[(\d+)\]")
+_TLS_ALARM_RE = re.compile(r"alarm time threshold\[(\d+)\]")
+_TLS_CERT_RE = re.compile(r"dev_id\s*:\s*(\d+)\s*,\s*\[([^\]]+)\]\s*info")
+_TLS_FIELD_RE = re.compile(r"^(subject|issuer|start_time|end_time|tls expiration status)\[(.*)\]")
+
+
+def _tls_field(cert: TlsCert, name: str, value: str) -> TlsCert:
+    if name == "tls expiration status":
+        return TlsCert(**{**cert.__dict__, "expiration_status": _int(value.split("]")[0])})
+    return TlsCert(**{**cert.__dict__, name: value or None})
+
+
+def parse_tls(text: str) -> TlsOutput:
+    """`hccn_tool -i N -tls -g` in the old (switch + certs) and new (preconfigured, subject, expiration
+    status, crl) formats, or just its `grep switch` lines."""
+    devices: list[TlsDevice] = []
+    unread: list[str] = []
+    for line in _lines(text):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        switch = _TLS_SWITCH_RE.search(stripped)
+        cert = _TLS_CERT_RE.search(stripped)
+        field_match = _TLS_FIELD_RE.match(stripped)
+        if switch:
+            preset = _TLS_PRESET_RE.search(stripped)
+            alarm = _TLS_ALARM_RE.search(stripped)
+            devices.append(
+                TlsDevice(
+                    device=int(switch.group(1)),
+                    switch=int(switch.group(2)),
+                    preconfigured=int(preset.group(1)) if preset else None,
+                    alarm_days=int(alarm.group(1)) if alarm else None,
+                )
+            )
+        elif cert and devices and devices[-1].device == int(cert.group(1)):
+            last = devices[-1]
+            devices[-1] = TlsDevice(**{**last.__dict__, "certs": (*last.certs, TlsCert(cert.group(2)))})
+        elif field_match and devices and devices[-1].certs:
+            last = devices[-1]
+            updated = _tls_field(last.certs[-1], field_match.group(1), field_match.group(2))
+            devices[-1] = TlsDevice(**{**last.__dict__, "certs": (*last.certs[:-1], updated)})
+        else:
+            unread.append(line)
+    return TlsOutput(tuple(devices), tuple(unread))
+
+
+@dataclass(frozen=True)
+class PingRun:
+    device: int | None
+    target: str | None
+    replies: int = 0  # `recv seq=N,time=...ms` lines
+    transmitted: int | None = None
+    received: int | None = None
+    loss_pct: float | None = None
+
+    @property
+    def ok(self) -> bool | None:
+        """True when every packet came back; None when the summary line is missing."""
+        if self.transmitted is None or self.received is None:
+            return None
+        return self.transmitted > 0 and self.received == self.transmitted
+
+
+@dataclass(frozen=True)
+class PingOutput:
+    runs: tuple[PingRun, ...] = ()
+    unread: tuple[str, ...] = ()
+
+
+_PING_HEAD_RE = re.compile(r"device\s+(\d+)\s+PING\s+(\S+)", re.IGNORECASE)
+_PING_RECV_RE = re.compile(r"recv\s+seq=\d+", re.IGNORECASE)
+_PING_SUMMARY_RE = re.compile(
+    r"(\d+)\s+packets transmitted,\s*(\d+)\s+received,\s*([\d.]+)%\s+packet loss", re.IGNORECASE
+)
+
+
+def parse_ping(text: str) -> PingOutput:
+    """`hccn_tool -i N -ping -g address IP`: `device N PING ip`, `recv seq=...` lines, a summary."""
+    runs: list[PingRun] = []
+    unread: list[str] = []
+    for line in _lines(text):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        head = _PING_HEAD_RE.search(stripped)
+        summary = _PING_SUMMARY_RE.search(stripped)
+        if head:
+            runs.append(PingRun(int(head.group(1)), _ip(head.group(2))))
+        elif _PING_RECV_RE.search(stripped) and runs:
+            runs[-1] = PingRun(**{**runs[-1].__dict__, "replies": runs[-1].replies + 1})
+        elif summary:
+            base = runs.pop() if runs and runs[-1].transmitted is None else PingRun(None, None)
+            loss = summary.group(3)
+            runs.append(
+                PingRun(
+                    **{
+                        **base.__dict__,
+                        "transmitted": int(summary.group(1)),
+                        "received": int(summary.group(2)),
+                        "loss_pct": float(loss) if loss.count(".") <= 1 and loss.strip(".") else None,
+                    }
+                )
+            )
+        else:
+            unread.append(line)
+    return PingOutput(tuple(runs), tuple(unread))
+
+
+@dataclass(frozen=True)
+class HccnConf:
+    """`/etc/hccn.conf`: per device number, its keys without the `_N` suffix (address, netmask, netdetect,
+    gateway, send_arp_status, tls_enable, arp)."""
+
+    devices: dict[int, dict[str, str]] = field(default_factory=dict)
+    unread: tuple[str, ...] = ()
+
+    def address(self, device: int) -> str | None:
+        return _ip(self.devices.get(device, {}).get("address"))
+
+
+_CONF_RE = re.compile(r"^\s*([A-Za-z_]+?)_(\d+)\s*=\s*(.*?)\s*$")
+
+
+def parse_hccn_conf(text: str) -> HccnConf:
+    devices: dict[int, dict[str, str]] = {}
+    unread: list[str] = []
+    for line in _lines(text):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _CONF_RE.match(line)
+        if match:
+            devices.setdefault(int(match.group(2)), {})[match.group(1)] = match.group(3)
+        else:
+            unread.append(line)
+    return HccnConf(devices, tuple(unread))
+
+
+@dataclass(frozen=True)
+class KeyValues:
+    """Other `key: value` outputs (`-fec`, `-link_stat`, `-optical`, `-stat`, `-hw_stats`, `-status`):
+    pairs in order, with the device of a `[devid N]` / `[device N]` prefix; section lines (`packet
+    statistics:`) and values continued on the next indented line are kept as they are."""
+
+    pairs: tuple[tuple[int | None, str, str], ...] = ()
+    unread: tuple[str, ...] = ()
+
+    def get(self, key: str) -> str | None:
+        return next((value for _, name, value in self.pairs if name == key), None)
+
+
+_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ \-()/%.]*[A-Za-z)_%]$")
+
+
+def parse_key_values(text: str) -> KeyValues:
+    pairs: list[tuple[int | None, str, str]] = []
+    unread: list[str] = []
+    for line in _lines(text):
+        if not line.strip():
+            continue
+        device: int | None = None
+        body = line
+        prefix = _DEVICE_PREFIX_RE.match(line)
+        if prefix:
+            device, body = int(prefix.group(1)), line[prefix.end() :]
+        indent = len(body) - len(body.lstrip())
+        key, sep, value = body.strip().partition(":")
+        if sep and _KEY_RE.match(key.strip()):
+            pairs.append((device, key.strip(), value.strip()))
+        elif pairs and indent > (1 if prefix else 0):
+            # An indented line that is not a key: the previous value goes on (ethtool mode lists,
+            # `-link_stat` change records).
+            last_device, last_key, last_value = pairs[-1]
+            pairs[-1] = (last_device, last_key, f"{last_value}\n{body.strip()}".strip())
+        else:
+            unread.append(line)
+    return KeyValues(tuple(pairs), tuple(unread))
+
+
+@dataclass(frozen=True)
+class Table:
+    """A whitespace-aligned table (`-route -g`) or a boxed one (`-dev_info -g` on 950): rows as dicts
+    keyed by the header's column names."""
+
+    columns: tuple[str, ...] = ()
+    rows: tuple[dict[str, str], ...] = ()
+    unread: tuple[str, ...] = ()
+
+
+def parse_table(text: str) -> Table:
+    columns: list[str] = []
+    rows: list[dict[str, str]] = []
+    unread: list[str] = []
+    for line in _lines(text):
+        stripped = line.strip()
+        if not stripped or (stripped.startswith("+") and set(stripped) <= set("+-=|")):
+            continue
+        boxed = stripped.startswith("|")
+        cells = [c.strip() for c in stripped.strip("|").split("|")] if boxed else stripped.split()
+        if not columns:
+            if boxed or len(cells) > 2:
+                columns = cells
+            else:
+                unread.append(line)  # a title such as "Routing table:"
+            continue
+        if len(cells) == len(columns):
+            rows.append(dict(zip(columns, cells)))
+        else:
+            unread.append(line)
+    return Table(tuple(columns), tuple(rows), tuple(unread))

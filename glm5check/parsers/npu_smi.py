@@ -1,0 +1,583 @@
+"""Parsers for `npu-smi info` and its `-l`, `-m` and `-t <type>` outputs.
+
+`npu-smi info` prints a box table whose columns changed across driver generations (21.x to 26.x), chips
+(910A, 910B1-B4, A3 `Ascend910` with two chips per NPU, 310/310B/310P without an HBM column) and pastes
+(trailing spaces, `...` elisions, damaged borders). The parser reads it row by row and by content, not by
+character positions: cells are split on `|`, "used / total" pairs are found by pattern, and which pair is
+HBM comes from the header. Every function here is pure and never raises; what it cannot read is None and
+the line is listed in `unread`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+HEALTH_STATES = ("OK", "Warning", "Alarm", "Critical", "UNKNOWN")
+
+_VERSION_RE = re.compile(r"npu-smi\s+(\S+)\s+Version:\s*(\S+)", re.IGNORECASE)
+_PAIR_RE = re.compile(r"(\d+)\s*/\s*(\d+)")
+_BUS_ID_RE = re.compile(r"^[0-9A-Fa-fx]{4,8}:[0-9A-Fa-fx]{2}:[0-9A-Fa-fx]{2}\.[0-9A-Fa-fx]$")
+_NO_PROCESS_RE = re.compile(r"No running processes found in NPU\s+(\d+)", re.IGNORECASE)
+_DCMI_RE = re.compile(r"dcmi\s+mod\w*\s+initiali[sz]\w*\s+failed.*?ret\s+is\s+(-?\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class NpuChip:
+    """One chip (die) row pair of the table. `npu` is the NPU id as printed (not renumbered)."""
+
+    npu: int | None
+    chip: int | None = None
+    phy_id: int | None = None  # A3 tables: the chip's physical id (0-15), the logical device number
+    device: int | None = None  # 310/310P tables: the `Device` column
+    name: str | None = None
+    health: str | None = None
+    power_w: float | None = None
+    temp_c: int | None = None
+    aicore_pct: int | None = None
+    memory_used_mb: int | None = None
+    memory_total_mb: int | None = None
+    hbm_used_mb: int | None = None
+    hbm_total_mb: int | None = None
+    bus_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NpuProcess:
+    npu: int | None
+    chip: int | None
+    pid: int | None
+    name: str | None  # None when npu-smi printed an empty name
+    memory_mb: int | None
+    container_pid: str | None = None  # 26.x "Process id in container" (`NA` on the host)
+
+
+@dataclass(frozen=True)
+class NpuSmiInfo:
+    chips: tuple[NpuChip, ...] = ()
+    processes: tuple[NpuProcess, ...] = ()
+    idle_npus: tuple[int, ...] = ()  # "No running processes found in NPU n"
+    tool_version: str | None = None
+    driver_version: str | None = None
+    has_hbm_column: bool | None = None  # None when no header was read
+    has_process_table: bool = False
+    elided: bool = False  # the paste replaced rows with `...`
+    unread: tuple[str, ...] = ()
+    error_code: int | None = None  # DCMI return code (-8005, -8020) when npu-smi printed no table
+    error: str | None = None  # the error line npu-smi printed instead of a table
+
+    @property
+    def is_table(self) -> bool:
+        return bool(self.chips) or self.tool_version is not None
+
+
+# -- the main table ----------------------------------------------------------------------------------
+
+
+def _int(text: str | None) -> int | None:
+    if text is None:
+        return None
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+def _float(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def _is_border(line: str) -> bool:
+    return line.startswith("+") and set(line) <= set("+-=|")
+
+
+def _cells(line: str) -> list[str]:
+    inner = line.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") else inner
+    return [cell.strip() for cell in inner.split("|")]
+
+
+@dataclass
+class _Layout:
+    """What the header rows said about the columns."""
+
+    seen: bool = False
+    second_id: str | None = None  # "phy_id" (A3), "device" (310/310P) or None
+    has_memory: bool = True
+    has_hbm: bool = True
+
+
+@dataclass
+class _State:
+    layout: _Layout = field(default_factory=_Layout)
+    in_processes: bool = False
+    pending: dict[str, object] | None = None  # the NPU row waiting for its chip row
+    chips: list[NpuChip] = field(default_factory=list)
+    processes: list[NpuProcess] = field(default_factory=list)
+    idle: list[int] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+    tool_version: str | None = None
+    driver_version: str | None = None
+    has_process_table: bool = False
+    elided: bool = False
+
+
+def _read_header(cells: list[str], state: _State) -> bool:
+    joined = " ".join(cells)
+    if "Process id" in joined or "Process name" in joined:
+        _flush(state)
+        state.in_processes = True
+        state.has_process_table = True
+        return True
+    if "Health" in joined and "Name" in joined:
+        state.layout.seen = True
+        return True
+    if "Bus-Id" in joined:
+        first = cells[0].split()
+        state.layout.second_id = {"Phy-ID": "phy_id", "Device": "device"}.get(first[1] if len(first) > 1 else "")
+        state.layout.has_hbm = "HBM" in joined
+        state.layout.has_memory = "Memory-Usage" in joined
+        state.layout.seen = True
+        return True
+    return False
+
+
+def _npu_row(cells: list[str]) -> dict[str, object] | None:
+    """The first row of a chip: `| 0     910B1 | OK | 88.4  46  0 / 0 |`; None when it is not one."""
+    if len(cells) < 2:
+        return None
+    words = cells[0].split()
+    if not words or not words[0].isdigit():
+        return None
+    name = " ".join(words[1:]) or None
+    health_words = cells[1].split()
+    health = health_words[0] if len(health_words) == 1 else None
+    if health is not None and (_BUS_ID_RE.match(health) or health == "NA" or ":" in health):
+        return None  # the Bus-Id column: a chip row
+    if health is None and (name is None or name.isdigit()):
+        return None  # "0  0" with no health: a chip row (chip + phy-id / device)
+    row: dict[str, object] = {"npu": int(words[0]), "name": name, "health": health}
+    if len(cells) >= 3:
+        values = _PAIR_RE.sub(" ", cells[2]).split()
+        row["power_w"] = _float(values[0]) if values else None
+        row["temp_c"] = _int(values[1]) if len(values) > 1 else None
+    return row
+
+
+def _chip_fields(cells: list[str], layout: _Layout) -> dict[str, object] | None:
+    """The second row of a chip: `| 0  [phy-id] | 0000:C1:00.0 | 0  0 / 0  4175 / 65536 |`."""
+    words = cells[0].split()
+    if not words or not all(w.isdigit() for w in words) or len(words) > 2:
+        return None
+    fields: dict[str, object] = {"chip": int(words[0])}
+    if len(words) == 2 and layout.second_id:
+        fields[layout.second_id] = int(words[1])
+    bus = cells[1].split()[0] if len(cells) > 1 and cells[1].split() else None
+    fields["bus_id"] = bus if bus and _BUS_ID_RE.match(bus) else None
+    if len(cells) < 3:
+        return fields
+    pairs = [(int(u), int(t)) for u, t in _PAIR_RE.findall(cells[2])]
+    rest = _PAIR_RE.sub(" ", cells[2]).split()
+    fields["aicore_pct"] = _int(rest[0]) if rest else None
+    names: list[str] = []
+    if layout.has_memory:
+        names.append("memory")
+    if layout.has_hbm:
+        names.append("hbm")
+    if len(pairs) == len(names):
+        for prefix, (used, total) in zip(names, pairs):
+            fields[f"{prefix}_used_mb"] = used
+            fields[f"{prefix}_total_mb"] = total
+    return fields
+
+
+def _flush(state: _State) -> None:
+    """An NPU row whose chip row never came (elided or cut paste): keep what it said."""
+    if state.pending is not None:
+        state.chips.append(NpuChip(**state.pending))  # type: ignore[arg-type]
+        state.pending = None
+
+
+def _read_device_row(line: str, cells: list[str], state: _State) -> None:
+    row = _npu_row(cells)
+    if row is not None:
+        _flush(state)
+        state.pending = row
+        return
+    chip = _chip_fields(cells, state.layout) if state.pending is not None else None
+    if chip is None or state.pending is None:
+        state.unread.append(line)
+        return
+    state.chips.append(NpuChip(**{**state.pending, **chip}))  # type: ignore[arg-type]
+    state.pending = None
+
+
+def _read_process_row(line: str, cells: list[str], state: _State) -> None:
+    idle = _NO_PROCESS_RE.search(line)
+    if idle:
+        state.idle.append(int(idle.group(1)))
+        return
+    words = cells[0].split()
+    if len(cells) < 4 or len(words) != 2 or not all(w.isdigit() for w in words):
+        state.unread.append(line)
+        return
+    pid = _int(cells[1])
+    memory = _int(cells[3])
+    if pid is None:
+        state.unread.append(line)
+        return
+    state.processes.append(
+        NpuProcess(
+            npu=int(words[0]),
+            chip=int(words[1]),
+            pid=pid,
+            name=cells[2] or None,
+            memory_mb=memory,
+            container_pid=(cells[4] or None) if len(cells) > 4 else None,
+        )
+    )
+
+
+def _read_line(raw: str, state: _State) -> None:
+    line = raw.rstrip()
+    if not line.strip():
+        return
+    if _is_border(line.strip()):
+        if "=" in line and not state.in_processes:
+            _flush(state)
+        return
+    version = _VERSION_RE.search(line)
+    if version:
+        state.tool_version, state.driver_version = version.group(1), version.group(2)
+        return
+    if line.strip() in ("...", "... ..."):
+        state.elided = True
+        state.unread.append(line)
+        return
+    if not line.lstrip().startswith("|"):
+        state.unread.append(line)
+        return
+    cells = _cells(line)
+    if _read_header(cells, state):
+        return
+    if state.in_processes:
+        _read_process_row(line, cells, state)
+    else:
+        _read_device_row(line, cells, state)
+
+
+def dcmi_error(text: str) -> tuple[int | None, str] | None:
+    """The error npu-smi printed instead of a table: (DCMI return code or None, the line)."""
+    for line in text.splitlines():
+        match = _DCMI_RE.search(line)
+        if match:
+            return int(match.group(1)), line.strip()
+    for line in text.splitlines():
+        stripped = line.strip()
+        lowered = stripped.lower()
+        if "command not found" in lowered or "no such file" in lowered or lowered.startswith("error parameter"):
+            return None, stripped
+        if lowered.startswith("invalid") or "failed" in lowered:
+            return None, stripped
+    return None
+
+
+def parse_info(text: str) -> NpuSmiInfo:
+    """`npu-smi info`: chips, processes, versions, unread lines; the DCMI error when there is no table."""
+    if not isinstance(text, str):
+        return NpuSmiInfo()
+    state = _State()
+    for raw in text.splitlines():
+        _read_line(raw, state)
+    _flush(state)
+    info = NpuSmiInfo(
+        chips=tuple(state.chips),
+        processes=tuple(state.processes),
+        idle_npus=tuple(state.idle),
+        tool_version=state.tool_version,
+        driver_version=state.driver_version,
+        has_hbm_column=state.layout.has_hbm if state.layout.seen else None,
+        has_process_table=state.has_process_table,
+        elided=state.elided,
+        unread=tuple(state.unread),
+    )
+    if not info.is_table:
+        error = dcmi_error(text)
+        if error is not None:
+            return NpuSmiInfo(unread=info.unread, error_code=error[0], error=error[1])
+    return info
+
+
+# -- key/value outputs (-l, -t memory, -t usages, -t board, -t health, -t common ...) -----------------
+
+_KV_RE = re.compile(r"^\s*(?P<key>[^:]*?)\s*:\s?(?P<value>.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class KeyValueOutput:
+    """`\\t<Key padded to 31>: <value>` lines, in blocks separated by blank lines. A line with an empty key
+    continues the previous key (the `Error Information` lines of `-t health`)."""
+
+    blocks: tuple[tuple[tuple[str, str], ...], ...] = ()
+    unread: tuple[str, ...] = ()
+
+    def first(self, key: str) -> str | None:
+        for block in self.blocks:
+            for name, value in block:
+                if name == key:
+                    return value
+        return None
+
+    def values(self, key: str) -> tuple[str, ...]:
+        return tuple(value for block in self.blocks for name, value in block if name == key)
+
+
+def parse_key_values(text: str) -> KeyValueOutput:
+    if not isinstance(text, str):
+        return KeyValueOutput()
+    blocks: list[list[tuple[str, str]]] = [[]]
+    unread: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        match = _KV_RE.match(line)
+        if match is None:
+            unread.append(line)
+            continue
+        key, value = match.group("key"), match.group("value")
+        if not key:
+            previous = next((b for b in reversed(blocks) if b), None)
+            if previous is None:
+                unread.append(line)
+            else:
+                name, old = previous[-1]
+                previous[-1] = (name, f"{old}\n{value}" if old else value)
+            continue
+        blocks[-1].append((key, value))
+    return KeyValueOutput(tuple(tuple(b) for b in blocks if b), tuple(unread))
+
+
+def _kv_int(kv: KeyValueOutput, key: str) -> int | None:
+    return _int(kv.first(key))
+
+
+def _known(value: str | None) -> str | None:
+    return None if value is None or value.strip() in ("", "NA", "xxx", "-") else value.strip()
+
+
+@dataclass(frozen=True)
+class CardList:
+    """`npu-smi info -l`."""
+
+    total_count: int | None
+    npus: tuple[tuple[int | None, int | None], ...]  # (NPU ID, Chip Count)
+    unread: tuple[str, ...] = ()
+
+
+def parse_card_list(text: str) -> CardList:
+    kv = parse_key_values(text)
+    npus = []
+    for block in kv.blocks:
+        values = dict(block)
+        if "NPU ID" in values:
+            npus.append((_int(values.get("NPU ID")), _int(values.get("Chip Count"))))
+    return CardList(_kv_int(kv, "Total Count"), tuple(npus), kv.unread)
+
+
+@dataclass(frozen=True)
+class ChipMapping:
+    """One row of `npu-smi info -m`; the MCU rows have logic_id None."""
+
+    npu: int | None
+    chip: int | None
+    logic_id: int | None
+    name: str | None
+
+
+@dataclass(frozen=True)
+class MappingTable:
+    rows: tuple[ChipMapping, ...] = ()
+    unread: tuple[str, ...] = ()
+
+    @property
+    def npu_chips(self) -> tuple[ChipMapping, ...]:
+        """The compute chips (not the MCU rows)."""
+        return tuple(row for row in self.rows if row.logic_id is not None)
+
+
+def parse_mapping(text: str) -> MappingTable:
+    if not isinstance(text, str):
+        return MappingTable()
+    rows: list[ChipMapping] = []
+    unread: list[str] = []
+    for line in text.splitlines():
+        if not line.strip() or line.strip().startswith("NPU ID"):
+            continue
+        columns = re.split(r"\s{2,}|\t", line.strip(), maxsplit=3)
+        if len(columns) != 4 or not columns[0].isdigit():
+            unread.append(line)
+            continue
+        rows.append(ChipMapping(_int(columns[0]), _int(columns[1]), _int(columns[2]), _known(columns[3])))
+    return MappingTable(tuple(rows), tuple(unread))
+
+
+@dataclass(frozen=True)
+class MemoryInfo:
+    """`npu-smi info -t memory -i N [-c C]` (the chip-level form has no NPU ID / Chip Count)."""
+
+    npu: int | None
+    chip: int | None
+    ddr_capacity_mb: int | None
+    hbm_capacity_mb: int | None
+    hbm_clock_mhz: int | None
+    hbm_temp_c: int | None
+    hbm_manufacturer_id: str | None
+    unread: tuple[str, ...] = ()
+
+
+def parse_memory(text: str) -> MemoryInfo:
+    kv = parse_key_values(text)
+    return MemoryInfo(
+        npu=_kv_int(kv, "NPU ID"),
+        chip=_kv_int(kv, "Chip ID"),
+        ddr_capacity_mb=_kv_int(kv, "DDR Capacity(MB)"),
+        hbm_capacity_mb=_kv_int(kv, "HBM Capacity(MB)"),
+        hbm_clock_mhz=_kv_int(kv, "HBM Clock Speed(MHz)"),
+        hbm_temp_c=_kv_int(kv, "HBM Temperature(C)"),
+        hbm_manufacturer_id=_known(kv.first("HBM Manufacturer ID")),
+        unread=kv.unread,
+    )
+
+
+@dataclass(frozen=True)
+class UsageInfo:
+    """`npu-smi info -t usages -i N`: capacities and utilisation percentages (fields vary by version)."""
+
+    npu: int | None
+    chip: int | None
+    ddr_capacity_mb: int | None
+    hbm_capacity_mb: int | None
+    hbm_usage_pct: int | None
+    aicore_usage_pct: int | None
+    fields: dict[str, str] = field(default_factory=dict)
+    unread: tuple[str, ...] = ()
+
+
+def parse_usages(text: str) -> UsageInfo:
+    kv = parse_key_values(text)
+    return UsageInfo(
+        npu=_kv_int(kv, "NPU ID"),
+        chip=_kv_int(kv, "Chip ID"),
+        ddr_capacity_mb=_kv_int(kv, "DDR Capacity(MB)"),
+        hbm_capacity_mb=_kv_int(kv, "HBM Capacity(MB)"),
+        hbm_usage_pct=_kv_int(kv, "HBM Usage Rate(%)"),
+        aicore_usage_pct=_kv_int(kv, "Aicore Usage Rate(%)"),
+        fields={k: v for block in kv.blocks for k, v in block},
+        unread=kv.unread,
+    )
+
+
+@dataclass(frozen=True)
+class BoardInfo:
+    """`npu-smi info -t board -i N [-c C]`."""
+
+    npu: int | None
+    chip: int | None
+    chip_name: str | None
+    product_name: str | None
+    software_version: str | None
+    firmware_version: str | None
+    board_id: str | None
+    bus_id: str | None
+    pci_device_id: str | None
+    chip_count: int | None
+    fields: dict[str, str] = field(default_factory=dict)
+    unread: tuple[str, ...] = ()
+
+
+def parse_board(text: str) -> BoardInfo:
+    kv = parse_key_values(text)
+    return BoardInfo(
+        npu=_kv_int(kv, "NPU ID"),
+        chip=_kv_int(kv, "Chip ID"),
+        chip_name=_known(kv.first("Chip Name")),
+        product_name=_known(kv.first("Product Name")),
+        software_version=_known(kv.first("Software Version")),
+        firmware_version=_known(kv.first("Firmware Version")),
+        board_id=_known(kv.first("Board ID")),
+        bus_id=_known(kv.first("PCIe Bus Info")),
+        pci_device_id=_known(kv.first("PCI Device ID")),
+        chip_count=_kv_int(kv, "Chip Count"),
+        fields={k: v for block in kv.blocks for k, v in block},
+        unread=kv.unread,
+    )
+
+
+@dataclass(frozen=True)
+class HealthInfo:
+    """`npu-smi info -t health -i N [-c C]`."""
+
+    status: str | None
+    error_codes: tuple[str, ...] = ()
+    error_information: tuple[str, ...] = ()
+    unread: tuple[str, ...] = ()
+
+
+def parse_health(text: str) -> HealthInfo:
+    kv = parse_key_values(text)
+    codes = _known(kv.first("Error Code"))
+    information = _known(kv.first("Error Information"))
+    return HealthInfo(
+        status=_known(kv.first("Health Status")),
+        error_codes=tuple(codes.split()) if codes else (),
+        error_information=tuple(ln.strip() for ln in information.splitlines() if ln.strip()) if information else (),
+        unread=kv.unread,
+    )
+
+
+@dataclass(frozen=True)
+class Topology:
+    """`npu-smi info -t topo`: link type between each pair of NPUs, and each NPU's CPU affinity."""
+
+    npus: tuple[str, ...] = ()
+    links: dict[tuple[str, str], str] = field(default_factory=dict)
+    cpu_affinity: dict[str, str] = field(default_factory=dict)
+    legend: dict[str, str] = field(default_factory=dict)
+    unread: tuple[str, ...] = ()
+
+
+def parse_topology(text: str) -> Topology:
+    if not isinstance(text, str):
+        return Topology()
+    header: list[str] = []
+    links: dict[tuple[str, str], str] = {}
+    affinity: dict[str, str] = {}
+    legend: dict[str, str] = {}
+    unread: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words == ["Legend:"]:
+            continue
+        if not header and words[0].startswith("NPU"):
+            header = [w for w in re.split(r"\s{2,}|\t", line.strip()) if w]
+            continue
+        if "=" in line and not words[0].startswith("NPU"):
+            key, _, meaning = line.partition("=")
+            legend[key.strip()] = meaning.strip()
+            continue
+        npus = [h for h in header if h.startswith("NPU")]
+        if header and words[0].startswith("NPU") and len(words) >= len(npus) + 1:
+            for target, kind in zip(npus, words[1 : len(npus) + 1]):
+                links[(words[0], target)] = kind
+            if len(words) > len(npus) + 1:
+                affinity[words[0]] = words[len(npus) + 1]
+            continue
+        unread.append(line)
+    return Topology(tuple(h for h in header if h.startswith("NPU")), links, affinity, legend, tuple(unread))
