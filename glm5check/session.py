@@ -16,7 +16,7 @@ from glm5check.context import Context, Options
 from glm5check.errors import ConfigError
 from glm5check.host.base import Host
 from glm5check.host.snapshot import SnapshotData, SnapshotError, read_snapshot, write_snapshot
-from glm5check.profiles import Profile, load_builtin, load_file, load_text, to_toml
+from glm5check.profiles import BUILTIN, Profile, load_builtin, load_file, load_text, to_toml
 from glm5check.redact import redact_hosts, redact_text
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ def _load_profile(args: RunArgs, recorded: dict[str, Any]) -> Profile:
         return load_builtin(args.profile_name)
     if recorded.get("profile_toml"):
         return load_text(recorded["profile_toml"], f"the snapshot's profile {recorded.get('profile', '')}")
+    if recorded.get("profile") in BUILTIN:
+        return load_builtin(recorded["profile"])
     raise ConfigError("no profile: use --profile NAME (see `glm5check profiles`) or --profile-file FILE")
 
 

@@ -354,7 +354,8 @@ class SnapshotWriter:
         self.data.stats[path] = StatInfo(path, kind, size, **fields)
 
     def env(self, values: dict[str, str]) -> None:
-        self.data.env = dict(values)
+        """Add variables to the recorded environment (several demo parts each add their own)."""
+        self.data.env = {**(self.data.env or {}), **values}
 
     def disk_usage(self, path: str, total: int, used: int, free: int) -> None:
         self.data.disk_usage[path] = DiskUsage(path, total, used, free)
