@@ -1,13 +1,22 @@
-"""Which node of the deployment this is: its data-parallel rank and role."""
+"""Which node of the deployment this is: its node rank and role.
+
+In order: a single-node profile; `--node-rank`; the serve plan (`--data-parallel-start-rank`,
+`--headless`; a serve script with neither is node 0's, as in the guide); then detection from local
+addresses: a local interface carrying node 0's address makes this node 0, otherwise it is node 1.
+Node 0's address comes from the serve script's `--data-parallel-address`, `--node0-ip` or the profile.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from glm5check.context import NodeInfo
+from glm5check.model import ProbeFailed
 
 if TYPE_CHECKING:
     from glm5check.context import Context
+
+DEFAULT_SOURCE = "default (no --node-rank, serve script or node 0 address to detect from)"
 
 
 def role_for_rank(rank: int, multi_node: bool) -> str:
@@ -23,9 +32,41 @@ def resolve_node(ctx: Context) -> NodeInfo:
     if ctx.options.node_rank is not None:
         rank = ctx.options.node_rank
         return NodeInfo(rank, role_for_rank(rank, multi), "--node-rank")
-    if ctx.plan.data_parallel_start_rank is not None or ctx.plan.headless:
-        rank = ctx.plan.data_parallel_start_rank or 0
-        if ctx.plan.headless and rank == 0:
-            return NodeInfo(rank, "headless", "serve script (--headless)")
-        return NodeInfo(rank, role_for_rank(rank, multi), "serve script")
-    return NodeInfo(0, "primary", "default (no --node-rank, serve script or local address of node 0)")
+    from_plan = _from_plan(ctx)
+    if from_plan is not None:
+        return from_plan
+    detected = _from_local_addresses(ctx)
+    if detected is not None:
+        return detected
+    return NodeInfo(0, "primary", DEFAULT_SOURCE)
+
+
+def _from_plan(ctx: Context) -> NodeInfo | None:
+    plan = ctx.plan
+    origin = "serve script" if ctx.options.serve_source else "profile"
+    if plan.data_parallel_start_rank is not None or plan.headless:
+        start = plan.data_parallel_start_rank or 0
+        # The start rank counts data-parallel ranks; a node holds dp_local of them.
+        rank = start // plan.dp_local if plan.dp_local > 0 and start % plan.dp_local == 0 else start
+        if plan.headless and rank == 0:
+            return NodeInfo(rank, "headless", f"{origin} (--headless)")
+        flags = "--headless, " if plan.headless else ""
+        return NodeInfo(rank, role_for_rank(rank, True), f"{origin} ({flags}--data-parallel-start-rank {start})")
+    if ctx.options.serve_source:
+        return NodeInfo(0, "primary", "serve script (no --headless or --data-parallel-start-rank)")
+    return None
+
+
+def _from_local_addresses(ctx: Context) -> NodeInfo | None:
+    from glm5check.facts.net import local_nics, nic_carrying, node0_address
+
+    try:
+        node0 = ctx.fact(node0_address)
+        if node0 is None:
+            return None
+        nic = nic_carrying(ctx.fact(local_nics), node0.address)
+    except ProbeFailed:
+        return None
+    if nic is not None:
+        return NodeInfo(0, "primary", f"detected: {nic.name} carries node 0's address {node0.address}")
+    return NodeInfo(1, "headless", f"detected: node 0's address {node0.address} is not on this host")
