@@ -1,0 +1,508 @@
+"""Read a bash launch script (or one `vllm serve …` command line) without running any shell.
+
+What is understood, exactly as bash would read it:
+- comments (`#` at the start of a word, outside quotes), backslash-newline continuations, single and
+  double quotes and backslash escapes (the joined command text is tokenised with `shlex`);
+- `export NAME=value`, `export NAME`, plain `NAME=value` assignments, `unset NAME`, and `NAME=value`
+  prefixes of a command; `$NAME` and `${NAME}` expanded from what the script itself assigned, in
+  unquoted and double-quoted text (never inside single quotes);
+- statements separated by `;`, `&&`, `||`, `|`, `&`, and redirections (`> log 2>&1`);
+- the first `vllm serve MODEL --flag …` command (also behind `exec`, `nohup`, `env`, `time`), or
+  `python -m vllm.entrypoints.openai.api_server …`.
+
+Everything else is reported, not guessed: a variable the script does not set (it would come from the
+caller's environment), command substitution `$(…)` and backticks, `${NAME:-…}` style operators,
+positional parameters, `source`d files, control flow (`if`, `for`, functions: lines are read top to
+bottom), unterminated quotes. Nothing here evaluates script text; the parser never raises.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import shlex
+from dataclasses import dataclass, field
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
+# Marks an expansion that could not be resolved; private-use code points never appear in real scripts.
+_UNRESOLVED_OPEN = "\ue000"
+_UNRESOLVED_CLOSE = "\ue001"
+_UNRESOLVED = re.compile(f"{_UNRESOLVED_OPEN}([^{_UNRESOLVED_CLOSE}]*){_UNRESOLVED_CLOSE}")
+_CONTROL_WORDS = frozenset(
+    {"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
+     "function", "{", "}", "select"}
+)
+_COMMAND_PREFIXES = frozenset({"exec", "nohup", "time", "command", "builtin"})
+_API_SERVER_MODULES = frozenset({"vllm.entrypoints.openai.api_server"})
+_MAX_STATEMENTS = 20000
+
+
+@dataclass(frozen=True)
+class ScriptProblem:
+    """Something in the script that was not (or could not be) read. `kind`: unresolved, syntax,
+    unsupported, duplicate."""
+
+    kind: str
+    message: str
+    line: int | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of the `vllm serve` command after expansion; `unresolved` names what could not be."""
+
+    text: str
+    line: int
+    unresolved: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServeCommand:
+    line: int  # the line where the command starts
+    program: str  # "vllm serve" or "python -m vllm.entrypoints.openai.api_server"
+    words: tuple[Word, ...]  # everything after `serve` (or after the module name)
+    env: dict[str, str] = field(default_factory=dict)  # NAME=value prefixes of the command itself
+
+
+@dataclass(frozen=True)
+class ParsedScript:
+    variables: dict[str, str]  # every variable the script assigned, resolved
+    exports: dict[str, str]  # the exported ones (those vllm serve would see)
+    export_lines: dict[str, int]  # where each export got its value
+    command: ServeCommand | None
+    problems: tuple[ScriptProblem, ...]
+    unknown_exports: tuple[str, ...] = ()  # exported with a value that cannot be known statically
+
+
+@dataclass
+class _Statement:
+    text: str
+    raw_lines: list[tuple[int, int]]  # (offset in text, physical line) where each segment starts
+
+    def line_at(self, offset: int) -> int:
+        starts = [start for start, _ in self.raw_lines]
+        index = max(0, bisect.bisect_right(starts, offset) - 1)
+        return self.raw_lines[index][1]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pass 1: characters -> statements (comments dropped, continuations joined, quotes tracked).
+
+
+class _Splitter:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.statements: list[_Statement] = []
+        self.problems: list[ScriptProblem] = []
+        self.line = 1
+        self._reset()
+
+    def _reset(self) -> None:
+        self.out: list[str] = []
+        self.segments: list[tuple[int, int]] = [(0, self.line)]
+
+    def _flush(self) -> None:
+        text = "".join(self.out)
+        if text.strip():
+            self.statements.append(_Statement(text, self.segments))
+        self._reset()
+
+    def _at_word_start(self) -> bool:
+        return not self.out or self.out[-1] in " \t;&|()"
+
+    def split(self) -> list[_Statement]:
+        text, i, quote, quote_line = self.text, 0, "", 0
+        while i < len(text):
+            char = text[i]
+            nxt = text[i + 1] if i + 1 < len(text) else ""
+            if quote == "'":
+                self.out.append(char)
+                quote = "" if char == "'" else quote
+                self.line += char == "\n"
+                i += 1
+                continue
+            if char == "\\" and nxt == "\n":  # continuation: bash drops both characters
+                self.line += 1
+                self.segments.append((len(self.out), self.line))
+                i += 2
+                continue
+            if char == "\\" and nxt:
+                self.out.append(char + nxt)
+                self.line += nxt == "\n"
+                i += 2
+                continue
+            if quote == '"':
+                self.out.append(char)
+                quote = "" if char == '"' else quote
+                self.line += char == "\n"
+                i += 1
+                continue
+            if char == "`" or (char == "$" and nxt == "("):
+                i = self._copy_substitution(i)
+                continue
+            if char in "'\"":
+                quote, quote_line = char, self.line
+                self.out.append(char)
+            elif char == "#" and self._at_word_start():
+                end = text.find("\n", i)
+                i = len(text) if end < 0 else end
+                continue
+            elif char == "\n":
+                self._flush()
+                self.line += 1
+                self.segments = [(0, self.line)]
+            elif char in ";|" or (char == "&" and self._ends_statement(i)):
+                self._flush()
+                i += 1 + (nxt == char)  # `&&`, `||`, `;;`
+                continue
+            else:
+                self.out.append(char)
+            i += 1
+        if quote:
+            self.problems.append(
+                ScriptProblem("syntax", f"the {quote} quote opened on line {quote_line} is never closed",
+                              quote_line)
+            )
+        self._flush()
+        return self.statements
+
+    def _copy_substitution(self, start: int) -> int:
+        """Copy a `$(…)` or backtick substitution whole: its `|` and `;` do not end our statement."""
+        end = _substitution_end(self.text, start)
+        chunk = self.text[start:end]
+        self.out.append(chunk.replace("\\\n", ""))
+        self.line += chunk.count("\n")
+        return end
+
+    def _ends_statement(self, i: int) -> bool:
+        """`&` ends a statement unless it is part of a redirection such as `2>&1` or `&>`."""
+        before = self.text[i - 1] if i else ""
+        after = self.text[i + 1] if i + 1 < len(self.text) else ""
+        return before not in "<>" and after != ">"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pass 2: expand $NAME / ${NAME} in one statement (quote-aware), keeping a map back to raw offsets.
+
+
+@dataclass
+class _Expansion:
+    text: str
+    raw_offsets: list[int]  # raw offset for each character of text
+    unresolved: list[str]
+
+
+def _expand(statement: str, variables: dict[str, str]) -> _Expansion:
+    out: list[str] = []
+    offsets: list[int] = []
+    unresolved: list[str] = []
+
+    def emit(chunk: str, raw: int) -> None:
+        out.append(chunk)
+        offsets.extend([raw] * len(chunk))
+
+    i, quote = 0, ""
+    while i < len(statement):
+        char = statement[i]
+        if quote == "'":
+            emit(char, i)
+            quote = "" if char == "'" else quote
+            i += 1
+        elif char == "\\" and i + 1 < len(statement):
+            emit(statement[i : i + 2], i)
+            i += 2
+        elif char in "'\"" and (not quote or quote == char):
+            quote = "" if quote else char
+            emit(char, i)
+            i += 1
+        elif char == "`" or (char == "$" and statement.startswith("$(", i)):
+            end = _substitution_end(statement, i)
+            name = statement[i:end]
+            unresolved.append(name)
+            emit(_quoted_marker(name, quote), i)
+            i = end
+        elif char == "$":
+            name, end = _parameter(statement, i)
+            if name is None:
+                emit(char, i)
+                i += 1
+                continue
+            if name in variables:
+                emit(_quoted_value(variables[name], quote), i)
+            else:
+                unresolved.append(name)
+                emit(_quoted_marker(name, quote), i)
+            i = end
+        else:
+            emit(char, i)
+            i += 1
+    return _Expansion("".join(out), offsets, unresolved)
+
+
+def _parameter(text: str, start: int) -> tuple[str | None, int]:
+    """The parameter named at text[start] == "$": ("NAME", end) for $NAME / ${NAME}; an operator form
+    such as ${NAME:-x} or a special parameter ($1, $@) comes back verbatim so it is reported."""
+    rest = text[start + 1 :]
+    if rest.startswith("{"):
+        close = rest.find("}")
+        if close < 0:
+            return rest, len(text)
+        inner = rest[1:close]
+        return (inner if _NAME.fullmatch(inner) else "${" + inner + "}"), start + close + 2
+    match = _NAME.match(rest)
+    if match:
+        return match.group(0), start + 1 + match.end()
+    if rest[:1] and rest[0] in "0123456789@*#?$!-":
+        return "$" + rest[0], start + 2
+    return None, start + 1
+
+
+def _substitution_end(text: str, start: int) -> int:
+    """End offset of a `$(…)` or backtick command substitution starting at text[start]."""
+    if text[start] == "`":
+        close = text.find("`", start + 1)
+        return len(text) if close < 0 else close + 1
+    depth, i = 0, start + 1
+    while i < len(text):
+        depth += text[i] == "("
+        depth -= text[i] == ")"
+        if depth == 0:
+            return i + 1
+        i += 1
+    return len(text)
+
+
+def _quoted_value(value: str, quote: str) -> str:
+    """A variable's value, written so that shlex reads it back as bash would: inside double quotes
+    verbatim (escaped), unquoted split on whitespace into words whose characters are all literal."""
+    if quote == '"':
+        return re.sub(r'(["\\$`])', r"\\\1", value)
+    return " ".join(shlex.quote(part) for part in value.split())
+
+
+def _quoted_marker(name: str, quote: str) -> str:
+    marker = f"{_UNRESOLVED_OPEN}{name}{_UNRESOLVED_CLOSE}"
+    return marker if quote == '"' else shlex.quote(marker)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pass 3: statement -> words (shlex), then what the statement does.
+
+
+def _words(statement: _Statement, expansion: _Expansion) -> tuple[list[Word], str | None]:
+    lexer = shlex.shlex(expansion.text, posix=True, punctuation_chars="<>&")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    words: list[Word] = []
+    ends: list[int] = []
+    try:
+        while (token := lexer.get_token()) is not None:
+            end = min(lexer.instream.tell(), len(expansion.text)) - 1
+            while end > 0 and expansion.text[end].isspace():
+                end -= 1
+            raw = expansion.raw_offsets[end] if expansion.raw_offsets else 0
+            found = tuple(_UNRESOLVED.findall(token))
+            words.append(Word(token, statement.line_at(raw), found))
+            ends.append(end)
+    except ValueError as exc:  # shlex: "No closing quotation" / "No escaped character"
+        return words, str(exc)
+    return _drop_redirections(words, ends), None
+
+
+def _drop_redirections(words: list[Word], ends: list[int]) -> list[Word]:
+    """Remove `> file`, `2>&1`, `&> file`, `< file`: an operator word, the word after it, and the file
+    descriptor number written right against it."""
+    kept: list[tuple[Word, int]] = []
+    skip_next = False
+    for word, end in zip(words, ends):
+        if skip_next:
+            skip_next = False
+            continue
+        if word.text and set(word.text) <= set("<>&"):
+            start = end - len(word.text) + 1
+            if kept and kept[-1][0].text.isdigit() and kept[-1][1] == start - 1:
+                kept.pop()
+            skip_next = True
+            continue
+        kept.append((word, end))
+    return [word for word, _ in kept]
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.variables: dict[str, str] = {}
+        self.exported: set[str] = set()
+        self.export_lines: dict[str, int] = {}
+        self.problems: list[ScriptProblem] = []
+        self.command: ServeCommand | None = None
+        self.unresolved_exports: set[str] = set()
+        self._warned_control = False
+
+    def read(self, statements: list[_Statement]) -> None:
+        for statement in statements[:_MAX_STATEMENTS]:
+            expansion = _expand(statement.text, self.variables)
+            words, error = _words(statement, expansion)
+            first_line = statement.raw_lines[0][1]
+            if error:
+                self.problems.append(ScriptProblem("syntax", f"line {first_line}: {error.lower()}", first_line))
+                continue
+            if words:
+                self._statement(words, expansion.unresolved, first_line)
+
+    def _statement(self, words: list[Word], unresolved: list[str], line: int) -> None:
+        prefix: dict[str, Word] = {}
+        index = 0
+        while index < len(words) and _ASSIGNMENT.fullmatch(words[index].text):
+            name = _ASSIGNMENT.fullmatch(words[index].text).group(1)  # type: ignore[union-attr]
+            prefix[name] = words[index]
+            index += 1
+        rest = words[index:]
+        if not rest:
+            for name, word in prefix.items():
+                self._assign(name, word)
+            return
+        head = rest[0].text
+        if head in ("export", "declare", "typeset", "readonly", "local"):
+            self._export(rest, export=head == "export" or any(w.text == "-x" for w in rest[1:]))
+        elif head == "unset":
+            for word in rest[1:]:
+                self.variables.pop(word.text, None)
+                self.exported.discard(word.text)
+        elif head in ("source", "."):
+            target = rest[1].text if len(rest) > 1 else ""
+            self.problems.append(
+                ScriptProblem("unsupported", f"line {line}: `{head} {target}` is not followed; variables it "
+                              "exports are not known to glm5check", line, target or None)
+            )
+        elif head in _CONTROL_WORDS:
+            if not self._warned_control:
+                self._warned_control = True
+                self.problems.append(
+                    ScriptProblem("unsupported", f"line {line}: `{head}` (control flow) is not followed; every "
+                                  "line is read once, top to bottom", line, head)
+                )
+        else:
+            self._maybe_serve(rest, prefix, unresolved, line)
+
+    def _assign(self, name: str, word: Word, export: bool = False) -> None:
+        value = _ASSIGNMENT.fullmatch(word.text).group(2)  # type: ignore[union-attr]
+        if word.unresolved:
+            self.variables.pop(name, None)
+            self._report_unresolved(word, name)
+            if export or name in self.exported:
+                self.unresolved_exports.add(name)
+                self.exported.add(name)
+            return
+        self.variables[name] = value
+        self.unresolved_exports.discard(name)
+        if export:
+            self.exported.add(name)
+        if name in self.exported:
+            self.export_lines[name] = word.line
+
+    def _export(self, words: list[Word], export: bool) -> None:
+        for word in words[1:]:
+            if word.text.startswith("-"):
+                continue
+            if _ASSIGNMENT.fullmatch(word.text):
+                self._assign(_ASSIGNMENT.fullmatch(word.text).group(1), word, export)  # type: ignore[union-attr]
+            elif export and _NAME.fullmatch(word.text):
+                self.exported.add(word.text)
+                if word.text in self.variables:
+                    self.export_lines.setdefault(word.text, word.line)
+
+    def _report_unresolved(self, word: Word, target: str) -> None:
+        for name in word.unresolved:
+            self.problems.append(
+                ScriptProblem("unresolved", f"line {word.line}: {target} uses {_describe(name)}", word.line,
+                              name)
+            )
+
+    def _maybe_serve(self, words: list[Word], prefix: dict[str, Word], unresolved: list[str], line: int) -> None:
+        found = _find_serve(words)
+        if found is None:
+            return
+        program, args = found
+        if self.command is not None:
+            self.problems.append(
+                ScriptProblem("duplicate", f"line {line}: a second `{program}` command; only the first "
+                              f"(line {self.command.line}) is read", line)
+            )
+            return
+        env: dict[str, str] = {}
+        for name, word in prefix.items():
+            if word.unresolved:
+                self._report_unresolved(word, name)
+            else:
+                env[name] = _ASSIGNMENT.fullmatch(word.text).group(2)  # type: ignore[union-attr]
+        self.command = ServeCommand(line, program, tuple(args), env)
+
+    def result(self) -> ParsedScript:
+        exports = {name: self.variables[name] for name in sorted(self.exported) if name in self.variables}
+        if self.command:
+            exports.update(self.command.env)
+        return ParsedScript(
+            variables=dict(self.variables),
+            exports=exports,
+            export_lines={name: line for name, line in self.export_lines.items() if name in exports},
+            command=self.command,
+            problems=tuple(self.problems),
+            unknown_exports=tuple(sorted((self.unresolved_exports & self.exported) - set(exports))),
+        )
+
+
+def _find_serve(words: list[Word]) -> tuple[str, list[Word]] | None:
+    index = 0
+    while index < len(words):
+        text = words[index].text
+        if text in _COMMAND_PREFIXES or (text == "env" or _ASSIGNMENT.fullmatch(text)):
+            index += 1
+            continue
+        break
+    rest = words[index:]
+    if len(rest) >= 2 and rest[0].text.rsplit("/", 1)[-1] == "vllm" and rest[1].text == "serve":
+        return "vllm serve", rest[2:]
+    program = rest[0].text.rsplit("/", 1)[-1] if rest else ""
+    if re.fullmatch(r"python[0-9.]*", program):
+        for position in range(1, len(rest) - 1):
+            if rest[position].text == "-m" and rest[position + 1].text in _API_SERVER_MODULES:
+                return f"python -m {rest[position + 1].text}", rest[position + 2 :]
+    return None
+
+
+def _describe(name: str) -> str:
+    if name.startswith(("$(", "`")):
+        return f"command substitution {name[:60]} (not run)"
+    if name.startswith("${") or name.startswith("$"):
+        return f"{name} (not expanded)"
+    return f"${name}, which the script does not set (it would come from the caller's environment)"
+
+
+def unresolved_names(text: str) -> tuple[str, ...]:
+    """Names of the unresolved expansions marked inside a word's text."""
+    return tuple(_UNRESOLVED.findall(text))
+
+
+def show(text: str) -> str:
+    """A word's text for messages: unresolved expansions written back as `$NAME`."""
+    return _UNRESOLVED.sub(lambda m: m.group(1) if m.group(1).startswith(("$", "`")) else "$" + m.group(1), text)
+
+
+def parse_script(text: str) -> ParsedScript:
+    """Read a launch script's exports, assignments and its `vllm serve` command. Never raises."""
+    try:
+        splitter = _Splitter(text.replace("\r\n", "\n"))
+        statements = splitter.split()
+        reader = _Reader()
+        reader.problems.extend(splitter.problems)
+        reader.read(statements)
+        return reader.result()
+    except Exception as exc:  # a parser must never raise; report instead
+        return ParsedScript({}, {}, {}, None, (ScriptProblem("syntax", f"script could not be read: {exc}"),))
+
+
+def parse_command(command: str) -> ParsedScript:
+    """Read one command line such as `vllm serve /models/x --tensor-parallel-size 8` (same rules)."""
+    return parse_script(command)

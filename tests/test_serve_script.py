@@ -1,0 +1,209 @@
+"""The launch-script reader: the guide's six scripts, bash's quoting rules, and what is reported."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from glm5check.parsers.serve_script import parse_script
+from glm5check.profiles import ServePlan, load_builtin
+from glm5check.serve_input import ServeInputError, parse_human_int, read_serve
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "serve-scripts"
+
+# (fixture, profile, address of node 0 filled into the guide's placeholders, node-specific expectations)
+GUIDE_SCRIPTS = [
+    ("a2-single.sh", "a2-single", None, {}),
+    ("a3-single.sh", "a3-single", None, {}),
+    ("a2-multi-node0.sh", "a2-multi", "10.20.0.11", {}),
+    ("a2-multi-node1.sh", "a2-multi", "10.20.0.11", {"headless": True, "data_parallel_start_rank": 1}),
+    ("a3-multi-node0.sh", "a3-multi", "192.168.100.1", {}),
+    ("a3-multi-node1.sh", "a3-multi", "192.168.100.1", {"headless": True, "data_parallel_start_rank": 1}),
+]
+NODE_SPECIFIC = {"data_parallel_address", "data_parallel_start_rank", "headless"}
+
+# What vLLM itself uses when a flag is absent: a base with nothing of the profiles in it, so that a
+# plan equal to the profile can only come from the script's own flags.
+NEUTRAL = ServePlan(
+    tensor_parallel_size=1, max_num_seqs=0, max_model_len=0, max_num_batched_tokens=0, gpu_memory_utilization=0.9,
+    host="", port=8000, seed=None, served_model_name=None,
+)
+
+
+@pytest.mark.parametrize(("script", "profile_name", "node0", "node_values"), GUIDE_SCRIPTS)
+def test_guide_script_parses_into_the_profile_plan(
+    script: str, profile_name: str, node0: str | None, node_values: dict[str, object]
+) -> None:
+    profile = load_builtin(profile_name)
+    neutral = profile.__class__(**{**profile.__dict__, "serve": NEUTRAL})
+    serve = read_serve(neutral, str(SCRIPTS / script))
+    assert serve.problems == ()
+    assert serve.model_path == profile.model.path
+    for f in fields(ServePlan):
+        observed, expected = getattr(serve.plan, f.name), getattr(profile.serve, f.name)
+        if f.name == "data_parallel_address":
+            assert observed == node0
+        elif f.name in node_values:
+            assert observed == node_values[f.name], f.name
+        else:
+            assert observed == expected, f"{script}: {f.name} = {observed!r}, profile {expected!r}"
+    # Every value the profile sets away from vLLM's defaults came from a line of the script.
+    for name, source in serve.sources.items():
+        if getattr(serve.plan, name) != getattr(NEUTRAL, name):
+            assert source.startswith("serve script line "), name
+
+
+@pytest.mark.parametrize(("script", "profile_name", "node0", "node_values"), GUIDE_SCRIPTS)
+def test_guide_script_exports_are_the_profile_environment(
+    script: str, profile_name: str, node0: str | None, node_values: dict[str, object]
+) -> None:
+    profile = load_builtin(profile_name)
+    serve = read_serve(profile, str(SCRIPTS / script))
+    for name, value in profile.env.items():
+        assert serve.env[name] == value
+    assert set(serve.env) == set(profile.env) | set(profile.node_env)
+    if profile.multi_node:
+        assert serve.env["GLOO_SOCKET_IFNAME"] == serve.env["HCCL_SOCKET_IFNAME"] == serve.env["TP_SOCKET_IFNAME"]
+        assert serve.env["HCCL_IF_IP"].count(".") == 3
+        assert serve.env_sources["HCCL_IF_IP"].startswith("serve script line ")
+
+
+def test_line_numbers_point_at_the_flag() -> None:
+    text = (SCRIPTS / "a2-multi-node1.sh").read_text()
+    serve = read_serve(load_builtin("a2-multi"), str(SCRIPTS / "a2-multi-node1.sh"))
+    line = int(serve.sources["data_parallel_rpc_port"].rsplit(" ", 1)[1])
+    assert text.splitlines()[line - 1] == "--data-parallel-rpc-port 13389 \\"
+    line = int(serve.env_sources["HCCL_IF_IP"].rsplit(" ", 1)[1])
+    assert text.splitlines()[line - 1] == "export HCCL_IF_IP=$local_ip"
+
+
+def test_quotes_comments_and_expansion_follow_bash() -> None:
+    parsed = parse_script(
+        "name=world  # a comment\n"
+        "export A=\"hello $name\" B='$name' C=${name}x D=a#b\n"
+        "export E=\"x \\\"q\\\" $name\"\n"
+        "vllm serve /m \\\n"
+        "  --served-model-name \"$name\" \\\n"
+        "  # --tensor-parallel-size 4 \\\n"
+        "  --port 1\n"
+    )
+    assert parsed.exports == {"A": "hello world", "B": "$name", "C": "worldx", "D": "a#b", "E": 'x "q" world'}
+    assert parsed.command is not None
+    assert [w.text for w in parsed.command.words] == ["/m", "--served-model-name", "world"]
+
+
+def test_unquoted_expansion_is_split_into_words() -> None:
+    parsed = parse_script('flags="--port 9000  --seed 7"\nvllm serve /m $flags\n')
+    assert parsed.command is not None
+    assert [w.text for w in parsed.command.words] == ["/m", "--port", "9000", "--seed", "7"]
+
+
+def test_statement_separators_redirections_and_prefixes() -> None:
+    parsed = parse_script(
+        "set -e; cd /work && VLLM_USE_V1=1 nohup /usr/local/bin/vllm serve /m --port 1 > serve.log 2>&1 &\n"
+        "echo started | tee -a out.txt\n"
+    )
+    assert parsed.command is not None
+    assert [w.text for w in parsed.command.words] == ["/m", "--port", "1"]
+    assert parsed.command.env == {"VLLM_USE_V1": "1"}
+    assert parsed.exports == {"VLLM_USE_V1": "1"}
+
+
+def test_python_module_form_is_a_serve_command() -> None:
+    parsed = parse_script("python3 -m vllm.entrypoints.openai.api_server --model /m --port 1\n")
+    assert parsed.command is not None and parsed.command.program.startswith("python -m")
+    assert [w.text for w in parsed.command.words] == ["--model", "/m", "--port", "1"]
+
+
+def test_what_cannot_be_resolved_is_reported_not_guessed() -> None:
+    parsed = parse_script(
+        "export HCCL_IF_IP=$(hostname -I | awk '{print $1}')\n"
+        "export LD_LIBRARY_PATH=/opt/lib:$LD_LIBRARY_PATH\n"
+        "export X=${UNSET_VAR:-default}\n"
+        "source /usr/local/Ascend/ascend-toolkit/set_env.sh\n"
+        "if true; then echo; fi\n"
+        "vllm serve /m --data-parallel-address $node0_ip\n"
+    )
+    assert parsed.exports == {}
+    assert set(parsed.unknown_exports) == {"HCCL_IF_IP", "LD_LIBRARY_PATH", "X"}
+    kinds = [(p.kind, p.name) for p in parsed.problems]
+    assert ("unresolved", "$(hostname -I | awk '{print $1}')") in kinds
+    assert ("unresolved", "LD_LIBRARY_PATH") in kinds
+    assert ("unresolved", "${UNSET_VAR:-default}") in kinds
+    assert ("unsupported", "/usr/local/Ascend/ascend-toolkit/set_env.sh") in kinds
+    assert ("unsupported", "if") in kinds
+    assert parsed.command is not None
+    assert parsed.command.words[-1].unresolved == ("node0_ip",)
+
+
+def test_unterminated_quote_is_a_syntax_problem() -> None:
+    parsed = parse_script("vllm serve /m --speculative-config '{\"method\": 1}\n")
+    assert any(p.kind == "syntax" and "never closed" in p.message for p in parsed.problems)
+
+
+def test_second_serve_command_is_reported() -> None:
+    parsed = parse_script("vllm serve /a --port 1\nvllm serve /b --port 2\n")
+    assert parsed.command is not None and parsed.command.words[0].text == "/a"
+    assert [p.kind for p in parsed.problems] == ["duplicate"]
+
+
+def test_read_serve_errors_are_one_line(tmp_path: Path) -> None:
+    profile = load_builtin("a2-single")
+    with pytest.raises(ServeInputError, match="cannot read serve script"):
+        read_serve(profile, str(tmp_path / "missing.sh"))
+    empty = tmp_path / "empty.sh"
+    empty.write_text("export A=1\necho hi\n")
+    with pytest.raises(ServeInputError, match="no `vllm serve` command"):
+        read_serve(profile, str(empty))
+    with pytest.raises(ServeInputError, match="not both"):
+        read_serve(profile, str(empty), "vllm serve /m")
+
+
+def test_serve_cmd_and_no_input() -> None:
+    profile = load_builtin("a2-single")
+    serve = read_serve(profile, command="vllm serve /x -tp 4 --max-model-len 64k --no-enable-prefix-caching")
+    assert serve.plan.tensor_parallel_size == 4
+    assert serve.plan.max_model_len == 64000
+    assert serve.plan.enable_prefix_caching is False
+    assert serve.sources["tensor_parallel_size"] == "--serve-cmd line 1"
+    assert serve.sources["max_num_seqs"] == "profile"
+    assert serve.model_path == "/x"
+    plain = read_serve(profile)
+    assert plain.plan == profile.serve and not plain.from_script
+
+
+def test_dotted_json_flags_and_aliases() -> None:
+    serve = read_serve(
+        load_builtin("a2-single"),
+        command="vllm serve /x --compilation-config.cudagraph_mode FULL --speculative_config.method=mtp -ep -O3",
+    )
+    assert serve.plan.compilation_config == {"cudagraph_mode": "FULL"}
+    assert serve.plan.speculative_config == {"method": "mtp"}
+    assert serve.plan.enable_expert_parallel is True
+    assert serve.flag_values()["--optimization-level"] == "3"
+    assert serve.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("32768", 32768), ("32k", 32000), ("32K", 32768), ("1.5m", 1500000), ("2G", 2 << 30), ("x", None), ("", None)],
+)
+def test_human_readable_integers(text: str, value: int | None) -> None:
+    assert parse_human_int(text) == value
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab$'\"\\#;&|<>{}()= \n-xvllmserv")), max_size=120))
+def test_parser_never_raises(text: str) -> None:
+    parsed = parse_script(text)
+    assert isinstance(parsed.problems, tuple)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=200))
+def test_parser_never_raises_on_any_text(text: str) -> None:
+    parse_script("vllm serve " + text)
