@@ -1,0 +1,233 @@
+"""The weights folder as the checks see it: listing, config/index/quant JSON files and every shard's
+safetensors header, read through the host layer only (8 bytes, then the header; never the data).
+
+Shards are read in parallel. Every read is deterministic (offset 0 length 8, then offset 8 length N) so
+that a snapshot replays exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from glm5check.context import reported_fact
+from glm5check.host.base import FILE_CAP_BYTES
+from glm5check.parsers.safetensors import (
+    PREFIX_BYTES,
+    SafetensorsHeader,
+    header_length,
+    looks_like_lfs_pointer,
+    parse_header,
+    prefix_problem,
+)
+
+if TYPE_CHECKING:
+    from glm5check.context import Context
+
+INDEX_FILES = ("model.safetensors.index.json", "quant_model_weights.safetensors.index.json")
+QUANT_DESCRIPTION = "quant_model_description.json"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+GENERATION_CONFIG = "generation_config.json"
+# Files that only a download in progress (or one that died) leaves behind.
+LEFTOVER_SUFFIXES = (".incomplete", ".part", ".partial", ".tmp", ".aria2", ".download", ".lock")
+LEFTOVER_NAMES = ("._____temp", ".cache")
+SHARD_WORKERS = 16
+# Stub files smaller than this are read whole, so an LFS pointer can be named as one.
+SMALL_FILE_BYTES = 1024
+
+
+def model_dir(ctx: Context) -> str:
+    """Where the weights are: --model-dir, else the profile's model path (the one place to change when
+    the serve script's model path becomes available)."""
+    return ctx.options.model_dir or ctx.profile.model.path
+
+
+@dataclass(frozen=True)
+class JsonFile:
+    name: str
+    data: Any = None
+    error: str | None = None  # missing, permission denied, not JSON: ..., is a directory
+
+    @property
+    def present(self) -> bool:
+        return self.error != "missing"
+
+
+@dataclass(frozen=True)
+class Shard:
+    name: str
+    size: int | None = None
+    cause: str | None = None  # missing, unreadable, lfs-pointer, truncated, bad-header; None when sound
+    detail: str = ""
+    header: SafetensorsHeader | None = None
+    header_sha256: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.cause is None
+
+
+@dataclass(frozen=True)
+class WeightsScan:
+    path: str
+    error: str | None = None  # the folder itself cannot be listed
+    entries: tuple[str, ...] = ()
+    config: JsonFile | None = None
+    index: JsonFile | None = None  # the first index file present (or the missing default)
+    quant: JsonFile | None = None
+    shards: tuple[Shard, ...] = ()
+    leftovers: tuple[str, ...] = ()
+    fingerprint: str | None = None
+    total_bytes: int = 0
+    file_count: int = 0
+
+    @property
+    def readable(self) -> bool:
+        return self.error is None
+
+    @property
+    def weight_map(self) -> dict[str, str]:
+        data = self.index.data if self.index else None
+        mapping = data.get("weight_map") if isinstance(data, dict) else None
+        if not isinstance(mapping, dict):
+            return {}
+        return {str(k): str(v) for k, v in mapping.items()}
+
+    @property
+    def tensors(self) -> list[tuple[str, int]]:
+        """(name, bytes) of every tensor in every readable shard header."""
+        return [(t.name, t.nbytes) for s in self.shards if s.header for t in s.header.tensors]
+
+    @property
+    def tensor_names(self) -> set[str]:
+        names = set(self.weight_map)
+        names.update(name for name, _ in self.tensors)
+        return names
+
+    @property
+    def complete(self) -> bool:
+        return self.readable and bool(self.shards) and all(s.ok for s in self.shards)
+
+
+def _read_json(ctx: Context, folder: str, name: str) -> JsonFile:
+    path = posixpath.join(folder, name)
+    info = ctx.host.stat(path)
+    if not info.exists:
+        return JsonFile(name, error=info.error or "missing")
+    if info.kind != "file":
+        return JsonFile(name, error=f"is a {info.kind}, not a file")
+    if info.size is not None and info.size > FILE_CAP_BYTES:
+        # Big index files (a GLM-5 bf16 index is about 5 MB) are read whole as bytes.
+        read = ctx.host.read_bytes(path, 0, info.size)
+        if read.error or read.data is None:
+            return JsonFile(name, error=read.error or "unreadable")
+        text = read.data.decode("utf-8", errors="replace")
+    else:
+        file = ctx.host.read_file(path)
+        if file.error or file.text is None:
+            return JsonFile(name, error=file.error or "unreadable")
+        text = file.text
+    try:
+        return JsonFile(name, data=json.loads(text))
+    except ValueError as exc:
+        return JsonFile(name, error=f"not JSON: {exc}")
+
+
+def _read_shard(ctx: Context, folder: str, name: str) -> Shard:
+    path = posixpath.join(folder, name)
+    info = ctx.host.stat(path)
+    if not info.exists:
+        if info.error and info.error != "missing":
+            return Shard(name, cause="unreadable", detail=info.error)
+        return Shard(name, cause="missing", detail="file not found")
+    if info.kind != "file":
+        return Shard(name, info.size, "unreadable", f"is a {info.kind}, not a file")
+    size = info.size or 0
+    head_len = size if size < SMALL_FILE_BYTES else PREFIX_BYTES
+    head = ctx.host.read_bytes(path, 0, head_len)
+    if head.error or head.data is None:
+        return Shard(name, size, "unreadable", head.error or "no data")
+    if looks_like_lfs_pointer(head.data):
+        return Shard(name, size, "lfs-pointer", f"a {size}-byte Git-LFS pointer stub, not the weights")
+    problem = prefix_problem(head.data, size)
+    length = header_length(head.data)
+    if problem is not None or length is None:
+        cause = "truncated" if size < PREFIX_BYTES or "does not fit" in (problem or "") else "bad-header"
+        return Shard(name, size, cause, problem or "unreadable header length")
+    body = ctx.host.read_bytes(path, PREFIX_BYTES, length)
+    if body.error or body.data is None:
+        return Shard(name, size, "unreadable", body.error or "no data")
+    header = parse_header(body.data, file_size=size)
+    digest = hashlib.sha256(body.data).hexdigest()
+    if header.ok:
+        return Shard(name, size, None, "", header, digest)
+    cause = "truncated" if header.truncated_by else "bad-header"
+    return Shard(name, size, cause, "; ".join(header.problems[:3]), header, digest)
+
+
+def _shard_names(entries: tuple[str, ...], index: JsonFile | None) -> list[str]:
+    data = index.data if index and isinstance(index.data, dict) else None
+    mapping = data.get("weight_map") if data else None
+    if isinstance(mapping, dict):
+        return sorted({str(v) for v in mapping.values()})
+    return sorted(e for e in entries if e.endswith(".safetensors"))
+
+
+def _leftovers(entries: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(e for e in entries if e.endswith(LEFTOVER_SUFFIXES) or e in LEFTOVER_NAMES)
+
+
+def _fingerprint(index: JsonFile | None, shards: tuple[Shard, ...]) -> str:
+    """Quick fingerprint: the index content plus every shard's name, size and header hash."""
+    digest = hashlib.sha256()
+    if index and index.data is not None:
+        digest.update(json.dumps(index.data, sort_keys=True, separators=(",", ":")).encode())
+    for shard in shards:
+        digest.update(f"{shard.name}\0{shard.size}\0{shard.header_sha256}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def scan_weights(ctx: Context) -> WeightsScan:
+    """Fact provider: everything the weights checks need, from headers only."""
+    folder = model_dir(ctx)
+    listing = ctx.host.list_dir(folder)
+    if listing.error or listing.entries is None:
+        return WeightsScan(folder, error=listing.error or "unreadable")
+    entries = listing.entries
+    present = [name for name in INDEX_FILES if name in entries]
+    index = _read_json(ctx, folder, present[0]) if present else JsonFile(INDEX_FILES[0], error="missing")
+    config = _read_json(ctx, folder, "config.json")
+    quant = _read_json(ctx, folder, QUANT_DESCRIPTION)
+    names = _shard_names(entries, index)
+    with ThreadPoolExecutor(max_workers=max(1, min(SHARD_WORKERS, len(names)))) as pool:
+        shards = tuple(pool.map(lambda name: _read_shard(ctx, folder, name), names))
+    return WeightsScan(
+        path=folder,
+        entries=entries,
+        config=config,
+        index=index,
+        quant=quant,
+        shards=shards,
+        leftovers=_leftovers(entries),
+        fingerprint=_fingerprint(index, shards),
+        total_bytes=sum(s.size or 0 for s in shards),
+        file_count=len(shards),
+    )
+
+
+@reported_fact("weights")
+def report_weights(ctx: Context) -> dict[str, Any] | None:
+    scan = ctx.facts.peek(scan_weights)
+    if scan is None:
+        return None
+    return {
+        "path": scan.path,
+        "files": scan.file_count,
+        "total_bytes": scan.total_bytes,
+        "fingerprint": scan.fingerprint,
+        "error": scan.error,
+    }

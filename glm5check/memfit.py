@@ -1,0 +1,265 @@
+"""The memory-fit model: does one rank's share of GLM-5 plus a reserve leave room for the KV cache?
+
+Per rank (one NPU), following how vLLM / vllm-ascend place this model (reference/glm5-model/FACTS.md §4):
+- routed experts (`mlp.experts.N.*`) are split over EP = TP × DP with --enable-expert-parallel, else
+  over TP (vLLM then splits them over TP × DP too, so this is the cautious upper bound);
+- q_b_proj, kv_b_proj, o_proj, the dense MLPs, the shared experts, the embeddings and LM heads are
+  split over TP;
+- everything else (q_a_proj, kv_a_proj_with_mqa, the DSA indexer, norms, the router, eh_proj) is
+  replicated on every rank;
+- the MTP layer (model.layers.<num_hidden_layers>) is loaded only when speculative decoding uses it.
+The budget is HBM × gpu_memory_utilization; from it go the weights and a reserve (activations at
+max_num_batched_tokens, HCCL buffers, runtime overhead — assumptions, all printed and overridable);
+what is left is the KV cache: 1408 bytes per token per layer (+1 layer for MTP), a full copy per TP rank.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+GIB = 1 << 30
+MIB = 1 << 20
+# vllm-ascend's SFA backend at the pinned commit: (kv_lora_rank 512 + qk_rope 64 + indexer 128) × 2 bytes.
+KV_BYTES_PER_TOKEN_LAYER = (512 + 64 + 128) * 2
+KV_BLOCK_TOKENS = 128
+# HCCL's documented default when HCCL_BUFFSIZE is unset (MB per buffer).
+HCCL_DEFAULT_BUFFSIZE_MB = 200
+
+_EXPERT = re.compile(r"\.mlp\.experts\.\d+\.")
+_TP_SHARDED = re.compile(
+    r"(\.q_b_proj\.|\.kv_b_proj\.|\.o_proj\.|embed_tokens\.|^lm_head\.|shared_head\.head\."
+    r"|\.mlp\.(gate|up|down)_proj\.|\.mlp\.shared_experts\.)"
+)
+_LAYER = re.compile(r"^model\.layers\.(\d+)\.")
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """The reserve's parts. Defaults are deliberately round estimates (the real activation peak of
+    GLM-5 on an NPU is not published); each one can be overridden from `glm5check fit`."""
+
+    activation_bytes_per_token: int = 512 * 1024  # peak of profile_run per batched token
+    runtime_overhead_bytes: int = 5 * GIB // 4  # CANN runtime, operator workspaces, allocator slack
+    hccl_buffsize_mb: int = HCCL_DEFAULT_BUFFSIZE_MB
+    hccl_groups: int | None = None  # communication groups per rank; None = TP, EP and DP groups in use
+
+    def describe(self, plan: FitPlan) -> list[str]:
+        groups = self.groups_for(plan)
+        return [
+            f"activations: {self.activation_bytes_per_token // 1024} KiB per batched token × "
+            f"max_num_batched_tokens {plan.max_num_batched_tokens} (override: --activation-kib-per-token)",
+            f"HCCL buffers: HCCL_BUFFSIZE {self.hccl_buffsize_mb} MB × 2 (in/out) × {groups} communication "
+            "group(s) (override: --hccl-buffsize-mb, --hccl-groups)",
+            f"runtime overhead: {self.runtime_overhead_bytes / GIB:.2f} GiB (override: --runtime-overhead-gib)",
+            f"KV cache: {KV_BYTES_PER_TOKEN_LAYER} bytes per token per layer, a full copy on every TP rank, "
+            f"blocks of {KV_BLOCK_TOKENS} tokens",
+        ]
+
+    def groups_for(self, plan: FitPlan) -> int:
+        if self.hccl_groups is not None:
+            return self.hccl_groups
+        tp_group = plan.tp > 1
+        ep_group = plan.expert_parallel and plan.ep > 1
+        dp_group = plan.dp > 1
+        return int(tp_group) + int(ep_group) + int(dp_group)
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    tp: int
+    dp: int
+    expert_parallel: bool
+    max_num_batched_tokens: int
+    max_model_len: int
+    max_num_seqs: int
+    gpu_memory_utilization: float
+    hbm_bytes: int
+    mtp: bool
+    num_hidden_layers: int = 78
+
+    @property
+    def ep(self) -> int:
+        return self.tp * self.dp if self.expert_parallel else 1
+
+    @property
+    def expert_split(self) -> int:
+        return self.ep if self.expert_parallel else self.tp
+
+
+@dataclass(frozen=True)
+class WeightsPerRank:
+    source: str
+    expert_bytes: int = 0  # whole-model totals per class (of the tensors the plan loads)
+    tp_bytes: int = 0
+    replicated_bytes: int = 0
+    skipped_mtp_bytes: int = 0  # the MTP layer, present but not loaded without speculative decoding
+    expert_split: int = 1
+    tp: int = 1
+
+    @property
+    def experts_per_rank(self) -> int:
+        return math.ceil(self.expert_bytes / self.expert_split)
+
+    @property
+    def tp_per_rank(self) -> int:
+        return math.ceil(self.tp_bytes / self.tp)
+
+    @property
+    def per_rank(self) -> int:
+        return self.experts_per_rank + self.tp_per_rank + self.replicated_bytes
+
+
+def classify(name: str) -> str:
+    """expert, tp or replicated."""
+    if _EXPERT.search(name):
+        return "expert"
+    if _TP_SHARDED.search(name):
+        return "tp"
+    return "replicated"
+
+
+def weights_per_rank(tensors: Iterable[tuple[str, int]], plan: FitPlan, source: str) -> WeightsPerRank:
+    totals = {"expert": 0, "tp": 0, "replicated": 0, "mtp": 0}
+    mtp_prefix = f"model.layers.{plan.num_hidden_layers}."
+    for name, nbytes in tensors:
+        if not plan.mtp and name.startswith(mtp_prefix):
+            totals["mtp"] += nbytes
+            continue
+        totals[classify(name)] += nbytes
+    return WeightsPerRank(
+        source, totals["expert"], totals["tp"], totals["replicated"], totals["mtp"], plan.expert_split, plan.tp
+    )
+
+
+@dataclass(frozen=True)
+class Fit:
+    plan: FitPlan
+    weights: WeightsPerRank
+    activation_bytes: int
+    hccl_bytes: int
+    runtime_bytes: int
+    assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def reserve_bytes(self) -> int:
+        return self.activation_bytes + self.hccl_bytes + self.runtime_bytes
+
+    @property
+    def budget_bytes(self) -> int:
+        return int(self.plan.hbm_bytes * self.plan.gpu_memory_utilization)
+
+    @property
+    def kv_budget_bytes(self) -> int:
+        return self.budget_bytes - self.weights.per_rank - self.reserve_bytes
+
+    @property
+    def kv_layers(self) -> int:
+        return self.plan.num_hidden_layers + (1 if self.plan.mtp else 0)
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        return KV_BYTES_PER_TOKEN_LAYER * self.kv_layers
+
+    @property
+    def kv_tokens(self) -> int:
+        if self.kv_budget_bytes <= 0:
+            return 0
+        blocks = self.kv_budget_bytes // (self.kv_bytes_per_token * KV_BLOCK_TOKENS)
+        return blocks * KV_BLOCK_TOKENS
+
+    @property
+    def full_sequences(self) -> float:
+        return self.kv_tokens / self.plan.max_model_len if self.plan.max_model_len > 0 else 0.0
+
+    @property
+    def verdict(self) -> str:
+        if self.kv_budget_bytes <= 0 or self.kv_tokens < self.plan.max_model_len:
+            return "fail"
+        if self.full_sequences < self.plan.max_num_seqs:
+            return "warn"
+        return "pass"
+
+    def summary(self) -> str:
+        """One line with the numbers, whatever the verdict."""
+        w, r = self.weights.per_rank / GIB, self.reserve_bytes / GIB
+        head = f"per rank {w:.1f} GiB weights + {r:.1f} GiB reserve of {self.budget_bytes / GIB:.1f} GiB budget"
+        if self.kv_budget_bytes <= 0:
+            return f"{head}: over by {-self.kv_budget_bytes / GIB:.1f} GiB, no room for a KV cache"
+        return (
+            f"{head}; KV {self.kv_budget_bytes / GIB:.1f} GiB = {self.kv_tokens // 1000}k tokens = "
+            f"{self.full_sequences:.1f} × {self.plan.max_model_len}-token sequences at once "
+            f"({self.plan.max_num_seqs} requested)"
+        )
+
+    def vllm_error(self) -> str | None:
+        """The error vLLM raises at start-up for this plan (its wording), or None when it starts."""
+        if self.kv_budget_bytes <= 0:
+            return (
+                "No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when "
+                "initializing the engine."
+            )
+        if self.kv_tokens >= self.plan.max_model_len:
+            return None
+        needed = self.kv_bytes_per_token * self.plan.max_model_len
+        return (
+            f"ValueError: To serve at least one request with the models's max seq len "
+            f"({self.plan.max_model_len}), ({needed / GIB:.2f} GiB KV cache is needed, which is larger than "
+            f"the available KV cache memory ({self.kv_budget_bytes / GIB:.2f} GiB). Based on the available "
+            f"memory, the estimated maximum model length is {self.kv_tokens}. Try increasing "
+            "`gpu_memory_utilization` or decreasing `max_model_len` when initializing the engine."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        w = self.weights
+        return {
+            "verdict": self.verdict,
+            "plan": asdict(self.plan) | {"ep": self.plan.ep, "expert_split": self.plan.expert_split},
+            "weights_source": w.source,
+            "weights_per_rank_bytes": w.per_rank,
+            "weights_per_rank": {
+                "routed_experts": w.experts_per_rank,
+                "tp_sharded": w.tp_per_rank,
+                "replicated": w.replicated_bytes,
+            },
+            "weights_total_bytes": {
+                "routed_experts": w.expert_bytes,
+                "tp_sharded": w.tp_bytes,
+                "replicated": w.replicated_bytes,
+                "mtp_not_loaded": w.skipped_mtp_bytes,
+            },
+            "reserve_bytes": self.reserve_bytes,
+            "reserve": {
+                "activations": self.activation_bytes,
+                "hccl_buffers": self.hccl_bytes,
+                "runtime_overhead": self.runtime_bytes,
+            },
+            "budget_bytes": self.budget_bytes,
+            "kv_budget_bytes": self.kv_budget_bytes,
+            "kv_bytes_per_token": self.kv_bytes_per_token,
+            "kv_layers": self.kv_layers,
+            "kv_tokens": self.kv_tokens,
+            "full_length_sequences": round(self.full_sequences, 2),
+            "summary": self.summary(),
+            "vllm_error": self.vllm_error(),
+            "assumptions": list(self.assumptions),
+        }
+
+
+def fit(
+    tensors: Iterable[tuple[str, int]], plan: FitPlan, source: str, assumptions: Assumptions | None = None
+) -> Fit:
+    assumptions = assumptions or Assumptions()
+    weights = weights_per_rank(tensors, plan, source)
+    hccl = assumptions.hccl_buffsize_mb * MIB * 2 * assumptions.groups_for(plan)
+    return Fit(
+        plan=plan,
+        weights=weights,
+        activation_bytes=assumptions.activation_bytes_per_token * plan.max_num_batched_tokens,
+        hccl_bytes=hccl,
+        runtime_bytes=assumptions.runtime_overhead_bytes,
+        assumptions=[f"weights: {source}", *assumptions.describe(plan)],
+    )
