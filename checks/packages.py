@@ -1,0 +1,481 @@
+"""The Python software stack of the target interpreter: Python itself, the pinned vllm and vllm-ascend
+builds, transformers with GLM-5 support, and the requirements they declare.
+
+Nothing here imports the packages: the facts come from glm5check.facts.packages (one run of a
+standard-library script in the target interpreter, plus git reads of editable checkouts).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from glm5check.facts.packages import (
+    CommitEvidence,
+    Dist,
+    Inventory,
+    inventory,
+    normalise,
+    transformers_checkout,
+    vllm_ascend_install,
+    vllm_install,
+)
+from glm5check.model import Result, check, failed, passed, skipped, warned
+from glm5check.parsers.versions import (
+    commits_agree,
+    is_full_commit,
+    judge_scm_version,
+    parse_scm_version,
+    target_problem,
+)
+
+if TYPE_CHECKING:
+    from glm5check.context import Context
+
+VLLM_REPO = "https://github.com/vllm-project/vllm.git"
+VLLM_ASCEND_REPO = "https://github.com/vllm-project/vllm-ascend.git"
+TRANSFORMERS_GIT = "git+https://github.com/huggingface/transformers.git"
+GLM5_CONFIG_FILE = "models/glm_moe_dsa/configuration_glm_moe_dsa.py"
+GLM5_AUTO_FILE = "models/auto/configuration_auto.py"
+# What vllm serve prints when transformers does not know GLM-5 (transformers <= 5.1.0).
+GLM5_UNKNOWN_ERROR = (
+    "ValueError: The checkpoint you are trying to load has model type `glm_moe_dsa` but Transformers does "
+    "not recognize this architecture. This could be because of an issue with the checkpoint, or because "
+    "your version of Transformers is out of date."
+)
+# vllm-ascend loads balance scheduling only when vllm_version_is("0.15.0") (install-facts/FACTS.md §3.4).
+BALANCE_VAR = "VLLM_ASCEND_BALANCE_SCHEDULING"
+BALANCE_VLLM_VERSION = "0.15.0"
+# Requirements named in the requirements message even when they are met.
+KEY_REQUIREMENTS = ("torch", "torch-npu", "triton-ascend", "transformers")
+INSTALL_KIND_TEXT = {
+    "vcs": "pip install git+URL",
+    "editable": "pip install -e (editable)",
+    "local-folder": "pip install <folder>",
+    "archive": "a wheel or archive file",
+    "index": "a package index (PyPI)",
+}
+
+
+def _expected_commit(ctx: Context, name: str, pinned: str) -> tuple[str, str]:
+    """The commit to compare with and where it comes from (`--expect NAME=SHA` or the profile)."""
+    overrides = {normalise(k): v for k, v in ctx.options.expect.items()}
+    if overrides.get(name):
+        return overrides[name].strip().lower(), "--expect"
+    return pinned, f"profile {ctx.profile.name}"
+
+
+def _install_command(name: str, commit: str, target: str | None) -> str:
+    repo = VLLM_REPO if name == "vllm" else VLLM_ASCEND_REPO
+    folder = repo.rsplit("/", 1)[1].removesuffix(".git")
+    steps = [f"git clone {repo}", f"cd {folder}", f"git checkout {commit}"]
+    if name == "vllm-ascend":
+        steps.append("git submodule update --init --recursive")
+    steps.append((f"VLLM_TARGET_DEVICE={target} " if target else "") + "pip install -v .")
+    return " && ".join(steps)
+
+
+def _distribution_problem(ev: CommitEvidence, python: str | None, fix: str) -> Result | None:
+    """A Result when the distribution is missing, duplicated or its metadata is broken."""
+    if not ev.dists:
+        return failed(f"{ev.name} is not installed in {python}", observed="not installed", remediation=fix)
+    if len(ev.dists) > 1:
+        copies = ", ".join(f"{d.version} at {d.path}" for d in ev.dists)
+        return failed(
+            f"{len(ev.dists)} installed copies of {ev.name}: {copies}; which one loads depends on sys.path",
+            observed=copies,
+            remediation=f"pip uninstall -y {ev.name} (repeat until none is left), then reinstall: {fix}",
+        )
+    dist = ev.dists[0]
+    if dist.metadata_missing:
+        return failed(
+            f"{ev.name}'s metadata is broken: {dist.path} has no METADATA",
+            observed=f"{dist.path}: {'; '.join(dist.errors)}",
+            remediation=f"remove {dist.path} and reinstall: {fix}",
+        )
+    if dist.direct_url_error:
+        return failed(
+            f"{ev.name}'s install record is broken, so its source cannot be told: {dist.direct_url_error}",
+            observed=dist.version,
+            remediation=f"reinstall: {fix}",
+        )
+    if dist.install_kind == "editable" and ev.checkout is not None and ev.checkout.error:
+        return failed(
+            f"{ev.name} is an editable install, but its source folder cannot be read: {ev.checkout.error}",
+            observed=f"{dist.version} (editable from {ev.checkout.folder})",
+            remediation=f"restore the checkout at {ev.checkout.folder}, or reinstall: {fix}",
+        )
+    return None
+
+
+def _build_problems(ev: CommitEvidence, pin: str, target: str | None) -> list[str]:
+    assert ev.version is not None and ev.dist is not None
+    if ev.source in (None, "setuptools_scm version"):
+        verdict = judge_scm_version(ev.version, pin, target)
+        if verdict.ok:
+            return []
+        if ev.commit is None:
+            return [f"{verdict.message} (installed from {INSTALL_KIND_TEXT[ev.dist.install_kind]})"]
+        return [verdict.message]
+    problems = []
+    if not commits_agree(ev.commit, pin):
+        problems.append(f"installed commit {ev.commit} ({ev.source}) is not the pinned {pin}")
+    if ev.dirty and ev.checkout is not None:
+        changed = ", ".join(ev.checkout.changed) or "files"
+        problems.append(f"the checkout {ev.checkout.folder} has uncommitted changes ({changed})")
+    target_issue = target_problem(ev.version, target) if ev.version.valid else None
+    if target_issue:
+        problems.append(target_issue)
+    return problems
+
+
+def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | None) -> Result:
+    pin, pin_source = _expected_commit(ctx, ev.name, pinned)
+    fix = _install_command(ev.name, pin, target)
+    python = ctx.fact(inventory).executable or ctx.options.python
+    problem = _distribution_problem(ev, python, fix)
+    if problem is not None:
+        return problem
+    assert ev.dist is not None
+    state = "dirty" if ev.dirty else "clean" if ev.dirty is False else "clean state unknown"
+    observed = f"{ev.dist.version}; commit {ev.commit or 'unknown'} ({ev.source or 'no evidence'}, {state})"
+    expected = f"commit {pin} ({pin_source})" + (f", VLLM_TARGET_DEVICE={target}" if target else "")
+    problems = _build_problems(ev, pin, target)
+    if problems:
+        return failed("; ".join(problems), expected=expected, observed=observed,
+                      remediation=f"pip uninstall -y {ev.name}, then {fix}")
+    return passed(f"{ev.dist.version} = pin {pin[:8]} ({ev.source}, {state})", expected=expected,
+                  observed=observed)
+
+
+def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
+    value = ctx.env.get(BALANCE_VAR)
+    if value is None or value.strip() in ("", "0") or ev.dist is None or ev.version is None:
+        return None
+    from packaging.version import InvalidVersion, Version
+
+    # vllm-ascend compares VLLM_VERSION, else vllm.__version__ (the _version.py text, without the target).
+    seen = ctx.env.get("VLLM_VERSION") or (ev.version_py and ev.version_py.version) or ev.version.text
+    try:
+        effective = Version(seen) == Version(BALANCE_VLLM_VERSION)
+    except InvalidVersion:
+        effective = False
+    item = BALANCE_VAR
+    if effective:
+        return passed(f"{BALANCE_VAR}={value} takes effect with vllm {seen}", item=item, observed=value)
+    return warned(
+        f"{BALANCE_VAR}={value} has no effect: vllm-ascend loads balance scheduling only with vllm "
+        f"{BALANCE_VLLM_VERSION}, and vllm here is {seen}",
+        item=item,
+        expected=f"vllm {BALANCE_VLLM_VERSION} for the variable to act",
+        observed=f"{BALANCE_VAR}={value}, vllm {seen}",
+        remediation=f"nothing to fix for the pinned vllm; unset {BALANCE_VAR} to avoid surprises later",
+    )
+
+
+@check(
+    "packages.python",
+    title="Python version supported by vllm-ascend",
+    explain="""
+Why: vllm-ascend at the pinned commit supports Python 3.10 and 3.11 only (its classifiers, README and
+the torch_npu 2.9.0 wheels); other versions fail to install its wheels or to load its compiled ops.
+What: the version of the target interpreter (--python, default the python3 on PATH), read by running it
+once with -I, compared with the profile's `python_versions`.
+Fix: run vllm from a Python 3.11 environment (the vllm-ascend image uses 3.11) and point glm5check at it
+with --python /path/to/venv/bin/python.
+""",
+)
+def python_version(ctx: Context) -> Result:
+    inv = ctx.fact(inventory)
+    allowed = ctx.profile.pins.python_versions
+    expected = " or ".join(allowed)
+    observed = f"{inv.python_version} ({inv.executable})"
+    minor = ".".join((inv.python_version or "").split(".")[:2])
+    if minor in allowed:
+        return passed(f"Python {inv.python_version}", expected=expected, observed=observed)
+    return failed(
+        f"Python {inv.python_version or 'unknown'} is not supported by vllm-ascend (needs {expected})",
+        expected=expected,
+        observed=observed,
+        remediation=f"use a Python {allowed[-1]} environment and pass --python /path/to/bin/python",
+    )
+
+
+@check(
+    "packages.vllm",
+    title="vllm built from the pinned commit for the empty target",
+    explain="""
+Why: GLM-5 support on Ascend needs vllm at the guide's commit (978a37c8), built with
+VLLM_TARGET_DEVICE=empty so that vllm-ascend provides the platform. A PyPI wheel or a CUDA/CPU build
+brings CUDA kernels and the wrong platform; another commit breaks vllm-ascend's patches.
+What: the installed commit from the best evidence there is: direct_url.json vcs_info (pip install
+git+URL), the checkout's HEAD and uncommitted changes (pip install -e), else the setuptools_scm version
+(`+g<hash>`, `.dYYYYMMDD` = dirty tree, `.empty` = target), compared with the profile's pin or
+`--expect vllm=SHA`. Also warns when VLLM_ASCEND_BALANCE_SCHEDULING is set but inert with this vllm.
+Fix: git clone https://github.com/vllm-project/vllm.git && cd vllm && git checkout <pin> &&
+VLLM_TARGET_DEVICE=empty pip install -v .
+""",
+)
+def vllm(ctx: Context) -> Iterator[Result]:
+    ev = ctx.fact(vllm_install)
+    pins = ctx.profile.pins
+    yield _judge_install(ctx, ev, pins.vllm_commit, pins.vllm_target or None)
+    balance = _balance_scheduling(ctx, ev)
+    if balance is not None:
+        yield balance
+
+
+def _entry_points(text: str | None) -> dict[str, set[str]]:
+    groups: dict[str, set[str]] = {}
+    current: set[str] | None = None
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = groups.setdefault(line[1:-1].strip(), set())
+        elif current is not None and "=" in line:
+            current.add(line.split("=", 1)[0].strip())
+    return groups
+
+
+def _platform_plugin(ev: CommitEvidence) -> Result | None:
+    if ev.dist is None or ev.dist.metadata_missing:
+        return None
+    if "ascend" in _entry_points(ev.dist.entry_points).get("vllm.platform_plugins", set()):
+        return passed("vllm.platform_plugins entry point `ascend` is registered", item="platform plugin")
+    return failed(
+        "vllm-ascend registers no `ascend` entry point in vllm.platform_plugins: vllm will not find the NPU",
+        item="platform plugin",
+        expected="[vllm.platform_plugins] ascend = vllm_ascend:register",
+        observed=(ev.dist.entry_points or "no entry_points.txt").strip()[:200],
+        remediation="reinstall vllm-ascend from its checkout with pip install -v .",
+    )
+
+
+def _submodules(ev: CommitEvidence) -> Result | None:
+    checkout = ev.checkout
+    if checkout is None or checkout.error or not checkout.submodules:
+        return None
+    missing = [str(s.get("path")) for s in checkout.submodules if s.get("state") == "uninitialised"]
+    if missing:
+        return failed(
+            f"uninitialised submodules in {checkout.folder}: {', '.join(missing)}; the build lacks their code",
+            item="submodules",
+            observed=", ".join(missing),
+            remediation=f"cd {checkout.folder} && git submodule update --init --recursive && pip install -v .",
+        )
+    return passed(f"{len(checkout.submodules)} submodules initialised in {checkout.folder}", item="submodules")
+
+
+@check(
+    "packages.vllm-ascend",
+    title="vllm-ascend built from the pinned commit",
+    explain="""
+Why: the GLM-5 tutorial was written against vllm-ascend at ff3a50d; its NPU kernels, quantization
+(`--quantization ascend`) and MLA/DSA attention must match the pinned vllm. Its C++ ops come from git
+submodules, so a checkout built without `git submodule update --init --recursive` is incomplete.
+What: the installed commit (direct_url.json vcs_info, the editable checkout's HEAD and dirty state, or
+the setuptools_scm version `+g<hash>`) against the profile's pin or `--expect vllm-ascend=SHA`; the
+`vllm.platform_plugins` entry point `ascend`; and, when the source folder is available, its submodules.
+Fix: git clone https://github.com/vllm-project/vllm-ascend.git && cd vllm-ascend && git checkout <pin>
+&& git submodule update --init --recursive && pip install -v .
+""",
+)
+def vllm_ascend(ctx: Context) -> Iterator[Result]:
+    ev = ctx.fact(vllm_ascend_install)
+    yield _judge_install(ctx, ev, ctx.profile.pins.vllm_ascend_commit, None)
+    for extra in (_platform_plugin(ev), _submodules(ev)):
+        if extra is not None:
+            yield extra
+
+
+def _transformers_source(ctx: Context, dist: Dist) -> str:
+    if dist.install_kind == "vcs":
+        return f"git {dist.url} @ {dist.vcs_commit}"
+    if dist.install_kind == "editable":
+        checkout = ctx.fact(transformers_checkout)
+        head = checkout.head if checkout and checkout.head else "HEAD unknown"
+        return f"local checkout {dist.local_folder} @ {head}"
+    if dist.install_kind == "local-folder":
+        return f"local folder {dist.local_folder} (commit not recorded)"
+    return INSTALL_KIND_TEXT[dist.install_kind]
+
+
+@check(
+    "packages.transformers",
+    title="transformers knows GLM-5 (glm_moe_dsa)",
+    explain="""
+Why: GLM-5's config has model_type `glm_moe_dsa`, which transformers learned in 5.2.0 (the guide installs
+transformers from git main). With an older transformers, vllm serve stops with "The checkpoint you are
+trying to load has model type `glm_moe_dsa` but Transformers does not recognize this architecture."
+What: the installed transformers package contains models/glm_moe_dsa/ and its auto config names it, and
+how it was installed: a git source build (direct_url.json vcs_info with a 40-hex commit, a .devN
+version) or a local checkout passes; a PyPI release >= 5.2.0 works but is a warning (not the guide's
+pin); below 5.2.0 fails.
+Fix: pip install git+https://github.com/huggingface/transformers.git
+""",
+)
+def transformers(ctx: Context) -> Result:
+    inv = ctx.fact(inventory)
+    pins = ctx.profile.pins
+    fix = f"pip install {TRANSFORMERS_GIT}"
+    dists = inv.named("transformers")
+    ev = CommitEvidence("transformers", tuple(dists))
+    problem = _distribution_problem(ev, inv.executable, fix)
+    if problem is not None:
+        return problem
+    dist = dists[0]
+    source = _transformers_source(ctx, dist)
+    observed = f"{dist.version} from {source}"
+    expected = f"glm_moe_dsa support (>= {pins.transformers_min}), from {pins.transformers_source}"
+    package = inv.package("transformers")
+    if package.dir is None:
+        return failed(f"transformers {dist.version} has metadata but no importable package folder",
+                      expected=expected, observed=observed, remediation=fix)
+    has_glm5 = package.probes.get(GLM5_CONFIG_FILE) and package.probes.get(GLM5_AUTO_FILE)
+    version = parse_scm_version(dist.version)
+    too_old = _older_than(version.public, pins.transformers_min)
+    if not has_glm5 or (dist.install_kind in ("index", "archive") and too_old):
+        if not has_glm5:
+            observed += f"; {package.dir}/{GLM5_CONFIG_FILE} missing"
+        return failed(
+            f"transformers {dist.version} ({source}) has no glm_moe_dsa; vllm serve fails with: "
+            f"{GLM5_UNKNOWN_ERROR}",
+            expected=expected,
+            observed=observed,
+            remediation=fix,
+        )
+    return _judge_transformers_source(ctx, dist, version.is_devrelease, expected, observed, fix)
+
+
+def _judge_transformers_source(ctx: Context, dist: Dist, is_dev: bool, expected: str, observed: str,
+                               fix: str) -> Result:
+    wanted = {normalise(k): v for k, v in ctx.options.expect.items()}.get("transformers")
+    if wanted and not commits_agree(dist.vcs_commit, wanted):
+        return failed(f"transformers commit {dist.vcs_commit or 'unknown'} is not the expected {wanted}",
+                      expected=f"commit {wanted} (--expect)", observed=observed,
+                      remediation=f"pip install {TRANSFORMERS_GIT}@{wanted}")
+    kind = dist.install_kind
+    if kind == "vcs" and is_full_commit(dist.vcs_commit) and is_dev:
+        return passed(f"{dist.version} from git @ {dist.vcs_commit[:12]}, has glm_moe_dsa", expected=expected,
+                      observed=observed)
+    if kind in ("editable", "local-folder", "vcs"):
+        return passed(f"{dist.version} from source ({kind}), has glm_moe_dsa", expected=expected,
+                      observed=observed)
+    if ctx.profile.pins.transformers_source != "git":
+        return passed(f"{dist.version} has glm_moe_dsa", expected=expected, observed=observed)
+    return warned(
+        f"transformers {dist.version} from a release has glm_moe_dsa and works, but the guide installs git main",
+        expected=expected,
+        observed=observed,
+        remediation=f"to match the guide: {fix}",
+    )
+
+
+def _older_than(version: str | None, minimum: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version or "") < Version(minimum)
+    except InvalidVersion:
+        return True
+
+
+def _requirement_findings(inv: Inventory, dist: Dist) -> tuple[list[str], list[str], list[str], int]:
+    """(unmet, expected conflicts, key versions, number checked) for one distribution's Requires-Dist."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    environment = {**inv.marker_environment, "extra": ""}
+    unmet: list[str] = []
+    expected_conflicts: list[str] = []
+    key_versions: list[str] = []
+    checked = 0
+    for text in dist.requires:
+        try:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate(environment):
+                continue
+        except (InvalidRequirement, ValueError) as exc:
+            unmet.append(f"unreadable requirement {text!r} ({exc})")
+            continue
+        checked += 1
+        installed = inv.named(req.name)
+        version = installed[0].version if installed else None
+        if normalise(req.name) in KEY_REQUIREMENTS and version:
+            key_versions.append(f"{normalise(req.name)} {version}")
+        if version is None:
+            unmet.append(f"{req.name}{req.specifier} ({'metadata unreadable' if installed else 'not installed'})")
+        elif not _satisfies(req.specifier, version):
+            if _expected_conflict(dist, normalise(req.name), version):
+                expected_conflicts.append(f"{req.name}{req.specifier} (installed {version})")
+            else:
+                unmet.append(f"{req.name}{req.specifier} (installed {version})")
+    return unmet, expected_conflicts, key_versions, checked
+
+
+def _satisfies(specifier: object, version: str) -> bool:
+    from packaging.version import InvalidVersion
+
+    try:
+        return bool(specifier.contains(version, prereleases=True))  # type: ignore[attr-defined]
+    except InvalidVersion:
+        return False
+
+
+def _expected_conflict(dist: Dist, requirement: str, installed: str) -> bool:
+    """vllm pins transformers<5, which GLM-5 (transformers >= 5.2.0) breaks on purpose."""
+    major = re.match(r"^(\d+)\.", installed)
+    return dist.key == "vllm" and requirement == "transformers" and major is not None and int(major[1]) >= 5
+
+
+@check(
+    "packages.requirements",
+    title="Requirements of vllm and vllm-ascend are installed",
+    explain="""
+Why: vllm-ascend at the pin needs torch 2.9.0, torch-npu 2.9.0 and triton-ascend 3.2.0 exactly; a
+mismatched torch/torch_npu pair fails at import or in the first NPU op, long after the weights loaded.
+What: every Requires-Dist of vllm and vllm-ascend (with PEP 508 markers evaluated for the target
+interpreter, extras off) against the installed versions, by PEP 440 specifiers. vllm's `transformers<5`
+against transformers 5.x is the known conflict the guide creates on purpose for GLM-5: shown, not failed.
+Fix: pip install the listed versions, e.g. pip install torch==2.9.0 torch-npu==2.9.0 triton-ascend==3.2.0.
+""",
+)
+def requirements(ctx: Context) -> Iterator[Result]:
+    inv = ctx.fact(inventory)
+    for name in ("vllm", "vllm-ascend"):
+        dists = inv.named(name)
+        if len(dists) != 1 or dists[0].metadata_missing:
+            yield skipped(f"{name} is not installed exactly once with readable metadata (see packages.{name})",
+                          item=name)
+            continue
+        dist = dists[0]
+        unmet, conflicts, key_versions, checked = _requirement_findings(inv, dist)
+        named = f" ({', '.join(key_versions)})" if key_versions else ""
+        if unmet:
+            yield failed(
+                f"{len(unmet)} of {checked} requirements of {name} {dist.version} unmet: {'; '.join(unmet)}",
+                item=name,
+                observed="; ".join(unmet),
+                remediation="pip install " + " ".join(f"'{u.split(' (')[0]}'" for u in unmet if "(" in u),
+            )
+        else:
+            yield passed(f"all {checked} requirements of {name} met{named}", item=name)
+        for conflict in conflicts:
+            yield passed(
+                f"known, expected conflict: {name} requires {conflict}; GLM-5 needs transformers >= 5.2.0",
+                item=f"{name} transformers pin",
+                observed=conflict,
+            )
+    yield from _broken_metadata(inv)
+
+
+def _broken_metadata(inv: Inventory) -> Iterator[Result]:
+    broken = [d for d in inv.dists if d.metadata_missing and d.key not in ("vllm", "vllm-ascend")]
+    if broken:
+        listed = ", ".join(d.path or d.name or "?" for d in broken)
+        yield warned(
+            f"{len(broken)} installed distribution(s) without METADATA: {listed}",
+            item="metadata",
+            observed=listed,
+            remediation="remove those dist-info folders and reinstall the packages they belong to",
+        )

@@ -1,0 +1,143 @@
+"""Version strings of source builds: what setuptools_scm and vllm's setup.py put into a version.
+
+A build of a git checkout that is not exactly at a tag gets a local label (install-facts/FACTS.md §1-3):
+`0.16.0rc2.dev3+g978a37c82.empty` = public `0.16.0rc2.dev3`, commit prefix `978a37c82` (9 hex digits
+with setuptools_scm >= 9, 7 or more with 8.x), optional `.dYYYYMMDD` when the tree had uncommitted
+changes, then vllm's target-device suffix (`.empty`, `.cpu`, `cu128`, `precompiled`, ...). A version
+without `+g<hash>` (a PyPI release, a build at a tag, a pretend version) names no commit at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_HASH = re.compile(r"^g([0-9a-f]{7,40})$")
+_DATE = re.compile(r"^d(\d{8})$")
+_HEX = re.compile(r"^[0-9a-f]{7,40}$")
+_VERSION_PY_VALUE = re.compile(
+    r"^\s*__(version|commit_id)__\s*=\s*(?:\w+\s*=\s*)?(['\"])(.*?)\2", re.MULTILINE
+)
+MIN_COMMIT_PREFIX = 7
+
+
+@dataclass(frozen=True)
+class ScmVersion:
+    text: str
+    valid: bool  # a PEP 440 version
+    public: str | None
+    local: str | None
+    commit: str | None  # the hex digits after `+g`
+    dirty_date: str | None  # YYYYMMDD from `.dYYYYMMDD`
+    target: str | None  # what follows the commit and date (vllm's target device), e.g. "empty"
+    is_devrelease: bool = False
+
+
+def parse_scm_version(text: object) -> ScmVersion:
+    if not isinstance(text, str) or not text.strip():
+        return ScmVersion(str(text or ""), False, None, None, None, None, None)
+    from packaging.version import InvalidVersion, Version
+
+    raw = text.strip()
+    try:
+        parsed = Version(raw)
+    except InvalidVersion:
+        public_text, _, local_text = raw.partition("+")
+        return ScmVersion(raw, False, public_text or None, local_text or None, None, None, None)
+    commit = dirty = None
+    rest: list[str] = []
+    for position, segment in enumerate((parsed.local or "").split(".") if parsed.local else ()):
+        hash_match, date_match = _HASH.match(segment), _DATE.match(segment)
+        if position == 0 and hash_match:
+            commit = hash_match.group(1)
+        elif not rest and dirty is None and date_match:
+            dirty = date_match.group(1)
+        else:
+            rest.append(segment)
+    return ScmVersion(
+        text=raw,
+        valid=True,
+        public=parsed.public,
+        local=parsed.local,
+        commit=commit,
+        dirty_date=dirty,
+        target=".".join(rest) or None,
+        is_devrelease=parsed.is_devrelease,
+    )
+
+
+def is_full_commit(text: object) -> bool:
+    return isinstance(text, str) and len(text) == 40 and bool(_HEX.match(text.lower()))
+
+
+def commits_agree(observed: str | None, expected: str | None) -> bool:
+    """True when one commit id is a prefix of the other and the shorter has at least 7 hex digits."""
+    if not observed or not expected:
+        return False
+    a, b = observed.lower().strip(), expected.lower().strip()
+    if not (_HEX.match(a) and _HEX.match(b)):
+        return False
+    shorter, longer = sorted((a, b), key=len)
+    return len(shorter) >= MIN_COMMIT_PREFIX and longer.startswith(shorter)
+
+
+def target_problem(version: ScmVersion, expected_target: str | None) -> str | None:
+    """Why the build's target label is wrong, or None. expected_target None means "no label at all"."""
+    if version.target == expected_target:
+        return None
+    if expected_target is None:
+        return f"unexpected build label .{version.target} in {version.text}"
+    if version.target is None:
+        return (
+            f"{version.text} has no .{expected_target} target suffix: built without "
+            f"VLLM_TARGET_DEVICE={expected_target} (for the default CUDA target)"
+        )
+    return (
+        f"built for target .{version.target}, not .{expected_target} "
+        f"(VLLM_TARGET_DEVICE={expected_target})"
+    )
+
+
+@dataclass(frozen=True)
+class ScmVerdict:
+    ok: bool
+    problems: tuple[str, ...]  # codes: no-commit, other-commit, dirty, target
+    message: str
+
+
+def judge_scm_version(version: ScmVersion, pin: str, expected_target: str | None) -> ScmVerdict:
+    """Does an installed version string prove a clean build of the pinned commit for the right target?"""
+    problems: list[tuple[str, str]] = []
+    if version.commit is None:
+        problems.append(
+            ("no-commit", f"{version.text} carries no git commit (+g<hash>): a release, tag or wheel build, "
+             f"not commit {pin[:9]}")
+        )
+    elif not commits_agree(version.commit, pin):
+        problems.append(("other-commit", f"built from commit {version.commit}, but the pin is {pin}"))
+    if version.dirty_date:
+        problems.append(
+            ("dirty", f"built from a tree with uncommitted changes (.d{version.dirty_date}), "
+             "not exactly the pinned commit")
+        )
+    target = target_problem(version, expected_target)
+    if target and version.commit is not None:
+        problems.append(("target", target))
+    if not problems:
+        return ScmVerdict(True, (), f"{version.text} = commit {version.commit}, clean build")
+    return ScmVerdict(False, tuple(code for code, _ in problems), "; ".join(text for _, text in problems))
+
+
+@dataclass(frozen=True)
+class VersionPy:
+    """`<package>/_version.py` as setuptools_scm writes it (read as text, never imported)."""
+
+    version: str | None
+    commit_id: str | None  # e.g. "g978a37c82"; only setuptools_scm >= 9 writes it
+
+
+def parse_version_py(text: object) -> VersionPy:
+    if not isinstance(text, str):
+        return VersionPy(None, None)
+    values = {name: value for name, _quote, value in _VERSION_PY_VALUE.findall(text)}
+    return VersionPy(values.get("version") or None, values.get("commit_id") or None)
