@@ -1,0 +1,262 @@
+"""NPU facts: the `npu-smi info` table, the chips this node's plan uses, and the NPU network (hccn_tool).
+
+Which chips the plan uses: vLLM numbers the chips it can see 0..N-1 in the order npu-smi lists them
+(logical device ids); `ASCEND_RT_VISIBLE_DEVICES` (from the serve script's exports or the environment)
+selects and orders them; a node drives the first TP × DP-local of them. A chip's device number, used for
+`/dev/davinci<N>` and `hccn_tool -i <N>`, is its Phy-ID on A3 tables and its NPU id otherwise.
+
+Cross-node NPU ping: when `GLM5CHECK_PEER_NPU_IPS` (comma- or space-separated addresses, e.g. node 0's
+device IPs as listed under `npu_device_ips` in its JSON report) is set in the environment or exported by
+the serve script, each address is pinged with `hccn_tool -i <device> -ping -g address <ip>`: the i-th
+address from the i-th planned device (from the first one when there are more addresses than devices).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from glm5check.context import Context, reported_fact
+from glm5check.host.base import ASCEND_TOOL_DIRS, CommandResult
+from glm5check.parsers import hccn
+from glm5check.parsers.npu_smi import HealthInfo, NpuChip, NpuProcess, NpuSmiInfo, parse_health, parse_info
+
+VISIBLE_DEVICES_VAR = "ASCEND_RT_VISIBLE_DEVICES"
+PEER_IPS_VAR = "GLM5CHECK_PEER_NPU_IPS"
+HCCN_CONF = "/etc/hccn.conf"
+
+
+@dataclass(frozen=True)
+class NpuSmiState:
+    """What `npu-smi info` answered. `path` is None when npu-smi was not found."""
+
+    path: str | None
+    result: CommandResult | None = None
+    info: NpuSmiInfo | None = None
+
+    @property
+    def chips(self) -> tuple[NpuChip, ...]:
+        return self.info.chips if self.info else ()
+
+
+def npu_smi(ctx: Context) -> NpuSmiState:
+    path = ctx.host.which("npu-smi", ASCEND_TOOL_DIRS)
+    if path is None:
+        return NpuSmiState(None)
+    result = ctx.host.run([path, "info"])
+    info = None if result.timed_out or result.not_found or result.error else parse_info(result.output)
+    return NpuSmiState(path, result, info)
+
+
+def device_number(chip: NpuChip) -> int | None:
+    """The chip's device number for /dev/davinci<N> and hccn_tool -i <N>."""
+    return chip.phy_id if chip.phy_id is not None else chip.npu
+
+
+def chip_label(chip: NpuChip, two_chip_npus: bool = False) -> str:
+    """`NPU 3`, or `NPU 4 chip 1` where NPUs hold two chips (A3, 300I Duo)."""
+    if two_chip_npus or (chip.chip not in (None, 0)):
+        return f"NPU {chip.npu} chip {chip.chip}"
+    return f"NPU {chip.npu}"
+
+
+@dataclass(frozen=True)
+class ChipPlan:
+    """The chips vLLM would see on this node and the ones the plan uses."""
+
+    table: tuple[NpuChip, ...]
+    visible: tuple[NpuChip, ...]
+    planned: tuple[NpuChip, ...]
+    needed: int
+    visible_devices: str | None  # ASCEND_RT_VISIBLE_DEVICES as set, or None
+    bad_ids: tuple[str, ...] = ()  # entries of the variable that name no chip
+
+    @property
+    def two_chip_npus(self) -> bool:
+        npus = [c.npu for c in self.table]
+        return len(set(npus)) < len(npus)
+
+    def label(self, chip: NpuChip) -> str:
+        return chip_label(chip, self.two_chip_npus)
+
+
+def chip_plan(ctx: Context) -> ChipPlan:
+    chips = ctx.fact(npu_smi).chips
+    needed = ctx.plan.ranks_per_node
+    variable = ctx.env.get(VISIBLE_DEVICES_VAR)
+    if variable is None or not variable.strip():
+        return ChipPlan(chips, chips, chips[:needed], needed, None)
+    visible: list[NpuChip] = []
+    bad: list[str] = []
+    for entry in (e.strip() for e in variable.split(",")):
+        if entry.isdigit() and int(entry) < len(chips) and chips[int(entry)] not in visible:
+            visible.append(chips[int(entry)])
+        elif entry:
+            bad.append(entry)
+    return ChipPlan(chips, tuple(visible), tuple(visible[:needed]), needed, variable, tuple(bad))
+
+
+def processes_on(info: NpuSmiInfo | None, chip: NpuChip) -> tuple[NpuProcess, ...]:
+    if info is None:
+        return ()
+    return tuple(p for p in info.processes if p.npu == chip.npu and (p.chip or 0) == (chip.chip or 0))
+
+
+def chip_health(ctx: Context, chip: NpuChip) -> HealthInfo | None:
+    """`npu-smi info -t health -i <npu> -c <chip>` for one chip (its error codes); None if it failed."""
+    state = ctx.fact(npu_smi)
+    if state.path is None or chip.npu is None:
+        return None
+    result = ctx.host.run([state.path, "info", "-t", "health", "-i", str(chip.npu), "-c", str(chip.chip or 0)])
+    if not result.ok:
+        return None
+    health = parse_health(result.output)
+    return health if health.status else None
+
+
+# -- hccn_tool -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceNetwork:
+    """One device's NPU network answers; a None field was not read (see `failures`)."""
+
+    device: int
+    link: str | None = None
+    net_health: str | None = None
+    address: str | None = None
+    netmask: str | None = None
+    gateway: str | None = None
+    netdetect: str | None = None
+    tls_switch: int | None = None
+    failures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NpuNetwork:
+    tool: str | None  # the hccn_tool path, None when not found
+    devices: tuple[DeviceNetwork, ...] = ()
+    conf: hccn.HccnConf | None = None
+    conf_error: str | None = None
+
+
+def planned_devices(ctx: Context) -> tuple[int, ...]:
+    plan = ctx.fact(chip_plan)
+    if plan.planned:
+        return tuple(n for n in (device_number(c) for c in plan.planned) if n is not None)
+    return tuple(range(ctx.plan.ranks_per_node))
+
+
+def _hccn(ctx: Context, tool: str, device: int, command: str) -> tuple[str | None, str | None]:
+    """(output, None) or (None, why it failed)."""
+    result = ctx.host.run([tool, "-i", str(device), f"-{command}", "-g"])
+    if not result.ok:
+        return None, result.describe_failure()
+    return result.output, None
+
+
+def _device_network(ctx: Context, tool: str, device: int) -> DeviceNetwork:
+    outputs: dict[str, str] = {}
+    failures: list[str] = []
+    for command in ("link", "net_health", "ip", "gateway", "netdetect", "tls"):
+        output, failure = _hccn(ctx, tool, device, command)
+        if output is None:
+            failures.append(failure or command)
+        else:
+            outputs[command] = output
+    ip = hccn.parse_ip(outputs.get("ip", ""))
+    return DeviceNetwork(
+        device=device,
+        link=hccn.parse_link(outputs.get("link", "")).value,
+        net_health=hccn.parse_net_health(outputs.get("net_health", "")).value,
+        address=ip.address,
+        netmask=ip.netmask,
+        gateway=hccn.parse_gateway(outputs.get("gateway", "")).gateway,
+        netdetect=hccn.parse_netdetect(outputs.get("netdetect", "")).value,
+        tls_switch=hccn.parse_tls(outputs.get("tls", "")).switch,
+        failures=tuple(failures),
+    )
+
+
+def npu_network(ctx: Context) -> NpuNetwork:
+    tool = ctx.host.which("hccn_tool", ASCEND_TOOL_DIRS)
+    conf_read = ctx.host.read_file(HCCN_CONF)
+    conf = hccn.parse_hccn_conf(conf_read.text) if conf_read.text is not None else None
+    conf_error = None if conf is not None else (conf_read.error or "unreadable")
+    if tool is None:
+        return NpuNetwork(None, (), conf, conf_error)
+    devices = tuple(_device_network(ctx, tool, device) for device in planned_devices(ctx))
+    return NpuNetwork(tool, devices, conf, conf_error)
+
+
+@dataclass(frozen=True)
+class PeerPing:
+    device: int
+    target: str
+    run: hccn.PingRun | None = None
+    failure: str | None = None
+
+
+def peer_ips(ctx: Context) -> tuple[str, ...]:
+    return tuple(a for a in re.split(r"[,\s]+", ctx.env.get(PEER_IPS_VAR, "")) if a)
+
+
+def peer_pings(ctx: Context) -> tuple[PeerPing, ...]:
+    targets = peer_ips(ctx)
+    tool = ctx.fact(npu_network).tool
+    devices = planned_devices(ctx)
+    if not targets or tool is None or not devices:
+        return ()
+    pings = []
+    for index, target in enumerate(targets):
+        device = devices[index] if index < len(devices) else devices[0]
+        result = ctx.host.run([tool, "-i", str(device), "-ping", "-g", "address", target])
+        runs = hccn.parse_ping(result.output).runs
+        if runs:
+            pings.append(PeerPing(device, target, runs[-1]))
+        else:
+            pings.append(PeerPing(device, target, None, result.describe_failure() or result.output.strip()[:200]))
+    return tuple(pings)
+
+
+# -- report facts ---------------------------------------------------------------------------------------
+
+
+@reported_fact("npus")
+def _report_npus(ctx: Context) -> list[dict[str, Any]] | None:
+    state = ctx.facts.peek(npu_smi)
+    if state is None or state.info is None:
+        return None
+    return [
+        {
+            "npu": c.npu,
+            "chip": c.chip,
+            "name": c.name,
+            "health": c.health,
+            "hbm_used_mb": c.hbm_used_mb,
+            "hbm_total_mb": c.hbm_total_mb,
+            "bus_id": c.bus_id,
+        }
+        for c in state.info.chips
+    ]
+
+
+@reported_fact("npu_processes")
+def _report_processes(ctx: Context) -> list[dict[str, Any]] | None:
+    state = ctx.facts.peek(npu_smi)
+    if state is None or state.info is None:
+        return None
+    return [
+        {"npu": p.npu, "chip": p.chip, "pid": p.pid, "name": p.name, "memory_mb": p.memory_mb}
+        for p in state.info.processes
+    ]
+
+
+@reported_fact("npu_device_ips")
+def _report_device_ips(ctx: Context) -> dict[str, str | None] | None:
+    """Device number -> NPU network address (from `hccn_tool -ip -g`), for `compare` and peer pings."""
+    network = ctx.facts.peek(npu_network)
+    if network is None or not network.devices:
+        return None
+    return {str(d.device): d.address for d in network.devices}
