@@ -171,3 +171,58 @@ def _driver_libraries(state: DriverState) -> Result:
         )
     return passed(f"driver libraries on LD_LIBRARY_PATH: {', '.join(on_path)}", item="LD_LIBRARY_PATH",
                   observed=", ".join(on_path))
+
+
+# -- ascend.devices (NPU device nodes and driver mounts; facts from glm5check.facts.npu) ----------------
+
+_DEVICE_FIX = (
+    "docker run … --device=/dev/davinci0 … --device=/dev/davinci_manager --device=/dev/devmm_svm "
+    "--device=/dev/hisi_hdc (as the guide's docker run)"
+)
+
+
+def _planned_device_paths(ctx: Context) -> list[str]:
+    from glm5check.facts.npu import planned_devices
+
+    return [f"/dev/davinci{n}" for n in planned_devices(ctx)]
+
+
+@check(
+    "ascend.devices",
+    title="NPU device nodes and driver mounts in place",
+    explain="""
+Why: in a container, vLLM reaches the NPUs only through the device nodes and driver files the
+`docker run` passes: /dev/davinci<N> for each chip, /dev/davinci_manager, /dev/devmm_svm and
+/dev/hisi_hdc, plus /usr/local/dcmi, npu-smi, hccn_tool, the driver's lib64, version.info and
+/etc/ascend_install.info mounted from the host. A missing one gives "dcmi module initialize failed"
+(-8005), zero visible devices, or a driver library load error.
+
+What: /dev/davinci<N> is a character device for each chip the plan uses (N = the chip's NPU id, or its
+Phy-ID on A3), the profile's control devices are character devices, and each of the profile's driver
+mounts exists.
+
+Fix: add the missing `--device=/dev/…` and `-v /usr/local/Ascend/driver/…:/usr/local/Ascend/driver/…`
+options to the container's `docker run` as the guide writes them, and recreate the container.
+""",
+)
+def devices(ctx: Context) -> Iterator[Result]:
+    wanted = [*_planned_device_paths(ctx), *ctx.profile.container.devices]
+    missing_devices = [p for p in wanted if ctx.host.stat(p).kind != "char"]
+    for path in missing_devices:
+        kind = ctx.host.stat(path).kind
+        yield failed(
+            f"{path} is {'missing' if kind is None else f'a {kind}, not a character device'}",
+            item=path, expected="character device", observed=kind or "missing", remediation=_DEVICE_FIX,
+        )
+    if not missing_devices:
+        yield passed(f"{len(wanted)} device nodes present: {', '.join(wanted)}", item="devices",
+                     observed=f"{len(wanted)} character devices")
+    mounts = ctx.profile.container.mounts
+    missing_mounts = [p for p in mounts if not ctx.host.stat(p).exists]
+    for path in missing_mounts:
+        yield failed(
+            f"{path} is missing", item=path, expected="present (mounted from the host)", observed="missing",
+            remediation=f"docker run … -v {path}:{path} (as the guide's docker run)",
+        )
+    if mounts and not missing_mounts:
+        yield passed(f"{len(mounts)} driver mounts present", item="mounts", observed=", ".join(mounts))
