@@ -102,12 +102,15 @@ def _ram_result(ctx: Context, total: int | None, available: int | None) -> Resul
     return passed(observed, item="ram", expected=f">= {fmt_bytes(wanted)} available", observed=observed)
 
 
+def _limit_text(limit: int) -> str:
+    return "unlimited" if limit < 0 else str(limit)
+
+
 def _nofile_result(soft: int | None, hard: int | None) -> Result:
-    if soft is None and hard is None:
-        return passed("open files: unlimited", item="open-files", observed="unlimited")
-    effective = hard if hard is not None else soft
-    observed = f"soft {soft if soft is not None else 'unlimited'}, hard {hard if hard is not None else 'unlimited'}"
-    if effective is not None and effective < NOFILE_WANTED:
+    if soft is None or hard is None:
+        return errored("the open-files limit could not be read", item="open-files")
+    observed = f"soft {_limit_text(soft)}, hard {_limit_text(hard)}"
+    if 0 <= hard < NOFILE_WANTED:
         return warned(
             f"open-files limit {observed} < {NOFILE_WANTED}; vLLM cannot raise it and may run out of descriptors",
             item="open-files", expected=f">= {NOFILE_WANTED}", observed=observed,

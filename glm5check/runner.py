@@ -51,6 +51,9 @@ class Waiver:
         return cls(pattern.strip(), reason.strip() or "waived with --ignore")
 
     def matches(self, outcome: Outcome) -> bool:
+        # An exact label first: `env.vars[HCCL_BUFFSIZE]` would otherwise be read as a glob character class.
+        if self.pattern in (outcome.id, outcome.label):
+            return True
         return fnmatch.fnmatchcase(outcome.id, self.pattern) or fnmatch.fnmatchcase(outcome.label, self.pattern)
 
 

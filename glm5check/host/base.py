@@ -152,7 +152,7 @@ class Resources:
     cpu_count_total: int | None = None
     mem_total_bytes: int | None = None
     mem_available_bytes: int | None = None
-    nofile_soft: int | None = None
+    nofile_soft: int | None = None  # -1 means unlimited, None unknown
     nofile_hard: int | None = None
 
 

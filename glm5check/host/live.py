@@ -40,6 +40,7 @@ from glm5check.host.base import (
 )
 
 T = TypeVar("T")
+UNLIMITED = -1  # how Resources records an unlimited rlimit (None means unknown)
 
 
 class _TimedOut(Exception):
@@ -295,8 +296,8 @@ class LiveHost:
             cpu_count_total=os.cpu_count(),
             mem_total_bytes=memory.total,
             mem_available_bytes=memory.available,
-            nofile_soft=None if soft == resource.RLIM_INFINITY else soft,
-            nofile_hard=None if hard == resource.RLIM_INFINITY else hard,
+            nofile_soft=UNLIMITED if soft == resource.RLIM_INFINITY else soft,
+            nofile_hard=UNLIMITED if hard == resource.RLIM_INFINITY else hard,
         )
 
     def hostname(self) -> str:

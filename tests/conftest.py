@@ -1,0 +1,76 @@
+"""Shared test helpers: running the real CLI, fake executables on PATH, snapshots, hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+
+# CI runs a modest number of examples; `pytest --hypothesis-profile=fuzz` runs many.
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
+settings.load_profile("ci")
+
+
+def clean_env(extra: dict[str, str] | None = None, path_prepend: Sequence[Path | str] = ()) -> dict[str, str]:
+    """An environment without the developer's HCCL/vLLM settings, so results do not depend on the shell."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "SYSTEMROOT")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env["NO_COLOR"] = "1"
+    if path_prepend:
+        env["PATH"] = os.pathsep.join([*(str(p) for p in path_prepend), env.get("PATH", "")])
+    env.update(extra or {})
+    return env
+
+
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: Path | str | None = None,
+    python: str = sys.executable,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m glm5check ARGS` as a real process and capture its output."""
+    return subprocess.run(
+        [python, "-m", "glm5check", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env if env is not None else clean_env(),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def write_executable(folder: Path, name: str, script: str) -> Path:
+    """A small executable (e.g. a fake npu-smi) with the given script text (include the #! line)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(script, encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def fake_printing(folder: Path, name: str, output_file: Path, exit_code: int = 0) -> Path:
+    """A fake tool that prints a captured real output file and exits with exit_code."""
+    return write_executable(folder, name, f"#!/bin/sh\ncat '{output_file}'\nexit {exit_code}\n")
+
+
+def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback (most recent call last)" not in result.stdout + result.stderr, result.stderr[-3000:]
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path) -> Path:
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    return folder

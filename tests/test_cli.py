@@ -1,0 +1,89 @@
+"""The command line: fast --version, the catalogue commands, usage errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import assert_no_traceback, run_cli
+
+from glm5check import __version__
+from glm5check.registry import load_registry
+
+HEAVY = ("git", "tabulate", "psutil", "vllm", "torch", "torch_npu", "vllm_ascend", "transformers")
+
+
+def test_version_imports_nothing_heavy() -> None:
+    probe = (
+        "import sys\n"
+        "from glm5check.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit as exc:\n    code = exc.code\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print('HEAVY', heavy, code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.splitlines()[0] == f"glm5check {__version__}"
+    assert result.stdout.splitlines()[1] == "HEAVY [] 0"
+
+
+def test_version_importtime_has_no_heavy_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "glm5check", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert not {name for name in imported if name.split(".")[0] in HEAVY}
+
+
+def test_checks_lists_every_registered_check() -> None:
+    result = run_cli("checks", "--format", "json")
+    assert result.returncode == 0
+    listed = json.loads(result.stdout)
+    registry = load_registry()
+    assert [c["id"] for c in listed] == [c.id for c in registry.checks]
+    assert {"env.vars", "host.shm", "host.resources"} <= {c["id"] for c in listed}
+    table = run_cli("checks")
+    assert "env.vars" in table.stdout and "host.shm" in table.stdout
+
+
+def test_explain_prints_why_what_and_fix() -> None:
+    result = run_cli("explain", "host.shm")
+    assert result.returncode == 0
+    assert result.stdout.startswith("host.shm — /dev/shm size and free space")
+    assert "Why:" in result.stdout and "Fix:" in result.stdout and "--shm-size=1g" in result.stdout
+
+
+def test_explain_unknown_check_exits_2() -> None:
+    result = run_cli("explain", "host.nope")
+    assert result.returncode == 2
+    assert_no_traceback(result)
+    assert result.stderr.startswith("glm5check: error: no check 'host.nope' (did you mean host.")
+
+
+def test_every_check_has_title_explain_and_a_fix() -> None:
+    registry = load_registry()
+    for check in registry.checks:
+        assert check.title and len(check.title) < 80, check.id
+        assert "Why" in check.explain and "Fix" in check.explain, check.id
+
+
+def test_bad_option_value_is_one_line() -> None:
+    result = run_cli("--profile", "a2-single", "--format", "yaml")
+    assert result.returncode == 2
+    assert_no_traceback(result)
+    assert len(result.stderr.strip().splitlines()) == 1 and "yaml" in result.stderr
+
+
+def test_bad_expect_is_one_line() -> None:
+    result = run_cli("--profile", "a2-single", "--replay", "demo", "--expect", "vllm")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "glm5check: error: --expect takes NAME=COMMIT (e.g. vllm=978a37c8), not 'vllm'"
+
+
+def test_unwritable_output_exits_2(tmp_path) -> None:
+    target = tmp_path / "no-such-dir" / "report.json"
+    result = run_cli("--replay", "demo", "--format", "json", "--output", str(target))
+    assert result.returncode == 2
+    assert_no_traceback(result)
+    assert result.stderr.strip().startswith(f"glm5check: error: cannot write {target}")

@@ -1,0 +1,116 @@
+"""The live host: timeouts that kill the process group, capped and decoded output, failures as data."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+from conftest import write_executable
+
+from glm5check.host.base import OUTPUT_CAP_BYTES
+from glm5check.host.live import LiveHost
+
+
+def test_a_hanging_command_and_its_children_are_killed_at_the_timeout(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    tool = write_executable(
+        tmp_path, "npu-smi", f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\necho started\nwait\n"
+    )
+    started = time.monotonic()
+    result = LiveHost(timeout_s=1).run([str(tool), "info"])
+    assert time.monotonic() - started < 5
+    assert result.timed_out and result.exit_code is None and not result.ok
+    assert result.stdout == "started\n"
+    assert result.describe_failure() == f"`{tool} info` did not answer within 1 s and was killed"
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        # A killed child is a zombie until reaped by init; /proc shows its state.
+        state = Path(f"/proc/{child}/stat").read_text().split()[2] if Path(f"/proc/{child}/stat").exists() else "Z"
+        if state == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the background child of the timed-out command is still running")
+
+
+def test_output_is_capped_and_decoded_with_replacement(tmp_path: Path) -> None:
+    tool = write_executable(
+        tmp_path, "noisy", "#!/bin/sh\nprintf 'caf\\351 \\377\\n'\nhead -c 6000000 /dev/zero | tr '\\0' x\n"
+    )
+    result = LiveHost(timeout_s=20).run([str(tool)])
+    assert result.exit_code == 0 and result.truncated
+    assert len(result.stdout.encode("utf-8", errors="surrogatepass")) <= OUTPUT_CAP_BYTES * 3
+    assert result.stdout.startswith("caf\ufffd \ufffd\n")
+
+
+def test_missing_and_non_executable_commands(tmp_path: Path) -> None:
+    host = LiveHost(timeout_s=5)
+    missing = host.run(["glm5check-no-such-tool", "-x"])
+    assert missing.not_found and missing.describe_failure() == "glm5check-no-such-tool: command not found"
+    plain = tmp_path / "not-executable"
+    plain.write_text("echo hi\n")
+    denied = host.run([str(plain)])
+    assert denied.error == "permission denied" and "could not run" in denied.describe_failure()
+    failing = host.run(["sh", "-c", "echo 'dcmi module initialize failed. ret is -8005' ; exit 3"])
+    assert failing.exit_code == 3
+    assert failing.describe_failure().endswith("exited with status 3: dcmi module initialize failed. ret is -8005")
+
+
+def test_which_falls_back_to_extra_folders(tmp_path: Path) -> None:
+    tool = write_executable(tmp_path / "sbin", "hccn_tool", "#!/bin/sh\n")
+    host = LiveHost()
+    assert host.which("glm5check-no-such-tool", [str(tmp_path / "sbin")]) is None
+    assert host.which("hccn_tool", [str(tmp_path / "nope"), str(tmp_path / "sbin")]) == str(tool)
+
+
+def test_file_reads_report_errors_as_data(tmp_path: Path) -> None:
+    host = LiveHost(timeout_s=5)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "data.bin").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}")
+    assert host.read_file(str(tmp_path / "missing")).error == "missing"
+    assert not host.read_file(str(tmp_path / "missing")).exists
+    assert host.read_file(str(tmp_path)).error == "is a directory"
+    assert host.read_file(str(tmp_path / "loop")).error == "symlink loop"
+    assert host.read_bytes(str(tmp_path / "data.bin"), 8, 7).data == b'{"a":1}'
+    assert host.read_bytes(str(tmp_path / "nope"), 0, 8).error == "missing"
+    assert host.list_dir(str(tmp_path)).entries == ("dangling", "data.bin", "loop")
+    assert host.list_dir(str(tmp_path / "data.bin")).error == "not a directory"
+    dangling = host.stat(str(tmp_path / "dangling"))
+    assert not dangling.exists and dangling.link_target == str(tmp_path / "nowhere")
+    assert host.stat(str(tmp_path / "data.bin")).kind == "file" and host.stat("/dev/null").kind == "char"
+
+
+def test_tcp_connect_outcomes_on_loopback() -> None:
+    host = LiveHost(timeout_s=2)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert host.tcp_connect("127.0.0.1", port).outcome == "connected"
+    assert host.tcp_connect("127.0.0.1", port).outcome == "refused"
+
+
+def test_structured_probes_time_out_and_catch_errors() -> None:
+    host = LiveHost(timeout_s=0.3)
+    assert host.probe("demo", "ok", lambda: {"a": 1}).value == {"a": 1}
+    slow = host.probe("demo", "slow", lambda: time.sleep(5))
+    assert slow.timed_out and slow.error == "no answer within 0.3 s"
+    broken = host.probe("demo", "broken", lambda: 1 / 0)
+    assert broken.error == "ZeroDivisionError: division by zero"
+
+
+def test_system_facts_are_read() -> None:
+    host = LiveHost()
+    resources = host.resources()
+    assert resources.cpu_count and resources.cpu_count >= 1 and resources.mem_total_bytes
+    assert any(i.name == "lo" for i in host.interfaces())
+    assert any(m.mountpoint == "/" for m in host.mounts())
+    assert host.disk_usage("/dev/shm").total_bytes

@@ -1,0 +1,108 @@
+"""Profiles: the guide's four deployments as data, extends/unset, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import assert_no_traceback, run_cli
+
+from glm5check.profiles import BUILTIN, ProfileError, load_builtin, load_file, load_text, to_toml
+
+# The KEY-FACTS.md table: profile -> (nodes, NPUs per node, TP, DP, DP local, max-num-seqs, max-model-len, rpc)
+GUIDE = {
+    "a2-single": (1, 8, 8, 1, 1, 2, 32768, None, "ascend", "GLM-5-w4a8"),
+    "a3-single": (1, 16, 16, 1, 1, 8, 66600, None, "ascend", "GLM5-w4a8"),
+    "a2-multi": (2, 8, 8, 2, 1, 2, 131072, 13389, "ascend", "GLM-5-w4a8"),
+    "a3-multi": (2, 16, 16, 2, 1, 16, 8192, 12890, None, "GLM5-bf16"),
+}
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_builtin_profiles_match_the_guide(name: str) -> None:
+    p = load_builtin(name)
+    nodes, npus, tp, dp, dp_local, seqs, model_len, rpc, quant, weights = GUIDE[name]
+    assert (p.hardware.nodes, p.hardware.npus_per_node, p.hardware.hbm_mb_per_chip) == (nodes, npus, 65536)
+    plan = p.serve
+    assert (plan.tensor_parallel_size, plan.data_parallel_size, plan.dp_local) == (tp, dp, dp_local)
+    assert (plan.max_num_seqs, plan.max_model_len, plan.data_parallel_rpc_port) == (seqs, model_len, rpc)
+    assert plan.quantization == quant
+    assert p.model.path == f"/root/.cache/modelscope/hub/models/vllm-ascend/{weights}"
+    assert plan.enable_expert_parallel and plan.max_num_batched_tokens == 4096
+    assert plan.gpu_memory_utilization == 0.95 and plan.port == 8077 and plan.seed == 1024
+    assert plan.speculative_config == {"num_speculative_tokens": 3, "method": "deepseek_mtp"}
+    assert plan.compilation_config == {"cudagraph_mode": "FULL_DECODE_ONLY"}
+    assert p.env["HCCL_BUFFSIZE"] == "200" and p.env["OMP_NUM_THREADS"] == "10"
+    assert p.pins.vllm_commit.startswith("978a37c8") and p.pins.vllm_ascend_commit.startswith("ff3a50d0")
+    if nodes == 1:
+        assert plan.enable_prefix_caching and plan.enable_chunked_prefill and plan.async_scheduling
+        assert p.env["VLLM_ASCEND_BALANCE_SCHEDULING"] == "1" and not p.node_env
+    else:
+        assert plan.enable_prefix_caching is False and plan.enable_chunked_prefill is None
+        assert "VLLM_ASCEND_BALANCE_SCHEDULING" not in p.env
+        assert set(p.node_env) == {"HCCL_IF_IP", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME", "HCCL_SOCKET_IFNAME"}
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_show_output_reads_back_as_the_same_profile(name: str) -> None:
+    original = load_builtin(name)
+    again = load_text(to_toml(original), "shown")
+    assert again.to_dict() == original.to_dict()
+
+
+def test_extends_overrides_and_unset(tmp_path: Path) -> None:
+    custom = tmp_path / "site.toml"
+    custom.write_text(
+        'name = "site"\nextends = "a2-multi"\n[serve]\nmax_model_len = 65536\nquantization = "unset"\n'
+        '[env]\nHCCL_BUFFSIZE = "400"\n'
+    )
+    p = load_file(custom)
+    assert p.serve.max_model_len == 65536 and p.serve.quantization is None
+    assert p.env["HCCL_BUFFSIZE"] == "400" and p.env["OMP_NUM_THREADS"] == "10"
+    assert p.serve.data_parallel_rpc_port == 13389
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "x"\nextends = "nope"\n', "unknown profile 'nope'"),
+        ('name = "x"\nextends = "a2-single"\n[serve]\nmax_model_len = "long"\n', "must be a whole number"),
+        ('name = "x"\nextends = "a2-single"\n[serve]\ntensor_paralel_size = 8\n', "unknown key(s) in [serve]"),
+        ('name = "x"\nextends = "a2-single"\n[hardware\n', "not valid TOML"),
+        ('name = "x"\n', "missing hardware, model, pins, serve"),
+    ],
+)
+def test_bad_profile_files_are_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ProfileError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        load_file(path)
+
+
+def test_unknown_profile_exits_2_with_one_line() -> None:
+    result = run_cli("--profile", "nope")
+    assert result.returncode == 2
+    assert_no_traceback(result)
+    assert result.stderr.strip().splitlines() == [
+        "glm5check: error: unknown profile 'nope' (known: a2-single, a3-single, a2-multi, a3-multi)"
+    ]
+
+
+def test_unreadable_profile_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "a-directory.toml"
+    folder.mkdir()
+    for target in (tmp_path / "missing.toml", folder):
+        result = run_cli("--profile-file", str(target))
+        assert result.returncode == 2
+        assert_no_traceback(result)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"glm5check: error: cannot read profile file {target}")
+
+
+def test_profiles_commands() -> None:
+    listing = run_cli("profiles")
+    assert listing.returncode == 0
+    assert [line.split()[0] for line in listing.stdout.splitlines()] == list(BUILTIN)
+    shown = run_cli("profiles", "show", "a3-multi")
+    assert shown.returncode == 0
+    assert load_text(shown.stdout, "shown").to_dict() == load_builtin("a3-multi").to_dict()

@@ -1,0 +1,105 @@
+"""The runner: selection, waivers, and every way a check can go wrong becoming an ERROR result."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from glm5check.context import Context
+from glm5check.host.replay import ReplayHost
+from glm5check.host.snapshot import SnapshotData
+from glm5check.model import ProbeFailed, Status, check, failed, passed
+from glm5check.profiles import load_builtin
+from glm5check.runner import Waiver, run_checks, select_checks, summarize
+
+EXPLAIN = "Why: test. Fix: test."
+
+
+@check("demo.ok", title="passes", explain=EXPLAIN)
+def ok_check(ctx: Context):
+    return passed("fine")
+
+
+@check("demo.many", title="items", explain=EXPLAIN)
+def many_check(ctx: Context):
+    yield passed("a", item="a")
+    yield failed("b", item="b", remediation="fix b")
+
+
+@check("demo.raises", title="raises", explain=EXPLAIN)
+def raising_check(ctx: Context):
+    raise KeyError("boom")
+
+
+@check("demo.probe", title="probe fails", explain=EXPLAIN)
+def probe_check(ctx: Context):
+    raise ProbeFailed("npu-smi: command not found")
+
+
+@check("demo.empty", title="returns nothing", explain=EXPLAIN)
+def empty_check(ctx: Context):
+    return []
+
+
+@check("demo.multi", title="multi only", explain=EXPLAIN, nodes="multi", roles=("headless",))
+def multi_check(ctx: Context):
+    return passed("multi")
+
+
+RELEASE = threading.Event()
+
+
+@check("demo.hangs", title="hangs", explain=EXPLAIN)
+def hanging_check(ctx: Context):
+    RELEASE.wait(30)
+    return passed("late")
+
+
+def _ctx(name: str = "a2-single") -> Context:
+    return Context(load_builtin(name), ReplayHost(SnapshotData(), timeout_s=1))
+
+
+ALL = [ok_check, many_check, raising_check, probe_check, empty_check, multi_check]
+
+
+def test_selection_by_topology_role_and_globs() -> None:
+    ids = [c.id for c in select_checks(ALL, multi_node=False, role="single")]
+    assert "demo.multi" not in ids and "demo.ok" in ids
+    assert [c.id for c in select_checks(ALL, True, "headless", include=["demo.m*"])] == ["demo.many", "demo.multi"]
+    assert "demo.multi" not in [c.id for c in select_checks(ALL, True, "primary")]
+    kept = [c.id for c in select_checks(ALL, False, "single", exclude=["demo.*a*"])]
+    assert kept == ["demo.ok", "demo.probe", "demo.empty"]
+
+
+def test_exceptions_become_error_results_with_the_reason() -> None:
+    rows = {r.label: r for r in run_checks(_ctx(), [ok_check, many_check, raising_check, probe_check, empty_check])}
+    assert rows["demo.ok"].status is Status.PASS
+    assert rows["demo.many[b]"].status is Status.FAIL and rows["demo.many[b]"].remediation == "fix b"
+    assert rows["demo.raises"].status is Status.ERROR
+    assert rows["demo.raises"].message.startswith("internal error in demo.raises: KeyError: 'boom' (at test_runner.py:")
+    assert rows["demo.probe"].status is Status.ERROR and rows["demo.probe"].message == "npu-smi: command not found"
+    assert rows["demo.empty"].status is Status.ERROR and "no result" in rows["demo.empty"].message
+    assert all(r.duration_ms >= 0 for r in rows.values())
+
+
+def test_a_hung_check_becomes_an_error_at_its_deadline() -> None:
+    RELEASE.clear()
+    started = time.monotonic()
+    rows = run_checks(_ctx(), [hanging_check, ok_check], check_timeout_s=0.5)
+    elapsed = time.monotonic() - started
+    RELEASE.set()
+    assert elapsed < 5
+    by_id = {r.id: r for r in rows}
+    assert by_id["demo.hangs"].status is Status.ERROR and "did not finish within 0.5 s" in by_id["demo.hangs"].message
+    assert by_id["demo.ok"].status is Status.PASS
+
+
+def test_waivers_turn_failures_into_warnings_with_the_reason() -> None:
+    waivers = [Waiver.parse("demo.many[b]:known, ticket 42"), Waiver.parse("demo.raises")]
+    rows = {r.label: r for r in run_checks(_ctx(), [many_check, raising_check, ok_check], waivers)}
+    assert rows["demo.many[b]"].status is Status.WARN and rows["demo.many[b]"].waived == "known, ticket 42"
+    assert rows["demo.raises"].status is Status.WARN and rows["demo.raises"].waived == "waived with --ignore"
+    assert rows["demo.ok"].waived is None
+    summary = summarize(list(rows.values()))
+    assert summary.ok and summary.counts["warn"] == 2
+    assert not summarize(list(rows.values()), strict=True).ok

@@ -1,0 +1,116 @@
+"""Snapshots: every host answer survives write/read, and a recorded run replays to identical results."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+from conftest import assert_no_traceback, clean_env, run_cli, write_executable
+
+from glm5check.host.base import (
+    Address,
+    ConnectResult,
+    Interface,
+    ListeningSocket,
+    Mount,
+    Process,
+    Resources,
+)
+from glm5check.host.replay import ReplayHost
+from glm5check.host.snapshot import SnapshotError, SnapshotWriter, read_snapshot
+
+NPU_SMI_TEXT = "+------+\n| npu-smi 23.0.rc2 Version: 23.0.rc2 |\n"
+
+
+def _writer() -> SnapshotWriter:
+    w = SnapshotWriter("a2-multi", hostname="npu-a2-01", options={"node_rank": 1})
+    w.command(["/usr/local/bin/npu-smi", "info"], stdout=NPU_SMI_TEXT)
+    w.command(["hccn_tool", "-i", "0", "-link", "-g"], stdout="", stderr="boom\n", exit_code=None, timed_out=True,
+              timeout_s=10.0)
+    w.which("npu-smi", "/usr/local/bin/npu-smi")
+    w.which("hccn_tool", None)
+    w.file("/etc/hccn.conf", "address_0=10.0.0.1\n")
+    w.file("/etc/shadow", error="permission denied")
+    w.bytes("/w/model-00001.safetensors", 0, 8, data=b"\x10\x00\x00\x00\x00\x00\x00\x00")
+    w.listing("/w", ["config.json", "model-00001.safetensors"])
+    w.stat("/dev/davinci0", kind="char", size=0)
+    w.env({"HCCL_BUFFSIZE": "200"})
+    w.disk_usage("/dev/shm", total=1 << 30, used=0, free=1 << 30)
+    w.mounts([Mount("nfs:/models", "/root/.cache", "nfs4", "rw")])
+    w.interfaces([Interface("enp189s0f0", True, 1500, None, (Address("ipv4", "10.20.0.11", "255.255.255.0"),))])
+    w.sockets([ListeningSocket("tcp", "0.0.0.0", 8077, 4242, "python3")])
+    w.processes([Process(4242, "python3", ("python3", "-m", "vllm.entrypoints.cli.main", "serve"))])
+    w.resources(Resources(cpu_count=192, mem_total_bytes=1 << 40))
+    w.resolve("npu-a2-01", ["10.20.0.11"])
+    w.connect(ConnectResult("10.20.0.11", 13389, "refused", "connection refused", 1))
+    w.probe("git", "/src/vllm", {"head": "978a37c8", "dirty": False})
+    return w
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_every_answer_round_trips(tmp_path: Path, archive: bool) -> None:
+    target = tmp_path / ("snap.tar.gz" if archive else "snap")
+    written = _writer()
+    written.write(target)
+    if archive:
+        assert tarfile.is_tarfile(target)
+    else:
+        assert (target / "files" / "etc" / "hccn.conf").read_text() == "address_0=10.0.0.1\n"
+        assert (target / "commands" / "index.json").is_file()
+    data = read_snapshot(target)
+    original = written.data
+    for name in ("commands", "which", "files", "byte_reads", "listings", "stats", "env", "disk_usage", "mounts",
+                 "interfaces", "sockets", "processes", "resources", "hostname", "resolved", "connects", "probes"):
+        assert getattr(data, name) == getattr(original, name), name
+    host = ReplayHost(data)
+    assert host.run(["/usr/local/bin/npu-smi", "info"]).stdout == NPU_SMI_TEXT
+    assert host.run(["npu-smi", "info", "-l"]).not_found
+    assert host.read_file("/nope").error == "missing" and host.which("hccn_tool") is None
+    assert host.tcp_connect("10.9.9.9", 1).detail == "not recorded in the snapshot"
+
+
+def test_a_file_dropped_into_files_by_hand_is_read(tmp_path: Path) -> None:
+    _writer().write(tmp_path / "snap")
+    hand = tmp_path / "snap" / "files" / "usr" / "local" / "Ascend" / "driver" / "version.info"
+    hand.parent.mkdir(parents=True)
+    hand.write_text("Version=24.1.rc3\n")
+    replayed = ReplayHost(read_snapshot(tmp_path / "snap")).read_file("/usr/local/Ascend/driver/version.info")
+    assert replayed.text == "Version=24.1.rc3\n"
+
+
+def test_unreadable_snapshots_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError, match="not found"):
+        read_snapshot(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SnapshotError, match=r"no snapshot\.json"):
+        read_snapshot(tmp_path / "empty")
+    result = run_cli("--profile", "a2-single", "--replay", str(tmp_path / "empty"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert_no_traceback(result)
+
+
+def _results(report: dict) -> list[tuple]:
+    return [(r["id"], r["item"], r["status"], r["message"]) for r in report["results"]]
+
+
+@pytest.mark.parametrize("suffix", ["", ".tar.gz"])
+def test_snapshot_then_replay_gives_identical_results(tmp_path: Path, suffix: str) -> None:
+    bin_dir = tmp_path / "bin"
+    write_executable(bin_dir, "npu-smi", "#!/bin/sh\necho 'dcmi module initialize failed. ret is -8005'\nexit 1\n")
+    env = clean_env({"HCCL_BUFFSIZE": "2x00", "OMP_NUM_THREADS": "10", "HF_TOKEN": "hf_secret_value"}, [bin_dir])
+    target = tmp_path / f"snap{suffix}"
+    recorded = run_cli("snapshot", "--profile", "a2-single", "-o", str(target), "--timeout", "5", env=env)
+    assert_no_traceback(recorded)
+    assert recorded.returncode == 1, recorded.stderr  # the snapshot's exit code is the run's verdict
+    assert "snapshot written to" in recorded.stderr
+    data = read_snapshot(target)
+    assert data.env is not None and data.env["HF_TOKEN"] == "<redacted>"
+    replayed = run_cli("--replay", str(target), "--format", "json", env=clean_env())
+    assert_no_traceback(replayed)
+    report = json.loads(replayed.stdout)
+    assert data.report is not None
+    assert _results(report) == _results(data.report)
+    assert any(r[0] == "env.vars" and r[1] == "HCCL_BUFFSIZE" and r[2] == "fail" for r in _results(report))
+    assert "hf_secret_value" not in replayed.stdout
