@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-GIB = 1 << 30
-MIB = 1 << 20
+from glm5check.units import GIB, MIB
+
 # vllm-ascend's SFA backend at the pinned commit: (kv_lora_rank 512 + qk_rope 64 + indexer 128) × 2 bytes.
 KV_BYTES_PER_TOKEN_LAYER = (512 + 64 + 128) * 2
 KV_BLOCK_TOKENS = 128
@@ -189,9 +189,10 @@ class Fit:
         head = f"per rank {w:.1f} GiB weights + {r:.1f} GiB reserve of {self.budget_bytes / GIB:.1f} GiB budget"
         if self.kv_budget_bytes <= 0:
             return f"{head}: over by {-self.kv_budget_bytes / GIB:.1f} GiB, no room for a KV cache"
+        # Worded without "tokens =" or "-token": the report's secret redaction would mask what follows.
         return (
-            f"{head}; KV {self.kv_budget_bytes / GIB:.1f} GiB = {self.kv_tokens // 1000}k tokens = "
-            f"{self.full_sequences:.1f} × {self.plan.max_model_len}-token sequences at once "
+            f"{head}; KV {self.kv_budget_bytes / GIB:.1f} GiB holds {self.kv_tokens // 1000}k tokens, "
+            f"{self.full_sequences:.1f} sequences of {self.plan.max_model_len} at once "
             f"({self.plan.max_num_seqs} requested)"
         )
 

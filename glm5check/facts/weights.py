@@ -11,11 +11,13 @@ import hashlib
 import json
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from glm5check import glm5
 from glm5check.context import reported_fact
 from glm5check.host.base import FILE_CAP_BYTES
+from glm5check.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, Fit, FitPlan, fit
 from glm5check.parsers.safetensors import (
     PREFIX_BYTES,
     SafetensorsHeader,
@@ -24,6 +26,7 @@ from glm5check.parsers.safetensors import (
     parse_header,
     prefix_problem,
 )
+from glm5check.units import MIB
 
 if TYPE_CHECKING:
     from glm5check.context import Context
@@ -41,9 +44,9 @@ SMALL_FILE_BYTES = 1024
 
 
 def model_dir(ctx: Context) -> str:
-    """Where the weights are: --model-dir, else the profile's model path (the one place to change when
-    the serve script's model path becomes available)."""
-    return ctx.options.model_dir or ctx.profile.model.path
+    """Where the weights are: --model-dir, else the serve script's model path, else the profile's."""
+    serve_model = getattr(ctx.serve_input, "model_path", None)
+    return ctx.options.model_dir or serve_model or ctx.profile.model.path
 
 
 @dataclass(frozen=True)
@@ -231,3 +234,56 @@ def report_weights(ctx: Context) -> dict[str, Any] | None:
         "fingerprint": scan.fingerprint,
         "error": scan.error,
     }
+
+
+def hccl_buffsize_mb(ctx: Context) -> tuple[int, str]:
+    """HCCL_BUFFSIZE as vllm serve will see it (MB), and where the value came from."""
+    raw = ctx.env.get("HCCL_BUFFSIZE", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw), f"HCCL_BUFFSIZE={raw}"
+    shown = f"HCCL_BUFFSIZE={raw!r} is not a size" if raw else "HCCL_BUFFSIZE unset"
+    return HCCL_DEFAULT_BUFFSIZE_MB, f"{shown}: HCCL's default {HCCL_DEFAULT_BUFFSIZE_MB} MB"
+
+
+def fit_plan(ctx: Context, config: dict[str, Any] | None = None) -> FitPlan:
+    plan, hardware = ctx.plan, ctx.profile.hardware
+    layers = (config or {}).get("num_hidden_layers", glm5.CONFIG["num_hidden_layers"])
+    return FitPlan(
+        tp=plan.tensor_parallel_size,
+        dp=plan.data_parallel_size,
+        expert_parallel=plan.enable_expert_parallel,
+        max_num_batched_tokens=plan.max_num_batched_tokens,
+        max_model_len=plan.max_model_len,
+        max_num_seqs=plan.max_num_seqs,
+        gpu_memory_utilization=plan.gpu_memory_utilization,
+        hbm_bytes=hardware.hbm_mb_per_chip * MIB,
+        mtp=plan.uses_mtp,
+        num_hidden_layers=layers if isinstance(layers, int) and layers > 0 else 78,
+    )
+
+
+def fit_tensors(ctx: Context) -> tuple[list[tuple[str, int]], str, dict[str, Any] | None]:
+    """The tensors to place: the weights folder's headers when every shard reads, else the built-in
+    GLM-5 layout of the profile's weights (bf16 or w4a8)."""
+    scan = ctx.fact(scan_weights)
+    config = scan.config.data if scan.config and isinstance(scan.config.data, dict) else None
+    if scan.complete:
+        return scan.tensors, f"headers of {scan.file_count} files in {scan.path}", config
+    why = scan.error or "some shards cannot be read"
+    weights = ctx.profile.model.weights
+    layout = [(t.name, t.nbytes) for t in glm5.layout(weights, "full")]
+    return layout, f"built-in GLM-5 {weights} layout ({scan.path}: {why})", None
+
+
+def memory_fit(ctx: Context) -> Fit:
+    """Fact provider: the memory plan of one rank for this profile and serve plan."""
+    tensors, source, config = fit_tensors(ctx)
+    buffsize, origin = hccl_buffsize_mb(ctx)
+    result = fit(tensors, fit_plan(ctx, config), source, Assumptions(hccl_buffsize_mb=buffsize))
+    return replace(result, assumptions=[*result.assumptions, f"HCCL buffer size from {origin}"])
+
+
+@reported_fact("memory_fit")
+def report_memory_fit(ctx: Context) -> dict[str, Any] | None:
+    result = ctx.facts.peek(memory_fit)
+    return None if result is None else result.to_dict()

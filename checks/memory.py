@@ -1,0 +1,78 @@
+"""memory.fit: one rank's weights + reserve + a KV cache for max_model_len must fit its HBM budget."""
+
+from __future__ import annotations
+
+from glm5check.context import Context
+from glm5check.facts.weights import memory_fit
+from glm5check.memfit import Fit
+from glm5check.model import Result, check, failed, passed, warned
+from glm5check.units import GIB
+
+KV_STEP = 128  # vLLM allocates the KV cache in blocks of 128 tokens on this backend
+
+
+def _expected(result: Fit) -> str:
+    plan = result.plan
+    return (
+        f"weights + reserve + KV for {plan.max_num_seqs} × {plan.max_model_len} tokens <= "
+        f"{plan.hbm_bytes / GIB:.0f} GiB × {plan.gpu_memory_utilization}"
+    )
+
+
+def fit_remedy(result: Fit) -> str:
+    """What to change, from the numbers; shared with `glm5check fit`."""
+    plan = result.plan
+    if result.kv_budget_bytes <= 0:
+        return (
+            "spread the weights over more NPUs (bf16 GLM-5 needs 2 × Atlas 800 A3 with DP2 × TP16), use the "
+            "w4a8 weights, or turn on --enable-expert-parallel"
+        )
+    fitting = max(result.kv_tokens // max(plan.max_num_seqs, 1), KV_STEP)
+    if result.verdict == "fail":
+        return (
+            f"lower --max-model-len to {result.kv_tokens // KV_STEP * KV_STEP} or below, or raise "
+            "--gpu-memory-utilization / use more NPUs"
+        )
+    return (
+        f"at most {result.full_sequences:.1f} full-length sequences fit at once; lower --max-num-seqs to "
+        f"{max(int(result.full_sequences), 1)} or --max-model-len to {fitting // KV_STEP * KV_STEP} "
+        "(otherwise vLLM queues the rest)"
+    )
+
+
+@check(
+    "memory.fit",
+    title="Per-rank weights, reserve and KV cache fit the HBM budget",
+    explain="""
+Why: vLLM loads every weight before it measures what is left for the KV cache; a plan that cannot fit
+fails after minutes of loading ("NPU out of memory" while loading, or "To serve at least one request with
+the models's max seq len …" when the KV cache is too small for max_model_len).
+
+What: per rank, the weights (from the safetensors headers, or GLM-5's built-in layout when the folder is
+absent): routed experts split over EP = TP × DP with --enable-expert-parallel (else over TP), the
+TP-sharded layers split over TP, the rest replicated; plus a reserve (activations at
+max_num_batched_tokens, HCCL buffers from HCCL_BUFFSIZE, runtime overhead — stated assumptions);
+against HBM × gpu_memory_utilization. The rest is KV cache at 1408 bytes per token per layer (78 layers,
++1 for the MTP layer with deepseek_mtp). FAIL when nothing is left or one max_model_len sequence does
+not fit; WARN when fewer than max_num_seqs full-length sequences fit at once; the numbers always.
+
+Fix: run `glm5check fit --profile NAME` to try other plans; use more NPUs or the w4a8 weights, lower
+--max-model-len or --max-num-seqs, or raise --gpu-memory-utilization.
+""",
+)
+def memory_fit_check(ctx: Context) -> Result:
+    result = ctx.fact(memory_fit)
+    observed = result.summary()
+    if result.verdict == "fail":
+        error = result.vllm_error()
+        return failed(
+            f"does not fit: {observed}" + (f" — vLLM: {error}" if error else ""),
+            expected=_expected(result), observed=observed, remediation=fit_remedy(result),
+        )
+    if result.verdict == "warn":
+        return warned(
+            f"fits, but only {result.full_sequences:.1f} of {result.plan.max_num_seqs} full-length sequences "
+            f"at once: {observed}",
+            expected=_expected(result), observed=observed, remediation=fit_remedy(result),
+        )
+    return passed(f"fits: {observed}", expected=_expected(result), observed=observed)
