@@ -264,7 +264,7 @@ def _submodules(ev: CommitEvidence) -> Result | None:
             observed=", ".join(missing),
             remediation=f"cd {checkout.folder} && git submodule update --init --recursive && pip install -v .",
         )
-    return passed(f"{len(checkout.submodules)} submodules initialised in {checkout.folder}", item="submodules")
+    return passed(f"submodules initialised in {checkout.folder} ({len(checkout.submodules)})", item="submodules")
 
 
 @check(
