@@ -15,7 +15,9 @@ from glm5check import __version__
 from glm5check.errors import ConfigError
 
 # Subcommands living in their own modules, imported only when invoked: name -> "module:attribute".
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "fit": "glm5check.commands.fit:fit",
+}
 
 FORMATS = ("table", "json", "junit")
 

@@ -227,3 +227,9 @@ def quant_description(tensors: list[Tensor]) -> dict[str, Any]:
     }
     description.update({t.name: t.quant for t in tensors})
     return description
+
+
+def tensor_sizes(weights: str) -> list[tuple[str, int]]:
+    """(name, bytes) of every tensor of the GLM-5 checkpoint, MTP layer included (the fit model drops
+    it when the plan does not use MTP)."""
+    return [(t.name, t.nbytes) for t in layout(weights, "full")]

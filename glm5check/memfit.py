@@ -198,6 +198,11 @@ class Fit:
 
     def vllm_error(self) -> str | None:
         """The error vLLM raises at start-up for this plan (its wording), or None when it starts."""
+        if self.weights.per_rank >= self.plan.hbm_bytes:
+            return (
+                f"RuntimeError: NPU out of memory (while loading the weights: {self.weights.per_rank / GIB:.1f} "
+                f"GiB per rank > {self.plan.hbm_bytes / GIB:.0f} GiB of HBM)"
+            )
         if self.kv_budget_bytes <= 0:
             return (
                 "No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when "

@@ -270,9 +270,11 @@ def fit_tensors(ctx: Context) -> tuple[list[tuple[str, int]], str, dict[str, Any
     if scan.complete:
         return scan.tensors, f"headers of {scan.file_count} files in {scan.path}", config
     why = scan.error or "some shards cannot be read"
-    weights = ctx.profile.model.weights
-    layout = [(t.name, t.nbytes) for t in glm5.layout(weights, "full")]
-    return layout, f"built-in GLM-5 {weights} layout ({scan.path}: {why})", None
+    return builtin_tensors(ctx.profile.model.weights, f"{scan.path}: {why}")
+
+
+def builtin_tensors(weights: str, why: str) -> tuple[list[tuple[str, int]], str, None]:
+    return glm5.tensor_sizes(weights), f"built-in GLM-5 {weights} layout ({why})", None
 
 
 def memory_fit(ctx: Context) -> Fit:

@@ -1,0 +1,151 @@
+"""`glm5check fit`: the memory-fit model on its own, for a profile and/or flags, with or without weights.
+
+Without --model-dir the tensors come from GLM-5's built-in bf16 / w4a8 layout; with it, from the
+safetensors headers of that folder. Exit 0 when the plan fits (even if fewer than max_num_seqs
+full-length sequences fit at once), 1 when it does not, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import click
+
+from glm5check.errors import ConfigError
+from glm5check.units import GIB, MIB
+
+PLAN_FLAGS = {
+    "tp": "tensor_parallel_size",
+    "dp": "data_parallel_size",
+    "expert_parallel": "enable_expert_parallel",
+    "max_model_len": "max_model_len",
+    "max_num_seqs": "max_num_seqs",
+    "max_num_batched_tokens": "max_num_batched_tokens",
+    "gpu_memory_utilization": "gpu_memory_utilization",
+}
+
+
+def _profile(profile_name: str | None, profile_file: str | None) -> Any:
+    from glm5check.profiles import load_builtin, load_file
+
+    if profile_name and profile_file:
+        raise ConfigError("give --profile or --profile-file, not both")
+    if profile_file:
+        return load_file(profile_file)
+    return load_builtin(profile_name or "a2-single")
+
+
+def _speculative(mtp: bool | None, current: dict[str, Any] | None) -> dict[str, Any] | None:
+    if mtp is None:
+        return current
+    return {"num_speculative_tokens": 3, "method": "deepseek_mtp"} if mtp else None
+
+
+def _assumptions(profile: Any, flags: dict[str, Any]) -> Any:
+    from glm5check.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions
+
+    buffsize = flags["hccl_buffsize_mb"]
+    if buffsize is None:
+        raw = str(profile.env.get("HCCL_BUFFSIZE", ""))
+        buffsize = int(raw) if raw.isdigit() else HCCL_DEFAULT_BUFFSIZE_MB
+    defaults = Assumptions()
+    kib = flags["activation_kib_per_token"]
+    overhead = flags["runtime_overhead_gib"]
+    return Assumptions(
+        activation_bytes_per_token=kib * 1024 if kib is not None else defaults.activation_bytes_per_token,
+        runtime_overhead_bytes=int(overhead * GIB) if overhead is not None else defaults.runtime_overhead_bytes,
+        hccl_buffsize_mb=buffsize,
+        hccl_groups=flags["hccl_groups"],
+    )
+
+
+def compute(flags: dict[str, Any]) -> Any:
+    """The Fit for these command-line flags (also used by tests)."""
+    from glm5check.context import Context, Options
+    from glm5check.facts.weights import builtin_tensors, fit_plan, fit_tensors
+    from glm5check.host.live import LiveHost
+    from glm5check.memfit import fit
+
+    profile = _profile(flags["profile_name"], flags["profile_file"])
+    changes = {field: flags[flag] for flag, field in PLAN_FLAGS.items() if flags[flag] is not None}
+    changes["speculative_config"] = _speculative(flags["mtp"], profile.serve.speculative_config)
+    profile = profile.with_serve(**changes)
+    if flags["weights"]:
+        profile = replace(profile, model=replace(profile.model, weights=flags["weights"]))
+    if flags["hbm_gib"] is not None:
+        hbm_mb = int(flags["hbm_gib"] * GIB // MIB)
+        profile = replace(profile, hardware=replace(profile.hardware, hbm_mb_per_chip=hbm_mb))
+    ctx = Context(profile, LiveHost(), Options(model_dir=flags["model_dir"]))
+    if flags["model_dir"]:
+        tensors, source, config = fit_tensors(ctx)
+    else:
+        tensors, source, config = builtin_tensors(profile.model.weights, "no --model-dir")
+    return fit(tensors, fit_plan(ctx, config), source, _assumptions(profile, flags))
+
+
+def _gib(count: float) -> str:
+    return f"{count / GIB:,.1f} GiB"
+
+
+def render_table(result: Any) -> str:
+    from tabulate import tabulate
+
+    plan, w = result.plan, result.weights
+    expert_how = f"÷ EP {plan.ep}" if plan.expert_parallel else f"÷ TP {plan.tp}"
+    rows = [
+        ("plan", f"TP {plan.tp} × DP {plan.dp}, expert parallel {'on' if plan.expert_parallel else 'off'}, "
+                 f"MTP {'on' if plan.mtp else 'off'}"),
+        ("weights: routed experts", f"{_gib(w.expert_bytes)} {expert_how} = {_gib(w.experts_per_rank)}"),
+        ("weights: TP-sharded", f"{_gib(w.tp_bytes)} ÷ TP {plan.tp} = {_gib(w.tp_per_rank)}"),
+        ("weights: replicated", _gib(w.replicated_bytes)),
+        ("weights per rank", _gib(w.per_rank)),
+        ("reserve: activations", _gib(result.activation_bytes)),
+        ("reserve: HCCL buffers", _gib(result.hccl_bytes)),
+        ("reserve: runtime overhead", _gib(result.runtime_bytes)),
+        ("reserve", _gib(result.reserve_bytes)),
+        ("budget", f"{_gib(plan.hbm_bytes)} HBM × {plan.gpu_memory_utilization} = {_gib(result.budget_bytes)}"),
+        ("KV budget", _gib(result.kv_budget_bytes)),
+        ("KV per token", f"{result.kv_bytes_per_token:,} bytes ({result.kv_layers} layers × 1408)"),
+        ("KV tokens", f"{result.kv_tokens:,}"),
+        ("full-length sequences", f"{result.full_sequences:.2f} × {plan.max_model_len} "
+                                  f"({plan.max_num_seqs} requested)"),
+    ]
+    verdict = {"pass": "fits", "warn": "fits, but fewer full-length sequences than max_num_seqs at once",
+               "fail": "does not fit"}[result.verdict]
+    lines = [tabulate(rows, tablefmt="plain"), "", f"verdict: {verdict}"]
+    if result.vllm_error():
+        lines.append(f"vLLM would stop with: {result.vllm_error()}")
+    lines += ["", "assumptions:", *(f"  - {a}" for a in result.assumptions)]
+    return "\n".join(lines) + "\n"
+
+
+@click.command("fit")
+@click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (default a2-single).")
+@click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one).")
+@click.option("--model-dir", metavar="PATH", help="Read the tensors from this weights folder's headers.")
+@click.option("--weights", type=click.Choice(("bf16", "w4a8")), help="Built-in GLM-5 layout to use.")
+@click.option("--tp", type=click.IntRange(min=1), help="--tensor-parallel-size")
+@click.option("--dp", type=click.IntRange(min=1), help="--data-parallel-size (all nodes)")
+@click.option("--expert-parallel/--no-expert-parallel", default=None, help="--enable-expert-parallel")
+@click.option("--mtp/--no-mtp", default=None, help="deepseek_mtp speculative decoding")
+@click.option("--max-model-len", type=click.IntRange(min=1))
+@click.option("--max-num-seqs", type=click.IntRange(min=1))
+@click.option("--max-num-batched-tokens", type=click.IntRange(min=1))
+@click.option("--gpu-memory-utilization", type=click.FloatRange(min=0.01, max=1.0))
+@click.option("--hbm-gib", type=click.FloatRange(min=1), help="HBM per NPU (default: the profile's).")
+@click.option("--activation-kib-per-token", type=click.IntRange(min=0), help="Reserve: activations.")
+@click.option("--runtime-overhead-gib", type=click.FloatRange(min=0), help="Reserve: runtime overhead.")
+@click.option("--hccl-buffsize-mb", type=click.IntRange(min=0), help="Default: the profile's HCCL_BUFFSIZE.")
+@click.option("--hccl-groups", type=click.IntRange(min=0), help="HCCL communication groups per rank.")
+@click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table")
+@click.pass_context
+def fit(ctx: click.Context, output_format: str, **flags: Any) -> None:
+    """Memory fit of one rank: weights + reserve + KV cache against HBM × gpu-memory-utilization."""
+    result = compute(flags)
+    if output_format == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_table(result), nl=False)
+    ctx.exit(1 if result.verdict == "fail" else 0)
