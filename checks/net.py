@@ -8,6 +8,7 @@ the same facts before launch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from glm5check.context import Context
 from glm5check.facts.net import (
@@ -28,7 +29,7 @@ from glm5check.facts.net import (
     vllm_processes,
 )
 from glm5check.host.base import ListeningSocket
-from glm5check.model import Result, check, failed, passed, skipped, warned
+from glm5check.model import Result, Status, check, failed, passed, skipped, warned
 
 MULTI_ROLES = ("primary", "headless")
 
@@ -82,7 +83,8 @@ def _export_line(ctx: Context, nics: Sequence[Nic], with_address: bool = True) -
 def _state_fix(nic: Nic) -> str:
     if nic.admin_up is False or nic.state == "down":
         return f"ip link set {nic.name} up"
-    return f"check the cable, transceiver and switch port of {nic.name} (ethtool {nic.name}; ip link show {nic.name})"
+    name = nic.name
+    return f"check the cable, transceiver and switch port of {name} (ethtool {name}; ip link show {name})"
 
 
 def _kind_words(nic: Nic) -> str:
@@ -120,7 +122,9 @@ def net_interfaces(ctx: Context) -> list[Result]:
     nics = ctx.fact(local_nics)
     if_ip_result, if_ip_nic = _hccl_if_ip(ctx, nics)
     results = [if_ip_result]
-    results += [_socket_ifname(ctx, var, nics, if_ip_nic) for var in SOCKET_IFNAME_VARS]
+    results += [
+        _tensorpipe_leniency(var, _socket_ifname(ctx, var, nics, if_ip_nic)) for var in SOCKET_IFNAME_VARS
+    ]
     if ctx.node.role == "primary":
         results.append(_dp_address(ctx, nics))
     results.append(_hostname(ctx, nics))
@@ -135,32 +139,66 @@ def _hccl_if_ip(ctx: Context, nics: tuple[Nic, ...]) -> tuple[Result, Nic | None
         return failed(
             "HCCL_IF_IP is unset: HCCL then picks a host NIC by itself (by name, docker and lo last), "
             "which need not be the one that reaches the other node",
-            item=HCCL_IF_IP, expected=expected, observed="unset", remediation=fix,
+            item=HCCL_IF_IP,
+            expected=expected,
+            observed="unset",
+            remediation=fix,
         ), None
     address = normalise_ip(raw)
     if address is None:
-        return failed(f"HCCL_IF_IP={raw} is not an IP address", item=HCCL_IF_IP, expected=expected,
-                      observed=raw, remediation=fix), None
+        return failed(
+            f"HCCL_IF_IP={raw} is not an IP address",
+            item=HCCL_IF_IP,
+            expected=expected,
+            observed=raw,
+            remediation=fix,
+        ), None
     nic = nic_carrying(nics, address)
     if nic is None:
         return failed(
             f"HCCL_IF_IP {address} is not an address of this host (local: {_addresses(nics)})",
-            item=HCCL_IF_IP, expected=expected, observed=address, remediation=fix,
+            item=HCCL_IF_IP,
+            expected=expected,
+            observed=address,
+            remediation=fix,
         ), None
     observed = f"{address} on {nic.summary()}"
     if nic.kind == "loopback":
-        return failed(f"HCCL_IF_IP {address} is on loopback {nic.name}: the other node cannot reach it",
-                      item=HCCL_IF_IP, expected=expected, observed=observed, remediation=fix), nic
+        return failed(
+            f"HCCL_IF_IP {address} is on loopback {nic.name}: the other node cannot reach it",
+            item=HCCL_IF_IP,
+            expected=expected,
+            observed=observed,
+            remediation=fix,
+        ), nic
     if nic.usable is False:
-        return failed(f"HCCL_IF_IP {address} is on {nic.name}, which is {nic.state}",
-                      item=HCCL_IF_IP, expected=expected, observed=observed, remediation=_state_fix(nic)), nic
+        return failed(
+            f"HCCL_IF_IP {address} is on {nic.name}, which is {nic.state}",
+            item=HCCL_IF_IP,
+            expected=expected,
+            observed=observed,
+            remediation=_state_fix(nic),
+        ), nic
     if nic.kind in ("docker", "veth"):
         return warned(
-            f"HCCL_IF_IP {address} is on {nic.name}, {_kind_words(nic)}: traffic to the other node is bridged "
-            "or NATed; run the container with --network host and use the host's NIC",
-            item=HCCL_IF_IP, expected=expected, observed=observed, remediation=fix,
+            f"HCCL_IF_IP {address} is on {nic.name}, {_kind_words(nic)}: traffic to the other node is "
+            "bridged or NATed; run the container with --network host and use the host's NIC",
+            item=HCCL_IF_IP,
+            expected=expected,
+            observed=observed,
+            remediation=fix,
         ), nic
     return passed(f"{address} on {nic.summary()}", item=HCCL_IF_IP, expected=expected, observed=observed), nic
+
+
+def _tensorpipe_leniency(var: str, result: Result) -> Result:
+    """TP_SOCKET_IFNAME is read by torch's TensorPipe RPC agent only; the guide sets it, so a wrong value
+    is worth a warning, not a failure of the launch."""
+    if var != "TP_SOCKET_IFNAME" or result.status is not Status.FAIL:
+        return result
+    return replace(
+        result, status=Status.WARN, message=f"{result.message} (only torch's TensorPipe RPC reads it)"
+    )
 
 
 def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | None) -> Result:
@@ -168,8 +206,13 @@ def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | 
     fix = _export_line(ctx, nics, with_address=False)
     expected = f"the NIC that carries HCCL_IF_IP ({target.name})" if target else "an up NIC of this host"
     if raw is None:
-        return warned(f"{var} is unset; the guide sets it to the NIC that carries HCCL_IF_IP",
-                      item=var, expected=expected, observed="unset", remediation=fix)
+        return warned(
+            f"{var} is unset; the guide sets it to the NIC that carries HCCL_IF_IP",
+            item=var,
+            expected=expected,
+            observed="unset",
+            remediation=fix,
+        )
     spec = parse_ifname_spec(var, raw)
     if spec.literal_prefix_error:
         return failed(spec.literal_prefix_error, item=var, expected=expected, observed=raw, remediation=fix)
@@ -178,31 +221,67 @@ def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | 
     missing = [name for name in spec.names if spec.exact and not spec.exclude and name not in names]
     # Gloo opens a device for every listed name and fails on the first that does not exist.
     if (missing and var != "HCCL_SOCKET_IFNAME") or not selected:
-        what = f"no interface named {', '.join(missing)}" if missing else f"it selects no interface ({spec.describe()})"
-        return failed(f"{var}={raw}: {what} on this host (interfaces: {', '.join(names)})",
-                      item=var, expected=expected, observed=raw, remediation=fix)
+        what = (
+            f"no interface named {', '.join(missing)}"
+            if missing
+            else f"it selects no interface ({spec.describe()})"
+        )
+        return failed(
+            f"{var}={raw}: {what} on this host (interfaces: {', '.join(names)})",
+            item=var,
+            expected=expected,
+            observed=raw,
+            remediation=fix,
+        )
     chosen_names = ", ".join(nic.name for nic in selected)
     if target is not None and target not in selected:
         verb = "excludes it and selects" if spec.exclude else "selects"
-        return failed(f"HCCL_IF_IP {normalise_ip(_env(ctx, HCCL_IF_IP))} is on {target.name}, but {var}={raw} "
-                      f"{verb} {chosen_names}", item=var, expected=expected, observed=raw, remediation=fix)
+        return failed(
+            f"HCCL_IF_IP {normalise_ip(_env(ctx, HCCL_IF_IP))} is on {target.name}, but {var}={raw} "
+            f"{verb} {chosen_names}",
+            item=var,
+            expected=expected,
+            observed=raw,
+            remediation=fix,
+        )
     chosen = target if target is not None else selected[0]
     observed = f"{raw} -> {chosen.summary()}"
     if chosen.usable is False:
-        return failed(f"{var}={raw} selects {chosen.name}, which is {chosen.state}", item=var,
-                      expected=expected, observed=observed, remediation=_state_fix(chosen))
+        return failed(
+            f"{var}={raw} selects {chosen.name}, which is {chosen.state}",
+            item=var,
+            expected=expected,
+            observed=observed,
+            remediation=_state_fix(chosen),
+        )
     if chosen.kind == "loopback":
-        return failed(f"{var}={raw} selects loopback {chosen.name}: the other node cannot reach it",
-                      item=var, expected=expected, observed=observed, remediation=fix)
+        return failed(
+            f"{var}={raw} selects loopback {chosen.name}: the other node cannot reach it",
+            item=var,
+            expected=expected,
+            observed=observed,
+            remediation=fix,
+        )
     if chosen.kind in ("docker", "veth"):
-        return warned(f"{var}={raw} selects {chosen.name}, {_kind_words(chosen)}", item=var,
-                      expected=expected, observed=observed, remediation=fix)
+        return warned(
+            f"{var}={raw} selects {chosen.name}, {_kind_words(chosen)}",
+            item=var,
+            expected=expected,
+            observed=observed,
+            remediation=fix,
+        )
     if var == "GLOO_SOCKET_IFNAME" and len(selected) > 1:
-        return warned(f"Gloo opens a device on every listed interface ({chosen_names}); each must reach the "
-                      "other node", item=var, expected=expected, observed=observed, remediation=fix)
+        return warned(
+            f"Gloo opens a device on every listed interface ({chosen_names}); each must reach the other node",
+            item=var,
+            expected=expected,
+            observed=observed,
+            remediation=fix,
+        )
     carries = ", which carries HCCL_IF_IP" if target is not None else ""
-    return passed(f"{var}={raw} selects {chosen.summary()}{carries}", item=var, expected=expected,
-                  observed=observed)
+    return passed(
+        f"{var}={raw} selects {chosen.summary()}{carries}", item=var, expected=expected, observed=observed
+    )
 
 
 def _dp_address(ctx: Context, nics: tuple[Nic, ...]) -> Result:
@@ -211,22 +290,38 @@ def _dp_address(ctx: Context, nics: tuple[Nic, ...]) -> Result:
     if_ip = normalise_ip(_env(ctx, HCCL_IF_IP))
     expected = f"HCCL_IF_IP ({if_ip})" if if_ip else "this node's HCCL_IF_IP"
     if node0 is None:
-        return skipped("node 0's --data-parallel-address is not known; give --serve-script or --node0-ip",
-                       item=item, expected=expected)
+        return skipped(
+            "node 0's --data-parallel-address is not known; give --serve-script or --node0-ip",
+            item=item,
+            expected=expected,
+        )
     observed = f"{node0.given} (from {node0.source})"
     nic = nic_carrying(nics, node0.address)
     if nic is None:
-        return failed(f"this is node 0 ({ctx.node.source}), but --data-parallel-address {node0.address} is not "
-                      f"an address of this host (local: {_addresses(nics)})", item=item, expected=expected,
-                      observed=observed, remediation=f"on node 0 use --data-parallel-address {if_ip or '<HCCL_IF_IP>'}"
-                      " and the same address on node 1")
+        return failed(
+            f"this is node 0 ({ctx.node.source}), but --data-parallel-address {node0.address} is not "
+            f"an address of this host (local: {_addresses(nics)})",
+            item=item,
+            expected=expected,
+            observed=observed,
+            remediation=f"on node 0 use --data-parallel-address {if_ip or '<HCCL_IF_IP>'}"
+            " and the same address on node 1",
+        )
     if if_ip is not None and if_ip != node0.address:
-        return failed(f"--data-parallel-address {node0.address} differs from HCCL_IF_IP {if_ip} on node 0",
-                      item=item, expected=expected, observed=observed,
-                      remediation=f"export HCCL_IF_IP={node0.address} (or use --data-parallel-address {if_ip} "
-                      "on both nodes)")
-    return passed(f"--data-parallel-address {node0.address} = HCCL_IF_IP, on {nic.summary()}", item=item,
-                  expected=expected, observed=observed)
+        return failed(
+            f"--data-parallel-address {node0.address} differs from HCCL_IF_IP {if_ip} on node 0",
+            item=item,
+            expected=expected,
+            observed=observed,
+            remediation=f"export HCCL_IF_IP={node0.address} (or use --data-parallel-address {if_ip} "
+            "on both nodes)",
+        )
+    return passed(
+        f"--data-parallel-address {node0.address} = HCCL_IF_IP, on {nic.summary()}",
+        item=item,
+        expected=expected,
+        observed=observed,
+    )
 
 
 def _gloo_usable(ctx: Context, nics: tuple[Nic, ...]) -> bool:
@@ -235,8 +330,10 @@ def _gloo_usable(ctx: Context, nics: tuple[Nic, ...]) -> bool:
         return False
     spec = parse_ifname_spec("GLOO_SOCKET_IFNAME", raw)
     by_name = {nic.name: nic for nic in nics}
-    return spec.literal_prefix_error is None and bool(spec.names) and all(
-        name in by_name and by_name[name].usable is not False for name in spec.names
+    return (
+        spec.literal_prefix_error is None
+        and bool(spec.names)
+        and all(name in by_name and by_name[name].usable is not False for name in spec.names)
     )
 
 
@@ -246,19 +343,32 @@ def _hostname(ctx: Context, nics: tuple[Nic, ...]) -> Result:
     expected = "resolves to a non-loopback address (or GLOO_SOCKET_IFNAME set)"
     observed = f"{info.hostname} -> {', '.join(info.addresses) or 'unresolved'}"
     if info.addresses and not info.loopback_only:
-        return passed(f"{info.hostname} resolves to {', '.join(info.addresses)}", item=item,
-                      expected=expected, observed=observed)
+        return passed(
+            f"{info.hostname} resolves to {', '.join(info.addresses)}",
+            item=item,
+            expected=expected,
+            observed=observed,
+        )
     how = "does not resolve" if not info.addresses else "resolves to loopback only"
     if _gloo_usable(ctx, nics):
-        return passed(f"{info.hostname} {how}, which is harmless: GLOO_SOCKET_IFNAME is set, so Gloo does not "
-                      "fall back to the hostname", item=item, expected=expected, observed=observed)
+        return passed(
+            f"{info.hostname} {how}, which is harmless: GLOO_SOCKET_IFNAME is set, so Gloo does not "
+            "fall back to the hostname",
+            item=item,
+            expected=expected,
+            observed=observed,
+        )
     suggestion = _suggestion(ctx, nics)
     address = suggestion[1] if suggestion else "<this node's address>"
-    return failed(f"{info.hostname} {how} and GLOO_SOCKET_IFNAME is not usable: Gloo falls back to the "
-                  "loopback address ('Unable to resolve hostname to a (local) address')", item=item,
-                  expected=expected, observed=observed,
-                  remediation=_export_line(ctx, nics, with_address=False)
-                  or f"add '{address} {info.hostname}' to /etc/hosts")
+    return failed(
+        f"{info.hostname} {how} and GLOO_SOCKET_IFNAME is not usable: Gloo falls back to the "
+        "loopback address ('Unable to resolve hostname to a (local) address')",
+        item=item,
+        expected=expected,
+        observed=observed,
+        remediation=_export_line(ctx, nics, with_address=False)
+        or f"add '{address} {info.hostname}' to /etc/hosts",
+    )
 
 
 # -- net.ports ----------------------------------------------------------------------------------------
@@ -281,8 +391,11 @@ def _conflicts(listener: str, bind: str) -> bool:
 def _holders(sockets: Sequence[ListeningSocket]) -> str:
     parts = []
     for sock in sockets:
-        who = f"pid {sock.pid} ({sock.process or 'unknown'})" if sock.pid else (
-            "a process not visible here (another user, or another container sharing the network)")
+        who = (
+            f"pid {sock.pid} ({sock.process or 'unknown'})"
+            if sock.pid
+            else ("a process not visible here (another user, or another container sharing the network)")
+        )
         parts.append(f"{sock.address or '*'}:{sock.port} held by {who}")
     return "; ".join(parts)
 
@@ -294,9 +407,18 @@ def _port_item(ctx: Context, item: str, port: int, bind: str, what: str, flag: s
     if not busy:
         return passed(f"{what} {port} is free on {bind}", item=item, expected=expected, observed="free")
     pids = sorted({s.pid for s in busy if s.pid})
-    stop = f"stop pid {', '.join(map(str, pids))} (kill {' '.join(map(str, pids))})" if pids else "stop its owner"
-    return failed(f"{what} {port} on {bind} is in use: {_holders(busy)}", item=item, expected=expected,
-                  observed=_holders(busy), remediation=f"{stop}, or choose another {flag}")
+    stop = (
+        f"stop pid {', '.join(map(str, pids))} (kill {' '.join(map(str, pids))})"
+        if pids
+        else "stop its owner"
+    )
+    return failed(
+        f"{what} {port} on {bind} is in use: {_holders(busy)}",
+        item=item,
+        expected=expected,
+        observed=_holders(busy),
+        remediation=f"{stop}, or choose another {flag}",
+    )
 
 
 @check(
@@ -304,7 +426,8 @@ def _port_item(ctx: Context, item: str, port: int, bind: str, what: str, flag: s
     title="API and data-parallel RPC ports are free; no vLLM already running",
     explain="""
 Why: a port held by a leftover process fails the launch late (`Address already in use`, HCCL
-`EJ0003 ... The IP address and port have been bound already`, `listen on ip[...] and specific port[...] fail`),
+`EJ0003 ... The IP address and port have been bound already`,
+`listen on ip[...] and specific port[...] fail`),
 and a second vLLM on the node fights the first for NPUs and ports.
 What it compares: on node 0, the API port (--port, 8077 in the guide) on --host and the data-parallel RPC
 port (--data-parallel-rpc-port, 13389 on A2 / 12890 on A3) on --data-parallel-address against this host's
@@ -326,8 +449,16 @@ def net_ports(ctx: Context) -> list[Result]:
         else:
             node0 = ctx.fact(node0_address)
             bind = node0.address if node0 else normalise_ip(_env(ctx, HCCL_IF_IP)) or "0.0.0.0"
-            results.append(_port_item(ctx, "rpc-port", plan.data_parallel_rpc_port, bind,
-                                      "data-parallel RPC port", "--data-parallel-rpc-port"))
+            results.append(
+                _port_item(
+                    ctx,
+                    "rpc-port",
+                    plan.data_parallel_rpc_port,
+                    bind,
+                    "data-parallel RPC port",
+                    "--data-parallel-rpc-port",
+                )
+            )
     results.append(_hccl_ports(ctx))
     results.append(_running_vllm(ctx))
     return results
@@ -340,12 +471,17 @@ def _hccl_ports(ctx: Context) -> Result:
     busy = [s for s in tcp if first <= s.port <= last and _conflicts(s.address, bind)]
     expected = f"TCP {first}-{last} free on {bind} ({why})"
     if not busy:
-        return passed(f"HCCL host ports {first}-{last} are free", item="hccl-ports", expected=expected,
-                      observed="free")
-    return warned(f"HCCL host ports {first}-{last} ({why}) are partly in use: {_holders(busy)}",
-                  item="hccl-ports", expected=expected, observed=_holders(busy),
-                  remediation=f"stop the holder, or export HCCL_IF_BASE_PORT=<a free base>; reserve the range with "
-                  f"sysctl -w net.ipv4.ip_local_reserved_ports={first}-{last}")
+        return passed(
+            f"HCCL host ports {first}-{last} are free", item="hccl-ports", expected=expected, observed="free"
+        )
+    return warned(
+        f"HCCL host ports {first}-{last} ({why}) are partly in use: {_holders(busy)}",
+        item="hccl-ports",
+        expected=expected,
+        observed=_holders(busy),
+        remediation=f"stop the holder, or export HCCL_IF_BASE_PORT=<a free base>; reserve the range with "
+        f"sysctl -w net.ipv4.ip_local_reserved_ports={first}-{last}",
+    )
 
 
 def _running_vllm(ctx: Context) -> Result:
@@ -353,9 +489,13 @@ def _running_vllm(ctx: Context) -> Result:
     if not procs:
         return passed("no vLLM process is running", item="vllm-running", expected="none", observed="none")
     listed = "; ".join(f"pid {p.pid}: {' '.join(p.cmdline)[:120] or p.name}" for p in procs[:5])
-    return warned(f"{len(procs)} vLLM process(es) already running: {listed}", item="vllm-running",
-                  expected="none", observed=listed,
-                  remediation=f"stop it before launching again: kill {' '.join(str(p.pid) for p in procs[:5])}")
+    return warned(
+        f"{len(procs)} vLLM process(es) already running: {listed}",
+        item="vllm-running",
+        expected="none",
+        observed=listed,
+        remediation=f"stop it before launching again: kill {' '.join(str(p.pid) for p in procs[:5])}",
+    )
 
 
 # -- net.node0 ----------------------------------------------------------------------------------------
@@ -382,17 +522,27 @@ nodes' scripts use the same --data-parallel-address.
 def net_node0(ctx: Context) -> list[Result]:
     node0 = ctx.fact(node0_address)
     if node0 is None:
-        return [skipped("node 0's address is not known; give --serve-script (with --data-parallel-address) "
-                        "or --node0-ip", item="address")]
+        return [
+            skipped(
+                "node 0's address is not known; give --serve-script (with --data-parallel-address) "
+                "or --node0-ip",
+                item="address",
+            )
+        ]
     nics = ctx.fact(local_nics)
     local = nic_carrying(nics, node0.address)
     if local is not None:
-        return [failed(f"node 0's address {node0.address} (from {node0.source}) is on this host ({local.name}), "
-                       f"but this node runs as rank {ctx.node.rank} ({ctx.node.source})", item="address",
-                       expected="node 0's address, not one of this host",
-                       observed=f"{node0.address} on {local.name}",
-                       remediation="run node 0's script here, or use node 0's real address in "
-                       "--data-parallel-address")]
+        return [
+            failed(
+                f"node 0's address {node0.address} (from {node0.source}) is on this host ({local.name}), "
+                f"but this node runs as rank {ctx.node.rank} ({ctx.node.source})",
+                item="address",
+                expected="node 0's address, not one of this host",
+                observed=f"{node0.address} on {local.name}",
+                remediation="run node 0's script here, or use node 0's real address in "
+                "--data-parallel-address",
+            )
+        ]
     return [_route(ctx, nics, node0.address), _connect(ctx, nics, node0.address)]
 
 
@@ -404,21 +554,41 @@ def _route(ctx: Context, nics: tuple[Nic, ...], address: str) -> Result:
         return skipped(f"node 0's address {address} is not an IP address", item="route", expected=expected)
     lookup = route.lookup
     if not lookup.found:
-        return failed(f"no route to node 0 {address}: {lookup.error}", item="route", expected=expected,
-                      observed=lookup.error, remediation="give this node an address on node 0's network "
-                      "(ip addr add ... dev <nic>) or a route to it (ip route add ...)")
+        return failed(
+            f"no route to node 0 {address}: {lookup.error}",
+            item="route",
+            expected=expected,
+            observed=lookup.error,
+            remediation="give this node an address on node 0's network "
+            "(ip addr add ... dev <nic>) or a route to it (ip route add ...)",
+        )
     nic = nic_by_name(nics, lookup.dev)
     observed = f"{lookup.describe()} ({route.method})" + (f"; {nic.summary()}" if nic else "")
     if nic is not None and nic.usable is False:
-        return failed(f"the route to node 0 {address} uses {nic.name}, which is {nic.state}", item="route",
-                      expected=expected, observed=observed, remediation=_state_fix(nic))
+        return failed(
+            f"the route to node 0 {address} uses {nic.name}, which is {nic.state}",
+            item="route",
+            expected=expected,
+            observed=observed,
+            remediation=_state_fix(nic),
+        )
     if if_ip is not None and lookup.src and normalise_ip(lookup.src) != if_ip:
         fix = f"export HCCL_IF_IP={lookup.src} " + " ".join(f"{v}={lookup.dev}" for v in SOCKET_IFNAME_VARS)
-        return failed(f"the route to node 0 {address} leaves {lookup.describe()}, not from HCCL_IF_IP {if_ip}",
-                      item="route", expected=expected, observed=observed, remediation=fix)
+        return failed(
+            f"the route to node 0 {address} leaves {lookup.describe()}, not from HCCL_IF_IP {if_ip}",
+            item="route",
+            expected=expected,
+            observed=observed,
+            remediation=fix,
+        )
     via = f" via gateway {lookup.via}" if lookup.via else ""
-    return passed(f"node 0 {address} is reached over {nic.summary() if nic else lookup.dev} from "
-                  f"{lookup.src or 'an unknown source'}{via}", item="route", expected=expected, observed=observed)
+    return passed(
+        f"node 0 {address} is reached over {nic.summary() if nic else lookup.dev} from "
+        f"{lookup.src or 'an unknown source'}{via}",
+        item="route",
+        expected=expected,
+        observed=observed,
+    )
 
 
 def _connect(ctx: Context, nics: tuple[Nic, ...], address: str) -> Result:
@@ -431,11 +601,20 @@ def _connect(ctx: Context, nics: tuple[Nic, ...], address: str) -> Result:
     if answer.elapsed_ms is not None:
         observed += f" ({answer.elapsed_ms} ms)"
     if answer.outcome == "refused":
-        return passed(f"{address}:{port} refused the connection: node 0 is up, nothing listens yet (expected "
-                      "before launch)", item="rpc-connect", expected=expected, observed=observed)
+        return passed(
+            f"{address}:{port} refused the connection: node 0 is up, nothing listens yet (expected "
+            "before launch)",
+            item="rpc-connect",
+            expected=expected,
+            observed=observed,
+        )
     if answer.outcome == "connected":
-        return passed(f"{address}:{port} accepted the connection: node 0's vLLM is already listening",
-                      item="rpc-connect", expected=expected, observed=observed)
+        return passed(
+            f"{address}:{port} accepted the connection: node 0's vLLM is already listening",
+            item="rpc-connect",
+            expected=expected,
+            observed=observed,
+        )
     route = ctx.fact(route_to_node0)
     path = "no route"
     if route is not None and route.lookup.found:
@@ -443,7 +622,11 @@ def _connect(ctx: Context, nics: tuple[Nic, ...], address: str) -> Result:
         path = f"{route.lookup.describe()}" + (f", {nic.summary()}" if nic else "")
     elif route is not None:
         path = f"no route ({route.lookup.error})"
-    return failed(f"node 0 {address}:{port} did not answer ({observed}); path used: {path}", item="rpc-connect",
-                  expected=expected, observed=observed,
-                  remediation=f"check that node 0 is up and on this network (ping {address}), the cabling / VLAN "
-                  f"of the interface above, and that no firewall drops TCP {port} on node 0")
+    return failed(
+        f"node 0 {address}:{port} did not answer ({observed}); path used: {path}",
+        item="rpc-connect",
+        expected=expected,
+        observed=observed,
+        remediation=f"check that node 0 is up and on this network (ping {address}), the cabling / VLAN "
+        f"of the interface above, and that no firewall drops TCP {port} on node 0",
+    )

@@ -40,7 +40,7 @@ time.sleep(600)
 def unavailable_reason() -> str | None:
     """Why namespace tests cannot run here, or None when they can."""
     if os.geteuid() != 0:
-        return "network-namespace tests need root (ip netns add); running as uid %d" % os.geteuid()
+        return f"network-namespace tests need root (ip netns add); running as uid {os.geteuid()}"
     if shutil.which("ip") is None:
         return "network-namespace tests need iproute2's `ip` (apt-get install iproute2)"
     probe = f"g5probe{os.getpid()}{secrets.token_hex(2)}"
@@ -67,8 +67,12 @@ class Node:
         _ip("-n", self.netns, *args)
 
     def operstate(self) -> str:
-        done = subprocess.run(["ip", "netns", "exec", self.netns, "cat", f"/sys/class/net/{self.nic}/operstate"],
-                              capture_output=True, text=True, timeout=10)
+        done = subprocess.run(
+            ["ip", "netns", "exec", self.netns, "cat", f"/sys/class/net/{self.nic}/operstate"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return done.stdout.strip()
 
     def wait_operstate(self, wanted: str, within_s: float = 10.0) -> None:
@@ -81,8 +85,12 @@ class Node:
 
     def node_env(self, **overrides: str) -> dict[str, str]:
         """The guide's per-node exports: HCCL_IF_IP and the three socket variables naming the NIC."""
-        values = {"HCCL_IF_IP": self.address, "HCCL_SOCKET_IFNAME": self.nic, "GLOO_SOCKET_IFNAME": self.nic,
-                  "TP_SOCKET_IFNAME": self.nic}
+        values = {
+            "HCCL_IF_IP": self.address,
+            "HCCL_SOCKET_IFNAME": self.nic,
+            "GLOO_SOCKET_IFNAME": self.nic,
+            "TP_SOCKET_IFNAME": self.nic,
+        }
         values.update(overrides)
         return values
 
@@ -93,8 +101,9 @@ class Pair:
     node1: Node
     _listeners: list[subprocess.Popen[str]] = field(default_factory=list)
 
-    def run_glm5check(self, node: Node, args: Sequence[str], env: dict[str, str] | None = None,
-                      timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run_glm5check(
+        self, node: Node, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         """`ip netns exec NS python -m glm5check ARGS` with a clean network environment plus `env`."""
         child_env = {k: v for k, v in os.environ.items() if k not in NET_VARS}
         child_env.update(env or {})
@@ -107,12 +116,17 @@ class Pair:
         try:
             return json.loads(done.stdout)
         except json.JSONDecodeError:
-            raise AssertionError(f"no JSON report (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+            message = f"no JSON report (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
+            raise AssertionError(message) from None
 
     def listen(self, node: Node, address: str, port: int) -> subprocess.Popen[str]:
         """A process holding a listening TCP socket inside the node's namespace (stopped on exit)."""
-        proc = subprocess.Popen(["ip", "netns", "exec", node.netns, sys.executable, "-c", LISTENER, address,
-                                 str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", node.netns, sys.executable, "-c", LISTENER, address, str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self._listeners.append(proc)
         line = proc.stdout.readline() if proc.stdout else ""
         if line.strip() != "listening":
@@ -136,8 +150,20 @@ def netns_pair() -> Iterator[Pair]:
         for node in (pair.node0, pair.node1):
             _ip("netns", "add", node.netns)
             created.append(node.netns)
-        _ip("link", "add", NIC, "netns", pair.node0.netns, "type", "veth", "peer", "name", NIC,
-            "netns", pair.node1.netns)
+        _ip(
+            "link",
+            "add",
+            NIC,
+            "netns",
+            pair.node0.netns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            NIC,
+            "netns",
+            pair.node1.netns,
+        )
         for node in (pair.node0, pair.node1):
             node.ip("link", "set", "lo", "up")
             node.ip("addr", "add", f"{node.address}/24", "dev", node.nic)

@@ -39,8 +39,11 @@ class RouteLookup:
 
     def describe(self) -> str:
         """`dev enp189s0f0 src 10.0.0.2 via 10.0.0.254` (the parts that are known)."""
-        parts = [f"{key} {value}" for key, value in (("dev", self.dev), ("src", self.src), ("via", self.via))
-                 if value]
+        parts = [
+            f"{key} {value}"
+            for key, value in (("dev", self.dev), ("src", self.src), ("via", self.via))
+            if value
+        ]
         return " ".join(parts) if parts else "no route"
 
 
@@ -66,7 +69,9 @@ def parse_route_get(stdout: str, stderr: str = "") -> RouteLookup:
         src=fields.get("src"),
         via=fields.get("via"),
         mtu=int(mtu) if mtu and mtu.isdigit() else None,
-        error=None if route_type not in ("unreachable", "blackhole", "prohibit") else f"route is {route_type}",
+        error=None
+        if route_type not in ("unreachable", "blackhole", "prohibit")
+        else f"route is {route_type}",
     )
 
 
@@ -88,5 +93,5 @@ def _error_text(line: str | None) -> str | None:
         return None
     for prefix in ("RTNETLINK answers:", "Error:"):
         if line.startswith(prefix):
-            return line[len(prefix):].strip() or line
+            return line[len(prefix) :].strip() or line
     return line

@@ -1,0 +1,105 @@
+"""A Context over a hand-written snapshot (SnapshotWriter + ReplayHost), for the net checks' unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from glm5check.context import Context, Options
+from glm5check.host.base import Address, ConnectResult, Interface, ListeningSocket, Process
+from glm5check.host.replay import ReplayHost
+from glm5check.host.snapshot import SnapshotWriter
+from glm5check.model import Check, Result
+from glm5check.profiles import load_builtin
+
+NIC = "enp189s0f0"
+NODE0_IP = "10.20.0.11"
+NODE1_IP = "10.20.0.12"
+
+
+@dataclass(frozen=True)
+class FakeNic:
+    name: str
+    ipv4: tuple[str, ...] = ()
+    flags: str | None = "0x1003"  # IFF_UP|BROADCAST|MULTICAST; "0x1002" is administratively down
+    operstate: str | None = "up"
+    mtu: int = 1500
+    prefix_mask: str = "255.255.255.0"
+    is_up: bool | None = None  # psutil's answer; by default derived from operstate
+
+    def interface(self) -> Interface:
+        addresses = tuple(Address("ipv4", a, self.prefix_mask) for a in self.ipv4)
+        is_up = self.is_up if self.is_up is not None else self.operstate in ("up", "unknown")
+        return Interface(self.name, is_up=is_up, mtu=self.mtu, addresses=addresses)
+
+
+def lo() -> FakeNic:
+    return FakeNic("lo", ("127.0.0.1",), "0x9", "unknown", 65536, "255.0.0.0")
+
+
+def guide_env(address: str, nic: str = NIC, **overrides: str | None) -> dict[str, str]:
+    env = {
+        "HCCL_IF_IP": address,
+        "HCCL_SOCKET_IFNAME": nic,
+        "GLOO_SOCKET_IFNAME": nic,
+        "TP_SOCKET_IFNAME": nic,
+    }
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)  # None removes the variable
+        else:
+            env[name] = value
+    return env
+
+
+@dataclass
+class Scenario:
+    env: dict[str, str]
+    nics: Sequence[FakeNic]
+    profile: str = "a2-multi"
+    node_rank: int | None = None
+    node0_ip: str | None = None
+    serve_source: str | None = None
+    plan_changes: dict[str, Any] = field(default_factory=dict)
+    script_env: dict[str, str] = field(default_factory=dict)
+    hostname: str = "npu-a2-01"
+    resolves_to: Sequence[str] = (NODE0_IP,)
+    sockets: Sequence[ListeningSocket] = ()
+    processes: Sequence[Process] = ()
+    route: tuple[str, str, int] | None = None  # stdout, stderr, exit code of `ip -o route get NODE0`
+    connect: ConnectResult | None = None
+    route_for: str | None = None  # the address `ip route get` is recorded for (default: node 0's)
+    names: dict[str, Sequence[str]] = field(default_factory=dict)  # other names the resolver knows
+
+    def context(self) -> Context:
+        writer = SnapshotWriter(self.profile, hostname=self.hostname)
+        writer.env(self.env)
+        writer.interfaces([nic.interface() for nic in self.nics])
+        for nic in self.nics:
+            if nic.flags is not None:
+                writer.file(f"/sys/class/net/{nic.name}/flags", nic.flags + "\n")
+            if nic.operstate is not None:
+                writer.file(f"/sys/class/net/{nic.name}/operstate", nic.operstate + "\n")
+        writer.resolve(self.hostname, list(self.resolves_to))
+        writer.sockets(list(self.sockets))
+        writer.processes(list(self.processes))
+        for name, addresses in self.names.items():
+            writer.resolve(name, list(addresses))
+        target = self.route_for or self.plan_changes.get("data_parallel_address") or self.node0_ip
+        if self.route is not None and target:
+            stdout, stderr, code = self.route
+            writer.command(["ip", "-o", "route", "get", target], stdout=stdout, stderr=stderr, exit_code=code)
+        if self.connect is not None:
+            writer.connect(self.connect)
+        profile = load_builtin(self.profile)
+        plan = replace(profile.serve, **self.plan_changes)
+        options = Options(node_rank=self.node_rank, node0_ip=self.node0_ip, serve_source=self.serve_source)
+        return Context(profile, ReplayHost(writer.data), options, plan=plan, script_env=self.script_env)
+
+
+def run_check(check: Check, ctx: Context) -> dict[str, Result]:
+    """Run a check and index its results by item ("" for an item-less result)."""
+    output = check.func(ctx)
+    results = [output] if isinstance(output, Result) else list(output)
+    return {r.item or "": r for r in results}
