@@ -28,6 +28,7 @@ from glm5check.parsers.versions import (
     judge_scm_version,
     parse_scm_version,
     target_problem,
+    without_target,
 )
 
 if TYPE_CHECKING:
@@ -113,11 +114,7 @@ def _build_problems(ev: CommitEvidence, pin: str, target: str | None) -> list[st
     assert ev.version is not None and ev.dist is not None
     if ev.source in (None, "setuptools_scm version"):
         verdict = judge_scm_version(ev.version, pin, target)
-        if verdict.ok:
-            return []
-        if ev.commit is None:
-            return [f"{verdict.message} (installed from {INSTALL_KIND_TEXT[ev.dist.install_kind]})"]
-        return [verdict.message]
+        return [] if verdict.ok else [verdict.message]
     problems = []
     if not commits_agree(ev.commit, pin):
         problems.append(f"installed commit {ev.commit} ({ev.source}) is not the pinned {pin}")
@@ -142,6 +139,8 @@ def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | 
     observed = f"{ev.dist.version}; commit {ev.commit or 'unknown'} ({ev.source or 'no evidence'}, {state})"
     expected = f"commit {pin} ({pin_source})" + (f", VLLM_TARGET_DEVICE={target}" if target else "")
     problems = _build_problems(ev, pin, target)
+    if problems and ev.dist.install_kind in ("index", "archive"):
+        problems.append(f"installed from {INSTALL_KIND_TEXT[ev.dist.install_kind]}")
     if problems:
         return failed("; ".join(problems), expected=expected, observed=observed,
                       remediation=f"pip uninstall -y {ev.name}, then {fix}")
@@ -156,7 +155,7 @@ def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
     from packaging.version import InvalidVersion, Version
 
     # vllm-ascend compares VLLM_VERSION, else vllm.__version__ (the _version.py text, without the target).
-    seen = ctx.env.get("VLLM_VERSION") or (ev.version_py and ev.version_py.version) or ev.version.text
+    seen = ctx.env.get("VLLM_VERSION") or (ev.version_py and ev.version_py.version) or without_target(ev.version)
     try:
         effective = Version(seen) == Version(BALANCE_VLLM_VERSION)
     except InvalidVersion:

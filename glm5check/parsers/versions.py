@@ -66,6 +66,14 @@ def parse_scm_version(text: object) -> ScmVersion:
     )
 
 
+def without_target(version: ScmVersion) -> str:
+    """The version as vllm's own `_version.py` holds it: vllm appends the target only to the METADATA one."""
+    for separator in (".", "+"):
+        if version.target and version.text.endswith(separator + version.target):
+            return version.text[: -len(version.target) - 1]
+    return version.text
+
+
 def is_full_commit(text: object) -> bool:
     return isinstance(text, str) and len(text) == 40 and bool(_HEX.match(text.lower()))
 

@@ -1,0 +1,286 @@
+"""packages.* verdicts on hand-made inventories (the JSON pyinspect prints), answered by a replay host."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from glm5check.checks import packages as checks
+
+from glm5check.context import REPORTED_FACTS, Context, Options
+from glm5check.facts.packages import inspect_argv
+from glm5check.host.git import PROBE_KIND
+from glm5check.host.replay import ReplayHost
+from glm5check.host.snapshot import SnapshotWriter
+from glm5check.model import Check, Status
+from glm5check.parsers.versions import parse_scm_version, without_target
+from glm5check.profiles import Profile, load_builtin
+from glm5check.runner import Outcome, run_one
+
+PART = Path(__file__).resolve().parents[1] / "fixtures" / "demo" / "parts" / "packages.py"
+VLLM_PIN = "978a37c82387ce4a40aaadddcdbaf4a06fc4d590"
+VLLM_ASCEND_PIN = "ff3a50d011dcbea08f87ebed69ff1bf156dbb01e"
+
+
+def _load_part() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("demo_part_packages", PART)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+demo = _load_part()
+
+
+class Node:
+    """A guide-built node whose stack a test then breaks."""
+
+    def __init__(self) -> None:
+        self.dists, self.packages = demo.guide_stack()
+        self.writer = SnapshotWriter("a2-single")
+        self.python_version = "3.11.14"
+
+    def set(self, name: str, version: str, **fields: Any) -> Node:
+        record = demo.dist(name, version, **fields)
+        key = name.lower().replace("_", "-")
+        self.dists = [d for d in self.dists if d["name"].lower().replace("_", "-") != key] + [record]
+        return self
+
+    def record(self, name: str) -> dict[str, Any]:
+        return next(d for d in self.dists if d["name"].lower().replace("_", "-") == name)
+
+    def context(self, options: Options | None = None, profile: Profile | None = None) -> Context:
+        self.writer.command(inspect_argv("python3"),
+                            stdout=demo.inventory_json(self.dists, self.packages, self.python_version))
+        return Context(profile or load_builtin("a2-single"), ReplayHost(self.writer.data), options)
+
+    def run(self, check: Check, options: Options | None = None, profile: Profile | None = None) -> dict[
+            str | None, Outcome]:
+        return {o.item: o for o in run_one(check, self.context(options, profile))}
+
+
+def test_guide_node_passes_every_package_check() -> None:
+    node = Node()
+    for check in (checks.python_version, checks.vllm, checks.vllm_ascend, checks.transformers, checks.requirements):
+        outcomes = node.run(check)
+        assert all(o.status == Status.PASS for o in outcomes.values()), outcomes
+    assert node.run(checks.vllm)[None].message == (
+        "0.16.0rc2.dev3+g978a37c82.empty = pin 978a37c8 (setuptools_scm version, clean)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "fragment"),
+    [
+        ("0.16.0rc2.dev3+g978a37c82", "has no .empty target suffix: built without VLLM_TARGET_DEVICE=empty"),
+        ("0.16.0rc2.dev3+g978a37c82.d20260301.empty", "uncommitted changes (.d20260301)"),
+        ("0.16.0", "0.16.0 carries no git commit (+g<hash>): a release, tag or wheel build"),
+        ("0.16.0rc2.dev3+g978a37c82.cu128", "built for target .cu128, not .empty"),
+        ("0.15.0rc1.dev12+g0123456789.empty", f"built from commit 0123456789, but the pin is {VLLM_PIN}"),
+    ],
+)
+def test_wrong_vllm_builds_fail_with_their_reason(version: str, fragment: str) -> None:
+    node = Node()
+    node.set("vllm", version, requires=demo.VLLM_REQUIRES, direct_url=node.record("vllm")["direct_url"])
+    pretend = "__version__ = version = '0.16.0'\n__commit_id__ = commit_id = None\n"
+    scm = parse_scm_version(version)
+    version_py = demo.version_py(without_target(scm), f"g{scm.commit}") if scm.commit else pretend
+    node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm", {"_version.py": version_py})
+    outcome = node.run(checks.vllm)[None]
+    assert outcome.status == Status.FAIL
+    assert fragment in outcome.message
+    assert outcome.remediation and "VLLM_TARGET_DEVICE=empty pip install -v ." in outcome.remediation
+
+
+def test_vllm_wheel_from_pypi_says_so() -> None:
+    node = Node().set("vllm", "0.16.0", requires=demo.VLLM_REQUIRES)
+    pypi_version_py = (PART.parents[2] / "install-facts" / "vllm__version.py.from-pypi-sdist-0.16.0.txt").read_text()
+    node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm", {"_version.py": pypi_version_py})
+    outcome = node.run(checks.vllm)[None]
+    assert outcome.status == Status.FAIL
+    assert outcome.message == (
+        f"installed commit 89a77b108 (_version.py __commit_id__) is not the pinned {VLLM_PIN}; "
+        "0.16.0 has no .empty target suffix: built without VLLM_TARGET_DEVICE=empty (for the default CUDA target); "
+        "installed from a package index (PyPI)"
+    )
+
+
+def test_expect_override_replaces_the_pin_and_failures_show_both_commits() -> None:
+    other = "0123456789abcdef0123456789abcdef01234567"
+    node = Node()
+    vcs = {"url": "https://github.com/vllm-project/vllm-ascend.git", "vcs_info": {"commit_id": other, "vcs": "git"}}
+    node.set("vllm_ascend", "0.14.0rc2.dev151+g0123456789", requires=demo.VLLM_ASCEND_REQUIRES, direct_url=vcs,
+             entry_points=demo.VLLM_ASCEND_ENTRY_POINTS)
+    failing = node.run(checks.vllm_ascend)[None]
+    assert failing.status == Status.FAIL
+    assert other in failing.message and VLLM_ASCEND_PIN in failing.message
+    assert "direct_url.json vcs_info" in failing.message
+    passing = node.run(checks.vllm_ascend, Options(expect={"vllm-ascend": other[:9]}))[None]
+    assert passing.status == Status.PASS
+    assert passing.expected == f"commit {other[:9]} (--expect)"
+
+
+def test_transformers_from_pypi_below_5_2_fails_with_the_error_users_hit() -> None:
+    node = Node().set("transformers", "5.1.0")
+    node.packages["transformers"] = demo.transformers_package(False)
+    outcome = node.run(checks.transformers)[None]
+    assert outcome.status == Status.FAIL
+    assert "model type `glm_moe_dsa` but Transformers does not recognize this architecture" in outcome.message
+    assert outcome.remediation == "pip install git+https://github.com/huggingface/transformers.git"
+
+
+def test_transformers_release_with_glm5_warns_unless_the_profile_accepts_releases() -> None:
+    node = Node().set("transformers", "5.2.0")
+    outcome = node.run(checks.transformers)[None]
+    assert outcome.status == Status.WARN
+    assert "has glm_moe_dsa and works, but the guide installs git main" in outcome.message
+    profile = load_builtin("a2-single")
+    lenient = replace(profile, pins=replace(profile.pins, transformers_source="pypi"))
+    assert node.run(checks.transformers, profile=lenient)[None].status == Status.PASS
+
+
+def test_transformers_git_build_without_glm5_fails() -> None:
+    node = Node()
+    node.packages["transformers"] = demo.transformers_package(False)
+    outcome = node.run(checks.transformers)[None]
+    assert outcome.status == Status.FAIL
+    assert "models/glm_moe_dsa/configuration_glm_moe_dsa.py missing" in (outcome.observed or "")
+
+
+def test_requirements_fail_on_a_wrong_torch_npu_and_a_missing_triton() -> None:
+    node = Node().set("torch_npu", "2.9.0.post2", requires=("torch==2.9.0+cpu",))
+    node.dists = [d for d in node.dists if d["name"] != "triton-ascend"]
+    outcome = node.run(checks.requirements)["vllm-ascend"]
+    assert outcome.status == Status.FAIL
+    assert "torch-npu==2.9.0 (installed 2.9.0.post2)" in outcome.message
+    assert "triton-ascend==3.2.0 (not installed)" in outcome.message
+    assert outcome.remediation == "pip install 'torch-npu==2.9.0' 'triton-ascend==3.2.0'"
+
+
+def test_vllm_transformers_pin_is_the_expected_conflict_and_extras_are_ignored() -> None:
+    outcomes = Node().run(checks.requirements)
+    assert outcomes["vllm"].status == Status.PASS  # `pytest; extra == "test"` is not required
+    conflict = outcomes["vllm transformers pin"]
+    assert conflict.status == Status.PASS
+    assert conflict.message.startswith("known, expected conflict: vllm requires transformers<5,>=4.56.0")
+
+
+def test_two_installed_copies_fail() -> None:
+    node = Node()
+    node.dists.append(demo.dist("vllm", "0.15.0+empty", folder_name="vllm-0.15.0+empty.dist-info"))
+    outcome = node.run(checks.vllm)[None]
+    assert outcome.status == Status.FAIL
+    assert outcome.message.startswith("2 installed copies of vllm: ")
+    assert node.run(checks.requirements)["vllm"].status == Status.SKIP
+
+
+def test_broken_metadata_and_direct_url_fail_clearly() -> None:
+    node = Node()
+    node.dists = [d for d in node.dists if d["name"] != "vllm"] + [{
+        "name": "vllm", "version": "0.16.0rc2.dev3+g978a37c82.empty", "name_from_folder": True,
+        "path": f"{demo.SITE}/vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info", "errors": ["no METADATA file"],
+    }]
+    ascend = node.record("vllm-ascend")
+    ascend.pop("direct_url")
+    ascend["direct_url_error"] = "direct_url.json is not JSON (Expecting value: line 1 column 1 (char 0)): '{oops'"
+    node.dists.append({"name": "six", "version": "1.17.0", "name_from_folder": True, "errors": ["no METADATA file"],
+                       "path": f"{demo.SITE}/six-1.17.0.dist-info"})
+    vllm = node.run(checks.vllm)[None]
+    assert (vllm.status, vllm.message) == (
+        Status.FAIL, f"vllm's metadata is broken: {demo.SITE}/vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info "
+        "has no METADATA")
+    ascend_outcome = node.run(checks.vllm_ascend)[None]
+    assert ascend_outcome.status == Status.FAIL
+    assert "install record is broken" in ascend_outcome.message and "not JSON" in ascend_outcome.message
+    broken = node.run(checks.requirements)["metadata"]
+    assert broken.status == Status.WARN and "six-1.17.0.dist-info" in broken.message
+
+
+def test_editable_install_whose_folder_vanished_fails() -> None:
+    node = Node()
+    vllm = node.record("vllm")
+    vllm["direct_url"] = {"dir_info": {"editable": True}, "url": "file:///vllm-workspace/vllm"}
+    node.writer.probe(PROBE_KIND, "/vllm-workspace/vllm", {
+        "folder": "/vllm-workspace/vllm", "head": None, "dirty": None, "changed": [], "submodules": [],
+        "error": "the source folder /vllm-workspace/vllm does not exist (moved or deleted after install?)"})
+    outcome = node.run(checks.vllm)[None]
+    assert outcome.status == Status.FAIL
+    assert "editable install, but its source folder cannot be read" in outcome.message
+    assert "does not exist" in outcome.message
+
+
+def test_uninitialised_submodules_and_a_missing_platform_plugin_fail() -> None:
+    node = Node()
+    node.record("vllm-ascend")["entry_points"] = "[console_scripts]\nfoo = bar:main\n"
+    node.writer.probe(PROBE_KIND, demo.VLLM_ASCEND_CHECKOUT, {
+        "folder": demo.VLLM_ASCEND_CHECKOUT, "head": VLLM_ASCEND_PIN, "dirty": False, "changed": [], "error": None,
+        "submodules": [{"path": "csrc/third_party/catlass", "state": "uninitialised", "commit": None}]})
+    outcomes = node.run(checks.vllm_ascend)
+    assert outcomes[None].status == Status.PASS
+    assert outcomes["submodules"].status == Status.FAIL
+    assert "csrc/third_party/catlass" in outcomes["submodules"].message
+    assert outcomes["platform plugin"].status == Status.FAIL
+
+
+def test_python_outside_the_supported_versions_fails() -> None:
+    node = Node()
+    node.python_version = "3.12.3"
+    outcome = node.run(checks.python_version)[None]
+    assert (outcome.status, outcome.expected) == (Status.FAIL, "3.10 or 3.11")
+
+
+@pytest.mark.parametrize(
+    ("vllm_version", "env", "status"),
+    [
+        ("0.16.0rc2.dev3+g978a37c82.empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "1"}, Status.WARN),
+        ("0.15.0+empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "1"}, Status.PASS),
+        ("0.16.0rc2.dev3+g978a37c82.empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "0"}, None),
+        ("0.16.0rc2.dev3+g978a37c82.empty", {}, None),
+    ],
+)
+def test_balance_scheduling_is_inert_except_with_vllm_0_15_0(vllm_version: str, env: dict[str, str],
+                                                              status: Status | None) -> None:
+    node = Node().set("vllm", vllm_version, requires=demo.VLLM_REQUIRES)
+    node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm")
+    node.writer.env(env)
+    outcome = node.run(checks.vllm).get("VLLM_ASCEND_BALANCE_SCHEDULING")
+    assert (outcome.status if outcome else None) == status
+
+
+@pytest.mark.parametrize(
+    ("command", "fragment"),
+    [
+        ({"exit_code": None, "not_found": True}, "the target interpreter 'python3' was not found"),
+        ({"exit_code": None, "timed_out": True, "timeout_s": 10.0}, "did not answer within 10 s and was killed"),
+        ({"exit_code": 1, "stderr": "Traceback (most recent call last):\nSyntaxError: invalid syntax"},
+         "exited with status 1: SyntaxError: invalid syntax"),
+        ({"exit_code": 0, "stdout": "Python 2.7 says hi"}, "its output is not JSON: 'Python 2.7 says hi'"),
+    ],
+)
+def test_an_interpreter_that_cannot_answer_is_an_error_for_every_package_check(
+        command: dict[str, Any], fragment: str) -> None:
+    writer = SnapshotWriter("a2-single")
+    writer.command(inspect_argv("python3"), **command)
+    ctx = Context(load_builtin("a2-single"), ReplayHost(writer.data))
+    for check in (checks.python_version, checks.vllm, checks.transformers, checks.requirements):
+        [outcome] = run_one(check, ctx)
+        assert outcome.status == Status.ERROR
+        assert fragment in outcome.message and "--python" in outcome.message
+        assert "Traceback" not in outcome.message
+
+
+def test_reported_facts_name_versions_sources_and_commits() -> None:
+    ctx = Node().context()
+    for check in (checks.python_version, checks.vllm, checks.vllm_ascend):
+        run_one(check, ctx)
+    packages = REPORTED_FACTS["packages"](ctx)
+    assert packages["vllm"] == {"version": "0.16.0rc2.dev3+g978a37c82.empty", "source": "local-folder",
+                                "commit": "978a37c82", "commit_source": "setuptools_scm version", "dirty": False}
+    assert packages["transformers"]["commit"] == demo.TRANSFORMERS_COMMIT
+    assert packages["torch-npu"]["version"] == "2.9.0"
+    assert REPORTED_FACTS["python"](ctx) == {"version": "3.11.14", "executable": demo.PYTHON}
