@@ -17,6 +17,7 @@ from glm5check.errors import ConfigError
 # Subcommands living in their own modules, imported only when invoked: name -> "module:attribute".
 LAZY_COMMANDS: dict[str, str] = {
     "fit": "glm5check.commands.fit:fit",
+    "weights": "glm5check.commands.weights:weights",
 }
 
 FORMATS = ("table", "json", "junit")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from glm5check import glm5
 from glm5check.context import reported_fact
-from glm5check.host.base import FILE_CAP_BYTES
+from glm5check.host.base import FILE_CAP_BYTES, Host
 from glm5check.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, Fit, FitPlan, fit
 from glm5check.parsers.safetensors import (
     PREFIX_BYTES,
@@ -116,21 +116,21 @@ class WeightsScan:
         return self.readable and bool(self.shards) and all(s.ok for s in self.shards)
 
 
-def _read_json(ctx: Context, folder: str, name: str) -> JsonFile:
+def _read_json(host: Host, folder: str, name: str) -> JsonFile:
     path = posixpath.join(folder, name)
-    info = ctx.host.stat(path)
+    info = host.stat(path)
     if not info.exists:
         return JsonFile(name, error=info.error or "missing")
     if info.kind != "file":
         return JsonFile(name, error=f"is a {info.kind}, not a file")
     if info.size is not None and info.size > FILE_CAP_BYTES:
         # Big index files (a GLM-5 bf16 index is about 5 MB) are read whole as bytes.
-        read = ctx.host.read_bytes(path, 0, info.size)
+        read = host.read_bytes(path, 0, info.size)
         if read.error or read.data is None:
             return JsonFile(name, error=read.error or "unreadable")
         text = read.data.decode("utf-8", errors="replace")
     else:
-        file = ctx.host.read_file(path)
+        file = host.read_file(path)
         if file.error or file.text is None:
             return JsonFile(name, error=file.error or "unreadable")
         text = file.text
@@ -140,9 +140,9 @@ def _read_json(ctx: Context, folder: str, name: str) -> JsonFile:
         return JsonFile(name, error=f"not JSON: {exc}")
 
 
-def _read_shard(ctx: Context, folder: str, name: str) -> Shard:
+def _read_shard(host: Host, folder: str, name: str) -> Shard:
     path = posixpath.join(folder, name)
-    info = ctx.host.stat(path)
+    info = host.stat(path)
     if not info.exists:
         if info.error and info.error != "missing":
             return Shard(name, cause="unreadable", detail=info.error)
@@ -151,7 +151,7 @@ def _read_shard(ctx: Context, folder: str, name: str) -> Shard:
         return Shard(name, info.size, "unreadable", f"is a {info.kind}, not a file")
     size = info.size or 0
     head_len = size if size < SMALL_FILE_BYTES else PREFIX_BYTES
-    head = ctx.host.read_bytes(path, 0, head_len)
+    head = host.read_bytes(path, 0, head_len)
     if head.error or head.data is None:
         return Shard(name, size, "unreadable", head.error or "no data")
     if looks_like_lfs_pointer(head.data):
@@ -161,7 +161,7 @@ def _read_shard(ctx: Context, folder: str, name: str) -> Shard:
     if problem is not None or length is None:
         cause = "truncated" if size < PREFIX_BYTES or "does not fit" in (problem or "") else "bad-header"
         return Shard(name, size, cause, problem or "unreadable header length")
-    body = ctx.host.read_bytes(path, PREFIX_BYTES, length)
+    body = host.read_bytes(path, PREFIX_BYTES, length)
     if body.error or body.data is None:
         return Shard(name, size, "unreadable", body.error or "no data")
     header = parse_header(body.data, file_size=size)
@@ -196,18 +196,21 @@ def _fingerprint(index: JsonFile | None, shards: tuple[Shard, ...]) -> str:
 
 def scan_weights(ctx: Context) -> WeightsScan:
     """Fact provider: everything the weights checks need, from headers only."""
-    folder = model_dir(ctx)
-    listing = ctx.host.list_dir(folder)
+    return scan_folder(ctx.host, model_dir(ctx))
+
+
+def scan_folder(host: Host, folder: str) -> WeightsScan:
+    listing = host.list_dir(folder)
     if listing.error or listing.entries is None:
         return WeightsScan(folder, error=listing.error or "unreadable")
     entries = listing.entries
     present = [name for name in INDEX_FILES if name in entries]
-    index = _read_json(ctx, folder, present[0]) if present else JsonFile(INDEX_FILES[0], error="missing")
-    config = _read_json(ctx, folder, "config.json")
-    quant = _read_json(ctx, folder, QUANT_DESCRIPTION)
+    index = _read_json(host, folder, present[0]) if present else JsonFile(INDEX_FILES[0], error="missing")
+    config = _read_json(host, folder, "config.json")
+    quant = _read_json(host, folder, QUANT_DESCRIPTION)
     names = _shard_names(entries, index)
     with ThreadPoolExecutor(max_workers=max(1, min(SHARD_WORKERS, len(names)))) as pool:
-        shards = tuple(pool.map(lambda name: _read_shard(ctx, folder, name), names))
+        shards = tuple(pool.map(lambda name: _read_shard(host, folder, name), names))
     return WeightsScan(
         path=folder,
         entries=entries,
