@@ -226,7 +226,7 @@ def peer_pings(ctx: Context) -> tuple[PeerPing, ...]:
 @reported_fact("npus")
 def _report_npus(ctx: Context) -> list[dict[str, Any]] | None:
     state = ctx.facts.peek(npu_smi)
-    if state is None or state.info is None:
+    if state is None or state.info is None or not state.info.is_table:
         return None
     return [
         {
@@ -245,7 +245,7 @@ def _report_npus(ctx: Context) -> list[dict[str, Any]] | None:
 @reported_fact("npu_processes")
 def _report_processes(ctx: Context) -> list[dict[str, Any]] | None:
     state = ctx.facts.peek(npu_smi)
-    if state is None or state.info is None:
+    if state is None or state.info is None or not state.info.is_table:
         return None
     return [
         {"npu": p.npu, "chip": p.chip, "pid": p.pid, "name": p.name, "memory_mb": p.memory_mb}

@@ -1,0 +1,324 @@
+"""npu.* and ascend.devices end to end: the real CLI with fake `npu-smi` / `hccn_tool` executables on PATH
+that print real captured outputs (chosen by their arguments), and replayed snapshots for what a test
+cannot create on this machine (/dev/davinci*, /etc/hccn.conf)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli, write_executable
+
+from glm5check.host.snapshot import SnapshotWriter
+
+TABLES = FIXTURES / "npu-smi-info"
+A3_BUSY = TABLES / "openyuanrong-fixture-A3-16chip-24.1.rc3.3-pt_main_thread.txt"
+A2_IDLE = TABLES / "vllm-ascend-issue152-8x910B1-24.1.rc3-idle.txt"
+B4_32GB = TABLES / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
+WARNING_910A = TABLES / "modelarts-1x910A-Warning-23.0.rc3.txt"
+HEALTH_ALARM = FIXTURES / "npu-smi-info-t-other" / "mindcluster-fixture-t-health-Alarm-tabs.txt"
+DCMI_8005 = FIXTURES / "npu-smi-info-errors" / "vllm-ascend-issue2698-dcmi-init-failed-8005-in-container.txt"
+NOT_FOUND = FIXTURES / "npu-smi-info-errors" / "mindie-docker-guide-command-not-found.txt"
+HCCN = {
+    "up": FIXTURES / "hccn_tool-link" / "mindcluster-doc-link-UP.txt",
+    "down": FIXTURES / "hccn_tool-link" / "mindcluster-code-comment-link-DOWN.txt",
+    "success": FIXTURES / "hccn_tool-net_health" / "mindcluster-doc-net_health-Success.txt",
+    "init": FIXTURES / "hccn_tool-net_health" / "mindcluster-doc-net_health-Init.txt",
+    "ip_session": FIXTURES / "hccn_tool-ip" / "mindcluster-fixture-ip-g-8dev-session-with-commands.txt",
+    "gateway_loop": FIXTURES / "hccn_tool-gateway" / "dsv3-multinode-doc-gateway-loop-8dev.txt",
+    "netdetect_loop": FIXTURES / "hccn_tool-netdetect" / "dsv3-multinode-doc-netdetect-loop-elided.txt",
+    "tls_loop": FIXTURES / "hccn_tool-tls" / "dsv3-multinode-doc-tls-loop-grep-switch-8dev.txt",
+    "ping": FIXTURES / "hccn_tool-ping" / "arthurchiao-blog-ping-i3.txt",
+    "conf": FIXTURES / "hccn-conf" / "openyuanrong-fixture-hccn-conf-8npu-SANITIZED-127.0.0.x.txt",
+}
+
+
+def fake_tool(folder: Path, name: str, answers: dict[str, str | tuple[str, int]]) -> Path:
+    """A fake tool printing a fixed text per argument string ("$*"), with an exit code; anything else is
+    answered like a real tool answers a bad argument."""
+    lines = ["#!/bin/sh", 'case "$*" in']
+    for index, (args, answer) in enumerate(answers.items()):
+        text, code = answer if isinstance(answer, tuple) else (answer, 0)
+        out = folder / f"{name}-{index}.out"
+        out.write_text(text, encoding="utf-8")
+        lines.append(f"  '{args}') cat '{out}'; exit {code};;")
+    lines += ['  *) echo "Error parameter: $*"; exit 2;;', "esac", ""]
+    return write_executable(folder, name, "\n".join(lines))
+
+
+def run_json(*args: str, bin_dir: Path | None = None, env: dict[str, str] | None = None,
+             timeout: float = 120) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+    result = run_cli(*args, "--format", "json",
+                     env=clean_env(env, path_prepend=[bin_dir] if bin_dir else ()), timeout=timeout)
+    assert_no_traceback(result)
+    report = json.loads(result.stdout)
+    return result.returncode, report["results"], report["facts"]
+
+
+def results_of(results: list[dict[str, Any]], check_id: str) -> list[dict[str, Any]]:
+    return [r for r in results if r["id"] == check_id]
+
+
+def statuses(results: list[dict[str, Any]], check_id: str) -> list[str]:
+    return [r["status"] for r in results_of(results, check_id)]
+
+
+# -- npu-smi table checks ---------------------------------------------------------------------------------
+
+
+def test_a3_table_passes_count_on_a3_single(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A3_BUSY.read_text()})
+    _, results, facts = run_json("--profile", "a3-single", "--check", "npu.*", bin_dir=fake_bin)
+    assert statuses(results, "npu.smi") == ["pass"]
+    (count,) = results_of(results, "npu.count")
+    assert count["status"] == "pass" and "16 chips visible" in count["message"]
+    assert len(facts["npus"]) == 16
+    assert facts["npus"][15] == {"npu": 7, "chip": 1, "name": "Ascend910", "health": "OK",
+                                 "hbm_used_mb": 52358, "hbm_total_mb": 65536, "bus_id": "0000:83:00.0"}
+    assert facts["npu_processes"][0] == {"npu": 4, "chip": 0, "pid": 957687, "name": "pt_main_thread",
+                                         "memory_mb": 49207}
+
+
+def test_a2_table_fails_count_for_a3_profile(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    code, results, _ = run_json("--profile", "a3-single", "--check", "npu.count", bin_dir=fake_bin)
+    (fail,) = [r for r in results_of(results, "npu.count") if r["status"] == "fail"]
+    assert "8 < 16" in fail["message"] and fail["expected"] == ">= 16"
+    assert code == 1
+    warn = [r for r in results_of(results, "npu.count") if r["status"] == "warn"]
+    assert warn and "910B1" in warn[0]["message"]  # not the A3's chips
+
+
+def test_busy_chips_fail_hbm_and_name_their_processes(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A3_BUSY.read_text()})
+    _, results, _ = run_json("--profile", "a3-single", "--check", "npu.hbm", "--check", "npu.processes",
+                             bin_dir=fake_bin)
+    hbm = results_of(results, "npu.hbm")
+    failing = {r["item"]: r for r in hbm if r["status"] == "fail"}
+    assert sorted(failing) == sorted(f"NPU {n} chip {c}" for n in range(4, 8) for c in (0, 1))
+    assert "pid 957687 pt_main_thread" in failing["NPU 4 chip 0"]["message"]
+    assert "52553 of 65536 MB in use" in failing["NPU 4 chip 0"]["message"]
+    assert "Free memory on device" in failing["NPU 4 chip 0"]["message"]
+    assert "kill 957687" in failing["NPU 4 chip 0"]["remediation"]
+    processes = [r for r in results_of(results, "npu.processes") if r["status"] == "fail"]
+    assert len(processes) == 8 and "pid 958011" in processes[-1]["observed"]
+
+
+def test_hbm_in_use_without_a_process_is_held_outside_the_container(fake_bin: Path) -> None:
+    # vllm-ascend issue #1048: NPU 4 at 31859/32768 MB with no process table at all.
+    fake_tool(fake_bin, "npu-smi", {"info": (TABLES / "vllm-ascend-issue1048-8x910B4-24.1.rc3.txt").read_text()})
+    profile = fake_bin / "b4.toml"
+    profile.write_text('extends = "a2-single"\nname = "b4"\n[hardware]\nhbm_mb_per_chip = 32768\n')
+    _, results, _ = run_json("--profile-file", str(profile), "--check", "npu.hbm", bin_dir=fake_bin)
+    (fail,) = [r for r in results_of(results, "npu.hbm") if r["status"] == "fail"]
+    assert fail["item"] == "NPU 4" and "outside this container" in fail["message"]
+
+
+def test_32gb_910b4_fails_hbm_for_the_64gb_class(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": B4_32GB.read_text()})
+    _, results, _ = run_json("--profile", "a2-single", "--check", "npu.hbm", bin_dir=fake_bin)
+    hbm = results_of(results, "npu.hbm")
+    assert [r["status"] for r in hbm] == ["fail"] * 8
+    assert "32768 MB of HBM < 65536 MB" in hbm[0]["message"] and hbm[0]["observed"] == "32768 MB"
+
+
+def test_idle_64gb_node_passes_hbm_health_processes(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    code, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
+    for check_id in ("npu.smi", "npu.count", "npu.health", "npu.hbm", "npu.processes"):
+        assert statuses(results, check_id) == ["pass"], check_id
+    assert code == 0
+
+
+def test_visible_devices_narrow_the_chips(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    _, results, _ = run_json("--profile", "a2-single", "--check", "npu.count", bin_dir=fake_bin,
+                             env={"ASCEND_RT_VISIBLE_DEVICES": "0,1,2,3,9"})
+    by_item = {r["item"]: r for r in results_of(results, "npu.count")}
+    assert "4 < 8" in by_item[None]["message"]
+    variable = by_item["ASCEND_RT_VISIBLE_DEVICES"]
+    assert variable["status"] == "fail" and "do not exist: 9" in variable["message"]
+
+
+def test_warning_chip_fails_health_with_its_error_codes(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": WARNING_910A.read_text(),
+                                    "info -t health -i 1 -c 0": HEALTH_ALARM.read_text()})
+    _, results, _ = run_json("--profile", "a2-single", "--check", "npu.health", bin_dir=fake_bin)
+    (fail,) = results_of(results, "npu.health")
+    assert fail["status"] == "fail" and fail["item"] == "NPU 1" and fail["observed"] == "Warning"
+    assert "A4025021 8C03A000 8C084E00" in fail["message"]
+
+
+# -- npu-smi failures: one clear result, no traceback -----------------------------------------------------
+
+
+def test_dcmi_8005_gives_one_clear_failure(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": (DCMI_8005.read_text(), 1)})
+    code, results, facts = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
+    (smi,) = results_of(results, "npu.smi")
+    assert smi["status"] == "fail" and "-8005" in smi["message"] and "not mapped into this container" in smi["message"]
+    assert "--device=/dev/davinci_manager" in smi["remediation"]
+    for check_id in ("npu.count", "npu.health", "npu.hbm", "npu.processes"):
+        assert statuses(results, check_id) == ["skip"], check_id
+    assert code == 1 and facts.get("npus") is None
+
+
+def test_npu_smi_exiting_127_gives_one_clear_failure(fake_bin: Path) -> None:
+    write_executable(fake_bin, "npu-smi", f"#!/bin/sh\ncat '{NOT_FOUND}' >&2\nexit 127\n")
+    code, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
+    (smi,) = results_of(results, "npu.smi")
+    assert smi["status"] == "fail" and "status 127" in smi["message"] and "command not found" in smi["message"]
+    assert [r["status"] for r in results if r["id"] != "npu.smi"] == ["skip"] * 4
+    assert code == 1
+
+
+def test_hanging_npu_smi_is_killed_within_the_timeout(fake_bin: Path) -> None:
+    write_executable(fake_bin, "npu-smi", "#!/bin/sh\nsleep 60\n")
+    started = time.monotonic()
+    code, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", "--timeout", "2",
+                                bin_dir=fake_bin, timeout=40)
+    assert time.monotonic() - started < 20
+    (smi,) = results_of(results, "npu.smi")
+    assert smi["status"] == "fail" and "did not answer within 2 s" in smi["message"]
+    assert code == 1
+
+
+def test_missing_npu_smi_fails_with_mount_hint(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("--profile", "a2-single", "--check", "npu.smi", "--format", "json",
+                     env=clean_env({"PATH": str(empty)}))
+    assert_no_traceback(result)
+    (smi,) = json.loads(result.stdout)["results"]
+    assert smi["status"] == "fail" and "not found" in smi["message"]
+    assert "/usr/local/bin/npu-smi" in smi["remediation"]
+
+
+def test_unreadable_table_is_an_error_quoting_its_first_lines(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": "garbage line one\nsecond line\n"})
+    _, results, _ = run_json("--profile", "a2-single", "--check", "npu.smi", bin_dir=fake_bin)
+    (smi,) = results
+    assert smi["status"] == "error" and "garbage line one / second line" in smi["message"]
+
+
+# -- npu.network against fake hccn_tool outputs (two-node profile) -----------------------------------------
+
+
+def _device_ip_outputs() -> dict[int, str]:
+    """The 8-device session transcript split per device: exactly what `hccn_tool -i N -ip -g` printed."""
+    blocks: dict[int, str] = {}
+    device = -1
+    for line in HCCN["ip_session"].read_text().splitlines():
+        if "hccn_tool -i" in line:
+            device = int(line.split("-i")[1].split()[0])
+            blocks[device] = ""
+        elif line.strip():
+            blocks[device] += line + "\n"
+    return blocks
+
+
+def _hccn_answers(down: int | None = None, unhealthy: int | None = None, tls_on: int | None = None,
+                  ping: str | None = None) -> dict[str, str | tuple[str, int]]:
+    gateways = HCCN["gateway_loop"].read_text().splitlines()
+    tls = HCCN["tls_loop"].read_text().splitlines()
+    netdetect = HCCN["netdetect_loop"].read_text().splitlines()[0] + "\n"
+    answers: dict[str, str | tuple[str, int]] = {}
+    for device, ip_text in _device_ip_outputs().items():
+        answers[f"-i {device} -link -g"] = HCCN["down" if device == down else "up"].read_text()
+        answers[f"-i {device} -net_health -g"] = HCCN["init" if device == unhealthy else "success"].read_text()
+        answers[f"-i {device} -ip -g"] = ip_text
+        answers[f"-i {device} -gateway -g"] = gateways[device] + "\n"
+        answers[f"-i {device} -netdetect -g"] = netdetect
+        switch = tls[device].replace("tls switch[0]", "tls switch[1]") if device == tls_on else tls[device]
+        answers[f"-i {device} -tls -g"] = switch + "\n"
+    if ping:
+        answers[f"-i 0 -ping -g address {ping}"] = HCCN["ping"].read_text()
+        answers["-i 1 -ping -g address 192.0.2.99"] = ("", 1)
+    return answers
+
+
+def test_network_reports_per_device_link_health_and_tls(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", _hccn_answers(down=3, unhealthy=5, tls_on=6))
+    _, results, facts = run_json("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network",
+                                 bin_dir=fake_bin)
+    by_item = {r["item"]: r for r in results_of(results, "npu.network")}
+    assert by_item["device 3"]["status"] == "fail" and "link DOWN" in by_item["device 3"]["message"]
+    assert by_item["device 5"]["status"] == "fail" and "net_health Init" in by_item["device 5"]["message"]
+    assert by_item["tls"]["status"] == "fail" and "6:1" in by_item["tls"]["observed"]
+    for device in (0, 1, 2, 4, 6, 7):
+        assert by_item[f"device {device}"]["status"] == "pass", device
+    assert "192.1.45.172/255.255.0.0" in by_item["device 0"]["message"]
+    assert facts["npu_device_ips"]["7"] == "192.4.32.120"
+
+
+def test_network_all_up_passes_and_pings_node0(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", _hccn_answers(ping="29.1.137.205"))
+    _, results, _ = run_json("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network",
+                             bin_dir=fake_bin, env={"GLM5CHECK_PEER_NPU_IPS": "29.1.137.205,192.0.2.99"})
+    by_item = {r["item"]: r for r in results_of(results, "npu.network")}
+    assert all(by_item[f"device {n}"]["status"] == "pass" for n in range(8))
+    assert by_item["tls"]["status"] == "pass"
+    assert by_item["ping 0 -> 29.1.137.205"]["status"] == "pass"
+    assert by_item["ping 1 -> 192.0.2.99"]["status"] == "fail"
+
+
+def test_network_is_not_run_on_single_node_profiles(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    _, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
+    assert not results_of(results, "npu.network")
+
+
+# -- replayed snapshots: /etc/hccn.conf and /dev/davinci* ------------------------------------------------
+
+
+def _snapshot(tmp_path: Path, conf_override: dict[int, str] | None = None,
+              missing_devices: tuple[str, ...] = ()) -> Path:
+    writer = SnapshotWriter("a2-multi", hostname="node1", options={"node_rank": 1})
+    conf_text = HCCN["conf"].read_text()
+    addresses = {n: line.split("=")[1] for n, line in enumerate(
+        ln for ln in conf_text.splitlines() if ln.startswith("address_"))}
+    addresses.update(conf_override or {})
+    writer.which("npu-smi", "/usr/local/bin/npu-smi")
+    writer.which("hccn_tool", "/usr/local/Ascend/driver/tools/hccn_tool")
+    writer.command(["/usr/local/bin/npu-smi", "info"], A2_IDLE.read_text())
+    writer.file("/etc/hccn.conf", conf_text)
+    tool = "/usr/local/Ascend/driver/tools/hccn_tool"
+    for device in range(8):
+        writer.command([tool, "-i", str(device), "-link", "-g"], HCCN["up"].read_text())
+        writer.command([tool, "-i", str(device), "-net_health", "-g"], HCCN["success"].read_text())
+        writer.command([tool, "-i", str(device), "-ip", "-g"], f"ipaddr:{addresses[device]}\nnetmask:255.255.0.0\n")
+        writer.command([tool, "-i", str(device), "-gateway", "-g"], f"default gateway:127.0.0.1, Iface:eth{device}\n")
+        writer.command([tool, "-i", str(device), "-netdetect", "-g"], "netdetect address: 127.0.0.1\n")
+        writer.command([tool, "-i", str(device), "-tls", "-g"], HCCN["tls_loop"].read_text().splitlines()[device])
+    wanted = [f"/dev/davinci{n}" for n in range(8)] + ["/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc"]
+    for path in wanted:
+        writer.stat(path, kind=None if path in missing_devices else "char")
+    for path in ("/usr/local/dcmi", "/usr/local/Ascend/driver/lib64"):
+        writer.stat(path, kind="dir")
+    for path in ("/usr/local/Ascend/driver/tools/hccn_tool", "/usr/local/bin/npu-smi",
+                 "/usr/local/Ascend/driver/version.info", "/etc/ascend_install.info"):
+        writer.stat(path, kind="file")
+    return writer.write(tmp_path / "snap")
+
+
+def test_hccn_conf_must_match_the_configured_addresses(tmp_path: Path) -> None:
+    snap = _snapshot(tmp_path, conf_override={2: "127.0.0.99"})
+    _, results, _ = run_json("--replay", str(snap), "--check", "npu.network")
+    by_item = {r["item"]: r for r in results_of(results, "npu.network")}
+    assert by_item["device 2"]["status"] == "fail" and "address_2=127.0.0.83" in by_item["device 2"]["message"]
+    assert by_item["device 1"]["status"] == "pass"
+
+
+@pytest.mark.parametrize("missing", [(), ("/dev/davinci5", "/dev/hisi_hdc")])
+def test_ascend_devices(tmp_path: Path, missing: tuple[str, ...]) -> None:
+    snap = _snapshot(tmp_path, missing_devices=missing)
+    _, results, _ = run_json("--replay", str(snap), "--check", "ascend.devices")
+    failing = sorted(r["item"] for r in results if r["status"] == "fail")
+    assert failing == sorted(missing)
+    assert ("devices" in {r["item"] for r in results if r["status"] == "pass"}) is (not missing)
+    assert any(r["item"] == "mounts" and r["status"] == "pass" for r in results)
