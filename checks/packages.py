@@ -364,7 +364,8 @@ def _judge_transformers_source(ctx: Context, dist: Dist, is_dev: bool, expected:
     if ctx.profile.pins.transformers_source != "git":
         return passed(f"{dist.version} has glm_moe_dsa", expected=expected, observed=observed)
     return warned(
-        f"transformers {dist.version} from a release has glm_moe_dsa and works, but the guide installs git main",
+        f"transformers {dist.version} from {INSTALL_KIND_TEXT[dist.install_kind]} has glm_moe_dsa and works, "
+        "but the guide installs git main",
         expected=expected,
         observed=observed,
         remediation=f"to match the guide: {fix}",
@@ -375,7 +376,7 @@ def _older_than(version: str | None, minimum: str) -> bool:
     from packaging.version import InvalidVersion, Version
 
     try:
-        return Version(version or "") < Version(minimum)
+        return Version(Version(version or "").base_version) < Version(minimum)
     except InvalidVersion:
         return True
 
