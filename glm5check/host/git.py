@@ -58,7 +58,10 @@ def read_checkout(folder: str) -> dict[str, Any]:
 def _read_repository(folder: str, answer: dict[str, Any]) -> None:
     import git
 
-    repo = git.Repo(folder)
+    try:
+        repo = git.Repo(folder)
+    except git.exc.InvalidGitRepositoryError:
+        raise ValueError(".git is damaged: not a valid git repository") from None
     try:
         answer["head"] = repo.head.commit.hexsha
         answer["branch"] = None if repo.head.is_detached else repo.head.ref.name
