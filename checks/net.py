@@ -26,6 +26,7 @@ from glm5check.facts.net import (
     normalise_ip,
     parse_ifname_spec,
     route_to_node0,
+    suggested_node_env,
     vllm_processes,
 )
 from glm5check.host.base import ListeningSocket
@@ -47,37 +48,12 @@ def _addresses(nics: Sequence[Nic]) -> str:
     return ", ".join(listed) or "no IPv4 address outside loopback"
 
 
-def _suggestion(ctx: Context, nics: Sequence[Nic]) -> tuple[Nic, str] | None:
-    """The NIC and address this node should use: node 0's address on rank 0, the route towards node 0 on
-    rank >= 1, else the NIC already carrying HCCL_IF_IP, else the first usable non-virtual NIC."""
-    node0 = ctx.fact(node0_address)
-    if node0 is not None:
-        if ctx.node.role == "primary":
-            nic = nic_carrying(tuple(nics), node0.address)
-            if nic is not None:
-                return nic, node0.address
-        else:
-            route = ctx.fact(route_to_node0)
-            nic = nic_by_name(tuple(nics), route.lookup.dev) if route and route.lookup.found else None
-            if nic is not None and route is not None and route.lookup.src and nic.kind != "loopback":
-                return nic, route.lookup.src
-    nic = nic_carrying(tuple(nics), normalise_ip(_env(ctx, HCCL_IF_IP)))
-    if nic is not None and nic.kind == "nic" and nic.ipv4:
-        return nic, normalise_ip(_env(ctx, HCCL_IF_IP)) or nic.ipv4[0]
-    for nic in nics:
-        if nic.kind == "nic" and nic.usable and nic.ipv4:
-            return nic, nic.ipv4[0]
-    return None
-
-
-def _export_line(ctx: Context, nics: Sequence[Nic], with_address: bool = True) -> str | None:
-    suggestion = _suggestion(ctx, nics)
+def _export_line(ctx: Context, with_address: bool = True) -> str | None:
+    suggestion = ctx.fact(suggested_node_env)
     if suggestion is None:
         return None
-    nic, address = suggestion
-    parts = [f"{HCCL_IF_IP}={address}"] if with_address else []
-    parts += [f"{var}={nic.name}" for var in SOCKET_IFNAME_VARS]
-    return "export " + " ".join(parts)
+    exports = suggestion.exports if with_address else suggestion.interface_exports
+    return "export " + " ".join(f"{name}={value}" for name, value in exports.items())
 
 
 def _state_fix(nic: Nic) -> str:
@@ -133,7 +109,7 @@ def net_interfaces(ctx: Context) -> list[Result]:
 
 def _hccl_if_ip(ctx: Context, nics: tuple[Nic, ...]) -> tuple[Result, Nic | None]:
     raw = _env(ctx, HCCL_IF_IP)
-    fix = _export_line(ctx, nics)
+    fix = _export_line(ctx)
     expected = "an address of this host, on an up NIC that reaches the other node"
     if raw is None:
         return failed(
@@ -203,7 +179,7 @@ def _tensorpipe_leniency(var: str, result: Result) -> Result:
 
 def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | None) -> Result:
     raw = _env(ctx, var)
-    fix = _export_line(ctx, nics, with_address=False)
+    fix = _export_line(ctx, with_address=False)
     expected = f"the NIC that carries HCCL_IF_IP ({target.name})" if target else "an up NIC of this host"
     if raw is None:
         return warned(
@@ -358,15 +334,15 @@ def _hostname(ctx: Context, nics: tuple[Nic, ...]) -> Result:
             expected=expected,
             observed=observed,
         )
-    suggestion = _suggestion(ctx, nics)
-    address = suggestion[1] if suggestion else "<this node's address>"
+    suggestion = ctx.fact(suggested_node_env)
+    address = suggestion.address if suggestion else "<this node's address>"
     return failed(
         f"{info.hostname} {how} and GLOO_SOCKET_IFNAME is not usable: Gloo falls back to the "
         "loopback address ('Unable to resolve hostname to a (local) address')",
         item=item,
         expected=expected,
         observed=observed,
-        remediation=_export_line(ctx, nics, with_address=False)
+        remediation=_export_line(ctx, with_address=False)
         or f"add '{address} {info.hostname}' to /etc/hosts",
     )
 

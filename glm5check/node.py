@@ -2,7 +2,8 @@
 
 In order: a single-node profile; `--node-rank`; the serve plan (`--data-parallel-start-rank`,
 `--headless`; a serve script with neither is node 0's, as in the guide); then detection from local
-addresses: a local interface carrying node 0's address makes this node 0, otherwise it is node 1.
+addresses: a local interface carrying node 0's address makes this node 0, otherwise it is node 1; then the
+node index a launcher exports (Slurm's `SLURM_NODEID`, LeaderWorkerSet's `LWS_WORKER_INDEX`).
 Node 0's address comes from the serve script's `--data-parallel-address`, `--node0-ip` or the profile.
 """
 
@@ -16,7 +17,9 @@ from glm5check.model import ProbeFailed
 if TYPE_CHECKING:
     from glm5check.context import Context
 
-DEFAULT_SOURCE = "default (no --node-rank, serve script or node 0 address to detect from)"
+DEFAULT_SOURCE = "default (no --node-rank, serve script, node 0 address or launcher rank to go by)"
+# Variables in which multi-node launchers give each node its 0-based index.
+LAUNCHER_RANK_VARS = ("SLURM_NODEID", "LWS_WORKER_INDEX")
 
 
 def role_for_rank(rank: int, multi_node: bool) -> str:
@@ -38,6 +41,9 @@ def resolve_node(ctx: Context) -> NodeInfo:
     detected = _from_local_addresses(ctx)
     if detected is not None:
         return detected
+    launched = _from_launcher(ctx)
+    if launched is not None:
+        return launched
     return NodeInfo(0, "primary", DEFAULT_SOURCE)
 
 
@@ -72,3 +78,13 @@ def _from_local_addresses(ctx: Context) -> NodeInfo | None:
     if nic is not None:
         return NodeInfo(0, "primary", f"detected: {nic.name} carries node 0's address {node0.address}")
     return NodeInfo(1, "headless", f"detected: node 0's address {node0.address} is not on this host")
+
+
+def _from_launcher(ctx: Context) -> NodeInfo | None:
+    env = ctx.env
+    for name in LAUNCHER_RANK_VARS:
+        value = env.get(name, "").strip()
+        if value.isdigit():
+            rank = int(value)
+            return NodeInfo(rank, role_for_rank(rank, True), f"launcher environment ({name}={value})")
+    return None

@@ -6,7 +6,7 @@ import pytest
 from glm5check.checks.net import net_interfaces, net_node0, net_ports
 from net_fakes import NIC, NODE0_IP, NODE1_IP, FakeNic, Scenario, guide_env, lo, run_check
 
-from glm5check.facts.net import is_vllm_process, parse_ifname_spec
+from glm5check.facts.net import is_vllm_process, parse_ifname_spec, suggested_node_env
 from glm5check.host.base import ConnectResult, ListeningSocket, Process
 from glm5check.model import Status
 
@@ -400,3 +400,43 @@ def test_checks_are_multi_node_only_and_node0_is_headless_only() -> None:
         assert not check.applies(False, "single")
     assert net_node0.applies(True, "headless") and not net_node0.applies(True, "primary")
     assert net_ports.applies(True, "primary") and net_ports.applies(True, "headless")
+
+
+# -- the exports this node should use (fix-env uses the same provider) ---------------------------------
+
+
+def test_suggestion_on_node0_is_node0_address() -> None:
+    suggestion = node0(env={}).context().fact(suggested_node_env)
+    assert suggestion is not None
+    assert suggestion.exports == {
+        "HCCL_IF_IP": NODE0_IP,
+        "HCCL_SOCKET_IFNAME": NIC,
+        "GLOO_SOCKET_IFNAME": NIC,
+        "TP_SOCKET_IFNAME": NIC,
+    }
+
+
+def test_suggestion_on_node1_follows_the_route_to_node0() -> None:
+    suggestion = node1(env={}).context().fact(suggested_node_env)
+    assert suggestion is not None
+    assert (suggestion.nic, suggestion.address) == (NIC, NODE1_IP)
+    assert suggestion.reason == f"the route towards node 0 {NODE0_IP}"
+
+
+def test_suggestion_without_node0_keeps_a_valid_hccl_if_ip() -> None:
+    nics = [lo(), MGMT, FakeNic("ens5", ("10.30.0.7",))]
+    suggestion = (
+        node0(env={"HCCL_IF_IP": "10.30.0.7"}, nics=nics, node0_ip=None).context().fact(suggested_node_env)
+    )
+    assert suggestion is not None and (suggestion.nic, suggestion.address) == ("ens5", "10.30.0.7")
+
+
+def test_suggestion_falls_back_to_the_first_up_nic_and_says_so() -> None:
+    nics = [lo(), DOCKER, FakeNic("ens5", ("10.30.0.7",), operstate="down"), MGMT]
+    suggestion = node0(env={}, nics=nics, node0_ip=None).context().fact(suggested_node_env)
+    assert suggestion is not None and suggestion.nic == "eth0"
+    assert "check it" in suggestion.reason
+
+
+def test_no_suggestion_without_a_usable_nic() -> None:
+    assert node0(env={}, nics=[lo(), DOCKER], node0_ip=None).context().fact(suggested_node_env) is None

@@ -92,6 +92,18 @@ def test_serve_script_address_wins_over_node0_ip_option() -> None:
     assert scenario.context().fact(node0_address).source == "serve script --data-parallel-address"
 
 
+@pytest.mark.parametrize("variable", ["SLURM_NODEID", "LWS_WORKER_INDEX"])
+def test_launcher_node_index(variable: str) -> None:
+    env = {**guide_env(NODE1_IP), variable: "1"}
+    node = resolve_node(on_node(NODE1_IP, env=env).context())
+    assert (node.rank, node.role, node.source) == (1, "headless", f"launcher environment ({variable}=1)")
+
+
+def test_local_address_detection_wins_over_launcher_index() -> None:
+    env = {**guide_env(NODE0_IP), "SLURM_NODEID": "1"}
+    assert resolve_node(on_node(NODE0_IP, env=env, node0_ip=NODE0_IP).context()).role == "primary"
+
+
 def test_default_without_any_clue() -> None:
     node = resolve_node(on_node(NODE1_IP).context())
     assert (node.rank, node.role, node.source) == (0, "primary", DEFAULT_SOURCE)
