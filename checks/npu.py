@@ -277,10 +277,10 @@ def _hbm_result(ctx: Context, plan: ChipPlan, chip: NpuChip) -> Result | None:
     processes = processes_on(ctx.fact(npu_smi).info, chip)
     holder = (f"used by {_process_text(processes)}" if processes
               else "no process visible: held by a process outside this container")
-    vllm = (f"vLLM will stop with \"Free memory on device ({free / 1024:.1f}/{capacity / 1024:.1f} GiB) on "
-            f"startup is less than desired GPU memory utilization ({utilization}, {needed / 1024:.1f} GiB)\"")
+    vllm = (f"vLLM: \"Free memory on device ({free / 1024:.1f}/{capacity / 1024:.1f} GiB) on startup is less "
+            f"than desired GPU memory utilization ({utilization}, {needed / 1024:.1f} GiB)\"")
     return failed(
-        f"{label}: {used} of {total} MB in use, {free} MB free < {utilization} × {capacity} MB ({holder}); "
+        f"{label}: {used} of {total} MB in use, {free} MB free < {utilization} × {capacity} MB usable; {holder}. "
         f"{vllm}",
         item=label, expected=f">= {needed:.0f} MB free", observed=f"{free} MB free ({used} MB used)",
         remediation=("stop the processes holding this chip (kill " + " ".join(str(p.pid) for p in processes)
@@ -364,20 +364,25 @@ def npu_processes(ctx: Context) -> Iterator[Result]:
 # -- npu.network ----------------------------------------------------------------------------------------
 
 
-def _device_problems(device: DeviceNetwork, conf_address: str | None, conf_read: bool) -> list[str]:
-    problems = list(device.failures)
+def _device_problems(device: DeviceNetwork, conf_address: str | None, conf_read: bool) -> list[tuple[str, str]]:
+    """(problem, fix) pairs for one device."""
+    n = device.device
+    problems = [(failure, f"run hccn_tool -i {n} by hand") for failure in device.failures]
     if device.link != "UP":
-        problems.append(f"link {device.link or 'unknown'}")
+        problems.append((f"link {device.link or 'unknown'}",
+                         f"check the cable, optics and switch port of device {n} (hccn_tool -i {n} -link_stat -g)"))
     if device.net_health != "Success":
-        problems.append(f"net_health {device.net_health or 'unknown'}")
+        problems.append((f"net_health {device.net_health or 'unknown'}",
+                         f"check that device {n} reaches its netdetect address (hccn_tool -i {n} -net_health -g)"))
     if device.address is None:
-        problems.append("no IP configured")
+        problems.append(("no IP configured", f"hccn_tool -i {n} -ip -s address <ip> netmask <mask>"))
     if device.gateway is None:
-        problems.append("no gateway")
+        problems.append(("no gateway", f"hccn_tool -i {n} -gateway -s gateway <gateway ip>"))
     if device.netdetect is None:
-        problems.append("no netdetect address")
+        problems.append(("no netdetect address", f"hccn_tool -i {n} -netdetect -s address <gateway ip>"))
     if conf_read and device.address is not None and conf_address != device.address:
-        problems.append(f"/etc/hccn.conf has address_{device.device}={conf_address or 'nothing'}")
+        problems.append((f"/etc/hccn.conf has address_{n}={conf_address or 'nothing'}",
+                         f"make address_{n} in /etc/hccn.conf equal to {device.address} (or the reverse)"))
     return problems
 
 
@@ -389,12 +394,10 @@ def _network_device_results(ctx: Context) -> Iterator[Result]:
         problems = _device_problems(device, conf_address, network.conf is not None)
         if problems:
             yield failed(
-                f"{item}: {'; '.join(problems)}",
+                f"{item}: {'; '.join(p for p, _ in problems)}",
                 item=item, expected="link UP, net_health Success, IP, gateway, netdetect as in /etc/hccn.conf",
                 observed=f"link {device.link}, net_health {device.net_health}, ip {device.address}",
-                remediation=(f"hccn_tool -i {device.device} -link -g / -net_health -g; check the cable and "
-                             f"switch port; set the address with hccn_tool -i {device.device} -ip -s address "
-                             "<ip> netmask <mask>, gateway and netdetect with -gateway -s / -netdetect -s"),
+                remediation="; ".join(dict.fromkeys(fix for _, fix in problems)),
             )
         else:
             yield passed(
