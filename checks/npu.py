@@ -81,11 +81,15 @@ def _smi_failure(state: NpuSmiState) -> Result | None:
             observed=_first_lines(result.output, 1),
             remediation=(
                 "a hung npu-smi usually means a hung driver: check dmesg on the host and restart the NPU "
-                "driver or reboot" if result.timed_out else _mount_hint()
+                "driver or reboot"
+                if result.timed_out
+                else _mount_hint()
             ),
         )
     if info is not None and info.error is not None:
-        cause, fix = DCMI_CAUSES.get(info.error_code or 0, ("npu-smi printed an error instead of the table", ""))
+        cause, fix = DCMI_CAUSES.get(
+            info.error_code or 0, ("npu-smi printed an error instead of the table", "")
+        )
         return failed(
             f"npu-smi info failed: {info.error} — {cause}",
             expected="the npu-smi info table",
@@ -133,7 +137,8 @@ def npu_smi_check(ctx: Context) -> Result:
     version = info.tool_version or "unknown version"
     unread = f"; {len(info.unread)} line(s) not understood" if info.unread else ""
     return passed(
-        f"{state.path} ({version}, driver {info.driver_version or 'unknown'}) lists {len(info.chips)} chips{unread}",
+        f"{state.path} ({version}, driver {info.driver_version or 'unknown'}) lists "
+        f"{len(info.chips)} chips{unread}",
         observed=f"{len(info.chips)} chips",
     )
 
@@ -175,28 +180,34 @@ def npu_count(ctx: Context) -> Iterator[Result]:
         yield failed(
             f"{VISIBLE_DEVICES_VAR} names devices that do not exist: {', '.join(plan.bad_ids)} "
             f"(npu-smi lists {len(plan.table)} chips, numbered 0..{len(plan.table) - 1})",
-            item=VISIBLE_DEVICES_VAR, expected=f"ids below {len(plan.table)}", observed=plan.visible_devices,
+            item=VISIBLE_DEVICES_VAR,
+            expected=f"ids below {len(plan.table)}",
+            observed=plan.visible_devices,
             remediation=f"export {VISIBLE_DEVICES_VAR}={','.join(str(i) for i in range(plan.needed))}",
         )
     if len(plan.visible) < plan.needed:
         yield failed(
             f"{seen}: {len(plan.visible)} < {plan.needed} needed ({why})",
-            expected=f">= {plan.needed}", observed=str(len(plan.visible)),
+            expected=f">= {plan.needed}",
+            observed=str(len(plan.visible)),
             remediation=(
                 f"map all {plan.needed} devices into the container (--device=/dev/davinciN for each), "
                 f"unset {VISIBLE_DEVICES_VAR}, or lower --tensor-parallel-size"
             ),
         )
     else:
-        yield passed(f"{seen} >= {why} = {plan.needed}", expected=f">= {plan.needed}",
-                     observed=str(len(plan.visible)))
+        yield passed(
+            f"{seen} >= {why} = {plan.needed}", expected=f">= {plan.needed}", observed=str(len(plan.visible))
+        )
     names = sorted({c.name or "unknown" for c in plan.planned})
     wanted = ctx.profile.hardware.chip_names
     if wanted and any(name not in wanted for name in names):
         yield warned(
             f"chips are {', '.join(names)}; the profile {ctx.profile.name} is for "
             f"{ctx.profile.hardware.platform} ({', '.join(wanted)})",
-            item="chip name", expected=" / ".join(wanted), observed=", ".join(names),
+            item="chip name",
+            expected=" / ".join(wanted),
+            observed=", ".join(names),
             remediation="use the profile that matches this hardware (glm5check profiles)",
         )
 
@@ -228,16 +239,24 @@ def npu_health(ctx: Context) -> Iterator[Result]:
         if chip.health == "OK":
             healthy += 1
         elif chip.health is None:
-            yield warned(f"{label}: health not readable from the npu-smi table", item=label,
-                         expected="OK", observed="unknown")
+            yield warned(
+                f"{label}: health not readable from the npu-smi table",
+                item=label,
+                expected="OK",
+                observed="unknown",
+            )
         else:
             detail = chip_health(ctx, chip)
             codes = f" (error codes {' '.join(detail.error_codes)})" if detail and detail.error_codes else ""
             yield failed(
                 f"{label} ({chip.name or 'unknown'}) is {chip.health}{codes}",
-                item=label, expected="OK", observed=chip.health,
-                remediation=(f"npu-smi info -t health -i {chip.npu} -c {chip.chip or 0}; reset the chip "
-                             f"(npu-smi set -t reset -i {chip.npu} -c {chip.chip or 0}) or reboot the node"),
+                item=label,
+                expected="OK",
+                observed=chip.health,
+                remediation=(
+                    f"npu-smi info -t health -i {chip.npu} -c {chip.chip or 0}; reset the chip "
+                    f"(npu-smi set -t reset -i {chip.npu} -c {chip.chip or 0}) or reboot the node"
+                ),
             )
     if plan.planned and healthy == len(plan.planned):
         yield passed(f"all {healthy} planned chips are OK", expected="OK", observed=f"{healthy} × OK")
@@ -258,14 +277,18 @@ def _hbm_result(ctx: Context, plan: ChipPlan, chip: NpuChip) -> Result | None:
         return failed(
             f"{label} ({chip.name or 'unknown'}): npu-smi shows no HBM figure; the profile needs "
             f"{want_mb} MB of HBM per chip",
-            item=label, expected=f"{want_mb} MB HBM", observed="no HBM column",
+            item=label,
+            expected=f"{want_mb} MB HBM",
+            observed="no HBM column",
             remediation="run on the hardware the profile is for (glm5check profiles)",
         )
     if total < want_mb * HBM_CLASS_TOLERANCE:
         return failed(
             f"{label} ({chip.name or 'unknown'}) has {total} MB of HBM < {want_mb} MB, the "
             f"{want_mb // 1024} GB class of {ctx.profile.hardware.platform}",
-            item=label, expected=f"{want_mb} MB", observed=f"{total} MB",
+            item=label,
+            expected=f"{want_mb} MB",
+            observed=f"{total} MB",
             remediation="use Atlas 800 A2 (910B1/B2/B3, 64 GB) or A3 nodes, or a profile with a smaller plan",
         )
     utilization = ctx.plan.gpu_memory_utilization
@@ -275,17 +298,26 @@ def _hbm_result(ctx: Context, plan: ChipPlan, chip: NpuChip) -> Result | None:
     if free >= needed:
         return None
     processes = processes_on(ctx.fact(npu_smi).info, chip)
-    holder = (f"used by {_process_text(processes)}" if processes
-              else "no process visible: held by a process outside this container")
-    vllm = (f"vLLM: \"Free memory on device ({free / 1024:.1f}/{capacity / 1024:.1f} GiB) on startup is less "
-            f"than desired GPU memory utilization ({utilization}, {needed / 1024:.1f} GiB)\"")
+    holder = (
+        f"used by {_process_text(processes)}"
+        if processes
+        else "no process visible: held by a process outside this container"
+    )
+    vllm = (
+        f'vLLM: "Free memory on device ({free / 1024:.1f}/{capacity / 1024:.1f} GiB) on startup is less '
+        f'than desired GPU memory utilization ({utilization}, {needed / 1024:.1f} GiB)"'
+    )
     return failed(
-        f"{label}: {used} of {total} MB in use, {free} MB free < {utilization} × {capacity} MB usable; {holder}. "
-        f"{vllm}",
-        item=label, expected=f">= {needed:.0f} MB free", observed=f"{free} MB free ({used} MB used)",
-        remediation=("stop the processes holding this chip (kill " + " ".join(str(p.pid) for p in processes)
-                     + ")" if processes else
-                     "find the container using this chip on the host (npu-smi info there) and stop it")
+        f"{label}: {used} of {total} MB in use, {free} MB free < {utilization} × {capacity} MB usable; "
+        f"{holder}. {vllm}",
+        item=label,
+        expected=f">= {needed:.0f} MB free",
+        observed=f"{free} MB free ({used} MB used)",
+        remediation=(
+            "stop the processes holding this chip (kill " + " ".join(str(p.pid) for p in processes) + ")"
+            if processes
+            else "find the container using this chip on the host (npu-smi info there) and stop it"
+        )
         + ", or lower --gpu-memory-utilization",
     )
 
@@ -317,11 +349,14 @@ def npu_hbm(ctx: Context) -> Iterator[Result]:
     problems = [r for r in (_hbm_result(ctx, plan, chip) for chip in plan.planned) if r is not None]
     yield from problems
     if plan.planned and not problems:
-        least = min(c.hbm_total_mb - c.hbm_used_mb for c in plan.planned
-                    if c.hbm_total_mb is not None and c.hbm_used_mb is not None)
+        least = min(
+            c.hbm_total_mb - c.hbm_used_mb
+            for c in plan.planned
+            if c.hbm_total_mb is not None and c.hbm_used_mb is not None
+        )
         yield passed(
-            f"{len(plan.planned)} chips with {plan.planned[0].hbm_total_mb} MB HBM each, at least {least} MB free "
-            f"(>= {ctx.plan.gpu_memory_utilization} of the usable capacity)",
+            f"{len(plan.planned)} chips with {plan.planned[0].hbm_total_mb} MB HBM each, at least {least} MB "
+            f"free (>= {ctx.plan.gpu_memory_utilization} of the usable capacity)",
             observed=f"min free {least} MB",
         )
 
@@ -353,7 +388,9 @@ def npu_processes(ctx: Context) -> Iterator[Result]:
             label = plan.label(chip)
             yield failed(
                 f"{label}: pid {process.pid} {process.name or '(no name)'} holds {process.memory_mb} MB",
-                item=f"{label} pid {process.pid}", expected="no process", observed=_process_text((process,)),
+                item=f"{label} pid {process.pid}",
+                expected="no process",
+                observed=_process_text((process,)),
                 remediation=f"kill {process.pid} (or leave {label} out with {VISIBLE_DEVICES_VAR})",
             )
     if not found:
@@ -364,16 +401,26 @@ def npu_processes(ctx: Context) -> Iterator[Result]:
 # -- npu.network ----------------------------------------------------------------------------------------
 
 
-def _device_problems(device: DeviceNetwork, conf_address: str | None, conf_read: bool) -> list[tuple[str, str]]:
+def _device_problems(
+    device: DeviceNetwork, conf_address: str | None, conf_read: bool
+) -> list[tuple[str, str]]:
     """(problem, fix) pairs for one device."""
     n = device.device
     problems = [(failure, f"run hccn_tool -i {n} by hand") for failure in device.failures]
     if device.link != "UP":
-        problems.append((f"link {device.link or 'unknown'}",
-                         f"check the cable, optics and switch port of device {n} (hccn_tool -i {n} -link_stat -g)"))
+        problems.append(
+            (
+                f"link {device.link or 'unknown'}",
+                f"check the cable, optics and switch port of device {n} (hccn_tool -i {n} -link_stat -g)",
+            )
+        )
     if device.net_health != "Success":
-        problems.append((f"net_health {device.net_health or 'unknown'}",
-                         f"check that device {n} reaches its netdetect address (hccn_tool -i {n} -net_health -g)"))
+        problems.append(
+            (
+                f"net_health {device.net_health or 'unknown'}",
+                f"check that device {n} reaches its netdetect address (hccn_tool -i {n} -net_health -g)",
+            )
+        )
     if device.address is None:
         problems.append(("no IP configured", f"hccn_tool -i {n} -ip -s address <ip> netmask <mask>"))
     if device.gateway is None:
@@ -381,8 +428,12 @@ def _device_problems(device: DeviceNetwork, conf_address: str | None, conf_read:
     if device.netdetect is None:
         problems.append(("no netdetect address", f"hccn_tool -i {n} -netdetect -s address <gateway ip>"))
     if conf_read and device.address is not None and conf_address != device.address:
-        problems.append((f"/etc/hccn.conf has address_{n}={conf_address or 'nothing'}",
-                         f"make address_{n} in /etc/hccn.conf equal to {device.address} (or the reverse)"))
+        problems.append(
+            (
+                f"/etc/hccn.conf has address_{n}={conf_address or 'nothing'}",
+                f"make address_{n} in /etc/hccn.conf equal to {device.address} (or the reverse)",
+            )
+        )
     return problems
 
 
@@ -395,7 +446,8 @@ def _network_device_results(ctx: Context) -> Iterator[Result]:
         if problems:
             yield failed(
                 f"{item}: {'; '.join(p for p, _ in problems)}",
-                item=item, expected="link UP, net_health Success, IP, gateway, netdetect as in /etc/hccn.conf",
+                item=item,
+                expected="link UP, net_health Success, IP, gateway, netdetect as in /etc/hccn.conf",
                 observed=f"link {device.link}, net_health {device.net_health}, ip {device.address}",
                 remediation="; ".join(dict.fromkeys(fix for _, fix in problems)),
             )
@@ -403,7 +455,8 @@ def _network_device_results(ctx: Context) -> Iterator[Result]:
             yield passed(
                 f"{item}: link UP, net_health Success, {device.address}/{device.netmask}, gateway "
                 f"{device.gateway}, netdetect {device.netdetect}",
-                item=item, observed=device.address,
+                item=item,
+                observed=device.address,
             )
 
 
@@ -415,10 +468,14 @@ def _tls_result(ctx: Context) -> Result:
         return failed(
             f"TLS switch differs between devices ({shown}); HCCL refuses links between devices whose TLS "
             "settings differ (EI0016)",
-            item="tls", expected="the same TLS switch on every device (and node)", observed=shown,
+            item="tls",
+            expected="the same TLS switch on every device (and node)",
+            observed=shown,
             remediation="set one value everywhere: hccn_tool -i <N> -tls -s enable 0 (or 1) for each device",
         )
-    return passed(f"TLS switch {next(iter(switches.values()), '?')} on every device", item="tls", observed=shown)
+    return passed(
+        f"TLS switch {next(iter(switches.values()), '?')} on every device", item="tls", observed=shown
+    )
 
 
 def _ping_results(ctx: Context) -> Iterator[Result]:
@@ -426,16 +483,24 @@ def _ping_results(ctx: Context) -> Iterator[Result]:
         item = f"ping {ping.device} -> {ping.target}"
         run = ping.run
         if run is not None and run.ok:
-            yield passed(f"device {ping.device} reaches {ping.target} ({run.received}/{run.transmitted})",
-                         item=item, observed=f"{run.received}/{run.transmitted} received")
+            yield passed(
+                f"device {ping.device} reaches {ping.target} ({run.received}/{run.transmitted})",
+                item=item,
+                observed=f"{run.received}/{run.transmitted} received",
+            )
         else:
-            observed = (f"{run.received}/{run.transmitted} received" if run and run.transmitted is not None
-                        else ping.failure or "no answer")
+            observed = (
+                f"{run.received}/{run.transmitted} received"
+                if run and run.transmitted is not None
+                else ping.failure or "no answer"
+            )
             yield failed(
                 f"device {ping.device} cannot reach node 0's NPU address {ping.target}: {observed}",
-                item=item, expected="3/3 received", observed=observed,
+                item=item,
+                expected="3/3 received",
+                observed=observed,
                 remediation="check the switch, VLAN and addresses of both nodes (hccn_tool -i N -ip -g); "
-                            "both nodes' devices must be on reachable subnets",
+                "both nodes' devices must be on reachable subnets",
             )
 
 
@@ -465,18 +530,23 @@ def npu_network_check(ctx: Context) -> Iterator[Result]:
     if network.tool is None:
         yield failed(
             "hccn_tool not found (searched PATH, " + ", ".join(ASCEND_TOOL_DIRS) + ")",
-            expected="hccn_tool", observed="not found",
+            expected="hccn_tool",
+            observed="not found",
             remediation="mount it as the guide does: -v /usr/local/Ascend/driver/tools/hccn_tool:"
-                        "/usr/local/Ascend/driver/tools/hccn_tool",
+            "/usr/local/Ascend/driver/tools/hccn_tool",
         )
         return
     if network.conf is None:
-        yield warned(f"/etc/hccn.conf cannot be read ({network.conf_error}); addresses not cross-checked",
-                     item="/etc/hccn.conf", remediation="mount /etc/hccn.conf, or write it with hccn_tool -ip -s")
+        yield warned(
+            f"/etc/hccn.conf cannot be read ({network.conf_error}); addresses not cross-checked",
+            item="/etc/hccn.conf",
+            remediation="mount /etc/hccn.conf, or write it with hccn_tool -ip -s",
+        )
     yield from _network_device_results(ctx)
     if network.devices:
         yield _tls_result(ctx)
     yield from _ping_results(ctx)
     if not ctx.fact(peer_pings):
-        yield skipped(f"no cross-node NPU ping: set {PEER_IPS_VAR} to node 0's device IPs to test them",
-                      item="ping")
+        yield skipped(
+            f"no cross-node NPU ping: set {PEER_IPS_VAR} to node 0's device IPs to test them", item="ping"
+        )

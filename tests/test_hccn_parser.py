@@ -58,10 +58,14 @@ IPS = {
     "mindcluster-doc-ip-g-masked.txt": [(None, None, "255.255.255.0")],  # "10.xx.xx.10" is not an address
     "mindcluster-fixture-ip-g-dev0-192.1.45.172.txt": [(None, "192.1.45.172", "255.255.0.0")],
     "mindcluster-fixture-ip-g-8dev-session-with-commands.txt": [
-        (0, "192.1.45.172", "255.255.0.0"), (1, "192.2.167.33", "255.255.0.0"),
-        (2, "192.3.103.252", "255.255.0.0"), (3, "192.4.166.202", "255.255.0.0"),
-        (4, "192.1.157.81", "255.255.0.0"), (5, "192.2.8.198", "255.255.0.0"),
-        (6, "192.3.26.213", "255.255.0.0"), (7, "192.4.32.120", "255.255.0.0"),
+        (0, "192.1.45.172", "255.255.0.0"),
+        (1, "192.2.167.33", "255.255.0.0"),
+        (2, "192.3.103.252", "255.255.0.0"),
+        (3, "192.4.166.202", "255.255.0.0"),
+        (4, "192.1.157.81", "255.255.0.0"),
+        (5, "192.2.8.198", "255.255.0.0"),
+        (6, "192.3.26.213", "255.255.0.0"),
+        (7, "192.4.32.120", "255.255.0.0"),
     ],
 }
 
@@ -75,7 +79,9 @@ def test_ip(name: str) -> None:
 
 def test_gateway_loop() -> None:
     parsed = hccn.parse_gateway(read("hccn_tool-gateway", "dsv3-multinode-doc-gateway-loop-8dev.txt"))
-    assert [(e.gateway, e.interface) for e in parsed.entries] == [("11.12.165.1", f"eth{n}") for n in range(8)]
+    assert [(e.gateway, e.interface) for e in parsed.entries] == [
+        ("11.12.165.1", f"eth{n}") for n in range(8)
+    ]
     assert parsed.gateway is None  # eight answers: not one device's
     assert hccn.parse_gateway("default gateway:11.12.165.1, Iface:eth0\n").gateway == "11.12.165.1"
 
@@ -114,11 +120,16 @@ def test_tls_old_format_with_certificates() -> None:
 
 
 def test_tls_new_format_with_crl() -> None:
-    parsed = hccn.parse_tls(read("hccn_tool-tls", "hccn-tool-ref-doc-tls-g-i0-new-format-subject-expiration-crl.txt"))
+    parsed = hccn.parse_tls(
+        read("hccn_tool-tls", "hccn-tool-ref-doc-tls-g-i0-new-format-subject-expiration-crl.txt")
+    )
     (device,) = parsed.devices
     assert (device.device, device.switch, device.preconfigured, device.alarm_days) == (0, 0, 0, 60)
     assert [(c.kind, c.expiration_status) for c in device.certs] == [
-        ("pub cert", 0), ("ca1 cert", 0), ("ca2 cert", 0), ("crl", 1)
+        ("pub cert", 0),
+        ("ca1 cert", 0),
+        ("ca2 cert", 0),
+        ("crl", 1),
     ]
     assert device.certs[0].subject == "/C=CN/O=xxx/CN=www.xxx.com"
     assert device.certs[3].subject is None and device.certs[1].end_time == "Thu Feb  3 03:10:27 2056 GMT"
@@ -136,7 +147,9 @@ PINGS = {
 def test_ping(name: str) -> None:
     parsed = hccn.parse_ping(read("hccn_tool-ping", name))
     assert [(r.device, r.target) for r in parsed.runs] == PINGS[name]
-    assert all((r.replies, r.transmitted, r.received, r.loss_pct, r.ok) == (3, 3, 3, 0.0, True) for r in parsed.runs)
+    assert all(
+        (r.replies, r.transmitted, r.received, r.loss_pct, r.ok) == (3, 3, 3, 0.0, True) for r in parsed.runs
+    )
 
 
 def test_ping_with_losses_is_not_ok() -> None:
@@ -147,27 +160,43 @@ def test_ping_with_losses_is_not_ok() -> None:
 
 
 def test_hccn_conf_8npu() -> None:
-    conf = hccn.parse_hccn_conf(read("hccn-conf", "openyuanrong-fixture-hccn-conf-8npu-SANITIZED-127.0.0.x.txt"))
+    conf = hccn.parse_hccn_conf(
+        read("hccn-conf", "openyuanrong-fixture-hccn-conf-8npu-SANITIZED-127.0.0.x.txt")
+    )
     assert sorted(conf.devices) == list(range(8))
     assert [conf.address(n) for n in range(8)] == [
-        "127.0.0.45", "127.0.0.226", "127.0.0.83", "127.0.0.190", "127.0.0.208", "127.0.0.247", "127.0.0.118",
+        "127.0.0.45",
+        "127.0.0.226",
+        "127.0.0.83",
+        "127.0.0.190",
+        "127.0.0.208",
+        "127.0.0.247",
+        "127.0.0.118",
         "127.0.0.223",
     ]
     assert conf.devices[5] == {
-        "address": "127.0.0.247", "netmask": "255.255.0.0", "netdetect": "127.0.0.1", "gateway": "127.0.0.1",
-        "send_arp_status": "1", "tls_enable": "0",
+        "address": "127.0.0.247",
+        "netmask": "255.255.0.0",
+        "netdetect": "127.0.0.1",
+        "gateway": "127.0.0.1",
+        "send_arp_status": "1",
+        "tls_enable": "0",
     }
 
 
 def test_hccn_conf_16npu_with_arp() -> None:
-    conf = hccn.parse_hccn_conf(read("hccn-conf", "openyuanrong-fixture-hccn-conf-16npu-arp-SANITIZED-127.0.0.x.txt"))
+    conf = hccn.parse_hccn_conf(
+        read("hccn-conf", "openyuanrong-fixture-hccn-conf-16npu-arp-SANITIZED-127.0.0.x.txt")
+    )
     assert sorted(conf.devices) == list(range(16)) and conf.unread == ()
     assert conf.devices[0]["arp"] == "-i eth0 -s 127.0.0.114 bc:1e:85:d8:ca:dd"
     assert conf.devices[15]["netmask"] == "255.255.128.0" and conf.address(15) == "127.0.0.94"
 
 
 def test_hccn_conf_elided() -> None:
-    conf = hccn.parse_hccn_conf(read("hccn-conf", "arthurchiao-blog-hccn-conf-with-netdetect-gateway-arp-elided.txt"))
+    conf = hccn.parse_hccn_conf(
+        read("hccn-conf", "arthurchiao-blog-hccn-conf-with-netdetect-gateway-arp-elided.txt")
+    )
     assert sorted(conf.devices) == [0, 7] and conf.unread == ("...",)
     assert (conf.address(0), conf.address(7)) == ("29.1.137.205", "29.1.170.143")
     assert conf.devices[7]["gateway"] == "29.1.0.1"
@@ -204,7 +233,10 @@ def test_link_change_records_are_kept_whole() -> None:
 TABLES = {
     "arthurchiao-blog-route-g-i3-with-default.txt": (5, {"Destination": "default", "Gateway": "29.1.0.1"}),
     "llmaction-route-g-i3.txt": (4, {"Destination": "10.20.11.0", "Iface": "eth3"}),
-    "mindcluster-code-comment-dev_info-A5-UB-ports-table.txt": (1, {"Link Status": "DOWN", "PortType": "ETH"}),
+    "mindcluster-code-comment-dev_info-A5-UB-ports-table.txt": (
+        1,
+        {"Link Status": "DOWN", "PortType": "ETH"},
+    ),
 }
 
 
@@ -218,7 +250,10 @@ def test_tables(name: str) -> None:
 
 def test_every_sample_is_covered() -> None:
     covered = {
-        "hccn_tool-link": LINKS, "hccn_tool-net_health": HEALTH, "hccn_tool-ip": IPS, "hccn_tool-ping": PINGS,
+        "hccn_tool-link": LINKS,
+        "hccn_tool-net_health": HEALTH,
+        "hccn_tool-ip": IPS,
+        "hccn_tool-ping": PINGS,
         "hccn_tool-other": {**KEY_VALUES, **TABLES},
     }
     for folder, cases in covered.items():
@@ -231,8 +266,16 @@ def test_every_sample_is_covered() -> None:
 
 SAMPLES = [p.read_text(encoding="utf-8") for p in sorted(FIXTURES.glob("hccn*/*"))]
 PARSERS = [
-    hccn.parse_link, hccn.parse_net_health, hccn.parse_netdetect, hccn.parse_ip, hccn.parse_gateway,
-    hccn.parse_lldp, hccn.parse_tls, hccn.parse_ping, hccn.parse_hccn_conf, hccn.parse_key_values,
+    hccn.parse_link,
+    hccn.parse_net_health,
+    hccn.parse_netdetect,
+    hccn.parse_ip,
+    hccn.parse_gateway,
+    hccn.parse_lldp,
+    hccn.parse_tls,
+    hccn.parse_ping,
+    hccn.parse_hccn_conf,
+    hccn.parse_key_values,
     hccn.parse_table,
 ]
 

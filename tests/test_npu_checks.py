@@ -49,10 +49,16 @@ def fake_tool(folder: Path, name: str, answers: dict[str, str | tuple[str, int]]
     return write_executable(folder, name, "\n".join(lines))
 
 
-def run_json(*args: str, bin_dir: Path | None = None, env: dict[str, str] | None = None,
-             timeout: float = 120) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
-    result = run_cli(*args, "--format", "json",
-                     env=clean_env(env, path_prepend=[bin_dir] if bin_dir else ()), timeout=timeout)
+def run_json(
+    *args: str, bin_dir: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+    result = run_cli(
+        *args,
+        "--format",
+        "json",
+        env=clean_env(env, path_prepend=[bin_dir] if bin_dir else ()),
+        timeout=timeout,
+    )
     assert_no_traceback(result)
     report = json.loads(result.stdout)
     return result.returncode, report["results"], report["facts"]
@@ -76,10 +82,22 @@ def test_a3_table_passes_count_on_a3_single(fake_bin: Path) -> None:
     (count,) = results_of(results, "npu.count")
     assert count["status"] == "pass" and "16 chips visible" in count["message"]
     assert len(facts["npus"]) == 16
-    assert facts["npus"][15] == {"npu": 7, "chip": 1, "name": "Ascend910", "health": "OK",
-                                 "hbm_used_mb": 52358, "hbm_total_mb": 65536, "bus_id": "0000:83:00.0"}
-    assert facts["npu_processes"][0] == {"npu": 4, "chip": 0, "pid": 957687, "name": "pt_main_thread",
-                                         "memory_mb": 49207}
+    assert facts["npus"][15] == {
+        "npu": 7,
+        "chip": 1,
+        "name": "Ascend910",
+        "health": "OK",
+        "hbm_used_mb": 52358,
+        "hbm_total_mb": 65536,
+        "bus_id": "0000:83:00.0",
+    }
+    assert facts["npu_processes"][0] == {
+        "npu": 4,
+        "chip": 0,
+        "pid": 957687,
+        "name": "pt_main_thread",
+        "memory_mb": 49207,
+    }
 
 
 def test_a2_table_fails_count_for_a3_profile(fake_bin: Path) -> None:
@@ -94,8 +112,9 @@ def test_a2_table_fails_count_for_a3_profile(fake_bin: Path) -> None:
 
 def test_busy_chips_fail_hbm_and_name_their_processes(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A3_BUSY.read_text()})
-    _, results, _ = run_json("--profile", "a3-single", "--check", "npu.hbm", "--check", "npu.processes",
-                             bin_dir=fake_bin)
+    _, results, _ = run_json(
+        "--profile", "a3-single", "--check", "npu.hbm", "--check", "npu.processes", bin_dir=fake_bin
+    )
     hbm = results_of(results, "npu.hbm")
     failing = {r["item"]: r for r in hbm if r["status"] == "fail"}
     assert sorted(failing) == sorted(f"NPU {n} chip {c}" for n in range(4, 8) for c in (0, 1))
@@ -109,7 +128,9 @@ def test_busy_chips_fail_hbm_and_name_their_processes(fake_bin: Path) -> None:
 
 def test_hbm_in_use_without_a_process_is_held_outside_the_container(fake_bin: Path) -> None:
     # vllm-ascend issue #1048: NPU 4 at 31859/32768 MB with no process table at all.
-    fake_tool(fake_bin, "npu-smi", {"info": (TABLES / "vllm-ascend-issue1048-8x910B4-24.1.rc3.txt").read_text()})
+    fake_tool(
+        fake_bin, "npu-smi", {"info": (TABLES / "vllm-ascend-issue1048-8x910B4-24.1.rc3.txt").read_text()}
+    )
     profile = fake_bin / "b4.toml"
     profile.write_text('extends = "a2-single"\nname = "b4"\n[hardware]\nhbm_mb_per_chip = 32768\n')
     _, results, _ = run_json("--profile-file", str(profile), "--check", "npu.hbm", bin_dir=fake_bin)
@@ -135,8 +156,14 @@ def test_idle_64gb_node_passes_hbm_health_processes(fake_bin: Path) -> None:
 
 def test_visible_devices_narrow_the_chips(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
-    _, results, _ = run_json("--profile", "a2-single", "--check", "npu.count", bin_dir=fake_bin,
-                             env={"ASCEND_RT_VISIBLE_DEVICES": "0,1,2,3,9"})
+    _, results, _ = run_json(
+        "--profile",
+        "a2-single",
+        "--check",
+        "npu.count",
+        bin_dir=fake_bin,
+        env={"ASCEND_RT_VISIBLE_DEVICES": "0,1,2,3,9"},
+    )
     by_item = {r["item"]: r for r in results_of(results, "npu.count")}
     assert "4 < 8" in by_item[None]["message"]
     variable = by_item["ASCEND_RT_VISIBLE_DEVICES"]
@@ -144,8 +171,11 @@ def test_visible_devices_narrow_the_chips(fake_bin: Path) -> None:
 
 
 def test_warning_chip_fails_health_with_its_error_codes(fake_bin: Path) -> None:
-    fake_tool(fake_bin, "npu-smi", {"info": WARNING_910A.read_text(),
-                                    "info -t health -i 1 -c 0": HEALTH_ALARM.read_text()})
+    fake_tool(
+        fake_bin,
+        "npu-smi",
+        {"info": WARNING_910A.read_text(), "info -t health -i 1 -c 0": HEALTH_ALARM.read_text()},
+    )
     _, results, _ = run_json("--profile", "a2-single", "--check", "npu.health", bin_dir=fake_bin)
     (fail,) = results_of(results, "npu.health")
     assert fail["status"] == "fail" and fail["item"] == "NPU 1" and fail["observed"] == "Warning"
@@ -159,7 +189,11 @@ def test_dcmi_8005_gives_one_clear_failure(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": (DCMI_8005.read_text(), 1)})
     code, results, facts = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
     (smi,) = results_of(results, "npu.smi")
-    assert smi["status"] == "fail" and "-8005" in smi["message"] and "not mapped into this container" in smi["message"]
+    assert (
+        smi["status"] == "fail"
+        and "-8005" in smi["message"]
+        and "not mapped into this container" in smi["message"]
+    )
     assert "--device=/dev/davinci_manager" in smi["remediation"]
     for check_id in ("npu.count", "npu.health", "npu.hbm", "npu.processes"):
         assert statuses(results, check_id) == ["skip"], check_id
@@ -170,7 +204,9 @@ def test_npu_smi_exiting_127_gives_one_clear_failure(fake_bin: Path) -> None:
     write_executable(fake_bin, "npu-smi", f"#!/bin/sh\ncat '{NOT_FOUND}' >&2\nexit 127\n")
     code, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
     (smi,) = results_of(results, "npu.smi")
-    assert smi["status"] == "fail" and "status 127" in smi["message"] and "command not found" in smi["message"]
+    assert (
+        smi["status"] == "fail" and "status 127" in smi["message"] and "command not found" in smi["message"]
+    )
     assert [r["status"] for r in results if r["id"] != "npu.smi"] == ["skip"] * 4
     assert code == 1
 
@@ -178,8 +214,9 @@ def test_npu_smi_exiting_127_gives_one_clear_failure(fake_bin: Path) -> None:
 def test_hanging_npu_smi_is_killed_within_the_timeout(fake_bin: Path) -> None:
     write_executable(fake_bin, "npu-smi", "#!/bin/sh\nsleep 60\n")
     started = time.monotonic()
-    code, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", "--timeout", "2",
-                                bin_dir=fake_bin, timeout=40)
+    code, results, _ = run_json(
+        "--profile", "a2-single", "--check", "npu.*", "--timeout", "2", bin_dir=fake_bin, timeout=40
+    )
     assert time.monotonic() - started < 20
     (smi,) = results_of(results, "npu.smi")
     assert smi["status"] == "fail" and "did not answer within 2 s" in smi["message"]
@@ -189,8 +226,15 @@ def test_hanging_npu_smi_is_killed_within_the_timeout(fake_bin: Path) -> None:
 def test_missing_npu_smi_fails_with_mount_hint(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run_cli("--profile", "a2-single", "--check", "npu.smi", "--format", "json",
-                     env=clean_env({"PATH": str(empty)}))
+    result = run_cli(
+        "--profile",
+        "a2-single",
+        "--check",
+        "npu.smi",
+        "--format",
+        "json",
+        env=clean_env({"PATH": str(empty)}),
+    )
     assert_no_traceback(result)
     (smi,) = json.loads(result.stdout)["results"]
     assert smi["status"] == "fail" and "not found" in smi["message"]
@@ -220,15 +264,18 @@ def _device_ip_outputs() -> dict[int, str]:
     return blocks
 
 
-def _hccn_answers(down: int | None = None, unhealthy: int | None = None, tls_on: int | None = None,
-                  ping: str | None = None) -> dict[str, str | tuple[str, int]]:
+def _hccn_answers(
+    down: int | None = None, unhealthy: int | None = None, tls_on: int | None = None, ping: str | None = None
+) -> dict[str, str | tuple[str, int]]:
     gateways = HCCN["gateway_loop"].read_text().splitlines()
     tls = HCCN["tls_loop"].read_text().splitlines()
     netdetect = HCCN["netdetect_loop"].read_text().splitlines()[0] + "\n"
     answers: dict[str, str | tuple[str, int]] = {}
     for device, ip_text in _device_ip_outputs().items():
         answers[f"-i {device} -link -g"] = HCCN["down" if device == down else "up"].read_text()
-        answers[f"-i {device} -net_health -g"] = HCCN["init" if device == unhealthy else "success"].read_text()
+        answers[f"-i {device} -net_health -g"] = HCCN[
+            "init" if device == unhealthy else "success"
+        ].read_text()
         answers[f"-i {device} -ip -g"] = ip_text
         answers[f"-i {device} -gateway -g"] = gateways[device] + "\n"
         answers[f"-i {device} -netdetect -g"] = netdetect
@@ -243,8 +290,9 @@ def _hccn_answers(down: int | None = None, unhealthy: int | None = None, tls_on:
 def test_network_reports_per_device_link_health_and_tls(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
     fake_tool(fake_bin, "hccn_tool", _hccn_answers(down=3, unhealthy=5, tls_on=6))
-    _, results, facts = run_json("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network",
-                                 bin_dir=fake_bin)
+    _, results, facts = run_json(
+        "--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network", bin_dir=fake_bin
+    )
     by_item = {r["item"]: r for r in results_of(results, "npu.network")}
     assert by_item["device 3"]["status"] == "fail" and "link DOWN" in by_item["device 3"]["message"]
     assert by_item["device 5"]["status"] == "fail" and "net_health Init" in by_item["device 5"]["message"]
@@ -258,8 +306,16 @@ def test_network_reports_per_device_link_health_and_tls(fake_bin: Path) -> None:
 def test_network_all_up_passes_and_pings_node0(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
     fake_tool(fake_bin, "hccn_tool", _hccn_answers(ping="29.1.137.205"))
-    _, results, _ = run_json("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network",
-                             bin_dir=fake_bin, env={"GLM5CHECK_PEER_NPU_IPS": "29.1.137.205,192.0.2.99"})
+    _, results, _ = run_json(
+        "--profile",
+        "a2-multi",
+        "--node-rank",
+        "1",
+        "--check",
+        "npu.network",
+        bin_dir=fake_bin,
+        env={"GLM5CHECK_PEER_NPU_IPS": "29.1.137.205,192.0.2.99"},
+    )
     by_item = {r["item"]: r for r in results_of(results, "npu.network")}
     assert all(by_item[f"device {n}"]["status"] == "pass" for n in range(8))
     assert by_item["tls"]["status"] == "pass"
@@ -276,12 +332,15 @@ def test_network_is_not_run_on_single_node_profiles(fake_bin: Path) -> None:
 # -- replayed snapshots: /etc/hccn.conf and /dev/davinci* ------------------------------------------------
 
 
-def _snapshot(tmp_path: Path, conf_override: dict[int, str] | None = None,
-              missing_devices: tuple[str, ...] = ()) -> Path:
+def _snapshot(
+    tmp_path: Path, conf_override: dict[int, str] | None = None, missing_devices: tuple[str, ...] = ()
+) -> Path:
     writer = SnapshotWriter("a2-multi", hostname="node1", options={"node_rank": 1})
     conf_text = HCCN["conf"].read_text()
-    addresses = {n: line.split("=")[1] for n, line in enumerate(
-        ln for ln in conf_text.splitlines() if ln.startswith("address_"))}
+    addresses = {
+        n: line.split("=")[1]
+        for n, line in enumerate(ln for ln in conf_text.splitlines() if ln.startswith("address_"))
+    }
     addresses.update(conf_override or {})
     writer.which("npu-smi", "/usr/local/bin/npu-smi")
     writer.which("hccn_tool", "/usr/local/Ascend/driver/tools/hccn_tool")
@@ -291,17 +350,31 @@ def _snapshot(tmp_path: Path, conf_override: dict[int, str] | None = None,
     for device in range(8):
         writer.command([tool, "-i", str(device), "-link", "-g"], HCCN["up"].read_text())
         writer.command([tool, "-i", str(device), "-net_health", "-g"], HCCN["success"].read_text())
-        writer.command([tool, "-i", str(device), "-ip", "-g"], f"ipaddr:{addresses[device]}\nnetmask:255.255.0.0\n")
-        writer.command([tool, "-i", str(device), "-gateway", "-g"], f"default gateway:127.0.0.1, Iface:eth{device}\n")
+        writer.command(
+            [tool, "-i", str(device), "-ip", "-g"], f"ipaddr:{addresses[device]}\nnetmask:255.255.0.0\n"
+        )
+        writer.command(
+            [tool, "-i", str(device), "-gateway", "-g"], f"default gateway:127.0.0.1, Iface:eth{device}\n"
+        )
         writer.command([tool, "-i", str(device), "-netdetect", "-g"], "netdetect address: 127.0.0.1\n")
-        writer.command([tool, "-i", str(device), "-tls", "-g"], HCCN["tls_loop"].read_text().splitlines()[device])
-    wanted = [f"/dev/davinci{n}" for n in range(8)] + ["/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc"]
+        writer.command(
+            [tool, "-i", str(device), "-tls", "-g"], HCCN["tls_loop"].read_text().splitlines()[device]
+        )
+    wanted = [f"/dev/davinci{n}" for n in range(8)] + [
+        "/dev/davinci_manager",
+        "/dev/devmm_svm",
+        "/dev/hisi_hdc",
+    ]
     for path in wanted:
         writer.stat(path, kind=None if path in missing_devices else "char")
     for path in ("/usr/local/dcmi", "/usr/local/Ascend/driver/lib64"):
         writer.stat(path, kind="dir")
-    for path in ("/usr/local/Ascend/driver/tools/hccn_tool", "/usr/local/bin/npu-smi",
-                 "/usr/local/Ascend/driver/version.info", "/etc/ascend_install.info"):
+    for path in (
+        "/usr/local/Ascend/driver/tools/hccn_tool",
+        "/usr/local/bin/npu-smi",
+        "/usr/local/Ascend/driver/version.info",
+        "/etc/ascend_install.info",
+    ):
         writer.stat(path, kind="file")
     return writer.write(tmp_path / "snap")
 
@@ -310,7 +383,9 @@ def test_hccn_conf_must_match_the_configured_addresses(tmp_path: Path) -> None:
     snap = _snapshot(tmp_path, conf_override={2: "127.0.0.99"})
     _, results, _ = run_json("--replay", str(snap), "--check", "npu.network")
     by_item = {r["item"]: r for r in results_of(results, "npu.network")}
-    assert by_item["device 2"]["status"] == "fail" and "address_2=127.0.0.83" in by_item["device 2"]["message"]
+    assert (
+        by_item["device 2"]["status"] == "fail" and "address_2=127.0.0.83" in by_item["device 2"]["message"]
+    )
     assert by_item["device 1"]["status"] == "pass"
 
 

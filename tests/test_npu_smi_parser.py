@@ -40,100 +40,255 @@ def _same(value: object, count: int) -> list:
 
 
 B1_IDLE = [3373, 3367, 3371, 3367, 3371, 3369, 3369, 3369]
-A3_USED = [3402, 3200, 3396, 3205, 3395, 3203, 3395, 3203, 52553, 52358, 52567, 52345, 52552, 52358, 52554, 52358]
+A3_USED = [
+    3402,
+    3200,
+    3396,
+    3205,
+    3395,
+    3203,
+    3395,
+    3203,
+    52553,
+    52358,
+    52567,
+    52345,
+    52552,
+    52358,
+    52554,
+    52358,
+]
 A3_PIDS = [957687, 957770, 957790, 957852, 957876, 957912, 957957, 958011]
 
 CASES: dict[str, Expected] = {
     "arthurchiao-blog-8x910B1-23.0.rc2-elided.txt": Expected(
-        [0, 1, 7], _same("910B1", 3), _same("OK", 3), [(4175, 65536), (4175, 65536), (4174, 65536)],
-        "23.0.rc2", "23.0.rc2", unread=["..."],
+        [0, 1, 7],
+        _same("910B1", 3),
+        _same("OK", 3),
+        [(4175, 65536), (4175, 65536), (4174, 65536)],
+        "23.0.rc2",
+        "23.0.rc2",
+        unread=["..."],
     ),
     "ascend-utils-readme-2x910A-21.0.2-no-hugepages-col.txt": Expected(
-        [1, 4], ["910A", "910A"], ["OK", "OK"], [(0, 32768), (0, 32768)], "21.0.2", "21.0.2",
+        [1, 4],
+        ["910A", "910A"],
+        ["OK", "OK"],
+        [(0, 32768), (0, 32768)],
+        "21.0.2",
+        "21.0.2",
         memory=[(1809, 15079), (1809, 15079)],
     ),
     "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt": Expected(
-        list(range(8)), _same("910B4", 8), _same("OK", 8), [*_same((2654, 32768), 7), (2653, 32768)],
-        "25.0.rc1.1", "25.0.rc1.1", processes=[],
+        list(range(8)),
+        _same("910B4", 8),
+        _same("OK", 8),
+        [*_same((2654, 32768), 7), (2653, 32768)],
+        "25.0.rc1.1",
+        "25.0.rc1.1",
+        processes=[],
     ),
     "deploy-deepseek-910a-8x910A-named-910B-24.1.0.txt": Expected(
-        list(range(8)), _same("910B", 8), _same("OK", 8), _same((0, 32768), 8), "24.1.0", "24.1.0",
-        memory=[(u, 15038) for u in (2382, 2378, 2382, 2384, 2385, 2355, 2384, 2355)], processes=[],
+        list(range(8)),
+        _same("910B", 8),
+        _same("OK", 8),
+        _same((0, 32768), 8),
+        "24.1.0",
+        "24.1.0",
+        memory=[(u, 15038) for u in (2382, 2378, 2382, 2384, 2385, 2355, 2384, 2355)],
+        processes=[],
     ),
     "devnotes-310B4-davinci-mini-23.0.rc3.txt": Expected(
-        [0], ["310B4"], ["OK"], [None], "23.0.rc3", "23.0.rc3", memory=[(1797, 3513)],
+        [0],
+        ["310B4"],
+        ["OK"],
+        [None],
+        "23.0.rc3",
+        "23.0.rc3",
+        memory=[(1797, 3513)],
     ),
     "mindcluster-doc-910-23.0.5-elided.txt": Expected(
-        [0, 7], ["xxx", "xxx"], ["OK", "OK"], [(0, 32768), (0, 32768)], "23.0.5", "23.0.5",
-        memory=[(920, 13553), (2346, 15567)], unread=["...", "..."],
+        [0, 7],
+        ["xxx", "xxx"],
+        ["OK", "OK"],
+        [(0, 32768), (0, 32768)],
+        "23.0.5",
+        "23.0.5",
+        memory=[(920, 13553), (2346, 15567)],
+        unread=["...", "..."],
     ),
     "mindxsdk-styletransfer-310-21.0.3.1-atlas200dk.txt": Expected(
-        [0], ["310"], ["OK"], [None], "21.0.3.1", "21.0.3.1", memory=[(5324, 8192)],
+        [0],
+        ["310"],
+        ["OK"],
+        [None],
+        "21.0.3.1",
+        "21.0.3.1",
+        memory=[(5324, 8192)],
     ),
     "modelarts-1x910A-Warning-23.0.rc3.txt": Expected(
-        [1], ["910A"], ["Warning"], [(1, 32768)], "23.0.rc3", "23.0.rc3", memory=[(2681, 15137)], processes=[],
+        [1],
+        ["910A"],
+        ["Warning"],
+        [(1, 32768)],
+        "23.0.rc3",
+        "23.0.rc3",
+        memory=[(2681, 15137)],
+        processes=[],
     ),
     "modelzoo-DBNet-300IPro-310P3-22.0.2-drv22.0.4-npuid2144.txt": Expected(
-        [2144], ["310P3"], ["OK"], [None], "22.0.2", "22.0.4", memory=[(1807, 21527)],
+        [2144],
+        ["310P3"],
+        ["OK"],
+        [None],
+        "22.0.2",
+        "22.0.4",
+        memory=[(1807, 21527)],
     ),
     "modelzoo-FasterRCNN-DCN-Res101-310P3-22.0.0-MANGLED-borders.txt": Expected(
-        [0], ["310P3"], ["OK"], [None], "22.0.0", "22.0.2", memory=[(994, 21534)],
+        [0],
+        ["310P3"],
+        ["OK"],
+        [None],
+        "22.0.0",
+        "22.0.2",
+        memory=[(994, 21534)],
     ),
     "modelzoo-SETR-310P3-22.0.0-drv22.0.2-hugepages.txt": Expected(
-        [0], ["310P3"], ["OK"], [None], "22.0.0", "22.0.2", memory=[(4066, 21534)],
+        [0],
+        ["310P3"],
+        ["OK"],
+        [None],
+        "22.0.0",
+        "22.0.2",
+        memory=[(4066, 21534)],
     ),
     "modelzoo-bert_large_NER-310P3-22.0.0-drv22.0.3.txt": Expected(
-        [0], ["310P3"], ["OK"], [None], "22.0.0", "22.0.3", memory=[(3292, 21527)],
+        [0],
+        ["310P3"],
+        ["OK"],
+        [None],
+        "22.0.0",
+        "22.0.3",
+        memory=[(3292, 21527)],
     ),
     "nputop-fixture-910B2C-23.0.2.1-with-process.txt": Expected(
-        [0, 1], ["910B2C", "910B2C"], ["OK", "OK"], [(20701, 65536), (20687, 65536)], "23.0.2.1", "23.0.2.1",
+        [0, 1],
+        ["910B2C", "910B2C"],
+        ["OK", "OK"],
+        [(20701, 65536), (20687, 65536)],
+        "23.0.2.1",
+        "23.0.2.1",
         processes=[NpuProcess(0, 0, 124528, "python3.8", 17400)],
     ),
     "nputop-fixture-A3-Ascend910-25.2.0-2npu-trimmed.txt": Expected(
-        [0, 0, 1, 1], _same("Ascend910", 4), _same("OK", 4),
-        [(3133, 65536), (2876, 65536), (3116, 65536), (10568, 65536)], "25.2.0", "25.2.0", chips=[0, 1, 0, 1],
-        processes=[NpuProcess(1, 1, 990711, "python", 7746)], unread=['""",'],
+        [0, 0, 1, 1],
+        _same("Ascend910", 4),
+        _same("OK", 4),
+        [(3133, 65536), (2876, 65536), (3116, 65536), (10568, 65536)],
+        "25.2.0",
+        "25.2.0",
+        chips=[0, 1, 0, 1],
+        processes=[NpuProcess(1, 1, 990711, "python", 7746)],
+        unread=['""",'],
     ),
     "openyuanrong-fixture-4x300IDuo-8chip-310P3-24.1.0.1-npuid1536.txt": Expected(
-        [1536, 1536, 1792, 1792, 2048, 2048, 2304, 2304], _same("310P3", 8), _same("OK", 8), _same(None, 8),
-        "24.1.0.1", "24.1.0.1", chips=[0, 1] * 4,
-        memory=[(1596, 44280), (1325, 43693), (1452, 44280), (1444, 43693), (1353, 44280), (1529, 43693),
-                (1656, 44280), (1278, 43693)],
+        [1536, 1536, 1792, 1792, 2048, 2048, 2304, 2304],
+        _same("310P3", 8),
+        _same("OK", 8),
+        _same(None, 8),
+        "24.1.0.1",
+        "24.1.0.1",
+        chips=[0, 1] * 4,
+        memory=[
+            (1596, 44280),
+            (1325, 43693),
+            (1452, 44280),
+            (1444, 43693),
+            (1353, 44280),
+            (1529, 43693),
+            (1656, 44280),
+            (1278, 43693),
+        ],
         processes=[],
     ),
     "openyuanrong-fixture-8x910B4-24.1.rc3-processes-empty-names.txt": Expected(
-        list(range(8)), _same("910B4", 8), _same("OK", 8),
-        [(u, 32768) for u in (22283, 22267, 2818, 2819, 2829, 2829, 30759, 30760)], "24.1.rc3", "24.1.rc3",
-        processes=[NpuProcess(0, 0, 582939, None, 19502), NpuProcess(1, 0, 695171, None, 19498),
-                   NpuProcess(6, 0, 99910, None, 27977), NpuProcess(7, 0, 99976, None, 27977)],
+        list(range(8)),
+        _same("910B4", 8),
+        _same("OK", 8),
+        [(u, 32768) for u in (22283, 22267, 2818, 2819, 2829, 2829, 30759, 30760)],
+        "24.1.rc3",
+        "24.1.rc3",
+        processes=[
+            NpuProcess(0, 0, 582939, None, 19502),
+            NpuProcess(1, 0, 695171, None, 19498),
+            NpuProcess(6, 0, 99910, None, 27977),
+            NpuProcess(7, 0, 99976, None, 27977),
+        ],
     ),
     "openyuanrong-fixture-8x910B4-25.2.0-python3.9-process.txt": Expected(
-        list(range(8)), _same("910B4", 8), _same("OK", 8),
-        [(u, 32768) for u in (2894, 2653, 2836, 2842, 2653, 2836, 2659, 2659)], "25.2.0", "25.2.0",
+        list(range(8)),
+        _same("910B4", 8),
+        _same("OK", 8),
+        [(u, 32768) for u in (2894, 2653, 2836, 2842, 2653, 2836, 2659, 2659)],
+        "25.2.0",
+        "25.2.0",
         processes=[NpuProcess(0, 0, 472206, "python3.9", 113)],
     ),
     "openyuanrong-fixture-A3-16chip-24.1.rc3.3-pt_main_thread.txt": Expected(
-        [n for n in range(8) for _ in (0, 1)], _same("Ascend910", 16), _same("OK", 16),
-        [(u, 65536) for u in A3_USED], "24.1.rc3.3", "24.1.rc3.3", chips=[0, 1] * 8,
-        processes=[NpuProcess(4 + i // 2, i % 2, pid, "pt_main_thread", 49207) for i, pid in enumerate(A3_PIDS)],
+        [n for n in range(8) for _ in (0, 1)],
+        _same("Ascend910", 16),
+        _same("OK", 16),
+        [(u, 65536) for u in A3_USED],
+        "24.1.rc3.3",
+        "24.1.rc3.3",
+        chips=[0, 1] * 8,
+        processes=[
+            NpuProcess(4 + i // 2, i % 2, pid, "pt_main_thread", 49207) for i, pid in enumerate(A3_PIDS)
+        ],
     ),
     "paddle-npu-doc-2x910A-21.0.4-hugepages15.txt": Expected(
-        [0, 1], ["910A", "910A"], ["OK", "OK"], [(1, 32768), (1, 32768)], "21.0.4", "21.0.4",
+        [0, 1],
+        ["910A", "910A"],
+        ["OK", "OK"],
+        [(1, 32768), (1, 32768)],
+        "21.0.4",
+        "21.0.4",
         memory=[(839, 15170), (1274, 15171)],
     ),
     "triton-ascend-doc-1x910B4-26.0.rc1-wide-layout.txt": Expected(
-        [0], ["910B4"], ["OK"], [(2871, 32768)], "26.0.rc1", "26.0.rc1", processes=[],
+        [0],
+        ["910B4"],
+        ["OK"],
+        [(2871, 32768)],
+        "26.0.rc1",
+        "26.0.rc1",
+        processes=[],
     ),
     "vllm-ascend-issue1048-8x910B4-24.1.rc3.txt": Expected(
-        list(range(8)), _same("910B4", 8), _same("OK", 8),
-        [(u, 32768) for u in (2825, 2825, 2829, 2840, 31859, 2824, 2840, 2830)], "24.1.rc3", "24.1.rc3",
+        list(range(8)),
+        _same("910B4", 8),
+        _same("OK", 8),
+        [(u, 32768) for u in (2825, 2825, 2829, 2840, 31859, 2824, 2840, 2830)],
+        "24.1.rc3",
+        "24.1.rc3",
     ),
     "vllm-ascend-issue12980-A3-26.0.rc2-wide-FRAGMENT-head.txt": Expected(
-        [0, 0], ["Ascend910", "Ascend910"], ["OK", "OK"], [(3419, 65536), (2874, 65536)], "26.0.rc2", "26.0.rc2",
+        [0, 0],
+        ["Ascend910", "Ascend910"],
+        ["OK", "OK"],
+        [(3419, 65536), (2874, 65536)],
+        "26.0.rc2",
+        "26.0.rc2",
         chips=[0, 1],
     ),
     "vllm-ascend-issue152-8x910B1-24.1.rc3-idle.txt": Expected(
-        list(range(8)), _same("910B1", 8), _same("OK", 8), [(u, 65536) for u in B1_IDLE], "24.1.rc3", "24.1.rc3",
+        list(range(8)),
+        _same("910B1", 8),
+        _same("OK", 8),
+        [(u, 65536) for u in B1_IDLE],
+        "24.1.rc3",
+        "24.1.rc3",
         processes=[],
     ),
 }
@@ -168,7 +323,9 @@ def test_table_sample(name: str) -> None:
 
 
 def test_a3_phy_ids_and_dash_power_are_read() -> None:
-    info = npu_smi.parse_info((TABLES / "openyuanrong-fixture-A3-16chip-24.1.rc3.3-pt_main_thread.txt").read_text())
+    info = npu_smi.parse_info(
+        (TABLES / "openyuanrong-fixture-A3-16chip-24.1.rc3.3-pt_main_thread.txt").read_text()
+    )
     assert [c.phy_id for c in info.chips] == list(range(16))
     assert info.chips[0].power_w == 182.0
     assert all(c.power_w is None for c in info.chips[1::2])  # "-" on chip 1 of each NPU
@@ -180,7 +337,9 @@ def test_310_tables_have_unknown_hbm_and_bus_id() -> None:
     info = npu_smi.parse_info((TABLES / "devnotes-310B4-davinci-mini-23.0.rc3.txt").read_text())
     chip = info.chips[0]
     assert (chip.hbm_used_mb, chip.hbm_total_mb, chip.bus_id, chip.device) == (None, None, None, 0)
-    duo = npu_smi.parse_info((TABLES / "openyuanrong-fixture-4x300IDuo-8chip-310P3-24.1.0.1-npuid1536.txt").read_text())
+    duo = npu_smi.parse_info(
+        (TABLES / "openyuanrong-fixture-4x300IDuo-8chip-310P3-24.1.0.1-npuid1536.txt").read_text()
+    )
     assert [c.device for c in duo.chips] == list(range(8))
     assert all(c.power_w is None for c in duo.chips)  # "NA"
 
@@ -249,7 +408,9 @@ def test_mapping(name: str) -> None:
     assert [(r.npu, r.chip, r.logic_id, r.name) for r in parsed.npu_chips] == [
         (n, 0, n, chip_name) for n in range(count)
     ]
-    assert {(r.chip, r.logic_id, r.name) for r in parsed.rows if r not in parsed.npu_chips} == {(1, None, "Mcu")}
+    assert {(r.chip, r.logic_id, r.name) for r in parsed.rows if r not in parsed.npu_chips} == {
+        (1, None, "Mcu")
+    }
 
 
 MEMORY = {
@@ -261,7 +422,9 @@ MEMORY = {
 @pytest.mark.parametrize("name", sorted(MEMORY))
 def test_memory(name: str) -> None:
     m = npu_smi.parse_memory(read("npu-smi-info-t-memory", name))
-    assert (m.npu, m.chip, m.ddr_capacity_mb, m.hbm_capacity_mb, m.hbm_clock_mhz, m.hbm_temp_c) == MEMORY[name]
+    assert (m.npu, m.chip, m.ddr_capacity_mb, m.hbm_capacity_mb, m.hbm_clock_mhz, m.hbm_temp_c) == MEMORY[
+        name
+    ]
     assert m.hbm_manufacturer_id == "0x57"
 
 
@@ -269,7 +432,13 @@ USAGES = {
     "arthurchiao-blog-t-usages-i0-910B1.txt": (0, 0, 65536, 4, "Aivector Usage Rate(%)"),
     "llmaction-t-usages-i1-ddr15079-hbm32768.txt": (1, 15079, 32768, 0, None),
     "mindcluster-doc-t-usages-910-32GB.txt": (0, 13553, 32768, 0, None),
-    "yunion-telegraf-fixture-t-usages-910B-25.5.1-with-npu-utilization.txt": (0, 0, 65536, 5, "NPU Utilization(%)"),
+    "yunion-telegraf-fixture-t-usages-910B-25.5.1-with-npu-utilization.txt": (
+        0,
+        0,
+        65536,
+        5,
+        "NPU Utilization(%)",
+    ),
 }
 
 
@@ -277,7 +446,13 @@ USAGES = {
 def test_usages(name: str) -> None:
     npu, ddr, hbm, hbm_pct, extra = USAGES[name]
     u = npu_smi.parse_usages(read("npu-smi-info-t-usages", name))
-    assert (u.npu, u.chip, u.ddr_capacity_mb, u.hbm_capacity_mb, u.hbm_usage_pct) == (npu, 0, ddr, hbm, hbm_pct)
+    assert (u.npu, u.chip, u.ddr_capacity_mb, u.hbm_capacity_mb, u.hbm_usage_pct) == (
+        npu,
+        0,
+        ddr,
+        hbm,
+        hbm_pct,
+    )
     if extra:
         assert extra in u.fields
     assert u.unread == ()
@@ -286,8 +461,22 @@ def test_usages(name: str) -> None:
 BOARDS = {
     "mindcluster-doc-t-board-chip-c0-redacted.txt": (0, 0, None, "0x02", "0000:61:00.0", None),
     "mindcluster-doc-t-board-npu-23.0.5.txt": (0, None, None, "0x02", "0000:61:00.0", "0xD801"),
-    "survey-report-t-board-950PR-25.7.rc1.6-ANNOTATED.txt": (0, None, "Ascend950PR", "0x1a", "0000:61:00.0", "0xD806"),
-    "yunion-telegraf-fixture-t-board-IT21HMDC_Bin5-25.5.1.txt": (0, None, None, "0x60", "0000:C1:00.0", "0xD802"),
+    "survey-report-t-board-950PR-25.7.rc1.6-ANNOTATED.txt": (
+        0,
+        None,
+        "Ascend950PR",
+        "0x1a",
+        "0000:61:00.0",
+        "0xD806",
+    ),
+    "yunion-telegraf-fixture-t-board-IT21HMDC_Bin5-25.5.1.txt": (
+        0,
+        None,
+        None,
+        "0x60",
+        "0000:C1:00.0",
+        "0xD802",
+    ),
 }
 
 
@@ -298,8 +487,14 @@ def test_board(name: str) -> None:
 
 
 def test_board_new_fields() -> None:
-    b = npu_smi.parse_board(read("npu-smi-info-t-board", "yunion-telegraf-fixture-t-board-IT21HMDC_Bin5-25.5.1.txt"))
-    assert (b.product_name, b.software_version, b.firmware_version) == ("IT21HMDC_Bin5", "25.5.1", "7.8.0.6.201")
+    b = npu_smi.parse_board(
+        read("npu-smi-info-t-board", "yunion-telegraf-fixture-t-board-IT21HMDC_Bin5-25.5.1.txt")
+    )
+    assert (b.product_name, b.software_version, b.firmware_version) == (
+        "IT21HMDC_Bin5",
+        "25.5.1",
+        "7.8.0.6.201",
+    )
     assert b.fields["Serial Number"] == "1025C9048791"
 
 
@@ -334,7 +529,8 @@ def test_other_key_value_outputs(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["arthurchiao-blog-t-topo-8x910B1-HCCS.txt", "openyuanrong-fixture-t-topo-8npu-HCCS-cpu-affinity.txt"]
+    "name",
+    ["arthurchiao-blog-t-topo-8x910B1-HCCS.txt", "openyuanrong-fixture-t-topo-8npu-HCCS-cpu-affinity.txt"],
 )
 def test_topology(name: str) -> None:
     topo = npu_smi.parse_topology(read("npu-smi-info-t-other", name))
@@ -346,15 +542,21 @@ def test_topology(name: str) -> None:
 
 def test_every_other_sample_folder_is_covered() -> None:
     covered = {
-        "npu-smi-info-errors": ERRORS, "npu-smi-info-l": CARD_LISTS, "npu-smi-info-m": MAPPINGS,
-        "npu-smi-info-t-memory": MEMORY, "npu-smi-info-t-usages": USAGES, "npu-smi-info-t-board": BOARDS,
+        "npu-smi-info-errors": ERRORS,
+        "npu-smi-info-l": CARD_LISTS,
+        "npu-smi-info-m": MAPPINGS,
+        "npu-smi-info-t-memory": MEMORY,
+        "npu-smi-info-t-usages": USAGES,
+        "npu-smi-info-t-board": BOARDS,
     }
     for folder, cases in covered.items():
         assert sorted(p.name for p in (FIXTURES / folder).iterdir()) == sorted(cases), folder
     other = {p.name for p in (FIXTURES / "npu-smi-info-t-other").iterdir()}
     assert other - set(OTHER_KV) == {
-        "mindcluster-doc-t-health-OK.txt", "mindcluster-fixture-t-health-Alarm-tabs.txt",
-        "arthurchiao-blog-t-topo-8x910B1-HCCS.txt", "openyuanrong-fixture-t-topo-8npu-HCCS-cpu-affinity.txt",
+        "mindcluster-doc-t-health-OK.txt",
+        "mindcluster-fixture-t-health-Alarm-tabs.txt",
+        "arthurchiao-blog-t-topo-8x910B1-HCCS.txt",
+        "openyuanrong-fixture-t-topo-8npu-HCCS-cpu-affinity.txt",
     }
 
 
@@ -362,8 +564,14 @@ def test_every_other_sample_folder_is_covered() -> None:
 
 SAMPLES = [p.read_text(encoding="utf-8") for p in sorted(FIXTURES.glob("npu-smi-info*/*"))]
 PARSERS = [
-    npu_smi.parse_info, npu_smi.parse_card_list, npu_smi.parse_mapping, npu_smi.parse_memory,
-    npu_smi.parse_usages, npu_smi.parse_board, npu_smi.parse_health, npu_smi.parse_topology,
+    npu_smi.parse_info,
+    npu_smi.parse_card_list,
+    npu_smi.parse_mapping,
+    npu_smi.parse_memory,
+    npu_smi.parse_usages,
+    npu_smi.parse_board,
+    npu_smi.parse_health,
+    npu_smi.parse_topology,
     npu_smi.parse_key_values,
 ]
 

@@ -108,7 +108,9 @@ def chip_health(ctx: Context, chip: NpuChip) -> HealthInfo | None:
     state = ctx.fact(npu_smi)
     if state.path is None or chip.npu is None:
         return None
-    result = ctx.host.run([state.path, "info", "-t", "health", "-i", str(chip.npu), "-c", str(chip.chip or 0)])
+    result = ctx.host.run(
+        [state.path, "info", "-t", "health", "-i", str(chip.npu), "-c", str(chip.chip or 0)]
+    )
     if not result.ok:
         return None
     health = parse_health(result.output)
@@ -216,7 +218,9 @@ def peer_pings(ctx: Context) -> tuple[PeerPing, ...]:
         if runs:
             pings.append(PeerPing(device, target, runs[-1]))
         else:
-            pings.append(PeerPing(device, target, None, result.describe_failure() or result.output.strip()[:200]))
+            pings.append(
+                PeerPing(device, target, None, result.describe_failure() or result.output.strip()[:200])
+            )
     return tuple(pings)
 
 
