@@ -127,8 +127,8 @@ def target_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _pip(python: Path, *args: str, cwd: Path | None = None, **env: str) -> None:
     done = subprocess.run(
-        [str(python), "-m", "pip", *args, "-q", "--disable-pip-version-check", "--no-build-isolation", "--no-deps", "--no-cache-dir",
-         "--no-index"],
+        [str(python), "-m", "pip", *args, "-q", "--disable-pip-version-check", "--no-build-isolation", "--no-deps",
+         "--no-cache-dir", "--no-index"],
         cwd=cwd, capture_output=True, text=True, timeout=600, env={**os.environ, **env},
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -242,3 +242,29 @@ def test_vllm_ascend_pip_install_dot_then_editable_clone_with_uninitialised_subm
     assert editable["submodules"]["status"] == "fail"
     assert editable["submodules"]["message"].startswith(
         f"uninitialised submodules in {clone.working_dir}: csrc/third_party/catlass")
+
+
+def test_snapshot_of_real_installs_replays_identically(target_python: Path, vllm_repo: git.Repo,
+                                                       tmp_path: Path) -> None:
+    head = vllm_repo.head.commit.hexsha
+    folder = Path(vllm_repo.working_dir)
+    _pip(target_python, "install", "-e", ".", cwd=folder, VLLM_TARGET_DEVICE="empty")
+    (folder / "setup.py").write_text(VLLM_SETUP + "# local edit\n")
+    snapshot = tmp_path / "snapshot"
+    recorded = run_cli("snapshot", "--profile", "a2-single", "--python", str(target_python), "--expect",
+                       f"vllm={head}", "--check", "packages.*", "--check", "ascend.*", "-o", str(snapshot),
+                       env=clean_env())
+    assert_no_traceback(recorded)
+    live = json.loads((snapshot / "report.json").read_text())["results"]
+    subprocess.run(["rm", "-rf", str(folder)], check=True)  # replay must not look at the machine
+    replayed = run_cli("--replay", str(snapshot), "--check", "packages.*", "--check", "ascend.*", "--format", "json",
+                       env=clean_env())
+    assert_no_traceback(replayed)
+    fields = ("id", "item", "status", "message", "expected", "observed", "remediation")
+    assert [[r[f] for f in fields] for r in json.loads(replayed.stdout)["results"]] == [
+        [r[f] for f in fields] for r in live]
+    dirty = next(r for r in live if r["id"] == "packages.vllm" and r["item"] is None)
+    assert (dirty["status"], dirty["message"]) == ("fail", f"the checkout {folder} has uncommitted changes (setup.py)")
+    assert {r["id"] for r in live} >= {"packages.python", "packages.vllm", "packages.vllm-ascend",
+                                       "packages.transformers", "packages.requirements", "ascend.cann",
+                                       "ascend.driver"}
