@@ -14,6 +14,7 @@ address from the i-th planned device (from the first one when there are more add
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from glm5check.parsers.npu_smi import HealthInfo, NpuChip, NpuProcess, NpuSmiInf
 VISIBLE_DEVICES_VAR = "ASCEND_RT_VISIBLE_DEVICES"
 PEER_IPS_VAR = "GLM5CHECK_PEER_NPU_IPS"
 HCCN_CONF = "/etc/hccn.conf"
+HCCN_QUERIES = ("link", "net_health", "ip", "gateway", "netdetect", "tls")
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,12 @@ def npu_smi(ctx: Context) -> NpuSmiState:
 
 
 def device_number(chip: NpuChip) -> int | None:
-    """The chip's device number for /dev/davinci<N> and hccn_tool -i <N>."""
-    return chip.phy_id if chip.phy_id is not None else chip.npu
+    """The chip's device number for /dev/davinci<N> and hccn_tool -i <N>: the Phy-ID (A3) or Device
+    (310P) column when the table has one, else the NPU id."""
+    for number in (chip.phy_id, chip.device, chip.npu):
+        if number is not None:
+            return number
+    return None
 
 
 def chip_label(chip: NpuChip, two_chip_npus: bool = False) -> str:
@@ -161,12 +167,15 @@ def _hccn(ctx: Context, tool: str, device: int, command: str) -> tuple[str | Non
 def _device_network(ctx: Context, tool: str, device: int) -> DeviceNetwork:
     outputs: dict[str, str] = {}
     failures: list[str] = []
-    for command in ("link", "net_health", "ip", "gateway", "netdetect", "tls"):
+    for command in HCCN_QUERIES:
         output, failure = _hccn(ctx, tool, device, command)
-        if output is None:
-            failures.append(failure or command)
-        else:
+        if output is not None:
             outputs[command] = output
+            continue
+        failures.append(failure or command)
+        if "did not answer" in (failure or ""):
+            failures.append(f"hccn_tool -i {device} hung: its other queries were not run")
+            break
     ip = hccn.parse_ip(outputs.get("ip", ""))
     return DeviceNetwork(
         device=device,
@@ -188,7 +197,10 @@ def npu_network(ctx: Context) -> NpuNetwork:
     conf_error = None if conf is not None else (conf_read.error or "unreadable")
     if tool is None:
         return NpuNetwork(None, (), conf, conf_error)
-    devices = tuple(_device_network(ctx, tool, device) for device in planned_devices(ctx))
+    # Devices are queried in parallel so that a node's 8 or 16 devices answer within one check deadline.
+    numbers = planned_devices(ctx)
+    with ThreadPoolExecutor(max_workers=max(len(numbers), 1)) as pool:
+        devices = tuple(pool.map(lambda device: _device_network(ctx, tool, device), numbers))
     return NpuNetwork(tool, devices, conf, conf_error)
 
 
@@ -204,24 +216,26 @@ def peer_ips(ctx: Context) -> tuple[str, ...]:
     return tuple(a for a in re.split(r"[,\s]+", ctx.env.get(PEER_IPS_VAR, "")) if a)
 
 
+def _ping(ctx: Context, tool: str, device: int, target: str) -> PeerPing:
+    if hccn.valid_ip(target) is None:
+        return PeerPing(device, target, None, f"{target!r} in {PEER_IPS_VAR} is not an IP address")
+    result = ctx.host.run([tool, "-i", str(device), "-ping", "-g", "address", target])
+    runs = hccn.parse_ping(result.output).runs
+    if runs:
+        return PeerPing(device, target, runs[-1])
+    why = result.describe_failure() or result.output.strip()[:200] or "no output"
+    return PeerPing(device, target, None, why)
+
+
 def peer_pings(ctx: Context) -> tuple[PeerPing, ...]:
     targets = peer_ips(ctx)
     tool = ctx.fact(npu_network).tool
     devices = planned_devices(ctx)
     if not targets or tool is None or not devices:
         return ()
-    pings = []
-    for index, target in enumerate(targets):
-        device = devices[index] if index < len(devices) else devices[0]
-        result = ctx.host.run([tool, "-i", str(device), "-ping", "-g", "address", target])
-        runs = hccn.parse_ping(result.output).runs
-        if runs:
-            pings.append(PeerPing(device, target, runs[-1]))
-        else:
-            pings.append(
-                PeerPing(device, target, None, result.describe_failure() or result.output.strip()[:200])
-            )
-    return tuple(pings)
+    pairs = [(devices[i] if i < len(devices) else devices[0], target) for i, target in enumerate(targets)]
+    with ThreadPoolExecutor(max_workers=len(pairs)) as pool:
+        return tuple(pool.map(lambda pair: _ping(ctx, tool, *pair), pairs))
 
 
 # -- report facts ---------------------------------------------------------------------------------------

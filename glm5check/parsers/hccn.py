@@ -18,7 +18,7 @@ _COMMAND_RE = re.compile(r"hccn_tool\b.*?-i\s+(\d+)")
 _DEVICE_PREFIX_RE = re.compile(r"^\[(?:devid|device)\s+(\d+)\]")
 
 
-def _ip(text: str | None) -> str | None:
+def valid_ip(text: str | None) -> str | None:
     """The address when it is a real IPv4/IPv6 address (masked `10.xx.xx.10` is unknown)."""
     if not text:
         return None
@@ -128,11 +128,11 @@ def parse_ip(text: str) -> IpOutput:
         if command:
             device = int(command.group(1))
         elif sep and key.strip() == "ipaddr":
-            entries.append(IpEntry(device, _ip(value), None))
+            entries.append(IpEntry(device, valid_ip(value), None))
             if entries[-1].address is None:
                 unread.append(line)
         elif sep and key.strip() == "netmask" and entries and entries[-1].netmask is None:
-            entries[-1] = IpEntry(entries[-1].device, entries[-1].address, _ip(value))
+            entries[-1] = IpEntry(entries[-1].device, entries[-1].address, valid_ip(value))
         else:
             unread.append(line)
     return IpOutput(tuple(entries), tuple(unread))
@@ -166,7 +166,7 @@ def parse_gateway(text: str) -> GatewayOutput:
             continue
         match = _GATEWAY_RE.search(line)
         if match:
-            entries.append(GatewayEntry(_ip(match.group(1)), match.group(2)))
+            entries.append(GatewayEntry(valid_ip(match.group(1)), match.group(2)))
         else:
             unread.append(line)
     return GatewayOutput(tuple(entries), tuple(unread))
@@ -324,7 +324,7 @@ def parse_ping(text: str) -> PingOutput:
         head = _PING_HEAD_RE.search(stripped)
         summary = _PING_SUMMARY_RE.search(stripped)
         if head:
-            runs.append(PingRun(int(head.group(1)), _ip(head.group(2))))
+            runs.append(PingRun(int(head.group(1)), valid_ip(head.group(2))))
         elif _PING_RECV_RE.search(stripped) and runs:
             runs[-1] = PingRun(**{**runs[-1].__dict__, "replies": runs[-1].replies + 1})
         elif summary:
@@ -354,7 +354,7 @@ class HccnConf:
     unread: tuple[str, ...] = ()
 
     def address(self, device: int) -> str | None:
-        return _ip(self.devices.get(device, {}).get("address"))
+        return valid_ip(self.devices.get(device, {}).get("address"))
 
 
 _CONF_RE = re.compile(r"^\s*([A-Za-z_]+?)_(\d+)\s*=\s*(.*?)\s*$")
