@@ -397,3 +397,64 @@ def test_ascend_devices(tmp_path: Path, missing: tuple[str, ...]) -> None:
     assert failing == sorted(missing)
     assert ("devices" in {r["item"] for r in results if r["status"] == "pass"}) is (not missing)
     assert any(r["item"] == "mounts" and r["status"] == "pass" for r in results)
+
+
+def test_dcmi_8020_names_the_other_user(fake_bin: Path) -> None:
+    # The variant quoted in the reference INDEX ("device is used"); its -8005 sibling is a real capture.
+    text = "dcmi model initialized failed, because the device is used. ret is -8020\n"
+    fake_tool(fake_bin, "npu-smi", {"info": (text, 1)})
+    _, results, _ = run_json("--profile", "a2-single", "--check", "npu.smi", bin_dir=fake_bin)
+    (smi,) = results
+    assert smi["status"] == "fail" and "used by another container or process" in smi["message"]
+
+
+def test_hanging_hccn_tool_ends_within_the_check_deadline(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    write_executable(fake_bin, "hccn_tool", "#!/bin/sh\nsleep 60\n")
+    started = time.monotonic()
+    _, results, _ = run_json(
+        "--profile", "a2-multi", "--check", "npu.network", "--timeout", "2", bin_dir=fake_bin, timeout=60
+    )
+    assert time.monotonic() - started < 25
+    devices = [r for r in results_of(results, "npu.network") if (r["item"] or "").startswith("device")]
+    assert len(devices) == 8 and all(r["status"] == "fail" for r in devices)
+    assert "did not answer within 2 s" in devices[0]["message"]
+
+
+def test_peer_addresses_that_are_not_ips_are_not_probed(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", _hccn_answers())
+    _, results, _ = run_json(
+        "--profile",
+        "a2-multi",
+        "--check",
+        "npu.network",
+        bin_dir=fake_bin,
+        env={"GLM5CHECK_PEER_NPU_IPS": "node0-npu"},
+    )
+    (ping,) = [r for r in results_of(results, "npu.network") if (r["item"] or "").startswith("ping")]
+    assert ping["status"] == "fail" and "is not an IP address" in ping["message"]
+
+
+def test_snapshot_of_a_fake_node_replays_to_the_same_npu_results(fake_bin: Path, tmp_path: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A3_BUSY.read_text()})
+    fake_tool(fake_bin, "hccn_tool", _hccn_answers(down=2))
+    snap = tmp_path / "snap"
+    recorded = run_cli(
+        "snapshot",
+        "--profile",
+        "a2-multi",
+        "--check",
+        "npu.*",
+        "-o",
+        str(snap),
+        env=clean_env(path_prepend=[fake_bin]),
+    )
+    assert_no_traceback(recorded)
+    _, live, _ = run_json("--profile", "a2-multi", "--check", "npu.*", bin_dir=fake_bin)
+    _, replayed, _ = run_json("--replay", str(snap), "--check", "npu.*")
+
+    def key(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [(r["id"], r["item"], r["status"], r["message"].replace(str(fake_bin), "")) for r in rows]
+
+    assert key(replayed) == key(live)
