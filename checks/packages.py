@@ -142,10 +142,15 @@ def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | 
     if problems and ev.dist.install_kind in ("index", "archive"):
         problems.append(f"installed from {INSTALL_KIND_TEXT[ev.dist.install_kind]}")
     if problems:
-        return failed("; ".join(problems), expected=expected, observed=observed,
-                      remediation=f"pip uninstall -y {ev.name}, then {fix}")
-    return passed(f"{ev.dist.version} = pin {pin[:8]} ({ev.source}, {state})", expected=expected,
-                  observed=observed)
+        return failed(
+            "; ".join(problems),
+            expected=expected,
+            observed=observed,
+            remediation=f"pip uninstall -y {ev.name}, then {fix}",
+        )
+    return passed(
+        f"{ev.dist.version} = pin {pin[:8]} ({ev.source}, {state})", expected=expected, observed=observed
+    )
 
 
 def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
@@ -155,7 +160,9 @@ def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
     from packaging.version import InvalidVersion, Version
 
     # vllm-ascend compares VLLM_VERSION, else vllm.__version__ (the _version.py text, without the target).
-    seen = ctx.env.get("VLLM_VERSION") or (ev.version_py and ev.version_py.version) or without_target(ev.version)
+    seen = (
+        ctx.env.get("VLLM_VERSION") or (ev.version_py and ev.version_py.version) or without_target(ev.version)
+    )
     try:
         effective = Version(seen) == Version(BALANCE_VLLM_VERSION)
     except InvalidVersion:
@@ -258,12 +265,16 @@ def _submodules(ev: CommitEvidence) -> Result | None:
     missing = [str(s.get("path")) for s in checkout.submodules if s.get("state") == "uninitialised"]
     if missing:
         return failed(
-            f"uninitialised submodules in {checkout.folder}: {', '.join(missing)}; the build lacks their code",
+            f"uninitialised submodules in {checkout.folder}: {', '.join(missing)}; "
+            "the build lacks their code",
             item="submodules",
             observed=", ".join(missing),
-            remediation=f"cd {checkout.folder} && git submodule update --init --recursive && pip install -v .",
+            remediation=f"cd {checkout.folder} && git submodule update --init --recursive "
+            "&& pip install -v .",
         )
-    return passed(f"submodules initialised in {checkout.folder} ({len(checkout.submodules)})", item="submodules")
+    return passed(
+        f"submodules initialised in {checkout.folder} ({len(checkout.submodules)})", item="submodules"
+    )
 
 
 @check(
@@ -329,8 +340,12 @@ def transformers(ctx: Context) -> Result:
     expected = f"glm_moe_dsa support (>= {pins.transformers_min}), from {pins.transformers_source}"
     package = inv.package("transformers")
     if package.dir is None:
-        return failed(f"transformers {dist.version} has metadata but no importable package folder",
-                      expected=expected, observed=observed, remediation=fix)
+        return failed(
+            f"transformers {dist.version} has metadata but no importable package folder",
+            expected=expected,
+            observed=observed,
+            remediation=fix,
+        )
     has_glm5 = package.probes.get(GLM5_CONFIG_FILE) and package.probes.get(GLM5_AUTO_FILE)
     version = parse_scm_version(dist.version)
     too_old = _older_than(version.public, pins.transformers_min)
@@ -347,20 +362,28 @@ def transformers(ctx: Context) -> Result:
     return _judge_transformers_source(ctx, dist, version.is_devrelease, expected, observed, fix)
 
 
-def _judge_transformers_source(ctx: Context, dist: Dist, is_dev: bool, expected: str, observed: str,
-                               fix: str) -> Result:
+def _judge_transformers_source(
+    ctx: Context, dist: Dist, is_dev: bool, expected: str, observed: str, fix: str
+) -> Result:
     wanted = {normalise(k): v for k, v in ctx.options.expect.items()}.get("transformers")
     if wanted and not commits_agree(dist.vcs_commit, wanted):
-        return failed(f"transformers commit {dist.vcs_commit or 'unknown'} is not the expected {wanted}",
-                      expected=f"commit {wanted} (--expect)", observed=observed,
-                      remediation=f"pip install {TRANSFORMERS_GIT}@{wanted}")
+        return failed(
+            f"transformers commit {dist.vcs_commit or 'unknown'} is not the expected {wanted}",
+            expected=f"commit {wanted} (--expect)",
+            observed=observed,
+            remediation=f"pip install {TRANSFORMERS_GIT}@{wanted}",
+        )
     kind = dist.install_kind
     if kind == "vcs" and is_full_commit(dist.vcs_commit) and is_dev:
-        return passed(f"{dist.version} from git @ {dist.vcs_commit[:12]}, has glm_moe_dsa", expected=expected,
-                      observed=observed)
+        return passed(
+            f"{dist.version} from git @ {dist.vcs_commit[:12]}, has glm_moe_dsa",
+            expected=expected,
+            observed=observed,
+        )
     if kind in ("editable", "local-folder", "vcs"):
-        return passed(f"{dist.version} from source ({kind}), has glm_moe_dsa", expected=expected,
-                      observed=observed)
+        return passed(
+            f"{dist.version} from source ({kind}), has glm_moe_dsa", expected=expected, observed=observed
+        )
     if ctx.profile.pins.transformers_source != "git":
         return passed(f"{dist.version} has glm_moe_dsa", expected=expected, observed=observed)
     return warned(
@@ -404,7 +427,9 @@ def _requirement_findings(inv: Inventory, dist: Dist) -> tuple[list[str], list[s
         if normalise(req.name) in KEY_REQUIREMENTS and version:
             key_versions.append(f"{normalise(req.name)} {version}")
         if version is None:
-            unmet.append(f"{req.name}{req.specifier} ({'metadata unreadable' if installed else 'not installed'})")
+            unmet.append(
+                f"{req.name}{req.specifier} ({'metadata unreadable' if installed else 'not installed'})"
+            )
         elif not _satisfies(req.specifier, version):
             if _expected_conflict(dist, normalise(req.name), version):
                 expected_conflicts.append(f"{req.name}{req.specifier} (installed {version})")
@@ -445,8 +470,10 @@ def requirements(ctx: Context) -> Iterator[Result]:
     for name in ("vllm", "vllm-ascend"):
         dists = inv.named(name)
         if len(dists) != 1 or dists[0].metadata_missing:
-            yield skipped(f"{name} is not installed exactly once with readable metadata (see packages.{name})",
-                          item=name)
+            yield skipped(
+                f"{name} is not installed exactly once with readable metadata (see packages.{name})",
+                item=name,
+            )
             continue
         dist = dists[0]
         unmet, conflicts, key_versions, checked = _requirement_findings(inv, dist)

@@ -54,7 +54,9 @@ INSTALL_INFO = FIXTURES / "ascend-install-info" / "llmaction-ascend_install.info
 @pytest.mark.parametrize(("name", "version"), sorted(CANN_SAMPLES.items()))
 def test_cann_samples(name: str, version: str) -> None:
     text = (FIXTURES / "cann-toolkit-version" / name).read_text()
-    parsed = parse_version_cfg(text).toolkit_version if "version.cfg" in name else parse_install_info(text).version
+    parsed = (
+        parse_version_cfg(text).toolkit_version if "version.cfg" in name else parse_install_info(text).version
+    )
     assert parsed == version
     assert cann_version_key(parsed) is not None
 
@@ -78,8 +80,20 @@ def test_ascend_install_info_samples(path: Path) -> None:
 
 
 def test_cann_versions_order_test_builds_then_candidates_then_releases() -> None:
-    ordered = ["7.0.T10", "8.0.T63", "8.0.RC1", "8.0.RC3", "8.0.0", "8.1.T6", "8.1.T18", "8.2.RC1.alpha002",
-               "8.2.RC1", "8.2.RC2", "8.5.0", "9.1.0"]
+    ordered = [
+        "7.0.T10",
+        "8.0.T63",
+        "8.0.RC1",
+        "8.0.RC3",
+        "8.0.0",
+        "8.1.T6",
+        "8.1.T18",
+        "8.2.RC1.alpha002",
+        "8.2.RC1",
+        "8.2.RC2",
+        "8.5.0",
+        "9.1.0",
+    ]
     assert sorted(ordered, key=lambda v: cann_version_key(v) or ()) == ordered
     assert cann_version_key("8.5.0") > cann_version_key("8.3.RC2")  # type: ignore[operator]
     assert cann_version_key("latest") is None
@@ -153,7 +167,8 @@ def test_missing_cann_fails_naming_where_it_looked_and_a_dangling_home_fails() -
     assert results["toolkit"][0] == Status.FAIL
     assert "/usr/local/Ascend/ascend-toolkit/latest" in results["toolkit"][1]
     assert results["environment"] == (
-        Status.FAIL, "ASCEND_TOOLKIT_HOME points at /usr/local/Ascend/cann-9.9.9, which is not a folder"
+        Status.FAIL,
+        "ASCEND_TOOLKIT_HOME points at /usr/local/Ascend/cann-9.9.9, which is not a folder",
     )
 
 
@@ -162,7 +177,9 @@ def test_driver_passes_with_version_and_lib64_on_the_library_path() -> None:
     writer.file("/etc/ascend_install.info", INSTALL_INFO.read_text())
     writer.file("/usr/local/Ascend/driver/version.info", DRIVER_241.read_text())
     writer.stat("/usr/local/Ascend/driver/lib64", kind="dir")
-    writer.env({"LD_LIBRARY_PATH": "/usr/local/Ascend/driver/lib64/common/:/usr/local/Ascend/driver/lib64/driver"})
+    writer.env(
+        {"LD_LIBRARY_PATH": "/usr/local/Ascend/driver/lib64/common/:/usr/local/Ascend/driver/lib64/driver"}
+    )
     results = _results(driver, writer)
     assert results["version"] == (Status.PASS, "driver 24.1.0")
     assert results["LD_LIBRARY_PATH"][0] == Status.PASS
@@ -181,6 +198,7 @@ def test_driver_folder_comes_from_ascend_install_info() -> None:
 def test_missing_driver_fails() -> None:
     results = _results(driver, SnapshotWriter("a2-single"))
     assert results["version"] == (
-        Status.FAIL, "driver version file not found: /usr/local/Ascend/driver/version.info"
+        Status.FAIL,
+        "driver version file not found: /usr/local/Ascend/driver/version.info",
     )
     assert results["LD_LIBRARY_PATH"][0] == Status.FAIL

@@ -55,18 +55,27 @@ class Node:
         return next(d for d in self.dists if d["name"].lower().replace("_", "-") == name)
 
     def context(self, options: Options | None = None, profile: Profile | None = None) -> Context:
-        self.writer.command(inspect_argv("python3"),
-                            stdout=demo.inventory_json(self.dists, self.packages, self.python_version))
+        self.writer.command(
+            inspect_argv("python3"),
+            stdout=demo.inventory_json(self.dists, self.packages, self.python_version),
+        )
         return Context(profile or load_builtin("a2-single"), ReplayHost(self.writer.data), options)
 
-    def run(self, check: Check, options: Options | None = None, profile: Profile | None = None) -> dict[
-            str | None, Outcome]:
+    def run(
+        self, check: Check, options: Options | None = None, profile: Profile | None = None
+    ) -> dict[str | None, Outcome]:
         return {o.item: o for o in run_one(check, self.context(options, profile))}
 
 
 def test_guide_node_passes_every_package_check() -> None:
     node = Node()
-    for check in (checks.python_version, checks.vllm, checks.vllm_ascend, checks.transformers, checks.requirements):
+    for check in (
+        checks.python_version,
+        checks.vllm,
+        checks.vllm_ascend,
+        checks.transformers,
+        checks.requirements,
+    ):
         outcomes = node.run(check)
         assert all(o.status == Status.PASS for o in outcomes.values()), outcomes
     assert node.run(checks.vllm)[None].message == (
@@ -99,13 +108,16 @@ def test_wrong_vllm_builds_fail_with_their_reason(version: str, fragment: str) -
 
 def test_vllm_wheel_from_pypi_says_so() -> None:
     node = Node().set("vllm", "0.16.0", requires=demo.VLLM_REQUIRES)
-    pypi_version_py = (PART.parents[2] / "install-facts" / "vllm__version.py.from-pypi-sdist-0.16.0.txt").read_text()
+    pypi_version_py = (
+        PART.parents[2] / "install-facts" / "vllm__version.py.from-pypi-sdist-0.16.0.txt"
+    ).read_text()
     node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm", {"_version.py": pypi_version_py})
     outcome = node.run(checks.vllm)[None]
     assert outcome.status == Status.FAIL
     assert outcome.message == (
         f"installed commit 89a77b108 (_version.py __commit_id__) is not the pinned {VLLM_PIN}; "
-        "0.16.0 has no .empty target suffix: built without VLLM_TARGET_DEVICE=empty (for the default CUDA target); "
+        "0.16.0 has no .empty target suffix: built without VLLM_TARGET_DEVICE=empty "
+        "(for the default CUDA target); "
         "installed from a package index (PyPI)"
     )
 
@@ -113,9 +125,17 @@ def test_vllm_wheel_from_pypi_says_so() -> None:
 def test_expect_override_replaces_the_pin_and_failures_show_both_commits() -> None:
     other = "0123456789abcdef0123456789abcdef01234567"
     node = Node()
-    vcs = {"url": "https://github.com/vllm-project/vllm-ascend.git", "vcs_info": {"commit_id": other, "vcs": "git"}}
-    node.set("vllm_ascend", "0.14.0rc2.dev151+g0123456789", requires=demo.VLLM_ASCEND_REQUIRES, direct_url=vcs,
-             entry_points=demo.VLLM_ASCEND_ENTRY_POINTS)
+    vcs = {
+        "url": "https://github.com/vllm-project/vllm-ascend.git",
+        "vcs_info": {"commit_id": other, "vcs": "git"},
+    }
+    node.set(
+        "vllm_ascend",
+        "0.14.0rc2.dev151+g0123456789",
+        requires=demo.VLLM_ASCEND_REQUIRES,
+        direct_url=vcs,
+        entry_points=demo.VLLM_ASCEND_ENTRY_POINTS,
+    )
     failing = node.run(checks.vllm_ascend)[None]
     assert failing.status == Status.FAIL
     assert other in failing.message and VLLM_ASCEND_PIN in failing.message
@@ -181,19 +201,35 @@ def test_two_installed_copies_fail() -> None:
 
 def test_broken_metadata_and_direct_url_fail_clearly() -> None:
     node = Node()
-    node.dists = [d for d in node.dists if d["name"] != "vllm"] + [{
-        "name": "vllm", "version": "0.16.0rc2.dev3+g978a37c82.empty", "name_from_folder": True,
-        "path": f"{demo.SITE}/vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info", "errors": ["no METADATA file"],
-    }]
+    node.dists = [d for d in node.dists if d["name"] != "vllm"] + [
+        {
+            "name": "vllm",
+            "version": "0.16.0rc2.dev3+g978a37c82.empty",
+            "name_from_folder": True,
+            "path": f"{demo.SITE}/vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info",
+            "errors": ["no METADATA file"],
+        }
+    ]
     ascend = node.record("vllm-ascend")
     ascend.pop("direct_url")
-    ascend["direct_url_error"] = "direct_url.json is not JSON (Expecting value: line 1 column 1 (char 0)): '{oops'"
-    node.dists.append({"name": "six", "version": "1.17.0", "name_from_folder": True, "errors": ["no METADATA file"],
-                       "path": f"{demo.SITE}/six-1.17.0.dist-info"})
+    ascend["direct_url_error"] = (
+        "direct_url.json is not JSON (Expecting value: line 1 column 1 (char 0)): '{oops'"
+    )
+    node.dists.append(
+        {
+            "name": "six",
+            "version": "1.17.0",
+            "name_from_folder": True,
+            "errors": ["no METADATA file"],
+            "path": f"{demo.SITE}/six-1.17.0.dist-info",
+        }
+    )
     vllm = node.run(checks.vllm)[None]
     assert (vllm.status, vllm.message) == (
-        Status.FAIL, f"vllm's metadata is broken: {demo.SITE}/vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info "
-        "has no METADATA")
+        Status.FAIL,
+        f"vllm's metadata is broken: {demo.SITE}/vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info "
+        "has no METADATA",
+    )
     ascend_outcome = node.run(checks.vllm_ascend)[None]
     assert ascend_outcome.status == Status.FAIL
     assert "install record is broken" in ascend_outcome.message and "not JSON" in ascend_outcome.message
@@ -205,9 +241,19 @@ def test_editable_install_whose_folder_vanished_fails() -> None:
     node = Node()
     vllm = node.record("vllm")
     vllm["direct_url"] = {"dir_info": {"editable": True}, "url": "file:///vllm-workspace/vllm"}
-    node.writer.probe(PROBE_KIND, "/vllm-workspace/vllm", {
-        "folder": "/vllm-workspace/vllm", "head": None, "dirty": None, "changed": [], "submodules": [],
-        "error": "the source folder /vllm-workspace/vllm does not exist (moved or deleted after install?)"})
+    node.writer.probe(
+        PROBE_KIND,
+        "/vllm-workspace/vllm",
+        {
+            "folder": "/vllm-workspace/vllm",
+            "head": None,
+            "dirty": None,
+            "changed": [],
+            "submodules": [],
+            "error": "the source folder /vllm-workspace/vllm does not exist "
+            "(moved or deleted after install?)",
+        },
+    )
     outcome = node.run(checks.vllm)[None]
     assert outcome.status == Status.FAIL
     assert "editable install, but its source folder cannot be read" in outcome.message
@@ -217,9 +263,18 @@ def test_editable_install_whose_folder_vanished_fails() -> None:
 def test_uninitialised_submodules_and_a_missing_platform_plugin_fail() -> None:
     node = Node()
     node.record("vllm-ascend")["entry_points"] = "[console_scripts]\nfoo = bar:main\n"
-    node.writer.probe(PROBE_KIND, demo.VLLM_ASCEND_CHECKOUT, {
-        "folder": demo.VLLM_ASCEND_CHECKOUT, "head": VLLM_ASCEND_PIN, "dirty": False, "changed": [], "error": None,
-        "submodules": [{"path": "csrc/third_party/catlass", "state": "uninitialised", "commit": None}]})
+    node.writer.probe(
+        PROBE_KIND,
+        demo.VLLM_ASCEND_CHECKOUT,
+        {
+            "folder": demo.VLLM_ASCEND_CHECKOUT,
+            "head": VLLM_ASCEND_PIN,
+            "dirty": False,
+            "changed": [],
+            "error": None,
+            "submodules": [{"path": "csrc/third_party/catlass", "state": "uninitialised", "commit": None}],
+        },
+    )
     outcomes = node.run(checks.vllm_ascend)
     assert outcomes[None].status == Status.PASS
     assert outcomes["submodules"].status == Status.FAIL
@@ -243,8 +298,9 @@ def test_python_outside_the_supported_versions_fails() -> None:
         ("0.16.0rc2.dev3+g978a37c82.empty", {}, None),
     ],
 )
-def test_balance_scheduling_is_inert_except_with_vllm_0_15_0(vllm_version: str, env: dict[str, str],
-                                                              status: Status | None) -> None:
+def test_balance_scheduling_is_inert_except_with_vllm_0_15_0(
+    vllm_version: str, env: dict[str, str], status: Status | None
+) -> None:
     node = Node().set("vllm", vllm_version, requires=demo.VLLM_REQUIRES)
     node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm")
     node.writer.env(env)
@@ -256,14 +312,20 @@ def test_balance_scheduling_is_inert_except_with_vllm_0_15_0(vllm_version: str, 
     ("command", "fragment"),
     [
         ({"exit_code": None, "not_found": True}, "the target interpreter 'python3' was not found"),
-        ({"exit_code": None, "timed_out": True, "timeout_s": 10.0}, "did not answer within 10 s and was killed"),
-        ({"exit_code": 1, "stderr": "Traceback (most recent call last):\nSyntaxError: invalid syntax"},
-         "exited with status 1: SyntaxError: invalid syntax"),
+        (
+            {"exit_code": None, "timed_out": True, "timeout_s": 10.0},
+            "did not answer within 10 s and was killed",
+        ),
+        (
+            {"exit_code": 1, "stderr": "Traceback (most recent call last):\nSyntaxError: invalid syntax"},
+            "exited with status 1: SyntaxError: invalid syntax",
+        ),
         ({"exit_code": 0, "stdout": "Python 2.7 says hi"}, "its output is not JSON: 'Python 2.7 says hi'"),
     ],
 )
 def test_an_interpreter_that_cannot_answer_is_an_error_for_every_package_check(
-        command: dict[str, Any], fragment: str) -> None:
+    command: dict[str, Any], fragment: str
+) -> None:
     writer = SnapshotWriter("a2-single")
     writer.command(inspect_argv("python3"), **command)
     ctx = Context(load_builtin("a2-single"), ReplayHost(writer.data))
@@ -279,8 +341,13 @@ def test_reported_facts_name_versions_sources_and_commits() -> None:
     for check in (checks.python_version, checks.vllm, checks.vllm_ascend):
         run_one(check, ctx)
     packages = REPORTED_FACTS["packages"](ctx)
-    assert packages["vllm"] == {"version": "0.16.0rc2.dev3+g978a37c82.empty", "source": "local-folder",
-                                "commit": "978a37c82", "commit_source": "setuptools_scm version", "dirty": False}
+    assert packages["vllm"] == {
+        "version": "0.16.0rc2.dev3+g978a37c82.empty",
+        "source": "local-folder",
+        "commit": "978a37c82",
+        "commit_source": "setuptools_scm version",
+        "dirty": False,
+    }
     assert packages["transformers"]["commit"] == demo.TRANSFORMERS_COMMIT
     assert packages["torch-npu"]["version"] == "2.9.0"
     assert REPORTED_FACTS["python"](ctx) == {"version": "3.11.14", "executable": demo.PYTHON}

@@ -37,14 +37,27 @@ def test_clean_then_dirty_checkout(tmp_path: Path) -> None:
 def test_submodules_uninitialised_in_a_fresh_clone_then_initialised(tmp_path: Path) -> None:
     library = _repo(tmp_path / "catlass", {"lib.h": "// catlass\n"})
     parent = _repo(tmp_path / "vllm-ascend", {"setup.py": ""})
-    parent.git.execute(["git", "-c", "protocol.file.allow=always", "submodule", "add", str(library.working_dir),
-                        "csrc/third_party/catlass"])
+    parent.git.execute(
+        [
+            "git",
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            str(library.working_dir),
+            "csrc/third_party/catlass",
+        ]
+    )
     parent.index.commit("add catlass")
     clone = git.Repo.clone_from(parent.working_dir, tmp_path / "clone")
     before = read_checkout(clone.working_dir)
     assert before["error"] is None
-    assert [(s["path"], s["state"]) for s in before["submodules"]] == [("csrc/third_party/catlass", "uninitialised")]
-    clone.git.execute(["git", "-c", "protocol.file.allow=always", "submodule", "update", "--init", "--recursive"])
+    assert [(s["path"], s["state"]) for s in before["submodules"]] == [
+        ("csrc/third_party/catlass", "uninitialised")
+    ]
+    clone.git.execute(
+        ["git", "-c", "protocol.file.allow=always", "submodule", "update", "--init", "--recursive"]
+    )
     after = read_checkout(clone.working_dir)
     assert [(s["path"], s["state"]) for s in after["submodules"]] == [("csrc/third_party/catlass", "ok")]
     assert after["submodules"][0]["commit"] == library.head.commit.hexsha
@@ -60,8 +73,9 @@ def test_submodules_uninitialised_in_a_fresh_clone_then_initialised(tmp_path: Pa
         ("corrupt-head", "cannot read the git checkout"),
     ],
 )
-def test_broken_checkouts_are_errors_in_the_answer_not_exceptions(tmp_path: Path, damage: str,
-                                                                  fragment: str) -> None:
+def test_broken_checkouts_are_errors_in_the_answer_not_exceptions(
+    tmp_path: Path, damage: str, fragment: str
+) -> None:
     folder = tmp_path / "checkout"
     if damage != "vanished":
         _repo(folder, {"a.txt": "a\n"})

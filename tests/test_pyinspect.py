@@ -1,5 +1,6 @@
-"""The inventory script in a real interpreter: broken environments, interpreters that are missing or hang,
-and proof that neither glm5check nor the inventory imports vllm, vllm_ascend, torch, torch_npu or transformers.
+"""The inventory script in a real interpreter: broken environments, interpreters that are missing or
+hang, and proof that neither glm5check nor the inventory imports vllm, vllm_ascend, torch, torch_npu or
+transformers.
 """
 
 from __future__ import annotations
@@ -49,23 +50,36 @@ def broken_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for package in FORBIDDEN:
         (site / package).mkdir()
         (site / package / "__init__.py").write_text(
-            f"open({str(markers / package)!r}, 'w').close()\nraise ImportError('{package} must not be imported')\n"
+            f"open({str(markers / package)!r}, 'w').close()\n"
+            f"raise ImportError('{package} must not be imported')\n"
         )
     (site / "vllm" / "_version.py").write_text("__version__ = version = '0.16.0rc2.dev3+g978a37c82'\n")
     (site / "transformers" / "models" / "glm_moe_dsa").mkdir(parents=True)
     (site / "transformers" / "models" / "glm_moe_dsa" / "configuration_glm_moe_dsa.py").write_text("")
     (site / "transformers" / "models" / "auto").mkdir()
     (site / "transformers" / "models" / "auto" / "configuration_auto.py").write_text('("glm_moe_dsa", "X")\n')
-    _dist_info(site, "vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info", {
-        "METADATA": _metadata("vllm", "0.16.0rc2.dev3+g978a37c82.empty", "transformers<5,>=4.56.0"),
-        "direct_url.json": '{"dir_info": {}, "url": "file:///vllm-workspace/vll',
-    })
-    _dist_info(site, "vllm_ascend-0.14.0rc2.dev150+gff3a50d01.dist-info", {
-        "METADATA": _metadata("vllm_ascend", "0.14.0rc2.dev150+gff3a50d01", "torch==2.9.0"),
-        "direct_url.json": json.dumps({"dir_info": {"editable": True}, "url": f"file://{root}/vanished-checkout"}),
-        "entry_points.txt": "[vllm.platform_plugins]\nascend = vllm_ascend:register\n",
-    })
-    _dist_info(site, "transformers-5.2.0.dev0.dist-info", {"METADATA": _metadata("transformers", "5.2.0.dev0")})
+    _dist_info(
+        site,
+        "vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info",
+        {
+            "METADATA": _metadata("vllm", "0.16.0rc2.dev3+g978a37c82.empty", "transformers<5,>=4.56.0"),
+            "direct_url.json": '{"dir_info": {}, "url": "file:///vllm-workspace/vll',
+        },
+    )
+    _dist_info(
+        site,
+        "vllm_ascend-0.14.0rc2.dev150+gff3a50d01.dist-info",
+        {
+            "METADATA": _metadata("vllm_ascend", "0.14.0rc2.dev150+gff3a50d01", "torch==2.9.0"),
+            "direct_url.json": json.dumps(
+                {"dir_info": {"editable": True}, "url": f"file://{root}/vanished-checkout"}
+            ),
+            "entry_points.txt": "[vllm.platform_plugins]\nascend = vllm_ascend:register\n",
+        },
+    )
+    _dist_info(
+        site, "transformers-5.2.0.dev0.dist-info", {"METADATA": _metadata("transformers", "5.2.0.dev0")}
+    )
     _dist_info(site, "six-1.17.0.dist-info", {"RECORD": ""})  # no METADATA at all
     return {"python": env_dir / "bin" / "python", "markers": markers, "site": site, "root": root}
 
@@ -88,7 +102,9 @@ def test_inventory_reports_broken_metadata_per_distribution(broken_env: dict[str
     assert data["python"]["version"] == ".".join(map(str, sys.version_info[:3]))
     assert data["marker_environment"]["python_version"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert data["packages"]["transformers"]["probes"] == {
-        "models/glm_moe_dsa/configuration_glm_moe_dsa.py": True, "models/auto/configuration_auto.py": True}
+        "models/glm_moe_dsa/configuration_glm_moe_dsa.py": True,
+        "models/auto/configuration_auto.py": True,
+    }
     assert data["packages"]["vllm"]["texts"]["_version.py"].startswith("__version__")
     assert not list(broken_env["markers"].iterdir()), "the inventory imported a package"
 
@@ -97,7 +113,9 @@ def test_cli_on_a_broken_environment_fails_clearly_and_imports_nothing(broken_en
     # The fake packages are importable by glm5check's own process too (PYTHONPATH), so an import anywhere
     # in the whole run would leave a marker.
     env = clean_env({"PYTHONPATH": str(broken_env["site"])})
-    result = run_cli("--profile", "a2-single", "--python", str(broken_env["python"]), "--format", "json", env=env)
+    result = run_cli(
+        "--profile", "a2-single", "--python", str(broken_env["python"]), "--format", "json", env=env
+    )
     assert_no_traceback(result)
     assert result.returncode == 1
     results = {(r["id"], r["item"]): r for r in json.loads(result.stdout)["results"]}
@@ -113,19 +131,37 @@ def test_cli_on_a_broken_environment_fails_clearly_and_imports_nothing(broken_en
 
 
 @pytest.mark.parametrize("kind", ["missing", "hangs"])
-def test_interpreter_that_is_missing_or_hangs_is_an_error_without_traceback(tmp_path: Path, kind: str) -> None:
+def test_interpreter_that_is_missing_or_hangs_is_an_error_without_traceback(
+    tmp_path: Path, kind: str
+) -> None:
     if kind == "missing":
         python, fragment = str(tmp_path / "no-such-python"), "was not found"
     else:
         python = str(write_executable(tmp_path, "python3", "#!/bin/sh\nsleep 30\n"))
         fragment = "did not answer within 1 s and was killed"
-    result = run_cli("--profile", "a2-single", "--python", python, "--timeout", "1", "--check", "packages.*",
-                     "--format", "json", timeout=60)
+    result = run_cli(
+        "--profile",
+        "a2-single",
+        "--python",
+        python,
+        "--timeout",
+        "1",
+        "--check",
+        "packages.*",
+        "--format",
+        "json",
+        timeout=60,
+    )
     assert_no_traceback(result)
     assert result.returncode == 1
     outcomes = json.loads(result.stdout)["results"]
-    assert {r["id"] for r in outcomes} == {"packages.python", "packages.vllm", "packages.vllm-ascend",
-                                           "packages.transformers", "packages.requirements"}
+    assert {r["id"] for r in outcomes} == {
+        "packages.python",
+        "packages.vllm",
+        "packages.vllm-ascend",
+        "packages.transformers",
+        "packages.requirements",
+    }
     for outcome in outcomes:
         assert outcome["status"] == "error"
         assert fragment in outcome["message"] and "--python" in outcome["message"]

@@ -59,7 +59,10 @@ def test_wrong_vllm_builds_fail_with_distinct_messages() -> None:
         "0.16.0rc2.dev3+g978a37c82": ("target", "no .empty target suffix"),
         "0.16.0rc2.dev3+g978a37c82.d20260301.empty": ("dirty", "uncommitted changes (.d20260301)"),
         "0.16.0": ("no-commit", "carries no git commit"),
-        "0.16.0rc2.dev3+g1234567ab.empty": ("other-commit", f"built from commit 1234567ab, but the pin is {VLLM_PIN}"),
+        "0.16.0rc2.dev3+g1234567ab.empty": (
+            "other-commit",
+            f"built from commit 1234567ab, but the pin is {VLLM_PIN}",
+        ),
         "0.16.0rc2.dev3+g978a37c82.cpu": ("target", "built for target .cpu, not .empty"),
     }
     messages = set()
@@ -89,8 +92,12 @@ def test_commits_agree_by_prefix_of_at_least_seven() -> None:
 
 
 def test_version_py_of_both_setuptools_scm_generations() -> None:
-    new = parse_version_py((INSTALL_FACTS / "vllm_ascend__version.py.ff3a50d.setuptools_scm-9.2.2.txt").read_text())
-    old = parse_version_py((INSTALL_FACTS / "vllm_ascend__version.py.ff3a50d.setuptools_scm-8.3.1.txt").read_text())
+    new = parse_version_py(
+        (INSTALL_FACTS / "vllm_ascend__version.py.ff3a50d.setuptools_scm-9.2.2.txt").read_text()
+    )
+    old = parse_version_py(
+        (INSTALL_FACTS / "vllm_ascend__version.py.ff3a50d.setuptools_scm-8.3.1.txt").read_text()
+    )
     pypi = parse_version_py((INSTALL_FACTS / "vllm__version.py.from-pypi-sdist-0.16.0.txt").read_text())
     assert (new.version, new.commit_id) == ("0.14.0rc2.dev150+gff3a50d01", "gff3a50d01")
     assert (old.version, old.commit_id) == ("0.14.0rc2.dev150+gff3a50d011", None)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from glm5check.context import reported_fact
+from glm5check.host.base import CommandResult
 from glm5check.host.git import PROBE_KIND, read_checkout
 from glm5check.model import ProbeFailed
 from glm5check.parsers.versions import ScmVersion, VersionPy, parse_scm_version, parse_version_py
@@ -29,7 +30,12 @@ if TYPE_CHECKING:
     from glm5check.context import Context
 
 # The top-level package each distribution installs (for its files in the inventory).
-TOP_LEVEL = {"vllm": "vllm", "vllm-ascend": "vllm_ascend", "transformers": "transformers", "torch-npu": "torch_npu"}
+TOP_LEVEL = {
+    "vllm": "vllm",
+    "vllm-ascend": "vllm_ascend",
+    "transformers": "transformers",
+    "torch-npu": "torch_npu",
+}
 REPORTED_PACKAGES = ("vllm", "vllm-ascend", "transformers", "torch", "torch-npu", "triton-ascend")
 
 
@@ -136,7 +142,8 @@ def _dist(record: dict[str, Any]) -> Dist:
         errors=_tuple_of_str(record.get("errors")),
         name_from_folder=bool(record.get("name_from_folder")),
         direct_url=direct_url if isinstance(direct_url, dict) else None,
-        direct_url_error=record.get("direct_url_error") or (
+        direct_url_error=record.get("direct_url_error")
+        or (
             None if direct_url is None or isinstance(direct_url, dict) else "direct_url.json is not an object"
         ),
         requires=_tuple_of_str(record.get("requires")),
@@ -175,7 +182,8 @@ def parse_inventory(text: str) -> Inventory | str:
     )
 
 
-def _run_failure(python: str, result: Any) -> str:
+def _run_failure(python: str, result: CommandResult) -> str:
+    """Like CommandResult.describe_failure, but without echoing the argv, which holds the whole script."""
     if result.not_found:
         return f"the target interpreter {python!r} was not found"
     if result.timed_out:
@@ -271,9 +279,16 @@ def commit_evidence(ctx: Context, name: str, read_submodules: bool = False) -> C
     return _with(base, None, None, None, checkout)
 
 
-def _with(base: CommitEvidence, commit: str | None, source: str | None, dirty: bool | None,
-          checkout: Checkout | None) -> CommitEvidence:
-    return CommitEvidence(base.name, base.dists, base.version, base.version_py, commit, source, dirty, checkout)
+def _with(
+    base: CommitEvidence,
+    commit: str | None,
+    source: str | None,
+    dirty: bool | None,
+    checkout: Checkout | None,
+) -> CommitEvidence:
+    return CommitEvidence(
+        base.name, base.dists, base.version, base.version_py, commit, source, dirty, checkout
+    )
 
 
 def vllm_install(ctx: Context) -> CommitEvidence:
