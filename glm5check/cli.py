@@ -18,6 +18,7 @@ from glm5check.errors import ConfigError
 LAZY_COMMANDS: dict[str, str] = {
     "fit": "glm5check.commands.fit:fit",
     "weights": "glm5check.commands.weights:weights",
+    "compare": "glm5check.commands.compare:compare_command",
 }
 
 FORMATS = ("table", "json", "junit")

@@ -1,0 +1,436 @@
+"""`glm5check compare A.json B.json …`: do the nodes of one deployment agree?
+
+Each node's JSON report (`glm5check --format json`) carries its resolved plan, packages, CANN/driver,
+weights fingerprint, environment, interfaces and NPU device IPs. Nodes must agree on every pinned
+version and commit, CANN and driver, the weights, every serve flag except `--headless` and
+`--data-parallel-start-rank`, and every environment value except the per-node ones (the profile's
+[node_env]: HCCL_IF_IP must be an address of its own node and differ between nodes, the *_SOCKET_IFNAME
+interfaces must exist on their own node). Their DP ranks must cover 0..DP-1 exactly once, the
+--data-parallel-address must be an address of the rank-0 node, and NPU device IPs must not repeat.
+
+Exit 0 when they agree, 1 on any difference, 2 when a report cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from glm5check.errors import ConfigError
+
+REPORT_SCHEMA = "glm5check.report/v1"
+COMPARE_SCHEMA = "glm5check.compare/v1"
+# Serve flags each node sets to its own value.
+NODE_SPECIFIC_PLAN = frozenset({"headless", "data_parallel_start_rank"})
+NODE_SPECIFIC_FLAGS = frozenset({"--headless", "--no-headless", "--data-parallel-start-rank", "--data-parallel-rank"})
+# Launcher variables that name the node or process, so differ by design.
+_PER_NODE_ENV = re.compile(r"(^|_)(RANK|PROCID|NODEID|LOCALID|NODENAME|NODE_RANK|LOCAL_RANK|HOSTNAME)$")
+MAX_REPORT_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class NodeReport:
+    label: str
+    path: str
+    data: dict[str, Any]
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        facts = self.data.get("facts")
+        return facts if isinstance(facts, dict) else {}
+
+    @property
+    def node(self) -> dict[str, Any]:
+        node = self.data.get("node")
+        return node if isinstance(node, dict) else {}
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        serve = self.facts.get("serve")
+        if isinstance(serve, dict) and isinstance(serve.get("plan"), dict):
+            return serve["plan"]
+        profile = self.data.get("profile")
+        plan = profile.get("serve") if isinstance(profile, dict) else None
+        return plan if isinstance(plan, dict) else {}
+
+    @property
+    def addresses(self) -> set[str]:
+        found: set[str] = set()
+        for interface in _list(self.facts.get("interfaces")):
+            if isinstance(interface, dict):
+                found.update(str(a) for a in _list(interface.get("ipv4")) + _list(interface.get("ipv6")))
+        return found
+
+    @property
+    def interface_names(self) -> set[str]:
+        return {str(i.get("name")) for i in _list(self.facts.get("interfaces")) if isinstance(i, dict)}
+
+    @property
+    def dp_ranks(self) -> list[int]:
+        """The DP ranks this node's engines take: start rank (else the node's rank) .. + DP-local."""
+        plan = self.plan
+        start = _int(plan.get("data_parallel_start_rank"))
+        if start is None:
+            start = _int(self.node.get("rank")) or 0
+        local = _int(plan.get("data_parallel_size_local")) or _int(plan.get("data_parallel_size")) or 1
+        return list(range(start, start + local))
+
+
+@dataclass(frozen=True)
+class Difference:
+    topic: str
+    item: str
+    message: str
+    values: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"topic": self.topic, "item": self.item, "message": self.message, "values": dict(self.values)}
+
+
+def load_reports(paths: tuple[str, ...]) -> list[NodeReport]:
+    """Read and check every report; ConfigError (exit 2) names the first that cannot be used."""
+    raw: list[tuple[str, dict[str, Any]]] = []
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read(MAX_REPORT_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"cannot read report {path}: {exc.strerror or exc}") from None
+        if len(text) > MAX_REPORT_BYTES:
+            raise ConfigError(f"report {path} is larger than {MAX_REPORT_BYTES >> 20} MiB")
+        try:
+            data = json.loads(text.decode("utf-8", errors="replace"))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"report {path} is not JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
+            raise ConfigError(f"{path} is not a glm5check report (schema {REPORT_SCHEMA}); write one with "
+                              "`glm5check --profile NAME --format json -o FILE`")
+        raw.append((path, data))
+    return [NodeReport(label, path, data) for label, (path, data) in zip(_labels(raw), raw)]
+
+
+def _labels(raw: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """A unique column name per report: its hostname, else its file name, else its position and path."""
+    hostnames = [str((data.get("node") or {}).get("hostname") or "") for _, data in raw]
+    names = [Path(path).name for path, _ in raw]
+    labels = []
+    for index, (hostname, name) in enumerate(zip(hostnames, names)):
+        if hostname and hostnames.count(hostname) == 1:
+            labels.append(hostname)
+        elif names.count(name) == 1:
+            labels.append(name)
+        else:
+            labels.append(f"#{index + 1} {raw[index][0]}")
+    return labels
+
+
+def compare(nodes: list[NodeReport]) -> list[Difference]:
+    differences: list[Difference] = []
+    for topic in (_profiles, _software, _weights, _serve, _env, _ranks, _device_ips):
+        differences.extend(topic(nodes))
+    return differences
+
+
+# ---------------------------------------------------------------------------------------------------
+# Topics.
+
+
+def _profiles(nodes: list[NodeReport]) -> Iterator[Difference]:
+    yield from _agree(nodes, "profile", "profile", lambda n: (n.data.get("profile") or {}).get("name"),
+                      "nodes were checked against different profiles")
+
+
+def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
+    names = sorted({name for n in nodes for name in _dict(n.facts.get("packages"))})
+    for name in names:
+        packages = {n.label: _dict(n.facts.get("packages")).get(name) for n in nodes}
+        versions = {label: _field(p, "version") or "not installed" for label, p in packages.items()}
+        if len(set(versions.values())) > 1:
+            yield Difference("packages", f"{name} version", f"{name} differs between nodes", versions)
+        commits = {label: _field(p, "commit") for label, p in packages.items()}
+        if any(commits.values()) and not _same_commits(list(commits.values())):
+            shown = {label: commit or "unknown" for label, commit in commits.items()}
+            yield Difference("packages", f"{name} commit", f"{name} is built from different commits", shown)
+        dirty = {label: _field(p, "dirty") for label, p in packages.items()}
+        if "True" in dirty.values():
+            yield Difference("packages", f"{name} dirty", f"{name} is built from a modified source tree on "
+                             "some node, so the same commit may still run different code",
+                             {label: "dirty" if d == "True" else "clean" for label, d in dirty.items()})
+    yield from _agree(nodes, "software", "python", lambda n: _dict(n.facts.get("python")).get("version"),
+                      "Python differs between nodes")
+    yield from _agree(nodes, "ascend", "CANN", lambda n: n.facts.get("cann_version"),
+                      "CANN toolkit versions differ; HCCL on both ends must match")
+    yield from _agree(nodes, "ascend", "driver", lambda n: n.facts.get("driver_version"),
+                      "NPU driver versions differ")
+
+
+def _weights(nodes: list[NodeReport]) -> Iterator[Difference]:
+    yield from _agree(nodes, "weights", "fingerprint", lambda n: _dict(n.facts.get("weights")).get("fingerprint"),
+                      "the weights differ between nodes (index, shard names, sizes or headers); run "
+                      "`glm5check weights verify DIR --deep` on each node to find the file")
+    serve_models = [(_dict(n.facts.get("serve")).get("model_path")) for n in nodes]
+    if any(serve_models):
+        yield from _agree(nodes, "weights", "model path", lambda n: _dict(n.facts.get("serve")).get("model_path"),
+                          "vllm serve is given different model paths")
+
+
+def _serve(nodes: list[NodeReport]) -> Iterator[Difference]:
+    from glm5check.serve_input import FIELD_FLAGS
+
+    fields = sorted({key for n in nodes for key in n.plan} - NODE_SPECIFIC_PLAN)
+    for name in fields:
+        flag = FIELD_FLAGS.get(name, name)
+        yield from _agree(nodes, "serve", flag, lambda n, key=name: n.plan.get(key),
+                          f"{flag} differs; every node must launch with the same value")
+    flag_sets = {n.label: _extra_flags(n) for n in nodes}
+    if all(v is not None for v in flag_sets.values()):
+        flags = sorted({flag for values in flag_sets.values() for flag in values or {}})
+        for flag in flags:
+            yield from _agree(nodes, "serve", flag, lambda n, key=flag: (flag_sets[n.label] or {}).get(key, "absent"),
+                              f"{flag} differs between the launch commands")
+    yield from _address_of_node0(nodes)
+
+
+def _extra_flags(node: NodeReport) -> dict[str, str] | None:
+    """Flags of the launch command that are not plan fields (those are compared through the plan)."""
+    from glm5check.serve_input import FLAG_FIELDS
+
+    serve = node.facts.get("serve")
+    if not isinstance(serve, dict) or not isinstance(serve.get("flags"), list):
+        return None
+    flags: dict[str, str] = {}
+    for item in serve["flags"]:
+        if not isinstance(item, dict):
+            continue
+        flag = str(item.get("flag"))
+        base = "--" + flag[5:] if flag.startswith("--no-") else flag
+        if flag in NODE_SPECIFIC_FLAGS or base.split(".")[0] in FLAG_FIELDS:
+            continue
+        flags[flag] = "(set)" if item.get("value") is None else str(item.get("value"))
+    return flags
+
+
+def _address_of_node0(nodes: list[NodeReport]) -> Iterator[Difference]:
+    node0 = [n for n in nodes if 0 in n.dp_ranks]
+    if len(node0) != 1 or not node0[0].addresses:
+        return
+    for node in nodes:
+        address = node.plan.get("data_parallel_address")
+        if address and address not in node0[0].addresses:
+            yield Difference("serve", "--data-parallel-address",
+                             f"{node.label} points at {address}, which is not an address of node 0 "
+                             f"({node0[0].label}: {', '.join(sorted(node0[0].addresses - {'127.0.0.1', '::1'}))})",
+                             {node.label: str(address)})
+
+
+def _env(nodes: list[NodeReport]) -> Iterator[Difference]:
+    node_env: dict[str, str] = {}
+    for node in nodes:
+        profile = node.data.get("profile")
+        node_env.update(_dict(profile.get("node_env") if isinstance(profile, dict) else None))
+    names = sorted({name for n in nodes for name in _dict(n.facts.get("env"))})
+    for name in names:
+        if name in node_env or _PER_NODE_ENV.search(name):
+            continue
+        yield from _agree(nodes, "env", name, lambda n, key=name: _dict(n.facts.get("env")).get(key, "unset"),
+                          f"{name} differs between nodes")
+    for name, kind in sorted(node_env.items()):
+        yield from (_node_addresses(nodes, name) if kind == "address" else _node_interfaces(nodes, name))
+
+
+def _node_addresses(nodes: list[NodeReport], name: str) -> Iterator[Difference]:
+    values = {n.label: _dict(n.facts.get("env")).get(name) for n in nodes}
+    for node in nodes:
+        value = values[node.label]
+        if not value:
+            yield Difference("env", name, f"{name} is unset on {node.label}", {node.label: "unset"})
+        elif node.addresses and value not in node.addresses:
+            yield Difference("env", name, f"{name}={value} on {node.label} is not an address of that node",
+                             {node.label: str(value)})
+    repeated = [v for v, count in Counter(v for v in values.values() if v).items() if count > 1]
+    for value in repeated:
+        yield Difference("env", name, f"{name}={value} on more than one node; each node sets its own address",
+                         {label: str(v) for label, v in values.items() if v == value})
+
+
+def _node_interfaces(nodes: list[NodeReport], name: str) -> Iterator[Difference]:
+    for node in nodes:
+        value = _dict(node.facts.get("env")).get(name)
+        if not value:
+            yield Difference("env", name, f"{name} is unset on {node.label}", {node.label: "unset"})
+            continue
+        if str(value).startswith("^") or not node.interface_names:
+            continue  # an exclusion list names interfaces not to use; nothing to find
+        wanted = [part.lstrip("=") for part in str(value).split(",") if part.strip()]
+        missing = [part for part in wanted if not any(i == part or i.startswith(part) for i in node.interface_names)]
+        if missing:
+            yield Difference("env", name, f"{name}={value} on {node.label}: no interface {', '.join(missing)} "
+                             f"there (it has {', '.join(sorted(node.interface_names))})", {node.label: str(value)})
+
+
+def _ranks(nodes: list[NodeReport]) -> Iterator[Difference]:
+    sizes = [_int(n.plan.get("data_parallel_size")) for n in nodes]
+    dp = max((s for s in sizes if s), default=1)
+    owners: dict[int, list[str]] = {}
+    for node in nodes:
+        for rank in node.dp_ranks:
+            owners.setdefault(rank, []).append(node.label)
+    all_ranks = {n.label: _ranks_text(n.dp_ranks) for n in nodes}
+    for rank, labels in sorted(owners.items()):
+        if len(labels) > 1:
+            yield Difference("ranks", f"DP rank {rank}", f"DP rank {rank} is taken by {len(labels)} nodes "
+                             f"({', '.join(labels)}); give each node its own --data-parallel-start-rank",
+                             {label: all_ranks[label] for label in labels})
+        if rank >= dp:
+            yield Difference("ranks", f"DP rank {rank}", f"DP rank {rank} is outside 0..{dp - 1} "
+                             f"(--data-parallel-size {dp})", {label: all_ranks[label] for label in labels})
+    missing = [rank for rank in range(dp) if rank not in owners]
+    if missing:
+        yield Difference("ranks", "DP ranks", f"DP rank(s) {_ranks_text(missing)} of 0..{dp - 1} are on no node "
+                         "compared here", all_ranks)
+
+
+def _device_ips(nodes: list[NodeReport]) -> Iterator[Difference]:
+    owners: dict[str, set[str]] = {}
+    for node in nodes:
+        for ip in _dict(node.facts.get("npu_device_ips")).values():
+            owners.setdefault(str(ip), set()).add(node.label)
+    shared = {ip: labels for ip, labels in owners.items() if len(labels) > 1}
+    if shared:
+        labels = sorted({label for group in shared.values() for label in group})
+        ips = ", ".join(sorted(shared))
+        yield Difference("npu", "device IPs", f"NPU device IPs configured on more than one node ({ips}); HCCL "
+                         "needs every device IP to be unique (check /etc/hccn.conf)",
+                         {label: _cut(ips, 40) for label in labels})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Helpers.
+
+
+def _agree(nodes: list[NodeReport], topic: str, item: str, value_of: Any, message: str) -> Iterator[Difference]:
+    values = {n.label: _show(value_of(n)) for n in nodes}
+    if len(set(values.values())) > 1:
+        yield Difference(topic, item, message, values)
+
+
+def _same_commits(commits: list[str | None]) -> bool:
+    """Commits agree when every known one is a prefix of the longest (short and full hashes mix)."""
+    if any(c is None for c in commits):
+        return False
+    longest = max(commits, key=len)  # type: ignore[arg-type]
+    return all(longest.startswith(c) for c in commits)  # type: ignore[union-attr]
+
+
+def _field(package: Any, key: str) -> str | None:
+    if isinstance(package, dict):
+        value = package.get(key)
+        return None if value is None else str(value)
+    if isinstance(package, str) and key == "version":
+        return package
+    return None
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _ranks_text(ranks: list[int]) -> str:
+    return ",".join(str(r) for r in ranks) or "none"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Output.
+
+
+def render_table(nodes: list[NodeReport], differences: list[Difference]) -> str:
+    from tabulate import tabulate
+
+    from glm5check.redact import redact_text
+
+    summary = _summary_line(nodes, differences)
+    if not differences:
+        return summary + "\n"
+    labels = [n.label for n in nodes]
+    rows = [
+        [d.topic, d.item, *(_cut(d.values.get(label, "")) for label in labels), d.message]
+        for d in differences
+    ]
+    table = tabulate(rows, headers=["topic", "item", *labels, "why"], tablefmt="simple", maxcolwidths=[None, 30]
+                     + [28] * len(labels) + [60])
+    return redact_text(table) + "\n\n" + summary + "\n"
+
+
+def render_json(nodes: list[NodeReport], differences: list[Difference]) -> str:
+    from glm5check.redact import redact_tree
+
+    document = {
+        "schema": COMPARE_SCHEMA,
+        "nodes": [
+            {"label": n.label, "report": n.path, "hostname": n.node.get("hostname"), "rank": n.node.get("rank"),
+             "role": n.node.get("role"), "dp_ranks": n.dp_ranks}
+            for n in nodes
+        ],
+        "differences": [d.to_json() for d in differences],
+        "ok": not differences,
+    }
+    return json.dumps(redact_tree(document), indent=2) + "\n"
+
+
+def _summary_line(nodes: list[NodeReport], differences: list[Difference]) -> str:
+    names = ", ".join(f"{n.label} (DP {_ranks_text(n.dp_ranks)})" for n in nodes)
+    if not differences:
+        return f"{len(nodes)} nodes agree: {names} · exit 0"
+    return f"{len(nodes)} nodes: {names} · {len(differences)} difference(s) · exit 1"
+
+
+def _cut(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.command("compare")
+@click.argument("reports", nargs=-1, required=True, metavar="A.json B.json …")
+@click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write the comparison here instead of standard output.")
+@click.pass_context
+def compare_command(ctx: click.Context, reports: tuple[str, ...], output_format: str, output: str | None) -> None:
+    """Cross-node consistency of JSON reports: exit 1 when the nodes disagree."""
+    if len(reports) < 2:
+        raise ConfigError("compare needs the JSON reports of at least two nodes")
+    nodes = load_reports(reports)
+    differences = compare(nodes)
+    text = render_json(nodes, differences) if output_format == "json" else render_table(nodes, differences)
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
+        click.echo(_summary_line(nodes, differences))
+    else:
+        click.echo(text, nl=False)
+    ctx.exit(1 if differences else 0)

@@ -1,0 +1,305 @@
+"""`glm5check compare`: reports of the bundled demo nodes (edited to seed one difference each), and two
+real nodes in network namespaces running the guide's node 0 / node 1 scripts."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
+
+sys.path.insert(0, str(FIXTURES))
+from make_checkpoint import write_sparse_safetensors
+
+from glm5check import glm5
+
+SCRIPTS = FIXTURES / "serve-scripts"
+
+
+@pytest.fixture(scope="module")
+def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The JSON reports of glm5check run on the two bundled demo snapshots (healthy node 0, faulty node 1)."""
+    folder = tmp_path_factory.mktemp("demo-reports")
+    reports = {}
+    for name, snapshot in (("node0", "demo"), ("node1", "demo:a2-node1")):
+        out = folder / f"{name}.json"
+        done = run_cli("--profile", "a2-multi", "--replay", snapshot, "--format", "json", "-o", str(out))
+        assert_no_traceback(done)
+        reports[name] = json.loads(out.read_text())
+    return reports
+
+
+def consistent_pair(demo: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Node 0's real report, and a node 1 made from it: its own host, rank, addresses and device IPs."""
+    node0 = copy.deepcopy(demo["node0"])
+    node1 = copy.deepcopy(demo["node0"])
+    node1["node"].update(hostname="npu-a2-02", rank=1, role="headless")
+    node1["profile"]["serve"].update(headless=True, data_parallel_start_rank=1)
+    node1["facts"]["interfaces"] = copy.deepcopy(demo["node1"]["facts"]["interfaces"])
+    node1["facts"]["env"]["HCCL_IF_IP"] = demo["node1"]["facts"]["env"]["HCCL_IF_IP"]
+    node1["facts"]["npu_device_ips"] = {k: v.replace("10.20.11.", "10.20.12.")
+                                        for k, v in node0["facts"]["npu_device_ips"].items()}
+    for report in (node0, node1):
+        report["profile"]["serve"]["data_parallel_address"] = "10.20.0.11"
+    return node0, node1
+
+
+def run_compare(tmp_path: Path, *reports: dict[str, Any], fmt: str = "json") -> tuple[int, Any]:
+    paths = []
+    for index, report in enumerate(reports):
+        path = tmp_path / f"node{index}.json"
+        path.write_text(json.dumps(report))
+        paths.append(str(path))
+    done = run_cli("compare", *paths, "--format", fmt)
+    assert_no_traceback(done)
+    return done.returncode, (json.loads(done.stdout) if fmt == "json" else done.stdout)
+
+
+def items(result: dict[str, Any]) -> list[str]:
+    return [d["item"] for d in result["differences"]]
+
+
+def test_consistent_nodes_pass(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    code, result = run_compare(tmp_path, *consistent_pair(demo_reports))
+    assert (code, result["differences"], result["ok"]) == (0, [], True)
+    assert [n["dp_ranks"] for n in result["nodes"]] == [[0], [1]]
+
+
+def test_the_demo_nodes_disagree_where_node1_is_faulty(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    code, result = run_compare(tmp_path, demo_reports["node0"], demo_reports["node1"])
+    assert code == 1
+    assert {"transformers version", "HCCL_BUFFSIZE"} <= set(items(result))
+    buffsize = next(d for d in result["differences"] if d["item"] == "HCCL_BUFFSIZE")
+    assert buffsize["values"] == {"npu-a2-01": "200", "npu-a2-02": "unset"}
+
+
+def seed(report: dict[str, Any], change: str) -> None:
+    facts, serve = report["facts"], report["profile"]["serve"]
+    if change == "vllm commit":
+        facts["packages"]["vllm"].update(version="0.16.0rc2.dev5+g1a2b3c4d5.empty", commit="1a2b3c4d5")
+    elif change == "weights":
+        facts["weights"]["fingerprint"] = "sha256:" + "ab" * 32
+    elif change == "rank":
+        report["node"].update(rank=0, role="primary")
+        serve.update(headless=False)
+        serve.pop("data_parallel_start_rank")
+    elif change == "rpc port":
+        serve["data_parallel_rpc_port"] = 13390
+
+
+@pytest.mark.parametrize(
+    ("change", "expected_items", "words"),
+    [
+        ("vllm commit", ["vllm version", "vllm commit"], "built from different commits"),
+        ("weights", ["fingerprint"], "weights differ"),
+        ("rank", ["DP rank 0", "DP ranks"], "DP rank 0 is taken by 2 nodes"),
+        ("rpc port", ["--data-parallel-rpc-port"], "--data-parallel-rpc-port differs"),
+    ],
+)
+def test_each_seeded_difference_is_named(
+    change: str, expected_items: list[str], words: str, demo_reports: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    node0, node1 = consistent_pair(demo_reports)
+    seed(node1, change)
+    code, result = run_compare(tmp_path, node0, node1)
+    assert code == 1
+    assert items(result) == expected_items
+    assert any(words in d["message"] for d in result["differences"])
+
+
+def test_all_four_seeded_differences_in_one_table(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    node0, node1 = consistent_pair(demo_reports)
+    for change in ("vllm commit", "weights", "rank", "rpc port"):
+        seed(node1, change)
+    code, table = run_compare(tmp_path, node0, node1, fmt="table")
+    assert code == 1
+    for words in ("vllm commit", "fingerprint", "DP rank 0", "--data-parallel-rpc-port", "13389", "13390"):
+        assert words in table
+    assert table.rstrip().endswith("exit 1")
+
+
+def test_short_and_full_commits_agree(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    node0, node1 = consistent_pair(demo_reports)
+    node1["facts"]["packages"]["vllm"]["commit"] = "978a37c82387ce4a40aaadddcdbaf4a06fc4d590"
+    assert run_compare(tmp_path, node0, node1)[0] == 0
+
+
+def test_per_node_values_must_be_local_and_distinct(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    node0, node1 = consistent_pair(demo_reports)
+    node1["facts"]["env"]["HCCL_IF_IP"] = "10.20.0.11"  # node 0's address, copied into node 1's script
+    node1["facts"]["env"]["GLOO_SOCKET_IFNAME"] = "ens3"
+    node1["facts"]["npu_device_ips"] = dict(node0["facts"]["npu_device_ips"])
+    code, result = run_compare(tmp_path, node0, node1)
+    assert code == 1
+    messages = [d["message"] for d in result["differences"]]
+    assert any("HCCL_IF_IP=10.20.0.11 on npu-a2-02 is not an address of that node" in m for m in messages)
+    assert any("HCCL_IF_IP=10.20.0.11 on more than one node" in m for m in messages)
+    assert any("GLOO_SOCKET_IFNAME=ens3 on npu-a2-02: no interface ens3" in m for m in messages)
+    assert any("NPU device IPs configured on more than one node" in m for m in messages)
+    # Interface names may be the same on both nodes: both use enp189s0f0 and that is no difference.
+    assert "HCCL_SOCKET_IFNAME" not in items(result)
+
+
+def test_address_must_be_node0s(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    node0, node1 = consistent_pair(demo_reports)
+    for report in (node0, node1):
+        report["profile"]["serve"]["data_parallel_address"] = "10.20.0.99"
+    code, result = run_compare(tmp_path, node0, node1)
+    assert code == 1
+    assert items(result) == ["--data-parallel-address", "--data-parallel-address"]
+    assert "not an address of node 0 (npu-a2-01: 10.20.0.11" in result["differences"][0]["message"]
+
+
+def test_missing_rank_is_named(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    node0, node1 = consistent_pair(demo_reports)
+    node1["profile"]["serve"]["data_parallel_start_rank"] = 2
+    code, result = run_compare(tmp_path, node0, node1)
+    assert code == 1
+    messages = [d["message"] for d in result["differences"]]
+    assert "DP rank 2 is outside 0..1 (--data-parallel-size 2)" in messages
+    assert "DP rank(s) 1 of 0..1 are on no node compared here" in messages
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [(None, "cannot read report"), ("{not json", "is not JSON"), ('{"schema": "other"}', "is not a glm5check report")],
+)
+def test_unreadable_input_exits_2(
+    content: str | None, words: str, demo_reports: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(demo_reports["node0"]))
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    done = run_cli("compare", str(good), str(bad))
+    assert_no_traceback(done)
+    assert done.returncode == 2
+    assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_one_report_is_a_usage_error(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(demo_reports["node0"]))
+    done = run_cli("compare", str(good))
+    assert done.returncode == 2 and "at least two" in done.stderr
+
+
+def test_secrets_never_reach_the_comparison(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    node0, node1 = consistent_pair(demo_reports)
+    node1["facts"]["env"]["HF_HUB_URL"] = "https://user:hunter2@hub.example/"
+    code, table = run_compare(tmp_path, node0, node1, fmt="table")
+    assert code == 1 and "HF_HUB_URL" in table and "hunter2" not in table
+
+
+# ---------------------------------------------------------------------------------------------------
+# Two real nodes: network namespaces joined by a veth pair (tests/netns.py), the guide's scripts.
+
+
+def netns_skip_reason() -> str | None:
+    from netns import unavailable_reason
+
+    return unavailable_reason()
+
+
+def small_weights(dest: Path, extra_layer: bool = False) -> Path:
+    """A cut-down GLM-5 w4a8 folder (real safetensors headers, sparse data); extra_layer changes its
+    fingerprint the way a different download would."""
+    layers = (None, 0, 1) if extra_layer else (None, 0)
+    tensors = [t for t in glm5.layout("w4a8", "none") if glm5.layer_of(t.name) in layers]
+    dest.mkdir(parents=True)
+    shard = "quant_model_weights-00001-of-00001.safetensors"
+    write_sparse_safetensors(dest / shard, tensors, {"format": "pt"})
+    index = {"metadata": {"total_size": sum(t.nbytes for t in tensors)}, "weight_map": {t.name: shard for t in tensors}}
+    (dest / "quant_model_weights.safetensors.index.json").write_text(json.dumps(index))
+    (dest / "config.json").write_text(json.dumps(glm5.CONFIG))
+    (dest / "quant_model_description.json").write_text(json.dumps(glm5.quant_description(tensors)))
+    return dest
+
+
+def interpreter_with_vllm(dest: Path, version: str) -> Path:
+    """A venv (no pip) whose site-packages holds vllm's installed metadata as `pip install .` leaves it."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True, timeout=120)
+    site = next(dest.glob("lib/python*/site-packages"))
+    info = site / f"vllm-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vllm\nVersion: {version}\n")
+    (info / "direct_url.json").write_text(json.dumps({"url": "file:///root/vllm", "dir_info": {}}))
+    (info / "INSTALLER").write_text("pip\n")
+    (info / "RECORD").write_text("")
+    return dest / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def nodes() -> Iterator[Any]:
+    reason = netns_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from netns import netns_pair
+
+    with netns_pair() as pair:
+        yield pair
+
+
+def node_script(tmp_path: Path, name: str, address: str, node0: str, **changes: str) -> Path:
+    text = (SCRIPTS / name).read_text()
+    text = text.replace('local_ip="10.20.0.11"', f'local_ip="{address}"')
+    text = text.replace('local_ip="10.20.0.12"', f'local_ip="{address}"')
+    text = text.replace('node0_ip="10.20.0.11"', f'node0_ip="{node0}"')
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / f"{name}-{address}-{len(changes)}.sh"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.netns
+def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> None:
+    from netns import NODE0_IP, NODE1_IP
+
+    weights = small_weights(tmp_path / "weights")
+    other_weights = small_weights(tmp_path / "other-weights", extra_layer=True)
+    pinned = interpreter_with_vllm(tmp_path / "venv-pinned", "0.16.0rc2.dev3+g978a37c82.empty")
+    other = interpreter_with_vllm(tmp_path / "venv-other", "0.16.0rc2.dev9+g0123456ab.empty")
+    checks = ["--check", "serve.*", "--check", "env.*", "--check", "net.interfaces", "--check", "packages.vllm",
+              "--check", "weights.shards", "--check", "npu.count"]
+    env = {k: v for k, v in clean_env().items() if k != "NO_COLOR"}
+
+    def report(node: Any, script: Path, model: Path, python: Path, name: str) -> str:
+        args = ["--profile", "a2-multi", "--serve-script", str(script), "--model-dir", str(model),
+                "--python", str(python), *checks]
+        data = nodes.report(node, args, env)
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(data))
+        return str(path)
+
+    script0 = node_script(tmp_path, "a2-multi-node0.sh", NODE0_IP, NODE0_IP)
+    script1 = node_script(tmp_path, "a2-multi-node1.sh", NODE1_IP, NODE0_IP)
+    node0 = report(nodes.node0, script0, weights, pinned, "node0")
+    node1 = report(nodes.node1, script1, weights, pinned, "node1")
+    agreed = run_cli("compare", node0, node1, "--format", "json", env=clean_env())
+    assert_no_traceback(agreed)
+    result = json.loads(agreed.stdout)
+    assert agreed.returncode == 0, result["differences"]
+    assert [n["dp_ranks"] for n in result["nodes"]] == [[0], [1]]
+
+    seeded_script = node_script(
+        tmp_path, "a2-multi-node1.sh", NODE1_IP, NODE0_IP,
+        **{"--data-parallel-rpc-port 13389": "--data-parallel-rpc-port 13390",
+           "--data-parallel-start-rank 1": "--data-parallel-start-rank 0"},
+    )
+    seeded = report(nodes.node1, seeded_script, other_weights, other, "node1-seeded")
+    differ = run_cli("compare", node0, seeded, "--format", "json", env=clean_env())
+    assert_no_traceback(differ)
+    assert differ.returncode == 1
+    named = {d["item"] for d in json.loads(differ.stdout)["differences"]}
+    assert {"vllm commit", "fingerprint", "DP rank 0", "--data-parallel-rpc-port"} <= named, named
+    assert os.path.exists(node0)
