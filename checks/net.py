@@ -81,12 +81,14 @@ Why: two-node GLM-5 launches most often die in HCCL or Gloo setup after minutes 
 `Unable to resolve hostname to a (local) address. Using the loopback address as fallback`) because
 HCCL_IF_IP is not this host's address, or the interface named by HCCL_SOCKET_IFNAME / GLOO_SOCKET_IFNAME /
 TP_SOCKET_IFNAME does not exist, is down, or does not carry HCCL_IF_IP.
-What it compares: HCCL_IF_IP against the addresses of this host's interfaces (and their state and MTU);
+
+What: HCCL_IF_IP against the addresses of this host's interfaces (and their state and MTU);
 each *_SOCKET_IFNAME against the interfaces (HCCL: comma list of name prefixes, `=` exact names, `^`
 exclusion; Gloo: comma list of exact names; TensorPipe: one exact name); loopback, docker bridges and veth
 links are flagged; on node 0, --data-parallel-address must equal HCCL_IF_IP; the hostname must not resolve
 to loopback only unless GLOO_SOCKET_IFNAME is set.
-How to fix: export HCCL_IF_IP=<this node's address on the NIC towards the other node> and name that NIC in
+
+Fix: export HCCL_IF_IP=<this node's address on the NIC towards the other node> and name that NIC in
 all three variables, e.g. `export HCCL_IF_IP=10.0.0.11 HCCL_SOCKET_IFNAME=enp189s0f0
 GLOO_SOCKET_IFNAME=enp189s0f0 TP_SOCKET_IFNAME=enp189s0f0` (`glm5check fix-env` prints the line for this
 node).
@@ -405,11 +407,13 @@ Why: a port held by a leftover process fails the launch late (`Address already i
 `EJ0003 ... The IP address and port have been bound already`,
 `listen on ip[...] and specific port[...] fail`),
 and a second vLLM on the node fights the first for NPUs and ports.
-What it compares: on node 0, the API port (--port, 8077 in the guide) on --host and the data-parallel RPC
+
+What: on node 0, the API port (--port, 8077 in the guide) on --host and the data-parallel RPC
 port (--data-parallel-rpc-port, 13389 on A2 / 12890 on A3) on --data-parallel-address against this host's
 listening TCP sockets, naming the process that holds a busy port when it is visible; on every node, the
 HCCL host port range (HCCL_IF_BASE_PORT, default 60000, 32 ports) and running vLLM processes.
-How to fix: stop the process named in the result (`kill PID`), or choose another --port /
+
+Fix: stop the process named in the result (`kill PID`), or choose another --port /
 --data-parallel-rpc-port (the same on both nodes) / HCCL_IF_BASE_PORT.
 """,
     nodes="multi",
@@ -484,11 +488,13 @@ def _running_vllm(ctx: Context) -> Result:
 Why: node 1 (`--headless --data-parallel-start-rank 1`) connects to node 0's --data-parallel-address and RPC
 port, and HCCL links the two nodes over HCCL_IF_IP; when node 0 is unreachable, or the route leaves from
 another address, the launch hangs and ends in `wait socket establish timeout` or `Transport init error`.
-What it compares: node 0's address (from the serve script's --data-parallel-address, --node0-ip or the
+
+What: node 0's address (from the serve script's --data-parallel-address, --node0-ip or the
 profile) must not be on this host; the kernel's route towards it (`ip -o route get`) must leave from
 HCCL_IF_IP over an up interface; a bounded TCP connect to node 0's RPC port must be answered: `connection
 refused` proves node 0 is up (nothing listens before launch), a timeout or `no route to host` fails.
-How to fix: bring up the NIC named in the result, correct HCCL_IF_IP to the source address of the route
+
+Fix: bring up the NIC named in the result, correct HCCL_IF_IP to the source address of the route
 towards node 0, check cabling / VLAN / firewall (TCP to the RPC port must not be dropped), and make both
 nodes' scripts use the same --data-parallel-address.
 """,
