@@ -38,20 +38,37 @@ def _script_items(serve: ServeInput) -> Iterator[Result]:
     """What the reader could not accept: unknown flags, invalid values (FAIL); unknowable parts (WARN)."""
     for problem in serve.problems:
         if problem.kind == "unknown-flag":
-            fix = f"use {problem.suggestion}" if problem.suggestion else "remove it (see `vllm serve --help=all`)"
+            fix = (
+                f"use {problem.suggestion}"
+                if problem.suggestion
+                else "remove it (see `vllm serve --help=all`)"
+            )
             yield failed(
-                problem.message.split(": ", 1)[-1], item=problem.flag, observed=problem.flag,
-                expected=problem.suggestion or "a flag of the pinned vllm", remediation=fix,
+                problem.message.split(": ", 1)[-1],
+                item=problem.flag,
+                observed=problem.flag,
+                expected=problem.suggestion or "a flag of the pinned vllm",
+                remediation=fix,
             )
         elif problem.kind == "invalid-value":
-            yield failed(problem.message, item=problem.flag or "command", remediation="correct the value in "
-                         f"{serve.origin}; vllm would stop at start-up with an argument error")
+            yield failed(
+                problem.message,
+                item=problem.flag or "command",
+                remediation="correct the value in "
+                f"{serve.origin}; vllm would stop at start-up with an argument error",
+            )
         else:
-            yield warned(problem.message, item=f"script line {problem.line}" if problem.line else "script",
-                         remediation="write the value into the script, or check it by hand")
+            yield warned(
+                problem.message,
+                item=f"script line {problem.line}" if problem.line else "script",
+                remediation="write the value into the script, or check it by hand",
+            )
     if not any(p.kind in ("unknown-flag", "invalid-value") for p in serve.problems):
-        yield passed(f"{len(serve.flags)} flags, every one known to the pinned vllm, with valid values",
-                     item="flags", observed=f"{len(serve.flags)} flags")
+        yield passed(
+            f"{len(serve.flags)} flags, every one known to the pinned vllm, with valid values",
+            item="flags",
+            observed=f"{len(serve.flags)} flags",
+        )
 
 
 def _omitted_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
@@ -64,7 +81,9 @@ def _omitted_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
         yield warned(
             f"not in the launch command: vllm uses its default {_show(default)}, profile {ctx.profile.name} "
             f"expects {_show(expected)} (the other checks assume the profile's value)",
-            item=flag, expected=_show(expected), observed=f"absent (vllm default {_show(default)})",
+            item=flag,
+            expected=_show(expected),
+            observed=f"absent (vllm default {_show(default)})",
             remediation=f"add {_flag_text(flag, expected)} to the vllm serve command",
         )
 
@@ -74,21 +93,32 @@ def _parallel_items(ctx: Context) -> Iterator[Result]:
     chips = hardware.npus_per_node
     if plan.ranks_per_node > chips:
         yield failed(
-            f"TP {plan.tensor_parallel_size} × DP-local {plan.dp_local} = {plan.ranks_per_node} NPUs per node, "
+            f"TP {plan.tensor_parallel_size} × DP-local {plan.dp_local} = {plan.ranks_per_node} NPUs "
+            "per node, "
             f"but a {hardware.platform} has {chips}",
-            item="--tensor-parallel-size", expected=f"TP × DP-local <= {chips}", observed=str(plan.ranks_per_node),
-            remediation=f"lower --tensor-parallel-size or --data-parallel-size-local so that their product is "
+            item="--tensor-parallel-size",
+            expected=f"TP × DP-local <= {chips}",
+            observed=str(plan.ranks_per_node),
+            remediation="lower --tensor-parallel-size or --data-parallel-size-local so that their product "
+            "is "
             f"at most {chips} ({_source(ctx, 'tensor_parallel_size')})",
         )
     else:
-        yield passed(f"TP {plan.tensor_parallel_size} × DP-local {plan.dp_local} = {plan.ranks_per_node} of the "
-                     f"{chips} NPUs of a {hardware.platform}", item="--tensor-parallel-size",
-                     observed=str(plan.ranks_per_node), expected=f"<= {chips}")
+        yield passed(
+            f"TP {plan.tensor_parallel_size} × DP-local {plan.dp_local} = {plan.ranks_per_node} of the "
+            f"{chips} NPUs of a {hardware.platform}",
+            item="--tensor-parallel-size",
+            observed=str(plan.ranks_per_node),
+            expected=f"<= {chips}",
+        )
     local = plan.data_parallel_size_local
     if local is not None and local > plan.data_parallel_size:
         yield failed(
-            f"--data-parallel-size-local {local} is larger than --data-parallel-size {plan.data_parallel_size}",
-            item="--data-parallel-size-local", expected=f"<= {plan.data_parallel_size}", observed=str(local),
+            f"--data-parallel-size-local {local} is larger than "
+            f"--data-parallel-size {plan.data_parallel_size}",
+            item="--data-parallel-size-local",
+            expected=f"<= {plan.data_parallel_size}",
+            observed=str(local),
             remediation="set --data-parallel-size to the total number of DP ranks on all nodes and "
             "--data-parallel-size-local to the ranks on this node",
         )
@@ -103,17 +133,24 @@ def _headless_items(ctx: Context) -> Iterator[Result]:
         yield failed(
             "--headless without --data-parallel-start-rank: this node's engines would claim DP rank 0, "
             "which node 0 already serves",
-            item="--headless", expected="--data-parallel-start-rank N (N >= 1)", observed="no start rank",
-            remediation="add --data-parallel-start-rank <first DP rank of this node> (1 in the guide's node 1)",
+            item="--headless",
+            expected="--data-parallel-start-rank N (N >= 1)",
+            observed="no start rank",
+            remediation="add --data-parallel-start-rank <first DP rank of this node> "
+            "(1 in the guide's node 1)",
         )
     elif start == 0:
         yield failed(
             "--headless on DP rank 0: rank 0 is node 0, which must run the API server (not headless)",
-            item="--headless", expected="no --headless on node 0", observed="--data-parallel-start-rank 0",
+            item="--headless",
+            expected="no --headless on node 0",
+            observed="--data-parallel-start-rank 0",
             remediation="drop --headless on node 0, or give node 1 its own start rank (1 in the guide)",
         )
     else:
-        yield passed(f"--headless with DP start rank {start}", item="--headless", observed=f"start rank {start}")
+        yield passed(
+            f"--headless with DP start rank {start}", item="--headless", observed=f"start rank {start}"
+        )
 
 
 def _length_items(ctx: Context) -> Iterator[Result]:
@@ -121,21 +158,29 @@ def _length_items(ctx: Context) -> Iterator[Result]:
     if plan.max_model_len > MAX_MODEL_LEN:
         yield failed(
             f"--max-model-len {plan.max_model_len} is above GLM-5's max_position_embeddings {MAX_MODEL_LEN}; "
-            f"vllm stops with \"User-specified max_model_len ({plan.max_model_len}) is greater than the derived "
-            f"max_model_len (max_position_embeddings={MAX_MODEL_LEN} …)\"",
-            item="--max-model-len", expected=f"<= {MAX_MODEL_LEN}", observed=str(plan.max_model_len),
+            f'vllm stops with "User-specified max_model_len ({plan.max_model_len}) is greater than the '
+            "derived "
+            f'max_model_len (max_position_embeddings={MAX_MODEL_LEN} …)"',
+            item="--max-model-len",
+            expected=f"<= {MAX_MODEL_LEN}",
+            observed=str(plan.max_model_len),
             remediation=f"--max-model-len {MAX_MODEL_LEN} or less ({_source(ctx, 'max_model_len')})",
         )
     else:
-        yield passed(f"{plan.max_model_len} <= GLM-5's {MAX_MODEL_LEN}", item="--max-model-len",
-                     observed=str(plan.max_model_len), expected=f"<= {MAX_MODEL_LEN}")
+        yield passed(
+            f"{plan.max_model_len} <= GLM-5's {MAX_MODEL_LEN}",
+            item="--max-model-len",
+            observed=str(plan.max_model_len),
+            expected=f"<= {MAX_MODEL_LEN}",
+        )
     batched = plan.max_num_batched_tokens
     if batched < plan.max_model_len and _launched(ctx, "enable_chunked_prefill") is False:
         yield failed(
             f"max_num_batched_tokens ({batched}) is smaller than max_model_len ({plan.max_model_len}) with "
-            "chunked prefill off; vllm refuses: \"This effectively limits the maximum sequence length to "
-            "max_num_batched_tokens and makes vLLM reject longer sequences.\"",
-            item="--max-num-batched-tokens", expected=f">= {plan.max_model_len} or chunked prefill on",
+            'chunked prefill off; vllm refuses: "This effectively limits the maximum sequence length to '
+            'max_num_batched_tokens and makes vLLM reject longer sequences."',
+            item="--max-num-batched-tokens",
+            expected=f">= {plan.max_model_len} or chunked prefill on",
             observed=f"{batched}, --no-enable-chunked-prefill",
             remediation="drop --no-enable-chunked-prefill (vllm's V1 engine prefills in chunks), or raise "
             f"--max-num-batched-tokens to {plan.max_model_len}",
@@ -164,22 +209,29 @@ def _quantization_items(ctx: Context) -> Iterator[Result]:
         yield failed(
             f"--quantization ascend, but {scan.path} has no {QUANT_DESCRIPTION}: these are not msModelSlim "
             "weights and vllm-ascend cannot load them as quantized",
-            item="--quantization", expected=f"{QUANT_DESCRIPTION} in the weights folder",
+            item="--quantization",
+            expected=f"{QUANT_DESCRIPTION} in the weights folder",
             observed=f"--quantization ascend ({where}), no description",
-            remediation="point vllm serve at the w4a8 weights, or drop --quantization ascend for bf16 weights",
+            remediation="point vllm serve at the w4a8 weights, "
+            "or drop --quantization ascend for bf16 weights",
         )
     elif has_description and quantization != "ascend":
         yield failed(
             f"{scan.path} holds msModelSlim quantized weights ({QUANT_DESCRIPTION}) but the command has "
             f"{'--quantization ' + quantization if quantization else 'no --quantization'}; vllm-ascend needs "
             "--quantization ascend to load them",
-            item="--quantization", expected="--quantization ascend", observed=str(quantization),
+            item="--quantization",
+            expected="--quantization ascend",
+            observed=str(quantization),
             remediation="add --quantization ascend to the vllm serve command",
         )
     else:
         state = "quantized weights with" if has_description else "unquantized weights without"
-        yield passed(f"{state} --quantization ascend, as it should be", item="--quantization",
-                     observed=str(quantization))
+        yield passed(
+            f"{state} --quantization ascend, as it should be",
+            item="--quantization",
+            observed=str(quantization),
+        )
 
 
 def _mtp_items(ctx: Context) -> Iterator[Result]:
@@ -194,13 +246,18 @@ def _mtp_items(ctx: Context) -> Iterator[Result]:
     prefix = f"model.layers.{glm5.mtp_layer(config)}."
     method = spec.get("method")
     if any(name.startswith(prefix) for name in scan.tensor_names):
-        yield passed(f"{method} with the MTP layer ({prefix}*) present", item="--speculative-config",
-                     observed=f"{prefix}* present")
+        yield passed(
+            f"{method} with the MTP layer ({prefix}*) present",
+            item="--speculative-config",
+            observed=f"{prefix}* present",
+        )
         return
     yield failed(
         f"--speculative-config asks for {method}, but the weights in {scan.path} have no {prefix}* (MTP) "
         "tensors; vllm fails while loading the draft model",
-        item="--speculative-config", expected=f"{prefix}* tensors", observed="no MTP layer",
+        item="--speculative-config",
+        expected=f"{prefix}* tensors",
+        observed="no MTP layer",
         remediation="drop --speculative-config, or use weights that include the MTP layer",
     )
 

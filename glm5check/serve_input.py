@@ -51,8 +51,16 @@ FIELD_FLAGS: dict[str, str] = {
 }
 FLAG_FIELDS = {flag: name for name, flag in FIELD_FLAGS.items()}
 _INT_FIELDS = frozenset(
-    {"tensor_parallel_size", "max_num_seqs", "port", "data_parallel_size", "data_parallel_size_local",
-     "data_parallel_start_rank", "data_parallel_rpc_port", "seed"}
+    {
+        "tensor_parallel_size",
+        "max_num_seqs",
+        "port",
+        "data_parallel_size",
+        "data_parallel_size_local",
+        "data_parallel_start_rank",
+        "data_parallel_rpc_port",
+        "seed",
+    }
 )
 _HUMAN_INT_FIELDS = frozenset({"max_model_len", "max_num_batched_tokens"})
 _JSON_FIELDS = frozenset({"speculative_config", "compilation_config", "additional_config"})
@@ -141,9 +149,7 @@ def read_serve(profile: Profile, script_path: str | None = None, command: str | 
         parsed, origin, where = parse_command(command or ""), "--serve-cmd", "--serve-cmd line"
     if parsed.command is None:
         detail = next((p.message for p in parsed.problems if p.kind == "syntax"), "")
-        raise ServeInputError(
-            f"{origin}: no `vllm serve` command found" + (f" ({detail})" if detail else "")
-        )
+        raise ServeInputError(f"{origin}: no `vllm serve` command found" + (f" ({detail})" if detail else ""))
     return _build(profile, parsed, origin, where)
 
 
@@ -154,7 +160,9 @@ def _read_script(path: str) -> str:
     except OSError as exc:
         raise ServeInputError(f"cannot read serve script {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_SCRIPT_BYTES:
-        raise ServeInputError(f"serve script {path} is larger than {MAX_SCRIPT_BYTES // 1024} KiB; not a launch script")
+        raise ServeInputError(
+            f"serve script {path} is larger than {MAX_SCRIPT_BYTES // 1024} KiB; not a launch script"
+        )
     if Path(path).is_dir():  # pragma: no cover - open() already fails on a directory
         raise ServeInputError(f"serve script {path} is a directory")
     return data.decode("utf-8", errors="replace")
@@ -199,8 +207,13 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
                 model = show(text)
                 _report_unresolved(word, "the model path", problems)
             else:
-                problems.append(ServeProblem("invalid-value", f"line {word.line}: unexpected argument "
-                                             f"{show(text)!r} (vllm serve takes one model)", word.line))
+                problems.append(
+                    ServeProblem(
+                        "invalid-value",
+                        f"line {word.line}: unexpected argument {show(text)!r} (vllm serve takes one model)",
+                        word.line,
+                    )
+                )
             continue
         written, equals, after = text.partition("=")
         flag, inline = _canonical(written, after if equals else None)
@@ -208,12 +221,21 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
         if kind is None:
             suggestion = vllm_flags.suggest(vllm_flags.canonical(written))
             hint = f"; did you mean {suggestion}?" if suggestion else ""
-            problems.append(ServeProblem("unknown-flag", f"line {word.line}: {written} is not a flag of the "
-                                         f"pinned vllm{hint}", word.line, written, suggestion))
+            problems.append(
+                ServeProblem(
+                    "unknown-flag",
+                    f"line {word.line}: {written} is not a flag of the pinned vllm{hint}",
+                    word.line,
+                    written,
+                    suggestion,
+                )
+            )
         value: str | None = inline
         if inline is None and kind in ("value", "optional", "list", None):
             values: list[str] = []
-            while index < len(words) and (not words[index].text.startswith("-") or _is_number(words[index].text)):
+            while index < len(words) and (
+                not words[index].text.startswith("-") or _is_number(words[index].text)
+            ):
                 if kind != "list" and values:
                     break
                 _report_unresolved(words[index], written, problems)
@@ -224,11 +246,20 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
             if values:
                 value = " ".join(values)
             elif kind == "value":
-                problems.append(ServeProblem("invalid-value", f"line {word.line}: {written} needs a value",
-                                             word.line, flag))
+                problems.append(
+                    ServeProblem(
+                        "invalid-value", f"line {word.line}: {written} needs a value", word.line, flag
+                    )
+                )
         elif inline is not None and kind in ("bool", "switch", "negated"):
-            problems.append(ServeProblem("invalid-value", f"line {word.line}: {written} takes no value "
-                                         f"(got {show(inline)!r})", word.line, flag))
+            problems.append(
+                ServeProblem(
+                    "invalid-value",
+                    f"line {word.line}: {written} takes no value (got {show(inline)!r})",
+                    word.line,
+                    flag,
+                )
+            )
         flags.append(ServeFlag(flag, value, word.line, written))
     _report_duplicates(flags, problems)
     return model, flags
@@ -258,8 +289,15 @@ def _is_number(text: str) -> bool:
 def _report_unresolved(word: Word, what: str, problems: list[ServeProblem]) -> None:
     for name in word.unresolved:
         label = name if name.startswith(("$", "`")) else "$" + name
-        problems.append(ServeProblem("unresolved", f"line {word.line}: {what} uses {label}, which the script "
-                                     "does not set; its value is not known before launch", word.line, what))
+        problems.append(
+            ServeProblem(
+                "unresolved",
+                f"line {word.line}: {what} uses {label}, which the script "
+                "does not set; its value is not known before launch",
+                word.line,
+                what,
+            )
+        )
 
 
 def _report_duplicates(flags: list[ServeFlag], problems: list[ServeProblem]) -> None:
@@ -268,8 +306,15 @@ def _report_duplicates(flags: list[ServeFlag], problems: list[ServeProblem]) -> 
         base = _toggle_base(item.flag)
         if base in seen:
             first = seen[base]
-            problems.append(ServeProblem("duplicate", f"line {item.line}: {item.written} repeats {first.written} "
-                                         f"(line {first.line}); vllm uses the last one", item.line, item.flag))
+            problems.append(
+                ServeProblem(
+                    "duplicate",
+                    f"line {item.line}: {item.written} repeats {first.written} "
+                    f"(line {first.line}); vllm uses the last one",
+                    item.line,
+                    item.flag,
+                )
+            )
         seen[base] = item
 
 
@@ -319,8 +364,11 @@ def _convert(name: str, item: ServeFlag, problems: list[ServeProblem]) -> Any:
     text = (item.value or "").strip()
 
     def invalid(reason: str) -> object:
-        problems.append(ServeProblem("invalid-value", f"line {item.line}: {item.written} {text!r}: {reason}",
-                                     item.line, item.flag))
+        problems.append(
+            ServeProblem(
+                "invalid-value", f"line {item.line}: {item.written} {text!r}: {reason}", item.line, item.flag
+            )
+        )
         return _INVALID
 
     if name in _INT_FIELDS:
@@ -329,9 +377,16 @@ def _convert(name: str, item: ServeFlag, problems: list[ServeProblem]) -> Any:
         return int(text)
     if name in _HUMAN_INT_FIELDS:
         if name == "max_model_len" and text.lower() in ("auto", "-1"):
-            problems.append(ServeProblem("unsupported", f"line {item.line}: {item.written} {text}: vllm picks "
-                                         "the longest length that fits at start-up; glm5check keeps the "
-                                         "profile's value for its checks", item.line, item.flag))
+            problems.append(
+                ServeProblem(
+                    "unsupported",
+                    f"line {item.line}: {item.written} {text}: vllm picks "
+                    "the longest length that fits at start-up; glm5check keeps the "
+                    "profile's value for its checks",
+                    item.line,
+                    item.flag,
+                )
+            )
             return _INVALID
         number = parse_human_int(text)
         return invalid("not a whole number (such as 32768, 32k or 32K)") if number is None else number
@@ -379,22 +434,41 @@ def _check_speculative(spec: dict[str, Any], source: str, problems: list[ServePr
     if method is not None and method not in vllm_flags.SPECULATIVE_METHODS:
         close = difflib.get_close_matches(str(method), sorted(vllm_flags.SPECULATIVE_METHODS), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
-        problems.append(ServeProblem("invalid-value", f"{source}: --speculative-config method {method!r} is "
-                                     f"not a speculative method of the pinned vllm{hint}", _line(source),
-                                     "--speculative-config", close[0] if close else None))
+        problems.append(
+            ServeProblem(
+                "invalid-value",
+                f"{source}: --speculative-config method {method!r} is "
+                f"not a speculative method of the pinned vllm{hint}",
+                _line(source),
+                "--speculative-config",
+                close[0] if close else None,
+            )
+        )
     tokens = spec.get("num_speculative_tokens")
     if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens <= 0):
-        problems.append(ServeProblem("invalid-value", f"{source}: --speculative-config num_speculative_tokens "
-                                     f"{tokens!r} must be a whole number above 0", _line(source),
-                                     "--speculative-config"))
+        problems.append(
+            ServeProblem(
+                "invalid-value",
+                f"{source}: --speculative-config num_speculative_tokens "
+                f"{tokens!r} must be a whole number above 0",
+                _line(source),
+                "--speculative-config",
+            )
+        )
 
 
 def _check_compilation(config: dict[str, Any], source: str, problems: list[ServeProblem]) -> None:
     mode = config.get("cudagraph_mode")
     if mode is not None and str(mode).upper() not in vllm_flags.CUDAGRAPH_MODES:
-        problems.append(ServeProblem("invalid-value", f"{source}: --compilation-config cudagraph_mode {mode!r} "
-                                     f"is not one of {', '.join(sorted(vllm_flags.CUDAGRAPH_MODES))}",
-                                     _line(source), "--compilation-config"))
+        problems.append(
+            ServeProblem(
+                "invalid-value",
+                f"{source}: --compilation-config cudagraph_mode {mode!r} "
+                f"is not one of {', '.join(sorted(vllm_flags.CUDAGRAPH_MODES))}",
+                _line(source),
+                "--compilation-config",
+            )
+        )
 
 
 def _line(source: str) -> int | None:

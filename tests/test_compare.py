@@ -44,8 +44,9 @@ def consistent_pair(demo: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], di
     node1["profile"]["serve"].update(headless=True, data_parallel_start_rank=1)
     node1["facts"]["interfaces"] = copy.deepcopy(demo["node1"]["facts"]["interfaces"])
     node1["facts"]["env"]["HCCL_IF_IP"] = demo["node1"]["facts"]["env"]["HCCL_IF_IP"]
-    node1["facts"]["npu_device_ips"] = {k: v.replace("10.20.11.", "10.20.12.")
-                                        for k, v in node0["facts"]["npu_device_ips"].items()}
+    node1["facts"]["npu_device_ips"] = {
+        k: v.replace("10.20.11.", "10.20.12.") for k, v in node0["facts"]["npu_device_ips"].items()
+    }
     for report in (node0, node1):
         report["profile"]["serve"]["data_parallel_address"] = "10.20.0.11"
     return node0, node1
@@ -72,7 +73,9 @@ def test_consistent_nodes_pass(demo_reports: dict[str, dict[str, Any]], tmp_path
     assert [n["dp_ranks"] for n in result["nodes"]] == [[0], [1]]
 
 
-def test_the_demo_nodes_disagree_where_node1_is_faulty(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+def test_the_demo_nodes_disagree_where_node1_is_faulty(
+    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
     code, result = run_compare(tmp_path, demo_reports["node0"], demo_reports["node1"])
     assert code == 1
     assert {"transformers version", "HCCL_BUFFSIZE"} <= set(items(result))
@@ -104,7 +107,11 @@ def seed(report: dict[str, Any], change: str) -> None:
     ],
 )
 def test_each_seeded_difference_is_named(
-    change: str, expected_items: list[str], words: str, demo_reports: dict[str, dict[str, Any]], tmp_path: Path
+    change: str,
+    expected_items: list[str],
+    words: str,
+    demo_reports: dict[str, dict[str, Any]],
+    tmp_path: Path,
 ) -> None:
     node0, node1 = consistent_pair(demo_reports)
     seed(node1, change)
@@ -114,7 +121,9 @@ def test_each_seeded_difference_is_named(
     assert any(words in d["message"] for d in result["differences"])
 
 
-def test_all_four_seeded_differences_in_one_table(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+def test_all_four_seeded_differences_in_one_table(
+    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
     node0, node1 = consistent_pair(demo_reports)
     for change in ("vllm commit", "weights", "rank", "rpc port"):
         seed(node1, change)
@@ -131,7 +140,9 @@ def test_short_and_full_commits_agree(demo_reports: dict[str, dict[str, Any]], t
     assert run_compare(tmp_path, node0, node1)[0] == 0
 
 
-def test_per_node_values_must_be_local_and_distinct(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+def test_per_node_values_must_be_local_and_distinct(
+    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["facts"]["env"]["HCCL_IF_IP"] = "10.20.0.11"  # node 0's address, copied into node 1's script
     node1["facts"]["env"]["GLOO_SOCKET_IFNAME"] = "ens3"
@@ -169,7 +180,11 @@ def test_missing_rank_is_named(demo_reports: dict[str, dict[str, Any]], tmp_path
 
 @pytest.mark.parametrize(
     ("content", "words"),
-    [(None, "cannot read report"), ("{not json", "is not JSON"), ('{"schema": "other"}', "is not a glm5check report")],
+    [
+        (None, "cannot read report"),
+        ("{not json", "is not JSON"),
+        ('{"schema": "other"}', "is not a glm5check report"),
+    ],
 )
 def test_unreadable_input_exits_2(
     content: str | None, words: str, demo_reports: dict[str, dict[str, Any]], tmp_path: Path
@@ -217,7 +232,10 @@ def small_weights(dest: Path, extra_layer: bool = False) -> Path:
     dest.mkdir(parents=True)
     shard = "quant_model_weights-00001-of-00001.safetensors"
     write_sparse_safetensors(dest / shard, tensors, {"format": "pt"})
-    index = {"metadata": {"total_size": sum(t.nbytes for t in tensors)}, "weight_map": {t.name: shard for t in tensors}}
+    index = {
+        "metadata": {"total_size": sum(t.nbytes for t in tensors)},
+        "weight_map": {t.name: shard for t in tensors},
+    }
     (dest / "quant_model_weights.safetensors.index.json").write_text(json.dumps(index))
     (dest / "config.json").write_text(json.dumps(glm5.CONFIG))
     (dest / "quant_model_description.json").write_text(json.dumps(glm5.quant_description(tensors)))
@@ -269,13 +287,34 @@ def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> No
     other_weights = small_weights(tmp_path / "other-weights", extra_layer=True)
     pinned = interpreter_with_vllm(tmp_path / "venv-pinned", "0.16.0rc2.dev3+g978a37c82.empty")
     other = interpreter_with_vllm(tmp_path / "venv-other", "0.16.0rc2.dev9+g0123456ab.empty")
-    checks = ["--check", "serve.*", "--check", "env.*", "--check", "net.interfaces", "--check", "packages.vllm",
-              "--check", "weights.shards", "--check", "npu.count"]
+    checks = [
+        "--check",
+        "serve.*",
+        "--check",
+        "env.*",
+        "--check",
+        "net.interfaces",
+        "--check",
+        "packages.vllm",
+        "--check",
+        "weights.shards",
+        "--check",
+        "npu.count",
+    ]
     env = {k: v for k, v in clean_env().items() if k != "NO_COLOR"}
 
     def report(node: Any, script: Path, model: Path, python: Path, name: str) -> str:
-        args = ["--profile", "a2-multi", "--serve-script", str(script), "--model-dir", str(model),
-                "--python", str(python), *checks]
+        args = [
+            "--profile",
+            "a2-multi",
+            "--serve-script",
+            str(script),
+            "--model-dir",
+            str(model),
+            "--python",
+            str(python),
+            *checks,
+        ]
         data = nodes.report(node, args, env)
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(data))
@@ -292,9 +331,14 @@ def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> No
     assert [n["dp_ranks"] for n in result["nodes"]] == [[0], [1]]
 
     seeded_script = node_script(
-        tmp_path, "a2-multi-node1.sh", NODE1_IP, NODE0_IP,
-        **{"--data-parallel-rpc-port 13389": "--data-parallel-rpc-port 13390",
-           "--data-parallel-start-rank 1": "--data-parallel-start-rank 0"},
+        tmp_path,
+        "a2-multi-node1.sh",
+        NODE1_IP,
+        NODE0_IP,
+        **{
+            "--data-parallel-rpc-port 13389": "--data-parallel-rpc-port 13390",
+            "--data-parallel-start-rank 1": "--data-parallel-start-rank 0",
+        },
     )
     seeded = report(nodes.node1, seeded_script, other_weights, other, "node1-seeded")
     differ = run_cli("compare", node0, seeded, "--format", "json", env=clean_env())

@@ -37,9 +37,13 @@ def small_checkpoint(dest: Path, quantized: bool, mtp: bool) -> Path:
     safetensors headers with the real names and shapes, data as a sparse hole, in one shard."""
     mtp_layer = glm5.mtp_layer(glm5.CONFIG)
     keep = (None, 0, mtp_layer) if mtp else (None, 0)
-    tensors = [t for t in glm5.layout("w4a8" if quantized else "bf16", "full") if glm5.layer_of(t.name) in keep]
+    tensors = [
+        t for t in glm5.layout("w4a8" if quantized else "bf16", "full") if glm5.layer_of(t.name) in keep
+    ]
     dest.mkdir(parents=True)
-    shard = "quant_model_weights-00001-of-00001.safetensors" if quantized else "model-00001-of-00001.safetensors"
+    shard = (
+        "quant_model_weights-00001-of-00001.safetensors" if quantized else "model-00001-of-00001.safetensors"
+    )
     write_sparse_safetensors(dest / shard, tensors, {"format": "pt"})
     index = "quant_model_weights.safetensors.index.json" if quantized else "model.safetensors.index.json"
     total = sum(t.nbytes for t in tensors)
@@ -67,7 +71,9 @@ def run_check(script_text: str, profile_name: str, model_dir: Path, tmp_path: Pa
     script.write_text(script_text)
     profile = load_builtin(profile_name)
     serve = read_serve(profile, str(script))
-    ctx = Context(profile, LiveHost(), Options(model_dir=str(model_dir)), plan=serve.plan, script_env=serve.env)
+    ctx = Context(
+        profile, LiveHost(), Options(model_dir=str(model_dir)), plan=serve.plan, script_env=serve.env
+    )
     ctx.serve_input = serve
     return list(serve_args.func(ctx))
 
@@ -87,10 +93,18 @@ def test_guide_scripts_pass_with_mtp_weights(script: str, weights: dict[str, Pat
     assert failures(results) == []
     assert not [r for r in results if r.status == Status.WARN]
     items = {r.item for r in results}
-    assert {"flags", "--tensor-parallel-size", "--max-model-len", "--quantization", "--speculative-config"} <= items
+    assert {
+        "flags",
+        "--tensor-parallel-size",
+        "--max-model-len",
+        "--quantization",
+        "--speculative-config",
+    } <= items
 
 
-def test_guide_w4a8_weights_without_mtp_fail_on_deepseek_mtp(weights: dict[str, Path], tmp_path: Path) -> None:
+def test_guide_w4a8_weights_without_mtp_fail_on_deepseek_mtp(
+    weights: dict[str, Path], tmp_path: Path
+) -> None:
     """The guide's own inconsistency: w4a8 "without mtp" weights, and every command asks for deepseek_mtp."""
     results = failures(run_check(guide("a2-single.sh"), "a2-single", weights["w4a8"], tmp_path))
     assert [(r.item, r.observed) for r in results] == [("--speculative-config", "no MTP layer")]
@@ -106,36 +120,118 @@ A2 = guide("a2-single.sh")
 NODE1 = guide("a2-multi-node1.sh")
 SEEDED = [
     # (name, profile, script text, weights, failing item, words of the message)
-    ("bad JSON", "a2-single",
-     swap(A2, '"method": "deepseek_mtp"}', '"method": "deepseek_mtp"'), "w4a8-mtp",
-     "--speculative-config", "not valid JSON"),
-    ("not a number", "a2-single", swap(A2, "--tensor-parallel-size 8", "--tensor-parallel-size eight"), "w4a8-mtp",
-     "--tensor-parallel-size", "not a whole number"),
-    ("not a fraction", "a2-single", swap(A2, "--gpu-memory-utilization 0.95", "--gpu-memory-utilization 95"),
-     "w4a8-mtp", "--gpu-memory-utilization", "fraction"),
-    ("unknown method", "a2-single", swap(A2, '"deepseek_mtp"', '"deepseek-mtp"'), "w4a8-mtp",
-     "--speculative-config", "did you mean deepseek_mtp"),
-    ("unknown flag", "a2-single", swap(A2, "--enable-expert-parallel", "--enable-expert-paralel"), "w4a8-mtp",
-     "--enable-expert-paralel", "did you mean --enable-expert-parallel"),
-    ("TP x DP-local above chips", "a2-single", swap(A2, "--tensor-parallel-size 8", "--tensor-parallel-size 16"),
-     "w4a8-mtp", "--tensor-parallel-size", "TP 16 × DP-local 1 = 16 NPUs per node, but a Atlas 800 A2 has 8"),
-    ("DP-local above DP", "a2-single",
-     swap(swap(A2, "--tensor-parallel-size 8", "-tp 4"), "--data-parallel-size 1", "-dp 1 -dpl 2"),
-     "w4a8-mtp", "--data-parallel-size-local", "larger than --data-parallel-size 1"),
-    ("headless without start rank", "a2-multi", swap(NODE1, "--data-parallel-start-rank 1 \\\n", ""), "w4a8-mtp",
-     "--headless", "without --data-parallel-start-rank"),
-    ("headless on rank 0", "a2-multi", swap(NODE1, "--data-parallel-start-rank 1", "--data-parallel-start-rank 0"),
-     "w4a8-mtp", "--headless", "on DP rank 0"),
-    ("max_model_len too long", "a2-single", swap(A2, "--max-model-len 32768", "--max-model-len 256k"), "w4a8-mtp",
-     "--max-model-len", "above GLM-5's max_position_embeddings 202752"),
-    ("quantization without description", "a2-single", A2, "unquantized", "--quantization",
-     "no quant_model_description.json"),
-    ("description without quantization", "a2-single", swap(A2, "--quantization ascend \\\n", ""), "w4a8-mtp",
-     "--quantization", "needs --quantization ascend"),
-    ("MTP without MTP weights", "a2-single", A2, "w4a8", "--speculative-config", "no model.layers.78.* (MTP)"),
-    ("batched tokens below max_model_len", "a2-single",
-     swap(A2, "--enable-chunked-prefill", "--no-enable-chunked-prefill"), "w4a8-mtp",
-     "--max-num-batched-tokens", "max_num_batched_tokens (4096) is smaller than max_model_len (32768)"),
+    (
+        "bad JSON",
+        "a2-single",
+        swap(A2, '"method": "deepseek_mtp"}', '"method": "deepseek_mtp"'),
+        "w4a8-mtp",
+        "--speculative-config",
+        "not valid JSON",
+    ),
+    (
+        "not a number",
+        "a2-single",
+        swap(A2, "--tensor-parallel-size 8", "--tensor-parallel-size eight"),
+        "w4a8-mtp",
+        "--tensor-parallel-size",
+        "not a whole number",
+    ),
+    (
+        "not a fraction",
+        "a2-single",
+        swap(A2, "--gpu-memory-utilization 0.95", "--gpu-memory-utilization 95"),
+        "w4a8-mtp",
+        "--gpu-memory-utilization",
+        "fraction",
+    ),
+    (
+        "unknown method",
+        "a2-single",
+        swap(A2, '"deepseek_mtp"', '"deepseek-mtp"'),
+        "w4a8-mtp",
+        "--speculative-config",
+        "did you mean deepseek_mtp",
+    ),
+    (
+        "unknown flag",
+        "a2-single",
+        swap(A2, "--enable-expert-parallel", "--enable-expert-paralel"),
+        "w4a8-mtp",
+        "--enable-expert-paralel",
+        "did you mean --enable-expert-parallel",
+    ),
+    (
+        "TP x DP-local above chips",
+        "a2-single",
+        swap(A2, "--tensor-parallel-size 8", "--tensor-parallel-size 16"),
+        "w4a8-mtp",
+        "--tensor-parallel-size",
+        "TP 16 × DP-local 1 = 16 NPUs per node, but a Atlas 800 A2 has 8",
+    ),
+    (
+        "DP-local above DP",
+        "a2-single",
+        swap(swap(A2, "--tensor-parallel-size 8", "-tp 4"), "--data-parallel-size 1", "-dp 1 -dpl 2"),
+        "w4a8-mtp",
+        "--data-parallel-size-local",
+        "larger than --data-parallel-size 1",
+    ),
+    (
+        "headless without start rank",
+        "a2-multi",
+        swap(NODE1, "--data-parallel-start-rank 1 \\\n", ""),
+        "w4a8-mtp",
+        "--headless",
+        "without --data-parallel-start-rank",
+    ),
+    (
+        "headless on rank 0",
+        "a2-multi",
+        swap(NODE1, "--data-parallel-start-rank 1", "--data-parallel-start-rank 0"),
+        "w4a8-mtp",
+        "--headless",
+        "on DP rank 0",
+    ),
+    (
+        "max_model_len too long",
+        "a2-single",
+        swap(A2, "--max-model-len 32768", "--max-model-len 256k"),
+        "w4a8-mtp",
+        "--max-model-len",
+        "above GLM-5's max_position_embeddings 202752",
+    ),
+    (
+        "quantization without description",
+        "a2-single",
+        A2,
+        "unquantized",
+        "--quantization",
+        "no quant_model_description.json",
+    ),
+    (
+        "description without quantization",
+        "a2-single",
+        swap(A2, "--quantization ascend \\\n", ""),
+        "w4a8-mtp",
+        "--quantization",
+        "needs --quantization ascend",
+    ),
+    (
+        "MTP without MTP weights",
+        "a2-single",
+        A2,
+        "w4a8",
+        "--speculative-config",
+        "no model.layers.78.* (MTP)",
+    ),
+    (
+        "batched tokens below max_model_len",
+        "a2-single",
+        swap(A2, "--enable-chunked-prefill", "--no-enable-chunked-prefill"),
+        "w4a8-mtp",
+        "--max-num-batched-tokens",
+        "max_num_batched_tokens (4096) is smaller than max_model_len (32768)",
+    ),
 ]
 
 
@@ -153,7 +249,9 @@ def test_each_seeded_mistake_gives_its_fail(
     assert results[0].remediation
 
 
-def test_flags_the_profile_expects_but_the_script_omits_warn(weights: dict[str, Path], tmp_path: Path) -> None:
+def test_flags_the_profile_expects_but_the_script_omits_warn(
+    weights: dict[str, Path], tmp_path: Path
+) -> None:
     text = swap(A2, "--enable-expert-parallel \\\n", "")
     results = run_check(text, "a2-single", weights["w4a8-mtp"], tmp_path)
     warnings = [r for r in results if r.status == Status.WARN]
@@ -181,8 +279,17 @@ def test_through_the_cli_with_a_seeded_script(weights: dict[str, Path], tmp_path
     script = tmp_path / "node1.sh"
     script.write_text(swap(NODE1, "--enable-expert-parallel", "--enable-expert-paralel"))
     result = run_cli(
-        "--profile", "a2-multi", "--serve-script", str(script), "--model-dir", str(weights["w4a8-mtp"]),
-        "--check", "serve.args", "--format", "json", env=clean_env(),
+        "--profile",
+        "a2-multi",
+        "--serve-script",
+        str(script),
+        "--model-dir",
+        str(weights["w4a8-mtp"]),
+        "--check",
+        "serve.args",
+        "--format",
+        "json",
+        env=clean_env(),
     )
     assert_no_traceback(result)
     assert result.returncode == 1, result.stderr

@@ -29,8 +29,15 @@ NODE_SPECIFIC = {"data_parallel_address", "data_parallel_start_rank", "headless"
 # What vLLM itself uses when a flag is absent: a base with nothing of the profiles in it, so that a
 # plan equal to the profile can only come from the script's own flags.
 NEUTRAL = ServePlan(
-    tensor_parallel_size=1, max_num_seqs=0, max_model_len=0, max_num_batched_tokens=0, gpu_memory_utilization=0.9,
-    host="", port=8000, seed=None, served_model_name=None,
+    tensor_parallel_size=1,
+    max_num_seqs=0,
+    max_model_len=0,
+    max_num_batched_tokens=0,
+    gpu_memory_utilization=0.9,
+    host="",
+    port=8000,
+    seed=None,
+    served_model_name=None,
 )
 
 
@@ -67,7 +74,11 @@ def test_guide_script_exports_are_the_profile_environment(
         assert serve.env[name] == value
     assert set(serve.env) == set(profile.env) | set(profile.node_env)
     if profile.multi_node:
-        assert serve.env["GLOO_SOCKET_IFNAME"] == serve.env["HCCL_SOCKET_IFNAME"] == serve.env["TP_SOCKET_IFNAME"]
+        assert (
+            serve.env["GLOO_SOCKET_IFNAME"]
+            == serve.env["HCCL_SOCKET_IFNAME"]
+            == serve.env["TP_SOCKET_IFNAME"]
+        )
         assert serve.env["HCCL_IF_IP"].count(".") == 3
         assert serve.env_sources["HCCL_IF_IP"].startswith("serve script line ")
 
@@ -85,9 +96,9 @@ def test_quotes_comments_and_expansion_follow_bash() -> None:
     parsed = parse_script(
         "name=world  # a comment\n"
         "export A=\"hello $name\" B='$name' C=${name}x D=a#b\n"
-        "export E=\"x \\\"q\\\" $name\"\n"
+        'export E="x \\"q\\" $name"\n'
         "vllm serve /m \\\n"
-        "  --served-model-name \"$name\" \\\n"
+        '  --served-model-name "$name" \\\n'
         "  # --tensor-parallel-size 4 \\\n"
         "  --port 1\n"
     )
@@ -141,7 +152,7 @@ def test_what_cannot_be_resolved_is_reported_not_guessed() -> None:
 
 
 def test_unterminated_quote_is_a_syntax_problem() -> None:
-    parsed = parse_script("vllm serve /m --speculative-config '{\"method\": 1}\n")
+    parsed = parse_script('vllm serve /m --speculative-config \'{"method": 1}\n')
     assert any(p.kind == "syntax" and "never closed" in p.message for p in parsed.problems)
 
 
@@ -179,7 +190,8 @@ def test_serve_cmd_and_no_input() -> None:
 def test_dotted_json_flags_and_aliases() -> None:
     serve = read_serve(
         load_builtin("a2-single"),
-        command="vllm serve /x --compilation-config.cudagraph_mode FULL --speculative_config.method=mtp -ep -O3",
+        command="vllm serve /x --compilation-config.cudagraph_mode FULL "
+        "--speculative_config.method=mtp -ep -O3",
     )
     assert serve.plan.compilation_config == {"cudagraph_mode": "FULL"}
     assert serve.plan.speculative_config == {"method": "mtp"}
@@ -190,7 +202,15 @@ def test_dotted_json_flags_and_aliases() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("32768", 32768), ("32k", 32000), ("32K", 32768), ("1.5m", 1500000), ("2G", 2 << 30), ("x", None), ("", None)],
+    [
+        ("32768", 32768),
+        ("32k", 32000),
+        ("32K", 32768),
+        ("1.5m", 1500000),
+        ("2G", 2 << 30),
+        ("x", None),
+        ("", None),
+    ],
 )
 def test_human_readable_integers(text: str, value: int | None) -> None:
     assert parse_human_int(text) == value

@@ -29,7 +29,9 @@ REPORT_SCHEMA = "glm5check.report/v1"
 COMPARE_SCHEMA = "glm5check.compare/v1"
 # Serve flags each node sets to its own value.
 NODE_SPECIFIC_PLAN = frozenset({"headless", "data_parallel_start_rank"})
-NODE_SPECIFIC_FLAGS = frozenset({"--headless", "--no-headless", "--data-parallel-start-rank", "--data-parallel-rank"})
+NODE_SPECIFIC_FLAGS = frozenset(
+    {"--headless", "--no-headless", "--data-parallel-start-rank", "--data-parallel-rank"}
+)
 # Launcher variables that name the node or process, so differ by design.
 _PER_NODE_ENV = re.compile(r"(^|_)(RANK|PROCID|NODEID|LOCALID|NODENAME|NODE_RANK|LOCAL_RANK|HOSTNAME)$")
 MAX_REPORT_BYTES = 64 << 20
@@ -110,8 +112,10 @@ def load_reports(paths: tuple[str, ...]) -> list[NodeReport]:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"report {path} is not JSON ({exc.msg}, line {exc.lineno})") from None
         if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
-            raise ConfigError(f"{path} is not a glm5check report (schema {REPORT_SCHEMA}); write one with "
-                              "`glm5check --profile NAME --format json -o FILE`")
+            raise ConfigError(
+                f"{path} is not a glm5check report (schema {REPORT_SCHEMA}); write one with "
+                "`glm5check --profile NAME --format json -o FILE`"
+            )
         raw.append((path, data))
     return [NodeReport(label, path, data) for label, (path, data) in zip(_labels(raw), raw)]
 
@@ -143,8 +147,13 @@ def compare(nodes: list[NodeReport]) -> list[Difference]:
 
 
 def _profiles(nodes: list[NodeReport]) -> Iterator[Difference]:
-    yield from _agree(nodes, "profile", "profile", lambda n: (n.data.get("profile") or {}).get("name"),
-                      "nodes were checked against different profiles")
+    yield from _agree(
+        nodes,
+        "profile",
+        "profile",
+        lambda n: (n.data.get("profile") or {}).get("name"),
+        "nodes were checked against different profiles",
+    )
 
 
 def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
@@ -160,25 +169,50 @@ def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
             yield Difference("packages", f"{name} commit", f"{name} is built from different commits", shown)
         dirty = {label: _field(p, "dirty") for label, p in packages.items()}
         if "True" in dirty.values():
-            yield Difference("packages", f"{name} dirty", f"{name} is built from a modified source tree on "
-                             "some node, so the same commit may still run different code",
-                             {label: "dirty" if d == "True" else "clean" for label, d in dirty.items()})
-    yield from _agree(nodes, "software", "python", lambda n: _dict(n.facts.get("python")).get("version"),
-                      "Python differs between nodes")
-    yield from _agree(nodes, "ascend", "CANN", lambda n: n.facts.get("cann_version"),
-                      "CANN toolkit versions differ; HCCL on both ends must match")
-    yield from _agree(nodes, "ascend", "driver", lambda n: n.facts.get("driver_version"),
-                      "NPU driver versions differ")
+            yield Difference(
+                "packages",
+                f"{name} dirty",
+                f"{name} is built from a modified source tree on "
+                "some node, so the same commit may still run different code",
+                {label: "dirty" if d == "True" else "clean" for label, d in dirty.items()},
+            )
+    yield from _agree(
+        nodes,
+        "software",
+        "python",
+        lambda n: _dict(n.facts.get("python")).get("version"),
+        "Python differs between nodes",
+    )
+    yield from _agree(
+        nodes,
+        "ascend",
+        "CANN",
+        lambda n: n.facts.get("cann_version"),
+        "CANN toolkit versions differ; HCCL on both ends must match",
+    )
+    yield from _agree(
+        nodes, "ascend", "driver", lambda n: n.facts.get("driver_version"), "NPU driver versions differ"
+    )
 
 
 def _weights(nodes: list[NodeReport]) -> Iterator[Difference]:
-    yield from _agree(nodes, "weights", "fingerprint", lambda n: _dict(n.facts.get("weights")).get("fingerprint"),
-                      "the weights differ between nodes (index, shard names, sizes or headers); run "
-                      "`glm5check weights verify DIR --deep` on each node to find the file")
+    yield from _agree(
+        nodes,
+        "weights",
+        "fingerprint",
+        lambda n: _dict(n.facts.get("weights")).get("fingerprint"),
+        "the weights differ between nodes (index, shard names, sizes or headers); run "
+        "`glm5check weights verify DIR --deep` on each node to find the file",
+    )
     serve_models = [(_dict(n.facts.get("serve")).get("model_path")) for n in nodes]
     if any(serve_models):
-        yield from _agree(nodes, "weights", "model path", lambda n: _dict(n.facts.get("serve")).get("model_path"),
-                          "vllm serve is given different model paths")
+        yield from _agree(
+            nodes,
+            "weights",
+            "model path",
+            lambda n: _dict(n.facts.get("serve")).get("model_path"),
+            "vllm serve is given different model paths",
+        )
 
 
 def _serve(nodes: list[NodeReport]) -> Iterator[Difference]:
@@ -187,14 +221,24 @@ def _serve(nodes: list[NodeReport]) -> Iterator[Difference]:
     fields = sorted({key for n in nodes for key in n.plan} - NODE_SPECIFIC_PLAN)
     for name in fields:
         flag = FIELD_FLAGS.get(name, name)
-        yield from _agree(nodes, "serve", flag, lambda n, key=name: n.plan.get(key),
-                          f"{flag} differs; every node must launch with the same value")
+        yield from _agree(
+            nodes,
+            "serve",
+            flag,
+            lambda n, key=name: n.plan.get(key),
+            f"{flag} differs; every node must launch with the same value",
+        )
     flag_sets = {n.label: _extra_flags(n) for n in nodes}
     if all(v is not None for v in flag_sets.values()):
         flags = sorted({flag for values in flag_sets.values() for flag in values or {}})
         for flag in flags:
-            yield from _agree(nodes, "serve", flag, lambda n, key=flag: (flag_sets[n.label] or {}).get(key, "absent"),
-                              f"{flag} differs between the launch commands")
+            yield from _agree(
+                nodes,
+                "serve",
+                flag,
+                lambda n, key=flag: (flag_sets[n.label] or {}).get(key, "absent"),
+                f"{flag} differs between the launch commands",
+            )
     yield from _address_of_node0(nodes)
 
 
@@ -224,10 +268,13 @@ def _address_of_node0(nodes: list[NodeReport]) -> Iterator[Difference]:
     for node in nodes:
         address = node.plan.get("data_parallel_address")
         if address and address not in node0[0].addresses:
-            yield Difference("serve", "--data-parallel-address",
-                             f"{node.label} points at {address}, which is not an address of node 0 "
-                             f"({node0[0].label}: {', '.join(sorted(node0[0].addresses - {'127.0.0.1', '::1'}))})",
-                             {node.label: str(address)})
+            yield Difference(
+                "serve",
+                "--data-parallel-address",
+                f"{node.label} points at {address}, which is not an address of node 0 "
+                f"({node0[0].label}: {', '.join(sorted(node0[0].addresses - {'127.0.0.1', '::1'}))})",
+                {node.label: str(address)},
+            )
 
 
 def _env(nodes: list[NodeReport]) -> Iterator[Difference]:
@@ -239,8 +286,13 @@ def _env(nodes: list[NodeReport]) -> Iterator[Difference]:
     for name in names:
         if name in node_env or _PER_NODE_ENV.search(name):
             continue
-        yield from _agree(nodes, "env", name, lambda n, key=name: _dict(n.facts.get("env")).get(key, "unset"),
-                          f"{name} differs between nodes")
+        yield from _agree(
+            nodes,
+            "env",
+            name,
+            lambda n, key=name: _dict(n.facts.get("env")).get(key, "unset"),
+            f"{name} differs between nodes",
+        )
     for name, kind in sorted(node_env.items()):
         yield from (_node_addresses(nodes, name) if kind == "address" else _node_interfaces(nodes, name))
 
@@ -252,12 +304,20 @@ def _node_addresses(nodes: list[NodeReport], name: str) -> Iterator[Difference]:
         if not value:
             yield Difference("env", name, f"{name} is unset on {node.label}", {node.label: "unset"})
         elif node.addresses and value not in node.addresses:
-            yield Difference("env", name, f"{name}={value} on {node.label} is not an address of that node",
-                             {node.label: str(value)})
+            yield Difference(
+                "env",
+                name,
+                f"{name}={value} on {node.label} is not an address of that node",
+                {node.label: str(value)},
+            )
     repeated = [v for v, count in Counter(v for v in values.values() if v).items() if count > 1]
     for value in repeated:
-        yield Difference("env", name, f"{name}={value} on more than one node; each node sets its own address",
-                         {label: str(v) for label, v in values.items() if v == value})
+        yield Difference(
+            "env",
+            name,
+            f"{name}={value} on more than one node; each node sets its own address",
+            {label: str(v) for label, v in values.items() if v == value},
+        )
 
 
 def _node_interfaces(nodes: list[NodeReport], name: str) -> Iterator[Difference]:
@@ -269,10 +329,17 @@ def _node_interfaces(nodes: list[NodeReport], name: str) -> Iterator[Difference]
         if str(value).startswith("^") or not node.interface_names:
             continue  # an exclusion list names interfaces not to use; nothing to find
         wanted = [part.lstrip("=") for part in str(value).split(",") if part.strip()]
-        missing = [part for part in wanted if not any(i == part or i.startswith(part) for i in node.interface_names)]
+        missing = [
+            part for part in wanted if not any(i == part or i.startswith(part) for i in node.interface_names)
+        ]
         if missing:
-            yield Difference("env", name, f"{name}={value} on {node.label}: no interface {', '.join(missing)} "
-                             f"there (it has {', '.join(sorted(node.interface_names))})", {node.label: str(value)})
+            yield Difference(
+                "env",
+                name,
+                f"{name}={value} on {node.label}: no interface {', '.join(missing)} "
+                f"there (it has {', '.join(sorted(node.interface_names))})",
+                {node.label: str(value)},
+            )
 
 
 def _ranks(nodes: list[NodeReport]) -> Iterator[Difference]:
@@ -285,16 +352,28 @@ def _ranks(nodes: list[NodeReport]) -> Iterator[Difference]:
     all_ranks = {n.label: _ranks_text(n.dp_ranks) for n in nodes}
     for rank, labels in sorted(owners.items()):
         if len(labels) > 1:
-            yield Difference("ranks", f"DP rank {rank}", f"DP rank {rank} is taken by {len(labels)} nodes "
-                             f"({', '.join(labels)}); give each node its own --data-parallel-start-rank",
-                             {label: all_ranks[label] for label in labels})
+            yield Difference(
+                "ranks",
+                f"DP rank {rank}",
+                f"DP rank {rank} is taken by {len(labels)} nodes "
+                f"({', '.join(labels)}); give each node its own --data-parallel-start-rank",
+                {label: all_ranks[label] for label in labels},
+            )
         if rank >= dp:
-            yield Difference("ranks", f"DP rank {rank}", f"DP rank {rank} is outside 0..{dp - 1} "
-                             f"(--data-parallel-size {dp})", {label: all_ranks[label] for label in labels})
+            yield Difference(
+                "ranks",
+                f"DP rank {rank}",
+                f"DP rank {rank} is outside 0..{dp - 1} (--data-parallel-size {dp})",
+                {label: all_ranks[label] for label in labels},
+            )
     missing = [rank for rank in range(dp) if rank not in owners]
     if missing:
-        yield Difference("ranks", "DP ranks", f"DP rank(s) {_ranks_text(missing)} of 0..{dp - 1} are on no node "
-                         "compared here", all_ranks)
+        yield Difference(
+            "ranks",
+            "DP ranks",
+            f"DP rank(s) {_ranks_text(missing)} of 0..{dp - 1} are on no node compared here",
+            all_ranks,
+        )
 
 
 def _device_ips(nodes: list[NodeReport]) -> Iterator[Difference]:
@@ -306,16 +385,22 @@ def _device_ips(nodes: list[NodeReport]) -> Iterator[Difference]:
     if shared:
         labels = sorted({label for group in shared.values() for label in group})
         ips = ", ".join(sorted(shared))
-        yield Difference("npu", "device IPs", f"NPU device IPs configured on more than one node ({ips}); HCCL "
-                         "needs every device IP to be unique (check /etc/hccn.conf)",
-                         {label: _cut(ips, 40) for label in labels})
+        yield Difference(
+            "npu",
+            "device IPs",
+            f"NPU device IPs configured on more than one node ({ips}); HCCL "
+            "needs every device IP to be unique (check /etc/hccn.conf)",
+            {label: _cut(ips, 40) for label in labels},
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
 # Helpers.
 
 
-def _agree(nodes: list[NodeReport], topic: str, item: str, value_of: Any, message: str) -> Iterator[Difference]:
+def _agree(
+    nodes: list[NodeReport], topic: str, item: str, value_of: Any, message: str
+) -> Iterator[Difference]:
     values = {n.label: _show(value_of(n)) for n in nodes}
     if len(set(values.values())) > 1:
         yield Difference(topic, item, message, values)
@@ -381,8 +466,12 @@ def render_table(nodes: list[NodeReport], differences: list[Difference]) -> str:
         [d.topic, d.item, *(_cut(d.values.get(label, "")) for label in labels), d.message]
         for d in differences
     ]
-    table = tabulate(rows, headers=["topic", "item", *labels, "why"], tablefmt="simple", maxcolwidths=[None, 30]
-                     + [28] * len(labels) + [60])
+    table = tabulate(
+        rows,
+        headers=["topic", "item", *labels, "why"],
+        tablefmt="simple",
+        maxcolwidths=[None, 30] + [28] * len(labels) + [60],
+    )
     return redact_text(table) + "\n\n" + summary + "\n"
 
 
@@ -392,8 +481,14 @@ def render_json(nodes: list[NodeReport], differences: list[Difference]) -> str:
     document = {
         "schema": COMPARE_SCHEMA,
         "nodes": [
-            {"label": n.label, "report": n.path, "hostname": n.node.get("hostname"), "rank": n.node.get("rank"),
-             "role": n.node.get("role"), "dp_ranks": n.dp_ranks}
+            {
+                "label": n.label,
+                "report": n.path,
+                "hostname": n.node.get("hostname"),
+                "rank": n.node.get("rank"),
+                "role": n.node.get("role"),
+                "dp_ranks": n.dp_ranks,
+            }
             for n in nodes
         ],
         "differences": [d.to_json() for d in differences],
@@ -415,10 +510,14 @@ def _cut(text: str, width: int = 60) -> str:
 
 @click.command("compare")
 @click.argument("reports", nargs=-1, required=True, metavar="A.json B.json …")
-@click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table", show_default=True)
+@click.option(
+    "--format", "output_format", type=click.Choice(("table", "json")), default="table", show_default=True
+)
 @click.option("--output", "-o", metavar="FILE", help="Write the comparison here instead of standard output.")
 @click.pass_context
-def compare_command(ctx: click.Context, reports: tuple[str, ...], output_format: str, output: str | None) -> None:
+def compare_command(
+    ctx: click.Context, reports: tuple[str, ...], output_format: str, output: str | None
+) -> None:
     """Cross-node consistency of JSON reports: exit 1 when the nodes disagree."""
     if len(reports) < 2:
         raise ConfigError("compare needs the JSON reports of at least two nodes")

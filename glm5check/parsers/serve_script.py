@@ -30,8 +30,24 @@ _UNRESOLVED_OPEN = "\ue000"
 _UNRESOLVED_CLOSE = "\ue001"
 _UNRESOLVED = re.compile(f"{_UNRESOLVED_OPEN}([^{_UNRESOLVED_CLOSE}]*){_UNRESOLVED_CLOSE}")
 _CONTROL_WORDS = frozenset(
-    {"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
-     "function", "{", "}", "select"}
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "for",
+        "while",
+        "until",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "function",
+        "{",
+        "}",
+        "select",
+    }
 )
 _COMMAND_PREFIXES = frozenset({"exec", "nohup", "time", "command", "builtin"})
 _API_SERVER_MODULES = frozenset({"vllm.entrypoints.openai.api_server"})
@@ -162,8 +178,9 @@ class _Splitter:
             i += 1
         if quote:
             self.problems.append(
-                ScriptProblem("syntax", f"the {quote} quote opened on line {quote_line} is never closed",
-                              quote_line)
+                ScriptProblem(
+                    "syntax", f"the {quote} quote opened on line {quote_line} is never closed", quote_line
+                )
             )
         self._flush()
         return self.statements
@@ -346,7 +363,9 @@ class _Reader:
             words, error = _words(statement, expansion)
             first_line = statement.raw_lines[0][1]
             if error:
-                self.problems.append(ScriptProblem("syntax", f"line {first_line}: {error.lower()}", first_line))
+                self.problems.append(
+                    ScriptProblem("syntax", f"line {first_line}: {error.lower()}", first_line)
+                )
                 continue
             if words:
                 self._statement(words, expansion.unresolved, first_line)
@@ -373,15 +392,25 @@ class _Reader:
         elif head in ("source", "."):
             target = rest[1].text if len(rest) > 1 else ""
             self.problems.append(
-                ScriptProblem("unsupported", f"line {line}: `{head} {target}` is not followed; variables it "
-                              "exports are not known to glm5check", line, target or None)
+                ScriptProblem(
+                    "unsupported",
+                    f"line {line}: `{head} {target}` is not followed; variables it "
+                    "exports are not known to glm5check",
+                    line,
+                    target or None,
+                )
             )
         elif head in _CONTROL_WORDS:
             if not self._warned_control:
                 self._warned_control = True
                 self.problems.append(
-                    ScriptProblem("unsupported", f"line {line}: `{head}` (control flow) is not followed; every "
-                                  "line is read once, top to bottom", line, head)
+                    ScriptProblem(
+                        "unsupported",
+                        f"line {line}: `{head}` (control flow) is not followed; every "
+                        "line is read once, top to bottom",
+                        line,
+                        head,
+                    )
                 )
         else:
             self._maybe_serve(rest, prefix, unresolved, line)
@@ -416,19 +445,26 @@ class _Reader:
     def _report_unresolved(self, word: Word, target: str) -> None:
         for name in word.unresolved:
             self.problems.append(
-                ScriptProblem("unresolved", f"line {word.line}: {target} uses {_describe(name)}", word.line,
-                              name)
+                ScriptProblem(
+                    "unresolved", f"line {word.line}: {target} uses {_describe(name)}", word.line, name
+                )
             )
 
-    def _maybe_serve(self, words: list[Word], prefix: dict[str, Word], unresolved: list[str], line: int) -> None:
+    def _maybe_serve(
+        self, words: list[Word], prefix: dict[str, Word], unresolved: list[str], line: int
+    ) -> None:
         found = _find_serve(words)
         if found is None:
             return
         program, args = found
         if self.command is not None:
             self.problems.append(
-                ScriptProblem("duplicate", f"line {line}: a second `{program}` command; only the first "
-                              f"(line {self.command.line}) is read", line)
+                ScriptProblem(
+                    "duplicate",
+                    f"line {line}: a second `{program}` command; only the first "
+                    f"(line {self.command.line}) is read",
+                    line,
+                )
             )
             return
         env: dict[str, str] = {}
@@ -487,7 +523,9 @@ def unresolved_names(text: str) -> tuple[str, ...]:
 
 def show(text: str) -> str:
     """A word's text for messages: unresolved expansions written back as `$NAME`."""
-    return _UNRESOLVED.sub(lambda m: m.group(1) if m.group(1).startswith(("$", "`")) else "$" + m.group(1), text)
+    return _UNRESOLVED.sub(
+        lambda m: m.group(1) if m.group(1).startswith(("$", "`")) else "$" + m.group(1), text
+    )
 
 
 def parse_script(text: str) -> ParsedScript:
