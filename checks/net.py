@@ -511,6 +511,16 @@ def net_node0(ctx: Context) -> list[Result]:
                 item="address",
             )
         ]
+    if normalise_ip(node0.address) is None:
+        return [
+            failed(
+                f"node 0's address {node0.given} (from {node0.source}) does not resolve to an IP address here",
+                item="address",
+                expected="an IP address, or a name this node resolves",
+                observed=node0.given,
+                remediation="use node 0's IP address in --data-parallel-address (the same on both nodes)",
+            )
+        ]
     nics = ctx.fact(local_nics)
     local = nic_carrying(nics, node0.address)
     if local is not None:

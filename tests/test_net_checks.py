@@ -394,6 +394,12 @@ def test_node0_given_as_a_name_is_resolved() -> None:
     assert statuses(results) == {"route": Status.PASS, "rpc-connect": Status.PASS}
 
 
+def test_node0_name_that_does_not_resolve_fails() -> None:
+    results = run_check(net_node0, node1(node0_ip="npu-a2-01", node_rank=1).context())
+    assert statuses(results) == {"address": Status.FAIL}
+    assert "npu-a2-01" in results["address"].message and "does not resolve" in results["address"].message
+
+
 def test_checks_are_multi_node_only_and_node0_is_headless_only() -> None:
     for check in (net_interfaces, net_ports, net_node0):
         assert check.nodes == "multi"

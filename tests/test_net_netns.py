@@ -39,6 +39,17 @@ def pair() -> Iterator[Pair]:
         yield created
 
 
+def test_skip_reason_names_root_when_not_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert unavailable_reason() == "network-namespace tests need root (ip netns add); running as uid 1000"
+
+
+def test_skip_reason_names_iproute2_when_ip_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert "iproute2" in (unavailable_reason() or "")
+
+
 def net_results(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {key: r for key, r in results_by_item(report).items() if r["id"].startswith("net.")}
 
