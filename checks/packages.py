@@ -84,7 +84,7 @@ def _distribution_problem(ev: CommitEvidence, python: str | None, fix: str) -> R
     if len(ev.dists) > 1:
         copies = ", ".join(f"{d.version} at {d.path}" for d in ev.dists)
         return failed(
-            f"{len(ev.dists)} installed copies of {ev.name}: {copies}; which one loads depends on sys.path",
+            f"{len(ev.dists)} installed copies of {ev.name}: {copies}; the first on sys.path loads",
             observed=copies,
             remediation=f"pip uninstall -y {ev.name} (repeat until none is left), then reinstall: {fix}",
         )

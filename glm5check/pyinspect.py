@@ -8,6 +8,11 @@ direct_url.json, and for the packages glm5check judges: Requires-Dist and entry 
 of the top-level packages located with `importlib.util.find_spec`, which finds a top-level package
 without running its `__init__`. Broken metadata (no METADATA, unreadable files, a direct_url.json that is
 not JSON) is reported per distribution, never fatal. It must stay runnable on any Python 3.8+.
+
+`-I` also drops what `vllm serve` started from the same shell does see, so the script puts it back:
+the PYTHONPATH entries given after `--pythonpath`, and the user site-packages unless `--no-user-site`
+(PYTHONNOUSERSITE) is given or the interpreter is a venv that hides it. A copy of a package there
+shadows the system one, exactly as it would at run time.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ PACKAGE_PROBES = {
     ),
 }
 TEXT_CAP = 64 * 1024
+SITE_DIR_NAMES = ("site-packages", "dist-packages")
 
 
 def normalise(name: str) -> str:
@@ -150,7 +156,37 @@ def marker_environment() -> dict:
     }
 
 
-def inventory() -> dict:
+def _user_site_enabled() -> bool:
+    """Whether the interpreter, started without -I/-s, would put the user site on sys.path."""
+    if hasattr(os, "geteuid") and os.geteuid() != os.getuid():
+        return False
+    if sys.prefix == sys.base_prefix:
+        return True
+    try:  # a venv shows the user site only with include-system-site-packages = true
+        with open(os.path.join(sys.prefix, "pyvenv.cfg"), encoding="utf-8") as handle:
+            lines = [line.split("=", 1) for line in handle if "=" in line]
+    except OSError:
+        return False
+    settings = {key.strip().lower(): value.strip().lower() for key, value in lines}
+    return settings.get("include-system-site-packages") == "true"
+
+
+def restore_runtime_path(args: list[str]) -> None:
+    import site
+
+    pythonpath = args[args.index("--pythonpath") + 1] if "--pythonpath" in args[:-1] else ""
+    entries = [os.path.abspath(entry) for entry in pythonpath.split(os.pathsep) if entry]
+    sys.path[0:0] = [entry for entry in dict.fromkeys(entries) if entry not in sys.path]
+    if "--no-user-site" in args or not _user_site_enabled():
+        return
+    user_site = site.getusersitepackages()
+    if os.path.isdir(user_site) and user_site not in sys.path:
+        # Where site.py puts it: before the first site-packages (dist-packages on Debian) folder.
+        site_dirs = [i for i, entry in enumerate(sys.path) if entry.rstrip("/").endswith(SITE_DIR_NAMES)]
+        sys.path.insert(site_dirs[0] if site_dirs else len(sys.path), user_site)
+
+
+def inventory(args: list[str]) -> dict:
     import platform
 
     result: dict = {
@@ -161,9 +197,10 @@ def inventory() -> dict:
             "prefix": sys.prefix,
             "implementation": platform.python_implementation(),
         },
-        "sys_path": list(sys.path),
     }
     try:
+        restore_runtime_path(args)
+        result["sys_path"] = list(sys.path)
         result["marker_environment"] = marker_environment()
         import importlib.metadata as metadata
 
@@ -174,7 +211,7 @@ def inventory() -> dict:
             except Exception as exc:
                 path = str(getattr(dist, "_path", ""))
                 records.append({"path": path, "name": None, "errors": [_error(exc)]})
-        records.sort(key=lambda r: (normalise(r.get("name") or ""), r["path"] or ""))
+        records.sort(key=lambda r: normalise(r.get("name") or ""))  # stable: copies stay in sys.path order
         result["distributions"] = records
         result["packages"] = {name: package_record(name) for name in PACKAGE_TEXTS}
     except Exception as exc:
@@ -183,5 +220,5 @@ def inventory() -> dict:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(json.dumps(inventory(), sort_keys=True))
+    sys.stdout.write(json.dumps(inventory(sys.argv[1:]), sort_keys=True))
     sys.stdout.write("\n")

@@ -165,3 +165,36 @@ def test_interpreter_that_is_missing_or_hangs_is_an_error_without_traceback(
     for outcome in outcomes:
         assert outcome["status"] == "error"
         assert fragment in outcome["message"] and "--python" in outcome["message"]
+
+
+def test_a_copy_on_pythonpath_is_seen_as_vllm_serve_would_see_it(broken_env: dict[str, Path],
+                                                                  tmp_path: Path) -> None:
+    _dist_info(tmp_path, "vllm-0.15.0+empty.dist-info", {"METADATA": _metadata("vllm", "0.15.0+empty")})
+    env = clean_env({"PYTHONPATH": str(tmp_path)})
+    python = str(broken_env["python"])
+    result = run_cli("--profile", "a2-single", "--python", python, "--check", "packages.vllm",
+                     "--format", "json", env=env)
+    assert_no_traceback(result)
+    [outcome] = json.loads(result.stdout)["results"]
+    assert outcome["status"] == "fail"
+    assert outcome["message"].startswith("2 installed copies of vllm: 0.15.0+empty at ")
+
+
+def test_the_user_site_counts_unless_pythonnousersite_is_set(tmp_path: Path) -> None:
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False, system_site_packages=True).create(env_dir)  # such venvs see the user site
+    python = env_dir / "bin" / "python"
+    home = tmp_path / "home"
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    user_site = home / ".local" / "lib" / version / "site-packages"
+    user_site.mkdir(parents=True)
+    _dist_info(user_site, "transformers-4.57.0.dist-info", {"METADATA": _metadata("transformers", "4.57.0")})
+
+    def transformers_paths(env: dict[str, str]) -> list[str]:
+        done = subprocess.run(inspect_argv(str(python), env), capture_output=True, text=True, timeout=60,
+                              env=clean_env({"HOME": str(home)}))
+        dists = json.loads(done.stdout)["distributions"]
+        return [d["path"] for d in dists if d["name"] == "transformers"]
+
+    assert transformers_paths({}) == [str(user_site / "transformers-4.57.0.dist-info")]
+    assert transformers_paths({"PYTHONNOUSERSITE": "1"}) == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -48,9 +49,16 @@ def inspect_source() -> str:
     return Path(__file__).resolve().parent.parent.joinpath("pyinspect.py").read_text(encoding="utf-8")
 
 
-def inspect_argv(python: str) -> list[str]:
-    """The one command that inventories the target interpreter (also used to build demo snapshots)."""
-    return [python, "-I", "-c", inspect_source()]
+def inspect_argv(python: str, env: Mapping[str, str] | None = None) -> list[str]:
+    """The one command that inventories the target interpreter (also used to build demo snapshots), told
+    what of the environment `vllm serve` would see that `-I` hides (PYTHONPATH, PYTHONNOUSERSITE)."""
+    argv = [python, "-I", "-c", inspect_source()]
+    env = env or {}
+    if env.get("PYTHONPATH"):
+        argv += ["--pythonpath", env["PYTHONPATH"]]
+    if env.get("PYTHONNOUSERSITE"):
+        argv.append("--no-user-site")
+    return argv
 
 
 @dataclass(frozen=True)
@@ -198,7 +206,7 @@ def _run_failure(python: str, result: CommandResult) -> str:
 
 def inventory(ctx: Context) -> Inventory:
     python = ctx.options.python
-    result = ctx.host.run(inspect_argv(python))
+    result = ctx.host.run(inspect_argv(python, ctx.env))
     fix = "; choose the interpreter vllm runs with: --python /path/to/bin/python"
     if not result.ok:
         raise ProbeFailed(_run_failure(python, result) + fix)
