@@ -21,6 +21,7 @@ from netns import NIC, NODE0_IP, NODE1_IP, Pair, netns_pair, results_by_item, un
 pytestmark = pytest.mark.netns
 
 RPC_PORT = 13389  # a2-multi
+SERVE_SCRIPTS = Path(__file__).resolve().parents[1] / "fixtures" / "serve-scripts"
 ARGS = ("--profile", "a2-multi", "--check", "net.*", "--timeout", "5", "--node0-ip", NODE0_IP)
 COMPARED = ("id", "item", "status", "message", "expected", "observed", "remediation")
 
@@ -74,6 +75,22 @@ def test_all_pass_when_the_environment_is_right(pair: Pair) -> None:
     assert results1["net.interfaces[HCCL_IF_IP]"]["observed"] == f"{NODE1_IP} on {NIC} (up, MTU 1500)"
     interfaces = {i["name"]: i for i in report1["facts"]["interfaces"]}
     assert interfaces[NIC]["ipv4"] == [NODE1_IP] and interfaces[NIC]["state"] == "up"
+
+
+def test_the_guides_scripts_with_namespace_addresses_pass(pair: Pair, tmp_path: Path) -> None:
+    """The guide's a2-multi node scripts, addresses changed to the namespaces': role from the script, and
+    HCCL_IF_IP / *_SOCKET_IFNAME from its exports (the process environment has none of them)."""
+    for index, node in enumerate((pair.node0, pair.node1)):
+        text = (SERVE_SCRIPTS / f"a2-multi-node{index}.sh").read_text(encoding="utf-8")
+        script = tmp_path / f"node{index}.sh"
+        script.write_text(text.replace("10.20.0.11", NODE0_IP).replace("10.20.0.12", NODE1_IP), encoding="utf-8")
+        args = ["--profile", "a2-multi", "--check", "net.*", "--timeout", "5", "--serve-script", str(script)]
+        report = pair.report(node, args)
+        assert report["node"]["rank"] == index
+        assert report["node"]["rank_source"].startswith("serve script")
+        results = net_results(report)
+        assert {k: r["status"] for k, r in results.items()} == dict.fromkeys(results, "pass")
+        assert results["net.interfaces[HCCL_IF_IP]"]["observed"] == f"{node.address} on {NIC} (up, MTU 1500)"
 
 
 def test_hccl_if_ip_not_local_fails(pair: Pair) -> None:

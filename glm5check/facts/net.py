@@ -94,7 +94,7 @@ class Nic:
     """A network interface with the state a person needs: admin flag, carrier (operstate), MTU, addresses."""
 
     name: str
-    is_up: bool | None  # psutil's answer (IFF_RUNNING on psutil >= 5.9.6, IFF_UP before)
+    is_up: bool | None  # psutil's isup: IFF_RUNNING (giampaolo/psutil#1831, 2020), IFF_UP before
     admin_up: bool | None  # IFF_UP from /sys/class/net/NAME/flags
     operstate: str | None  # /sys/class/net/NAME/operstate: up, down, lowerlayerdown, unknown, dormant
     mtu: int | None
