@@ -19,6 +19,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "fit": "glm5check.commands.fit:fit",
     "weights": "glm5check.commands.weights:weights",
     "compare": "glm5check.commands.compare:compare_command",
+    "fix-env": "glm5check.commands.fix_env:fix_env",
 }
 
 FORMATS = ("table", "json", "junit")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import fields
 from pathlib import Path
 
@@ -227,3 +228,68 @@ def test_parser_never_raises(text: str) -> None:
 @given(st.text(max_size=200))
 def test_parser_never_raises_on_any_text(text: str) -> None:
     parse_script("vllm serve " + text)
+
+
+# ---------------------------------------------------------------------------------------------------
+# No code path runs a shell or evaluates script text.
+
+PACKAGE_DIRS = [
+    Path(__file__).resolve().parent.parent / "glm5check",
+    Path(__file__).resolve().parent.parent / "checks",
+]
+_SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "/bin/sh", "/bin/bash", "/usr/bin/bash", "/usr/bin/env"}
+
+
+def _shell_uses(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = (
+                func.id
+                if isinstance(func, ast.Name)
+                else func.attr
+                if isinstance(func, ast.Attribute)
+                else ""
+            )
+            owner = (
+                func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
+            )
+            if isinstance(func, ast.Name) and name in ("eval", "exec"):
+                found.append(f"{name}()")
+            if owner == "os" and (name in ("system", "popen") or name.startswith(("spawn", "exec"))):
+                found.append(f"os.{name}()")
+            for keyword in node.keywords:
+                if keyword.arg == "shell" and not (
+                    isinstance(keyword.value, ast.Constant) and not keyword.value.value
+                ):
+                    found.append("shell=...")
+        if isinstance(node, (ast.List, ast.Tuple)) and node.elts:
+            first = node.elts[0]
+            if isinstance(first, ast.Constant) and first.value in _SHELLS:
+                found.append(f"argv starting with {first.value!r}")
+    return found
+
+
+def test_no_code_path_runs_a_shell_or_evaluates_text() -> None:
+    offenders = {}
+    files = [path for folder in PACKAGE_DIRS for path in folder.rglob("*.py")]
+    assert len(files) > 20
+    for path in files:
+        uses = _shell_uses(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+        if uses:
+            offenders[str(path)] = uses
+    assert offenders == {}
+
+
+def test_the_scan_finds_what_it_looks_for() -> None:
+    sample = (
+        "import os, subprocess\neval('1')\nos.system('x')\n"
+        "subprocess.run('x', shell=True)\nrun(['bash', '-c'])\n"
+    )
+    assert _shell_uses(ast.parse(sample)) == [
+        "eval()",
+        "os.system()",
+        "shell=...",
+        "argv starting with 'bash'",
+    ]

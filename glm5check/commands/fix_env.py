@@ -1,0 +1,188 @@
+"""`glm5check fix-env`: the `export` lines that make env.vars and net.interfaces pass on this node.
+
+The output is a shell script to `source` (it only exports; nothing in it runs a program) and one line
+defining `glm5check_fix_env_undo`, which puts back the values this node had before. The per-node values
+(HCCL_IF_IP and the NIC in the three *_SOCKET_IFNAME variables) come from the net facts: on node 0 the
+NIC carrying node 0's address, on node 1 the source address and device of the route towards node 0,
+else the NIC already carrying HCCL_IF_IP. The fixed environment is checked again before printing, and
+whatever exports cannot fix (a NIC that is down, a serve script that sets another value) is written
+as a comment; the exit code is then 1.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from glm5check.context import Context
+from glm5check.model import Result, Status
+
+UNDO_FUNCTION = "glm5check_fix_env_undo"
+_FAILING = (Status.FAIL, Status.ERROR)
+
+
+@dataclass
+class FixPlan:
+    exports: dict[str, str] = field(default_factory=dict)  # name -> value, in the order found
+    reasons: dict[str, str] = field(default_factory=dict)  # name -> why, as a comment
+    notes: list[str] = field(default_factory=list)  # what exports cannot fix
+    previous: dict[str, str | None] = field(default_factory=dict)  # name -> value before (None: unset)
+
+
+def _failing(results: list[Result]) -> list[Result]:
+    return [r for r in results if r.status in _FAILING]
+
+
+def _checks() -> tuple[Any, Any]:
+    from glm5check.checks.env import env_vars
+    from glm5check.checks.net import net_interfaces
+
+    return env_vars, net_interfaces
+
+
+def _run(check: Any, ctx: Context) -> list[Result]:
+    """The check's results on this context (only where it applies, as the runner would select it)."""
+    if not check.applies(ctx.profile.multi_node, ctx.node.role):
+        return []
+    try:
+        return list(check.func(ctx))
+    except Exception as exc:  # a probe that fails: say so in the script instead of crashing
+        return [Result(Status.ERROR, f"{check.id} could not run: {exc}")]
+
+
+def plan_fixes(ctx: Context) -> FixPlan:
+    """The exports this node needs, found by running env.vars and net.interfaces on its environment."""
+    from glm5check.facts.net import suggested_node_env
+
+    env_check, net_check = _checks()
+    env = ctx.env
+    fixes = FixPlan()
+    env_failures = _failing(_run(env_check, ctx))
+    for result in env_failures:
+        name = result.item or ""
+        if name in ctx.profile.env:
+            fixes.exports[name] = ctx.profile.env[name]
+            fixes.reasons[name] = f"was {_shown(env.get(name))}; the guide uses {ctx.profile.env[name]}"
+    node_failures = _failing(_run(net_check, ctx)) + [
+        r for r in env_failures if r.item in ctx.profile.node_env
+    ]
+    if node_failures and ctx.profile.node_env:
+        suggestion = ctx.fact(suggested_node_env)
+        if suggestion is None:
+            fixes.notes.append(
+                "no NIC with an address found for HCCL_IF_IP and the *_SOCKET_IFNAME variables"
+            )
+        else:
+            for name, value in suggestion.exports.items():
+                if name in ctx.profile.node_env and env.get(name) != value:
+                    fixes.exports[name] = value
+                    fixes.reasons[name] = f"was {_shown(env.get(name))}; {suggestion.reason}"
+    for name, value in fixes.exports.items():
+        script_value = ctx.script_env.get(name)
+        if script_value is not None and script_value != value:
+            fixes.notes.append(
+                f"the serve script sets {name}={script_value}, which wins over this export: "
+                f"change it there to {value}"
+            )
+    shell_env = ctx.host.env()
+    fixes.previous = {name: shell_env.get(name) for name in fixes.exports}
+    return fixes
+
+
+def remaining_failures(ctx: Context, fixes: FixPlan) -> list[Result]:
+    """env.vars and net.interfaces again, in the environment the script produces (the serve script's own
+    exports still win, as they will when it runs)."""
+    from glm5check.host.base import Host
+
+    class _Overlay:
+        """The same host, with the fixes exported in its environment."""
+
+        def __init__(self, host: Host, extra: dict[str, str]) -> None:
+            self._host, self._extra = host, extra
+
+        def env(self) -> dict[str, str]:
+            return {**self._host.env(), **self._extra}
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._host, name)
+
+    overlay: Any = _Overlay(ctx.host, fixes.exports)
+    fixed = Context(ctx.profile, overlay, ctx.options, ctx.plan, ctx.script_env)
+    fixed.serve_input = ctx.serve_input
+    env_check, net_check = _checks()
+    return _failing(_run(env_check, fixed)) + _failing(_run(net_check, fixed))
+
+
+def render_script(ctx: Context, fixes: FixPlan, remaining: list[Result], hostname: str) -> str:
+    node = ctx.node
+    lines = [
+        f"# glm5check fix-env · profile {ctx.profile.name} · node rank {node.rank} ({node.role}) "
+        f"· host {hostname}",
+        "# Apply: source this file in the shell that runs vllm serve. Undo: " + UNDO_FUNCTION,
+    ]
+    lines.append(_undo_line(fixes.previous))
+    if not fixes.exports:
+        lines.append("# nothing to export: env.vars and net.interfaces need no change on this node")
+    for name, value in fixes.exports.items():
+        lines.append(f"export {name}={shlex.quote(value)}  # {fixes.reasons[name]}")
+    for note in fixes.notes:
+        lines.append(f"# NOT FIXED: {note}")
+    for result in remaining:
+        where = f"[{result.item}]" if result.item else ""
+        lines.append(f"# STILL FAILING{where}: {result.message}".replace("\n", " "))
+        if result.remediation:
+            lines.append(f"#   fix: {result.remediation}".replace("\n", " "))
+    return "\n".join(lines) + "\n"
+
+
+def _undo_line(previous: dict[str, str | None]) -> str:
+    steps = [
+        f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}"
+        for name, value in previous.items()
+    ]
+    steps.append(f"unset -f {UNDO_FUNCTION}")
+    return f"{UNDO_FUNCTION}() {{ {'; '.join(steps)}; }}"
+
+
+def _shown(value: str | None) -> str:
+    return "unset" if value is None else repr(value)
+
+
+@click.command("fix-env")
+@click.option(
+    "--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."
+)
+@click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one).")
+@click.option("--serve-script", metavar="FILE", help="The bash launch script (read, never executed).")
+@click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".')
+@click.option("--node-rank", type=int, metavar="N", help="This node's data-parallel rank (multi-node).")
+@click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it.")
+@click.option("--replay", metavar="SNAPSHOT", help="Write the fixes for a recorded snapshot instead.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds allowed to each probe.",
+)
+@click.pass_context
+def fix_env(ctx: click.Context, **kwargs: Any) -> None:
+    """Print a sourceable script of the exports that make env.vars and net.interfaces pass here.
+
+    Exit 0 when, after these exports, both pass; 1 when something remains that exports cannot fix
+    (it is listed in the script as comments).
+    """
+    from glm5check.cli import RunArgs
+    from glm5check.session import _build_context, _make_host
+
+    args = RunArgs(**kwargs)
+    host, snapshot = _make_host(args, record=False)
+    recorded = snapshot.meta if snapshot is not None and args.replay else {}
+    context, _ = _build_context(args, host, recorded)
+    fixes = plan_fixes(context)
+    remaining = remaining_failures(context, fixes)
+    click.echo(render_script(context, fixes, remaining, host.hostname()), nl=False)
+    ctx.exit(1 if remaining or fixes.notes else 0)
