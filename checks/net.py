@@ -64,7 +64,7 @@ def _state_fix(nic: Nic) -> str:
 
 
 def _kind_words(nic: Nic) -> str:
-    return {"docker": "a container bridge", "veth": "a veth (container-side virtual link)"}.get(
+    return {"docker": "a container bridge", "veth": "a veth (one end of a container's virtual link)"}.get(
         nic.kind, "a loopback interface"
     )
 
@@ -318,16 +318,22 @@ def _gloo_usable(ctx: Context, nics: tuple[Nic, ...]) -> bool:
 def _hostname(ctx: Context, nics: tuple[Nic, ...]) -> Result:
     info = ctx.fact(hostname_info)
     item = "hostname"
-    expected = "resolves to a non-loopback address (or GLOO_SOCKET_IFNAME set)"
+    expected = "resolves to a non-loopback address of this host (or GLOO_SOCKET_IFNAME set)"
     observed = f"{info.hostname} -> {', '.join(info.addresses) or 'unresolved'}"
-    if info.addresses and not info.loopback_only:
+    local = [a for a in info.addresses if nic_carrying(nics, a) is not None]
+    if info.addresses and not info.loopback_only and local:
         return passed(
             f"{info.hostname} resolves to {', '.join(info.addresses)}",
             item=item,
             expected=expected,
             observed=observed,
         )
-    how = "does not resolve" if not info.addresses else "resolves to loopback only"
+    if not info.addresses:
+        how = "does not resolve"
+    elif info.loopback_only:
+        how = "resolves to loopback only"
+    else:
+        how = f"resolves to {', '.join(info.addresses)}, not an address of this host"
     if _gloo_usable(ctx, nics):
         return passed(
             f"{info.hostname} {how}, which is harmless: GLOO_SOCKET_IFNAME is set, so Gloo does not "
@@ -339,7 +345,7 @@ def _hostname(ctx: Context, nics: tuple[Nic, ...]) -> Result:
     suggestion = ctx.fact(suggested_node_env)
     address = suggestion.address if suggestion else "<this node's address>"
     return failed(
-        f"{info.hostname} {how} and GLOO_SOCKET_IFNAME is not usable: Gloo falls back to the "
+        f"{info.hostname} {how} and GLOO_SOCKET_IFNAME is not usable: Gloo then falls back to the "
         "loopback address ('Unable to resolve hostname to a (local) address')",
         item=item,
         expected=expected,

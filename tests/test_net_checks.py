@@ -218,8 +218,15 @@ def test_hostname_loopback_only_fails_without_gloo_interface() -> None:
     env = guide_env(NODE0_IP, GLOO_SOCKET_IFNAME=None)
     results = run_check(net_interfaces, node0(env=env, resolves_to=("127.0.1.1",)).context())
     assert results["hostname"].status is Status.FAIL
-    assert "Gloo falls back to the loopback address" in results["hostname"].message
+    assert "Gloo then falls back to the loopback address" in results["hostname"].message
     assert f"GLOO_SOCKET_IFNAME={NIC}" in (results["hostname"].remediation or "")
+
+
+def test_hostname_resolving_to_a_foreign_address_fails_without_gloo_interface() -> None:
+    env = guide_env(NODE0_IP, GLOO_SOCKET_IFNAME=None)
+    result = run_check(net_interfaces, node0(env=env, resolves_to=("10.20.0.99",)).context())["hostname"]
+    assert result.status is Status.FAIL
+    assert "resolves to 10.20.0.99, not an address of this host" in result.message
 
 
 def test_hostname_loopback_only_is_harmless_with_gloo_interface() -> None:
