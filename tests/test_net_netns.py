@@ -151,6 +151,16 @@ def test_rpc_port_already_bound_on_node0_fails(pair: Pair) -> None:
     assert "accepted the connection" in net_results(run_node(pair, 1))["net.node0[rpc-connect]"]["message"]
 
 
+def test_hccl_port_range_in_use_warns_naming_the_holder(pair: Pair) -> None:
+    listener = pair.listen(pair.node1, "0.0.0.0", 60007)
+    ports = net_results(run_node(pair, 1))["net.ports[hccl-ports]"]
+    assert ports["status"] == "warn"
+    assert f"0.0.0.0:60007 held by pid {listener.pid}" in ports["message"]
+    assert "HCCL default, HCCL_IF_BASE_PORT unset" in ports["message"]
+    moved = net_results(run_node(pair, 1, HCCL_IF_BASE_PORT="61000"))["net.ports[hccl-ports]"]
+    assert moved["status"] == "pass" and "61000-61031" in moved["message"]
+
+
 def test_node0_unreachable_when_its_link_is_down(pair: Pair) -> None:
     pair.node0.ip("link", "set", NIC, "down")
     pair.node1.wait_operstate("down")

@@ -251,7 +251,7 @@ def _report_interfaces(ctx: Context) -> list[dict[str, Any]] | None:
 class Node0Address:
     address: str  # an IP address (a name given in the script is resolved)
     given: str  # as written in the script / option / profile
-    source: str  # "serve script", "--node0-ip" or "profile"
+    source: str  # where it came from: the serve script's flag, --node0-ip or the profile
 
 
 def node0_address(ctx: Context) -> Node0Address | None:
