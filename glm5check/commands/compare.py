@@ -164,7 +164,7 @@ def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
         if len(set(versions.values())) > 1:
             yield Difference("packages", f"{name} version", f"{name} differs between nodes", versions)
         commits = {label: _field(p, "commit") for label, p in packages.items()}
-        if any(commits.values()) and not _same_commits(list(commits.values())):
+        if _commits_differ(list(commits.values()), versions_differ=len(set(versions.values())) > 1):
             shown = {label: commit or "unknown" for label, commit in commits.items()}
             yield Difference("packages", f"{name} commit", f"{name} is built from different commits", shown)
         dirty = {label: _field(p, "dirty") for label, p in packages.items()}
@@ -406,12 +406,14 @@ def _agree(
         yield Difference(topic, item, message, values)
 
 
-def _same_commits(commits: list[str | None]) -> bool:
-    """Commits agree when every known one is a prefix of the longest (short and full hashes mix)."""
-    if any(c is None for c in commits):
+def _commits_differ(commits: list[str | None], versions_differ: bool) -> bool:
+    """Commits agree when every one is known and a prefix of the longest (short and full hashes mix). An
+    unknown commit next to a different version (say a PyPI release) adds nothing to the version row."""
+    known = [c for c in commits if c]
+    if not known or (versions_differ and len(known) < len(commits)):
         return False
-    longest = max(commits, key=len)  # type: ignore[arg-type]
-    return all(longest.startswith(c) for c in commits)  # type: ignore[union-attr]
+    longest = max(known, key=len)
+    return len(known) < len(commits) or not all(longest.startswith(c) for c in known)
 
 
 def _field(package: Any, key: str) -> str | None:
