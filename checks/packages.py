@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from glm5check.facts.packages import (
@@ -404,38 +405,51 @@ def _older_than(version: str | None, minimum: str) -> bool:
         return True
 
 
-def _requirement_findings(inv: Inventory, dist: Dist) -> tuple[list[str], list[str], list[str], int]:
-    """(unmet, expected conflicts, key versions, number checked) for one distribution's Requires-Dist."""
+@dataclass
+class RequirementFindings:
+    """One distribution's Requires-Dist against the inventory."""
+
+    checked: int = 0
+    unmet: list[str] = field(default_factory=list)  # "torch-npu==2.9.0 (installed 2.9.0.post2)"
+    to_install: list[str] = field(default_factory=list)  # what `pip install` needs for the unmet ones
+    expected_conflicts: list[str] = field(default_factory=list)
+    key_versions: list[str] = field(default_factory=list)  # "torch-npu 2.9.0" for KEY_REQUIREMENTS
+
+
+def _requirement_findings(inv: Inventory, dist: Dist) -> RequirementFindings:
     from packaging.requirements import InvalidRequirement, Requirement
 
     environment = {**inv.marker_environment, "extra": ""}
-    unmet: list[str] = []
-    expected_conflicts: list[str] = []
-    key_versions: list[str] = []
-    checked = 0
+    found = RequirementFindings()
     for text in dist.requires:
         try:
             req = Requirement(text)
             if req.marker is not None and not req.marker.evaluate(environment):
                 continue
         except (InvalidRequirement, ValueError) as exc:
-            unmet.append(f"unreadable requirement {text!r} ({exc})")
+            found.unmet.append(f"unreadable requirement {text!r} ({exc})")
             continue
-        checked += 1
+        found.checked += 1
+        wanted = f"{req.name}{req.specifier}"
         installed = inv.named(req.name)
-        version = installed[0].version if installed else None
-        if normalise(req.name) in KEY_REQUIREMENTS and version:
-            key_versions.append(f"{normalise(req.name)} {version}")
-        if version is None:
-            unmet.append(
-                f"{req.name}{req.specifier} ({'metadata unreadable' if installed else 'not installed'})"
-            )
-        elif not _satisfies(req.specifier, version):
-            if _expected_conflict(dist, normalise(req.name), version):
-                expected_conflicts.append(f"{req.name}{req.specifier} (installed {version})")
-            else:
-                unmet.append(f"{req.name}{req.specifier} (installed {version})")
-    return unmet, expected_conflicts, key_versions, checked
+        versions = [d.version for d in installed if d.version]
+        if normalise(req.name) in KEY_REQUIREMENTS and versions:
+            found.key_versions.append(f"{normalise(req.name)} {versions[0]}")
+        if len(installed) > 1:
+            reason = f"{len(installed)} copies installed: {', '.join(str(v) for v in versions)}"
+        elif not versions:
+            reason = "metadata unreadable" if installed else "not installed"
+        elif _satisfies(req.specifier, versions[0]):
+            continue
+        elif _expected_conflict(dist, normalise(req.name), versions[0]):
+            found.expected_conflicts.append(f"{wanted} (installed {versions[0]})")
+            continue
+        else:
+            reason = f"installed {versions[0]}"
+        found.unmet.append(f"{wanted} ({reason})")
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        found.to_install.append(f"'{req.name}{extras}{req.specifier}'")
+    return found
 
 
 def _satisfies(specifier: object, version: str) -> bool:
@@ -476,18 +490,20 @@ def requirements(ctx: Context) -> Iterator[Result]:
             )
             continue
         dist = dists[0]
-        unmet, conflicts, key_versions, checked = _requirement_findings(inv, dist)
-        named = f" ({', '.join(key_versions)})" if key_versions else ""
-        if unmet:
+        found = _requirement_findings(inv, dist)
+        named = f" ({', '.join(found.key_versions)})" if found.key_versions else ""
+        if found.unmet:
+            unmet = "; ".join(found.unmet)
             yield failed(
-                f"{len(unmet)} of {checked} requirements of {name} {dist.version} unmet: {'; '.join(unmet)}",
+                f"{len(found.unmet)} of {found.checked} requirements of {name} {dist.version} unmet: {unmet}",
                 item=name,
-                observed="; ".join(unmet),
-                remediation="pip install " + " ".join(f"'{u.split(' (')[0]}'" for u in unmet if "(" in u),
+                observed=unmet,
+                remediation=f"pip install {' '.join(found.to_install)}" if found.to_install else
+                f"reinstall {name}: its requirement list is unreadable",
             )
         else:
-            yield passed(f"all {checked} requirements of {name} met{named}", item=name)
-        for conflict in conflicts:
+            yield passed(f"all {found.checked} requirements of {name} met{named}", item=name)
+        for conflict in found.expected_conflicts:
             yield passed(
                 f"known, expected conflict: {name} requires {conflict}; GLM-5 needs transformers >= 5.2.0",
                 item=f"{name} transformers pin",

@@ -182,6 +182,16 @@ def test_requirements_fail_on_a_wrong_torch_npu_and_a_missing_triton() -> None:
     assert outcome.remediation == "pip install 'torch-npu==2.9.0' 'triton-ascend==3.2.0'"
 
 
+def test_requirements_fail_on_two_copies_of_torch_and_keep_extras_in_the_fix() -> None:
+    node = Node()
+    node.dists.append(demo.dist("torch", "2.8.0", folder_name="torch-2.8.0.dist-info"))
+    node.dists = [d for d in node.dists if d["name"] != "fastapi"]
+    vllm, ascend = node.run(checks.requirements)["vllm"], node.run(checks.requirements)["vllm-ascend"]
+    assert "torch==2.9.0 (2 copies installed: 2.9.0+cpu, 2.8.0)" in ascend.message
+    assert vllm.message.endswith("unmet: fastapi>=0.115.0 (not installed)")
+    assert vllm.remediation == "pip install 'fastapi[standard]>=0.115.0'"
+
+
 def test_vllm_transformers_pin_is_the_expected_conflict_and_extras_are_ignored() -> None:
     outcomes = Node().run(checks.requirements)
     assert outcomes["vllm"].status == Status.PASS  # `pytest; extra == "test"` is not required
