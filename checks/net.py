@@ -520,7 +520,8 @@ def net_node0(ctx: Context) -> list[Result]:
     if normalise_ip(node0.address) is None:
         return [
             failed(
-                f"node 0's address {node0.given} (from {node0.source}) does not resolve to an IP address here",
+                f"node 0's address {node0.given} (from {node0.source}) does not resolve to an IP address "
+                "here",
                 item="address",
                 expected="an IP address, or a name this node resolves",
                 observed=node0.given,

@@ -83,7 +83,8 @@ def test_the_guides_scripts_with_namespace_addresses_pass(pair: Pair, tmp_path: 
     for index, node in enumerate((pair.node0, pair.node1)):
         text = (SERVE_SCRIPTS / f"a2-multi-node{index}.sh").read_text(encoding="utf-8")
         script = tmp_path / f"node{index}.sh"
-        script.write_text(text.replace("10.20.0.11", NODE0_IP).replace("10.20.0.12", NODE1_IP), encoding="utf-8")
+        text = text.replace("10.20.0.11", NODE0_IP).replace("10.20.0.12", NODE1_IP)
+        script.write_text(text, encoding="utf-8")
         args = ["--profile", "a2-multi", "--check", "net.*", "--timeout", "5", "--serve-script", str(script)]
         report = pair.report(node, args)
         assert report["node"]["rank"] == index

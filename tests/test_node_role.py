@@ -121,7 +121,8 @@ def _snapshot(tmp_path: Path, address: str) -> Path:
 
 def _replay(snap: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """`glm5check --profile a2-multi --replay SNAP --check 'net.*' EXTRA` in a clean environment."""
-    argv = [sys.executable, "-m", "glm5check", "--profile", "a2-multi", "--replay", str(snap), "--check", "net.*"]
+    argv = [sys.executable, "-m", "glm5check", "--profile", "a2-multi", "--replay", str(snap)]
+    argv += ["--check", "net.*"]
     env = {"PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
     return subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=120, env=env)
 
