@@ -35,9 +35,8 @@ def _quick_entries(folder: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
         raise ConfigError(f"cannot read weights folder {folder}: {scan.error}")
     entries = {s.name: {"size": s.size, "header_sha256": s.header_sha256} for s in scan.shards}
     problems = [f"{s.name}: {s.cause} ({s.detail})" for s in scan.shards if not s.ok]
-    if scan.index and scan.index.present and scan.index.error is None:
-        index_text = json.dumps(scan.index.data, sort_keys=True, separators=(",", ":")).encode()
-        entries[scan.index.name] = {"size": None, "content_sha256": hashlib.sha256(index_text).hexdigest()}
+    if scan.index and scan.index.sha256:
+        entries[scan.index.name] = {"size": None, "content_sha256": scan.index.sha256}
     return entries, problems
 
 

@@ -54,6 +54,7 @@ class JsonFile:
     name: str
     data: Any = None
     error: str | None = None  # missing, permission denied, not JSON: ..., is a directory
+    sha256: str | None = None  # of the file's text, for the quick fingerprint
 
     @property
     def present(self) -> bool:
@@ -134,10 +135,11 @@ def _read_json(host: Host, folder: str, name: str) -> JsonFile:
         if file.error or file.text is None:
             return JsonFile(name, error=file.error or "unreadable")
         text = file.text
+    digest = hashlib.sha256(text.encode()).hexdigest()
     try:
-        return JsonFile(name, data=json.loads(text))
+        return JsonFile(name, data=json.loads(text), sha256=digest)
     except ValueError as exc:
-        return JsonFile(name, error=f"not JSON: {exc}")
+        return JsonFile(name, error=f"not JSON: {exc}", sha256=digest)
 
 
 def _read_shard(host: Host, folder: str, name: str) -> Shard:
@@ -185,10 +187,10 @@ def _leftovers(entries: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _fingerprint(index: JsonFile | None, shards: tuple[Shard, ...]) -> str:
-    """Quick fingerprint: the index content plus every shard's name, size and header hash."""
+    """Quick fingerprint: the index file plus every shard's name, size and header hash."""
     digest = hashlib.sha256()
-    if index and index.data is not None:
-        digest.update(json.dumps(index.data, sort_keys=True, separators=(",", ":")).encode())
+    if index and index.sha256:
+        digest.update(index.sha256.encode())
     for shard in shards:
         digest.update(f"{shard.name}\0{shard.size}\0{shard.header_sha256}\n".encode())
     return "sha256:" + digest.hexdigest()
