@@ -56,7 +56,7 @@ INSTALL_KIND_TEXT = {
     "editable": "pip install -e (editable)",
     "local-folder": "pip install <folder>",
     "archive": "a wheel or archive file",
-    "index": "a package index (PyPI)",
+    "index": "PyPI or another package index",
 }
 
 
@@ -354,7 +354,8 @@ def transformers(ctx: Context) -> Result:
         if not has_glm5:
             observed += f"; {package.dir}/{GLM5_CONFIG_FILE} missing"
         return failed(
-            f"transformers {dist.version} ({source}) has no glm_moe_dsa; vllm serve fails with: "
+            f"transformers {dist.version} from {source} has no glm_moe_dsa "
+            f"(GLM-5 needs >= {pins.transformers_min} or git main); vllm serve fails with: "
             f"{GLM5_UNKNOWN_ERROR}",
             expected=expected,
             observed=observed,

@@ -118,7 +118,7 @@ def test_vllm_wheel_from_pypi_says_so() -> None:
         f"installed commit 89a77b108 (_version.py __commit_id__) is not the pinned {VLLM_PIN}; "
         "0.16.0 has no .empty target suffix: built without VLLM_TARGET_DEVICE=empty "
         "(for the default CUDA target); "
-        "installed from a package index (PyPI)"
+        "installed from PyPI or another package index"
     )
 
 
