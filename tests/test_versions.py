@@ -15,6 +15,7 @@ from glm5check.parsers.versions import (
     parse_scm_version,
     parse_version_py,
     target_problem,
+    without_target,
 )
 
 VLLM_PIN = "978a37c82387ce4a40aaadddcdbaf4a06fc4d590"
@@ -79,6 +80,19 @@ def test_vllm_ascend_with_a_label_it_never_carries_fails() -> None:
     verdict = judge_scm_version(parse_scm_version("0.14.0rc2.dev150+gff3a50d01.empty"), VLLM_ASCEND_PIN, None)
     assert verdict.problems == ("target",)
     assert target_problem(parse_scm_version("1.0+gff3a50d01"), None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "as_vllm_sees_it"),
+    [
+        ("0.16.0rc2.dev3+g978a37c82.empty", "0.16.0rc2.dev3+g978a37c82"),
+        ("0.16.0rc2.dev3+g978a37c82.d20260301.empty", "0.16.0rc2.dev3+g978a37c82.d20260301"),
+        ("0.15.0+empty", "0.15.0"),
+        ("0.14.0rc2.dev150+gff3a50d01", "0.14.0rc2.dev150+gff3a50d01"),
+    ],
+)
+def test_without_target_gives_the_version_vllm_reports(text: str, as_vllm_sees_it: str) -> None:
+    assert without_target(parse_scm_version(text)) == as_vllm_sees_it
 
 
 def test_commits_agree_by_prefix_of_at_least_seven() -> None:
