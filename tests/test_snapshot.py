@@ -114,3 +114,25 @@ def test_snapshot_then_replay_gives_identical_results(tmp_path: Path, suffix: st
     assert _results(report) == _results(data.report)
     assert any(r[0] == "env.vars" and r[1] == "HCCL_BUFFSIZE" and r[2] == "fail" for r in _results(report))
     assert "hf_secret_value" not in replayed.stdout
+
+
+def test_a_failed_system_read_is_recorded_and_replayed_as_the_same_failure(tmp_path: Path) -> None:
+    from glm5check.host.live import LiveHost
+    from glm5check.host.record import RecordingHost
+    from glm5check.model import ProbeFailed
+
+    class DeniedSockets(LiveHost):
+        def _listening_sockets(self):
+            raise PermissionError("psutil.AccessDenied (pid=1)")
+
+    recording = RecordingHost(DeniedSockets(timeout_s=2))
+    with pytest.raises(ProbeFailed, match="listening sockets could not be read: PermissionError") as live_error:
+        recording.listening_sockets()
+    recording.data.meta = {"profile": "a2-multi"}
+    target = tmp_path / "snap"
+    from glm5check.host.snapshot import write_snapshot
+
+    write_snapshot(recording.data, target)
+    with pytest.raises(ProbeFailed) as replay_error:
+        ReplayHost(read_snapshot(target)).listening_sockets()
+    assert str(replay_error.value) == str(live_error.value)

@@ -57,6 +57,8 @@ class CommandResult:
         if self.exit_code != 0:
             first = next((ln.strip() for ln in self.output.splitlines() if ln.strip()), "no output")
             return f"`{cmd}` exited with status {self.exit_code}: {first[:200]}"
+        if self.truncated:
+            return f"`{cmd}` printed more than {OUTPUT_CAP_BYTES // 2**20} MiB; its output was cut off and not read"
         return ""
 
 

@@ -38,6 +38,7 @@ from glm5check.host.base import (
     Resources,
     StatInfo,
 )
+from glm5check.model import ProbeFailed
 
 T = TypeVar("T")
 UNLIMITED = -1  # how Resources records an unlimited rlimit (None means unknown)
@@ -236,7 +237,7 @@ class LiveHost:
     def env(self) -> dict[str, str]:
         return dict(os.environ)
 
-    def interfaces(self) -> tuple[Interface, ...]:
+    def _interfaces(self) -> tuple[Interface, ...]:
         import psutil
 
         families = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6", psutil.AF_LINK: "mac"}
@@ -259,7 +260,7 @@ class LiveHost:
             )
         return tuple(result)
 
-    def listening_sockets(self) -> tuple[ListeningSocket, ...]:
+    def _listening_sockets(self) -> tuple[ListeningSocket, ...]:
         import psutil
 
         sockets = []
@@ -275,7 +276,7 @@ class LiveHost:
             )
         return tuple(sorted(set(sockets), key=lambda s: (s.port, s.protocol, s.address)))
 
-    def processes(self) -> tuple[Process, ...]:
+    def _processes(self) -> tuple[Process, ...]:
         import psutil
 
         found = []
@@ -284,7 +285,7 @@ class LiveHost:
             found.append(Process(info["pid"], info["name"] or "", tuple(info["cmdline"] or ())))
         return tuple(found)
 
-    def resources(self) -> Resources:
+    def _resources(self) -> Resources:
         import resource
 
         import psutil
@@ -299,6 +300,18 @@ class LiveHost:
             nofile_soft=UNLIMITED if soft == resource.RLIM_INFINITY else soft,
             nofile_hard=UNLIMITED if hard == resource.RLIM_INFINITY else hard,
         )
+
+    def interfaces(self) -> tuple[Interface, ...]:
+        return _system_read("network interfaces", self._interfaces, self.timeout_s)
+
+    def listening_sockets(self) -> tuple[ListeningSocket, ...]:
+        return _system_read("listening sockets", self._listening_sockets, self.timeout_s)
+
+    def processes(self) -> tuple[Process, ...]:
+        return _system_read("the process table", self._processes, self.timeout_s)
+
+    def resources(self) -> Resources:
+        return _system_read("CPU and memory resources", self._resources, self.timeout_s)
 
     def hostname(self) -> str:
         return socket.gethostname()
@@ -339,6 +352,16 @@ class LiveHost:
             return ProbeValue(kind, key, error=f"no answer within {timeout:g} s", timed_out=True)
         except Exception as exc:
             return ProbeValue(kind, key, error=f"{type(exc).__name__}: {exc}")
+
+
+def _system_read(what: str, func: Callable[[], T], timeout_s: float) -> T:
+    """System tables read through psutil: bounded in time, and a failure is a ProbeFailed with the reason."""
+    try:
+        return _bounded(func, timeout_s)
+    except _TimedOut as exc:
+        raise ProbeFailed(f"{what} could not be read: {exc}") from None
+    except Exception as exc:
+        raise ProbeFailed(f"{what} could not be read: {type(exc).__name__}: {exc}") from None
 
 
 def _process_name(pid: int | None) -> str | None:

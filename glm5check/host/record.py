@@ -27,6 +27,7 @@ from glm5check.host.base import (
 )
 from glm5check.host.live import LiveHost
 from glm5check.host.snapshot import SnapshotData
+from glm5check.model import ProbeFailed
 from glm5check.redact import redact_env, redact_text
 
 
@@ -92,27 +93,35 @@ class RecordingHost:
             self.data.mounts = mounts
         return mounts
 
+    def _system(self, key: str, read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except ProbeFailed as exc:
+            with self.data.lock:
+                self.data.system_errors[key] = str(exc)
+            raise
+
     def interfaces(self) -> tuple[Interface, ...]:
-        interfaces = self.live.interfaces()
+        interfaces = self._system("interfaces", self.live.interfaces)
         with self.data.lock:
             self.data.interfaces = interfaces
         return interfaces
 
     def listening_sockets(self) -> tuple[ListeningSocket, ...]:
-        sockets = self.live.listening_sockets()
+        sockets = self._system("sockets", self.live.listening_sockets)
         with self.data.lock:
             self.data.sockets = sockets
         return sockets
 
     def processes(self) -> tuple[Process, ...]:
-        processes = self.live.processes()
+        processes = self._system("processes", self.live.processes)
         recorded = tuple(replace(p, cmdline=tuple(redact_text(a) for a in p.cmdline)) for p in processes)
         with self.data.lock:
             self.data.processes = recorded
         return processes
 
     def resources(self) -> Resources:
-        resources = self.live.resources()
+        resources = self._system("resources", self.live.resources)
         with self.data.lock:
             self.data.resources = resources
         return resources

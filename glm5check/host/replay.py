@@ -26,6 +26,7 @@ from glm5check.host.base import (
     StatInfo,
 )
 from glm5check.host.snapshot import SnapshotData
+from glm5check.model import ProbeFailed
 
 NOT_RECORDED = "not recorded in the snapshot"
 
@@ -64,16 +65,24 @@ class ReplayHost:
     def mounts(self) -> tuple[Mount, ...]:
         return self.data.mounts or ()
 
+    def _failed(self, key: str) -> None:
+        if key in self.data.system_errors:
+            raise ProbeFailed(self.data.system_errors[key])
+
     def interfaces(self) -> tuple[Interface, ...]:
+        self._failed("interfaces")
         return self.data.interfaces or ()
 
     def listening_sockets(self) -> tuple[ListeningSocket, ...]:
+        self._failed("sockets")
         return self.data.sockets or ()
 
     def processes(self) -> tuple[Process, ...]:
+        self._failed("processes")
         return self.data.processes or ()
 
     def resources(self) -> Resources:
+        self._failed("resources")
         return self.data.resources or Resources()
 
     def hostname(self) -> str:

@@ -18,6 +18,7 @@ Layout (documented for users in docs/snapshot.md):
 from __future__ import annotations
 
 import json
+import os
 import re
 import tarfile
 import tempfile
@@ -44,8 +45,12 @@ from glm5check.host.base import (
     Resources,
     StatInfo,
 )
+from glm5check.host.inputs import InputError, read_input_bytes
 
 SNAPSHOT_SCHEMA = "glm5check.snapshot/v1"
+# Command outputs and copied files are capped at 4 MiB when recorded; indexes are small. A bigger part
+# was not written by glm5check (and is not read into memory).
+SNAPSHOT_PART_CAP_BYTES = 64 * 1024 * 1024
 
 
 class SnapshotError(ConfigError):
@@ -75,6 +80,8 @@ class SnapshotData:
     resources: Resources | None = None
     hostname: str | None = None
     report: dict[str, Any] | None = None
+    # System reads that failed (e.g. "sockets" -> "listening sockets could not be read: …"), replayed as failures.
+    system_errors: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
@@ -143,6 +150,7 @@ def _write_dir(data: SnapshotData, root: Path) -> None:
         "disk_usage": {k: asdict(v) for k, v in data.disk_usage.items()},
         "resolve": {k: list(v) for k, v in data.resolved.items()},
         "connect": [asdict(v) for v in data.connects.values()],
+        "errors": data.system_errors,
     }
     for name, value in keyed.items():
         if value:
@@ -208,12 +216,20 @@ def _write_bytes(data: SnapshotData, root: Path) -> None:
 # -- reading -----------------------------------------------------------------------------------------
 
 
+def _part(path: Path) -> bytes:
+    """One file of a snapshot (a regular file of bounded size), or SnapshotError."""
+    try:
+        return read_input_bytes(path, "snapshot file", SNAPSHOT_PART_CAP_BYTES)
+    except InputError as exc:
+        raise SnapshotError(str(exc)) from None
+
+
 def _load(path: Path, default: Any = None) -> Any:
-    if not path.exists():
+    if not os.path.lexists(path):  # a dangling link or a symlink loop is an error, not an absent part
         return default
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(_part(path).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SnapshotError(f"snapshot file {path} is not readable JSON: {exc}") from None
 
 
@@ -251,7 +267,8 @@ def _read_archive(source: Path) -> SnapshotData:
                 raise SnapshotError(f"{source} holds no snapshot.json")
             return _read_dir(roots[0])
     except (tarfile.TarError, OSError) as exc:
-        raise SnapshotError(f"cannot read snapshot archive {source}: {exc}") from None
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")
+        raise SnapshotError(f"cannot read snapshot archive {source}: {reason or 'not a .tar.gz'}") from None
 
 
 def _read_dir(root: Path) -> SnapshotData:
@@ -264,17 +281,17 @@ def _read_dir(root: Path) -> SnapshotData:
     for entry in _load(root / "commands" / "index.json", []):
         for stream in ("stdout", "stderr"):
             name = entry.get(stream)
-            entry[stream] = (root / "commands" / name).read_text(encoding="utf-8") if name else ""
+            entry[stream] = _part(root / "commands" / name).decode("utf-8", errors="replace") if name else ""
         result = _tupled(CommandResult, entry)
         data.commands[result.argv] = result
     for path, entry in _load(root / "files" / "index.json", {}).items():
         copy = _file_copy_path(root, path)
-        text = copy.read_text(encoding="utf-8", errors="replace") if copy.is_file() else None
+        text = _part(copy).decode("utf-8", errors="replace") if copy.is_file() else None
         data.files[path] = FileRead(path, text, entry.get("error"), bool(entry.get("truncated")))
     _read_unindexed_files(root, data)
     for entry in _load(root / "bytes" / "index.json", []):
         blob = entry.get("data")
-        payload = (root / "bytes" / blob).read_bytes() if blob else None
+        payload = _part(root / "bytes" / blob) if blob else None
         key = (entry["path"], int(entry["offset"]), int(entry["length"]))
         data.byte_reads[key] = BytesRead(*key, data=payload, error=entry.get("error"))
     system = root / "system"
@@ -295,6 +312,7 @@ def _read_dir(root: Path) -> SnapshotData:
     data.stats = {k: _tupled(StatInfo, v) for k, v in _load(system / "stat.json", {}).items()}
     data.disk_usage = {k: _tupled(DiskUsage, v) for k, v in _load(system / "disk_usage.json", {}).items()}
     data.resolved = {k: tuple(v) for k, v in _load(system / "resolve.json", {}).items()}
+    data.system_errors = dict(_load(system / "errors.json", {}))
     for entry in _load(system / "connect.json", []):
         result = _tupled(ConnectResult, entry)
         data.connects[(result.address, result.port)] = result
@@ -315,7 +333,7 @@ def _read_unindexed_files(root: Path, data: SnapshotData) -> None:
         if copy.is_file() and copy != files_root / "index.json":
             path = "/" + copy.relative_to(files_root).as_posix()
             if path not in data.files:
-                data.files[path] = FileRead(path, copy.read_text(encoding="utf-8", errors="replace"))
+                data.files[path] = FileRead(path, _part(copy).decode("utf-8", errors="replace"))
 
 
 class SnapshotWriter:

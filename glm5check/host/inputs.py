@@ -1,0 +1,54 @@
+"""The files a user names on the command line: profile, serve script, snapshot parts, reports, manifests.
+
+They are read whole, once, before or outside the probes, so they get their own guard instead of a
+timeout: only regular files are opened (a FIFO would block the read forever, a directory or device is not
+an input), at most max_bytes are read, and every failure is an InputError (exit code 2, one line).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from glm5check.errors import ConfigError
+from glm5check.host.live import os_error_text
+
+_KIND_NAMES = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class InputError(ConfigError):
+    """A file named on the command line that cannot be read (exit code 2)."""
+
+
+def _fmt_size(count: int) -> str:
+    return f"{count / 2**20:.0f} MiB" if count >= 2**20 else f"{count // 1024} KiB"
+
+
+def read_input_bytes(path: str | os.PathLike[str], what: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most max_bytes, or InputError saying why not."""
+    name = os.fspath(path)
+    try:
+        info = os.stat(name)
+        kind = next((label for test, label in _KIND_NAMES if test(info.st_mode)), None)
+        if kind is not None:
+            raise InputError(f"cannot read {what} {name}: it is {kind}, not a regular file")
+        if info.st_size > max_bytes:
+            raise InputError(f"cannot read {what} {name}: it is larger than {_fmt_size(max_bytes)}")
+        with open(name, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {name}: {os_error_text(exc)}") from None
+    if len(data) > max_bytes:  # the file grew after stat (or /proc-style files report size 0)
+        raise InputError(f"cannot read {what} {name}: it is larger than {_fmt_size(max_bytes)}")
+    return data
+
+
+def read_input_text(path: str | os.PathLike[str], what: str, max_bytes: int) -> str:
+    """The text of a regular file (UTF-8, undecodable bytes replaced), or InputError."""
+    return read_input_bytes(path, what, max_bytes).decode("utf-8", errors="replace")
