@@ -22,7 +22,7 @@ from glm5check.facts.npu import (
     peer_pings,
     processes_on,
 )
-from glm5check.host.base import ASCEND_TOOL_DIRS
+from glm5check.host.base import ASCEND_TOOL_DIRS, CommandResult
 from glm5check.model import Result, check, errored, failed, passed, skipped, warned
 from glm5check.parsers.npu_smi import NpuChip, NpuProcess
 
@@ -63,6 +63,14 @@ def _first_lines(text: str, count: int = 3) -> str:
     return " / ".join(lines) if lines else "no output"
 
 
+def _run_failure_fix(result: CommandResult) -> str:
+    if result.timed_out:
+        return "a hung npu-smi means a hung driver: check dmesg on the host, restart the driver or reboot"
+    if result.not_found or result.exit_code == 127:
+        return _mount_hint()
+    return "run npu-smi info by hand: the binary in this container may not match the host's driver"
+
+
 def _smi_failure(state: NpuSmiState) -> Result | None:
     """The npu.smi result when npu-smi gave no usable table; None when it did."""
     if state.path is None or state.result is None:
@@ -74,17 +82,12 @@ def _smi_failure(state: NpuSmiState) -> Result | None:
             remediation=_mount_hint(),
         )
     result, info = state.result, state.info
-    if result.timed_out or result.not_found or result.error or result.exit_code == 127:
+    if result.timed_out or result.not_found or result.error or result.exit_code == 127 or result.truncated:
         return failed(
-            result.describe_failure() or f"`{state.path} info` could not run",
+            result.describe_failure() or f"`{state.path} info` printed more output than a table; not read",
             expected="npu-smi info answers",
             observed=_first_lines(result.output, 1),
-            remediation=(
-                "a hung npu-smi usually means a hung driver: check dmesg on the host and restart the NPU "
-                "driver or reboot"
-                if result.timed_out
-                else _mount_hint()
-            ),
+            remediation=_run_failure_fix(result),
         )
     if info is not None and info.error is not None:
         cause, fix = DCMI_CAUSES.get(

@@ -47,7 +47,8 @@ def npu_smi(ctx: Context) -> NpuSmiState:
     if path is None:
         return NpuSmiState(None)
     result = ctx.host.run([path, "info"])
-    info = None if result.timed_out or result.not_found or result.error else parse_info(result.output)
+    unusable = result.timed_out or result.not_found or result.error or result.truncated
+    info = None if unusable else parse_info(result.output)
     return NpuSmiState(path, result, info)
 
 
