@@ -458,3 +458,23 @@ def test_snapshot_of_a_fake_node_replays_to_the_same_npu_results(fake_bin: Path,
         return [(r["id"], r["item"], r["status"], r["message"].replace(str(fake_bin), "")) for r in rows]
 
     assert key(replayed) == key(live)
+
+
+@pytest.mark.parametrize(("visible", "busy"), [("0,1,2,3,4,5,6,7", False), ("8,9,10,11,12,13,14,15", True)])
+def test_visible_devices_choose_the_chips_judged_for_hbm(fake_bin: Path, visible: str, busy: bool) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A3_BUSY.read_text()})
+    profile = fake_bin / "a3-tp8.toml"
+    profile.write_text('extends = "a3-single"\nname = "a3-tp8"\n[serve]\ntensor_parallel_size = 8\n')
+    _, results, _ = run_json(
+        "--profile-file",
+        str(profile),
+        "--check",
+        "npu.hbm",
+        bin_dir=fake_bin,
+        env={"ASCEND_RT_VISIBLE_DEVICES": visible},
+    )
+    hbm = results_of(results, "npu.hbm")
+    if busy:
+        assert [r["status"] for r in hbm] == ["fail"] * 8 and hbm[0]["item"] == "NPU 4 chip 0"
+    else:
+        assert [r["status"] for r in hbm] == ["pass"]
