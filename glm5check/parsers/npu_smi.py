@@ -157,13 +157,14 @@ def _npu_row(cells: list[str]) -> dict[str, object] | None:
     if not words or not words[0].isdigit():
         return None
     name = " ".join(words[1:]) or None
+    redacted = name is not None and set(name.lower()) == {"x"}  # "xxx" in vendor docs: not a chip name
     health_words = cells[1].split()
     health = health_words[0] if len(health_words) == 1 else None
     if health is not None and (_BUS_ID_RE.match(health) or health == "NA" or ":" in health):
         return None  # the Bus-Id column: a chip row
     if health is None and (name is None or name.isdigit()):
         return None  # "0  0" with no health: a chip row (chip + phy-id / device)
-    row: dict[str, object] = {"npu": int(words[0]), "name": name, "health": health}
+    row: dict[str, object] = {"npu": int(words[0]), "name": None if redacted else name, "health": health}
     if len(cells) >= 3:
         values = _PAIR_RE.sub(" ", cells[2]).split()
         row["power_w"] = _float(values[0]) if values else None
