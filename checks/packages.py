@@ -54,6 +54,8 @@ KEY_REQUIREMENTS = ("torch", "torch-npu", "triton-ascend", "transformers")
 INSTALL_KIND_TEXT = {
     "vcs": "pip install git+URL",
     "editable": "pip install -e (editable)",
+    "develop": "setup.py develop (legacy editable)",
+    "egg-info": "setup.py install (no install record)",
     "local-folder": "pip install <folder>",
     "archive": "a wheel or archive file",
     "index": "PyPI or another package index",
@@ -102,7 +104,7 @@ def _distribution_problem(ev: CommitEvidence, python: str | None, fix: str) -> R
             observed=dist.version,
             remediation=f"reinstall: {fix}",
         )
-    if dist.install_kind == "editable" and ev.checkout is not None and ev.checkout.error:
+    if dist.is_editable and ev.checkout is not None and ev.checkout.error:
         return failed(
             f"{ev.name} is an editable install, but its source folder cannot be read: {ev.checkout.error}",
             observed=f"{dist.version} (editable from {ev.checkout.folder})",
@@ -140,7 +142,7 @@ def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | 
     observed = f"{ev.dist.version}; commit {ev.commit or 'unknown'} ({ev.source or 'no evidence'}, {state})"
     expected = f"commit {pin} ({pin_source})" + (f", VLLM_TARGET_DEVICE={target}" if target else "")
     problems = _build_problems(ev, pin, target)
-    if problems and ev.dist.install_kind in ("index", "archive"):
+    if problems and ev.dist.install_kind in ("index", "archive", "egg-info"):
         problems.append(f"installed from {INSTALL_KIND_TEXT[ev.dist.install_kind]}")
     if problems:
         return failed(
@@ -303,7 +305,7 @@ def vllm_ascend(ctx: Context) -> Iterator[Result]:
 def _transformers_source(ctx: Context, dist: Dist) -> str:
     if dist.install_kind == "vcs":
         return f"git {dist.url} @ {dist.vcs_commit}"
-    if dist.install_kind == "editable":
+    if dist.is_editable:
         checkout = ctx.fact(transformers_checkout)
         head = checkout.head if checkout and checkout.head else "HEAD unknown"
         return f"local checkout {dist.local_folder} @ {head}"
@@ -382,7 +384,7 @@ def _judge_transformers_source(
             expected=expected,
             observed=observed,
         )
-    if kind in ("editable", "local-folder", "vcs"):
+    if kind in ("editable", "develop", "local-folder", "vcs"):
         return passed(
             f"{dist.version} from source ({kind}), has glm_moe_dsa", expected=expected, observed=observed
         )

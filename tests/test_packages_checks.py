@@ -270,6 +270,26 @@ def test_editable_install_whose_folder_vanished_fails() -> None:
     assert "does not exist" in outcome.message
 
 
+def test_setup_py_develop_is_judged_by_its_checkout_and_setup_py_install_has_no_record() -> None:
+    node = Node()
+    ascend = node.record("vllm-ascend")
+    ascend.pop("direct_url")
+    ascend["path"] = f"{demo.VLLM_ASCEND_CHECKOUT}/vllm_ascend.egg-info"
+    node.writer.probe(PROBE_KIND, demo.VLLM_ASCEND_CHECKOUT, {
+        "folder": demo.VLLM_ASCEND_CHECKOUT, "head": VLLM_ASCEND_PIN, "dirty": True, "changed": ["setup.py"],
+        "error": None, "submodules": []})
+    outcome = node.run(checks.vllm_ascend)[None]
+    assert outcome.status == Status.FAIL
+    assert outcome.message == f"the checkout {demo.VLLM_ASCEND_CHECKOUT} has uncommitted changes (setup.py)"
+    assert outcome.observed.endswith(f"commit {VLLM_ASCEND_PIN} (editable checkout HEAD, dirty)")
+    node.set("vllm", "0.16.0", folder_name="vllm-0.16.0-py3.11.egg-info")
+    node.record("vllm")["path"] = f"{demo.SITE}/vllm-0.16.0-py3.11.egg-info"
+    node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm")
+    vllm = node.run(checks.vllm)[None]
+    assert vllm.message.startswith("0.16.0 carries no git commit")
+    assert vllm.message.endswith("; installed from setup.py install (no install record)")
+
+
 def test_uninitialised_submodules_and_a_missing_platform_plugin_fail() -> None:
     node = Node()
     node.record("vllm-ascend")["entry_points"] = "[console_scripts]\nfoo = bar:main\n"

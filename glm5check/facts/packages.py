@@ -13,6 +13,7 @@ Commit evidence, most reliable first (install-facts/FACTS.md §10):
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ TOP_LEVEL = {
     "transformers": "transformers",
     "torch-npu": "torch_npu",
 }
+SITE_DIR_NAMES = ("site-packages", "dist-packages")
 REPORTED_PACKAGES = ("vllm", "vllm-ascend", "transformers", "torch", "torch-npu", "triton-ascend")
 
 
@@ -83,7 +85,8 @@ class Dist:
 
     @property
     def install_kind(self) -> str:
-        """vcs, editable, local-folder, archive or index (no direct_url.json: from PyPI or a wheel file)."""
+        """vcs, editable, local-folder, archive, develop / egg-info (setuptools without pip: no install
+        record) or index (a .dist-info without direct_url.json: from PyPI or another index)."""
         url = self.direct_url or {}
         if "vcs_info" in url:
             return "vcs"
@@ -91,7 +94,20 @@ class Dist:
             return "editable" if (url.get("dir_info") or {}).get("editable") else "local-folder"
         if "archive_info" in url:
             return "archive"
+        if self._egg_info_folder:
+            # setup.py develop leaves the .egg-info in the source folder, setup.py install in site-packages.
+            return "egg-info" if self._egg_info_folder.endswith(SITE_DIR_NAMES) else "develop"
         return "index"
+
+    @property
+    def _egg_info_folder(self) -> str | None:
+        path = (self.path or "").rstrip("/")
+        return posixpath.dirname(path) if path.endswith(".egg-info") else None
+
+    @property
+    def is_editable(self) -> bool:
+        """The running code is whatever the source folder holds now."""
+        return self.install_kind in ("editable", "develop")
 
     @property
     def vcs_commit(self) -> str | None:
@@ -106,7 +122,9 @@ class Dist:
 
     @property
     def local_folder(self) -> str | None:
-        """The source folder of a `pip install [-e] <folder>`, from its file:// URL."""
+        """The source folder of a `pip install [-e] <folder>` (from its file:// URL) or `setup.py develop`."""
+        if self.install_kind == "develop":
+            return self._egg_info_folder
         if self.install_kind not in ("editable", "local-folder") or not self.url:
             return None
         parsed = urlparse(self.url)
@@ -275,11 +293,11 @@ def commit_evidence(ctx: Context, name: str, read_submodules: bool = False) -> C
     version_py = parse_version_py(inv.package(name).texts.get("_version.py"))
     base = CommitEvidence(name, dists, version, version_py)
     folder = dist.local_folder
-    wanted = dist.install_kind == "editable" or read_submodules
+    wanted = dist.is_editable or read_submodules
     checkout = read_source_checkout(ctx, folder) if folder and wanted else None
     if dist.vcs_commit:
         return _with(base, dist.vcs_commit, "direct_url.json vcs_info", False, checkout)
-    if dist.install_kind == "editable" and checkout is not None:
+    if dist.is_editable and checkout is not None:
         return _with(base, checkout.head, "editable checkout HEAD", checkout.dirty, checkout)
     if version.commit:
         return _with(base, version.commit, "setuptools_scm version", bool(version.dirty_date), checkout)
@@ -311,7 +329,7 @@ def vllm_ascend_install(ctx: Context) -> CommitEvidence:
 def transformers_checkout(ctx: Context) -> Checkout | None:
     """The git checkout of an editable transformers install, if it is one."""
     dists = ctx.fact(inventory).named("transformers")
-    folder = dists[0].local_folder if len(dists) == 1 else None
+    folder = dists[0].local_folder if len(dists) == 1 and dists[0].is_editable else None
     return read_source_checkout(ctx, folder) if folder else None
 
 
