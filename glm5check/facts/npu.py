@@ -162,6 +162,8 @@ def _hccn(ctx: Context, tool: str, device: int, command: str) -> tuple[str | Non
     result = ctx.host.run([tool, "-i", str(device), f"-{command}", "-g"])
     if not result.ok:
         return None, result.describe_failure()
+    if result.truncated:
+        return None, f"`hccn_tool -i {device} -{command} -g` printed more than the output cap; not read"
     return result.output, None
 
 
