@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from glm5check import vllm_flags
+from glm5check.errors import ConfigError
 from glm5check.parsers.serve_script import ParsedScript, Word, parse_command, parse_script, show
 from glm5check.profiles import Profile, ServePlan
 
@@ -89,7 +90,7 @@ VLLM_DEFAULTS: dict[str, Any] = {
 }
 
 
-class ServeInputError(Exception):
+class ServeInputError(ConfigError):
     """The serve script cannot be read or holds no `vllm serve` command (exit code 2)."""
 
 

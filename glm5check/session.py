@@ -75,11 +75,10 @@ def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, s
     """The serve script's text and the serve command: from the options, else from the snapshot."""
     script_text = None
     if args.serve_script:
-        try:
-            script_text = Path(args.serve_script).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise ConfigError(f"cannot read serve script {args.serve_script}: {reason}") from None
+        from glm5check.host.inputs import read_input_text
+        from glm5check.serve_input import MAX_SCRIPT_BYTES
+
+        script_text = read_input_text(args.serve_script, "serve script", MAX_SCRIPT_BYTES)
     if script_text is None and args.serve_cmd is None:
         serve = recorded.get("serve", {})
         return serve.get("script_text"), serve.get("command")
@@ -93,14 +92,18 @@ def _build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple
     serve_meta = {"script_text": script_text, "command": command}
     if script_text is None and command is None:
         return Context(profile, host, options), serve_meta
-    from glm5check.serve_input import read_serve
+    from glm5check.serve_input import ServeInputError, read_serve
 
     with tempfile.TemporaryDirectory(prefix="glm5check-serve-") as tmp:
         script_path = None
         if script_text is not None:
             script_path = str(Path(tmp) / Path(args.serve_script or "serve.sh").name)
             Path(script_path).write_text(script_text, encoding="utf-8")
-        serve = read_serve(profile, script_path=script_path, command=command)
+        try:
+            serve = read_serve(profile, script_path=script_path, command=command)
+        except ServeInputError as exc:  # name the user's file, not the temporary copy
+            shown = args.serve_script or "the recorded serve script"
+            raise ConfigError(str(exc).replace(script_path or "\0", shown)) from None
     ctx = Context(profile, host, options, plan=serve.plan, script_env=serve.env)
     ctx.serve_input = serve
     ctx.plan_sources = dict(serve.sources)

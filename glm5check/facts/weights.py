@@ -117,6 +117,10 @@ class WeightsScan:
         return self.readable and bool(self.shards) and all(s.ok for s in self.shards)
 
 
+# A GLM-5 bf16 index is about 5 MB; a JSON file far bigger is damaged and is not read into memory.
+JSON_CAP_BYTES = 64 * MIB
+
+
 def _read_json(host: Host, folder: str, name: str) -> JsonFile:
     path = posixpath.join(folder, name)
     info = host.stat(path)
@@ -124,6 +128,9 @@ def _read_json(host: Host, folder: str, name: str) -> JsonFile:
         return JsonFile(name, error=info.error or "missing")
     if info.kind != "file":
         return JsonFile(name, error=f"is a {info.kind}, not a file")
+    if info.size is not None and info.size > JSON_CAP_BYTES:
+        too_big = f"{info.size // MIB} MiB, larger than any config or index ({JSON_CAP_BYTES // MIB} MiB)"
+        return JsonFile(name, error=too_big)
     if info.size is not None and info.size > FILE_CAP_BYTES:
         # Big index files (a GLM-5 bf16 index is about 5 MB) are read whole as bytes.
         read = host.read_bytes(path, 0, info.size)

@@ -69,10 +69,15 @@ def parse_route_get(stdout: str, stderr: str = "") -> RouteLookup:
         src=fields.get("src"),
         via=fields.get("via"),
         mtu=int(mtu) if mtu and mtu.isdigit() else None,
-        error=None
-        if route_type not in ("unreachable", "blackhole", "prohibit")
-        else f"route is {route_type}",
+        error=_route_error(route_type, fields, line),
     )
+
+
+def _route_error(route_type: str, fields: dict[str, str], line: str) -> str | None:
+    if route_type in ("unreachable", "blackhole", "prohibit"):
+        return f"route is {route_type}"
+    # `ip route get` always names the device of a usable route; a line without one was not understood.
+    return None if fields.get("dev") else f"cannot read route line {line.strip()[:120]!r}"
 
 
 def _fields(words: list[str]) -> dict[str, str]:

@@ -262,13 +262,18 @@ def load_builtin(name: str) -> Profile:
     return _from_dict(_raw(name, f"profile {name}"), f"profile {name}", "built-in")
 
 
+# A profile is a page of TOML; anything bigger is not one (and is not parsed).
+MAX_PROFILE_BYTES = 1 << 20
+
+
 def load_file(path: str | Path) -> Profile:
+    from glm5check.host.inputs import InputError, read_input_text
+
     origin = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ProfileError(f"cannot read profile file {origin}: {reason}") from None
+        text = read_input_text(path, "profile file", MAX_PROFILE_BYTES)
+    except InputError as exc:
+        raise ProfileError(str(exc)) from None
     return load_text(text, origin)
 
 

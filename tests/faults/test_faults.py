@@ -1,0 +1,414 @@
+"""Fault injection, end to end: each scenario breaks one external command or one input file in one way,
+runs the real CLI as a subprocess, and asserts that it ends within its time bound with a clear result
+(the check's status and a message naming the cause) or a one-line usage error, and never a traceback.
+
+The scenarios run concurrently (they are mostly waiting on subprocesses and 2-second timeouts), so the
+whole table takes about as long as its slowest few rows; each row is still its own test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import REPO, assert_no_traceback, clean_env
+
+from faults import tools
+
+sys.path.insert(0, str(REPO / "fixtures"))
+from make_checkpoint import link_copy, make_checkpoint
+
+PROBE_TIMEOUT = "2"
+USAGE = "usage"  # marks a scenario that must end in exit 2 and one line on stderr
+
+
+@dataclass
+class Invocation:
+    args: list[str]
+    path_prepend: list[Path] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    path_only: bool = False  # PATH holds only path_prepend (to make a system tool disappear)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    build: Callable[[Path], Invocation]
+    check: str  # the result id whose outcome is asserted, or USAGE
+    pattern: str  # regex the check's text (or the usage line) must match
+    statuses: tuple[str, ...] = ("fail", "error")
+    bound_s: float = 25.0
+
+
+@dataclass
+class Ran:
+    result: subprocess.CompletedProcess[str] | None
+    elapsed_s: float
+    hung: bool = False
+
+
+def run_args(profile: str, checks: tuple[str, ...], *extra: str) -> list[str]:
+    args = ["--profile", profile, "--format", "json", "--timeout", PROBE_TIMEOUT]
+    for pattern in checks:
+        args += ["--check", pattern]
+    return [*args, *extra]
+
+
+# -- external commands ------------------------------------------------------------------------------------
+
+def _tool(name: str, make: Callable[[Path], object]) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        make(tmp / "bin")
+        return tmp / "bin"
+    return build
+
+
+BROKEN_TOOLS: dict[str, Callable[[Path, str], object]] = {
+    "hung": lambda folder, name: tools.shell_tool(folder, name, tools.HUNG),
+    "nonzero": lambda folder, name: tools.shell_tool(folder, name, tools.NON_ZERO),
+    "garbage": lambda folder, name: tools.shell_tool(folder, name, tools.GARBAGE),
+    "non-utf8": lambda folder, name: tools.printing_tool(folder, name, tools.NON_UTF8),
+    "50mb": lambda folder, name: tools.huge_tool(folder, name),
+}
+
+
+def npu_smi_case(kind: str) -> Callable[[Path], Invocation]:
+    def build(tmp: Path) -> Invocation:
+        if kind != "missing":
+            BROKEN_TOOLS[kind](tmp / "bin", "npu-smi")
+        return Invocation(run_args("a2-single", ("npu.smi",)), [tmp / "bin"])
+    return build
+
+
+def hccn_case(kind: str) -> Callable[[Path], Invocation]:
+    def build(tmp: Path) -> Invocation:
+        tools.npu_smi_ok(tmp / "bin")
+        if kind != "missing":
+            BROKEN_TOOLS[kind](tmp / "bin", "hccn_tool")
+        args = run_args("a2-multi", ("npu.network",), "--node-rank", "0", "--node0-ip", "127.0.0.1")
+        return Invocation(args, [tmp / "bin"])
+    return build
+
+
+def python_case(kind: str) -> Callable[[Path], Invocation]:
+    def build(tmp: Path) -> Invocation:
+        python = tmp / "no-such-env" / "bin" / "python3"
+        if kind != "missing":
+            python = Path(BROKEN_TOOLS[kind](tmp / "bin", "python3"))  # type: ignore[arg-type]
+        return Invocation(run_args("a2-single", ("packages.vllm",), "--python", str(python)))
+    return build
+
+
+def ip_case(kind: str) -> Callable[[Path], Invocation]:
+    def build(tmp: Path) -> Invocation:
+        (tmp / "bin").mkdir(parents=True, exist_ok=True)
+        if kind != "missing":
+            BROKEN_TOOLS[kind](tmp / "bin", "ip")
+        args = run_args("a2-multi", ("net.node0",), "--node-rank", "1", "--node0-ip", "127.0.0.2")
+        return Invocation(args, [tmp / "bin"], path_only=kind == "missing")
+    return build
+
+
+HUNG_2S = r"did not answer within 2 s and was killed"
+FAILED = ("fail", "error")
+# tool -> kind of breakage -> (statuses the check may give, what its message must say)
+TOOL_EXPECTATIONS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
+    "npu-smi": {
+        "hung": (FAILED, HUNG_2S),
+        "missing": (FAILED, r"npu-smi not found"),
+        "nonzero": (FAILED, r"dcmi module initialize failed"),
+        "garbage": (FAILED, r"no chip table"),
+        "non-utf8": (FAILED, r"no chip table"),
+        "50mb": (FAILED, r"printed more than 4 MiB; its output was cut off"),
+    },
+    "hccn_tool": {
+        "hung": (FAILED, HUNG_2S),
+        "missing": (FAILED, r"hccn_tool not found"),
+        "nonzero": (FAILED, r"exited with status 3"),
+        "garbage": (FAILED, r"link unknown"),
+        "non-utf8": (FAILED, r"link unknown"),
+        "50mb": (FAILED, r"printed more than 4 MiB; its output was cut off"),
+    },
+    "python": {
+        "hung": (FAILED, HUNG_2S),
+        "missing": (FAILED, r"not found"),
+        "nonzero": (FAILED, r"exited with status 3"),
+        "garbage": (FAILED, r"not JSON"),
+        "non-utf8": (FAILED, r"not JSON"),
+        "50mb": (FAILED, r"not JSON"),
+    },
+    "ip": {  # without ip, the route is found by matching local subnets instead
+        "hung": (FAILED, HUNG_2S),
+        "missing": (("pass",), r"reached over lo"),
+        "nonzero": (FAILED, r"dcmi module initialize failed"),
+        "garbage": (FAILED, r"cannot read route line"),
+        "non-utf8": (FAILED, r"cannot read route line"),
+        "50mb": (FAILED, r"cannot read route line"),
+    },
+}
+TOOL_CASES = {"npu-smi": (npu_smi_case, "npu.smi"), "hccn_tool": (hccn_case, "npu.network"),
+              "python": (python_case, "packages.vllm"), "ip": (ip_case, "net.node0")}
+COMMAND_SCENARIOS = [
+    Scenario(f"{tool}-{kind}", TOOL_CASES[tool][0](kind), TOOL_CASES[tool][1], pattern, statuses)
+    for tool, kinds in TOOL_EXPECTATIONS.items()
+    for kind, (statuses, pattern) in kinds.items()
+]
+
+
+# -- input files ---------------------------------------------------------------------------------------------
+
+BREAKERS: dict[str, Callable[[Path], object]] = {
+    "missing": lambda path: None,
+    "directory": lambda path: path.mkdir(parents=True),
+    "fifo": tools.fifo,
+    "empty": lambda path: path.write_bytes(b""),
+    "not-parsable": lambda path: path.write_bytes(b"{{{ [[[ = = \"unterminated\n\x00\x01"),
+    "huge": tools.huge_file,
+    "symlink-loop": tools.symlink_loop,
+}
+FILE_EXPECTATIONS = {
+    "missing": r": missing",
+    "directory": r"directory.*not a regular file",
+    "fifo": r"FIFO.*not a regular file",
+    "empty": r"no `vllm serve`|missing hardware, model, name",
+    "not-parsable": r"TOML|JSON|no `vllm serve`",
+    "huge": r"larger than",
+    "symlink-loop": r"symlink loop",
+}
+
+
+def profile_file_case(kind: str) -> Callable[[Path], Invocation]:
+    def build(tmp: Path) -> Invocation:
+        path = tmp / "custom.toml"
+        BREAKERS[kind](path)
+        return Invocation(["--profile-file", str(path), "--check", "env.vars", "--format", "json"])
+    return build
+
+
+def serve_script_case(kind: str) -> Callable[[Path], Invocation]:
+    def build(tmp: Path) -> Invocation:
+        path = tmp / "serve.sh"
+        BREAKERS[kind](path)
+        return Invocation(run_args("a2-single", ("serve.args",), "--serve-script", str(path)))
+    return build
+
+
+FILE_SCENARIOS = [
+    *(Scenario(f"profile-file-{kind}", profile_file_case(kind), USAGE, FILE_EXPECTATIONS[kind]) for kind in BREAKERS),
+    *(Scenario(f"serve-script-{kind}", serve_script_case(kind), USAGE, FILE_EXPECTATIONS[kind]) for kind in BREAKERS),
+]
+
+
+# -- weights (--model-dir) -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "GLM-5-w4a8", weights="w4a8", mtp="none",
+                           shards=4).path
+
+
+def weights_case(target: str, kind: str) -> Callable[[Path], Invocation]:
+    """Break one file of a symlink copy of the checkpoint (target: config, index or shard)."""
+    def build(tmp: Path) -> Invocation:
+        folder = link_copy(CHECKPOINT[0], tmp / "GLM-5-w4a8")
+        name = {"config": "config.json", "index": "quant_model_weights.safetensors.index.json",
+                "shard": "quant_model_weights-00002-of-00004.safetensors"}[target]
+        (folder / name).unlink()
+        if kind == "sparse-2gb":
+            with (folder / name).open("wb") as handle:
+                handle.truncate(2 * 1024**3)
+        else:
+            BREAKERS[kind](folder / name)
+        return Invocation(run_args("a2-single", ("weights.*",), "--model-dir", str(folder)))
+    return build
+
+
+CHECKPOINT: list[Path] = []
+WEIGHTS_SCENARIOS = [
+    Scenario(f"weights-{target}-{kind}", weights_case(target, kind), "weights.*", pattern)
+    for target, kind, pattern in (
+        ("config", "missing", r"config\.json.*missing|missing.*config\.json"),
+        ("config", "not-parsable", r"config\.json.*not JSON|not JSON"),
+        ("config", "directory", r"config\.json.*(directory|dir)"),
+        ("config", "fifo", r"config\.json.*fifo"),
+        ("config", "symlink-loop", r"config\.json.*(symlink loop|too many levels)"),
+        ("config", "huge", r"config\.json.*(not JSON|larger|too)"),
+        ("index", "not-parsable", r"index.*not JSON"),
+        ("index", "symlink-loop", r"index.*(symlink loop|too many levels)"),
+        ("index", "sparse-2gb", r"index.*2048 MiB, larger than"),
+        ("shard", "symlink-loop", r"00002-of-00004.*(symlink loop|unreadable)"),
+        ("shard", "not-parsable", r"00002-of-00004.*(truncated|header)"),
+        ("shard", "fifo", r"00002-of-00004.*fifo"),
+    )
+]
+
+
+# -- snapshots (--replay) ------------------------------------------------------------------------------------
+
+def _demo_copy(tmp: Path) -> Path:
+    import shutil
+
+    target = tmp / "snap"
+    shutil.copytree(REPO / "glm5check" / "demo" / "a2-node0", target)
+    return target
+
+
+def replay_case(relative: str, kind: str) -> Callable[[Path], Invocation]:
+    def build(tmp: Path) -> Invocation:
+        snap = _demo_copy(tmp)
+        path = snap / relative
+        if path.exists():
+            path.unlink()
+        BREAKERS[kind](path)
+        return Invocation(run_args("a2-multi", ("npu.*",), "--replay", str(snap)))
+    return build
+
+
+def replay_garbage_archive(tmp: Path) -> Invocation:
+    archive = tmp / "node0.tar.gz"
+    archive.write_bytes(b"this is not gzip \x00\x01\x02" * 100)
+    return Invocation(run_args("a2-multi", ("npu.*",), "--replay", str(archive)))
+
+
+def replay_missing_output(tmp: Path) -> Invocation:
+    snap = _demo_copy(tmp)
+    for output in (snap / "commands").glob("*npu-smi*"):
+        output.unlink()
+    return Invocation(run_args("a2-multi", ("npu.*",), "--replay", str(snap)))
+
+
+SNAPSHOT_SCENARIOS = [
+    Scenario("replay-missing-folder",
+             lambda tmp: Invocation(run_args("a2-multi", ("npu.*",), "--replay", str(tmp / "nowhere"))),
+             USAGE, r"not found"),
+    Scenario("replay-snapshot-json-not-parsable", replay_case("snapshot.json", "not-parsable"), USAGE, r"JSON"),
+    Scenario("replay-snapshot-json-empty", replay_case("snapshot.json", "empty"), USAGE, r"JSON|empty"),
+    Scenario("replay-snapshot-json-fifo", replay_case("snapshot.json", "fifo"), USAGE, r"FIFO.*not a regular file"),
+    Scenario("replay-snapshot-json-symlink-loop", replay_case("snapshot.json", "symlink-loop"), USAGE,
+             r"symlink loop|too many levels|not a glm5check snapshot"),
+    Scenario("replay-command-index-symlink-loop", replay_case("commands/index.json", "symlink-loop"), USAGE,
+             r"index\.json: symlink loop"),
+    Scenario("replay-command-index-huge", replay_case("commands/index.json", "huge"), USAGE, r"not readable JSON"),
+    Scenario("replay-archive-not-gzip", replay_garbage_archive, USAGE, r"cannot read snapshot archive"),
+    Scenario("replay-command-output-deleted", replay_missing_output, USAGE, r"npu-smi_info\.out: missing"),
+]
+
+
+# -- the rest: git, environment, --output --------------------------------------------------------------------
+
+def corrupt_git(tmp: Path) -> Invocation:
+    source = tools.corrupt_git_checkout(tmp / "src" / "vllm")
+    python = tools.python_printing_inventory(tmp / "bin", source)
+    return Invocation(run_args("a2-single", ("packages.vllm",), "--python", str(python)))
+
+
+def many_variables(tmp: Path) -> Invocation:
+    return Invocation(run_args("a2-single", ("env.vars",)), env=tools.many_env_vars())
+
+
+def output_to(target: str) -> Callable[[Path], Invocation]:
+    def build(tmp: Path) -> Invocation:
+        (tmp / "a-file").write_text("x", encoding="utf-8")
+        resolved = target.format(tmp=tmp)
+        return Invocation(["--profile", "a2-multi", "--replay", "demo", "--check", "npu.smi", "--output", resolved])
+    return build
+
+
+def snapshot_to(target: str) -> Callable[[Path], Invocation]:
+    def build(tmp: Path) -> Invocation:
+        (tmp / "a-file").write_text("x", encoding="utf-8")
+        return Invocation(["snapshot", "--profile", "a2-single", "--check", "host.shm", "-o",
+                           target.format(tmp=tmp)])
+    return build
+
+
+OTHER_SCENARIOS = [
+    Scenario("git-metadata-corrupt", corrupt_git, "packages.vllm", r"\.git is damaged"),
+    Scenario("env-10000-variables", many_variables, "env.vars", r"HCCL_BUFFSIZE \| unset; the guide uses"),
+    Scenario("output-dev-full", output_to("/dev/full"), USAGE, r"cannot write /dev/full"),
+    Scenario("output-read-only-sysfs", output_to("/sys/glm5check-report.txt"), USAGE, r"cannot write"),
+    Scenario("output-under-a-file", output_to("{tmp}/a-file/report.txt"), USAGE, r"cannot write"),
+    Scenario("snapshot-dev-full-archive", snapshot_to("/proc/glm5check.tar.gz"), USAGE, r"cannot write"),
+    Scenario("snapshot-under-a-file", snapshot_to("{tmp}/a-file/snap"), USAGE, r"cannot write"),
+]
+
+SCENARIOS = [*COMMAND_SCENARIOS, *FILE_SCENARIOS, *WEIGHTS_SCENARIOS, *SNAPSHOT_SCENARIOS, *OTHER_SCENARIOS]
+BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+# -- running ------------------------------------------------------------------------------------------------
+
+def _environment(invocation: Invocation) -> dict[str, str]:
+    env = clean_env(invocation.env, path_prepend=invocation.path_prepend)
+    if invocation.path_only:
+        env["PATH"] = ":".join(str(p) for p in invocation.path_prepend)
+    return env
+
+
+def _run(scenario: Scenario, tmp: Path) -> Ran:
+    invocation = scenario.build(tmp)
+    started = time.monotonic()
+    try:
+        result = subprocess.run([sys.executable, "-m", "glm5check", *invocation.args], capture_output=True,
+                                text=True, errors="replace", env=_environment(invocation), cwd=tmp,
+                                stdin=subprocess.DEVNULL, timeout=scenario.bound_s + 30)
+    except subprocess.TimeoutExpired:
+        return Ran(None, time.monotonic() - started, hung=True)
+    return Ran(result, time.monotonic() - started)
+
+
+@pytest.fixture(scope="module")
+def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+             checkpoint: Path) -> dict[str, Ran]:
+    """Run every selected scenario at once (threads waiting on subprocesses)."""
+    CHECKPOINT[:] = [checkpoint]
+    wanted = [item.callspec.params["name"] for item in request.session.items
+              if getattr(item, "callspec", None) and item.callspec.params.get("name") in BY_NAME]
+    folders = {name: tmp_path_factory.mktemp(re.sub(r"\W", "_", name)) for name in wanted}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = {name: pool.submit(_run, BY_NAME[name], folders[name]) for name in wanted}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _check_text(rows: list[dict[str, object]]) -> str:
+    keys = ("item", "message", "observed", "expected", "remediation")
+    return "\n".join(" | ".join(str(row.get(k) or "") for k in keys) for row in rows)
+
+
+def test_at_least_thirty_scenarios() -> None:
+    assert len(SCENARIOS) >= 30
+    assert len(BY_NAME) == len(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", list(BY_NAME))
+def test_fault(name: str, outcomes: dict[str, Ran]) -> None:
+    scenario = BY_NAME[name]
+    ran = outcomes[name]
+    assert not ran.hung, f"{name}: still running after {ran.elapsed_s:.0f} s"
+    assert ran.elapsed_s < scenario.bound_s, f"{name}: took {ran.elapsed_s:.1f} s (bound {scenario.bound_s} s)"
+    result = ran.result
+    assert result is not None
+    assert_no_traceback(result)
+    if scenario.check == USAGE:
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+        assert len(lines) == 1 and lines[0].startswith("glm5check: error: "), result.stderr[-2000:]
+        assert "internal error" not in lines[0]
+        assert re.search(scenario.pattern, lines[0], re.IGNORECASE), lines[0]
+        return
+    assert result.returncode in (0, 1), (result.returncode, result.stderr[-2000:])
+    report = json.loads(result.stdout)
+    rows = [r for r in report["results"] if re.fullmatch(scenario.check.replace(".", r"\.").replace("*", ".*"),
+                                                          r["id"])]
+    assert rows, f"{name}: no {scenario.check} result in {[r['id'] for r in report['results']]}"
+    text = _check_text(rows)
+    assert {r["status"] for r in rows} & set(scenario.statuses), text
+    assert re.search(scenario.pattern, text, re.IGNORECASE), text
