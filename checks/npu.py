@@ -84,7 +84,7 @@ def _smi_failure(state: NpuSmiState) -> Result | None:
     result, info = state.result, state.info
     if result.timed_out or result.not_found or result.error or result.exit_code == 127 or result.truncated:
         return failed(
-            result.describe_failure() or f"`{state.path} info` printed more output than a table; not read",
+            result.describe_failure(),
             expected="npu-smi info answers",
             observed=_first_lines(result.output, 1),
             remediation=_run_failure_fix(result),
