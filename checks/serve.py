@@ -10,7 +10,8 @@ from glm5check import glm5
 from glm5check.context import Context, reported_fact
 from glm5check.facts.weights import QUANT_DESCRIPTION, scan_weights
 from glm5check.model import ProbeFailed, Result, check, failed, passed, skipped, warned
-from glm5check.serve_input import FIELD_FLAGS, VLLM_DEFAULTS, ServeInput
+from glm5check.redact import REDACTED, is_secret_name
+from glm5check.serve_input import FIELD_FLAGS, VLLM_DEFAULTS, ServeFlag, ServeInput
 
 MAX_MODEL_LEN = int(glm5.CONFIG["max_position_embeddings"])  # 202752
 
@@ -54,8 +55,8 @@ def _script_items(serve: ServeInput) -> Iterator[Result]:
             yield failed(
                 problem.message,
                 item=problem.flag or "command",
-                remediation="correct the value in "
-                f"{serve.origin}; vllm would stop at start-up with an argument error",
+                remediation="correct the value in the launch command; vllm would stop at start-up with an "
+                "argument error",
             )
         else:
             yield warned(
@@ -95,7 +96,7 @@ def _parallel_items(ctx: Context) -> Iterator[Result]:
         yield failed(
             f"TP {plan.tensor_parallel_size} × DP-local {plan.dp_local} = {plan.ranks_per_node} NPUs "
             "per node, "
-            f"but a {hardware.platform} has {chips}",
+            f"but one {hardware.platform} has {chips}",
             item="--tensor-parallel-size",
             expected=f"TP × DP-local <= {chips}",
             observed=str(plan.ranks_per_node),
@@ -106,7 +107,7 @@ def _parallel_items(ctx: Context) -> Iterator[Result]:
     else:
         yield passed(
             f"TP {plan.tensor_parallel_size} × DP-local {plan.dp_local} = {plan.ranks_per_node} of the "
-            f"{chips} NPUs of a {hardware.platform}",
+            f"{chips} NPUs of one {hardware.platform}",
             item="--tensor-parallel-size",
             observed=str(plan.ranks_per_node),
             expected=f"<= {chips}",
@@ -303,15 +304,21 @@ def report_serve(ctx: Context) -> dict[str, Any] | None:
     if serve is None:
         return None
     return {
-        "origin": serve.origin,
+        "origin": ctx.options.serve_source or serve.origin,  # the path the user gave, not a copy's
         "model_path": serve.model_path,
         "plan": {field: getattr(serve.plan, field) for field in FIELD_FLAGS},
         "sources": dict(serve.sources),
-        "flags": [{"flag": f.flag, "value": f.value, "line": f.line} for f in serve.flags],
+        "flags": [{"flag": f.flag, "value": _flag_value(f), "line": f.line} for f in serve.flags],
         "env_sources": dict(serve.env_sources),
         "unknown_env": list(serve.unknown_env),
         "problems": [p.message for p in serve.problems],
     }
+
+
+def _flag_value(flag: ServeFlag) -> str | None:
+    """A flag's value for the report: `--api-key`, `--hf-token` and the like never leave the node."""
+    secret = is_secret_name(flag.flag.lstrip("-").replace("-", "_"))
+    return REDACTED if secret and flag.value else flag.value
 
 
 def _show(value: Any) -> str:

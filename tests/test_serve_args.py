@@ -166,7 +166,7 @@ SEEDED = [
         swap(A2, "--tensor-parallel-size 8", "--tensor-parallel-size 16"),
         "w4a8-mtp",
         "--tensor-parallel-size",
-        "TP 16 × DP-local 1 = 16 NPUs per node, but a Atlas 800 A2 has 8",
+        "TP 16 × DP-local 1 = 16 NPUs per node, but one Atlas 800 A2 has 8",
     ),
     (
         "DP-local above DP",
@@ -298,3 +298,16 @@ def test_through_the_cli_with_a_seeded_script(weights: dict[str, Path], tmp_path
     assert [r["item"] for r in failed] == ["--enable-expert-paralel"]
     assert report["facts"]["serve"]["sources"]["data_parallel_start_rank"].startswith("serve script line ")
     assert report["profile"]["serve"]["headless"] is True
+
+
+def test_secret_flag_values_never_reach_the_report(tmp_path: Path) -> None:
+    script = tmp_path / "serve.sh"
+    script.write_text("vllm serve /m --api-key sk-supersecret99 --hf-token hf_abc123456 -tp 8\n")
+    result = run_cli(
+        "--profile", "a2-single", "--serve-script", str(script), "--check", "serve.args", "--format", "json"
+    )
+    assert_no_traceback(result)
+    assert "supersecret" not in result.stdout and "hf_abc" not in result.stdout
+    flags = json.loads(result.stdout)["facts"]["serve"]["flags"]
+    assert [f["value"] for f in flags] == ["<redacted>", "<redacted>", "8"]
+    assert json.loads(result.stdout)["facts"]["serve"]["origin"] == str(script)
