@@ -87,9 +87,12 @@ or pass the right folder with --model-dir.
 def weights_path(ctx: Context) -> Iterator[Result]:
     scan = ctx.fact(scan_weights)
     if not scan.readable:
+        fix = f"download the weights into {scan.path}, or pass --model-dir"
+        if ctx.profile.multi_node:
+            fix = f"mount the storage that holds the weights at {scan.path} as on the other node(s); or " + fix
         yield failed(
             f"weights folder {scan.path}: {scan.error}", item="folder", expected="a readable folder",
-            observed=scan.error, remediation=f"download the weights into {scan.path}, or pass --model-dir",
+            observed=scan.error, remediation=fix,
         )
         return
     yield passed(f"{scan.path} holds {len(scan.entries)} entries", item="folder", observed=scan.path)

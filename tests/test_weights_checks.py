@@ -293,3 +293,19 @@ def test_replay_without_the_weights_folder(bf16: mc.Checkpoint, tmp_path: Path) 
 
     assert outcome(replayed.stdout) == outcome(live.stdout)
     assert ("weights.shards", SHARD, "fail") in [r[:3] for r in outcome(replayed.stdout)]
+
+
+def test_demo_nodes_weights() -> None:
+    """Node 0 replays a complete GLM-5-w4a8-mtp on NFS; node 1 has no share mounted (no weights folder)."""
+
+    def rows(demo: str) -> dict[tuple[str, str | None], dict]:
+        out = run_cli("--replay", demo, "--check", "weights.*", "--format", "json")
+        assert_no_traceback(out)
+        return {(r["id"], r["item"]): r for r in json.loads(out.stdout)["results"]}
+
+    node0 = rows("demo:a2-node0")
+    assert all(r["status"] == "pass" for r in node0.values()), node0
+    assert "nfs4" in node0[("weights.shared", None)]["message"]
+    node1 = rows("demo:a2-node1")
+    assert node1[("weights.path", "folder")]["status"] == "fail"
+    assert "mount the storage" in node1[("weights.path", "folder")]["remediation"]

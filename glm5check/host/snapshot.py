@@ -9,7 +9,7 @@ Layout (documented for users in docs/snapshot.md):
     files/index.json           every file read: path -> error / truncated
     files/<absolute path>      the content of each file read
     bytes/index.json           partial reads (safetensors headers): path, offset, length, error, data file
-    bytes/NNNN.bin             their bytes
+    bytes/NNNN.bin             their bytes (NNNN.bin.gz, gzipped, when larger than 1 MiB)
     system/*.json              env, resources, interfaces, sockets, processes, mounts, hostname, resolve,
                                disk_usage, stat, listdir, which, connect
     probes/<kind>.json         structured probes (e.g. git state of a source checkout) keyed by their key
@@ -17,12 +17,14 @@ Layout (documented for users in docs/snapshot.md):
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
 import tarfile
 import tempfile
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,6 +50,7 @@ from glm5check.host.base import (
 from glm5check.host.inputs import InputError, read_input_bytes
 
 SNAPSHOT_SCHEMA = "glm5check.snapshot/v1"
+BYTES_GZIP_ABOVE = 1 << 20
 # Command outputs and copied files are capped at 4 MiB when recorded; indexes are small. A bigger part
 # was not written by glm5check (and is not read into memory).
 SNAPSHOT_PART_CAP_BYTES = 64 * 1024 * 1024
@@ -205,9 +208,11 @@ def _write_bytes(data: SnapshotData, root: Path) -> None:
     for number, ((path, offset, length), read) in enumerate(sorted(data.byte_reads.items()), start=1):
         entry: dict[str, Any] = {"path": path, "offset": offset, "length": length, "error": read.error, "data": None}
         if read.data is not None:
-            name = f"{number:04d}.bin"
+            # Big reads (a GLM-5-w4a8 index or quant description is ~20 MB of JSON) are gzipped: ~15x smaller.
+            big = len(read.data) > BYTES_GZIP_ABOVE
+            name = f"{number:04d}.bin" + (".gz" if big else "")
             (root / "bytes").mkdir(parents=True, exist_ok=True)
-            (root / "bytes" / name).write_bytes(read.data)
+            (root / "bytes" / name).write_bytes(gzip.compress(read.data, 6, mtime=0) if big else read.data)
             entry["data"] = name
         index.append(entry)
     _dump(root / "bytes" / "index.json", index)
@@ -222,6 +227,15 @@ def _part(path: Path) -> bytes:
         return read_input_bytes(path, "snapshot file", SNAPSHOT_PART_CAP_BYTES)
     except InputError as exc:
         raise SnapshotError(str(exc)) from None
+
+
+def _gunzip(payload: bytes, limit: int, path: Path) -> bytes:
+    """A gzipped byte read, never more than the length that was asked for."""
+    try:
+        inflater = zlib.decompressobj(wbits=31)
+        return inflater.decompress(payload, limit)
+    except zlib.error as exc:
+        raise SnapshotError(f"snapshot file {path} is not gzip data: {exc}") from None
 
 
 def _load(path: Path, default: Any = None) -> Any:
@@ -293,6 +307,8 @@ def _read_dir(root: Path) -> SnapshotData:
         blob = entry.get("data")
         payload = _part(root / "bytes" / blob) if blob else None
         key = (entry["path"], int(entry["offset"]), int(entry["length"]))
+        if payload is not None and blob.endswith(".gz"):
+            payload = _gunzip(payload, key[2], root / "bytes" / blob)
         data.byte_reads[key] = BytesRead(*key, data=payload, error=entry.get("error"))
     system = root / "system"
     data.env = _load(system / "env.json")
