@@ -49,6 +49,7 @@ DCMI_CAUSES = {
     ),
 }
 NO_TABLE = "npu-smi gave no chip table (see npu.smi)"
+NO_PLANNED = "no planned chip is visible (see npu.count)"
 
 
 def _mount_hint() -> str:
@@ -151,6 +152,14 @@ def _table(ctx: Context) -> ChipPlan | None:
     if _smi_failure(state) is not None:
         return None
     return ctx.fact(chip_plan)
+
+
+def _planned(ctx: Context) -> ChipPlan | Result:
+    """The plan when it has chips to judge, else the SKIP result saying why not."""
+    plan = _table(ctx)
+    if plan is None:
+        return skipped(NO_TABLE)
+    return plan if plan.planned else skipped(NO_PLANNED)
 
 
 @check(
@@ -264,7 +273,7 @@ def npu_health(ctx: Context) -> Iterator[Result]:
     if plan.planned and healthy == len(plan.planned):
         yield passed(f"all {healthy} planned chips are OK", expected="OK", observed=f"{healthy} × OK")
     elif not plan.planned:
-        yield skipped("no planned chip is visible (see npu.count)")
+        yield skipped(NO_PLANNED)
 
 
 def _process_text(processes: tuple[NpuProcess, ...]) -> str:
@@ -345,13 +354,13 @@ ASCEND_RT_VISIBLE_DEVICES, or lower --gpu-memory-utilization; for a 32 GB chip u
 """,
 )
 def npu_hbm(ctx: Context) -> Iterator[Result]:
-    plan = _table(ctx)
-    if plan is None:
-        yield skipped(NO_TABLE)
+    plan = _planned(ctx)
+    if isinstance(plan, Result):
+        yield plan
         return
     problems = [r for r in (_hbm_result(ctx, plan, chip) for chip in plan.planned) if r is not None]
     yield from problems
-    if plan.planned and not problems:
+    if not problems:
         least = min(
             c.hbm_total_mb - c.hbm_used_mb
             for c in plan.planned
@@ -379,9 +388,9 @@ those chips out with ASCEND_RT_VISIBLE_DEVICES.
 """,
 )
 def npu_processes(ctx: Context) -> Iterator[Result]:
-    plan = _table(ctx)
-    if plan is None:
-        yield skipped(NO_TABLE)
+    plan = _planned(ctx)
+    if isinstance(plan, Result):
+        yield plan
         return
     info = ctx.fact(npu_smi).info
     found = 0

@@ -478,3 +478,18 @@ def test_visible_devices_choose_the_chips_judged_for_hbm(fake_bin: Path, visible
         assert [r["status"] for r in hbm] == ["fail"] * 8 and hbm[0]["item"] == "NPU 4 chip 0"
     else:
         assert [r["status"] for r in hbm] == ["pass"]
+
+
+def test_no_visible_chip_fails_count_and_skips_the_chip_checks(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    _, results, _ = run_json(
+        "--profile",
+        "a2-single",
+        "--check",
+        "npu.*",
+        bin_dir=fake_bin,
+        env={"ASCEND_RT_VISIBLE_DEVICES": "99"},
+    )
+    assert "fail" in statuses(results, "npu.count")
+    for check_id in ("npu.health", "npu.hbm", "npu.processes"):
+        assert statuses(results, check_id) == ["skip"], check_id
