@@ -309,3 +309,52 @@ def test_demo_nodes_weights() -> None:
     node1 = rows("demo:a2-node1")
     assert node1[("weights.path", "folder")]["status"] == "fail"
     assert "mount the storage" in node1[("weights.path", "folder")]["remediation"]
+
+
+# -- glm5check weights verify -------------------------------------------------------------------------
+
+
+def test_verify_quick_manifest_proves_identical_folders(bf16: mc.Checkpoint, bf16_copy: Path,
+                                                        tmp_path: Path) -> None:
+    manifest = tmp_path / "node0.json"
+    first = run_cli("weights", "verify", str(bf16.path), "--manifest", str(manifest))
+    assert first.returncode == 0 and "wrote manifest" in first.stdout, first.stderr
+    written = json.loads(manifest.read_text())
+    assert written["mode"] == "quick" and len(written["files"]) == 284  # 283 shards + the index
+    same = run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest))
+    assert same.returncode == 0 and "identical to manifest" in same.stdout
+    mc.replace_file(bf16_copy / SHARD, shard_head(bf16.path / SHARD), 1 << 30)
+    changed = run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest))
+    assert changed.returncode == 1
+    assert f"DIFF  differs: {SHARD}" in changed.stdout and f"FAIL  {SHARD}: truncated" in changed.stdout
+
+
+def test_verify_deep_hashes_every_byte(tmp_path: Path) -> None:
+    import hashlib
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    contents = {f"part-{n}.safetensors": os.urandom(3 << 20) for n in range(3)}
+    for name, data in contents.items():
+        (folder / name).write_bytes(data)
+    manifest = tmp_path / "deep.json"
+    out = run_cli("weights", "verify", str(folder), "--deep", "--manifest", str(manifest), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    files = json.loads(manifest.read_text())["files"]
+    assert {n: f["sha256"] for n, f in files.items()} == {n: hashlib.sha256(d).hexdigest()
+                                                         for n, d in contents.items()}
+    with open(folder / "part-1.safetensors", "r+b") as handle:  # one flipped byte in the middle
+        handle.seek(1 << 20)
+        handle.write(bytes([contents["part-1.safetensors"][1 << 20] ^ 1]))
+    # A deep manifest is checked deeply even without --deep.
+    again = run_cli("weights", "verify", str(folder), "--manifest", str(manifest))
+    assert again.returncode == 1 and "differs: part-1.safetensors" in again.stdout
+
+
+def test_verify_bad_input_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text("{not json")
+    for args in (("weights", "verify", str(tmp_path / "absent")),
+                 ("weights", "verify", str(tmp_path), "--manifest", str(tmp_path / "bad.json"))):
+        out = run_cli(*args)
+        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert_no_traceback(out)
