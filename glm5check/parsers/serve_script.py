@@ -530,15 +530,12 @@ def show(text: str) -> str:
 
 def parse_script(text: str) -> ParsedScript:
     """Read a launch script's exports, assignments and its `vllm serve` command. Never raises."""
-    try:
-        splitter = _Splitter(text.replace("\r\n", "\n"))
-        statements = splitter.split()
-        reader = _Reader()
-        reader.problems.extend(splitter.problems)
-        reader.read(statements)
-        return reader.result()
-    except Exception as exc:  # a parser must never raise; report instead
-        return ParsedScript({}, {}, {}, None, (ScriptProblem("syntax", f"script could not be read: {exc}"),))
+    splitter = _Splitter(text.replace("\r\n", "\n"))
+    statements = splitter.split()
+    reader = _Reader()
+    reader.problems.extend(splitter.problems)
+    reader.read(statements)
+    return reader.result()
 
 
 def parse_command(command: str) -> ParsedScript:
