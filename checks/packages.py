@@ -158,7 +158,20 @@ def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | 
 
 def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
     value = ctx.env.get(BALANCE_VAR)
-    if value is None or value.strip() in ("", "0") or ev.dist is None or ev.version is None:
+    if value is None or ev.dist is None or ev.version is None:
+        return None
+    item = BALANCE_VAR
+    try:  # vllm-ascend reads it as bool(int(value)): anything else stops it at start-up
+        enabled = bool(int(value))
+    except ValueError:
+        return failed(
+            f"{BALANCE_VAR}={value!r} is not a number: vllm-ascend reads it with int() and fails at start-up",
+            item=item,
+            expected="0 or 1",
+            observed=value,
+            remediation=f"export {BALANCE_VAR}=1 (or unset it)",
+        )
+    if not enabled:
         return None
     from packaging.version import InvalidVersion, Version
 
@@ -170,7 +183,6 @@ def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
         effective = Version(seen) == Version(BALANCE_VLLM_VERSION)
     except InvalidVersion:
         effective = False
-    item = BALANCE_VAR
     if effective:
         return passed(f"{BALANCE_VAR}={value} takes effect with vllm {seen}", item=item, observed=value)
     return warned(
@@ -179,7 +191,7 @@ def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
         item=item,
         expected=f"vllm {BALANCE_VLLM_VERSION} for the variable to act",
         observed=f"{BALANCE_VAR}={value}, vllm {seen}",
-        remediation=f"nothing to fix for the pinned vllm; unset {BALANCE_VAR} to avoid surprises later",
+        remediation=f"none needed: the guide exports it, but with this vllm {BALANCE_VAR} changes nothing",
     )
 
 
@@ -221,7 +233,8 @@ brings CUDA kernels and the wrong platform; another commit breaks vllm-ascend's 
 What: the installed commit from the best evidence there is: direct_url.json vcs_info (pip install
 git+URL), the checkout's HEAD and uncommitted changes (pip install -e), else the setuptools_scm version
 (`+g<hash>`, `.dYYYYMMDD` = dirty tree, `.empty` = target), compared with the profile's pin or
-`--expect vllm=SHA`. Also warns when VLLM_ASCEND_BALANCE_SCHEDULING is set but inert with this vllm.
+`--expect vllm=SHA`. Also warns when VLLM_ASCEND_BALANCE_SCHEDULING is set but inert with this vllm
+(it acts only with vllm 0.15.0), and fails when it is not a number (vllm-ascend reads it with int()).
 Fix: git clone https://github.com/vllm-project/vllm.git && cd vllm && git checkout <pin> &&
 VLLM_TARGET_DEVICE=empty pip install -v .
 """,

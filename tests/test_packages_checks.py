@@ -326,6 +326,7 @@ def test_python_outside_the_supported_versions_fails() -> None:
         ("0.15.0+empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "1"}, Status.PASS),
         ("0.16.0rc2.dev3+g978a37c82.empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "0"}, None),
         ("0.16.0rc2.dev3+g978a37c82.empty", {}, None),
+        ("0.16.0rc2.dev3+g978a37c82.empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "true"}, Status.FAIL),
     ],
 )
 def test_balance_scheduling_is_inert_except_with_vllm_0_15_0(
