@@ -288,6 +288,14 @@ def _submodules(ev: CommitEvidence) -> Result | None:
             remediation=f"cd {checkout.folder} && git submodule update --init --recursive "
             "&& pip install -v .",
         )
+    moved = [str(s.get("path")) for s in checkout.submodules if s.get("state") != "ok"]
+    if moved:
+        return warned(
+            f"submodules in {checkout.folder} not at the commit the checkout records: {', '.join(moved)}",
+            item="submodules",
+            observed=", ".join(moved),
+            remediation=f"cd {checkout.folder} && git submodule update --recursive && pip install -v .",
+        )
     return passed(
         f"submodules initialised in {checkout.folder} ({len(checkout.submodules)})", item="submodules"
     )

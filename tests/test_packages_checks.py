@@ -312,6 +312,15 @@ def test_uninitialised_submodules_and_a_missing_platform_plugin_fail() -> None:
     assert outcomes["platform plugin"].status == Status.FAIL
 
 
+def test_a_submodule_at_another_commit_warns() -> None:
+    node = Node()
+    node.writer.probe(PROBE_KIND, demo.VLLM_ASCEND_CHECKOUT, {
+        "folder": demo.VLLM_ASCEND_CHECKOUT, "head": VLLM_ASCEND_PIN, "dirty": False, "changed": [], "error": None,
+        "submodules": [{"path": "csrc/third_party/catlass", "state": "other-commit", "commit": None}]})
+    outcome = node.run(checks.vllm_ascend)["submodules"]
+    assert (outcome.status, outcome.observed) == (Status.WARN, "csrc/third_party/catlass")
+
+
 def test_python_outside_the_supported_versions_fails() -> None:
     node = Node()
     node.python_version = "3.12.3"
