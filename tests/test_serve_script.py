@@ -304,3 +304,19 @@ def test_the_scan_finds_what_it_looks_for() -> None:
         "shell=...",
         "argv starting with 'bash'",
     ]
+
+
+def test_here_document_bodies_are_data_not_script_lines() -> None:
+    parsed = parse_script(
+        "cat > /tmp/rank_table.json <<EOF\n"
+        '{"export": "A=1", "vllm serve": "x $nope"}\n'
+        "EOF\n"
+        "cat <<-'END' | tee log\n"
+        "\texport B=2\n"
+        "\tEND\n"
+        "export C=3\n"
+        "vllm serve /m --port 1\n"
+    )
+    assert parsed.exports == {"C": "3"}
+    assert parsed.problems == ()
+    assert parsed.command is not None and parsed.command.line == 8

@@ -50,6 +50,7 @@ _CONTROL_WORDS = frozenset(
     }
 )
 _COMMAND_PREFIXES = frozenset({"exec", "nohup", "time", "command", "builtin"})
+_HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _API_SERVER_MODULES = frozenset({"vllm.entrypoints.openai.api_server"})
 _MAX_STATEMENTS = 20000
 
@@ -113,6 +114,7 @@ class _Splitter:
         self.statements: list[_Statement] = []
         self.problems: list[ScriptProblem] = []
         self.line = 1
+        self.heredocs: list[tuple[bool, str]] = []  # (<<- form, delimiter) still to skip
         self._reset()
 
     def _reset(self) -> None:
@@ -123,7 +125,23 @@ class _Splitter:
         text = "".join(self.out)
         if text.strip():
             self.statements.append(_Statement(text, self.segments))
+            self.heredocs.extend((m.group(1) == "-", m.group(3)) for m in _HEREDOC.finditer(text))
         self._reset()
+
+    def _skip_heredocs(self, i: int) -> int:
+        """Skip the bodies of here-documents opened on the line that just ended (text[i] is its newline):
+        they are data for another program, not script lines."""
+        while self.heredocs:
+            strip_tabs, delimiter = self.heredocs.pop(0)
+            while i < len(self.text):
+                end = self.text.find("\n", i + 1)
+                end = len(self.text) if end < 0 else end
+                line = self.text[i + 1 : end]
+                self.line += 1
+                i = end
+                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                    break
+        return i
 
     def _at_word_start(self) -> bool:
         return not self.out or self.out[-1] in " \t;&|()"
@@ -167,6 +185,7 @@ class _Splitter:
                 continue
             elif char == "\n":
                 self._flush()
+                i = self._skip_heredocs(i)
                 self.line += 1
                 self.segments = [(0, self.line)]
             elif char in ";|" or (char == "&" and self._ends_statement(i)):
