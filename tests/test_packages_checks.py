@@ -275,9 +275,18 @@ def test_setup_py_develop_is_judged_by_its_checkout_and_setup_py_install_has_no_
     ascend = node.record("vllm-ascend")
     ascend.pop("direct_url")
     ascend["path"] = f"{demo.VLLM_ASCEND_CHECKOUT}/vllm_ascend.egg-info"
-    node.writer.probe(PROBE_KIND, demo.VLLM_ASCEND_CHECKOUT, {
-        "folder": demo.VLLM_ASCEND_CHECKOUT, "head": VLLM_ASCEND_PIN, "dirty": True, "changed": ["setup.py"],
-        "error": None, "submodules": []})
+    node.writer.probe(
+        PROBE_KIND,
+        demo.VLLM_ASCEND_CHECKOUT,
+        {
+            "folder": demo.VLLM_ASCEND_CHECKOUT,
+            "head": VLLM_ASCEND_PIN,
+            "dirty": True,
+            "changed": ["setup.py"],
+            "error": None,
+            "submodules": [],
+        },
+    )
     outcome = node.run(checks.vllm_ascend)[None]
     assert outcome.status == Status.FAIL
     assert outcome.message == f"the checkout {demo.VLLM_ASCEND_CHECKOUT} has uncommitted changes (setup.py)"
@@ -314,9 +323,18 @@ def test_uninitialised_submodules_and_a_missing_platform_plugin_fail() -> None:
 
 def test_a_submodule_at_another_commit_warns() -> None:
     node = Node()
-    node.writer.probe(PROBE_KIND, demo.VLLM_ASCEND_CHECKOUT, {
-        "folder": demo.VLLM_ASCEND_CHECKOUT, "head": VLLM_ASCEND_PIN, "dirty": False, "changed": [], "error": None,
-        "submodules": [{"path": "csrc/third_party/catlass", "state": "other-commit", "commit": None}]})
+    node.writer.probe(
+        PROBE_KIND,
+        demo.VLLM_ASCEND_CHECKOUT,
+        {
+            "folder": demo.VLLM_ASCEND_CHECKOUT,
+            "head": VLLM_ASCEND_PIN,
+            "dirty": False,
+            "changed": [],
+            "error": None,
+            "submodules": [{"path": "csrc/third_party/catlass", "state": "other-commit", "commit": None}],
+        },
+    )
     outcome = node.run(checks.vllm_ascend)["submodules"]
     assert (outcome.status, outcome.observed) == (Status.WARN, "csrc/third_party/catlass")
 
