@@ -132,6 +132,13 @@ def _build_problems(ev: CommitEvidence, pin: str, target: str | None) -> list[st
 
 def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | None) -> Result:
     pin, pin_source = _expected_commit(ctx, ev.name, pinned)
+    if not re.fullmatch(r"[0-9a-f]{7,40}", pin):
+        return failed(
+            f"the expected commit {pin!r} ({pin_source}) is not a commit id: 7 to 40 hex digits",
+            expected="a commit id",
+            observed=pin,
+            remediation=f"pin a commit: --expect {ev.name}=<sha> (git rev-parse <branch or tag>)",
+        )
     fix = _install_command(ev.name, pin, target)
     python = ctx.fact(inventory).executable or ctx.options.python
     problem = _distribution_problem(ev, python, fix)

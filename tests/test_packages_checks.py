@@ -145,6 +145,14 @@ def test_expect_override_replaces_the_pin_and_failures_show_both_commits() -> No
     assert passing.expected == f"commit {other[:9]} (--expect)"
 
 
+def test_an_expected_commit_that_is_not_one_fails_clearly() -> None:
+    outcome = Node().run(checks.vllm, Options(expect={"vllm": "main"}))[None]
+    assert (outcome.status, outcome.message) == (
+        Status.FAIL,
+        "the expected commit 'main' (--expect) is not a commit id: 7 to 40 hex digits",
+    )
+
+
 def test_transformers_from_pypi_below_5_2_fails_with_the_error_users_hit() -> None:
     node = Node().set("transformers", "5.1.0")
     node.packages["transformers"] = demo.transformers_package(False)
