@@ -347,3 +347,18 @@ def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> No
     named = {d["item"] for d in json.loads(differ.stdout)["differences"]}
     assert {"vllm commit", "fingerprint", "DP rank 0", "--data-parallel-rpc-port"} <= named, named
     assert os.path.exists(node0)
+
+
+def test_single_node_replicas_are_compared_without_rank_rules(tmp_path: Path) -> None:
+    reports = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.json"
+        done = run_cli("--profile", "a2-single", "--replay", "demo", "--format", "json", "-o", str(out))
+        assert_no_traceback(done)
+        report = json.loads(out.read_text())
+        report["node"]["hostname"] = f"replica-{name}"
+        reports.append(report)
+    reports[1]["facts"]["cann_version"] = "8.3.RC1"
+    code, result = run_compare(tmp_path, *reports)
+    assert code == 1
+    assert items(result) == ["CANN"]

@@ -63,6 +63,13 @@ class NodeReport:
         return plan if isinstance(plan, dict) else {}
 
     @property
+    def multi_node(self) -> bool:
+        profile = self.data.get("profile")
+        hardware = profile.get("hardware") if isinstance(profile, dict) else None
+        nodes = _int(hardware.get("nodes")) if isinstance(hardware, dict) else None
+        return nodes is not None and nodes > 1
+
+    @property
     def addresses(self) -> set[str]:
         found: set[str] = set()
         for interface in _list(self.facts.get("interfaces")):
@@ -343,6 +350,8 @@ def _node_interfaces(nodes: list[NodeReport], name: str) -> Iterator[Difference]
 
 
 def _ranks(nodes: list[NodeReport]) -> Iterator[Difference]:
+    if not any(n.multi_node for n in nodes):
+        return  # single-node deployments (replicas, say): each node is its own DP group
     sizes = [_int(n.plan.get("data_parallel_size")) for n in nodes]
     dp = max((s for s in sizes if s), default=1)
     owners: dict[int, list[str]] = {}
