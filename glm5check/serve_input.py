@@ -18,7 +18,6 @@ from typing import Any
 
 from glm5check import vllm_flags
 from glm5check.errors import ConfigError
-from glm5check.errors import ConfigError
 from glm5check.parsers.serve_script import ParsedScript, Word, parse_command, parse_script, show
 from glm5check.profiles import Profile, ServePlan
 
