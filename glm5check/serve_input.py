@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
 from glm5check import vllm_flags
@@ -155,18 +154,13 @@ def read_serve(profile: Profile, script_path: str | None = None, command: str | 
 
 
 def _read_script(path: str) -> str:
+    """The script's text: a regular file of at most MAX_SCRIPT_BYTES (a FIFO would block the read)."""
+    from glm5check.host.inputs import InputError, read_input_text
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SCRIPT_BYTES + 1)
-    except OSError as exc:
-        raise ServeInputError(f"cannot read serve script {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_SCRIPT_BYTES:
-        raise ServeInputError(
-            f"serve script {path} is larger than {MAX_SCRIPT_BYTES // 1024} KiB; not a launch script"
-        )
-    if Path(path).is_dir():  # pragma: no cover - open() already fails on a directory
-        raise ServeInputError(f"serve script {path} is a directory")
-    return data.decode("utf-8", errors="replace")
+        return read_input_text(path, "serve script", MAX_SCRIPT_BYTES)
+    except InputError as exc:
+        raise ServeInputError(str(exc)) from None
 
 
 def _build(profile: Profile, parsed: ParsedScript, origin: str, where: str) -> ServeInput:

@@ -320,3 +320,15 @@ def test_here_document_bodies_are_data_not_script_lines() -> None:
     assert parsed.exports == {"C": "3"}
     assert parsed.problems == ()
     assert parsed.command is not None and parsed.command.line == 8
+
+
+def test_a_fifo_or_folder_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "serve.fifo"
+    os.mkfifo(fifo)
+    profile = load_builtin("a2-single")
+    with pytest.raises(ServeInputError, match="FIFO"):
+        read_serve(profile, str(fifo))
+    with pytest.raises(ServeInputError, match="directory"):
+        read_serve(profile, str(tmp_path))
