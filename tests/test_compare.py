@@ -362,3 +362,12 @@ def test_single_node_replicas_are_compared_without_rank_rules(tmp_path: Path) ->
     code, result = run_compare(tmp_path, *reports)
     assert code == 1
     assert items(result) == ["CANN"]
+
+
+def test_a_fifo_is_refused_without_blocking(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(demo_reports["node0"]))
+    fifo = tmp_path / "node1.json"
+    os.mkfifo(fifo)
+    done = run_cli("compare", str(good), str(fifo), timeout=30)
+    assert done.returncode == 2 and "FIFO" in done.stderr

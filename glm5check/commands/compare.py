@@ -105,17 +105,13 @@ class Difference:
 
 def load_reports(paths: tuple[str, ...]) -> list[NodeReport]:
     """Read and check every report; ConfigError (exit 2) names the first that cannot be used."""
+    from glm5check.host.inputs import read_input_text
+
     raw: list[tuple[str, dict[str, Any]]] = []
     for path in paths:
+        text = read_input_text(path, "report", MAX_REPORT_BYTES)  # a regular file, bounded (InputError)
         try:
-            with open(path, "rb") as handle:
-                text = handle.read(MAX_REPORT_BYTES + 1)
-        except OSError as exc:
-            raise ConfigError(f"cannot read report {path}: {exc.strerror or exc}") from None
-        if len(text) > MAX_REPORT_BYTES:
-            raise ConfigError(f"report {path} is larger than {MAX_REPORT_BYTES >> 20} MiB")
-        try:
-            data = json.loads(text.decode("utf-8", errors="replace"))
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"report {path} is not JSON ({exc.msg}, line {exc.lineno})") from None
         if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
