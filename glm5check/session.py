@@ -188,7 +188,7 @@ def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> d
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "hostname": hostname,
         "profile": ctx.profile.name,
-        "profile_toml": to_toml(ctx.profile),
+        "profile_toml": redact_text(to_toml(ctx.profile)),
         "options": {
             "python": opts.python,
             "model_dir": opts.model_dir,

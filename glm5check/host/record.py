@@ -28,7 +28,7 @@ from glm5check.host.base import (
 from glm5check.host.live import LiveHost
 from glm5check.host.snapshot import SnapshotData
 from glm5check.model import ProbeFailed
-from glm5check.redact import redact_env, redact_text
+from glm5check.redact import redact_argv, redact_env, redact_text
 
 
 class RecordingHost:
@@ -115,7 +115,7 @@ class RecordingHost:
 
     def processes(self) -> tuple[Process, ...]:
         processes = self._system("processes", self.live.processes)
-        recorded = tuple(replace(p, cmdline=tuple(redact_text(a) for a in p.cmdline)) for p in processes)
+        recorded = tuple(replace(p, cmdline=tuple(redact_argv(p.cmdline))) for p in processes)
         with self.data.lock:
             self.data.processes = recorded
         return processes
