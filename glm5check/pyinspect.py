@@ -25,13 +25,15 @@ import sys
 SCHEMA = "glm5check.pyinspect/1"
 # Distributions whose requirements, entry points and direct_url.json the checks read in full.
 DETAIL_DISTS = ("vllm", "vllm-ascend", "transformers", "torch", "torch-npu", "triton-ascend")
-# Files of top-level packages: text to return, or (file, needle) pairs whose presence is reported.
+# Files of top-level packages: version files whose assignment lines are returned, or (file, needle)
+# pairs whose presence is reported. Only those lines travel: the rest of a file is of no use to the checks
+# and would be recorded in snapshots.
 PACKAGE_TEXTS = {
     "vllm": ("_version.py",),
-    "vllm_ascend": ("_version.py", "_build_info.py"),
-    "torch_npu": ("version.py",),
+    "vllm_ascend": ("_version.py",),
     "transformers": (),
 }
+KEPT_ASSIGNMENTS = ("__version__", "__commit_id__")
 PACKAGE_PROBES = {
     "transformers": (
         ("models/glm_moe_dsa/configuration_glm_moe_dsa.py", None),
@@ -118,11 +120,18 @@ def package_record(top_level: str) -> dict:
     if folder is None:
         return record
     for relative in PACKAGE_TEXTS.get(top_level, ()):
-        record["texts"][relative] = _read_text_file(os.path.join(folder, relative))
+        record["texts"][relative] = version_lines(_read_text_file(os.path.join(folder, relative)))
     for relative, needle in PACKAGE_PROBES.get(top_level, ()):
         text = _read_text_file(os.path.join(folder, relative))
         record["probes"][relative] = text is not None and (needle is None or needle in text)
     return record
+
+
+def version_lines(text: str | None) -> str | None:
+    """The `__version__ = ...` and `__commit_id__ = ...` lines of a setuptools_scm version file."""
+    if text is None:
+        return None
+    return "".join(line for line in text.splitlines(True) if line.lstrip().startswith(KEPT_ASSIGNMENTS))
 
 
 def _read_text_file(path: str) -> str | None:

@@ -19,6 +19,7 @@ from glm5check.host.snapshot import SnapshotWriter
 from glm5check.model import Check, Status
 from glm5check.parsers.versions import parse_scm_version, without_target
 from glm5check.profiles import Profile, load_builtin
+from glm5check.pyinspect import version_lines
 from glm5check.runner import Outcome, run_one
 
 PART = Path(__file__).resolve().parents[1] / "fixtures" / "demo" / "parts" / "packages.py"
@@ -111,7 +112,7 @@ def test_vllm_wheel_from_pypi_says_so() -> None:
     pypi_version_py = (
         PART.parents[2] / "install-facts" / "vllm__version.py.from-pypi-sdist-0.16.0.txt"
     ).read_text()
-    node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm", {"_version.py": pypi_version_py})
+    node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm", {"_version.py": version_lines(pypi_version_py)})
     outcome = node.run(checks.vllm)[None]
     assert outcome.status == Status.FAIL
     assert outcome.message == (

@@ -32,12 +32,7 @@ if TYPE_CHECKING:
     from glm5check.context import Context
 
 # The top-level package each distribution installs (for its files in the inventory).
-TOP_LEVEL = {
-    "vllm": "vllm",
-    "vllm-ascend": "vllm_ascend",
-    "transformers": "transformers",
-    "torch-npu": "torch_npu",
-}
+TOP_LEVEL = {"vllm": "vllm", "vllm-ascend": "vllm_ascend", "transformers": "transformers"}
 SITE_DIR_NAMES = ("site-packages", "dist-packages")
 REPORTED_PACKAGES = ("vllm", "vllm-ascend", "transformers", "torch", "torch-npu", "triton-ascend")
 
