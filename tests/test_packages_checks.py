@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -12,7 +13,7 @@ import pytest
 from glm5check.checks import packages as checks
 
 from glm5check.context import REPORTED_FACTS, Context, Options
-from glm5check.facts.packages import inspect_argv
+from glm5check.facts.packages import Dist, inspect_argv
 from glm5check.host.git import PROBE_KIND
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
@@ -418,3 +419,16 @@ def test_reported_facts_name_versions_sources_and_commits() -> None:
     assert packages["transformers"]["commit"] == demo.TRANSFORMERS_COMMIT
     assert packages["torch-npu"]["version"] == "2.9.0"
     assert REPORTED_FACTS["python"](ctx) == {"version": "3.11.14", "executable": demo.PYTHON}
+
+
+def test_install_kinds_of_the_direct_url_files_pip_really_writes() -> None:
+    examples = (PART.parents[2] / "install-facts" / "direct_url-examples-observed.txt").read_text()
+    records = [json.loads(line) for line in examples.splitlines() if line.startswith("{")]
+    dists = [Dist("vllm", "0", "/site/vllm-0.dist-info", direct_url=record) for record in records]
+    assert [d.install_kind for d in dists] == ["local-folder", "editable", "vcs", "vcs"]
+    assert [d.local_folder for d in dists] == ["/path/to/checkout", "/path/to/checkout", None, None]
+    assert [d.vcs_commit for d in dists[2:]] == [
+        "d8949ce7066c87d4f8e5fa0fe797b6f5f1a9375e",
+        "4665fe8dedc21fcd71554dfd20ffaaf4dbc25b49",
+    ]
+    assert Dist("vllm", "0", "/site/vllm-0.dist-info").install_kind == "index"

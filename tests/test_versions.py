@@ -116,6 +116,9 @@ def test_version_py_of_both_setuptools_scm_generations() -> None:
     assert (new.version, new.commit_id) == ("0.14.0rc2.dev150+gff3a50d01", "gff3a50d01")
     assert (old.version, old.commit_id) == ("0.14.0rc2.dev150+gff3a50d011", None)
     assert (pypi.version, pypi.commit_id) == ("0.16.0", "g89a77b108")
+    torch_npu_file = INSTALL_FACTS / "torch_npu-2.9.0_version.py.from-pypi-wheel.txt"
+    torch_npu = parse_version_py(torch_npu_file.read_text())
+    assert (torch_npu.version, torch_npu.commit_id) == ("2.9.0", None)
 
 
 @given(st.one_of(st.text(), st.none(), st.integers()))
