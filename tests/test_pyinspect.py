@@ -211,3 +211,14 @@ def test_the_user_site_counts_unless_pythonnousersite_is_set(tmp_path: Path) -> 
 
     assert transformers_paths({}) == [str(user_site / "transformers-4.57.0.dist-info")]
     assert transformers_paths({"PYTHONNOUSERSITE": "1"}) == []
+
+
+def test_the_script_parses_as_python_3_8() -> None:
+    """The target interpreter may be older than glm5check's own (the script has to say which it is)."""
+    import ast
+
+    from glm5check.facts.packages import inspect_source
+
+    ast.parse(inspect_source(), feature_version=(3, 8))
+    with pytest.raises(SyntaxError):  # the check itself can fail: 3.10 syntax is refused
+        ast.parse("match x:\n    case 1:\n        pass\n", feature_version=(3, 8))
