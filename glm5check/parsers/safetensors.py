@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 PREFIX_BYTES = 8
 # The safetensors library refuses longer headers ("HeaderTooLarge"); so do we.
 MAX_HEADER_BYTES = 100_000_000
 LFS_POINTER_START = b"version https://git-lfs"
+_BY_OFFSETS = attrgetter("start", "end")
 
 # Bits per element of every dtype the format defines.
 DTYPE_BITS: dict[str, int] = {
@@ -45,8 +47,9 @@ DTYPE_BITS: dict[str, int] = {
 }
 
 
-@dataclass(frozen=True)
-class TensorInfo:
+class TensorInfo(NamedTuple):
+    """A named tuple, not a dataclass: a GLM-5-w4a8 folder has 237,030 of them, built in a second."""
+
     name: str
     dtype: str
     shape: tuple[int, ...]
@@ -69,7 +72,7 @@ class SafetensorsHeader:
     problems: tuple[str, ...] = ()
     data_bytes: int | None = None  # the last data offset: how many data bytes the header describes
     lfs_pointer: bool = False
-    truncated_by: int | None = field(default=None)  # bytes missing at the end of the file, when short
+    truncated_by: int | None = None  # bytes missing at the end of the file, when short
 
     @property
     def ok(self) -> bool:
@@ -139,7 +142,7 @@ def parse_header(header: bytes, file_size: int | None = None) -> SafetensorsHead
     problems: list[str] = []
     metadata = _metadata(raw.pop("__metadata__", None), problems)
     tensors = [t for name, entry in raw.items() if (t := _tensor(name, entry, problems)) is not None]
-    tensors.sort(key=lambda t: (t.start, t.end))
+    tensors.sort(key=_BY_OFFSETS)
     data_bytes = _check_layout(tensors, problems)
     truncated_by = _check_size(PREFIX_BYTES + length + data_bytes, file_size, problems)
     return SafetensorsHeader(
@@ -157,7 +160,7 @@ def _metadata(value: Any, problems: list[str]) -> dict[str, str] | None:
 
 
 def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return type(value) is int and value >= 0  # bool is a subclass of int, not a count
 
 
 def _tensor(name: str, entry: Any, problems: list[str]) -> TensorInfo | None:
@@ -168,10 +171,10 @@ def _tensor(name: str, entry: Any, problems: list[str]) -> TensorInfo | None:
     if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
         problems.append(f"{name}: unknown dtype {dtype!r}")
         return None
-    if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+    if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape):
         problems.append(f"{name}: shape {shape!r} is not a list of non-negative integers")
         return None
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(o) for o in offsets)):
+    if not (type(offsets) is list and len(offsets) == 2 and _is_count(offsets[0]) and _is_count(offsets[1])):
         problems.append(f"{name}: data_offsets {offsets!r} are not two non-negative integers")
         return None
     start, end = offsets
