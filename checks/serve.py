@@ -298,16 +298,15 @@ def serve_args(ctx: Context) -> Iterator[Result]:
 
 @reported_fact("serve")
 def report_serve(ctx: Context) -> dict[str, Any] | None:
-    """The launch command as read: its plan, every flag, the origin of each value, the problems.
-    `glm5check compare` compares these between nodes."""
+    """The launch command as read: every flag with its line, where each export came from, the problems.
+    (The plan itself is the report's profile.serve, with profile.serve_sources.) `glm5check compare`
+    compares the flags between nodes."""
     serve = _serve_input(ctx)
     if serve is None:
         return None
     return {
         "origin": ctx.options.serve_source or serve.origin,  # the path the user gave, not a copy's
         "model_path": serve.model_path,
-        "plan": {field: getattr(serve.plan, field) for field in FIELD_FLAGS},
-        "sources": dict(serve.sources),
         "flags": [{"flag": f.flag, "value": _flag_value(f), "line": f.line} for f in serve.flags],
         "env_sources": dict(serve.env_sources),
         "unknown_env": list(serve.unknown_env),

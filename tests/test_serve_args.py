@@ -296,7 +296,7 @@ def test_through_the_cli_with_a_seeded_script(weights: dict[str, Path], tmp_path
     report = json.loads(result.stdout)
     failed = [r for r in report["results"] if r["status"] == "fail"]
     assert [r["item"] for r in failed] == ["--enable-expert-paralel"]
-    assert report["facts"]["serve"]["sources"]["data_parallel_start_rank"].startswith("serve script line ")
+    assert report["profile"]["serve_sources"]["data_parallel_start_rank"].startswith("serve script line ")
     assert report["profile"]["serve"]["headless"] is True
 
 

@@ -55,9 +55,7 @@ class NodeReport:
 
     @property
     def plan(self) -> dict[str, Any]:
-        serve = self.facts.get("serve")
-        if isinstance(serve, dict) and isinstance(serve.get("plan"), dict):
-            return serve["plan"]
+        """The plan the node was checked with: the profile's, overridden by its launch script."""
         profile = self.data.get("profile")
         plan = profile.get("serve") if isinstance(profile, dict) else None
         return plan if isinstance(plan, dict) else {}
@@ -199,14 +197,18 @@ def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
 
 
 def _weights(nodes: list[NodeReport]) -> Iterator[Difference]:
-    yield from _agree(
-        nodes,
-        "weights",
-        "fingerprint",
-        lambda n: _dict(n.facts.get("weights")).get("fingerprint"),
-        "the weights differ between nodes (index, shard names, sizes or headers); run "
-        "`glm5check weights verify DIR --deep` on each node to find the file",
-    )
+    fingerprints = {n.label: _dict(n.facts.get("weights")).get("fingerprint") for n in nodes}
+    if len(set(fingerprints.values())) > 1:
+        shown = {label: _cut(str(f), 23) if f else "unknown" for label, f in fingerprints.items()}
+        if None in fingerprints.values():
+            missing = ", ".join(label for label, f in fingerprints.items() if not f)
+            message = f"the weights could not be read on {missing} (see weights.path there)"
+        else:
+            message = (
+                "the weights differ between nodes (index, shard names, sizes or headers); run "
+                "`glm5check weights verify DIR --deep` on each node to find the file"
+            )
+        yield Difference("weights", "fingerprint", message, shown)
     serve_models = [(_dict(n.facts.get("serve")).get("model_path")) for n in nodes]
     if any(serve_models):
         yield from _agree(
