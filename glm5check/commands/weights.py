@@ -21,9 +21,12 @@ import click
 
 from glm5check import __version__
 from glm5check.errors import ConfigError
+from glm5check.host.inputs import read_input_text
 from glm5check.units import fmt_bytes
 
 MODES = ("quick", "deep")
+# A deep manifest of a 282-shard checkpoint is ~60 KiB; anything this big is not a manifest.
+MANIFEST_CAP_BYTES = 16 * 1024 * 1024
 
 
 def _quick_entries(folder: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -78,7 +81,7 @@ def compare(manifest: dict[str, Any], entries: dict[str, dict[str, Any]]) -> lis
 
 def _load_manifest(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_input_text(path, "manifest", MANIFEST_CAP_BYTES))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"cannot read manifest {path}: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != "glm5check.weights-manifest/v1":

@@ -13,6 +13,8 @@ import os
 from typing import Any
 
 PROBE_KIND = "git"
+# The probe is abandoned at the host's timeout; this also kills a git child that would outlive it.
+GIT_TIMEOUT_S = 10.0
 CHANGED_FILES_SHOWN = 10
 # First character of a `git submodule status` line.
 _SUBMODULE_STATES = {" ": "ok", "-": "uninitialised", "+": "other-commit", "U": "conflict"}
@@ -65,12 +67,12 @@ def _read_repository(folder: str, answer: dict[str, Any]) -> None:
     try:
         answer["head"] = repo.head.commit.hexsha
         answer["branch"] = None if repo.head.is_detached else repo.head.ref.name
-        status = repo.git.status("--porcelain", "--untracked-files=no")
+        status = repo.git.status("--porcelain", "--untracked-files=no", kill_after_timeout=GIT_TIMEOUT_S)
         changed = [line[3:] for line in status.splitlines() if line.strip()]
         answer["dirty"] = bool(changed)
         answer["changed"] = changed[:CHANGED_FILES_SHOWN]
         if os.path.exists(os.path.join(folder, ".gitmodules")):
-            answer["submodules"] = _submodules(repo.git.submodule("status"))
+            answer["submodules"] = _submodules(repo.git.submodule("status", kill_after_timeout=GIT_TIMEOUT_S))
     finally:
         repo.close()
 

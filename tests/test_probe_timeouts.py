@@ -1,0 +1,193 @@
+"""No probe without a timeout, enforced on the source: an AST scan of the shipped code (glm5check/ and
+checks/).
+
+1. Only the host layer (glm5check/host/) imports what reaches the machine or the network (subprocess,
+   socket, psutil, gitpython, urllib.request, http.client, multiprocessing, ctypes). Everything else
+   asks ctx.host, whose every call is bounded.
+2. Outside the host layer nothing touches the filesystem directly (open(), Path.read_text/read_bytes/
+   write_*, os.listdir/scandir/stat/walk, exists/is_file/is_dir, glob, tempfile, os.system/popen, …),
+   except calls on a host object (`ctx.host.stat(…)`) and this allow-list, each for a reason that is not a
+   probe of the machine being checked:
+   - glm5check/pyinspect.py: the inventory script runs inside the *target* interpreter (sent with -c,
+     itself bounded by the host's timeout), never in glm5check's process;
+   - glm5check/session.py: finds the demo snapshots shipped in the package, writes --output, and hands
+     serve_input a private temporary copy of the serve script it already read through host/inputs.py;
+   - glm5check/profiles/__init__.py: reads the built-in profile TOMLs shipped in the package;
+   - glm5check/facts/packages.py: reads its own pyinspect.py source from the package;
+   - glm5check/commands/compare.py: writes --output;
+   - glm5check/commands/weights.py: `weights verify DIR` is a user's explicit request to read that folder
+     (hashing goes through glm5check/host/hashing.py), and it writes the --manifest it was given.
+   Files named on the command line are read through glm5check/host/inputs.py (regular files only, size
+   capped), never with a bare open().
+3. In the host layer every subprocess call passes a timeout (subprocess.run/call/check_* get timeout=;
+   a Popen is waited with .wait(timeout=…) or .communicate(timeout=…) in the same function), every
+   socket connection has a timeout, and every gitpython command gets kill_after_timeout=.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+SOURCE_ROOTS = (REPO / "glm5check", REPO / "checks")
+HOST_LAYER = REPO / "glm5check" / "host"
+IN_TARGET_INTERPRETER = {"glm5check/pyinspect.py"}
+
+MACHINE_MODULES = {"subprocess", "socket", "psutil", "git", "urllib.request", "http.client", "requests",
+                   "multiprocessing", "ctypes", "asyncio.subprocess", "pty", "select"}
+FILESYSTEM_CALLS = {
+    "open", "read_text", "read_bytes", "write_text", "write_bytes", "listdir", "scandir", "stat", "lstat", "walk",
+    "iterdir", "glob", "rglob", "exists", "lexists", "is_file", "is_dir", "is_symlink", "isfile", "isdir", "islink",
+    "getsize", "getmtime", "statvfs", "readlink", "access", "mkdir", "makedirs", "unlink", "remove", "rmdir",
+    "rmtree", "system", "popen", "TemporaryDirectory", "NamedTemporaryFile", "mkstemp", "mkdtemp", "chmod",
+    "chown", "copyfile", "copytree", "symlink_to", "touch", "mkfifo", "execv", "execvp", "spawnv", "fork",
+}
+ALLOWED_FILESYSTEM_CALLS: dict[str, set[str]] = {
+    "glm5check/session.py": {"is_file", "iterdir", "write_text", "TemporaryDirectory"},
+    "glm5check/profiles/__init__.py": {"read_text"},
+    "glm5check/facts/packages.py": {"read_text"},
+    "glm5check/commands/compare.py": {"write_text"},
+    "glm5check/commands/weights.py": {"is_dir", "stat", "exists", "write_text"},
+}
+HOST_RECEIVERS = ("host", "live")  # ctx.host.stat(…), self.live.read_bytes(…): the bounded host API
+
+
+def _relative(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
+
+
+def _sources() -> Iterator[tuple[str, ast.Module]]:
+    for root in SOURCE_ROOTS:
+        for path in sorted(root.rglob("*.py")):
+            yield _relative(path), ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+SOURCES = dict(_sources())
+
+
+def _imports(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.lineno, node.module
+            for alias in node.names:
+                yield node.lineno, f"{node.module}.{alias.name}"
+
+
+def _called_name(call: ast.Call) -> tuple[str | None, str]:
+    """(receiver source or None, name) of a call: open(…) -> (None, "open"); p.read_text() -> ("p", …)."""
+    if isinstance(call.func, ast.Name):
+        return None, call.func.id
+    if isinstance(call.func, ast.Attribute):
+        return ast.unparse(call.func.value), call.func.attr
+    return None, ""
+
+
+def _machine_import_violations(name: str, tree: ast.Module) -> list[str]:
+    return [f"{name}:{line} imports {module}" for line, module in _imports(tree)
+            if module in MACHINE_MODULES or module.split(".")[0] in {"subprocess", "socket", "psutil", "git"}]
+
+
+def _filesystem_violations(name: str, tree: ast.Module) -> list[str]:
+    allowed = ALLOWED_FILESYSTEM_CALLS.get(name, set())
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        receiver, called = _called_name(node)
+        if called not in FILESYSTEM_CALLS or called in allowed:
+            continue
+        if receiver is not None and receiver.split(".")[-1].endswith(HOST_RECEIVERS):
+            continue
+        found.append(f"{name}:{node.lineno} calls {ast.unparse(node.func)}()")
+    return found
+
+
+def _outside_host() -> list[str]:
+    return [name for name in SOURCES
+            if not name.startswith(_relative(HOST_LAYER) + "/") and name not in IN_TARGET_INTERPRETER]
+
+
+def test_the_scan_sees_the_code() -> None:
+    assert "glm5check/host/live.py" in SOURCES and "checks/npu.py" in SOURCES
+    assert len(_outside_host()) > 20
+
+
+@pytest.mark.parametrize("name", _outside_host())
+def test_only_the_host_layer_reaches_the_machine(name: str) -> None:
+    assert not _machine_import_violations(name, SOURCES[name])
+
+
+@pytest.mark.parametrize("name", _outside_host())
+def test_only_the_host_layer_reads_files(name: str) -> None:
+    assert not _filesystem_violations(name, SOURCES[name])
+
+
+def test_the_allow_list_is_still_needed() -> None:
+    """An allowed call that is no longer made is removed from the list, so the list stays honest."""
+    stale = []
+    for name, calls in ALLOWED_FILESYSTEM_CALLS.items():
+        made = {_called_name(n)[1] for n in ast.walk(SOURCES[name]) if isinstance(n, ast.Call)}
+        stale += [f"{name}: {call}" for call in calls - made]
+    assert not stale
+
+
+def _functions(tree: ast.Module) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+
+
+def _keywords(call: ast.Call) -> set[str | None]:
+    return {k.arg for k in call.keywords}
+
+
+def _unbounded_calls(name: str, tree: ast.Module) -> list[str]:
+    problems: list[str] = []
+    for scope in (*_functions(tree), tree):  # each function, then the module (calls outside functions)
+        calls = [n for n in ast.walk(scope) if isinstance(n, ast.Call)]
+        waited = any(_called_name(c)[1] in ("wait", "communicate") and "timeout" in _keywords(c) for c in calls)
+        for call in calls:
+            receiver, called = _called_name(call)
+            where = f"{name}:{call.lineno} {ast.unparse(call.func)}()"
+            if receiver == "subprocess" and called in ("run", "call", "check_call", "check_output"):
+                if "timeout" not in _keywords(call):
+                    problems.append(f"{where} has no timeout=")
+            elif receiver == "subprocess" and called == "Popen" and not waited:
+                problems.append(f"{where} is never waited with a timeout")
+            elif receiver == "socket" and called == "create_connection" and "timeout" not in _keywords(call):
+                problems.append(f"{where} has no timeout=")
+            elif receiver is not None and receiver.endswith(".git") and "kill_after_timeout" not in _keywords(call):
+                problems.append(f"{where} has no kill_after_timeout=")
+    return sorted(set(problems), key=problems.index)
+
+
+@pytest.mark.parametrize("name", [n for n in SOURCES if n.startswith(_relative(HOST_LAYER) + "/")])
+def test_every_host_subprocess_and_socket_has_a_timeout(name: str) -> None:
+    assert not _unbounded_calls(name, SOURCES[name])
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import subprocess\nsubprocess.run(['ls'])\n", "has no timeout="),
+        ("import subprocess\ndef f():\n    p = subprocess.Popen(['ls'])\n    p.wait()\n", "never waited"),
+        ("import socket\nsocket.create_connection(('h', 1))\n", "has no timeout="),
+        ("def f(repo):\n    repo.git.status()\n", "kill_after_timeout"),
+    ],
+)
+def test_the_timeout_scan_finds_unbounded_calls(source: str, expected: str) -> None:
+    problems = _unbounded_calls("example.py", ast.parse(source))
+    assert problems and expected in problems[0]
+
+
+def test_the_filesystem_scan_finds_direct_reads() -> None:
+    tree = ast.parse("from pathlib import Path\nPath('/etc/x').read_text()\nopen('/x')\nctx.host.stat('/x')\n")
+    assert len(_filesystem_violations("checks/example.py", tree)) == 2
+    assert _machine_import_violations("checks/example.py", ast.parse("import psutil\n"))
