@@ -41,9 +41,10 @@ _SECRET_ASSIGN = re.compile(
     r"(?:\"[^\"]*\"|'[^']*'|[^\s;\"']+)"
 )
 # `"hub_auth_token": "…"` in JSON and `hf_token: …` at the start of a YAML line. A key ending in
-# "tokens" counts tokens (max_num_batched_tokens) and is left alone.
+# "tokens" counts tokens (max_num_batched_tokens) and is left alone, and so is a token id (every model's
+# config.json has "eos_token_id": [...]; masking it would make the file unreadable JSON in a snapshot).
 _SECRET_KEY = (
-    r"[A-Za-z0-9_.-]*(?:token(?!s)|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|credential|cookie|"
+    r"[A-Za-z0-9_.-]*(?:token(?!s|_?ids?\b)|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|credential|cookie|"
     r"private[_-]?key)[A-Za-z0-9_.-]*"
 )
 _JSON_SECRET = re.compile(rf"(?i)(\"{_SECRET_KEY}\"\s*:\s*)(\"(?:[^\"\\]|\\.)*\"|[^\s,}}\]]+)")
