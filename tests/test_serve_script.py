@@ -332,3 +332,24 @@ def test_a_fifo_or_folder_is_refused_without_blocking(tmp_path: Path) -> None:
         read_serve(profile, str(fifo))
     with pytest.raises(ServeInputError, match="directory"):
         read_serve(profile, str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("line", "env"),
+    [
+        ("numactl --cpunodebind=0 --membind=0 vllm serve /m --port 1", {}),
+        ("taskset -c 0-47 nohup vllm serve /m --port 1 &", {}),
+        ("sudo -E env HCCL_BUFFSIZE=200 vllm serve /m --port 1", {"HCCL_BUFFSIZE": "200"}),
+        ("timeout 3600 python3 -u -m vllm.entrypoints.openai.api_server /m --port 1", {}),
+    ],
+)
+def test_launchers_before_vllm_serve(line: str, env: dict[str, str]) -> None:
+    parsed = parse_script(line + "\n")
+    assert parsed.command is not None, line
+    assert [w.text for w in parsed.command.words][-2:] == ["--port", "1"]
+    assert parsed.command.env == env
+
+
+def test_a_command_that_only_mentions_vllm_serve_is_not_it() -> None:
+    parsed = parse_script("echo vllm serve is starting\nlogger -t x vllm serve\n")
+    assert parsed.command is None

@@ -49,7 +49,11 @@ _CONTROL_WORDS = frozenset(
         "select",
     }
 )
-_COMMAND_PREFIXES = frozenset({"exec", "nohup", "time", "command", "builtin"})
+# Programs that start another one with its arguments (they may come before `vllm serve`).
+_LAUNCHERS = frozenset(
+    {"exec", "nohup", "time", "command", "builtin", "env", "sudo", "numactl", "taskset", "timeout", "stdbuf",
+     "nice", "ionice", "setsid", "chrt", "unbuffer"}
+)  # fmt: skip
 _HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _API_SERVER_MODULES = frozenset({"vllm.entrypoints.openai.api_server"})
 _MAX_STATEMENTS = 20000
@@ -475,7 +479,7 @@ class _Reader:
         found = _find_serve(words)
         if found is None:
             return
-        program, args = found
+        program, launcher, args = found
         if self.command is not None:
             self.problems.append(
                 ScriptProblem(
@@ -487,7 +491,12 @@ class _Reader:
             )
             return
         env: dict[str, str] = {}
-        for name, word in prefix.items():
+        assignments = dict(prefix)
+        for word in launcher[1:]:  # `env A=1 vllm serve …`
+            match = _ASSIGNMENT.fullmatch(word.text)
+            if match:
+                assignments[match.group(1)] = word
+        for name, word in assignments.items():
             if word.unresolved:
                 self._report_unresolved(word, name)
             else:
@@ -508,22 +517,23 @@ class _Reader:
         )
 
 
-def _find_serve(words: list[Word]) -> tuple[str, list[Word]] | None:
-    index = 0
-    while index < len(words):
-        text = words[index].text
-        if text in _COMMAND_PREFIXES or (text == "env" or _ASSIGNMENT.fullmatch(text)):
-            index += 1
-            continue
-        break
-    rest = words[index:]
-    if len(rest) >= 2 and rest[0].text.rsplit("/", 1)[-1] == "vllm" and rest[1].text == "serve":
-        return "vllm serve", rest[2:]
-    program = rest[0].text.rsplit("/", 1)[-1] if rest else ""
-    if re.fullmatch(r"python[0-9.]*", program):
-        for position in range(1, len(rest) - 1):
-            if rest[position].text == "-m" and rest[position + 1].text in _API_SERVER_MODULES:
-                return f"python -m {rest[position + 1].text}", rest[position + 2 :]
+def _find_serve(words: list[Word]) -> tuple[str, list[Word], list[Word]] | None:
+    """(program, launcher words before it, its arguments) when the statement starts vLLM's server, either
+    directly or through launchers such as `nohup`, `env A=1`, `numactl --cpunodebind=0`, `taskset -c 0-47`."""
+    first = next((w.text for w in words if not _ASSIGNMENT.fullmatch(w.text)), "")
+    for index, word in enumerate(words):
+        if index and first.rsplit("/", 1)[-1] not in _LAUNCHERS:
+            return None  # `echo vllm serve …` only mentions it
+        program = word.text.rsplit("/", 1)[-1]
+        if program == "vllm" and index + 1 < len(words) and words[index + 1].text == "serve":
+            return "vllm serve", words[:index], words[index + 2 :]
+        if re.fullmatch(r"python[0-9.]*", program):
+            for position in range(index + 1, len(words) - 1):
+                if words[position].text == "-m" and words[position + 1].text in _API_SERVER_MODULES:
+                    return f"python -m {words[position + 1].text}", words[:index], words[position + 2 :]
+                if not words[position].text.startswith("-"):
+                    break
+            return None
     return None
 
 
