@@ -17,7 +17,14 @@ from typing import Any
 
 from glm5check import vllm_flags
 from glm5check.errors import ConfigError
-from glm5check.parsers.serve_script import ParsedScript, Word, parse_command, parse_script, show
+from glm5check.parsers.serve_script import (
+    ParsedScript,
+    Word,
+    parse_command,
+    parse_script,
+    show,
+    unresolved_names,
+)
 from glm5check.profiles import Profile, ServePlan
 
 MAX_SCRIPT_BYTES = 1 << 20
@@ -113,6 +120,7 @@ class ServeFlag:
     value: str | None
     line: int
     written: str
+    unresolved: tuple[str, ...] = ()  # variables in the value the script does not set
 
 
 @dataclass(frozen=True)
@@ -226,20 +234,17 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
                 )
             )
         value: str | None = inline
+        unresolved = unresolved_names(inline or "")
+        if unresolved:
+            _report_unresolved(word, written, problems)
         if inline is None and kind in ("value", "optional", "list", None):
-            values: list[str] = []
-            while index < len(words) and (
-                not words[index].text.startswith("-") or _is_number(words[index].text)
-            ):
-                if kind != "list" and values:
-                    break
-                _report_unresolved(words[index], written, problems)
-                values.append(words[index].text)
-                index += 1
-                if kind != "list":
-                    break
-            if values:
-                value = " ".join(values)
+            taken = words[index : _value_end(words, index, kind)]
+            index += len(taken)
+            for item in taken:
+                _report_unresolved(item, written, problems)
+            unresolved = tuple(name for item in taken for name in item.unresolved)
+            if taken:
+                value = " ".join(item.text for item in taken)
             elif kind == "value":
                 problems.append(
                     ServeProblem(
@@ -255,9 +260,19 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
                     flag,
                 )
             )
-        flags.append(ServeFlag(flag, value, word.line, written))
+        flags.append(ServeFlag(flag, None if value is None else show(value), word.line, written, unresolved))
     _report_duplicates(flags, problems)
     return model, flags
+
+
+def _value_end(words: tuple[Word, ...], start: int, kind: str | None) -> int:
+    """Where a flag's values end: one word (every word up to the next flag for a list flag)."""
+    end = start
+    while end < len(words) and (not words[end].text.startswith("-") or _is_number(words[end].text)):
+        end += 1
+        if kind != "list":
+            break
+    return end
 
 
 def _canonical(written: str, inline: str | None) -> tuple[str, str | None]:
@@ -331,8 +346,8 @@ def _plan_changes(
         name = FLAG_FIELDS.get(_toggle_base(base))
         if name is None:
             continue
-        if item.value is not None and "\ue000" in item.value:
-            continue  # unresolved: already reported; keep the profile's value
+        if item.unresolved:
+            continue  # already reported; the profile's value stays
         if dot:
             value = _dotted(changes.get(name), key, item)
         elif item.flag.startswith("--no-"):

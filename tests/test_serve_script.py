@@ -353,3 +353,15 @@ def test_launchers_before_vllm_serve(line: str, env: dict[str, str]) -> None:
 def test_a_command_that_only_mentions_vllm_serve_is_not_it() -> None:
     parsed = parse_script("echo vllm serve is starting\nlogger -t x vllm serve\n")
     assert parsed.command is None
+
+
+def test_unresolved_flag_values_keep_the_profile_value_and_are_shown_as_written() -> None:
+    profile = load_builtin("a2-multi")
+    serve = read_serve(profile, command="vllm serve /m --data-parallel-address $node0_ip --port=${PORT}")
+    assert serve.plan.data_parallel_address == profile.serve.data_parallel_address
+    assert serve.plan.port == profile.serve.port and serve.sources["port"] == "profile"
+    assert [(f.flag, f.value, f.unresolved) for f in serve.flags] == [
+        ("--data-parallel-address", "$node0_ip", ("node0_ip",)),
+        ("--port", "$PORT", ("PORT",)),
+    ]
+    assert [p.kind for p in serve.problems] == ["unresolved", "unresolved"]
