@@ -12,12 +12,14 @@ import json
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from glm5check import glm5
 from glm5check.context import reported_fact
 from glm5check.host.base import FILE_CAP_BYTES, Host
 from glm5check.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, Fit, FitPlan, fit
+from glm5check.model import ProbeFailed
 from glm5check.parsers.safetensors import (
     PREFIX_BYTES,
     SafetensorsHeader,
@@ -93,7 +95,7 @@ class WeightsScan:
     def readable(self) -> bool:
         return self.error is None
 
-    @property
+    @cached_property  # read by several checks; a GLM-5 index maps ~240k tensors
     def weight_map(self) -> dict[str, str]:
         data = self.index.data if self.index else None
         mapping = data.get("weight_map") if isinstance(data, dict) else None
@@ -101,12 +103,12 @@ class WeightsScan:
             return {}
         return {str(k): str(v) for k, v in mapping.items()}
 
-    @property
+    @cached_property
     def tensors(self) -> list[tuple[str, int]]:
         """(name, bytes) of every tensor in every readable shard header."""
         return [(t.name, t.nbytes) for s in self.shards if s.header for t in s.header.tensors]
 
-    @property
+    @cached_property
     def tensor_names(self) -> set[str]:
         names = set(self.weight_map)
         names.update(name for name, _ in self.tensors)
@@ -289,12 +291,33 @@ def builtin_tensors(weights: str, why: str) -> tuple[list[tuple[str, int]], str,
     return glm5.tensor_sizes(weights), f"built-in GLM-5 {weights} layout ({why})", None
 
 
+def hbm_per_chip(ctx: Context) -> tuple[int | None, str]:
+    """The smallest HBM among the chips this node's plan uses, as npu-smi shows it (a 910B4 has 32 GB,
+    not the 64 GB of the profile); (None, why) when npu-smi gives no HBM column."""
+    from glm5check.facts.npu import chip_plan
+
+    try:
+        planned = ctx.fact(chip_plan).planned
+    except ProbeFailed as exc:
+        return None, f"npu-smi unreadable ({exc})"
+    sizes = [chip.hbm_total_mb for chip in planned if chip.hbm_total_mb]
+    if not sizes:
+        return None, "no HBM size from npu-smi"
+    return min(sizes) * MIB, f"npu-smi: {min(sizes)} MB on the smallest of {len(planned)} planned chip(s)"
+
+
 def memory_fit(ctx: Context) -> Fit:
     """Fact provider: the memory plan of one rank for this profile and serve plan."""
     tensors, source, config = fit_tensors(ctx)
     buffsize, origin = hccl_buffsize_mb(ctx)
-    result = fit(tensors, fit_plan(ctx, config), source, Assumptions(hccl_buffsize_mb=buffsize))
-    return replace(result, assumptions=[*result.assumptions, f"HCCL buffer size from {origin}"])
+    plan = fit_plan(ctx, config)
+    hbm, hbm_origin = hbm_per_chip(ctx)
+    if hbm is None:
+        hbm_origin = f"profile {ctx.profile.name}: {ctx.profile.hardware.hbm_mb_per_chip} MB ({hbm_origin})"
+    result = fit(tensors, replace(plan, hbm_bytes=hbm or plan.hbm_bytes), source,
+                 Assumptions(hccl_buffsize_mb=buffsize))
+    notes = [f"HCCL buffer size from {origin}", f"HBM per NPU from {hbm_origin}"]
+    return replace(result, assumptions=[*result.assumptions, *notes])
 
 
 @reported_fact("memory_fit")
