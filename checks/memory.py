@@ -52,7 +52,8 @@ What: per rank, the weights (from the safetensors headers, or GLM-5's built-in l
 absent): routed experts split over EP = TP × DP with --enable-expert-parallel (else over TP), the
 TP-sharded layers split over TP, the rest replicated; plus a reserve (activations at
 max_num_batched_tokens, HCCL buffers from HCCL_BUFFSIZE, runtime overhead — stated assumptions);
-against HBM × gpu_memory_utilization. The rest is KV cache at 1408 bytes per token per layer (78 layers,
+against HBM × gpu_memory_utilization, with the HBM npu-smi shows for the planned chips (a 910B4 has
+32 GB) or else the profile's. The rest is KV cache at 1408 bytes per token per layer (78 layers,
 +1 for the MTP layer with deepseek_mtp). FAIL when nothing is left or one max_model_len sequence does
 not fit; WARN when fewer than max_num_seqs full-length sequences fit at once; the numbers always.
 

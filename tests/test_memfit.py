@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
+from conftest import FIXTURES, assert_no_traceback, clean_env, fake_printing, run_cli
 
 from glm5check import glm5
 from glm5check.memfit import KV_BYTES_PER_TOKEN_LAYER, Assumptions, FitPlan, classify, fit
@@ -183,3 +183,18 @@ def test_tensor_classes_and_expert_split() -> None:
     mtp_only = [("model.layers.2.eh_proj.weight", GIB)]
     assert fit(mtp_only, _plan(), "t").weights.per_rank == 0  # MTP layer not loaded without MTP
     assert fit(mtp_only, _plan(mtp=True), "t").weights.per_rank == GIB
+
+
+def test_memory_fit_uses_the_hbm_npu_smi_shows(fake_bin: Path) -> None:
+    # An Atlas 800I A2 with 910B4 chips has 32 GB each: GLM-5-w4a8 on TP8 (48 GiB per rank) cannot load.
+    sample = FIXTURES / "npu-smi-info" / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
+    fake_printing(fake_bin, "npu-smi", sample)
+    out = run_cli("--profile", "a2-single", "--check", "memory.fit", "--format", "json",
+                  env=clean_env({"HCCL_BUFFSIZE": "200"}, path_prepend=[fake_bin]))
+    assert_no_traceback(out)
+    report = json.loads(out.stdout)
+    [result] = report["results"]
+    assert result["status"] == "fail" and "NPU out of memory" in result["message"], result
+    fact = report["facts"]["memory_fit"]
+    assert fact["plan"]["hbm_bytes"] == 32768 * (1 << 20)
+    assert any("npu-smi: 32768 MB" in line for line in fact["assumptions"])
