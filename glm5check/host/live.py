@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import socket
@@ -404,7 +405,8 @@ def parse_mounts(text: str) -> tuple[Mount, ...]:
     """Parse /proc/self/mounts (octal escapes such as \\040 for spaces are decoded)."""
 
     def unescape(field: str) -> str:
-        return field.encode().decode("unicode_escape") if "\\" in field else field
+        # Only the kernel's three-digit octal escapes; a stray backslash stays as it is.
+        return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field) if "\\" in field else field
 
     mounts = []
     for line in text.splitlines():
