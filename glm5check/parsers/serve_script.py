@@ -231,13 +231,11 @@ class _Splitter:
 class _Expansion:
     text: str
     raw_offsets: list[int]  # raw offset for each character of text
-    unresolved: list[str]
 
 
 def _expand(statement: str, variables: dict[str, str]) -> _Expansion:
     out: list[str] = []
     offsets: list[int] = []
-    unresolved: list[str] = []
 
     def emit(chunk: str, raw: int) -> None:
         out.append(chunk)
@@ -260,7 +258,6 @@ def _expand(statement: str, variables: dict[str, str]) -> _Expansion:
         elif char == "`" or (char == "$" and statement.startswith("$(", i)):
             end = _substitution_end(statement, i)
             name = statement[i:end]
-            unresolved.append(name)
             emit(_quoted_marker(name, quote), i)
             i = end
         elif char == "$":
@@ -272,13 +269,12 @@ def _expand(statement: str, variables: dict[str, str]) -> _Expansion:
             if name in variables:
                 emit(_quoted_value(variables[name], quote), i)
             else:
-                unresolved.append(name)
                 emit(_quoted_marker(name, quote), i)
             i = end
         else:
             emit(char, i)
             i += 1
-    return _Expansion("".join(out), offsets, unresolved)
+    return _Expansion("".join(out), offsets)
 
 
 def _parameter(text: str, start: int) -> tuple[str | None, int]:
@@ -391,14 +387,13 @@ class _Reader:
                 )
                 continue
             if words:
-                self._statement(words, expansion.unresolved, first_line)
+                self._statement(words, first_line)
 
-    def _statement(self, words: list[Word], unresolved: list[str], line: int) -> None:
+    def _statement(self, words: list[Word], line: int) -> None:
         prefix: dict[str, Word] = {}
         index = 0
-        while index < len(words) and _ASSIGNMENT.fullmatch(words[index].text):
-            name = _ASSIGNMENT.fullmatch(words[index].text).group(1)  # type: ignore[union-attr]
-            prefix[name] = words[index]
+        while index < len(words) and (assignment := _assignment(words[index].text)):
+            prefix[assignment[0]] = words[index]
             index += 1
         rest = words[index:]
         if not rest:
@@ -436,10 +431,10 @@ class _Reader:
                     )
                 )
         else:
-            self._maybe_serve(rest, prefix, unresolved, line)
+            self._maybe_serve(rest, prefix, line)
 
     def _assign(self, name: str, word: Word, export: bool = False) -> None:
-        value = _ASSIGNMENT.fullmatch(word.text).group(2)  # type: ignore[union-attr]
+        value = _assignment(word.text)[1]  # type: ignore[index]
         if word.unresolved:
             self.variables.pop(name, None)
             self._report_unresolved(word, name)
@@ -458,8 +453,9 @@ class _Reader:
         for word in words[1:]:
             if word.text.startswith("-"):
                 continue
-            if _ASSIGNMENT.fullmatch(word.text):
-                self._assign(_ASSIGNMENT.fullmatch(word.text).group(1), word, export)  # type: ignore[union-attr]
+            assignment = _assignment(word.text)
+            if assignment:
+                self._assign(assignment[0], word, export)
             elif export and _NAME.fullmatch(word.text):
                 self.exported.add(word.text)
                 if word.text in self.variables:
@@ -473,9 +469,7 @@ class _Reader:
                 )
             )
 
-    def _maybe_serve(
-        self, words: list[Word], prefix: dict[str, Word], unresolved: list[str], line: int
-    ) -> None:
+    def _maybe_serve(self, words: list[Word], prefix: dict[str, Word], line: int) -> None:
         found = _find_serve(words)
         if found is None:
             return
@@ -493,14 +487,14 @@ class _Reader:
         env: dict[str, str] = {}
         assignments = dict(prefix)
         for word in launcher[1:]:  # `env A=1 vllm serve …`
-            match = _ASSIGNMENT.fullmatch(word.text)
-            if match:
-                assignments[match.group(1)] = word
+            assignment = _assignment(word.text)
+            if assignment:
+                assignments[assignment[0]] = word
         for name, word in assignments.items():
             if word.unresolved:
                 self._report_unresolved(word, name)
             else:
-                env[name] = _ASSIGNMENT.fullmatch(word.text).group(2)  # type: ignore[union-attr]
+                env[name] = _assignment(word.text)[1]  # type: ignore[index]
         self.command = ServeCommand(line, program, tuple(args), env)
 
     def result(self) -> ParsedScript:
@@ -517,10 +511,16 @@ class _Reader:
         )
 
 
+def _assignment(text: str) -> tuple[str, str] | None:
+    """(NAME, value) of a `NAME=value` word, else None."""
+    match = _ASSIGNMENT.fullmatch(text)
+    return (match.group(1), match.group(2)) if match else None
+
+
 def _find_serve(words: list[Word]) -> tuple[str, list[Word], list[Word]] | None:
     """(program, launcher words before it, its arguments) when the statement starts vLLM's server, either
     directly or through launchers such as `nohup`, `env A=1`, `numactl --cpunodebind=0`, `taskset -c 0-47`."""
-    first = next((w.text for w in words if not _ASSIGNMENT.fullmatch(w.text)), "")
+    first = next((w.text for w in words if not _assignment(w.text)), "")
     for index, word in enumerate(words):
         if index and first.rsplit("/", 1)[-1] not in _LAUNCHERS:
             return None  # `echo vllm serve …` only mentions it
