@@ -16,6 +16,16 @@ from glm5check.serve_input import FIELD_FLAGS, VLLM_DEFAULTS, ServeFlag, ServeIn
 MAX_MODEL_LEN = int(glm5.CONFIG["max_position_embeddings"])  # 202752
 
 
+# What to do about the parts of a script glm5check reads but cannot judge.
+_WARNING_FIXES = {
+    "unresolved": 'set the variable in the script itself (as the guide\'s node0_ip="…" lines do), or check '
+    "its value by hand before launch",
+    "unsupported": "glm5check reads the script top to bottom without running it; check that part by hand",
+    "duplicate": "keep one of the two; vllm takes the last",
+    "syntax": "fix the quoting: bash would stop on it too",
+}
+
+
 def _serve_input(ctx: Context) -> ServeInput | None:
     serve = getattr(ctx, "serve_input", None)
     return serve if isinstance(serve, ServeInput) and serve.from_script else None
@@ -62,7 +72,7 @@ def _script_items(serve: ServeInput) -> Iterator[Result]:
             yield warned(
                 problem.message,
                 item=f"script line {problem.line}" if problem.line else "script",
-                remediation="write the value into the script, or check it by hand",
+                remediation=_WARNING_FIXES.get(problem.kind, "check that part of the script by hand"),
             )
     if not any(p.kind in ("unknown-flag", "invalid-value") for p in serve.problems):
         yield passed(
