@@ -85,7 +85,7 @@ def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, s
     return script_text, args.serve_cmd
 
 
-def _build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[Context, dict[str, Any]]:
+def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[Context, dict[str, Any]]:
     profile = _load_profile(args, recorded)
     options = _options(args, recorded)
     script_text, command = _serve_texts(args, recorded)
@@ -110,7 +110,7 @@ def _build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple
     return ctx, serve_meta
 
 
-def _make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
+def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
     from glm5check.host.live import LiveHost
 
     if args.replay:
@@ -158,9 +158,9 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     from glm5check.runner import Waiver, run_checks, select_checks, summarize
 
     started = time.perf_counter()
-    host, snapshot = _make_host(args, record)
+    host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
-    ctx, serve_meta = _build_context(args, host, recorded)
+    ctx, serve_meta = build_context(args, host, recorded)
     registry = load_registry()
     checks = select_checks(registry.checks, ctx.profile.multi_node, ctx.node.role, args.include, args.exclude)
     outcomes = run_checks(ctx, checks, [Waiver.parse(w) for w in args.ignore], registry.errors)

@@ -176,12 +176,12 @@ def fix_env(ctx: click.Context, **kwargs: Any) -> None:
     (it is listed in the script as comments).
     """
     from glm5check.cli import RunArgs
-    from glm5check.session import _build_context, _make_host
+    from glm5check.session import build_context, make_host
 
     args = RunArgs(**kwargs)
-    host, snapshot = _make_host(args, record=False)
+    host, snapshot = make_host(args, record=False)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
-    context, _ = _build_context(args, host, recorded)
+    context, _ = build_context(args, host, recorded)
     fixes = plan_fixes(context)
     remaining = remaining_failures(context, fixes)
     click.echo(render_script(context, fixes, remaining, host.hostname()), nl=False)
