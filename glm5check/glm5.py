@@ -84,7 +84,7 @@ MTP_EMBED_HEAD = ("embed_tokens.weight", "shared_head.head.weight")
 _LAYER = re.compile(r"^model\.layers\.(\d+)\.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a GLM-5 layout has ~240k of them
 class Tensor:
     name: str
     dtype: str
