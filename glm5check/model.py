@@ -94,7 +94,8 @@ class Check:
     def scope(self) -> str:
         """Where the check applies, in words, for `glm5check checks`."""
         nodes = {"any": "all profiles", "multi": "multi-node", "single": "single-node"}[self.nodes]
-        if set(self.roles) == set(ROLES):
+        possible = {"any": set(ROLES), "multi": {"primary", "headless"}, "single": {"single"}}[self.nodes]
+        if possible <= set(self.roles):
             return nodes
         return f"{nodes} ({', '.join(self.roles)})"
 

@@ -40,12 +40,17 @@ def summary_line(report: dict[str, Any], strict: bool = False) -> str:
     return f"{s['total']} results · {counts} · {s['duration_ms'] / 1000:.2f} s    {verdict}"
 
 
+def _wrap(text: str, width: int, indent: str = "") -> list[str]:
+    # Paths, flags and commands are copied from here: never split a word or at its hyphens.
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
 def _cell(result: dict[str, Any], width: int) -> str:
-    lines = textwrap.wrap(result["message"], width) or [""]
+    lines = _wrap(result["message"], width) or [""]
     if result.get("waived"):
-        lines += textwrap.wrap(f"waived: {result['waived']}", width)
+        lines += _wrap(f"waived: {result['waived']}", width)
     if result["status"] in ("fail", "error", "warn") and result.get("remediation"):
-        lines += textwrap.wrap(f"fix: {result['remediation']}", width, subsequent_indent="     ")
+        lines += _wrap(f"fix: {result['remediation']}", width, indent="     ")
     return "\n".join(lines)
 
 
