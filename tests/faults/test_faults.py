@@ -64,14 +64,7 @@ def run_args(profile: str, checks: tuple[str, ...], *extra: str) -> list[str]:
 
 # -- external commands ------------------------------------------------------------------------------------
 
-def _tool(name: str, make: Callable[[Path], object]) -> Callable[[Path], Path]:
-    def build(tmp: Path) -> Path:
-        make(tmp / "bin")
-        return tmp / "bin"
-    return build
-
-
-BROKEN_TOOLS: dict[str, Callable[[Path, str], object]] = {
+BROKEN_TOOLS: dict[str, Callable[[Path, str], Path]] = {
     "hung": lambda folder, name: tools.shell_tool(folder, name, tools.HUNG),
     "nonzero": lambda folder, name: tools.shell_tool(folder, name, tools.NON_ZERO),
     "garbage": lambda folder, name: tools.shell_tool(folder, name, tools.GARBAGE),
@@ -102,7 +95,7 @@ def python_case(kind: str) -> Callable[[Path], Invocation]:
     def build(tmp: Path) -> Invocation:
         python = tmp / "no-such-env" / "bin" / "python3"
         if kind != "missing":
-            python = Path(BROKEN_TOOLS[kind](tmp / "bin", "python3"))  # type: ignore[arg-type]
+            python = BROKEN_TOOLS[kind](tmp / "bin", "python3")
         return Invocation(run_args("a2-single", ("packages.vllm",), "--python", str(python)))
     return build
 

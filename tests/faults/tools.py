@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import sys
 from pathlib import Path
 
 from conftest import FIXTURES, REPO, write_executable
@@ -88,5 +87,3 @@ def corrupt_git_checkout(folder: Path) -> Path:
 def many_env_vars(count: int = 10_000) -> dict[str, str]:
     return {f"GLM5CHECK_FAULT_VAR_{n:05d}": f"value-{n}-" + "x" * 20 for n in range(count)}
 
-
-PYTHON = sys.executable
