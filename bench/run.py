@@ -53,14 +53,21 @@ class Timing:
     exit_codes: tuple[int, ...]
 
 
-def measure(label: str, argv: list[str], runs: int, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> Timing:
+def measure(
+    label: str, argv: list[str], runs: int, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Timing:
     """Median wall time and peak RSS of argv over runs fresh processes (after one warm-up run)."""
     times, cpu, rss, codes = [], [], [], []
     for attempt in range(runs + 1):
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -70,8 +77,9 @@ def measure(label: str, argv: list[str], runs: int, env: dict[str, str] | None =
         cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
         rss.append(usage.ru_maxrss / 1024)  # KiB on Linux
         codes.append(proc.returncode)
-    return Timing(label, statistics.median(times), statistics.median(cpu), runs, max(rss),
-                  tuple(sorted(set(codes))))
+    return Timing(
+        label, statistics.median(times), statistics.median(cpu), runs, max(rss), tuple(sorted(set(codes)))
+    )
 
 
 def glm5check_argv() -> list[str]:
@@ -85,8 +93,9 @@ def fake_tools(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "npu-smi").write_text(f"#!/bin/sh\ncat {shlex.quote(str(NPU_SMI_SAMPLE))}\n", encoding="utf-8")
     cases = "\n".join(f"  *-{name}*) cat {shlex.quote(str(path))} ;;" for name, path in HCCN_SAMPLES.items())
-    (folder / "hccn_tool").write_text(f'#!/bin/sh\ncase "$*" in\n{cases}\n  *) echo ok ;;\nesac\n',
-                                      encoding="utf-8")
+    (folder / "hccn_tool").write_text(
+        f'#!/bin/sh\ncase "$*" in\n{cases}\n  *) echo ok ;;\nesac\n', encoding="utf-8"
+    )
     for tool in ("npu-smi", "hccn_tool"):
         (folder / tool).chmod(0o755)
     return folder
@@ -100,8 +109,13 @@ def msprechecker_argv() -> tuple[list[str] | None, str]:
         print(f"installing {MSPRECHECKER} into {venv} (once) …", file=sys.stderr)
         try:
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", MSPRECHECKER], check=True, timeout=900,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            subprocess.run(
+                [str(venv / "bin" / "pip"), "install", "-q", MSPRECHECKER],
+                check=True,
+                timeout=900,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
         except (subprocess.SubprocessError, OSError) as exc:
             return None, f"could not install {MSPRECHECKER}: {exc}"
     probe = subprocess.run([str(tool), "precheck", "--help"], capture_output=True, text=True, timeout=120)
@@ -111,10 +125,19 @@ def msprechecker_argv() -> tuple[list[str] | None, str]:
 
 
 def machine() -> dict[str, str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
-    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    mem_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -140,7 +163,10 @@ def run(runs: int, skip_peer: bool, skip_weights: bool) -> tuple[list[str], bool
 
     info = machine()
     say("Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()))
-    say(f"Each figure: median of {runs} fresh processes after one warm-up; wall time (CPU time = user + system).")
+    say(
+        f"Each figure: median of {runs} fresh processes after one warm-up; wall time "
+        "(CPU time = user + system)."
+    )
     say()
     cli = glm5check_argv()
     env = dict(os.environ, NO_COLOR="1")
@@ -149,14 +175,32 @@ def run(runs: int, skip_peer: bool, skip_weights: bool) -> tuple[list[str], bool
     replay = measure("glm5check --profile a2-multi --replay demo", replay_argv, runs, env)
     # Attribution: the same replay without the checks that read the demo's full GLM-5-w4a8 weight
     # metadata (25 shard headers, index and quant description: ~240k tensors each).
-    light = measure("  same without weights.*, memory.fit, serve.args",
-                    [*replay_argv, "--skip", "weights.*", "--skip", "memory.fit", "--skip", "serve.args"], runs, env)
+    light = measure(
+        "  same without weights.*, memory.fit, serve.args",
+        [*replay_argv, "--skip", "weights.*", "--skip", "memory.fit", "--skip", "serve.args"],
+        runs,
+        env,
+    )
     with tempfile.TemporaryDirectory(prefix="glm5check-bench-") as tmp:
         tools = fake_tools(Path(tmp) / "bin")
         live_env = dict(env, PATH=f"{tools}{os.pathsep}{env.get('PATH', '')}")
-        live = measure("glm5check live a2-multi, fake npu-smi + hccn_tool",
-                       [*cli, "--profile", "a2-multi", "--node-rank", "0", "--node0-ip", "127.0.0.1",
-                        "--model-dir", str(Path(tmp) / "no-weights")], runs, live_env, cwd=Path(tmp))
+        live = measure(
+            "glm5check live a2-multi, fake npu-smi + hccn_tool",
+            [
+                *cli,
+                "--profile",
+                "a2-multi",
+                "--node-rank",
+                "0",
+                "--node0-ip",
+                "127.0.0.1",
+                "--model-dir",
+                str(Path(tmp) / "no-weights"),
+            ],
+            runs,
+            live_env,
+            cwd=Path(tmp),
+        )
         peer_argv, peer_why = (None, "skipped (--skip-peer)") if skip_peer else msprechecker_argv()
         peer = None
         if peer_argv is not None:
@@ -178,8 +222,10 @@ def run(runs: int, skip_peer: bool, skip_weights: bool) -> tuple[list[str], bool
         ok = speedup >= PEER_SPEEDUP_TARGET
         all_ok &= ok
         row(peer, f"exit {'/'.join(map(str, peer.exit_codes))}, peak RSS {peer.peak_rss_mb:.0f} MB")
-        say(f"{'  ratio msprechecker / glm5check replay':<50} {speedup:7.1f} x"
-            f"{'':17}target >= {PEER_SPEEDUP_TARGET:g} x: {verdict(ok)}")
+        say(
+            f"{'  ratio msprechecker / glm5check replay':<50} {speedup:7.1f} x"
+            f"{'':17}target >= {PEER_SPEEDUP_TARGET:g} x: {verdict(ok)}"
+        )
     else:
         say(f"{'msprechecker precheck --scene vllm':<50} not measured: {peer_why}")
     row(live, f"(no target; exit {'/'.join(map(str, live.exit_codes))})")
@@ -187,9 +233,11 @@ def run(runs: int, skip_peer: bool, skip_weights: bool) -> tuple[list[str], bool
     peak = max(version.peak_rss_mb, replay.peak_rss_mb, live.peak_rss_mb)
     ok = peak <= RSS_TARGET_MB
     all_ok &= ok
-    say(f"{'peak RSS of glm5check: version / replay / live':<50} {peak:7.0f} MB  "
+    say(
+        f"{'peak RSS of glm5check: version / replay / live':<50} {peak:7.0f} MB  "
         f"({version.peak_rss_mb:.0f} / {replay.peak_rss_mb:.0f} / {live.peak_rss_mb:.0f} MB; replay without "
-        f"weights {light.peak_rss_mb:.0f} MB)  target <= {RSS_TARGET_MB} MB: {verdict(ok)}")
+        f"weights {light.peak_rss_mb:.0f} MB)  target <= {RSS_TARGET_MB} MB: {verdict(ok)}"
+    )
     say()
     weights_script = Path(__file__).resolve().parent / "bench_weights.py"
     if skip_weights:
@@ -198,8 +246,12 @@ def run(runs: int, skip_peer: bool, skip_weights: bool) -> tuple[list[str], bool
         say("weights: bench/bench_weights.py is not there yet; no weight-scan or deep-hash figures")
     else:
         say("weights (bench/bench_weights.py):")
-        result = subprocess.run([sys.executable, str(weights_script), "--runs", str(max(3, runs // 2))],
-                                capture_output=True, text=True, timeout=1800)
+        result = subprocess.run(
+            [sys.executable, str(weights_script), "--runs", str(max(3, runs // 2))],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         for line in (result.stdout + result.stderr).splitlines():
             say("  " + line)
         all_ok &= result.returncode == 0

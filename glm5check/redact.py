@@ -27,7 +27,8 @@ _NOT_SECRET = {"KEYTIMEOUT", "HCCL_BUFFSIZE"}
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/@:]+(:[^\s/@]*)?)@")
 _AUTH_HEADER = re.compile(
-    r"(?i)\b(authorization\s*[:=]\s*(?:bearer\s+|basic\s+|token\s+)?|bearer\s+|basic\s+)([A-Za-z0-9._~+/=-]{6,})"
+    r"(?i)\b(authorization\s*[:=]\s*(?:bearer\s+|basic\s+|token\s+)?|bearer\s+|basic\s+)"
+    r"([A-Za-z0-9._~+/=-]{6,})"
 )
 _SECRET_FLAG = re.compile(
     r"(?i)(--?[a-z0-9-]*(?:api-key|token(?!s)|secret|password|passwd|credential)[a-z0-9-]*)(\s+|=)"
@@ -37,20 +38,23 @@ _SECRET_FLAG_NAME = re.compile(
     r"(?i)^--?[a-z0-9-]*(?:api-key|token(?!s)|secret|password|passwd|credential)[a-z0-9-]*$"
 )
 _SECRET_ASSIGN = re.compile(
-    r"(?i)\b([A-Z0-9_]*(?:TOKEN(?!S)|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|CREDENTIAL)[A-Z0-9_]*)(\s*=\s*)"
+    r"(?i)\b([A-Z0-9_]*(?:TOKEN(?!S)|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|CREDENTIAL)[A-Z0-9_]*)"
+    r"(\s*=\s*)"
     r"(?:\"[^\"]*\"|'[^']*'|[^\s;\"']+)"
 )
 # `"hub_auth_token": "…"` in JSON and `hf_token: …` at the start of a YAML line. A key ending in
 # "tokens" counts tokens (max_num_batched_tokens) and is left alone, and so is a token id (every model's
 # config.json has "eos_token_id": [...]; masking it would make the file unreadable JSON in a snapshot).
 _SECRET_KEY = (
-    r"[A-Za-z0-9_.-]*(?:token(?!s|_?ids?\b)|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|credential|cookie|"
+    r"[A-Za-z0-9_.-]*(?:token(?!s|_?ids?\b)|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|credential|"
+    r"cookie|"
     r"private[_-]?key)[A-Za-z0-9_.-]*"
 )
 _JSON_SECRET = re.compile(rf"(?i)(\"{_SECRET_KEY}\"\s*:\s*)(\"(?:[^\"\\]|\\.)*\"|[^\s,}}\]]+)")
 _YAML_SECRET = re.compile(rf"(?im)^(\s*-?\s*{_SECRET_KEY}\s*:[ \t]*)(?!\s)([^\n#]+)")
 _TOKEN_SHAPES = re.compile(
-    r"\b(?:hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{12,}"
+    r"\b(?:hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"|glpat-[A-Za-z0-9_-]{12,}"
     r"|sk-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}"
     r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"
 )
@@ -66,7 +70,10 @@ def is_secret_name(name: str) -> bool:
 
 def remember(value: str) -> None:
     """Mask this value wherever it appears from now on."""
-    if len(value) >= MIN_REMEMBERED_LENGTH and value != REDACTED:
+    # Paths and numbers under secret-looking names (SSH_AUTH_SOCK, XDG_SESSION_ID) are not secrets, and
+    # masking them everywhere would blank ordinary paths such as /usr/local out of every report.
+    plain = value.startswith("/") or value.isdigit()
+    if len(value) >= MIN_REMEMBERED_LENGTH and value != REDACTED and not plain:
         _remembered.add(value)
 
 
@@ -83,8 +90,9 @@ def redact_text(text: str, extra: Sequence[str] = ()) -> str:
     text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _SECRET_FLAG.sub(lambda m: f"{m.group(1)}{m.group(2)}{_quoted(m.group(3))}", text)
-    text = _SECRET_ASSIGN.sub(lambda m: f"{m.group(1)}{m.group(2)}{_quoted(m.group(0)[m.end(2) - m.start():])}",
-                              text)
+    text = _SECRET_ASSIGN.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{_quoted(m.group(0)[m.end(2) - m.start():])}", text
+    )
     text = _JSON_SECRET.sub(lambda m: f"{m.group(1)}{_quoted(m.group(2))}", text)
     text = _YAML_SECRET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _TOKEN_SHAPES.sub(REDACTED, text)
@@ -134,8 +142,9 @@ def _secret_values(value: Any, key: str = "", found: set[str] | None = None) -> 
         item = value.get("item")
         secret_item = isinstance(item, str) and is_secret_name(item)
         for k, v in value.items():
-            if isinstance(v, str) and (is_secret_name(str(k)) or (secret_item and k in ("expected", "observed"))):
-                if len(v) >= MIN_REMEMBERED_LENGTH and v != REDACTED:
+            held = is_secret_name(str(k)) or (secret_item and k in ("expected", "observed"))
+            if isinstance(v, str) and held:
+                if len(v) >= MIN_REMEMBERED_LENGTH and v != REDACTED and not v.startswith("/"):
                     found.add(v)
             else:
                 _secret_values(v, str(k), found)

@@ -59,8 +59,12 @@ def _mutate(line: str, data: st.DataObject) -> str:
 @st.composite
 def realistic_text(draw: st.DrawFn) -> str:
     data = draw(st.data())
-    pieces = draw(st.lists(st.one_of(st.sampled_from(FIXTURE_LINES).map(lambda ln: _mutate(ln, data)),
-                                     st.text(max_size=40)), max_size=25))
+    pieces = draw(
+        st.lists(
+            st.one_of(st.sampled_from(FIXTURE_LINES).map(lambda ln: _mutate(ln, data)), st.text(max_size=40)),
+            max_size=25,
+        )
+    )
     separator = draw(st.sampled_from(["\n", "\r\n", "\n\n", " "]))
     return separator.join(pieces)
 
@@ -71,8 +75,14 @@ STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "str | None": st.one_of(st.none(), TEXT),
     "bytes": st.one_of(st.binary(max_size=600), TEXT.map(lambda t: t.encode("utf-8", "surrogatepass"))),
     "int | None": st.one_of(st.none(), st.integers(-10, 1 << 40)),
-    "object": st.one_of(st.none(), TEXT, st.integers(), st.floats(), st.lists(st.text(max_size=5), max_size=3),
-                        st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3)),
+    "object": st.one_of(
+        st.none(),
+        TEXT,
+        st.integers(),
+        st.floats(),
+        st.lists(st.text(max_size=5), max_size=3),
+        st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
+    ),
     "ScmVersion": TEXT.map(parse_scm_version),
 }
 
@@ -94,7 +104,15 @@ PARSERS = _parsers()
 
 def test_every_parser_module_is_found() -> None:
     modules = {name.split(".")[0] for name in PARSERS}
-    assert {"npu_smi", "hccn", "iproute", "safetensors", "serve_script", "versions", "ascend_versions"} <= modules
+    assert {
+        "npu_smi",
+        "hccn",
+        "iproute",
+        "safetensors",
+        "serve_script",
+        "versions",
+        "ascend_versions",
+    } <= modules
     assert len(PARSERS) >= 40
 
 
@@ -108,8 +126,10 @@ def test_every_parameter_has_a_strategy(name: str) -> None:
 @given(data=st.data())
 def test_parser_never_raises(name: str, data: st.DataObject) -> None:
     func = PARSERS[name]
-    arguments = {p.name: data.draw(STRATEGIES[str(p.annotation)], label=p.name)
-                 for p in inspect.signature(func).parameters.values()}
+    arguments = {
+        p.name: data.draw(STRATEGIES[str(p.annotation)], label=p.name)
+        for p in inspect.signature(func).parameters.values()
+    }
     result = func(**arguments)
     returns = str(inspect.signature(func).return_annotation)
     if returns == "bool":

@@ -37,14 +37,70 @@ SOURCE_ROOTS = (REPO / "glm5check", REPO / "checks")
 HOST_LAYER = REPO / "glm5check" / "host"
 IN_TARGET_INTERPRETER = {"glm5check/pyinspect.py"}
 
-MACHINE_MODULES = {"subprocess", "socket", "psutil", "git", "urllib.request", "http.client", "requests",
-                   "multiprocessing", "ctypes", "asyncio.subprocess", "pty", "select"}
+MACHINE_MODULES = {
+    "subprocess",
+    "socket",
+    "psutil",
+    "git",
+    "urllib.request",
+    "http.client",
+    "requests",
+    "multiprocessing",
+    "ctypes",
+    "asyncio.subprocess",
+    "pty",
+    "select",
+}
 FILESYSTEM_CALLS = {
-    "open", "read_text", "read_bytes", "write_text", "write_bytes", "listdir", "scandir", "stat", "lstat", "walk",
-    "iterdir", "glob", "rglob", "exists", "lexists", "is_file", "is_dir", "is_symlink", "isfile", "isdir", "islink",
-    "getsize", "getmtime", "statvfs", "readlink", "access", "mkdir", "makedirs", "unlink", "remove", "rmdir",
-    "rmtree", "system", "popen", "TemporaryDirectory", "NamedTemporaryFile", "mkstemp", "mkdtemp", "chmod",
-    "chown", "copyfile", "copytree", "symlink_to", "touch", "mkfifo", "execv", "execvp", "spawnv", "fork",
+    "open",
+    "read_text",
+    "read_bytes",
+    "write_text",
+    "write_bytes",
+    "listdir",
+    "scandir",
+    "stat",
+    "lstat",
+    "walk",
+    "iterdir",
+    "glob",
+    "rglob",
+    "exists",
+    "lexists",
+    "is_file",
+    "is_dir",
+    "is_symlink",
+    "isfile",
+    "isdir",
+    "islink",
+    "getsize",
+    "getmtime",
+    "statvfs",
+    "readlink",
+    "access",
+    "mkdir",
+    "makedirs",
+    "unlink",
+    "remove",
+    "rmdir",
+    "rmtree",
+    "system",
+    "popen",
+    "TemporaryDirectory",
+    "NamedTemporaryFile",
+    "mkstemp",
+    "mkdtemp",
+    "chmod",
+    "chown",
+    "copyfile",
+    "copytree",
+    "symlink_to",
+    "touch",
+    "mkfifo",
+    "execv",
+    "execvp",
+    "spawnv",
+    "fork",
 }
 ALLOWED_FILESYSTEM_CALLS: dict[str, set[str]] = {
     "glm5check/session.py": {"is_file", "iterdir", "write_text", "TemporaryDirectory"},
@@ -90,8 +146,11 @@ def _called_name(call: ast.Call) -> tuple[str | None, str]:
 
 
 def _machine_import_violations(name: str, tree: ast.Module) -> list[str]:
-    return [f"{name}:{line} imports {module}" for line, module in _imports(tree)
-            if module in MACHINE_MODULES or module.split(".")[0] in {"subprocess", "socket", "psutil", "git"}]
+    return [
+        f"{name}:{line} imports {module}"
+        for line, module in _imports(tree)
+        if module in MACHINE_MODULES or module.split(".")[0] in {"subprocess", "socket", "psutil", "git"}
+    ]
 
 
 def _filesystem_violations(name: str, tree: ast.Module) -> list[str]:
@@ -110,8 +169,11 @@ def _filesystem_violations(name: str, tree: ast.Module) -> list[str]:
 
 
 def _outside_host() -> list[str]:
-    return [name for name in SOURCES
-            if not name.startswith(_relative(HOST_LAYER) + "/") and name not in IN_TARGET_INTERPRETER]
+    return [
+        name
+        for name in SOURCES
+        if not name.startswith(_relative(HOST_LAYER) + "/") and name not in IN_TARGET_INTERPRETER
+    ]
 
 
 def test_the_scan_sees_the_code() -> None:
@@ -152,7 +214,9 @@ def _unbounded_calls(name: str, tree: ast.Module) -> list[str]:
     problems: list[str] = []
     for scope in (*_functions(tree), tree):  # each function, then the module (calls outside functions)
         calls = [n for n in ast.walk(scope) if isinstance(n, ast.Call)]
-        waited = any(_called_name(c)[1] in ("wait", "communicate") and "timeout" in _keywords(c) for c in calls)
+        waited = any(
+            _called_name(c)[1] in ("wait", "communicate") and "timeout" in _keywords(c) for c in calls
+        )
         for call in calls:
             receiver, called = _called_name(call)
             where = f"{name}:{call.lineno} {ast.unparse(call.func)}()"
@@ -163,7 +227,11 @@ def _unbounded_calls(name: str, tree: ast.Module) -> list[str]:
                 problems.append(f"{where} is never waited with a timeout")
             elif receiver == "socket" and called == "create_connection" and "timeout" not in _keywords(call):
                 problems.append(f"{where} has no timeout=")
-            elif receiver is not None and receiver.endswith(".git") and "kill_after_timeout" not in _keywords(call):
+            elif (
+                receiver is not None
+                and receiver.endswith(".git")
+                and "kill_after_timeout" not in _keywords(call)
+            ):
                 problems.append(f"{where} has no kill_after_timeout=")
     return sorted(set(problems), key=problems.index)
 
@@ -188,6 +256,8 @@ def test_the_timeout_scan_finds_unbounded_calls(source: str, expected: str) -> N
 
 
 def test_the_filesystem_scan_finds_direct_reads() -> None:
-    tree = ast.parse("from pathlib import Path\nPath('/etc/x').read_text()\nopen('/x')\nctx.host.stat('/x')\n")
+    tree = ast.parse(
+        "from pathlib import Path\nPath('/etc/x').read_text()\nopen('/x')\nctx.host.stat('/x')\n"
+    )
     assert len(_filesystem_violations("checks/example.py", tree)) == 2
     assert _machine_import_violations("checks/example.py", ast.parse("import psutil\n"))

@@ -82,21 +82,44 @@ def _make_node(root: Path) -> dict[str, str]:
     small.mkdir()
     (small / "config.json").write_bytes((model / "config.json").read_bytes())
     for number in (1, 2):
-        write_sparse_safetensors(small / f"model-0000{number}-of-00002.safetensors",
-                                 [glm5.Tensor(f"layer.{number}.weight", "BF16", (32, 32))], {"format": "pt"})
+        write_sparse_safetensors(
+            small / f"model-0000{number}-of-00002.safetensors",
+            [glm5.Tensor(f"layer.{number}.weight", "BF16", (32, 32))],
+            {"format": "pt"},
+        )
     scripts = root / "scripts"
     scripts.mkdir()
     (scripts / "node0.sh").write_bytes(SERVE_SCRIPT.read_bytes())
-    (root / "profile.toml").write_text('extends = "a2-multi"\nname = "site"\ndescription = "site"\n',
-                                       encoding="utf-8")
+    (root / "profile.toml").write_text(
+        'extends = "a2-multi"\nname = "site"\ndescription = "site"\n', encoding="utf-8"
+    )
     (root / "home").mkdir()
-    return {"bin": str(bin_dir), "python": str(python), "model": str(model), "small": str(small),
-            "script": str(scripts / "node0.sh"), "profile": str(root / "profile.toml"), "home": str(root / "home")}
+    return {
+        "bin": str(bin_dir),
+        "python": str(python),
+        "model": str(model),
+        "small": str(small),
+        "script": str(scripts / "node0.sh"),
+        "profile": str(root / "profile.toml"),
+        "home": str(root / "home"),
+    }
 
 
 def _commands(node: dict[str, str], out: Path) -> list[list[str]]:
-    target = ["--profile-file", node["profile"], "--python", node["python"], "--model-dir", node["model"],
-              "--node-rank", "0", "--node0-ip", "127.0.0.1", "--timeout", "5"]
+    target = [
+        "--profile-file",
+        node["profile"],
+        "--python",
+        node["python"],
+        "--model-dir",
+        node["model"],
+        "--node-rank",
+        "0",
+        "--node0-ip",
+        "127.0.0.1",
+        "--timeout",
+        "5",
+    ]
     script = ["--serve-script", node["script"]]
     return [
         ["run", *target, *script],
@@ -122,8 +145,10 @@ def node_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     out = tmp_path_factory.mktemp("out")
     node = _make_node(root)
     before = _tree_state(root)
-    env = clean_env({"HOME": node["home"], "XDG_CACHE_HOME": node["home"] + "/.cache", "TMPDIR": str(out)},
-                    path_prepend=[node["bin"]])
+    env = clean_env(
+        {"HOME": node["home"], "XDG_CACHE_HOME": node["home"] + "/.cache", "TMPDIR": str(out)},
+        path_prepend=[node["bin"]],
+    )
     results = [(args, run_cli(*args, env=env, cwd=root)) for args in _commands(node, out)]
     return {"before": before, "after": _tree_state(root), "results": results, "out": out}
 
@@ -136,8 +161,14 @@ def test_every_command_ran(node_run: dict[str, object]) -> None:
         assert result.returncode in (0, 1), (args, result.stderr[-1500:])
     out = node_run["out"]
     assert isinstance(out, Path)
-    for written in ("node0.json", "node0.xml", "snap/snapshot.json", "snap.tar.gz", "replayed.json",
-                    "manifest.json"):
+    for written in (
+        "node0.json",
+        "node0.xml",
+        "snap/snapshot.json",
+        "snap.tar.gz",
+        "replayed.json",
+        "manifest.json",
+    ):
         assert (out / written).is_file(), written
 
 

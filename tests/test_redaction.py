@@ -72,12 +72,12 @@ SERVE_CMD = (
 )
 
 SERVE_SCRIPT = f"""#!/bin/bash
-export HF_TOKEN={SECRETS['token-export-in-script']}
+export HF_TOKEN={SECRETS["token-export-in-script"]}
 export HCCL_BUFFSIZE=200
 vllm serve /models/GLM-5 \\
   --tensor-parallel-size 8 \\
   --quantization ascend \\
-  --api-key "{SECRETS['api-key-in-script']}"
+  --api-key "{SECRETS["api-key-in-script"]}"
 """
 
 PROFILE = f"""extends = "a2-multi"
@@ -85,8 +85,8 @@ name = "leaky"
 description = "a profile holding secrets"
 
 [env]
-VLLM_API_KEY = "{SECRETS['profile-env-key']}"
-VLLM_ASCEND_EXTRA = "--token {SECRETS['profile-flag-in-value']}"
+VLLM_API_KEY = "{SECRETS["profile-env-key"]}"
+VLLM_ASCEND_EXTRA = "--token {SECRETS["profile-flag-in-value"]}"
 """
 
 
@@ -114,8 +114,11 @@ def _fake_npu_smi(folder: Path) -> Path:
     sample = FIXTURES / "npu-smi-info" / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
     extra = folder / "npu-smi.extra"
     folder.mkdir(parents=True, exist_ok=True)
-    extra.write_text(f"Authorization: Bearer {SECRETS['command-output-bearer']}\n"
-                     f"authorization: Basic {SECRETS['command-output-basic']}\n", encoding="utf-8")
+    extra.write_text(
+        f"Authorization: Bearer {SECRETS['command-output-bearer']}\n"
+        f"authorization: Basic {SECRETS['command-output-basic']}\n",
+        encoding="utf-8",
+    )
     return write_executable(folder, "npu-smi", f"#!/bin/sh\ncat '{sample}' '{extra}'\n")
 
 
@@ -131,14 +134,28 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     (model / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     (root / "leaky.toml").write_text(PROFILE, encoding="utf-8")
     (root / "serve.sh").write_text(SERVE_SCRIPT, encoding="utf-8")
-    common = ["--profile-file", str(root / "leaky.toml"), "--python", str(python), "--model-dir", str(model),
-              "--node-rank", "0", "--node0-ip", "127.0.0.1", "--timeout", "5"]
+    common = [
+        "--profile-file",
+        str(root / "leaky.toml"),
+        "--python",
+        str(python),
+        "--model-dir",
+        str(model),
+        "--node-rank",
+        "0",
+        "--node0-ip",
+        "127.0.0.1",
+        "--timeout",
+        "5",
+    ]
     env = clean_env(ENV, path_prepend=[bin_dir])
     # A process whose command line carries an API key, as a running vllm would (seen by net.ports).
-    holder = subprocess.Popen(["sh", "-c", "sleep 120", "vllm", "serve", "--api-key",
-                               SECRETS["process-argv-api-key"]])
+    holder = subprocess.Popen(
+        ["sh", "-c", "sleep 120", "vllm", "serve", "--api-key", SECRETS["process-argv-api-key"]]
+    )
     outputs: dict[str, str] = {}
     try:
+
         def run(label: str, *args: str) -> None:
             result = run_cli(*args, env=env, cwd=root)
             assert_no_traceback(result)
@@ -146,10 +163,26 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             outputs[label] = result.stdout + result.stderr
 
         run("table", *common, "--serve-cmd", SERVE_CMD)
-        run("json", *common, "--serve-script", str(root / "serve.sh"), "--format", "json",
-            "-o", str(root / "node0.json"))
+        run(
+            "json",
+            *common,
+            "--serve-script",
+            str(root / "serve.sh"),
+            "--format",
+            "json",
+            "-o",
+            str(root / "node0.json"),
+        )
         run("junit", *common, "--serve-cmd", SERVE_CMD, "--format", "junit", "-o", str(root / "node0.xml"))
-        run("snapshot-dir", "snapshot", *common, "--serve-script", str(root / "serve.sh"), "-o", str(root / "snap"))
+        run(
+            "snapshot-dir",
+            "snapshot",
+            *common,
+            "--serve-script",
+            str(root / "serve.sh"),
+            "-o",
+            str(root / "snap"),
+        )
         run("snapshot-tgz", "snapshot", *common, "--serve-cmd", SERVE_CMD, "-o", str(root / "snap.tar.gz"))
         run("replay", "--replay", str(root / "snap"), "--format", "json")
         run("replay-tgz", "--replay", str(root / "snap.tar.gz"))
@@ -198,7 +231,8 @@ def test_secret_never_appears(shape: str, node: dict[str, object]) -> None:
     assert not leaks, f"{shape} leaked into {leaks}"
 
 
-# -- the redactor itself, shape by shape ----------------------------------------------------------------------
+# -- the redactor itself, shape by shape ------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "secret"),
@@ -208,7 +242,7 @@ def test_secret_never_appears(shape: str, node: dict[str, object]) -> None:
         ("pip install --index-url https://u:p4ssw0rd@host/simple x", "p4ssw0rd"),
         ("git+https://oauth2:glpat-xyz12345@gitlab.example/a.git", "glpat-xyz12345"),
         ("vllm serve m --api-key sk-abcdef123456", "sk-abcdef123456"),
-        ("vllm serve m --api-key=\"quoted secret\"", "quoted secret"),
+        ('vllm serve m --api-key="quoted secret"', "quoted secret"),
         ('{"hub_auth_token": "tok-123456"}', "tok-123456"),
         ("hf_token: hf_abcdefghijklmnopqrstu", "hf_abcdefghijklmnopqrstu"),
         ("export AWS_SECRET_ACCESS_KEY='wJalrXUtnFEMI/K7MDENG'", "wJalrXUtnFEMI/K7MDENG"),
@@ -231,12 +265,29 @@ def test_redact_argv_masks_the_value_after_a_secret_flag() -> None:
 
 
 def test_redact_tree_masks_values_of_secret_names_wherever_they_repeat() -> None:
-    report = {"profile": {"env": {"MY_API_KEY": "plain-looking-42"}},
-              "results": [{"item": "MY_API_KEY", "expected": "plain-looking-42",
-                           "message": "MY_API_KEY is plain-looking-42"}]}
+    report = {
+        "profile": {"env": {"MY_API_KEY": "plain-looking-42"}},
+        "results": [
+            {
+                "item": "MY_API_KEY",
+                "expected": "plain-looking-42",
+                "message": "MY_API_KEY is plain-looking-42",
+            }
+        ],
+    }
     assert "plain-looking-42" not in json.dumps(redact_tree(report))
 
 
 def test_redact_env_masks_secret_names_only() -> None:
     env = redact_env({"HF_TOKEN": "x1", "HCCL_BUFFSIZE": "200", "KEYTIMEOUT": "1"})
     assert env == {"HF_TOKEN": REDACTED, "HCCL_BUFFSIZE": "200", "KEYTIMEOUT": "1"}
+
+
+def test_paths_under_secret_looking_names_are_not_masked_elsewhere() -> None:
+    redact_env({"SSH_AUTH_SOCK": "/usr/local/ssh-agent.sock"})
+    assert redact_text("driver in /usr/local/ssh-agent.sock/x") == "driver in /usr/local/ssh-agent.sock/x"
+
+
+def test_a_redacted_config_json_still_parses_with_its_token_ids() -> None:
+    config = {"eos_token_id": [154820, 154827], "pad_token_id": 154820, "max_position_embeddings": 202752}
+    assert json.loads(redact_text(json.dumps(config, indent=2))) == config

@@ -78,6 +78,7 @@ def npu_smi_case(kind: str) -> Callable[[Path], Invocation]:
         if kind != "missing":
             BROKEN_TOOLS[kind](tmp / "bin", "npu-smi")
         return Invocation(run_args("a2-single", ("npu.smi",)), [tmp / "bin"])
+
     return build
 
 
@@ -88,6 +89,7 @@ def hccn_case(kind: str) -> Callable[[Path], Invocation]:
             BROKEN_TOOLS[kind](tmp / "bin", "hccn_tool")
         args = run_args("a2-multi", ("npu.network",), "--node-rank", "0", "--node0-ip", "127.0.0.1")
         return Invocation(args, [tmp / "bin"])
+
     return build
 
 
@@ -97,6 +99,7 @@ def python_case(kind: str) -> Callable[[Path], Invocation]:
         if kind != "missing":
             python = BROKEN_TOOLS[kind](tmp / "bin", "python3")
         return Invocation(run_args("a2-single", ("packages.vllm",), "--python", str(python)))
+
     return build
 
 
@@ -107,6 +110,7 @@ def ip_case(kind: str) -> Callable[[Path], Invocation]:
             BROKEN_TOOLS[kind](tmp / "bin", "ip")
         args = run_args("a2-multi", ("net.node0",), "--node-rank", "1", "--node0-ip", "127.0.0.2")
         return Invocation(args, [tmp / "bin"], path_only=kind == "missing")
+
     return build
 
 
@@ -147,8 +151,12 @@ TOOL_EXPECTATIONS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
         "50mb": (FAILED, r"cannot read route line"),
     },
 }
-TOOL_CASES = {"npu-smi": (npu_smi_case, "npu.smi"), "hccn_tool": (hccn_case, "npu.network"),
-              "python": (python_case, "packages.vllm"), "ip": (ip_case, "net.node0")}
+TOOL_CASES = {
+    "npu-smi": (npu_smi_case, "npu.smi"),
+    "hccn_tool": (hccn_case, "npu.network"),
+    "python": (python_case, "packages.vllm"),
+    "ip": (ip_case, "net.node0"),
+}
 COMMAND_SCENARIOS = [
     Scenario(f"{tool}-{kind}", TOOL_CASES[tool][0](kind), TOOL_CASES[tool][1], pattern, statuses)
     for tool, kinds in TOOL_EXPECTATIONS.items()
@@ -163,7 +171,7 @@ BREAKERS: dict[str, Callable[[Path], object]] = {
     "directory": lambda path: path.mkdir(parents=True),
     "fifo": tools.fifo,
     "empty": lambda path: path.write_bytes(b""),
-    "not-parsable": lambda path: path.write_bytes(b"{{{ [[[ = = \"unterminated\n\x00\x01"),
+    "not-parsable": lambda path: path.write_bytes(b'{{{ [[[ = = "unterminated\n\x00\x01'),
     "huge": tools.huge_file,
     "symlink-loop": tools.symlink_loop,
 }
@@ -183,6 +191,7 @@ def profile_file_case(kind: str) -> Callable[[Path], Invocation]:
         path = tmp / "custom.toml"
         BREAKERS[kind](path)
         return Invocation(["--profile-file", str(path), "--check", "env.vars", "--format", "json"])
+
     return build
 
 
@@ -191,29 +200,42 @@ def serve_script_case(kind: str) -> Callable[[Path], Invocation]:
         path = tmp / "serve.sh"
         BREAKERS[kind](path)
         return Invocation(run_args("a2-single", ("serve.args",), "--serve-script", str(path)))
+
     return build
 
 
 FILE_SCENARIOS = [
-    *(Scenario(f"profile-file-{kind}", profile_file_case(kind), USAGE, FILE_EXPECTATIONS[kind]) for kind in BREAKERS),
-    *(Scenario(f"serve-script-{kind}", serve_script_case(kind), USAGE, FILE_EXPECTATIONS[kind]) for kind in BREAKERS),
+    *(
+        Scenario(f"profile-file-{kind}", profile_file_case(kind), USAGE, FILE_EXPECTATIONS[kind])
+        for kind in BREAKERS
+    ),
+    *(
+        Scenario(f"serve-script-{kind}", serve_script_case(kind), USAGE, FILE_EXPECTATIONS[kind])
+        for kind in BREAKERS
+    ),
 ]
 
 
 # -- weights (--model-dir) -----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "GLM-5-w4a8", weights="w4a8", mtp="none",
-                           shards=4).path
+    return make_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "GLM-5-w4a8", weights="w4a8", mtp="none", shards=4
+    ).path
 
 
 def weights_case(target: str, kind: str) -> Callable[[Path], Invocation]:
     """Break one file of a symlink copy of the checkpoint (target: config, index or shard)."""
+
     def build(tmp: Path) -> Invocation:
         folder = link_copy(CHECKPOINT[0], tmp / "GLM-5-w4a8")
-        name = {"config": "config.json", "index": "quant_model_weights.safetensors.index.json",
-                "shard": "quant_model_weights-00002-of-00004.safetensors"}[target]
+        name = {
+            "config": "config.json",
+            "index": "quant_model_weights.safetensors.index.json",
+            "shard": "quant_model_weights-00002-of-00004.safetensors",
+        }[target]
         (folder / name).unlink()
         if kind == "sparse-2gb":
             with (folder / name).open("wb") as handle:
@@ -221,6 +243,7 @@ def weights_case(target: str, kind: str) -> Callable[[Path], Invocation]:
         else:
             BREAKERS[kind](folder / name)
         return Invocation(run_args("a2-single", ("weights.*",), "--model-dir", str(folder)))
+
     return build
 
 
@@ -246,6 +269,7 @@ WEIGHTS_SCENARIOS = [
 
 # -- snapshots (--replay) ------------------------------------------------------------------------------------
 
+
 def _demo_copy(tmp: Path) -> Path:
     import shutil
 
@@ -262,6 +286,7 @@ def replay_case(relative: str, kind: str) -> Callable[[Path], Invocation]:
             path.unlink()
         BREAKERS[kind](path)
         return Invocation(run_args("a2-multi", ("npu.*",), "--replay", str(snap)))
+
     return build
 
 
@@ -279,23 +304,41 @@ def replay_missing_output(tmp: Path) -> Invocation:
 
 
 SNAPSHOT_SCENARIOS = [
-    Scenario("replay-missing-folder",
-             lambda tmp: Invocation(run_args("a2-multi", ("npu.*",), "--replay", str(tmp / "nowhere"))),
-             USAGE, r"not found"),
-    Scenario("replay-snapshot-json-not-parsable", replay_case("snapshot.json", "not-parsable"), USAGE, r"JSON"),
+    Scenario(
+        "replay-missing-folder",
+        lambda tmp: Invocation(run_args("a2-multi", ("npu.*",), "--replay", str(tmp / "nowhere"))),
+        USAGE,
+        r"not found",
+    ),
+    Scenario(
+        "replay-snapshot-json-not-parsable", replay_case("snapshot.json", "not-parsable"), USAGE, r"JSON"
+    ),
     Scenario("replay-snapshot-json-empty", replay_case("snapshot.json", "empty"), USAGE, r"JSON|empty"),
-    Scenario("replay-snapshot-json-fifo", replay_case("snapshot.json", "fifo"), USAGE, r"FIFO.*not a regular file"),
-    Scenario("replay-snapshot-json-symlink-loop", replay_case("snapshot.json", "symlink-loop"), USAGE,
-             r"symlink loop|too many levels|not a glm5check snapshot"),
-    Scenario("replay-command-index-symlink-loop", replay_case("commands/index.json", "symlink-loop"), USAGE,
-             r"index\.json: symlink loop"),
-    Scenario("replay-command-index-huge", replay_case("commands/index.json", "huge"), USAGE, r"not readable JSON"),
+    Scenario(
+        "replay-snapshot-json-fifo", replay_case("snapshot.json", "fifo"), USAGE, r"FIFO.*not a regular file"
+    ),
+    Scenario(
+        "replay-snapshot-json-symlink-loop",
+        replay_case("snapshot.json", "symlink-loop"),
+        USAGE,
+        r"symlink loop|too many levels|not a glm5check snapshot",
+    ),
+    Scenario(
+        "replay-command-index-symlink-loop",
+        replay_case("commands/index.json", "symlink-loop"),
+        USAGE,
+        r"index\.json: symlink loop",
+    ),
+    Scenario(
+        "replay-command-index-huge", replay_case("commands/index.json", "huge"), USAGE, r"not readable JSON"
+    ),
     Scenario("replay-archive-not-gzip", replay_garbage_archive, USAGE, r"cannot read snapshot archive"),
     Scenario("replay-command-output-deleted", replay_missing_output, USAGE, r"npu-smi_info\.out: missing"),
 ]
 
 
 # -- the rest: git, environment, --output --------------------------------------------------------------------
+
 
 def corrupt_git(tmp: Path) -> Invocation:
     source = tools.corrupt_git_checkout(tmp / "src" / "vllm")
@@ -311,15 +354,20 @@ def output_to(target: str) -> Callable[[Path], Invocation]:
     def build(tmp: Path) -> Invocation:
         (tmp / "a-file").write_text("x", encoding="utf-8")
         resolved = target.format(tmp=tmp)
-        return Invocation(["--profile", "a2-multi", "--replay", "demo", "--check", "npu.smi", "--output", resolved])
+        return Invocation(
+            ["--profile", "a2-multi", "--replay", "demo", "--check", "npu.smi", "--output", resolved]
+        )
+
     return build
 
 
 def snapshot_to(target: str) -> Callable[[Path], Invocation]:
     def build(tmp: Path) -> Invocation:
         (tmp / "a-file").write_text("x", encoding="utf-8")
-        return Invocation(["snapshot", "--profile", "a2-single", "--check", "host.shm", "-o",
-                           target.format(tmp=tmp)])
+        return Invocation(
+            ["snapshot", "--profile", "a2-single", "--check", "host.shm", "-o", target.format(tmp=tmp)]
+        )
+
     return build
 
 
@@ -339,6 +387,7 @@ BY_NAME = {s.name: s for s in SCENARIOS}
 
 # -- running ------------------------------------------------------------------------------------------------
 
+
 def _environment(invocation: Invocation) -> dict[str, str]:
     env = clean_env(invocation.env, path_prepend=invocation.path_prepend)
     if invocation.path_only:
@@ -350,21 +399,32 @@ def _run(scenario: Scenario, tmp: Path) -> Ran:
     invocation = scenario.build(tmp)
     started = time.monotonic()
     try:
-        result = subprocess.run([sys.executable, "-m", "glm5check", *invocation.args], capture_output=True,
-                                text=True, errors="replace", env=_environment(invocation), cwd=tmp,
-                                stdin=subprocess.DEVNULL, timeout=scenario.bound_s + 30)
+        result = subprocess.run(
+            [sys.executable, "-m", "glm5check", *invocation.args],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=_environment(invocation),
+            cwd=tmp,
+            stdin=subprocess.DEVNULL,
+            timeout=scenario.bound_s + 30,
+        )
     except subprocess.TimeoutExpired:
         return Ran(None, time.monotonic() - started, hung=True)
     return Ran(result, time.monotonic() - started)
 
 
 @pytest.fixture(scope="module")
-def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-             checkpoint: Path) -> dict[str, Ran]:
+def outcomes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, checkpoint: Path
+) -> dict[str, Ran]:
     """Run every selected scenario at once (threads waiting on subprocesses)."""
     CHECKPOINT[:] = [checkpoint]
-    wanted = [item.callspec.params["name"] for item in request.session.items
-              if getattr(item, "callspec", None) and item.callspec.params.get("name") in BY_NAME]
+    wanted = [
+        item.callspec.params["name"]
+        for item in request.session.items
+        if getattr(item, "callspec", None) and item.callspec.params.get("name") in BY_NAME
+    ]
     folders = {name: tmp_path_factory.mktemp(re.sub(r"\W", "_", name)) for name in wanted}
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures = {name: pool.submit(_run, BY_NAME[name], folders[name]) for name in wanted}
@@ -386,7 +446,9 @@ def test_fault(name: str, outcomes: dict[str, Ran]) -> None:
     scenario = BY_NAME[name]
     ran = outcomes[name]
     assert not ran.hung, f"{name}: still running after {ran.elapsed_s:.0f} s"
-    assert ran.elapsed_s < scenario.bound_s, f"{name}: took {ran.elapsed_s:.1f} s (bound {scenario.bound_s} s)"
+    assert ran.elapsed_s < scenario.bound_s, (
+        f"{name}: took {ran.elapsed_s:.1f} s (bound {scenario.bound_s} s)"
+    )
     result = ran.result
     assert result is not None
     assert_no_traceback(result)
@@ -399,8 +461,11 @@ def test_fault(name: str, outcomes: dict[str, Ran]) -> None:
         return
     assert result.returncode in (0, 1), (result.returncode, result.stderr[-2000:])
     report = json.loads(result.stdout)
-    rows = [r for r in report["results"] if re.fullmatch(scenario.check.replace(".", r"\.").replace("*", ".*"),
-                                                          r["id"])]
+    rows = [
+        r
+        for r in report["results"]
+        if re.fullmatch(scenario.check.replace(".", r"\.").replace("*", ".*"), r["id"])
+    ]
     assert rows, f"{name}: no {scenario.check} result in {[r['id'] for r in report['results']]}"
     text = _check_text(rows)
     assert {r["status"] for r in rows} & set(scenario.statuses), text

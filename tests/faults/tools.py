@@ -34,8 +34,11 @@ def printing_tool(folder: Path, name: str, payload: bytes) -> Path:
 
 def huge_tool(folder: Path, name: str) -> Path:
     """A tool that prints 50 MB of plausible-looking lines."""
-    return shell_tool(folder, name, f"yes '| 0     910B4     | OK   | 93.1  37  0 / 0  | 3379 / 65536 |' "
-                                    f"| head -c {FIFTY_MB}")
+    return shell_tool(
+        folder,
+        name,
+        f"yes '| 0     910B4     | OK   | 93.1  37  0 / 0  | 3379 / 65536 |' | head -c {FIFTY_MB}",
+    )
 
 
 def npu_smi_ok(folder: Path) -> Path:
@@ -57,7 +60,9 @@ def symlink_loop(path: Path) -> Path:
     return path
 
 
-def huge_file(path: Path, line: bytes = b"# padding padding padding padding padding padding padding\n") -> Path:
+def huge_file(
+    path: Path, line: bytes = b"# padding padding padding padding padding padding padding\n"
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         handle.write(line * (FIFTY_MB // len(line)))
@@ -86,4 +91,3 @@ def corrupt_git_checkout(folder: Path) -> Path:
 
 def many_env_vars(count: int = 10_000) -> dict[str, str]:
     return {f"GLM5CHECK_FAULT_VAR_{n:05d}": f"value-{n}-" + "x" * 20 for n in range(count)}
-
