@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, assert_no_traceback, clean_env, fake_printing, run_cli
 
-from glm5check import glm5
 from glm5check.memfit import KV_BYTES_PER_TOKEN_LAYER, Assumptions, FitPlan, classify, fit
 from glm5check.units import GIB
 
 sys.path.insert(0, str(FIXTURES))
 import make_checkpoint as mc
 
-REFERENCE_CONFIG = Path("/work/shared/reference/glm5-model/config.GLM-5.reconstructed.json")
+REFERENCE_CONFIG = FIXTURES / "glm5-model" / "config.GLM-5.reconstructed.json"
 
 
 def fit_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
@@ -121,7 +120,7 @@ def test_per_rank_weights_from_headers_agree_with_config_arithmetic(tmp_path: Pa
     code, result = fit_json("--profile", "a3-multi", "--model-dir", str(checkpoint.path),
                             "--mtp" if mtp else "--no-mtp")
     assert result["weights_source"].startswith("headers of 283 files")
-    config = json.loads(REFERENCE_CONFIG.read_text()) if REFERENCE_CONFIG.exists() else glm5.CONFIG
+    config = json.loads(REFERENCE_CONFIG.read_text())
     expected = _config_arithmetic(config, tp=16, ep=32, mtp=mtp)
     assert abs(result["weights_per_rank_bytes"] - expected) / expected < 0.01, (result, expected)
     assert code == 0
