@@ -204,6 +204,17 @@ def serve_script_case(kind: str) -> Callable[[Path], Invocation]:
     return build
 
 
+def compare_case(kind: str) -> Callable[[Path], Invocation]:
+    """`compare A.json B.json` where A is broken: the broken report is named in one line."""
+
+    def build(tmp: Path) -> Invocation:
+        path = tmp / "node0.json"
+        BREAKERS[kind](path)
+        return Invocation(["compare", str(path), str(tmp / "node1.json")])
+
+    return build
+
+
 FILE_SCENARIOS = [
     *(
         Scenario(f"profile-file-{kind}", profile_file_case(kind), USAGE, FILE_EXPECTATIONS[kind])
@@ -212,6 +223,11 @@ FILE_SCENARIOS = [
     *(
         Scenario(f"serve-script-{kind}", serve_script_case(kind), USAGE, FILE_EXPECTATIONS[kind])
         for kind in BREAKERS
+    ),
+    *(
+        Scenario(f"compare-report-{kind}", compare_case(kind), USAGE, pattern)
+        for kind, pattern in (("fifo", FILE_EXPECTATIONS["fifo"]), ("not-parsable", r"JSON"),
+                              ("symlink-loop", r"symlink loop"))
     ),
 ]
 
