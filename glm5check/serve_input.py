@@ -144,15 +144,19 @@ class ServeInput:
         return {item.flag: item.value for item in self.flags}
 
 
-def read_serve(profile: Profile, script_path: str | None = None, command: str | None = None) -> ServeInput:
-    """The plan and environment of the real launch command, over the profile's; raises ServeInputError."""
+def read_serve(
+    profile: Profile, script_path: str | None = None, command: str | None = None, script_text: str | None = None
+) -> ServeInput:
+    """The plan and environment of the real launch command, over the profile's; raises ServeInputError.
+    script_text, when given, is the script's text already read (script_path then only names it)."""
     if script_path is not None and command is not None:
         raise ServeInputError("give either --serve-script or --serve-cmd, not both")
     if script_path is None and command is None:
         sources = {f.name: "profile" for f in fields(ServePlan)}
         return ServeInput(profile.serve, {}, profile.model.path, sources, ())
     if script_path is not None:
-        parsed, origin, where = parse_script(_read_script(script_path)), script_path, "serve script line"
+        text = _read_script(script_path) if script_text is None else script_text
+        parsed, origin, where = parse_script(text), script_path, "serve script line"
     else:
         parsed, origin, where = parse_command(command or ""), "--serve-cmd", "--serve-cmd line"
     if parsed.command is None:

@@ -4,7 +4,6 @@ resolve the profile and plan, run the checks, write the report (and the snapshot
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from importlib import resources
@@ -92,18 +91,11 @@ def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[
     serve_meta = {"script_text": script_text, "command": command}
     if script_text is None and command is None:
         return Context(profile, host, options), serve_meta
-    from glm5check.serve_input import ServeInputError, read_serve
+    from glm5check.serve_input import read_serve
 
-    with tempfile.TemporaryDirectory(prefix="glm5check-serve-") as tmp:
-        script_path = None
-        if script_text is not None:
-            script_path = str(Path(tmp) / Path(args.serve_script or "serve.sh").name)
-            Path(script_path).write_text(script_text, encoding="utf-8")
-        try:
-            serve = read_serve(profile, script_path=script_path, command=command)
-        except ServeInputError as exc:  # name the user's file, not the temporary copy
-            shown = args.serve_script or "the recorded serve script"
-            raise ConfigError(str(exc).replace(script_path or "\0", shown)) from None
+    # The text is parsed as read (from the file or the snapshot); no copy of it is written anywhere.
+    script_name = (args.serve_script or "the recorded serve script") if script_text is not None else None
+    serve = read_serve(profile, script_path=script_name, command=command, script_text=script_text)
     ctx = Context(profile, host, options, plan=serve.plan, script_env=serve.env)
     ctx.serve_input = serve
     ctx.plan_sources = dict(serve.sources)

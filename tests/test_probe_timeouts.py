@@ -10,8 +10,7 @@ checks/).
    probe of the machine being checked:
    - glm5check/pyinspect.py: the inventory script runs inside the *target* interpreter (sent with -c,
      itself bounded by the host's timeout), never in glm5check's process;
-   - glm5check/session.py: finds the demo snapshots shipped in the package, writes --output, and hands
-     serve_input a private temporary copy of the serve script it already read through host/inputs.py;
+   - glm5check/session.py: finds the demo snapshots shipped in the package and writes --output;
    - glm5check/profiles/__init__.py: reads the built-in profile TOMLs shipped in the package;
    - glm5check/facts/packages.py: reads its own pyinspect.py source from the package;
    - glm5check/commands/compare.py: writes --output;
@@ -103,7 +102,7 @@ FILESYSTEM_CALLS = {
     "fork",
 }
 ALLOWED_FILESYSTEM_CALLS: dict[str, set[str]] = {
-    "glm5check/session.py": {"is_file", "iterdir", "write_text", "TemporaryDirectory"},
+    "glm5check/session.py": {"is_file", "iterdir", "write_text"},
     "glm5check/profiles/__init__.py": {"read_text"},
     "glm5check/facts/packages.py": {"read_text"},
     "glm5check/commands/compare.py": {"write_text"},
