@@ -136,3 +136,21 @@ def test_a_failed_system_read_is_recorded_and_replayed_as_the_same_failure(tmp_p
     with pytest.raises(ProbeFailed) as replay_error:
         ReplayHost(read_snapshot(target)).listening_sockets()
     assert str(replay_error.value) == str(live_error.value)
+
+
+def test_byte_reads_of_a_directory_load_when_asked_and_a_damaged_one_is_a_read_error(tmp_path: Path) -> None:
+    writer = _writer()
+    big = b"{" + b" " * (2 << 20) + b"}"  # over 1 MiB: stored gzipped
+    writer.bytes("/w/model-00001.safetensors", 8, len(big), data=big)
+    target = writer.write(tmp_path / "snap")
+    index = json.loads((target / "bytes" / "index.json").read_text())
+    blob = next(target / "bytes" / e["data"] for e in index if e["offset"] == 8)
+    assert blob.name.endswith(".gz")
+    data = read_snapshot(target)
+    assert dict(data.byte_reads.items()) == writer.data.byte_reads
+    blob.write_bytes(b"not gzip")  # damaged after the snapshot was opened: nothing was loaded yet
+    damaged = ReplayHost(data).read_bytes("/w/model-00001.safetensors", 8, len(big))
+    assert damaged.data is None and "is not gzip data" in (damaged.error or "")
+    blob.unlink()
+    with pytest.raises(SnapshotError, match="missing or not a regular file"):
+        read_snapshot(target)

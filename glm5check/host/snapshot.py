@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ class SnapshotData:
     commands: dict[tuple[str, ...], CommandResult] = field(default_factory=dict)
     which: dict[str, str | None] = field(default_factory=dict)
     files: dict[str, FileRead] = field(default_factory=dict)
-    byte_reads: dict[tuple[str, int, int], BytesRead] = field(default_factory=dict)
+    byte_reads: MutableMapping[tuple[str, int, int], BytesRead] = field(default_factory=dict)
     listings: dict[str, DirListing] = field(default_factory=dict)
     stats: dict[str, StatInfo] = field(default_factory=dict)
     disk_usage: dict[str, DiskUsage] = field(default_factory=dict)
@@ -279,7 +279,9 @@ def _read_archive(source: Path) -> SnapshotData:
             roots = [p for p in Path(tmp).iterdir() if (p / "snapshot.json").exists()]
             if not roots:
                 raise SnapshotError(f"{source} holds no snapshot.json")
-            return _read_dir(roots[0])
+            data = _read_dir(roots[0])
+            data.byte_reads = dict(data.byte_reads.items())  # the directory goes away: load them now
+            return data
     except (tarfile.TarError, OSError) as exc:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")
         raise SnapshotError(f"cannot read snapshot archive {source}: {reason or 'not a .tar.gz'}") from None
@@ -303,13 +305,7 @@ def _read_dir(root: Path) -> SnapshotData:
         text = _part(copy).decode("utf-8", errors="replace") if copy.is_file() else None
         data.files[path] = FileRead(path, text, entry.get("error"), bool(entry.get("truncated")))
     _read_unindexed_files(root, data)
-    for entry in _load(root / "bytes" / "index.json", []):
-        blob = entry.get("data")
-        payload = _part(root / "bytes" / blob) if blob else None
-        key = (entry["path"], int(entry["offset"]), int(entry["length"]))
-        if payload is not None and blob.endswith(".gz"):
-            payload = _gunzip(payload, key[2], root / "bytes" / blob)
-        data.byte_reads[key] = BytesRead(*key, data=payload, error=entry.get("error"))
+    data.byte_reads = _byte_reads(root / "bytes")
     system = root / "system"
     data.env = _load(system / "env.json")
     data.hostname = _load(system / "hostname.json")
@@ -338,6 +334,58 @@ def _read_dir(root: Path) -> SnapshotData:
             data.probes[(kind, key)] = ProbeValue(kind, key, entry.get("value"), entry.get("error"),
                                                   bool(entry.get("timed_out")))
     return data
+
+
+class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
+    """A snapshot directory's byte reads, each loaded (and gunzipped) from its file when asked for and not
+    kept: the GLM-5-w4a8 demo holds ~73 MB of header and index JSON that a replay reads once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.entries: dict[tuple[str, int, int], tuple[str | None, str | None]] = {}  # -> (data file, error)
+        self.loaded: dict[tuple[str, int, int], BytesRead] = {}  # reads stored by a caller, kept as given
+
+    def __getitem__(self, key: tuple[str, int, int]) -> BytesRead:
+        if key in self.loaded:
+            return self.loaded[key]
+        blob, error = self.entries[key]
+        if blob is None:
+            return BytesRead(*key, error=error)
+        try:
+            return BytesRead(*key, data=_blob(self.folder / blob, key[2]), error=error)
+        except SnapshotError as exc:  # a part damaged after the snapshot was opened
+            return BytesRead(*key, error=str(exc))
+
+    def __setitem__(self, key: tuple[str, int, int], value: BytesRead) -> None:
+        self.loaded[key] = value
+
+    def __delitem__(self, key: tuple[str, int, int]) -> None:
+        found = self.loaded.pop(key, None) or self.entries.pop(key, None)
+        if found is None:
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator[tuple[str, int, int]]:
+        yield from self.entries
+        yield from (key for key in self.loaded if key not in self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries.keys() | self.loaded.keys())
+
+
+def _blob(path: Path, length: int) -> bytes:
+    payload = _part(path)
+    return _gunzip(payload, length, path) if path.name.endswith(".gz") else payload
+
+
+def _byte_reads(folder: Path) -> LazyByteReads:
+    """The index of byte reads; each data file must be there now (a missing one is a broken snapshot)."""
+    reads = LazyByteReads(folder)
+    for entry in _load(folder / "index.json", []):
+        blob = entry.get("data")
+        if blob and not (folder / blob).is_file():
+            raise SnapshotError(f"snapshot file {folder / blob} is missing or not a regular file")
+        reads.entries[(entry["path"], int(entry["offset"]), int(entry["length"]))] = (blob, entry.get("error"))
+    return reads
 
 
 def _read_unindexed_files(root: Path, data: SnapshotData) -> None:
