@@ -67,7 +67,7 @@ def bench_scan(runs: int) -> bool:
         assert scan.complete and len(scan.shards) == 282, "generated checkpoint did not scan cleanly"
         ours = median_time(lambda: scan_folder(LiveHost(), folder), runs)
         theirs = median_time(lambda: library_scan(checkpoint.path), runs)
-    print(f"scan of 282 shards, {len(scan.tensors):,} tensors (median of {runs}, warm)")
+    print(f"scan of 282 shards, {scan.tensor_count:,} tensors (median of {runs}, warm)")
     print(f"  glm5check scan_folder      {ours:8.3f} s")
     print(f"  safetensors safe_open      {theirs:8.3f} s")
     print(f"  ratio glm5check / library  {ours / theirs:8.2f}   target: glm5check under {SCAN_TARGET_S:g} s: "

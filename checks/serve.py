@@ -256,7 +256,7 @@ def _mtp_items(ctx: Context) -> Iterator[Result]:
     config = scan.config.data if scan.config and isinstance(scan.config.data, dict) else glm5.CONFIG
     prefix = f"model.layers.{glm5.mtp_layer(config)}."
     method = spec.get("method")
-    if any(name.startswith(prefix) for name in scan.tensor_names):
+    if scan.names_with_prefix(prefix):
         yield passed(
             f"{method} with the MTP layer ({prefix}*) present",
             item="--speculative-config",

@@ -159,7 +159,7 @@ def _index_results(scan: WeightsScan) -> list[Result]:
             f"no {' or '.join(INDEX_FILES)}" + ("" if files else " and no .safetensors files"), item="index",
             expected="a safetensors index", observed=f"{len(files)} .safetensors files", remediation=DOWNLOAD_FIX,
         )]
-    if index.error or not isinstance(index.data, dict) or not scan.weight_map:
+    if index.error or not isinstance(index.data, dict) or not scan.mapped_count:
         why = index.error or "no weight_map"
         return [failed(f"{index.name}: {why}", item=index.name, observed=why, remediation=DOWNLOAD_FIX)]
     return []
@@ -167,15 +167,12 @@ def _index_results(scan: WeightsScan) -> list[Result]:
 
 def _map_results(scan: WeightsScan) -> list[Result]:
     """Every weight_map entry must be in the header of the shard it points to."""
-    wanted: dict[str, list[str]] = {}
-    for name, shard in scan.weight_map.items():
-        wanted.setdefault(shard, []).append(name)
+    absent_by_shard: dict[str, list[str]] = {}
+    for name, shard in scan.unmapped:
+        absent_by_shard.setdefault(shard, []).append(name)
     results = []
     for shard in scan.shards:
-        if shard.header is None:
-            continue
-        present = {t.name for t in shard.header.tensors}
-        absent = [name for name in wanted.get(shard.name, ()) if name not in present]
+        absent = absent_by_shard.get(shard.name) if shard.header is not None else None
         if absent:
             results.append(failed(
                 f"index maps {len(absent)} tensor(s) to this shard that its header lacks, e.g. {absent[0]}",
@@ -191,7 +188,7 @@ def _total_result(scan: WeightsScan) -> Result | None:
     total = meta.get("total_size") if isinstance(meta, dict) else None
     if not isinstance(total, int):
         return None
-    sizes = {s.name: sum(t.nbytes for t in s.header.tensors) for s in scan.shards if s.header}
+    sizes = {s.name: sum(s.header.sizes()) for s in scan.shards if s.header}
     every = sum(sizes.values())
     main = every - sum(sizes.get(name, 0) for name in ADD_ON_FILES)
     if total in (every, main):
@@ -238,10 +235,9 @@ def weights_shards(ctx: Context) -> Iterator[Result]:
         yield failed(f"… and {len(problems) - MAX_ITEMS} more problems", item="more", remediation=DOWNLOAD_FIX)
     if problems:
         return
-    tensors = sum(len(s.header.tensors) for s in scan.shards if s.header)
     yield passed(
-        f"{len(scan.shards)} shards, {tensors:,} tensors, {fmt_bytes(scan.total_bytes)}; every header matches "
-        "its file size and the index", observed=f"{len(scan.shards)} shards",
+        f"{len(scan.shards)} shards, {scan.tensor_count:,} tensors, {fmt_bytes(scan.total_bytes)}; every header "
+        "matches its file size and the index", observed=f"{len(scan.shards)} shards",
     )
     if scan.leftovers:
         yield warned(
@@ -274,9 +270,7 @@ def _quantized_results(ctx: Context, scan: WeightsScan, description: JsonFile) -
         )
     else:
         yield passed(f"model_quant_type {quant_type}", item="model_quant_type", observed=str(quant_type))
-    # rot.safetensors (QuaRot) is not a model layer: vllm-ascend never looks it up in the description.
-    loaded = [t.name for s in scan.shards if s.header and s.name != "rot.safetensors" for t in s.header.tensors]
-    omitted = sorted(name for name in loaded if name not in data)
+    omitted = scan.undescribed  # rot.safetensors (QuaRot) aside: vllm-ascend never looks it up
     if omitted:
         yield failed(
             f"{len(omitted)} shard tensor(s) missing from {QUANT_DESCRIPTION}, e.g. {omitted[0]}",
@@ -285,7 +279,7 @@ def _quantized_results(ctx: Context, scan: WeightsScan, description: JsonFile) -
             "layer up in it and fails on a missing name)",
         )
     else:
-        yield passed(f"{QUANT_DESCRIPTION} describes all {len(loaded):,} model tensors", item="coverage")
+        yield passed(f"{QUANT_DESCRIPTION} describes all {scan.described_count:,} model tensors", item="coverage")
 
 
 @check(
@@ -368,7 +362,7 @@ def weights_mtp(ctx: Context) -> Result:
     config = scan.config.data if scan.config and isinstance(scan.config.data, dict) else glm5.CONFIG
     layer = config.get("num_hidden_layers", 78)
     prefix = f"model.layers.{layer}."
-    names = {name for name in scan.tensor_names if name.startswith(prefix)}
+    names = scan.names_with_prefix(prefix)
     expected = f"{prefix}* (MTP) with embed_tokens and shared_head.head"
     if not names:
         return failed(

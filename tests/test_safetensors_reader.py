@@ -7,10 +7,12 @@ import ctypes
 import json
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from safetensors import SafetensorError, TensorSpec, deserialize, serialize
 
+from glm5check.parsers import safetensors as reader
 from glm5check.parsers.safetensors import (
     DTYPE_BITS,
     looks_like_lfs_pointer,
@@ -92,6 +94,24 @@ def test_never_raises_on_damaged_files_and_accepts_only_what_the_library_accepts
     if header.ok:
         theirs = dict(deserialize(data))  # raises if our "ok" were wrong
         assert {t.name for t in header.tensors} == set(theirs)
+
+
+@given(damaged_files() | st.builds(library_bytes, tensor_sets, metadata))
+def test_compact_reader_agrees_with_json_loads(data: bytes) -> None:
+    """Headers the library writes are read by a regex; whatever it accepts, json.loads must read the same."""
+    fast = parse_file_bytes(data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "_compact_entries", lambda text: None)
+        assert parse_file_bytes(data) == fast
+
+
+def test_compact_reader_is_used_for_library_headers() -> None:
+    data = library_bytes({"b": ("float32", [2, 3]), "a": ("int8", [4])}, {"format": "pt"})
+    length = 8 + (reader.header_length(data) or 0)
+    assert reader._compact_entries(data[8:length].decode()) is not None
+    header = parse_file_bytes(data)
+    assert header.ok and header.names == ("b", "a") and list(header.sizes()) == [24, 4]
+    assert header.metadata == {"format": "pt"} and header.tensors[0].shape == (2, 3)
 
 
 @given(st.binary(max_size=300))

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import cached_property
+from itertools import chain, filterfalse, repeat
 from typing import TYPE_CHECKING, Any
 
 from glm5check import glm5
@@ -79,39 +81,45 @@ class Shard:
 
 @dataclass(frozen=True)
 class WeightsScan:
+    """The folder reduced to what the checks need. A GLM-5-w4a8 index and quant description each name
+    ~237k tensors; their per-tensor maps are not kept (`index.data` and `quant.data` hold the other
+    fields), only how they disagree with the shard headers."""
+
     path: str
     error: str | None = None  # the folder itself cannot be listed
     entries: tuple[str, ...] = ()
     config: JsonFile | None = None
-    index: JsonFile | None = None  # the first index file present (or the missing default)
-    quant: JsonFile | None = None
+    index: JsonFile | None = None  # the first index file present (or the missing default), without weight_map
+    quant: JsonFile | None = None  # without its per-tensor entries
     shards: tuple[Shard, ...] = ()
     leftovers: tuple[str, ...] = ()
     fingerprint: str | None = None
     total_bytes: int = 0
     file_count: int = 0
+    mapped_count: int = 0  # entries in the index's weight_map
+    # (tensor, shard) of every weight_map entry that the header of its shard lacks (or that shard is unread)
+    unmapped: tuple[tuple[str, str], ...] = ()
+    described_count: int = 0  # shard tensors looked up in the quant description (rot.safetensors aside)
+    undescribed: tuple[str, ...] = ()  # those it lacks, sorted
 
     @property
     def readable(self) -> bool:
         return self.error is None
 
-    @cached_property  # read by several checks; a GLM-5 index maps ~240k tensors
-    def weight_map(self) -> dict[str, str]:
-        data = self.index.data if self.index else None
-        mapping = data.get("weight_map") if isinstance(data, dict) else None
-        if not isinstance(mapping, dict):
-            return {}
-        return {str(k): str(v) for k, v in mapping.items()}
+    @property
+    def tensor_count(self) -> int:
+        return sum(len(s.header.names) for s in self.shards if s.header)
 
-    @cached_property
-    def tensors(self) -> list[tuple[str, int]]:
+    def tensor_sizes(self) -> Iterator[tuple[str, int]]:
         """(name, bytes) of every tensor in every readable shard header."""
-        return [(t.name, t.nbytes) for s in self.shards if s.header for t in s.header.tensors]
+        for shard in self.shards:
+            if shard.header:
+                yield from zip(shard.header.names, shard.header.sizes())
 
-    @cached_property
-    def tensor_names(self) -> set[str]:
-        names = set(self.weight_map)
-        names.update(name for name, _ in self.tensors)
+    def names_with_prefix(self, prefix: str) -> set[str]:
+        """Tensor names starting with prefix, from the shard headers and the index."""
+        names = {name for s in self.shards if s.header for name in s.header.names if name.startswith(prefix)}
+        names.update(name for name, _ in self.unmapped if name.startswith(prefix))
         return names
 
     @property
@@ -138,20 +146,31 @@ def _read_json(host: Host, folder: str, name: str) -> JsonFile:
         read = host.read_bytes(path, 0, info.size)
         if read.error or read.data is None:
             return JsonFile(name, error=read.error or "unreadable")
-        text = read.data.decode("utf-8", errors="replace")
+        text, digest = _text_and_digest(read.data)
+        del read  # the raw bytes (26 MB for a GLM-5-w4a8 index) are not needed while parsing
     else:
         file = host.read_file(path)
         if file.error or file.text is None:
             return JsonFile(name, error=file.error or "unreadable")
         text = file.text
-    digest = hashlib.sha256(text.encode()).hexdigest()
+        digest = hashlib.sha256(text.encode()).hexdigest()
     try:
         return JsonFile(name, data=json.loads(text), sha256=digest)
     except ValueError as exc:
         return JsonFile(name, error=f"not JSON: {exc}", sha256=digest)
 
 
-def _read_shard(host: Host, folder: str, name: str) -> Shard:
+def _text_and_digest(data: bytes) -> tuple[str, str]:
+    """The text and the sha256 of its UTF-8 encoding (undecodable bytes replaced), without a second copy
+    of the bytes when they are valid UTF-8."""
+    try:
+        return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read_shard(host: Host, folder: str, name: str, parsing: threading.Lock) -> Shard:
     path = posixpath.join(folder, name)
     info = host.stat(path)
     if not info.exists:
@@ -175,19 +194,19 @@ def _read_shard(host: Host, folder: str, name: str) -> Shard:
     body = host.read_bytes(path, PREFIX_BYTES, length)
     if body.error or body.data is None:
         return Shard(name, size, "unreadable", body.error or "no data")
-    header = parse_header(body.data, file_size=size)
     digest = hashlib.sha256(body.data).hexdigest()
+    # Reads overlap (slow or network filesystems); parsing holds the GIL anyway, and one header at a time
+    # keeps a single header's intermediate objects alive instead of one per worker.
+    with parsing:
+        header = parse_header(body.data, file_size=size)
+    del body
     if header.ok:
         return Shard(name, size, None, "", header, digest)
     cause = "truncated" if header.truncated_by else "bad-header"
     return Shard(name, size, cause, "; ".join(header.problems[:3]), header, digest)
 
 
-def _shard_names(entries: tuple[str, ...], index: JsonFile | None) -> list[str]:
-    data = index.data if index and isinstance(index.data, dict) else None
-    mapping = data.get("weight_map") if data else None
-    if isinstance(mapping, dict):
-        return sorted({str(v) for v in mapping.values()})
+def _listed_shards(entries: tuple[str, ...]) -> list[str]:
     return sorted(e for e in entries if e.endswith(".safetensors"))
 
 
@@ -217,11 +236,20 @@ def scan_folder(host: Host, folder: str) -> WeightsScan:
     entries = listing.entries
     present = [name for name in INDEX_FILES if name in entries]
     index = _read_json(host, folder, present[0]) if present else JsonFile(INDEX_FILES[0], error="missing")
+    index, weight_map = _split_weight_map(index)
     config = _read_json(host, folder, "config.json")
-    quant = _read_json(host, folder, QUANT_DESCRIPTION)
-    names = _shard_names(entries, index)
+    names = sorted(set(map(str, weight_map.values()))) if weight_map is not None else _listed_shards(entries)
+    parsing = threading.Lock()
     with ThreadPoolExecutor(max_workers=max(1, min(SHARD_WORKERS, len(names)))) as pool:
-        shards = tuple(pool.map(lambda name: _read_shard(host, folder, name), names))
+        shards = tuple(pool.map(lambda name: _read_shard(host, folder, name, parsing), names))
+    located: dict[str, str] = {}  # tensor -> the shard whose header has it
+    for shard in shards:
+        if shard.header:
+            located.update(zip(shard.header.names, repeat(shard.name)))
+    unmapped = _unmapped(weight_map or {}, located)
+    mapped_count = len(weight_map or ())
+    del weight_map
+    quant, undescribed, described_count = _read_quant(host, folder, shards, located)
     return WeightsScan(
         path=folder,
         entries=entries,
@@ -233,7 +261,43 @@ def scan_folder(host: Host, folder: str) -> WeightsScan:
         fingerprint=_fingerprint(index, shards),
         total_bytes=sum(s.size or 0 for s in shards),
         file_count=len(shards),
+        mapped_count=mapped_count,
+        unmapped=unmapped,
+        described_count=described_count,
+        undescribed=undescribed,
     )
+
+
+def _split_weight_map(index: JsonFile) -> tuple[JsonFile, dict[str, Any] | None]:
+    """The index without its weight_map, and the weight_map (None when the index has none)."""
+    data = index.data if isinstance(index.data, dict) else None
+    mapping = data.get("weight_map") if data else None
+    if data is None or not isinstance(mapping, dict):
+        return index, None
+    rest = {key: value for key, value in data.items() if key != "weight_map"}
+    return replace(index, data=rest), mapping
+
+
+def _unmapped(weight_map: dict[str, Any], located: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """(tensor, shard) of the weight_map entries whose shard header lacks them, in index order."""
+    if weight_map.items() <= located.items():  # compared in C: the usual answer for 237k entries
+        return ()
+    return tuple((name, str(shard)) for name, shard in weight_map.items() if located.get(name) != str(shard))
+
+
+def _read_quant(
+    host: Host, folder: str, shards: tuple[Shard, ...], located: dict[str, str]
+) -> tuple[JsonFile, tuple[str, ...], int]:
+    """The quant description without its per-tensor entries, the shard tensors it lacks and how many
+    were looked up. rot.safetensors (QuaRot) is not a model layer: vllm-ascend never looks it up."""
+    quant = _read_json(host, folder, QUANT_DESCRIPTION)
+    if not isinstance(quant.data, dict):
+        return quant, (), 0
+    described = quant.data
+    loaded = [s.header.names for s in shards if s.header and s.name != "rot.safetensors"]
+    undescribed = sorted(filterfalse(described.__contains__, chain.from_iterable(loaded)))
+    rest = {key: described[key] for key in described.keys() - located.keys()}
+    return replace(quant, data=rest), tuple(undescribed), sum(map(len, loaded))
 
 
 @reported_fact("weights")
@@ -276,13 +340,13 @@ def fit_plan(ctx: Context, config: dict[str, Any] | None = None) -> FitPlan:
     )
 
 
-def fit_tensors(ctx: Context) -> tuple[list[tuple[str, int]], str, dict[str, Any] | None]:
+def fit_tensors(ctx: Context) -> tuple[Iterable[tuple[str, int]], str, dict[str, Any] | None]:
     """The tensors to place: the weights folder's headers when every shard reads, else the built-in
     GLM-5 layout of the profile's weights (bf16 or w4a8)."""
     scan = ctx.fact(scan_weights)
     config = scan.config.data if scan.config and isinstance(scan.config.data, dict) else None
     if scan.complete:
-        return scan.tensors, f"headers of {scan.file_count} files in {scan.path}", config
+        return scan.tensor_sizes(), f"headers of {scan.file_count} files in {scan.path}", config
     why = scan.error or "some shards cannot be read"
     return builtin_tensors(ctx.profile.model.weights, f"{scan.path}: {why}")
 

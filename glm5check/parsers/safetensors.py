@@ -10,15 +10,31 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
-from operator import attrgetter
+import re
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import repeat
+from operator import eq, itemgetter, mul, sub
 from typing import Any, NamedTuple
 
 PREFIX_BYTES = 8
 # The safetensors library refuses longer headers ("HeaderTooLarge"); so do we.
 MAX_HEADER_BYTES = 100_000_000
 LFS_POINTER_START = b"version https://git-lfs"
-_BY_OFFSETS = attrgetter("start", "end")
+# One tensor entry as the safetensors library writes it (compact JSON, keys in this order, plain
+# names). Headers made only of such entries are read by this regex, ~2x faster than json.loads, which
+# builds two lists and a dict per tensor; any other header (spaces, escapes, other key order, duplicates)
+# goes through json.loads. Groups: separator, name, dtype, shape, start, end.
+_NUMBER = r"(?:0|[1-9][0-9]*)"
+_ENTRY = re.compile(
+    r'([{,])"([^"\\\x00-\x1f]*)":\{"dtype":"([A-Z0-9_]+)","shape":\[((?:' + _NUMBER + "(?:," + _NUMBER
+    + r')*)?)\],"data_offsets":\[(' + _NUMBER + "),(" + _NUMBER + r")\]\}"
+)
+_ENTRY_PUNCTUATION = len('{"":{"dtype":"","shape":[],"data_offsets":[,]}')
+_METADATA_START = '{"__metadata__":'
+# Offsets are kept as signed 64-bit (array "q"); no real file is 2**63 bytes.
+_MAX_OFFSET = 2**63 - 1
 
 # Bits per element of every dtype the format defines.
 DTYPE_BITS: dict[str, int] = {
@@ -48,8 +64,6 @@ DTYPE_BITS: dict[str, int] = {
 
 
 class TensorInfo(NamedTuple):
-    """A named tuple, not a dataclass: a GLM-5-w4a8 folder has 237,030 of them, built in a second."""
-
     name: str
     dtype: str
     shape: tuple[int, ...]
@@ -63,11 +77,16 @@ class TensorInfo(NamedTuple):
 
 @dataclass(frozen=True)
 class SafetensorsHeader:
-    """One file's header. `problems` is empty when the header is consistent (and, when the file size
+    """One file's header, as columns in data order (a GLM-5-w4a8 folder has 237,030 tensors: one object
+    each would cost ~100 MB). `problems` is empty when the header is consistent (and, when the file size
     was given, agrees with it)."""
 
     header_len: int | None
-    tensors: tuple[TensorInfo, ...] = ()
+    names: tuple[str, ...] = ()
+    dtypes: tuple[str, ...] = ()
+    shapes: tuple[tuple[int, ...], ...] = ()
+    starts: array[int] = field(default_factory=lambda: array("q"))
+    ends: array[int] = field(default_factory=lambda: array("q"))
     metadata: dict[str, str] | None = None
     problems: tuple[str, ...] = ()
     data_bytes: int | None = None  # the last data offset: how many data bytes the header describes
@@ -83,6 +102,15 @@ class SafetensorsHeader:
         if self.header_len is None or self.data_bytes is None:
             return None
         return PREFIX_BYTES + self.header_len + self.data_bytes
+
+    @property
+    def tensors(self) -> list[TensorInfo]:
+        """One TensorInfo per tensor, built on demand."""
+        return list(map(TensorInfo, self.names, self.dtypes, self.shapes, self.starts, self.ends))
+
+    def sizes(self) -> Iterator[int]:
+        """Bytes of each tensor, in the order of `names`."""
+        return map(sub, self.ends, self.starts)
 
 
 def looks_like_lfs_pointer(data: bytes) -> bool:
@@ -133,21 +161,147 @@ def parse_header(header: bytes, file_size: int | None = None) -> SafetensorsHead
         return SafetensorsHeader(length, problems=("header is not UTF-8 text",))
     if not text.startswith("{"):
         return SafetensorsHeader(length, problems=("header does not start with '{': not a safetensors file",))
-    try:
-        raw = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        return SafetensorsHeader(length, problems=(f"header is not valid JSON: {exc}",))
-    if not isinstance(raw, dict):
-        return SafetensorsHeader(length, problems=("header is not a JSON object",))
     problems: list[str] = []
-    metadata = _metadata(raw.pop("__metadata__", None), problems)
-    tensors = [t for name, entry in raw.items() if (t := _tensor(name, entry, problems)) is not None]
-    tensors.sort(key=_BY_OFFSETS)
-    data_bytes = _check_layout(tensors, problems)
+    fast = _compact_entries(text)
+    if fast is not None:
+        metadata, entries = fast
+        columns = _columns_from_compact(entries, problems)
+    else:
+        try:
+            raw = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            return SafetensorsHeader(length, problems=(f"header is not valid JSON: {exc}",))
+        if not isinstance(raw, dict):
+            return SafetensorsHeader(length, problems=("header is not a JSON object",))
+        metadata = _metadata(raw.pop("__metadata__", None), problems)
+        columns = _columns_from_json(raw, problems)
+        del raw
+    names, dtypes, shapes, starts, ends = _in_data_order(columns)
+    data_bytes = _check_layout(names, starts, ends, problems)
     truncated_by = _check_size(PREFIX_BYTES + length + data_bytes, file_size, problems)
     return SafetensorsHeader(
-        length, tuple(tensors), metadata, tuple(problems), data_bytes, truncated_by=truncated_by
+        length, names, dtypes, shapes, starts, ends, metadata, tuple(problems), data_bytes,
+        truncated_by=truncated_by,
     )
+
+
+_Columns = tuple[list[str], list[str], list[tuple[int, ...]], array, array]  # names, dtypes, shapes, starts, ends
+
+
+def _compact_entries(text: str) -> tuple[dict[str, str] | None, list[tuple[str, ...]]] | None:
+    """The metadata and entries of a header written the way the library writes it, or None when the
+    regex entries do not tile the whole text (then json.loads decides)."""
+    metadata: dict[str, str] | None = None
+    position = 0
+    if text.startswith(_METADATA_START):
+        try:
+            value, position = json.JSONDecoder().raw_decode(text, len(_METADATA_START))
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            return None
+        metadata = value
+    entries = _ENTRY.findall(text, position)
+    end = len(text.rstrip(" \t\n\r"))  # the library pads the header with spaces to 8-byte alignment
+    if not entries or text[end - 1] != "}":
+        return None
+    # Matches never overlap, so if their lengths add up to the text between the metadata and the final
+    # brace they cover it exactly: nothing else (garbage, another key) is in the header.
+    covered = (_ENTRY_PUNCTUATION - 1) * len(entries) + sum(map(len, map("".join, entries)))
+    if position + covered + 1 != end:
+        return None
+    separators = "".join(map(itemgetter(0), entries))
+    if separators != ("," if metadata is not None else "{") + "," * (len(entries) - 1):
+        return None
+    names = set(map(itemgetter(1), entries))
+    if "__metadata__" in names or len(names) != len(entries):
+        return None
+    if not set(map(itemgetter(2), entries)) <= DTYPE_BITS.keys():
+        return None  # json.loads names the unknown dtype
+    return metadata, entries
+
+
+def _columns_from_compact(entries: list[tuple[str, ...]], problems: list[str]) -> _Columns:
+    """Columns of regex entries, checked column-wise (no Python code runs per tensor) when every size
+    agrees; otherwise entry by entry, like json.loads's, to name each problem."""
+    shape_texts = list(map(itemgetter(3), entries))
+    shape_of = {text: _shape(text) for text in set(shape_texts)}  # "2048,6144" -> (2048, 6144)
+    elements = {text: math.prod(shape) for text, shape in shape_of.items()}
+    dtypes = list(map(itemgetter(2), entries))
+    try:
+        starts = array("q", map(int, map(itemgetter(4), entries)))
+        ends = array("q", map(int, map(itemgetter(5), entries)))
+    except OverflowError:  # an offset beyond 2**63
+        starts = ends = array("q")
+    bits = map(mul, map(elements.__getitem__, shape_texts), map(DTYPE_BITS.__getitem__, dtypes))
+    if len(ends) == len(entries) and all(map(eq, bits, map(mul, map(sub, ends, starts), repeat(8)))):
+        shapes = list(map(shape_of.__getitem__, shape_texts))
+        return list(map(itemgetter(1), entries)), dtypes, shapes, starts, ends
+    columns: _Columns = ([], [], [], array("q"), array("q"))
+    for _, name, dtype, shape_text, start_text, end_text in entries:
+        _add(columns, problems, name, dtype, shape_of[shape_text], int(start_text), int(end_text))
+    return columns
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    return tuple(map(int, text.split(","))) if text else ()
+
+
+def _columns_from_json(raw: dict[str, Any], problems: list[str]) -> _Columns:
+    columns: _Columns = ([], [], [], array("q"), array("q"))
+    for name, entry in raw.items():
+        if not isinstance(entry, dict):
+            problems.append(f"{name}: entry is not an object")
+            continue
+        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
+            problems.append(f"{name}: unknown dtype {dtype!r}")
+            continue
+        if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape):
+            problems.append(f"{name}: shape {shape!r} is not a list of non-negative integers")
+            continue
+        if not (type(offsets) is list and len(offsets) == 2 and _is_count(offsets[0]) and _is_count(offsets[1])):
+            problems.append(f"{name}: data_offsets {offsets!r} are not two non-negative integers")
+            continue
+        _add(columns, problems, name, dtype, tuple(shape), offsets[0], offsets[1])
+    return columns
+
+
+def _add(
+    columns: _Columns, problems: list[str], name: str, dtype: str, shape: tuple[int, ...], start: int, end: int
+) -> None:
+    """Add one tensor to the columns, or name why it cannot be placed; a size that disagrees with
+    dtype × shape is a problem but the tensor still takes its span."""
+    if end < start:
+        problems.append(f"{name}: data_offsets [{start}, {end}] end before they start")
+        return
+    if end > _MAX_OFFSET:
+        problems.append(f"{name}: data_offsets [{start}, {end}] lie beyond 2**63 bytes")
+        return
+    bits = math.prod(shape) * DTYPE_BITS[dtype]
+    if bits != (end - start) * 8:
+        problems.append(
+            f"{name}: {dtype} {list(shape)} needs {bits / 8:g} bytes but data_offsets [{start}, {end}] "
+            f"span {end - start}"
+        )
+    for column, value in zip(columns, (name, dtype, shape, start, end)):
+        column.append(value)
+
+
+def _in_data_order(columns: _Columns) -> tuple[
+    tuple[str, ...], tuple[str, ...], tuple[tuple[int, ...], ...], array, array
+]:
+    names, dtypes, shapes, starts, ends = columns
+    if not _contiguous(starts, ends):  # the library writes headers in data order, so rarely sorted
+        order = sorted(range(len(names)), key=lambda i: (starts[i], ends[i]))
+        names, dtypes, shapes = ([column[i] for i in order] for column in (names, dtypes, shapes))
+        starts, ends = array("q", (starts[i] for i in order)), array("q", (ends[i] for i in order))
+    return tuple(names), tuple(dtypes), tuple(shapes), starts, ends
+
+
+def _contiguous(starts: array, ends: array) -> bool:
+    """Each span starts where the one before ends, the first at 0: the data is tiled, in order."""
+    return not starts or (starts[0] == 0 and all(map(eq, starts[1:], ends)))
 
 
 def _metadata(value: Any, problems: list[str]) -> dict[str, str] | None:
@@ -163,41 +317,17 @@ def _is_count(value: Any) -> bool:
     return type(value) is int and value >= 0  # bool is a subclass of int, not a count
 
 
-def _tensor(name: str, entry: Any, problems: list[str]) -> TensorInfo | None:
-    if not isinstance(entry, dict):
-        problems.append(f"{name}: entry is not an object")
-        return None
-    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
-        problems.append(f"{name}: unknown dtype {dtype!r}")
-        return None
-    if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape):
-        problems.append(f"{name}: shape {shape!r} is not a list of non-negative integers")
-        return None
-    if not (type(offsets) is list and len(offsets) == 2 and _is_count(offsets[0]) and _is_count(offsets[1])):
-        problems.append(f"{name}: data_offsets {offsets!r} are not two non-negative integers")
-        return None
-    start, end = offsets
-    if end < start:
-        problems.append(f"{name}: data_offsets [{start}, {end}] end before they start")
-        return None
-    bits = math.prod(shape) * DTYPE_BITS[dtype]
-    if bits % 8 or bits // 8 != end - start:
-        problems.append(
-            f"{name}: {dtype} {shape} needs {bits / 8:g} bytes but data_offsets [{start}, {end}] "
-            f"span {end - start}"
-        )
-    return TensorInfo(name, dtype, tuple(shape), start, end)
-
-
-def _check_layout(tensors: list[TensorInfo], problems: list[str]) -> int:
+def _check_layout(names: tuple[str, ...], starts: array, ends: array, problems: list[str]) -> int:
     """Spans must tile the data area from byte 0 without gaps or overlaps; returns the last offset."""
+    if _contiguous(starts, ends):
+        return ends[-1] if ends else 0
     position = 0
-    for tensor in tensors:
-        if tensor.start != position:
-            kind = "overlaps the previous tensor" if tensor.start < position else "leaves a gap"
-            problems.append(f"{tensor.name}: data starts at {tensor.start}, expected {position} ({kind})")
-        position = max(position, tensor.end)
+    for name, start, end in zip(names, starts, ends):
+        if start != position:
+            kind = "overlaps the previous tensor" if start < position else "leaves a gap"
+            problems.append(f"{name}: data starts at {start}, expected {position} ({kind})")
+        if end > position:
+            position = end
     return position
 
 
