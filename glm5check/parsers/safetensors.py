@@ -14,8 +14,7 @@ import re
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import eq, itemgetter, mul, sub
+from operator import eq, itemgetter, sub
 from typing import Any, NamedTuple
 
 PREFIX_BYTES = 8
@@ -176,11 +175,14 @@ def parse_header(header: bytes, file_size: int | None = None) -> SafetensorsHead
         metadata = _metadata(raw.pop("__metadata__", None), problems)
         columns = _columns_from_json(raw, problems)
         del raw
-    names, dtypes, shapes, starts, ends = _in_data_order(columns)
-    data_bytes = _check_layout(names, starts, ends, problems)
+    names, dtypes, shapes, starts, ends = columns
+    tiled = _contiguous(starts, ends)
+    if not tiled:  # the library writes headers in data order, so this is rare
+        names, dtypes, shapes, starts, ends = _in_data_order(columns)
+    data_bytes = (ends[-1] if ends else 0) if tiled else _check_layout(names, starts, ends, problems)
     truncated_by = _check_size(PREFIX_BYTES + length + data_bytes, file_size, problems)
     return SafetensorsHeader(
-        length, names, dtypes, shapes, starts, ends, metadata, tuple(problems), data_bytes,
+        length, tuple(names), tuple(dtypes), tuple(shapes), starts, ends, metadata, tuple(problems), data_bytes,
         truncated_by=truncated_by,
     )
 
@@ -202,7 +204,9 @@ def _compact_entries(text: str) -> tuple[dict[str, str] | None, list[tuple[str, 
             return None
         metadata = value
     entries = _ENTRY.findall(text, position)
-    end = len(text.rstrip(" \t\n\r"))  # the library pads the header with spaces to 8-byte alignment
+    end = len(text)
+    while end > position and text[end - 1] in " \t\n\r":  # the library pads with spaces (8-byte alignment)
+        end -= 1
     if not entries or text[end - 1] != "}":
         return None
     # Matches never overlap, so if their lengths add up to the text between the metadata and the final
@@ -226,15 +230,15 @@ def _columns_from_compact(entries: list[tuple[str, ...]], problems: list[str]) -
     agrees; otherwise entry by entry, like json.loads's, to name each problem."""
     shape_texts = list(map(itemgetter(3), entries))
     shape_of = {text: _shape(text) for text in set(shape_texts)}  # "2048,6144" -> (2048, 6144)
-    elements = {text: math.prod(shape) for text, shape in shape_of.items()}
     dtypes = list(map(itemgetter(2), entries))
+    kinds = list(zip(dtypes, shape_texts))
+    span_of = {kind: _span(kind[0], shape_of[kind[1]]) for kind in set(kinds)}  # None: not whole bytes
     try:
         starts = array("q", map(int, map(itemgetter(4), entries)))
         ends = array("q", map(int, map(itemgetter(5), entries)))
     except OverflowError:  # an offset beyond 2**63
         starts = ends = array("q")
-    bits = map(mul, map(elements.__getitem__, shape_texts), map(DTYPE_BITS.__getitem__, dtypes))
-    if len(ends) == len(entries) and all(map(eq, bits, map(mul, map(sub, ends, starts), repeat(8)))):
+    if len(ends) == len(entries) and list(map(span_of.__getitem__, kinds)) == list(map(sub, ends, starts)):
         shapes = list(map(shape_of.__getitem__, shape_texts))
         return list(map(itemgetter(1), entries)), dtypes, shapes, starts, ends
     columns: _Columns = ([], [], [], array("q"), array("q"))
@@ -245,6 +249,11 @@ def _columns_from_compact(entries: list[tuple[str, ...]], problems: list[str]) -
 
 def _shape(text: str) -> tuple[int, ...]:
     return tuple(map(int, text.split(","))) if text else ()
+
+
+def _span(dtype: str, shape: tuple[int, ...]) -> int | None:
+    bits = math.prod(shape) * DTYPE_BITS[dtype]
+    return None if bits % 8 else bits // 8
 
 
 def _columns_from_json(raw: dict[str, Any], problems: list[str]) -> _Columns:
@@ -288,15 +297,11 @@ def _add(
         column.append(value)
 
 
-def _in_data_order(columns: _Columns) -> tuple[
-    tuple[str, ...], tuple[str, ...], tuple[tuple[int, ...], ...], array, array
-]:
+def _in_data_order(columns: _Columns) -> _Columns:
     names, dtypes, shapes, starts, ends = columns
-    if not _contiguous(starts, ends):  # the library writes headers in data order, so rarely sorted
-        order = sorted(range(len(names)), key=lambda i: (starts[i], ends[i]))
-        names, dtypes, shapes = ([column[i] for i in order] for column in (names, dtypes, shapes))
-        starts, ends = array("q", (starts[i] for i in order)), array("q", (ends[i] for i in order))
-    return tuple(names), tuple(dtypes), tuple(shapes), starts, ends
+    order = sorted(range(len(names)), key=lambda i: (starts[i], ends[i]))
+    names, dtypes, shapes = ([column[i] for i in order] for column in (names, dtypes, shapes))
+    return names, dtypes, shapes, array("q", (starts[i] for i in order)), array("q", (ends[i] for i in order))
 
 
 def _contiguous(starts: array, ends: array) -> bool:
@@ -317,10 +322,8 @@ def _is_count(value: Any) -> bool:
     return type(value) is int and value >= 0  # bool is a subclass of int, not a count
 
 
-def _check_layout(names: tuple[str, ...], starts: array, ends: array, problems: list[str]) -> int:
+def _check_layout(names: list[str], starts: array, ends: array, problems: list[str]) -> int:
     """Spans must tile the data area from byte 0 without gaps or overlaps; returns the last offset."""
-    if _contiguous(starts, ends):
-        return ends[-1] if ends else 0
     position = 0
     for name, start, end in zip(names, starts, ends):
         if start != position:
