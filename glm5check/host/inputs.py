@@ -8,18 +8,19 @@ an input), at most max_bytes are read, and every failure is an InputError (exit 
 from __future__ import annotations
 
 import os
-import stat
 
 from glm5check.errors import ConfigError
-from glm5check.host.live import os_error_text
+from glm5check.host.live import file_kind, os_error_text
 
-_KIND_NAMES = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
+# What a command-line input must not be, in words (a regular file is read; anything else is refused).
+_NOT_A_FILE = {
+    "dir": "a directory",
+    "fifo": "a FIFO (named pipe)",
+    "char": "a character device",
+    "block": "a block device",
+    "socket": "a socket",
+    "other": "a special file",
+}
 
 
 class InputError(ConfigError):
@@ -35,7 +36,7 @@ def read_input_bytes(path: str | os.PathLike[str], what: str, max_bytes: int) ->
     name = os.fspath(path)
     try:
         info = os.stat(name)
-        kind = next((label for test, label in _KIND_NAMES if test(info.st_mode)), None)
+        kind = _NOT_A_FILE.get(file_kind(info.st_mode))
         if kind is not None:
             raise InputError(f"cannot read {what} {name}: it is {kind}, not a regular file")
         if info.st_size > max_bytes:

@@ -386,6 +386,11 @@ _KINDS = (
 )
 
 
+def file_kind(mode: int) -> str:
+    """file, dir, char, block, fifo, socket or other, from a stat mode."""
+    return next((name for test, name in _KINDS if test(mode)), "other")
+
+
 def _stat(path: str) -> StatInfo:
     try:
         link_target = os.readlink(path) if os.path.islink(path) else None
@@ -397,7 +402,7 @@ def _stat(path: str) -> StatInfo:
         if link_target is not None:
             return StatInfo(path, link_target=link_target, error=f"broken symlink ({os_error_text(exc)})")
         return StatInfo(path, error=os_error_text(exc))
-    kind = next((name for test, name in _KINDS if test(st.st_mode)), "other")
+    kind = file_kind(st.st_mode)
     return StatInfo(path, kind, st.st_size, st.st_mode, st.st_uid, st.st_mtime, link_target)
 
 
