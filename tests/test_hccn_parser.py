@@ -298,3 +298,21 @@ def mutated_samples(draw: st.DrawFn) -> str:
 def test_parsers_never_raise(text: str) -> None:
     for parse in PARSERS:
         parse(text)
+
+
+@pytest.mark.parametrize("number", ["²", "9" * 5000], ids=["superscript", "5000-digits"])
+def test_numbers_int_refuses_are_unknown_not_raised(number: str) -> None:
+    text = "\n".join(
+        [
+            f"hccn_tool -i {number} -ip -g",
+            "ipaddr:10.0.0.2",
+            f"dev_id:{number}, tls switch[{number}]",
+            f"device {number} PING 10.0.0.3",
+            f"{number} packets transmitted, {number} received, 0% packet loss",
+            f"address_{number}=10.0.0.2",
+            f"[devid {number}] link status: UP",
+        ]
+    )
+    for parse in PARSERS:
+        parse(text)
+    assert hccn.parse_hccn_conf(f"address_{'9' * 5000}=10.0.0.2").devices == {}

@@ -493,3 +493,17 @@ def test_no_visible_chip_fails_count_and_skips_the_chip_checks(fake_bin: Path) -
     assert "fail" in statuses(results, "npu.count")
     for check_id in ("npu.health", "npu.hbm", "npu.processes"):
         assert statuses(results, check_id) == ["skip"], check_id
+
+
+def test_visible_device_ids_int_refuses_are_named_not_raised(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    _, results, _ = run_json(
+        "--profile",
+        "a2-single",
+        "--check",
+        "npu.count",
+        bin_dir=fake_bin,
+        env={"ASCEND_RT_VISIBLE_DEVICES": "0,1²," + "9" * 5000},
+    )
+    variable = {r["item"]: r for r in results_of(results, "npu.count")}["ASCEND_RT_VISIBLE_DEVICES"]
+    assert variable["status"] == "fail" and "do not exist: 1²" in variable["message"]

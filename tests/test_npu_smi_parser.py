@@ -614,3 +614,27 @@ def test_mutated_tables_give_well_typed_chips(text: str) -> None:
         assert chip.health is None or isinstance(chip.health, str)
         assert isinstance(chip.npu, int)
     assert all(isinstance(line, str) for line in info.unread)
+
+
+# Digits that `str.isdigit` accepts but `int` refuses (superscripts), and numbers longer than the 4300
+# digits `int` converts, once raised ValueError out of the parsers.
+ODD_NUMBERS = ["²", "0²", "9" * 5000]
+NUMBER_LINES = [
+    "| {n}  910B1 | OK | 93.6  40  0 / 0 |",
+    "| 0  910B1 | OK | 93.6  40  0 / 0 |\n| {n} | 0000:C1:00.0 | 0  0 / 0  {n} / 65536 |",
+    "| NPU  Chip | Process id | Process name | Process memory(MB) |\n| 0 {n} | 12 | python | 3 |",
+    "No running processes found in NPU {n}",
+    "dcmi module initialize failed. ret is -{n}",
+    "NPU ID : {n}\nChip Count : {n}\nTotal Count : {n}",
+    "{n}  0  0  Ascend910B1",
+]
+
+
+@pytest.mark.parametrize("number", ODD_NUMBERS, ids=["superscript", "digit-superscript", "5000-digits"])
+@pytest.mark.parametrize("template", NUMBER_LINES)
+def test_numbers_int_refuses_are_unknown_not_raised(template: str, number: str) -> None:
+    text = template.format(n=number)
+    for parse in PARSERS:
+        parse(text)
+    info = npu_smi.parse_info(text)
+    assert all(c.npu is None or c.npu < 10**18 for c in info.chips)

@@ -97,8 +97,9 @@ def chip_plan(ctx: Context) -> ChipPlan:
     visible: list[NpuChip] = []
     bad: list[str] = []
     for entry in (e.strip() for e in variable.split(",")):
-        if entry.isdigit() and int(entry) < len(chips) and chips[int(entry)] not in visible:
-            visible.append(chips[int(entry)])
+        index = int(entry) if entry.isdecimal() and len(entry) <= 6 else None
+        if index is not None and index < len(chips) and chips[index] not in visible:
+            visible.append(chips[index])
         elif entry:
             bad.append(entry)
     return ChipPlan(chips, tuple(visible), tuple(visible[:needed]), needed, variable, tuple(bad))
@@ -157,24 +158,16 @@ def planned_devices(ctx: Context) -> tuple[int, ...]:
     return tuple(range(ctx.plan.ranks_per_node))
 
 
-def _hccn(ctx: Context, tool: str, device: int, command: str) -> tuple[str | None, str | None]:
-    """(output, None) or (None, why it failed)."""
-    result = ctx.host.run([tool, "-i", str(device), f"-{command}", "-g"])
-    if not result.ok or result.truncated:
-        return None, result.describe_failure()
-    return result.output, None
-
-
 def _device_network(ctx: Context, tool: str, device: int) -> DeviceNetwork:
     outputs: dict[str, str] = {}
     failures: list[str] = []
     for command in HCCN_QUERIES:
-        output, failure = _hccn(ctx, tool, device, command)
-        if output is not None:
-            outputs[command] = output
+        result = ctx.host.run([tool, "-i", str(device), f"-{command}", "-g"])
+        if result.ok and not result.truncated:
+            outputs[command] = result.output
             continue
-        failures.append(failure or command)
-        if "did not answer" in (failure or ""):
+        failures.append(result.describe_failure() or command)
+        if result.timed_out:
             failures.append(f"hccn_tool -i {device} hung: its other queries were not run")
             break
     ip = hccn.parse_ip(outputs.get("ip", ""))

@@ -29,10 +29,11 @@ def valid_ip(text: str | None) -> str | None:
 
 
 def _int(text: str | None) -> int | None:
+    """A decimal number; None for anything else (superscript digits, numbers over 18 digits)."""
     if text is None:
         return None
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdecimal() and len(text) <= 18 else None
 
 
 def _lines(text: str) -> list[str]:
@@ -63,7 +64,7 @@ def _parse_values(text: str, pattern: re.Pattern[str]) -> Values:
             continue
         command = _COMMAND_RE.search(line)
         if command:
-            device = int(command.group(1))
+            device = _int(command.group(1))
             continue
         match = pattern.search(line)
         if match:
@@ -126,7 +127,7 @@ def parse_ip(text: str) -> IpOutput:
         command = _COMMAND_RE.search(stripped)
         key, sep, value = stripped.partition(":")
         if command:
-            device = int(command.group(1))
+            device = _int(command.group(1))
         elif sep and key.strip() == "ipaddr":
             entries.append(IpEntry(device, valid_ip(value), None))
             if entries[-1].address is None:
@@ -265,13 +266,13 @@ def parse_tls(text: str) -> TlsOutput:
             alarm = _TLS_ALARM_RE.search(stripped)
             devices.append(
                 TlsDevice(
-                    device=int(switch.group(1)),
-                    switch=int(switch.group(2)),
-                    preconfigured=int(preset.group(1)) if preset else None,
-                    alarm_days=int(alarm.group(1)) if alarm else None,
+                    device=_int(switch.group(1)),
+                    switch=_int(switch.group(2)),
+                    preconfigured=_int(preset.group(1)) if preset else None,
+                    alarm_days=_int(alarm.group(1)) if alarm else None,
                 )
             )
-        elif cert and devices and devices[-1].device == int(cert.group(1)):
+        elif cert and devices and devices[-1].device == _int(cert.group(1)):
             last = devices[-1]
             devices[-1] = TlsDevice(**{**last.__dict__, "certs": (*last.certs, TlsCert(cert.group(2)))})
         elif field_match and devices and devices[-1].certs:
@@ -324,7 +325,7 @@ def parse_ping(text: str) -> PingOutput:
         head = _PING_HEAD_RE.search(stripped)
         summary = _PING_SUMMARY_RE.search(stripped)
         if head:
-            runs.append(PingRun(int(head.group(1)), valid_ip(head.group(2))))
+            runs.append(PingRun(_int(head.group(1)), valid_ip(head.group(2))))
         elif _PING_RECV_RE.search(stripped) and runs:
             runs[-1] = PingRun(**{**runs[-1].__dict__, "replies": runs[-1].replies + 1})
         elif summary:
@@ -334,8 +335,8 @@ def parse_ping(text: str) -> PingOutput:
                 PingRun(
                     **{
                         **base.__dict__,
-                        "transmitted": int(summary.group(1)),
-                        "received": int(summary.group(2)),
+                        "transmitted": _int(summary.group(1)),
+                        "received": _int(summary.group(2)),
                         "loss_pct": float(loss) if loss.count(".") <= 1 and loss.strip(".") else None,
                     }
                 )
@@ -367,8 +368,9 @@ def parse_hccn_conf(text: str) -> HccnConf:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _CONF_RE.match(line)
-        if match:
-            devices.setdefault(int(match.group(2)), {})[match.group(1)] = match.group(3)
+        device = _int(match.group(2)) if match else None
+        if match and device is not None:
+            devices.setdefault(device, {})[match.group(1)] = match.group(3)
         else:
             unread.append(line)
     return HccnConf(devices, tuple(unread))
@@ -400,7 +402,7 @@ def parse_key_values(text: str) -> KeyValues:
         body = line
         prefix = _DEVICE_PREFIX_RE.match(line)
         if prefix:
-            device, body = int(prefix.group(1)), line[prefix.end() :]
+            device, body = _int(prefix.group(1)), line[prefix.end() :]
         indent = len(body) - len(body.lstrip())
         key, sep, value = body.strip().partition(":")
         if sep and _KEY_RE.match(key.strip()):

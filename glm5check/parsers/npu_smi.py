@@ -13,13 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-HEALTH_STATES = ("OK", "Warning", "Alarm", "Critical", "UNKNOWN")
-
 _VERSION_RE = re.compile(r"npu-smi\s+(\S+)\s+Version:\s*(\S+)", re.IGNORECASE)
 _PAIR_RE = re.compile(r"(\d+)\s*/\s*(\d+)")
 _BUS_ID_RE = re.compile(r"^[0-9A-Fa-fx]{4,8}:[0-9A-Fa-fx]{2}:[0-9A-Fa-fx]{2}\.[0-9A-Fa-fx]$")
 _NO_PROCESS_RE = re.compile(r"No running processes found in NPU\s+(\d+)", re.IGNORECASE)
-_DCMI_RE = re.compile(r"dcmi\s+mod\w*\s+initiali[sz]\w*\s+failed.*?ret\s+is\s+(-?\d+)", re.IGNORECASE)
+_DCMI_RE = re.compile(r"dcmi\s+mod\w*\s+initiali[sz]\w*\s+failed.*?ret\s+is\s+(-?\d{1,9})(?!\d)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -75,10 +73,18 @@ class NpuSmiInfo:
 
 
 def _int(text: str | None) -> int | None:
+    """A decimal number; None for anything else, including superscript digits (which `isdigit` accepts
+    and `int` refuses) and numbers too long to be real (`int` refuses over 4300 digits)."""
     if text is None:
         return None
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdecimal() and len(text) <= 18 else None
+
+
+def _ints(words: list[str]) -> list[int] | None:
+    """Every word as a number, or None when one is not."""
+    numbers = [_int(w) for w in words]
+    return None if None in numbers else numbers  # type: ignore[return-value]
 
 
 def _float(text: str | None) -> float | None:
@@ -154,7 +160,8 @@ def _npu_row(cells: list[str]) -> dict[str, object] | None:
     if len(cells) < 2:
         return None
     words = cells[0].split()
-    if not words or not words[0].isdigit():
+    npu = _int(words[0]) if words else None
+    if npu is None:
         return None
     name = " ".join(words[1:]) or None
     redacted = name is not None and set(name.lower()) == {"x"}  # "xxx" in vendor docs: not a chip name
@@ -162,9 +169,9 @@ def _npu_row(cells: list[str]) -> dict[str, object] | None:
     health = health_words[0] if len(health_words) == 1 else None
     if health is not None and (_BUS_ID_RE.match(health) or health == "NA" or ":" in health):
         return None  # the Bus-Id column: a chip row
-    if health is None and (name is None or name.isdigit()):
+    if health is None and (name is None or name.isdecimal()):
         return None  # "0  0" with no health: a chip row (chip + phy-id / device)
-    row: dict[str, object] = {"npu": int(words[0]), "name": None if redacted else name, "health": health}
+    row: dict[str, object] = {"npu": npu, "name": None if redacted else name, "health": health}
     if len(cells) >= 3:
         values = _PAIR_RE.sub(" ", cells[2]).split()
         row["power_w"] = _float(values[0]) if values else None
@@ -174,17 +181,17 @@ def _npu_row(cells: list[str]) -> dict[str, object] | None:
 
 def _chip_fields(cells: list[str], layout: _Layout) -> dict[str, object] | None:
     """The second row of a chip: `| 0  [phy-id] | 0000:C1:00.0 | 0  0 / 0  4175 / 65536 |`."""
-    words = cells[0].split()
-    if not words or not all(w.isdigit() for w in words) or len(words) > 2:
+    ids = _ints(cells[0].split())
+    if not ids or len(ids) > 2:
         return None
-    fields: dict[str, object] = {"chip": int(words[0])}
-    if len(words) == 2 and layout.second_id:
-        fields[layout.second_id] = int(words[1])
+    fields: dict[str, object] = {"chip": ids[0]}
+    if len(ids) == 2 and layout.second_id:
+        fields[layout.second_id] = ids[1]
     bus = cells[1].split()[0] if len(cells) > 1 and cells[1].split() else None
     fields["bus_id"] = bus if bus and _BUS_ID_RE.match(bus) else None
     if len(cells) < 3:
         return fields
-    pairs = [(int(u), int(t)) for u, t in _PAIR_RE.findall(cells[2])]
+    pairs = [(_int(u), _int(t)) for u, t in _PAIR_RE.findall(cells[2])]
     rest = _PAIR_RE.sub(" ", cells[2]).split()
     fields["aicore_pct"] = _int(rest[0]) if rest else None
     names: list[str] = []
@@ -222,11 +229,12 @@ def _read_device_row(line: str, cells: list[str], state: _State) -> None:
 
 def _read_process_row(line: str, cells: list[str], state: _State) -> None:
     idle = _NO_PROCESS_RE.search(line)
-    if idle:
-        state.idle.append(int(idle.group(1)))
+    idle_npu = _int(idle.group(1)) if idle else None
+    if idle_npu is not None:
+        state.idle.append(idle_npu)
         return
-    words = cells[0].split()
-    if len(cells) < 4 or len(words) != 2 or not all(w.isdigit() for w in words):
+    ids = _ints(cells[0].split())
+    if len(cells) < 4 or ids is None or len(ids) != 2:
         state.unread.append(line)
         return
     pid = _int(cells[1])
@@ -236,8 +244,8 @@ def _read_process_row(line: str, cells: list[str], state: _State) -> None:
         return
     state.processes.append(
         NpuProcess(
-            npu=int(words[0]),
-            chip=int(words[1]),
+            npu=ids[0],
+            chip=ids[1],
             pid=pid,
             name=cells[2] or None,
             memory_mb=memory,
@@ -428,7 +436,7 @@ def parse_mapping(text: str) -> MappingTable:
         if not line.strip() or line.strip().startswith("NPU ID"):
             continue
         columns = re.split(r"\s{2,}|\t", line.strip(), maxsplit=3)
-        if len(columns) != 4 or not columns[0].isdigit():
+        if len(columns) != 4 or _int(columns[0]) is None:
             unread.append(line)
             continue
         rows.append(ChipMapping(_int(columns[0]), _int(columns[1]), _int(columns[2]), _known(columns[3])))
