@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from glm5check.facts.ascend import CannState, DriverState, cann_state, driver_state
+from glm5check.facts.npu import planned_devices
 from glm5check.model import Result, check, failed, passed, warned
 from glm5check.parsers.ascend_versions import cann_version_key
 
@@ -182,8 +183,6 @@ _DEVICE_FIX = (
 
 
 def _planned_device_paths(ctx: Context) -> list[str]:
-    from glm5check.facts.npu import planned_devices
-
     return [f"/dev/davinci{n}" for n in planned_devices(ctx)]
 
 
@@ -207,9 +206,9 @@ options to the container's `docker run` as the guide writes them, and recreate t
 )
 def devices(ctx: Context) -> Iterator[Result]:
     wanted = [*_planned_device_paths(ctx), *ctx.profile.container.devices]
-    missing_devices = [p for p in wanted if ctx.host.stat(p).kind != "char"]
-    for path in missing_devices:
-        kind = ctx.host.stat(path).kind
+    kinds = {path: ctx.host.stat(path).kind for path in wanted}
+    missing_devices = {path: kind for path, kind in kinds.items() if kind != "char"}
+    for path, kind in missing_devices.items():
         yield failed(
             f"{path} is {'missing' if kind is None else f'a {kind}, not a character device'}",
             item=path, expected="character device", observed=kind or "missing", remediation=_DEVICE_FIX,
