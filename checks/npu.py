@@ -241,9 +241,9 @@ the hardware team if it stays; or keep the chip out of ASCEND_RT_VISIBLE_DEVICES
 """,
 )
 def npu_health(ctx: Context) -> Iterator[Result]:
-    plan = _table(ctx)
-    if plan is None:
-        yield skipped(NO_TABLE)
+    plan = _planned(ctx)
+    if isinstance(plan, Result):
+        yield plan
         return
     healthy = 0
     for chip in plan.planned:
@@ -270,10 +270,8 @@ def npu_health(ctx: Context) -> Iterator[Result]:
                     f"(npu-smi set -t reset -i {chip.npu} -c {chip.chip or 0}) or reboot the node"
                 ),
             )
-    if plan.planned and healthy == len(plan.planned):
+    if healthy == len(plan.planned):
         yield passed(f"all {healthy} planned chips are OK", expected="OK", observed=f"{healthy} × OK")
-    elif not plan.planned:
-        yield skipped(NO_PLANNED)
 
 
 def _process_text(processes: tuple[NpuProcess, ...]) -> str:
@@ -476,7 +474,7 @@ def _tls_result(ctx: Context) -> Result:
     devices = ctx.fact(npu_network).devices
     switches = {d.device: d.tls_switch for d in devices}
     shown = ", ".join(f"{n}:{'?' if s is None else s}" for n, s in switches.items())
-    if len({s for s in switches.values()}) > 1 or None in switches.values():
+    if len(set(switches.values())) > 1 or None in switches.values():
         return failed(
             f"TLS switch differs between devices ({shown}); HCCL refuses links between devices whose TLS "
             "settings differ (EI0016)",

@@ -228,7 +228,8 @@ def peer_pings(ctx: Context) -> tuple[PeerPing, ...]:
     if not targets or tool is None or not devices:
         return ()
     pairs = [(devices[i] if i < len(devices) else devices[0], target) for i, target in enumerate(targets)]
-    with ThreadPoolExecutor(max_workers=len(pairs)) as pool:
+    # One thread per address, up to a node's 16 devices: a long list in the variable is no thread storm.
+    with ThreadPoolExecutor(max_workers=min(len(pairs), 16)) as pool:
         return tuple(pool.map(lambda pair: _ping(ctx, tool, *pair), pairs))
 
 
