@@ -31,7 +31,8 @@ HCCN_QUERIES = ("link", "net_health", "ip", "gateway", "netdetect", "tls")
 
 @dataclass(frozen=True)
 class NpuSmiState:
-    """What `npu-smi info` answered. `path` is None when npu-smi was not found."""
+    """What `npu-smi info` answered. `path` is None when npu-smi was not found; `info` is None when the
+    run failed (timed out, not found, could not start, output cut off) and its output was not read."""
 
     path: str | None
     result: CommandResult | None = None
