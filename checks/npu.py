@@ -15,8 +15,8 @@ from glm5check.facts.npu import (
     ChipPlan,
     DeviceNetwork,
     NpuSmiState,
-    chip_health,
     chip_plan,
+    health_details,
     npu_network,
     npu_smi,
     peer_pings,
@@ -246,6 +246,7 @@ def npu_health(ctx: Context) -> Iterator[Result]:
         yield plan
         return
     healthy = 0
+    details = ctx.fact(health_details)
     for chip in plan.planned:
         label = plan.label(chip)
         if chip.health == "OK":
@@ -258,7 +259,7 @@ def npu_health(ctx: Context) -> Iterator[Result]:
                 observed="unknown",
             )
         else:
-            detail = chip_health(ctx, chip)
+            detail = details.get(chip)
             codes = f" (error codes {' '.join(detail.error_codes)})" if detail and detail.error_codes else ""
             yield failed(
                 f"{label} ({chip.name or 'unknown'}) is {chip.health}{codes}",

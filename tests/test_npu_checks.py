@@ -507,3 +507,21 @@ def test_visible_device_ids_int_refuses_are_named_not_raised(fake_bin: Path) -> 
     )
     variable = {r["item"]: r for r in results_of(results, "npu.count")}["ASCEND_RT_VISIBLE_DEVICES"]
     assert variable["status"] == "fail" and "do not exist: 1²" in variable["message"]
+
+
+def test_hanging_health_queries_stop_after_the_first(fake_bin: Path) -> None:
+    """16 chips in Alarm and `npu-smi info -t health` hanging: one query times out, the others are not
+    asked, and every chip still gets its FAIL within the check deadline (16 × 2 s would pass it)."""
+    alarm = A3_BUSY.read_text().replace("| OK ", "| Alarm ")
+    table = fake_bin / "alarm-table.txt"
+    table.write_text(alarm, encoding="utf-8")
+    write_executable(
+        fake_bin, "npu-smi", f'#!/bin/sh\nif [ "$*" = info ]; then cat \'{table}\'; exit 0; fi\nsleep 60\n'
+    )
+    started = time.monotonic()
+    _, results, _ = run_json(
+        "--profile", "a3-single", "--check", "npu.health", "--timeout", "2", bin_dir=fake_bin, timeout=60
+    )
+    assert time.monotonic() - started < 15
+    health = results_of(results, "npu.health")
+    assert len(health) == 16 and all(r["status"] == "fail" and r["observed"] == "Alarm" for r in health)

@@ -112,18 +112,24 @@ def processes_on(info: NpuSmiInfo | None, chip: NpuChip) -> tuple[NpuProcess, ..
     return tuple(p for p in info.processes if p.npu == chip.npu and (p.chip or 0) == (chip.chip or 0))
 
 
-def chip_health(ctx: Context, chip: NpuChip) -> HealthInfo | None:
-    """`npu-smi info -t health -i <npu> -c <chip>` for one chip (its error codes); None if it failed."""
-    state = ctx.fact(npu_smi)
-    if state.path is None or chip.npu is None:
-        return None
-    result = ctx.host.run(
-        [state.path, "info", "-t", "health", "-i", str(chip.npu), "-c", str(chip.chip or 0)]
-    )
-    if not result.ok:
-        return None
-    health = parse_health(result.output)
-    return health if health.status else None
+def health_details(ctx: Context) -> dict[NpuChip, HealthInfo]:
+    """`npu-smi info -t health -i <npu> -c <chip>` (the error codes) for each planned chip whose health is
+    not OK; a chip whose query failed is absent. After a query that hangs the others are not asked, so that
+    a node full of alarms with a hung driver still gets its results within the check deadline."""
+    path = ctx.fact(npu_smi).path
+    details: dict[NpuChip, HealthInfo] = {}
+    if path is None:
+        return details
+    for chip in ctx.fact(chip_plan).planned:
+        if chip.health in (None, "OK") or chip.npu is None:
+            continue
+        result = ctx.host.run([path, "info", "-t", "health", "-i", str(chip.npu), "-c", str(chip.chip or 0)])
+        if result.timed_out:
+            break
+        health = parse_health(result.output) if result.ok else None
+        if health is not None and health.status:
+            details[chip] = health
+    return details
 
 
 # -- hccn_tool -----------------------------------------------------------------------------------------
