@@ -114,3 +114,11 @@ def test_system_facts_are_read() -> None:
     assert any(i.name == "lo" for i in host.interfaces())
     assert any(m.mountpoint == "/" for m in host.mounts())
     assert host.disk_usage("/dev/shm").total_bytes
+
+
+def test_a_timed_out_result_without_its_timeout_still_describes_itself() -> None:
+    """A hand-edited snapshot may record timed_out without timeout_s; the description must not raise."""
+    from glm5check.host.base import CommandResult
+
+    result = CommandResult(("npu-smi", "info"), timed_out=True)
+    assert result.describe_failure() == "`npu-smi info` did not answer within its timeout and was killed"

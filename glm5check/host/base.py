@@ -51,7 +51,8 @@ class CommandResult:
         if self.not_found:
             return f"{self.argv[0]}: command not found"
         if self.timed_out:
-            return f"`{cmd}` did not answer within {self.timeout_s:g} s and was killed"
+            limit = "its timeout" if self.timeout_s is None else f"{self.timeout_s:g} s"
+            return f"`{cmd}` did not answer within {limit} and was killed"
         if self.error:
             return f"`{cmd}` could not run: {self.error}"
         if self.exit_code != 0:
