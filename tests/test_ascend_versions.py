@@ -202,3 +202,7 @@ def test_missing_driver_fails() -> None:
         "driver version file not found: /usr/local/Ascend/driver/version.info",
     )
     assert results["LD_LIBRARY_PATH"][0] == Status.FAIL
+
+
+def test_cann_version_key_of_a_number_int_refuses_is_unknown() -> None:
+    assert cann_version_key("8." + "1" * 5000 + ".0") is None

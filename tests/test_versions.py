@@ -127,3 +127,8 @@ def test_parsers_never_raise(value: object) -> None:
     judge_scm_version(parsed, VLLM_PIN, "empty")
     parse_version_py(value)
     commits_agree(value if isinstance(value, str) else None, VLLM_PIN)
+
+
+def test_a_number_int_refuses_is_unknown_not_an_error() -> None:
+    version = parse_scm_version("1." + "1" * 5000)
+    assert not version.valid

@@ -127,10 +127,13 @@ def cann_version_key(version: str | None) -> tuple[int, ...] | None:
     match = _CANN_VERSION.match(version.strip())
     if not match:
         return None
-    major, minor = int(match["major"]), int(match["minor"])
-    alpha = (0, int(match["alpha"])) if match["alpha"] else (1, 0)
-    if match["patch"] is not None:
-        return (major, minor, 2, int(match["patch"]), *alpha)
-    if match["rc"] is not None:
-        return (major, minor, 1, int(match["rc"]), *alpha)
-    return (major, minor, 0, int(match["test"]), *alpha)
+    try:  # int() refuses a number of over 4300 digits
+        major, minor = int(match["major"]), int(match["minor"])
+        alpha = (0, int(match["alpha"])) if match["alpha"] else (1, 0)
+        if match["patch"] is not None:
+            return (major, minor, 2, int(match["patch"]), *alpha)
+        if match["rc"] is not None:
+            return (major, minor, 1, int(match["rc"]), *alpha)
+        return (major, minor, 0, int(match["test"]), *alpha)
+    except ValueError:
+        return None

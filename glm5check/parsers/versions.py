@@ -36,12 +36,12 @@ class ScmVersion:
 def parse_scm_version(text: object) -> ScmVersion:
     if not isinstance(text, str) or not text.strip():
         return ScmVersion(str(text or ""), False, None, None, None, None, None)
-    from packaging.version import InvalidVersion, Version
+    from packaging.version import Version
 
     raw = text.strip()
     try:
         parsed = Version(raw)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
         public_text, _, local_text = raw.partition("+")
         return ScmVersion(raw, False, public_text or None, local_text or None, None, None, None)
     commit = dirty = None
