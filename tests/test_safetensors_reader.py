@@ -179,3 +179,11 @@ def test_header_too_large_and_too_short() -> None:
     assert "HeaderTooLarge" in (prefix_problem((200_000_000).to_bytes(8, "little"), None) or "")
     assert "fewer than the 8-byte" in (prefix_problem(b"\x01\x02", 2) or "")
     assert "does not fit" in (prefix_problem((100).to_bytes(8, "little"), 50) or "")
+
+
+@pytest.mark.parametrize("field", ["shape", "data_offsets"])
+def test_a_number_int_refuses_is_a_problem_not_an_error(field: str) -> None:
+    big = "1" * 5000
+    entry = {"shape": f'"shape":[{big}],"data_offsets":[0,4]', "data_offsets": f'"shape":[1],"data_offsets":[0,{big}]'}
+    header = parse_header(('{"a":{"dtype":"F32",' + entry[field] + "}}").encode(), 100)
+    assert not header.ok and "not valid JSON" in header.problems[0]

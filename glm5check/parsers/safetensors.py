@@ -25,7 +25,7 @@ LFS_POINTER_START = b"version https://git-lfs"
 # names). Headers made only of such entries are read by this regex, ~2x faster than json.loads, which
 # builds two lists and a dict per tensor; any other header (spaces, escapes, other key order, duplicates)
 # goes through json.loads. Groups: separator, name, dtype, shape, start, end.
-_NUMBER = r"(?:0|[1-9][0-9]*)"
+_NUMBER = r"(?:0|[1-9][0-9]{0,18})"  # longer numbers (int() refuses over 4300 digits) go to json.loads
 _ENTRY = re.compile(
     r'([{,])"([^"\\\x00-\x1f]*)":\{"dtype":"([A-Z0-9_]+)","shape":\[((?:' + _NUMBER + "(?:," + _NUMBER
     + r')*)?)\],"data_offsets":\[(' + _NUMBER + "),(" + _NUMBER + r")\]\}"
