@@ -432,3 +432,9 @@ def test_install_kinds_of_the_direct_url_files_pip_really_writes() -> None:
         "4665fe8dedc21fcd71554dfd20ffaaf4dbc25b49",
     ]
     assert Dist("vllm", "0", "/site/vllm-0.dist-info").install_kind == "index"
+
+
+def test_inventory_nested_too_deep_is_a_reason_not_an_error() -> None:
+    from glm5check.facts.packages import parse_inventory
+
+    assert parse_inventory("[" * 100_000) == "its output is not JSON: " + repr("[" * 200)

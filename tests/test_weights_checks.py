@@ -171,6 +171,12 @@ def test_config_not_json(bf16_copy: Path) -> None:
     assert fail.item == "config.json" and "not JSON" in fail.message
 
 
+def test_config_nested_too_deep_is_not_json(bf16_copy: Path) -> None:
+    mc.replace_file(bf16_copy / "config.json", b"[" * 100_000)
+    fail = only_failure(run(weights_checks.weights_path, bf16_copy))
+    assert fail.item == "config.json" and "not JSON" in fail.message
+
+
 def test_config_unreadable_fifo_is_never_opened(bf16_copy: Path) -> None:
     (bf16_copy / "config.json").unlink()
     os.mkfifo(bf16_copy / "config.json")  # opening it would block: the stat must stop us first

@@ -176,7 +176,7 @@ def parse_inventory(text: str) -> Inventory | str:
     """The inventory pyinspect printed, or a one-line reason why it cannot be read."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
         return f"its output is not JSON: {first[:200]!r}" if first else "it printed nothing"
     if not isinstance(data, dict) or data.get("schema") != "glm5check.pyinspect/1":

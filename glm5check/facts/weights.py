@@ -159,7 +159,7 @@ def _read_json(host: Host, folder: str, name: str) -> JsonFile:
         digest = hashlib.sha256(text.encode()).hexdigest()
     try:
         return JsonFile(name, data=json.loads(text), sha256=digest)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         return JsonFile(name, error=f"not JSON: {exc}", sha256=digest)
 
 
