@@ -364,3 +364,10 @@ def test_verify_bad_input_is_one_line(tmp_path: Path) -> None:
         out = run_cli(*args)
         assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert_no_traceback(out)
+
+
+def test_verify_manifest_nested_too_deep_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    out = run_cli("weights", "verify", str(tmp_path), "--manifest", str(tmp_path / "deep.json"))
+    assert out.returncode == 2 and "cannot read manifest" in out.stderr, out.stderr
+    assert_no_traceback(out)

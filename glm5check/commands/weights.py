@@ -21,6 +21,7 @@ import click
 
 from glm5check import __version__
 from glm5check.errors import ConfigError
+from glm5check.host.hashing import MANIFEST_SCHEMA
 from glm5check.host.inputs import read_input_text
 from glm5check.units import fmt_bytes
 
@@ -82,9 +83,9 @@ def compare(manifest: dict[str, Any], entries: dict[str, dict[str, Any]]) -> lis
 def _load_manifest(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(read_input_text(path, "manifest", MANIFEST_CAP_BYTES))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ConfigError(f"cannot read manifest {path}: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema") != "glm5check.weights-manifest/v1":
+    if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA:
         raise ConfigError(f"{path} is not a glm5check weights manifest")
     if data.get("mode") not in MODES or not isinstance(data.get("files"), dict):
         raise ConfigError(f"manifest {path} has no mode or files")
@@ -122,7 +123,7 @@ def verify(ctx: click.Context, folder: str, deep: bool, manifest: str | None, ou
         entries, problems = _quick_entries(folder)
     elapsed = time.monotonic() - started
     result: dict[str, Any] = {
-        "schema": "glm5check.weights-manifest/v1",
+        "schema": MANIFEST_SCHEMA,
         "tool": {"name": "glm5check", "version": __version__},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "folder": str(Path(folder).resolve()),
