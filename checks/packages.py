@@ -180,7 +180,7 @@ def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
         )
     if not enabled:
         return None
-    from packaging.version import InvalidVersion, Version
+    from packaging.version import Version
 
     # vllm-ascend compares VLLM_VERSION, else vllm.__version__ (the _version.py text, without the target).
     seen = (
@@ -188,7 +188,7 @@ def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
     )
     try:
         effective = Version(seen) == Version(BALANCE_VLLM_VERSION)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
         effective = False
     if effective:
         return passed(f"{BALANCE_VAR}={value} takes effect with vllm {seen}", item=item, observed=value)
@@ -428,11 +428,11 @@ def _judge_transformers_source(
 
 
 def _older_than(version: str | None, minimum: str) -> bool:
-    from packaging.version import InvalidVersion, Version
+    from packaging.version import Version
 
     try:
         return Version(Version(version or "").base_version) < Version(minimum)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
         return True
 
 
@@ -484,17 +484,15 @@ def _requirement_findings(inv: Inventory, dist: Dist) -> RequirementFindings:
 
 
 def _satisfies(specifier: object, version: str) -> bool:
-    from packaging.version import InvalidVersion
-
     try:
         return bool(specifier.contains(version, prereleases=True))  # type: ignore[attr-defined]
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
         return False
 
 
 def _expected_conflict(dist: Dist, requirement: str, installed: str) -> bool:
     """vllm pins transformers<5, which GLM-5 (transformers >= 5.2.0) breaks on purpose."""
-    major = re.match(r"^(\d+)\.", installed)
+    major = re.match(r"^(\d{1,9})\.", installed)
     return dist.key == "vllm" and requirement == "transformers" and major is not None and int(major[1]) >= 5
 
 

@@ -438,3 +438,11 @@ def test_inventory_nested_too_deep_is_a_reason_not_an_error() -> None:
     from glm5check.facts.packages import parse_inventory
 
     assert parse_inventory("[" * 100_000) == "its output is not JSON: " + repr("[" * 200)
+
+
+def test_version_with_a_number_int_refuses_is_unmet_not_an_error() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    huge = "1" * 5000 + ".0"
+    assert checks._satisfies(SpecifierSet(">=1"), huge) is False
+    assert checks._older_than(huge, "5.2.0") is True
