@@ -62,11 +62,16 @@ INSTALL_KIND_TEXT = {
 }
 
 
+def _expect(ctx: Context, name: str) -> str | None:
+    """The commit `--expect NAME=SHA` gives for a distribution, if any."""
+    return {normalise(k): v for k, v in ctx.options.expect.items()}.get(name) or None
+
+
 def _expected_commit(ctx: Context, name: str, pinned: str) -> tuple[str, str]:
     """The commit to compare with and where it comes from (`--expect NAME=SHA` or the profile)."""
-    overrides = {normalise(k): v for k, v in ctx.options.expect.items()}
-    if overrides.get(name):
-        return overrides[name].strip().lower(), "--expect"
+    override = _expect(ctx, name)
+    if override:
+        return override.strip().lower(), "--expect"
     return pinned, f"profile {ctx.profile.name}"
 
 
@@ -397,7 +402,7 @@ def transformers(ctx: Context) -> Result:
 def _judge_transformers_source(
     ctx: Context, dist: Dist, is_dev: bool, expected: str, observed: str, fix: str
 ) -> Result:
-    wanted = {normalise(k): v for k, v in ctx.options.expect.items()}.get("transformers")
+    wanted = _expect(ctx, "transformers")
     if wanted and not commits_agree(dist.vcs_commit, wanted):
         return failed(
             f"transformers commit {dist.vcs_commit or 'unknown'} is not the expected {wanted}",
