@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from glm5check.context import Context
 from glm5check.facts.weights import memory_fit
+from glm5check.memfit import KV_BLOCK_TOKENS as KV_STEP  # vLLM allocates the KV cache in blocks
 from glm5check.memfit import Fit
 from glm5check.model import Result, check, failed, passed, warned
 from glm5check.units import GIB
-
-KV_STEP = 128  # vLLM allocates the KV cache in blocks of 128 tokens on this backend
 
 
 def _expected(result: Fit) -> str:
@@ -20,7 +19,7 @@ def _expected(result: Fit) -> str:
 
 
 def fit_remedy(result: Fit) -> str:
-    """What to change, from the numbers; shared with `glm5check fit`."""
+    """What to change, from the numbers."""
     plan = result.plan
     if result.kv_budget_bytes <= 0:
         return (
