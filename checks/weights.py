@@ -360,7 +360,7 @@ def weights_mtp(ctx: Context) -> Result:
     if skip:
         return skip
     config = scan.config.data if scan.config and isinstance(scan.config.data, dict) else glm5.CONFIG
-    layer = config.get("num_hidden_layers", 78)
+    layer = glm5.mtp_layer(config)
     prefix = f"model.layers.{layer}."
     names = scan.names_with_prefix(prefix)
     expected = f"{prefix}* (MTP) with embed_tokens and shared_head.head"

@@ -102,8 +102,12 @@ def layer_of(name: str) -> int | None:
 
 
 def mtp_layer(config: dict[str, Any]) -> int:
-    """The MTP layer is stored after the last decoder layer: model.layers.<num_hidden_layers>."""
-    return int(config.get("num_hidden_layers", 78))
+    """The MTP layer is stored after the last decoder layer: model.layers.<num_hidden_layers>
+    (GLM-5's 78 when the config holds no positive whole number there)."""
+    layers = config.get("num_hidden_layers")
+    if isinstance(layers, int) and not isinstance(layers, bool) and layers > 0:
+        return layers
+    return int(CONFIG["num_hidden_layers"])
 
 
 class _Builder:

@@ -34,7 +34,6 @@ _TP_SHARDED = re.compile(
     r"(\.q_b_proj\.|\.kv_b_proj\.|\.o_proj\.|embed_tokens\.|^lm_head\.|shared_head\.head\."
     r"|\.mlp\.(gate|up|down)_proj\.|\.mlp\.shared_experts\.)"
 )
-_LAYER = re.compile(r"^model\.layers\.(\d+)\.")
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,11 @@ def test_memory_fit_uses_the_hbm_npu_smi_shows(fake_bin: Path) -> None:
     fact = report["facts"]["memory_fit"]
     assert fact["plan"]["hbm_bytes"] == 32768 * (1 << 20)
     assert any("npu-smi: 32768 MB" in line for line in fact["assumptions"])
+
+
+@pytest.mark.parametrize("value", [None, "78x", 1e400, True, -3, [78]])
+def test_mtp_layer_of_a_config_without_a_layer_count_is_glm5s(value: object) -> None:
+    from glm5check import glm5
+
+    assert glm5.mtp_layer({"num_hidden_layers": value}) == 78
+    assert glm5.mtp_layer({"num_hidden_layers": 61}) == 61
