@@ -29,6 +29,14 @@ KV_BLOCK_TOKENS = 128
 # HCCL's documented default when HCCL_BUFFSIZE is unset (MB per buffer).
 HCCL_DEFAULT_BUFFSIZE_MB = 200
 
+
+def hccl_buffsize_value(raw: str) -> int | None:
+    """HCCL_BUFFSIZE in MB, or None when it is not a positive whole number (ASCII digits only: int()
+    refuses "²" and numbers of over 4300 digits)."""
+    raw = raw.strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 and int(raw) > 0 else None
+
+
 _EXPERT = re.compile(r"\.mlp\.experts\.\d+\.")
 _TP_SHARDED = re.compile(
     r"(\.q_b_proj\.|\.kv_b_proj\.|\.o_proj\.|embed_tokens\.|^lm_head\.|shared_head\.head\."

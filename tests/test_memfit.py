@@ -205,3 +205,11 @@ def test_mtp_layer_of_a_config_without_a_layer_count_is_glm5s(value: object) -> 
 
     assert glm5.mtp_layer({"num_hidden_layers": value}) == 78
     assert glm5.mtp_layer({"num_hidden_layers": 61}) == 61
+
+
+@pytest.mark.parametrize(("raw", "value"), [("200", 200), (" 64 ", 64), ("0", None), ("²", None),
+                                            ("1" * 5000, None), ("12MB", None), ("", None)])
+def test_hccl_buffsize_value_never_raises(raw: str, value: int | None) -> None:
+    from glm5check.memfit import hccl_buffsize_value
+
+    assert hccl_buffsize_value(raw) == value

@@ -44,12 +44,11 @@ def _speculative(mtp: bool | None, current: dict[str, Any] | None) -> dict[str, 
 
 
 def _assumptions(profile: Any, flags: dict[str, Any]) -> Any:
-    from glm5check.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions
+    from glm5check.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, hccl_buffsize_value
 
     buffsize = flags["hccl_buffsize_mb"]
     if buffsize is None:
-        raw = str(profile.env.get("HCCL_BUFFSIZE", ""))
-        buffsize = int(raw) if raw.isdigit() else HCCL_DEFAULT_BUFFSIZE_MB
+        buffsize = hccl_buffsize_value(str(profile.env.get("HCCL_BUFFSIZE", ""))) or HCCL_DEFAULT_BUFFSIZE_MB
     defaults = Assumptions()
     kib = flags["activation_kib_per_token"]
     overhead = flags["runtime_overhead_gib"]

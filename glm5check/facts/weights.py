@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from glm5check import glm5
 from glm5check.context import reported_fact
 from glm5check.host.base import FILE_CAP_BYTES, Host
-from glm5check.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, Fit, FitPlan, fit
+from glm5check.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, Fit, FitPlan, fit, hccl_buffsize_value
 from glm5check.model import ProbeFailed
 from glm5check.parsers.safetensors import (
     PREFIX_BYTES,
@@ -320,8 +320,9 @@ def report_weights(ctx: Context) -> dict[str, Any] | None:
 def hccl_buffsize_mb(ctx: Context) -> tuple[int, str]:
     """HCCL_BUFFSIZE as vllm serve will see it (MB), and where the value came from."""
     raw = ctx.env.get("HCCL_BUFFSIZE", "").strip()
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw), f"HCCL_BUFFSIZE={raw}"
+    value = hccl_buffsize_value(raw)
+    if value is not None:
+        return value, f"HCCL_BUFFSIZE={raw}"
     shown = f"HCCL_BUFFSIZE={raw!r} is not a size" if raw else "HCCL_BUFFSIZE unset"
     return HCCL_DEFAULT_BUFFSIZE_MB, f"{shown}: HCCL's default {HCCL_DEFAULT_BUFFSIZE_MB} MB"
 
