@@ -84,7 +84,7 @@ def _from_launcher(ctx: Context) -> NodeInfo | None:
     env = ctx.env
     for name in LAUNCHER_RANK_VARS:
         value = env.get(name, "").strip()
-        if value.isdigit():
+        if value.isdecimal() and len(value) <= 9:
             rank = int(value)
             return NodeInfo(rank, role_for_rank(rank, True), f"launcher environment ({name}={value})")
     return None

@@ -417,6 +417,8 @@ def _convert(name: str, item: ServeFlag, problems: list[ServeProblem]) -> Any:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             return invalid(f"not valid JSON ({exc.msg} at character {exc.pos})")
+        except RecursionError:
+            return invalid("not valid JSON (nested too deep)")
         if not isinstance(value, dict):
             return invalid("must be a JSON object such as '{\"key\": value}'")
         return value
@@ -431,7 +433,7 @@ def _dotted(current: Any, key: str, item: ServeFlag) -> dict[str, Any]:
     raw = item.value or ""
     try:
         value: Any = json.loads(raw)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         value = raw
     target = result
     parts = key.split(".")
@@ -497,7 +499,7 @@ def parse_human_int(text: str) -> int | None:
         return None
     number, suffix = match.groups()
     if not suffix:
-        return int(number) if "." not in number else None
+        return int(number) if "." not in number and len(number) <= 18 else None
     power = "kmgt".index(suffix.lower()) + 1
     base = 1000 if suffix.islower() else 1024
     value = float(number) * base**power

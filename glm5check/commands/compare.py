@@ -112,6 +112,8 @@ def load_reports(paths: tuple[str, ...]) -> list[NodeReport]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"report {path} is not JSON ({exc.msg}, line {exc.lineno})") from None
+        except RecursionError:
+            raise ConfigError(f"report {path} is not JSON (nested too deep)") from None
         if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
             raise ConfigError(
                 f"{path} is not a glm5check report (schema {REPORT_SCHEMA}); write one with "

@@ -402,7 +402,7 @@ def is_vllm_process(proc: Process) -> bool:
 def hccl_port_range(ctx: Context) -> tuple[int, int, str]:
     """(first, last, why) of the host ports HCCL's root-info exchange takes."""
     raw = ctx.env.get(HCCL_BASE_PORT_VAR, "").strip()
-    if raw.isdigit():
+    if raw.isdecimal() and len(raw) <= 5:
         base, why = int(raw), f"{HCCL_BASE_PORT_VAR}={raw}"
     else:
         base, why = HCCL_DEFAULT_BASE_PORT, f"HCCL default, {HCCL_BASE_PORT_VAR} unset"

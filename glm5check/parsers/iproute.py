@@ -68,7 +68,7 @@ def parse_route_get(stdout: str, stderr: str = "") -> RouteLookup:
         dev=fields.get("dev"),
         src=fields.get("src"),
         via=fields.get("via"),
-        mtu=int(mtu) if mtu and mtu.isdigit() else None,
+        mtu=int(mtu) if mtu and mtu.isdecimal() and len(mtu) <= 9 else None,
         error=_route_error(route_type, fields, line),
     )
 
