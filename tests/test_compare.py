@@ -371,3 +371,13 @@ def test_a_fifo_is_refused_without_blocking(demo_reports: dict[str, dict[str, An
     os.mkfifo(fifo)
     done = run_cli("compare", str(good), str(fifo), timeout=30)
     assert done.returncode == 2 and "FIFO" in done.stderr
+
+
+def test_report_nested_too_deep_is_a_config_error(tmp_path: Path) -> None:
+    from glm5check.commands.compare import load_reports
+    from glm5check.errors import ConfigError
+
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100000, encoding="utf-8")
+    with pytest.raises(ConfigError, match="nested too deep"):
+        load_reports((str(path),))

@@ -64,3 +64,9 @@ def test_unreachable_route_type_is_not_found() -> None:
 @given(st.text(), st.text())
 def test_never_raises(stdout: str, stderr: str) -> None:
     parse_route_get(stdout, stderr)
+
+
+def test_mtu_that_int_refuses_is_unknown() -> None:
+    for mtu in ("1500\u00b2", "9" * 5000):
+        lookup = parse_route_get(f"10.0.0.1 dev eth0 src 10.0.0.2 mtu {mtu} uid 0 \\    cache")
+        assert lookup.found and lookup.mtu is None
