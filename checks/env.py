@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from glm5check.context import Context
 from glm5check.model import Result, check, failed, passed
+from glm5check.units import whole_number
 
 # Variables whose values must be whole numbers (the runtime parses them with atoi and ignores junk).
 _INTEGER_VARS = {"HCCL_BUFFSIZE": "MB", "OMP_NUM_THREADS": "threads"}
@@ -20,8 +21,8 @@ def export_line(name: str, value: str) -> str:
 
 def _same(name: str, expected: str, observed: str) -> bool:
     observed = observed.strip()
-    if name in _INTEGER_VARS and observed.isdigit() and expected.isdigit():
-        return int(observed) == int(expected)
+    if name in _INTEGER_VARS and whole_number(observed) is not None:
+        return whole_number(observed) == whole_number(expected)
     if expected.lower() in _BOOLEAN_WORDS:
         return observed.lower() == expected.lower()
     return observed == expected
@@ -35,7 +36,7 @@ def judge_variable(name: str, expected: str, env: dict[str, str]) -> Result:
         )
     observed = env[name]
     unit = _INTEGER_VARS.get(name)
-    if unit and not observed.strip().isdigit():
+    if unit and whole_number(observed) is None:
         return failed(
             f"{observed!r} is not a whole number of {unit}; the guide uses {expected}",
             item=name, expected=expected, observed=observed, remediation=export_line(name, expected),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from glm5check.context import Context
 from glm5check.facts.system import SHM_PATH, resources, shm_usage
 from glm5check.model import Result, check, errored, failed, passed, warned
-from glm5check.units import GIB, fmt_bytes
+from glm5check.units import GIB, fmt_bytes, whole_number
 
 # Each vLLM worker process (Python, torch_npu, CPU-side buffers) needs host RAM of its own; 16 GiB per
 # local rank is a conservative floor, not a measurement.
@@ -62,7 +62,8 @@ def host_shm(ctx: Context) -> Iterator[Result]:
 
 def _omp_threads(ctx: Context) -> int | None:
     value = ctx.env.get("OMP_NUM_THREADS", ctx.profile.env.get("OMP_NUM_THREADS", "")).strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
+    threads = whole_number(value)
+    return threads if threads else None
 
 
 def _cpu_result(ctx: Context, cpus: int | None) -> Result:

@@ -117,3 +117,12 @@ def test_host_resources_warn_with_numbers() -> None:
 def test_host_resources_unreadable_is_an_error() -> None:
     rows = _run("host.resources", env=GUIDE_ENV)
     assert {rows[i].status for i in ("cpu", "ram", "open-files")} == {Status.ERROR}
+
+
+def test_digits_int_refuses_are_malformed_not_a_crash() -> None:
+    env = {**GUIDE_ENV, "HCCL_BUFFSIZE": "2²", "OMP_NUM_THREADS": "1²"}
+    rows = _run("env.vars", env=env)
+    assert rows["HCCL_BUFFSIZE"].status is Status.FAIL and "not a whole number" in rows["HCCL_BUFFSIZE"].message
+    assert rows["OMP_NUM_THREADS"].status is Status.FAIL
+    cpu = _run("host.resources", env=env, resources=BIG)["cpu"]
+    assert cpu.status is Status.WARN and "OMP_NUM_THREADS is not a positive number" in cpu.message
