@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from glm5check.engine.check import Result, check, failed, passed, warned
 from glm5check.facts.ascend import CannState, DriverState, cann_state, driver_state
 from glm5check.facts.npu import planned_devices
-from glm5check.model import Result, check, failed, passed, warned
 from glm5check.parsers.ascend_versions import cann_version_key
 
 if TYPE_CHECKING:
-    from glm5check.context import Context
+    from glm5check.engine.context import Context
 
 SET_ENV = "source /usr/local/Ascend/ascend-toolkit/set_env.sh"
 

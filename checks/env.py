@@ -5,9 +5,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterator
 
-from glm5check.context import Context
-from glm5check.model import Result, check, failed, passed
-from glm5check.units import whole_number
+from glm5check.engine.check import Result, check, failed, passed
+from glm5check.engine.context import Context
+from glm5check.util.units import whole_number
 
 # Variables whose values must be whole numbers (the runtime parses them with atoi and ignores junk).
 _INTEGER_VARS = {"HCCL_BUFFSIZE": "MB", "OMP_NUM_THREADS": "threads"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from glm5check.context import Context
+from glm5check.engine.check import Result, check, errored, failed, passed, warned
+from glm5check.engine.context import Context
 from glm5check.facts.system import SHM_PATH, resources, shm_usage
-from glm5check.model import Result, check, errored, failed, passed, warned
-from glm5check.units import GIB, fmt_bytes, whole_number
+from glm5check.util.units import GIB, fmt_bytes, whole_number
 
 # Each vLLM worker process (Python, torch_npu, CPU-side buffers) needs host RAM of its own; 16 GiB per
 # local rank is a conservative floor, not a measurement.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from glm5check.context import Context
+from glm5check.engine.check import Result, check, failed, passed, warned
+from glm5check.engine.context import Context
 from glm5check.facts.weights import memory_fit
-from glm5check.memfit import KV_BLOCK_TOKENS as KV_STEP  # vLLM allocates the KV cache in blocks
-from glm5check.memfit import Fit
-from glm5check.model import Result, check, failed, passed, warned
-from glm5check.units import GIB
+from glm5check.knowledge.memfit import KV_BLOCK_TOKENS as KV_STEP  # vLLM allocates the KV cache in blocks
+from glm5check.knowledge.memfit import Fit
+from glm5check.util.units import GIB
 
 
 def _expected(result: Fit) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from glm5check.context import Context
+from glm5check.engine.check import Result, Status, check, failed, passed, skipped, warned
+from glm5check.engine.context import Context
 from glm5check.facts.net import (
     HCCL_IF_IP,
     SOCKET_IFNAME_VARS,
@@ -30,7 +31,6 @@ from glm5check.facts.net import (
     vllm_processes,
 )
 from glm5check.host.base import ListeningSocket
-from glm5check.model import Result, Status, check, failed, passed, skipped, warned
 
 MULTI_ROLES = ("primary", "headless")
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from glm5check.context import Context
+from glm5check.engine.check import Result, check, errored, failed, passed, skipped, warned
+from glm5check.engine.context import Context
 from glm5check.facts.npu import (
     PEER_IPS_VAR,
     VISIBLE_DEVICES_VAR,
@@ -23,7 +24,6 @@ from glm5check.facts.npu import (
     processes_on,
 )
 from glm5check.host.base import ASCEND_TOOL_DIRS, CommandResult
-from glm5check.model import Result, check, errored, failed, passed, skipped, warned
 from glm5check.parsers.npu_smi import NpuChip, NpuProcess
 
 # HBM that the driver and firmware hold on an idle chip (2.6-4.2 GB in real tables of idle 32 and 64 GB

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from glm5check.engine.check import Result, check, failed, passed, skipped, warned
 from glm5check.facts.packages import (
     CommitEvidence,
     Dist,
@@ -22,7 +23,6 @@ from glm5check.facts.packages import (
     vllm_ascend_install,
     vllm_install,
 )
-from glm5check.model import Result, check, failed, passed, skipped, warned
 from glm5check.parsers.versions import (
     commits_agree,
     is_full_commit,
@@ -33,7 +33,7 @@ from glm5check.parsers.versions import (
 )
 
 if TYPE_CHECKING:
-    from glm5check.context import Context
+    from glm5check.engine.context import Context
 
 VLLM_REPO = "https://github.com/vllm-project/vllm.git"
 VLLM_ASCEND_REPO = "https://github.com/vllm-project/vllm-ascend.git"

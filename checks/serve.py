@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from glm5check import glm5
-from glm5check.context import Context, reported_fact
+from glm5check.engine.check import ProbeFailed, Result, check, failed, passed, skipped, warned
+from glm5check.engine.context import Context, reported_fact
 from glm5check.facts.weights import QUANT_DESCRIPTION, scan_weights
-from glm5check.model import ProbeFailed, Result, check, failed, passed, skipped, warned
-from glm5check.redact import REDACTED, is_secret_name
-from glm5check.serve_input import FIELD_FLAGS, VLLM_DEFAULTS, ServeFlag, ServeInput
+from glm5check.knowledge import glm5
+from glm5check.knowledge.launch_command import FIELD_FLAGS, VLLM_DEFAULTS, ServeFlag, ServeInput
+from glm5check.util.redact import REDACTED, is_secret_name
 
 MAX_MODEL_LEN = int(glm5.CONFIG["max_position_embeddings"])  # 202752
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from glm5check import glm5
-from glm5check.context import Context
+from glm5check.engine.check import Result, check, failed, passed, skipped, warned
+from glm5check.engine.context import Context
 from glm5check.facts.weights import (
     GENERATION_CONFIG,
     INDEX_FILES,
@@ -20,8 +20,8 @@ from glm5check.facts.weights import (
     WeightsScan,
     scan_weights,
 )
-from glm5check.model import Result, check, failed, passed, skipped, warned
-from glm5check.units import fmt_bytes
+from glm5check.knowledge import glm5
+from glm5check.util.units import fmt_bytes
 
 # Files that extend the index without being counted in its total_size: msModelSlim's QuaRot matrix and
 # the MTP embed/head copies that the vllm-ascend GLM-5 tutorial's adjust_weight.py writes.

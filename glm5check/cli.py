@@ -136,7 +136,7 @@ def _execute(args: RunArgs, record: bool = False) -> int:
 @click.option("--format", "output_format", type=click.Choice(("table", "json", "markdown")), default="table")
 def checks_command(output_format: str) -> None:
     """List every check: id, category, title and where it applies."""
-    from glm5check.catalogue import render_catalogue
+    from glm5check.engine.catalogue import render_catalogue
 
     click.echo(render_catalogue(output_format), nl=False)
 
@@ -145,7 +145,7 @@ def checks_command(output_format: str) -> None:
 @click.argument("check_id")
 def explain_command(check_id: str) -> None:
     """Why a check matters, what it compares and how to fix it."""
-    from glm5check.catalogue import explain
+    from glm5check.engine.catalogue import explain
 
     click.echo(explain(check_id), nl=False)
 
@@ -155,7 +155,7 @@ def explain_command(check_id: str) -> None:
 def profiles_command(ctx: click.Context) -> None:
     """List the built-in profiles."""
     if ctx.invoked_subcommand is None:
-        from glm5check.profiles import BUILTIN, load_builtin
+        from glm5check.knowledge.profiles import BUILTIN, load_builtin
 
         for name in BUILTIN:
             profile = load_builtin(name)
@@ -166,7 +166,7 @@ def profiles_command(ctx: click.Context) -> None:
 @click.argument("name")
 def profiles_show(name: str) -> None:
     """Print a profile, resolved, in the TOML format --profile-file reads."""
-    from glm5check.profiles import load_builtin, load_file, to_toml
+    from glm5check.knowledge.profiles import load_builtin, load_file, to_toml
 
     profile = load_file(name) if Path(name).suffix == ".toml" else load_builtin(name)
     click.echo(to_toml(profile), nl=False)

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glm5check import __version__
-from glm5check.context import Context, Options
+from glm5check.engine.context import Context, Options
 from glm5check.errors import ConfigError
 from glm5check.host.base import Host
 from glm5check.host.snapshot import SnapshotData, SnapshotError, read_snapshot, write_snapshot
-from glm5check.profiles import BUILTIN, Profile, load_builtin, load_file, load_text, to_toml
-from glm5check.redact import redact_hosts, redact_text
+from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_file, load_text, to_toml
+from glm5check.util.redact import redact_hosts, redact_text
 
 if TYPE_CHECKING:
     from glm5check.cli import RunArgs
@@ -75,7 +75,7 @@ def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, s
     script_text = None
     if args.serve_script:
         from glm5check.host.inputs import read_input_text
-        from glm5check.serve_input import MAX_SCRIPT_BYTES
+        from glm5check.knowledge.launch_command import MAX_SCRIPT_BYTES
 
         script_text = read_input_text(args.serve_script, "serve script", MAX_SCRIPT_BYTES)
     if script_text is None and args.serve_cmd is None:
@@ -91,7 +91,7 @@ def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[
     serve_meta = {"script_text": script_text, "command": command}
     if script_text is None and command is None:
         return Context(profile, host, options), serve_meta
-    from glm5check.serve_input import read_serve
+    from glm5check.knowledge.launch_command import read_serve
 
     # The text is parsed as read (from the file or the snapshot); no copy of it is written anywhere.
     script_name = (args.serve_script or "the recorded serve script") if script_text is not None else None
@@ -144,10 +144,10 @@ def _write(path: str, text: str) -> None:
 
 
 def run_session(args: RunArgs, record: bool = False) -> int:
-    from glm5check.registry import load_registry
+    from glm5check.engine.registry import load_registry
+    from glm5check.engine.runner import Waiver, run_checks, select_checks, summarize
     from glm5check.reports.json_report import build_report
     from glm5check.reports.table import summary_line
-    from glm5check.runner import Waiver, run_checks, select_checks, summarize
 
     started = time.perf_counter()
     host, snapshot = make_host(args, record)

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from glm5check.context import Context, Options
+from glm5check.engine.check import Check, Result
+from glm5check.engine.context import Context, Options
 from glm5check.host.base import Address, ConnectResult, Interface, ListeningSocket, Process
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
-from glm5check.model import Check, Result
-from glm5check.profiles import load_builtin
+from glm5check.knowledge.profiles import load_builtin
 
 NIC = "enp189s0f0"
 NODE0_IP = "10.20.0.11"

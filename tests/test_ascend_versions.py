@@ -9,10 +9,12 @@ from glm5check.checks.ascend import cann, driver
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glm5check.context import Context
+from glm5check.engine.check import Status
+from glm5check.engine.context import Context
+from glm5check.engine.runner import run_one
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
-from glm5check.model import Status
+from glm5check.knowledge.profiles import load_builtin
 from glm5check.parsers.ascend_versions import (
     cann_version_key,
     parse_ascend_install_info,
@@ -20,8 +22,6 @@ from glm5check.parsers.ascend_versions import (
     parse_install_info,
     parse_version_cfg,
 )
-from glm5check.profiles import load_builtin
-from glm5check.runner import run_one
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CANN_SAMPLES = {

@@ -9,7 +9,7 @@ import sys
 from conftest import assert_no_traceback, run_cli
 
 from glm5check import __version__
-from glm5check.registry import load_registry
+from glm5check.engine.registry import load_registry
 
 HEAVY = ("git", "tabulate", "psutil", "vllm", "torch", "torch_npu", "vllm_ascend", "transformers")
 

@@ -18,7 +18,7 @@ from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
 sys.path.insert(0, str(FIXTURES))
 from make_checkpoint import write_sparse_safetensors
 
-from glm5check import glm5
+from glm5check.knowledge import glm5
 
 SCRIPTS = FIXTURES / "serve-scripts"
 

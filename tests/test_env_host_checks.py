@@ -6,14 +6,14 @@ from dataclasses import replace
 
 import pytest
 
-from glm5check.context import Context
+from glm5check.engine.check import Status
+from glm5check.engine.context import Context
+from glm5check.engine.registry import load_registry
+from glm5check.engine.runner import run_one
 from glm5check.host.base import Resources
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
-from glm5check.model import Status
-from glm5check.profiles import load_builtin
-from glm5check.registry import load_registry
-from glm5check.runner import run_one
+from glm5check.knowledge.profiles import load_builtin
 
 GUIDE_ENV = {
     "HCCL_OP_EXPANSION_MODE": "AIV",

@@ -109,7 +109,7 @@ def test_every_parser_module_is_found() -> None:
         "hccn",
         "iproute",
         "safetensors",
-        "serve_script",
+        "launch_script",
         "versions",
         "ascend_versions",
     } <= modules

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, assert_no_traceback, clean_env, fake_printing, run_cli
 
-from glm5check.memfit import KV_BYTES_PER_TOKEN_LAYER, Assumptions, FitPlan, classify, fit
-from glm5check.units import GIB
+from glm5check.knowledge.memfit import KV_BYTES_PER_TOKEN_LAYER, Assumptions, FitPlan, classify, fit
+from glm5check.util.units import GIB
 
 sys.path.insert(0, str(FIXTURES))
 import make_checkpoint as mc
@@ -92,7 +92,7 @@ def test_bad_input_is_one_line_and_exit_2() -> None:
 
 
 def _config_arithmetic(config: dict[str, Any], tp: int, ep: int, mtp: bool) -> float:
-    """Per-rank bf16 bytes by formula from config.json (independent of glm5check.glm5's tensor list)."""
+    """Per-rank bf16 bytes by formula from config.json (independent of glm5check.knowledge.glm5's tensor list)."""
     h, layers, dense, vocab = (config[k] for k in ("hidden_size", "num_hidden_layers", "first_k_dense_replace",
                                                    "vocab_size"))
     experts, moe_i, dense_i = config["n_routed_experts"], config["moe_intermediate_size"], config["intermediate_size"]
@@ -201,7 +201,7 @@ def test_memory_fit_uses_the_hbm_npu_smi_shows(fake_bin: Path) -> None:
 
 @pytest.mark.parametrize("value", [None, "78x", 1e400, True, -3, [78]])
 def test_mtp_layer_of_a_config_without_a_layer_count_is_glm5s(value: object) -> None:
-    from glm5check import glm5
+    from glm5check.knowledge import glm5
 
     assert glm5.mtp_layer({"num_hidden_layers": value}) == 78
     assert glm5.mtp_layer({"num_hidden_layers": 61}) == 61
@@ -210,6 +210,6 @@ def test_mtp_layer_of_a_config_without_a_layer_count_is_glm5s(value: object) -> 
 @pytest.mark.parametrize(("raw", "value"), [("200", 200), (" 64 ", 64), ("0", None), ("²", None),
                                             ("1" * 5000, None), ("12MB", None), ("", None)])
 def test_hccl_buffsize_value_never_raises(raw: str, value: int | None) -> None:
-    from glm5check.memfit import hccl_buffsize_value
+    from glm5check.knowledge.memfit import hccl_buffsize_value
 
     assert hccl_buffsize_value(raw) == value

@@ -6,9 +6,9 @@ import pytest
 from glm5check.checks.net import net_interfaces, net_node0, net_ports
 from net_fakes import NIC, NODE0_IP, NODE1_IP, FakeNic, Scenario, guide_env, lo, run_check
 
+from glm5check.engine.check import Status
 from glm5check.facts.net import is_vllm_process, parse_ifname_spec, suggested_node_env
 from glm5check.host.base import ConnectResult, ListeningSocket, Process
-from glm5check.model import Status
 
 MGMT = FakeNic("eth0", ("192.168.100.11",))
 DOCKER = FakeNic("docker0", ("172.17.0.1",), operstate="down")

@@ -11,9 +11,9 @@ import pytest
 from net_fakes import NIC, NODE0_IP, NODE1_IP, FakeNic, Scenario, guide_env, lo
 
 from glm5check.facts.net import node0_address
+from glm5check.facts.node import DEFAULT_SOURCE, resolve_node
 from glm5check.host.base import Address, Interface
 from glm5check.host.snapshot import SnapshotWriter
-from glm5check.node import DEFAULT_SOURCE, resolve_node
 
 REPO = Path(__file__).resolve().parents[1]
 SERVE_SCRIPTS = REPO / "fixtures" / "serve-scripts"

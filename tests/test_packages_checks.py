@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from glm5check.checks import packages as checks
 
-from glm5check.context import REPORTED_FACTS, Context, Options
+from glm5check.engine.check import Check, Status
+from glm5check.engine.context import REPORTED_FACTS, Context, Options
+from glm5check.engine.runner import Outcome, run_one
 from glm5check.facts.packages import Dist, inspect_argv
 from glm5check.host.git import PROBE_KIND
+from glm5check.host.pyinspect import version_lines
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
-from glm5check.model import Check, Status
+from glm5check.knowledge.profiles import Profile, load_builtin
 from glm5check.parsers.versions import parse_scm_version, without_target
-from glm5check.profiles import Profile, load_builtin
-from glm5check.pyinspect import version_lines
-from glm5check.runner import Outcome, run_one
 
 PART = Path(__file__).resolve().parents[1] / "fixtures" / "demo" / "parts" / "packages.py"
 VLLM_PIN = "978a37c82387ce4a40aaadddcdbaf4a06fc4d590"

@@ -18,7 +18,7 @@ from conftest import assert_no_traceback, clean_env
 PLUGIN_MODULE = '''
 """A site-specific check, written exactly like glm5check's own."""
 
-from glm5check.model import check, failed, passed
+from glm5check.engine.check import check, failed, passed
 
 
 @check(
@@ -100,6 +100,6 @@ def test_a_plugin_installed_in_a_venv_is_listed_and_run(tmp_path: Path) -> None:
 
 
 def test_the_same_package_is_not_visible_without_installing_it() -> None:
-    from glm5check.registry import load_registry
+    from glm5check.engine.registry import load_registry
 
     assert load_registry().get("site.owner") is None

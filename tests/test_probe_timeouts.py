@@ -8,10 +8,10 @@ checks/).
    write_*, os.listdir/scandir/stat/walk, exists/is_file/is_dir, glob, tempfile, os.system/popen, …),
    except calls on a host object (`ctx.host.stat(…)`) and this allow-list, each for a reason that is not a
    probe of the machine being checked:
-   - glm5check/pyinspect.py: the inventory script runs inside the *target* interpreter (sent with -c,
+   - glm5check/host/pyinspect.py: the inventory script runs inside the *target* interpreter (sent with -c,
      itself bounded by the host's timeout), never in glm5check's process;
    - glm5check/session.py: finds the demo snapshots shipped in the package and writes --output;
-   - glm5check/profiles/__init__.py: reads the built-in profile TOMLs shipped in the package;
+   - glm5check/knowledge/profiles/__init__.py: reads the built-in profile TOMLs shipped in the package;
    - glm5check/facts/packages.py: reads its own pyinspect.py source from the package;
    - glm5check/commands/compare.py: writes --output;
    - glm5check/commands/weights.py: `weights verify DIR` is a user's explicit request to read that folder
@@ -34,7 +34,7 @@ from conftest import REPO
 
 SOURCE_ROOTS = (REPO / "glm5check", REPO / "checks")
 HOST_LAYER = REPO / "glm5check" / "host"
-IN_TARGET_INTERPRETER = {"glm5check/pyinspect.py"}
+IN_TARGET_INTERPRETER = {"glm5check/host/pyinspect.py"}
 
 MACHINE_MODULES = {
     "subprocess",
@@ -103,7 +103,7 @@ FILESYSTEM_CALLS = {
 }
 ALLOWED_FILESYSTEM_CALLS: dict[str, set[str]] = {
     "glm5check/session.py": {"is_file", "iterdir", "write_text"},
-    "glm5check/profiles/__init__.py": {"read_text"},
+    "glm5check/knowledge/profiles/__init__.py": {"read_text"},
     "glm5check/facts/packages.py": {"read_text"},
     "glm5check/commands/compare.py": {"write_text"},
     "glm5check/commands/weights.py": {"is_dir", "stat", "exists", "write_text"},

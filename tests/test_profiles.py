@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import assert_no_traceback, run_cli
 
-from glm5check.profiles import BUILTIN, ProfileError, load_builtin, load_file, load_text, to_toml
+from glm5check.knowledge.profiles import BUILTIN, ProfileError, load_builtin, load_file, load_text, to_toml
 
 # The KEY-FACTS.md table: profile -> (nodes, NPUs per node, TP, DP, DP local, max-num-seqs, max-model-len, rpc)
 GUIDE = {

@@ -19,7 +19,7 @@ from conftest import FIXTURES, REPO, assert_no_traceback, clean_env, run_cli, wr
 sys.path.insert(0, str(FIXTURES))
 from make_checkpoint import make_checkpoint, write_sparse_safetensors
 
-from glm5check import glm5
+from glm5check.knowledge import glm5
 
 NPU_SMI = FIXTURES / "npu-smi-info" / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
 HCCN_IP = FIXTURES / "hccn_tool-ip" / "mindcluster-fixture-ip-g-dev0-192.1.45.172.txt"

@@ -18,7 +18,7 @@ from conftest import FIXTURES, REPO, assert_no_traceback, clean_env, run_cli, wr
 sys.path.insert(0, str(FIXTURES))
 from make_checkpoint import make_checkpoint
 
-from glm5check.redact import REDACTED, redact_argv, redact_env, redact_text, redact_tree
+from glm5check.util.redact import REDACTED, redact_argv, redact_env, redact_text, redact_tree
 
 # Each secret has a unique core that must never be printed. name -> secret value.
 SECRETS = {

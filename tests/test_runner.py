@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
-from glm5check.context import Context
+from glm5check.engine.check import ProbeFailed, Status, check, failed, passed
+from glm5check.engine.context import Context
+from glm5check.engine.runner import Waiver, run_checks, select_checks, summarize
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotData
-from glm5check.model import ProbeFailed, Status, check, failed, passed
-from glm5check.profiles import load_builtin
-from glm5check.runner import Waiver, run_checks, select_checks, summarize
+from glm5check.knowledge.profiles import load_builtin
 
 EXPLAIN = "Why: test. Fix: test."
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
 
-from glm5check import glm5
-from glm5check.context import Context, Options
+from glm5check.engine.check import Result, Status
+from glm5check.engine.context import Context, Options
 from glm5check.host.live import LiveHost
-from glm5check.model import Result, Status
-from glm5check.profiles import load_builtin
-from glm5check.serve_input import read_serve
+from glm5check.knowledge import glm5
+from glm5check.knowledge.launch_command import read_serve
+from glm5check.knowledge.profiles import load_builtin
 
 sys.path.insert(0, str(FIXTURES))
 from glm5check.checks.serve import serve_args

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glm5check.parsers.serve_script import parse_script
-from glm5check.profiles import ServePlan, load_builtin
-from glm5check.serve_input import ServeInputError, parse_human_int, read_serve
+from glm5check.knowledge.launch_command import ServeInputError, parse_human_int, read_serve
+from glm5check.knowledge.profiles import ServePlan, load_builtin
+from glm5check.parsers.launch_script import parse_script
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "serve-scripts"
 

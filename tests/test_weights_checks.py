@@ -13,11 +13,11 @@ import glm5check.checks.weights as weights_checks
 import pytest
 from conftest import FIXTURES, assert_no_traceback, run_cli
 
-from glm5check.context import Context, Options
+from glm5check.engine.check import Check, Result, Status
+from glm5check.engine.context import Context, Options
 from glm5check.host.base import Mount
 from glm5check.host.live import LiveHost
-from glm5check.model import Check, Result, Status
-from glm5check.profiles import load_builtin
+from glm5check.knowledge.profiles import load_builtin
 
 sys.path.insert(0, str(FIXTURES))
 import make_checkpoint as mc

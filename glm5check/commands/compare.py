@@ -223,7 +223,7 @@ def _weights(nodes: list[NodeReport]) -> Iterator[Difference]:
 
 
 def _serve(nodes: list[NodeReport]) -> Iterator[Difference]:
-    from glm5check.serve_input import FIELD_FLAGS
+    from glm5check.knowledge.launch_command import FIELD_FLAGS
 
     fields = sorted({key for n in nodes for key in n.plan} - NODE_SPECIFIC_PLAN)
     for name in fields:
@@ -251,7 +251,7 @@ def _serve(nodes: list[NodeReport]) -> Iterator[Difference]:
 
 def _extra_flags(node: NodeReport) -> dict[str, str] | None:
     """Flags of the launch command that are not plan fields (those are compared through the plan)."""
-    from glm5check.serve_input import FLAG_FIELDS
+    from glm5check.knowledge.launch_command import FLAG_FIELDS
 
     serve = node.facts.get("serve")
     if not isinstance(serve, dict) or not isinstance(serve.get("flags"), list):
@@ -467,7 +467,7 @@ def _int(value: Any) -> int | None:
 def render_table(nodes: list[NodeReport], differences: list[Difference]) -> str:
     from tabulate import tabulate
 
-    from glm5check.redact import redact_text
+    from glm5check.util.redact import redact_text
 
     summary = _summary_line(nodes, differences)
     if not differences:
@@ -487,7 +487,7 @@ def render_table(nodes: list[NodeReport], differences: list[Difference]) -> str:
 
 
 def render_json(nodes: list[NodeReport], differences: list[Difference]) -> str:
-    from glm5check.redact import redact_tree
+    from glm5check.util.redact import redact_tree
 
     document = {
         "schema": COMPARE_SCHEMA,

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from glm5check.errors import ConfigError
-from glm5check.units import GIB, MIB
+from glm5check.util.units import GIB, MIB
 
 PLAN_FLAGS = {
     "tp": "tensor_parallel_size",
@@ -28,7 +28,7 @@ PLAN_FLAGS = {
 
 
 def _profile(profile_name: str | None, profile_file: str | None) -> Any:
-    from glm5check.profiles import load_builtin, load_file
+    from glm5check.knowledge.profiles import load_builtin, load_file
 
     if profile_name and profile_file:
         raise ConfigError("give --profile or --profile-file, not both")
@@ -44,7 +44,7 @@ def _speculative(mtp: bool | None, current: dict[str, Any] | None) -> dict[str, 
 
 
 def _assumptions(profile: Any, flags: dict[str, Any]) -> Any:
-    from glm5check.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, hccl_buffsize_value
+    from glm5check.knowledge.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, hccl_buffsize_value
 
     buffsize = flags["hccl_buffsize_mb"]
     if buffsize is None:
@@ -62,10 +62,10 @@ def _assumptions(profile: Any, flags: dict[str, Any]) -> Any:
 
 def compute(flags: dict[str, Any]) -> Any:
     """The Fit for these command-line flags (also used by tests)."""
-    from glm5check.context import Context, Options
+    from glm5check.engine.context import Context, Options
     from glm5check.facts.weights import builtin_tensors, fit_plan, fit_tensors
     from glm5check.host.live import LiveHost
-    from glm5check.memfit import fit
+    from glm5check.knowledge.memfit import fit
 
     profile = _profile(flags["profile_name"], flags["profile_file"])
     changes = {field: flags[flag] for flag, field in PLAN_FLAGS.items() if flags[flag] is not None}

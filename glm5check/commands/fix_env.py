@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from glm5check.context import Context
-from glm5check.model import Result, Status
+from glm5check.engine.check import Result, Status
+from glm5check.engine.context import Context
 
 UNDO_FUNCTION = "glm5check_fix_env_undo"
 _FAILING = (Status.FAIL, Status.ERROR)

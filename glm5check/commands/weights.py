@@ -23,7 +23,7 @@ from glm5check import __version__
 from glm5check.errors import ConfigError
 from glm5check.host.hashing import MANIFEST_SCHEMA
 from glm5check.host.inputs import read_input_text
-from glm5check.units import fmt_bytes
+from glm5check.util.units import fmt_bytes
 
 MODES = ("quick", "deep")
 # A deep manifest of a 282-shard checkpoint is ~60 KiB; anything this big is not a manifest.

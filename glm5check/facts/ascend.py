@@ -13,7 +13,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from glm5check.context import reported_fact
+from glm5check.engine.context import reported_fact
 from glm5check.parsers.ascend_versions import (
     DriverVersion,
     parse_ascend_install_info,
@@ -23,7 +23,7 @@ from glm5check.parsers.ascend_versions import (
 )
 
 if TYPE_CHECKING:
-    from glm5check.context import Context
+    from glm5check.engine.context import Context
 
 ASCEND_ROOT = "/usr/local/Ascend"
 ASCEND_INSTALL_INFO = "/etc/ascend_install.info"

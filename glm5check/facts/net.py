@@ -12,12 +12,12 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from glm5check.context import reported_fact
+from glm5check.engine.context import reported_fact
 from glm5check.host.base import ConnectResult, Interface, ListeningSocket, Process
 from glm5check.parsers.iproute import RouteLookup, parse_route_get
 
 if TYPE_CHECKING:
-    from glm5check.context import Context
+    from glm5check.engine.context import Context
 
 HCCL_IF_IP = "HCCL_IF_IP"
 SOCKET_IFNAME_VARS = ("HCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME")

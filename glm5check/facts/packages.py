@@ -1,6 +1,6 @@
 """Installed Python packages of the target interpreter, and the commit each pinned package was built from.
 
-Everything comes from one run of glm5check/pyinspect.py in the target interpreter (`--python`), plus a
+Everything comes from one run of glm5check/host/pyinspect.py in the target interpreter (`--python`), plus a
 gitpython read of an editable install's source folder through `ctx.host.probe`. Nothing is imported.
 
 Commit evidence, most reliable first (install-facts/FACTS.md §10):
@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from glm5check.context import reported_fact
+from glm5check.engine.check import ProbeFailed
+from glm5check.engine.context import reported_fact
 from glm5check.host.base import CommandResult
 from glm5check.host.git import PROBE_KIND, read_checkout
-from glm5check.model import ProbeFailed
 from glm5check.parsers.versions import ScmVersion, VersionPy, parse_scm_version, parse_version_py
 
 if TYPE_CHECKING:
-    from glm5check.context import Context
+    from glm5check.engine.context import Context
 
 # The top-level package each distribution installs (for its files in the inventory).
 TOP_LEVEL = {"vllm": "vllm", "vllm-ascend": "vllm_ascend", "transformers": "transformers"}
@@ -43,7 +43,7 @@ def normalise(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def inspect_source() -> str:
-    return Path(__file__).resolve().parent.parent.joinpath("pyinspect.py").read_text(encoding="utf-8")
+    return Path(__file__).resolve().parent.parent.joinpath("host", "pyinspect.py").read_text(encoding="utf-8")
 
 
 def inspect_argv(python: str, env: Mapping[str, str] | None = None) -> list[str]:

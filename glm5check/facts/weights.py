@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from itertools import chain, filterfalse, repeat
 from typing import TYPE_CHECKING, Any
 
-from glm5check import glm5
-from glm5check.context import reported_fact
+from glm5check.engine.check import ProbeFailed
+from glm5check.engine.context import reported_fact
 from glm5check.host.base import FILE_CAP_BYTES, Host
-from glm5check.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, Fit, FitPlan, fit, hccl_buffsize_value
-from glm5check.model import ProbeFailed
+from glm5check.knowledge import glm5
+from glm5check.knowledge.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, Fit, FitPlan, fit, hccl_buffsize_value
 from glm5check.parsers.safetensors import (
     PREFIX_BYTES,
     SafetensorsHeader,
@@ -30,10 +30,10 @@ from glm5check.parsers.safetensors import (
     parse_header,
     prefix_problem,
 )
-from glm5check.units import MIB
+from glm5check.util.units import MIB
 
 if TYPE_CHECKING:
-    from glm5check.context import Context
+    from glm5check.engine.context import Context
 
 INDEX_FILES = ("model.safetensors.index.json", "quant_model_weights.safetensors.index.json")
 QUANT_DESCRIPTION = "quant_model_description.json"

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any, TypeVar
 
+from glm5check.engine.check import ProbeFailed
 from glm5check.host.base import (
     DEFAULT_TIMEOUT_S,
     FILE_CAP_BYTES,
@@ -39,7 +40,6 @@ from glm5check.host.base import (
     Resources,
     StatInfo,
 )
-from glm5check.model import ProbeFailed
 
 T = TypeVar("T")
 UNLIMITED = -1  # how Resources records an unlimited rlimit (None means unknown)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from glm5check.engine.check import ProbeFailed
 from glm5check.host.base import (
     BytesRead,
     CommandResult,
@@ -27,8 +28,7 @@ from glm5check.host.base import (
 )
 from glm5check.host.live import LiveHost
 from glm5check.host.snapshot import SnapshotData
-from glm5check.model import ProbeFailed
-from glm5check.redact import redact_argv, redact_env, redact_text
+from glm5check.util.redact import redact_argv, redact_env, redact_text
 
 
 class RecordingHost:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from glm5check.engine.check import ProbeFailed
 from glm5check.host.base import (
     DEFAULT_TIMEOUT_S,
     BytesRead,
@@ -26,7 +27,6 @@ from glm5check.host.base import (
     StatInfo,
 )
 from glm5check.host.snapshot import SnapshotData
-from glm5check.model import ProbeFailed
 
 NOT_RECORDED = "not recorded in the snapshot"
 

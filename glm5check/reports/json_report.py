@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from glm5check import __version__
-from glm5check.context import REPORTED_FACTS, Context
-from glm5check.redact import redact_env, redact_hosts, redact_tree
-from glm5check.runner import Outcome, Summary
+from glm5check.engine.context import REPORTED_FACTS, Context
+from glm5check.engine.runner import Outcome, Summary
+from glm5check.util.redact import redact_env, redact_hosts, redact_tree
 
 REPORT_SCHEMA = "glm5check.report/v1"
 # Environment variables that shape a GLM-5 launch; only these go into the report's facts.env.

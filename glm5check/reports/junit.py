@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from itertools import groupby
 from typing import Any
 
-from glm5check.model import Status
+from glm5check.engine.check import Status
 
 
 def _details(result: dict[str, Any]) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from glm5check.context import NodeInfo
-from glm5check.model import ProbeFailed
+from glm5check.engine.check import ProbeFailed
+from glm5check.engine.context import NodeInfo
 
 if TYPE_CHECKING:
-    from glm5check.context import Context
+    from glm5check.engine.context import Context
 
 DEFAULT_SOURCE = "default (no --node-rank, serve script, node 0 address or launcher rank to go by)"
 # Variables in which multi-node launchers give each node its 0-based index.

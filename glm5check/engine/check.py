@@ -12,7 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from glm5check.context import Context
+    from glm5check.engine.context import Context
 
 
 class Status(str, Enum):

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from glm5check.context import Context
-from glm5check.model import Check, ProbeFailed, Result, Status
-from glm5check.registry import LoadError
+from glm5check.engine.check import Check, ProbeFailed, Result, Status
+from glm5check.engine.context import Context
+from glm5check.engine.registry import LoadError
 
 DEFAULT_JOBS = 8
 

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from glm5check.model import Check
+from glm5check.engine.check import Check
 
 ENTRY_POINT_GROUP = "glm5check.checks"
 # Catalogue order: from what is installed, through the hardware, to the launch itself.

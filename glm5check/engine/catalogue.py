@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
+from glm5check.engine.registry import load_registry
 from glm5check.errors import ConfigError
-from glm5check.registry import load_registry
 
 
 def render_catalogue(output_format: str) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from glm5check.units import GIB, MIB
+from glm5check.util.units import GIB, MIB
 
 # vllm-ascend's SFA backend at the pinned commit: (kv_lora_rank 512 + qk_rope 64 + indexer 128) × 2 bytes.
 KV_BYTES_PER_TOKEN_LAYER = (512 + 64 + 128) * 2

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from glm5check.host.base import Host
-from glm5check.profiles import Profile, ServePlan
+from glm5check.knowledge.profiles import Profile, ServePlan
 
 T = TypeVar("T")
 
@@ -98,7 +98,7 @@ class Context:
         self.plan = plan or profile.serve
         # Variables exported by the serve script; they override the process environment.
         self.script_env = dict(script_env or {})
-        # Set by the session when a serve script or command was given (glm5check.serve_input.ServeInput),
+        # Set by the session when a serve script or command was given (glm5check.knowledge.launch_command.ServeInput),
         # with the origin of each plan field ("profile", "serve script line 12", ...).
         self.serve_input: Any = None
         self.plan_sources: dict[str, str] = {}
@@ -120,7 +120,7 @@ class Context:
     def node(self) -> NodeInfo:
         with self._node_lock:
             if self._node is None:
-                from glm5check.node import resolve_node
+                from glm5check.facts.node import resolve_node
 
                 self._node = resolve_node(self)
             return self._node

@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from glm5check import vllm_flags
 from glm5check.errors import ConfigError
-from glm5check.parsers.serve_script import (
+from glm5check.knowledge import vllm_flags
+from glm5check.knowledge.profiles import Profile, ServePlan
+from glm5check.parsers.launch_script import (
     ParsedScript,
     Word,
     parse_command,
@@ -25,7 +26,6 @@ from glm5check.parsers.serve_script import (
     show,
     unresolved_names,
 )
-from glm5check.profiles import Profile, ServePlan
 
 MAX_SCRIPT_BYTES = 1 << 20
 
