@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from glm5check.engine.check import ProbeFailed, Result, check, failed, passed, skipped, warned
+from glm5check.engine.check import Result, check, failed, passed, skipped, warned
 from glm5check.engine.context import Context, reported_fact
+from glm5check.errors import ProbeFailed
 from glm5check.facts.weights import QUANT_DESCRIPTION, scan_weights
 from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import FIELD_FLAGS, VLLM_DEFAULTS, ServeFlag, ServeInput

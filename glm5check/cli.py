@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,29 +37,6 @@ class LazyGroup(click.Group):
             module_name, attribute = LAZY_COMMANDS[cmd_name].split(":")
             return getattr(importlib.import_module(module_name), attribute)
         return super().get_command(ctx, cmd_name)
-
-
-@dataclass
-class RunArgs:
-    profile_name: str | None = None
-    profile_file: str | None = None
-    node_rank: int | None = None
-    serve_script: str | None = None
-    serve_cmd: str | None = None
-    node0_ip: str | None = None
-    model_dir: str | None = None
-    python_path: str | None = None
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    output_format: str = "table"
-    output: str | None = None
-    strict: bool = False
-    replay: str | None = None
-    timeout: float = 10.0
-    expect: tuple[str, ...] = ()
-    redact_hosts: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _RUN_OPTIONS = [
@@ -102,7 +78,7 @@ def cli(ctx: click.Context, **kwargs: Any) -> None:
     Run `glm5check --profile a2-multi` on each node before `vllm serve`.
     """
     if ctx.invoked_subcommand is None:
-        ctx.exit(_execute(RunArgs(**kwargs)))
+        ctx.exit(_execute(kwargs))
 
 
 @cli.command("run")
@@ -110,7 +86,7 @@ def cli(ctx: click.Context, **kwargs: Any) -> None:
 @click.pass_context
 def run_command(ctx: click.Context, **kwargs: Any) -> None:
     """Run the preflight checks (the default command)."""
-    ctx.exit(_execute(RunArgs(**kwargs)))
+    ctx.exit(_execute(kwargs))
 
 
 @cli.command("snapshot")
@@ -118,18 +94,17 @@ def run_command(ctx: click.Context, **kwargs: Any) -> None:
 @click.pass_context
 def snapshot_command(ctx: click.Context, **kwargs: Any) -> None:
     """Record every probe of a run (and its report) as a snapshot directory or .tar.gz (-o PATH)."""
-    args = RunArgs(**kwargs)
-    if not args.output:
+    if not kwargs["output"]:
         raise UsageProblem("snapshot needs -o PATH (a directory, or a file ending in .tar.gz)")
-    if args.replay:
+    if kwargs["replay"]:
         raise UsageProblem("snapshot records a live run; it cannot be combined with --replay")
-    ctx.exit(_execute(args, record=True))
+    ctx.exit(_execute(kwargs, record=True))
 
 
-def _execute(args: RunArgs, record: bool = False) -> int:
-    from glm5check.session import run_session
+def _execute(options: dict[str, Any], record: bool = False) -> int:
+    from glm5check.session import RunArgs, run_session
 
-    return run_session(args, record=record)
+    return run_session(RunArgs(**options), record=record)
 
 
 @cli.command("checks")
@@ -166,9 +141,10 @@ def profiles_command(ctx: click.Context) -> None:
 @click.argument("name")
 def profiles_show(name: str) -> None:
     """Print a profile, resolved, in the TOML format --profile-file reads."""
-    from glm5check.knowledge.profiles import load_builtin, load_file, to_toml
+    from glm5check.knowledge.profiles import load_builtin, to_toml
+    from glm5check.session import load_profile_file
 
-    profile = load_file(name) if Path(name).suffix == ".toml" else load_builtin(name)
+    profile = load_profile_file(name) if Path(name).suffix == ".toml" else load_builtin(name)
     click.echo(to_toml(profile), nl=False)
 
 

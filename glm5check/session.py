@@ -5,21 +5,43 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from glm5check import __version__
 from glm5check.engine.context import Context, Options
 from glm5check.errors import ConfigError
 from glm5check.host.base import Host
 from glm5check.host.snapshot import SnapshotData, SnapshotError, read_snapshot, write_snapshot
-from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_file, load_text, to_toml
+from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
 from glm5check.util.redact import redact_hosts, redact_text
+from glm5check.util.resources import shipped_folders
 
-if TYPE_CHECKING:
-    from glm5check.cli import RunArgs
+
+@dataclass
+class RunArgs:
+    profile_name: str | None = None
+    profile_file: str | None = None
+    node_rank: int | None = None
+    serve_script: str | None = None
+    serve_cmd: str | None = None
+    node0_ip: str | None = None
+    model_dir: str | None = None
+    python_path: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    output_format: str = "table"
+    output: str | None = None
+    strict: bool = False
+    replay: str | None = None
+    timeout: float = 10.0
+    expect: tuple[str, ...] = ()
+    redact_hosts: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
 
 DEMO_PREFIX = "demo"
 DEFAULT_DEMO = "a2-node0"
@@ -29,19 +51,30 @@ def resolve_snapshot(spec: str) -> Path:
     """`demo` and `demo:NAME` name the snapshots bundled in the package; anything else is a path."""
     if spec == DEMO_PREFIX or spec.startswith(DEMO_PREFIX + ":"):
         name = spec.partition(":")[2] or DEFAULT_DEMO
-        folder = Path(str(resources.files("glm5check.demo").joinpath(name)))
-        if not (folder / "snapshot.json").is_file():
-            available = sorted(p.name for p in folder.parent.iterdir() if (p / "snapshot.json").is_file())
-            raise SnapshotError(f"no demo snapshot {name!r} (available: {', '.join(available) or 'none'})")
-        return folder
+        demos = shipped_folders("glm5check.demo", "snapshot.json")
+        if name not in demos:
+            raise SnapshotError(f"no demo snapshot {name!r} (available: {', '.join(demos) or 'none'})")
+        return demos[name]
     return Path(spec)
+
+
+# A profile is a page of TOML; anything bigger is not one (and is not parsed).
+MAX_PROFILE_BYTES = 1 << 20
+
+
+def load_profile_file(path: str | Path) -> Profile:
+    """A profile from a TOML file named on the command line (read through the input guard)."""
+    from glm5check.host.inputs import read_input_text
+
+    text = read_input_text(path, "profile file", MAX_PROFILE_BYTES)
+    return load_text(text, str(path))
 
 
 def _load_profile(args: RunArgs, recorded: dict[str, Any]) -> Profile:
     if args.profile_name and args.profile_file:
         raise ConfigError("give --profile or --profile-file, not both")
     if args.profile_file:
-        return load_file(args.profile_file)
+        return load_profile_file(args.profile_file)
     if args.profile_name:
         return load_builtin(args.profile_name)
     if recorded.get("profile_toml"):

@@ -10,9 +10,9 @@ checks/).
    probe of the machine being checked:
    - glm5check/host/pyinspect.py: the inventory script runs inside the *target* interpreter (sent with -c,
      itself bounded by the host's timeout), never in glm5check's process;
-   - glm5check/session.py: finds the demo snapshots shipped in the package and writes --output;
-   - glm5check/knowledge/profiles/__init__.py: reads the built-in profile TOMLs shipped in the package;
-   - glm5check/facts/packages.py: reads its own pyinspect.py source from the package;
+   - glm5check/session.py: writes --output;
+   - glm5check/util/resources.py: reads files shipped in the package (built-in profiles, the inventory
+     script's source, the demo snapshots' folders);
    - glm5check/commands/compare.py: writes --output;
    - glm5check/commands/weights.py: `weights verify DIR` is a user's explicit request to read that folder
      (hashing goes through glm5check/host/hashing.py), and it writes the --manifest it was given.
@@ -102,9 +102,8 @@ FILESYSTEM_CALLS = {
     "fork",
 }
 ALLOWED_FILESYSTEM_CALLS: dict[str, set[str]] = {
-    "glm5check/session.py": {"is_file", "iterdir", "write_text"},
-    "glm5check/knowledge/profiles/__init__.py": {"read_text"},
-    "glm5check/facts/packages.py": {"read_text"},
+    "glm5check/session.py": {"write_text"},
+    "glm5check/util/resources.py": {"read_text", "iterdir", "is_file"},
     "glm5check/commands/compare.py": {"write_text"},
     "glm5check/commands/weights.py": {"is_dir", "stat", "exists", "write_text"},
 }

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import assert_no_traceback, run_cli
 
-from glm5check.knowledge.profiles import BUILTIN, ProfileError, load_builtin, load_file, load_text, to_toml
+from glm5check.knowledge.profiles import BUILTIN, ProfileError, load_builtin, load_text, to_toml
+from glm5check.session import load_profile_file as load_file
 
 # The KEY-FACTS.md table: profile -> (nodes, NPUs per node, TP, DP, DP local, max-num-seqs, max-model-len, rpc)
 GUIDE = {

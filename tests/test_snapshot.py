@@ -117,7 +117,7 @@ def test_snapshot_then_replay_gives_identical_results(tmp_path: Path, suffix: st
 
 
 def test_a_failed_system_read_is_recorded_and_replayed_as_the_same_failure(tmp_path: Path) -> None:
-    from glm5check.engine.check import ProbeFailed
+    from glm5check.errors import ProbeFailed
     from glm5check.host.live import LiveHost
     from glm5check.host.record import RecordingHost
 

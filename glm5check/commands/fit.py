@@ -28,12 +28,13 @@ PLAN_FLAGS = {
 
 
 def _profile(profile_name: str | None, profile_file: str | None) -> Any:
-    from glm5check.knowledge.profiles import load_builtin, load_file
+    from glm5check.knowledge.profiles import load_builtin
+    from glm5check.session import load_profile_file
 
     if profile_name and profile_file:
         raise ConfigError("give --profile or --profile-file, not both")
     if profile_file:
-        return load_file(profile_file)
+        return load_profile_file(profile_file)
     return load_builtin(profile_name or "a2-single")
 
 

@@ -175,8 +175,7 @@ def fix_env(ctx: click.Context, **kwargs: Any) -> None:
     Exit 0 when, after these exports, both pass; 1 when something remains that exports cannot fix
     (it is listed in the script as comments).
     """
-    from glm5check.cli import RunArgs
-    from glm5check.session import build_context, make_host
+    from glm5check.session import RunArgs, build_context, make_host
 
     args = RunArgs(**kwargs)
     host, snapshot = make_host(args, record=False)

@@ -59,11 +59,6 @@ def errored(message: str, **fields: str | None) -> Result:
     return Result(Status.ERROR, message, **fields)
 
 
-class ProbeFailed(Exception):
-    """Raised by a fact provider when the machine could not be read; the runner turns it into an ERROR
-    result whose message is the reason, with no traceback."""
-
-
 CheckOutput = Result | Iterable[Result]
 CheckFunc = Callable[["Context"], CheckOutput]
 

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from glm5check.engine.check import Check, ProbeFailed, Result, Status
+from glm5check.engine.check import Check, Result, Status
 from glm5check.engine.context import Context
 from glm5check.engine.registry import LoadError
+from glm5check.errors import ProbeFailed
 
 DEFAULT_JOBS = 8
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from glm5check.engine.check import ProbeFailed
 from glm5check.engine.context import NodeInfo
+from glm5check.errors import ProbeFailed
 
 if TYPE_CHECKING:
     from glm5check.engine.context import Context

@@ -18,15 +18,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from glm5check.engine.check import ProbeFailed
 from glm5check.engine.context import reported_fact
+from glm5check.errors import ProbeFailed
 from glm5check.host.base import CommandResult
 from glm5check.host.git import PROBE_KIND, read_checkout
 from glm5check.parsers.versions import ScmVersion, VersionPy, parse_scm_version, parse_version_py
+from glm5check.util.resources import package_text
 
 if TYPE_CHECKING:
     from glm5check.engine.context import Context
@@ -43,7 +43,7 @@ def normalise(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def inspect_source() -> str:
-    return Path(__file__).resolve().parent.parent.joinpath("host", "pyinspect.py").read_text(encoding="utf-8")
+    return package_text("glm5check.host", "pyinspect.py")
 
 
 def inspect_argv(python: str, env: Mapping[str, str] | None = None) -> list[str]:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from itertools import chain, filterfalse, repeat
 from typing import TYPE_CHECKING, Any
 
-from glm5check.engine.check import ProbeFailed
 from glm5check.engine.context import reported_fact
+from glm5check.errors import ProbeFailed
 from glm5check.host.base import FILE_CAP_BYTES, Host
 from glm5check.knowledge import glm5
 from glm5check.knowledge.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, Fit, FitPlan, fit, hccl_buffsize_value

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from glm5check.errors import ConfigError
-from glm5check.host.live import file_kind, os_error_text
+from glm5check.host.filekinds import file_kind, os_error_text
 
 # What a command-line input must not be, in words (a regular file is read; anything else is refused).
 _NOT_A_FILE = {

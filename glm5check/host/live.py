@@ -13,14 +13,13 @@ import re
 import shutil
 import signal
 import socket
-import stat as stat_module
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any, TypeVar
 
-from glm5check.engine.check import ProbeFailed
+from glm5check.errors import ProbeFailed
 from glm5check.host.base import (
     DEFAULT_TIMEOUT_S,
     FILE_CAP_BYTES,
@@ -40,6 +39,7 @@ from glm5check.host.base import (
     Resources,
     StatInfo,
 )
+from glm5check.host.filekinds import file_kind, os_error_text
 
 T = TypeVar("T")
 UNLIMITED = -1  # how Resources records an unlimited rlimit (None means unknown)
@@ -68,20 +68,6 @@ def _bounded(func: Callable[[], T], timeout_s: float) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
-
-
-def os_error_text(exc: OSError) -> str:
-    if isinstance(exc, FileNotFoundError):
-        return "missing"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, IsADirectoryError):
-        return "is a directory"
-    if isinstance(exc, NotADirectoryError):
-        return "not a directory"
-    if exc.errno == errno.ELOOP:
-        return "symlink loop"
-    return exc.strerror or str(exc)
 
 
 def _drain(stream: IO[bytes], sink: bytearray, cap: int, truncated: list[bool]) -> None:
@@ -374,21 +360,6 @@ def _process_name(pid: int | None) -> str | None:
         return psutil.Process(pid).name()
     except (psutil.Error, OSError):
         return None
-
-
-_KINDS = (
-    (stat_module.S_ISREG, "file"),
-    (stat_module.S_ISDIR, "dir"),
-    (stat_module.S_ISCHR, "char"),
-    (stat_module.S_ISBLK, "block"),
-    (stat_module.S_ISFIFO, "fifo"),
-    (stat_module.S_ISSOCK, "socket"),
-)
-
-
-def file_kind(mode: int) -> str:
-    """file, dir, char, block, fifo, socket or other, from a stat mode."""
-    return next((name for test, name in _KINDS if test(mode)), "other")
 
 
 def _stat(path: str) -> StatInfo:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from glm5check.engine.check import ProbeFailed
+from glm5check.errors import ProbeFailed
 from glm5check.host.base import (
     BytesRead,
     CommandResult,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from glm5check.engine.check import ProbeFailed
+from glm5check.errors import ProbeFailed
 from glm5check.host.base import (
     DEFAULT_TIMEOUT_S,
     BytesRead,

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field, fields, replace
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from glm5check.errors import ConfigError
+from glm5check.util.resources import package_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -172,7 +171,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def _builtin_text(name: str) -> str:
-    return resources.files(__package__).joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return package_text(__name__, f"{name}.toml")
 
 
 def _parse(text: str, origin: str) -> dict[str, Any]:
@@ -260,21 +259,6 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
 
 def load_builtin(name: str) -> Profile:
     return _from_dict(_raw(name, f"profile {name}"), f"profile {name}", "built-in")
-
-
-# A profile is a page of TOML; anything bigger is not one (and is not parsed).
-MAX_PROFILE_BYTES = 1 << 20
-
-
-def load_file(path: str | Path) -> Profile:
-    from glm5check.host.inputs import InputError, read_input_text
-
-    origin = str(path)
-    try:
-        text = read_input_text(path, "profile file", MAX_PROFILE_BYTES)
-    except InputError as exc:
-        raise ProfileError(str(exc)) from None
-    return load_text(text, origin)
 
 
 def load_text(text: str, origin: str) -> Profile:
