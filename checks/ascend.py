@@ -15,7 +15,7 @@ from glm5check.facts.npu import planned_devices
 from glm5check.parsers.ascend_versions import cann_version_key
 
 if TYPE_CHECKING:
-    from glm5check.engine.context import Context
+    from glm5check.facts.context import Context
 
 SET_ENV = "source /usr/local/Ascend/ascend-toolkit/set_env.sh"
 

@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Iterator
 
 from glm5check.engine.check import Result, check, failed, passed
-from glm5check.engine.context import Context
+from glm5check.facts.context import Context
 from glm5check.util.units import whole_number
 
 # Variables whose values must be whole numbers (the runtime parses them with atoi and ignores junk).

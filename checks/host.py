@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from glm5check.engine.check import Result, check, errored, failed, passed, warned
-from glm5check.engine.context import Context
+from glm5check.facts.context import Context
 from glm5check.facts.system import SHM_PATH, resources, shm_usage
 from glm5check.util.units import GIB, fmt_bytes, whole_number
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from glm5check.engine.check import Result, check, failed, passed, warned
-from glm5check.engine.context import Context
+from glm5check.facts.context import Context
 from glm5check.facts.weights import memory_fit
 from glm5check.knowledge.memfit import KV_BLOCK_TOKENS as KV_STEP  # vLLM allocates the KV cache in blocks
 from glm5check.knowledge.memfit import Fit

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from glm5check.engine.check import Result, Status, check, failed, passed, skipped, warned
-from glm5check.engine.context import Context
+from glm5check.facts.context import Context
 from glm5check.facts.net import (
     HCCL_IF_IP,
     SOCKET_IFNAME_VARS,
@@ -27,9 +27,10 @@ from glm5check.facts.net import (
     normalise_ip,
     parse_ifname_spec,
     route_to_node0,
-    suggested_node_env,
     vllm_processes,
 )
+from glm5check.facts.node import node_info
+from glm5check.facts.node_env import suggested_node_env
 from glm5check.host.base import ListeningSocket
 
 MULTI_ROLES = ("primary", "headless")
@@ -103,7 +104,7 @@ def net_interfaces(ctx: Context) -> list[Result]:
     results += [
         _tensorpipe_leniency(var, _socket_ifname(ctx, var, nics, if_ip_nic)) for var in SOCKET_IFNAME_VARS
     ]
-    if ctx.node.role == "primary":
+    if ctx.fact(node_info).role == "primary":
         results.append(_dp_address(ctx, nics))
     results.append(_hostname(ctx, nics))
     return results
@@ -277,7 +278,7 @@ def _dp_address(ctx: Context, nics: tuple[Nic, ...]) -> Result:
     nic = nic_carrying(nics, node0.address)
     if nic is None:
         return failed(
-            f"this is node 0 ({ctx.node.source}), but --data-parallel-address {node0.address} is not "
+            f"this is node 0 ({ctx.fact(node_info).source}), but --data-parallel-address {node0.address} is not "
             f"an address of this host (local: {_addresses(nics)})",
             item=item,
             expected=expected,
@@ -428,7 +429,7 @@ Fix: stop the process named in the result (`kill PID`), or choose another --port
 def net_ports(ctx: Context) -> list[Result]:
     results: list[Result] = []
     plan = ctx.plan
-    if ctx.node.role == "primary":
+    if ctx.fact(node_info).role == "primary":
         results.append(_port_item(ctx, "api-port", plan.port, plan.host or "0.0.0.0", "API port", "--port"))
         if plan.data_parallel_rpc_port is None:
             results.append(skipped("no --data-parallel-rpc-port in the plan", item="rpc-port"))
@@ -534,7 +535,7 @@ def net_node0(ctx: Context) -> list[Result]:
         return [
             failed(
                 f"node 0's address {node0.address} (from {node0.source}) is on this host ({local.name}), "
-                f"but this node runs as rank {ctx.node.rank} ({ctx.node.source})",
+                f"but this node runs as rank {ctx.fact(node_info).rank} ({ctx.fact(node_info).source})",
                 item="address",
                 expected="node 0's address, not one of this host",
                 observed=f"{node0.address} on {local.name}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from glm5check.engine.check import Result, check, errored, failed, passed, skipped, warned
-from glm5check.engine.context import Context
+from glm5check.facts.context import Context
 from glm5check.facts.npu import (
     PEER_IPS_VAR,
     VISIBLE_DEVICES_VAR,

@@ -33,7 +33,7 @@ from glm5check.parsers.versions import (
 )
 
 if TYPE_CHECKING:
-    from glm5check.engine.context import Context
+    from glm5check.facts.context import Context
 
 VLLM_REPO = "https://github.com/vllm-project/vllm.git"
 VLLM_ASCEND_REPO = "https://github.com/vllm-project/vllm-ascend.git"

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
-from glm5check.engine.context import Context, reported_fact
+from glm5check.engine.context import reported_fact
 from glm5check.errors import ProbeFailed
+from glm5check.facts.context import Context
 from glm5check.facts.weights import QUANT_DESCRIPTION, scan_weights
 from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import FIELD_FLAGS, VLLM_DEFAULTS, ServeFlag, ServeInput
@@ -28,8 +29,7 @@ _WARNING_FIXES = {
 
 
 def _serve_input(ctx: Context) -> ServeInput | None:
-    serve = getattr(ctx, "serve_input", None)
-    return serve if isinstance(serve, ServeInput) and serve.from_script else None
+    return ctx.launch if ctx.launch.from_script else None
 
 
 def _source(ctx: Context, field: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
-from glm5check.engine.context import Context
+from glm5check.facts.context import Context
 from glm5check.facts.weights import (
     GENERATION_CONFIG,
     INDEX_FILES,

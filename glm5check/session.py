@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from glm5check import __version__
-from glm5check.engine.context import Context, Options
 from glm5check.errors import ConfigError
+from glm5check.facts.context import Context, Options
+from glm5check.facts.node import node_info
 from glm5check.host.base import Host
 from glm5check.host.snapshot import SnapshotData, SnapshotError, read_snapshot, write_snapshot
 from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
@@ -118,21 +119,16 @@ def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, s
 
 
 def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[Context, dict[str, Any]]:
+    from glm5check.knowledge.launch_command import read_serve
+
     profile = _load_profile(args, recorded)
     options = _options(args, recorded)
     script_text, command = _serve_texts(args, recorded)
     serve_meta = {"script_text": script_text, "command": command}
-    if script_text is None and command is None:
-        return Context(profile, host, options), serve_meta
-    from glm5check.knowledge.launch_command import read_serve
-
     # The text is parsed as read (from the file or the snapshot); no copy of it is written anywhere.
     script_name = (args.serve_script or "the recorded serve script") if script_text is not None else None
-    serve = read_serve(profile, script_path=script_name, command=command, script_text=script_text)
-    ctx = Context(profile, host, options, plan=serve.plan, script_env=serve.env)
-    ctx.serve_input = serve
-    ctx.plan_sources = dict(serve.sources)
-    return ctx, serve_meta
+    launch = read_serve(profile, script_path=script_name, command=command, script_text=script_text)
+    return Context(profile, host, options, launch), serve_meta
 
 
 def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
@@ -187,7 +183,8 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)
     registry = load_registry()
-    checks = select_checks(registry.checks, ctx.profile.multi_node, ctx.node.role, args.include, args.exclude)
+    role = ctx.fact(node_info).role
+    checks = select_checks(registry.checks, ctx.profile.multi_node, role, args.include, args.exclude)
     outcomes = run_checks(ctx, checks, [Waiver.parse(w) for w in args.ignore], registry.errors)
     summary = summarize(outcomes, args.strict)
     hostname = host.hostname()

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from glm5check.engine.check import Check, Result
-from glm5check.engine.context import Context, Options
+from glm5check.facts.context import Context, Options
 from glm5check.host.base import Address, ConnectResult, Interface, ListeningSocket, Process
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
+from glm5check.knowledge.launch_command import profile_launch
 from glm5check.knowledge.profiles import load_builtin
 
 NIC = "enp189s0f0"
@@ -95,7 +96,8 @@ class Scenario:
         profile = load_builtin(self.profile)
         plan = replace(profile.serve, **self.plan_changes)
         options = Options(node_rank=self.node_rank, node0_ip=self.node0_ip, serve_source=self.serve_source)
-        return Context(profile, ReplayHost(writer.data), options, plan=plan, script_env=self.script_env)
+        launch = replace(profile_launch(profile), plan=plan, env=dict(self.script_env))
+        return Context(profile, ReplayHost(writer.data), options, launch)
 
 
 def run_check(check: Check, ctx: Context) -> dict[str, Result]:

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from glm5check.engine.check import Status
-from glm5check.engine.context import Context
 from glm5check.engine.runner import run_one
+from glm5check.facts.context import Context
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
 from glm5check.knowledge.profiles import load_builtin

@@ -7,12 +7,13 @@ from dataclasses import replace
 import pytest
 
 from glm5check.engine.check import Status
-from glm5check.engine.context import Context
 from glm5check.engine.registry import load_registry
 from glm5check.engine.runner import run_one
+from glm5check.facts.context import Context
 from glm5check.host.base import Resources
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
+from glm5check.knowledge.launch_command import profile_launch
 from glm5check.knowledge.profiles import load_builtin
 
 GUIDE_ENV = {
@@ -34,7 +35,9 @@ def _run(check_id: str, profile: str = "a2-single", env: dict | None = None, shm
         writer.disk_usage("/dev/shm", *shm)
     if resources:
         writer.resources(resources)
-    ctx = Context(load_builtin(profile), ReplayHost(writer.data), script_env=script_env)
+    chosen = load_builtin(profile)
+    launch = replace(profile_launch(chosen), env=dict(script_env or {}))
+    ctx = Context(chosen, ReplayHost(writer.data), launch=launch)
     check = load_registry().get(check_id)
     assert check is not None
     return {o.item: o for o in run_one(check, ctx)}

@@ -7,7 +7,9 @@ from glm5check.checks.net import net_interfaces, net_node0, net_ports
 from net_fakes import NIC, NODE0_IP, NODE1_IP, FakeNic, Scenario, guide_env, lo, run_check
 
 from glm5check.engine.check import Status
-from glm5check.facts.net import is_vllm_process, parse_ifname_spec, suggested_node_env
+from glm5check.facts.net import is_vllm_process, parse_ifname_spec
+from glm5check.facts.node import node_info
+from glm5check.facts.node_env import suggested_node_env
 from glm5check.host.base import ConnectResult, ListeningSocket, Process
 
 MGMT = FakeNic("eth0", ("192.168.100.11",))
@@ -49,7 +51,7 @@ def statuses(results: dict) -> dict[str, Status]:
 def test_healthy_node0_passes_every_item() -> None:
     ctx = node0().context()
     results = run_check(net_interfaces, ctx)
-    assert ctx.node.role == "primary"
+    assert ctx.fact(node_info).role == "primary"
     assert set(results) == {
         "HCCL_IF_IP",
         "HCCL_SOCKET_IFNAME",
@@ -332,7 +334,7 @@ def test_headless_node_checks_no_api_or_rpc_port() -> None:
 
 def test_healthy_node1_reaches_node0() -> None:
     ctx = node1().context()
-    assert ctx.node.role == "headless"
+    assert ctx.fact(node_info).role == "headless"
     results = run_check(net_node0, ctx)
     assert statuses(results) == {"route": Status.PASS, "rpc-connect": Status.PASS}
     assert "refused the connection: node 0 is up" in results["rpc-connect"].message

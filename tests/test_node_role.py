@@ -11,7 +11,7 @@ import pytest
 from net_fakes import NIC, NODE0_IP, NODE1_IP, FakeNic, Scenario, guide_env, lo
 
 from glm5check.facts.net import node0_address
-from glm5check.facts.node import DEFAULT_SOURCE, resolve_node
+from glm5check.facts.node import DEFAULT_SOURCE, node_info
 from glm5check.host.base import Address, Interface
 from glm5check.host.snapshot import SnapshotWriter
 
@@ -26,14 +26,14 @@ def on_node(address: str, **kwargs: object) -> Scenario:
 
 
 def test_single_node_profile_is_single() -> None:
-    node = resolve_node(on_node(NODE0_IP, profile="a2-single", node_rank=1).context())
+    node = node_info(on_node(NODE0_IP, profile="a2-single", node_rank=1).context())
     assert (node.rank, node.role, node.source) == (0, "single", "single-node profile")
 
 
 @pytest.mark.parametrize(("rank", "role"), [(0, "primary"), (1, "headless")])
 def test_node_rank_flag(rank: int, role: str) -> None:
     # The flag wins over detection: this host carries node 0's address.
-    node = resolve_node(on_node(NODE0_IP, node_rank=rank, node0_ip=NODE0_IP).context())
+    node = node_info(on_node(NODE0_IP, node_rank=rank, node0_ip=NODE0_IP).context())
     assert (node.rank, node.role, node.source) == (rank, role, "--node-rank")
 
 
@@ -43,14 +43,14 @@ def test_serve_plan_of_node1() -> None:
         serve_source="node1.sh",
         plan_changes={"headless": True, "data_parallel_start_rank": 1, "data_parallel_address": NODE0_IP},
     )
-    node = resolve_node(scenario.context())
+    node = node_info(scenario.context())
     assert (node.rank, node.role) == (1, "headless")
     assert node.source == "serve script (--headless, --data-parallel-start-rank 1)"
 
 
 def test_serve_plan_of_node0_has_neither_flag() -> None:
     scenario = on_node(NODE0_IP, serve_source="node0.sh", plan_changes={"data_parallel_address": NODE0_IP})
-    node = resolve_node(scenario.context())
+    node = node_info(scenario.context())
     assert (node.rank, node.role) == (0, "primary")
     assert node.source.startswith("serve script")
 
@@ -58,23 +58,23 @@ def test_serve_plan_of_node0_has_neither_flag() -> None:
 def test_start_rank_counts_data_parallel_ranks() -> None:
     # Two DP ranks per node: start rank 2 is the second node.
     changes = {"data_parallel_start_rank": 2, "data_parallel_size": 4, "data_parallel_size_local": 2}
-    node = resolve_node(on_node(NODE1_IP, serve_source="x.sh", plan_changes=changes).context())
+    node = node_info(on_node(NODE1_IP, serve_source="x.sh", plan_changes=changes).context())
     assert (node.rank, node.role) == (1, "headless")
 
 
 def test_headless_without_start_rank() -> None:
-    node = resolve_node(on_node(NODE1_IP, serve_source="x.sh", plan_changes={"headless": True}).context())
+    node = node_info(on_node(NODE1_IP, serve_source="x.sh", plan_changes={"headless": True}).context())
     assert node.role == "headless"
 
 
 def test_detected_node0_from_local_address() -> None:
-    node = resolve_node(on_node(NODE0_IP, node0_ip=NODE0_IP).context())
+    node = node_info(on_node(NODE0_IP, node0_ip=NODE0_IP).context())
     assert (node.rank, node.role) == (0, "primary")
     assert node.source == f"detected: {NIC} carries node 0's address {NODE0_IP}"
 
 
 def test_detected_node1_when_node0_address_is_elsewhere() -> None:
-    node = resolve_node(on_node(NODE1_IP, node0_ip=NODE0_IP).context())
+    node = node_info(on_node(NODE1_IP, node0_ip=NODE0_IP).context())
     assert (node.rank, node.role) == (1, "headless")
     assert node.source == f"detected: node 0's address {NODE0_IP} is not on this host"
 
@@ -88,24 +88,24 @@ def test_serve_script_address_wins_over_node0_ip_option() -> None:
     )
     # A serve command with --data-parallel-address but neither --headless nor a start rank is node 0's
     # command by the guide, whatever the addresses say.
-    assert resolve_node(scenario.context()).role == "primary"
+    assert node_info(scenario.context()).role == "primary"
     assert scenario.context().fact(node0_address).source == "serve script --data-parallel-address"
 
 
 @pytest.mark.parametrize("variable", ["SLURM_NODEID", "LWS_WORKER_INDEX"])
 def test_launcher_node_index(variable: str) -> None:
     env = {**guide_env(NODE1_IP), variable: "1"}
-    node = resolve_node(on_node(NODE1_IP, env=env).context())
+    node = node_info(on_node(NODE1_IP, env=env).context())
     assert (node.rank, node.role, node.source) == (1, "headless", f"launcher environment ({variable}=1)")
 
 
 def test_local_address_detection_wins_over_launcher_index() -> None:
     env = {**guide_env(NODE0_IP), "SLURM_NODEID": "1"}
-    assert resolve_node(on_node(NODE0_IP, env=env, node0_ip=NODE0_IP).context()).role == "primary"
+    assert node_info(on_node(NODE0_IP, env=env, node0_ip=NODE0_IP).context()).role == "primary"
 
 
 def test_default_without_any_clue() -> None:
-    node = resolve_node(on_node(NODE1_IP).context())
+    node = node_info(on_node(NODE1_IP).context())
     assert (node.rank, node.role, node.source) == (0, "primary", DEFAULT_SOURCE)
 
 

@@ -13,8 +13,9 @@ import pytest
 from glm5check.checks import packages as checks
 
 from glm5check.engine.check import Check, Status
-from glm5check.engine.context import REPORTED_FACTS, Context, Options
+from glm5check.engine.context import REPORTED_FACTS
 from glm5check.engine.runner import Outcome, run_one
+from glm5check.facts.context import Context, Options
 from glm5check.facts.packages import Dist, inspect_argv
 from glm5check.host.git import PROBE_KIND
 from glm5check.host.pyinspect import version_lines

@@ -6,9 +6,9 @@ import threading
 import time
 
 from glm5check.engine.check import Status, check, failed, passed
-from glm5check.engine.context import Context
 from glm5check.engine.runner import Waiver, run_checks, select_checks, summarize
 from glm5check.errors import ProbeFailed
+from glm5check.facts.context import Context
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotData
 from glm5check.knowledge.profiles import load_builtin

@@ -11,7 +11,7 @@ import pytest
 from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
 
 from glm5check.engine.check import Result, Status
-from glm5check.engine.context import Context, Options
+from glm5check.facts.context import Context, Options
 from glm5check.host.live import LiveHost
 from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import read_serve
@@ -71,10 +71,7 @@ def run_check(script_text: str, profile_name: str, model_dir: Path, tmp_path: Pa
     script.write_text(script_text)
     profile = load_builtin(profile_name)
     serve = read_serve(profile, str(script))
-    ctx = Context(
-        profile, LiveHost(), Options(model_dir=str(model_dir)), plan=serve.plan, script_env=serve.env
-    )
-    ctx.serve_input = serve
+    ctx = Context(profile, LiveHost(), Options(model_dir=str(model_dir)), serve)
     return list(serve_args.func(ctx))
 
 

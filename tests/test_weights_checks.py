@@ -14,7 +14,7 @@ import pytest
 from conftest import FIXTURES, assert_no_traceback, run_cli
 
 from glm5check.engine.check import Check, Result, Status
-from glm5check.engine.context import Context, Options
+from glm5check.facts.context import Context, Options
 from glm5check.host.base import Mount
 from glm5check.host.live import LiveHost
 from glm5check.knowledge.profiles import load_builtin

@@ -63,7 +63,7 @@ def _assumptions(profile: Any, flags: dict[str, Any]) -> Any:
 
 def compute(flags: dict[str, Any]) -> Any:
     """The Fit for these command-line flags (also used by tests)."""
-    from glm5check.engine.context import Context, Options
+    from glm5check.facts.context import Context, Options
     from glm5check.facts.weights import builtin_tensors, fit_plan, fit_tensors
     from glm5check.host.live import LiveHost
     from glm5check.knowledge.memfit import fit

@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from glm5check.engine.check import Result, Status
-from glm5check.engine.context import Context
+from glm5check.facts.context import Context
+from glm5check.facts.node import node_info
 
 UNDO_FUNCTION = "glm5check_fix_env_undo"
 _FAILING = (Status.FAIL, Status.ERROR)
@@ -45,7 +46,7 @@ def _checks() -> tuple[Any, Any]:
 
 def _run(check: Any, ctx: Context) -> list[Result]:
     """The check's results on this context (only where it applies, as the runner would select it)."""
-    if not check.applies(ctx.profile.multi_node, ctx.node.role):
+    if not check.applies(ctx.profile.multi_node, ctx.fact(node_info).role):
         return []
     try:
         return list(check.func(ctx))
@@ -55,7 +56,7 @@ def _run(check: Any, ctx: Context) -> list[Result]:
 
 def plan_fixes(ctx: Context) -> FixPlan:
     """The exports this node needs, found by running env.vars and net.interfaces on its environment."""
-    from glm5check.facts.net import suggested_node_env
+    from glm5check.facts.node_env import suggested_node_env
 
     env_check, net_check = _checks()
     env = ctx.env
@@ -110,14 +111,13 @@ def remaining_failures(ctx: Context, fixes: FixPlan) -> list[Result]:
             return getattr(self._host, name)
 
     overlay: Any = _Overlay(ctx.host, fixes.exports)
-    fixed = Context(ctx.profile, overlay, ctx.options, ctx.plan, ctx.script_env)
-    fixed.serve_input = ctx.serve_input
+    fixed = Context(ctx.profile, overlay, ctx.options, ctx.launch)
     env_check, net_check = _checks()
     return _failing(_run(env_check, fixed)) + _failing(_run(net_check, fixed))
 
 
 def render_script(ctx: Context, fixes: FixPlan, remaining: list[Result], hostname: str) -> str:
-    node = ctx.node
+    node = ctx.fact(node_info)
     lines = [
         f"# glm5check fix-env · profile {ctx.profile.name} · node rank {node.rank} ({node.role}) "
         f"· host {hostname}",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from glm5check.engine.check import Check, Result, Status
-from glm5check.engine.context import Context
+from glm5check.engine.context import BaseContext
 from glm5check.engine.registry import LoadError
 from glm5check.errors import ProbeFailed
 
@@ -98,7 +98,7 @@ def _normalise(check: Check, output: object) -> list[Result]:
     return [r if isinstance(r, Result) else Result(Status.ERROR, f"check {check.id} returned {r!r}") for r in results]
 
 
-def run_one(check: Check, ctx: Context) -> list[Outcome]:
+def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
     started = time.perf_counter()
     try:
         results = _normalise(check, check.func(ctx))
@@ -126,7 +126,7 @@ def _outcome(check: Check, result: Result, duration_ms: int) -> Outcome:
 
 
 def run_checks(
-    ctx: Context,
+    ctx: BaseContext,
     checks: Sequence[Check],
     waivers: Sequence[Waiver] = (),
     load_errors: Sequence[LoadError] = (),

@@ -23,7 +23,7 @@ from glm5check.parsers.ascend_versions import (
 )
 
 if TYPE_CHECKING:
-    from glm5check.engine.context import Context
+    from glm5check.facts.context import Context
 
 ASCEND_ROOT = "/usr/local/Ascend"
 ASCEND_INSTALL_INFO = "/etc/ascend_install.info"

@@ -9,17 +9,22 @@ Node 0's address comes from the serve script's `--data-parallel-address`, `--nod
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from glm5check.engine.context import NodeInfo
 from glm5check.errors import ProbeFailed
-
-if TYPE_CHECKING:
-    from glm5check.engine.context import Context
+from glm5check.facts.context import Context
+from glm5check.facts.net import local_nics, nic_carrying, node0_address
 
 DEFAULT_SOURCE = "default (no --node-rank, serve script, node 0 address or launcher rank to go by)"
 # Variables in which multi-node launchers give each node its 0-based index.
 LAUNCHER_RANK_VARS = ("SLURM_NODEID", "LWS_WORKER_INDEX")
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    rank: int
+    role: str  # single, primary, headless
+    source: str  # where the rank came from: single-node profile, --node-rank, serve script, detected, default
 
 
 def role_for_rank(rank: int, multi_node: bool) -> str:
@@ -28,7 +33,8 @@ def role_for_rank(rank: int, multi_node: bool) -> str:
     return "primary" if rank == 0 else "headless"
 
 
-def resolve_node(ctx: Context) -> NodeInfo:
+def node_info(ctx: Context) -> NodeInfo:
+    """This node's rank and role (a fact: resolved once, shared by the session and every check)."""
     multi = ctx.profile.multi_node
     if not multi:
         return NodeInfo(0, "single", "single-node profile")
@@ -66,8 +72,6 @@ def _from_plan(ctx: Context) -> NodeInfo | None:
 
 
 def _from_local_addresses(ctx: Context) -> NodeInfo | None:
-    from glm5check.facts.net import local_nics, nic_carrying, node0_address
-
     try:
         node0 = ctx.fact(node0_address)
         if node0 is None:

@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from glm5check.engine.context import Context, reported_fact
+from glm5check.engine.context import reported_fact
+from glm5check.facts.context import Context
 from glm5check.host.base import ASCEND_TOOL_DIRS, CommandResult
 from glm5check.parsers import hccn
 from glm5check.parsers.npu_smi import HealthInfo, NpuChip, NpuProcess, NpuSmiInfo, parse_health, parse_info

@@ -29,7 +29,7 @@ from glm5check.parsers.versions import ScmVersion, VersionPy, parse_scm_version,
 from glm5check.util.resources import package_text
 
 if TYPE_CHECKING:
-    from glm5check.engine.context import Context
+    from glm5check.facts.context import Context
 
 # The top-level package each distribution installs (for its files in the inventory).
 TOP_LEVEL = {"vllm": "vllm", "vllm-ascend": "vllm_ascend", "transformers": "transformers"}

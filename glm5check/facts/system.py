@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from glm5check.engine.context import Context, reported_fact
+from glm5check.engine.context import reported_fact
+from glm5check.facts.context import Context
 from glm5check.host.base import DiskUsage, Resources
 
 SHM_PATH = "/dev/shm"

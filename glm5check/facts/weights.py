@@ -33,7 +33,7 @@ from glm5check.parsers.safetensors import (
 from glm5check.util.units import MIB
 
 if TYPE_CHECKING:
-    from glm5check.engine.context import Context
+    from glm5check.facts.context import Context
 
 INDEX_FILES = ("model.safetensors.index.json", "quant_model_weights.safetensors.index.json")
 QUANT_DESCRIPTION = "quant_model_description.json"
@@ -52,8 +52,7 @@ SMALL_FILE_BYTES = 1024
 
 def model_dir(ctx: Context) -> str:
     """Where the weights are: --model-dir, else the serve script's model path, else the profile's."""
-    serve_model = getattr(ctx.serve_input, "model_path", None)
-    return ctx.options.model_dir or serve_model or ctx.profile.model.path
+    return ctx.options.model_dir or ctx.launch.model_path or ctx.profile.model.path
 
 
 @dataclass(frozen=True)

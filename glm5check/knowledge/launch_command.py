@@ -144,6 +144,12 @@ class ServeInput:
         return {item.flag: item.value for item in self.flags}
 
 
+def profile_launch(profile: Profile) -> ServeInput:
+    """The profile's own launch command: its plan, every value from the profile, no exports."""
+    sources = {f.name: "profile" for f in fields(ServePlan)}
+    return ServeInput(profile.serve, {}, profile.model.path, sources, ())
+
+
 def read_serve(
     profile: Profile, script_path: str | None = None, command: str | None = None, script_text: str | None = None
 ) -> ServeInput:
@@ -152,8 +158,7 @@ def read_serve(
     if script_path is not None and command is not None:
         raise ServeInputError("give either --serve-script or --serve-cmd, not both")
     if script_path is None and command is None:
-        sources = {f.name: "profile" for f in fields(ServePlan)}
-        return ServeInput(profile.serve, {}, profile.model.path, sources, ())
+        return profile_launch(profile)
     if script_path is not None:
         text = _read_script(script_path) if script_text is None else script_text
         parsed, origin, where = parse_script(text), script_path, "serve script line"

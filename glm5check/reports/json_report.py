@@ -9,8 +9,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from glm5check import __version__
-from glm5check.engine.context import REPORTED_FACTS, Context
+from glm5check.engine.context import REPORTED_FACTS
 from glm5check.engine.runner import Outcome, Summary
+from glm5check.facts.context import Context
+from glm5check.facts.node import node_info
 from glm5check.util.redact import redact_env, redact_hosts, redact_tree
 
 REPORT_SCHEMA = "glm5check.report/v1"
@@ -62,10 +64,9 @@ def build_report(
     profile = ctx.profile.to_dict()
     profile["serve"] = {k: v for k, v in asdict(ctx.plan).items() if v is not None}
     profile["source"] = ctx.profile.source
-    sources = getattr(ctx, "plan_sources", None)
-    if sources:
-        profile["serve_sources"] = dict(sources)
-    node = ctx.node
+    if ctx.launch.from_script:
+        profile["serve_sources"] = dict(ctx.launch.sources)
+    node = ctx.fact(node_info)
     report = {
         "schema": REPORT_SCHEMA,
         "tool": {"name": "glm5check", "version": __version__},
