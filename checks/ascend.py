@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from glm5check.engine.check import Result, check, failed, passed, warned
 from glm5check.facts.ascend import CannState, DriverState, cann_state, driver_state
-from glm5check.facts.npu import planned_devices
+from glm5check.facts.system import container_paths, planned_device_paths
 from glm5check.parsers.ascend_versions import cann_version_key
 
 if TYPE_CHECKING:
@@ -182,10 +182,6 @@ _DEVICE_FIX = (
 )
 
 
-def _planned_device_paths(ctx: Context) -> list[str]:
-    return [f"/dev/davinci{n}" for n in planned_devices(ctx)]
-
-
 @check(
     "ascend.devices",
     title="NPU device nodes and driver mounts in place",
@@ -205,8 +201,9 @@ options to the container's `docker run` as the guide writes them, and recreate t
 """,
 )
 def devices(ctx: Context) -> Iterator[Result]:
-    wanted = [*_planned_device_paths(ctx), *ctx.profile.container.devices]
-    kinds = {path: ctx.host.stat(path).kind for path in wanted}
+    seen = ctx.fact(container_paths)
+    wanted = [*planned_device_paths(ctx), *ctx.profile.container.devices]
+    kinds = {path: seen[path].kind for path in wanted}
     missing_devices = {path: kind for path, kind in kinds.items() if kind != "char"}
     for path, kind in missing_devices.items():
         yield failed(
@@ -217,7 +214,7 @@ def devices(ctx: Context) -> Iterator[Result]:
         yield passed(f"{len(wanted)} device nodes present: {', '.join(wanted)}", item="devices",
                      observed=f"{len(wanted)} character devices")
     mounts = ctx.profile.container.mounts
-    missing_mounts = [p for p in mounts if not ctx.host.stat(p).exists]
+    missing_mounts = [p for p in mounts if not seen[p].exists]
     for path in missing_mounts:
         yield failed(
             f"{path} is missing", item=path, expected="present (mounted from the host)", observed="missing",

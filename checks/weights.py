@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
 from glm5check.facts.context import Context
+from glm5check.facts.system import mount_of, mount_table
 from glm5check.facts.weights import (
     GENERATION_CONFIG,
     INDEX_FILES,
@@ -407,10 +408,9 @@ def weights_shared(ctx: Context) -> Result:
     skip = _folder_skip(scan)
     if skip:
         return skip
-    mounts = [m for m in ctx.host.mounts() if _under(scan.path, m.mountpoint)]
-    if not mounts:
+    mount = mount_of(ctx.fact(mount_table), scan.path)
+    if mount is None:
         return warned(f"no mount found for {scan.path}", remediation="check /proc/self/mounts")
-    mount = max(mounts, key=lambda m: len(m.mountpoint))
     where = f"{mount.fstype} {mount.device} at {mount.mountpoint}"
     if mount.fstype.lower() in NETWORK_FS:
         return passed(f"weights on shared {where}", observed=where)
@@ -419,8 +419,3 @@ def weights_shared(ctx: Context) -> Result:
         observed=where, remediation=f"compare `glm5check weights verify {scan.path} --manifest FILE` across "
         "nodes, or move the weights to storage mounted on every node",
     )
-
-
-def _under(path: str, mountpoint: str) -> bool:
-    root = mountpoint.rstrip("/")
-    return path == mountpoint or path.startswith(root + "/") or root == ""

@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 
-from glm5check.engine.check import Result, Status
+from glm5check.engine.check import Status
+from glm5check.engine.runner import Outcome, run_checks, select_checks
 from glm5check.facts.context import Context
 from glm5check.facts.node import node_info
 
@@ -33,41 +34,32 @@ class FixPlan:
     previous: dict[str, str | None] = field(default_factory=dict)  # name -> value before (None: unset)
 
 
-def _failing(results: list[Result]) -> list[Result]:
-    return [r for r in results if r.status in _FAILING]
+FIXED_CHECKS = ("env.vars", "net.interfaces")
 
 
-def _checks() -> tuple[Any, Any]:
-    from glm5check.checks.env import env_vars
-    from glm5check.checks.net import net_interfaces
+def _failures(ctx: Context, check_id: str) -> list[Outcome]:
+    """The failing rows of one check on this context, run by the runner as a preflight run would
+    (selected for this node's role; a probe that fails becomes an ERROR row, not a crash)."""
+    from glm5check.engine.registry import load_registry
 
-    return env_vars, net_interfaces
-
-
-def _run(check: Any, ctx: Context) -> list[Result]:
-    """The check's results on this context (only where it applies, as the runner would select it)."""
-    if not check.applies(ctx.profile.multi_node, ctx.fact(node_info).role):
-        return []
-    try:
-        return list(check.func(ctx))
-    except Exception as exc:  # a probe that fails: say so in the script instead of crashing
-        return [Result(Status.ERROR, f"{check.id} could not run: {exc}")]
+    role = ctx.fact(node_info).role
+    checks = select_checks(load_registry().checks, ctx.profile.multi_node, role, (check_id,))
+    return [row for row in run_checks(ctx, checks) if row.status in _FAILING]
 
 
 def plan_fixes(ctx: Context) -> FixPlan:
     """The exports this node needs, found by running env.vars and net.interfaces on its environment."""
     from glm5check.facts.node_env import suggested_node_env
 
-    env_check, net_check = _checks()
     env = ctx.env
     fixes = FixPlan()
-    env_failures = _failing(_run(env_check, ctx))
+    env_failures = _failures(ctx, "env.vars")
     for result in env_failures:
         name = result.item or ""
         if name in ctx.profile.env:
             fixes.exports[name] = ctx.profile.env[name]
             fixes.reasons[name] = f"was {_shown(env.get(name))}; the guide uses {ctx.profile.env[name]}"
-    node_failures = _failing(_run(net_check, ctx)) + [
+    node_failures = _failures(ctx, "net.interfaces") + [
         r for r in env_failures if r.item in ctx.profile.node_env
     ]
     if node_failures and ctx.profile.node_env:
@@ -93,7 +85,7 @@ def plan_fixes(ctx: Context) -> FixPlan:
     return fixes
 
 
-def remaining_failures(ctx: Context, fixes: FixPlan) -> list[Result]:
+def remaining_failures(ctx: Context, fixes: FixPlan) -> list[Outcome]:
     """env.vars and net.interfaces again, in the environment the script produces (the serve script's own
     exports still win, as they will when it runs)."""
     from glm5check.host.base import Host
@@ -112,11 +104,10 @@ def remaining_failures(ctx: Context, fixes: FixPlan) -> list[Result]:
 
     overlay: Any = _Overlay(ctx.host, fixes.exports)
     fixed = Context(ctx.profile, overlay, ctx.options, ctx.launch)
-    env_check, net_check = _checks()
-    return _failing(_run(env_check, fixed)) + _failing(_run(net_check, fixed))
+    return [row for check_id in FIXED_CHECKS for row in _failures(fixed, check_id)]
 
 
-def render_script(ctx: Context, fixes: FixPlan, remaining: list[Result], hostname: str) -> str:
+def render_script(ctx: Context, fixes: FixPlan, remaining: list[Outcome], hostname: str) -> str:
     node = ctx.fact(node_info)
     lines = [
         f"# glm5check fix-env · profile {ctx.profile.name} · node rank {node.rank} ({node.role}) "
