@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,8 @@ from glm5check.facts.node import node_info
 from glm5check.host.base import Host
 from glm5check.host.snapshot import SnapshotData, SnapshotError, read_snapshot, write_snapshot
 from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
+from glm5check.reporting import build_report, utc_now
+from glm5check.reports.model import Report
 from glm5check.util.redact import redact_hosts, redact_text
 from glm5check.util.resources import shipped_folders
 
@@ -147,7 +148,7 @@ def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
     return LiveHost(args.timeout), None
 
 
-def _render(report: dict[str, Any], args: RunArgs, stream: Any) -> str:
+def _render(report: Report, args: RunArgs, stream: Any) -> str:
     if args.output_format == "json":
         from glm5check.reports.json_report import render_json
 
@@ -161,7 +162,7 @@ def _render(report: dict[str, Any], args: RunArgs, stream: Any) -> str:
 
         text = render_table(report, stream, args.strict)
     if args.redact_hosts:
-        text = redact_hosts(text, (report["node"]["hostname"],))
+        text = redact_hosts(text, (report.node.hostname,))
     return text
 
 
@@ -175,7 +176,6 @@ def _write(path: str, text: str) -> None:
 def run_session(args: RunArgs, record: bool = False) -> int:
     from glm5check.engine.registry import load_registry
     from glm5check.engine.runner import Waiver, run_checks, select_checks, summarize
-    from glm5check.reports.json_report import build_report
     from glm5check.reports.table import summary_line
 
     started = time.perf_counter()
@@ -190,7 +190,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     hostname = host.hostname()
     report = build_report(ctx, outcomes, summary, int((time.perf_counter() - started) * 1000), hostname)
     if record and snapshot is not None and args.output:
-        snapshot.report = report
+        snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
         write_snapshot(snapshot, args.output)
         print(_render(report, args, sys.stdout), end="")
@@ -207,7 +207,7 @@ def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> d
     opts = ctx.options
     return {
         "tool": {"name": "glm5check", "version": __version__},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created": utc_now(),
         "hostname": hostname,
         "profile": ctx.profile.name,
         "profile_toml": redact_text(to_toml(ctx.profile)),

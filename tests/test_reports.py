@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 from conftest import run_cli
 
+from glm5check.reports.model import Report
 from glm5check.reports.table import render_table, use_colour
 
 
@@ -67,7 +68,7 @@ class _Tty(io.StringIO):
 def test_table_groups_by_category_and_ends_with_the_summary(monkeypatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     report = _report()
-    text = render_table(report, io.StringIO())
+    text = render_table(Report.from_json(report), io.StringIO())
     lines = text.rstrip().splitlines()
     assert lines[0].startswith("glm5check ") and "profile a2-multi" in lines[0] and "node rank 1 (headless)" in lines[0]
     assert lines[-1].startswith(f"{report['summary']['total']} results") and "exit 1" in lines[-1]
@@ -80,6 +81,6 @@ def test_table_groups_by_category_and_ends_with_the_summary(monkeypatch) -> None
 def test_colour_only_on_a_terminal_and_never_under_no_color(monkeypatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     assert use_colour(_Tty()) and not use_colour(io.StringIO())
-    assert "\033[31mFAIL\033[0m" in render_table(_report(), _Tty())
+    assert "\033[31mFAIL\033[0m" in render_table(Report.from_json(_report()), _Tty())
     monkeypatch.setenv("NO_COLOR", "")
     assert not use_colour(_Tty())
