@@ -15,6 +15,7 @@ from glm5check.facts.context import Context, Options
 from glm5check.facts.node import node_info
 from glm5check.host.base import Host
 from glm5check.host.snapshot import SnapshotData, SnapshotError, read_snapshot, write_snapshot
+from glm5check.knowledge.launch_command import ServeInput
 from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
 from glm5check.reporting import build_report, utc_now
 from glm5check.reports.model import Report
@@ -105,14 +106,32 @@ def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
     )
 
 
+# A launch script is a page of bash; anything bigger is not one (and is not parsed).
+MAX_SCRIPT_BYTES = 1 << 20
+
+
+def read_serve_script(path: str | Path) -> str:
+    """The text of a serve script named on the command line (a regular file of at most MAX_SCRIPT_BYTES:
+    a FIFO would block the read); a ServeInputError (exit 2) says why it cannot be read."""
+    from glm5check.host.inputs import InputError, read_input_text
+    from glm5check.knowledge.launch_command import ServeInputError
+
+    try:
+        return read_input_text(path, "serve script", MAX_SCRIPT_BYTES)
+    except InputError as exc:
+        raise ServeInputError(str(exc)) from None
+
+
+def load_serve_script(profile: Profile, path: str | Path) -> ServeInput:
+    """The launch command of a serve script file, over the profile's plan."""
+    from glm5check.knowledge.launch_command import read_serve
+
+    return read_serve(profile, read_serve_script(path), script_name=str(path))
+
+
 def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, str | None]:
     """The serve script's text and the serve command: from the options, else from the snapshot."""
-    script_text = None
-    if args.serve_script:
-        from glm5check.host.inputs import read_input_text
-        from glm5check.knowledge.launch_command import MAX_SCRIPT_BYTES
-
-        script_text = read_input_text(args.serve_script, "serve script", MAX_SCRIPT_BYTES)
+    script_text = read_serve_script(args.serve_script) if args.serve_script else None
     if script_text is None and args.serve_cmd is None:
         serve = recorded.get("serve", {})
         return serve.get("script_text"), serve.get("command")
@@ -128,7 +147,7 @@ def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[
     serve_meta = {"script_text": script_text, "command": command}
     # The text is parsed as read (from the file or the snapshot); no copy of it is written anywhere.
     script_name = (args.serve_script or "the recorded serve script") if script_text is not None else None
-    launch = read_serve(profile, script_path=script_name, command=command, script_text=script_text)
+    launch = read_serve(profile, script_text, command, script_name or "serve script")
     return Context(profile, host, options, launch), serve_meta
 
 

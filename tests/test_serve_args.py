@@ -14,8 +14,8 @@ from glm5check.engine.check import Result, Status
 from glm5check.facts.context import Context, Options
 from glm5check.host.live import LiveHost
 from glm5check.knowledge import glm5
-from glm5check.knowledge.launch_command import read_serve
 from glm5check.knowledge.profiles import load_builtin
+from glm5check.session import load_serve_script
 
 sys.path.insert(0, str(FIXTURES))
 from glm5check.checks.serve import serve_args
@@ -70,7 +70,7 @@ def run_check(script_text: str, profile_name: str, model_dir: Path, tmp_path: Pa
     script = tmp_path / "serve.sh"
     script.write_text(script_text)
     profile = load_builtin(profile_name)
-    serve = read_serve(profile, str(script))
+    serve = load_serve_script(profile, script)
     ctx = Context(profile, LiveHost(), Options(model_dir=str(model_dir)), serve)
     return list(serve_args.func(ctx))
 

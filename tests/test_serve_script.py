@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from glm5check.knowledge.launch_command import ServeInputError, parse_human_int, read_serve
 from glm5check.knowledge.profiles import ServePlan, load_builtin
 from glm5check.parsers.launch_script import parse_script
+from glm5check.session import load_serve_script
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "serve-scripts"
 
@@ -48,7 +49,7 @@ def test_guide_script_parses_into_the_profile_plan(
 ) -> None:
     profile = load_builtin(profile_name)
     neutral = profile.__class__(**{**profile.__dict__, "serve": NEUTRAL})
-    serve = read_serve(neutral, str(SCRIPTS / script))
+    serve = load_serve_script(neutral, SCRIPTS / script)
     assert serve.problems == ()
     assert serve.model_path == profile.model.path
     for f in fields(ServePlan):
@@ -70,7 +71,7 @@ def test_guide_script_exports_are_the_profile_environment(
     script: str, profile_name: str, node0: str | None, node_values: dict[str, object]
 ) -> None:
     profile = load_builtin(profile_name)
-    serve = read_serve(profile, str(SCRIPTS / script))
+    serve = load_serve_script(profile, SCRIPTS / script)
     for name, value in profile.env.items():
         assert serve.env[name] == value
     assert set(serve.env) == set(profile.env) | set(profile.node_env)
@@ -86,7 +87,7 @@ def test_guide_script_exports_are_the_profile_environment(
 
 def test_line_numbers_point_at_the_flag() -> None:
     text = (SCRIPTS / "a2-multi-node1.sh").read_text()
-    serve = read_serve(load_builtin("a2-multi"), str(SCRIPTS / "a2-multi-node1.sh"))
+    serve = load_serve_script(load_builtin("a2-multi"), SCRIPTS / "a2-multi-node1.sh")
     line = int(serve.sources["data_parallel_rpc_port"].rsplit(" ", 1)[1])
     assert text.splitlines()[line - 1] == "--data-parallel-rpc-port 13389 \\"
     line = int(serve.env_sources["HCCL_IF_IP"].rsplit(" ", 1)[1])
@@ -166,13 +167,13 @@ def test_second_serve_command_is_reported() -> None:
 def test_read_serve_errors_are_one_line(tmp_path: Path) -> None:
     profile = load_builtin("a2-single")
     with pytest.raises(ServeInputError, match="cannot read serve script"):
-        read_serve(profile, str(tmp_path / "missing.sh"))
+        load_serve_script(profile, tmp_path / "missing.sh")
     empty = tmp_path / "empty.sh"
     empty.write_text("export A=1\necho hi\n")
     with pytest.raises(ServeInputError, match="no `vllm serve` command"):
-        read_serve(profile, str(empty))
+        load_serve_script(profile, empty)
     with pytest.raises(ServeInputError, match="not both"):
-        read_serve(profile, str(empty), "vllm serve /m")
+        read_serve(profile, "vllm serve /m", "vllm serve /m")
 
 
 def test_serve_cmd_and_no_input() -> None:
@@ -329,9 +330,9 @@ def test_a_fifo_or_folder_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     profile = load_builtin("a2-single")
     with pytest.raises(ServeInputError, match="FIFO"):
-        read_serve(profile, str(fifo))
+        load_serve_script(profile, fifo)
     with pytest.raises(ServeInputError, match="directory"):
-        read_serve(profile, str(tmp_path))
+        load_serve_script(profile, tmp_path)
 
 
 @pytest.mark.parametrize(

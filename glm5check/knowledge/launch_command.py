@@ -27,8 +27,6 @@ from glm5check.parsers.launch_script import (
     unresolved_names,
 )
 
-MAX_SCRIPT_BYTES = 1 << 20
-
 # Plan fields and the flag that sets each (the flag's kind decides how its value is read).
 FIELD_FLAGS: dict[str, str] = {
     "tensor_parallel_size": "--tensor-parallel-size",
@@ -151,33 +149,22 @@ def profile_launch(profile: Profile) -> ServeInput:
 
 
 def read_serve(
-    profile: Profile, script_path: str | None = None, command: str | None = None, script_text: str | None = None
+    profile: Profile, script_text: str | None = None, command: str | None = None, script_name: str = "serve script"
 ) -> ServeInput:
-    """The plan and environment of the real launch command, over the profile's; raises ServeInputError.
-    script_text, when given, is the script's text already read (script_path then only names it)."""
-    if script_path is not None and command is not None:
+    """The plan and environment of the real launch command (a script's text, named script_name, or a
+    command line), over the profile's; raises ServeInputError. Reading the script is the caller's job."""
+    if script_text is not None and command is not None:
         raise ServeInputError("give either --serve-script or --serve-cmd, not both")
-    if script_path is None and command is None:
+    if script_text is None and command is None:
         return profile_launch(profile)
-    if script_path is not None:
-        text = _read_script(script_path) if script_text is None else script_text
-        parsed, origin, where = parse_script(text), script_path, "serve script line"
+    if script_text is not None:
+        parsed, origin, where = parse_script(script_text), script_name, "serve script line"
     else:
         parsed, origin, where = parse_command(command or ""), "--serve-cmd", "--serve-cmd line"
     if parsed.command is None:
         detail = next((p.message for p in parsed.problems if p.kind == "syntax"), "")
         raise ServeInputError(f"{origin}: no `vllm serve` command found" + (f" ({detail})" if detail else ""))
     return _build(profile, parsed, origin, where)
-
-
-def _read_script(path: str) -> str:
-    """The script's text: a regular file of at most MAX_SCRIPT_BYTES (a FIFO would block the read)."""
-    from glm5check.host.inputs import InputError, read_input_text
-
-    try:
-        return read_input_text(path, "serve script", MAX_SCRIPT_BYTES)
-    except InputError as exc:
-        raise ServeInputError(str(exc)) from None
 
 
 def _build(profile: Profile, parsed: ParsedScript, origin: str, where: str) -> ServeInput:
