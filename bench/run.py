@@ -77,9 +77,7 @@ def measure(
         cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
         rss.append(usage.ru_maxrss / 1024)  # KiB on Linux
         codes.append(proc.returncode)
-    return Timing(
-        label, statistics.median(times), statistics.median(cpu), runs, max(rss), tuple(sorted(set(codes)))
-    )
+    return Timing(label, statistics.median(times), statistics.median(cpu), runs, max(rss), tuple(sorted(set(codes))))
 
 
 def glm5check_argv() -> list[str]:
@@ -93,9 +91,7 @@ def fake_tools(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "npu-smi").write_text(f"#!/bin/sh\ncat {shlex.quote(str(NPU_SMI_SAMPLE))}\n", encoding="utf-8")
     cases = "\n".join(f"  *-{name}*) cat {shlex.quote(str(path))} ;;" for name, path in HCCN_SAMPLES.items())
-    (folder / "hccn_tool").write_text(
-        f'#!/bin/sh\ncase "$*" in\n{cases}\n  *) echo ok ;;\nesac\n', encoding="utf-8"
-    )
+    (folder / "hccn_tool").write_text(f'#!/bin/sh\ncase "$*" in\n{cases}\n  *) echo ok ;;\nesac\n', encoding="utf-8")
     for tool in ("npu-smi", "hccn_tool"):
         (folder / tool).chmod(0o755)
     return folder
@@ -134,9 +130,7 @@ def machine() -> dict[str, str]:
         platform.processor() or "unknown",
     )
     mem_kib = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
     )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return {
@@ -163,10 +157,7 @@ def run(runs: int, skip_peer: bool, skip_weights: bool) -> tuple[list[str], bool
 
     info = machine()
     say("Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()))
-    say(
-        f"Each figure: median of {runs} fresh processes after one warm-up; wall time "
-        "(CPU time = user + system)."
-    )
+    say(f"Each figure: median of {runs} fresh processes after one warm-up; wall time (CPU time = user + system).")
     say()
     cli = glm5check_argv()
     env = dict(os.environ, NO_COLOR="1")

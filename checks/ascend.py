@@ -46,8 +46,7 @@ def _cann_version(state: CannState, minimum: str) -> Result:
     expected = f">= {minimum}"
     if selected is None:
         return failed(
-            "CANN toolkit not found: no ascend_toolkit_install.info or version.cfg under "
-            + ", ".join(state.searched),
+            "CANN toolkit not found: no ascend_toolkit_install.info or version.cfg under " + ", ".join(state.searched),
             item="toolkit",
             expected=expected,
             observed="not installed",
@@ -80,8 +79,7 @@ def _cann_version(state: CannState, minimum: str) -> Result:
             observed=observed,
             remediation=f"upgrade to CANN {minimum} (toolkit and NNAL), then {SET_ENV}",
         )
-    return passed(f"CANN {selected.version} in {selected.root}", item="toolkit", expected=expected,
-                  observed=observed)
+    return passed(f"CANN {selected.version} in {selected.root}", item="toolkit", expected=expected, observed=observed)
 
 
 def _cann_environment(state: CannState) -> Result:
@@ -170,8 +168,11 @@ def _driver_libraries(state: DriverState) -> Result:
             observed=state.ld_library_path or "unset",
             remediation=f"{SET_ENV}, or {fix}",
         )
-    return passed(f"driver libraries on LD_LIBRARY_PATH: {', '.join(on_path)}", item="LD_LIBRARY_PATH",
-                  observed=", ".join(on_path))
+    return passed(
+        f"driver libraries on LD_LIBRARY_PATH: {', '.join(on_path)}",
+        item="LD_LIBRARY_PATH",
+        observed=", ".join(on_path),
+    )
 
 
 # -- ascend.devices (NPU device nodes and driver mounts; facts from glm5check.facts.npu) ----------------
@@ -208,16 +209,25 @@ def devices(ctx: Context) -> Iterator[Result]:
     for path, kind in missing_devices.items():
         yield failed(
             f"{path} is {'missing' if kind is None else f'a {kind}, not a character device'}",
-            item=path, expected="character device", observed=kind or "missing", remediation=_DEVICE_FIX,
+            item=path,
+            expected="character device",
+            observed=kind or "missing",
+            remediation=_DEVICE_FIX,
         )
     if not missing_devices:
-        yield passed(f"{len(wanted)} device nodes present: {', '.join(wanted)}", item="devices",
-                     observed=f"{len(wanted)} character devices")
+        yield passed(
+            f"{len(wanted)} device nodes present: {', '.join(wanted)}",
+            item="devices",
+            observed=f"{len(wanted)} character devices",
+        )
     mounts = ctx.profile.container.mounts
     missing_mounts = [p for p in mounts if not seen[p].exists]
     for path in missing_mounts:
         yield failed(
-            f"{path} is missing", item=path, expected="present (mounted from the host)", observed="missing",
+            f"{path} is missing",
+            item=path,
+            expected="present (mounted from the host)",
+            observed="missing",
             remediation=f"docker run … -v {path}:{path} (as the guide's docker run)",
         )
     if mounts and not missing_mounts:

@@ -32,19 +32,28 @@ def judge_variable(name: str, expected: str, env: dict[str, str]) -> Result:
     if name not in env:
         return failed(
             f"unset; the guide uses {expected}",
-            item=name, expected=expected, observed="unset", remediation=export_line(name, expected),
+            item=name,
+            expected=expected,
+            observed="unset",
+            remediation=export_line(name, expected),
         )
     observed = env[name]
     unit = _INTEGER_VARS.get(name)
     if unit and whole_number(observed) is None:
         return failed(
             f"{observed!r} is not a whole number of {unit}; the guide uses {expected}",
-            item=name, expected=expected, observed=observed, remediation=export_line(name, expected),
+            item=name,
+            expected=expected,
+            observed=observed,
+            remediation=export_line(name, expected),
         )
     if not _same(name, expected, observed):
         return failed(
             f"is {observed!r}, the guide uses {expected!r}",
-            item=name, expected=expected, observed=observed, remediation=export_line(name, expected),
+            item=name,
+            expected=expected,
+            observed=observed,
+            remediation=export_line(name, expected),
         )
     return passed(f"= {observed}", item=name, expected=expected, observed=observed)
 
@@ -55,7 +64,9 @@ def judge_node_variable(name: str, kind: str, env: dict[str, str]) -> Result:
     if not value:
         return failed(
             f"unset; every node sets it to {placeholder.strip('<>')}",
-            item=name, expected=placeholder, observed="unset",
+            item=name,
+            expected=placeholder,
+            observed="unset",
             remediation=f"export {name}={placeholder}  (or run: glm5check fix-env --profile …)",
         )
     return passed(f"= {value} (checked against this host by net.interfaces)", item=name, observed=value)

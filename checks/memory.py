@@ -67,12 +67,16 @@ def memory_fit_check(ctx: Context) -> Result:
         error = result.vllm_error()
         return failed(
             f"does not fit: {observed}" + (f" — vLLM: {error}" if error else ""),
-            expected=_expected(result), observed=observed, remediation=fit_remedy(result),
+            expected=_expected(result),
+            observed=observed,
+            remediation=fit_remedy(result),
         )
     if result.verdict == "warn":
         return warned(
             f"fits, but only {result.full_sequences:.1f} of {result.plan.max_num_seqs} full-length sequences "
             f"at once: {observed}",
-            expected=_expected(result), observed=observed, remediation=fit_remedy(result),
+            expected=_expected(result),
+            observed=observed,
+            remediation=fit_remedy(result),
         )
     return passed(f"fits: {observed}", expected=_expected(result), observed=observed)

@@ -101,9 +101,7 @@ def net_interfaces(ctx: Context) -> list[Result]:
     nics = ctx.fact(local_nics)
     if_ip_result, if_ip_nic = _hccl_if_ip(ctx, nics)
     results = [if_ip_result]
-    results += [
-        _tensorpipe_leniency(var, _socket_ifname(ctx, var, nics, if_ip_nic)) for var in SOCKET_IFNAME_VARS
-    ]
+    results += [_tensorpipe_leniency(var, _socket_ifname(ctx, var, nics, if_ip_nic)) for var in SOCKET_IFNAME_VARS]
     if ctx.fact(node_info).role == "primary":
         results.append(_dp_address(ctx, nics))
     results.append(_hostname(ctx, nics))
@@ -175,9 +173,7 @@ def _tensorpipe_leniency(var: str, result: Result) -> Result:
     is worth a warning, not a failure of the launch."""
     if var != "TP_SOCKET_IFNAME" or result.status is not Status.FAIL:
         return result
-    return replace(
-        result, status=Status.WARN, message=f"{result.message} (only torch's TensorPipe RPC reads it)"
-    )
+    return replace(result, status=Status.WARN, message=f"{result.message} (only torch's TensorPipe RPC reads it)")
 
 
 def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | None) -> Result:
@@ -200,11 +196,7 @@ def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | 
     missing = [name for name in spec.names if spec.exact and not spec.exclude and name not in names]
     # Gloo opens a device for every listed name and fails on the first that does not exist.
     if (missing and var != "HCCL_SOCKET_IFNAME") or not selected:
-        what = (
-            f"no interface named {', '.join(missing)}"
-            if missing
-            else f"it selects no interface ({spec.describe()})"
-        )
+        what = f"no interface named {', '.join(missing)}" if missing else f"it selects no interface ({spec.describe()})"
         return failed(
             f"{var}={raw}: {what} on this host (interfaces: {', '.join(names)})",
             item=var,
@@ -258,9 +250,7 @@ def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | 
             remediation=fix,
         )
     carries = ", which carries HCCL_IF_IP" if target is not None else ""
-    return passed(
-        f"{var}={raw} selects {chosen.summary()}{carries}", item=var, expected=expected, observed=observed
-    )
+    return passed(f"{var}={raw} selects {chosen.summary()}{carries}", item=var, expected=expected, observed=observed)
 
 
 def _dp_address(ctx: Context, nics: tuple[Nic, ...]) -> Result:
@@ -292,8 +282,7 @@ def _dp_address(ctx: Context, nics: tuple[Nic, ...]) -> Result:
             item=item,
             expected=expected,
             observed=observed,
-            remediation=f"export HCCL_IF_IP={node0.address} (or use --data-parallel-address {if_ip} "
-            "on both nodes)",
+            remediation=f"export HCCL_IF_IP={node0.address} (or use --data-parallel-address {if_ip} on both nodes)",
         )
     return passed(
         f"--data-parallel-address {node0.address} = HCCL_IF_IP, on {nic.summary()}",
@@ -351,8 +340,7 @@ def _hostname(ctx: Context, nics: tuple[Nic, ...]) -> Result:
         item=item,
         expected=expected,
         observed=observed,
-        remediation=_export_line(ctx, with_address=False)
-        or f"add '{address} {info.hostname}' to /etc/hosts",
+        remediation=_export_line(ctx, with_address=False) or f"add '{address} {info.hostname}' to /etc/hosts",
     )
 
 
@@ -392,11 +380,7 @@ def _port_item(ctx: Context, item: str, port: int, bind: str, what: str, flag: s
     if not busy:
         return passed(f"{what} {port} is free on {bind}", item=item, expected=expected, observed="free")
     pids = sorted({s.pid for s in busy if s.pid})
-    stop = (
-        f"stop pid {', '.join(map(str, pids))} (kill {' '.join(map(str, pids))})"
-        if pids
-        else "stop its owner"
-    )
+    stop = f"stop pid {', '.join(map(str, pids))} (kill {' '.join(map(str, pids))})" if pids else "stop its owner"
     return failed(
         f"{what} {port} on {bind} is in use: {_holders(busy)}",
         item=item,
@@ -458,9 +442,7 @@ def _hccl_ports(ctx: Context) -> Result:
     busy = [s for s in tcp if first <= s.port <= last and _conflicts(s.address, bind)]
     expected = f"TCP {first}-{last} free on {bind} ({why})"
     if not busy:
-        return passed(
-            f"HCCL host ports {first}-{last} are free", item="hccl-ports", expected=expected, observed="free"
-        )
+        return passed(f"HCCL host ports {first}-{last} are free", item="hccl-ports", expected=expected, observed="free")
     return warned(
         f"HCCL host ports {first}-{last} ({why}) are partly in use: {_holders(busy)}",
         item="hccl-ports",
@@ -513,16 +495,14 @@ def net_node0(ctx: Context) -> list[Result]:
     if node0 is None:
         return [
             skipped(
-                "node 0's address is not known; give --serve-script (with --data-parallel-address) "
-                "or --node0-ip",
+                "node 0's address is not known; give --serve-script (with --data-parallel-address) or --node0-ip",
                 item="address",
             )
         ]
     if normalise_ip(node0.address) is None:
         return [
             failed(
-                f"node 0's address {node0.given} (from {node0.source}) does not resolve to an IP address "
-                "here",
+                f"node 0's address {node0.given} (from {node0.source}) does not resolve to an IP address here",
                 item="address",
                 expected="an IP address, or a name this node resolves",
                 observed=node0.given,
@@ -539,8 +519,7 @@ def net_node0(ctx: Context) -> list[Result]:
                 item="address",
                 expected="node 0's address, not one of this host",
                 observed=f"{node0.address} on {local.name}",
-                remediation="run node 0's script here, or use node 0's real address in "
-                "--data-parallel-address",
+                remediation="run node 0's script here, or use node 0's real address in --data-parallel-address",
             )
         ]
     return [_route(ctx, nics, node0.address), _connect(ctx, nics, node0.address)]
@@ -602,8 +581,7 @@ def _connect(ctx: Context, nics: tuple[Nic, ...], address: str) -> Result:
         observed += f" ({answer.elapsed_ms} ms)"
     if answer.outcome == "refused":
         return passed(
-            f"{address}:{port} refused the connection: node 0 is up, nothing listens yet (expected "
-            "before launch)",
+            f"{address}:{port} refused the connection: node 0 is up, nothing listens yet (expected before launch)",
             item="rpc-connect",
             expected=expected,
             observed=observed,

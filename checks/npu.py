@@ -91,9 +91,7 @@ def _smi_failure(state: NpuSmiState) -> Result | None:
             remediation=_run_failure_fix(result),
         )
     if info.error is not None:
-        cause, fix = DCMI_CAUSES.get(
-            info.error_code or 0, ("npu-smi printed an error instead of the table", "")
-        )
+        cause, fix = DCMI_CAUSES.get(info.error_code or 0, ("npu-smi printed an error instead of the table", ""))
         return failed(
             f"npu-smi info failed: {info.error} — {cause}",
             expected="the npu-smi info table",
@@ -141,8 +139,7 @@ def npu_smi_check(ctx: Context) -> Result:
     version = info.tool_version or "unknown version"
     unread = f"; {len(info.unread)} line(s) not understood" if info.unread else ""
     return passed(
-        f"{state.path} ({version}, driver {info.driver_version or 'unknown'}) lists "
-        f"{len(info.chips)} chips{unread}",
+        f"{state.path} ({version}, driver {info.driver_version or 'unknown'}) lists {len(info.chips)} chips{unread}",
         observed=f"{len(info.chips)} chips",
     )
 
@@ -208,9 +205,7 @@ def npu_count(ctx: Context) -> Iterator[Result]:
             ),
         )
     else:
-        yield passed(
-            f"{seen} >= {why} = {plan.needed}", expected=f">= {plan.needed}", observed=str(len(plan.visible))
-        )
+        yield passed(f"{seen} >= {why} = {plan.needed}", expected=f">= {plan.needed}", observed=str(len(plan.visible)))
     names = sorted({c.name or "unknown" for c in plan.planned})
     wanted = ctx.profile.hardware.chip_names
     if wanted and any(name not in wanted for name in names):
@@ -412,9 +407,7 @@ def npu_processes(ctx: Context) -> Iterator[Result]:
 # -- npu.network ----------------------------------------------------------------------------------------
 
 
-def _device_problems(
-    device: DeviceNetwork, conf_address: str | None, conf_read: bool
-) -> list[tuple[str, str]]:
+def _device_problems(device: DeviceNetwork, conf_address: str | None, conf_read: bool) -> list[tuple[str, str]]:
     """(problem, fix) pairs for one device."""
     n = device.device
     problems = [(failure, f"run hccn_tool -i {n} by hand") for failure in device.failures]
@@ -484,9 +477,7 @@ def _tls_result(ctx: Context) -> Result:
             observed=shown,
             remediation="set one value everywhere: hccn_tool -i <N> -tls -s enable 0 (or 1) for each device",
         )
-    return passed(
-        f"TLS switch {next(iter(switches.values()), '?')} on every device", item="tls", observed=shown
-    )
+    return passed(f"TLS switch {next(iter(switches.values()), '?')} on every device", item="tls", observed=shown)
 
 
 def _ping_results(ctx: Context) -> Iterator[Result]:
@@ -558,6 +549,4 @@ def npu_network_check(ctx: Context) -> Iterator[Result]:
         yield _tls_result(ctx)
     yield from _ping_results(ctx)
     if not ctx.fact(peer_pings):
-        yield skipped(
-            f"no cross-node NPU ping: set {PEER_IPS_VAR} to node 0's device IPs to test them", item="ping"
-        )
+        yield skipped(f"no cross-node NPU ping: set {PEER_IPS_VAR} to node 0's device IPs to test them", item="ping")

@@ -163,9 +163,7 @@ def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | 
             observed=observed,
             remediation=f"pip uninstall -y {ev.name}, then {fix}",
         )
-    return passed(
-        f"{ev.dist.version} = pin {pin[:8]} ({ev.source}, {state})", expected=expected, observed=observed
-    )
+    return passed(f"{ev.dist.version} = pin {pin[:8]} ({ev.source}, {state})", expected=expected, observed=observed)
 
 
 def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
@@ -188,9 +186,7 @@ def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
     from packaging.version import Version
 
     # vllm-ascend compares VLLM_VERSION, else vllm.__version__ (the _version.py text, without the target).
-    seen = (
-        ctx.env.get("VLLM_VERSION") or (ev.version_py and ev.version_py.version) or without_target(ev.version)
-    )
+    seen = ctx.env.get("VLLM_VERSION") or (ev.version_py and ev.version_py.version) or without_target(ev.version)
     try:
         effective = Version(seen) == Version(BALANCE_VLLM_VERSION)
     except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
@@ -293,12 +289,10 @@ def _submodules(ev: CommitEvidence) -> Result | None:
     missing = [str(s.get("path")) for s in checkout.submodules if s.get("state") == "uninitialised"]
     if missing:
         return failed(
-            f"uninitialised submodules in {checkout.folder}: {', '.join(missing)}; "
-            "the build lacks their code",
+            f"uninitialised submodules in {checkout.folder}: {', '.join(missing)}; the build lacks their code",
             item="submodules",
             observed=", ".join(missing),
-            remediation=f"cd {checkout.folder} && git submodule update --init --recursive "
-            "&& pip install -v .",
+            remediation=f"cd {checkout.folder} && git submodule update --init --recursive && pip install -v .",
         )
     moved = [str(s.get("path")) for s in checkout.submodules if s.get("state") != "ok"]
     if moved:
@@ -308,9 +302,7 @@ def _submodules(ev: CommitEvidence) -> Result | None:
             observed=", ".join(moved),
             remediation=f"cd {checkout.folder} && git submodule update --recursive && pip install -v .",
         )
-    return passed(
-        f"submodules initialised in {checkout.folder} ({len(checkout.submodules)})", item="submodules"
-    )
+    return passed(f"submodules initialised in {checkout.folder} ({len(checkout.submodules)})", item="submodules")
 
 
 @check(
@@ -418,9 +410,7 @@ def _judge_transformers_source(
             observed=observed,
         )
     if kind in ("editable", "develop", "local-folder", "vcs"):
-        return passed(
-            f"{dist.version} from source ({kind}), has glm_moe_dsa", expected=expected, observed=observed
-        )
+        return passed(f"{dist.version} from source ({kind}), has glm_moe_dsa", expected=expected, observed=observed)
     if ctx.profile.pins.transformers_source != "git":
         return passed(f"{dist.version} has glm_moe_dsa", expected=expected, observed=observed)
     return warned(
@@ -532,8 +522,9 @@ def requirements(ctx: Context) -> Iterator[Result]:
                 f"{len(found.unmet)} of {found.checked} requirements of {name} {dist.version} unmet: {unmet}",
                 item=name,
                 observed=unmet,
-                remediation=f"pip install {' '.join(found.to_install)}" if found.to_install else
-                f"reinstall {name}: its requirement list is unreadable",
+                remediation=f"pip install {' '.join(found.to_install)}"
+                if found.to_install
+                else f"reinstall {name}: its requirement list is unreadable",
             )
         else:
             yield passed(f"all {found.checked} requirements of {name} met{named}", item=name)

@@ -50,11 +50,7 @@ def _script_items(serve: ServeInput) -> Iterator[Result]:
     """What the reader could not accept: unknown flags, invalid values (FAIL); unknowable parts (WARN)."""
     for problem in serve.problems:
         if problem.kind == "unknown-flag":
-            fix = (
-                f"use {problem.suggestion}"
-                if problem.suggestion
-                else "remove it (see `vllm serve --help=all`)"
-            )
+            fix = f"use {problem.suggestion}" if problem.suggestion else "remove it (see `vllm serve --help=all`)"
             yield failed(
                 problem.message.split(": ", 1)[-1],
                 item=problem.flag,
@@ -126,8 +122,7 @@ def _parallel_items(ctx: Context) -> Iterator[Result]:
     local = plan.data_parallel_size_local
     if local is not None and local > plan.data_parallel_size:
         yield failed(
-            f"--data-parallel-size-local {local} is larger than "
-            f"--data-parallel-size {plan.data_parallel_size}",
+            f"--data-parallel-size-local {local} is larger than --data-parallel-size {plan.data_parallel_size}",
             item="--data-parallel-size-local",
             expected=f"<= {plan.data_parallel_size}",
             observed=str(local),
@@ -148,8 +143,7 @@ def _headless_items(ctx: Context) -> Iterator[Result]:
             item="--headless",
             expected="--data-parallel-start-rank N (N >= 1)",
             observed="no start rank",
-            remediation="add --data-parallel-start-rank <first DP rank of this node> "
-            "(1 in the guide's node 1)",
+            remediation="add --data-parallel-start-rank <first DP rank of this node> (1 in the guide's node 1)",
         )
     elif start == 0:
         yield failed(
@@ -160,9 +154,7 @@ def _headless_items(ctx: Context) -> Iterator[Result]:
             remediation="drop --headless on node 0, or give node 1 its own start rank (1 in the guide)",
         )
     else:
-        yield passed(
-            f"--headless with DP start rank {start}", item="--headless", observed=f"start rank {start}"
-        )
+        yield passed(f"--headless with DP start rank {start}", item="--headless", observed=f"start rank {start}")
 
 
 def _length_items(ctx: Context) -> Iterator[Result]:
@@ -224,8 +216,7 @@ def _quantization_items(ctx: Context) -> Iterator[Result]:
             item="--quantization",
             expected=f"{QUANT_DESCRIPTION} in the weights folder",
             observed=f"--quantization ascend ({where}), no description",
-            remediation="point vllm serve at the w4a8 weights, "
-            "or drop --quantization ascend for bf16 weights",
+            remediation="point vllm serve at the w4a8 weights, or drop --quantization ascend for bf16 weights",
         )
     elif has_description and quantization != "ascend":
         yield failed(

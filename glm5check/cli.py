@@ -55,8 +55,13 @@ _RUN_OPTIONS = [
     click.option("--output", "-o", metavar="FILE", help="Write the report here instead of standard output."),
     click.option("--strict", is_flag=True, help="Warnings fail too."),
     click.option("--replay", metavar="SNAPSHOT", help="Evaluate a snapshot (directory, .tar.gz, demo[:NAME])."),
-    click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-                 help="Seconds allowed to each probe."),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        default=10.0,
+        show_default=True,
+        help="Seconds allowed to each probe.",
+    ),
     click.option("--expect", multiple=True, metavar="NAME=SHA", help="Pin another commit, e.g. vllm=<sha>."),
     click.option("--redact-hosts", is_flag=True, help="Also mask hostnames and IP addresses in the report."),
 ]
@@ -168,8 +173,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("GLM5CHECK_DEBUG"):
             raise
-        click.echo(f"glm5check: internal error: {type(exc).__name__}: {exc} (set GLM5CHECK_DEBUG=1 for details)",
-                   err=True)
+        click.echo(
+            f"glm5check: internal error: {type(exc).__name__}: {exc} (set GLM5CHECK_DEBUG=1 for details)", err=True
+        )
         code = 2
     sys.stdout.flush()
     sys.exit(code if isinstance(code, int) else 0)

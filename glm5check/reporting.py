@@ -64,9 +64,7 @@ def _profile(ctx: Context) -> dict[str, Any]:
     return profile
 
 
-def build_report(
-    ctx: Context, outcomes: list[Outcome], summary: Summary, duration_ms: int, hostname: str
-) -> Report:
+def build_report(ctx: Context, outcomes: list[Outcome], summary: Summary, duration_ms: int, hostname: str) -> Report:
     node = ctx.fact(node_info)
     document = {
         "schema": REPORT_SCHEMA,

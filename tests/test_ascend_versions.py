@@ -54,9 +54,7 @@ INSTALL_INFO = FIXTURES / "ascend-install-info" / "llmaction-ascend_install.info
 @pytest.mark.parametrize(("name", "version"), sorted(CANN_SAMPLES.items()))
 def test_cann_samples(name: str, version: str) -> None:
     text = (FIXTURES / "cann-toolkit-version" / name).read_text()
-    parsed = (
-        parse_version_cfg(text).toolkit_version if "version.cfg" in name else parse_install_info(text).version
-    )
+    parsed = parse_version_cfg(text).toolkit_version if "version.cfg" in name else parse_install_info(text).version
     assert parsed == version
     assert cann_version_key(parsed) is not None
 
@@ -177,9 +175,7 @@ def test_driver_passes_with_version_and_lib64_on_the_library_path() -> None:
     writer.file("/etc/ascend_install.info", INSTALL_INFO.read_text())
     writer.file("/usr/local/Ascend/driver/version.info", DRIVER_241.read_text())
     writer.stat("/usr/local/Ascend/driver/lib64", kind="dir")
-    writer.env(
-        {"LD_LIBRARY_PATH": "/usr/local/Ascend/driver/lib64/common/:/usr/local/Ascend/driver/lib64/driver"}
-    )
+    writer.env({"LD_LIBRARY_PATH": "/usr/local/Ascend/driver/lib64/common/:/usr/local/Ascend/driver/lib64/driver"})
     results = _results(driver, writer)
     assert results["version"] == (Status.PASS, "driver 24.1.0")
     assert results["LD_LIBRARY_PATH"][0] == Status.PASS

@@ -73,9 +73,7 @@ def test_consistent_nodes_pass(demo_reports: dict[str, dict[str, Any]], tmp_path
     assert [n["dp_ranks"] for n in result["nodes"]] == [[0], [1]]
 
 
-def test_the_demo_nodes_disagree_where_node1_is_faulty(
-    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_the_demo_nodes_disagree_where_node1_is_faulty(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     code, result = run_compare(tmp_path, demo_reports["node0"], demo_reports["node1"])
     assert code == 1
     assert {"transformers version", "HCCL_BUFFSIZE"} <= set(items(result))
@@ -121,9 +119,7 @@ def test_each_seeded_difference_is_named(
     assert any(words in d["message"] for d in result["differences"])
 
 
-def test_all_four_seeded_differences_in_one_table(
-    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_all_four_seeded_differences_in_one_table(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     for change in ("vllm commit", "weights", "rank", "rpc port"):
         seed(node1, change)
@@ -140,9 +136,7 @@ def test_short_and_full_commits_agree(demo_reports: dict[str, dict[str, Any]], t
     assert run_compare(tmp_path, node0, node1)[0] == 0
 
 
-def test_per_node_values_must_be_local_and_distinct(
-    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_per_node_values_must_be_local_and_distinct(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["facts"]["env"]["HCCL_IF_IP"] = "10.20.0.11"  # node 0's address, copied into node 1's script
     node1["facts"]["env"]["GLOO_SOCKET_IFNAME"] = "ens3"

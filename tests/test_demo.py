@@ -17,8 +17,12 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def test_committed_demo_snapshots_are_what_the_builder_writes(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(REPO / "fixtures" / "demo" / "build.py"), str(tmp_path)], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, str(REPO / "fixtures" / "demo" / "build.py"), str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     for node in ("a2-node0", "a2-node1"):
         built, committed = _tree(tmp_path / node), _tree(DEMO / node)
         assert sorted(built) == sorted(committed), "run: python fixtures/demo/build.py"

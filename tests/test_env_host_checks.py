@@ -27,8 +27,14 @@ GUIDE_ENV = {
 GIB = 1 << 30
 
 
-def _run(check_id: str, profile: str = "a2-single", env: dict | None = None, shm: tuple | None = None,
-         resources: Resources | None = None, script_env: dict | None = None) -> dict:
+def _run(
+    check_id: str,
+    profile: str = "a2-single",
+    env: dict | None = None,
+    shm: tuple | None = None,
+    resources: Resources | None = None,
+    script_env: dict | None = None,
+) -> dict:
     writer = SnapshotWriter(profile)
     writer.env(env if env is not None else {})
     if shm:
@@ -98,8 +104,9 @@ def test_host_shm_unreadable_is_a_failure() -> None:
     assert rows["size"].status is Status.FAIL and "not recorded" in rows["size"].message
 
 
-BIG = Resources(cpu_count=192, mem_total_bytes=1024 * GIB, mem_available_bytes=900 * GIB, nofile_soft=1024,
-                nofile_hard=1048576)
+BIG = Resources(
+    cpu_count=192, mem_total_bytes=1024 * GIB, mem_available_bytes=900 * GIB, nofile_soft=1024, nofile_hard=1048576
+)
 
 
 def test_host_resources_pass_on_a_big_host() -> None:

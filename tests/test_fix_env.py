@@ -25,9 +25,7 @@ def fix_script(tmp_path: Path, *args: str, env: dict[str, str] | None = None) ->
     return done.returncode, path
 
 
-def in_bash(
-    script: str, env: dict[str, str], prefix: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
+def in_bash(script: str, env: dict[str, str], prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """The test (not glm5check) runs bash: source the generated file, then run glm5check in that shell."""
     assert BASH is not None
     return subprocess.run(
@@ -46,17 +44,14 @@ def statuses(report: dict[str, Any], check_id: str) -> dict[str | None, str]:
 
 def test_sourced_output_makes_env_vars_pass(tmp_path: Path) -> None:
     env = clean_env({"HCCL_BUFFSIZE": "abc", "OMP_NUM_THREADS": "4"})
-    before = json.loads(
-        run_cli("--profile", "a2-single", "--check", "env.vars", "--format", "json", env=env).stdout
-    )
+    before = json.loads(run_cli("--profile", "a2-single", "--check", "env.vars", "--format", "json", env=env).stdout)
     assert "fail" in statuses(before, "env.vars").values()
     code, script = fix_script(tmp_path, "--profile", "a2-single", env=env)
     assert code == 0
     text = script.read_text()
     assert "export HCCL_BUFFSIZE=200" in text and "export OMP_NUM_THREADS=10" in text
     done = in_bash(
-        f"source {script} && exec {sys.executable} -m glm5check --profile a2-single --check env.vars "
-        "--format json",
+        f"source {script} && exec {sys.executable} -m glm5check --profile a2-single --check env.vars --format json",
         env,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -91,9 +86,7 @@ def test_nothing_to_fix(tmp_path: Path) -> None:
 def test_serve_script_value_cannot_be_overridden_by_an_export(tmp_path: Path) -> None:
     launch = tmp_path / "serve.sh"
     launch.write_text(
-        (FIXTURES / "serve-scripts" / "a2-single.sh")
-        .read_text()
-        .replace("HCCL_BUFFSIZE=200", "HCCL_BUFFSIZE=100")
+        (FIXTURES / "serve-scripts" / "a2-single.sh").read_text().replace("HCCL_BUFFSIZE=200", "HCCL_BUFFSIZE=100")
     )
     code, script = fix_script(tmp_path, "--profile", "a2-single", "--serve-script", str(launch))
     text = script.read_text()
@@ -133,9 +126,7 @@ def test_two_node_exports_make_net_interfaces_pass_in_a_namespace(tmp_path: Path
         script = tmp_path / "fix.sh"
         script.write_text(generated.stdout)
         assert f"export HCCL_IF_IP={pair.node1.address}" in generated.stdout
-        done = in_bash(
-            f"source {script} && exec {sys.executable} -m glm5check {' '.join(args)} {checks}", env, prefix
-        )
+        done = in_bash(f"source {script} && exec {sys.executable} -m glm5check {' '.join(args)} {checks}", env, prefix)
     report = json.loads(done.stdout)
     assert set(statuses(report, "env.vars").values()) == {"pass"}
     net = statuses(report, "net.interfaces")

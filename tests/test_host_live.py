@@ -15,9 +15,7 @@ from glm5check.host.live import LiveHost
 
 def test_a_hanging_command_and_its_children_are_killed_at_the_timeout(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
-    tool = write_executable(
-        tmp_path, "npu-smi", f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\necho started\nwait\n"
-    )
+    tool = write_executable(tmp_path, "npu-smi", f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\necho started\nwait\n")
     started = time.monotonic()
     result = LiveHost(timeout_s=1).run([str(tool), "info"])
     assert time.monotonic() - started < 5
@@ -74,7 +72,7 @@ def test_file_reads_report_errors_as_data(tmp_path: Path) -> None:
     host = LiveHost(timeout_s=5)
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
-    (tmp_path / "data.bin").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}")
+    (tmp_path / "data.bin").write_bytes(b'\x08\x00\x00\x00\x00\x00\x00\x00{"a":1}')
     assert host.read_file(str(tmp_path / "missing")).error == "missing"
     assert not host.read_file(str(tmp_path / "missing")).exists
     assert host.read_file(str(tmp_path)).error == "is a directory"

@@ -62,8 +62,15 @@ def test_bf16_on_two_a2_does_not_fit_by_profile_file(tmp_path: Path) -> None:
 def test_table_shows_every_number() -> None:
     out = run_cli("fit", "--profile", "a2-multi")
     assert out.returncode == 0, out.stderr
-    for label in ("weights per rank", "reserve", "KV budget", "KV tokens", "full-length sequences",
-                  "verdict: fits", "assumptions:"):
+    for label in (
+        "weights per rank",
+        "reserve",
+        "KV budget",
+        "KV tokens",
+        "full-length sequences",
+        "verdict: fits",
+        "assumptions:",
+    ):
         assert label in out.stdout, out.stdout
 
 
@@ -93,23 +100,26 @@ def test_bad_input_is_one_line_and_exit_2() -> None:
 
 def _config_arithmetic(config: dict[str, Any], tp: int, ep: int, mtp: bool) -> float:
     """Per-rank bf16 bytes by formula from config.json (independent of glm5check.knowledge.glm5's tensor list)."""
-    h, layers, dense, vocab = (config[k] for k in ("hidden_size", "num_hidden_layers", "first_k_dense_replace",
-                                                   "vocab_size"))
+    h, layers, dense, vocab = (
+        config[k] for k in ("hidden_size", "num_hidden_layers", "first_k_dense_replace", "vocab_size")
+    )
     experts, moe_i, dense_i = config["n_routed_experts"], config["moe_intermediate_size"], config["intermediate_size"]
     heads, qlr, kvlr = config["num_attention_heads"], config["q_lora_rank"], config["kv_lora_rank"]
     nope, rope, vh = config["qk_nope_head_dim"], config["qk_rope_head_dim"], config["v_head_dim"]
     idx_h, idx_d = config["index_n_heads"], config["index_head_dim"]
     all_layers = layers + (1 if mtp else 0)
     moe_layers = all_layers - dense
-    replicated_layer = (qlr * h + qlr + (kvlr + rope) * h + kvlr + idx_h * idx_d * qlr + idx_d * h
-                        + 2 * idx_d + idx_h * h + 2 * h)
+    replicated_layer = (
+        qlr * h + qlr + (kvlr + rope) * h + kvlr + idx_h * idx_d * qlr + idx_d * h + 2 * idx_d + idx_h * h + 2 * h
+    )
     replicated = 2 * (all_layers * replicated_layer + moe_layers * experts * h + h)
     replicated += 4 * moe_layers * experts  # e_score_correction_bias is float32
     if mtp:
         replicated += 2 * (3 * h + 2 * h * h)  # enorm, hnorm, shared_head.norm, eh_proj
     tp_layer = heads * (nope + rope) * qlr + heads * (nope + vh) * kvlr + h * heads * vh
-    tp_sharded = 2 * (all_layers * tp_layer + dense * 3 * dense_i * h + moe_layers * 3 * moe_i * h
-                      + (4 if mtp else 2) * vocab * h)
+    tp_sharded = 2 * (
+        all_layers * tp_layer + dense * 3 * dense_i * h + moe_layers * 3 * moe_i * h + (4 if mtp else 2) * vocab * h
+    )
     routed = 2 * moe_layers * experts * 3 * moe_i * h
     return routed / ep + tp_sharded / tp + replicated
 
@@ -117,8 +127,9 @@ def _config_arithmetic(config: dict[str, Any], tp: int, ep: int, mtp: bool) -> f
 @pytest.mark.parametrize("mtp", [True, False])
 def test_per_rank_weights_from_headers_agree_with_config_arithmetic(tmp_path: Path, mtp: bool) -> None:
     checkpoint = mc.make_checkpoint(tmp_path / "GLM5-bf16", "bf16", "full")
-    code, result = fit_json("--profile", "a3-multi", "--model-dir", str(checkpoint.path),
-                            "--mtp" if mtp else "--no-mtp")
+    code, result = fit_json(
+        "--profile", "a3-multi", "--model-dir", str(checkpoint.path), "--mtp" if mtp else "--no-mtp"
+    )
     assert result["weights_source"].startswith("headers of 283 files")
     config = json.loads(REFERENCE_CONFIG.read_text())
     expected = _config_arithmetic(config, tp=16, ep=32, mtp=mtp)
@@ -127,8 +138,9 @@ def test_per_rank_weights_from_headers_agree_with_config_arithmetic(tmp_path: Pa
 
 
 def _memory_run(buffsize: str) -> dict[str, Any]:
-    out = run_cli("--profile", "a2-multi", "--check", "memory.fit", "--format", "json",
-                  env=clean_env({"HCCL_BUFFSIZE": buffsize}))
+    out = run_cli(
+        "--profile", "a2-multi", "--check", "memory.fit", "--format", "json", env=clean_env({"HCCL_BUFFSIZE": buffsize})
+    )
     assert_no_traceback(out)
     return json.loads(out.stdout)
 
@@ -148,9 +160,18 @@ def test_memory_fit_check_and_reported_fact_in_a_run() -> None:
 
 
 def _plan(**changes: Any) -> FitPlan:
-    values: dict[str, Any] = dict(tp=8, dp=1, expert_parallel=True, max_num_batched_tokens=4096,
-                                  max_model_len=1024, max_num_seqs=2, gpu_memory_utilization=1.0,
-                                  hbm_bytes=10 * GIB, mtp=False, num_hidden_layers=2)
+    values: dict[str, Any] = dict(
+        tp=8,
+        dp=1,
+        expert_parallel=True,
+        max_num_batched_tokens=4096,
+        max_model_len=1024,
+        max_num_seqs=2,
+        gpu_memory_utilization=1.0,
+        hbm_bytes=10 * GIB,
+        mtp=False,
+        num_hidden_layers=2,
+    )
     values.update(changes)
     return FitPlan(**values)
 
@@ -188,8 +209,15 @@ def test_memory_fit_uses_the_hbm_npu_smi_shows(fake_bin: Path) -> None:
     # An Atlas 800I A2 with 910B4 chips has 32 GB each: GLM-5-w4a8 on TP8 (48 GiB per rank) cannot load.
     sample = FIXTURES / "npu-smi-info" / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
     fake_printing(fake_bin, "npu-smi", sample)
-    out = run_cli("--profile", "a2-single", "--check", "memory.fit", "--format", "json",
-                  env=clean_env({"HCCL_BUFFSIZE": "200"}, path_prepend=[fake_bin]))
+    out = run_cli(
+        "--profile",
+        "a2-single",
+        "--check",
+        "memory.fit",
+        "--format",
+        "json",
+        env=clean_env({"HCCL_BUFFSIZE": "200"}, path_prepend=[fake_bin]),
+    )
     assert_no_traceback(out)
     report = json.loads(out.stdout)
     [result] = report["results"]
@@ -207,8 +235,10 @@ def test_mtp_layer_of_a_config_without_a_layer_count_is_glm5s(value: object) -> 
     assert glm5.mtp_layer({"num_hidden_layers": 61}) == 61
 
 
-@pytest.mark.parametrize(("raw", "value"), [("200", 200), (" 64 ", 64), ("0", None), ("²", None),
-                                            ("1" * 5000, None), ("12MB", None), ("", None)])
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("200", 200), (" 64 ", 64), ("0", None), ("²", None), ("1" * 5000, None), ("12MB", None), ("", None)],
+)
 def test_hccl_buffsize_value_never_raises(raw: str, value: int | None) -> None:
     from glm5check.knowledge.memfit import hccl_buffsize_value
 

@@ -65,13 +65,10 @@ def test_healthy_node0_passes_every_item() -> None:
 
 
 def test_hccl_if_ip_unset_fails_with_the_export_line() -> None:
-    result = run_check(net_interfaces, node0(env=guide_env(NODE0_IP, HCCL_IF_IP=None)).context())[
-        "HCCL_IF_IP"
-    ]
+    result = run_check(net_interfaces, node0(env=guide_env(NODE0_IP, HCCL_IF_IP=None)).context())["HCCL_IF_IP"]
     assert result.status is Status.FAIL
     assert result.remediation == (
-        f"export HCCL_IF_IP={NODE0_IP} HCCL_SOCKET_IFNAME={NIC} GLOO_SOCKET_IFNAME={NIC} "
-        f"TP_SOCKET_IFNAME={NIC}"
+        f"export HCCL_IF_IP={NODE0_IP} HCCL_SOCKET_IFNAME={NIC} GLOO_SOCKET_IFNAME={NIC} TP_SOCKET_IFNAME={NIC}"
     )
 
 
@@ -136,9 +133,7 @@ def test_socket_interface_that_does_not_carry_the_ip_fails() -> None:
     hccl = results["HCCL_SOCKET_IFNAME"]
     assert hccl.status is Status.FAIL
     assert hccl.message == f"HCCL_IF_IP {NODE0_IP} is on {NIC}, but HCCL_SOCKET_IFNAME=eth0 selects eth0"
-    assert (
-        hccl.remediation == f"export HCCL_SOCKET_IFNAME={NIC} GLOO_SOCKET_IFNAME={NIC} TP_SOCKET_IFNAME={NIC}"
-    )
+    assert hccl.remediation == f"export HCCL_SOCKET_IFNAME={NIC} GLOO_SOCKET_IFNAME={NIC} TP_SOCKET_IFNAME={NIC}"
     assert results["GLOO_SOCKET_IFNAME"].status is Status.FAIL
     # TensorPipe's variable is read by torch RPC only: a warning.
     assert results["TP_SOCKET_IFNAME"].status is Status.WARN
@@ -347,8 +342,7 @@ def test_route_from_another_source_than_hccl_if_ip_fails() -> None:
     assert result.status is Status.FAIL
     assert "not from HCCL_IF_IP 192.168.100.12" in result.message
     assert result.remediation == (
-        f"export HCCL_IF_IP={NODE1_IP} HCCL_SOCKET_IFNAME={NIC} GLOO_SOCKET_IFNAME={NIC} "
-        f"TP_SOCKET_IFNAME={NIC}"
+        f"export HCCL_IF_IP={NODE1_IP} HCCL_SOCKET_IFNAME={NIC} GLOO_SOCKET_IFNAME={NIC} TP_SOCKET_IFNAME={NIC}"
     )
 
 
@@ -440,9 +434,7 @@ def test_suggestion_on_node1_follows_the_route_to_node0() -> None:
 
 def test_suggestion_without_node0_keeps_a_valid_hccl_if_ip() -> None:
     nics = [lo(), MGMT, FakeNic("ens5", ("10.30.0.7",))]
-    suggestion = (
-        node0(env={"HCCL_IF_IP": "10.30.0.7"}, nics=nics, node0_ip=None).context().fact(suggested_node_env)
-    )
+    suggestion = node0(env={"HCCL_IF_IP": "10.30.0.7"}, nics=nics, node0_ip=None).context().fact(suggested_node_env)
     assert suggestion is not None and (suggestion.nic, suggestion.address) == ("ens5", "10.30.0.7")
 
 

@@ -67,9 +67,7 @@ def test_all_pass_when_the_environment_is_right(pair: Pair) -> None:
     results0, results1 = net_results(report0), net_results(report1)
     assert {k: r["status"] for k, r in results0.items()} == dict.fromkeys(results0, "pass")
     assert {k: r["status"] for k, r in results1.items()} == dict.fromkeys(results1, "pass")
-    assert {"net.interfaces[data-parallel-address]", "net.ports[rpc-port]", "net.ports[api-port]"} <= set(
-        results0
-    )
+    assert {"net.interfaces[data-parallel-address]", "net.ports[rpc-port]", "net.ports[api-port]"} <= set(results0)
     assert {"net.node0[route]", "net.node0[rpc-connect]"} <= set(results1)
     assert "refused the connection" in results1["net.node0[rpc-connect]"]["message"]
     assert results1["net.interfaces[HCCL_IF_IP]"]["observed"] == f"{NODE1_IP} on {NIC} (up, MTU 1500)"

@@ -128,9 +128,7 @@ def test_busy_chips_fail_hbm_and_name_their_processes(fake_bin: Path) -> None:
 
 def test_hbm_in_use_without_a_process_is_held_outside_the_container(fake_bin: Path) -> None:
     # vllm-ascend issue #1048: NPU 4 at 31859/32768 MB with no process table at all.
-    fake_tool(
-        fake_bin, "npu-smi", {"info": (TABLES / "vllm-ascend-issue1048-8x910B4-24.1.rc3.txt").read_text()}
-    )
+    fake_tool(fake_bin, "npu-smi", {"info": (TABLES / "vllm-ascend-issue1048-8x910B4-24.1.rc3.txt").read_text()})
     profile = fake_bin / "b4.toml"
     profile.write_text('extends = "a2-single"\nname = "b4"\n[hardware]\nhbm_mb_per_chip = 32768\n')
     _, results, _ = run_json("--profile-file", str(profile), "--check", "npu.hbm", bin_dir=fake_bin)
@@ -189,11 +187,7 @@ def test_dcmi_8005_gives_one_clear_failure(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": (DCMI_8005.read_text(), 1)})
     code, results, facts = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
     (smi,) = results_of(results, "npu.smi")
-    assert (
-        smi["status"] == "fail"
-        and "-8005" in smi["message"]
-        and "not mapped into this container" in smi["message"]
-    )
+    assert smi["status"] == "fail" and "-8005" in smi["message"] and "not mapped into this container" in smi["message"]
     assert "--device=/dev/davinci_manager" in smi["remediation"]
     for check_id in ("npu.count", "npu.health", "npu.hbm", "npu.processes"):
         assert statuses(results, check_id) == ["skip"], check_id
@@ -204,9 +198,7 @@ def test_npu_smi_exiting_127_gives_one_clear_failure(fake_bin: Path) -> None:
     write_executable(fake_bin, "npu-smi", f"#!/bin/sh\ncat '{NOT_FOUND}' >&2\nexit 127\n")
     code, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
     (smi,) = results_of(results, "npu.smi")
-    assert (
-        smi["status"] == "fail" and "status 127" in smi["message"] and "command not found" in smi["message"]
-    )
+    assert smi["status"] == "fail" and "status 127" in smi["message"] and "command not found" in smi["message"]
     assert [r["status"] for r in results if r["id"] != "npu.smi"] == ["skip"] * 4
     assert code == 1
 
@@ -273,9 +265,7 @@ def _hccn_answers(
     answers: dict[str, str | tuple[str, int]] = {}
     for device, ip_text in _device_ip_outputs().items():
         answers[f"-i {device} -link -g"] = HCCN["down" if device == down else "up"].read_text()
-        answers[f"-i {device} -net_health -g"] = HCCN[
-            "init" if device == unhealthy else "success"
-        ].read_text()
+        answers[f"-i {device} -net_health -g"] = HCCN["init" if device == unhealthy else "success"].read_text()
         answers[f"-i {device} -ip -g"] = ip_text
         answers[f"-i {device} -gateway -g"] = gateways[device] + "\n"
         answers[f"-i {device} -netdetect -g"] = netdetect
@@ -338,8 +328,7 @@ def _snapshot(
     writer = SnapshotWriter("a2-multi", hostname="node1", options={"node_rank": 1})
     conf_text = HCCN["conf"].read_text()
     addresses = {
-        n: line.split("=")[1]
-        for n, line in enumerate(ln for ln in conf_text.splitlines() if ln.startswith("address_"))
+        n: line.split("=")[1] for n, line in enumerate(ln for ln in conf_text.splitlines() if ln.startswith("address_"))
     }
     addresses.update(conf_override or {})
     writer.which("npu-smi", "/usr/local/bin/npu-smi")
@@ -350,16 +339,10 @@ def _snapshot(
     for device in range(8):
         writer.command([tool, "-i", str(device), "-link", "-g"], HCCN["up"].read_text())
         writer.command([tool, "-i", str(device), "-net_health", "-g"], HCCN["success"].read_text())
-        writer.command(
-            [tool, "-i", str(device), "-ip", "-g"], f"ipaddr:{addresses[device]}\nnetmask:255.255.0.0\n"
-        )
-        writer.command(
-            [tool, "-i", str(device), "-gateway", "-g"], f"default gateway:127.0.0.1, Iface:eth{device}\n"
-        )
+        writer.command([tool, "-i", str(device), "-ip", "-g"], f"ipaddr:{addresses[device]}\nnetmask:255.255.0.0\n")
+        writer.command([tool, "-i", str(device), "-gateway", "-g"], f"default gateway:127.0.0.1, Iface:eth{device}\n")
         writer.command([tool, "-i", str(device), "-netdetect", "-g"], "netdetect address: 127.0.0.1\n")
-        writer.command(
-            [tool, "-i", str(device), "-tls", "-g"], HCCN["tls_loop"].read_text().splitlines()[device]
-        )
+        writer.command([tool, "-i", str(device), "-tls", "-g"], HCCN["tls_loop"].read_text().splitlines()[device])
     wanted = [f"/dev/davinci{n}" for n in range(8)] + [
         "/dev/davinci_manager",
         "/dev/devmm_svm",
@@ -383,9 +366,7 @@ def test_hccn_conf_must_match_the_configured_addresses(tmp_path: Path) -> None:
     snap = _snapshot(tmp_path, conf_override={2: "127.0.0.99"})
     _, results, _ = run_json("--replay", str(snap), "--check", "npu.network")
     by_item = {r["item"]: r for r in results_of(results, "npu.network")}
-    assert (
-        by_item["device 2"]["status"] == "fail" and "address_2=127.0.0.83" in by_item["device 2"]["message"]
-    )
+    assert by_item["device 2"]["status"] == "fail" and "address_2=127.0.0.83" in by_item["device 2"]["message"]
     assert by_item["device 1"]["status"] == "pass"
 
 
@@ -516,7 +497,7 @@ def test_hanging_health_queries_stop_after_the_first(fake_bin: Path) -> None:
     table = fake_bin / "alarm-table.txt"
     table.write_text(alarm, encoding="utf-8")
     write_executable(
-        fake_bin, "npu-smi", f'#!/bin/sh\nif [ "$*" = info ]; then cat \'{table}\'; exit 0; fi\nsleep 60\n'
+        fake_bin, "npu-smi", f"#!/bin/sh\nif [ \"$*\" = info ]; then cat '{table}'; exit 0; fi\nsleep 60\n"
     )
     started = time.monotonic()
     _, results, _ = run_json(

@@ -243,9 +243,7 @@ CASES: dict[str, Expected] = {
         "24.1.rc3.3",
         "24.1.rc3.3",
         chips=[0, 1] * 8,
-        processes=[
-            NpuProcess(4 + i // 2, i % 2, pid, "pt_main_thread", 49207) for i, pid in enumerate(A3_PIDS)
-        ],
+        processes=[NpuProcess(4 + i // 2, i % 2, pid, "pt_main_thread", 49207) for i, pid in enumerate(A3_PIDS)],
     ),
     "paddle-npu-doc-2x910A-21.0.4-hugepages15.txt": Expected(
         [0, 1],
@@ -323,9 +321,7 @@ def test_table_sample(name: str) -> None:
 
 
 def test_a3_phy_ids_and_dash_power_are_read() -> None:
-    info = npu_smi.parse_info(
-        (TABLES / "openyuanrong-fixture-A3-16chip-24.1.rc3.3-pt_main_thread.txt").read_text()
-    )
+    info = npu_smi.parse_info((TABLES / "openyuanrong-fixture-A3-16chip-24.1.rc3.3-pt_main_thread.txt").read_text())
     assert [c.phy_id for c in info.chips] == list(range(16))
     assert info.chips[0].power_w == 182.0
     assert all(c.power_w is None for c in info.chips[1::2])  # "-" on chip 1 of each NPU
@@ -337,9 +333,7 @@ def test_310_tables_have_unknown_hbm_and_bus_id() -> None:
     info = npu_smi.parse_info((TABLES / "devnotes-310B4-davinci-mini-23.0.rc3.txt").read_text())
     chip = info.chips[0]
     assert (chip.hbm_used_mb, chip.hbm_total_mb, chip.bus_id, chip.device) == (None, None, None, 0)
-    duo = npu_smi.parse_info(
-        (TABLES / "openyuanrong-fixture-4x300IDuo-8chip-310P3-24.1.0.1-npuid1536.txt").read_text()
-    )
+    duo = npu_smi.parse_info((TABLES / "openyuanrong-fixture-4x300IDuo-8chip-310P3-24.1.0.1-npuid1536.txt").read_text())
     assert [c.device for c in duo.chips] == list(range(8))
     assert all(c.power_w is None for c in duo.chips)  # "NA"
 
@@ -408,9 +402,7 @@ def test_mapping(name: str) -> None:
     assert [(r.npu, r.chip, r.logic_id, r.name) for r in parsed.npu_chips] == [
         (n, 0, n, chip_name) for n in range(count)
     ]
-    assert {(r.chip, r.logic_id, r.name) for r in parsed.rows if r not in parsed.npu_chips} == {
-        (1, None, "Mcu")
-    }
+    assert {(r.chip, r.logic_id, r.name) for r in parsed.rows if r not in parsed.npu_chips} == {(1, None, "Mcu")}
 
 
 MEMORY = {
@@ -422,9 +414,7 @@ MEMORY = {
 @pytest.mark.parametrize("name", sorted(MEMORY))
 def test_memory(name: str) -> None:
     m = npu_smi.parse_memory(read("npu-smi-info-t-memory", name))
-    assert (m.npu, m.chip, m.ddr_capacity_mb, m.hbm_capacity_mb, m.hbm_clock_mhz, m.hbm_temp_c) == MEMORY[
-        name
-    ]
+    assert (m.npu, m.chip, m.ddr_capacity_mb, m.hbm_capacity_mb, m.hbm_clock_mhz, m.hbm_temp_c) == MEMORY[name]
     assert m.hbm_manufacturer_id == "0x57"
 
 
@@ -487,9 +477,7 @@ def test_board(name: str) -> None:
 
 
 def test_board_new_fields() -> None:
-    b = npu_smi.parse_board(
-        read("npu-smi-info-t-board", "yunion-telegraf-fixture-t-board-IT21HMDC_Bin5-25.5.1.txt")
-    )
+    b = npu_smi.parse_board(read("npu-smi-info-t-board", "yunion-telegraf-fixture-t-board-IT21HMDC_Bin5-25.5.1.txt"))
     assert (b.product_name, b.software_version, b.firmware_version) == (
         "IT21HMDC_Bin5",
         "25.5.1",

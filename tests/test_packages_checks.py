@@ -111,9 +111,7 @@ def test_wrong_vllm_builds_fail_with_their_reason(version: str, fragment: str) -
 
 def test_vllm_wheel_from_pypi_says_so() -> None:
     node = Node().set("vllm", "0.16.0", requires=demo.VLLM_REQUIRES)
-    pypi_version_py = (
-        PART.parents[2] / "install-facts" / "vllm__version.py.from-pypi-sdist-0.16.0.txt"
-    ).read_text()
+    pypi_version_py = (PART.parents[2] / "install-facts" / "vllm__version.py.from-pypi-sdist-0.16.0.txt").read_text()
     node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm", {"_version.py": version_lines(pypi_version_py)})
     outcome = node.run(checks.vllm)[None]
     assert outcome.status == Status.FAIL
@@ -233,9 +231,7 @@ def test_broken_metadata_and_direct_url_fail_clearly() -> None:
     ]
     ascend = node.record("vllm-ascend")
     ascend.pop("direct_url")
-    ascend["direct_url_error"] = (
-        "direct_url.json is not JSON (Expecting value: line 1 column 1 (char 0)): '{oops'"
-    )
+    ascend["direct_url_error"] = "direct_url.json is not JSON (Expecting value: line 1 column 1 (char 0)): '{oops'"
     node.dists.append(
         {
             "name": "six",
@@ -248,8 +244,7 @@ def test_broken_metadata_and_direct_url_fail_clearly() -> None:
     vllm = node.run(checks.vllm)[None]
     assert (vllm.status, vllm.message) == (
         Status.FAIL,
-        f"vllm's metadata is broken: {demo.SITE}/vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info "
-        "has no METADATA",
+        f"vllm's metadata is broken: {demo.SITE}/vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info has no METADATA",
     )
     ascend_outcome = node.run(checks.vllm_ascend)[None]
     assert ascend_outcome.status == Status.FAIL
@@ -271,8 +266,7 @@ def test_editable_install_whose_folder_vanished_fails() -> None:
             "dirty": None,
             "changed": [],
             "submodules": [],
-            "error": "the source folder /vllm-workspace/vllm does not exist "
-            "(moved or deleted after install?)",
+            "error": "the source folder /vllm-workspace/vllm does not exist (moved or deleted after install?)",
         },
     )
     outcome = node.run(checks.vllm)[None]

@@ -45,9 +45,19 @@ def test_the_first_quick_start_command_works_in_a_fresh_venv(tmp_path) -> None:
     )
     assert pip.returncode == 0, pip.stderr[-2000:]
     assert install.endswith("glm5check --profile a2-multi --replay demo")
-    demo = subprocess.run([str(venv / "bin" / "glm5check"), "--profile", "a2-multi", "--replay", "demo"],
-                          capture_output=True, text=True, timeout=120, env=clean_env())
+    demo = subprocess.run(
+        [str(venv / "bin" / "glm5check"), "--profile", "a2-multi", "--replay", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
     assert demo.returncode == 0, demo.stdout[-3000:]
-    faulty = subprocess.run([str(venv / "bin" / "glm5check"), "--replay", "demo:a2-node1"],
-                            capture_output=True, text=True, timeout=120, env=clean_env())
+    faulty = subprocess.run(
+        [str(venv / "bin" / "glm5check"), "--replay", "demo:a2-node1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
     assert faulty.returncode == 1

@@ -90,9 +90,7 @@ def _make_node(root: Path) -> dict[str, str]:
     scripts = root / "scripts"
     scripts.mkdir()
     (scripts / "node0.sh").write_bytes(SERVE_SCRIPT.read_bytes())
-    (root / "profile.toml").write_text(
-        'extends = "a2-multi"\nname = "site"\ndescription = "site"\n', encoding="utf-8"
-    )
+    (root / "profile.toml").write_text('extends = "a2-multi"\nname = "site"\ndescription = "site"\n', encoding="utf-8")
     (root / "home").mkdir()
     return {
         "bin": str(bin_dir),

@@ -150,9 +150,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     ]
     env = clean_env(ENV, path_prepend=[bin_dir])
     # A process whose command line carries an API key, as a running vllm would (seen by net.ports).
-    holder = subprocess.Popen(
-        ["sh", "-c", "sleep 120", "vllm", "serve", "--api-key", SECRETS["process-argv-api-key"]]
-    )
+    holder = subprocess.Popen(["sh", "-c", "sleep 120", "vllm", "serve", "--api-key", SECRETS["process-argv-api-key"]])
     outputs: dict[str, str] = {}
     try:
 

@@ -37,13 +37,9 @@ def small_checkpoint(dest: Path, quantized: bool, mtp: bool) -> Path:
     safetensors headers with the real names and shapes, data as a sparse hole, in one shard."""
     mtp_layer = glm5.mtp_layer(glm5.CONFIG)
     keep = (None, 0, mtp_layer) if mtp else (None, 0)
-    tensors = [
-        t for t in glm5.layout("w4a8" if quantized else "bf16", "full") if glm5.layer_of(t.name) in keep
-    ]
+    tensors = [t for t in glm5.layout("w4a8" if quantized else "bf16", "full") if glm5.layer_of(t.name) in keep]
     dest.mkdir(parents=True)
-    shard = (
-        "quant_model_weights-00001-of-00001.safetensors" if quantized else "model-00001-of-00001.safetensors"
-    )
+    shard = "quant_model_weights-00001-of-00001.safetensors" if quantized else "model-00001-of-00001.safetensors"
     write_sparse_safetensors(dest / shard, tensors, {"format": "pt"})
     index = "quant_model_weights.safetensors.index.json" if quantized else "model.safetensors.index.json"
     total = sum(t.nbytes for t in tensors)
@@ -99,9 +95,7 @@ def test_guide_scripts_pass_with_mtp_weights(script: str, weights: dict[str, Pat
     } <= items
 
 
-def test_guide_w4a8_weights_without_mtp_fail_on_deepseek_mtp(
-    weights: dict[str, Path], tmp_path: Path
-) -> None:
+def test_guide_w4a8_weights_without_mtp_fail_on_deepseek_mtp(weights: dict[str, Path], tmp_path: Path) -> None:
     """The guide's own inconsistency: w4a8 "without mtp" weights, and every command asks for deepseek_mtp."""
     results = failures(run_check(guide("a2-single.sh"), "a2-single", weights["w4a8"], tmp_path))
     assert [(r.item, r.observed) for r in results] == [("--speculative-config", "no MTP layer")]
@@ -246,9 +240,7 @@ def test_each_seeded_mistake_gives_its_fail(
     assert results[0].remediation
 
 
-def test_flags_the_profile_expects_but_the_script_omits_warn(
-    weights: dict[str, Path], tmp_path: Path
-) -> None:
+def test_flags_the_profile_expects_but_the_script_omits_warn(weights: dict[str, Path], tmp_path: Path) -> None:
     text = swap(A2, "--enable-expert-parallel \\\n", "")
     results = run_check(text, "a2-single", weights["w4a8-mtp"], tmp_path)
     warnings = [r for r in results if r.status == Status.WARN]

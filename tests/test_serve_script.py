@@ -76,11 +76,7 @@ def test_guide_script_exports_are_the_profile_environment(
         assert serve.env[name] == value
     assert set(serve.env) == set(profile.env) | set(profile.node_env)
     if profile.multi_node:
-        assert (
-            serve.env["GLOO_SOCKET_IFNAME"]
-            == serve.env["HCCL_SOCKET_IFNAME"]
-            == serve.env["TP_SOCKET_IFNAME"]
-        )
+        assert serve.env["GLOO_SOCKET_IFNAME"] == serve.env["HCCL_SOCKET_IFNAME"] == serve.env["TP_SOCKET_IFNAME"]
         assert serve.env["HCCL_IF_IP"].count(".") == 3
         assert serve.env_sources["HCCL_IF_IP"].startswith("serve script line ")
 
@@ -192,8 +188,7 @@ def test_serve_cmd_and_no_input() -> None:
 def test_dotted_json_flags_and_aliases() -> None:
     serve = read_serve(
         load_builtin("a2-single"),
-        command="vllm serve /x --compilation-config.cudagraph_mode FULL "
-        "--speculative_config.method=mtp -ep -O3",
+        command="vllm serve /x --compilation-config.cudagraph_mode FULL --speculative_config.method=mtp -ep -O3",
     )
     assert serve.plan.compilation_config == {"cudagraph_mode": "FULL"}
     assert serve.plan.speculative_config == {"method": "mtp"}
@@ -257,24 +252,14 @@ def _shell_uses(tree: ast.AST) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
-            name = (
-                func.id
-                if isinstance(func, ast.Name)
-                else func.attr
-                if isinstance(func, ast.Attribute)
-                else ""
-            )
-            owner = (
-                func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
-            )
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
             if isinstance(func, ast.Name) and name in ("eval", "exec"):
                 found.append(f"{name}()")
             if owner == "os" and (name in ("system", "popen") or name.startswith(("spawn", "exec"))):
                 found.append(f"os.{name}()")
             for keyword in node.keywords:
-                if keyword.arg == "shell" and not (
-                    isinstance(keyword.value, ast.Constant) and not keyword.value.value
-                ):
+                if keyword.arg == "shell" and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value):
                     found.append("shell=...")
         if isinstance(node, (ast.List, ast.Tuple)) and node.elts:
             first = node.elts[0]
@@ -295,10 +280,7 @@ def test_no_code_path_runs_a_shell_or_evaluates_text() -> None:
 
 
 def test_the_scan_finds_what_it_looks_for() -> None:
-    sample = (
-        "import os, subprocess\neval('1')\nos.system('x')\n"
-        "subprocess.run('x', shell=True)\nrun(['bash', '-c'])\n"
-    )
+    sample = "import os, subprocess\neval('1')\nos.system('x')\nsubprocess.run('x', shell=True)\nrun(['bash', '-c'])\n"
     assert _shell_uses(ast.parse(sample)) == [
         "eval()",
         "os.system()",

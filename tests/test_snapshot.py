@@ -27,8 +27,14 @@ NPU_SMI_TEXT = "+------+\n| npu-smi 23.0.rc2 Version: 23.0.rc2 |\n"
 def _writer() -> SnapshotWriter:
     w = SnapshotWriter("a2-multi", hostname="npu-a2-01", options={"node_rank": 1})
     w.command(["/usr/local/bin/npu-smi", "info"], stdout=NPU_SMI_TEXT)
-    w.command(["hccn_tool", "-i", "0", "-link", "-g"], stdout="", stderr="boom\n", exit_code=None, timed_out=True,
-              timeout_s=10.0)
+    w.command(
+        ["hccn_tool", "-i", "0", "-link", "-g"],
+        stdout="",
+        stderr="boom\n",
+        exit_code=None,
+        timed_out=True,
+        timeout_s=10.0,
+    )
     w.which("npu-smi", "/usr/local/bin/npu-smi")
     w.which("hccn_tool", None)
     w.file("/etc/hccn.conf", "address_0=10.0.0.1\n")
@@ -61,8 +67,25 @@ def test_every_answer_round_trips(tmp_path: Path, archive: bool) -> None:
         assert (target / "commands" / "index.json").is_file()
     data = read_snapshot(target)
     original = written.data
-    for name in ("commands", "which", "files", "byte_reads", "listings", "stats", "env", "disk_usage", "mounts",
-                 "interfaces", "sockets", "processes", "resources", "hostname", "resolved", "connects", "probes"):
+    for name in (
+        "commands",
+        "which",
+        "files",
+        "byte_reads",
+        "listings",
+        "stats",
+        "env",
+        "disk_usage",
+        "mounts",
+        "interfaces",
+        "sockets",
+        "processes",
+        "resources",
+        "hostname",
+        "resolved",
+        "connects",
+        "probes",
+    ):
         assert getattr(data, name) == getattr(original, name), name
     host = ReplayHost(data)
     assert host.run(["/usr/local/bin/npu-smi", "info"]).stdout == NPU_SMI_TEXT

@@ -52,8 +52,9 @@ def results_of(check: Check, ctx: Context) -> list[Result]:
     return [output] if isinstance(output, Result) else list(output)
 
 
-def run(check: Check, folder: Path, profile: str = "a3-multi", host: LiveHost | None = None,
-        **serve: object) -> list[Result]:
+def run(
+    check: Check, folder: Path, profile: str = "a3-multi", host: LiveHost | None = None, **serve: object
+) -> list[Result]:
     return results_of(check, context(folder, profile, host, **serve))
 
 
@@ -79,8 +80,12 @@ def only_failure(results: list[Result]) -> Result:
 
 def test_healthy_bf16_checkpoint_passes_every_weights_check(bf16: mc.Checkpoint) -> None:
     ctx = context(bf16.path)
-    for check in (weights_checks.weights_path, weights_checks.weights_shards,
-                  weights_checks.weights_quantization, weights_checks.weights_mtp):
+    for check in (
+        weights_checks.weights_path,
+        weights_checks.weights_shards,
+        weights_checks.weights_quantization,
+        weights_checks.weights_mtp,
+    ):
         results = results_of(check, ctx)
         assert results and all(r.status is Status.PASS for r in results), results
     shards = results_of(weights_checks.weights_shards, ctx)[0]
@@ -271,8 +276,7 @@ def test_shared_filesystem_passes_local_disk_warns(bf16: mc.Checkpoint) -> None:
 def test_cli_reports_the_truncated_shard_and_the_weights_fact(bf16: mc.Checkpoint, bf16_copy: Path) -> None:
     size = (bf16.path / SHARD).stat().st_size
     mc.replace_file(bf16_copy / SHARD, shard_head(bf16.path / SHARD), size // 2)
-    out = run_cli("--profile", "a3-multi", "--model-dir", str(bf16_copy), "--check", "weights.*",
-                  "--format", "json")
+    out = run_cli("--profile", "a3-multi", "--model-dir", str(bf16_copy), "--check", "weights.*", "--format", "json")
     assert_no_traceback(out)
     assert out.returncode == 1
     report = json.loads(out.stdout)
@@ -320,8 +324,7 @@ def test_demo_nodes_weights() -> None:
 # -- glm5check weights verify -------------------------------------------------------------------------
 
 
-def test_verify_quick_manifest_proves_identical_folders(bf16: mc.Checkpoint, bf16_copy: Path,
-                                                        tmp_path: Path) -> None:
+def test_verify_quick_manifest_proves_identical_folders(bf16: mc.Checkpoint, bf16_copy: Path, tmp_path: Path) -> None:
     manifest = tmp_path / "node0.json"
     first = run_cli("weights", "verify", str(bf16.path), "--manifest", str(manifest))
     assert first.returncode == 0 and "wrote manifest" in first.stdout, first.stderr
@@ -347,8 +350,7 @@ def test_verify_deep_hashes_every_byte(tmp_path: Path) -> None:
     out = run_cli("weights", "verify", str(folder), "--deep", "--manifest", str(manifest), "--format", "json")
     assert out.returncode == 0, out.stderr
     files = json.loads(manifest.read_text())["files"]
-    assert {n: f["sha256"] for n, f in files.items()} == {n: hashlib.sha256(d).hexdigest()
-                                                         for n, d in contents.items()}
+    assert {n: f["sha256"] for n, f in files.items()} == {n: hashlib.sha256(d).hexdigest() for n, d in contents.items()}
     with open(folder / "part-1.safetensors", "r+b") as handle:  # one flipped byte in the middle
         handle.seek(1 << 20)
         handle.write(bytes([contents["part-1.safetensors"][1 << 20] ^ 1]))
@@ -359,8 +361,10 @@ def test_verify_deep_hashes_every_byte(tmp_path: Path) -> None:
 
 def test_verify_bad_input_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
-    for args in (("weights", "verify", str(tmp_path / "absent")),
-                 ("weights", "verify", str(tmp_path), "--manifest", str(tmp_path / "bad.json"))):
+    for args in (
+        ("weights", "verify", str(tmp_path / "absent")),
+        ("weights", "verify", str(tmp_path), "--manifest", str(tmp_path / "bad.json")),
+    ):
         out = run_cli(*args)
         assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert_no_traceback(out)

@@ -29,9 +29,7 @@ REPORT_SCHEMA = "glm5check.report/v1"
 COMPARE_SCHEMA = "glm5check.compare/v1"
 # Serve flags each node sets to its own value.
 NODE_SPECIFIC_PLAN = frozenset({"headless", "data_parallel_start_rank"})
-NODE_SPECIFIC_FLAGS = frozenset(
-    {"--headless", "--no-headless", "--data-parallel-start-rank", "--data-parallel-rank"}
-)
+NODE_SPECIFIC_FLAGS = frozenset({"--headless", "--no-headless", "--data-parallel-start-rank", "--data-parallel-rank"})
 # Launcher variables that name the node or process, so differ by design.
 _PER_NODE_ENV = re.compile(r"(^|_)(RANK|PROCID|NODEID|LOCALID|NODENAME|NODE_RANK|LOCAL_RANK|HOSTNAME)$")
 MAX_REPORT_BYTES = 64 << 20
@@ -193,9 +191,7 @@ def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
         lambda n: n.facts.get("cann_version"),
         "CANN toolkit versions differ; HCCL on both ends must match",
     )
-    yield from _agree(
-        nodes, "ascend", "driver", lambda n: n.facts.get("driver_version"), "NPU driver versions differ"
-    )
+    yield from _agree(nodes, "ascend", "driver", lambda n: n.facts.get("driver_version"), "NPU driver versions differ")
 
 
 def _weights(nodes: list[NodeReport]) -> Iterator[Difference]:
@@ -336,9 +332,7 @@ def _node_interfaces(nodes: list[NodeReport], name: str) -> Iterator[Difference]
         if str(value).startswith("^") or not node.interface_names:
             continue  # an exclusion list names interfaces not to use; nothing to find
         wanted = [part.lstrip("=") for part in str(value).split(",") if part.strip()]
-        missing = [
-            part for part in wanted if not any(i == part or i.startswith(part) for i in node.interface_names)
-        ]
+        missing = [part for part in wanted if not any(i == part or i.startswith(part) for i in node.interface_names)]
         if missing:
             yield Difference(
                 "env",
@@ -407,9 +401,7 @@ def _device_ips(nodes: list[NodeReport]) -> Iterator[Difference]:
 # Helpers.
 
 
-def _agree(
-    nodes: list[NodeReport], topic: str, item: str, value_of: Any, message: str
-) -> Iterator[Difference]:
+def _agree(nodes: list[NodeReport], topic: str, item: str, value_of: Any, message: str) -> Iterator[Difference]:
     values = {n.label: _show(value_of(n)) for n in nodes}
     if len(set(values.values())) > 1:
         yield Difference(topic, item, message, values)
@@ -473,10 +465,7 @@ def render_table(nodes: list[NodeReport], differences: list[Difference]) -> str:
     if not differences:
         return summary + "\n"
     labels = [n.label for n in nodes]
-    rows = [
-        [d.topic, d.item, *(_cut(d.values.get(label, "")) for label in labels), d.message]
-        for d in differences
-    ]
+    rows = [[d.topic, d.item, *(_cut(d.values.get(label, "")) for label in labels), d.message] for d in differences]
     table = tabulate(
         rows,
         headers=["topic", "item", *labels, "why"],
@@ -521,14 +510,10 @@ def _cut(text: str, width: int = 60) -> str:
 
 @click.command("compare")
 @click.argument("reports", nargs=-1, required=True, metavar="A.json B.json …")
-@click.option(
-    "--format", "output_format", type=click.Choice(("table", "json")), default="table", show_default=True
-)
+@click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write the comparison here instead of standard output.")
 @click.pass_context
-def compare_command(
-    ctx: click.Context, reports: tuple[str, ...], output_format: str, output: str | None
-) -> None:
+def compare_command(ctx: click.Context, reports: tuple[str, ...], output_format: str, output: str | None) -> None:
     """Cross-node consistency of JSON reports: exit 1 when the nodes disagree."""
     if len(reports) < 2:
         raise ConfigError("compare needs the JSON reports of at least two nodes")

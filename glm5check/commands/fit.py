@@ -95,8 +95,11 @@ def render_table(result: Any) -> str:
     plan, w = result.plan, result.weights
     expert_how = f"÷ EP {plan.ep}" if plan.expert_parallel else f"÷ TP {plan.tp}"
     rows = [
-        ("plan", f"TP {plan.tp} × DP {plan.dp}, expert parallel {'on' if plan.expert_parallel else 'off'}, "
-                 f"MTP {'on' if plan.mtp else 'off'}"),
+        (
+            "plan",
+            f"TP {plan.tp} × DP {plan.dp}, expert parallel {'on' if plan.expert_parallel else 'off'}, "
+            f"MTP {'on' if plan.mtp else 'off'}",
+        ),
         ("weights: routed experts", f"{_gib(w.expert_bytes)} {expert_how} = {_gib(w.experts_per_rank)}"),
         ("weights: TP-sharded", f"{_gib(w.tp_bytes)} ÷ TP {plan.tp} = {_gib(w.tp_per_rank)}"),
         ("weights: replicated", _gib(w.replicated_bytes)),
@@ -109,11 +112,16 @@ def render_table(result: Any) -> str:
         ("KV budget", _gib(result.kv_budget_bytes)),
         ("KV per token", f"{result.kv_bytes_per_token:,} bytes ({result.kv_layers} layers × 1408)"),
         ("KV tokens", f"{result.kv_tokens:,}"),
-        ("full-length sequences", f"{result.full_sequences:.2f} × {plan.max_model_len} "
-                                  f"({plan.max_num_seqs} requested)"),
+        (
+            "full-length sequences",
+            f"{result.full_sequences:.2f} × {plan.max_model_len} ({plan.max_num_seqs} requested)",
+        ),
     ]
-    verdict = {"pass": "fits", "warn": "fits, but fewer full-length sequences than max_num_seqs at once",
-               "fail": "does not fit"}[result.verdict]
+    verdict = {
+        "pass": "fits",
+        "warn": "fits, but fewer full-length sequences than max_num_seqs at once",
+        "fail": "does not fit",
+    }[result.verdict]
     lines = [tabulate(rows, tablefmt="plain"), "", f"verdict: {verdict}"]
     if result.vllm_error():
         lines.append(f"vLLM would stop with: {result.vllm_error()}")

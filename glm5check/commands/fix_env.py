@@ -59,15 +59,11 @@ def plan_fixes(ctx: Context) -> FixPlan:
         if name in ctx.profile.env:
             fixes.exports[name] = ctx.profile.env[name]
             fixes.reasons[name] = f"was {_shown(env.get(name))}; the guide uses {ctx.profile.env[name]}"
-    node_failures = _failures(ctx, "net.interfaces") + [
-        r for r in env_failures if r.item in ctx.profile.node_env
-    ]
+    node_failures = _failures(ctx, "net.interfaces") + [r for r in env_failures if r.item in ctx.profile.node_env]
     if node_failures and ctx.profile.node_env:
         suggestion = ctx.fact(suggested_node_env)
         if suggestion is None:
-            fixes.notes.append(
-                "no NIC with an address found for HCCL_IF_IP and the *_SOCKET_IFNAME variables"
-            )
+            fixes.notes.append("no NIC with an address found for HCCL_IF_IP and the *_SOCKET_IFNAME variables")
         else:
             for name, value in suggestion.exports.items():
                 if name in ctx.profile.node_env and env.get(name) != value:
@@ -77,8 +73,7 @@ def plan_fixes(ctx: Context) -> FixPlan:
         script_value = ctx.script_env.get(name)
         if script_value is not None and script_value != value:
             fixes.notes.append(
-                f"the serve script sets {name}={script_value}, which wins over this export: "
-                f"change it there to {value}"
+                f"the serve script sets {name}={script_value}, which wins over this export: change it there to {value}"
             )
     shell_env = ctx.host.env()
     fixes.previous = {name: shell_env.get(name) for name in fixes.exports}
@@ -110,8 +105,7 @@ def remaining_failures(ctx: Context, fixes: FixPlan) -> list[Outcome]:
 def render_script(ctx: Context, fixes: FixPlan, remaining: list[Outcome], hostname: str) -> str:
     node = ctx.fact(node_info)
     lines = [
-        f"# glm5check fix-env · profile {ctx.profile.name} · node rank {node.rank} ({node.role}) "
-        f"· host {hostname}",
+        f"# glm5check fix-env · profile {ctx.profile.name} · node rank {node.rank} ({node.role}) · host {hostname}",
         "# Apply: source this file in the shell that runs vllm serve. Undo: " + UNDO_FUNCTION,
     ]
     lines.append(_undo_line(fixes.previous))
@@ -131,8 +125,7 @@ def render_script(ctx: Context, fixes: FixPlan, remaining: list[Outcome], hostna
 
 def _undo_line(previous: dict[str, str | None]) -> str:
     steps = [
-        f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}"
-        for name, value in previous.items()
+        f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}" for name, value in previous.items()
     ]
     steps.append(f"unset -f {UNDO_FUNCTION}")
     return f"{UNDO_FUNCTION}() {{ {'; '.join(steps)}; }}"
@@ -143,9 +136,7 @@ def _shown(value: str | None) -> str:
 
 
 @click.command("fix-env")
-@click.option(
-    "--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."
-)
+@click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`).")
 @click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one).")
 @click.option("--serve-script", metavar="FILE", help="The bash launch script (read, never executed).")
 @click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".')

@@ -140,8 +140,13 @@ def verify(ctx: click.Context, folder: str, deep: bool, manifest: str | None, ou
 
 
 def _print(
-    result: dict[str, Any], problems: list[str], differences: list[str], manifest: Path | None,
-    compared: bool, elapsed: float, output_format: str,
+    result: dict[str, Any],
+    problems: list[str],
+    differences: list[str],
+    manifest: Path | None,
+    compared: bool,
+    elapsed: float,
+    output_format: str,
 ) -> None:
     if output_format == "json":
         click.echo(json.dumps({**result, "problems": problems, "differences": differences}, indent=2))
@@ -149,8 +154,10 @@ def _print(
     files = len(result["files"])
     rate = result["total_bytes"] / elapsed / (1 << 20) if result["mode"] == "deep" and elapsed > 0 else None
     speed = f", {rate:,.0f} MiB/s" if rate else ""
-    click.echo(f"{result['mode']} verify of {result['folder']}: {files} files, "
-               f"{fmt_bytes(result['total_bytes'])} in {elapsed:.2f} s{speed}")
+    click.echo(
+        f"{result['mode']} verify of {result['folder']}: {files} files, "
+        f"{fmt_bytes(result['total_bytes'])} in {elapsed:.2f} s{speed}"
+    )
     click.echo(f"fingerprint {result['fingerprint']}")
     for line in problems:
         click.echo(f"FAIL  {line}")

@@ -171,8 +171,13 @@ def run_checks(
                 break
     rows = [row for check in checks for row in outcomes.get(check.id, [])]
     rows += [
-        Outcome(f"plugin.{e.plugin}", "plugin", f"load check module {e.module}", Status.ERROR,
-                f"check module {e.module} failed to load: {e.reason}")
+        Outcome(
+            f"plugin.{e.plugin}",
+            "plugin",
+            f"load check module {e.module}",
+            Status.ERROR,
+            f"check module {e.module} failed to load: {e.reason}",
+        )
         for e in load_errors
     ]
     return [apply_waivers(row, waivers) for row in rows]

@@ -63,9 +63,7 @@ def _from_plan(ctx: Context) -> NodeInfo | None:
         if plan.headless and rank == 0:
             return NodeInfo(rank, "headless", f"{origin} (--headless)")
         flags = "--headless, " if plan.headless else ""
-        return NodeInfo(
-            rank, role_for_rank(rank, True), f"{origin} ({flags}--data-parallel-start-rank {start})"
-        )
+        return NodeInfo(rank, role_for_rank(rank, True), f"{origin} ({flags}--data-parallel-start-rank {start})")
     if ctx.options.serve_source:
         return NodeInfo(0, "primary", "serve script (no --headless or --data-parallel-start-rank)")
     return None

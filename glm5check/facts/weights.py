@@ -381,8 +381,9 @@ def memory_fit(ctx: Context) -> Fit:
     hbm, hbm_origin = hbm_per_chip(ctx)
     if hbm is None:
         hbm_origin = f"profile {ctx.profile.name}: {ctx.profile.hardware.hbm_mb_per_chip} MB ({hbm_origin})"
-    result = fit(tensors, replace(plan, hbm_bytes=hbm or plan.hbm_bytes), source,
-                 Assumptions(hccl_buffsize_mb=buffsize))
+    result = fit(
+        tensors, replace(plan, hbm_bytes=hbm or plan.hbm_bytes), source, Assumptions(hccl_buffsize_mb=buffsize)
+    )
     notes = [f"HCCL buffer size from {origin}", f"HBM per NPU from {hbm_origin}"]
     return replace(result, assumptions=[*result.assumptions, *notes])
 

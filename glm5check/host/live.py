@@ -258,9 +258,7 @@ class LiveHost:
             if not conn.laddr or (not is_tcp and conn.raddr):
                 continue
             proto = ("tcp" if is_tcp else "udp") + ("6" if conn.family == socket.AF_INET6 else "")
-            sockets.append(
-                ListeningSocket(proto, conn.laddr.ip, conn.laddr.port, conn.pid, _process_name(conn.pid))
-            )
+            sockets.append(ListeningSocket(proto, conn.laddr.ip, conn.laddr.port, conn.pid, _process_name(conn.pid)))
         return tuple(sorted(set(sockets), key=lambda s: (s.port, s.protocol, s.address)))
 
     def _processes(self) -> tuple[Process, ...]:
@@ -329,9 +327,7 @@ class LiveHost:
             outcome = "unreachable" if unreachable else "error"
             return ConnectResult(address, port, outcome, exc.strerror or str(exc), elapsed())
 
-    def probe(
-        self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None
-    ) -> ProbeValue:
+    def probe(self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None) -> ProbeValue:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         try:
             return ProbeValue(kind, key, value=_bounded(func, timeout))

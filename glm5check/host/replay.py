@@ -94,7 +94,5 @@ class ReplayHost:
     def tcp_connect(self, address: str, port: int, timeout_s: float | None = None) -> ConnectResult:
         return self.data.connects.get((address, port)) or ConnectResult(address, port, "error", NOT_RECORDED)
 
-    def probe(
-        self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None
-    ) -> ProbeValue:
+    def probe(self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None) -> ProbeValue:
         return self.data.probes.get((kind, key)) or ProbeValue(kind, key, error=NOT_RECORDED)

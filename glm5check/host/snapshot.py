@@ -331,8 +331,9 @@ def _read_dir(root: Path) -> SnapshotData:
     for probe_file in sorted((root / "probes").glob("*.json")) if (root / "probes").is_dir() else []:
         for key, entry in _load(probe_file, {}).items():
             kind = probe_file.stem
-            data.probes[(kind, key)] = ProbeValue(kind, key, entry.get("value"), entry.get("error"),
-                                                  bool(entry.get("timed_out")))
+            data.probes[(kind, key)] = ProbeValue(
+                kind, key, entry.get("value"), entry.get("error"), bool(entry.get("timed_out"))
+            )
     return data
 
 
@@ -415,8 +416,9 @@ class SnapshotWriter:
             hostname=hostname,
         )
 
-    def command(self, argv: Sequence[str], stdout: str = "", stderr: str = "", exit_code: int | None = 0,
-                **flags: Any) -> None:
+    def command(
+        self, argv: Sequence[str], stdout: str = "", stderr: str = "", exit_code: int | None = 0, **flags: Any
+    ) -> None:
         key = tuple(argv)
         self.data.commands[key] = CommandResult(key, exit_code, stdout, stderr, **flags)
 

@@ -243,9 +243,7 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
                 value = " ".join(item.text for item in taken)
             elif kind == "value":
                 problems.append(
-                    ServeProblem(
-                        "invalid-value", f"line {word.line}: {written} needs a value", word.line, flag
-                    )
+                    ServeProblem("invalid-value", f"line {word.line}: {written} needs a value", word.line, flag)
                 )
         elif inline is not None and kind in ("bool", "switch", "negated"):
             problems.append(
@@ -371,9 +369,7 @@ def _convert(name: str, item: ServeFlag, problems: list[ServeProblem]) -> Any:
 
     def invalid(reason: str) -> object:
         problems.append(
-            ServeProblem(
-                "invalid-value", f"line {item.line}: {item.written} {text!r}: {reason}", item.line, item.flag
-            )
+            ServeProblem("invalid-value", f"line {item.line}: {item.written} {text!r}: {reason}", item.line, item.flag)
         )
         return _INVALID
 
@@ -457,8 +453,7 @@ def _check_speculative(spec: dict[str, Any], source: str, problems: list[ServePr
         problems.append(
             ServeProblem(
                 "invalid-value",
-                f"{source}: --speculative-config num_speculative_tokens "
-                f"{tokens!r} must be a whole number above 0",
+                f"{source}: --speculative-config num_speculative_tokens {tokens!r} must be a whole number above 0",
                 _line(source),
                 "--speculative-config",
             )

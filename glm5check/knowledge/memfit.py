@@ -262,9 +262,7 @@ class Fit:
         }
 
 
-def fit(
-    tensors: Iterable[tuple[str, int]], plan: FitPlan, source: str, assumptions: Assumptions | None = None
-) -> Fit:
+def fit(tensors: Iterable[tuple[str, int]], plan: FitPlan, source: str, assumptions: Assumptions | None = None) -> Fit:
     assumptions = assumptions or Assumptions()
     weights = weights_per_rank(tensors, plan, source)
     hccl = assumptions.hccl_buffsize_mb * MIB * 2 * assumptions.groups_for(plan)

@@ -201,9 +201,7 @@ class _Splitter:
             i += 1
         if quote:
             self.problems.append(
-                ScriptProblem(
-                    "syntax", f"the {quote} quote opened on line {quote_line} is never closed", quote_line
-                )
+                ScriptProblem("syntax", f"the {quote} quote opened on line {quote_line} is never closed", quote_line)
             )
         self._flush()
         return self.statements
@@ -382,9 +380,7 @@ class _Reader:
             words, error = _words(statement, expansion)
             first_line = statement.raw_lines[0][1]
             if error:
-                self.problems.append(
-                    ScriptProblem("syntax", f"line {first_line}: {error.lower()}", first_line)
-                )
+                self.problems.append(ScriptProblem("syntax", f"line {first_line}: {error.lower()}", first_line))
                 continue
             if words:
                 self._statement(words, first_line)
@@ -412,8 +408,7 @@ class _Reader:
             self.problems.append(
                 ScriptProblem(
                     "unsupported",
-                    f"line {line}: `{head} {target}` is not followed; variables it "
-                    "exports are not known to glm5check",
+                    f"line {line}: `{head} {target}` is not followed; variables it exports are not known to glm5check",
                     line,
                     target or None,
                 )
@@ -424,8 +419,7 @@ class _Reader:
                 self.problems.append(
                     ScriptProblem(
                         "unsupported",
-                        f"line {line}: `{head}` (control flow) is not followed; every "
-                        "line is read once, top to bottom",
+                        f"line {line}: `{head}` (control flow) is not followed; every line is read once, top to bottom",
                         line,
                         head,
                     )
@@ -464,9 +458,7 @@ class _Reader:
     def _report_unresolved(self, word: Word, target: str) -> None:
         for name in word.unresolved:
             self.problems.append(
-                ScriptProblem(
-                    "unresolved", f"line {word.line}: {target} uses {_describe(name)}", word.line, name
-                )
+                ScriptProblem("unresolved", f"line {word.line}: {target} uses {_describe(name)}", word.line, name)
             )
 
     def _maybe_serve(self, words: list[Word], prefix: dict[str, Word], line: int) -> None:
@@ -478,8 +470,7 @@ class _Reader:
             self.problems.append(
                 ScriptProblem(
                     "duplicate",
-                    f"line {line}: a second `{program}` command; only the first "
-                    f"(line {self.command.line}) is read",
+                    f"line {line}: a second `{program}` command; only the first (line {self.command.line}) is read",
                     line,
                 )
             )
@@ -552,9 +543,7 @@ def unresolved_names(text: str) -> tuple[str, ...]:
 
 def show(text: str) -> str:
     """A word's text for messages: unresolved expansions written back as `$NAME`."""
-    return _UNRESOLVED.sub(
-        lambda m: m.group(1) if m.group(1).startswith(("$", "`")) else "$" + m.group(1), text
-    )
+    return _UNRESOLVED.sub(lambda m: m.group(1) if m.group(1).startswith(("$", "`")) else "$" + m.group(1), text)
 
 
 def parse_script(text: str) -> ParsedScript:

@@ -145,9 +145,7 @@ def _read_header(cells: list[str], state: _State) -> bool:
         return True
     if "Bus-Id" in joined:
         first = cells[0].split()
-        state.layout.second_id = {"Phy-ID": "phy_id", "Device": "device"}.get(
-            first[1] if len(first) > 1 else ""
-        )
+        state.layout.second_id = {"Phy-ID": "phy_id", "Device": "device"}.get(first[1] if len(first) > 1 else "")
         state.layout.has_hbm = "HBM" in joined
         state.layout.has_memory = "Memory-Usage" in joined
         state.layout.seen = True
@@ -291,11 +289,7 @@ def dcmi_error(text: str) -> tuple[int | None, str] | None:
     for line in text.splitlines():
         stripped = line.strip()
         lowered = stripped.lower()
-        if (
-            "command not found" in lowered
-            or "no such file" in lowered
-            or lowered.startswith("error parameter")
-        ):
+        if "command not found" in lowered or "no such file" in lowered or lowered.startswith("error parameter"):
             return None, stripped
         if lowered.startswith("invalid") or "failed" in lowered:
             return None, stripped
@@ -552,9 +546,7 @@ def parse_health(text: str) -> HealthInfo:
     return HealthInfo(
         status=_known(kv.first("Health Status")),
         error_codes=tuple(codes.split()) if codes else (),
-        error_information=tuple(ln.strip() for ln in information.splitlines() if ln.strip())
-        if information
-        else (),
+        error_information=tuple(ln.strip() for ln in information.splitlines() if ln.strip()) if information else (),
         unread=kv.unread,
     )
 

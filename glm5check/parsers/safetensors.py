@@ -27,8 +27,15 @@ LFS_POINTER_START = b"version https://git-lfs"
 # goes through json.loads. Groups: separator, name, dtype, shape, start, end.
 _NUMBER = r"(?:0|[1-9][0-9]{0,18})"  # longer numbers (int() refuses over 4300 digits) go to json.loads
 _ENTRY = re.compile(
-    r'([{,])"([^"\\\x00-\x1f]*)":\{"dtype":"([A-Z0-9_]+)","shape":\[((?:' + _NUMBER + "(?:," + _NUMBER
-    + r')*)?)\],"data_offsets":\[(' + _NUMBER + "),(" + _NUMBER + r")\]\}"
+    r'([{,])"([^"\\\x00-\x1f]*)":\{"dtype":"([A-Z0-9_]+)","shape":\[((?:'
+    + _NUMBER
+    + "(?:,"
+    + _NUMBER
+    + r')*)?)\],"data_offsets":\[('
+    + _NUMBER
+    + "),("
+    + _NUMBER
+    + r")\]\}"
 )
 _ENTRY_PUNCTUATION = len('{"":{"dtype":"","shape":[],"data_offsets":[,]}')
 _METADATA_START = '{"__metadata__":'
@@ -182,7 +189,15 @@ def parse_header(header: bytes, file_size: int | None = None) -> SafetensorsHead
     data_bytes = (ends[-1] if ends else 0) if tiled else _check_layout(names, starts, ends, problems)
     truncated_by = _check_size(PREFIX_BYTES + length + data_bytes, file_size, problems)
     return SafetensorsHeader(
-        length, tuple(names), tuple(dtypes), tuple(shapes), starts, ends, metadata, tuple(problems), data_bytes,
+        length,
+        tuple(names),
+        tuple(dtypes),
+        tuple(shapes),
+        starts,
+        ends,
+        metadata,
+        tuple(problems),
+        data_bytes,
         truncated_by=truncated_by,
     )
 

@@ -34,9 +34,7 @@ _SECRET_FLAG = re.compile(
     r"(?i)(--?[a-z0-9-]*(?:api-key|token(?!s)|secret|password|passwd|credential)[a-z0-9-]*)(\s+|=)"
     r"(\"[^\"]*\"|'[^']*'|[^\s\"']+)"
 )
-_SECRET_FLAG_NAME = re.compile(
-    r"(?i)^--?[a-z0-9-]*(?:api-key|token(?!s)|secret|password|passwd|credential)[a-z0-9-]*$"
-)
+_SECRET_FLAG_NAME = re.compile(r"(?i)^--?[a-z0-9-]*(?:api-key|token(?!s)|secret|password|passwd|credential)[a-z0-9-]*$")
 _SECRET_ASSIGN = re.compile(
     r"(?i)\b([A-Z0-9_]*(?:TOKEN(?!S)|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|CREDENTIAL)[A-Z0-9_]*)"
     r"(\s*=\s*)"
@@ -90,9 +88,7 @@ def redact_text(text: str, extra: Sequence[str] = ()) -> str:
     text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _SECRET_FLAG.sub(lambda m: f"{m.group(1)}{m.group(2)}{_quoted(m.group(3))}", text)
-    text = _SECRET_ASSIGN.sub(
-        lambda m: f"{m.group(1)}{m.group(2)}{_quoted(m.group(0)[m.end(2) - m.start():])}", text
-    )
+    text = _SECRET_ASSIGN.sub(lambda m: f"{m.group(1)}{m.group(2)}{_quoted(m.group(0)[m.end(2) - m.start() :])}", text)
     text = _JSON_SECRET.sub(lambda m: f"{m.group(1)}{_quoted(m.group(2))}", text)
     text = _YAML_SECRET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _TOKEN_SHAPES.sub(REDACTED, text)
@@ -165,7 +161,8 @@ def _redact_tree(value: Any, key: str, secrets: tuple[str, ...]) -> Any:
         item = value.get("item")
         secret_item = isinstance(item, str) and is_secret_name(item)
         return {
-            k: REDACTED if secret_item and k in ("expected", "observed") and isinstance(v, str) and v
+            k: REDACTED
+            if secret_item and k in ("expected", "observed") and isinstance(v, str) and v
             else _redact_tree(v, str(k), secrets)
             for k, v in value.items()
         }

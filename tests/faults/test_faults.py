@@ -216,18 +216,15 @@ def compare_case(kind: str) -> Callable[[Path], Invocation]:
 
 
 FILE_SCENARIOS = [
-    *(
-        Scenario(f"profile-file-{kind}", profile_file_case(kind), USAGE, FILE_EXPECTATIONS[kind])
-        for kind in BREAKERS
-    ),
-    *(
-        Scenario(f"serve-script-{kind}", serve_script_case(kind), USAGE, FILE_EXPECTATIONS[kind])
-        for kind in BREAKERS
-    ),
+    *(Scenario(f"profile-file-{kind}", profile_file_case(kind), USAGE, FILE_EXPECTATIONS[kind]) for kind in BREAKERS),
+    *(Scenario(f"serve-script-{kind}", serve_script_case(kind), USAGE, FILE_EXPECTATIONS[kind]) for kind in BREAKERS),
     *(
         Scenario(f"compare-report-{kind}", compare_case(kind), USAGE, pattern)
-        for kind, pattern in (("fifo", FILE_EXPECTATIONS["fifo"]), ("not-parsable", r"JSON"),
-                              ("symlink-loop", r"symlink loop"))
+        for kind, pattern in (
+            ("fifo", FILE_EXPECTATIONS["fifo"]),
+            ("not-parsable", r"JSON"),
+            ("symlink-loop", r"symlink loop"),
+        )
     ),
 ]
 
@@ -237,9 +234,7 @@ FILE_SCENARIOS = [
 
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_checkpoint(
-        tmp_path_factory.mktemp("ckpt") / "GLM-5-w4a8", weights="w4a8", mtp="none", shards=4
-    ).path
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "GLM-5-w4a8", weights="w4a8", mtp="none", shards=4).path
 
 
 def weights_case(target: str, kind: str) -> Callable[[Path], Invocation]:
@@ -326,13 +321,9 @@ SNAPSHOT_SCENARIOS = [
         USAGE,
         r"not found",
     ),
-    Scenario(
-        "replay-snapshot-json-not-parsable", replay_case("snapshot.json", "not-parsable"), USAGE, r"JSON"
-    ),
+    Scenario("replay-snapshot-json-not-parsable", replay_case("snapshot.json", "not-parsable"), USAGE, r"JSON"),
     Scenario("replay-snapshot-json-empty", replay_case("snapshot.json", "empty"), USAGE, r"JSON|empty"),
-    Scenario(
-        "replay-snapshot-json-fifo", replay_case("snapshot.json", "fifo"), USAGE, r"FIFO.*not a regular file"
-    ),
+    Scenario("replay-snapshot-json-fifo", replay_case("snapshot.json", "fifo"), USAGE, r"FIFO.*not a regular file"),
     Scenario(
         "replay-snapshot-json-symlink-loop",
         replay_case("snapshot.json", "symlink-loop"),
@@ -345,9 +336,7 @@ SNAPSHOT_SCENARIOS = [
         USAGE,
         r"index\.json: symlink loop",
     ),
-    Scenario(
-        "replay-command-index-huge", replay_case("commands/index.json", "huge"), USAGE, r"not readable JSON"
-    ),
+    Scenario("replay-command-index-huge", replay_case("commands/index.json", "huge"), USAGE, r"not readable JSON"),
     Scenario("replay-archive-not-gzip", replay_garbage_archive, USAGE, r"cannot read snapshot archive"),
     Scenario("replay-command-output-deleted", replay_missing_output, USAGE, r"npu-smi_info\.out: missing"),
 ]
@@ -370,9 +359,7 @@ def output_to(target: str) -> Callable[[Path], Invocation]:
     def build(tmp: Path) -> Invocation:
         (tmp / "a-file").write_text("x", encoding="utf-8")
         resolved = target.format(tmp=tmp)
-        return Invocation(
-            ["--profile", "a2-multi", "--replay", "demo", "--check", "npu.smi", "--output", resolved]
-        )
+        return Invocation(["--profile", "a2-multi", "--replay", "demo", "--check", "npu.smi", "--output", resolved])
 
     return build
 
@@ -380,9 +367,7 @@ def output_to(target: str) -> Callable[[Path], Invocation]:
 def snapshot_to(target: str) -> Callable[[Path], Invocation]:
     def build(tmp: Path) -> Invocation:
         (tmp / "a-file").write_text("x", encoding="utf-8")
-        return Invocation(
-            ["snapshot", "--profile", "a2-single", "--check", "host.shm", "-o", target.format(tmp=tmp)]
-        )
+        return Invocation(["snapshot", "--profile", "a2-single", "--check", "host.shm", "-o", target.format(tmp=tmp)])
 
     return build
 
@@ -462,9 +447,7 @@ def test_fault(name: str, outcomes: dict[str, Ran]) -> None:
     scenario = BY_NAME[name]
     ran = outcomes[name]
     assert not ran.hung, f"{name}: still running after {ran.elapsed_s:.0f} s"
-    assert ran.elapsed_s < scenario.bound_s, (
-        f"{name}: took {ran.elapsed_s:.1f} s (bound {scenario.bound_s} s)"
-    )
+    assert ran.elapsed_s < scenario.bound_s, f"{name}: took {ran.elapsed_s:.1f} s (bound {scenario.bound_s} s)"
     result = ran.result
     assert result is not None
     assert_no_traceback(result)
@@ -478,9 +461,7 @@ def test_fault(name: str, outcomes: dict[str, Ran]) -> None:
     assert result.returncode in (0, 1), (result.returncode, result.stderr[-2000:])
     report = json.loads(result.stdout)
     rows = [
-        r
-        for r in report["results"]
-        if re.fullmatch(scenario.check.replace(".", r"\.").replace("*", ".*"), r["id"])
+        r for r in report["results"] if re.fullmatch(scenario.check.replace(".", r"\.").replace("*", ".*"), r["id"])
     ]
     assert rows, f"{name}: no {scenario.check} result in {[r['id'] for r in report['results']]}"
     text = _check_text(rows)

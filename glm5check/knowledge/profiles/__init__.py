@@ -132,9 +132,7 @@ class Profile:
                 data[section] = dict(value)
             else:
                 data[section] = {
-                    f.name: _plain(getattr(value, f.name))
-                    for f in fields(value)
-                    if getattr(value, f.name) is not None
+                    f.name: _plain(getattr(value, f.name)) for f in fields(value) if getattr(value, f.name) is not None
                 }
         return data
 
@@ -160,10 +158,16 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     for key, value in override.items():
         if value == UNSET:
             merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict) and key in _SECTIONS | {
-            "env": 0,
-            "node_env": 0,
-        }:
+        elif (
+            isinstance(value, dict)
+            and isinstance(merged.get(key), dict)
+            and key
+            in _SECTIONS
+            | {
+                "env": 0,
+                "node_env": 0,
+            }
+        ):
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value
@@ -246,7 +250,7 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
             raise ProfileError(f"{origin}: [{table}] must map variable names to strings")
     for name, kind in data.get("node_env", {}).items():
         if kind not in ("address", "interface"):
-            raise ProfileError(f"{origin}: [node_env] {name} must be \"address\" or \"interface\"")
+            raise ProfileError(f'{origin}: [node_env] {name} must be "address" or "interface"')
     return Profile(
         name=str(data["name"]),
         description=str(data.get("description", "")),
