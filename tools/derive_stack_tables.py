@@ -705,6 +705,7 @@ class Interpreter:
 
     # -- expressions
     def eval(self, node: ast.expr, env: dict, mod: Module, owner: ClassRef | None) -> Any:
+        """The value of an expression: a literal, a dict or list of values, a class, a parser, or an Expr."""
         ev = lambda e: self.eval(e, env, mod, owner)  # noqa: E731
         if isinstance(node, ast.Constant):
             return node.value
@@ -712,37 +713,57 @@ class Interpreter:
             return env[node.id] if node.id in env else self.global_name(node, mod)
         if isinstance(node, ast.Attribute):
             return self.attribute(node, ev(node.value))
-        if isinstance(node, ast.Subscript):
-            container, key = ev(node.value), ev(node.slice)
-            if isinstance(container, dict) and not isinstance(key, Expr):
-                if key not in container:
-                    raise DeriveError(f"{where(mod.path, node)}: {ast.unparse(node)}: no such key")
-                return container[key]
-            return Expr(ast.unparse(node))
-        if isinstance(node, ast.Dict):
-            out: dict[Any, Any] = {}
-            for key, value in zip(node.keys, node.values):
-                if key is None:
-                    out.update(ev(value))
-                else:
-                    out[ev(key)] = ev(value)
-            return out
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return [ev(e) for e in node.elts]
-        if isinstance(node, ast.JoinedStr):
-            parts = [ev(v.value) if isinstance(v, ast.FormattedValue) else v.value for v in node.values]  # type: ignore[attr-defined]
-            computed = all(isinstance(p, str) and not isinstance(p, Expr) for p in parts)
-            return "".join(parts) if computed else Expr(ast.unparse(node))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            operand = ev(node.operand)
-            return Expr(ast.unparse(node)) if isinstance(operand, Expr) else not operand
-        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
-            left, right = ev(node.left), ev(node.comparators[0])
-            if isinstance(right, dict) and not isinstance(left, Expr):
-                return (left in right) == isinstance(node.ops[0], ast.In)
-            return Expr(ast.unparse(node))
         if isinstance(node, ast.Call):
             return self.call(node, env, mod, owner)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return [ev(e) for e in node.elts]
+        handler = {
+            ast.Subscript: self._subscript,
+            ast.Dict: self._dict,
+            ast.JoinedStr: self._fstring,
+            ast.UnaryOp: self._not,
+            ast.Compare: self._membership,
+        }.get(type(node))
+        return handler(node, ev, mod) if handler else Expr(ast.unparse(node))
+
+    @staticmethod
+    def _subscript(node: Any, ev: Any, mod: Module) -> Any:
+        container, key = ev(node.value), ev(node.slice)
+        if not isinstance(container, dict) or isinstance(key, Expr):
+            return Expr(ast.unparse(node))
+        if key not in container:  # vLLM itself would raise KeyError here
+            raise DeriveError(f"{where(mod.path, node)}: {ast.unparse(node)}: no such key")
+        return container[key]
+
+    @staticmethod
+    def _dict(node: Any, ev: Any, mod: Module) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        for key, value in zip(node.keys, node.values):
+            if key is None:  # {**other, "default": None}
+                out.update(ev(value))
+            else:
+                out[ev(key)] = ev(value)
+        return out
+
+    @staticmethod
+    def _fstring(node: Any, ev: Any, mod: Module) -> Any:
+        parts = [ev(v.value) if isinstance(v, ast.FormattedValue) else v.value for v in node.values]
+        computed = all(isinstance(p, str) and not isinstance(p, Expr) for p in parts)
+        return "".join(parts) if computed else Expr(ast.unparse(node))
+
+    @staticmethod
+    def _not(node: Any, ev: Any, mod: Module) -> Any:
+        operand = ev(node.operand) if isinstance(node.op, ast.Not) else None
+        return not operand if operand is not None and not isinstance(operand, Expr) else Expr(ast.unparse(node))
+
+    @staticmethod
+    def _membership(node: Any, ev: Any, mod: Module) -> Any:
+        """`"key" in kwargs[...]`: decidable when the right side is a dict the interpreter built."""
+        if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            return Expr(ast.unparse(node))
+        left, right = ev(node.left), ev(node.comparators[0])
+        if isinstance(right, dict) and not isinstance(left, Expr):
+            return (left in right) == isinstance(node.ops[0], ast.In)
         return Expr(ast.unparse(node))
 
     def global_name(self, node: ast.Name, mod: Module) -> Any:
