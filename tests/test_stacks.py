@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from glm5check import vllm_flags
 from glm5check.errors import ConfigError
+from glm5check.knowledge import vllm_flags
 from glm5check.knowledge.stacks import (
     DEFAULT_STACK,
     PIN_NAMES,
@@ -49,7 +49,7 @@ PLAN_FIELDS = (
 )
 
 # The pinned tables are read from the vllm 0.16.0 release (978a37c8 itself cannot be fetched). Every difference to
-# glm5check/vllm_flags.py, with why (docs/stacks.md, "The pinned stack against the hand-written table"):
+# glm5check/knowledge/vllm_flags.py, with why (docs/stacks.md, "The pinned stack against the hand-written table"):
 ONLY_DERIVED = {
     # already in vllm 0.15.1, so at the pin too: the hand table missed them
     "--default-chat-template-kwargs": "0.15.1",
@@ -112,6 +112,9 @@ def test_every_stack_loads_with_a_source_for_every_value(name: str) -> None:
 
 def test_the_stacks_are_the_pin_and_every_glm5_release_of_the_matrix() -> None:
     assert list_stacks() == (DEFAULT_STACK, *RELEASES)
+    files = {p.name.removesuffix(".toml") for p in STACKS_DIR.glob("*.toml")}
+    assert files - {"defaults_rules", "env_meanings"} == set(list_stacks())
+    assert {p.name.removesuffix(".tables.json") for p in STACKS_DIR.glob("*.tables.json")} == set(list_stacks())
     pinned = load_stack(DEFAULT_STACK)
     assert pinned.kind == "pinned" and value(pinned, "vllm", "target") == "empty"
     assert value(pinned, "vllm", "commit") == "978a37c82387ce4a40aaadddcdbaf4a06fc4d590"
@@ -230,8 +233,7 @@ def test_defaults_record_the_start_up_rules() -> None:
 
 def profile_variables() -> set[str]:
     names: set[str] = set()
-    # the built-in profiles, before and after the move to glm5check/knowledge/profiles (issue 13)
-    for path in sorted([*REPO.glob("glm5check/profiles/*.toml"), *REPO.glob("glm5check/knowledge/profiles/*.toml")]):
+    for path in sorted(REPO.glob("glm5check/knowledge/profiles/*.toml")):
         data = tomllib.loads(path.read_text("utf-8"))
         names |= set(data.get("env", {})) | set(data.get("node_env", {}))
     return names

@@ -18,10 +18,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
-from importlib import resources
 from typing import Any
 
 from glm5check.errors import ConfigError
+from glm5check.util.resources import package_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,12 +29,18 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 DEFAULT_STACK = "glm5-2026-02"
+# Every stack, in order: the pinned ones, then the releases by version (tests/test_stacks.py checks that this
+# names exactly the <stack>.toml files of this folder).
+STACKS = (
+    DEFAULT_STACK,
+    *("v0.17.0rc1", "v0.18.0rc1", "v0.18.0", "v0.19.1rc1", "v0.20.2rc1"),
+    *("v0.21.0rc1", "v0.22.1rc1", "v0.23.0rc1", "v0.23.0"),
+)
 FLAG_KINDS = ("value", "bool", "switch", "list", "optional")
 PIN_NAMES = ("vllm", "vllm_ascend", "transformers", "torch", "torch_npu", "triton_ascend", "cann", "python", "mooncake")
 PIN_KEYS = ("version", "requirement", "commit", "tag", "target", "install", "guide_pin")
 DECLARED_KEYS = ("declared_by_vllm", "declared_by_vllm_ascend")
 TABLES_FORMAT = 1
-_DATA_FILES = frozenset({"defaults_rules", "env_meanings"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _READERS_FROM_SOURCES = frozenset({"vllm", "vllm-ascend"})
 
@@ -114,24 +120,9 @@ class EnvVar:
     locations: tuple[str, ...]  # "vllm-ascend: vllm_ascend/utils.py:476 (read)" …
 
 
-def _files() -> Any:
-    return resources.files(__name__)
-
-
-@cache
 def list_stacks() -> tuple[str, ...]:
     """Every stack name: the pinned stacks first, then releases in version order."""
-    names = [p.name[: -len(".toml")] for p in _files().iterdir() if p.name.endswith(".toml")]
-    return tuple(sorted((n for n in names if n not in _DATA_FILES), key=_order))
-
-
-def _order(name: str) -> tuple[int, Any]:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return (1, Version(name.removeprefix("v")))
-    except InvalidVersion:
-        return (0, name)
+    return STACKS
 
 
 def release_stack_for(vllm_ascend_version: str) -> str | None:
@@ -169,7 +160,7 @@ def _load(name: str) -> Stack:
 
 def _read_toml(filename: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(_files().joinpath(filename).read_text("utf-8"))
+        return tomllib.loads(package_text(__name__, filename))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise StackError(f"cannot read {filename}: {exc}") from exc
 
@@ -217,7 +208,7 @@ class Stack:
     def tables(self) -> dict[str, Any]:
         """The generated tables of this stack (<name>.tables.json)."""
         try:
-            tables = json.loads(_files().joinpath(f"{self.name}.tables.json").read_text("utf-8"))
+            tables = json.loads(package_text(__name__, f"{self.name}.tables.json"))
         except (OSError, ValueError) as exc:
             raise StackError(f"cannot read the tables of stack {self.name}: {exc}") from exc
         if not isinstance(tables, dict) or tables.get("format") != TABLES_FORMAT:
