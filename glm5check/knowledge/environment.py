@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-# HCCL, CANN/Ascend, vLLM and torch_npu settings, OpenMP, the launchers' rank variables and the model hubs.
+# HCCL, CANN/Ascend (ACL, ATB), vLLM and torch_npu settings, OpenMP, the launchers' rank variables and the model hubs.
 _RELEVANT = re.compile(
     r"^(HCCL_|ASCEND_|VLLM_|GLOO_|TP_SOCKET|OMP_|PYTORCH_NPU|TASK_QUEUE|LD_LIBRARY_PATH$|PYTHONPATH$|CANN|"
-    r"ATB_|HF_|MODELSCOPE|TRANSFORMERS_|NPU_|RANK$|WORLD_SIZE$|MASTER_|SLURM_|OMPI_COMM)"
+    r"ATB_|ACL_|HF_|MODELSCOPE|TRANSFORMERS_|NPU_|RANK$|WORLD_SIZE$|MASTER_|SLURM_|OMPI_COMM)"
 )
 
 
