@@ -46,6 +46,11 @@ _RUN_OPTIONS = [
     click.option("--serve-script", metavar="FILE", help="The bash launch script to validate (never executed)."),
     click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
     click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
+    click.option(
+        "--peer-npu-ips",
+        metavar="IP,…",
+        help="Node 0's NPU device IPs for the cross-node hccn_tool ping (or GLM5CHECK_PEER_NPU_IPS).",
+    ),
     click.option("--model-dir", metavar="PATH", help="The weights folder (default: the profile's)."),
     click.option("--python", "python_path", metavar="PATH", help="Interpreter whose packages are checked."),
     click.option("--check", "include", multiple=True, metavar="ID", help="Only these checks (glob, repeatable)."),

@@ -31,6 +31,7 @@ class RunArgs:
     serve_script: str | None = None
     serve_cmd: str | None = None
     node0_ip: str | None = None
+    peer_npu_ips: str | None = None
     model_dir: str | None = None
     python_path: str | None = None
     include: tuple[str, ...] = ()
@@ -101,6 +102,7 @@ def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
         model_dir=args.model_dir or saved.get("model_dir"),
         node_rank=args.node_rank if args.node_rank is not None else saved.get("node_rank"),
         node0_ip=args.node0_ip or saved.get("node0_ip"),
+        peer_npu_ips=_peer_npu_ips(args.peer_npu_ips, saved.get("peer_npu_ips")),
         expect=expect,
         serve_source=serve_source or saved.get("serve_source"),
     )
@@ -127,6 +129,19 @@ def load_serve_script(profile: Profile, path: str | Path) -> ServeInput:
     from glm5check.knowledge.launch_command import read_serve
 
     return read_serve(profile, read_serve_script(path), script_name=str(path))
+
+
+def _peer_npu_ips(given: str | None, saved: Any) -> tuple[str, ...]:
+    """--peer-npu-ips (every entry an IP address, else exit 2), else the snapshot's recorded list."""
+    from glm5check.facts.npu import split_addresses
+    from glm5check.parsers.hccn import valid_ip
+
+    if given is None:
+        return tuple(str(a) for a in saved) if isinstance(saved, list) else ()
+    addresses = split_addresses(given)
+    if not addresses or any(valid_ip(a) is None for a in addresses):
+        raise ConfigError(f"--peer-npu-ips takes IP addresses separated by commas, not {given!r}")
+    return addresses
 
 
 def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -235,6 +250,7 @@ def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> d
             "model_dir": opts.model_dir,
             "node_rank": opts.node_rank,
             "node0_ip": opts.node0_ip,
+            "peer_npu_ips": list(opts.peer_npu_ips),
             "expect": opts.expect,
             "serve_source": opts.serve_source,
         },

@@ -313,6 +313,51 @@ def test_network_all_up_passes_and_pings_node0(fake_bin: Path) -> None:
     assert by_item["ping 1 -> 192.0.2.99"]["status"] == "fail"
 
 
+def test_peer_npu_ips_option_pings_node0_and_wins_over_the_variable(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", _hccn_answers(ping="29.1.137.205"))
+    args = ("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network")
+    _, results, _ = run_json(
+        *args,
+        "--peer-npu-ips",
+        "29.1.137.205, 192.0.2.99",
+        bin_dir=fake_bin,
+        env={"GLM5CHECK_PEER_NPU_IPS": "192.0.2.1"},
+    )
+    pings = {r["item"]: r["status"] for r in results_of(results, "npu.network") if r["item"].startswith("ping")}
+    assert pings == {"ping 0 -> 29.1.137.205": "pass", "ping 1 -> 192.0.2.99": "fail"}
+
+
+@pytest.mark.parametrize("given", ["node0-npu", "10.0.0.1,10.0.0.300", " , "])
+def test_peer_npu_ips_option_that_is_not_addresses_is_a_usage_error(given: str) -> None:
+    done = run_cli("--profile", "a2-multi", "--peer-npu-ips", given)
+    assert_no_traceback(done)
+    assert done.returncode == 2
+    expected = f"--peer-npu-ips takes IP addresses separated by commas, not {given!r}"
+    assert done.stderr.strip() == f"glm5check: error: {expected}"
+
+
+def test_without_peer_ips_the_ping_is_skipped_naming_the_option(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", _hccn_answers())
+    _, results, _ = run_json("--profile", "a2-multi", "--check", "npu.network", bin_dir=fake_bin)
+    (ping,) = [r for r in results_of(results, "npu.network") if r["item"] == "ping"]
+    assert ping["status"] == "skip" and "--peer-npu-ips" in ping["message"]
+
+
+def test_a_snapshot_records_peer_npu_ips_and_replays_the_pings(fake_bin: Path, tmp_path: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", _hccn_answers(ping="29.1.137.205"))
+    snap = tmp_path / "snap"
+    args = ("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network", "--peer-npu-ips", "29.1.137.205")
+    recorded = run_cli("snapshot", *args, "-o", str(snap), env=clean_env(path_prepend=[fake_bin]))
+    assert_no_traceback(recorded)
+    assert json.loads((snap / "snapshot.json").read_text())["options"]["peer_npu_ips"] == ["29.1.137.205"]
+    _, replayed, _ = run_json("--replay", str(snap), "--check", "npu.network")
+    pings = {r["item"]: r["status"] for r in replayed if r["item"].startswith("ping")}
+    assert pings == {"ping 0 -> 29.1.137.205": "pass"}
+
+
 def test_network_is_not_run_on_single_node_profiles(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
     _, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
