@@ -105,7 +105,9 @@ def run_command(ctx: click.Context, **kwargs: Any) -> None:
 def snapshot_command(ctx: click.Context, **kwargs: Any) -> None:
     """Record every probe of a run (and its report) as a snapshot directory or .tar.gz (-o PATH)."""
     if not kwargs["output"]:
-        raise UsageProblem("snapshot needs -o PATH (a directory, or a file ending in .tar.gz)")
+        raise UsageProblem("snapshot needs -o PATH (a directory, a file ending in .tar.gz, or - for standard output)")
+    if kwargs["output"] == "-" and sys.stdout.isatty():
+        raise UsageProblem("snapshot -o - writes a .tar.gz to standard output: redirect it to a file or a pipe")
     if kwargs["replay"]:
         raise UsageProblem("snapshot records a live run; it cannot be combined with --replay")
     ctx.exit(_execute(kwargs, record=True))

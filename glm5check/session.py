@@ -14,7 +14,13 @@ from glm5check.errors import ConfigError
 from glm5check.facts.context import Context, Options
 from glm5check.facts.node import node_info
 from glm5check.host.base import Host
-from glm5check.host.snapshot import SnapshotData, SnapshotError, read_snapshot, write_snapshot
+from glm5check.host.snapshot import (
+    SnapshotData,
+    SnapshotError,
+    read_snapshot,
+    write_snapshot,
+    write_snapshot_archive,
+)
 from glm5check.knowledge.launch_command import ServeInput
 from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
 from glm5check.reporting import build_report, utc_now
@@ -47,6 +53,7 @@ class RunArgs:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+STDOUT = "-"  # `snapshot -o -`: the .tar.gz goes to standard output
 DEMO_PREFIX = "demo"
 DEFAULT_DEMO = "a2-node0"
 
@@ -223,7 +230,13 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     summary = summarize(outcomes, args.strict)
     hostname = host.hostname()
     report = build_report(ctx, outcomes, summary, int((time.perf_counter() - started) * 1000), hostname)
-    if record and snapshot is not None and args.output:
+    if record and snapshot is not None and args.output == STDOUT:
+        snapshot.report = report.to_json()
+        snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
+        write_snapshot_archive(snapshot, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        print(summary_line(report, args.strict), file=sys.stderr)
+    elif record and snapshot is not None and args.output:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
         write_snapshot(snapshot, args.output)
