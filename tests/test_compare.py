@@ -444,3 +444,14 @@ def test_compare_of_reports_with_any_values_never_raises(
     nodes = [NodeReport("a", "a.json", demo_reports["node0"]), NodeReport("b", "b.json", odd)]
     differences = compare(nodes)
     assert render_table(nodes, differences) and json.loads(render_json(nodes, differences))
+
+
+def test_terminal_escapes_in_a_report_never_reach_the_table(
+    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    node0, node1 = consistent_pair(demo_reports)
+    node1["node"]["hostname"] = "npu\x1b]0;owned\x07-a2-02"
+    node1["facts"]["env"]["HCCL_BUFFSIZE"] = "\x1b[2J\r\u202e200"
+    code, table = run_compare(tmp_path, node0, node1, fmt="table")
+    assert code == 1 and "HCCL_BUFFSIZE" in table
+    assert not any(ch in table for ch in ("\x1b", "\x07", "\r", "\u202e"))

@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from glm5check.errors import ConfigError
+from glm5check.util.shapes import as_dict, as_int, as_list, as_text
 
 REPORT_SCHEMA = "glm5check.report/v1"
 COMPARE_SCHEMA = "glm5check.compare/v1"
@@ -64,29 +65,30 @@ class NodeReport:
     def multi_node(self) -> bool:
         profile = self.data.get("profile")
         hardware = profile.get("hardware") if isinstance(profile, dict) else None
-        nodes = _int(hardware.get("nodes")) if isinstance(hardware, dict) else None
+        nodes = as_int(hardware.get("nodes")) if isinstance(hardware, dict) else None
         return nodes is not None and nodes > 1
 
     @property
     def addresses(self) -> set[str]:
         found: set[str] = set()
-        for interface in _list(self.facts.get("interfaces")):
+        for interface in as_list(self.facts.get("interfaces")):
             if isinstance(interface, dict):
-                found.update(str(a) for a in _list(interface.get("ipv4")) + _list(interface.get("ipv6")))
+                found.update(str(a) for a in as_list(interface.get("ipv4")) + as_list(interface.get("ipv6")))
         return found
 
     @property
     def hccl_mtu(self) -> int | None:
         """The MTU of the interface that carries this node's HCCL_IF_IP (None when unknown)."""
-        address = _dict(self.facts.get("env")).get("HCCL_IF_IP")
-        for interface in _list(self.facts.get("interfaces")):
-            if isinstance(interface, dict) and address in _list(interface.get("ipv4")) + _list(interface.get("ipv6")):
-                return _int(interface.get("mtu"))
+        address = as_dict(self.facts.get("env")).get("HCCL_IF_IP")
+        for interface in as_list(self.facts.get("interfaces")):
+            carried = as_list(as_dict(interface).get("ipv4")) + as_list(as_dict(interface).get("ipv6"))
+            if address in carried:
+                return as_int(as_dict(interface).get("mtu"))
         return None
 
     @property
     def interface_names(self) -> set[str]:
-        return {str(i.get("name")) for i in _list(self.facts.get("interfaces")) if isinstance(i, dict)}
+        return {str(i.get("name")) for i in as_list(self.facts.get("interfaces")) if isinstance(i, dict)}
 
     @property
     def dp_ranks(self) -> list[int]:
@@ -116,7 +118,10 @@ class ReportError(ConfigError):
 
 def parse_report(text: str) -> dict[str, Any]:
     """A report read from untrusted text (a file, a node's standard output): a JSON object with the report
-    schema, else ReportError. Every field inside may still have any type; NodeReport's accessors cope."""
+    schema, else ReportError. Every string in it is made printable (no terminal escapes, no characters
+    XML or UTF-8 refuse); every field may still have any type, which NodeReport's accessors cope with."""
+    from glm5check.util.text import scrub_tree
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -127,7 +132,7 @@ def parse_report(text: str) -> dict[str, Any]:
         raise ReportError(f"not JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
         raise ReportError(f"not a glm5check report (schema {REPORT_SCHEMA})")
-    return data
+    return scrub_tree(data)
 
 
 def load_reports(paths: tuple[str, ...]) -> list[NodeReport]:
@@ -148,7 +153,7 @@ def load_reports(paths: tuple[str, ...]) -> list[NodeReport]:
 
 def _labels(raw: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """A unique column name per report: its hostname, else its file name, else its position and path."""
-    hostnames = [str(_dict(data.get("node")).get("hostname") or "") for _, data in raw]
+    hostnames = [str(as_dict(data.get("node")).get("hostname") or "") for _, data in raw]
     names = [Path(path).name for path, _ in raw]
     labels = []
     for index, (hostname, name) in enumerate(zip(hostnames, names)):
@@ -177,15 +182,15 @@ def _profiles(nodes: list[NodeReport]) -> Iterator[Difference]:
         nodes,
         "profile",
         "profile",
-        lambda n: _dict(n.data.get("profile")).get("name"),
+        lambda n: as_dict(n.data.get("profile")).get("name"),
         "nodes were checked against different profiles",
     )
 
 
 def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
-    names = sorted({name for n in nodes for name in _dict(n.facts.get("packages"))})
+    names = sorted({name for n in nodes for name in as_dict(n.facts.get("packages"))})
     for name in names:
-        packages = {n.label: _dict(n.facts.get("packages")).get(name) for n in nodes}
+        packages = {n.label: as_dict(n.facts.get("packages")).get(name) for n in nodes}
         versions = {label: _field(p, "version") or "not installed" for label, p in packages.items()}
         if len(set(versions.values())) > 1:
             yield Difference("packages", f"{name} version", f"{name} differs between nodes", versions)
@@ -206,7 +211,7 @@ def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
         nodes,
         "software",
         "python",
-        lambda n: _dict(n.facts.get("python")).get("version"),
+        lambda n: as_dict(n.facts.get("python")).get("version"),
         "Python differs between nodes",
     )
     yield from _agree(
@@ -220,7 +225,7 @@ def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
 
 
 def _weights(nodes: list[NodeReport]) -> Iterator[Difference]:
-    fingerprints = {n.label: _dict(n.facts.get("weights")).get("fingerprint") for n in nodes}
+    fingerprints = {n.label: as_dict(n.facts.get("weights")).get("fingerprint") for n in nodes}
     if len(set(fingerprints.values())) > 1:
         shown = {label: _cut(str(f), 23) if f else "unknown" for label, f in fingerprints.items()}
         if None in fingerprints.values():
@@ -232,13 +237,13 @@ def _weights(nodes: list[NodeReport]) -> Iterator[Difference]:
                 "`glm5check weights verify DIR --deep` on each node to find the file"
             )
         yield Difference("weights", "fingerprint", message, shown)
-    serve_models = [(_dict(n.facts.get("serve")).get("model_path")) for n in nodes]
+    serve_models = [(as_dict(n.facts.get("serve")).get("model_path")) for n in nodes]
     if any(serve_models):
         yield from _agree(
             nodes,
             "weights",
             "model path",
-            lambda n: _dict(n.facts.get("serve")).get("model_path"),
+            lambda n: as_dict(n.facts.get("serve")).get("model_path"),
             "vllm serve is given different model paths",
         )
 
@@ -294,7 +299,7 @@ def _address_of_node0(nodes: list[NodeReport]) -> Iterator[Difference]:
     if len(node0) != 1 or not node0[0].addresses:
         return
     for node in nodes:
-        address = _text(node.plan.get("data_parallel_address"))
+        address = as_text(node.plan.get("data_parallel_address"))
         if address and address not in node0[0].addresses:
             yield Difference(
                 "serve",
@@ -309,8 +314,8 @@ def _env(nodes: list[NodeReport]) -> Iterator[Difference]:
     node_env: dict[str, str] = {}
     for node in nodes:
         profile = node.data.get("profile")
-        node_env.update(_dict(profile.get("node_env") if isinstance(profile, dict) else None))
-    names = sorted({name for n in nodes for name in _dict(n.facts.get("env"))})
+        node_env.update(as_dict(profile.get("node_env") if isinstance(profile, dict) else None))
+    names = sorted({name for n in nodes for name in as_dict(n.facts.get("env"))})
     for name in names:
         if name in node_env or _PER_NODE_ENV.search(name):
             continue
@@ -318,7 +323,7 @@ def _env(nodes: list[NodeReport]) -> Iterator[Difference]:
             nodes,
             "env",
             name,
-            lambda n, key=name: _dict(n.facts.get("env")).get(key, "unset"),
+            lambda n, key=name: as_dict(n.facts.get("env")).get(key, "unset"),
             f"{name} differs between nodes",
         )
     for name, kind in sorted(node_env.items()):
@@ -326,7 +331,7 @@ def _env(nodes: list[NodeReport]) -> Iterator[Difference]:
 
 
 def _node_addresses(nodes: list[NodeReport], name: str) -> Iterator[Difference]:
-    values = {n.label: _text(_dict(n.facts.get("env")).get(name)) for n in nodes}
+    values = {n.label: as_text(as_dict(n.facts.get("env")).get(name)) for n in nodes}
     for node in nodes:
         value = values[node.label]
         if not value:
@@ -350,7 +355,7 @@ def _node_addresses(nodes: list[NodeReport], name: str) -> Iterator[Difference]:
 
 def _node_interfaces(nodes: list[NodeReport], name: str) -> Iterator[Difference]:
     for node in nodes:
-        value = _dict(node.facts.get("env")).get(name)
+        value = as_dict(node.facts.get("env")).get(name)
         if not value:
             yield Difference("env", name, f"{name} is unset on {node.label}", {node.label: "unset"})
             continue
@@ -420,7 +425,7 @@ def _ranks(nodes: list[NodeReport]) -> Iterator[Difference]:
 def _device_ips(nodes: list[NodeReport]) -> Iterator[Difference]:
     owners: dict[str, set[str]] = {}
     for node in nodes:
-        for ip in _dict(node.facts.get("npu_device_ips")).values():
+        for ip in as_dict(node.facts.get("npu_device_ips")).values():
             owners.setdefault(str(ip), set()).add(node.label)
     shared = {ip: labels for ip, labels in owners.items() if len(labels) > 1}
     if shared:
@@ -478,26 +483,18 @@ def _ranks_text(ranks: list[int]) -> str:
     return ",".join(str(r) for r in ranks) or "none"
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _count(value: Any) -> int | None:
     """A rank or size: a whole number 0..MAX_RANKS (a report claiming 10**12 ranks is not enumerated)."""
-    number = _int(value)
+    number = as_int(value)
     return number if number is not None and 0 <= number <= MAX_RANKS else None
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 # ---------------------------------------------------------------------------------------------------
