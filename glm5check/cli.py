@@ -19,6 +19,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "weights": "glm5check.commands.weights:weights",
     "compare": "glm5check.commands.compare:compare_command",
     "fix-env": "glm5check.commands.fix_env:fix_env",
+    "cluster": "glm5check.commands.cluster:cluster_command",
 }
 
 FORMATS = ("table", "json", "junit")
@@ -75,6 +76,18 @@ _RUN_OPTIONS = [
 def run_options(func: Any) -> Any:
     for option in reversed(_RUN_OPTIONS):
         func = option(func)
+    return func
+
+
+# Run options `glm5check cluster` does not take: its own --format and --output shape the cluster report, it
+# gives each node its --node-rank, and nodes run live. Every other run option is passed on to every node.
+NOT_FOR_CLUSTER = frozenset({"output_format", "output", "replay", "node_rank"})
+
+
+def node_options(func: Any) -> Any:
+    """The run options, less NOT_FOR_CLUSTER, for `glm5check cluster`."""
+    func = run_options(func)
+    func.__click_params__ = [p for p in func.__click_params__ if p.name not in NOT_FOR_CLUSTER]
     return func
 
 

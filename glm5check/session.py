@@ -109,7 +109,7 @@ def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
         model_dir=args.model_dir or saved.get("model_dir"),
         node_rank=args.node_rank if args.node_rank is not None else saved.get("node_rank"),
         node0_ip=args.node0_ip or saved.get("node0_ip"),
-        peer_npu_ips=_peer_npu_ips(args.peer_npu_ips, saved.get("peer_npu_ips")),
+        peer_npu_ips=peer_npu_ips_option(args.peer_npu_ips) if args.peer_npu_ips is not None else _saved_ips(saved),
         expect=expect,
         serve_source=serve_source or saved.get("serve_source"),
     )
@@ -138,17 +138,20 @@ def load_serve_script(profile: Profile, path: str | Path) -> ServeInput:
     return read_serve(profile, read_serve_script(path), script_name=str(path))
 
 
-def _peer_npu_ips(given: str | None, saved: Any) -> tuple[str, ...]:
-    """--peer-npu-ips (every entry an IP address, else exit 2), else the snapshot's recorded list."""
+def peer_npu_ips_option(given: str) -> tuple[str, ...]:
+    """--peer-npu-ips: every entry an IP address, else ConfigError (exit 2)."""
     from glm5check.facts.npu import split_addresses
     from glm5check.parsers.hccn import valid_ip
 
-    if given is None:
-        return tuple(str(a) for a in saved) if isinstance(saved, list) else ()
     addresses = split_addresses(given)
     if not addresses or any(valid_ip(a) is None for a in addresses):
         raise ConfigError(f"--peer-npu-ips takes IP addresses separated by commas, not {given!r}")
     return addresses
+
+
+def _saved_ips(saved: dict[str, Any]) -> tuple[str, ...]:
+    ips = saved.get("peer_npu_ips")
+    return tuple(str(a) for a in ips) if isinstance(ips, list) else ()
 
 
 def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -248,6 +248,27 @@ def _write_bytes(data: SnapshotData, sink: _Sink) -> None:
 
 # -- reading -----------------------------------------------------------------------------------------
 
+MAX_ARCHIVE_MEMBERS = 100_000
+
+
+def archive_report(data: bytes, cap: int) -> str:
+    """The report.json of a snapshot .tar.gz held in memory (as `snapshot -o -` streams it), at most cap
+    bytes, read without extracting anything; SnapshotError when the bytes are not such an archive."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for count, member in enumerate(archive):
+                if count >= MAX_ARCHIVE_MEMBERS:
+                    raise SnapshotError(f"more than {MAX_ARCHIVE_MEMBERS} members before report.json")
+                if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/report.json"):
+                    if member.size > cap:
+                        raise SnapshotError(f"its report.json is larger than {cap >> 20} MiB")
+                    handle = archive.extractfile(member)
+                    return (handle.read(cap) if handle else b"").decode("utf-8", errors="replace")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise SnapshotError((str(exc).splitlines() or [type(exc).__name__])[0] or "not a .tar.gz") from None
+    raise SnapshotError("no report.json in it")
+
+
 
 def _part(path: Path) -> bytes:
     """One file of a snapshot (a regular file of bounded size), or SnapshotError."""

@@ -1,0 +1,174 @@
+"""The cluster report: a JSON document (schema `glm5check.cluster/v1`, glm5check/schema/cluster-v1.json),
+JUnit XML and the terminal table, and the `--output DIR` folder (every file written atomically).
+
+    DIR/<host>.json               each node's report, as it arrived (nodes that gave none have no file)
+    DIR/<host>.snapshot.tar.gz    each node's snapshot (with --snapshot)
+    DIR/cluster.json              the cluster report (always), plus cluster.xml (--format junit)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from glm5check import __version__
+from glm5check.cluster.collect import Node0Facts
+from glm5check.cluster.judge import NodeView, summary_text
+from glm5check.engine.runner import summarize_statuses
+from glm5check.errors import ConfigError
+from glm5check.host.output import output_folder, write_atomic
+from glm5check.util.redact import redact_text, redact_tree
+
+CLUSTER_SCHEMA = "glm5check.cluster/v1"
+REPORT_SUFFIX = ".json"
+SNAPSHOT_SUFFIX = ".snapshot.tar.gz"
+
+
+def file_stems(views: list[NodeView]) -> dict[str, str]:
+    """A file name stem per host: the host with `:` and `%` (IPv6) replaced, unique."""
+    stems: dict[str, str] = {}
+    for view in views:
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", view.host)
+        while stem in stems.values() or stem.startswith(".") or stem == "cluster":
+            stem = "_" + stem
+        stems[view.host] = stem
+    return stems
+
+
+def build_document(
+    views: list[NodeView],
+    results: list[dict[str, Any]],
+    node0: Node0Facts | None,
+    run: dict[str, Any],
+    strict: bool,
+    stems: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """`run` holds via, profile and duration_ms; `stems` the file names when --output keeps the nodes' files."""
+    verdict = summarize_statuses([r["status"] for r in results], strict)
+    document = {
+        "schema": CLUSTER_SCHEMA,
+        "tool": {"name": "glm5check", "version": __version__},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "via": run["via"],
+        "profile": run.get("profile"),
+        "node0": None if node0 is None else {**asdict(node0), "device_ips": list(node0.device_ips)},
+        "nodes": [_node_json(v, stems) for v in views],
+        "results": results,
+        "summary": {
+            "nodes": len(views),
+            "ready": sum(v.status != "fail" for v in views),
+            **verdict.counts,
+            "total": verdict.total,
+            "ok": verdict.ok,
+            "duration_ms": run["duration_ms"],
+        },
+    }
+    return redact_tree(document)
+
+
+def _node_json(view: NodeView, stems: dict[str, str] | None) -> dict[str, Any]:
+    outcome, summary = view.outcome, view.summary
+    kept = stems is not None and outcome.report is not None
+    return {
+        "host": view.host,
+        "rank": view.rank,
+        "role": view.role,
+        "phase": outcome.phase,
+        "status": view.status,
+        "exit_code": outcome.exit_code,
+        "duration_ms": outcome.duration_ms,
+        "command": [redact_text(word) for word in outcome.argv],
+        "summary": None if summary is None else {**summary.counts, "total": summary.total, "ok": summary.ok},
+        "problems": [{k: r[k] for k in ("id", "item", "status", "message", "remediation")} for r in view.problems],
+        "error": outcome.error,
+        "remediation": outcome.remedy,
+        "report": stems[view.host] + REPORT_SUFFIX if kept and stems else None,
+        "snapshot": stems[view.host] + SNAPSHOT_SUFFIX if kept and stems and outcome.snapshot else None,
+    }
+
+
+def render_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_junit(document: dict[str, Any], views: list[NodeView]) -> str:
+    from glm5check.reports.junit import add_suites, finish, testsuites
+
+    every = [*document["results"], *(r for v in views for r in v.results)]
+    root = testsuites("glm5check cluster", every, document["summary"]["duration_ms"])
+    add_suites(root, document["results"], "glm5check", "cluster")
+    for view in views:
+        add_suites(root, list(view.results), f"glm5check.{view.host}", view.host)
+    return finish(root)
+
+
+def render_table(document: dict[str, Any], stream: TextIO | None, strict: bool) -> str:
+    from tabulate import tabulate
+
+    from glm5check.reports.table import results_table
+
+    rows = [_node_row(node) for node in document["nodes"]]
+    nodes = tabulate(
+        rows,
+        headers=["node", "rank", "role", "status", "results", "problems"],
+        tablefmt="simple",
+        maxcolwidths=[30, None, None, None, 50, 60],
+        disable_numparse=True,
+    )
+    results = results_table(document["results"], stream)
+    return f"{header(document)}\n\n{nodes}\n\n{results}\n\n{summary_line(document, strict)}\n"
+
+
+def _node_row(node: dict[str, Any]) -> list[str]:
+    summary = node["summary"]
+    if summary is None:
+        return [node["host"], _shown(node["rank"]), _shown(node["role"]), "FAIL", "no report", node["error"] or ""]
+    problems = ", ".join(f"{p['id']}[{p['item']}]" if p["item"] else p["id"] for p in node["problems"])
+    counts = summary_text(summary, summary["total"])
+    return [node["host"], _shown(node["rank"]), _shown(node["role"]), node["status"].upper(), counts, problems]
+
+
+def header(document: dict[str, Any]) -> str:
+    count = len(document["nodes"])
+    nodes = f"{count} node{'s' * (count != 1)} over {document['via']}"
+    profile = f" · profile {document['profile']}" if document["profile"] else ""
+    return f"glm5check {document['tool']['version']} cluster · {nodes}{profile}"
+
+
+def summary_line(document: dict[str, Any], strict: bool = False) -> str:
+    s = document["summary"]
+    counts = " · ".join(f"{s[k]} {k}" for k in ("pass", "warn", "fail", "error", "skip"))
+    if s["ok"]:
+        verdict = "exit 0 — the deployment is ready" + (", read the warnings" if s["warn"] else "")
+    else:
+        verdict = "exit 1 — the deployment is not ready: fix the FAIL rows"
+        verdict += " and the warnings (--strict)" if strict and s["warn"] else ""
+    ready = f"{s['ready']} of {s['nodes']} nodes ready"
+    return f"{ready} · {s['total']} cluster results · {counts} · {s['duration_ms'] / 1000:.2f} s    {verdict}"
+
+
+def write_output(
+    folder: str, views: list[NodeView], stems: dict[str, str], document: dict[str, Any], junit: str | None
+) -> None:
+    """The nodes' reports and snapshots and the cluster report in folder (created if missing)."""
+    try:
+        root = output_folder(Path(folder))
+        for view in views:
+            outcome = view.outcome
+            if outcome.report_text is not None:
+                write_atomic(root / (stems[view.host] + REPORT_SUFFIX), outcome.report_text.encode("utf-8"))
+            if outcome.snapshot is not None:
+                write_atomic(root / (stems[view.host] + SNAPSHOT_SUFFIX), outcome.snapshot)
+        write_atomic(root / "cluster.json", render_json(document).encode("utf-8"))
+        if junit is not None:
+            write_atomic(root / "cluster.xml", junit.encode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {folder}: {exc.strerror or exc}") from None
+
+
+def _shown(value: Any) -> str:
+    return "—" if value is None else str(value)
