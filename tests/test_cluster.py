@@ -524,3 +524,13 @@ def test_a_usage_error_on_the_node_is_named() -> None:
     outcome = answer(b"", 2, b"glm5check: error: no profile: use --profile NAME\n")
     said = "glm5check: error: no profile: use --profile NAME"
     assert outcome.error == f"glm5check on npu-a2-02 stopped with a usage error (exit 2): {said}"
+
+
+def test_the_real_ssh_tests_say_why_they_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    import netns
+    import sshd_nodes
+
+    monkeypatch.setattr("os.access", lambda path, mode: False)
+    assert "apt-get install openssh-server" in (sshd_nodes.unavailable_reason() or "")
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert netns.unavailable_reason() == "network-namespace tests need root (ip netns add); running as uid 1000"

@@ -280,9 +280,9 @@ def _device_ips(node: NodeReport) -> tuple[str, ...]:
 
 
 _REMEDY = {
-    "ssh": "check that `ssh HOST true` works from here without a prompt (BatchMode: a key or the agent, a known "
+    "ssh": "check that `ssh {host} true` works from here without a prompt (BatchMode: a key or the agent, a known "
     "host key, the user's ~/.ssh/config)",
-    "pdsh": "check that `pdsh -w HOST true` works from here (rcmd module, keys, host keys)",
-    "srun": "run inside an allocation that holds this node (salloc / sbatch), and check its name in sinfo",
-    "kubectl": "check the pod name, --namespace and --container with `kubectl get pods`",
+    "pdsh": "check that `pdsh -w {host} true` works from here (rcmd module, keys, host keys)",
+    "srun": "run inside an allocation that holds {host} (salloc / sbatch), and check its name in sinfo",
+    "kubectl": "check the pod {host}, its namespace and container with `kubectl get pods`",
 }
