@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -53,16 +54,35 @@ def setup(tmp_path: Path) -> Iterator[tuple[Pair, Client, Path]]:
         yield pair, client, tmp_path
 
 
-def run_cluster(pair: Pair, client: Client, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`glm5check cluster --via ssh` run on node 0 (inside its namespace), with the test's ssh config."""
-    argv = ["ip", "netns", "exec", pair.node0.netns, sys.executable, "-m", "glm5check", "cluster", "--via", "ssh"]
-    argv += ["--ssh-config", str(client.config), *args]
-    done = subprocess.run(argv, capture_output=True, text=True, env=clean_env(), timeout=timeout)
+def run_cluster(
+    pair: Pair, client: Client, *args: str, timeout: float = 120, via: str = "ssh"
+) -> subprocess.CompletedProcess[str]:
+    """`glm5check cluster --via ssh` (or pdsh) run on node 0 (inside its namespace) with the test's ssh config:
+    ssh gets it with --ssh-config, pdsh's ssh module through PDSH_SSH_ARGS_APPEND, as a site would set it."""
+    argv = ["ip", "netns", "exec", pair.node0.netns, sys.executable, "-m", "glm5check", "cluster", "--via", via]
+    if via == "ssh":
+        argv += ["--ssh-config", str(client.config)]
+    env = clean_env({"PDSH_SSH_ARGS_APPEND": f"-F {client.config} -o BatchMode=yes"})
+    done = subprocess.run([*argv, *args], capture_output=True, text=True, env=env, timeout=timeout)
     assert_no_traceback(done)
     return done
 
 
-def test_two_real_sshd_nodes_healthy_and_faulty_and_phase_two_pings_node0(setup: tuple[Pair, Client, Path]) -> None:
+@pytest.mark.parametrize(
+    "via",
+    [
+        "ssh",
+        pytest.param(
+            "pdsh",
+            marks=pytest.mark.skipif(
+                shutil.which("pdsh") is None, reason="pdsh is not installed (apt-get install pdsh)"
+            ),
+        ),
+    ],
+)
+def test_two_real_sshd_nodes_healthy_and_faulty_and_phase_two_pings_node0(
+    setup: tuple[Pair, Client, Path], via: str
+) -> None:
     pair, client, tmp = setup
     node0 = healthy_node0(tmp / "nodes", HOSTS[0], NODE0_IP)
     node1 = faulty_node1(tmp / "nodes", HOSTS[1], NODE1_IP)
@@ -72,7 +92,7 @@ def test_two_real_sshd_nodes_healthy_and_faulty_and_phase_two_pings_node0(setup:
         sshd(pair.node0, tmp / "sshd0", node0.folder / "login", client),
         sshd(pair.node1, tmp / "sshd1", node1.folder / "login", client),
     ):
-        done = run_cluster(pair, client, *args, "--timeout", "5", "--format", "json", "--output", str(out))
+        done = run_cluster(pair, client, *args, "--timeout", "5", "--format", "json", "--output", str(out), via=via)
     assert done.returncode == 1, done.stderr
     document = json.loads((out / "cluster.json").read_text())
     jsonschema.validate(document, cluster_schema())
