@@ -393,6 +393,8 @@ def test_a_broken_node_is_a_fail_row_and_the_healthy_one_still_reports(tmp_path:
     broken = results[f"cluster.node[{HOSTS[1]}]"]
     assert broken["status"] == "fail" and words in broken["message"], broken["message"]
     assert broken["remediation"]
+    if fault == "unreachable":
+        assert broken["remediation"].startswith("check that `ssh npu-a2-02 true` works from here")
     assert results[f"cluster.node[{HOSTS[0]}]"]["status"] == "warn"
     assert document["nodes"][1]["summary"] is None and document["nodes"][1]["error"] == broken["message"]
 

@@ -195,9 +195,8 @@ def read_answer(base: NodeOutcome, run: CapturedRun, transport: Transport, snaps
         )
     own = transport.failure(run)
     if own is not None:
-        return _failed(
-            base, own if own.startswith(transport.name) else f"{transport.name}: {own}", _REMEDY[transport.name]
-        )
+        said = own if own.startswith(transport.name) else f"{transport.name}: {own}"
+        return _failed(base, said, _REMEDY[transport.name].format(host=base.node.host))
     if run.truncated and len(run.stdout) >= (SNAPSHOT_CAP_BYTES if snapshot else REPORT_CAP_BYTES):
         return _failed(base, f"printed more than {len(run.stdout) >> 20} MiB on standard output; not read")
     stderr = [printable(ln.strip()) for ln in run.stderr.decode("utf-8", errors="replace").splitlines() if ln.strip()]
