@@ -6,6 +6,7 @@ namespaces are in test_cluster_ssh.py."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -349,8 +350,17 @@ def test_the_table_shows_nodes_then_cluster_results_then_the_verdict(tmp_path: P
     assert lines[2].split() == ["node", "rank", "role", "status", "results", "problems"]
     assert any(line.startswith(f"{HOSTS[1]}  1") and "FAIL" in line for line in lines)
     assert "FAIL  cluster.npu-ping[npu-a2-02]" in done.stdout
+    assert "cluster.node[" not in done.stdout  # both nodes reported: the node table says it
     assert lines[-1].startswith("1 of 2 nodes ready · 6 cluster results")
     assert lines[-1].endswith("exit 1 — the deployment is not ready: fix the FAIL rows")
+
+
+def test_the_table_keeps_the_error_and_fix_of_a_node_that_gave_no_report(tmp_path: Path) -> None:
+    healthy_node0(tmp_path / "nodes", HOSTS[0], ADDRESSES[0])
+    done = run_cluster(tmp_path, "--hosts", ",".join(HOSTS), *CHECKS)
+    assert re.search(r"FAIL  cluster\.node\[npu-a2-02\] +ssh: connect to host npu-a2-02 port 22: No route", done.stdout)
+    assert "fix: check that `ssh npu-a2-02 true` works from here" in done.stdout
+    assert "cluster.node[npu-a2-01]" not in done.stdout
 
 
 def test_nodes_that_disagree_fail_the_cluster_through_compare(tmp_path: Path) -> None:

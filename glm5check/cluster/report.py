@@ -119,7 +119,10 @@ def render_table(document: dict[str, Any], stream: TextIO | None, strict: bool) 
         maxcolwidths=[30, None, None, None, 50, 60],
         disable_numparse=True,
     )
-    results = results_table(document["results"], stream)
+    # A node that reported is a row of the node table already; one that did not keeps its error and fix here.
+    silent = {n["host"] for n in document["nodes"] if n["summary"] is None}
+    shown = [r for r in document["results"] if r["id"] != "cluster.node" or r["item"] in silent]
+    results = results_table(shown, stream)
     return f"{header(document)}\n\n{nodes}\n\n{results}\n\n{summary_line(document, strict)}\n"
 
 
