@@ -546,3 +546,27 @@ def test_the_real_ssh_tests_say_why_they_skip(monkeypatch: pytest.MonkeyPatch) -
     assert "apt-get install openssh-server" in (sshd_nodes.unavailable_reason() or "")
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     assert netns.unavailable_reason() == "network-namespace tests need root (ip netns add); running as uid 1000"
+
+
+def test_the_example_in_docs_cluster_md_is_what_the_command_prints(tmp_path: Path) -> None:
+    """Two nodes (healthy, faulty) and a third that does not answer, as docs/cluster.md shows them."""
+    from conftest import REPO
+
+    healthy_node0(tmp_path / "nodes", HOSTS[0], "10.20.0.11")  # the guide's node addresses
+    faulty_node1(tmp_path / "nodes", HOSTS[1], "10.20.0.12")
+    command = "cluster --hosts npu-a2-01,npu-a2-02,npu-a2-03 --profile a2-multi --check npu.*"
+    bin_dir = tmp_path / "bin"
+    fake_ssh(bin_dir)
+    env = clean_env({"FAKE_SSH_NODES": str(tmp_path / "nodes"), "COLUMNS": "110"}, [bin_dir])
+    done = run_cli(*command.split(), env=env)
+    shown = command.replace("npu.*", "'npu.*'")
+    printed = f"$ glm5check {shown}\n{done.stdout}"
+    block = re.search(
+        r"<!-- example:start -->\n```\n(.*?)```\n<!-- example:end -->", (REPO / "docs" / "cluster.md").read_text(), re.S
+    )
+    assert block is not None
+
+    def timeless(text: str) -> str:
+        return re.sub(r"\d+\.\d\d s    exit", "N.NN s    exit", text)
+
+    assert timeless(block.group(1)) == timeless(printed), f"paste into docs/cluster.md:\n{printed}"

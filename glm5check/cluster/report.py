@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, TextIO
 
 from glm5check import __version__
 from glm5check.cluster.collect import Node0Facts
-from glm5check.cluster.judge import NodeView, summary_text
+from glm5check.cluster.judge import NodeView
 from glm5check.engine.runner import summarize_statuses
 from glm5check.errors import ConfigError
 from glm5check.host.output import output_folder, write_atomic
@@ -112,11 +113,15 @@ def render_table(document: dict[str, Any], stream: TextIO | None, strict: bool) 
     from glm5check.reports.table import results_table
 
     rows = [_node_row(node) for node in document["nodes"]]
+    headers = ["node", "rank", "role", "status", "results", "problems"]
+    # tabulate pads headers by 2 and puts 2 spaces between columns; the problems column takes what is left.
+    fixed = sum(max(len(headers[i]) + 2, *(len(row[i]) for row in rows)) + 2 for i in range(5))
+    width = max(30, shutil.get_terminal_size((120, 24)).columns - fixed)
     nodes = tabulate(
         rows,
-        headers=["node", "rank", "role", "status", "results", "problems"],
+        headers=headers,
         tablefmt="simple",
-        maxcolwidths=[30, None, None, None, 50, 60],
+        maxcolwidths=[None, None, None, None, None, width],
         disable_numparse=True,
     )
     # A node that reported is a row of the node table already; one that did not keeps its error and fix here.
@@ -131,7 +136,9 @@ def _node_row(node: dict[str, Any]) -> list[str]:
     if summary is None:
         return [node["host"], _shown(node["rank"]), _shown(node["role"]), "FAIL", "no report", node["error"] or ""]
     problems = ", ".join(f"{p['id']}[{p['item']}]" if p["item"] else p["id"] for p in node["problems"])
-    counts = summary_text(summary, summary["total"])
+    counts = f"{summary['pass']}/{summary['total']} pass" + "".join(
+        f" · {summary[s]} {s}" for s in ("warn", "fail", "error") if summary[s]
+    )
     return [node["host"], _shown(node["rank"]), _shown(node["role"]), node["status"].upper(), counts, problems]
 
 
