@@ -283,14 +283,14 @@ def test_dry_run_prints_both_phases_and_runs_nothing(tmp_path: Path) -> None:
 
 def test_every_run_option_is_passed_on_or_deliberately_not() -> None:
     """A run option added later must be classified: passed on to the nodes (the default), given per node
-    (PER_NODE) or not taken by cluster (NOT_FOR_CLUSTER). This lists where each one went."""
+    (HANDLED_HERE) or not taken by cluster (NOT_FOR_CLUSTER). This lists where each one went."""
     from glm5check.cli import NOT_FOR_CLUSTER, cli
-    from glm5check.commands.cluster import PER_NODE, cluster_command
+    from glm5check.commands.cluster import HANDLED_HERE, cluster_command
 
     run_names = {p.name for p in cli.params if p.name not in ("version", "help")}
     cluster_names = {p.name for p in cluster_command.params}
     assert run_names - cluster_names == NOT_FOR_CLUSTER
-    assert cluster_names >= PER_NODE
+    assert cluster_names >= HANDLED_HERE
 
 
 # -- whole runs through the stand-in ssh ---------------------------------------------------------------------
@@ -570,3 +570,18 @@ def test_the_example_in_docs_cluster_md_is_what_the_command_prints(tmp_path: Pat
         return re.sub(r"\d+\.\d\d s    exit", "N.NN s    exit", text)
 
     assert timeless(block.group(1)) == timeless(printed), f"paste into docs/cluster.md:\n{printed}"
+
+
+def test_redact_hosts_masks_what_cluster_writes_but_not_what_phase_two_needs(tmp_path: Path) -> None:
+    node0, node1 = two_nodes(tmp_path)
+    out = tmp_path / "out"
+    done = run_cluster(tmp_path, "--hosts", ",".join(HOSTS), *CHECKS, "--redact-hosts", "--output", str(out))
+    remote = node1.remote_argv()
+    assert "--redact-hosts" not in remote and remote[remote.index("--node0-ip") + 1] == ADDRESSES[0]
+    assert sorted(p.name for p in out.iterdir()) == ["cluster.json", "node0.json", "node1.json"]
+    written = [done.stdout, *(p.read_text() for p in out.iterdir())]
+    for text in written:
+        assert not any(secret in text for secret in (*HOSTS, *ADDRESSES, node0.folder.name)), text[:500]
+    assert "<host>" in done.stdout and "<ip>" in (out / "cluster.json").read_text()
+    refused = run_cluster(tmp_path, "--hosts", ",".join(HOSTS), "--redact-hosts", "--snapshot", "-o", str(out))
+    assert refused.returncode == 2 and "cannot mask inside the nodes' snapshot archives" in refused.stderr

@@ -64,6 +64,11 @@ class NodeView:
         ]
 
     @property
+    def hostname(self) -> str | None:
+        """The host name the node reports for itself."""
+        return as_text(as_dict(as_dict(self.outcome.report).get("node")).get("hostname"))
+
+    @property
     def rank(self) -> int | None:
         reported = as_dict(self.outcome.report).get("node")
         rank = as_dict(reported).get("rank")

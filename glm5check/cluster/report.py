@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,11 +30,12 @@ REPORT_SUFFIX = ".json"
 SNAPSHOT_SUFFIX = ".snapshot.tar.gz"
 
 
-def file_stems(views: list[NodeView]) -> dict[str, str]:
-    """A file name stem per host: the host with `:` and `%` (IPv6) replaced, unique."""
+def file_stems(views: list[NodeView], masked: bool = False) -> dict[str, str]:
+    """A file name stem per host: the host with `:` and `%` (IPv6) replaced, unique; `node<N>` (its place in
+    the list) when host names are masked."""
     stems: dict[str, str] = {}
-    for view in views:
-        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", view.host)
+    for index, view in enumerate(views):
+        stem = f"node{index}" if masked else re.sub(r"[^A-Za-z0-9_.-]", "_", view.host)
         while stem in stems.values() or stem.startswith(".") or stem == "cluster":
             stem = "_" + stem
         stems[view.host] = stem
@@ -162,18 +164,24 @@ def summary_line(document: dict[str, Any], strict: bool = False) -> str:
 
 
 def write_output(
-    folder: str, views: list[NodeView], stems: dict[str, str], document: dict[str, Any], junit: str | None
+    folder: str,
+    views: list[NodeView],
+    stems: dict[str, str],
+    document: dict[str, Any],
+    junit: str | None,
+    mask: Callable[[str], str] = str,
 ) -> None:
-    """The nodes' reports and snapshots and the cluster report in folder (created if missing)."""
+    """The nodes' reports and snapshots and the cluster report in folder (created if missing); `mask` is
+    applied to every text (--redact-hosts)."""
     try:
         root = output_folder(Path(folder))
         for view in views:
             outcome = view.outcome
             if outcome.report_text is not None:
-                write_atomic(root / (stems[view.host] + REPORT_SUFFIX), outcome.report_text.encode("utf-8"))
+                write_atomic(root / (stems[view.host] + REPORT_SUFFIX), mask(outcome.report_text).encode("utf-8"))
             if outcome.snapshot is not None:
                 write_atomic(root / (stems[view.host] + SNAPSHOT_SUFFIX), outcome.snapshot)
-        write_atomic(root / "cluster.json", render_json(document).encode("utf-8"))
+        write_atomic(root / "cluster.json", mask(render_json(document)).encode("utf-8"))
         if junit is not None:
             write_atomic(root / "cluster.xml", junit.encode("utf-8"))
     except OSError as exc:

@@ -13,6 +13,7 @@ import shlex
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
     from glm5check.cluster.transports import Transport
 
 FORMATS = ("table", "json", "junit", "html")
-# Run options the cluster gives per node or per phase instead of passing them on as they are.
-PER_NODE = frozenset({"serve_script", "node0_ip", "peer_npu_ips"})
+# Run options the cluster handles itself instead of passing them on as they are: per node or per phase
+# (serve script, node 0's address and device IPs), or on its own outputs (--redact-hosts: the nodes' reports
+# must keep their addresses for phase two and compare; what this command writes and prints is masked).
+HANDLED_HERE = frozenset({"serve_script", "node0_ip", "peer_npu_ips", "redact_hosts"})
 
 
 @click.command("cluster")
@@ -66,6 +69,8 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageProblem("--format html is not available yet for the cluster report (use json or junit)")
     if kwargs["snapshot"] and not kwargs["output_dir"]:
         raise UsageProblem("--snapshot keeps each node's snapshot in --output DIR: give --output")
+    if kwargs["snapshot"] and kwargs["redact_hosts"]:
+        raise UsageProblem("--redact-hosts cannot mask inside the nodes' snapshot archives: leave out one of them")
     inventory = _inventory(kwargs)
     transport = _transport(kwargs, inventory)
     remote = RemoteRun(
@@ -123,7 +128,7 @@ def _forwarded(ctx: click.Context, kwargs: dict[str, Any]) -> list[str]:
     words: list[str] = []
     node_params = node_options(lambda: None).__click_params__
     for param in reversed(node_params):  # decorators collect them last-first
-        if param.name not in PER_NODE and isinstance(param, click.Option):
+        if param.name not in HANDLED_HERE and isinstance(param, click.Option):
             words += _option_words(param, kwargs[param.name])
     return words
 
@@ -188,17 +193,19 @@ def _run(kwargs: dict[str, Any], inventory: Inventory, transport: Transport, rem
     views = [judge.view(o, strict) for o in outcomes]
     why = "one node: nothing to pass on" if len(views) == 1 else "--node0-ip and --peer-npu-ips were given"
     results = judge.cluster_results(views, node0, inventory.node0.host, why)
-    stems = report.file_stems(views) if kwargs["output_dir"] else None
+    masked = bool(kwargs["redact_hosts"])
+    mask = _masker(views) if masked else str
+    stems = report.file_stems(views, masked) if kwargs["output_dir"] else None
     run = {"via": transport.name, "profile": _profile(kwargs, views), "duration_ms": _ms(started)}
     document = report.build_document(views, results, node0, run, strict, stems)
-    text = _rendered(kwargs, document, views)
+    text = mask(_rendered(kwargs, document, views))
     if kwargs["output_dir"] and stems is not None:
         junit = text if kwargs["cluster_format"] == "junit" else None
-        report.write_output(kwargs["output_dir"], views, stems, document, junit)
+        report.write_output(kwargs["output_dir"], views, stems, document, junit, mask)
         if kwargs["cluster_format"] == "table":
             click.echo(text, nl=False)
         else:
-            click.echo(report.summary_line(document, strict), err=True)
+            click.echo(mask(report.summary_line(document, strict)), err=True)
     else:
         click.echo(text, nl=False)
     return 0 if document["summary"]["ok"] else 1
@@ -206,16 +213,22 @@ def _run(kwargs: dict[str, Any], inventory: Inventory, transport: Transport, rem
 
 def _rendered(kwargs: dict[str, Any], document: dict[str, Any], views: list[NodeView]) -> str:
     from glm5check.cluster import report
-    from glm5check.util.redact import redact_hosts
 
     fmt = kwargs["cluster_format"]
     if fmt == "json":
-        text = report.render_json(document)
-    elif fmt == "junit":
-        text = report.render_junit(document, views)
-    else:
-        text = report.render_table(document, sys.stdout, bool(kwargs["strict"]))
-    return redact_hosts(text, tuple(v.host for v in views)) if kwargs["redact_hosts"] else text
+        return report.render_json(document)
+    if fmt == "junit":
+        return report.render_junit(document, views)
+    return report.render_table(document, sys.stdout, bool(kwargs["strict"]))
+
+
+def _masker(views: list[NodeView]) -> Callable[[str], str]:
+    """--redact-hosts: IPv4 addresses and every node's names (as given, and as it reports itself) masked."""
+    from glm5check.util.redact import redact_hosts
+
+    names = {v.host for v in views} | {v.hostname for v in views if v.hostname}
+    ordered = tuple(sorted(names, key=len, reverse=True))  # npu-a2-01 before npu-a2-0
+    return lambda text: redact_hosts(text, ordered)
 
 
 def _profile(kwargs: dict[str, Any], views: list[NodeView]) -> str | None:
