@@ -88,12 +88,16 @@ def test_two_real_sshd_nodes_healthy_and_faulty_and_phase_two_pings_node0(
     node1 = faulty_node1(tmp / "nodes", HOSTS[1], NODE1_IP)
     out = tmp / "out"
     args = ["--hosts", ",".join(HOSTS), "--profile", "a2-multi", "--check", "npu.*", "--check", "net.*"]
+    # A waiver whose reason is full of shell: it must reach glm5check on the nodes as one word, run nothing.
+    hostile = f"net.ports:$(touch {tmp}/PWNED1); `touch {tmp}/PWNED2` | touch {tmp}/PWNED3 'x' \"y\" $HOME"
+    args += ["--ignore", hostile]
     with (
         sshd(pair.node0, tmp / "sshd0", node0.folder / "login", client),
         sshd(pair.node1, tmp / "sshd1", node1.folder / "login", client),
     ):
         done = run_cluster(pair, client, *args, "--timeout", "5", "--format", "json", "--output", str(out), via=via)
     assert done.returncode == 1, done.stderr
+    assert not list(tmp.glob("PWNED*"))
     document = json.loads((out / "cluster.json").read_text())
     jsonschema.validate(document, cluster_schema())
     results = {key: r["status"] for key, r in results_by_key(document).items()}
