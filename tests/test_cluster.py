@@ -523,8 +523,8 @@ def test_a_report_with_every_field_of_the_wrong_type_is_judged_not_raised() -> N
     odd = {"schema": "glm5check.report/v1", "node": "x", "results": [5, {"status": "lol", "id": 3}], "summary": []}
     outcome = answer(json.dumps(odd).encode())
     node = view(outcome, strict=False)
-    assert [r["status"] for r in node.results] == ["error", "error"] and node.status == "fail"
-    assert cluster_results([node], None, "npu-a2-02", "one node")[0]["status"] == "fail"
+    assert [r.status for r in node.results] == ["error", "error"] and node.status == "fail"
+    assert cluster_results([node], None, "npu-a2-02", "one node")[0].status == "fail"
 
 
 def test_output_beyond_the_cap_is_not_read() -> None:

@@ -1,9 +1,9 @@
 """The deployment's verdict from the nodes' outcomes.
 
 Each node's report is read defensively (it came over the network: strings are already printable, but any
-field may have any type): its results are normalised to the report's result shape and its verdict is
-recomputed from them with the same rule as a single run's exit code. The cluster results, in the same
-shape with category `cluster`:
+field may have any type): its results become report rows (reports.model.Row) whatever types they arrived
+with, and its verdict is recomputed from them with the same rule as a single run's exit code. The cluster
+results are rows too (ClusterRow: a Row with the per-node values compare found), category `cluster`:
 
 - `cluster.node[HOST]`: the node reported and is ready (PASS/WARN), failed its checks, or gave no report
   (FAIL with the launcher's own error: unreachable, timed out, no glm5check, garbage on standard output);
@@ -17,13 +17,14 @@ shape with category `cluster`:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from glm5check.cluster.collect import Node0Facts, NodeOutcome
 from glm5check.commands.compare import NodeReport, compare
 from glm5check.engine.check import Status
 from glm5check.engine.runner import Summary, summarize_statuses
+from glm5check.reports.model import Row
 from glm5check.util.shapes import as_dict, as_int, as_text
 
 STATUSES = tuple(s.value for s in Status)
@@ -39,11 +40,18 @@ TITLES = {
 
 
 @dataclass(frozen=True)
+class ClusterRow(Row):
+    """A cluster result: a report row, plus each node's value where compare found them different."""
+
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class NodeView:
     """One node as the cluster report shows it."""
 
     outcome: NodeOutcome
-    results: tuple[dict[str, Any], ...] = ()
+    results: tuple[Row, ...] = ()
     summary: Summary | None = None
 
     @property
@@ -57,10 +65,10 @@ class NodeView:
         return "warn" if self.summary.counts["warn"] else "pass"
 
     @property
-    def problems(self) -> list[dict[str, Any]]:
+    def problems(self) -> list[Row]:
         """FAIL and ERROR results first, then the warnings."""
-        return [r for r in self.results if r["status"] in ("fail", "error")] + [
-            r for r in self.results if r["status"] == "warn"
+        return [r for r in self.results if r.status in ("fail", "error")] + [
+            r for r in self.results if r.status == "warn"
         ]
 
     @property
@@ -86,30 +94,32 @@ def view(outcome: NodeOutcome, strict: bool) -> NodeView:
         return NodeView(outcome)
     raw = outcome.report.get("results")
     results = tuple(normal_result(r) for r in raw) if isinstance(raw, list) else ()
-    return NodeView(outcome, results, summarize_statuses([r["status"] for r in results], strict))
+    return NodeView(outcome, results, summarize_statuses([r.status for r in results], strict))
 
 
-def normal_result(raw: Any) -> dict[str, Any]:
-    """A node's result in the report's shape, whatever types it arrived with."""
+def normal_result(raw: Any) -> Row:
+    """A node's result as a report row, whatever types it arrived with (a status it cannot have is error)."""
     data = as_dict(raw)
     status = data.get("status")
     duration = as_int(data.get("duration_ms"))
-    return {
-        "id": _text(data.get("id")) or "?",
-        "item": _text(data.get("item")),
-        "category": _text(data.get("category")) or "?",
-        "title": _text(data.get("title")) or "",
-        "status": status if status in STATUSES else "error",
-        "message": _text(data.get("message")) or "",
-        "expected": _text(data.get("expected")),
-        "observed": _text(data.get("observed")),
-        "remediation": _text(data.get("remediation")),
-        "duration_ms": duration if duration is not None and 0 <= duration < 10**9 else 0,
-        "waived": _text(data.get("waived")),
-    }
+    return Row(
+        id=_text(data.get("id")) or "?",
+        item=_text(data.get("item")),
+        category=_text(data.get("category")) or "?",
+        title=_text(data.get("title")) or "",
+        status=status if status in STATUSES else "error",
+        message=_text(data.get("message")) or "",
+        expected=_text(data.get("expected")),
+        observed=_text(data.get("observed")),
+        remediation=_text(data.get("remediation")),
+        duration_ms=duration if duration is not None and 0 <= duration < 10**9 else 0,
+        waived=_text(data.get("waived")),
+    )
 
 
-def cluster_results(views: list[NodeView], node0: Node0Facts | None, node0_host: str, why_no_phase: str) -> list[dict]:
+def cluster_results(
+    views: list[NodeView], node0: Node0Facts | None, node0_host: str, why_no_phase: str
+) -> list[ClusterRow]:
     results = [_node_result(v) for v in views]
     results.append(_node0_result(node0, why_no_phase))
     for node in (v for v in views if v.host != node0_host and v.summary is not None):
@@ -120,25 +130,30 @@ def cluster_results(views: list[NodeView], node0: Node0Facts | None, node0_host:
 
 
 def result(
-    check_id: str, item: str | None, status: str, message: str, remediation: str | None = None, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "id": check_id,
-        "item": item,
-        "category": "cluster",
-        "title": TITLES[check_id],
-        "status": status,
-        "message": message,
-        "expected": extra.get("expected"),
-        "observed": extra.get("observed"),
-        "remediation": remediation,
-        "duration_ms": extra.get("duration_ms", 0),
-        "waived": None,
-        "values": extra.get("values", {}),
-    }
+    check_id: str,
+    item: str | None,
+    status: str,
+    message: str,
+    remediation: str | None = None,
+    observed: str | None = None,
+    duration_ms: int = 0,
+    values: dict[str, str] | None = None,
+) -> ClusterRow:
+    return ClusterRow(
+        id=check_id,
+        item=item,
+        category="cluster",
+        title=TITLES[check_id],
+        status=status,
+        message=message,
+        observed=observed,
+        remediation=remediation,
+        duration_ms=duration_ms,
+        values=dict(values or {}),
+    )
 
 
-def _node_result(node: NodeView) -> dict[str, Any]:
+def _node_result(node: NodeView) -> ClusterRow:
     outcome = node.outcome
     if node.summary is None:
         return result(
@@ -147,7 +162,7 @@ def _node_result(node: NodeView) -> dict[str, Any]:
     text = summary_text(node.summary.counts, node.summary.total)
     if not node.summary.total:
         return result("cluster.node", node.host, "fail", "its report holds no results", observed=text)
-    problems = [_label(r) for r in node.problems if r["status"] != "warn"] or [_label(r) for r in node.problems]
+    problems = [r.label for r in node.problems if r.status != "warn"] or [r.label for r in node.problems]
     more = len(problems) - MAX_PROBLEMS_SHOWN
     shown = ", ".join(problems[:MAX_PROBLEMS_SHOWN]) + (f" (+{more} more)" if more > 0 else "")
     message = f"{text}; {'ready' if node.summary.ok else 'not ready'}" + (f": {shown}" if shown else "")
@@ -155,7 +170,7 @@ def _node_result(node: NodeView) -> dict[str, Any]:
     return result("cluster.node", node.host, node.status, message, remedy, duration_ms=outcome.duration_ms)
 
 
-def _node0_result(facts: Node0Facts | None, why_no_phase: str) -> dict[str, Any]:
+def _node0_result(facts: Node0Facts | None, why_no_phase: str) -> ClusterRow:
     if facts is None:
         return result("cluster.node0", None, "skip", why_no_phase)
     if not facts.reported:
@@ -191,35 +206,35 @@ def _node0_result(facts: Node0Facts | None, why_no_phase: str) -> dict[str, Any]
     )
 
 
-def _reach_result(node: NodeView) -> dict[str, Any]:
-    rows = [r for r in node.results if r["id"] == "net.node0"]
-    judged = [r for r in rows if r["status"] != "skip"]
+def _reach_result(node: NodeView) -> ClusterRow:
+    rows = [r for r in node.results if r.id == "net.node0"]
+    judged = [r for r in rows if r.status != "skip"]
     if not judged:
-        why = rows[0]["message"] if rows else "net.node0 did not run there (single-node profile, or --check/--skip)"
+        why = rows[0].message if rows else "net.node0 did not run there (single-node profile, or --check/--skip)"
         return result("cluster.reach", node.host, "skip", why)
     return _rollup("cluster.reach", node.host, judged, f"{node.host} reaches node 0")
 
 
-def _ping_result(node: NodeView) -> dict[str, Any]:
-    rows = [r for r in node.results if r["id"] == "npu.network" and (r["item"] or "").startswith("ping ")]
+def _ping_result(node: NodeView) -> ClusterRow:
+    rows = [r for r in node.results if r.id == "npu.network" and (r.item or "").startswith("ping ")]
     if not rows:
-        skipped = [r for r in node.results if r["id"] == "npu.network" and r["item"] == "ping"]
-        why = skipped[0]["message"] if skipped else "npu.network did not run there"
+        skipped = [r for r in node.results if r.id == "npu.network" and r.item == "ping"]
+        why = skipped[0].message if skipped else "npu.network did not run there"
         return result("cluster.npu-ping", node.host, "skip", why)
     return _rollup("cluster.npu-ping", node.host, rows, f"{node.host}'s NPUs reach node 0's NPU device IPs")
 
 
-def _rollup(check_id: str, host: str, rows: list[dict[str, Any]], good: str) -> dict[str, Any]:
-    bad = [r for r in rows if r["status"] in ("fail", "error")]
+def _rollup(check_id: str, host: str, rows: list[Row], good: str) -> ClusterRow:
+    bad = [r for r in rows if r.status in ("fail", "error")]
     passed = len(rows) - len(bad)
     counted = f"{passed} of {len(rows)} pass"
     if not bad:
-        return result(check_id, host, "pass", f"{good}: {counted} ({', '.join(_label(r) for r in rows)})")
-    first = "; ".join(f"{_label(r)}: {r['message']}" for r in bad[:MAX_PROBLEMS_SHOWN])
-    return result(check_id, host, "fail", f"{counted}: {first}", bad[0]["remediation"], observed=counted)
+        return result(check_id, host, "pass", f"{good}: {counted} ({', '.join(r.label for r in rows)})")
+    first = "; ".join(f"{r.label}: {r.message}" for r in bad[:MAX_PROBLEMS_SHOWN])
+    return result(check_id, host, "fail", f"{counted}: {first}", bad[0].remediation, observed=counted)
 
 
-def _compare_results(views: list[NodeView]) -> Iterator[dict[str, Any]]:
+def _compare_results(views: list[NodeView]) -> Iterator[ClusterRow]:
     reported = [NodeReport(v.host, v.host, v.outcome.report) for v in views if v.outcome.report is not None]
     if len(reported) < 2:
         yield result("cluster.compare", None, "skip", f"{len(reported)} node(s) reported: nothing to compare")
@@ -242,10 +257,6 @@ def _compare_results(views: list[NodeView]) -> Iterator[dict[str, Any]]:
 
 def summary_text(counts: Mapping[str, int], total: int) -> str:
     return f"{total} results · " + " · ".join(f"{counts[s]} {s}" for s in ("pass", "warn", "fail", "error"))
-
-
-def _label(row: dict[str, Any]) -> str:
-    return f"{row['id']}[{row['item']}]" if row["item"] else row["id"]
 
 
 def _text(value: Any) -> str | None:

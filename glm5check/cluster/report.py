@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from glm5check import __version__
 from glm5check.cluster.collect import Node0Facts
-from glm5check.cluster.judge import NodeView
+from glm5check.cluster.judge import ClusterRow, NodeView
 from glm5check.engine.runner import summarize_statuses
 from glm5check.errors import ConfigError
 from glm5check.host.output import output_folder, write_atomic
@@ -44,14 +44,14 @@ def file_stems(views: list[NodeView], masked: bool = False) -> dict[str, str]:
 
 def build_document(
     views: list[NodeView],
-    results: list[dict[str, Any]],
+    results: list[ClusterRow],
     node0: Node0Facts | None,
     run: dict[str, Any],
     strict: bool,
     stems: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """`run` holds via, profile and duration_ms; `stems` the file names when --output keeps the nodes' files."""
-    verdict = summarize_statuses([r["status"] for r in results], strict)
+    verdict = summarize_statuses([r.status for r in results], strict)
     document = {
         "schema": CLUSTER_SCHEMA,
         "tool": {"name": "glm5check", "version": __version__},
@@ -60,7 +60,7 @@ def build_document(
         "profile": run.get("profile"),
         "node0": None if node0 is None else {**asdict(node0), "device_ips": list(node0.device_ips)},
         "nodes": [_node_json(v, stems) for v in views],
-        "results": results,
+        "results": [r.to_json() for r in results],
         "summary": {
             "nodes": len(views),
             "ready": sum(v.status != "fail" for v in views),
@@ -86,7 +86,10 @@ def _node_json(view: NodeView, stems: dict[str, str] | None) -> dict[str, Any]:
         "duration_ms": outcome.duration_ms,
         "command": [redact_text(word) for word in outcome.argv],
         "summary": None if summary is None else {**summary.counts, "total": summary.total, "ok": summary.ok},
-        "problems": [{k: r[k] for k in ("id", "item", "status", "message", "remediation")} for r in view.problems],
+        "problems": [
+            {"id": r.id, "item": r.item, "status": r.status, "message": r.message, "remediation": r.remediation}
+            for r in view.problems
+        ],
         "error": outcome.error,
         "remediation": outcome.remedy,
         "report": stems[view.host] + REPORT_SUFFIX if kept and stems else None,
@@ -98,12 +101,18 @@ def render_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+def cluster_rows(document: dict[str, Any]) -> list[ClusterRow]:
+    """The cluster results of a document this module built, as rows for the renderers."""
+    return [ClusterRow(**result) for result in document["results"]]
+
+
 def render_junit(document: dict[str, Any], views: list[NodeView]) -> str:
     from glm5check.reports.junit import add_suites, finish, testsuites
 
-    every = [*document["results"], *(r for v in views for r in v.results)]
+    rows = cluster_rows(document)
+    every = [*rows, *(r for v in views for r in v.results)]
     root = testsuites("glm5check cluster", every, document["summary"]["duration_ms"])
-    add_suites(root, document["results"], "glm5check", "cluster")
+    add_suites(root, rows, "glm5check", "cluster")
     for view in views:
         add_suites(root, list(view.results), f"glm5check.{view.host}", view.host)
     return finish(root)
@@ -128,7 +137,7 @@ def render_table(document: dict[str, Any], stream: TextIO | None, strict: bool) 
     )
     # A node that reported is a row of the node table already; one that did not keeps its error and fix here.
     silent = {n["host"] for n in document["nodes"] if n["summary"] is None}
-    shown = [r for r in document["results"] if r["id"] != "cluster.node" or r["item"] in silent]
+    shown = [r for r in cluster_rows(document) if r.id != "cluster.node" or r.item in silent]
     results = results_table(shown, stream)
     return f"{header(document)}\n\n{nodes}\n\n{results}\n\n{summary_line(document, strict)}\n"
 

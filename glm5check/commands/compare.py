@@ -483,18 +483,10 @@ def _ranks_text(ranks: list[int]) -> str:
     return ",".join(str(r) for r in ranks) or "none"
 
 
-
-
-
-
-
-
 def _count(value: Any) -> int | None:
     """A rank or size: a whole number 0..MAX_RANKS (a report claiming 10**12 ranks is not enumerated)."""
     number = as_int(value)
     return number if number is not None and 0 <= number <= MAX_RANKS else None
-
-
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -269,7 +269,6 @@ def archive_report(data: bytes, cap: int) -> str:
     raise SnapshotError("no report.json in it")
 
 
-
 def _part(path: Path) -> bytes:
     """One file of a snapshot (a regular file of bounded size), or SnapshotError."""
     try:
