@@ -73,23 +73,27 @@ class RemoteRun:
     peer_npu_ips: str | None = None
 
     def argv(self, node: NodeSpec, node0: Node0Facts | None, is_node0: bool, dry_run: bool = False) -> list[str]:
-        argv = [*self.command, *(("snapshot", "-o", "-") if self.snapshot else ("--format", "json")), *self.forwarded]
+        """The glm5check command line of one node; `node0` is what phase one found (None before it, when a
+        dry run shows placeholders instead)."""
+        mode = ("snapshot", "-o", "-") if self.snapshot else ("--format", "json")
+        argv = [*self.command, *mode, *self.forwarded]
         if node.rank is not None:
             argv += ["--node-rank", str(node.rank)]
         if node.serve_script is not None:
             argv += ["--serve-script", node.serve_script]
         if self.node0_ip:
             argv += ["--node0-ip", self.node0_ip]
-        elif not is_node0 and (dry_run or (node0 is not None and node0.address)):
-            argv += ["--node0-ip", node0.address if node0 and node0.address else NODE0_ADDRESS_PLACEHOLDER]
-        if is_node0:
-            return argv
-        if self.peer_npu_ips:
-            argv += ["--peer-npu-ips", self.peer_npu_ips]
-        elif dry_run or (node0 is not None and node0.device_ips):
-            ips = ",".join(node0.device_ips) if node0 and node0.device_ips else NODE0_DEVICE_IPS_PLACEHOLDER
-            argv += ["--peer-npu-ips", ips]
-        return argv
+        return argv if is_node0 else argv + self._from_phase_one(node0, dry_run)
+
+    def _from_phase_one(self, node0: Node0Facts | None, dry_run: bool) -> list[str]:
+        """--node0-ip and --peer-npu-ips for the other nodes: as given here, else as phase one found them."""
+        words: list[str] = []
+        address = (node0.address if node0 else None) or (NODE0_ADDRESS_PLACEHOLDER if dry_run else None)
+        if not self.node0_ip and address:
+            words += ["--node0-ip", address]
+        found = ",".join(node0.device_ips) if node0 else ""
+        peers = self.peer_npu_ips or found or (NODE0_DEVICE_IPS_PLACEHOLDER if dry_run else "")
+        return words + (["--peer-npu-ips", peers] if peers else [])
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
     transport = _transport(kwargs, inventory)
     remote = RemoteRun(
         command=_command(kwargs, inventory),
-        forwarded=tuple(_forwarded(ctx, kwargs)),
+        forwarded=tuple(_forwarded(kwargs)),
         snapshot=kwargs["snapshot"],
         node0_ip=_node0_ip(kwargs["node0_ip"]),
         peer_npu_ips=_peer_ips(kwargs["peer_npu_ips"]),
@@ -123,7 +123,7 @@ def _command(kwargs: dict[str, Any], inventory: Inventory) -> tuple[str, ...]:
     return inventory.command or ("glm5check",)
 
 
-def _forwarded(ctx: click.Context, kwargs: dict[str, Any]) -> list[str]:
+def _forwarded(kwargs: dict[str, Any]) -> list[str]:
     """The run options given here, as words for the nodes' command lines."""
     words: list[str] = []
     node_params = node_options(lambda: None).__click_params__
