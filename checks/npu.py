@@ -518,9 +518,9 @@ in HCCL initialisation.
 
 What: for each planned device, `hccn_tool -i N -link -g` (UP), `-net_health -g` (Success), `-ip -g`
 (an address, equal to address_N in /etc/hccn.conf), `-gateway -g`, `-netdetect -g`, and `-tls -g` (the
-same switch on all devices). With GLM5CHECK_PEER_NPU_IPS set (node 0's device IPs, e.g. from its report's
-npu_device_ips), `hccn_tool -i N -ping -g address IP` to each. The device IPs go into the report
-(`npu_device_ips`) so `glm5check compare` can cross-check nodes.
+same switch on all devices). With --peer-npu-ips (or GLM5CHECK_PEER_NPU_IPS) set to node 0's device IPs
+(e.g. from its report's npu_device_ips), `hccn_tool -i N -ping -g address IP` to each. The device IPs
+go into the report (`npu_device_ips`) so `glm5check compare` can cross-check nodes.
 
 Fix: cable and switch port for a DOWN link; `hccn_tool -i N -ip -s address A netmask M`,
 `-gateway -s gateway G`, `-netdetect -s address G` per device (and /etc/hccn.conf to match);
@@ -549,4 +549,8 @@ def npu_network_check(ctx: Context) -> Iterator[Result]:
         yield _tls_result(ctx)
     yield from _ping_results(ctx)
     if not ctx.fact(peer_pings):
-        yield skipped(f"no cross-node NPU ping: set {PEER_IPS_VAR} to node 0's device IPs to test them", item="ping")
+        yield skipped(
+            f"no cross-node NPU ping: pass --peer-npu-ips (or set {PEER_IPS_VAR}) with node 0's device IPs "
+            "to test them",
+            item="ping",
+        )

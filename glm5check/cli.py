@@ -19,6 +19,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "weights": "glm5check.commands.weights:weights",
     "compare": "glm5check.commands.compare:compare_command",
     "fix-env": "glm5check.commands.fix_env:fix_env",
+    "cluster": "glm5check.commands.cluster:cluster_command",
 }
 
 FORMATS = ("table", "json", "junit")
@@ -46,6 +47,11 @@ _RUN_OPTIONS = [
     click.option("--serve-script", metavar="FILE", help="The bash launch script to validate (never executed)."),
     click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
     click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
+    click.option(
+        "--peer-npu-ips",
+        metavar="IP,…",
+        help="Node 0's NPU device IPs for the cross-node hccn_tool ping (or GLM5CHECK_PEER_NPU_IPS).",
+    ),
     click.option("--model-dir", metavar="PATH", help="The weights folder (default: the profile's)."),
     click.option("--python", "python_path", metavar="PATH", help="Interpreter whose packages are checked."),
     click.option("--check", "include", multiple=True, metavar="ID", help="Only these checks (glob, repeatable)."),
@@ -70,6 +76,18 @@ _RUN_OPTIONS = [
 def run_options(func: Any) -> Any:
     for option in reversed(_RUN_OPTIONS):
         func = option(func)
+    return func
+
+
+# Run options `glm5check cluster` does not take: its own --format and --output shape the cluster report, it
+# gives each node its --node-rank, and nodes run live. Every other run option is passed on to every node.
+NOT_FOR_CLUSTER = frozenset({"output_format", "output", "replay", "node_rank"})
+
+
+def node_options(func: Any) -> Any:
+    """The run options, less NOT_FOR_CLUSTER, for `glm5check cluster`."""
+    func = run_options(func)
+    func.__click_params__ = [p for p in func.__click_params__ if p.name not in NOT_FOR_CLUSTER]
     return func
 
 
@@ -100,7 +118,9 @@ def run_command(ctx: click.Context, **kwargs: Any) -> None:
 def snapshot_command(ctx: click.Context, **kwargs: Any) -> None:
     """Record every probe of a run (and its report) as a snapshot directory or .tar.gz (-o PATH)."""
     if not kwargs["output"]:
-        raise UsageProblem("snapshot needs -o PATH (a directory, or a file ending in .tar.gz)")
+        raise UsageProblem("snapshot needs -o PATH (a directory, a file ending in .tar.gz, or - for standard output)")
+    if kwargs["output"] == "-" and sys.stdout.isatty():
+        raise UsageProblem("snapshot -o - writes a .tar.gz to standard output: redirect it to a file or a pipe")
     if kwargs["replay"]:
         raise UsageProblem("snapshot records a live run; it cannot be combined with --replay")
     ctx.exit(_execute(kwargs, record=True))

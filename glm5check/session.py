@@ -14,7 +14,13 @@ from glm5check.errors import ConfigError
 from glm5check.facts.context import Context, Options
 from glm5check.facts.node import node_info
 from glm5check.host.base import Host
-from glm5check.host.snapshot import SnapshotData, SnapshotError, read_snapshot, write_snapshot
+from glm5check.host.snapshot import (
+    SnapshotData,
+    SnapshotError,
+    read_snapshot,
+    write_snapshot,
+    write_snapshot_archive,
+)
 from glm5check.knowledge.launch_command import ServeInput
 from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
 from glm5check.reporting import build_report, utc_now
@@ -31,6 +37,7 @@ class RunArgs:
     serve_script: str | None = None
     serve_cmd: str | None = None
     node0_ip: str | None = None
+    peer_npu_ips: str | None = None
     model_dir: str | None = None
     python_path: str | None = None
     include: tuple[str, ...] = ()
@@ -46,6 +53,7 @@ class RunArgs:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+STDOUT = "-"  # `snapshot -o -`: the .tar.gz goes to standard output
 DEMO_PREFIX = "demo"
 DEFAULT_DEMO = "a2-node0"
 
@@ -101,6 +109,7 @@ def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
         model_dir=args.model_dir or saved.get("model_dir"),
         node_rank=args.node_rank if args.node_rank is not None else saved.get("node_rank"),
         node0_ip=args.node0_ip or saved.get("node0_ip"),
+        peer_npu_ips=peer_npu_ips_option(args.peer_npu_ips) if args.peer_npu_ips is not None else _saved_ips(saved),
         expect=expect,
         serve_source=serve_source or saved.get("serve_source"),
     )
@@ -127,6 +136,22 @@ def load_serve_script(profile: Profile, path: str | Path) -> ServeInput:
     from glm5check.knowledge.launch_command import read_serve
 
     return read_serve(profile, read_serve_script(path), script_name=str(path))
+
+
+def peer_npu_ips_option(given: str) -> tuple[str, ...]:
+    """--peer-npu-ips: every entry an IP address, else ConfigError (exit 2)."""
+    from glm5check.facts.npu import split_addresses
+    from glm5check.parsers.hccn import valid_ip
+
+    addresses = split_addresses(given)
+    if not addresses or any(valid_ip(a) is None for a in addresses):
+        raise ConfigError(f"--peer-npu-ips takes IP addresses separated by commas, not {given!r}")
+    return addresses
+
+
+def _saved_ips(saved: dict[str, Any]) -> tuple[str, ...]:
+    ips = saved.get("peer_npu_ips")
+    return tuple(str(a) for a in ips) if isinstance(ips, list) else ()
 
 
 def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -208,7 +233,13 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     summary = summarize(outcomes, args.strict)
     hostname = host.hostname()
     report = build_report(ctx, outcomes, summary, int((time.perf_counter() - started) * 1000), hostname)
-    if record and snapshot is not None and args.output:
+    if record and snapshot is not None and args.output == STDOUT:
+        snapshot.report = report.to_json()
+        snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
+        write_snapshot_archive(snapshot, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        print(summary_line(report, args.strict), file=sys.stderr)
+    elif record and snapshot is not None and args.output:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
         write_snapshot(snapshot, args.output)
@@ -235,6 +266,7 @@ def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> d
             "model_dir": opts.model_dir,
             "node_rank": opts.node_rank,
             "node0_ip": opts.node0_ip,
+            "peer_npu_ips": list(opts.peer_npu_ips),
             "expect": opts.expect,
             "serve_source": opts.serve_source,
         },

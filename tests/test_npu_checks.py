@@ -11,42 +11,17 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli, write_executable
+from npu_fakes import A2_IDLE, HCCN, fake_tool, hccn_answers
 
 from glm5check.host.snapshot import SnapshotWriter
 
 TABLES = FIXTURES / "npu-smi-info"
 A3_BUSY = TABLES / "openyuanrong-fixture-A3-16chip-24.1.rc3.3-pt_main_thread.txt"
-A2_IDLE = TABLES / "vllm-ascend-issue152-8x910B1-24.1.rc3-idle.txt"
 B4_32GB = TABLES / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
 WARNING_910A = TABLES / "modelarts-1x910A-Warning-23.0.rc3.txt"
 HEALTH_ALARM = FIXTURES / "npu-smi-info-t-other" / "mindcluster-fixture-t-health-Alarm-tabs.txt"
 DCMI_8005 = FIXTURES / "npu-smi-info-errors" / "vllm-ascend-issue2698-dcmi-init-failed-8005-in-container.txt"
 NOT_FOUND = FIXTURES / "npu-smi-info-errors" / "mindie-docker-guide-command-not-found.txt"
-HCCN = {
-    "up": FIXTURES / "hccn_tool-link" / "mindcluster-doc-link-UP.txt",
-    "down": FIXTURES / "hccn_tool-link" / "mindcluster-code-comment-link-DOWN.txt",
-    "success": FIXTURES / "hccn_tool-net_health" / "mindcluster-doc-net_health-Success.txt",
-    "init": FIXTURES / "hccn_tool-net_health" / "mindcluster-doc-net_health-Init.txt",
-    "ip_session": FIXTURES / "hccn_tool-ip" / "mindcluster-fixture-ip-g-8dev-session-with-commands.txt",
-    "gateway_loop": FIXTURES / "hccn_tool-gateway" / "dsv3-multinode-doc-gateway-loop-8dev.txt",
-    "netdetect_loop": FIXTURES / "hccn_tool-netdetect" / "dsv3-multinode-doc-netdetect-loop-elided.txt",
-    "tls_loop": FIXTURES / "hccn_tool-tls" / "dsv3-multinode-doc-tls-loop-grep-switch-8dev.txt",
-    "ping": FIXTURES / "hccn_tool-ping" / "arthurchiao-blog-ping-i3.txt",
-    "conf": FIXTURES / "hccn-conf" / "openyuanrong-fixture-hccn-conf-8npu-SANITIZED-127.0.0.x.txt",
-}
-
-
-def fake_tool(folder: Path, name: str, answers: dict[str, str | tuple[str, int]]) -> Path:
-    """A fake tool printing a fixed text per argument string ("$*"), with an exit code; anything else is
-    answered like a real tool answers a bad argument."""
-    lines = ["#!/bin/sh", 'case "$*" in']
-    for index, (args, answer) in enumerate(answers.items()):
-        text, code = answer if isinstance(answer, tuple) else (answer, 0)
-        out = folder / f"{name}-{index}.out"
-        out.write_text(text, encoding="utf-8")
-        lines.append(f"  '{args}') cat '{out}'; exit {code};;")
-    lines += ['  *) echo "Error parameter: $*"; exit 2;;', "esac", ""]
-    return write_executable(folder, name, "\n".join(lines))
 
 
 def run_json(
@@ -243,43 +218,9 @@ def test_unreadable_table_is_an_error_quoting_its_first_lines(fake_bin: Path) ->
 # -- npu.network against fake hccn_tool outputs (two-node profile) -----------------------------------------
 
 
-def _device_ip_outputs() -> dict[int, str]:
-    """The 8-device session transcript split per device: exactly what `hccn_tool -i N -ip -g` printed."""
-    blocks: dict[int, str] = {}
-    device = -1
-    for line in HCCN["ip_session"].read_text().splitlines():
-        if "hccn_tool -i" in line:
-            device = int(line.split("-i")[1].split()[0])
-            blocks[device] = ""
-        elif line.strip():
-            blocks[device] += line + "\n"
-    return blocks
-
-
-def _hccn_answers(
-    down: int | None = None, unhealthy: int | None = None, tls_on: int | None = None, ping: str | None = None
-) -> dict[str, str | tuple[str, int]]:
-    gateways = HCCN["gateway_loop"].read_text().splitlines()
-    tls = HCCN["tls_loop"].read_text().splitlines()
-    netdetect = HCCN["netdetect_loop"].read_text().splitlines()[0] + "\n"
-    answers: dict[str, str | tuple[str, int]] = {}
-    for device, ip_text in _device_ip_outputs().items():
-        answers[f"-i {device} -link -g"] = HCCN["down" if device == down else "up"].read_text()
-        answers[f"-i {device} -net_health -g"] = HCCN["init" if device == unhealthy else "success"].read_text()
-        answers[f"-i {device} -ip -g"] = ip_text
-        answers[f"-i {device} -gateway -g"] = gateways[device] + "\n"
-        answers[f"-i {device} -netdetect -g"] = netdetect
-        switch = tls[device].replace("tls switch[0]", "tls switch[1]") if device == tls_on else tls[device]
-        answers[f"-i {device} -tls -g"] = switch + "\n"
-    if ping:
-        answers[f"-i 0 -ping -g address {ping}"] = HCCN["ping"].read_text()
-        answers["-i 1 -ping -g address 192.0.2.99"] = ("", 1)
-    return answers
-
-
 def test_network_reports_per_device_link_health_and_tls(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
-    fake_tool(fake_bin, "hccn_tool", _hccn_answers(down=3, unhealthy=5, tls_on=6))
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(down=3, unhealthy=5, tls_on=6))
     _, results, facts = run_json(
         "--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network", bin_dir=fake_bin
     )
@@ -295,7 +236,7 @@ def test_network_reports_per_device_link_health_and_tls(fake_bin: Path) -> None:
 
 def test_network_all_up_passes_and_pings_node0(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
-    fake_tool(fake_bin, "hccn_tool", _hccn_answers(ping="29.1.137.205"))
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(ping="29.1.137.205"))
     _, results, _ = run_json(
         "--profile",
         "a2-multi",
@@ -311,6 +252,51 @@ def test_network_all_up_passes_and_pings_node0(fake_bin: Path) -> None:
     assert by_item["tls"]["status"] == "pass"
     assert by_item["ping 0 -> 29.1.137.205"]["status"] == "pass"
     assert by_item["ping 1 -> 192.0.2.99"]["status"] == "fail"
+
+
+def test_peer_npu_ips_option_pings_node0_and_wins_over_the_variable(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(ping="29.1.137.205"))
+    args = ("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network")
+    _, results, _ = run_json(
+        *args,
+        "--peer-npu-ips",
+        "29.1.137.205, 192.0.2.99",
+        bin_dir=fake_bin,
+        env={"GLM5CHECK_PEER_NPU_IPS": "192.0.2.1"},
+    )
+    pings = {r["item"]: r["status"] for r in results_of(results, "npu.network") if r["item"].startswith("ping")}
+    assert pings == {"ping 0 -> 29.1.137.205": "pass", "ping 1 -> 192.0.2.99": "fail"}
+
+
+@pytest.mark.parametrize("given", ["node0-npu", "10.0.0.1,10.0.0.300", " , "])
+def test_peer_npu_ips_option_that_is_not_addresses_is_a_usage_error(given: str) -> None:
+    done = run_cli("--profile", "a2-multi", "--peer-npu-ips", given)
+    assert_no_traceback(done)
+    assert done.returncode == 2
+    expected = f"--peer-npu-ips takes IP addresses separated by commas, not {given!r}"
+    assert done.stderr.strip() == f"glm5check: error: {expected}"
+
+
+def test_without_peer_ips_the_ping_is_skipped_naming_the_option(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", hccn_answers())
+    _, results, _ = run_json("--profile", "a2-multi", "--check", "npu.network", bin_dir=fake_bin)
+    (ping,) = [r for r in results_of(results, "npu.network") if r["item"] == "ping"]
+    assert ping["status"] == "skip" and "--peer-npu-ips" in ping["message"]
+
+
+def test_a_snapshot_records_peer_npu_ips_and_replays_the_pings(fake_bin: Path, tmp_path: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(ping="29.1.137.205"))
+    snap = tmp_path / "snap"
+    args = ("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network", "--peer-npu-ips", "29.1.137.205")
+    recorded = run_cli("snapshot", *args, "-o", str(snap), env=clean_env(path_prepend=[fake_bin]))
+    assert_no_traceback(recorded)
+    assert json.loads((snap / "snapshot.json").read_text())["options"]["peer_npu_ips"] == ["29.1.137.205"]
+    _, replayed, _ = run_json("--replay", str(snap), "--check", "npu.network")
+    pings = {r["item"]: r["status"] for r in replayed if r["item"].startswith("ping")}
+    assert pings == {"ping 0 -> 29.1.137.205": "pass"}
 
 
 def test_network_is_not_run_on_single_node_profiles(fake_bin: Path) -> None:
@@ -404,7 +390,7 @@ def test_hanging_hccn_tool_ends_within_the_check_deadline(fake_bin: Path) -> Non
 
 def test_peer_addresses_that_are_not_ips_are_not_probed(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
-    fake_tool(fake_bin, "hccn_tool", _hccn_answers())
+    fake_tool(fake_bin, "hccn_tool", hccn_answers())
     _, results, _ = run_json(
         "--profile",
         "a2-multi",
@@ -419,7 +405,7 @@ def test_peer_addresses_that_are_not_ips_are_not_probed(fake_bin: Path) -> None:
 
 def test_snapshot_of_a_fake_node_replays_to_the_same_npu_results(fake_bin: Path, tmp_path: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A3_BUSY.read_text()})
-    fake_tool(fake_bin, "hccn_tool", _hccn_answers(down=2))
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(down=2))
     snap = tmp_path / "snap"
     recorded = run_cli(
         "snapshot",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -137,6 +141,48 @@ def test_snapshot_then_replay_gives_identical_results(tmp_path: Path, suffix: st
     assert _results(report) == _results(data.report)
     assert any(r[0] == "env.vars" and r[1] == "HCCL_BUFFSIZE" and r[2] == "fail" for r in _results(report))
     assert "hf_secret_value" not in replayed.stdout
+
+
+def test_snapshot_to_standard_output_streams_a_replayable_archive_and_writes_no_file(tmp_path: Path) -> None:
+    """`snapshot -o -` (what `glm5check cluster --snapshot` runs on each node): the .tar.gz is standard
+    output, the summary line standard error, and nothing is written on the way (TMPDIR stays empty)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = clean_env({"TMPDIR": str(scratch), "HCCL_BUFFSIZE": "2x00"})
+    done = subprocess.run(
+        [sys.executable, "-m", "glm5check", "snapshot", "--profile", "a2-single", "--check", "env.*", "-o", "-"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1 and b"Traceback" not in done.stderr
+    assert done.stderr.decode().strip().endswith("exit 1 — fix the FAIL and ERROR items before vllm serve")
+    assert list(scratch.iterdir()) == []
+    with tarfile.open(fileobj=io.BytesIO(done.stdout), mode="r:gz") as archive:
+        names = archive.getnames()
+    assert "snapshot/snapshot.json" in names and "snapshot/report.json" in names
+    target = tmp_path / "node.tar.gz"
+    target.write_bytes(done.stdout)
+    data = read_snapshot(target)
+    replayed = run_cli("--replay", str(target), "--check", "env.*", "--format", "json", env=clean_env())
+    assert data.report is not None and _results(json.loads(replayed.stdout)) == _results(data.report)
+
+
+def test_snapshot_to_a_terminal_is_refused() -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    done = subprocess.run(
+        [sys.executable, "-m", "glm5check", "snapshot", "--profile", "a2-single", "-o", "-"],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        timeout=60,
+    )
+    os.close(follower)
+    os.close(leader)
+    assert done.returncode == 2 and b"redirect it to a file or a pipe" in done.stderr
 
 
 def test_a_failed_system_read_is_recorded_and_replayed_as_the_same_failure(tmp_path: Path) -> None:

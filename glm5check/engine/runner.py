@@ -200,8 +200,13 @@ class Summary:
 
 
 def summarize(outcomes: Sequence[Outcome], strict: bool = False) -> Summary:
+    return summarize_statuses([outcome.status.value for outcome in outcomes], strict)
+
+
+def summarize_statuses(statuses: Sequence[str], strict: bool = False) -> Summary:
+    """Counts per status and the exit-code verdict: no FAIL or ERROR (and no WARN under --strict)."""
     counts = {status.value: 0 for status in Status}
-    for outcome in outcomes:
-        counts[outcome.status.value] += 1
+    for status in statuses:
+        counts[status] += 1
     bad = counts["fail"] + counts["error"] + (counts["warn"] if strict else 0)
-    return Summary(counts, bad == 0, len(outcomes))
+    return Summary(counts, bad == 0, len(statuses))

@@ -19,6 +19,7 @@ class Options:
     model_dir: str | None = None
     node_rank: int | None = None
     node0_ip: str | None = None
+    peer_npu_ips: tuple[str, ...] = ()  # node 0's NPU device IPs from --peer-npu-ips (or a snapshot)
     expect: dict[str, str] = field(default_factory=dict)  # e.g. {"vllm": "<sha>"} from --expect
     serve_source: str | None = None  # the serve script path or "--serve-cmd", when given
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
+from collections.abc import Sequence
 from itertools import groupby
 from typing import TextIO
 
@@ -57,10 +58,14 @@ def _cell(result: Row, width: int) -> str:
 
 
 def render_table(report: Report, stream: TextIO | None, strict: bool = False) -> str:
+    return f"{header_line(report)}\n\n{results_table(report.results, stream)}\n\n{summary_line(report, strict)}\n"
+
+
+def results_table(results: Sequence[Row], stream: TextIO | None) -> str:
+    """One row per result, grouped by category: status, id[item], message and fix."""
     from tabulate import tabulate
 
     colour = use_colour(stream)
-    results = report.results
     label_width = max((len(r.label) for r in results), default=10)
     message_width = max(40, shutil.get_terminal_size((120, 24)).columns - label_width - 20)
     rows = []
@@ -75,5 +80,4 @@ def render_table(report: Report, stream: TextIO | None, strict: bool = False) ->
                     _cell(result, message_width),
                 ]
             )
-    table = tabulate(rows, tablefmt="plain", disable_numparse=True) if rows else "(no check selected)"
-    return f"{header_line(report)}\n\n{table}\n\n{summary_line(report, strict)}\n"
+    return tabulate(rows, tablefmt="plain", disable_numparse=True) if rows else "(no check selected)"
