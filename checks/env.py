@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator
+from dataclasses import replace
 
-from glm5check.engine.check import Result, check, failed, passed
+from glm5check.engine.check import Result, check, failed, passed, warned
 from glm5check.facts.context import Context
 from glm5check.util.units import whole_number
 
@@ -72,6 +73,25 @@ def judge_node_variable(name: str, kind: str, env: dict[str, str]) -> Result:
     return passed(f"= {value} (checked against this host by net.interfaces)", item=name, observed=value)
 
 
+def runtime_judged(ctx: Context, name: str, result: Result) -> Result:
+    """A variable the launch script sets at run time (`export HCCL_IF_IP=$(hostname -I | …)`) is judged by
+    what it gives on this host, and says so; one whose value cannot be known here is a warning, never
+    "unset"."""
+    note = ctx.env_note(name)
+    if note is None:
+        return result
+    if note.value is None:
+        return warned(
+            f"{name} is {note.note}: check what it gives on this host before launch",
+            item=name,
+            expected=result.expected,
+            observed="set at run time",
+            remediation="set the value in the script itself, or export what it reads in this shell and run "
+            "glm5check again",
+        )
+    return replace(result, message=f"{name} is {note.note}: {result.message}")
+
+
 @check(
     "env.vars",
     title="Environment variables of the guide's launch script",
@@ -82,7 +102,9 @@ down minutes later inside HCCL. On two nodes, HCCL_IF_IP and the *_SOCKET_IFNAME
 on every node to that node's own address and NIC.
 
 What: every variable of the profile's [env] table is compared with the environment vllm serve would see
-(this process's environment overlaid with the serve script's exports). Integers such as HCCL_BUFFSIZE
+(this process's environment overlaid with the serve script's exports; a value the script computes at
+run time, such as `$(hostname -I | awk '{print $1}')`, is judged by what it gives on this host, and the
+result says so). Integers such as HCCL_BUFFSIZE
 and OMP_NUM_THREADS must be whole numbers. For multi-node profiles the [node_env] variables must be set;
 their values are judged by net.interfaces.
 
@@ -93,6 +115,6 @@ Fix: add the `export` line shown for each failing variable to the launch script,
 def env_vars(ctx: Context) -> Iterator[Result]:
     env = ctx.env
     for name, expected in ctx.profile.env.items():
-        yield judge_variable(name, expected, env)
+        yield runtime_judged(ctx, name, judge_variable(name, expected, env))
     for name, kind in ctx.profile.node_env.items():
-        yield judge_node_variable(name, kind, env)
+        yield runtime_judged(ctx, name, judge_node_variable(name, kind, env))

@@ -51,8 +51,8 @@ SMALL_FILE_BYTES = 1024
 
 
 def model_dir(ctx: Context) -> str:
-    """Where the weights are: --model-dir, else the serve script's model path, else the profile's."""
-    return ctx.options.model_dir or ctx.launch.model_path or ctx.profile.model.path
+    """Where the weights are: --model-dir, else the launch command's model path, else the profile's."""
+    return ctx.model_dir
 
 
 @dataclass(frozen=True)
