@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator
-from dataclasses import replace
 
-from glm5check.engine.check import Result, check, failed, passed, warned
-from glm5check.facts.context import Context
+from glm5check.engine.check import Result, check, failed, passed
+from glm5check.facts.context import Context, runtime_judged
 from glm5check.util.units import whole_number
 
 # Variables whose values must be whole numbers (the runtime parses them with atoi and ignores junk).
@@ -71,25 +70,6 @@ def judge_node_variable(name: str, kind: str, env: dict[str, str]) -> Result:
             remediation=f"export {name}={placeholder}  (or run: glm5check fix-env --profile …)",
         )
     return passed(f"= {value} (checked against this host by net.interfaces)", item=name, observed=value)
-
-
-def runtime_judged(ctx: Context, name: str, result: Result) -> Result:
-    """A variable the launch script sets at run time (`export HCCL_IF_IP=$(hostname -I | …)`) is judged by
-    what it gives on this host, and says so; one whose value cannot be known here is a warning, never
-    "unset"."""
-    note = ctx.env_note(name)
-    if note is None:
-        return result
-    if note.value is None:
-        return warned(
-            f"{name} is {note.note}: check what it gives on this host before launch",
-            item=name,
-            expected=result.expected,
-            observed="set at run time",
-            remediation="set the value in the script itself, or export what it reads in this shell and run "
-            "glm5check again",
-        )
-    return replace(result, message=f"{name} is {note.note}: {result.message}")
 
 
 @check(

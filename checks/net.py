@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from glm5check.checks.env import runtime_judged
-
 from glm5check.engine.check import Result, Status, check, failed, passed, skipped, warned
-from glm5check.facts.context import Context
+from glm5check.facts.context import Context, runtime_judged
 from glm5check.facts.net import (
     HCCL_IF_IP,
     SOCKET_IFNAME_VARS,

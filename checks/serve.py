@@ -135,7 +135,7 @@ def _headless_items(ctx: Context) -> Iterator[Result]:
     plan = ctx.plan
     if not plan.headless:
         return
-    start = plan.data_parallel_start_rank
+    start = plan.data_parallel_start_rank if ctx.effective.given("data_parallel_start_rank") else None
     if start is None:
         yield failed(
             "--headless without --data-parallel-start-rank: this node's engines would claim DP rank 0, "

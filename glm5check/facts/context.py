@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from glm5check.engine.check import Result, warned
 from glm5check.engine.context import BaseContext
 from glm5check.host.base import Host
 from glm5check.knowledge import glm5
@@ -15,6 +17,7 @@ from glm5check.knowledge.launch_command import ServeInput, convert_value, profil
 from glm5check.knowledge.plan import EffectivePlan, Evaluated, resolve
 from glm5check.knowledge.profiles import Profile, ServePlan
 from glm5check.knowledge.runtime_values import HostFacts, ScriptScope, describe, evaluate
+from glm5check.parsers.launch_script import RuntimeValue
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,25 @@ class Context(BaseContext):
         return self.fact(runtime_env).get(name)
 
 
+def runtime_judged(ctx: Context, name: str, result: Result) -> Result:
+    """A variable the launch script sets at run time (`export HCCL_IF_IP=$(hostname -I | …)`) is judged by
+    what it gives on this host, and says so; one whose value cannot be known here is a warning, never
+    "unset"."""
+    note = ctx.env_note(name)
+    if note is None:
+        return result
+    if note.value is None:
+        return warned(
+            f"{name} is {note.note}: check what it gives on this host before launch",
+            item=name,
+            expected=result.expected,
+            observed="set at run time",
+            remediation="set the value in the script itself, or export what it reads in this shell and run "
+            "glm5check again",
+        )
+    return replace(result, message=f"{name} is {note.note}: {result.message}")
+
+
 def host_env(ctx: Context) -> dict[str, str]:
     return ctx.host.env()
 
@@ -114,11 +136,11 @@ def runtime_env(ctx: Context) -> dict[str, Evaluated]:
     found: dict[str, Evaluated] = {}
     for name in ctx.launch.unknown_env:
         value = ctx.launch.runtime[name]
-        found[name] = _evaluated(value, scope, facts, lambda text: text)
+        found[name] = _evaluated(value, scope, facts, str)
     return found
 
 
-def _evaluated(value: Any, scope: ScriptScope, facts: HostFacts, convert: Any) -> Evaluated:
+def _evaluated(value: RuntimeValue, scope: ScriptScope, facts: HostFacts, convert: Callable[[str], Any]) -> Evaluated:
     how = describe(value, scope)
     text, why = evaluate(value, scope, facts)
     if text is None:
@@ -127,6 +149,13 @@ def _evaluated(value: Any, scope: ScriptScope, facts: HostFacts, convert: Any) -
     if converted is None:
         return Evaluated(None, f"{how}; on this host that gives {text!r}, which vllm would reject")
     return Evaluated(converted, f"{how}; on this host that gives {text}")
+
+
+def _converter(name: str) -> Callable[[str], Any]:
+    """How the text a run-time flag value gives becomes the plan's value (the model path stays text)."""
+    if name == "model":
+        return str
+    return lambda text: convert_value(name, text)
 
 
 def model_config(ctx: Context) -> tuple[dict[str, Any] | None, str]:
@@ -154,8 +183,7 @@ def effective_plan(ctx: Context) -> EffectivePlan:
     if ctx.launch.runtime_flags:
         facts = ctx.fact(host_facts)
         for name, value in ctx.launch.runtime_flags.items():
-            convert = (lambda text: text) if name == "model" else (lambda text, n=name: convert_value(n, text))
-            evaluated[name] = _evaluated(value, scope, facts, convert)
+            evaluated[name] = _evaluated(value, scope, facts, _converter(name))
     return resolve(ctx.launch, config, origin, evaluated, ctx.profile.serve)
 
 

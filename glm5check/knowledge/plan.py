@@ -73,9 +73,9 @@ def resolve(
                 sources[name] = f"{unknown[name]}; judged as vLLM's default {values[name]}"
     plan = ServePlan(**{f.name: values[f.name] for f in fields(ServePlan)})
     model, model_source = launch.model_path, launch.model_source
-    found = (evaluated or {}).get("model")
-    if found is not None:
-        model, model_source = (found.value or model), found.note
+    model_found = (evaluated or {}).get("model")
+    if model_found is not None:
+        model, model_source = (model_found.value or model), model_found.note
     return EffectivePlan(plan, {f.name: sources[f.name] for f in fields(ServePlan)}, model, model_source)
 
 

@@ -1,13 +1,13 @@
-"""What `vllm serve` uses for a plan field its command line does not give, at the pinned vllm.
+"""What `vllm serve` uses for a plan field its command line does not give, at a stack's vllm.
 
-The pin is vllm commit 978a37c8 (0.16.0rc2.dev3) with vllm-ascend ff3a50d. The vllm citations below are
-`file:line` in the vllm 0.16.0 wheel (the release cut from the same branch a few commits later; the
-lines cited did not change between the two), the vllm-ascend ones `file:line@ff3a50d`.
+The default stack is the guide's pin (knowledge/stacks, `glm5-2026-02`: vllm 978a37c8 = 0.16.0rc2.dev3,
+read from the vllm 0.16.0 wheel, with vllm-ascend ff3a50d). Its `defaults` table gives each field's rule,
+GLM-5's value when the rule alone decides it, and the file:line of every anchor; the few plan fields it
+does not cover are in `_NOT_IN_STACK` below (cited `file:line` in the 0.16.0 wheel).
 
 Some defaults are fixed (a dataclass field's default); others are computed at start-up from the model's
 config.json and from the other values (`EngineArgs._set_default_args`): `default_for` returns the value
-with the source that says which. The table is one function of (field, model config, values resolved so
-far) so that a per-version stack table can feed it later.
+with the source that says which.
 """
 
 from __future__ import annotations
@@ -15,33 +15,47 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-VLLM_PIN = "vllm 978a37c8"
+from glm5check.knowledge.stacks import DEFAULT_STACK, Stack, load_stack
 
-# Fixed defaults: the value and the line of the pinned vllm (0.16.0 wheel) that sets it.
-_FIXED: dict[str, tuple[Any, str]] = {
-    "tensor_parallel_size": (1, "vllm/config/parallel.py:99"),
-    "data_parallel_size": (1, "vllm/config/parallel.py:103"),
-    # EngineArgs.data_parallel_start_rank None: the rank is `start_rank or 0` (vllm/engine/arg_utils.py:1560).
-    "data_parallel_start_rank": (None, "vllm/engine/arg_utils.py:402"),
+# Plan fields the stack's defaults table does not cover: the value and the line of vllm 0.16.0 that sets it.
+_NOT_IN_STACK: dict[str, tuple[Any, str]] = {
     # No --data-parallel-address: `master_addr or ParallelConfig.data_parallel_master_ip` (arg_utils.py:1599).
     "data_parallel_address": ("127.0.0.1", "vllm/config/parallel.py:113"),
     "data_parallel_rpc_port": (29550, "vllm/config/parallel.py:115"),
-    "headless": (False, "vllm/entrypoints/cli/serve.py (--headless is a store_true switch)"),
-    "enable_expert_parallel": (False, "vllm/config/parallel.py:135"),
-    "host": (None, "vllm/entrypoints/openai/cli_args.py:73 (None: every interface)"),
-    "port": (8000, "vllm/entrypoints/openai/cli_args.py:75"),
-    "seed": (0, "vllm/config/model.py:142"),
     "served_model_name": (None, "vllm/config/model.py:234 (None: the model path)"),
     "trust_remote_code": (False, "vllm/config/model.py:130"),
-    # None: vLLM reads config.json's quantization_config; msModelSlim weights have none, so they load as bf16.
-    "quantization": (None, "vllm/config/model.py:187"),
-    "gpu_memory_utilization": (0.9, "vllm/config/cache.py:49"),
-    "speculative_config": (None, "vllm/engine/arg_utils.py (no speculative decoding)"),
     # O2 defaults to cudagraph_mode FULL_AND_PIECEWISE (vllm/config/vllm.py:168), which vllm-ascend runs as
     # PIECEWISE (vllm_ascend/platform.py:271@ff3a50d).
     "compilation_config": (None, "vllm/config/vllm.py:168"),
     "additional_config": (None, "vllm/config/vllm.py (no additional_config: vllm-ascend's defaults)"),
 }
+# Fields whose default is computed from the model's config or the other values (resolved in this order,
+# after every fixed one).
+_COMPUTED = (
+    "data_parallel_size_local",
+    "max_model_len",
+    "enable_chunked_prefill",
+    "enable_prefix_caching",
+    "max_num_batched_tokens",
+    "max_num_seqs",
+    "async_scheduling",
+)
+_FIXED = (
+    "tensor_parallel_size",
+    "data_parallel_size",
+    "data_parallel_start_rank",
+    "headless",
+    "enable_expert_parallel",
+    "quantization",
+    "gpu_memory_utilization",
+    "speculative_config",
+    "port",
+    "host",
+    "seed",
+    *_NOT_IN_STACK,
+)
+# The order fields are resolved in: a computed default reads the values resolved before it.
+ORDER = (*_FIXED, *_COMPUTED)
 
 # Keys vLLM reads the model's maximum length from, smallest wins
 # (vllm/transformers_utils/model_arch_config_convertor.py:262).
@@ -56,22 +70,10 @@ MAX_LEN_KEYS = (
     "max_seq_length",
     "seq_len",
 )
-# `vllm serve` runs with UsageContext.OPENAI_API_SERVER (vllm/entrypoints/openai/api_server.py:73). An NPU
+# `vllm serve` runs with UsageContext.OPENAI_API_SERVER (vllm/entrypoints/openai/api_server.py:73); an NPU
 # reports no device memory to get_batch_defaults (vllm-ascend's platform does not implement
-# get_device_total_memory), so the defaults of "other hardware" apply (vllm/engine/arg_utils.py:1888).
-API_SERVER_MAX_NUM_BATCHED_TOKENS = 2048
-API_SERVER_MAX_NUM_SEQS = 256
-# The order fields are resolved in: a computed default reads the values resolved before it.
-ORDER = (
-    *_FIXED,
-    "data_parallel_size_local",
-    "max_model_len",
-    "enable_chunked_prefill",
-    "enable_prefix_caching",
-    "max_num_batched_tokens",
-    "max_num_seqs",
-    "async_scheduling",
-)
+# get_device_total_memory at ff3a50d), so the values of "other hardware" apply: the stack's GLM-5 values
+# of max_num_batched_tokens (2048) and max_num_seqs (256).
 
 
 def _default(value: Any, why: str | None = None) -> tuple[Any, str]:
@@ -90,8 +92,8 @@ def derived_max_model_len(config: Mapping[str, Any] | None, origin: str = "confi
     if isinstance(config.get("model_max_length"), int) and config["model_max_length"] > 0:
         length, key = config["model_max_length"], "model_max_length"
     rope = config.get("rope_parameters") or config.get("rope_scaling")
-    factor = rope.get("factor") if isinstance(rope, dict) else None
-    rope_type = rope.get("rope_type", rope.get("type")) if isinstance(rope, dict) else None
+    rope = rope if isinstance(rope, dict) else {}
+    factor, rope_type = rope.get("factor"), rope.get("rope_type", rope.get("type"))
     if isinstance(factor, (int, float)) and rope_type not in (None, "default", "su", "longrope", "llama3"):
         base = rope.get("original_max_position_embeddings", length) if rope_type == "yarn" else length
         return int(base * factor), f"{key} {base} × RoPE factor {factor} of {origin}"
@@ -103,13 +105,16 @@ def default_for(
     model_config: Mapping[str, Any] | None,
     resolved: Mapping[str, Any] | None = None,
     config_origin: str = "config.json",
+    stack: str = DEFAULT_STACK,
 ) -> tuple[Any, str]:
-    """(value, source) of `field` when the launch command does not give it. `resolved` holds the plan's
-    values given or resolved so far (in ORDER): the computed defaults depend on them; `config_origin`
-    names where model_config was read."""
+    """(value, source) of `field` when the launch command does not give it, at `stack`'s vllm. `resolved`
+    holds the plan's values given or resolved so far (in ORDER): the computed defaults depend on them;
+    `config_origin` names where model_config was read."""
     values = resolved or {}
+    if field in _NOT_IN_STACK:
+        return _default(_NOT_IN_STACK[field][0])
     if field in _FIXED:
-        return _default(_FIXED[field][0])
+        return _default(fixed_value(load_stack(stack), field))
     if field == "data_parallel_size_local":
         # Without --data-parallel-size-local every DP rank runs on this node (arg_utils.py:1582).
         size = values.get("data_parallel_size", 1)
@@ -121,21 +126,32 @@ def default_for(
         # `_set_default_chunked_prefill_and_prefix_caching_args` turns them on (arg_utils.py:1931).
         return _default(True, "on for a decoder-only generative model")
     if field == "max_num_batched_tokens":
-        return _batched_tokens(values)
+        return _batched_tokens(values, load_stack(stack))
     if field == "max_num_seqs":
-        seqs = min(API_SERVER_MAX_NUM_SEQS, values.get("max_num_batched_tokens") or API_SERVER_MAX_NUM_SEQS)
-        return _default(seqs, f"{API_SERVER_MAX_NUM_SEQS} for vllm serve, at most max_num_batched_tokens")
+        server = fixed_value(load_stack(stack), "max_num_seqs")
+        seqs = min(server, values.get("max_num_batched_tokens") or server)
+        return _default(seqs, f"{server} for vllm serve, at most max_num_batched_tokens")
     if field == "async_scheduling":
         return _async_scheduling(values)
     raise KeyError(f"no vllm default for {field!r}")
 
 
-def _batched_tokens(values: Mapping[str, Any]) -> tuple[Any, str]:
+def fixed_value(stack: Stack, field: str) -> Any:
+    """The stack's value of a field whose default does not depend on the model or the node: GLM-5's value
+    when the rule decides it, else the flag's parser default."""
+    default = stack.default(field)
+    if default is None:
+        raise KeyError(f"stack {stack.name} has no default for {field!r}")
+    return default.parser_default if default.glm5 is None else default.glm5
+
+
+def _batched_tokens(values: Mapping[str, Any], stack: Stack) -> tuple[Any, str]:
     """`_set_default_max_num_seqs_and_batched_tokens_args` (arg_utils.py:2006): 2048 for vllm serve;
     without chunked prefill at least max_model_len; at most max_num_seqs × max_model_len."""
     length = values.get("max_model_len") or 0
-    seqs = values.get("max_num_seqs") or API_SERVER_MAX_NUM_SEQS
-    tokens, why = API_SERVER_MAX_NUM_BATCHED_TOKENS, f"{API_SERVER_MAX_NUM_BATCHED_TOKENS} for vllm serve"
+    server = fixed_value(stack, "max_num_batched_tokens")
+    seqs = values.get("max_num_seqs") or fixed_value(stack, "max_num_seqs")
+    tokens, why = server, f"{server} for vllm serve"
     if values.get("enable_chunked_prefill") is False:
         tokens, why = max(length, tokens), f"max_model_len {length} without chunked prefill"
     if length and seqs * length < tokens:
