@@ -157,6 +157,24 @@ def _headless_items(ctx: Context) -> Iterator[Result]:
         yield passed(f"--headless with DP start rank {start}", item="--headless", observed=f"start rank {start}")
 
 
+def _address_items(ctx: Context) -> Iterator[Result]:
+    """DP ranks on another node need node 0's address: without --data-parallel-address vLLM uses
+    127.0.0.1 (vllm/config/parallel.py:113), which the other node cannot reach."""
+    plan = ctx.plan
+    if plan.data_parallel_size <= plan.dp_local or ctx.effective.given("data_parallel_address"):
+        return
+    yield failed(
+        f"DP {plan.data_parallel_size} with {plan.dp_local} rank(s) on this node, but no --data-parallel-address: "
+        f"vLLM uses {plan.data_parallel_address} ({ctx.effective.source('data_parallel_address')}), which the "
+        "other node cannot reach; its engines never join",
+        item="--data-parallel-address",
+        expected="node 0's address",
+        observed=f"absent ({plan.data_parallel_address})",
+        remediation="add --data-parallel-address <node 0's IP> to the vllm serve command on every node "
+        "(the guide's $node0_ip)",
+    )
+
+
 def _length_items(ctx: Context) -> Iterator[Result]:
     plan = ctx.plan
     if plan.max_model_len > MAX_MODEL_LEN:
@@ -277,7 +295,8 @@ What: the launch command from --serve-script / --serve-cmd (else the profile's p
 vLLM's argument parser reads it. Flags unknown to the pinned vllm (with the closest known flag), values
 that are not numbers or not JSON, an unknown speculative `method` or cudagraph_mode; TP × DP-local
 against the node's NPUs; DP-local against DP; --headless without --data-parallel-start-rank or on rank
-0; --max-model-len against GLM-5's 202752; --max-num-batched-tokens below --max-model-len with chunked
+0; DP ranks on another node without --data-parallel-address (vLLM would use 127.0.0.1); --max-model-len
+against GLM-5's 202752; --max-num-batched-tokens below --max-model-len with chunked
 prefill off; --quantization ascend against the weights' quant_model_description.json (both ways);
 deepseek_mtp against the weights' model.layers.78.* tensors. Values the script computes at run time
 (`$(hostname -I …)`, `$NODE0_IP` from the caller's environment) are shown with what they give on this
@@ -294,6 +313,8 @@ def serve_args(ctx: Context) -> Iterator[Result]:
         yield from _script_items(serve)
         yield from _runtime_items(ctx, serve)
     yield from _parallel_items(ctx)
+    if serve is not None:
+        yield from _address_items(ctx)
     yield from _headless_items(ctx)
     yield from _length_items(ctx)
     yield from _quantization_items(ctx)

@@ -291,3 +291,12 @@ def test_secret_flag_values_never_reach_the_report(tmp_path: Path) -> None:
     flags = json.loads(result.stdout)["facts"]["serve"]["flags"]
     assert [f["value"] for f in flags] == ["<redacted>", "<redacted>", "8"]
     assert json.loads(result.stdout)["facts"]["serve"]["origin"] == str(script)
+
+
+def test_two_node_command_without_the_dp_address_fails(weights: dict[str, Path], tmp_path: Path) -> None:
+    """Without --data-parallel-address vLLM uses 127.0.0.1: node 1's engines can never reach node 0."""
+    text = swap(NODE1, "--data-parallel-address $node0_ip \\\n", "")
+    (row,) = failures(run_check(text, "a2-multi", weights["w4a8-mtp"], tmp_path))
+    assert row.item == "--data-parallel-address" and "vLLM uses 127.0.0.1 (vllm default)" in row.message
+    single = run_check(guide("a2-single.sh"), "a2-single", weights["w4a8-mtp"], tmp_path)
+    assert "--data-parallel-address" not in {r.item for r in single}
