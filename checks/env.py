@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Iterator
 
 from glm5check.engine.check import Result, check, failed, passed
-from glm5check.facts.context import Context
+from glm5check.facts.context import Context, runtime_judged
 from glm5check.util.units import whole_number
 
 # Variables whose values must be whole numbers (the runtime parses them with atoi and ignores junk).
@@ -82,7 +82,9 @@ down minutes later inside HCCL. On two nodes, HCCL_IF_IP and the *_SOCKET_IFNAME
 on every node to that node's own address and NIC.
 
 What: every variable of the profile's [env] table is compared with the environment vllm serve would see
-(this process's environment overlaid with the serve script's exports). Integers such as HCCL_BUFFSIZE
+(this process's environment overlaid with the serve script's exports; a value the script computes at
+run time, such as `$(hostname -I | awk '{print $1}')`, is judged by what it gives on this host, and the
+result says so). Integers such as HCCL_BUFFSIZE
 and OMP_NUM_THREADS must be whole numbers. For multi-node profiles the [node_env] variables must be set;
 their values are judged by net.interfaces.
 
@@ -93,6 +95,6 @@ Fix: add the `export` line shown for each failing variable to the launch script,
 def env_vars(ctx: Context) -> Iterator[Result]:
     env = ctx.env
     for name, expected in ctx.profile.env.items():
-        yield judge_variable(name, expected, env)
+        yield runtime_judged(ctx, name, judge_variable(name, expected, env))
     for name, kind in ctx.profile.node_env.items():
-        yield judge_node_variable(name, kind, env)
+        yield runtime_judged(ctx, name, judge_node_variable(name, kind, env))

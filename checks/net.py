@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from glm5check.engine.check import Result, Status, check, failed, passed, skipped, warned
-from glm5check.facts.context import Context
+from glm5check.facts.context import Context, runtime_judged
 from glm5check.facts.net import (
     HCCL_IF_IP,
     SOCKET_IFNAME_VARS,
@@ -85,7 +85,8 @@ TP_SOCKET_IFNAME does not exist, is down, or does not carry HCCL_IF_IP.
 
 What: HCCL_IF_IP against the addresses of this host's interfaces (and their state and MTU);
 each *_SOCKET_IFNAME against the interfaces (HCCL: comma list of name prefixes, `=` exact names, `^`
-exclusion; Gloo: comma list of exact names; TensorPipe: one exact name); loopback, docker bridges and veth
+exclusion; Gloo: comma list of exact names; TensorPipe: one exact name), with a value the launch script
+computes at run time judged by what it gives on this host; loopback, docker bridges and veth
 links are flagged; on node 0, --data-parallel-address must equal HCCL_IF_IP; the hostname must not resolve
 to loopback only unless GLOO_SOCKET_IFNAME is set.
 
@@ -100,8 +101,11 @@ node).
 def net_interfaces(ctx: Context) -> list[Result]:
     nics = ctx.fact(local_nics)
     if_ip_result, if_ip_nic = _hccl_if_ip(ctx, nics)
-    results = [if_ip_result]
-    results += [_tensorpipe_leniency(var, _socket_ifname(ctx, var, nics, if_ip_nic)) for var in SOCKET_IFNAME_VARS]
+    results = [runtime_judged(ctx, HCCL_IF_IP, if_ip_result)]
+    results += [
+        runtime_judged(ctx, var, _tensorpipe_leniency(var, _socket_ifname(ctx, var, nics, if_ip_nic)))
+        for var in SOCKET_IFNAME_VARS
+    ]
     if ctx.fact(node_info).role == "primary":
         results.append(_dp_address(ctx, nics))
     results.append(_hostname(ctx, nics))

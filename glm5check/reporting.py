@@ -56,11 +56,13 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
 
 
 def _profile(ctx: Context) -> dict[str, Any]:
+    """The profile, with `serve` the effective plan (what vLLM runs) and where each value comes from."""
     profile = ctx.profile.to_dict()
-    profile["serve"] = {k: v for k, v in asdict(ctx.plan).items() if v is not None}
+    effective = ctx.effective
+    profile["serve"] = {k: v for k, v in asdict(effective.plan).items() if v is not None}
+    profile["serve_sources"] = dict(effective.sources)
+    profile["serve_model"] = {"path": effective.model, "source": effective.model_source}
     profile["source"] = ctx.profile.source
-    if ctx.launch.from_script:
-        profile["serve_sources"] = dict(ctx.launch.sources)
     return profile
 
 

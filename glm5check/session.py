@@ -104,10 +104,13 @@ def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
             raise ConfigError(f"--expect takes NAME=COMMIT (e.g. vllm=978a37c8), not {item!r}")
         expect[name.strip().lower().replace("_", "-")] = commit.strip().lower()
     serve_source = args.serve_script or ("--serve-cmd" if args.serve_cmd else None)
+    # A launch command given now replaces the recorded one, and with it the node rank recorded with it:
+    # the rank comes from this command line's --node-rank, else from the new command.
+    saved_rank = None if serve_source else saved.get("node_rank")
     return Options(
         python=args.python_path or saved.get("python") or "python3",
         model_dir=args.model_dir or saved.get("model_dir"),
-        node_rank=args.node_rank if args.node_rank is not None else saved.get("node_rank"),
+        node_rank=args.node_rank if args.node_rank is not None else saved_rank,
         node0_ip=args.node0_ip or saved.get("node0_ip"),
         peer_npu_ips=peer_npu_ips_option(args.peer_npu_ips) if args.peer_npu_ips is not None else _saved_ips(saved),
         expect=expect,
@@ -171,8 +174,9 @@ def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[
     script_text, command = _serve_texts(args, recorded)
     serve_meta = {"script_text": script_text, "command": command}
     # The text is parsed as read (from the file or the snapshot); no copy of it is written anywhere.
+    replayed = not (args.serve_script or args.serve_cmd)
     script_name = (args.serve_script or "the recorded serve script") if script_text is not None else None
-    launch = read_serve(profile, script_text, command, script_name or "serve script")
+    launch = read_serve(profile, script_text, command, script_name or "serve script", replayed)
     return Context(profile, host, options, launch), serve_meta
 
 

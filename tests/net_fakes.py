@@ -11,8 +11,8 @@ from glm5check.facts.context import Context, Options
 from glm5check.host.base import Address, ConnectResult, Interface, ListeningSocket, Process
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
-from glm5check.knowledge.launch_command import profile_launch
-from glm5check.knowledge.profiles import load_builtin
+from glm5check.knowledge.launch_command import ServeInput, profile_launch
+from glm5check.knowledge.profiles import Profile, load_builtin
 
 NIC = "enp189s0f0"
 NODE0_IP = "10.20.0.11"
@@ -94,10 +94,24 @@ class Scenario:
         if self.connect is not None:
             writer.connect(self.connect)
         profile = load_builtin(self.profile)
-        plan = replace(profile.serve, **self.plan_changes)
         options = Options(node_rank=self.node_rank, node0_ip=self.node0_ip, serve_source=self.serve_source)
-        launch = replace(profile_launch(profile), plan=plan, env=dict(self.script_env))
-        return Context(profile, ReplayHost(writer.data), options, launch)
+        return Context(profile, ReplayHost(writer.data), options, self.launch(profile))
+
+    def launch(self, profile: Profile) -> ServeInput:
+        """The profile's launch command with plan_changes, as a serve script's lines when serve_source
+        names one (a None value removes the flag)."""
+        base = profile_launch(profile)
+        where = "script line 1" if self.serve_source else "profile"
+        given = {k: v for k, v in {**base.given, **self.plan_changes}.items() if v is not None}
+        sources = {k: (where if k in self.plan_changes else v) for k, v in base.sources.items()}
+        sources.update({k: where for k in given if k in self.plan_changes})
+        return replace(
+            base,
+            given=given,
+            sources={k: v for k, v in sources.items() if k in given},
+            env=dict(self.script_env),
+            origin=self.serve_source or "profile",
+        )
 
 
 def run_check(check: Check, ctx: Context) -> dict[str, Result]:

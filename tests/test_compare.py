@@ -45,6 +45,7 @@ def consistent_pair(demo: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], di
     node1 = copy.deepcopy(demo["node0"])
     node1["node"].update(hostname="npu-a2-02", rank=1, role="headless")
     node1["profile"]["serve"].update(headless=True, data_parallel_start_rank=1)
+    node1["profile"]["serve_sources"].update(headless="script line 25", data_parallel_start_rank="script line 28")
     node1["facts"]["interfaces"] = copy.deepcopy(demo["node1"]["facts"]["interfaces"])
     node1["facts"]["env"]["HCCL_IF_IP"] = demo["node1"]["facts"]["env"]["HCCL_IF_IP"]
     node1["facts"]["npu_device_ips"] = {

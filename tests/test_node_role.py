@@ -89,7 +89,7 @@ def test_serve_script_address_wins_over_node0_ip_option() -> None:
     # A serve command with --data-parallel-address but neither --headless nor a start rank is node 0's
     # command by the guide, whatever the addresses say.
     assert node_info(scenario.context()).role == "primary"
-    assert scenario.context().fact(node0_address).source == "serve script --data-parallel-address"
+    assert scenario.context().fact(node0_address).source == "--data-parallel-address (script line 1)"
 
 
 @pytest.mark.parametrize("variable", ["SLURM_NODEID", "LWS_WORKER_INDEX"])

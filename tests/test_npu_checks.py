@@ -95,10 +95,41 @@ def test_busy_chips_fail_hbm_and_name_their_processes(fake_bin: Path) -> None:
     assert sorted(failing) == sorted(f"NPU {n} chip {c}" for n in range(4, 8) for c in (0, 1))
     assert "pid 957687 pt_main_thread" in failing["NPU 4 chip 0"]["message"]
     assert "52553 of 65536 MB in use" in failing["NPU 4 chip 0"]["message"]
-    assert "Free memory on device" in failing["NPU 4 chip 0"]["message"]
+    message = failing["NPU 4 chip 0"]["message"]
+    assert "47945 MB more than an idle chip's 4608 MB" in message
+    assert "vllm-ascend takes it out of the KV cache" in message and "60.96 GiB usable" in message
+    assert "vLLM: No available memory for the cache blocks" in message
     assert "kill 957687" in failing["NPU 4 chip 0"]["remediation"]
     processes = [r for r in results_of(results, "npu.processes") if r["status"] == "fail"]
     assert len(processes) == 8 and "pid 958011" in processes[-1]["observed"]
+
+
+def _a2_table_with_npu3_using(used_mb: int) -> str:
+    """The real idle A2 table with NPU 3's HBM-Usage raised (the occupancy of vllm-ascend issue #3657)."""
+    lines = A2_IDLE.read_text().splitlines(keepends=True)
+    rows = [i for i, line in enumerate(lines) if "0000:" in line]
+    lines[rows[3]] = lines[rows[3]].replace("3367 / 65536", f"{used_mb}/ 65536")
+    return "".join(lines)
+
+
+@pytest.mark.parametrize(("used_mb", "status"), [(12000, "warn"), (27547, "fail")])
+def test_hbm_held_by_another_process_is_judged_on_memory_fits_budget(fake_bin: Path, used_mb: int, status: str) -> None:
+    """vllm-ascend takes HBM another process holds out of the KV cache: 7.2 GiB leaves room for the
+    a2-multi plan's 131072-token sequences (a smaller cache: WARN), 22.4 GiB does not (FAIL)."""
+    fake_tool(fake_bin, "npu-smi", {"info": _a2_table_with_npu3_using(used_mb)})
+    _, results, facts = run_json(
+        "--profile", "a2-multi", "--node-rank", "0", "--check", "npu.hbm", "--check", "memory.fit", bin_dir=fake_bin
+    )
+    (row,) = [r for r in results_of(results, "npu.hbm") if r["item"] == "NPU 3"]
+    assert row["status"] == status, row
+    assert f"{used_mb - 4608} MB more than an idle chip's 4608 MB" in row["message"]
+    assert "0.95 × 60.96 GiB usable: npu-smi's 65536 MB − 3113 MB the driver holds" in row["message"]
+    (fit,) = results_of(results, "memory.fit")
+    assert "0.95 × 60.96 GiB usable: npu-smi's 65536 MB − 3113 MB the driver holds" in fit["message"]
+    idle_kv = facts["memory_fit"]["kv_budget_bytes"]
+    assert f"{idle_kv / (1 << 30):.1f} GiB" in row["message"]
+    if status == "fail":
+        assert "To serve at least one request with the models's max seq len (131072)" in row["message"]
 
 
 def test_hbm_in_use_without_a_process_is_held_outside_the_container(fake_bin: Path) -> None:

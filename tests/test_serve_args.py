@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
+from conftest import FIXTURES, GUIDE_SCRIPTS, assert_no_traceback, clean_env, run_cli
 
 from glm5check.engine.check import Result, Status
 from glm5check.facts.context import Context, Options
@@ -22,14 +22,7 @@ from glm5check.checks.serve import serve_args
 from make_checkpoint import write_sparse_safetensors
 
 SCRIPTS = FIXTURES / "serve-scripts"
-GUIDE = {
-    "a2-single.sh": "a2-single",
-    "a3-single.sh": "a3-single",
-    "a2-multi-node0.sh": "a2-multi",
-    "a2-multi-node1.sh": "a2-multi",
-    "a3-multi-node0.sh": "a3-multi",
-    "a3-multi-node1.sh": "a3-multi",
-}
+GUIDE = GUIDE_SCRIPTS
 
 
 def small_checkpoint(dest: Path, quantized: bool, mtp: bool) -> Path:
@@ -240,21 +233,19 @@ def test_each_seeded_mistake_gives_its_fail(
     assert results[0].remediation
 
 
-def test_flags_the_profile_expects_but_the_script_omits_warn(weights: dict[str, Path], tmp_path: Path) -> None:
+def test_flags_the_script_omits_are_serve_plan_s_not_serve_args(weights: dict[str, Path], tmp_path: Path) -> None:
     text = swap(A2, "--enable-expert-parallel \\\n", "")
     results = run_check(text, "a2-single", weights["w4a8-mtp"], tmp_path)
-    warnings = [r for r in results if r.status == Status.WARN]
-    assert [(r.item, r.remediation) for r in warnings] == [
-        ("--enable-expert-parallel", "add --enable-expert-parallel to the vllm serve command")
-    ]
+    assert [r for r in results if r.status != Status.PASS] == []
 
 
-def test_unresolved_variable_is_a_warning_not_a_guess(weights: dict[str, Path], tmp_path: Path) -> None:
+def test_a_caller_variable_unset_here_is_a_warning_not_a_guess(weights: dict[str, Path], tmp_path: Path) -> None:
     text = swap(NODE1, 'node0_ip="10.20.0.11"\n', "")
     results = run_check(text, "a2-multi", weights["w4a8-mtp"], tmp_path)
     warnings = [r for r in results if r.status == Status.WARN]
-    assert len(warnings) == 1 and "$node0_ip" in warnings[0].message
-    assert warnings[0].item.startswith("script line ")
+    assert len(warnings) == 1 and warnings[0].item == "--data-parallel-address"
+    assert "$node0_ip comes from the caller's environment and is unset in this shell" in warnings[0].message
+    assert "set at run time by line 28" in warnings[0].message
 
 
 def test_unreadable_weights_skip_the_weights_items(tmp_path: Path) -> None:
@@ -285,7 +276,7 @@ def test_through_the_cli_with_a_seeded_script(weights: dict[str, Path], tmp_path
     report = json.loads(result.stdout)
     failed = [r for r in report["results"] if r["status"] == "fail"]
     assert [r["item"] for r in failed] == ["--enable-expert-paralel"]
-    assert report["profile"]["serve_sources"]["data_parallel_start_rank"].startswith("serve script line ")
+    assert report["profile"]["serve_sources"]["data_parallel_start_rank"] == "script line 28"
     assert report["profile"]["serve"]["headless"] is True
 
 
@@ -300,3 +291,12 @@ def test_secret_flag_values_never_reach_the_report(tmp_path: Path) -> None:
     flags = json.loads(result.stdout)["facts"]["serve"]["flags"]
     assert [f["value"] for f in flags] == ["<redacted>", "<redacted>", "8"]
     assert json.loads(result.stdout)["facts"]["serve"]["origin"] == str(script)
+
+
+def test_two_node_command_without_the_dp_address_fails(weights: dict[str, Path], tmp_path: Path) -> None:
+    """Without --data-parallel-address vLLM uses 127.0.0.1: node 1's engines can never reach node 0."""
+    text = swap(NODE1, "--data-parallel-address $node0_ip \\\n", "")
+    (row,) = failures(run_check(text, "a2-multi", weights["w4a8-mtp"], tmp_path))
+    assert row.item == "--data-parallel-address" and "vLLM uses 127.0.0.1 (vllm default)" in row.message
+    single = run_check(guide("a2-single.sh"), "a2-single", weights["w4a8-mtp"], tmp_path)
+    assert "--data-parallel-address" not in {r.item for r in single}

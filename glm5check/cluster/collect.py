@@ -267,7 +267,7 @@ def node0_facts(outcome: NodeOutcome) -> Node0Facts:
 
 def _node0_address(node: NodeReport) -> tuple[str | None, str | None]:
     candidates = [
-        (as_text(node.plan.get("data_parallel_address")), "its launch command's --data-parallel-address"),
+        (as_text(node.plan_given("data_parallel_address")), "its launch command's --data-parallel-address"),
         (as_text(as_dict(node.facts.get("env")).get("HCCL_IF_IP")), "its HCCL_IF_IP"),
     ]
     usable = [(valid_ip(a), source) for a, source in candidates if valid_ip(a)]

@@ -56,10 +56,19 @@ class NodeReport:
 
     @property
     def plan(self) -> dict[str, Any]:
-        """The plan the node was checked with: the profile's, overridden by its launch script."""
+        """The plan the node was checked with: the plan vLLM runs for its launch command (older reports:
+        the profile's, overridden by its launch script)."""
         profile = self.data.get("profile")
         plan = profile.get("serve") if isinstance(profile, dict) else None
         return plan if isinstance(plan, dict) else {}
+
+    def plan_given(self, name: str) -> Any:
+        """A plan value the launch command (or the profile standing in for one) sets; None where vLLM's
+        default fills it in (reports before serve_sources covered every field: every value is given)."""
+        profile = self.data.get("profile")
+        sources = profile.get("serve_sources") if isinstance(profile, dict) else None
+        source = sources.get(name) if isinstance(sources, dict) else None
+        return None if isinstance(source, str) and source.startswith("vllm default") else self.plan.get(name)
 
     @property
     def multi_node(self) -> bool:
@@ -94,7 +103,7 @@ class NodeReport:
     def dp_ranks(self) -> list[int]:
         """The DP ranks this node's engines take: start rank (else the node's rank) .. + DP-local."""
         plan = self.plan
-        start = _count(plan.get("data_parallel_start_rank"))
+        start = _count(self.plan_given("data_parallel_start_rank"))
         if start is None:
             start = _count(self.node.get("rank")) or 0
         local = _count(plan.get("data_parallel_size_local")) or _count(plan.get("data_parallel_size")) or 1
@@ -299,7 +308,7 @@ def _address_of_node0(nodes: list[NodeReport]) -> Iterator[Difference]:
     if len(node0) != 1 or not node0[0].addresses:
         return
     for node in nodes:
-        address = as_text(node.plan.get("data_parallel_address"))
+        address = as_text(node.plan_given("data_parallel_address"))
         if address and address not in node0[0].addresses:
             yield Difference(
                 "serve",

@@ -82,7 +82,10 @@ def compute(flags: dict[str, Any]) -> Any:
         tensors, source, config = fit_tensors(ctx)
     else:
         tensors, source, config = builtin_tensors(profile.model.weights, "no --model-dir")
-    return fit(tensors, fit_plan(ctx, config), source, _assumptions(profile, flags))
+    plan = fit_plan(ctx, config)
+    if flags["hbm_gib"] is not None:
+        plan = replace(plan, hbm_origin=f"--hbm-gib {flags['hbm_gib']:g} ({profile.hardware.hbm_mb_per_chip} MB)")
+    return fit(tensors, plan, source, _assumptions(profile, flags))
 
 
 def _gib(count: float) -> str:
@@ -108,7 +111,7 @@ def render_table(result: Any) -> str:
         ("reserve: HCCL buffers", _gib(result.hccl_bytes)),
         ("reserve: runtime overhead", _gib(result.runtime_bytes)),
         ("reserve", _gib(result.reserve_bytes)),
-        ("budget", f"{_gib(plan.hbm_bytes)} HBM × {plan.gpu_memory_utilization} = {_gib(result.budget_bytes)}"),
+        ("budget", result.budget_text()),
         ("KV budget", _gib(result.kv_budget_bytes)),
         ("KV per token", f"{result.kv_bytes_per_token:,} bytes ({result.kv_layers} layers × 1408)"),
         ("KV tokens", f"{result.kv_tokens:,}"),
@@ -142,7 +145,11 @@ def render_table(result: Any) -> str:
 @click.option("--max-num-seqs", type=click.IntRange(min=1))
 @click.option("--max-num-batched-tokens", type=click.IntRange(min=1))
 @click.option("--gpu-memory-utilization", type=click.FloatRange(min=0.01, max=1.0))
-@click.option("--hbm-gib", type=click.FloatRange(min=1), help="HBM per NPU (default: the profile's).")
+@click.option(
+    "--hbm-gib",
+    type=click.FloatRange(min=4),
+    help="HBM per NPU as npu-smi shows it (default: the profile's); vLLM sees 3113 MB less.",
+)
 @click.option("--activation-kib-per-token", type=click.IntRange(min=0), help="Reserve: activations.")
 @click.option("--runtime-overhead-gib", type=click.FloatRange(min=0), help="Reserve: runtime overhead.")
 @click.option("--hccl-buffsize-mb", type=click.IntRange(min=0), help="Default: the profile's HCCL_BUFFSIZE.")
@@ -150,7 +157,7 @@ def render_table(result: Any) -> str:
 @click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table")
 @click.pass_context
 def fit(ctx: click.Context, output_format: str, **flags: Any) -> None:
-    """Memory fit of one rank: weights + reserve + KV cache against HBM × gpu-memory-utilization."""
+    """Memory fit of one rank: weights + reserve + KV cache against the usable HBM × gpu-memory-utilization."""
     result = compute(flags)
     if output_format == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))

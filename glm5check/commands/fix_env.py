@@ -71,9 +71,14 @@ def plan_fixes(ctx: Context) -> FixPlan:
                     fixes.reasons[name] = f"was {_shown(env.get(name))}; {suggestion.reason}"
     for name, value in fixes.exports.items():
         script_value = ctx.script_env.get(name)
+        note = ctx.env_note(name)
         if script_value is not None and script_value != value:
             fixes.notes.append(
                 f"the serve script sets {name}={script_value}, which wins over this export: change it there to {value}"
+            )
+        elif note is not None and note.value != value:
+            fixes.notes.append(
+                f"the serve script's {name} is {note.note}, which wins over this export: change it there"
             )
     shell_env = ctx.host.env()
     fixes.previous = {name: shell_env.get(name) for name in fixes.exports}

@@ -56,7 +56,8 @@ def node_info(ctx: Context) -> NodeInfo:
 def _from_plan(ctx: Context) -> NodeInfo | None:
     plan = ctx.plan
     origin = "serve script" if ctx.options.serve_source else "profile"
-    if plan.data_parallel_start_rank is not None or plan.headless:
+    # vLLM's own default start rank is 0: only a value the launch command gives says which node this is.
+    if ctx.effective.given("data_parallel_start_rank") or plan.headless:
         start = plan.data_parallel_start_rank or 0
         # The start rank counts data-parallel ranks; a node holds dp_local of them.
         rank = start // plan.dp_local if plan.dp_local > 0 and start % plan.dp_local == 0 else start

@@ -21,7 +21,16 @@ from glm5check.engine.context import reported_fact
 from glm5check.errors import ProbeFailed
 from glm5check.host.base import FILE_CAP_BYTES, Host
 from glm5check.knowledge import glm5
-from glm5check.knowledge.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, Fit, FitPlan, fit, hccl_buffsize_value
+from glm5check.knowledge.memfit import (
+    DRIVER_RESERVED_MB,
+    HCCL_DEFAULT_BUFFSIZE_MB,
+    Assumptions,
+    Fit,
+    FitPlan,
+    fit,
+    hccl_buffsize_value,
+    usable_hbm_mb,
+)
 from glm5check.parsers.safetensors import (
     PREFIX_BYTES,
     SafetensorsHeader,
@@ -51,8 +60,8 @@ SMALL_FILE_BYTES = 1024
 
 
 def model_dir(ctx: Context) -> str:
-    """Where the weights are: --model-dir, else the serve script's model path, else the profile's."""
-    return ctx.options.model_dir or ctx.launch.model_path or ctx.profile.model.path
+    """Where the weights are: --model-dir, else the launch command's model path, else the profile's."""
+    return ctx.model_dir
 
 
 @dataclass(frozen=True)
@@ -337,9 +346,10 @@ def fit_plan(ctx: Context, config: dict[str, Any] | None = None) -> FitPlan:
         max_model_len=plan.max_model_len,
         max_num_seqs=plan.max_num_seqs,
         gpu_memory_utilization=plan.gpu_memory_utilization,
-        hbm_bytes=hardware.hbm_mb_per_chip * MIB,
+        hbm_bytes=usable_hbm_mb(hardware.hbm_mb_per_chip) * MIB,
         mtp=plan.uses_mtp,
         num_hidden_layers=layers if isinstance(layers, int) and layers > 0 else 78,
+        hbm_origin=f"profile {ctx.profile.name}'s {hardware.hbm_mb_per_chip} MB",
     )
 
 
@@ -359,8 +369,8 @@ def builtin_tensors(weights: str, why: str) -> tuple[list[tuple[str, int]], str,
 
 
 def hbm_per_chip(ctx: Context) -> tuple[int | None, str]:
-    """The smallest HBM among the chips this node's plan uses, as npu-smi shows it (a 910B4 has 32 GB,
-    not the 64 GB of the profile); (None, why) when npu-smi gives no HBM column."""
+    """The usable HBM of the smallest chip this node's plan uses: npu-smi's total (a 910B4 has 32 GB, not
+    the 64 GB of the profile) less what the driver holds; (None, why) when npu-smi gives no HBM column."""
     from glm5check.facts.npu import chip_plan
 
     try:
@@ -370,7 +380,7 @@ def hbm_per_chip(ctx: Context) -> tuple[int | None, str]:
     sizes = [chip.hbm_total_mb for chip in planned if chip.hbm_total_mb]
     if not sizes:
         return None, "no HBM size from npu-smi"
-    return min(sizes) * MIB, f"npu-smi: {min(sizes)} MB on the smallest of {len(planned)} planned chip(s)"
+    return usable_hbm_mb(min(sizes)) * MIB, f"npu-smi's {min(sizes)} MB"
 
 
 def memory_fit(ctx: Context) -> Fit:
@@ -379,12 +389,14 @@ def memory_fit(ctx: Context) -> Fit:
     buffsize, origin = hccl_buffsize_mb(ctx)
     plan = fit_plan(ctx, config)
     hbm, hbm_origin = hbm_per_chip(ctx)
-    if hbm is None:
-        hbm_origin = f"profile {ctx.profile.name}: {ctx.profile.hardware.hbm_mb_per_chip} MB ({hbm_origin})"
-    result = fit(
-        tensors, replace(plan, hbm_bytes=hbm or plan.hbm_bytes), source, Assumptions(hccl_buffsize_mb=buffsize)
-    )
-    notes = [f"HCCL buffer size from {origin}", f"HBM per NPU from {hbm_origin}"]
+    why = "" if hbm is not None else f" ({hbm_origin})"
+    if hbm is not None:
+        plan = replace(plan, hbm_bytes=hbm, hbm_origin=hbm_origin)
+    result = fit(tensors, plan, source, Assumptions(hccl_buffsize_mb=buffsize))
+    notes = [
+        f"HCCL buffer size from {origin}",
+        f"usable HBM per NPU: {plan.hbm_origin} − {DRIVER_RESERVED_MB} MB the driver holds{why}",
+    ]
     return replace(result, assumptions=[*result.assumptions, *notes])
 
 

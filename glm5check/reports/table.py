@@ -7,7 +7,7 @@ import shutil
 import textwrap
 from collections.abc import Sequence
 from itertools import groupby
-from typing import TextIO
+from typing import Any, TextIO
 
 from glm5check.reports.model import Report, Row
 
@@ -26,10 +26,21 @@ def _paint(text: str, status: str, colour: bool) -> str:
 
 
 def header_line(report: Report) -> str:
+    """Tool, profile (its hardware), the plan vLLM will run (from the effective plan), node, host."""
     profile, node, tool = report.profile, report.node, report.tool
     rank = f"node rank {node.rank} ({node.role})"
-    described = f"profile {profile['name']} ({profile['description']})"
-    return f"{tool['name']} {tool['version']} · {described} · {rank} · host {node.hostname}"
+    hardware = profile.get("hardware", {})
+    described = f"profile {profile['name']} ({hardware.get('nodes', '?')} × {hardware.get('platform', '?')})"
+    return f"{tool['name']} {tool['version']} · {described} · plan {plan_text(profile)} · {rank} · host {node.hostname}"
+
+
+def plan_text(profile: dict[str, Any]) -> str:
+    """`GLM-5-w4a8, DP2 × TP8, EP` from the report's effective plan."""
+    serve = profile.get("serve", {})
+    model = (profile.get("serve_model") or {}).get("path") or profile.get("model", {}).get("path") or "?"
+    name = str(model).rstrip("/").rsplit("/", 1)[-1] or str(model)
+    parallel = f"DP{serve.get('data_parallel_size', '?')} × TP{serve.get('tensor_parallel_size', '?')}"
+    return f"{name}, {parallel}" + (", EP" if serve.get("enable_expert_parallel") else ", no EP")
 
 
 def summary_line(report: Report, strict: bool = False) -> str:

@@ -17,8 +17,9 @@ REDACTED = "<redacted>"
 # Values shorter than this are not masked by value elsewhere ("1", "true" would wreck every text).
 MIN_REMEMBERED_LENGTH = 6
 
+# "TOKENS" counts tokens (max_num_batched_tokens, VLLM_MAX_TOKENS): not a secret.
 _SECRET_NAME = re.compile(
-    r"TOKEN|SECRET|PASSW(OR)?D|PASSPHRASE|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|API_?KEY|ACCESS_?KEY|"
+    r"TOKEN(?!S)|SECRET|PASSW(OR)?D|PASSPHRASE|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|API_?KEY|ACCESS_?KEY|"
     r"(^|_)KEY($|_)|SIGNATURE|CERT_PASS|WEBHOOK",
     re.IGNORECASE,
 )

@@ -45,14 +45,16 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ServePlan:
-    """The flags of `vllm serve`, named as vLLM names them (dashes become underscores)."""
+    """The flags of `vllm serve`, named as vLLM names them (dashes become underscores). In a profile a
+    field left out (None) is a flag the deployment does not pass: vLLM's default applies (the defaults
+    below are vLLM's where a profile may omit the field)."""
 
     tensor_parallel_size: int
     max_num_seqs: int
     max_model_len: int
     max_num_batched_tokens: int
     gpu_memory_utilization: float
-    host: str = "0.0.0.0"
+    host: str | None = None
     port: int = 8000
     data_parallel_size: int = 1
     data_parallel_size_local: int | None = None
@@ -67,7 +69,7 @@ class ServePlan:
     quantization: str | None = None
     enable_chunked_prefill: bool | None = None
     enable_prefix_caching: bool | None = None
-    async_scheduling: bool = False
+    async_scheduling: bool | None = None
     speculative_config: dict[str, Any] | None = None
     compilation_config: dict[str, Any] | None = None
     additional_config: dict[str, Any] | None = None
