@@ -19,8 +19,8 @@ def fit_remedy(result: Fit) -> str:
     plan = result.plan
     if result.kv_budget_bytes <= 0:
         return (
-            "spread the weights over more NPUs (bf16 GLM-5 needs 2 × Atlas 800 A3 with DP2 × TP16), use the "
-            "w4a8 weights, or turn on --enable-expert-parallel"
+            "spread the weights over more NPUs (bf16 GLM-5 needs 2 × Atlas 800 A3 with DP2 × TP16) or use the "
+            "w4a8 weights"
         )
     fitting = max(result.kv_tokens // max(plan.max_num_seqs, 1), KV_STEP)
     if result.verdict == "fail":
@@ -44,8 +44,9 @@ fails after minutes of loading ("NPU out of memory" while loading, or "To serve 
 the models's max seq len …" when the KV cache is too small for max_model_len).
 
 What: per rank, the weights (from the safetensors headers, or GLM-5's built-in layout when the folder is
-absent): routed experts split over EP = TP × DP with --enable-expert-parallel (else over TP), the
-TP-sharded layers split over TP, the rest replicated; plus a reserve (activations at
+absent): routed experts split over TP × DP ranks (whole experts with --enable-expert-parallel, else
+each expert tensor-parallel, as vLLM flattens TP across DP for the MoE layers), the TP-sharded layers
+split over TP, the rest replicated; plus a reserve (activations at
 max_num_batched_tokens, HCCL buffers from HCCL_BUFFSIZE, runtime overhead — stated assumptions);
 against the budget vllm-ascend uses (vllm_ascend/worker/worker.py:336@ff3a50d): the usable HBM of one
 NPU (what torch_npu reports: the HBM npu-smi shows for the planned chips, or else the profile's, less

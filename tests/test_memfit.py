@@ -207,7 +207,8 @@ def test_tensor_classes_and_expert_split() -> None:
     assert classify("lm_head.weight") == "tp"
     expert = [("model.layers.3.mlp.experts.0.up_proj.weight", 32 * GIB)]
     assert fit(expert, _plan(dp=2), "t").weights.experts_per_rank == 2 * GIB  # EP = 8 × 2
-    assert fit(expert, _plan(dp=2, expert_parallel=False), "t").weights.experts_per_rank == 4 * GIB
+    # Without EP, vLLM flattens TP across DP for the MoE layers: each expert is split over TP × DP.
+    assert fit(expert, _plan(dp=2, expert_parallel=False), "t").weights.experts_per_rank == 2 * GIB
     mtp_only = [("model.layers.2.eh_proj.weight", GIB)]
     assert fit(mtp_only, _plan(), "t").weights.per_rank == 0  # MTP layer not loaded without MTP
     assert fit(mtp_only, _plan(mtp=True), "t").weights.per_rank == GIB

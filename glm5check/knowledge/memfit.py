@@ -1,8 +1,11 @@
 """The memory-fit model: does one rank's share of GLM-5 plus a reserve leave room for the KV cache?
 
 Per rank (one NPU), following how vLLM / vllm-ascend place this model (reference/glm5-model/FACTS.md §4):
-- routed experts (`mlp.experts.N.*`) are split over EP = TP × DP with --enable-expert-parallel, else
-  over TP (vLLM then splits them over TP × DP too, so this is the cautious upper bound);
+- routed experts (`mlp.experts.N.*`) are split over TP × DP ranks either way: whole experts over
+  EP = TP × DP with --enable-expert-parallel, else every expert tensor-parallel over TP × DP (vLLM
+  flattens TP across DP for the MoE layers: `FusedMoEParallelConfig.make` and `flatten_tp_across_dp`,
+  vllm/model_executor/layers/fused_moe/config.py in vllm 0.16.0; vllm-ascend's w4a8 MoE loader splits
+  the same way, vllm_ascend/quantization/w4a8.py@ff3a50d);
 - q_b_proj, kv_b_proj, o_proj, the dense MLPs, the shared experts, the embeddings and LM heads are
   split over TP;
 - everything else (q_a_proj, kv_a_proj_with_mqa, the DSA indexer, norms, the router, eh_proj) is
@@ -116,7 +119,8 @@ class FitPlan:
 
     @property
     def expert_split(self) -> int:
-        return self.ep if self.expert_parallel else self.tp
+        """Ranks the routed experts are split over: TP × DP with or without expert parallelism."""
+        return self.tp * self.dp
 
 
 @dataclass(frozen=True)
