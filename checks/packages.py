@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
 from glm5check.facts.packages import (
+    COMMIT_RE,
     CommitEvidence,
     Dist,
     Inventory,
@@ -137,7 +138,7 @@ def _build_problems(ev: CommitEvidence, pin: str, target: str | None) -> list[st
 
 def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | None) -> Result:
     pin, pin_source = _expected_commit(ctx, ev.name, pinned)
-    if not re.fullmatch(r"[0-9a-f]{7,40}", pin):
+    if not COMMIT_RE.fullmatch(pin):
         return failed(
             f"the expected commit {pin!r} ({pin_source}) is not a commit id: 7 to 40 hex digits",
             expected="a commit id",
