@@ -137,6 +137,19 @@ def test_per_rank_weights_from_headers_agree_with_config_arithmetic(tmp_path: Pa
     assert code == 0
 
 
+def test_fit_model_dir_that_cannot_be_read_is_exit_2(tmp_path: Path) -> None:
+    absent = run_cli("fit", "--profile", "a2-single", "--model-dir", str(tmp_path / "absent"))
+    assert absent.returncode == 2 and not absent.stdout, absent.stdout
+    assert absent.stderr.startswith(f"glm5check: error: cannot read weights folder {tmp_path / 'absent'}: ")
+    checkpoint = mc.make_checkpoint(tmp_path / "w4a8", "w4a8", "none", shards=4)
+    broken = checkpoint.path / checkpoint.shard_names[1]
+    broken.unlink()
+    partial = run_cli("fit", "--profile", "a2-single", "--model-dir", str(checkpoint.path))
+    assert partial.returncode == 2, partial.stdout
+    assert f"1 of 5 shards cannot be read: {broken.name} (missing)" in partial.stderr, partial.stderr  # + rot
+    assert_no_traceback(partial)
+
+
 def _memory_run(buffsize: str) -> dict[str, Any]:
     out = run_cli(
         "--profile", "a2-multi", "--check", "memory.fit", "--format", "json", env=clean_env({"HCCL_BUFFSIZE": buffsize})
