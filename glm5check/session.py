@@ -203,6 +203,16 @@ def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
     return LiveHost(args.timeout), None
 
 
+def host_name(host: Host) -> str:
+    """The host name for the report header ("unknown" when a snapshot does not record it)."""
+    from glm5check.errors import ProbeFailed
+
+    try:
+        return host.hostname()
+    except ProbeFailed:
+        return "unknown"
+
+
 def _render(report: Report, args: RunArgs, stream: Any) -> str:
     if args.output_format == "json":
         from glm5check.reports.json_report import render_json
@@ -246,7 +256,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     for line in warnings:
         print(f"glm5check: warning: {line}", file=sys.stderr)
     summary = summarize(outcomes, args.strict)
-    hostname = host.hostname()
+    hostname = host_name(host)
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     report = build_report(ctx, outcomes, summary, elapsed_ms, hostname, warnings)
     if record and snapshot is not None and args.output == STDOUT:

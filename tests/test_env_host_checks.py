@@ -10,7 +10,7 @@ from glm5check.engine.check import Status
 from glm5check.engine.registry import load_registry
 from glm5check.engine.runner import run_one
 from glm5check.facts.context import Context
-from glm5check.host.base import Resources
+from glm5check.host.base import DiskUsage, Resources
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
 from glm5check.knowledge.launch_command import profile_launch
@@ -99,9 +99,17 @@ def test_host_shm(total: int, free: int, size_status: Status, free_status: Statu
         assert "--shm-size=1g" in rows["size"].remediation
 
 
-def test_host_shm_unreadable_is_a_failure() -> None:
-    rows = _run("host.shm")
-    assert rows["size"].status is Status.FAIL and "not recorded" in rows["size"].message
+def test_host_shm_unreadable_is_a_failure_and_unrecorded_a_skip() -> None:
+    writer = SnapshotWriter("a2-single")
+    writer.env({})
+    writer.data.disk_usage["/dev/shm"] = DiskUsage("/dev/shm", error="No such file or directory")
+    ctx = Context(load_builtin("a2-single"), ReplayHost(writer.data))
+    shm_check = load_registry().get("host.shm")
+    assert shm_check is not None
+    rows = {o.item: o for o in run_one(shm_check, ctx)}
+    assert rows["size"].status is Status.FAIL and "No such file or directory" in rows["size"].message
+    [gap] = _run("host.shm").values()
+    assert gap.status is Status.SKIP and "the disk usage of /dev/shm is not recorded" in gap.message
 
 
 BIG = Resources(
@@ -124,9 +132,11 @@ def test_host_resources_warn_with_numbers() -> None:
     assert rows["open-files"].status is Status.WARN and "hard 4096" in rows["open-files"].observed
 
 
-def test_host_resources_unreadable_is_an_error() -> None:
-    rows = _run("host.resources", env=GUIDE_ENV)
+def test_host_resources_unreadable_is_an_error_and_unrecorded_a_skip() -> None:
+    rows = _run("host.resources", env=GUIDE_ENV, resources=Resources())
     assert {rows[i].status for i in ("cpu", "ram", "open-files")} == {Status.ERROR}
+    [gap] = _run("host.resources", env=GUIDE_ENV).values()
+    assert gap.status is Status.SKIP and "CPU, memory and open-files limits is not recorded" in gap.message
 
 
 def test_digits_int_refuses_are_malformed_not_a_crash() -> None:

@@ -398,7 +398,7 @@ def test_node0_given_as_a_name_is_resolved() -> None:
 
 
 def test_node0_name_that_does_not_resolve_fails() -> None:
-    results = run_check(net_node0, node1(node0_ip="npu-a2-01", node_rank=1).context())
+    results = run_check(net_node0, node1(node0_ip="npu-a2-01", node_rank=1, names={"npu-a2-01": ()}).context())
     assert statuses(results) == {"address": Status.FAIL}
     assert "npu-a2-01" in results["address"].message and "does not resolve" in results["address"].message
 

@@ -340,6 +340,7 @@ def _snapshot(
     tmp_path: Path, conf_override: dict[int, str] | None = None, missing_devices: tuple[str, ...] = ()
 ) -> Path:
     writer = SnapshotWriter("a2-multi", hostname="node1", options={"node_rank": 1})
+    writer.env({})
     conf_text = HCCN["conf"].read_text()
     addresses = {
         n: line.split("=")[1] for n, line in enumerate(ln for ln in conf_text.splitlines() if ln.startswith("address_"))

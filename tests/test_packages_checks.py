@@ -46,6 +46,8 @@ class Node:
     def __init__(self) -> None:
         self.dists, self.packages = demo.guide_stack()
         self.writer = SnapshotWriter("a2-single")
+        self.writer.env({})  # a replay answers only what is recorded: this node's environment is empty
+        self.writer.probe(PROBE_KIND, demo.VLLM_ASCEND_CHECKOUT, demo._checkout(VLLM_ASCEND_PIN))
         self.python_version = "3.11.14"
 
     def set(self, name: str, version: str, **fields: Any) -> Node:
@@ -390,6 +392,7 @@ def test_an_interpreter_that_cannot_answer_is_an_error_for_every_package_check(
     command: dict[str, Any], fragment: str
 ) -> None:
     writer = SnapshotWriter("a2-single")
+    writer.env({})
     writer.command(inspect_argv("python3"), **command)
     ctx = Context(load_builtin("a2-single"), ReplayHost(writer.data))
     for check in (checks.python_version, checks.vllm, checks.transformers, checks.requirements):

@@ -19,6 +19,7 @@ import click
 
 from glm5check.engine.check import Status
 from glm5check.engine.runner import Outcome, run_checks, select_checks
+from glm5check.errors import ConfigError, NotRecorded
 from glm5check.facts.context import Context
 from glm5check.facts.node import node_info
 
@@ -157,13 +158,16 @@ def fix_env(ctx: click.Context, **kwargs: Any) -> None:
     Exit 0 when, after these exports, both pass; 1 when something remains that exports cannot fix
     (it is listed in the script as comments).
     """
-    from glm5check.session import RunArgs, build_context, make_host
+    from glm5check.session import RunArgs, build_context, host_name, make_host
 
     args = RunArgs(**kwargs)
     host, snapshot = make_host(args, record=False)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     context, _ = build_context(args, host, recorded)
-    fixes = plan_fixes(context)
+    try:
+        fixes = plan_fixes(context)
+    except NotRecorded as exc:
+        raise ConfigError(f"fix-env needs {exc.question}, which the snapshot does not record") from None
     remaining = remaining_failures(context, fixes)
-    click.echo(render_script(context, fixes, remaining, host.hostname()), nl=False)
+    click.echo(render_script(context, fixes, remaining, host_name(host)), nl=False)
     ctx.exit(1 if remaining or fixes.notes else 0)

@@ -17,7 +17,7 @@ from typing import Any
 from glm5check.engine.check import Check, Result, Status
 from glm5check.engine.context import BaseContext
 from glm5check.engine.registry import LoadError
-from glm5check.errors import ConfigError, ProbeFailed
+from glm5check.errors import ConfigError, NotRecorded, ProbeFailed
 
 DEFAULT_JOBS = 8
 
@@ -104,24 +104,40 @@ def _where(exc: BaseException) -> str:
     return f" (at {Path(last.filename).name}:{last.lineno})"
 
 
-def _normalise(check: Check, output: object) -> list[Result]:
+def _normalise(check: Check, output: object, collected: list[Result]) -> list[Result]:
+    """The check's results; a generator's are appended to `collected` one by one, so that the ones it
+    yielded before raising are not lost."""
     if isinstance(output, Result):
         return [output]
     if output is None:
         return [Result(Status.ERROR, f"check {check.id} returned no result")]
     try:
-        results = list(output)  # type: ignore[call-overload]
+        results = iter(output)  # type: ignore[call-overload]
     except TypeError:
         return [Result(Status.ERROR, f"check {check.id} returned {type(output).__name__}, not results")]
-    if not results:
+    collected.extend(results)
+    if not collected:
         return [Result(Status.ERROR, f"check {check.id} returned no result")]
-    return [r if isinstance(r, Result) else Result(Status.ERROR, f"check {check.id} returned {r!r}") for r in results]
+    return [r if isinstance(r, Result) else Result(Status.ERROR, f"check {check.id} returned {r!r}") for r in collected]
+
+
+def _not_recorded(check: Check, exc: NotRecorded) -> Result:
+    """A replay gap: the snapshot never recorded what the check asked, so it cannot be judged (never a FAIL)."""
+    return Result(
+        Status.SKIP,
+        f"{check.id} cannot be judged on this snapshot: {exc.question} is not recorded in it (a snapshot of an "
+        "older glm5check, or made by hand); record a new snapshot to check it",
+        observed=f"{exc.question}: not recorded",
+    )
 
 
 def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
     started = time.perf_counter()
+    collected: list[Result] = []
     try:
-        results = _normalise(check, check.func(ctx))
+        results = _normalise(check, check.func(ctx), collected)
+    except NotRecorded as exc:
+        results = [r for r in collected if isinstance(r, Result)] + [_not_recorded(check, exc)]
     except ProbeFailed as exc:
         results = [Result(Status.ERROR, str(exc))]
     except Exception as exc:
