@@ -18,20 +18,33 @@ def _expected(result: Fit) -> str:
     )
 
 
-def fit_remedy(result: Fit) -> str:
-    """What to change, from the numbers."""
+# vLLM accepts --gpu-memory-utilization up to 1.0; the guide's plans use 0.9-0.95.
+MAX_GPU_MEMORY_UTILIZATION = 1.0
+
+
+def _more_memory(result: Fit, weights: str) -> list[str]:
+    """Ways to free HBM per rank that the plan does not use yet (never a flag it already has)."""
+    plan = result.plan
+    ways = ["spread the weights over more NPUs (bf16 GLM-5 needs 2 × Atlas 800 A3 with DP2 × TP16)"]
+    if weights != "w4a8":
+        ways.append("use the w4a8 weights")
+    if not plan.expert_parallel:
+        ways.append("turn on --enable-expert-parallel")
+    return ways
+
+
+def fit_remedy(result: Fit, weights: str) -> str:
+    """What to change, from the numbers; only changes the plan does not already have."""
     plan = result.plan
     if result.kv_budget_bytes <= 0:
-        return (
-            "spread the weights over more NPUs (bf16 GLM-5 needs 2 × Atlas 800 A3 with DP2 × TP16), use the "
-            "w4a8 weights, or turn on --enable-expert-parallel"
-        )
+        ways = _more_memory(result, weights)
+        return ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1]
     fitting = max(result.kv_tokens // max(plan.max_num_seqs, 1), KV_STEP)
     if result.verdict == "fail":
-        return (
-            f"lower --max-model-len to {result.kv_tokens // KV_STEP * KV_STEP} or below, or raise "
-            "--gpu-memory-utilization / use more NPUs"
-        )
+        more = ["use more NPUs"]
+        if plan.gpu_memory_utilization < MAX_GPU_MEMORY_UTILIZATION:
+            more.insert(0, "raise --gpu-memory-utilization")
+        return f"lower --max-model-len to {result.kv_tokens // KV_STEP * KV_STEP} or below, or {' / '.join(more)}"
     return (
         f"at most {result.full_sequences:.1f} full-length sequences fit at once; lower --max-num-seqs to "
         f"{max(int(result.full_sequences), 1)} or --max-model-len to {fitting // KV_STEP * KV_STEP} "
@@ -69,7 +82,7 @@ def memory_fit_check(ctx: Context) -> Result:
             f"does not fit: {observed}" + (f" — vLLM: {error}" if error else ""),
             expected=_expected(result),
             observed=observed,
-            remediation=fit_remedy(result),
+            remediation=fit_remedy(result, ctx.profile.model.weights),
         )
     if result.verdict == "warn":
         return warned(
@@ -77,6 +90,6 @@ def memory_fit_check(ctx: Context) -> Result:
             f"at once: {observed}",
             expected=_expected(result),
             observed=observed,
-            remediation=fit_remedy(result),
+            remediation=fit_remedy(result, ctx.profile.model.weights),
         )
     return passed(f"fits: {observed}", expected=_expected(result), observed=observed)

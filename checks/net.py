@@ -30,7 +30,7 @@ from glm5check.facts.net import (
     vllm_processes,
 )
 from glm5check.facts.node import node_info
-from glm5check.facts.node_env import suggested_node_env
+from glm5check.facts.node_env import candidates_text, nic_candidates, suggested_node_env
 from glm5check.host.base import ListeningSocket
 
 MULTI_ROLES = ("primary", "headless")
@@ -52,9 +52,22 @@ def _addresses(nics: Sequence[Nic]) -> str:
 def _export_line(ctx: Context, with_address: bool = True) -> str | None:
     suggestion = ctx.fact(suggested_node_env)
     if suggestion is None:
-        return None
+        return _choose_line(ctx)
     exports = suggestion.exports if with_address else suggestion.interface_exports
     return "export " + " ".join(f"{name}={value}" for name, value in exports.items())
+
+
+def _choose_line(ctx: Context) -> str | None:
+    """Several NICs could carry HCCL_IF_IP and nothing tells which reaches the other node: name them,
+    never pick one."""
+    candidates = nic_candidates(ctx)
+    if len(candidates) < 2:
+        return None
+    return (
+        f"export HCCL_IF_IP=<one of {candidates_text(candidates)}: the one that reaches the other node> and name "
+        "its NIC in HCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME and TP_SOCKET_IFNAME (give --node0-ip, or a serve "
+        "script with --data-parallel-address, and glm5check names it)"
+    )
 
 
 def _state_fix(nic: Nic) -> str:

@@ -7,9 +7,7 @@ standard-library script in the target interpreter, plus git reads of editable ch
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
@@ -23,6 +21,14 @@ from glm5check.facts.packages import (
     transformers_checkout,
     vllm_ascend_install,
     vllm_install,
+)
+from glm5check.facts.requirements import (
+    TRANSFORMERS_GIT,
+    DistRequirements,
+    RequirementPlan,
+    Unmet,
+    requirement_plan,
+    requirements_command,
 )
 from glm5check.parsers.versions import (
     commits_agree,
@@ -38,7 +44,6 @@ if TYPE_CHECKING:
 
 VLLM_REPO = "https://github.com/vllm-project/vllm.git"
 VLLM_ASCEND_REPO = "https://github.com/vllm-project/vllm-ascend.git"
-TRANSFORMERS_GIT = "git+https://github.com/huggingface/transformers.git"
 GLM5_CONFIG_FILE = "models/glm_moe_dsa/configuration_glm_moe_dsa.py"
 GLM5_AUTO_FILE = "models/auto/configuration_auto.py"
 # What vllm serve prints when transformers does not know GLM-5 (transformers <= 5.1.0).
@@ -50,8 +55,6 @@ GLM5_UNKNOWN_ERROR = (
 # vllm-ascend loads balance scheduling only when vllm_version_is("0.15.0") (install-facts/FACTS.md §3.4).
 BALANCE_VAR = "VLLM_ASCEND_BALANCE_SCHEDULING"
 BALANCE_VLLM_VERSION = "0.15.0"
-# Requirements named in the requirements message even when they are met.
-KEY_REQUIREMENTS = ("torch", "torch-npu", "triton-ascend", "transformers")
 INSTALL_KIND_TEXT = {
     "vcs": "pip install git+URL",
     "editable": "pip install -e (editable)",
@@ -432,64 +435,41 @@ def _older_than(version: str | None, minimum: str) -> bool:
         return True
 
 
-@dataclass
-class RequirementFindings:
-    """One distribution's Requires-Dist against the inventory."""
-
-    checked: int = 0
-    unmet: list[str] = field(default_factory=list)  # "torch-npu==2.9.0 (installed 2.9.0.post2)"
-    to_install: list[str] = field(default_factory=list)  # what `pip install` needs for the unmet ones
-    expected_conflicts: list[str] = field(default_factory=list)
-    key_versions: list[str] = field(default_factory=list)  # "torch-npu 2.9.0" for KEY_REQUIREMENTS
+# The table names this many unmet requirements; the JSON `observed` keeps them all.
+SHOWN_UNMET = 5
+# Up to this many packages are installed by one inline `pip install`; more go through --requirements.
+INLINE_INSTALL = 5
 
 
-def _requirement_findings(inv: Inventory, dist: Dist) -> RequirementFindings:
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    environment = {**inv.marker_environment, "extra": ""}
-    found = RequirementFindings()
-    for text in dist.requires:
-        try:
-            req = Requirement(text)
-            if req.marker is not None and not req.marker.evaluate(environment):
-                continue
-        except (InvalidRequirement, ValueError) as exc:
-            found.unmet.append(f"unreadable requirement {text!r} ({exc})")
-            continue
-        found.checked += 1
-        wanted = f"{req.name}{req.specifier}"
-        installed = inv.named(req.name)
-        versions = [d.version for d in installed if d.version]
-        if normalise(req.name) in KEY_REQUIREMENTS and versions:
-            found.key_versions.append(f"{normalise(req.name)} {versions[0]}")
-        if len(installed) > 1:
-            reason = f"{len(installed)} copies installed: {', '.join(str(v) for v in versions)}"
-        elif not versions:
-            reason = "metadata unreadable" if installed else "not installed"
-        elif _satisfies(req.specifier, versions[0]):
-            continue
-        elif _expected_conflict(dist, normalise(req.name), versions[0]):
-            found.expected_conflicts.append(f"{wanted} (installed {versions[0]})")
-            continue
-        else:
-            reason = f"installed {versions[0]}"
-        found.unmet.append(f"{wanted} ({reason})")
-        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
-        found.to_install.append(f"'{req.name}{extras}{req.specifier}'")
-    return found
+def _unmet_text(unmet: list[Unmet]) -> str:
+    if len(unmet) <= SHOWN_UNMET:
+        return "; ".join(map(str, unmet))
+    names = ", ".join(u.name for u in unmet[:SHOWN_UNMET])
+    return f"{names}, … and {len(unmet) - SHOWN_UNMET} more"
 
 
-def _satisfies(specifier: object, version: str) -> bool:
-    try:
-        return bool(specifier.contains(version, prereleases=True))  # type: ignore[attr-defined]
-    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
-        return False
+def install_fix(ctx: Context, lines: tuple[str, ...]) -> str:
+    """One command to paste: `pip install 'a' 'b'`, or for a long list `pip install -r <(glm5check …)`."""
+    if len(lines) <= INLINE_INSTALL:
+        return "pip install " + " ".join(f"'{line}'" for line in lines)
+    return f"pip install -r <({requirements_command(ctx)})"
 
 
-def _expected_conflict(dist: Dist, requirement: str, installed: str) -> bool:
-    """vllm pins transformers<5, which GLM-5 (transformers >= 5.2.0) breaks on purpose."""
-    major = re.match(r"^(\d{1,9})\.", installed)
-    return dist.key == "vllm" and requirement == "transformers" and major is not None and int(major[1]) >= 5
+def _requirements_result(ctx: Context, plan: RequirementPlan, found: DistRequirements) -> Result:
+    named = f" ({', '.join(found.key_versions)})" if found.key_versions else ""
+    problems = [*map(str, found.unmet), *found.unreadable]
+    if not problems:
+        return passed(f"all {found.checked} requirements of {found.name} met{named}", item=found.name)
+    lines = plan.install_for({u.name for u in found.unmet})
+    fix = install_fix(ctx, lines) if lines else f"reinstall {found.name}: its requirement list is unreadable"
+    shown = _unmet_text(found.unmet) if found.unmet else "; ".join(found.unreadable)
+    return failed(
+        f"{len(problems)} of {found.checked + len(found.unreadable)} requirements of {found.name} "
+        f"{found.version} unmet: {shown}",
+        item=found.name,
+        observed="; ".join(problems),
+        remediation=fix,
+    )
 
 
 @check(
@@ -501,41 +481,30 @@ mismatched torch/torch_npu pair fails at import or in the first NPU op, long aft
 What: every Requires-Dist of vllm and vllm-ascend (with PEP 508 markers evaluated for the target
 interpreter, extras off) against the installed versions, by PEP 440 specifiers. vllm's `transformers<5`
 against transformers 5.x is the known conflict the guide creates on purpose for GLM-5: shown, not failed.
-Fix: pip install the listed versions, e.g. pip install torch==2.9.0 torch-npu==2.9.0 triton-ascend==3.2.0.
+The table names the first five unmet requirements; the JSON report lists them all.
+Fix: one command: `pip install` of the listed versions, merged over both distributions (vllm's `numpy`
+and vllm-ascend's `numpy<2.0.0` become `numpy<2.0.0`; transformers stays GLM-5's, never `<5`), e.g.
+pip install 'torch==2.9.0' 'torch-npu==2.9.0' 'triton-ascend==3.2.0'; for a long list
+`pip install -r <(glm5check --profile NAME --requirements)`.
 """,
 )
 def requirements(ctx: Context) -> Iterator[Result]:
-    inv = ctx.fact(inventory)
-    for name in ("vllm", "vllm-ascend"):
-        dists = inv.named(name)
-        if len(dists) != 1 or dists[0].metadata_missing:
+    plan = ctx.fact(requirement_plan)
+    for name, found in plan.judged.items():
+        if found is None:
             yield skipped(
                 f"{name} is not installed exactly once with readable metadata (see packages.{name})",
                 item=name,
             )
             continue
-        dist = dists[0]
-        found = _requirement_findings(inv, dist)
-        named = f" ({', '.join(found.key_versions)})" if found.key_versions else ""
-        if found.unmet:
-            unmet = "; ".join(found.unmet)
-            yield failed(
-                f"{len(found.unmet)} of {found.checked} requirements of {name} {dist.version} unmet: {unmet}",
-                item=name,
-                observed=unmet,
-                remediation=f"pip install {' '.join(found.to_install)}"
-                if found.to_install
-                else f"reinstall {name}: its requirement list is unreadable",
-            )
-        else:
-            yield passed(f"all {found.checked} requirements of {name} met{named}", item=name)
+        yield _requirements_result(ctx, plan, found)
         for conflict in found.expected_conflicts:
             yield passed(
                 f"known, expected conflict: {name} requires {conflict}; GLM-5 needs transformers >= 5.2.0",
                 item=f"{name} transformers pin",
                 observed=conflict,
             )
-    yield from _broken_metadata(inv)
+    yield from _broken_metadata(ctx.fact(inventory))
 
 
 def _broken_metadata(inv: Inventory) -> Iterator[Result]:

@@ -51,6 +51,7 @@ class RunArgs:
     timeout: float = 10.0
     expect: tuple[str, ...] = ()
     redact_hosts: bool = False
+    requirements: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -249,6 +250,8 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)
+    if args.requirements:
+        return print_requirements(ctx, args.output)
     checks = _selected(registry.checks, ctx, args)
     waivers = [Waiver.parse(w) for w in args.ignore]
     outcomes = run_checks(ctx, checks, waivers, registry.errors)
@@ -277,6 +280,23 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     else:
         print(_render(report, args, sys.stdout), end="")
     return 0 if summary.ok else 1
+
+
+def print_requirements(ctx: Context, output: str | None) -> int:
+    """--requirements: the merged pip requirements that make packages.requirements pass, for pip -r."""
+    from glm5check.errors import ProbeFailed
+    from glm5check.facts.requirements import render_requirements, requirement_plan
+
+    try:
+        plan = ctx.fact(requirement_plan)
+    except ProbeFailed as exc:
+        raise ConfigError(f"--requirements: {exc}") from None
+    text = render_requirements(ctx, plan)
+    if output:
+        _write(output, text)
+    else:
+        print(text, end="")
+    return 0
 
 
 def _selected(registered: tuple[Check, ...], ctx: Context, args: RunArgs) -> list[Check]:

@@ -127,9 +127,22 @@ def test_host_resources_warn_with_numbers() -> None:
     rows = _run("host.resources", env=GUIDE_ENV, resources=small)
     assert rows["cpu"].status is Status.WARN
     assert rows["cpu"].message.startswith("32 CPU cores < OMP_NUM_THREADS 10 × 8 local ranks = 80")
-    assert rows["cpu"].remediation.endswith("export OMP_NUM_THREADS=4")
+    # The guide's profile sets OMP_NUM_THREADS=10: the hint never asks for less (env.vars would then fail).
+    assert rows["cpu"].remediation == "give the container at least 80 CPU cores (docker run --cpuset-cpus=0-79)"
     assert rows["ram"].status is Status.WARN and "8 ranks want about 128 GiB" in rows["ram"].message
     assert rows["open-files"].status is Status.WARN and "hard 4096" in rows["open-files"].observed
+
+
+def test_cpu_hint_lowers_omp_threads_only_where_the_profile_does_not_set_them() -> None:
+    small = replace(BIG, cpu_count=32)
+    profile = replace(load_builtin("a2-single"), env={})
+    writer = SnapshotWriter("a2-single")
+    writer.env({"OMP_NUM_THREADS": "10"})
+    writer.resources(small)
+    check = load_registry().get("host.resources")
+    assert check is not None
+    rows = {o.item: o for o in run_one(check, Context(profile, ReplayHost(writer.data)))}
+    assert rows["cpu"].remediation.endswith(", or export OMP_NUM_THREADS=4")
 
 
 def test_host_resources_unreadable_is_an_error_and_unrecorded_a_skip() -> None:

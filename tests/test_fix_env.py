@@ -106,6 +106,28 @@ def test_replayed_node1_gets_the_nic_towards_node0(tmp_path: Path) -> None:
     assert "export HCCL_BUFFSIZE=200" in text
 
 
+def test_node0_with_several_up_nics_lists_them_and_exits_1(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from net_fakes import NIC, NODE0_IP, FakeNic, Scenario, lo
+
+    nics = [lo(), FakeNic(NIC, (NODE0_IP,)), FakeNic("eth0", ("192.168.100.11",))]
+    scenario = Scenario({}, nics, node_rank=0, hostname="npu-a2-01", resolves_to=(NODE0_IP,))
+    snap = scenario.writer().write(tmp_path / "snap")
+    args = ("--profile", "a2-multi", "--node-rank", "0", "--replay", str(snap))
+    code, script = fix_script(tmp_path, *args)
+    text = script.read_text()
+    assert code == 1, text
+    assert f"# NOT FIXED: several up NICs could carry HCCL_IF_IP: {NODE0_IP} ({NIC}), 192.168.100.11 (eth0)" in text
+    exported = [line.split("=")[0] for line in text.splitlines() if line.startswith("export ")]
+    assert "export HCCL_IF_IP" not in exported and "export HCCL_SOCKET_IFNAME" not in exported
+    # Node 0's address given: its NIC is known, nothing is guessed.
+    code, script = fix_script(tmp_path, *args, "--node0-ip", NODE0_IP)
+    assert (
+        f"export HCCL_IF_IP={NODE0_IP}" in script.read_text()
+        and f"export HCCL_SOCKET_IFNAME={NIC}" in script.read_text()
+    )
+
+
 @pytest.mark.netns
 def test_two_node_exports_make_net_interfaces_pass_in_a_namespace(tmp_path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).parent))

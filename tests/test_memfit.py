@@ -256,3 +256,19 @@ def test_hccl_buffsize_value_never_raises(raw: str, value: int | None) -> None:
     from glm5check.knowledge.memfit import hccl_buffsize_value
 
     assert hccl_buffsize_value(raw) == value
+
+
+def test_memory_fit_never_suggests_what_the_plan_already_has() -> None:
+    from glm5check.checks.memory import fit_remedy
+
+    too_big = [("model.layers.3.mlp.experts.0.up_proj.weight", 200 * GIB)]
+    with_ep = fit(too_big, _plan(), "t")
+    assert with_ep.kv_budget_bytes <= 0
+    assert "--enable-expert-parallel" not in fit_remedy(with_ep, "w4a8")
+    assert "w4a8" not in fit_remedy(with_ep, "w4a8") and "use the w4a8 weights" in fit_remedy(with_ep, "bf16")
+    assert "turn on --enable-expert-parallel" in fit_remedy(fit(too_big, _plan(expert_parallel=False), "t"), "w4a8")
+    long = fit([("model.embed_tokens.weight", 9 * GIB)], _plan(max_model_len=1 << 22), "t")
+    assert long.verdict == "fail" and long.plan.gpu_memory_utilization == 1.0
+    assert "--gpu-memory-utilization" not in fit_remedy(long, "w4a8")
+    lower = fit([("model.embed_tokens.weight", 8 * GIB)], _plan(max_model_len=1 << 22, gpu_memory_utilization=0.9), "t")
+    assert "raise --gpu-memory-utilization" in fit_remedy(lower, "w4a8")

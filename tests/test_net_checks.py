@@ -438,11 +438,22 @@ def test_suggestion_without_node0_keeps_a_valid_hccl_if_ip() -> None:
     assert suggestion is not None and (suggestion.nic, suggestion.address) == ("ens5", "10.30.0.7")
 
 
-def test_suggestion_falls_back_to_the_first_up_nic_and_says_so() -> None:
+def test_suggestion_falls_back_to_the_only_up_nic_and_says_so() -> None:
     nics = [lo(), DOCKER, FakeNic("ens5", ("10.30.0.7",), operstate="down"), MGMT]
     suggestion = node0(env={}, nics=nics, node0_ip=None).context().fact(suggested_node_env)
     assert suggestion is not None and suggestion.nic == "eth0"
-    assert "check it" in suggestion.reason
+    assert suggestion.reason == "eth0 is the only up NIC with an address"
+
+
+def test_no_guess_among_several_up_nics_the_fix_names_them() -> None:
+    nics = [lo(), FakeNic(NIC, (NODE0_IP,)), MGMT, DOCKER]
+    ctx = node0(env={}, nics=nics, node0_ip=None, node_rank=0).context()
+    assert ctx.fact(suggested_node_env) is None
+    results = run_check(net_interfaces, ctx)
+    assert results["HCCL_IF_IP"].status is Status.FAIL
+    fix = results["HCCL_IF_IP"].remediation or ""
+    assert fix.startswith(f"export HCCL_IF_IP=<one of {NODE0_IP} ({NIC}), 192.168.100.11 (eth0): the one")
+    assert "--node0-ip" in fix
 
 
 def test_no_suggestion_without_a_usable_nic() -> None:

@@ -10,11 +10,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import assert_no_traceback, clean_env, run_cli, write_executable
 from glm5check.checks import packages as checks
+from packaging.requirements import Requirement
 
 from glm5check.engine.check import Check, Status
 from glm5check.engine.context import REPORTED_FACTS
 from glm5check.engine.runner import Outcome, run_one
+from glm5check.facts import requirements
 from glm5check.facts.context import Context, Options
 from glm5check.facts.packages import Dist, inspect_argv
 from glm5check.host.git import PROBE_KIND
@@ -200,7 +203,39 @@ def test_requirements_fail_on_two_copies_of_torch_and_keep_extras_in_the_fix() -
     vllm, ascend = node.run(checks.requirements)["vllm"], node.run(checks.requirements)["vllm-ascend"]
     assert "torch==2.9.0 (2 copies installed: 2.9.0+cpu, 2.8.0)" in ascend.message
     assert vllm.message.endswith("unmet: fastapi>=0.115.0 (not installed)")
-    assert vllm.remediation == "pip install 'fastapi[standard]>=0.115.0'"
+    # vllm-ascend's fastapi<0.124.0 is merged in: a newer fastapi would break vllm-ascend.
+    assert vllm.remediation == "pip install 'fastapi[standard]<0.124.0,>=0.115.0'"
+
+
+def test_requirement_fixes_never_undo_another_check() -> None:
+    node = Node().set("numpy", "2.1.0").set("transformers", "4.50.0")
+    node.dists = [d for d in node.dists if d["name"] not in ("regex", "psutil")]
+    plan = requirements.requirement_plan(node.context())
+    # vllm asks for a bare numpy, vllm-ascend for numpy<2.0.0; GLM-5 needs transformers from git main,
+    # never vllm's transformers<5.
+    assert set(plan.install) == {
+        "numpy<2.0.0",
+        f"transformers @ {requirements.TRANSFORMERS_GIT}",
+        "regex",
+        "psutil",
+    }
+    ascend = node.run(checks.requirements)["vllm-ascend"]
+    expected = f"pip install 'transformers @ {requirements.TRANSFORMERS_GIT}' 'numpy<2.0.0'"
+    assert ascend.remediation == expected, ascend.remediation
+
+
+def test_a_long_unmet_list_is_summarised_and_fixed_by_one_command() -> None:
+    node = Node()
+    keep = {"vllm", "vllm_ascend", "transformers", "torch_npu", "huggingface-hub"}
+    node.dists = [d for d in node.dists if d["name"] in keep]
+    outcome = node.run(checks.requirements)["vllm"]
+    assert outcome.status == Status.FAIL
+    assert outcome.message.startswith(
+        "11 of 12 requirements of vllm 0.16.0rc2.dev3+g978a37c82.empty unmet: "
+        "regex, cachetools, psutil, numpy, requests, … and 6 more"
+    ), outcome.message
+    assert len(outcome.observed.split("; ")) == 11  # the full list stays in the JSON report
+    assert outcome.remediation == "pip install -r <(glm5check --profile a2-single --requirements)"
 
 
 def test_vllm_transformers_pin_is_the_expected_conflict_and_extras_are_ignored() -> None:
@@ -442,5 +477,47 @@ def test_version_with_a_number_int_refuses_is_unmet_not_an_error() -> None:
     from packaging.specifiers import SpecifierSet
 
     huge = "1" * 5000 + ".0"
-    assert checks._satisfies(SpecifierSet(">=1"), huge) is False
+    assert requirements._satisfies(SpecifierSet(">=1"), huge) is False
     assert checks._older_than(huge, "5.2.0") is True
+
+
+def _fake_python(folder: Path, drop: set[str]) -> Path:
+    """A target interpreter answering the demo node's real inventory without the distributions in drop."""
+    demo_inventory = next(
+        (PART.parents[3] / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_-c*.out")
+    )
+    inventory = json.loads(demo_inventory.read_text())
+    inventory["distributions"] = [d for d in inventory["distributions"] if d.get("name") not in drop]
+    payload = folder / "inventory.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    payload.write_text(json.dumps(inventory))
+    return write_executable(folder, "python3", f"#!/bin/sh\ncat '{payload}'\n")
+
+
+def test_requirements_option_prints_a_pip_file_the_fix_points_at(tmp_path: Path) -> None:
+    python = _fake_python(tmp_path / "bin", {"regex", "cachetools", "psutil", "numpy", "requests", "tqdm", "scipy"})
+    env = clean_env()
+    report = run_cli(
+        "--profile",
+        "a2-single",
+        "--python",
+        str(python),
+        "--check",
+        "packages.requirements",
+        "--format",
+        "json",
+        env=env,
+    )
+    assert_no_traceback(report)
+    rows = {r["item"]: r for r in json.loads(report.stdout)["results"]}
+    fix = f"pip install -r <(glm5check --profile a2-single --python {python} --requirements)"
+    assert rows["vllm"]["remediation"] == fix and rows["vllm-ascend"]["status"] == "fail"
+    printed = run_cli("--profile", "a2-single", "--python", str(python), "--requirements", env=env)
+    assert printed.returncode == 0, printed.stderr
+    lines = [ln for ln in printed.stdout.splitlines() if not ln.startswith("#")]
+    assert sorted(lines) == sorted(
+        ["regex", "cachetools", "psutil", "numpy<2.0.0", "requests>=2.26.0", "tqdm", "scipy"]
+    )
+    assert all(Requirement(line) for line in lines)  # what pip -r reads
+    broken = run_cli("--profile", "a2-single", "--python", str(tmp_path / "none"), "--requirements", env=env)
+    assert broken.returncode == 2 and broken.stderr.startswith("glm5check: error: --requirements: the target")

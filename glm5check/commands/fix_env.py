@@ -50,7 +50,7 @@ def _failures(ctx: Context, check_id: str) -> list[Outcome]:
 
 def plan_fixes(ctx: Context) -> FixPlan:
     """The exports this node needs, found by running env.vars and net.interfaces on its environment."""
-    from glm5check.facts.node_env import suggested_node_env
+    from glm5check.facts.node_env import candidates_text, nic_candidates, suggested_node_env
 
     env = ctx.env
     fixes = FixPlan()
@@ -63,7 +63,14 @@ def plan_fixes(ctx: Context) -> FixPlan:
     node_failures = _failures(ctx, "net.interfaces") + [r for r in env_failures if r.item in ctx.profile.node_env]
     if node_failures and ctx.profile.node_env:
         suggestion = ctx.fact(suggested_node_env)
-        if suggestion is None:
+        candidates = nic_candidates(ctx)
+        if suggestion is None and len(candidates) > 1:
+            fixes.notes.append(
+                f"several up NICs could carry HCCL_IF_IP: {candidates_text(candidates)}; glm5check does not "
+                "guess which one reaches the other node: give --node0-ip ADDR (or --serve-script with "
+                "--data-parallel-address) and run fix-env again"
+            )
+        elif suggestion is None:
             fixes.notes.append("no NIC with an address found for HCCL_IF_IP and the *_SOCKET_IFNAME variables")
         else:
             for name, value in suggestion.exports.items():
