@@ -386,7 +386,20 @@ def _holders(sockets: Sequence[ListeningSocket]) -> str:
     return "; ".join(parts)
 
 
+# TCP ports a server can be told to listen on (0 asks the kernel for any free port: not a planned one).
+PORT_RANGE = (1, 65535)
+
+
 def _port_item(ctx: Context, item: str, port: int, bind: str, what: str, flag: str) -> Result:
+    low, high = PORT_RANGE
+    if not low <= port <= high:
+        return failed(
+            f"{what} {port} is outside {low}-{high}: vllm serve cannot listen on it",
+            item=item,
+            expected=f"a TCP port in {low}-{high}",
+            observed=str(port),
+            remediation=f"set {flag} to a free port in {low}-{high} (the same on every node)",
+        )
     tcp = [s for s in ctx.fact(listening_sockets) if s.protocol.startswith("tcp")]
     busy = [s for s in tcp if s.port == port and _conflicts(s.address, bind)]
     expected = f"TCP {port} free on {bind}"
@@ -412,22 +425,23 @@ Why: a port held by a leftover process fails the launch late (`Address already i
 `listen on ip[...] and specific port[...] fail`),
 and a second vLLM on the node fights the first for NPUs and ports.
 
-What: on node 0, the API port (--port, 8077 in the guide) on --host and the data-parallel RPC
-port (--data-parallel-rpc-port, 13389 on A2 / 12890 on A3) on --data-parallel-address against this host's
-listening TCP sockets, naming the process that holds a busy port when it is visible; on every node, the
-HCCL host port range (HCCL_IF_BASE_PORT, default 60000, 32 ports) and running vLLM processes.
+What: on a single node and on node 0, the API port (--port, 8077 in the guide) on --host; on node 0 the
+data-parallel RPC port (--data-parallel-rpc-port, 13389 on A2 / 12890 on A3) on --data-parallel-address;
+each against this host's listening TCP sockets, naming the process that holds a busy port when it is
+visible, and a port outside 1-65535 fails. On every node: running vLLM processes, and on two nodes the
+HCCL host port range (HCCL_IF_BASE_PORT, default 60000, 32 ports).
 
 Fix: stop the process named in the result (`kill PID`), or choose another --port /
 --data-parallel-rpc-port (the same on both nodes) / HCCL_IF_BASE_PORT.
 """,
-    nodes="multi",
-    roles=MULTI_ROLES,
 )
 def net_ports(ctx: Context) -> list[Result]:
     results: list[Result] = []
     plan = ctx.plan
-    if ctx.fact(node_info).role == "primary":
+    role = ctx.fact(node_info).role
+    if role in ("single", "primary"):
         results.append(_port_item(ctx, "api-port", plan.port, plan.host or "0.0.0.0", "API port", "--port"))
+    if role == "primary":
         if plan.data_parallel_rpc_port is None:
             results.append(skipped("no --data-parallel-rpc-port in the plan", item="rpc-port"))
         else:
@@ -443,7 +457,8 @@ def net_ports(ctx: Context) -> list[Result]:
                     "--data-parallel-rpc-port",
                 )
             )
-    results.append(_hccl_ports(ctx))
+    if role != "single":
+        results.append(_hccl_ports(ctx))
     results.append(_running_vllm(ctx))
     return results
 

@@ -324,6 +324,29 @@ def test_headless_node_checks_no_api_or_rpc_port() -> None:
     assert set(results) == {"hccl-ports", "vllm-running"}
 
 
+def _single(**kwargs: object) -> Scenario:
+    return Scenario(**{"env": {}, "nics": [lo(), MGMT], "profile": "a2-single", **kwargs})  # type: ignore[arg-type]
+
+
+def test_single_node_checks_the_api_port_and_running_vllm() -> None:
+    procs = [Process(900, "python3", ("/usr/bin/python3", "/usr/local/bin/vllm", "serve", "/models/GLM-5"))]
+    sockets = [ListeningSocket("tcp", "0.0.0.0", 8077, 900, "python3")]
+    results = run_check(net_ports, _single(sockets=sockets, processes=procs).context())
+    assert statuses(results) == {"api-port": Status.FAIL, "vllm-running": Status.WARN}
+    assert "0.0.0.0:8077 held by pid 900 (python3)" in results["api-port"].message
+    idle = run_check(net_ports, _single().context())
+    assert statuses(idle) == {"api-port": Status.PASS, "vllm-running": Status.PASS}
+
+
+@pytest.mark.parametrize("port", [0, 65536, 99999])
+def test_a_port_outside_the_tcp_range_fails_instead_of_being_free(port: int) -> None:
+    results = run_check(net_ports, _single(plan_changes={"port": port}).context())
+    assert results["api-port"].status is Status.FAIL
+    assert results["api-port"].message == f"API port {port} is outside 1-65535: vllm serve cannot listen on it"
+    rpc = run_check(net_ports, node0(plan_changes={"data_parallel_rpc_port": port}).context())["rpc-port"]
+    assert rpc.status is Status.FAIL and "--data-parallel-rpc-port to a free port in 1-65535" in rpc.remediation
+
+
 # -- net.node0 ----------------------------------------------------------------------------------------
 
 
@@ -403,12 +426,14 @@ def test_node0_name_that_does_not_resolve_fails() -> None:
     assert "npu-a2-01" in results["address"].message and "does not resolve" in results["address"].message
 
 
-def test_checks_are_multi_node_only_and_node0_is_headless_only() -> None:
-    for check in (net_interfaces, net_ports, net_node0):
+def test_where_the_net_checks_apply() -> None:
+    for check in (net_interfaces, net_node0):
         assert check.nodes == "multi"
         assert not check.applies(False, "single")
     assert net_node0.applies(True, "headless") and not net_node0.applies(True, "primary")
-    assert net_ports.applies(True, "primary") and net_ports.applies(True, "headless")
+    assert all(
+        net_ports.applies(multi, role) for multi, role in ((True, "primary"), (True, "headless"), (False, "single"))
+    )
 
 
 # -- the exports this node should use (fix-env uses the same provider) ---------------------------------
