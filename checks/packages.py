@@ -36,7 +36,6 @@ from glm5check.parsers.versions import (
     judge_scm_version,
     parse_scm_version,
     target_problem,
-    without_target,
 )
 
 if TYPE_CHECKING:
@@ -52,9 +51,6 @@ GLM5_UNKNOWN_ERROR = (
     "not recognize this architecture. This could be because of an issue with the checkpoint, or because "
     "your version of Transformers is out of date."
 )
-# vllm-ascend loads balance scheduling only when vllm_version_is("0.15.0") (install-facts/FACTS.md §3.4).
-BALANCE_VAR = "VLLM_ASCEND_BALANCE_SCHEDULING"
-BALANCE_VLLM_VERSION = "0.15.0"
 INSTALL_KIND_TEXT = {
     "vcs": "pip install git+URL",
     "editable": "pip install -e (editable)",
@@ -170,43 +166,6 @@ def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | 
     return passed(f"{ev.dist.version} = pin {pin[:8]} ({ev.source}, {state})", expected=expected, observed=observed)
 
 
-def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
-    value = ctx.env.get(BALANCE_VAR)
-    if value is None or ev.dist is None or ev.version is None:
-        return None
-    item = BALANCE_VAR
-    try:  # vllm-ascend reads it as bool(int(value)): anything else stops it at start-up
-        enabled = bool(int(value))
-    except ValueError:
-        return failed(
-            f"{BALANCE_VAR}={value!r} is not a number: vllm-ascend reads it with int() and fails at start-up",
-            item=item,
-            expected="0 or 1",
-            observed=value,
-            remediation=f"export {BALANCE_VAR}=1 (or unset it)",
-        )
-    if not enabled:
-        return None
-    from packaging.version import Version
-
-    # vllm-ascend compares VLLM_VERSION, else vllm.__version__ (the _version.py text, without the target).
-    seen = ctx.env.get("VLLM_VERSION") or (ev.version_py and ev.version_py.version) or without_target(ev.version)
-    try:
-        effective = Version(seen) == Version(BALANCE_VLLM_VERSION)
-    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
-        effective = False
-    if effective:
-        return passed(f"{BALANCE_VAR}={value} takes effect with vllm {seen}", item=item, observed=value)
-    return warned(
-        f"{BALANCE_VAR}={value} has no effect: vllm-ascend loads balance scheduling only with vllm "
-        f"{BALANCE_VLLM_VERSION}, and vllm here is {seen}",
-        item=item,
-        expected=f"vllm {BALANCE_VLLM_VERSION} for the variable to act",
-        observed=f"{BALANCE_VAR}={value}, vllm {seen}",
-        remediation=f"none needed: the guide exports it, but with this vllm {BALANCE_VAR} changes nothing",
-    )
-
-
 @check(
     "packages.python",
     title="Python version supported by vllm-ascend",
@@ -245,19 +204,14 @@ brings CUDA kernels and the wrong platform; another commit breaks vllm-ascend's 
 What: the installed commit from the best evidence there is: direct_url.json vcs_info (pip install
 git+URL), the checkout's HEAD and uncommitted changes (pip install -e), else the setuptools_scm version
 (`+g<hash>`, `.dYYYYMMDD` = dirty tree, `.empty` = target), compared with the profile's pin or
-`--expect vllm=SHA`. Also warns when VLLM_ASCEND_BALANCE_SCHEDULING is set but inert with this vllm
-(it acts only with vllm 0.15.0), and fails when it is not a number (vllm-ascend reads it with int()).
+`--expect vllm=SHA`.
 Fix: git clone https://github.com/vllm-project/vllm.git && cd vllm && git checkout <pin> &&
 VLLM_TARGET_DEVICE=empty pip install -v .
 """,
 )
-def vllm(ctx: Context) -> Iterator[Result]:
-    ev = ctx.fact(vllm_install)
+def vllm(ctx: Context) -> Result:
     pins = ctx.profile.pins
-    yield _judge_install(ctx, ev, pins.vllm_commit, pins.vllm_target or None)
-    balance = _balance_scheduling(ctx, ev)
-    if balance is not None:
-        yield balance
+    return _judge_install(ctx, ctx.fact(vllm_install), pins.vllm_commit, pins.vllm_target or None)
 
 
 def _entry_points(text: str | None) -> dict[str, set[str]]:
@@ -463,7 +417,9 @@ def _requirements_result(ctx: Context, plan: RequirementPlan, found: DistRequire
     lines = plan.install_for({u.name for u in found.unmet})
     fix = install_fix(ctx, lines) if lines else f"reinstall {found.name}: its requirement list is unreadable"
     shown = _unmet_text(found.unmet) if found.unmet else "; ".join(found.unreadable)
-    return failed(
+    # Only post-releases of exact pins: the same release line runs; pip's check is all that disagrees.
+    judged = warned if found.unmet and not found.unreadable and all(u.post_release for u in found.unmet) else failed
+    return judged(
         f"{len(problems)} of {found.checked + len(found.unreadable)} requirements of {found.name} "
         f"{found.version} unmet: {shown}",
         item=found.name,

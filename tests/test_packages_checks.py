@@ -13,6 +13,7 @@ import pytest
 from conftest import assert_no_traceback, clean_env, run_cli, write_executable
 from glm5check.checks import packages as checks
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 from glm5check.engine.check import Check, Status
 from glm5check.engine.context import REPORTED_FACTS
@@ -187,13 +188,23 @@ def test_transformers_git_build_without_glm5_fails() -> None:
 
 
 def test_requirements_fail_on_a_wrong_torch_npu_and_a_missing_triton() -> None:
-    node = Node().set("torch_npu", "2.9.0.post2", requires=("torch==2.9.0+cpu",))
+    node = Node().set("torch_npu", "2.8.0", requires=("torch==2.8.0+cpu",))
     node.dists = [d for d in node.dists if d["name"] != "triton-ascend"]
     outcome = node.run(checks.requirements)["vllm-ascend"]
     assert outcome.status == Status.FAIL
-    assert "torch-npu==2.9.0 (installed 2.9.0.post2)" in outcome.message
+    assert "torch-npu==2.9.0 (installed 2.8.0)" in outcome.message
     assert "triton-ascend==3.2.0 (not installed)" in outcome.message
     assert outcome.remediation == "pip install 'torch-npu==2.9.0' 'triton-ascend==3.2.0'"
+
+
+def test_a_post_release_of_an_exact_pin_is_a_warning_not_a_blocker() -> None:
+    node = Node().set("torch_npu", "2.9.0.post2", requires=("torch==2.9.0+cpu",))
+    outcome = node.run(checks.requirements)["vllm-ascend"]
+    assert outcome.status == Status.WARN
+    assert "torch-npu==2.9.0 (installed 2.9.0.post2, a post-release of the pin)" in outcome.message
+    assert outcome.remediation == "pip install 'torch-npu==2.9.0'"
+    assert not requirements._post_release_of_pin(SpecifierSet("==2.9.0"), "2.9.1")
+    assert not requirements._post_release_of_pin(SpecifierSet(">=2.9.0,<3"), "2.9.0.post2")
 
 
 def test_requirements_fail_on_two_copies_of_torch_and_keep_extras_in_the_fix() -> None:
@@ -386,26 +397,6 @@ def test_python_outside_the_supported_versions_fails() -> None:
     node.python_version = "3.12.3"
     outcome = node.run(checks.python_version)[None]
     assert (outcome.status, outcome.expected) == (Status.FAIL, "3.10 or 3.11")
-
-
-@pytest.mark.parametrize(
-    ("vllm_version", "env", "status"),
-    [
-        ("0.16.0rc2.dev3+g978a37c82.empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "1"}, Status.WARN),
-        ("0.15.0+empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "1"}, Status.PASS),
-        ("0.16.0rc2.dev3+g978a37c82.empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "0"}, None),
-        ("0.16.0rc2.dev3+g978a37c82.empty", {}, None),
-        ("0.16.0rc2.dev3+g978a37c82.empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "true"}, Status.FAIL),
-    ],
-)
-def test_balance_scheduling_is_inert_except_with_vllm_0_15_0(
-    vllm_version: str, env: dict[str, str], status: Status | None
-) -> None:
-    node = Node().set("vllm", vllm_version, requires=demo.VLLM_REQUIRES)
-    node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm")
-    node.writer.env(env)
-    outcome = node.run(checks.vllm).get("VLLM_ASCEND_BALANCE_SCHEDULING")
-    assert (outcome.status if outcome else None) == status
 
 
 @pytest.mark.parametrize(

@@ -199,7 +199,7 @@ def test_snapshot_then_replay_gives_identical_results(tmp_path: Path, suffix: st
     report = json.loads(replayed.stdout)
     assert data.report is not None
     assert _results(report) == _results(data.report)
-    assert any(r[0] == "env.vars" and r[1] == "HCCL_BUFFSIZE" and r[2] == "fail" for r in _results(report))
+    assert any(r[0] == "env.vars" and r[1] == "HCCL_BUFFSIZE" and r[2] == "warn" for r in _results(report))
     assert "hf_secret_value" not in replayed.stdout
 
 
@@ -208,7 +208,7 @@ def test_snapshot_to_standard_output_streams_a_replayable_archive_and_writes_no_
     output, the summary line standard error, and nothing is written on the way (TMPDIR stays empty)."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    env = clean_env({"TMPDIR": str(scratch), "HCCL_BUFFSIZE": "2x00"})
+    env = clean_env({"TMPDIR": str(scratch), "VLLM_ASCEND_BALANCE_SCHEDULING": "2x00"})  # int() stops vllm-ascend
     done = subprocess.run(
         [sys.executable, "-m", "glm5check", "snapshot", "--profile", "a2-single", "--check", "env.*", "-o", "-"],
         capture_output=True,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from glm5check.facts.packages import Dist, Inventory, inventory, normalise
 from glm5check.knowledge.profiles import Pins
@@ -34,6 +35,9 @@ class Unmet:
     name: str  # normalised distribution name
     wanted: str  # as the distribution declares it: "torch-npu==2.9.0"
     reason: str  # "installed 2.9.0.post2", "not installed", "2 copies installed: 2.9.0, 2.8.0"
+    # A post-release of an exact pin (torch-npu 2.9.0.post2 for ==2.9.0): the same release line, which runs;
+    # only pip's metadata check disagrees (nothing in vllm-ascend compares versions at start-up).
+    post_release: bool = False
 
     def __str__(self) -> str:
         return f"{self.wanted} ({self.reason})"
@@ -109,9 +113,24 @@ def _judge(inv: Inventory, dist: Dist, req: Requirement, found: DistRequirements
     elif _expected_conflict(dist, name, versions[0]):
         found.expected_conflicts.append(f"{wanted} (installed {versions[0]})")
         return
+    elif _post_release_of_pin(req.specifier, versions[0]):
+        found.unmet.append(Unmet(name, wanted, f"installed {versions[0]}, a post-release of the pin", True))
+        return
     else:
         reason = f"installed {versions[0]}"
     found.unmet.append(Unmet(name, wanted, reason))
+
+
+def _post_release_of_pin(specifier: SpecifierSet, installed: str) -> bool:
+    clauses = list(specifier)
+    if len(clauses) != 1 or clauses[0].operator != "==":
+        return False
+    try:
+        pin, have = Version(clauses[0].version), Version(installed)
+    except InvalidVersion:
+        return False
+    same_line = (have.release, have.pre, have.dev) == (pin.release, pin.pre, None)
+    return same_line and pin.post is None and have.post is not None
 
 
 def glm5_transformers(pins: Pins) -> str:
