@@ -31,6 +31,7 @@ from glm5check.facts.net import (
 )
 from glm5check.facts.node import node_info
 from glm5check.facts.node_env import candidates_text, nic_candidates, suggested_node_env
+from glm5check.facts.stack import env_meaning, inert_variables, run_stack
 from glm5check.host.base import ListeningSocket
 
 MULTI_ROLES = ("primary", "headless")
@@ -65,7 +66,7 @@ def _choose_line(ctx: Context) -> str | None:
         return None
     return (
         f"export HCCL_IF_IP=<one of {candidates_text(candidates)}: the one that reaches the other node> and name "
-        "its NIC in HCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME and TP_SOCKET_IFNAME (give --node0-ip, or a serve "
+        "its NIC in HCCL_SOCKET_IFNAME and GLOO_SOCKET_IFNAME (give --node0-ip, or a serve "
         "script with --data-parallel-address, and glm5check names it)"
     )
 
@@ -93,19 +94,19 @@ def _kind_words(nic: Nic) -> str:
 Why: two-node GLM-5 launches most often die in HCCL or Gloo setup after minutes of loading
 (`hcclCommInitRootInfoConfig ... error code is 15`, `Gloo connectFullMesh failed`,
 `Unable to resolve hostname to a (local) address. Using the loopback address as fallback`) because
-HCCL_IF_IP is not this host's address, or the interface named by HCCL_SOCKET_IFNAME / GLOO_SOCKET_IFNAME /
-TP_SOCKET_IFNAME does not exist, is down, or does not carry HCCL_IF_IP.
+HCCL_IF_IP is not this host's address, or the interface named by HCCL_SOCKET_IFNAME / GLOO_SOCKET_IFNAME
+does not exist, is down, or does not carry HCCL_IF_IP.
 
 What: HCCL_IF_IP against the addresses of this host's interfaces (and their state and MTU);
 each *_SOCKET_IFNAME against the interfaces (HCCL: comma list of name prefixes, `=` exact names, `^`
 exclusion; Gloo: comma list of exact names; TensorPipe: one exact name); loopback, docker bridges and veth
 links are flagged; on node 0, --data-parallel-address must equal HCCL_IF_IP; the hostname must not resolve
-to loopback only unless GLOO_SOCKET_IFNAME is set.
+to loopback only unless GLOO_SOCKET_IFNAME is set. A variable nothing reads at the run's stack is a note
+whatever it names (TP_SOCKET_IFNAME: vLLM never starts torch's TensorPipe RPC).
 
 Fix: export HCCL_IF_IP=<this node's address on the NIC towards the other node> and name that NIC in
-all three variables, e.g. `export HCCL_IF_IP=10.0.0.11 HCCL_SOCKET_IFNAME=enp189s0f0
-GLOO_SOCKET_IFNAME=enp189s0f0 TP_SOCKET_IFNAME=enp189s0f0` (`glm5check fix-env` prints the line for this
-node).
+the socket variables, e.g. `export HCCL_IF_IP=10.0.0.11 HCCL_SOCKET_IFNAME=enp189s0f0
+GLOO_SOCKET_IFNAME=enp189s0f0` (`glm5check fix-env` prints the line for this node).
 """,
     nodes="multi",
     roles=MULTI_ROLES,
@@ -114,7 +115,10 @@ def net_interfaces(ctx: Context) -> list[Result]:
     nics = ctx.fact(local_nics)
     if_ip_result, if_ip_nic = _hccl_if_ip(ctx, nics)
     results = [if_ip_result]
-    results += [_tensorpipe_leniency(var, _socket_ifname(ctx, var, nics, if_ip_nic)) for var in SOCKET_IFNAME_VARS]
+    results += [
+        _hccl_if_ip_wins(var, _inert_note(ctx, var, _socket_ifname(ctx, var, nics, if_ip_nic)), if_ip_nic)
+        for var in SOCKET_IFNAME_VARS
+    ]
     if ctx.fact(node_info).role == "primary":
         results.append(_dp_address(ctx, nics))
     results.append(_hostname(ctx, nics))
@@ -181,12 +185,30 @@ def _hccl_if_ip(ctx: Context, nics: tuple[Nic, ...]) -> tuple[Result, Nic | None
     return passed(f"{address} on {nic.summary()}", item=HCCL_IF_IP, expected=expected, observed=observed), nic
 
 
-def _tensorpipe_leniency(var: str, result: Result) -> Result:
-    """TP_SOCKET_IFNAME is read by torch's TensorPipe RPC agent only; the guide sets it, so a wrong value
-    is worth a warning, not a failure of the launch."""
-    if var != "TP_SOCKET_IFNAME" or result.status is not Status.FAIL:
+def _hccl_if_ip_wins(var: str, result: Result, if_ip_nic: Nic | None) -> Result:
+    """HCCL takes its NIC from HCCL_IF_IP when that is set (HCCL_IF_IP > HCCL_SOCKET_IFNAME, CANN HCCL user
+    guide; glm5check/knowledge/stacks/env_meanings.toml): a HCCL_SOCKET_IFNAME that disagrees is then ignored,
+    which is misleading, not a launch blocker."""
+    if var != "HCCL_SOCKET_IFNAME" or if_ip_nic is None or result.status is not Status.FAIL:
         return result
-    return replace(result, status=Status.WARN, message=f"{result.message} (only torch's TensorPipe RPC reads it)")
+    return replace(
+        result,
+        status=Status.WARN,
+        message=f"{result.message}; HCCL ignores it while HCCL_IF_IP is set (HCCL_IF_IP > HCCL_SOCKET_IFNAME)",
+    )
+
+
+def _inert_note(ctx: Context, var: str, result: Result) -> Result:
+    """A variable nothing reads at the run's stack (TP_SOCKET_IFNAME: vLLM never starts torch's TensorPipe RPC)
+    cannot break the launch: whatever it names is a note, with nothing to fix."""
+    meaning = env_meaning(ctx, var)
+    if meaning is None or not meaning.inert or result.status is Status.PASS:
+        return result
+    why = meaning.effect or "nothing reads it during vllm serve"
+    stack = ctx.fact(run_stack).name
+    return replace(
+        result, status=Status.PASS, message=f"{result.message}; inert at stack {stack}: {why}", remediation=None
+    )
 
 
 def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | None) -> Result:
@@ -580,7 +602,9 @@ def _route(ctx: Context, nics: tuple[Nic, ...], address: str) -> Result:
             remediation=_state_fix(nic),
         )
     if if_ip is not None and lookup.src and normalise_ip(lookup.src) != if_ip:
-        fix = f"export HCCL_IF_IP={lookup.src} " + " ".join(f"{v}={lookup.dev}" for v in SOCKET_IFNAME_VARS)
+        inert = inert_variables(ctx)
+        named = " ".join(f"{v}={lookup.dev}" for v in SOCKET_IFNAME_VARS if v not in inert)
+        fix = f"export HCCL_IF_IP={lookup.src} {named}"
         return failed(
             f"the route to node 0 {address} leaves {lookup.describe()}, not from HCCL_IF_IP {if_ip}",
             item="route",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from glm5check.facts.context import Context
 from glm5check.facts.net import (
@@ -16,6 +16,7 @@ from glm5check.facts.net import (
     route_to_node0,
 )
 from glm5check.facts.node import node_info
+from glm5check.facts.stack import inert_variables
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,11 @@ class NodeEnvSuggestion:
     nic: str
     address: str
     reason: str  # how they were found, for a comment in fix scripts
+    inert: frozenset[str] = frozenset()  # variables nothing reads at the run's stack: never exported
 
     @property
     def interface_exports(self) -> dict[str, str]:
-        return {var: self.nic for var in SOCKET_IFNAME_VARS}
+        return {var: self.nic for var in SOCKET_IFNAME_VARS if var not in self.inert}
 
     @property
     def exports(self) -> dict[str, str]:
@@ -43,6 +45,11 @@ def nic_candidates(ctx: Context) -> tuple[tuple[str, str], ...]:
 
 
 def suggested_node_env(ctx: Context) -> NodeEnvSuggestion | None:
+    found = _suggestion(ctx)
+    return None if found is None else replace(found, inert=inert_variables(ctx))
+
+
+def _suggestion(ctx: Context) -> NodeEnvSuggestion | None:
     """On node 0 the NIC carrying node 0's address; on node >= 1 the source and device of the route towards
     node 0; else the NIC already carrying HCCL_IF_IP; else the only up physical-looking NIC address. With
     several candidates and nothing to tell them apart, None: choosing one would be a guess (nic_candidates

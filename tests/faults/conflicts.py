@@ -4,7 +4,7 @@ the other checks of the same run expect.
 - a `pip install` requirement against GLM-5's transformers (the profile's pin) and every requirement
   vllm-ascend declares at the pin (the demo node's real metadata: `numpy<2.0.0`, `torch==2.9.0`, …);
 - an `export NAME=VALUE` against the value env.vars wants (the profile's [env]) and the variables a
-  fix must never export (inert ones);
+  fix must never export (the ones the stack calls inert: VLLM_USE_V1, TP_SOCKET_IFNAME, …);
 - a flag a fix (memory.fit's) says to turn on or raise against the plan the run judged.
 """
 
@@ -20,6 +20,8 @@ from conftest import REPO
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
+
+from glm5check.knowledge.stacks import DEFAULT_STACK, env_meanings, load_stack
 
 DEMO_INVENTORY = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_-c*.out"))
 EXPORT_RE = re.compile(r"\bexport((?:\s+[A-Za-z_][A-Za-z0-9_]*=\S+)+)")
@@ -98,8 +100,15 @@ def exports(fix: str) -> Iterator[tuple[str, str]]:
                 yield name, value.strip("'\"")
 
 
-def conflicts(report: dict[str, Any], inert: frozenset[str] = frozenset()) -> list[str]:
+def inert_at_default_stack() -> frozenset[str]:
+    """The variables the tool calls inert at the built-in profiles' stack: no fix may export them."""
+    stack = load_stack(DEFAULT_STACK)
+    return frozenset(name for name in env_meanings() if (found := stack.env_var(name)) is not None and found.inert)
+
+
+def conflicts(report: dict[str, Any], inert: frozenset[str] | None = None) -> list[str]:
     """Every remediation of a report that undoes what another check of the same run expects."""
+    inert = inert_at_default_stack() if inert is None else inert
     profile = report["profile"]
     packages = package_expectations(profile)
     env, plan = profile.get("env", {}), profile.get("serve", {})
