@@ -72,18 +72,28 @@ def _omp_threads(ctx: Context) -> int | None:
     return threads if threads else None
 
 
+def _more_cores_fix(ctx: Context, cpus: int, needed: int) -> str:
+    """More cores; a lower OMP_NUM_THREADS only where the profile does not set it (env.vars wants the
+    guide's value, so lowering it would trade this warning for an env.vars failure)."""
+    fix = f"give the container at least {needed} CPU cores (docker run --cpuset-cpus=0-{needed - 1})"
+    if "OMP_NUM_THREADS" in ctx.profile.env:
+        return fix
+    return f"{fix}, or export OMP_NUM_THREADS={max(1, cpus // ctx.plan.ranks_per_node)}"
+
+
 def _cpu_result(ctx: Context, cpus: int | None) -> Result:
     ranks = ctx.plan.ranks_per_node
     threads = _omp_threads(ctx)
     if cpus is None:
         return errored("the number of usable CPU cores could not be read", item="cpu")
     if threads is None:
+        wanted = ctx.profile.env.get("OMP_NUM_THREADS") or str(max(1, cpus // ranks))
         return warned(
             f"{cpus} CPU cores; OMP_NUM_THREADS is not a positive number, so each of the {ranks} ranks "
             "may start one thread per core",
             item="cpu",
             observed=str(cpus),
-            remediation="export OMP_NUM_THREADS=10",
+            remediation=f"export OMP_NUM_THREADS={wanted}",
         )
     needed = threads * ranks
     if cpus < needed:
@@ -92,7 +102,7 @@ def _cpu_result(ctx: Context, cpus: int | None) -> Result:
             item="cpu",
             expected=f">= {needed}",
             observed=str(cpus),
-            remediation=f"give the container more cores, or export OMP_NUM_THREADS={max(1, cpus // ranks)}",
+            remediation=_more_cores_fix(ctx, cpus, needed),
         )
     return passed(
         f"{cpus} CPU cores >= OMP_NUM_THREADS {threads} × {ranks} ranks = {needed}",
@@ -150,8 +160,9 @@ What: usable CPU cores (this process's affinity) against OMP_NUM_THREADS × TP �
 RAM against 16 GiB per local rank (a conservative floor); the open-files limit against 65535.
 These are warnings with numbers, not failures.
 
-Fix: give the container more cores (or lower OMP_NUM_THREADS), free or add memory, and start the
-container with `--ulimit nofile=65535:65535`.
+Fix: give the container more cores (lower OMP_NUM_THREADS only where the profile does not set it: the
+guide's value is what env.vars checks), free or add memory, and start the container with
+`--ulimit nofile=65535:65535`.
 """,
 )
 def host_resources(ctx: Context) -> Iterator[Result]:

@@ -14,20 +14,31 @@ def _expected(result: Fit) -> str:
     return f"weights + reserve + KV for {plan.max_num_seqs} × {plan.max_model_len} tokens <= {result.budget_text()}"
 
 
-def fit_remedy(result: Fit) -> str:
-    """What to change, from the numbers."""
+# vLLM accepts --gpu-memory-utilization up to 1.0; the guide's plans use 0.9-0.95.
+MAX_GPU_MEMORY_UTILIZATION = 1.0
+
+
+def _more_memory(result: Fit, weights: str) -> list[str]:
+    """Ways to free HBM per rank that the plan does not use yet (never a flag it already has; expert
+    parallelism frees nothing: the experts are split over TP × DP either way)."""
+    ways = ["spread the weights over more NPUs (bf16 GLM-5 needs 2 × Atlas 800 A3 with DP2 × TP16)"]
+    if weights != "w4a8":
+        ways.append("use the w4a8 weights")
+    return ways
+
+
+def fit_remedy(result: Fit, weights: str) -> str:
+    """What to change, from the numbers; only changes the plan does not already have."""
     plan = result.plan
     if result.kv_budget_bytes <= 0:
-        return (
-            "spread the weights over more NPUs (bf16 GLM-5 needs 2 × Atlas 800 A3 with DP2 × TP16) or use the "
-            "w4a8 weights"
-        )
+        ways = _more_memory(result, weights)
+        return ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1]
     fitting = max(result.kv_tokens // max(plan.max_num_seqs, 1), KV_STEP)
     if result.verdict == "fail":
-        return (
-            f"lower --max-model-len to {result.kv_tokens // KV_STEP * KV_STEP} or below, or raise "
-            "--gpu-memory-utilization / use more NPUs"
-        )
+        more = ["use more NPUs"]
+        if plan.gpu_memory_utilization < MAX_GPU_MEMORY_UTILIZATION:
+            more.insert(0, "raise --gpu-memory-utilization")
+        return f"lower --max-model-len to {result.kv_tokens // KV_STEP * KV_STEP} or below, or {' / '.join(more)}"
     return (
         f"at most {at_most(result.full_sequences)} full-length sequences fit at once; lower --max-num-seqs to "
         f"{max(int(result.full_sequences), 1)} or --max-model-len to {fitting // KV_STEP * KV_STEP} "
@@ -69,7 +80,7 @@ def memory_fit_check(ctx: Context) -> Result:
             f"does not fit: {observed}" + (f" — vLLM: {error}" if error else ""),
             expected=_expected(result),
             observed=observed,
-            remediation=fit_remedy(result),
+            remediation=fit_remedy(result, ctx.profile.model.weights),
         )
     if result.verdict == "warn":
         return warned(
@@ -77,6 +88,6 @@ def memory_fit_check(ctx: Context) -> Result:
             f"at once: {observed}",
             expected=_expected(result),
             observed=observed,
-            remediation=fit_remedy(result),
+            remediation=fit_remedy(result, ctx.profile.model.weights),
         )
     return passed(f"fits: {observed}", expected=_expected(result), observed=observed)

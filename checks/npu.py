@@ -102,6 +102,15 @@ def _smi_failure(state: NpuSmiState) -> Result | None:
             observed=info.error,
             remediation=fix or "run npu-smi info on the host and fix what it reports",
         )
+    if info.unknown_header is not None:
+        return errored(
+            f"npu-smi {info.tool_version or '(version not printed)'} prints a table header glm5check does not "
+            f"know, so its columns are not read (no guess): {info.unknown_header}",
+            expected="an npu-smi info layout glm5check knows (21.x-26.x, A2, A3, 310P, Ascend 950)",
+            observed=info.unknown_header,
+            remediation="report this npu-smi version and its `npu-smi info` output to the glm5check maintainers; "
+            "until then, check the chips by hand with npu-smi info",
+        )
     if not info.chips:
         return errored(
             f"npu-smi info printed no chip table that glm5check can read: {_first_lines(result.output)}",

@@ -70,6 +70,12 @@ _RUN_OPTIONS = [
     ),
     click.option("--expect", multiple=True, metavar="NAME=SHA", help="Pin another commit, e.g. vllm=<sha>."),
     click.option("--redact-hosts", is_flag=True, help="Also mask hostnames and IP addresses in the report."),
+    click.option(
+        "--requirements",
+        is_flag=True,
+        help="Print, instead of the report, the pip requirements vllm and vllm-ascend still need "
+        "(pip install -r <(glm5check … --requirements)).",
+    ),
 ]
 
 
@@ -123,6 +129,8 @@ def snapshot_command(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageProblem("snapshot -o - writes a .tar.gz to standard output: redirect it to a file or a pipe")
     if kwargs["replay"]:
         raise UsageProblem("snapshot records a live run; it cannot be combined with --replay")
+    if kwargs["requirements"]:
+        raise UsageProblem("snapshot records a run; it cannot be combined with --requirements")
     ctx.exit(_execute(kwargs, record=True))
 
 

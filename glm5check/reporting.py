@@ -66,7 +66,14 @@ def _profile(ctx: Context) -> dict[str, Any]:
     return profile
 
 
-def build_report(ctx: Context, outcomes: list[Outcome], summary: Summary, duration_ms: int, hostname: str) -> Report:
+def build_report(
+    ctx: Context,
+    outcomes: list[Outcome],
+    summary: Summary,
+    duration_ms: int,
+    hostname: str,
+    warnings: tuple[str, ...] = (),
+) -> Report:
     node = ctx.fact(node_info)
     document = {
         "schema": REPORT_SCHEMA,
@@ -76,6 +83,7 @@ def build_report(ctx: Context, outcomes: list[Outcome], summary: Summary, durati
         "node": {"hostname": hostname, "rank": node.rank, "role": node.role, "rank_source": node.source},
         "facts": _facts(ctx),
         "results": [outcome_json(o) for o in outcomes],
+        "warnings": list(warnings),
         "summary": {**summary.counts, "total": summary.total, "ok": summary.ok, "duration_ms": duration_ms},
     }
     return Report.from_json(redact_tree(document))

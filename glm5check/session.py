@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from glm5check import __version__
+from glm5check.engine.check import Check
 from glm5check.errors import ConfigError
 from glm5check.facts.context import Context, Options
 from glm5check.facts.node import node_info
@@ -50,6 +51,7 @@ class RunArgs:
     timeout: float = 10.0
     expect: tuple[str, ...] = ()
     redact_hosts: bool = False
+    requirements: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,14 +97,24 @@ def _load_profile(args: RunArgs, recorded: dict[str, Any]) -> Profile:
     raise ConfigError("no profile: use --profile NAME (see `glm5check profiles`) or --profile-file FILE")
 
 
+def _expected_commit(item: str) -> tuple[str, str]:
+    """(package, commit) of one `--expect NAME=SHA`: a package the checks compare, a 7-40 hex commit."""
+    from glm5check.facts.packages import COMMIT_RE, EXPECTABLE, normalise
+
+    name, sep, commit = (part.strip() for part in item.partition("="))
+    if not sep or not name or not commit:
+        raise ConfigError(f"--expect takes NAME=COMMIT (e.g. vllm=978a37c8), not {item!r}")
+    if normalise(name) not in EXPECTABLE:
+        raise ConfigError(f"--expect {item!r}: glm5check checks the commit of {', '.join(EXPECTABLE)} only")
+    if not COMMIT_RE.fullmatch(commit.lower()):
+        raise ConfigError(f"--expect {item!r}: {commit!r} is not a commit id (7 to 40 hex digits)")
+    return normalise(name), commit.lower()
+
+
 def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
     saved = recorded.get("options", {})
     expect: dict[str, str] = dict(saved.get("expect", {}))
-    for item in args.expect:
-        name, sep, commit = item.partition("=")
-        if not sep or not name.strip() or not commit.strip():
-            raise ConfigError(f"--expect takes NAME=COMMIT (e.g. vllm=978a37c8), not {item!r}")
-        expect[name.strip().lower().replace("_", "-")] = commit.strip().lower()
+    expect.update(_expected_commit(item) for item in args.expect)
     serve_source = args.serve_script or ("--serve-cmd" if args.serve_cmd else None)
     # A launch command given now replaces the recorded one, and with it the node rank recorded with it:
     # the rank comes from this command line's --node-rank, else from the new command.
@@ -196,6 +208,16 @@ def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
     return LiveHost(args.timeout), None
 
 
+def host_name(host: Host) -> str:
+    """The host name for the report header ("unknown" when a snapshot does not record it)."""
+    from glm5check.errors import ProbeFailed
+
+    try:
+        return host.hostname()
+    except ProbeFailed:
+        return "unknown"
+
+
 def _render(report: Report, args: RunArgs, stream: Any) -> str:
     if args.output_format == "json":
         from glm5check.reports.json_report import render_json
@@ -223,20 +245,27 @@ def _write(path: str, text: str) -> None:
 
 def run_session(args: RunArgs, record: bool = False) -> int:
     from glm5check.engine.registry import load_registry
-    from glm5check.engine.runner import Waiver, run_checks, select_checks, summarize
+    from glm5check.engine.runner import Waiver, check_patterns, run_checks, summarize, unused_waivers
     from glm5check.reports.table import summary_line
 
     started = time.perf_counter()
+    registry = load_registry()
+    check_patterns(registry.checks, args.include, args.exclude)
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)
-    registry = load_registry()
-    role = ctx.fact(node_info).role
-    checks = select_checks(registry.checks, ctx.profile.multi_node, role, args.include, args.exclude)
-    outcomes = run_checks(ctx, checks, [Waiver.parse(w) for w in args.ignore], registry.errors)
+    if args.requirements:
+        return print_requirements(ctx, args.output)
+    checks = _selected(registry.checks, ctx, args)
+    waivers = [Waiver.parse(w) for w in args.ignore]
+    outcomes = run_checks(ctx, checks, waivers, registry.errors)
+    warnings = tuple(unused_waivers(outcomes, waivers))
+    for line in warnings:
+        print(f"glm5check: warning: {line}", file=sys.stderr)
     summary = summarize(outcomes, args.strict)
-    hostname = host.hostname()
-    report = build_report(ctx, outcomes, summary, int((time.perf_counter() - started) * 1000), hostname)
+    hostname = host_name(host)
+    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    report = build_report(ctx, outcomes, summary, elapsed_ms, hostname, warnings)
     if record and snapshot is not None and args.output == STDOUT:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
@@ -255,6 +284,39 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     else:
         print(_render(report, args, sys.stdout), end="")
     return 0 if summary.ok else 1
+
+
+def print_requirements(ctx: Context, output: str | None) -> int:
+    """--requirements: the merged pip requirements that make packages.requirements pass, for pip -r."""
+    from glm5check.errors import ProbeFailed
+    from glm5check.facts.requirements import render_requirements, requirement_plan
+
+    try:
+        plan = ctx.fact(requirement_plan)
+    except ProbeFailed as exc:
+        raise ConfigError(f"--requirements: {exc}") from None
+    text = render_requirements(ctx, plan)
+    if output:
+        _write(output, text)
+    else:
+        print(text, end="")
+    return 0
+
+
+def _selected(registered: tuple[Check, ...], ctx: Context, args: RunArgs) -> list[Check]:
+    """The checks for this node; --check/--skip that leave none of them is a usage error, never an empty
+    "ready for vllm serve"."""
+    from glm5check.engine.runner import SelectionError, select_checks, wanted
+
+    role = ctx.fact(node_info).role
+    checks = select_checks(registered, ctx.profile.multi_node, role, args.include, args.exclude)
+    if not checks:
+        named = [c for c in registered if wanted(c, args.include, args.exclude)]
+        scopes = "; ".join(f"{c.id} runs on {c.scope}" for c in named) or "--skip leaves no check"
+        raise SelectionError(
+            f"the selected checks do not apply to this node (profile {ctx.profile.name}, {role}): {scopes}"
+        )
+    return checks
 
 
 def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> dict[str, Any]:

@@ -142,6 +142,19 @@ def test_per_rank_weights_from_headers_agree_with_config_arithmetic(tmp_path: Pa
     assert code == 0
 
 
+def test_fit_model_dir_that_cannot_be_read_is_exit_2(tmp_path: Path) -> None:
+    absent = run_cli("fit", "--profile", "a2-single", "--model-dir", str(tmp_path / "absent"))
+    assert absent.returncode == 2 and not absent.stdout, absent.stdout
+    assert absent.stderr.startswith(f"glm5check: error: cannot read weights folder {tmp_path / 'absent'}: ")
+    checkpoint = mc.make_checkpoint(tmp_path / "w4a8", "w4a8", "none", shards=4)
+    broken = checkpoint.path / checkpoint.shard_names[1]
+    broken.unlink()
+    partial = run_cli("fit", "--profile", "a2-single", "--model-dir", str(checkpoint.path))
+    assert partial.returncode == 2, partial.stdout
+    assert f"1 of 5 shards cannot be read: {broken.name} (missing)" in partial.stderr, partial.stderr  # + rot
+    assert_no_traceback(partial)
+
+
 def _memory_run(buffsize: str) -> dict[str, Any]:
     out = run_cli(
         "--profile", "a2-multi", "--check", "memory.fit", "--format", "json", env=clean_env({"HCCL_BUFFSIZE": buffsize})
@@ -252,3 +265,20 @@ def test_hccl_buffsize_value_never_raises(raw: str, value: int | None) -> None:
     from glm5check.knowledge.memfit import hccl_buffsize_value
 
     assert hccl_buffsize_value(raw) == value
+
+
+def test_memory_fit_never_suggests_what_the_plan_already_has() -> None:
+    from glm5check.checks.memory import fit_remedy
+
+    too_big = [("model.layers.3.mlp.experts.0.up_proj.weight", 200 * GIB)]
+    with_ep = fit(too_big, _plan(), "t")
+    assert with_ep.kv_budget_bytes <= 0
+    assert "--enable-expert-parallel" not in fit_remedy(with_ep, "w4a8")
+    assert "w4a8" not in fit_remedy(with_ep, "w4a8") and "use the w4a8 weights" in fit_remedy(with_ep, "bf16")
+    # Expert parallelism frees no HBM (the experts are split over TP × DP either way): never suggested.
+    assert "--enable-expert-parallel" not in fit_remedy(fit(too_big, _plan(expert_parallel=False), "t"), "w4a8")
+    long = fit([("model.embed_tokens.weight", 9 * GIB)], _plan(max_model_len=1 << 22), "t")
+    assert long.verdict == "fail" and long.plan.gpu_memory_utilization == 1.0
+    assert "--gpu-memory-utilization" not in fit_remedy(long, "w4a8")
+    lower = fit([("model.embed_tokens.weight", 8 * GIB)], _plan(max_model_len=1 << 22, gpu_memory_utilization=0.9), "t")
+    assert "raise --gpu-memory-utilization" in fit_remedy(lower, "w4a8")

@@ -246,6 +246,34 @@ def test_unreadable_table_is_an_error_quoting_its_first_lines(fake_bin: Path) ->
     assert smi["status"] == "error" and "garbage line one / second line" in smi["message"]
 
 
+PR950 = TABLES / "lane-health-fixture-3x950PR-25.7.rc1-alarm-with-process.txt"
+
+
+def test_950_table_reads_health_into_health_not_the_chip_name(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": PR950.read_text()})
+    _, results, facts = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
+    assert [(n["npu"], n["name"], n["health"]) for n in facts["npus"]] == [
+        (0, "Ascend950PR", "Alarm"),
+        (1, "Ascend950PR", "Alarm"),
+        (2, "Ascend950PR", "OK"),
+    ]
+    assert statuses(results, "npu.smi") == ["pass"]
+    health = " ".join(r["message"] for r in results_of(results, "npu.health"))
+    assert "NPU 0 (Ascend950PR) is Alarm" in health and "is Ascend950PR" not in health
+
+
+def test_an_unknown_table_header_is_an_error_naming_it_and_the_version(fake_bin: Path) -> None:
+    changed = A2_IDLE.read_text().replace("| AICore(%)   Memory-Usage(MB)", "| AICore(%)   NPU-Power(W)    ")
+    fake_tool(fake_bin, "npu-smi", {"info": changed})
+    _, results, facts = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
+    (smi,) = results_of(results, "npu.smi")
+    assert smi["status"] == "error", smi
+    assert smi["message"].startswith("npu-smi 24.1.rc3 prints a table header glm5check does not know")
+    assert "| Chip                      | Bus-Id        | AICore(%)   NPU-Power(W)" in smi["message"]
+    assert set(statuses(results, "npu.count") + statuses(results, "npu.hbm")) == {"skip"}
+    assert facts["npus"] == []
+
+
 # -- npu.network against fake hccn_tool outputs (two-node profile) -----------------------------------------
 
 
@@ -343,6 +371,7 @@ def _snapshot(
     tmp_path: Path, conf_override: dict[int, str] | None = None, missing_devices: tuple[str, ...] = ()
 ) -> Path:
     writer = SnapshotWriter("a2-multi", hostname="node1", options={"node_rank": 1})
+    writer.env({})
     conf_text = HCCN["conf"].read_text()
     addresses = {
         n: line.split("=")[1] for n, line in enumerate(ln for ln in conf_text.splitlines() if ln.startswith("address_"))

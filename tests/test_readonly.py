@@ -132,7 +132,7 @@ def _commands(node: dict[str, str], out: Path) -> list[list[str]]:
         ["fix-env", "--profile-file", node["profile"], *script, "--node-rank", "0"],
         ["fix-env", "--replay", str(out / "snap")],
         ["weights", "verify", node["model"]],
-        ["weights", "verify", node["small"], "--deep", "--manifest", str(out / "manifest.json")],
+        ["weights", "verify", node["small"], "--deep", "--manifest", str(out / "manifest.json"), "--write"],
         ["weights", "verify", node["small"], "--manifest", str(out / "manifest.json")],
     ]
 

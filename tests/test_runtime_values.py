@@ -85,7 +85,8 @@ vllm serve /root/.cache/modelscope/hub/models/vllm-ascend/GLM-5-w4a8 --headless 
 
 def _node1(nics: list[FakeNic], script: str = NODE1_SCRIPT) -> Context:
     """Node 1 of a2-multi on a host with these NICs, launched by `script` (its shell exports nothing)."""
-    host = Scenario(env={}, nics=nics, hostname="npu-a2-02", resolves_to=(NODE1_IP,)).context().host
+    scenario = Scenario(env={}, nics=nics, hostname="npu-a2-02", resolves_to=(NODE1_IP,), route_for="10.20.0.11")
+    host = scenario.context().host
     profile = load_builtin("a2-multi")
     launch = read_serve(profile, script, script_name="node1.sh")
     return Context(profile, host, Options(serve_source="node1.sh"), launch)

@@ -662,3 +662,12 @@ def test_the_extractor_stops_on_a_type_rule_it_does_not_know(tmp_path: Path) -> 
     )
     proc, _ = derive(tmp_path, "--trust-helpers", vllm=vllm)
     assert proc.returncode == 1 and "unknown condition in _compute_kwargs: is_enum(type_hints)" in proc.stderr
+
+
+def test_what_runs_when_a_variable_is_unset() -> None:
+    pinned = load_stack(DEFAULT_STACK)
+    assert env(pinned, "HCCL_BUFFSIZE").unset_value == "200"  # HCCL's documented default
+    assert env(pinned, "OMP_PROC_BIND").unset_unless == ("OMP_PLACES", "GOMP_CPU_AFFINITY")
+    assert env(pinned, "VLLM_ASCEND_BALANCE_SCHEDULING").unset_value == "0"  # the getter's default
+    assert "int(" in (env(pinned, "VLLM_ASCEND_BALANCE_SCHEDULING").getter or "")
+    assert env(pinned, "HCCL_OP_EXPANSION_MODE").unset_value is None  # a per-product default: not one value

@@ -326,16 +326,37 @@ def test_demo_nodes_weights() -> None:
 
 def test_verify_quick_manifest_proves_identical_folders(bf16: mc.Checkpoint, bf16_copy: Path, tmp_path: Path) -> None:
     manifest = tmp_path / "node0.json"
-    first = run_cli("weights", "verify", str(bf16.path), "--manifest", str(manifest))
+    first = run_cli("weights", "verify", str(bf16.path), "--manifest", str(manifest), "--write")
     assert first.returncode == 0 and "wrote manifest" in first.stdout, first.stderr
     written = json.loads(manifest.read_text())
-    assert written["mode"] == "quick" and len(written["files"]) == 284  # 283 shards + the index
+    served = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", mc.BF16_INDEX}
+    assert written["mode"] == "quick" and len(written["files"]) == 283 + len(served)  # shards + what vLLM reads
+    assert served <= set(written["files"]) and all(written["files"][n]["content_sha256"] for n in served)
     same = run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest))
     assert same.returncode == 0 and "identical to manifest" in same.stdout
     mc.replace_file(bf16_copy / SHARD, shard_head(bf16.path / SHARD), 1 << 30)
     changed = run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest))
     assert changed.returncode == 1
     assert f"DIFF  differs: {SHARD}" in changed.stdout and f"FAIL  {SHARD}: truncated" in changed.stdout
+
+
+def test_verify_quick_manifest_sees_an_edited_config(bf16_copy: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "node0.json"
+    assert run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest), "--write").returncode == 0
+    config = json.loads((bf16_copy / "config.json").read_text())
+    config["max_position_embeddings"] = 4096
+    mc.replace_file(bf16_copy / "config.json", json.dumps(config).encode())
+    changed = run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest))
+    assert changed.returncode == 1 and "DIFF  differs: config.json" in changed.stdout, changed.stdout
+
+
+def test_verify_missing_manifest_needs_write(bf16: mc.Checkpoint, tmp_path: Path) -> None:
+    manifest = tmp_path / "typo.json"
+    out = run_cli("weights", "verify", str(bf16.path), "--manifest", str(manifest))
+    assert out.returncode == 2 and not manifest.exists()
+    assert out.stderr.strip() == f"glm5check: error: manifest {manifest} not found; to write a new one, add --write"
+    alone = run_cli("weights", "verify", str(bf16.path), "--write")
+    assert alone.returncode == 2 and "--write needs --manifest" in alone.stderr
 
 
 def test_verify_deep_hashes_every_byte(tmp_path: Path) -> None:
@@ -347,7 +368,9 @@ def test_verify_deep_hashes_every_byte(tmp_path: Path) -> None:
     for name, data in contents.items():
         (folder / name).write_bytes(data)
     manifest = tmp_path / "deep.json"
-    out = run_cli("weights", "verify", str(folder), "--deep", "--manifest", str(manifest), "--format", "json")
+    out = run_cli(
+        "weights", "verify", str(folder), "--deep", "--manifest", str(manifest), "--write", "--format", "json"
+    )
     assert out.returncode == 0, out.stderr
     files = json.loads(manifest.read_text())["files"]
     assert {n: f["sha256"] for n, f in files.items()} == {n: hashlib.sha256(d).hexdigest() for n, d in contents.items()}

@@ -23,7 +23,7 @@ from typing import Any
 from glm5check.cluster.collect import Node0Facts, NodeOutcome
 from glm5check.commands.compare import NodeReport, compare
 from glm5check.engine.check import Status
-from glm5check.engine.runner import Summary, summarize_statuses
+from glm5check.engine.runner import Summary, summarize_statuses, waived_warnings
 from glm5check.reports.model import Row
 from glm5check.util.shapes import as_dict, as_int, as_text
 
@@ -94,7 +94,7 @@ def view(outcome: NodeOutcome, strict: bool) -> NodeView:
         return NodeView(outcome)
     raw = outcome.report.get("results")
     results = tuple(normal_result(r) for r in raw) if isinstance(raw, list) else ()
-    return NodeView(outcome, results, summarize_statuses([r.status for r in results], strict))
+    return NodeView(outcome, results, summarize_statuses([r.status for r in results], strict, waived_warnings(results)))
 
 
 def normal_result(raw: Any) -> Row:

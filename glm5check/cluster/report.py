@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from glm5check import __version__
 from glm5check.cluster.collect import Node0Facts
 from glm5check.cluster.judge import ClusterRow, NodeView
-from glm5check.engine.runner import summarize_statuses
+from glm5check.engine.runner import summarize_statuses, waived_warnings
 from glm5check.errors import ConfigError
 from glm5check.host.output import output_folder, write_atomic
 from glm5check.util.redact import redact_text, redact_tree
@@ -51,7 +51,7 @@ def build_document(
     stems: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """`run` holds via, profile and duration_ms; `stems` the file names when --output keeps the nodes' files."""
-    verdict = summarize_statuses([r.status for r in results], strict)
+    verdict = summarize_statuses([r.status for r in results], strict, waived_warnings(results))
     document = {
         "schema": CLUSTER_SCHEMA,
         "tool": {"name": "glm5check", "version": __version__},

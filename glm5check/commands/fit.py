@@ -79,6 +79,7 @@ def compute(flags: dict[str, Any]) -> Any:
         profile = replace(profile, hardware=replace(profile.hardware, hbm_mb_per_chip=hbm_mb))
     ctx = Context(profile, LiveHost(), Options(model_dir=flags["model_dir"]))
     if flags["model_dir"]:
+        _require_readable(ctx, flags["model_dir"])
         tensors, source, config = fit_tensors(ctx)
     else:
         tensors, source, config = builtin_tensors(profile.model.weights, "no --model-dir")
@@ -86,6 +87,21 @@ def compute(flags: dict[str, Any]) -> Any:
     if flags["hbm_gib"] is not None:
         plan = replace(plan, hbm_origin=f"--hbm-gib {flags['hbm_gib']:g} ({profile.hardware.hbm_mb_per_chip} MB)")
     return fit(tensors, plan, source, _assumptions(profile, flags))
+
+
+def _require_readable(ctx: Any, folder: str) -> None:
+    """--model-dir asks for that folder's tensors: one that cannot be read in full is a usage error, never
+    a silent fall-back to the built-in layout."""
+    from glm5check.facts.weights import scan_weights
+
+    scan = ctx.fact(scan_weights)
+    if not scan.readable:
+        raise ConfigError(f"cannot read weights folder {folder}: {scan.error}")
+    bad = [f"{s.name} ({s.cause})" for s in scan.shards if not s.ok]
+    if not scan.shards or bad:
+        listed = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        why = f"{len(bad)} of {len(scan.shards)} shards cannot be read: {listed}" if bad else "no shards found"
+        raise ConfigError(f"cannot size the weights in {folder}: {why} (glm5check weights verify {folder})")
 
 
 def _gib(count: float) -> str:

@@ -1,6 +1,7 @@
 """`glm5check fix-env`: the `export` lines that make env.vars and net.interfaces pass on this node.
 
-The output is a shell script to `source` (it only exports; nothing in it runs a program) and one line
+The output is a shell script to `source` (it only exports; nothing in it runs a program; it never exports a
+variable the run's stack calls inert) and one line
 defining `glm5check_fix_env_undo`, which puts back the values this node had before. The per-node values
 (HCCL_IF_IP and the NIC in the three *_SOCKET_IFNAME variables) come from the net facts: on node 0 the
 NIC carrying node 0's address, on node 1 the source address and device of the route towards node 0,
@@ -19,11 +20,13 @@ import click
 
 from glm5check.engine.check import Status
 from glm5check.engine.runner import Outcome, run_checks, select_checks
+from glm5check.errors import ConfigError, NotRecorded
 from glm5check.facts.context import Context
 from glm5check.facts.node import node_info
 
 UNDO_FUNCTION = "glm5check_fix_env_undo"
 _FAILING = (Status.FAIL, Status.ERROR)
+_NOT_PASSING = (Status.WARN, *_FAILING)  # what the exports set out to fix
 
 
 @dataclass
@@ -37,32 +40,44 @@ class FixPlan:
 FIXED_CHECKS = ("env.vars", "net.interfaces")
 
 
-def _failures(ctx: Context, check_id: str) -> list[Outcome]:
-    """The failing rows of one check on this context, run by the runner as a preflight run would
+def _failures(ctx: Context, check_id: str, statuses: tuple[Status, ...] = _FAILING) -> list[Outcome]:
+    """The rows of one check on this context with these statuses, run by the runner as a preflight run would
     (selected for this node's role; a probe that fails becomes an ERROR row, not a crash)."""
     from glm5check.engine.registry import load_registry
 
     role = ctx.fact(node_info).role
     checks = select_checks(load_registry().checks, ctx.profile.multi_node, role, (check_id,))
-    return [row for row in run_checks(ctx, checks) if row.status in _FAILING]
+    return [row for row in run_checks(ctx, checks) if row.status in statuses]
 
 
 def plan_fixes(ctx: Context) -> FixPlan:
-    """The exports this node needs, found by running env.vars and net.interfaces on its environment."""
-    from glm5check.facts.node_env import suggested_node_env
+    """The exports this node needs, found by running env.vars and net.interfaces on its environment. A variable
+    the run's stack calls inert is never exported (it changes nothing, whatever its value)."""
+    from glm5check.facts.node_env import candidates_text, nic_candidates, suggested_node_env
+    from glm5check.facts.stack import inert_variables
 
     env = ctx.env
     fixes = FixPlan()
-    env_failures = _failures(ctx, "env.vars")
+    inert = inert_variables(ctx)
+    env_failures = _failures(ctx, "env.vars", _NOT_PASSING)
     for result in env_failures:
         name = result.item or ""
-        if name in ctx.profile.env:
+        if name in ctx.profile.env and name not in inert:
             fixes.exports[name] = ctx.profile.env[name]
             fixes.reasons[name] = f"was {_shown(env.get(name))}; the guide uses {ctx.profile.env[name]}"
-    node_failures = _failures(ctx, "net.interfaces") + [r for r in env_failures if r.item in ctx.profile.node_env]
+    node_failures = _failures(ctx, "net.interfaces", _NOT_PASSING) + [
+        r for r in env_failures if r.item in ctx.profile.node_env
+    ]
     if node_failures and ctx.profile.node_env:
         suggestion = ctx.fact(suggested_node_env)
-        if suggestion is None:
+        candidates = nic_candidates(ctx)
+        if suggestion is None and len(candidates) > 1:
+            fixes.notes.append(
+                f"several up NICs could carry HCCL_IF_IP: {candidates_text(candidates)}; glm5check does not "
+                "guess which one reaches the other node: give --node0-ip ADDR (or --serve-script with "
+                "--data-parallel-address) and run fix-env again"
+            )
+        elif suggestion is None:
             fixes.notes.append("no NIC with an address found for HCCL_IF_IP and the *_SOCKET_IFNAME variables")
         else:
             for name, value in suggestion.exports.items():
@@ -104,7 +119,9 @@ def remaining_failures(ctx: Context, fixes: FixPlan) -> list[Outcome]:
 
     overlay: Any = _Overlay(ctx.host, fixes.exports)
     fixed = Context(ctx.profile, overlay, ctx.options, ctx.launch)
-    return [row for check_id in FIXED_CHECKS for row in _failures(fixed, check_id)]
+    rows = [row for check_id in FIXED_CHECKS for row in _failures(fixed, check_id, _NOT_PASSING)]
+    # A failure, or a warning about a variable this script exports (the serve script overrides it).
+    return [row for row in rows if row.status in _FAILING or row.item in fixes.exports]
 
 
 def render_script(ctx: Context, fixes: FixPlan, remaining: list[Outcome], hostname: str) -> str:
@@ -162,13 +179,16 @@ def fix_env(ctx: click.Context, **kwargs: Any) -> None:
     Exit 0 when, after these exports, both pass; 1 when something remains that exports cannot fix
     (it is listed in the script as comments).
     """
-    from glm5check.session import RunArgs, build_context, make_host
+    from glm5check.session import RunArgs, build_context, host_name, make_host
 
     args = RunArgs(**kwargs)
     host, snapshot = make_host(args, record=False)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     context, _ = build_context(args, host, recorded)
-    fixes = plan_fixes(context)
+    try:
+        fixes = plan_fixes(context)
+    except NotRecorded as exc:
+        raise ConfigError(f"fix-env needs {exc.question}, which the snapshot does not record") from None
     remaining = remaining_failures(context, fixes)
-    click.echo(render_script(context, fixes, remaining, host.hostname()), nl=False)
+    click.echo(render_script(context, fixes, remaining, host_name(host)), nl=False)
     ctx.exit(1 if remaining or fixes.notes else 0)

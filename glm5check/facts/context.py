@@ -11,6 +11,7 @@ from typing import Any
 
 from glm5check.engine.check import Result, warned
 from glm5check.engine.context import BaseContext
+from glm5check.errors import NotRecorded
 from glm5check.host.base import Host
 from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import ServeInput, convert_value, profile_launch
@@ -113,7 +114,11 @@ def host_facts(ctx: Context) -> HostFacts:
     """This host's environment and addresses, as the run-time idioms of a script read them."""
     addresses: list[str] = []
     nic_of: dict[str, str] = {}
-    for iface in ctx.host.interfaces():
+    try:
+        interfaces = ctx.host.interfaces()
+    except NotRecorded:  # an older snapshot: the run-time values then stay unknown
+        interfaces = ()
+    for iface in interfaces:
         for address in iface.addresses:
             if address.family == "mac":
                 continue
@@ -162,7 +167,10 @@ def model_config(ctx: Context) -> tuple[dict[str, Any] | None, str]:
     """The model's config.json (read whole, as vLLM reads it) and where it came from; GLM-5's built-in
     config when it cannot be read."""
     path = posixpath.join(ctx.options.model_dir or ctx.launch.model_path or ctx.profile.model.path, "config.json")
-    read = ctx.host.read_file(path)
+    try:
+        read = ctx.host.read_file(path)
+    except NotRecorded:  # a snapshot from before the plan read config.json
+        return dict(glm5.CONFIG), f"GLM-5's published config ({path}: not recorded in the snapshot)"
     why = read.error or "unreadable"
     if read.text is not None and not read.error:
         try:

@@ -84,7 +84,10 @@ def _from_local_addresses(ctx: Context) -> NodeInfo | None:
 
 
 def _from_launcher(ctx: Context) -> NodeInfo | None:
-    env = ctx.env
+    try:
+        env = ctx.env
+    except ProbeFailed:  # an environment a snapshot did not record names no launcher rank
+        return None
     for name in LAUNCHER_RANK_VARS:
         value = env.get(name, "").strip()
         if value.isdecimal() and len(value) <= 9:

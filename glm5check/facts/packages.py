@@ -41,6 +41,11 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+# The distributions whose commit the packages checks compare (`--expect NAME=SHA`).
+EXPECTABLE = ("vllm", "vllm-ascend", "transformers")
+COMMIT_RE = re.compile(r"[0-9a-f]{7,40}")
+
+
 @lru_cache(maxsize=1)
 def inspect_source() -> str:
     return package_text("glm5check.host", "pyinspect.py")

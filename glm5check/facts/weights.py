@@ -48,6 +48,23 @@ INDEX_FILES = ("model.safetensors.index.json", "quant_model_weights.safetensors.
 QUANT_DESCRIPTION = "quant_model_description.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 GENERATION_CONFIG = "generation_config.json"
+# What vLLM, vllm-ascend and transformers read at start-up besides the shards: the model and generation
+# configs, every tokenizer file transformers' tokenizer classes look for, the chat template, the
+# quantization description (vllm-ascend), the index; plus the model's own *.py under --trust-remote-code.
+SERVED_FILES = (
+    "config.json",
+    GENERATION_CONFIG,
+    *TOKENIZER_FILES,
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "chat_template.jinja",
+    "chat_template.json",
+    QUANT_DESCRIPTION,
+    *INDEX_FILES,
+)
 # Files that only a download in progress (or one that died) leaves behind.
 LEFTOVER_SUFFIXES = (".incomplete", ".part", ".partial", ".tmp", ".aria2", ".download", ".lock")
 LEFTOVER_NAMES = ("._____temp", ".cache")
@@ -215,6 +232,37 @@ def _read_shard(host: Host, folder: str, name: str, parsing: threading.Lock) -> 
         return Shard(name, size, None, "", header, digest)
     cause = "truncated" if header.truncated_by else "bad-header"
     return Shard(name, size, cause, "; ".join(header.problems[:3]), header, digest)
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    name: str
+    size: int | None = None
+    sha256: str | None = None  # of every byte
+    error: str | None = None
+
+
+def served_file_names(entries: tuple[str, ...]) -> list[str]:
+    """The files of a weights folder listing that a launch reads besides the shards."""
+    return sorted(e for e in entries if e in SERVED_FILES or e.endswith(".py"))
+
+
+def served_file_digests(host: Host, folder: str, entries: tuple[str, ...]) -> list[FileDigest]:
+    """The SHA-256 of every file a launch reads besides the shards (none is bigger than JSON_CAP_BYTES)."""
+    digests = []
+    for name in served_file_names(entries):
+        path = posixpath.join(folder, name)
+        info = host.stat(path)
+        if info.kind != "file" or info.size is None or info.size > JSON_CAP_BYTES:
+            why = info.error or (f"is a {info.kind}" if info.kind != "file" else "too big for a config file")
+            digests.append(FileDigest(name, info.size, error=why))
+            continue
+        read = host.read_bytes(path, 0, info.size)
+        if read.data is None:
+            digests.append(FileDigest(name, info.size, error=read.error or "unreadable"))
+        else:
+            digests.append(FileDigest(name, len(read.data), hashlib.sha256(read.data).hexdigest()))
+    return digests
 
 
 def _listed_shards(entries: tuple[str, ...]) -> list[str]:

@@ -405,6 +405,9 @@ class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
         except SnapshotError as exc:  # a part damaged after the snapshot was opened
             return BytesRead(*key, error=str(exc))
 
+    def __contains__(self, key: object) -> bool:  # without loading the blob, as Mapping's would
+        return key in self.loaded or key in self.entries
+
     def __setitem__(self, key: tuple[str, int, int], value: BytesRead) -> None:
         self.loaded[key] = value
 

@@ -65,6 +65,7 @@ class Report:
     facts: dict[str, Any]
     results: tuple[Row, ...]
     summary: SummarySection
+    warnings: tuple[str, ...] = ()  # about the run itself, e.g. an --ignore that matched nothing
 
     def to_json(self) -> dict[str, Any]:
         summary = self.summary
@@ -76,6 +77,7 @@ class Report:
             "node": {f.name: getattr(self.node, f.name) for f in fields(self.node)},
             "facts": self.facts,
             "results": [row.to_json() for row in self.results],
+            "warnings": list(self.warnings),
             "summary": {**summary.counts, "total": summary.total, "ok": summary.ok, "duration_ms": summary.duration_ms},
         }
 
@@ -96,4 +98,5 @@ class Report:
                 summary["ok"],
                 summary["duration_ms"],
             ),
+            warnings=tuple(data.get("warnings", ())),
         )

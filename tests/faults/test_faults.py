@@ -21,10 +21,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO, assert_no_traceback, clean_env
 
-from faults import tools
+from faults import conflicts, tools
 
 sys.path.insert(0, str(REPO / "fixtures"))
 from make_checkpoint import link_copy, make_checkpoint
+
+from glm5check.facts.requirements import TRANSFORMERS_GIT
 
 PROBE_TIMEOUT = "2"
 USAGE = "usage"  # marks a scenario that must end in exit 2 and one line on stderr
@@ -374,7 +376,13 @@ def snapshot_to(target: str) -> Callable[[Path], Invocation]:
 
 OTHER_SCENARIOS = [
     Scenario("git-metadata-corrupt", corrupt_git, "packages.vllm", r"\.git is damaged"),
-    Scenario("env-10000-variables", many_variables, "env.vars", r"HCCL_BUFFSIZE \| unset; the guide uses"),
+    Scenario(
+        "env-10000-variables",
+        many_variables,
+        "env.vars",
+        r"HCCL_OP_EXPANSION_MODE \| unset; the guide uses AIV",
+        ("warn",),
+    ),
     Scenario("output-dev-full", output_to("/dev/full"), USAGE, r"cannot write /dev/full"),
     Scenario("output-read-only-sysfs", output_to("/sys/glm5check-report.txt"), USAGE, r"cannot write"),
     Scenario("output-under-a-file", output_to("{tmp}/a-file/report.txt"), USAGE, r"cannot write"),
@@ -421,11 +429,13 @@ def outcomes(
 ) -> dict[str, Ran]:
     """Run every selected scenario at once (threads waiting on subprocesses)."""
     CHECKPOINT[:] = [checkpoint]
-    wanted = [
-        item.callspec.params["name"]
-        for item in request.session.items
-        if getattr(item, "callspec", None) and item.callspec.params.get("name") in BY_NAME
-    ]
+    wanted = list(
+        dict.fromkeys(  # two tests per scenario share one run
+            item.callspec.params["name"]
+            for item in request.session.items
+            if getattr(item, "callspec", None) and item.callspec.params.get("name") in BY_NAME
+        )
+    )
     folders = {name: tmp_path_factory.mktemp(re.sub(r"\W", "_", name)) for name in wanted}
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures = {name: pool.submit(_run, BY_NAME[name], folders[name]) for name in wanted}
@@ -467,3 +477,61 @@ def test_fault(name: str, outcomes: dict[str, Ran]) -> None:
     text = _check_text(rows)
     assert {r["status"] for r in rows} & set(scenario.statuses), text
     assert re.search(scenario.pattern, text, re.IGNORECASE), text
+
+
+# -- fixes that never undo another check (issue 11 §4) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(BY_NAME))
+def test_fault_remediations_never_undo_another_check(name: str, outcomes: dict[str, Ran]) -> None:
+    result = outcomes[name].result
+    if BY_NAME[name].check == USAGE or result is None or not result.stdout.startswith("{"):
+        return  # a usage error has no report
+    assert conflicts.conflicts(json.loads(result.stdout)) == []
+
+
+DEMO_PROFILES = ("a2-single", "a3-single", "a2-multi", "a3-multi")
+
+
+@pytest.mark.parametrize("profile", DEMO_PROFILES)
+@pytest.mark.parametrize("demo", ["demo", "demo:a2-node1"])
+def test_demo_remediations_and_fix_env_never_undo_another_check(profile: str, demo: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "glm5check", "--profile", profile, "--replay", demo, "--format", "json"],
+        capture_output=True, text=True, env=clean_env(), timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    report = json.loads(run.stdout)
+    if demo != "demo":  # node 1 is broken on purpose: its fixes must be there to be judged
+        assert [r for r in report["results"] if r["remediation"]], "a run with nothing to fix proves nothing"
+    fix_env = subprocess.run(
+        [sys.executable, "-m", "glm5check", "fix-env", "--profile", profile, "--replay", demo],
+        capture_output=True, text=True, env=clean_env(), timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    exported = [line.split("  #")[0] for line in fix_env.stdout.splitlines() if line.startswith("export ")]
+    script_rows = [{"id": "fix-env", "item": None, "remediation": line} for line in exported]
+    assert conflicts.conflicts({**report, "results": report["results"] + script_rows}) == []
+
+
+def test_the_conflict_finder_sees_every_kind_of_contradiction() -> None:
+    profile = {"pins": {"transformers_min": "5.2.0"}, "env": {"OMP_NUM_THREADS": "10"}}
+    profile["serve"] = {"enable_expert_parallel": True, "gpu_memory_utilization": 1.0}
+    bad = [
+        "pip install 'transformers<5,>=4.56.0'",
+        "pip install 'numpy>=2'",
+        "pip install 'torch-npu==2.9.0.post2'",
+        "give the container more cores, or export OMP_NUM_THREADS=4",
+        "spread the weights over more NPUs or turn on --enable-expert-parallel",
+        "lower --max-model-len to 1024 or below, or raise --gpu-memory-utilization / use more NPUs",
+        "export VLLM_USE_V1=1",
+    ]
+    good = [
+        "pip install 'numpy<2.0.0' 'torch-npu==2.9.0' 'fastapi[standard]<0.124.0,>=0.115.0'",
+        f"pip install 'transformers @ {TRANSFORMERS_GIT}'",
+        "pip install git+https://github.com/huggingface/transformers.git",
+        "export OMP_NUM_THREADS=10 HCCL_SOCKET_IFNAME=enp189s0f0",
+        "export HCCL_IF_IP=<this node's IP address>",
+        "pip install -r <(glm5check --profile a2-multi --requirements)",
+    ]
+    rows = [{"id": "x.y", "item": str(n), "remediation": fix} for n, fix in enumerate(bad + good)]
+    found = conflicts.conflicts({"profile": profile, "results": rows}, inert=frozenset({"VLLM_USE_V1"}))
+    assert [line.split("]")[0] for line in found] == [f"x.y[{n}" for n in range(len(bad))], found

@@ -118,6 +118,11 @@ class EnvVar:
     effect: str | None  # what it does at this stack when that depends on the version
     effect_source: str | None
     locations: tuple[str, ...]  # "vllm-ascend: vllm_ascend/utils.py:476 (read)" …
+    # The value `vllm serve` runs with when the variable is not set (env_meanings' `unset_value`, else the getter's
+    # default), unless one of `unset_unless` is set; None when it depends on more than that.
+    unset_value: str | None = None
+    unset_unless: tuple[str, ...] = ()
+    getter: str | None = None  # vllm's / vllm-ascend's getter expression in its envs table
 
 
 def list_stacks() -> tuple[str, ...]:
@@ -312,6 +317,9 @@ class Stack:
             effect=effect["note"] if effect else None,
             effect_source=effect["source"] if effect else None,
             locations=found.locations(),
+            unset_value=_unset_value(hand, found.default),
+            unset_unless=tuple((hand or {}).get("unset_unless", ())),
+            getter=found.getter,
         )
 
 
@@ -335,6 +343,12 @@ def _flag(name: str, row: dict[str, Any]) -> Flag:
 def env_meanings() -> Mapping[str, dict[str, Any]]:
     """The hand-written meanings of every variable the profiles and guide revisions export (env_meanings.toml)."""
     return _read_toml("env_meanings.toml")
+
+
+def _unset_value(hand: dict[str, Any] | None, default: Any) -> str | None:
+    if hand is not None and "unset_value" in hand:
+        return str(hand["unset_value"])
+    return None if default is None else str(default)
 
 
 def _effect(hand: dict[str, Any] | None, stack: str) -> dict[str, Any] | None:
@@ -370,6 +384,12 @@ class _EnvFinding:
     def default(self) -> Any:
         row = self.vllm or self.ascend or {}
         return row.get("default")
+
+    @property
+    def getter(self) -> str | None:
+        row = self.vllm or self.ascend or {}
+        expr = row.get("expr")
+        return expr if isinstance(expr, str) else None
 
     def definition_source(self) -> str:
         if self.vllm:
