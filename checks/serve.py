@@ -17,7 +17,7 @@ from glm5check.knowledge.launch_command import FIELD_FLAGS, ServeFlag, ServeInpu
 from glm5check.knowledge.plan import Difference, differences
 from glm5check.util.redact import REDACTED, is_secret_name
 
-MAX_MODEL_LEN = int(glm5.CONFIG["max_position_embeddings"])  # 202752
+MAX_MODEL_LEN = glm5.MAX_POSITION_EMBEDDINGS  # 202752
 
 
 # What to do about the parts of a script glm5check reads but cannot judge.

@@ -403,3 +403,69 @@ def test_the_layer_scan_finds_violations_and_cycles() -> None:
     assert not _allowed("checks.npu", "host.live")
     assert not _allowed("session", "cli")
     assert _allowed("checks.npu", "host.base") and _allowed("facts.net", "host.live")
+
+
+# -- 4. numbers and JSON from outside ------------------------------------------------------------------
+# Text becomes a number only through glm5check/util/numbers.py (ASCII digits, a digit bound, a range) and
+# JSON becomes data only through glm5check/util/safejson.py (size, depth, NaN, top-level type). Anywhere
+# else int()/float() may only convert a computed number (an arithmetic expression), and these stay:
+NUMBER_HELPERS = {"glm5check/util/numbers.py", "glm5check/util/safejson.py"}
+ALLOWED_NUMBER_CALLS: dict[tuple[str, str], str] = {
+    ("glm5check/parsers/safetensors.py", "int(start_text)"): "the compact-entry regex admits 1 to 19 ASCII "
+    "digits only; it is the per-tensor hot path of every shard header",
+    ("glm5check/parsers/safetensors.py", "int(end_text)"): "as int(start_text)",
+    ("checks/env.py", "int(value.strip())"): "reproduces the int() with which vllm or vllm-ascend reads a "
+    "variable at start-up (the stack names the getter), including what int() accepts and refuses",
+    ("glm5check/host/pyinspect.py", "json.loads(direct_url)"): "runs inside the target interpreter as a "
+    "standalone script, which cannot import glm5check",
+}
+TEXT_TO_NUMBER = {"int", "float"}
+DIGIT_TESTS = {"isdigit", "isdecimal", "isnumeric"}
+JSON_READERS = {"loads", "load"}
+
+
+def _computed(argument: ast.expr) -> bool:
+    """int(seconds * 1000), int(time.time()), int(math.ceil(x)): a number computed here, not text."""
+    if isinstance(argument, ast.BinOp):
+        return True
+    return isinstance(argument, ast.Call) and (_called_name(argument)[0] or "") in ("time", "math")
+
+
+def _bypass(call: ast.Call) -> str | None:
+    """Which helper this call should have used, or None when it is not a reading of outside text."""
+    receiver, called = _called_name(call)
+    computed = len(call.args) == 1 and _computed(call.args[0])
+    if receiver is None and called in TEXT_TO_NUMBER and call.args and not computed:
+        return "use glm5check.util.numbers"
+    if receiver is not None and called in DIGIT_TESTS:
+        return "use glm5check.util.numbers"
+    if (receiver == "json" and called in JSON_READERS) or called == "JSONDecoder":
+        return "use glm5check.util.safejson"
+    return None
+
+
+def _number_violations(name: str, tree: ast.Module) -> list[str]:
+    if name in NUMBER_HELPERS:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        bad = _bypass(node) if isinstance(node, ast.Call) else None
+        if bad and (name, ast.unparse(node)) not in ALLOWED_NUMBER_CALLS:
+            found.append(f"{name}:{node.lineno} {ast.unparse(node)}: {bad}")
+    return found
+
+
+def test_text_becomes_a_number_or_json_only_through_the_helpers() -> None:
+    problems = [p for name, tree in SOURCES.items() for p in _number_violations(name, tree)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_number_allow_list_is_still_needed() -> None:
+    made = {(name, ast.unparse(n)) for name, tree in SOURCES.items() for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    assert set(ALLOWED_NUMBER_CALLS) <= made, set(ALLOWED_NUMBER_CALLS) - made
+
+
+def test_the_number_scan_finds_raw_conversions() -> None:
+    source = "import json\nint(text)\nfloat(x)\nword.isdigit()\njson.loads(t)\njson.JSONDecoder().raw_decode(t)\n"
+    assert len(_number_violations("checks/example.py", ast.parse(source))) == 5
+    assert not _number_violations("checks/example.py", ast.parse("int(seconds * 1000)\n"))

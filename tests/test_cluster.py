@@ -379,7 +379,7 @@ def test_nodes_that_disagree_fail_the_cluster_through_compare(tmp_path: Path) ->
     [
         ("unreachable", "ssh: connect to host npu-a2-02 port 22: No route to host"),
         ("no glm5check", "glm5check is not installed on npu-a2-02 (or not on the PATH of a non-interactive login)"),
-        ("banner", f"its standard output is not JSON (Expecting value, line 1); it begins {BANNER[:60]!r}"),
+        ("banner", f"its standard output is not JSON (Expecting value at line 1 column 1); it begins {BANNER[:60]!r}"),
         ("hang", "no answer within 3 s (--node-timeout); ssh and all it started were killed"),
     ],
 )

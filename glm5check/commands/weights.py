@@ -24,6 +24,7 @@ from glm5check import __version__
 from glm5check.errors import ConfigError
 from glm5check.host.hashing import MANIFEST_SCHEMA
 from glm5check.host.inputs import read_input_text
+from glm5check.util import safejson
 from glm5check.util.units import fmt_bytes
 
 MODES = ("quick", "deep")
@@ -89,8 +90,8 @@ def compare(manifest: dict[str, Any], entries: dict[str, dict[str, Any]]) -> lis
 
 def _load_manifest(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(read_input_text(path, "manifest", MANIFEST_CAP_BYTES))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        data = safejson.loads(read_input_text(path, "manifest", MANIFEST_CAP_BYTES))
+    except (OSError, UnicodeDecodeError, safejson.JsonProblem) as exc:
         raise ConfigError(f"cannot read manifest {path}: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA:
         raise ConfigError(f"{path} is not a glm5check weights manifest")

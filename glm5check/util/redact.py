@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from glm5check.util.numbers import is_whole
+
 REDACTED = "<redacted>"
 # Values shorter than this are not masked by value elsewhere ("1", "true" would wreck every text).
 MIN_REMEMBERED_LENGTH = 6
@@ -71,7 +73,7 @@ def remember(value: str) -> None:
     """Mask this value wherever it appears from now on."""
     # Paths and numbers under secret-looking names (SSH_AUTH_SOCK, XDG_SESSION_ID) are not secrets, and
     # masking them everywhere would blank ordinary paths such as /usr/local out of every report.
-    plain = value.startswith("/") or value.isdigit()
+    plain = value.startswith("/") or is_whole(value)
     if len(value) >= MIN_REMEMBERED_LENGTH and value != REDACTED and not plain:
         _remembered.add(value)
 

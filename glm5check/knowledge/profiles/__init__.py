@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from glm5check.errors import ConfigError
+from glm5check.util.numbers import whole_value
 from glm5check.util.resources import package_text
 
 if sys.version_info >= (3, 11):
@@ -86,7 +87,8 @@ class ServePlan:
     @property
     def uses_mtp(self) -> bool:
         spec = self.speculative_config or {}
-        return spec.get("method") in ("deepseek_mtp", "mtp") and int(spec.get("num_speculative_tokens", 0) or 0) > 0
+        tokens = whole_value(spec.get("num_speculative_tokens"), low=1)
+        return spec.get("method") in ("deepseek_mtp", "mtp") and tokens is not None
 
 
 @dataclass(frozen=True)
