@@ -11,7 +11,9 @@ from typing import Any
 import click
 
 from glm5check import __version__
+from glm5check.commands.options import Bounded
 from glm5check.errors import ConfigError
+from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
 
 # Subcommands living in their own modules, imported only when invoked: name -> "module:attribute".
 LAZY_COMMANDS: dict[str, str] = {
@@ -43,7 +45,7 @@ class LazyGroup(click.Group):
 _RUN_OPTIONS = [
     click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."),
     click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one)."),
-    click.option("--node-rank", type=int, metavar="N", help="This node's data-parallel rank (multi-node)."),
+    click.option("--node-rank", type=Bounded(NODE_RANK), help="This node's data-parallel rank (multi-node)."),
     click.option("--serve-script", metavar="FILE", help="The bash launch script to validate (never executed)."),
     click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
     click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
@@ -63,7 +65,7 @@ _RUN_OPTIONS = [
     click.option("--replay", metavar="SNAPSHOT", help="Evaluate a snapshot (directory, .tar.gz, demo[:NAME])."),
     click.option(
         "--timeout",
-        type=click.FloatRange(min=0.1),
+        type=Bounded(TIMEOUT),
         default=10.0,
         show_default=True,
         help="Seconds allowed to each probe.",

@@ -23,6 +23,7 @@ from glm5check.host.snapshot import (
     write_snapshot_archive,
 )
 from glm5check.knowledge.launch_command import ServeInput
+from glm5check.knowledge.limits import NODE_RANK
 from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
 from glm5check.reporting import build_report, utc_now
 from glm5check.reports.model import Report
@@ -122,12 +123,20 @@ def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
     return Options(
         python=args.python_path or saved.get("python") or "python3",
         model_dir=args.model_dir or saved.get("model_dir"),
-        node_rank=args.node_rank if args.node_rank is not None else saved_rank,
+        node_rank=args.node_rank if args.node_rank is not None else _recorded_rank(saved_rank),
         node0_ip=args.node0_ip or saved.get("node0_ip"),
         peer_npu_ips=peer_npu_ips_option(args.peer_npu_ips) if args.peer_npu_ips is not None else _saved_ips(saved),
         expect=expect,
         serve_source=serve_source or saved.get("serve_source"),
     )
+
+
+def _recorded_rank(value: Any) -> int | None:
+    """The --node-rank a snapshot recorded (None when it had none); exit 2 when it is not a rank."""
+    refusal = None if value is None else NODE_RANK.refusal("the snapshot's node_rank", value)
+    if refusal:
+        raise ConfigError(refusal)
+    return value
 
 
 # A launch script is a page of bash; anything bigger is not one (and is not parsed).

@@ -353,3 +353,25 @@ def test_run_time_flag_values_are_kept_for_this_host_and_shown_as_written() -> N
         ("--port", "$PORT", ("PORT",)),
     ]
     assert serve.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--tensor-parallel-size", "10000000", "must be a whole number from 1 to 64"),
+        ("--data-parallel-size", "99999", "must be a whole number from 1 to 1024"),
+        ("--max-model-len", "1G", "must be a whole number from 1 to 16777216"),
+        ("--max-num-seqs", "0", "must be a whole number from 1 to 65536"),
+        ("--seed", "-1", "must be a whole number from 0 to 4294967295"),
+        ("--gpu-memory-utilization", "nan", "not a number"),
+        ("--gpu-memory-utilization", "inf", "not a number"),
+        ("--gpu-memory-utilization", "1.5", "must be a fraction in (0, 1]"),
+        ("--tensor-parallel-size", "9" * 5000, "not a whole number"),
+    ],
+)
+def test_launch_command_numbers_out_of_range_are_problems(flag: str, value: str, message: str) -> None:
+    """The value is not given to the plan, so no check computes with it; serve.args reports the problem."""
+    serve = read_serve(load_builtin("a2-single"), command=f"vllm serve /models/GLM-5 {flag} {value}")
+    assert flag[2:].replace("-", "_") not in serve.given
+    assert [p.kind for p in serve.problems] == ["invalid-value"]
+    assert message in serve.problems[0].message and serve.problems[0].flag == flag

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from glm5check.cli import UsageProblem, node_options
+from glm5check.commands.options import Bounded
+from glm5check.util.numbers import Range
 
 if TYPE_CHECKING:
     from glm5check.cluster.collect import Limits, RemoteRun
@@ -37,14 +39,30 @@ HANDLED_HERE = frozenset({"serve_script", "node0_ip", "peer_npu_ips", "redact_ho
 @click.option("--hosts", metavar="H0,H1,…", help="The nodes, in node-rank order (the first is node 0).")
 @click.option("--inventory", metavar="FILE", help="A TOML inventory: hosts, ranks or roles, serve scripts, ssh.")
 @click.option("--via", type=click.Choice(("ssh", "pdsh", "srun", "kubectl")), help="The launcher (default ssh).")
-@click.option("--fanout", type=click.IntRange(1, 1024), default=16, show_default=True, help="Nodes run at once.")
-@click.option("--node-timeout", type=click.IntRange(1, 86400), default=180, show_default=True, help="Seconds per node.")
 @click.option(
-    "--deadline", type=click.IntRange(1, 86400), default=600, show_default=True, help="Seconds for the whole run."
+    "--fanout",
+    type=Bounded(Range(1, 1024, why="nodes at once")),
+    default=16,
+    show_default=True,
+    help="Nodes run at once.",
+)
+@click.option(
+    "--node-timeout",
+    type=Bounded(Range(1, 86400, why="a day")),
+    default=180,
+    show_default=True,
+    help="Seconds per node.",
+)
+@click.option(
+    "--deadline",
+    type=Bounded(Range(1, 86400, why="a day")),
+    default=600,
+    show_default=True,
+    help="Seconds for the whole run.",
 )
 @click.option(
     "--connect-timeout",
-    type=click.IntRange(1, 600),
+    type=Bounded(Range(1, 600, why="ten minutes")),
     default=10,
     show_default=True,
     help="Seconds to connect (ssh ConnectTimeout, pdsh -t).",

@@ -18,11 +18,13 @@ from typing import Any
 
 import click
 
+from glm5check.commands.options import Bounded
 from glm5check.engine.check import Status
 from glm5check.engine.runner import Outcome, run_checks, select_checks
 from glm5check.errors import ConfigError, NotRecorded
 from glm5check.facts.context import Context
 from glm5check.facts.node import node_info
+from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
 
 UNDO_FUNCTION = "glm5check_fix_env_undo"
 _FAILING = (Status.FAIL, Status.ERROR)
@@ -162,12 +164,12 @@ def _shown(value: str | None) -> str:
 @click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one).")
 @click.option("--serve-script", metavar="FILE", help="The bash launch script (read, never executed).")
 @click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".')
-@click.option("--node-rank", type=int, metavar="N", help="This node's data-parallel rank (multi-node).")
+@click.option("--node-rank", type=Bounded(NODE_RANK), help="This node's data-parallel rank (multi-node).")
 @click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it.")
 @click.option("--replay", metavar="SNAPSHOT", help="Write the fixes for a recorded snapshot instead.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=Bounded(TIMEOUT),
     default=10.0,
     show_default=True,
     help="Seconds allowed to each probe.",

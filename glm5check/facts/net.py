@@ -360,7 +360,7 @@ def is_vllm_process(proc: Process) -> bool:
 def hccl_port_range(ctx: Context) -> tuple[int, int, str]:
     """(first, last, why) of the host ports HCCL's root-info exchange takes."""
     raw = ctx.env.get(HCCL_BASE_PORT_VAR, "").strip()
-    parsed = whole(raw, digits=5)
+    parsed = whole(raw, low=1, high=65535 - HCCL_PORT_COUNT + 1)
     if parsed is not None:
         base, why = parsed, f"{HCCL_BASE_PORT_VAR}={raw}"
     else:

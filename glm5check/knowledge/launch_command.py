@@ -18,6 +18,7 @@ from typing import Any
 
 from glm5check.errors import ConfigError
 from glm5check.knowledge import vllm_flags
+from glm5check.knowledge.limits import SERVE_RANGES
 from glm5check.knowledge.profiles import Profile, ServePlan
 from glm5check.parsers.launch_script import (
     ParsedScript,
@@ -71,6 +72,8 @@ _INT_FIELDS = frozenset(
     }
 )
 _HUMAN_INT_FIELDS = frozenset({"max_model_len", "max_num_batched_tokens"})
+# A port outside 1-65535 is given to the plan: net.ports judges it (vllm serve cannot listen on it).
+_PORT_FIELDS = frozenset({"port", "data_parallel_rpc_port"})
 _JSON_FIELDS = frozenset({"speculative_config", "compilation_config", "additional_config"})
 
 
@@ -382,7 +385,8 @@ def _convert(name: str, item: ServeFlag, problems: list[ServeProblem]) -> Any:
         number = whole(text, signed=True)
         if number is None:
             return invalid("not a whole number (vllm would stop with `invalid int value`)")
-        return number
+        in_range = name in _PORT_FIELDS or SERVE_RANGES[name].admits(number)
+        return number if in_range else invalid(SERVE_RANGES[name].requirement())
     if name in _HUMAN_INT_FIELDS:
         if name == "max_model_len" and text.lower() in ("auto", "-1"):
             problems.append(
@@ -397,14 +401,15 @@ def _convert(name: str, item: ServeFlag, problems: list[ServeProblem]) -> Any:
             )
             return _INVALID
         number = human_whole(text)
-        return invalid("not a whole number (such as 32768, 32k or 32K)") if number is None else number
+        if number is None:
+            return invalid("not a whole number (such as 32768, 32k or 32K)")
+        return number if SERVE_RANGES[name].admits(number) else invalid(SERVE_RANGES[name].requirement())
     if name == "gpu_memory_utilization":
         fraction = decimal(text)
         if fraction is None:
             return invalid("not a number")
-        if not 0 < fraction <= 1:
-            return invalid("must be a fraction in (0, 1], such as 0.95")
-        return fraction
+        admitted = SERVE_RANGES[name].admits(fraction)
+        return fraction if admitted else invalid("must be a fraction in (0, 1], such as 0.95")
     if name in _JSON_FIELDS:
         try:
             return safejson.loads(text, expect=dict)

@@ -102,6 +102,12 @@ class Range:
     low_open: bool = False
     why: str = ""  # where the bound comes from, shown with a refusal
 
+    def span(self) -> str:
+        """`1..64`, `0.1..3600` (a metavar for command-line help)."""
+        if self.whole:
+            return f"{int(self.low)}..{int(self.high)}"
+        return f"{self.low:g}..{self.high:g}"
+
     def describe(self) -> str:
         if self.whole:
             return f"a whole number from {int(self.low)} to {int(self.high)}"
@@ -115,12 +121,13 @@ class Range:
             return False
         return (value > self.low if self.low_open else value >= self.low) and value <= self.high
 
+    def requirement(self) -> str:
+        """`must be a whole number from 1 to 64 (why)`."""
+        return f"must be {self.describe()}" + (f" ({self.why})" if self.why else "")
+
     def refusal(self, field: str, value: object) -> str | None:
         """None when value is admitted, else `field must be …, not …` (with the bound's reason)."""
-        if self.admits(value):
-            return None
-        why = f" ({self.why})" if self.why else ""
-        return f"{field} must be {self.describe()}{why}, not {value!r}"
+        return None if self.admits(value) else f"{field} {self.requirement()}, not {value!r}"
 
     def parse(self, text: str) -> float | int | None:
         """The value `text` spells, when it is admitted (for command-line options)."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from glm5check.errors import ConfigError
+from glm5check.knowledge.limits import profile_refusals
 from glm5check.util.numbers import whole_value
 from glm5check.util.resources import package_text
 
@@ -255,7 +256,7 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
     for name, kind in data.get("node_env", {}).items():
         if kind not in ("address", "interface"):
             raise ProfileError(f'{origin}: [node_env] {name} must be "address" or "interface"')
-    return Profile(
+    profile = Profile(
         name=str(data["name"]),
         description=str(data.get("description", "")),
         env=dict(data.get("env", {})),
@@ -263,6 +264,16 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
         source=source,
         **built,
     )
+    return check_numbers(profile, origin)
+
+
+def check_numbers(profile: Profile, origin: str) -> Profile:
+    """The profile, when every number in it is one a deployment can have (glm5check.knowledge.limits);
+    else ProfileError (exit 2) naming the first field out of range and the range."""
+    refusals = profile_refusals({section: getattr(profile, section) for section in _SECTIONS})
+    if refusals:
+        raise ProfileError(f"{origin}: {refusals[0]}")
+    return profile
 
 
 def load_builtin(name: str) -> Profile:
