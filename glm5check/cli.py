@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from glm5check import __version__
+from glm5check import __version__, console
 from glm5check.commands.options import Bounded
 from glm5check.errors import ConfigError
 from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
@@ -148,7 +148,7 @@ def checks_command(output_format: str) -> None:
     """List every check: id, category, title and where it applies."""
     from glm5check.engine.catalogue import render_catalogue
 
-    click.echo(render_catalogue(output_format), nl=False)
+    console.out(render_catalogue(output_format), "json" if output_format == "json" else "text")
 
 
 @cli.command("explain")
@@ -157,7 +157,7 @@ def explain_command(check_id: str) -> None:
     """Why a check matters, what it compares and how to fix it."""
     from glm5check.engine.catalogue import explain
 
-    click.echo(explain(check_id), nl=False)
+    console.out(explain(check_id))
 
 
 @cli.group("profiles", invoke_without_command=True)
@@ -169,7 +169,7 @@ def profiles_command(ctx: click.Context) -> None:
 
         for name in BUILTIN:
             profile = load_builtin(name)
-            click.echo(f"{name:<10}  {profile.description}")
+            console.out(f"{name:<10}  {profile.description}\n")
 
 
 @profiles_command.command("show")
@@ -180,32 +180,32 @@ def profiles_show(name: str) -> None:
     from glm5check.session import load_profile_file
 
     profile = load_profile_file(name) if Path(name).suffix == ".toml" else load_builtin(name)
-    click.echo(to_toml(profile), nl=False)
+    console.out(to_toml(profile))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every error ends in one line on stderr and exit code 2, never a traceback."""
+    """Entry point: every error ends in one line on stderr and exit code 2, never a traceback; a reader
+    that goes away ends the output quietly (glm5check.console)."""
+    console.use_fallback_for_others()
     try:
         code = cli.main(args=argv, prog_name="glm5check", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"glm5check: error: {exc.format_message()}", err=True)
+        console.err(f"glm5check: error: {exc.format_message()}")
         code = 2
     except click.exceptions.Abort:
-        click.echo("glm5check: interrupted", err=True)
+        console.err("glm5check: interrupted")
         code = 130
     except ConfigError as exc:
-        click.echo(f"glm5check: error: {exc}", err=True)
+        console.err(f"glm5check: error: {exc}")
         code = 2
-    except BrokenPipeError:
-        code = 0
     except Exception as exc:
-        if os.environ.get("GLM5CHECK_DEBUG"):
+        if console.gone(exc):  # click's own --help or --version output to a closed reader
+            code = 0
+        elif os.environ.get("GLM5CHECK_DEBUG"):
             raise
-        click.echo(
-            f"glm5check: internal error: {type(exc).__name__}: {exc} (set GLM5CHECK_DEBUG=1 for details)", err=True
-        )
-        code = 2
-    sys.stdout.flush()
-    sys.exit(code if isinstance(code, int) else 0)
+        else:
+            console.err(f"glm5check: internal error: {type(exc).__name__}: {exc} (set GLM5CHECK_DEBUG=1 for details)")
+            code = 2
+    sys.exit(console.exit_code(code if isinstance(code, int) else 0))

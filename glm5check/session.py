@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glm5check import __version__
+from glm5check import __version__, console
 from glm5check.engine.check import Check
 from glm5check.errors import ConfigError
 from glm5check.facts.context import Context, Options
@@ -270,7 +270,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     outcomes = run_checks(ctx, checks, waivers, registry.errors)
     warnings = tuple(unused_waivers(outcomes, waivers))
     for line in warnings:
-        print(f"glm5check: warning: {line}", file=sys.stderr)
+        console.err(f"glm5check: warning: {line}")
     summary = summarize(outcomes, args.strict)
     hostname = host_name(host)
     elapsed_ms = int((time.perf_counter() - started) * 1000)
@@ -278,20 +278,19 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     if record and snapshot is not None and args.output == STDOUT:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
-        write_snapshot_archive(snapshot, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-        print(summary_line(report, args.strict), file=sys.stderr)
+        console.out_stream(lambda stream: write_snapshot_archive(snapshot, stream))
+        console.err(summary_line(report, args.strict))
     elif record and snapshot is not None and args.output:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
         write_snapshot(snapshot, args.output)
-        print(_render(report, args, sys.stdout), end="")
-        print(f"snapshot written to {args.output}", file=sys.stderr)
+        console.out(_render(report, args, sys.stdout), console.STYLES[args.output_format])
+        console.err(f"snapshot written to {args.output}")
     elif args.output:
         _write(args.output, _render(report, args, None))
-        print(summary_line(report, args.strict), file=sys.stderr)
+        console.err(summary_line(report, args.strict))
     else:
-        print(_render(report, args, sys.stdout), end="")
+        console.out(_render(report, args, sys.stdout), console.STYLES[args.output_format])
     return 0 if summary.ok else 1
 
 
@@ -308,7 +307,7 @@ def print_requirements(ctx: Context, output: str | None) -> int:
     if output:
         _write(output, text)
     else:
-        print(text, end="")
+        console.out(text)
     return 0
 
 

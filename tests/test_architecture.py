@@ -24,6 +24,11 @@
 3. In the host layer every subprocess call passes a timeout (subprocess.run/call/check_* get timeout=;
    a Popen is waited with .wait(timeout=…) or .communicate(timeout=…) in the same function), every
    socket connection has a timeout, and every gitpython command gets kill_after_timeout=.
+
+4. Text becomes a number only through glm5check/util/numbers.py and JSON becomes data only through
+   glm5check/util/safejson.py (ALLOWED_NUMBER_CALLS lists the exceptions, each with its reason).
+
+5. Only glm5check/console.py writes to the terminal (ALLOWED_TERMINAL_CALLS lists the exceptions).
 """
 
 from __future__ import annotations
@@ -106,6 +111,7 @@ FILESYSTEM_CALLS = {
     "fork",
 }
 ALLOWED_FILESYSTEM_CALLS: dict[str, set[str]] = {
+    "glm5check/console.py": {"open"},  # os.open(os.devnull): a reader that went away gets /dev/null
     "glm5check/session.py": {"write_text"},
     "glm5check/util/resources.py": {"read_text", "iterdir", "is_file"},
     "glm5check/commands/compare.py": {"write_text"},
@@ -271,7 +277,8 @@ LAYER_CONTRACT: dict[str, set[str]] = {
     "checks": {"engine.check", "engine.context", "facts", "host.base", "knowledge", "parsers", "util", "errors"},
     "reports": {"util", "errors"},
     "reporting": {"engine", "facts", "knowledge", "reports", "util", "errors"},
-    "session": {"engine", "facts", "host", "knowledge", "parsers", "reporting", "reports", "util", "errors"},
+    "session": {"engine", "facts", "host", "knowledge", "parsers", "reporting", "reports", "console", "util", "errors"},
+    "console": {"util", "errors"},
     "commands": {"*"},
     "cluster": {"*"},  # the implementation of `glm5check cluster`: a command, in its own package
     "cli": {"*"},
@@ -469,3 +476,46 @@ def test_the_number_scan_finds_raw_conversions() -> None:
     source = "import json\nint(text)\nfloat(x)\nword.isdigit()\njson.loads(t)\njson.JSONDecoder().raw_decode(t)\n"
     assert len(_number_violations("checks/example.py", ast.parse(source))) == 5
     assert not _number_violations("checks/example.py", ast.parse("int(seconds * 1000)\n"))
+
+
+# -- 5. the terminal ------------------------------------------------------------------------------------
+# Everything printed goes through glm5check/console.py (printable text, an ASCII fallback, a closed reader
+# is a quiet end), never print(), click.echo() or a write to sys.stdout/sys.stderr, except:
+TERMINAL_WRITERS = {"glm5check/console.py"}
+ALLOWED_TERMINAL_CALLS: dict[tuple[str, str], str] = {
+    ("glm5check/host/pyinspect.py", "sys.stdout.write"): "runs inside the target interpreter; glm5check reads "
+    "its output as data",
+    ("glm5check/commands/weights.py", "click.progressbar"): "the hashing progress bar on stderr, only on a "
+    "terminal; it shows glm5check's own counts",
+}
+PRINTING = {"print", "echo", "secho", "progressbar", "write"}
+
+
+def _terminal_violations(name: str, tree: ast.Module) -> list[str]:
+    if name in TERMINAL_WRITERS:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        receiver, called = _called_name(node)
+        direct = receiver is None and called == "print"
+        via = receiver in ("click", "sys.stdout", "sys.stderr") and called in PRINTING
+        label = ast.unparse(node.func)
+        if (direct or via) and (name, label) not in ALLOWED_TERMINAL_CALLS:
+            found.append(f"{name}:{node.lineno} {label}(): use glm5check.console")
+    return found
+
+
+def test_only_the_console_writes_to_the_terminal() -> None:
+    problems = [p for name, tree in SOURCES.items() for p in _terminal_violations(name, tree)]
+    assert not problems, "\n".join(problems)
+    made = {
+        (name, ast.unparse(n.func)) for name, tree in SOURCES.items() for n in ast.walk(tree) if isinstance(n, ast.Call)
+    }
+    assert set(ALLOWED_TERMINAL_CALLS) <= made
+
+
+def test_the_terminal_scan_finds_direct_output() -> None:
+    source = "import click, sys\nprint('x')\nclick.echo('x')\nsys.stderr.write('x')\nconsole.out('x')\n"
+    assert len(_terminal_violations("glm5check/session.py", ast.parse(source))) == 3

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from glm5check import console
 from glm5check.cli import UsageProblem, node_options
 from glm5check.commands.options import Bounded
 from glm5check.util.numbers import Range
@@ -100,7 +101,7 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
     )
     commands = _planned_commands(inventory, transport, remote)  # also refuses what a launcher cannot do
     if kwargs["dry_run"]:
-        click.echo(commands, nl=False)
+        console.out(commands)
         ctx.exit(0)
     limits = Limits(kwargs["node_timeout"], kwargs["deadline"], kwargs["fanout"])
     ctx.exit(_run(kwargs, inventory, transport, remote, limits))
@@ -221,11 +222,11 @@ def _run(kwargs: dict[str, Any], inventory: Inventory, transport: Transport, rem
         junit = text if kwargs["cluster_format"] == "junit" else None
         report.write_output(kwargs["output_dir"], views, stems, document, junit, mask)
         if kwargs["cluster_format"] == "table":
-            click.echo(text, nl=False)
+            console.out(text)
         else:
-            click.echo(mask(report.summary_line(document, strict)), err=True)
+            console.err(mask(report.summary_line(document, strict)))
     else:
-        click.echo(text, nl=False)
+        console.out(text, console.STYLES[kwargs["cluster_format"]])
     return 0 if document["summary"]["ok"] else 1
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 
+from glm5check import console
 from glm5check.errors import ConfigError
 from glm5check.util import safejson
 from glm5check.util.numbers import whole_value
@@ -568,7 +569,7 @@ def compare_command(ctx: click.Context, reports: tuple[str, ...], output_format:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
-        click.echo(_summary_line(nodes, differences))
+        console.out(_summary_line(nodes, differences) + "\n")
     else:
-        click.echo(text, nl=False)
+        console.out(text, "json" if output_format == "json" else "text")
     ctx.exit(1 if differences else 0)

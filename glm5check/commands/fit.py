@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from glm5check import console
 from glm5check.commands.options import Bounded
 from glm5check.errors import ConfigError
 from glm5check.knowledge.limits import FIT_RANGES, SERVE_RANGES
@@ -186,7 +187,7 @@ def fit(ctx: click.Context, output_format: str, **flags: Any) -> None:
     """Memory fit of one rank: weights + reserve + KV cache against the usable HBM × gpu-memory-utilization."""
     result = compute(flags)
     if output_format == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        console.out(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", "json")
     else:
-        click.echo(render_table(result), nl=False)
+        console.out(render_table(result))
     ctx.exit(1 if result.verdict == "fail" else 0)

@@ -12,12 +12,14 @@ as a comment; the exit code is then 1.
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
+from glm5check import console
 from glm5check.commands.options import Bounded
 from glm5check.engine.check import Status
 from glm5check.engine.runner import Outcome, run_checks, select_checks
@@ -192,5 +194,5 @@ def fix_env(ctx: click.Context, **kwargs: Any) -> None:
     except NotRecorded as exc:
         raise ConfigError(f"fix-env needs {exc.question}, which the snapshot does not record") from None
     remaining = remaining_failures(context, fixes)
-    click.echo(render_script(context, fixes, remaining, host_name(host)), nl=False)
+    console.out_exact(os.fsencode(render_script(context, fixes, remaining, host_name(host))))
     ctx.exit(1 if remaining or fixes.notes else 0)

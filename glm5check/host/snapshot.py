@@ -128,8 +128,15 @@ class _TarSink:
 _Sink = _DirSink | _TarSink
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _dump(sink: _Sink, name: str, value: Any) -> None:
-    sink.put(name, (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    # A byte that is not UTF-8 (an environment value, a process's argument) is a lone surrogate here:
+    # kept as its \udcXX escape, valid JSON that reads back to the same string, so replay sees that byte.
+    text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    sink.put(name, (text + "\n").encode("utf-8"))
 
 
 def _file_copy_name(path: str) -> str:
