@@ -6,6 +6,7 @@ environment the guide exports and the software pins. `"unset"` as a value remove
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -21,6 +22,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 UNSET = "unset"
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BUILTIN = ("a2-single", "a3-single", "a2-multi", "a3-multi")
 
 
@@ -253,6 +255,10 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
         values = data.get(table, {})
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
             raise ProfileError(f"{origin}: [{table}] must map variable names to strings")
+        for name, value in values.items():
+            if not _VARIABLE.fullmatch(name) or "\0" in value:
+                what = "a NUL byte" if _VARIABLE.fullmatch(name) else "a name that is not a variable name"
+                raise ProfileError(f"{origin}: [{table}] {name!r} has {what} (an environment cannot hold it)")
     for name, kind in data.get("node_env", {}).items():
         if kind not in ("address", "interface"):
             raise ProfileError(f'{origin}: [node_env] {name} must be "address" or "interface"')
