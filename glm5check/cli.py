@@ -71,7 +71,13 @@ _RUN_OPTIONS = [
         help="Seconds allowed to each probe.",
     ),
     click.option("--expect", multiple=True, metavar="NAME=SHA", help="Pin another commit, e.g. vllm=<sha>."),
-    click.option("--redact-hosts", is_flag=True, help="Also mask hostnames and IP addresses in the report."),
+    click.option("--redact-hosts", is_flag=True, help="Also replace hostnames and IP addresses by pseudonyms."),
+    click.option(
+        "--redact-salt",
+        metavar="TEXT",
+        help="Key of the host pseudonyms: the same TEXT on every node of one ticket gives each address the "
+        "same pseudonym (implies --redact-hosts).",
+    ),
     click.option(
         "--requirements",
         is_flag=True,

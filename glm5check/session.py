@@ -27,7 +27,7 @@ from glm5check.knowledge.limits import NODE_RANK
 from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
 from glm5check.reporting import build_report, utc_now
 from glm5check.reports.model import Report
-from glm5check.util.redact import redact_hosts, redact_text
+from glm5check.util.redact import HostRedactor, redact_text
 from glm5check.util.resources import shipped_folders
 
 
@@ -53,6 +53,7 @@ class RunArgs:
     expect: tuple[str, ...] = ()
     redact_hosts: bool = False
     requirements: bool = False
+    redact_salt: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -228,6 +229,9 @@ def host_name(host: Host) -> str:
 
 
 def _render(report: Report, args: RunArgs, stream: Any) -> str:
+    if args.redact_hosts or args.redact_salt is not None:
+        hosts = HostRedactor(args.redact_salt, (report.node.hostname,))
+        report = Report.from_json(hosts.tree(report.to_json()))
     if args.output_format == "json":
         from glm5check.reports.json_report import render_json
 
@@ -240,8 +244,6 @@ def _render(report: Report, args: RunArgs, stream: Any) -> str:
         from glm5check.reports.table import render_table
 
         text = render_table(report, stream, args.strict)
-    if args.redact_hosts:
-        text = redact_hosts(text, (report.node.hostname,))
     return text
 
 

@@ -33,7 +33,7 @@ FORMATS = ("table", "json", "junit", "html")
 # Run options the cluster handles itself instead of passing them on as they are: per node or per phase
 # (serve script, node 0's address and device IPs), or on its own outputs (--redact-hosts: the nodes' reports
 # must keep their addresses for phase two and compare; what this command writes and prints is masked).
-HANDLED_HERE = frozenset({"serve_script", "node0_ip", "peer_npu_ips", "redact_hosts"})
+HANDLED_HERE = frozenset({"serve_script", "node0_ip", "peer_npu_ips", "redact_hosts", "redact_salt"})
 
 
 @click.command("cluster")
@@ -88,7 +88,7 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageProblem("--format html is not available yet for the cluster report (use json or junit)")
     if kwargs["snapshot"] and not kwargs["output_dir"]:
         raise UsageProblem("--snapshot keeps each node's snapshot in --output DIR: give --output")
-    if kwargs["snapshot"] and kwargs["redact_hosts"]:
+    if kwargs["snapshot"] and (kwargs["redact_hosts"] or kwargs["redact_salt"] is not None):
         raise UsageProblem("--redact-hosts cannot mask inside the nodes' snapshot archives: leave out one of them")
     inventory = _inventory(kwargs)
     transport = _transport(kwargs, inventory)
@@ -212,8 +212,8 @@ def _run(kwargs: dict[str, Any], inventory: Inventory, transport: Transport, rem
     views = [judge.view(o, strict) for o in outcomes]
     why = "one node: nothing to pass on" if len(views) == 1 else "--node0-ip and --peer-npu-ips were given"
     results = judge.cluster_results(views, node0, inventory.node0.host, why)
-    masked = bool(kwargs["redact_hosts"])
-    mask = _masker(views) if masked else str
+    masked = bool(kwargs["redact_hosts"]) or kwargs["redact_salt"] is not None
+    mask = _masker(views, kwargs["redact_salt"]) if masked else str
     stems = report.file_stems(views, masked) if kwargs["output_dir"] else None
     run = {"via": transport.name, "profile": _profile(kwargs, views), "duration_ms": _ms(started)}
     document = report.build_document(views, results, node0, run, strict, stems)
@@ -241,13 +241,13 @@ def _rendered(kwargs: dict[str, Any], document: dict[str, Any], views: list[Node
     return report.render_table(document, sys.stdout, bool(kwargs["strict"]))
 
 
-def _masker(views: list[NodeView]) -> Callable[[str], str]:
-    """--redact-hosts: IPv4 addresses and every node's names (as given, and as it reports itself) masked."""
-    from glm5check.util.redact import redact_hosts
+def _masker(views: list[NodeView], salt: str | None) -> Callable[[str], str]:
+    """--redact-hosts: IPv4 and IPv6 addresses and every node's names (as given, and as it reports itself)
+    replaced by pseudonyms keyed with --redact-salt, as whole words (util.redact.HostRedactor)."""
+    from glm5check.util.redact import HostRedactor
 
     names = {v.host for v in views} | {v.hostname for v in views if v.hostname}
-    ordered = tuple(sorted(names, key=len, reverse=True))  # npu-a2-01 before npu-a2-0
-    return lambda text: redact_hosts(text, ordered)
+    return HostRedactor(salt, tuple(names)).text
 
 
 def _profile(kwargs: dict[str, Any], views: list[NodeView]) -> str | None:
