@@ -12,7 +12,7 @@ from glm5check.facts.context import Context, runtime_judged
 from glm5check.facts.stack import env_meaning, run_stack
 from glm5check.knowledge.profiles import BUILTIN, load_builtin
 from glm5check.knowledge.stacks import DEFAULT_STACK, EnvVar, load_stack
-from glm5check.util.units import whole_number
+from glm5check.util.numbers import whole
 
 # Variables whose values are counts (the runtime parses them with atoi and ignores junk).
 _INTEGER_VARS = {"HCCL_BUFFSIZE": "MB", "OMP_NUM_THREADS": "threads"}
@@ -28,8 +28,8 @@ def export_line(name: str, value: str) -> str:
 
 def _same(name: str, expected: str, observed: str) -> bool:
     observed = observed.strip()
-    if name in _INTEGER_VARS and whole_number(observed) is not None:
-        return whole_number(observed) == whole_number(expected)
+    if name in _INTEGER_VARS and whole(observed) is not None:
+        return whole(observed) == whole(expected)
     if expected.lower() in _BOOLEAN_WORDS:
         return observed.lower() == expected.lower()
     return observed == expected
@@ -109,7 +109,7 @@ def judge_variable(name: str, expected: str, env: dict[str, str], meaning: EnvVa
     if value is None:
         return _unset(name, expected, env, meaning, stack)
     unit = _INTEGER_VARS.get(name)
-    if unit and whole_number(value) is None:
+    if unit and whole(value) is None:
         return warned(
             f"{value!r} is not a whole number of {unit}; the guide uses {expected}",
             item=name,

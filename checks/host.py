@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from glm5check.engine.check import Result, check, errored, failed, passed, warned
 from glm5check.facts.context import Context
 from glm5check.facts.system import SHM_PATH, resources, shm_usage
-from glm5check.util.units import GIB, fmt_bytes, whole_number
+from glm5check.util.numbers import whole
+from glm5check.util.units import GIB, fmt_bytes
 
 # Each vLLM worker process (Python, torch_npu, CPU-side buffers) needs host RAM of its own; 16 GiB per
 # local rank is a conservative floor, not a measurement.
@@ -68,7 +69,7 @@ def host_shm(ctx: Context) -> Iterator[Result]:
 
 def _omp_threads(ctx: Context) -> int | None:
     value = ctx.env.get("OMP_NUM_THREADS", ctx.profile.env.get("OMP_NUM_THREADS", "")).strip()
-    threads = whole_number(value)
+    threads = whole(value)
     return threads if threads else None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from glm5check.engine.check import Result, check, failed, passed, warned
 from glm5check.facts.context import Context
 from glm5check.facts.weights import memory_fit
@@ -41,7 +43,7 @@ def fit_remedy(result: Fit, weights: str) -> str:
         return f"lower --max-model-len to {result.kv_tokens // KV_STEP * KV_STEP} or below, or {' / '.join(more)}"
     return (
         f"at most {at_most(result.full_sequences)} full-length sequences fit at once; lower --max-num-seqs to "
-        f"{max(int(result.full_sequences), 1)} or --max-model-len to {fitting // KV_STEP * KV_STEP} "
+        f"{max(math.floor(result.full_sequences), 1)} or --max-model-len to {fitting // KV_STEP * KV_STEP} "
         "(otherwise vLLM queues the rest)"
     )
 

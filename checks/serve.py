@@ -15,9 +15,9 @@ from glm5check.facts.weights import QUANT_DESCRIPTION, scan_weights
 from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import FIELD_FLAGS, ServeFlag, ServeInput
 from glm5check.knowledge.plan import Difference, differences
-from glm5check.util.redact import REDACTED, is_secret_name
+from glm5check.util.redact import REDACTED, is_secret_flag
 
-MAX_MODEL_LEN = int(glm5.CONFIG["max_position_embeddings"])  # 202752
+MAX_MODEL_LEN = glm5.MAX_POSITION_EMBEDDINGS  # 202752
 
 
 # What to do about the parts of a script glm5check reads but cannot judge.
@@ -407,8 +407,7 @@ def report_serve(ctx: Context) -> dict[str, Any] | None:
 
 def _flag_value(flag: ServeFlag) -> str | None:
     """A flag's value for the report: `--api-key`, `--hf-token` and the like never leave the node."""
-    secret = is_secret_name(flag.flag.lstrip("-").replace("-", "_"))
-    return REDACTED if secret and flag.value else flag.value
+    return REDACTED if is_secret_flag(flag.flag) and flag.value else flag.value
 
 
 def _show(value: Any) -> str:

@@ -10,8 +10,10 @@ from typing import Any
 
 import click
 
-from glm5check import __version__
+from glm5check import __version__, console
+from glm5check.commands.options import Bounded
 from glm5check.errors import ConfigError
+from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
 
 # Subcommands living in their own modules, imported only when invoked: name -> "module:attribute".
 LAZY_COMMANDS: dict[str, str] = {
@@ -43,7 +45,7 @@ class LazyGroup(click.Group):
 _RUN_OPTIONS = [
     click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."),
     click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one)."),
-    click.option("--node-rank", type=int, metavar="N", help="This node's data-parallel rank (multi-node)."),
+    click.option("--node-rank", type=Bounded(NODE_RANK), help="This node's data-parallel rank (multi-node)."),
     click.option("--serve-script", metavar="FILE", help="The bash launch script to validate (never executed)."),
     click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
     click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
@@ -63,13 +65,19 @@ _RUN_OPTIONS = [
     click.option("--replay", metavar="SNAPSHOT", help="Evaluate a snapshot (directory, .tar.gz, demo[:NAME])."),
     click.option(
         "--timeout",
-        type=click.FloatRange(min=0.1),
+        type=Bounded(TIMEOUT),
         default=10.0,
         show_default=True,
         help="Seconds allowed to each probe.",
     ),
     click.option("--expect", multiple=True, metavar="NAME=SHA", help="Pin another commit, e.g. vllm=<sha>."),
-    click.option("--redact-hosts", is_flag=True, help="Also mask hostnames and IP addresses in the report."),
+    click.option("--redact-hosts", is_flag=True, help="Also replace hostnames and IP addresses by pseudonyms."),
+    click.option(
+        "--redact-salt",
+        metavar="TEXT",
+        help="Key of the host pseudonyms: the same TEXT on every node of one ticket gives each address the "
+        "same pseudonym (implies --redact-hosts).",
+    ),
     click.option(
         "--requirements",
         is_flag=True,
@@ -146,7 +154,7 @@ def checks_command(output_format: str) -> None:
     """List every check: id, category, title and where it applies."""
     from glm5check.engine.catalogue import render_catalogue
 
-    click.echo(render_catalogue(output_format), nl=False)
+    console.out(render_catalogue(output_format), "json" if output_format == "json" else "text")
 
 
 @cli.command("explain")
@@ -155,7 +163,7 @@ def explain_command(check_id: str) -> None:
     """Why a check matters, what it compares and how to fix it."""
     from glm5check.engine.catalogue import explain
 
-    click.echo(explain(check_id), nl=False)
+    console.out(explain(check_id))
 
 
 @cli.group("profiles", invoke_without_command=True)
@@ -167,7 +175,7 @@ def profiles_command(ctx: click.Context) -> None:
 
         for name in BUILTIN:
             profile = load_builtin(name)
-            click.echo(f"{name:<10}  {profile.description}")
+            console.out(f"{name:<10}  {profile.description}\n")
 
 
 @profiles_command.command("show")
@@ -178,32 +186,32 @@ def profiles_show(name: str) -> None:
     from glm5check.session import load_profile_file
 
     profile = load_profile_file(name) if Path(name).suffix == ".toml" else load_builtin(name)
-    click.echo(to_toml(profile), nl=False)
+    console.out(to_toml(profile))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every error ends in one line on stderr and exit code 2, never a traceback."""
+    """Entry point: every error ends in one line on stderr and exit code 2, never a traceback; a reader
+    that goes away ends the output quietly (glm5check.console)."""
+    console.use_fallback_for_others()
     try:
         code = cli.main(args=argv, prog_name="glm5check", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"glm5check: error: {exc.format_message()}", err=True)
+        console.err(f"glm5check: error: {exc.format_message()}")
         code = 2
     except click.exceptions.Abort:
-        click.echo("glm5check: interrupted", err=True)
+        console.err("glm5check: interrupted")
         code = 130
     except ConfigError as exc:
-        click.echo(f"glm5check: error: {exc}", err=True)
+        console.err(f"glm5check: error: {exc}")
         code = 2
-    except BrokenPipeError:
-        code = 0
     except Exception as exc:
-        if os.environ.get("GLM5CHECK_DEBUG"):
+        if console.gone(exc):  # click's own --help or --version output to a closed reader
+            code = 0
+        elif os.environ.get("GLM5CHECK_DEBUG"):
             raise
-        click.echo(
-            f"glm5check: internal error: {type(exc).__name__}: {exc} (set GLM5CHECK_DEBUG=1 for details)", err=True
-        )
-        code = 2
-    sys.stdout.flush()
-    sys.exit(code if isinstance(code, int) else 0)
+        else:
+            console.err(f"glm5check: internal error: {type(exc).__name__}: {exc} (set GLM5CHECK_DEBUG=1 for details)")
+            code = 2
+    sys.exit(console.exit_code(code if isinstance(code, int) else 0))

@@ -1,7 +1,8 @@
 """The report of one run, built from the context, the outcomes and the facts the checks computed.
 
 Collecting facts only peeks at what checks already computed (REPORTED_FACTS), so building a report never
-probes the machine. Every string is redacted here, once, before any renderer sees the report.
+probes the machine. Every string is redacted here, once, then made printable (control characters, escape
+sequences and undecodable bytes shown as escapes: glm5check.util.text), before any renderer sees it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from glm5check.facts.node import node_info
 from glm5check.knowledge.environment import relevant_env
 from glm5check.reports.model import REPORT_SCHEMA, Report
 from glm5check.util.redact import redact_env, redact_tree
+from glm5check.util.text import scrub_tree
 
 
 def utc_now() -> str:
@@ -86,4 +88,4 @@ def build_report(
         "warnings": list(warnings),
         "summary": {**summary.counts, "total": summary.total, "ok": summary.ok, "duration_ms": duration_ms},
     }
-    return Report.from_json(redact_tree(document))
+    return Report.from_json(scrub_tree(redact_tree(document)))

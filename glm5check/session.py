@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glm5check import __version__
+from glm5check import __version__, console
 from glm5check.engine.check import Check
 from glm5check.errors import ConfigError
 from glm5check.facts.context import Context, Options
@@ -23,10 +23,11 @@ from glm5check.host.snapshot import (
     write_snapshot_archive,
 )
 from glm5check.knowledge.launch_command import ServeInput
+from glm5check.knowledge.limits import NODE_RANK
 from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
 from glm5check.reporting import build_report, utc_now
 from glm5check.reports.model import Report
-from glm5check.util.redact import redact_hosts, redact_text
+from glm5check.util.redact import HostRedactor, redact_text
 from glm5check.util.resources import shipped_folders
 
 
@@ -52,6 +53,7 @@ class RunArgs:
     expect: tuple[str, ...] = ()
     redact_hosts: bool = False
     requirements: bool = False
+    redact_salt: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -122,12 +124,20 @@ def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
     return Options(
         python=args.python_path or saved.get("python") or "python3",
         model_dir=args.model_dir or saved.get("model_dir"),
-        node_rank=args.node_rank if args.node_rank is not None else saved_rank,
+        node_rank=args.node_rank if args.node_rank is not None else _recorded_rank(saved_rank),
         node0_ip=args.node0_ip or saved.get("node0_ip"),
         peer_npu_ips=peer_npu_ips_option(args.peer_npu_ips) if args.peer_npu_ips is not None else _saved_ips(saved),
         expect=expect,
         serve_source=serve_source or saved.get("serve_source"),
     )
+
+
+def _recorded_rank(value: Any) -> int | None:
+    """The --node-rank a snapshot recorded (None when it had none); exit 2 when it is not a rank."""
+    refusal = None if value is None else NODE_RANK.refusal("the snapshot's node_rank", value)
+    if refusal:
+        raise ConfigError(refusal)
+    return value
 
 
 # A launch script is a page of bash; anything bigger is not one (and is not parsed).
@@ -219,6 +229,9 @@ def host_name(host: Host) -> str:
 
 
 def _render(report: Report, args: RunArgs, stream: Any) -> str:
+    if args.redact_hosts or args.redact_salt is not None:
+        hosts = HostRedactor(args.redact_salt, (report.node.hostname,))
+        report = Report.from_json(hosts.tree(report.to_json()))
     if args.output_format == "json":
         from glm5check.reports.json_report import render_json
 
@@ -231,8 +244,6 @@ def _render(report: Report, args: RunArgs, stream: Any) -> str:
         from glm5check.reports.table import render_table
 
         text = render_table(report, stream, args.strict)
-    if args.redact_hosts:
-        text = redact_hosts(text, (report.node.hostname,))
     return text
 
 
@@ -261,7 +272,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     outcomes = run_checks(ctx, checks, waivers, registry.errors)
     warnings = tuple(unused_waivers(outcomes, waivers))
     for line in warnings:
-        print(f"glm5check: warning: {line}", file=sys.stderr)
+        console.err(f"glm5check: warning: {line}")
     summary = summarize(outcomes, args.strict)
     hostname = host_name(host)
     elapsed_ms = int((time.perf_counter() - started) * 1000)
@@ -269,20 +280,19 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     if record and snapshot is not None and args.output == STDOUT:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
-        write_snapshot_archive(snapshot, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-        print(summary_line(report, args.strict), file=sys.stderr)
+        console.out_stream(lambda stream: write_snapshot_archive(snapshot, stream))
+        console.err(summary_line(report, args.strict))
     elif record and snapshot is not None and args.output:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
         write_snapshot(snapshot, args.output)
-        print(_render(report, args, sys.stdout), end="")
-        print(f"snapshot written to {args.output}", file=sys.stderr)
+        console.out(_render(report, args, sys.stdout), console.STYLES[args.output_format])
+        console.err(f"snapshot written to {args.output}")
     elif args.output:
         _write(args.output, _render(report, args, None))
-        print(summary_line(report, args.strict), file=sys.stderr)
+        console.err(summary_line(report, args.strict))
     else:
-        print(_render(report, args, sys.stdout), end="")
+        console.out(_render(report, args, sys.stdout), console.STYLES[args.output_format])
     return 0 if summary.ok else 1
 
 
@@ -299,7 +309,7 @@ def print_requirements(ctx: Context, output: str | None) -> int:
     if output:
         _write(output, text)
     else:
-        print(text, end="")
+        console.out(text)
     return 0
 
 

@@ -24,6 +24,11 @@
 3. In the host layer every subprocess call passes a timeout (subprocess.run/call/check_* get timeout=;
    a Popen is waited with .wait(timeout=…) or .communicate(timeout=…) in the same function), every
    socket connection has a timeout, and every gitpython command gets kill_after_timeout=.
+
+4. Text becomes a number only through glm5check/util/numbers.py and JSON becomes data only through
+   glm5check/util/safejson.py (ALLOWED_NUMBER_CALLS lists the exceptions, each with its reason).
+
+5. Only glm5check/console.py writes to the terminal (ALLOWED_TERMINAL_CALLS lists the exceptions).
 """
 
 from __future__ import annotations
@@ -106,6 +111,7 @@ FILESYSTEM_CALLS = {
     "fork",
 }
 ALLOWED_FILESYSTEM_CALLS: dict[str, set[str]] = {
+    "glm5check/console.py": {"open"},  # os.open(os.devnull): a reader that went away gets /dev/null
     "glm5check/session.py": {"write_text"},
     "glm5check/util/resources.py": {"read_text", "iterdir", "is_file"},
     "glm5check/commands/compare.py": {"write_text"},
@@ -271,7 +277,8 @@ LAYER_CONTRACT: dict[str, set[str]] = {
     "checks": {"engine.check", "engine.context", "facts", "host.base", "knowledge", "parsers", "util", "errors"},
     "reports": {"util", "errors"},
     "reporting": {"engine", "facts", "knowledge", "reports", "util", "errors"},
-    "session": {"engine", "facts", "host", "knowledge", "parsers", "reporting", "reports", "util", "errors"},
+    "session": {"engine", "facts", "host", "knowledge", "parsers", "reporting", "reports", "console", "util", "errors"},
+    "console": {"util", "errors"},
     "commands": {"*"},
     "cluster": {"*"},  # the implementation of `glm5check cluster`: a command, in its own package
     "cli": {"*"},
@@ -403,3 +410,112 @@ def test_the_layer_scan_finds_violations_and_cycles() -> None:
     assert not _allowed("checks.npu", "host.live")
     assert not _allowed("session", "cli")
     assert _allowed("checks.npu", "host.base") and _allowed("facts.net", "host.live")
+
+
+# -- 4. numbers and JSON from outside ------------------------------------------------------------------
+# Text becomes a number only through glm5check/util/numbers.py (ASCII digits, a digit bound, a range) and
+# JSON becomes data only through glm5check/util/safejson.py (size, depth, NaN, top-level type). Anywhere
+# else int()/float() may only convert a computed number (an arithmetic expression), and these stay:
+NUMBER_HELPERS = {"glm5check/util/numbers.py", "glm5check/util/safejson.py"}
+ALLOWED_NUMBER_CALLS: dict[tuple[str, str], str] = {
+    ("glm5check/parsers/safetensors.py", "int(start_text)"): "the compact-entry regex admits 1 to 19 ASCII "
+    "digits only; it is the per-tensor hot path of every shard header",
+    ("glm5check/parsers/safetensors.py", "int(end_text)"): "as int(start_text)",
+    ("checks/env.py", "int(value.strip())"): "reproduces the int() with which vllm or vllm-ascend reads a "
+    "variable at start-up (the stack names the getter), including what int() accepts and refuses",
+    ("glm5check/host/pyinspect.py", "json.loads(direct_url)"): "runs inside the target interpreter as a "
+    "standalone script, which cannot import glm5check",
+}
+TEXT_TO_NUMBER = {"int", "float"}
+DIGIT_TESTS = {"isdigit", "isdecimal", "isnumeric"}
+JSON_READERS = {"loads", "load"}
+
+
+def _computed(argument: ast.expr) -> bool:
+    """int(seconds * 1000), int(time.time()), int(math.ceil(x)): a number computed here, not text."""
+    if isinstance(argument, ast.BinOp):
+        return True
+    return isinstance(argument, ast.Call) and (_called_name(argument)[0] or "") in ("time", "math")
+
+
+def _bypass(call: ast.Call) -> str | None:
+    """Which helper this call should have used, or None when it is not a reading of outside text."""
+    receiver, called = _called_name(call)
+    computed = len(call.args) == 1 and _computed(call.args[0])
+    if receiver is None and called in TEXT_TO_NUMBER and call.args and not computed:
+        return "use glm5check.util.numbers"
+    if receiver is not None and called in DIGIT_TESTS:
+        return "use glm5check.util.numbers"
+    if (receiver == "json" and called in JSON_READERS) or called == "JSONDecoder":
+        return "use glm5check.util.safejson"
+    return None
+
+
+def _number_violations(name: str, tree: ast.Module) -> list[str]:
+    if name in NUMBER_HELPERS:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        bad = _bypass(node) if isinstance(node, ast.Call) else None
+        if bad and (name, ast.unparse(node)) not in ALLOWED_NUMBER_CALLS:
+            found.append(f"{name}:{node.lineno} {ast.unparse(node)}: {bad}")
+    return found
+
+
+def test_text_becomes_a_number_or_json_only_through_the_helpers() -> None:
+    problems = [p for name, tree in SOURCES.items() for p in _number_violations(name, tree)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_number_allow_list_is_still_needed() -> None:
+    made = {(name, ast.unparse(n)) for name, tree in SOURCES.items() for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    assert set(ALLOWED_NUMBER_CALLS) <= made, set(ALLOWED_NUMBER_CALLS) - made
+
+
+def test_the_number_scan_finds_raw_conversions() -> None:
+    source = "import json\nint(text)\nfloat(x)\nword.isdigit()\njson.loads(t)\njson.JSONDecoder().raw_decode(t)\n"
+    assert len(_number_violations("checks/example.py", ast.parse(source))) == 5
+    assert not _number_violations("checks/example.py", ast.parse("int(seconds * 1000)\n"))
+
+
+# -- 5. the terminal ------------------------------------------------------------------------------------
+# Everything printed goes through glm5check/console.py (printable text, an ASCII fallback, a closed reader
+# is a quiet end), never print(), click.echo() or a write to sys.stdout/sys.stderr, except:
+TERMINAL_WRITERS = {"glm5check/console.py"}
+ALLOWED_TERMINAL_CALLS: dict[tuple[str, str], str] = {
+    ("glm5check/host/pyinspect.py", "sys.stdout.write"): "runs inside the target interpreter; glm5check reads "
+    "its output as data",
+    ("glm5check/commands/weights.py", "click.progressbar"): "the hashing progress bar on stderr, only on a "
+    "terminal; it shows glm5check's own counts",
+}
+PRINTING = {"print", "echo", "secho", "progressbar", "write"}
+
+
+def _terminal_violations(name: str, tree: ast.Module) -> list[str]:
+    if name in TERMINAL_WRITERS:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        receiver, called = _called_name(node)
+        direct = receiver is None and called == "print"
+        via = receiver in ("click", "sys.stdout", "sys.stderr") and called in PRINTING
+        label = ast.unparse(node.func)
+        if (direct or via) and (name, label) not in ALLOWED_TERMINAL_CALLS:
+            found.append(f"{name}:{node.lineno} {label}(): use glm5check.console")
+    return found
+
+
+def test_only_the_console_writes_to_the_terminal() -> None:
+    problems = [p for name, tree in SOURCES.items() for p in _terminal_violations(name, tree)]
+    assert not problems, "\n".join(problems)
+    made = {
+        (name, ast.unparse(n.func)) for name, tree in SOURCES.items() for n in ast.walk(tree) if isinstance(n, ast.Call)
+    }
+    assert set(ALLOWED_TERMINAL_CALLS) <= made
+
+
+def test_the_terminal_scan_finds_direct_output() -> None:
+    source = "import click, sys\nprint('x')\nclick.echo('x')\nsys.stderr.write('x')\nconsole.out('x')\n"
+    assert len(_terminal_violations("glm5check/session.py", ast.parse(source))) == 3

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import click
+import pytest
 from conftest import assert_no_traceback, run_cli
 
 from glm5check import __version__
@@ -104,3 +106,58 @@ def test_unwritable_output_exits_2(tmp_path) -> None:
     assert result.returncode == 2
     assert_no_traceback(result)
     assert result.stderr.strip().startswith(f"glm5check: error: cannot write {target}")
+
+
+def _all_commands() -> dict[str, click.Command]:
+    from glm5check.cli import LAZY_COMMANDS, cli
+
+    found: dict[str, click.Command] = {}
+    pending: list[tuple[str, click.Command]] = [("glm5check", cli)]
+    while pending:
+        name, command = pending.pop()
+        found[name] = command
+        if isinstance(command, click.Group):
+            context = click.Context(command)
+            for sub in sorted(set(command.list_commands(context)) | set(LAZY_COMMANDS if command is cli else ())):
+                child = command.get_command(context, sub)
+                if child is not None:
+                    pending.append((f"{name} {sub}", child))
+    return found
+
+
+def test_every_numeric_option_is_bounded() -> None:
+    """No option reads a number with click's int/float types (they accept nan, inf and any size)."""
+    from glm5check.commands.options import Bounded
+
+    commands = _all_commands()
+    assert {"glm5check fit", "glm5check fix-env", "glm5check snapshot"} <= set(commands)
+    loose = [
+        f"{name} {param.opts[0]}"
+        for name, command in commands.items()
+        for param in command.params
+        if isinstance(param.type, (click.types.IntParamType, click.types.FloatParamType))
+    ]
+    bounded = [p for c in commands.values() for p in c.params if isinstance(p.type, Bounded)]
+    assert not loose and len(bounded) >= 15
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--timeout", "inf"), "Invalid value for '--timeout': 'inf' must be a number in [0.1, 3600]"),
+        (("--timeout", "nan"), "'nan' must be a number in [0.1, 3600]"),
+        (("--timeout", "0"), "'0' must be a number in [0.1, 3600]"),
+        (("--node-rank", "99999999999"), "'--node-rank': '99999999999' must be a whole number from 0 to 1023"),
+        (("fit", "--tp", "10000000"), "'--tp': '10000000' must be a whole number from 1 to 64"),
+        (("fit", "--gpu-memory-utilization", "nan"), "must be a number in (0, 1]"),
+        (("fit", "--tp", "64", "--dp", "1024"), "tensor_parallel_size × data_parallel_size must be at most 8192"),
+        (("fix-env", "--timeout", "-1"), "'-1' must be a number in [0.1, 3600]"),
+    ],
+)
+def test_numeric_options_out_of_range_exit_2_naming_the_option(args: tuple[str, ...], message: str) -> None:
+    command = args if args[0] in ("fit", "fix-env") else ("--profile", "a2-single", "--replay", "demo", *args)
+    result = run_cli(*command)
+    assert result.returncode == 2
+    assert_no_traceback(result)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines

@@ -379,7 +379,7 @@ def test_nodes_that_disagree_fail_the_cluster_through_compare(tmp_path: Path) ->
     [
         ("unreachable", "ssh: connect to host npu-a2-02 port 22: No route to host"),
         ("no glm5check", "glm5check is not installed on npu-a2-02 (or not on the PATH of a non-interactive login)"),
-        ("banner", f"its standard output is not JSON (Expecting value, line 1); it begins {BANNER[:60]!r}"),
+        ("banner", f"its standard output is not JSON (Expecting value at line 1 column 1); it begins {BANNER[:60]!r}"),
         ("hang", "no answer within 3 s (--node-timeout); ssh and all it started were killed"),
     ],
 )
@@ -499,7 +499,7 @@ def test_escape_sequences_in_a_report_never_reach_the_terminal_or_the_xml() -> N
     outcome = answer(json.dumps(hostile).encode())
     assert outcome.report is not None
     text = json.dumps(outcome.report, ensure_ascii=False)
-    assert not any(ch in text for ch in ("\x1b", "\x07", "\r", "\u202e")) and "\ufffd" in text
+    assert not any(ch in text for ch in ("\x1b", "\x07", "\r", "\u202e")) and "\\\\x1b" in text
 
 
 @pytest.mark.parametrize(
@@ -582,6 +582,6 @@ def test_redact_hosts_masks_what_cluster_writes_but_not_what_phase_two_needs(tmp
     written = [done.stdout, *(p.read_text() for p in out.iterdir())]
     for text in written:
         assert not any(secret in text for secret in (*HOSTS, *ADDRESSES, node0.folder.name)), text[:500]
-    assert "<host>" in done.stdout and "<ip>" in (out / "cluster.json").read_text()
+    assert "host-" in done.stdout and "198.1" in (out / "cluster.json").read_text()  # pseudonyms
     refused = run_cluster(tmp_path, "--hosts", ",".join(HOSTS), "--redact-hosts", "--snapshot", "-o", str(out))
     assert refused.returncode == 2 and "cannot mask inside the nodes' snapshot archives" in refused.stderr

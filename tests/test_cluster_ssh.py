@@ -151,7 +151,11 @@ class _nothing:
         ("unreachable", "npu-a2-03", r"^ssh: connect to host 10\.231\.0\.77 port 22: (Connection timed out|No route)"),
         # ssh's own ConnectTimeout covers the banner exchange; were it not, --node-timeout would end it.
         ("hang", HOSTS[1], r"^ssh: Connection timed out during banner exchange|^no answer within 10 s"),
-        ("banner", HOSTS[1], r"^its standard output is not JSON \(Expecting value, line 1\); it begins 'Welcome to"),
+        (
+            "banner",
+            HOSTS[1],
+            r"^its standard output is not JSON \(Expecting value at line 1 column 1\); it begins 'Welcome to",
+        ),
         ("no glm5check", HOSTS[1], r"^glm5check is not installed on npu-a2-02 .*: /bin/sh: 1: glm5check: not found$"),
     ],
 )

@@ -4,14 +4,18 @@ net.interfaces) pass when glm5check runs again in that shell; the undo line puts
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
+from hypothesis import given
+from hypothesis import strategies as st
 
 BASH = shutil.which("bash")
 pytestmark = pytest.mark.skipif(BASH is None, reason="bash is needed to source the generated script")
@@ -158,3 +162,144 @@ def test_two_node_exports_make_net_interfaces_pass_in_a_namespace(tmp_path: Path
     net = statuses(report, "net.interfaces")
     assert {net[name] for name in ("HCCL_IF_IP", "HCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME")} == {"pass"}
     assert "fail" not in net.values(), net
+
+
+# -- the script is data: quoting, refusals, and a fuzz of what sourcing it does ---------------------------
+
+CANARY = "glm5check-canary"
+# Fragments that run a command when a value or a comment is not quoted: each would create CANARY.
+INJECTIONS = [
+    f"$(touch {CANARY})",
+    f"`touch {CANARY}`",
+    f"'; touch {CANARY}; '",
+    f'"; touch {CANARY}; "',
+    f"\ntouch {CANARY}\n",
+    f"\r\ntouch {CANARY}",
+    f"\\\ntouch {CANARY}",
+    f"; touch {CANARY} #",
+    f"|touch {CANARY}",
+    f"&& touch {CANARY}",
+    f"<(touch {CANARY})",
+    f"\u2028touch {CANARY}",
+    "$HOME ${PATH} $((1+1)) !! * ~ \\ ' \" \t",
+    "\x1b[31m\x1b]0;title\x07",
+]
+UNDECODABLE = st.sampled_from([chr(0xDC00 + b) for b in range(0x80, 0x100)])  # bytes that are not UTF-8
+VALUE_TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=12)
+VALUES = st.lists(st.one_of(VALUE_TEXT, st.sampled_from(INJECTIONS), UNDECODABLE), max_size=4).map("".join)
+COMMENT_TEXT = st.lists(st.one_of(st.text(max_size=10), st.sampled_from(INJECTIONS)), max_size=3).map("".join)
+NAMES = st.from_regex(r"GLM5_FUZZ_[A-Za-z0-9_]{1,8}", fullmatch=True)
+
+
+def _env_dump(chunk: bytes) -> dict[bytes, bytes]:
+    pairs = [item.partition(b"=") for item in chunk.split(b"\0") if item]
+    return {name: value for name, _, value in pairs}
+
+
+def _source_and_dump(script: bytes, env: dict[str, str]) -> tuple[list[dict[bytes, bytes]], bytes, list[str]]:
+    """Environments before sourcing, after sourcing and after the undo function, as `env -0` prints
+    them; bash's stderr; the files left in the working folder."""
+    assert BASH is not None
+    marker = b"\0--glm5check--\0"
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "fix.sh").write_bytes(script)
+        done = subprocess.run(
+            [BASH, "--noprofile", "--norc", "-c", "env -0; printf '\\0--glm5check--\\0'; source ./fix.sh; env -0;"
+             " printf '\\0--glm5check--\\0'; glm5check_fix_env_undo; env -0; :"],
+            capture_output=True, env=env, cwd=folder, timeout=30, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        left = sorted(p.name for p in Path(folder).iterdir() if p.name != "fix.sh")
+    return [_env_dump(chunk) for chunk in done.stdout.split(marker)], done.stderr, left
+
+
+@given(
+    exports=st.dictionaries(NAMES, VALUES, max_size=4),
+    previous=st.lists(st.one_of(st.none(), VALUES), min_size=4, max_size=4),
+    header=COMMENT_TEXT,
+    comments=st.lists(COMMENT_TEXT, min_size=3, max_size=3),
+)
+def test_sourcing_sets_exactly_the_values_and_runs_nothing(
+    exports: dict[str, str], previous: list[str | None], header: str, comments: list[str]
+) -> None:
+    from glm5check.commands.fix_env import FixPlan, script_bytes, script_text
+
+    before = dict(zip(exports, previous))
+    fixes = FixPlan(
+        exports=exports,
+        reasons={name: comments[0] for name in exports},
+        notes=[comments[1]],
+        previous=before,
+    )
+    script = script_bytes(script_text(header, fixes, [(f"[{comments[2]}]", comments[2], comments[0])]))
+    env = {"PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8", **{k: v for k, v in before.items() if v is not None}}
+    (initial, sourced, undone), stderr, left = _source_and_dump(script, env)
+    expected = {**initial, **{os.fsencode(k): os.fsencode(v) for k, v in exports.items()}}
+    assert sourced == expected
+    assert undone == initial
+    assert stderr == b"" and left == [], (stderr, left)
+
+
+@given(name=st.one_of(st.text(max_size=10), st.sampled_from(["PROMPT_COMMAND", "BASH_FUNC_x%%", "LD_PRELOAD", "A"])))
+def test_export_line_refuses_what_is_not_a_safe_name(name: str) -> None:
+    import re
+
+    from glm5check.commands.fix_env import RUNS_CODE, UnsafeScript, export_line
+
+    safe = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) and name not in RUNS_CODE
+    if safe and not name.startswith("BASH_FUNC_"):
+        assert export_line(name, "v") == f"export {name}=v"
+    else:
+        with pytest.raises(UnsafeScript):
+            export_line(name, "v")
+
+
+def test_a_nul_byte_cannot_be_exported() -> None:
+    from glm5check.commands.fix_env import UnsafeScript, export_line
+
+    with pytest.raises(UnsafeScript, match="NUL byte"):
+        export_line("HCCL_BUFFSIZE", "20\x000")
+
+
+def _hostile_profile(tmp_path: Path, env_table: str) -> Path:
+    path = tmp_path / "hostile.toml"
+    path.write_text(f'extends = "a2-single"\n\n[env]\n{env_table}\n', encoding="utf-8")
+    return path
+
+
+def test_hostile_profile_values_are_exported_verbatim_and_run_nothing(tmp_path: Path) -> None:
+    value = f'$(touch {CANARY})\n`touch {CANARY}`; \'"x" \x1b[31m'
+    profile = _hostile_profile(tmp_path, f"HCCL_OP_EXPANSION_MODE = {json.dumps(value)}")
+    code, script = fix_script(tmp_path, "--profile-file", str(profile))
+    assert code == 0
+    done = in_bash(f'cd {tmp_path} && source {script} && printf %s "$HCCL_OP_EXPANSION_MODE"', clean_env())
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout == value
+    assert not (tmp_path / CANARY).exists()
+
+
+def test_a_newline_in_a_serve_script_export_stays_inside_its_comment(tmp_path: Path) -> None:
+    launch = tmp_path / "serve.sh"
+    text = (FIXTURES / "serve-scripts" / "a2-single.sh").read_text()
+    launch.write_text(text.replace("HCCL_BUFFSIZE=200", f'HCCL_BUFFSIZE="100\ntouch {CANARY}"'))
+    code, script = fix_script(tmp_path, "--profile", "a2-single", "--serve-script", str(launch))
+    assert code == 1
+    assert all(
+        line.startswith(("#", "export ", "glm5check_fix_env_undo()")) for line in script.read_text().splitlines()
+    )
+    done = in_bash(f"cd {tmp_path} && source {script}", clean_env())
+    assert done.returncode == 0 and not (tmp_path / CANARY).exists(), done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env_table", "message"),
+    [
+        ('"HCCL;touch x" = "1"', "'HCCL;touch x' has a name that is not a variable name"),
+        ('HCCL_BUFFSIZE = "2\\u00000"', "'HCCL_BUFFSIZE' has a NUL byte"),
+        ('PROMPT_COMMAND = "touch x"', "fix-env refuses to export PROMPT_COMMAND: the shell or a program would run"),
+    ],
+)
+def test_what_cannot_be_exported_safely_is_exit_2(tmp_path: Path, env_table: str, message: str) -> None:
+    done = run_cli("fix-env", "--profile-file", str(_hostile_profile(tmp_path, env_table)), env=clean_env())
+    assert_no_traceback(done)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("glm5check: error: ") and message in done.stderr, done.stderr

@@ -108,3 +108,67 @@ def test_profiles_commands() -> None:
     shown = run_cli("profiles", "show", "a3-multi")
     assert shown.returncode == 0
     assert load_text(shown.stdout, "shown").to_dict() == load_builtin("a3-multi").to_dict()
+
+
+# -- numbers from outside -------------------------------------------------------------------------------
+
+
+def _numeric_fields() -> set[str]:
+    from dataclasses import fields
+
+    from glm5check.knowledge.profiles import Container, Hardware, Pins, ServePlan
+
+    sections = {"hardware": Hardware, "serve": ServePlan, "container": Container, "pins": Pins}
+    return {
+        f"{section}.{f.name}"
+        for section, cls in sections.items()
+        for f in fields(cls)
+        if str(f.type).split(" ")[0] in ("int", "float")
+    }
+
+
+def test_every_numeric_profile_field_has_a_range() -> None:
+    from glm5check.knowledge.limits import PROFILE_RANGES
+
+    numeric = _numeric_fields()
+    assert {"serve.tensor_parallel_size", "serve.gpu_memory_utilization", "hardware.nodes"} <= numeric
+    assert numeric == set(PROFILE_RANGES)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "[serve]\ntensor_parallel_size = 10000000",
+            "[serve] tensor_parallel_size must be a whole number from 1 to 64",
+        ),
+        ("[serve]\ntensor_parallel_size = 0", "tensor_parallel_size must be a whole number from 1 to 64"),
+        ("[serve]\ndata_parallel_size = -2", "data_parallel_size must be a whole number from 1 to 1024"),
+        ("[serve]\ngpu_memory_utilization = nan", "gpu_memory_utilization must be a number in (0, 1]"),
+        ("[serve]\ngpu_memory_utilization = inf", "gpu_memory_utilization must be a number in (0, 1]"),
+        ("[serve]\ngpu_memory_utilization = 0", "gpu_memory_utilization must be a number in (0, 1]"),
+        ("[serve]\nmax_model_len = 99999999999999", "max_model_len must be a whole number from 1 to 16777216"),
+        ("[serve]\nseed = -1", "seed must be a whole number from 0 to 4294967295"),
+        ("[serve]\nport = 70000", "[serve] port must be a whole number from 1 to 65535"),
+        ("[hardware]\nnpus_per_node = 17", "npus_per_node must be a whole number from 1 to 16"),
+        ("[hardware]\nhbm_mb_per_chip = 0", "hbm_mb_per_chip must be a whole number from 1 to 1048576"),
+        ("[container]\nshm_min_bytes = -1", "shm_min_bytes must be a whole number from 0 to"),
+        ("[serve]\ntensor_parallel_size = 64\ndata_parallel_size = 1000", "must be at most 8192 NPUs"),
+        (
+            '[serve]\nspeculative_config = {method = "deepseek_mtp", num_speculative_tokens = "x"}',
+            "speculative_config.num_speculative_tokens must be a whole number from 1 to 64",
+        ),
+    ],
+)
+def test_numbers_out_of_range_are_refused_naming_the_field(body: str, message: str) -> None:
+    with pytest.raises(ProfileError) as caught:
+        load_text(f'extends = "a2-multi"\n{body}\n', "custom.toml")
+    assert str(caught.value).startswith("custom.toml: ") and message in str(caught.value)
+
+
+def test_the_builtin_profiles_are_inside_every_range() -> None:
+    from glm5check.knowledge.limits import profile_refusals
+
+    for name in BUILTIN:
+        profile = load_builtin(name)
+        assert profile_refusals({s: getattr(profile, s) for s in ("hardware", "serve", "container")}) == []

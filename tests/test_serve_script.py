@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glm5check.knowledge.launch_command import ServeInputError, parse_human_int, read_serve
+from glm5check.knowledge.launch_command import ServeInputError, read_serve
 from glm5check.knowledge.plan import resolve
 from glm5check.knowledge.profiles import ServePlan, load_builtin
 from glm5check.knowledge.vllm_defaults import ORDER, default_for
 from glm5check.parsers.launch_script import parse_script
 from glm5check.session import load_serve_script
+from glm5check.util.numbers import human_whole
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "serve-scripts"
 
@@ -205,12 +206,13 @@ def test_dotted_json_flags_and_aliases() -> None:
         ("32K", 32768),
         ("1.5m", 1500000),
         ("2G", 2 << 30),
+        ("1.5K", None),  # vLLM: "Decimals are not allowed with binary suffixes like K"
         ("x", None),
         ("", None),
     ],
 )
 def test_human_readable_integers(text: str, value: int | None) -> None:
-    assert parse_human_int(text) == value
+    assert human_whole(text) == value
 
 
 @given(st.text(alphabet=st.sampled_from(list("ab$'\"\\#;&|<>{}()= \n-xvllmserv`.=0")), max_size=120))
@@ -351,3 +353,25 @@ def test_run_time_flag_values_are_kept_for_this_host_and_shown_as_written() -> N
         ("--port", "$PORT", ("PORT",)),
     ]
     assert serve.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--tensor-parallel-size", "10000000", "must be a whole number from 1 to 64"),
+        ("--data-parallel-size", "99999", "must be a whole number from 1 to 1024"),
+        ("--max-model-len", "1G", "must be a whole number from 1 to 16777216"),
+        ("--max-num-seqs", "0", "must be a whole number from 1 to 65536"),
+        ("--seed", "-1", "must be a whole number from 0 to 4294967295"),
+        ("--gpu-memory-utilization", "nan", "not a number"),
+        ("--gpu-memory-utilization", "inf", "not a number"),
+        ("--gpu-memory-utilization", "1.5", "must be a fraction in (0, 1]"),
+        ("--tensor-parallel-size", "9" * 5000, "not a whole number"),
+    ],
+)
+def test_launch_command_numbers_out_of_range_are_problems(flag: str, value: str, message: str) -> None:
+    """The value is not given to the plan, so no check computes with it; serve.args reports the problem."""
+    serve = read_serve(load_builtin("a2-single"), command=f"vllm serve /models/GLM-5 {flag} {value}")
+    assert flag[2:].replace("-", "_") not in serve.given
+    assert [p.kind for p in serve.problems] == ["invalid-value"]
+    assert message in serve.problems[0].message and serve.problems[0].flag == flag

@@ -26,7 +26,8 @@ from glm5check.commands.compare import NodeReport, ReportError, parse_report
 from glm5check.host.base import CapturedRun
 from glm5check.host.live import run_process
 from glm5check.parsers.hccn import valid_ip
-from glm5check.util.shapes import as_dict, as_int, as_text
+from glm5check.util.numbers import whole, whole_value
+from glm5check.util.shapes import as_dict, as_text
 from glm5check.util.text import printable
 
 REPORT_CAP_BYTES = 16 << 20
@@ -260,7 +261,7 @@ def node0_facts(outcome: NodeOutcome) -> Node0Facts:
         return Node0Facts(host, reported=False)
     node = NodeReport(host, host, outcome.report)
     address, source = _node0_address(node)
-    port = as_int(node.plan.get("data_parallel_rpc_port"))
+    port = whole_value(node.plan.get("data_parallel_rpc_port"))
     rpc_port = port if port is not None and 0 < port < 65536 else None
     return Node0Facts(host, True, address, source, _device_ips(node), rpc_port)
 
@@ -278,8 +279,8 @@ def _node0_address(node: NodeReport) -> tuple[str | None, str | None]:
 def _device_ips(node: NodeReport) -> tuple[str, ...]:
     """The addresses in device-number order, so that device N of the other node pings device N here."""
     found = as_dict(node.facts.get("npu_device_ips"))
-    numbered = [(int(k), valid_ip(as_text(v))) for k, v in found.items() if k.isdecimal() and len(k) <= 4]
-    return tuple(ip for _, ip in sorted(numbered) if ip)
+    numbered = [(whole(k, digits=4), valid_ip(as_text(v))) for k, v in found.items()]
+    return tuple(ip for _, ip in sorted((n, ip) for n, ip in numbered if n is not None and ip))
 
 
 _REMEDY = {

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from glm5check.errors import ConfigError
-from glm5check.util.shapes import as_int
+from glm5check.util.numbers import whole_value
 from glm5check.util.text import printable
 
 if sys.version_info >= (3, 11):
@@ -154,11 +154,11 @@ def _node(entry: dict[str, Any], where: str) -> NodeSpec:
     if not isinstance(host, str):
         raise InventoryError(f'{where}: needs host = "NAME"')
     rank, role, port = entry.get("rank"), entry.get("role"), entry.get("port")
-    if rank is not None and not (as_int(rank) is not None and 0 <= rank < MAX_NODES):
+    if rank is not None and whole_value(rank, 0, MAX_NODES - 1) is None:
         raise InventoryError(f"{where}: rank must be a whole number 0..{MAX_NODES - 1}, not {rank!r}")
     if role is not None and role not in ROLES:
         raise InventoryError(f"{where}: role must be one of {', '.join(ROLES)}, not {role!r}")
-    if port is not None and not (as_int(port) is not None and 1 <= port <= 65535):
+    if port is not None and whole_value(port, 1, 65535) is None:
         raise InventoryError(f"{where}: port must be a whole number 1..65535, not {port!r}")
     return NodeSpec(
         host=_name(host, _HOST, f"{where}: host"),

@@ -25,7 +25,8 @@ from glm5check.commands.compare import NodeReport, compare
 from glm5check.engine.check import Status
 from glm5check.engine.runner import Summary, summarize_statuses, waived_warnings
 from glm5check.reports.model import Row
-from glm5check.util.shapes import as_dict, as_int, as_text
+from glm5check.util.numbers import whole_value
+from glm5check.util.shapes import as_dict, as_text
 
 STATUSES = tuple(s.value for s in Status)
 MAX_TEXT = 2000  # characters of one field of a node's result kept in the cluster report
@@ -81,7 +82,7 @@ class NodeView:
         reported = as_dict(self.outcome.report).get("node")
         rank = as_dict(reported).get("rank")
         given = self.outcome.node.rank
-        return given if given is not None else as_int(rank)
+        return given if given is not None else whole_value(rank)
 
     @property
     def role(self) -> str | None:
@@ -101,7 +102,7 @@ def normal_result(raw: Any) -> Row:
     """A node's result as a report row, whatever types it arrived with (a status it cannot have is error)."""
     data = as_dict(raw)
     status = data.get("status")
-    duration = as_int(data.get("duration_ms"))
+    duration = whole_value(data.get("duration_ms"))
     return Row(
         id=_text(data.get("id")) or "?",
         item=_text(data.get("item")),

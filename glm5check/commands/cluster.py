@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from glm5check import console
 from glm5check.cli import UsageProblem, node_options
+from glm5check.commands.options import Bounded
+from glm5check.util.numbers import Range
 
 if TYPE_CHECKING:
     from glm5check.cluster.collect import Limits, RemoteRun
@@ -30,21 +33,37 @@ FORMATS = ("table", "json", "junit", "html")
 # Run options the cluster handles itself instead of passing them on as they are: per node or per phase
 # (serve script, node 0's address and device IPs), or on its own outputs (--redact-hosts: the nodes' reports
 # must keep their addresses for phase two and compare; what this command writes and prints is masked).
-HANDLED_HERE = frozenset({"serve_script", "node0_ip", "peer_npu_ips", "redact_hosts"})
+HANDLED_HERE = frozenset({"serve_script", "node0_ip", "peer_npu_ips", "redact_hosts", "redact_salt"})
 
 
 @click.command("cluster")
 @click.option("--hosts", metavar="H0,H1,…", help="The nodes, in node-rank order (the first is node 0).")
 @click.option("--inventory", metavar="FILE", help="A TOML inventory: hosts, ranks or roles, serve scripts, ssh.")
 @click.option("--via", type=click.Choice(("ssh", "pdsh", "srun", "kubectl")), help="The launcher (default ssh).")
-@click.option("--fanout", type=click.IntRange(1, 1024), default=16, show_default=True, help="Nodes run at once.")
-@click.option("--node-timeout", type=click.IntRange(1, 86400), default=180, show_default=True, help="Seconds per node.")
 @click.option(
-    "--deadline", type=click.IntRange(1, 86400), default=600, show_default=True, help="Seconds for the whole run."
+    "--fanout",
+    type=Bounded(Range(1, 1024, why="nodes at once")),
+    default=16,
+    show_default=True,
+    help="Nodes run at once.",
+)
+@click.option(
+    "--node-timeout",
+    type=Bounded(Range(1, 86400, why="a day")),
+    default=180,
+    show_default=True,
+    help="Seconds per node.",
+)
+@click.option(
+    "--deadline",
+    type=Bounded(Range(1, 86400, why="a day")),
+    default=600,
+    show_default=True,
+    help="Seconds for the whole run.",
 )
 @click.option(
     "--connect-timeout",
-    type=click.IntRange(1, 600),
+    type=Bounded(Range(1, 600, why="ten minutes")),
     default=10,
     show_default=True,
     help="Seconds to connect (ssh ConnectTimeout, pdsh -t).",
@@ -69,7 +88,7 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageProblem("--format html is not available yet for the cluster report (use json or junit)")
     if kwargs["snapshot"] and not kwargs["output_dir"]:
         raise UsageProblem("--snapshot keeps each node's snapshot in --output DIR: give --output")
-    if kwargs["snapshot"] and kwargs["redact_hosts"]:
+    if kwargs["snapshot"] and (kwargs["redact_hosts"] or kwargs["redact_salt"] is not None):
         raise UsageProblem("--redact-hosts cannot mask inside the nodes' snapshot archives: leave out one of them")
     inventory = _inventory(kwargs)
     transport = _transport(kwargs, inventory)
@@ -82,7 +101,7 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
     )
     commands = _planned_commands(inventory, transport, remote)  # also refuses what a launcher cannot do
     if kwargs["dry_run"]:
-        click.echo(commands, nl=False)
+        console.out(commands)
         ctx.exit(0)
     limits = Limits(kwargs["node_timeout"], kwargs["deadline"], kwargs["fanout"])
     ctx.exit(_run(kwargs, inventory, transport, remote, limits))
@@ -193,8 +212,8 @@ def _run(kwargs: dict[str, Any], inventory: Inventory, transport: Transport, rem
     views = [judge.view(o, strict) for o in outcomes]
     why = "one node: nothing to pass on" if len(views) == 1 else "--node0-ip and --peer-npu-ips were given"
     results = judge.cluster_results(views, node0, inventory.node0.host, why)
-    masked = bool(kwargs["redact_hosts"])
-    mask = _masker(views) if masked else str
+    masked = bool(kwargs["redact_hosts"]) or kwargs["redact_salt"] is not None
+    mask = _masker(views, kwargs["redact_salt"]) if masked else str
     stems = report.file_stems(views, masked) if kwargs["output_dir"] else None
     run = {"via": transport.name, "profile": _profile(kwargs, views), "duration_ms": _ms(started)}
     document = report.build_document(views, results, node0, run, strict, stems)
@@ -203,11 +222,11 @@ def _run(kwargs: dict[str, Any], inventory: Inventory, transport: Transport, rem
         junit = text if kwargs["cluster_format"] == "junit" else None
         report.write_output(kwargs["output_dir"], views, stems, document, junit, mask)
         if kwargs["cluster_format"] == "table":
-            click.echo(text, nl=False)
+            console.out(text)
         else:
-            click.echo(mask(report.summary_line(document, strict)), err=True)
+            console.err(mask(report.summary_line(document, strict)))
     else:
-        click.echo(text, nl=False)
+        console.out(text, console.STYLES[kwargs["cluster_format"]])
     return 0 if document["summary"]["ok"] else 1
 
 
@@ -222,13 +241,13 @@ def _rendered(kwargs: dict[str, Any], document: dict[str, Any], views: list[Node
     return report.render_table(document, sys.stdout, bool(kwargs["strict"]))
 
 
-def _masker(views: list[NodeView]) -> Callable[[str], str]:
-    """--redact-hosts: IPv4 addresses and every node's names (as given, and as it reports itself) masked."""
-    from glm5check.util.redact import redact_hosts
+def _masker(views: list[NodeView], salt: str | None) -> Callable[[str], str]:
+    """--redact-hosts: IPv4 and IPv6 addresses and every node's names (as given, and as it reports itself)
+    replaced by pseudonyms keyed with --redact-salt, as whole words (util.redact.HostRedactor)."""
+    from glm5check.util.redact import HostRedactor
 
     names = {v.host for v in views} | {v.hostname for v in views if v.hostname}
-    ordered = tuple(sorted(names, key=len, reverse=True))  # npu-a2-01 before npu-a2-0
-    return lambda text: redact_hosts(text, ordered)
+    return HostRedactor(salt, tuple(names)).text
 
 
 def _profile(kwargs: dict[str, Any], views: list[NodeView]) -> str | None:

@@ -24,8 +24,11 @@ from typing import Any
 
 import click
 
+from glm5check import console
 from glm5check.errors import ConfigError
-from glm5check.util.shapes import as_dict, as_int, as_list, as_text
+from glm5check.util import safejson
+from glm5check.util.numbers import whole_value
+from glm5check.util.shapes import as_dict, as_list, as_text
 
 REPORT_SCHEMA = "glm5check.report/v1"
 COMPARE_SCHEMA = "glm5check.compare/v1"
@@ -74,7 +77,7 @@ class NodeReport:
     def multi_node(self) -> bool:
         profile = self.data.get("profile")
         hardware = profile.get("hardware") if isinstance(profile, dict) else None
-        nodes = as_int(hardware.get("nodes")) if isinstance(hardware, dict) else None
+        nodes = whole_value(hardware.get("nodes")) if isinstance(hardware, dict) else None
         return nodes is not None and nodes > 1
 
     @property
@@ -92,7 +95,7 @@ class NodeReport:
         for interface in as_list(self.facts.get("interfaces")):
             carried = as_list(as_dict(interface).get("ipv4")) + as_list(as_dict(interface).get("ipv6"))
             if address in carried:
-                return as_int(as_dict(interface).get("mtu"))
+                return whole_value(as_dict(interface).get("mtu"))
         return None
 
     @property
@@ -132,12 +135,8 @@ def parse_report(text: str) -> dict[str, Any]:
     from glm5check.util.text import scrub_tree
 
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"not JSON ({exc.msg}, line {exc.lineno})") from None
-    except RecursionError:
-        raise ReportError("not JSON (nested too deep)") from None
-    except ValueError as exc:  # a number int() refuses (over 4300 digits)
+        data = safejson.loads(text)
+    except safejson.JsonProblem as exc:
         raise ReportError(f"not JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
         raise ReportError(f"not a glm5check report (schema {REPORT_SCHEMA})")
@@ -494,8 +493,7 @@ def _ranks_text(ranks: list[int]) -> str:
 
 def _count(value: Any) -> int | None:
     """A rank or size: a whole number 0..MAX_RANKS (a report claiming 10**12 ranks is not enumerated)."""
-    number = as_int(value)
-    return number if number is not None and 0 <= number <= MAX_RANKS else None
+    return whole_value(value, 0, MAX_RANKS)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -571,7 +569,7 @@ def compare_command(ctx: click.Context, reports: tuple[str, ...], output_format:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
-        click.echo(_summary_line(nodes, differences))
+        console.out(_summary_line(nodes, differences) + "\n")
     else:
-        click.echo(text, nl=False)
+        console.out(text, "json" if output_format == "json" else "text")
     ctx.exit(1 if differences else 0)

@@ -13,7 +13,10 @@ from typing import Any
 
 import click
 
+from glm5check import console
+from glm5check.commands.options import Bounded
 from glm5check.errors import ConfigError
+from glm5check.knowledge.limits import FIT_RANGES, SERVE_RANGES
 from glm5check.util.units import GIB, MIB
 
 PLAN_FLAGS = {
@@ -67,6 +70,7 @@ def compute(flags: dict[str, Any]) -> Any:
     from glm5check.facts.weights import builtin_tensors, fit_plan, fit_tensors
     from glm5check.host.live import LiveHost
     from glm5check.knowledge.memfit import fit
+    from glm5check.knowledge.profiles import check_numbers
 
     profile = _profile(flags["profile_name"], flags["profile_file"])
     changes = {field: flags[flag] for flag, field in PLAN_FLAGS.items() if flags[flag] is not None}
@@ -77,6 +81,7 @@ def compute(flags: dict[str, Any]) -> Any:
     if flags["hbm_gib"] is not None:
         hbm_mb = int(flags["hbm_gib"] * GIB // MIB)
         profile = replace(profile, hardware=replace(profile.hardware, hbm_mb_per_chip=hbm_mb))
+    profile = check_numbers(profile, "the profile with these options")
     ctx = Context(profile, LiveHost(), Options(model_dir=flags["model_dir"]))
     if flags["model_dir"]:
         _require_readable(ctx, flags["model_dir"])
@@ -153,30 +158,36 @@ def render_table(result: Any) -> str:
 @click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one).")
 @click.option("--model-dir", metavar="PATH", help="Read the tensors from this weights folder's headers.")
 @click.option("--weights", type=click.Choice(("bf16", "w4a8")), help="Built-in GLM-5 layout to use.")
-@click.option("--tp", type=click.IntRange(min=1), help="--tensor-parallel-size")
-@click.option("--dp", type=click.IntRange(min=1), help="--data-parallel-size (all nodes)")
+@click.option("--tp", type=Bounded(SERVE_RANGES["tensor_parallel_size"]), help="--tensor-parallel-size")
+@click.option("--dp", type=Bounded(SERVE_RANGES["data_parallel_size"]), help="--data-parallel-size (all nodes)")
 @click.option("--expert-parallel/--no-expert-parallel", default=None, help="--enable-expert-parallel")
 @click.option("--mtp/--no-mtp", default=None, help="deepseek_mtp speculative decoding")
-@click.option("--max-model-len", type=click.IntRange(min=1))
-@click.option("--max-num-seqs", type=click.IntRange(min=1))
-@click.option("--max-num-batched-tokens", type=click.IntRange(min=1))
-@click.option("--gpu-memory-utilization", type=click.FloatRange(min=0.01, max=1.0))
+@click.option("--max-model-len", type=Bounded(SERVE_RANGES["max_model_len"]))
+@click.option("--max-num-seqs", type=Bounded(SERVE_RANGES["max_num_seqs"]))
+@click.option("--max-num-batched-tokens", type=Bounded(SERVE_RANGES["max_num_batched_tokens"]))
+@click.option("--gpu-memory-utilization", type=Bounded(SERVE_RANGES["gpu_memory_utilization"]))
 @click.option(
     "--hbm-gib",
-    type=click.FloatRange(min=4),
+    type=Bounded(FIT_RANGES["hbm_gib"]),
     help="HBM per NPU as npu-smi shows it (default: the profile's); vLLM sees 3113 MB less.",
 )
-@click.option("--activation-kib-per-token", type=click.IntRange(min=0), help="Reserve: activations.")
-@click.option("--runtime-overhead-gib", type=click.FloatRange(min=0), help="Reserve: runtime overhead.")
-@click.option("--hccl-buffsize-mb", type=click.IntRange(min=0), help="Default: the profile's HCCL_BUFFSIZE.")
-@click.option("--hccl-groups", type=click.IntRange(min=0), help="HCCL communication groups per rank.")
+@click.option(
+    "--activation-kib-per-token", type=Bounded(FIT_RANGES["activation_kib_per_token"]), help="Reserve: activations."
+)
+@click.option(
+    "--runtime-overhead-gib", type=Bounded(FIT_RANGES["runtime_overhead_gib"]), help="Reserve: runtime overhead."
+)
+@click.option(
+    "--hccl-buffsize-mb", type=Bounded(FIT_RANGES["hccl_buffsize_mb"]), help="Default: the profile's HCCL_BUFFSIZE."
+)
+@click.option("--hccl-groups", type=Bounded(FIT_RANGES["hccl_groups"]), help="HCCL communication groups per rank.")
 @click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table")
 @click.pass_context
 def fit(ctx: click.Context, output_format: str, **flags: Any) -> None:
     """Memory fit of one rank: weights + reserve + KV cache against the usable HBM × gpu-memory-utilization."""
     result = compute(flags)
     if output_format == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        console.out(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", "json")
     else:
-        click.echo(render_table(result), nl=False)
+        console.out(render_table(result))
     ctx.exit(1 if result.verdict == "fail" else 0)

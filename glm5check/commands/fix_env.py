@@ -8,21 +8,35 @@ NIC carrying node 0's address, on node 1 the source address and device of the ro
 else the NIC already carrying HCCL_IF_IP. The fixed environment is checked again before printing, and
 whatever exports cannot fix (a NIC that is down, a serve script that sets another value) is written
 as a comment; the exit code is then 1.
+
+Values come from profiles, serve scripts and snapshots made by others, so the script is built as data:
+every value is shell-quoted (shlex.quote) and written in the bytes the environment holds it in, every
+comment is one printable line, and a name that is not a shell variable name, a variable through which
+the shell or a program runs code (PROMPT_COMMAND, BASH_ENV, LD_PRELOAD, …) or a NUL byte is refused with
+exit 2. tests/test_fix_env.py sources fuzzed scripts in bash and checks that exactly the intended
+variables change and nothing runs.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
+from glm5check import console
+from glm5check.commands.options import Bounded
 from glm5check.engine.check import Status
 from glm5check.engine.runner import Outcome, run_checks, select_checks
 from glm5check.errors import ConfigError, NotRecorded
 from glm5check.facts.context import Context
 from glm5check.facts.node import node_info
+from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
+from glm5check.util.text import ascii_fallback, one_line
 
 UNDO_FUNCTION = "glm5check_fix_env_undo"
 _FAILING = (Status.FAIL, Status.ERROR)
@@ -124,30 +138,82 @@ def remaining_failures(ctx: Context, fixes: FixPlan) -> list[Outcome]:
     return [row for row in rows if row.status in _FAILING or row.item in fixes.exports]
 
 
+class UnsafeScript(ConfigError):
+    """A fix that cannot be written as a safe `export` line (exit code 2)."""
+
+
+# A shell variable name (POSIX); anything else could not be exported or would be read as code.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Variables through which the shell, the dynamic loader or Python run code of the value's choosing:
+# a profile or serve script from someone else must not plant them in the operator's shell.
+RUNS_CODE = frozenset(
+    {"PROMPT_COMMAND", "PS0", "PS1", "PS2", "PS3", "PS4", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "IFS", "PATH"}
+    | {"CDPATH", "GLOBIGNORE", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "PYTHONSTARTUP", "PYTHONPATH"}
+    | {"PYTHONHOME", "PYTHONINSPECT", "PERL5OPT", "NODE_OPTIONS"}
+)
+
+
+def safe_name(name: str) -> str:
+    """name, when it is a shell variable name that does not make the shell run code; else UnsafeScript."""
+    if not _NAME.fullmatch(name):
+        raise UnsafeScript(f"fix-env refuses to export {one_line(name)!r}: not a shell variable name")
+    if name in RUNS_CODE or name.startswith("BASH_FUNC_"):
+        raise UnsafeScript(f"fix-env refuses to export {name}: the shell or a program would run its value")
+    return name
+
+
+def export_line(name: str, value: str) -> str:
+    """`export NAME='value'`, or UnsafeScript when it cannot be sourced safely: an unsafe name (see
+    safe_name), a NUL byte (no environment value can hold one)."""
+    safe_name(name)
+    if "\0" in value:
+        raise UnsafeScript(f"fix-env refuses to export {name}: its value holds a NUL byte")
+    return f"export {name}={shlex.quote(value)}"
+
+
+def comment(text: str) -> str:
+    """A shell comment that stays one comment: newlines and every other control character escaped."""
+    return "# " + ascii_fallback(one_line(text), sys.getfilesystemencoding())
+
+
 def render_script(ctx: Context, fixes: FixPlan, remaining: list[Outcome], hostname: str) -> str:
     node = ctx.fact(node_info)
-    lines = [
-        f"# glm5check fix-env · profile {ctx.profile.name} · node rank {node.rank} ({node.role}) · host {hostname}",
-        "# Apply: source this file in the shell that runs vllm serve. Undo: " + UNDO_FUNCTION,
-    ]
-    lines.append(_undo_line(fixes.previous))
+    header = f"glm5check fix-env · profile {ctx.profile.name} · node rank {node.rank} ({node.role}) · host {hostname}"
+    still = [(f"[{r.item}]" if r.item else "", r.message, r.remediation) for r in remaining]
+    return script_text(header, fixes, still)
+
+
+def script_text(header: str, fixes: FixPlan, still: list[tuple[str, str, str | None]]) -> str:
+    """The script: only comments, `export` lines and the undo function; every value shell-quoted."""
+    apply = f"Apply: source this file in the shell that runs vllm serve. Undo: {UNDO_FUNCTION}"
+    lines = [comment(header), comment(apply), _undo_line(fixes.previous)]
     if not fixes.exports:
-        lines.append("# nothing to export: env.vars and net.interfaces need no change on this node")
+        lines.append(comment("nothing to export: env.vars and net.interfaces need no change on this node"))
     for name, value in fixes.exports.items():
-        lines.append(f"export {name}={shlex.quote(value)}  # {fixes.reasons[name]}")
-    for note in fixes.notes:
-        lines.append(f"# NOT FIXED: {note}")
-    for result in remaining:
-        where = f"[{result.item}]" if result.item else ""
-        lines.append(f"# STILL FAILING{where}: {result.message}".replace("\n", " "))
-        if result.remediation:
-            lines.append(f"#   fix: {result.remediation}".replace("\n", " "))
+        lines.append(f"{export_line(name, value)}  {comment(fixes.reasons.get(name, ''))}")
+    lines += [comment(f"NOT FIXED: {note}") for note in fixes.notes]
+    for where, message, remediation in still:
+        lines.append(comment(f"STILL FAILING{where}: {message}"))
+        if remediation:
+            lines.append(comment(f"  fix: {remediation}"))
     return "\n".join(lines) + "\n"
+
+
+def script_bytes(text: str) -> bytes:
+    """The script as the shell will read it: values in the bytes the environment holds them in (an
+    undecodable byte of the old value goes back as that byte); UnsafeScript when that cannot be."""
+    try:
+        return os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise UnsafeScript(
+            f"fix-env cannot write {one_line(exc.object[exc.start : exc.end])!r} in this locale's encoding "
+            f"({exc.encoding}); run it under a UTF-8 locale"
+        ) from None
 
 
 def _undo_line(previous: dict[str, str | None]) -> str:
     steps = [
-        f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}" for name, value in previous.items()
+        f"unset {safe_name(name)}" if value is None else export_line(name, value) for name, value in previous.items()
     ]
     steps.append(f"unset -f {UNDO_FUNCTION}")
     return f"{UNDO_FUNCTION}() {{ {'; '.join(steps)}; }}"
@@ -162,12 +228,12 @@ def _shown(value: str | None) -> str:
 @click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one).")
 @click.option("--serve-script", metavar="FILE", help="The bash launch script (read, never executed).")
 @click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".')
-@click.option("--node-rank", type=int, metavar="N", help="This node's data-parallel rank (multi-node).")
+@click.option("--node-rank", type=Bounded(NODE_RANK), help="This node's data-parallel rank (multi-node).")
 @click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it.")
 @click.option("--replay", metavar="SNAPSHOT", help="Write the fixes for a recorded snapshot instead.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=Bounded(TIMEOUT),
     default=10.0,
     show_default=True,
     help="Seconds allowed to each probe.",
@@ -190,5 +256,5 @@ def fix_env(ctx: click.Context, **kwargs: Any) -> None:
     except NotRecorded as exc:
         raise ConfigError(f"fix-env needs {exc.question}, which the snapshot does not record") from None
     remaining = remaining_failures(context, fixes)
-    click.echo(render_script(context, fixes, remaining, host_name(host)), nl=False)
+    console.out_exact(script_bytes(render_script(context, fixes, remaining, host_name(host))))
     ctx.exit(1 if remaining or fixes.notes else 0)

@@ -20,10 +20,11 @@ from typing import Any
 
 import click
 
-from glm5check import __version__
+from glm5check import __version__, console
 from glm5check.errors import ConfigError
 from glm5check.host.hashing import MANIFEST_SCHEMA
 from glm5check.host.inputs import read_input_text
+from glm5check.util import safejson
 from glm5check.util.units import fmt_bytes
 
 MODES = ("quick", "deep")
@@ -89,8 +90,8 @@ def compare(manifest: dict[str, Any], entries: dict[str, dict[str, Any]]) -> lis
 
 def _load_manifest(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(read_input_text(path, "manifest", MANIFEST_CAP_BYTES))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        data = safejson.loads(read_input_text(path, "manifest", MANIFEST_CAP_BYTES))
+    except (OSError, UnicodeDecodeError, safejson.JsonProblem) as exc:
         raise ConfigError(f"cannot read manifest {path}: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA:
         raise ConfigError(f"{path} is not a glm5check weights manifest")
@@ -175,22 +176,22 @@ def _print(
     output_format: str,
 ) -> None:
     if output_format == "json":
-        click.echo(json.dumps({**result, "problems": problems, "differences": differences}, indent=2))
+        console.out(json.dumps({**result, "problems": problems, "differences": differences}, indent=2) + "\n", "json")
         return
     files = len(result["files"])
     rate = result["total_bytes"] / elapsed / (1 << 20) if result["mode"] == "deep" and elapsed > 0 else None
     speed = f", {rate:,.0f} MiB/s" if rate else ""
-    click.echo(
+    console.out(
         f"{result['mode']} verify of {result['folder']}: {files} files, "
-        f"{fmt_bytes(result['total_bytes'])} in {elapsed:.2f} s{speed}"
+        f"{fmt_bytes(result['total_bytes'])} in {elapsed:.2f} s{speed}\n"
     )
-    click.echo(f"fingerprint {result['fingerprint']}")
+    console.out(f"fingerprint {result['fingerprint']}" + "\n")
     for line in problems:
-        click.echo(f"FAIL  {line}")
+        console.out(f"FAIL  {line}" + "\n")
     if compared:
         for line in differences:
-            click.echo(f"DIFF  {line}")
+            console.out(f"DIFF  {line}" + "\n")
         if not differences:
-            click.echo(f"identical to manifest {manifest}")
+            console.out(f"identical to manifest {manifest}" + "\n")
     elif manifest:
-        click.echo(f"wrote manifest {manifest}")
+        console.out(f"wrote manifest {manifest}" + "\n")

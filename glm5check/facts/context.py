@@ -3,7 +3,6 @@ host and the facts cache. Built once per run by the session and never changed af
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ from glm5check.knowledge.plan import EffectivePlan, Evaluated, resolve
 from glm5check.knowledge.profiles import Profile, ServePlan
 from glm5check.knowledge.runtime_values import HostFacts, ScriptScope, describe, evaluate
 from glm5check.parsers.launch_script import RuntimeValue
+from glm5check.util import safejson
 
 
 @dataclass(frozen=True)
@@ -174,8 +174,8 @@ def model_config(ctx: Context) -> tuple[dict[str, Any] | None, str]:
     why = read.error or "unreadable"
     if read.text is not None and not read.error:
         try:
-            data = json.loads(read.text)
-        except (ValueError, RecursionError):
+            data = safejson.loads(read.text)
+        except safejson.JsonProblem:
             data, why = None, "not JSON"
         if isinstance(data, dict):
             return data, path

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from glm5check.engine.context import reported_fact
 from glm5check.host.base import ConnectResult, Interface, ListeningSocket, Process
 from glm5check.parsers.iproute import RouteLookup, parse_route_get
+from glm5check.util.numbers import whole
 
 if TYPE_CHECKING:
     from glm5check.facts.context import Context
@@ -189,10 +190,8 @@ def _nic(ctx: Context, iface: Interface, read_state: bool) -> Nic:
     admin_up, operstate = None, None
     if read_state:
         flags = _read_sysfs(ctx, iface.name, "flags")
-        try:
-            admin_up = bool(int(flags, 16) & IFF_UP) if flags else None
-        except ValueError:
-            admin_up = None
+        value = whole(flags, base=16, digits=16)
+        admin_up = None if value is None else bool(value & IFF_UP)
         operstate = _read_sysfs(ctx, iface.name, "operstate")
     ipv4 = tuple(a.address for a in iface.addresses if a.family == "ipv4")
     ipv6 = tuple(a.address for a in iface.addresses if a.family == "ipv6")
@@ -361,8 +360,9 @@ def is_vllm_process(proc: Process) -> bool:
 def hccl_port_range(ctx: Context) -> tuple[int, int, str]:
     """(first, last, why) of the host ports HCCL's root-info exchange takes."""
     raw = ctx.env.get(HCCL_BASE_PORT_VAR, "").strip()
-    if raw.isdecimal() and len(raw) <= 5:
-        base, why = int(raw), f"{HCCL_BASE_PORT_VAR}={raw}"
+    parsed = whole(raw, low=1, high=65535 - HCCL_PORT_COUNT + 1)
+    if parsed is not None:
+        base, why = parsed, f"{HCCL_BASE_PORT_VAR}={raw}"
     else:
         base, why = HCCL_DEFAULT_BASE_PORT, f"HCCL default, {HCCL_BASE_PORT_VAR} unset"
     return base, base + HCCL_PORT_COUNT - 1, why

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from glm5check.errors import ProbeFailed
 from glm5check.facts.context import Context
 from glm5check.facts.net import local_nics, nic_carrying, node0_address
+from glm5check.knowledge.limits import NODE_RANK
+from glm5check.util.numbers import whole
 
 DEFAULT_SOURCE = "default (no --node-rank, serve script, node 0 address or launcher rank to go by)"
 # Variables in which multi-node launchers give each node its 0-based index.
@@ -90,7 +92,7 @@ def _from_launcher(ctx: Context) -> NodeInfo | None:
         return None
     for name in LAUNCHER_RANK_VARS:
         value = env.get(name, "").strip()
-        if value.isdecimal() and len(value) <= 9:
-            rank = int(value)
+        rank = whole(value)
+        if rank is not None and NODE_RANK.admits(rank):
             return NodeInfo(rank, role_for_rank(rank, True), f"launcher environment ({name}={value})")
     return None

@@ -24,6 +24,7 @@ from glm5check.facts.context import Context
 from glm5check.host.base import ASCEND_TOOL_DIRS, CommandResult
 from glm5check.parsers import hccn
 from glm5check.parsers.npu_smi import HealthInfo, NpuChip, NpuProcess, NpuSmiInfo, parse_health, parse_info
+from glm5check.util.numbers import whole
 
 VISIBLE_DEVICES_VAR = "ASCEND_RT_VISIBLE_DEVICES"
 PEER_IPS_VAR = "GLM5CHECK_PEER_NPU_IPS"
@@ -100,7 +101,7 @@ def chip_plan(ctx: Context) -> ChipPlan:
     visible: list[NpuChip] = []
     bad: list[str] = []
     for entry in (e.strip() for e in variable.split(",")):
-        index = int(entry) if entry.isdecimal() and len(entry) <= 6 else None
+        index = whole(entry, digits=6)
         if index is not None and index < len(chips) and chips[index] not in visible:
             visible.append(chips[index])
         elif entry:

@@ -12,7 +12,6 @@ Commit evidence, most reliable first (install-facts/FACTS.md §10):
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from glm5check.errors import ProbeFailed
 from glm5check.host.base import CommandResult
 from glm5check.host.git import PROBE_KIND, read_checkout
 from glm5check.parsers.versions import ScmVersion, VersionPy, parse_scm_version, parse_version_py
+from glm5check.util import safejson
 from glm5check.util.resources import package_text
 
 if TYPE_CHECKING:
@@ -178,8 +178,8 @@ def _dist(record: dict[str, Any]) -> Dist:
 def parse_inventory(text: str) -> Inventory | str:
     """The inventory pyinspect printed, or a one-line reason why it cannot be read."""
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nested too deep
+        data = safejson.loads(text)
+    except safejson.JsonProblem:
         first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
         return f"its output is not JSON: {first[:200]!r}" if first else "it printed nothing"
     if not isinstance(data, dict) or data.get("schema") != "glm5check.pyinspect/1":

@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from glm5check.facts.packages import Dist, Inventory, inventory, normalise
 from glm5check.knowledge.profiles import Pins
+from glm5check.util.numbers import whole
 
 if TYPE_CHECKING:
     from glm5check.facts.context import Context
@@ -93,7 +94,7 @@ def _satisfies(specifier: SpecifierSet, version: str) -> bool:
 def _expected_conflict(dist: Dist, requirement: str, installed: str) -> bool:
     """vllm pins transformers<5, which GLM-5 (transformers >= 5.2.0) breaks on purpose."""
     major = re.match(r"^(\d{1,9})\.", installed)
-    return dist.key == "vllm" and requirement == "transformers" and major is not None and int(major[1]) >= 5
+    return dist.key == "vllm" and requirement == "transformers" and major is not None and (whole(major[1]) or 0) >= 5
 
 
 def _judge(inv: Inventory, dist: Dist, req: Requirement, found: DistRequirements) -> None:

@@ -8,7 +8,6 @@ that a snapshot replays exactly.
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 import threading
 from collections.abc import Iterable, Iterator
@@ -39,6 +38,7 @@ from glm5check.parsers.safetensors import (
     parse_header,
     prefix_problem,
 )
+from glm5check.util import safejson
 from glm5check.util.units import MIB
 
 if TYPE_CHECKING:
@@ -183,8 +183,8 @@ def _read_json(host: Host, folder: str, name: str) -> JsonFile:
         text = file.text
         digest = hashlib.sha256(text.encode()).hexdigest()
     try:
-        return JsonFile(name, data=json.loads(text), sha256=digest)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        return JsonFile(name, data=safejson.loads(text, max_chars=JSON_CAP_BYTES), sha256=digest)
+    except safejson.JsonProblem as exc:
         return JsonFile(name, error=f"not JSON: {exc}", sha256=digest)
 
 

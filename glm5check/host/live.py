@@ -41,6 +41,7 @@ from glm5check.host.base import (
     StatInfo,
 )
 from glm5check.host.filekinds import file_kind, os_error_text
+from glm5check.util.numbers import whole
 
 T = TypeVar("T")
 UNLIMITED = -1  # how Resources records an unlimited rlimit (None means unknown)
@@ -409,7 +410,7 @@ def parse_mounts(text: str) -> tuple[Mount, ...]:
 
     def unescape(field: str) -> str:
         # Only the kernel's three-digit octal escapes; a stray backslash stays as it is.
-        return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field) if "\\" in field else field
+        return re.sub(r"\\([0-7]{3})", lambda m: chr(whole(m.group(1), base=8) or 0), field) if "\\" in field else field
 
     mounts = []
     for line in text.splitlines():

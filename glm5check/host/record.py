@@ -1,7 +1,8 @@
 """The recording host: a live host that keeps every answer for `glm5check snapshot`.
 
-Secrets are redacted as they are recorded (environment values, credentials in command output and
-in copied files), so a snapshot is safe to attach to a support ticket.
+Secrets are redacted as they are recorded (environment values, credentials in command output, in copied
+files, in other processes' command lines and in structured probe answers), so a snapshot is safe to
+attach to a support ticket.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from glm5check.host.base import (
 )
 from glm5check.host.live import LiveHost
 from glm5check.host.snapshot import SnapshotData
-from glm5check.util.redact import redact_argv, redact_env, redact_text
+from glm5check.util.redact import redact_argv, redact_env, redact_text, redact_tree
 
 
 class RecordingHost:
@@ -146,6 +147,7 @@ class RecordingHost:
 
     def probe(self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None) -> ProbeValue:
         value = self.live.probe(kind, key, func, timeout_s)
+        error = None if value.error is None else redact_text(value.error)
         with self.data.lock:
-            self.data.probes[(kind, key)] = value
+            self.data.probes[(kind, key)] = replace(value, value=redact_tree(value.value), error=error)
         return value

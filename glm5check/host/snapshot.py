@@ -50,6 +50,8 @@ from glm5check.host.base import (
     StatInfo,
 )
 from glm5check.host.inputs import InputError, read_input_bytes
+from glm5check.util import safejson
+from glm5check.util.numbers import whole_value
 
 SNAPSHOT_SCHEMA = "glm5check.snapshot/v1"
 BYTES_GZIP_ABOVE = 1 << 20
@@ -126,8 +128,15 @@ class _TarSink:
 _Sink = _DirSink | _TarSink
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _dump(sink: _Sink, name: str, value: Any) -> None:
-    sink.put(name, (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    # A byte that is not UTF-8 (an environment value, a process's argument) is a lone surrogate here:
+    # kept as its \udcXX escape, valid JSON that reads back to the same string, so replay sees that byte.
+    text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    sink.put(name, (text + "\n").encode("utf-8"))
 
 
 def _file_copy_name(path: str) -> str:
@@ -290,8 +299,8 @@ def _load(path: Path, default: Any = None) -> Any:
     if not os.path.lexists(path):  # a dangling link or a symlink loop is an error, not an absent part
         return default
     try:
-        return json.loads(_part(path).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return safejson.loads(_part(path))
+    except safejson.JsonProblem as exc:
         raise SnapshotError(f"snapshot file {path} is not readable JSON: {exc}") from None
 
 
@@ -436,7 +445,10 @@ def _byte_reads(folder: Path) -> LazyByteReads:
         blob = entry.get("data")
         if blob and not (folder / blob).is_file():
             raise SnapshotError(f"snapshot file {folder / blob} is missing or not a regular file")
-        reads.entries[(entry["path"], int(entry["offset"]), int(entry["length"]))] = (blob, entry.get("error"))
+        offset, length = whole_value(entry.get("offset"), 0), whole_value(entry.get("length"), 0)
+        if offset is None or length is None:
+            raise SnapshotError(f"snapshot file {folder / 'index.json'}: offset and length must be whole numbers")
+        reads.entries[(entry["path"], offset, length)] = (blob, entry.get("error"))
     return reads
 
 

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from glm5check.util.numbers import whole
+
 ARCHITECTURE = "GlmMoeDsaForCausalLM"
 MODEL_TYPE = "glm_moe_dsa"
 
@@ -68,6 +70,9 @@ CONFIG: dict[str, Any] = {
     "v_head_dim": 256,
     "vocab_size": 154880,
 }
+NUM_HIDDEN_LAYERS: int = CONFIG["num_hidden_layers"]
+MAX_POSITION_EMBEDDINGS: int = CONFIG["max_position_embeddings"]
+NUM_ATTENTION_HEADS: int = CONFIG["num_attention_heads"]
 
 GENERATION_CONFIG: dict[str, Any] = {
     "eos_token_id": [154820, 154827, 154829],
@@ -98,7 +103,7 @@ class Tensor:
 
 def layer_of(name: str) -> int | None:
     match = _LAYER.match(name)
-    return int(match.group(1)) if match else None
+    return whole(match.group(1), digits=9) if match else None
 
 
 def mtp_layer(config: dict[str, Any]) -> int:
@@ -107,7 +112,7 @@ def mtp_layer(config: dict[str, Any]) -> int:
     layers = config.get("num_hidden_layers")
     if isinstance(layers, int) and not isinstance(layers, bool) and layers > 0:
         return layers
-    return int(CONFIG["num_hidden_layers"])
+    return NUM_HIDDEN_LAYERS
 
 
 class _Builder:

@@ -12,13 +12,13 @@ reads.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from glm5check.errors import ConfigError
 from glm5check.knowledge import vllm_flags
+from glm5check.knowledge.limits import SERVE_RANGES
 from glm5check.knowledge.profiles import Profile, ServePlan
 from glm5check.parsers.launch_script import (
     ParsedScript,
@@ -28,6 +28,8 @@ from glm5check.parsers.launch_script import (
     parse_script,
     show,
 )
+from glm5check.util import safejson
+from glm5check.util.numbers import decimal, human_whole, whole
 
 # Plan fields and the flag that sets each (the flag's kind decides how its value is read).
 FIELD_FLAGS: dict[str, str] = {
@@ -70,6 +72,8 @@ _INT_FIELDS = frozenset(
     }
 )
 _HUMAN_INT_FIELDS = frozenset({"max_model_len", "max_num_batched_tokens"})
+# A port outside 1-65535 is given to the plan: net.ports judges it (vllm serve cannot listen on it).
+_PORT_FIELDS = frozenset({"port", "data_parallel_rpc_port"})
 _JSON_FIELDS = frozenset({"speculative_config", "compilation_config", "additional_config"})
 
 
@@ -378,9 +382,11 @@ def _convert(name: str, item: ServeFlag, problems: list[ServeProblem]) -> Any:
         return _INVALID
 
     if name in _INT_FIELDS:
-        if not re.fullmatch(r"-?\d+", text):
+        number = whole(text, signed=True)
+        if number is None:
             return invalid("not a whole number (vllm would stop with `invalid int value`)")
-        return int(text)
+        in_range = name in _PORT_FIELDS or SERVE_RANGES[name].admits(number)
+        return number if in_range else invalid(SERVE_RANGES[name].requirement())
     if name in _HUMAN_INT_FIELDS:
         if name == "max_model_len" and text.lower() in ("auto", "-1"):
             problems.append(
@@ -394,26 +400,23 @@ def _convert(name: str, item: ServeFlag, problems: list[ServeProblem]) -> Any:
                 )
             )
             return _INVALID
-        number = parse_human_int(text)
-        return invalid("not a whole number (such as 32768, 32k or 32K)") if number is None else number
+        number = human_whole(text)
+        if number is None:
+            return invalid("not a whole number (such as 32768, 32k or 32K)")
+        return number if SERVE_RANGES[name].admits(number) else invalid(SERVE_RANGES[name].requirement())
     if name == "gpu_memory_utilization":
-        try:
-            number = float(text)
-        except ValueError:
+        fraction = decimal(text)
+        if fraction is None:
             return invalid("not a number")
-        if not 0 < number <= 1:
-            return invalid("must be a fraction in (0, 1], such as 0.95")
-        return number
+        admitted = SERVE_RANGES[name].admits(fraction)
+        return fraction if admitted else invalid("must be a fraction in (0, 1], such as 0.95")
     if name in _JSON_FIELDS:
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return invalid(f"not valid JSON ({exc.msg} at character {exc.pos})")
-        except RecursionError:
-            return invalid("not valid JSON (nested too deep)")
-        if not isinstance(value, dict):
-            return invalid("must be a JSON object such as '{\"key\": value}'")
-        return value
+            return safejson.loads(text, expect=dict)
+        except safejson.JsonProblem as exc:
+            if "not a JSON" in str(exc):
+                return invalid("must be a JSON object such as '{\"key\": value}'")
+            return invalid(f"not valid JSON ({exc})")
     if name == "served_model_name":
         return text.split()[0] if text.split() else text
     return text
@@ -424,8 +427,8 @@ def _dotted(current: Any, key: str, item: ServeFlag) -> dict[str, Any]:
     result = dict(current) if isinstance(current, dict) else {}
     raw = item.value or ""
     try:
-        value: Any = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: nested too deep
+        value: Any = safejson.loads(raw)
+    except safejson.JsonProblem:  # a plain word: `--compilation-config.mode FULL`
         value = raw
     target = result
     parts = key.split(".")
@@ -479,19 +482,4 @@ def _check_compilation(config: dict[str, Any], source: str, problems: list[Serve
 
 
 def _line(source: str) -> int | None:
-    tail = source.rsplit(" ", 1)[-1]
-    return int(tail) if tail.isdigit() else None
-
-
-def parse_human_int(text: str) -> int | None:
-    """vLLM's human-readable integers: 32768, 32k (= 32000), 32K (= 32768), 1.5m, 2G; None if not one."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmMgGtT]?)", text.strip())
-    if not match:
-        return None
-    number, suffix = match.groups()
-    if not suffix:
-        return int(number) if "." not in number and len(number) <= 18 else None
-    power = "kmgt".index(suffix.lower()) + 1
-    base = 1000 if suffix.islower() else 1024
-    value = float(number) * base**power
-    return int(value) if value.is_integer() else None
+    return whole(source.rsplit(" ", 1)[-1], digits=9)

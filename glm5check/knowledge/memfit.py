@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from glm5check.util.numbers import whole
 from glm5check.util.units import GIB, MIB
 
 # vllm-ascend's SFA backend at the pinned commit: (kv_lora_rank 512 + qk_rope 64 + indexer 128) × 2 bytes.
@@ -57,8 +58,7 @@ def usable_hbm_mb(total_mb: int) -> int:
 def hccl_buffsize_value(raw: str) -> int | None:
     """HCCL_BUFFSIZE in MB, or None when it is not a positive whole number (ASCII digits only: int()
     refuses "²" and numbers of over 4300 digits)."""
-    raw = raw.strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 and int(raw) > 0 else None
+    return whole(raw, digits=9, low=1)
 
 
 _EXPERT = re.compile(r"\.mlp\.experts\.\d+\.")
@@ -96,7 +96,7 @@ class Assumptions:
         tp_group = plan.tp > 1
         ep_group = plan.expert_parallel and plan.ep > 1
         dp_group = plan.dp > 1
-        return int(tp_group) + int(ep_group) + int(dp_group)
+        return sum((tp_group, ep_group, dp_group))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from glm5check.parsers.launch_script import RuntimeValue, template_parts
+from glm5check.util.numbers import is_whole, whole
 
 _MAX_DEPTH = 8  # variables copying variables: a cycle cannot occur in a script read top to bottom
 _LISTING = {"ip", "ifconfig"}  # commands that list this host's interfaces and their addresses
@@ -142,7 +143,9 @@ def _filter(stage: list[str], text: str | None) -> str | None:
     awk = re.fullmatch(r"\{\s*print\s+\$(\d+)\s*;?\s*\}", stage[1]) if stage[0] == "awk" and len(stage) == 2 else None
     if awk:
         fields = first_line.split()
-        index = int(awk.group(1))
+        index = whole(awk.group(1), digits=6)
+        if index is None:
+            return None
         return (" ".join(fields) if index == 0 else fields[index - 1]) if index <= len(fields) else ""
     if stage[0] == "cut":
         return _cut(stage[1:], first_line)
@@ -159,7 +162,9 @@ def _cut(args: list[str], line: str) -> str | None:
     if not match:
         return None
     delimiter = match.group(1) or match.group(4)
-    index = int(match.group(2) or match.group(3))
+    index = whole(match.group(2) or match.group(3), digits=6)
+    if index is None:
+        return None
     parts = line.split(delimiter)
     return parts[index - 1] if 0 < index <= len(parts) else ""
 
@@ -168,7 +173,7 @@ def _nic_carrying(stages: list[list[str]], text: str, host: HostFacts) -> tuple[
     """`ip … addr | grep ADDR | awk …` and `ifconfig | grep -B1 ADDR | …` name the interface that
     carries ADDR: read as exactly that."""
     grep = next((stage for stage in stages[1:] if stage and stage[0] == "grep"), None)
-    address = next((arg for arg in (grep or [])[1:] if not arg.startswith("-") and not arg.isdigit()), None)
+    address = next((arg for arg in (grep or [])[1:] if not arg.startswith("-") and not is_whole(arg)), None)
     if address is None:
         return None, f"glm5check does not run {text[:60]}"
     address = address.strip("\"'")

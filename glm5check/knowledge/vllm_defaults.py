@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from glm5check.knowledge.stacks import DEFAULT_STACK, Stack, load_stack
+from glm5check.util.numbers import whole_value
 
 # Plan fields the stack's defaults table does not cover: the value and the line of vllm 0.16.0 that sets it.
 _NOT_IN_STACK: dict[str, tuple[Any, str]] = {
@@ -95,9 +96,10 @@ def derived_max_model_len(config: Mapping[str, Any] | None, origin: str = "confi
     rope = rope if isinstance(rope, dict) else {}
     factor, rope_type = rope.get("factor"), rope.get("rope_type", rope.get("type"))
     if isinstance(factor, (int, float)) and rope_type not in (None, "default", "su", "longrope", "llama3"):
-        base = rope.get("original_max_position_embeddings", length) if rope_type == "yarn" else length
+        original = whole_value(rope.get("original_max_position_embeddings"), low=1)
+        base = original or length if rope_type == "yarn" else length
         return int(base * factor), f"{key} {base} × RoPE factor {factor} of {origin}"
-    return int(length), f"{key} {length} of {origin}"
+    return length, f"{key} {length} of {origin}"
 
 
 def default_for(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from glm5check.util.numbers import whole
+
 _CANN_VERSION = re.compile(
     r"^(?P<major>\d+)\.(?P<minor>\d+)\.(?:(?P<patch>\d+)|RC(?P<rc>\d+)|T(?P<test>\d+))"
     r"(?:\.alpha(?P<alpha>\d+))?(?:\..*)?$",
@@ -127,13 +129,14 @@ def cann_version_key(version: str | None) -> tuple[int, ...] | None:
     match = _CANN_VERSION.match(version.strip())
     if not match:
         return None
-    try:  # int() refuses a number of over 4300 digits
-        major, minor = int(match["major"]), int(match["minor"])
-        alpha = (0, int(match["alpha"])) if match["alpha"] else (1, 0)
-        if match["patch"] is not None:
-            return (major, minor, 2, int(match["patch"]), *alpha)
-        if match["rc"] is not None:
-            return (major, minor, 1, int(match["rc"]), *alpha)
-        return (major, minor, 0, int(match["test"]), *alpha)
-    except ValueError:
+    read = {key: whole(value) for key, value in match.groupdict().items() if value is not None}
+    numbers = {key: number for key, number in read.items() if number is not None}
+    if len(numbers) != len(read):  # a number of over 18 digits is no CANN version
         return None
+    major, minor = numbers["major"], numbers["minor"]
+    alpha = (0, numbers["alpha"]) if "alpha" in numbers else (1, 0)
+    if "patch" in numbers:
+        return (major, minor, 2, numbers["patch"], *alpha)
+    if "rc" in numbers:
+        return (major, minor, 1, numbers["rc"], *alpha)
+    return (major, minor, 0, numbers["test"], *alpha)

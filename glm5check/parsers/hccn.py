@@ -14,6 +14,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from glm5check.util.numbers import decimal, whole
+
 _COMMAND_RE = re.compile(r"hccn_tool\b.*?-i\s+(\d+)")
 _DEVICE_PREFIX_RE = re.compile(r"^\[(?:devid|device)\s+(\d+)\]")
 
@@ -26,14 +28,6 @@ def valid_ip(text: str | None) -> str | None:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
         return None
-
-
-def _int(text: str | None) -> int | None:
-    """A decimal number; None for anything else (superscript digits, numbers over 18 digits)."""
-    if text is None:
-        return None
-    text = text.strip()
-    return int(text) if text.isdecimal() and len(text) <= 18 else None
 
 
 def _lines(text: str) -> list[str]:
@@ -64,7 +58,7 @@ def _parse_values(text: str, pattern: re.Pattern[str]) -> Values:
             continue
         command = _COMMAND_RE.search(line)
         if command:
-            device = _int(command.group(1))
+            device = whole(command.group(1))
             continue
         match = pattern.search(line)
         if match:
@@ -127,7 +121,7 @@ def parse_ip(text: str) -> IpOutput:
         command = _COMMAND_RE.search(stripped)
         key, sep, value = stripped.partition(":")
         if command:
-            device = _int(command.group(1))
+            device = whole(command.group(1))
         elif sep and key.strip() == "ipaddr":
             entries.append(IpEntry(device, valid_ip(value), None))
             if entries[-1].address is None:
@@ -245,7 +239,7 @@ _TLS_FIELD_RE = re.compile(r"^(subject|issuer|start_time|end_time|tls expiration
 
 def _tls_field(cert: TlsCert, name: str, value: str) -> TlsCert:
     if name == "tls expiration status":
-        return TlsCert(**{**cert.__dict__, "expiration_status": _int(value.split("]")[0])})
+        return TlsCert(**{**cert.__dict__, "expiration_status": whole(value.split("]")[0])})
     return TlsCert(**{**cert.__dict__, name: value or None})
 
 
@@ -266,13 +260,13 @@ def parse_tls(text: str) -> TlsOutput:
             alarm = _TLS_ALARM_RE.search(stripped)
             devices.append(
                 TlsDevice(
-                    device=_int(switch.group(1)),
-                    switch=_int(switch.group(2)),
-                    preconfigured=_int(preset.group(1)) if preset else None,
-                    alarm_days=_int(alarm.group(1)) if alarm else None,
+                    device=whole(switch.group(1)),
+                    switch=whole(switch.group(2)),
+                    preconfigured=whole(preset.group(1)) if preset else None,
+                    alarm_days=whole(alarm.group(1)) if alarm else None,
                 )
             )
-        elif cert and devices and devices[-1].device == _int(cert.group(1)):
+        elif cert and devices and devices[-1].device == whole(cert.group(1)):
             last = devices[-1]
             devices[-1] = TlsDevice(**{**last.__dict__, "certs": (*last.certs, TlsCert(cert.group(2)))})
         elif field_match and devices and devices[-1].certs:
@@ -325,7 +319,7 @@ def parse_ping(text: str) -> PingOutput:
         head = _PING_HEAD_RE.search(stripped)
         summary = _PING_SUMMARY_RE.search(stripped)
         if head:
-            runs.append(PingRun(_int(head.group(1)), valid_ip(head.group(2))))
+            runs.append(PingRun(whole(head.group(1)), valid_ip(head.group(2))))
         elif _PING_RECV_RE.search(stripped) and runs:
             runs[-1] = PingRun(**{**runs[-1].__dict__, "replies": runs[-1].replies + 1})
         elif summary:
@@ -335,9 +329,9 @@ def parse_ping(text: str) -> PingOutput:
                 PingRun(
                     **{
                         **base.__dict__,
-                        "transmitted": _int(summary.group(1)),
-                        "received": _int(summary.group(2)),
-                        "loss_pct": float(loss) if loss.count(".") <= 1 and loss.strip(".") else None,
+                        "transmitted": whole(summary.group(1)),
+                        "received": whole(summary.group(2)),
+                        "loss_pct": decimal(loss),
                     }
                 )
             )
@@ -368,7 +362,7 @@ def parse_hccn_conf(text: str) -> HccnConf:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _CONF_RE.match(line)
-        device = _int(match.group(2)) if match else None
+        device = whole(match.group(2)) if match else None
         if match and device is not None:
             devices.setdefault(device, {})[match.group(1)] = match.group(3)
         else:
@@ -402,7 +396,7 @@ def parse_key_values(text: str) -> KeyValues:
         body = line
         prefix = _DEVICE_PREFIX_RE.match(line)
         if prefix:
-            device, body = _int(prefix.group(1)), line[prefix.end() :]
+            device, body = whole(prefix.group(1)), line[prefix.end() :]
         indent = len(body) - len(body.lstrip())
         key, sep, value = body.strip().partition(":")
         if sep and _KEY_RE.match(key.strip()):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from glm5check.util.numbers import whole
+
 # Route types `ip` prints before the destination; a plain unicast route has no type word.
 _ROUTE_TYPES = frozenset(
     {"local", "broadcast", "multicast", "unreachable", "blackhole", "prohibit", "throw", "anycast", "nat"}
@@ -64,7 +66,7 @@ def parse_route_get(stdout: str, stderr: str = "") -> RouteLookup:
         dev=fields.get("dev"),
         src=fields.get("src"),
         via=fields.get("via"),
-        mtu=int(mtu) if mtu and mtu.isdecimal() and len(mtu) <= 9 else None,
+        mtu=whole(mtu, digits=9),
         error=_route_error(route_type, fields, line),
     )
 

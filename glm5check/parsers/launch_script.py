@@ -26,6 +26,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from glm5check.util.numbers import is_whole
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
 # Marks an expansion that could not be resolved; private-use code points never appear in real scripts.
@@ -379,7 +381,7 @@ def _drop_redirections(words: list[Word], ends: list[int]) -> list[Word]:
             continue
         if word.text and set(word.text) <= set("<>&"):
             start = end - len(word.text) + 1
-            if kept and kept[-1][0].text.isdigit() and kept[-1][1] == start - 1:
+            if kept and is_whole(kept[-1][0].text) and kept[-1][1] == start - 1:
                 kept.pop()
             skip_next = True
             continue

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from glm5check.util.numbers import decimal, is_whole, whole
+
 _VERSION_RE = re.compile(r"npu-smi\s+(\S+)\s+Version:\s*(\S+)", re.IGNORECASE)
 _PAIR_RE = re.compile(r"(\d+)\s*/\s*(\d+)")
 _BUS_ID_RE = re.compile(r"^[0-9A-Fa-fx]{4,8}:[0-9A-Fa-fx]{2}:[0-9A-Fa-fx]{2}\.[0-9A-Fa-fx]$")
@@ -76,29 +78,10 @@ class NpuSmiInfo:
 # -- the main table ----------------------------------------------------------------------------------
 
 
-def _int(text: str | None) -> int | None:
-    """A decimal number; None for anything else, including superscript digits (which `isdigit` accepts
-    and `int` refuses) and numbers too long to be real (`int` refuses over 4300 digits)."""
-    if text is None:
-        return None
-    text = text.strip()
-    return int(text) if text.isdecimal() and len(text) <= 18 else None
-
-
 def _ints(words: list[str]) -> list[int] | None:
     """Every word as a number, or None when one is not."""
-    numbers = [_int(w) for w in words]
+    numbers = [whole(w) for w in words]
     return None if None in numbers else numbers  # type: ignore[return-value]
-
-
-def _float(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if value == value and abs(value) != float("inf") else None
 
 
 def _is_border(line: str) -> bool:
@@ -177,7 +160,7 @@ def _is_data_row(cells: list[str], state: _State) -> bool:
     """Every data row starts with a number (NPU id, chip index), except the second row of a chip on the
     950 layout, whose id cells are empty and whose third cell is the Bus-Id value (or NA)."""
     first = next((cell for cell in cells if cell), "")
-    if first[:1].isdecimal():
+    if is_whole(first[:1]):
         return True
     layout = state.layout
     return bool(
@@ -215,12 +198,12 @@ def _npu_row(cells: list[str], layout: _Layout) -> dict[str, object] | None:
     """The first row of a chip: `| 0     910B1 | OK | 88.4  46  0 / 0 |` (v1) or
     `| 0      | Ascend950PR      | OK            | 195.6  56  0 / 0 |` (950); None when it is not one."""
     if layout.family == "950":
-        if len(cells) < 3 or _int(cells[0]) is None:
+        if len(cells) < 3 or whole(cells[0]) is None:
             return None
         words, health_words, rest = [cells[0], *cells[1].split()], cells[2].split(), cells[3:4]
     else:
         words, health_words, rest = cells[0].split(), cells[1].split() if len(cells) > 1 else [], cells[2:3]
-    npu = _int(words[0]) if words else None
+    npu = whole(words[0]) if words else None
     if npu is None:
         return None
     name = " ".join(words[1:]) or None
@@ -228,13 +211,13 @@ def _npu_row(cells: list[str], layout: _Layout) -> dict[str, object] | None:
     health = health_words[0] if len(health_words) == 1 else None
     if health is not None and (_BUS_ID_RE.match(health) or health == "NA" or ":" in health):
         return None  # the Bus-Id column: a chip row
-    if health is None and (name is None or name.isdecimal()):
+    if health is None and (name is None or is_whole(name)):
         return None  # "0  0" with no health: a chip row (chip + phy-id / device)
     row: dict[str, object] = {"npu": npu, "name": None if redacted else name, "health": health}
     if rest:
         values = _PAIR_RE.sub(" ", rest[0]).split()
-        row["power_w"] = _float(values[0]) if values else None
-        row["temp_c"] = _int(values[1]) if len(values) > 1 else None
+        row["power_w"] = decimal(values[0]) if values else None
+        row["temp_c"] = whole(values[1]) if len(values) > 1 else None
     return row
 
 
@@ -256,9 +239,9 @@ def _chip_fields(cells: list[str], layout: _Layout) -> dict[str, object] | None:
     fields["bus_id"] = bus if bus and _BUS_ID_RE.match(bus) else None
     if len(cells) < 2:
         return fields
-    pairs = [(_int(u), _int(t)) for u, t in _PAIR_RE.findall(cells[1])]
+    pairs = [(whole(u), whole(t)) for u, t in _PAIR_RE.findall(cells[1])]
     rest = _PAIR_RE.sub(" ", cells[1]).split()
-    fields["aicore_pct"] = _int(rest[0]) if rest else None
+    fields["aicore_pct"] = whole(rest[0]) if rest else None
     names: list[str] = []
     if layout.has_memory:
         names.append("memory")
@@ -302,8 +285,8 @@ def _read_process_row(line: str, cells: list[str], state: _State) -> None:
     if layout is None or len(cells) < 4 or ids is None or len(ids) != (2 if layout.with_chip else 1):
         state.unread.append(line)
         return
-    pid = _int(cells[1])
-    memory = _int(cells[3])
+    pid = whole(cells[1])
+    memory = whole(cells[3])
     if pid is None:
         state.unread.append(line)
         return
@@ -336,7 +319,7 @@ def _read_line(raw: str, state: _State) -> None:
         state.unread.append(line)
         return
     idle = _NO_PROCESS_RE.search(line)
-    idle_npu = _int(idle.group(1)) if idle else None
+    idle_npu = whole(idle.group(1)) if idle else None
     if idle_npu is not None:
         state.idle.append(idle_npu)
         return
@@ -359,7 +342,7 @@ def dcmi_error(text: str) -> tuple[int | None, str] | None:
     for line in text.splitlines():
         match = _DCMI_RE.search(line)
         if match:
-            return int(match.group(1)), line.strip()
+            return whole(match.group(1), signed=True, digits=9), line.strip()
     for line in text.splitlines():
         stripped = line.strip()
         lowered = stripped.lower()
@@ -451,7 +434,7 @@ def parse_key_values(text: str) -> KeyValueOutput:
 
 
 def _kv_int(kv: KeyValueOutput, key: str) -> int | None:
-    return _int(kv.first(key))
+    return whole(kv.first(key))
 
 
 def _known(value: str | None) -> str | None:
@@ -473,7 +456,7 @@ def parse_card_list(text: str) -> CardList:
     for block in kv.blocks:
         values = dict(block)
         if "NPU ID" in values:
-            npus.append((_int(values.get("NPU ID")), _int(values.get("Chip Count"))))
+            npus.append((whole(values.get("NPU ID")), whole(values.get("Chip Count"))))
     return CardList(_kv_int(kv, "Total Count"), tuple(npus), kv.unread)
 
 
@@ -511,15 +494,15 @@ _MAPPING_HEADERS = (
 
 def _mapping_row(columns: tuple[str, ...], line: str) -> ChipMapping | None:
     values = re.split(r"\s{2,}|\t", line.strip(), maxsplit=len(columns) - 1)
-    if len(values) != len(columns) or _int(values[0]) is None:
+    if len(values) != len(columns) or whole(values[0]) is None:
         return None
     named = dict(zip(columns, values))
     return ChipMapping(
-        _int(named["NPU ID"]),
-        _int(named["Chip ID"]),
-        _int(named.get("Chip Logic ID", named["Chip ID"])),
+        whole(named["NPU ID"]),
+        whole(named["Chip ID"]),
+        whole(named.get("Chip Logic ID", named["Chip ID"])),
         _known(named["Chip Name"]),
-        _int(named.get("Chip Phy-ID")),
+        whole(named.get("Chip Phy-ID")),
     )
 
 

@@ -8,7 +8,6 @@ The consistency rules are the ones the `safetensors` library enforces when it op
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from array import array
@@ -16,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import eq, itemgetter, sub
 from typing import Any, NamedTuple
+
+from glm5check.util import safejson
 
 PREFIX_BYTES = 8
 # The safetensors library refuses longer headers ("HeaderTooLarge"); so do we.
@@ -174,11 +175,10 @@ def parse_header(header: bytes, file_size: int | None = None) -> SafetensorsHead
         columns = _columns_from_compact(entries, problems)
     else:
         try:
-            raw = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            return SafetensorsHeader(length, problems=(f"header is not valid JSON: {exc}",))
-        if not isinstance(raw, dict):
-            return SafetensorsHeader(length, problems=("header is not a JSON object",))
+            raw = safejson.loads(text, max_chars=MAX_HEADER_BYTES, expect=dict)
+        except safejson.JsonProblem as exc:
+            reason = "header is not a JSON object" if "not a JSON" in str(exc) else f"header is not valid JSON: {exc}"
+            return SafetensorsHeader(length, problems=(reason,))
         metadata = _metadata(raw.pop("__metadata__", None), problems)
         columns = _columns_from_json(raw, problems)
         del raw
@@ -212,8 +212,8 @@ def _compact_entries(text: str) -> tuple[dict[str, str] | None, list[tuple[str, 
     position = 0
     if text.startswith(_METADATA_START):
         try:
-            value, position = json.JSONDecoder().raw_decode(text, len(_METADATA_START))
-        except (ValueError, RecursionError):
+            value, position = safejson.loads_at(text, len(_METADATA_START))
+        except safejson.JsonProblem:
             return None
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             return None

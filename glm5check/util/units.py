@@ -1,4 +1,4 @@
-"""Human-readable sizes for messages, and reading plain whole numbers."""
+"""Human-readable sizes for messages."""
 
 from __future__ import annotations
 
@@ -13,11 +13,4 @@ def fmt_bytes(count: float | None) -> str:
         if abs(count) >= size:
             value = count / size
             return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-    return f"{int(count)} B"
-
-
-def whole_number(text: str) -> int | None:
-    """A plain decimal count (ASCII digits, at most 18 of them), else None: `isdigit()` also admits "²",
-    which int() refuses."""
-    text = text.strip()
-    return int(text) if text.isascii() and text.isdecimal() and len(text) <= 18 else None
+    return f"{count:.0f} B"

@@ -9,7 +9,9 @@ whole table takes about as long as its slowest few rows; each row is still its o
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO, assert_no_traceback, clean_env
@@ -38,6 +41,8 @@ class Invocation:
     path_prepend: list[Path] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     path_only: bool = False  # PATH holds only path_prepend (to make a system tool disappear)
+    stdout: str = "capture"  # or: "closed" (>&-), "dev-full" (> /dev/full), "broken-pipe" (reader gone)
+    background: list[subprocess.Popen[bytes]] = field(default_factory=list)  # killed after the run
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class Scenario:
     pattern: str  # regex the check's text (or the usage line) must match
     statuses: tuple[str, ...] = ("fail", "error")
     bound_s: float = 25.0
+    # Its own assertions on the finished process and its folder (the check and pattern are then unused).
+    verify: Callable[[subprocess.CompletedProcess[str], Path], None] | None = None
 
 
 @dataclass
@@ -55,6 +62,7 @@ class Ran:
     result: subprocess.CompletedProcess[str] | None
     elapsed_s: float
     hung: bool = False
+    folder: Path = Path()
 
 
 def run_args(profile: str, checks: tuple[str, ...], *extra: str) -> list[str]:
@@ -390,7 +398,355 @@ OTHER_SCENARIOS = [
     Scenario("snapshot-under-a-file", snapshot_to("{tmp}/a-file/snap"), USAGE, r"cannot write"),
 ]
 
-SCENARIOS = [*COMMAND_SCENARIOS, *FILE_SCENARIOS, *WEIGHTS_SCENARIOS, *SNAPSHOT_SCENARIOS, *OTHER_SCENARIOS]
+# -- untrusted values: numbers, generated shell, secrets, bytes (issue 12, classes 3, 5, 6 and 9) -----------
+
+
+def hostile_profile(body: str, *extra: str, command: str = "run") -> Callable[[Path], Invocation]:
+    """A profile file that extends a2-single with body, given to `command` (run, fix-env or fit)."""
+
+    def build(tmp: Path) -> Invocation:
+        path = tmp / "hostile.toml"
+        path.write_text(f'extends = "a2-single"\n{body}\n', encoding="utf-8")
+        head = [] if command == "run" else [command]
+        return Invocation([*head, "--profile-file", str(path), *extra])
+
+    return build
+
+
+def plain(*args: str, **changes: Any) -> Callable[[Path], Invocation]:
+    return lambda tmp: Invocation([arg.format(tmp=tmp) for arg in args], **changes)
+
+
+def _hostile_snapshot(tmp: Path) -> Invocation:
+    snap = _demo_copy(tmp)
+    meta = json.loads((snap / "snapshot.json").read_text(encoding="utf-8"))
+    meta["options"]["node_rank"] = 10**30
+    (snap / "snapshot.json").write_text(json.dumps(meta), encoding="utf-8")
+    return Invocation(run_args("a2-multi", ("npu.smi",), "--replay", str(snap)))
+
+
+NUMBER_SCENARIOS = [
+    Scenario(
+        "numbers-profile-tp-10000000",  # ran 22 s and used 1.3 GB before
+        hostile_profile("[serve]\ntensor_parallel_size = 10000000", "--check", "memory.fit"),
+        USAGE,
+        r"\[serve\] tensor_parallel_size must be a whole number from 1 to 64 \(vLLM requires it to divide",
+        bound_s=10,
+    ),
+    Scenario(
+        "numbers-profile-gpu-utilization-nan",
+        hostile_profile("[serve]\ngpu_memory_utilization = nan", "--check", "memory.fit"),
+        USAGE,
+        r"gpu_memory_utilization must be a number in \(0, 1\] .*, not nan",
+    ),
+    Scenario(
+        "numbers-profile-dp-negative",
+        hostile_profile("[serve]\ndata_parallel_size = -2", "--check", "npu.count"),
+        USAGE,
+        r"data_parallel_size must be a whole number from 1 to 1024",
+    ),
+    Scenario(
+        "numbers-profile-tp-times-dp",
+        hostile_profile("[serve]\ntensor_parallel_size = 64\ndata_parallel_size = 1024", command="fit"),
+        USAGE,
+        r"tensor_parallel_size × data_parallel_size must be at most 8192 NPUs",
+    ),
+    Scenario(
+        "numbers-option-timeout-inf",
+        plain("--profile", "a2-single", "--check", "npu.smi", "--timeout", "inf"),
+        USAGE,
+        r"'--timeout': 'inf' must be a number in \[0.1, 3600\]",
+    ),
+    Scenario(
+        "numbers-option-timeout-nan",
+        plain("--profile", "a2-single", "--check", "npu.smi", "--timeout", "nan"),
+        USAGE,
+        r"'--timeout': 'nan' must be a number in \[0.1, 3600\]",
+    ),
+    Scenario(
+        "numbers-option-node-rank-huge",
+        plain("--profile", "a2-multi", "--replay", "demo", "--node-rank", "9" * 40),
+        USAGE,
+        r"'--node-rank': '9{40}' must be a whole number from 0 to 1023",
+    ),
+    Scenario(
+        "numbers-fit-tp-zero", plain("fit", "--tp", "0"), USAGE, r"'--tp': '0' must be a whole number from 1 to 64"
+    ),
+    Scenario(
+        "numbers-serve-cmd-tp-huge",
+        plain(*run_args("a2-single", ("serve.args",)), "--serve-cmd", "vllm serve /m --tensor-parallel-size 10000000"),
+        "serve.args",
+        r"--tensor-parallel-size '10000000': must be a whole number from 1 to 64",
+        bound_s=15,
+    ),
+    Scenario(
+        "numbers-snapshot-node-rank", _hostile_snapshot, USAGE, r"the snapshot's node_rank must be a whole number"
+    ),
+]
+
+
+CANARY = "canary"
+INJECTED = f'$(touch {CANARY})\n`touch {CANARY}2`; touch {CANARY}3 \'"x" \x1b[31m'
+
+
+def sourcing_runs_nothing(exit_code: int, variable: str = "", value: str = "") -> Callable[..., None]:
+    """fix-env's output, sourced by bash in the scenario's folder, creates no file; variable has value."""
+
+    def verify(result: subprocess.CompletedProcess[str], folder: Path) -> None:
+        assert result.returncode == exit_code, result.stderr
+        (folder / "fix.sh").write_text(result.stdout, encoding="utf-8")
+        shown = f'; printf %s "${variable}"' if variable else ""
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-c", f"source ./fix.sh{shown}"],
+            capture_output=True, text=True, cwd=folder, timeout=30, env=clean_env(),
+        )  # fmt: skip
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        assert not list(folder.glob(f"{CANARY}*")), "the script ran a command"
+        assert done.stdout == value
+
+    return verify
+
+
+def _newline_in_serve_script(tmp: Path) -> Invocation:
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "serve-scripts" / "a2-single.sh").read_text(encoding="utf-8")
+    (tmp / "serve.sh").write_text(text.replace("HCCL_BUFFSIZE=200", f'HCCL_BUFFSIZE="100\ntouch {CANARY}"'))
+    return Invocation(["fix-env", "--profile", "a2-single", "--serve-script", str(tmp / "serve.sh")])
+
+
+FIX_ENV_SCENARIOS = [
+    Scenario(
+        "fix-env-profile-value-injection",
+        hostile_profile(f"[env]\nHCCL_OP_EXPANSION_MODE = {json.dumps(INJECTED)}", command="fix-env"),
+        "",
+        "",
+        verify=sourcing_runs_nothing(0, "HCCL_OP_EXPANSION_MODE", INJECTED),
+    ),
+    Scenario("fix-env-serve-script-newline", _newline_in_serve_script, "", "", verify=sourcing_runs_nothing(1)),
+    Scenario(
+        "fix-env-prompt-command",
+        hostile_profile('[env]\nPROMPT_COMMAND = "touch canary"', command="fix-env"),
+        USAGE,
+        r"fix-env refuses to export PROMPT_COMMAND: the shell or a program would run its value",
+    ),
+    Scenario(
+        "fix-env-name-not-a-variable",
+        hostile_profile('[env]\n"X;touch canary" = "1"', command="fix-env"),
+        USAGE,
+        r"'X;touch canary' has a name that is not a variable name",
+    ),
+    Scenario(
+        "fix-env-nul-byte",
+        hostile_profile('[env]\nHCCL_OP_EXPANSION_MODE = "A\\u0000IV"', command="fix-env"),
+        USAGE,
+        r"'HCCL_OP_EXPANSION_MODE' has a NUL byte",
+    ),
+]
+
+
+PLANTED = {  # secrets planted in the environment, the launch command and other processes
+    "REDIS_URL": "redis://:Q9emptyUser45@cache:6379/0",
+    "DATABASE_URL": "postgres://app:Q9at@inPassword46@db/glm",
+    "AZURE_STORAGE_CONNECTION_STRING": "AccountName=a;AccountKey=Q9accountKey47==;EndpointSuffix=x",
+    "ODBC_DSN": "Server=db;Uid=sa;Password=Q9connPw48;",
+    "MYSQL_PWD": "Q9mysqlPwd49",
+    "SMTP_PASS": "Q9smtpPass50",
+}
+PLANTED_SECRETS = ("Q9emptyUser45", "inPassword46", "Q9accountKey47", "Q9connPw48", "Q9mysqlPwd49", "Q9smtpPass50")
+SERVE_SECRETS = ("Q9underscoreFlag41", "Q9continued42", "Q9multiTwo43", "Q9multiThree44")
+PROCESS_SECRETS = {"curl": "Q9curlUser51", "mysql": "Q9mysqlAttached52", "sshpass": "Q9sshpass53", "redis": "Q9redis54"}
+
+
+def nothing_leaks(*secrets: str, snapshot: bool = False) -> Callable[..., None]:
+    def verify(result: subprocess.CompletedProcess[str], folder: Path) -> None:
+        assert result.returncode in (0, 1), result.stderr
+        outputs = {"stdout": result.stdout, "stderr": result.stderr}
+        if snapshot:
+            files = [p for p in (folder / "snap").rglob("*") if p.is_file()]
+            assert any(p.name == "env.json" for p in files)
+            outputs |= {str(p): p.read_text(encoding="utf-8", errors="replace") for p in files}
+        leaks = [(secret, label) for secret in secrets for label, text in outputs.items() if secret in text]
+        assert not leaks, leaks
+
+    return verify
+
+
+def _serve_script_secrets(tmp: Path) -> Invocation:
+    underscore, continued, two, three = SERVE_SECRETS
+    (tmp / "serve.sh").write_text(
+        "vllm serve /models/GLM-5 \\\n  --tensor-parallel-size 8 \\\n"
+        f"  --api_key {underscore} \\\n  --api-key \\\n    {continued} \\\n"
+        f"  --api-key K1 {two} {three} \\\n  --port 8077\n",
+        encoding="utf-8",
+    )
+    return Invocation(["snapshot", "--profile", "a2-single", "--check", "serve.args", "--serve-script",
+                       str(tmp / "serve.sh"), "-o", str(tmp / "snap")])  # fmt: skip
+
+
+def _process_secrets(tmp: Path) -> Invocation:
+    argvs = [
+        ["curl", "-u", f"ops:{PROCESS_SECRETS['curl']}", "http://127.0.0.1:9/"],
+        ["mysql", "-uroot", f"-p{PROCESS_SECRETS['mysql']}", "glm"],
+        ["sshpass", "-p", PROCESS_SECRETS["sshpass"], "ssh", "node1"],
+        ["redis-cli", "-a", PROCESS_SECRETS["redis"], "ping"],
+    ]
+    background = [subprocess.Popen(["sh", "-c", "sleep 60; :", *argv], start_new_session=True) for argv in argvs]
+    args = ["snapshot", "--profile", "a2-multi", "--node-rank", "0", "--node0-ip", "127.0.0.1", "--check", "net.ports"]
+    return Invocation([*args, "-o", str(tmp / "snap")], background=background)
+
+
+def hosts_are_pseudonyms(result: subprocess.CompletedProcess[str], folder: Path) -> None:
+    report = json.loads(result.stdout)
+    text = json.dumps(report)
+    for address in ("fd12:3456:789a::12", "10.9.9.9"):
+        assert address not in text
+    assert report["node"]["hostname"].startswith("host-")
+    assert {r["id"] for r in report["results"]} == {"env.vars"}
+
+
+SECRET_SCENARIOS = [
+    Scenario(
+        "secrets-serve-script-flags", _serve_script_secrets, "", "", verify=nothing_leaks(*SERVE_SECRETS, snapshot=True)
+    ),
+    Scenario(
+        "secrets-environment-connection-strings",
+        plain("snapshot", "--profile", "a2-single", "--check", "env.vars", "-o", "{tmp}/snap", env=PLANTED),
+        "",
+        "",
+        verify=nothing_leaks(*PLANTED_SECRETS, snapshot=True),
+    ),
+    Scenario(
+        "secrets-other-processes",
+        _process_secrets,
+        "",
+        "",
+        verify=nothing_leaks(*PROCESS_SECRETS.values(), snapshot=True),
+    ),
+    Scenario(
+        "secrets-redact-hosts-ipv6",
+        plain(
+            *run_args("a2-multi", ("env.vars",), "--node-rank", "1", "--node0-ip", "10.9.9.9"),
+            "--redact-salt",
+            "t42",
+            env={"HCCL_IF_IP": "fd12:3456:789a::12"},
+        ),
+        "",
+        "",
+        verify=hosts_are_pseudonyms,
+    ),
+]
+
+
+# The line npu.smi quotes in its message, with escape sequences, a control character, U+FFFE and a
+# byte that is not UTF-8 in it: the JUnit XML was not well-formed and the terminal got the escapes raw.
+ESCAPES = b"dcmi module initialize failed \x1b[2J\x1b[31m\x1b]0;owned\x07 \x01\xef\xbf\xbe\xff ret is -8005\n"
+
+
+def npu_smi_printing_escapes(fmt: str) -> Callable[[Path], Invocation]:
+    def build(tmp: Path) -> Invocation:
+        tools.printing_tool(tmp / "bin", "npu-smi", ESCAPES)
+        args = ["--profile", "a2-single", "--check", "npu.smi", "--timeout", PROBE_TIMEOUT, "--format", fmt]
+        return Invocation(args, [tmp / "bin"])
+
+    return build
+
+
+TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def inert(fmt: str, code: int | None = None, shows: str = "") -> Callable[..., None]:
+    """The output parses in its format, holds no control character or escape sequence (shows: the text
+    that stands for one), and the exit code is the run's own (code, or 0/1 when None)."""
+
+    def verify(result: subprocess.CompletedProcess[str], folder: Path) -> None:
+        assert result.returncode == code if code is not None else result.returncode in (0, 1), result.stderr
+        written = folder / "report.out"
+        text = written.read_text(encoding="utf-8") if written.exists() else result.stdout
+        assert "internal error" not in result.stderr and not TERMINAL_UNSAFE.search(text)
+        if fmt == "json":
+            json.loads(text)
+        elif fmt == "junit":
+            import xml.etree.ElementTree as ET
+
+            ET.fromstring(text.encode())
+        else:
+            assert text.splitlines()[-1].startswith(tuple("0123456789")), text[-300:]
+        assert shows in text
+
+    return verify
+
+
+def quiet_exit(code: int) -> Callable[..., None]:
+    def verify(result: subprocess.CompletedProcess[str], folder: Path) -> None:
+        assert (result.returncode, result.stderr) == (code, ""), result.stderr
+
+    return verify
+
+
+def snapshot_keeps_the_byte(result: subprocess.CompletedProcess[str], folder: Path) -> None:
+    assert result.returncode in (0, 1), result.stderr
+    assert '"2\\udcff0"' in (folder / "snap" / "system" / "env.json").read_text(encoding="utf-8")
+
+
+NON_UTF8_ENV = {"HCCL_BUFFSIZE": "2\udcff0"}  # the byte 0xff, as os.environ holds it
+ENV_VARS = ("--profile", "a2-single", "--check", "env.vars")
+NODE1 = ("--profile", "a2-multi", "--replay", "demo:a2-node1")  # a run whose own exit code is 1
+NODE0 = ("--profile", "a2-multi", "--replay", "demo")  # and one whose code is 0
+BYTE_SCENARIOS = [
+    Scenario(
+        "bytes-probe-escapes-junit", npu_smi_printing_escapes("junit"), "", "", verify=inert("junit", 1, "x1b[2J")
+    ),
+    Scenario(
+        "bytes-probe-escapes-table", npu_smi_printing_escapes("table"), "", "", verify=inert("table", 1, "x1b[2J")
+    ),
+    Scenario("bytes-probe-escapes-json", npu_smi_printing_escapes("json"), "", "", verify=inert("json", 1, "x1b[2J")),
+    Scenario(
+        "bytes-env-non-utf8-json-file",
+        plain(*ENV_VARS, "--format", "json", "-o", "{tmp}/report.out", env=NON_UTF8_ENV),
+        "",
+        "",
+        verify=inert("json", None, "2\\\\xff0"),
+    ),
+    Scenario(
+        "bytes-env-non-utf8-json-stdout",
+        plain(*ENV_VARS, "--format", "json", env={**NON_UTF8_ENV, "PYTHONIOENCODING": "utf-8"}),
+        "",
+        "",
+        verify=inert("json", None, "2\\\\xff0"),
+    ),
+    Scenario(
+        "bytes-env-non-utf8-snapshot",
+        plain("snapshot", "--profile", "a2-single", "--check", "env.vars", "-o", "{tmp}/snap", env=NON_UTF8_ENV),
+        "",
+        "",
+        verify=snapshot_keeps_the_byte,
+    ),
+    Scenario(
+        "bytes-latin1-terminal", plain(*NODE1, env={"PYTHONIOENCODING": "latin-1"}), "", "", verify=inert("table", 1)
+    ),
+    Scenario(
+        "bytes-ascii-terminal-json",
+        plain(*NODE1, "--format", "json", env={"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}),
+        "",
+        "",
+        verify=inert("json", 1),
+    ),
+    # click ended a run whose reader went away with exit 1 whatever the run's own code (here 0).
+    Scenario("bytes-reader-gone", plain(*NODE0, stdout="broken-pipe"), "", "", verify=quiet_exit(0)),
+    Scenario("bytes-stdout-closed", plain(*NODE1, stdout="closed"), "", "", verify=quiet_exit(1)),
+    Scenario("bytes-stdout-dev-full", plain(*NODE1, stdout="dev-full"), "", "", verify=quiet_exit(1)),
+]
+UNTRUSTED_VALUE_SCENARIOS = [*NUMBER_SCENARIOS, *FIX_ENV_SCENARIOS, *SECRET_SCENARIOS, *BYTE_SCENARIOS]
+
+SCENARIOS = [
+    *COMMAND_SCENARIOS,
+    *FILE_SCENARIOS,
+    *WEIGHTS_SCENARIOS,
+    *SNAPSHOT_SCENARIOS,
+    *OTHER_SCENARIOS,
+    *UNTRUSTED_VALUE_SCENARIOS,
+]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 
@@ -404,23 +760,39 @@ def _environment(invocation: Invocation) -> dict[str, str]:
     return env
 
 
+def _launch(invocation: Invocation, tmp: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """The CLI as a real process, its stdout captured, closed, /dev/full, or a pipe nobody reads."""
+    command = [sys.executable, "-m", "glm5check", *invocation.args]
+    options: dict[str, Any] = {"text": True, "errors": "replace", "cwd": tmp, "stdin": subprocess.DEVNULL}
+    options["env"] = _environment(invocation)
+    if invocation.stdout in ("closed", "dev-full"):
+        if invocation.stdout == "closed":
+            command = ["bash", "-c", 'exec "$@" >&-', "glm5check", *command]
+        with open("/dev/full" if invocation.stdout == "dev-full" else os.devnull, "w") as target:
+            done = subprocess.run(command, stdout=target, stderr=subprocess.PIPE, timeout=timeout, **options)
+        return subprocess.CompletedProcess(command, done.returncode, "", done.stderr)
+    if invocation.stdout == "broken-pipe":
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)
+        assert process.stdout is not None
+        process.stdout.close()  # the reader is gone before the first line (`| head -0`)
+        process.stdout = None
+        _, stderr = process.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(command, process.returncode, "", stderr)
+    return subprocess.run(command, capture_output=True, timeout=timeout, **options)
+
+
 def _run(scenario: Scenario, tmp: Path) -> Ran:
     invocation = scenario.build(tmp)
     started = time.monotonic()
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "glm5check", *invocation.args],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            env=_environment(invocation),
-            cwd=tmp,
-            stdin=subprocess.DEVNULL,
-            timeout=scenario.bound_s + 30,
-        )
+        result = _launch(invocation, tmp, scenario.bound_s + 30)
     except subprocess.TimeoutExpired:
-        return Ran(None, time.monotonic() - started, hung=True)
-    return Ran(result, time.monotonic() - started)
+        return Ran(None, time.monotonic() - started, hung=True, folder=tmp)
+    finally:
+        for process in invocation.background:  # each in its own session: the shell and its sleep
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return Ran(result, time.monotonic() - started, folder=tmp)
 
 
 @pytest.fixture(scope="module")
@@ -450,6 +822,7 @@ def _check_text(rows: list[dict[str, object]]) -> str:
 def test_at_least_thirty_scenarios() -> None:
     assert len(SCENARIOS) >= 30
     assert len(BY_NAME) == len(SCENARIOS)
+    assert len(UNTRUSTED_VALUE_SCENARIOS) >= 20
 
 
 @pytest.mark.parametrize("name", list(BY_NAME))
@@ -461,6 +834,9 @@ def test_fault(name: str, outcomes: dict[str, Ran]) -> None:
     result = ran.result
     assert result is not None
     assert_no_traceback(result)
+    if scenario.verify is not None:
+        scenario.verify(result, ran.folder)
+        return
     if scenario.check == USAGE:
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2, (result.returncode, result.stderr[-2000:])

@@ -6,11 +6,14 @@ environment the guide exports and the software pins. `"unset"` as a value remove
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from glm5check.errors import ConfigError
+from glm5check.knowledge.limits import profile_refusals
+from glm5check.util.numbers import whole_value
 from glm5check.util.resources import package_text
 
 if sys.version_info >= (3, 11):
@@ -19,6 +22,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 UNSET = "unset"
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BUILTIN = ("a2-single", "a3-single", "a2-multi", "a3-multi")
 
 
@@ -86,7 +90,8 @@ class ServePlan:
     @property
     def uses_mtp(self) -> bool:
         spec = self.speculative_config or {}
-        return spec.get("method") in ("deepseek_mtp", "mtp") and int(spec.get("num_speculative_tokens", 0) or 0) > 0
+        tokens = whole_value(spec.get("num_speculative_tokens"), low=1)
+        return spec.get("method") in ("deepseek_mtp", "mtp") and tokens is not None
 
 
 @dataclass(frozen=True)
@@ -250,10 +255,14 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
         values = data.get(table, {})
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
             raise ProfileError(f"{origin}: [{table}] must map variable names to strings")
+        for name, value in values.items():
+            if not _VARIABLE.fullmatch(name) or "\0" in value:
+                what = "a NUL byte" if _VARIABLE.fullmatch(name) else "a name that is not a variable name"
+                raise ProfileError(f"{origin}: [{table}] {name!r} has {what} (an environment cannot hold it)")
     for name, kind in data.get("node_env", {}).items():
         if kind not in ("address", "interface"):
             raise ProfileError(f'{origin}: [node_env] {name} must be "address" or "interface"')
-    return Profile(
+    profile = Profile(
         name=str(data["name"]),
         description=str(data.get("description", "")),
         env=dict(data.get("env", {})),
@@ -261,6 +270,16 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
         source=source,
         **built,
     )
+    return check_numbers(profile, origin)
+
+
+def check_numbers(profile: Profile, origin: str) -> Profile:
+    """The profile, when every number in it is one a deployment can have (glm5check.knowledge.limits);
+    else ProfileError (exit 2) naming the first field out of range and the range."""
+    refusals = profile_refusals({section: getattr(profile, section) for section in _SECTIONS})
+    if refusals:
+        raise ProfileError(f"{origin}: {refusals[0]}")
+    return profile
 
 
 def load_builtin(name: str) -> Profile:

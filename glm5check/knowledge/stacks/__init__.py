@@ -12,7 +12,6 @@ them. Pure: reads only files of this package. See docs/stacks.md.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 import sys
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from glm5check.errors import ConfigError
+from glm5check.util import safejson
 from glm5check.util.resources import package_text
 
 if sys.version_info >= (3, 11):
@@ -213,7 +213,7 @@ class Stack:
     def tables(self) -> dict[str, Any]:
         """The generated tables of this stack (<name>.tables.json)."""
         try:
-            tables = json.loads(package_text(__name__, f"{self.name}.tables.json"))
+            tables = safejson.loads(package_text(__name__, f"{self.name}.tables.json"))
         except (OSError, ValueError) as exc:
             raise StackError(f"cannot read the tables of stack {self.name}: {exc}") from exc
         if not isinstance(tables, dict) or tables.get("format") != TABLES_FORMAT:

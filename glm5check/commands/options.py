@@ -1,0 +1,28 @@
+"""Numeric command-line options, read with the one number reader and checked against their range
+(glm5check.knowledge.limits): `--timeout inf`, `--tp 0` or `--node-rank 99999999999` is exit 2 naming
+the option and what it accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from glm5check.util.numbers import Range
+
+
+class Bounded(click.ParamType):
+    """A whole or decimal number inside a Range (never nan, inf, "1e7" for a whole number, or "²")."""
+
+    def __init__(self, limit: Range) -> None:
+        self.limit = limit
+        self.name = "integer" if limit.whole else "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        parsed = value if self.limit.admits(value) else self.limit.parse(value) if isinstance(value, str) else None
+        if parsed is None:
+            self.fail(f"{value!r} {self.limit.requirement()}", param, ctx)
+        return parsed
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return self.limit.span()
