@@ -10,7 +10,8 @@ from glm5check.engine.check import Result, check, failed, passed, skipped, warne
 from glm5check.engine.context import reported_fact
 from glm5check.errors import ProbeFailed
 from glm5check.facts.context import Context
-from glm5check.facts.weights import QUANT_DESCRIPTION, scan_weights
+from glm5check.facts.weights import scan_weights
+from glm5check.facts.weights_scan import QUANT_DESCRIPTION
 from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import FIELD_FLAGS, VLLM_DEFAULTS, ServeFlag, ServeInput
 from glm5check.util.redact import REDACTED, is_secret_name
@@ -254,10 +255,9 @@ def _mtp_items(ctx: Context) -> Iterator[Result]:
     if isinstance(scan, str):
         yield skipped(scan, item="--speculative-config")
         return
-    config = scan.config.data if scan.config and isinstance(scan.config.data, dict) else glm5.CONFIG
-    prefix = f"model.layers.{glm5.mtp_layer(config)}."
+    prefix = scan.mtp_prefix
     method = spec.get("method")
-    if scan.names_with_prefix(prefix):
+    if scan.mtp_names:
         yield passed(
             f"{method} with the MTP layer ({prefix}*) present",
             item="--speculative-config",

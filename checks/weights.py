@@ -10,16 +10,8 @@ from collections.abc import Iterator
 
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
 from glm5check.facts.context import Context
-from glm5check.facts.weights import (
-    GENERATION_CONFIG,
-    INDEX_FILES,
-    QUANT_DESCRIPTION,
-    TOKENIZER_FILES,
-    JsonFile,
-    Shard,
-    WeightsScan,
-    scan_weights,
-)
+from glm5check.facts.weights import GENERATION_CONFIG, TOKENIZER_FILES, scan_weights
+from glm5check.facts.weights_scan import INDEX_FILES, QUANT_DESCRIPTION, JsonFile, Shard, WeightsScan
 from glm5check.knowledge import glm5
 from glm5check.util.units import fmt_bytes
 
@@ -140,7 +132,7 @@ def _shard_message(shard: Shard, leftovers: tuple[str, ...]) -> tuple[str, str]:
 
 def _shard_result(shard: Shard, leftovers: tuple[str, ...]) -> Result:
     message, fix = _shard_message(shard, leftovers)
-    expected = shard.header.expected_file_size if shard.header else None
+    expected = shard.expected_file_size
     return failed(
         message, item=shard.name,
         expected=f"{expected:,} bytes" if expected else "a complete safetensors file",
@@ -172,7 +164,7 @@ def _map_results(scan: WeightsScan) -> list[Result]:
         absent_by_shard.setdefault(shard, []).append(name)
     results = []
     for shard in scan.shards:
-        absent = absent_by_shard.get(shard.name) if shard.header is not None else None
+        absent = absent_by_shard.get(shard.name) if shard.has_header else None
         if absent:
             results.append(failed(
                 f"index maps {len(absent)} tensor(s) to this shard that its header lacks, e.g. {absent[0]}",
@@ -188,7 +180,7 @@ def _total_result(scan: WeightsScan) -> Result | None:
     total = meta.get("total_size") if isinstance(meta, dict) else None
     if not isinstance(total, int):
         return None
-    sizes = {s.name: sum(s.header.sizes()) for s in scan.shards if s.header}
+    sizes = {s.name: s.tensor_bytes for s in scan.shards if s.has_header}
     every = sum(sizes.values())
     main = every - sum(sizes.get(name, 0) for name in ADD_ON_FILES)
     if total in (every, main):
@@ -359,10 +351,7 @@ def weights_mtp(ctx: Context) -> Result:
     skip = _folder_skip(scan)
     if skip:
         return skip
-    config = scan.config.data if scan.config and isinstance(scan.config.data, dict) else glm5.CONFIG
-    layer = glm5.mtp_layer(config)
-    prefix = f"model.layers.{layer}."
-    names = scan.names_with_prefix(prefix)
+    layer, prefix, names = scan.mtp_layer, scan.mtp_prefix, scan.mtp_names
     expected = f"{prefix}* (MTP) with embed_tokens and shared_head.head"
     if not names:
         return failed(

@@ -232,3 +232,14 @@ class Host(Protocol):
     def probe(
         self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None
     ) -> ProbeValue: ...
+
+    def recall(self, kind: str, subject: str, code: str) -> Any:
+        """A result computed earlier from subject (a folder) by the code hashed as `code`, when the host can
+        vouch that nothing it was computed from changed: a replay's snapshot digest, a live run's scan
+        cache (--cache-dir). None otherwise; the caller then computes it from the host's answers."""
+        ...
+
+    def remember(self, kind: str, subject: str, code: str, value: Any) -> None:
+        """Keep a result computed from subject for recall (a JSON value): into the snapshot being recorded,
+        or the live scan cache."""
+        ...

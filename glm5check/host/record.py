@@ -27,7 +27,7 @@ from glm5check.host.base import (
     StatInfo,
 )
 from glm5check.host.live import LiveHost
-from glm5check.host.snapshot import SnapshotData
+from glm5check.host.snapshot import Digest, SnapshotData
 from glm5check.util.redact import redact_argv, redact_env, redact_text
 
 
@@ -151,3 +151,11 @@ class RecordingHost:
         with self.data.lock:
             self.data.probes[(kind, key)] = value
         return value
+
+    def recall(self, kind: str, subject: str, code: str) -> Any:
+        return None  # a snapshot holds what was read now, so the subject is always read (and recorded)
+
+    def remember(self, kind: str, subject: str, code: str, value: Any) -> None:
+        """The digest goes into the snapshot beside the raw reads; its key is made when they are written."""
+        with self.data.lock:
+            self.data.digests[(kind, subject)] = Digest(value, code=code)

@@ -9,15 +9,20 @@ Layout (documented for users in docs/snapshot.md):
     files/index.json           every file read: path -> error / truncated
     files/<absolute path>      the content of each file read
     bytes/index.json           partial reads (safetensors headers): path, offset, length, error, data file
-    bytes/NNNN.bin             their bytes (NNNN.bin.gz, gzipped, when larger than 1 MiB)
+    bytes/NNNN.bin             their bytes (NNNN.bin.gz, gzipped, when larger than 64 KiB)
     system/*.json              env, resources, interfaces, sockets, processes, mounts, hostname, resolve,
                                disk_usage, stat, listdir, which, connect
     probes/<kind>.json         structured probes (e.g. git state of a source checkout) keyed by their key
+    digests/<kind>.json        results computed from the raw reads (the weights scan), by subject (a folder):
+                               {"key": sha256 of the code that computed it and of every recorded input about
+                               the subject, as stored here; "value": the result}. A replay uses one only
+                               when it makes the same key (see digest_key); otherwise it reads the raw inputs.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -25,7 +30,7 @@ import tarfile
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +55,7 @@ from glm5check.host.base import (
 from glm5check.host.inputs import InputError, read_input_bytes
 
 SNAPSHOT_SCHEMA = "glm5check.snapshot/v1"
-BYTES_GZIP_ABOVE = 1 << 20
+BYTES_GZIP_ABOVE = 64 * 1024
 # Command outputs and copied files are capped at 4 MiB when recorded; indexes are small. A bigger part
 # was not written by glm5check (and is not read into memory).
 SNAPSHOT_PART_CAP_BYTES = 64 * 1024 * 1024
@@ -58,6 +63,17 @@ SNAPSHOT_PART_CAP_BYTES = 64 * 1024 * 1024
 
 class SnapshotError(ConfigError):
     """A snapshot that cannot be read or written (exit code 2)."""
+
+
+@dataclass
+class Digest:
+    """A result computed from the recorded reads about a subject (JSON). Recorded with the hash of the code
+    that computed it; the key is made from that and the inputs when the snapshot is written, and is what a
+    snapshot read back holds."""
+
+    value: Any
+    code: str | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -85,6 +101,7 @@ class SnapshotData:
     report: dict[str, Any] | None = None
     # System reads that failed (e.g. "sockets" -> "listening sockets could not be read: …"), replayed as failures.
     system_errors: dict[str, str] = field(default_factory=dict)
+    digests: dict[tuple[str, str], Digest] = field(default_factory=dict)  # (kind, subject) -> digest
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
@@ -132,7 +149,8 @@ def _write_dir(data: SnapshotData, root: Path) -> None:
         _dump(root / "report.json", data.report)
     _write_commands(data, root)
     _write_files(data, root)
-    _write_bytes(data, root)
+    stored = _write_bytes(data, root)
+    _write_digests(data, root, stored)
     system = root / "system"
     singles: dict[str, Any] = {
         "env": data.env,
@@ -201,21 +219,91 @@ def _write_files(data: SnapshotData, root: Path) -> None:
     _dump(root / "files" / "index.json", index)
 
 
-def _write_bytes(data: SnapshotData, root: Path) -> None:
+def _stored_form(data: bytes) -> tuple[str, bytes]:
+    """The file suffix and bytes a byte read is stored as: reads over BYTES_GZIP_ABOVE (shard headers, the
+    chunks of a GLM-5-w4a8 index or quant description) are gzipped, ~15x smaller; gzip without a time stamp,
+    so the same read is always stored as the same bytes."""
+    if len(data) > BYTES_GZIP_ABOVE:
+        return ".bin.gz", gzip.compress(data, 6, mtime=0)
+    return ".bin", data
+
+
+def _write_bytes(data: SnapshotData, root: Path) -> dict[tuple[str, int, int], str]:
+    """Write the byte reads; the sha256 of each one's stored bytes (for digest keys)."""
+    stored_sha: dict[tuple[str, int, int], str] = {}
     if not data.byte_reads:
-        return
+        return stored_sha
     index = []
     for number, ((path, offset, length), read) in enumerate(sorted(data.byte_reads.items()), start=1):
         entry: dict[str, Any] = {"path": path, "offset": offset, "length": length, "error": read.error, "data": None}
         if read.data is not None:
-            # Big reads (a GLM-5-w4a8 index or quant description is ~20 MB of JSON) are gzipped: ~15x smaller.
-            big = len(read.data) > BYTES_GZIP_ABOVE
-            name = f"{number:04d}.bin" + (".gz" if big else "")
+            suffix, payload = _stored_form(read.data)
+            name = f"{number:04d}{suffix}"
             (root / "bytes").mkdir(parents=True, exist_ok=True)
-            (root / "bytes" / name).write_bytes(gzip.compress(read.data, 6, mtime=0) if big else read.data)
+            (root / "bytes" / name).write_bytes(payload)
             entry["data"] = name
+            stored_sha[(path, offset, length)] = hashlib.sha256(payload).hexdigest()
         index.append(entry)
     _dump(root / "bytes" / "index.json", index)
+    return stored_sha
+
+
+def _write_digests(data: SnapshotData, root: Path, stored_sha: dict[tuple[str, int, int], str]) -> None:
+    by_kind: dict[str, dict[str, Any]] = {}
+    for (kind, subject), digest in sorted(data.digests.items()):
+        key = digest.key
+        if digest.code is not None:
+            key = _key(digest.code, inputs_digest(data, subject, stored_sha.get))
+        by_kind.setdefault(kind, {})[subject] = {"key": key, "value": digest.value}
+    for kind, values in by_kind.items():
+        _dump(root / "digests" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values)
+
+
+# -- digest keys ---------------------------------------------------------------------------------------
+
+
+def _key(code: str, inputs: str) -> str:
+    return hashlib.sha256(f"{code}\0{inputs}".encode()).hexdigest()
+
+
+def _inside(path: str, subject: str) -> bool:
+    return path == subject or path.startswith(subject.rstrip("/") + "/")
+
+
+def inputs_digest(
+    data: SnapshotData, subject: str, stored_sha: Callable[[tuple[str, int, int]], str | None]
+) -> str:
+    """sha256 of every recorded answer about subject and below (listings, stats, files, and each byte read
+    as its error and the sha256 of its stored bytes): what a digest was computed from."""
+    digest = hashlib.sha256()
+
+    def add(*value: Any) -> None:
+        digest.update(json.dumps(value, sort_keys=True, ensure_ascii=False).encode() + b"\n")
+
+    for kind, answers in (("listdir", data.listings), ("stat", data.stats), ("file", data.files)):
+        for path in sorted(p for p in answers if _inside(p, subject)):
+            add(kind, asdict(answers[path]))  # type: ignore[call-overload]
+    for key in sorted(k for k in data.byte_reads if _inside(k[0], subject)):
+        add("bytes", *key, _read_error(data, key), stored_sha(key))
+    return digest.hexdigest()
+
+
+def _read_error(data: SnapshotData, key: tuple[str, int, int]) -> str | None:
+    reads = data.byte_reads
+    return reads.entries[key][1] if isinstance(reads, LazyByteReads) and key in reads.entries else reads[key].error
+
+
+def digest_key(data: SnapshotData, subject: str, code: str) -> str:
+    """The key a digest of subject computed by `code` must carry to be used in a replay of data."""
+    reads = data.byte_reads
+    if isinstance(reads, LazyByteReads):
+        return _key(code, inputs_digest(data, subject, reads.stored_sha256))
+
+    def stored_sha(key: tuple[str, int, int]) -> str | None:
+        read = reads[key].data
+        return None if read is None else hashlib.sha256(_stored_form(read)[1]).hexdigest()
+
+    return _key(code, inputs_digest(data, subject, stored_sha))
 
 
 # -- reading -----------------------------------------------------------------------------------------
@@ -280,7 +368,8 @@ def _read_archive(source: Path) -> SnapshotData:
             if not roots:
                 raise SnapshotError(f"{source} holds no snapshot.json")
             data = _read_dir(roots[0])
-            data.byte_reads = dict(data.byte_reads.items())  # the directory goes away: load them now
+            if isinstance(data.byte_reads, LazyByteReads):
+                data.byte_reads.keep_in_memory()  # the directory goes away: keep the stored (gzipped) bytes
             return data
     except (tarfile.TarError, OSError) as exc:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")
@@ -328,6 +417,7 @@ def _read_dir(root: Path) -> SnapshotData:
     for entry in _load(system / "connect.json", []):
         result = _tupled(ConnectResult, entry)
         data.connects[(result.address, result.port)] = result
+    data.digests = _read_digests(root / "digests")
     for probe_file in sorted((root / "probes").glob("*.json")) if (root / "probes").is_dir() else []:
         for key, entry in _load(probe_file, {}).items():
             kind = probe_file.stem
@@ -336,14 +426,48 @@ def _read_dir(root: Path) -> SnapshotData:
     return data
 
 
+def _read_digests(folder: Path) -> dict[tuple[str, str], Digest]:
+    """The digests a snapshot holds; a damaged digest file only means the raw inputs are read."""
+    digests: dict[tuple[str, str], Digest] = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            values = _load(path, {})
+        except SnapshotError:
+            continue
+        for subject, entry in values.items() if isinstance(values, dict) else ():
+            if isinstance(entry, dict) and isinstance(entry.get("key"), str) and "value" in entry:
+                digests[(path.stem, subject)] = Digest(entry["value"], key=entry["key"])
+    return digests
+
+
 class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
     """A snapshot directory's byte reads, each loaded (and gunzipped) from its file when asked for and not
-    kept: the GLM-5-w4a8 demo holds ~73 MB of header and index JSON that a replay reads once."""
+    kept: the GLM-5-w4a8 demo holds ~73 MB of header and index JSON that a replay reads once (or not at all,
+    when the weights scan's digest is used)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.entries: dict[tuple[str, int, int], tuple[str | None, str | None]] = {}  # -> (data file, error)
         self.loaded: dict[tuple[str, int, int], BytesRead] = {}  # reads stored by a caller, kept as given
+        self.in_memory: dict[str, bytes] | None = None  # data file -> its stored bytes (an unpacked archive)
+
+    def keep_in_memory(self) -> None:
+        """Hold every data file's stored bytes (gzipped as they are), for a folder about to be deleted."""
+        self.in_memory = {blob: _part(self.folder / blob) for blob, _ in self.entries.values() if blob}
+
+    def stored(self, blob: str) -> bytes:
+        return self.in_memory[blob] if self.in_memory is not None else _part(self.folder / blob)
+
+    def stored_sha256(self, key: tuple[str, int, int]) -> str | None:
+        """The sha256 of the bytes a read is stored as (not gunzipped): what digest keys are made of."""
+        if key in self.loaded:
+            data = self.loaded[key].data
+            return None if data is None else hashlib.sha256(_stored_form(data)[1]).hexdigest()
+        blob = self.entries[key][0]
+        try:
+            return None if blob is None else hashlib.sha256(self.stored(blob)).hexdigest()
+        except SnapshotError:
+            return "unreadable"
 
     def __getitem__(self, key: tuple[str, int, int]) -> BytesRead:
         if key in self.loaded:
@@ -352,7 +476,9 @@ class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
         if blob is None:
             return BytesRead(*key, error=error)
         try:
-            return BytesRead(*key, data=_blob(self.folder / blob, key[2]), error=error)
+            payload = self.stored(blob)
+            data = _gunzip(payload, key[2], self.folder / blob) if blob.endswith(".gz") else payload
+            return BytesRead(*key, data=data, error=error)
         except SnapshotError as exc:  # a part damaged after the snapshot was opened
             return BytesRead(*key, error=str(exc))
 
@@ -370,11 +496,6 @@ class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
 
     def __len__(self) -> int:
         return len(self.entries.keys() | self.loaded.keys())
-
-
-def _blob(path: Path, length: int) -> bytes:
-    payload = _part(path)
-    return _gunzip(payload, length, path) if path.name.endswith(".gz") else payload
 
 
 def _byte_reads(folder: Path) -> LazyByteReads:
@@ -465,6 +586,10 @@ class SnapshotWriter:
 
     def probe(self, kind: str, key: str, value: Any = None, error: str | None = None) -> None:
         self.data.probes[(kind, key)] = ProbeValue(kind, key, value, error)
+
+    def digest(self, kind: str, subject: str, code: str, value: Any) -> None:
+        """A result computed from the reads recorded about subject (its key is made when written)."""
+        self.data.digests[(kind, subject)] = Digest(value, code=code)
 
     def write(self, target: str | Path) -> Path:
         return write_snapshot(self.data, target)

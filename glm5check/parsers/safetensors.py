@@ -14,6 +14,8 @@ import re
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
+from itertools import accumulate
 from operator import eq, itemgetter, sub
 from typing import Any, NamedTuple
 
@@ -26,11 +28,26 @@ LFS_POINTER_START = b"version https://git-lfs"
 # builds two lists and a dict per tensor; any other header (spaces, escapes, other key order, duplicates)
 # goes through json.loads. Groups: separator, name, dtype, shape, start, end.
 _NUMBER = r"(?:0|[1-9][0-9]{0,18})"  # longer numbers (int() refuses over 4300 digits) go to json.loads
-_ENTRY = re.compile(
+_ENTRY_PATTERN = (
     r'([{,])"([^"\\\x00-\x1f]*)":\{"dtype":"([A-Z0-9_]+)","shape":\[((?:' + _NUMBER + "(?:," + _NUMBER
     + r')*)?)\],"data_offsets":\[(' + _NUMBER + "),(" + _NUMBER + r")\]\}"
 )
+# The same entry with dtype and shape in one group ("BF16\",\"shape\":[6144"): the streaming scan needs only
+# their span, and a GLM-5 shard has a few dozen distinct ones among thousands of tensors.
+# Its numbers are matched loosely (faster): the few distinct shapes are checked against _DIMS, and the offsets
+# must equal the running sum of the sizes, written as Python writes numbers (no leading zeros).
+_KIND_PATTERN = (
+    r'([{,])"([^"\\\x00-\x1f]*)":\{"dtype":"([A-Z0-9_]+","shape":\[[0-9,]*)\],"data_offsets":\[([0-9]+),([0-9]+)\]\}'
+)
+_DIMS = "(?:" + _NUMBER + "(?:," + _NUMBER + ")*)?"
+_KIND_SHAPE = '","shape":['
 _ENTRY_PUNCTUATION = len('{"":{"dtype":"","shape":[],"data_offsets":[,]}')
+
+
+@cache
+def _entry_regex(pattern: str) -> re.Pattern[str]:
+    """Compiled on first use: `glm5check --version` and runs without weights never pay for it."""
+    return re.compile(pattern)
 _METADATA_START = '{"__metadata__":'
 # Offsets are kept as signed 64-bit (array "q"); no real file is 2**63 bytes.
 _MAX_OFFSET = 2**63 - 1
@@ -187,42 +204,143 @@ def parse_header(header: bytes, file_size: int | None = None) -> SafetensorsHead
     )
 
 
+class HeaderScan(NamedTuple):
+    """One header reduced to what the weights scan keeps (its consistency) and, for the caller to fold into
+    its tallies and then drop, the name and byte size of every tensor in data order."""
+
+    header_len: int
+    problems: tuple[str, ...]
+    data_bytes: int | None
+    truncated_by: int | None
+    names: list[str]
+    sizes: list[int]
+    plain: bool = False  # every name is known to need no JSON escape (read by the compact fast path)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def expected_file_size(self) -> int | None:
+        return None if self.data_bytes is None else PREFIX_BYTES + self.header_len + self.data_bytes
+
+
+def scan_header(header: bytes, file_size: int | None = None) -> HeaderScan:
+    """parse_header's verdict, names and sizes without its columns of dtypes, shapes and offsets: a
+    consistent header written the way the library writes it is checked column-wise (one regex pass, then
+    no Python code per tensor); anything else goes through parse_header, which names every problem."""
+    fast = _scan_compact(header, file_size)
+    if fast is not None:
+        return fast
+    parsed = parse_header(header, file_size)
+    names, sizes = list(parsed.names), list(parsed.sizes())
+    return HeaderScan(len(header), parsed.problems, parsed.data_bytes, parsed.truncated_by, names, sizes)
+
+
+def _scan_compact(header: bytes, file_size: int | None) -> HeaderScan | None:
+    """The scan of a consistent compact header, or None when parse_header must decide (exactly the headers
+    whose _compact_entries columns tile the data with the sizes their dtypes and shapes need)."""
+    try:
+        text = header.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    found = _entries_after_metadata(text, _KIND_PATTERN)
+    if found is None:
+        return None
+    metadata, position, entries = found
+    separators, names, kinds, start_texts, end_texts = map(list, zip(*entries))
+    del entries
+    covered = (_ENTRY_PUNCTUATION - len(_KIND_SHAPE)) * len(names) + sum(
+        sum(map(len, column)) for column in (names, kinds, start_texts, end_texts)
+    )
+    if not _tiles_text(text, position, covered, "".join(separators), metadata is not None, names):
+        return None
+    span_of = {kind: _kind_span(kind) for kind in set(kinds)}
+    if None in span_of.values() or start_texts[0] != "0" or start_texts[1:] != end_texts[:-1]:
+        return None  # an unknown dtype, a size in bits, a gap or an overlap: parse_header names it
+    sizes = list(map(span_of.__getitem__, kinds))
+    ends = list(accumulate(sizes))
+    if list(map(str, ends)) != end_texts or ends[-1] > _MAX_OFFSET:
+        return None
+    if file_size is not None and file_size != PREFIX_BYTES + len(header) + ends[-1]:
+        return None
+    return HeaderScan(len(header), (), ends[-1], None, names, sizes, True)  # type: ignore[arg-type]
+
+
+def _kind_span(kind: str) -> int | None:
+    """Bytes of one tensor of this dtype and shape ("BF16\",\"shape\":[2,3" -> 12), None when its dtype is
+    unknown or its bits do not fill whole bytes."""
+    dtype, _, dims = kind.partition(_KIND_SHAPE)
+    if dtype not in DTYPE_BITS or not _entry_regex(_DIMS).fullmatch(dims):
+        return None
+    return _span(dtype, _shape(dims))
+
+
 _Columns = tuple[list[str], list[str], list[tuple[int, ...]], array, array]  # names, dtypes, shapes, starts, ends
 
 
 def _compact_entries(text: str) -> tuple[dict[str, str] | None, list[tuple[str, ...]]] | None:
     """The metadata and entries of a header written the way the library writes it, or None when the
     regex entries do not tile the whole text (then json.loads decides)."""
-    metadata: dict[str, str] | None = None
-    position = 0
-    if text.startswith(_METADATA_START):
-        try:
-            value, position = json.JSONDecoder().raw_decode(text, len(_METADATA_START))
-        except (ValueError, RecursionError):
-            return None
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            return None
-        metadata = value
-    entries = _ENTRY.findall(text, position)
-    end = len(text)
-    while end > position and text[end - 1] in " \t\n\r":  # the library pads with spaces (8-byte alignment)
-        end -= 1
-    if not entries or text[end - 1] != "}":
+    found = _entries_after_metadata(text, _ENTRY_PATTERN)
+    if found is None:
         return None
-    # Matches never overlap, so if their lengths add up to the text between the metadata and the final
-    # brace they cover it exactly: nothing else (garbage, another key) is in the header.
+    metadata, position, entries = found
     covered = (_ENTRY_PUNCTUATION - 1) * len(entries) + sum(map(len, map("".join, entries)))
-    if position + covered + 1 != end:
-        return None
     separators = "".join(map(itemgetter(0), entries))
-    if separators != ("," if metadata is not None else "{") + "," * (len(entries) - 1):
-        return None
-    names = set(map(itemgetter(1), entries))
-    if "__metadata__" in names or len(names) != len(entries):
+    if not _tiles_text(text, position, covered, separators, metadata is not None, list(map(itemgetter(1), entries))):
         return None
     if not set(map(itemgetter(2), entries)) <= DTYPE_BITS.keys():
         return None  # json.loads names the unknown dtype
     return metadata, entries
+
+
+def _entries_after_metadata(
+    text: str, pattern: str
+) -> tuple[dict[str, str] | None, int, list[tuple[str, ...]]] | None:
+    """The header's metadata, where its entries start, and the pattern's matches from there (None when the
+    metadata is not the library's or nothing matches)."""
+    start = _metadata_end(text)
+    if start is None:
+        return None
+    metadata, position = start
+    entries = _entry_regex(pattern).findall(text, position)
+    return (metadata, position, entries) if entries else None
+
+
+def _metadata_end(text: str) -> tuple[dict[str, str] | None, int] | None:
+    """The header's leading __metadata__ (a mapping of strings) and where the tensor entries start; None
+    when the metadata is not what the library writes."""
+    if not text.startswith(_METADATA_START):
+        return None, 0
+    try:
+        value, position = json.JSONDecoder().raw_decode(text, len(_METADATA_START))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        return None
+    return value, position
+
+
+def _tiles_text(
+    text: str, position: int, covered: int, separators: str, after_metadata: bool, names: list[str]
+) -> bool:
+    """The regex matches (covered characters in all) are the whole object after position: nothing else
+    (garbage, another key) is in the header, the first entry opens the object (or follows the metadata),
+    and no name repeats or is __metadata__."""
+    end = len(text)
+    while end > position and text[end - 1] in " \t\n\r":  # the library pads with spaces (8-byte alignment)
+        end -= 1
+    if text[end - 1] != "}":
+        return False
+    # Matches never overlap, so if their lengths add up to the text between the metadata and the final
+    # brace they cover it exactly.
+    if position + covered + 1 != end:
+        return False
+    if separators != ("," if after_metadata else "{") + "," * (len(names) - 1):
+        return False
+    unique = set(names)
+    return "__metadata__" not in unique and len(unique) == len(names)
 
 
 def _columns_from_compact(entries: list[tuple[str, ...]], problems: list[str]) -> _Columns:
