@@ -59,6 +59,9 @@ _RUN_OPTIONS = [
                  help="Seconds allowed to each probe."),
     click.option("--expect", multiple=True, metavar="NAME=SHA", help="Pin another commit, e.g. vllm=<sha>."),
     click.option("--redact-hosts", is_flag=True, help="Also mask hostnames and IP addresses in the report."),
+    click.option("--cache-dir", metavar="DIR", envvar="GLM5CHECK_CACHE_DIR", show_envvar=True,
+                 help="Keep the weights scan in DIR and reuse it while no file of the weights folder changed "
+                 "(live runs only; the one place glm5check writes besides --output)."),
 ]
 
 

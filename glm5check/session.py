@@ -41,6 +41,7 @@ class RunArgs:
     timeout: float = 10.0
     expect: tuple[str, ...] = ()
     redact_hosts: bool = False
+    cache_dir: str | None = None  # the live scan cache (--cache-dir / GLM5CHECK_CACHE_DIR); unused by replays
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -144,7 +145,7 @@ def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
 
         recording = RecordingHost(LiveHost(args.timeout))
         return recording, recording.data
-    return LiveHost(args.timeout), None
+    return LiveHost(args.timeout, cache_dir=args.cache_dir), None
 
 
 def _render(report: dict[str, Any], args: RunArgs, stream: Any) -> str:

@@ -25,10 +25,9 @@ import hashlib
 import json
 import posixpath
 import re
-import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -41,6 +40,7 @@ from glm5check.knowledge import glm5
 from glm5check.parsers.safetensors import (
     PREFIX_BYTES,
     HeaderScan,
+    Sink,
     header_length,
     looks_like_lfs_pointer,
     prefix_problem,
@@ -66,12 +66,14 @@ LEFTOVER_NAMES = ("._____temp", ".cache")
 # more threads do not parse faster (measured on 2 cores); each one only adds a malloc arena that keeps
 # its share of the parse garbage (16 workers: +28 MB peak RSS on the demo replay).
 SHARD_WORKERS = 4
+# Header bytes read ahead of the parser at most (one header always).
+READ_AHEAD_BYTES = 2 * MIB
 # Stub files smaller than this are read whole, so an LFS pointer can be named as one.
 SMALL_FILE_BYTES = 1024
 # A GLM-5 bf16 index is about 5 MB; a JSON file far bigger is damaged and is not read into memory.
 JSON_CAP_BYTES = 64 * MIB
 # Big JSON files are read and digested in chunks of this size (memory stays flat whatever the tensor count).
-JSON_CHUNK_BYTES = MIB
+JSON_CHUNK_BYTES = MIB // 4
 # Routed experts' numbers folded into one pattern (memfit classifies by pattern, never by expert number).
 _EXPERT_NUMBER = r"\.mlp\.experts\.\d+\."
 _EXPERT_PATTERN = ".mlp.experts.0."
@@ -291,8 +293,8 @@ def _judged(shard: Shard, header: HeaderScan, body: bytes) -> Shard:
         detail,
         digest,
         True,
-        len(header.names),
-        sum(header.sizes),
+        header.tensor_count,
+        header.tensor_bytes,
         header.expected_file_size,
     )
 
@@ -325,9 +327,10 @@ class _Fold:
     mtp_names: set[str] = field(default_factory=set)
     tally: Counter[str] = field(default_factory=Counter)
 
-    def add(self, shard: str, header: HeaderScan) -> None:
-        names, sizes = header.names, header.sizes
-        names_plain = header.plain or plain(names)
+    def sink(self, shard: str) -> Sink:
+        return lambda names, sizes, known_plain: self.add(shard, names, sizes, known_plain or plain(names))
+
+    def add(self, shard: str, names: list[str], sizes: list[int], names_plain: bool) -> None:
         if self.index is not None:
             if names_plain:
                 self.index_hash += index_hash(names, self.index.separator, shard)
@@ -432,21 +435,33 @@ def _split_weight_map(index: JsonFile) -> tuple[JsonFile, None, dict[str, Any] |
 
 
 def _read_shards(host: Host, folder: str, names: list[str], fold: _Fold) -> tuple[Shard, ...]:
-    parsing = threading.Lock()
-
-    def read(name: str) -> Shard:
-        shard, body = _read_shard(host, folder, name)
-        if body is None:
-            return shard
-        # Reads overlap (slow or network filesystems); parsing holds the GIL anyway, and one header at a
-        # time keeps a single header's intermediate objects alive instead of one per worker.
-        with parsing:
-            header = scan_header(body, file_size=shard.size)
-            fold.add(name, header)
-            return _judged(shard, header, body)
-
+    """Every shard judged and folded. Header reads overlap (slow or network filesystems): up to
+    SHARD_WORKERS in flight, fewer when the last header parsed says that many would pass READ_AHEAD_BYTES
+    (a w4a8 header is 1.2 MB, a bf16 one 25 KB). This thread parses them one at a time, in order: parsing
+    holds the GIL anyway, and its garbage lands in one malloc arena that the next header reuses."""
+    shards: list[Shard] = []
+    queue = deque(names)
+    in_flight = 1  # until a header's length is known
     with ThreadPoolExecutor(max_workers=max(1, min(SHARD_WORKERS, len(names)))) as pool:
-        return tuple(pool.map(read, names))
+        pending: deque[Future[tuple[Shard, bytes | None]]] = deque()
+        while queue or pending:
+            while queue and len(pending) < in_flight:
+                pending.append(pool.submit(_read_shard, host, folder, queue.popleft()))
+            shard, body = pending.popleft().result()
+            if body is not None:
+                in_flight = max(1, min(SHARD_WORKERS, READ_AHEAD_BYTES // max(len(body), 1)))
+                shard = _parsed(shard, body, fold)
+            shards.append(shard)
+            del body
+    return tuple(shards)
+
+
+def _parsed(shard: Shard, body: bytes, fold: _Fold) -> Shard:
+    return _judged(shard, scan_header(body, shard.size, fold.sink(shard.name)), body)
+
+
+def _collect(names: list[str]) -> Sink:
+    return lambda window, _sizes, _plain: names.extend(window)
 
 
 def _header_names(host: Host, folder: str, shards: tuple[Shard, ...]) -> Iterator[tuple[str, list[str]]]:
@@ -454,7 +469,10 @@ def _header_names(host: Host, folder: str, shards: tuple[Shard, ...]) -> Iterato
     for shard in shards:
         if shard.has_header:
             _, body = _read_shard(host, folder, shard.name)
-            yield shard.name, scan_header(body, file_size=shard.size).names if body is not None else []
+            names: list[str] = []
+            if body is not None:
+                scan_header(body, shard.size, _collect(names))
+            yield shard.name, names
 
 
 def _unmapped(

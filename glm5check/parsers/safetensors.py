@@ -12,7 +12,7 @@ import json
 import math
 import re
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
@@ -41,6 +41,7 @@ _KIND_PATTERN = (
 )
 _DIMS = "(?:" + _NUMBER + "(?:," + _NUMBER + ")*)?"
 _KIND_SHAPE = '","shape":['
+_WINDOW_CHARS = 64 * 1024
 _ENTRY_PUNCTUATION = len('{"":{"dtype":"","shape":[],"data_offsets":[,]}')
 
 
@@ -205,16 +206,15 @@ def parse_header(header: bytes, file_size: int | None = None) -> SafetensorsHead
 
 
 class HeaderScan(NamedTuple):
-    """One header reduced to what the weights scan keeps (its consistency) and, for the caller to fold into
-    its tallies and then drop, the name and byte size of every tensor in data order."""
+    """One header reduced to what the weights scan keeps: its consistency, tensor count and bytes. The
+    names and sizes go to the caller's sink as they are read, window by window, and are not kept."""
 
     header_len: int
     problems: tuple[str, ...]
     data_bytes: int | None
     truncated_by: int | None
-    names: list[str]
-    sizes: list[int]
-    plain: bool = False  # every name is known to need no JSON escape (read by the compact fast path)
+    tensor_count: int
+    tensor_bytes: int  # the sum of the tensors' sizes
 
     @property
     def ok(self) -> bool:
@@ -225,46 +225,97 @@ class HeaderScan(NamedTuple):
         return None if self.data_bytes is None else PREFIX_BYTES + self.header_len + self.data_bytes
 
 
-def scan_header(header: bytes, file_size: int | None = None) -> HeaderScan:
-    """parse_header's verdict, names and sizes without its columns of dtypes, shapes and offsets: a
-    consistent header written the way the library writes it is checked column-wise (one regex pass, then
-    no Python code per tensor); anything else goes through parse_header, which names every problem."""
-    fast = _scan_compact(header, file_size)
+# (names, sizes, plain): one window of a header's tensors in data order; plain when no name needs a JSON escape
+Sink = Callable[[list[str], list[int], bool], None]
+
+
+def scan_header(header: bytes, file_size: int | None, sink: Sink) -> HeaderScan:
+    """parse_header's verdict without its columns: a consistent header written the way the library writes
+    it is checked column-wise, a window at a time (no Python code per tensor), and each window goes to sink
+    once the whole header is known to be sound; anything else goes through parse_header, which names
+    every problem, and all its tensors go to sink at once."""
+    windows: list[tuple[list[str], list[int]]] = []
+    fast = _scan_compact(header, file_size, windows)
     if fast is not None:
+        for names, sizes in windows:
+            sink(names, sizes, True)
         return fast
+    del windows
     parsed = parse_header(header, file_size)
     names, sizes = list(parsed.names), list(parsed.sizes())
-    return HeaderScan(len(header), parsed.problems, parsed.data_bytes, parsed.truncated_by, names, sizes)
+    sink(names, sizes, False)
+    return HeaderScan(len(header), parsed.problems, parsed.data_bytes, parsed.truncated_by, len(names), sum(sizes))
 
 
-def _scan_compact(header: bytes, file_size: int | None) -> HeaderScan | None:
+def _scan_compact(
+    header: bytes, file_size: int | None, windows: list[tuple[list[str], list[int]]]
+) -> HeaderScan | None:
     """The scan of a consistent compact header, or None when parse_header must decide (exactly the headers
-    whose _compact_entries columns tile the data with the sizes their dtypes and shapes need)."""
+    whose _compact_entries columns tile the data with the sizes their dtypes and shapes need). The entries
+    are matched a window of _WINDOW_CHARS at a time, so a 10k-tensor header never has all its match tuples
+    alive at once; windows receives each window's names and sizes."""
     try:
         text = header.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    found = _entries_after_metadata(text, _KIND_PATTERN)
-    if found is None:
+    start = _metadata_end(text)
+    end = len(text.rstrip(" \t\n\r"))  # the library pads with spaces (8-byte alignment)
+    if start is None or end < 1 or text[end - 1] != "}":
         return None
-    metadata, position, entries = found
-    separators, names, kinds, start_texts, end_texts = map(list, zip(*entries))
-    del entries
-    covered = (_ENTRY_PUNCTUATION - len(_KIND_SHAPE)) * len(names) + sum(
-        sum(map(len, column)) for column in (names, kinds, start_texts, end_texts)
-    )
-    if not _tiles_text(text, position, covered, "".join(separators), metadata is not None, names):
+    metadata, position = start
+    scan = _Windows("," if metadata is not None else "{", windows)
+    while position < end - 1:
+        cut = text.find(']},"', position + _WINDOW_CHARS, end - 1)
+        cut = end - 1 if cut < 0 else cut + 2  # entries end with `]}`; a name cannot hold the `"` after
+        if not scan.add(text, position, cut):
+            return None
+        position = cut
+    seen = scan.seen
+    if not scan.count or "__metadata__" in seen or len(seen) != scan.count or scan.total > _MAX_OFFSET:
         return None
-    span_of = {kind: _kind_span(kind) for kind in set(kinds)}
-    if None in span_of.values() or start_texts[0] != "0" or start_texts[1:] != end_texts[:-1]:
-        return None  # an unknown dtype, a size in bits, a gap or an overlap: parse_header names it
-    sizes = list(map(span_of.__getitem__, kinds))
-    ends = list(accumulate(sizes))
-    if list(map(str, ends)) != end_texts or ends[-1] > _MAX_OFFSET:
+    if file_size is not None and file_size != PREFIX_BYTES + len(header) + scan.total:
         return None
-    if file_size is not None and file_size != PREFIX_BYTES + len(header) + ends[-1]:
-        return None
-    return HeaderScan(len(header), (), ends[-1], None, names, sizes, True)  # type: ignore[arg-type]
+    return HeaderScan(len(header), (), scan.total, None, scan.count, scan.total)
+
+
+class _Windows:
+    """The entries of one header checked window by window: they tile the window, each starts where the one
+    before ended, and each spans what its dtype and shape need."""
+
+    def __init__(self, first_separator: str, windows: list[tuple[list[str], list[int]]]) -> None:
+        self.separator = first_separator
+        self.windows = windows
+        self.seen: set[str] = set()  # every name so far: a name twice is parse_header's to judge
+        self.count = 0
+        self.total = 0
+        self.span_of: dict[str, int | None] = {}
+
+    def add(self, text: str, position: int, cut: int) -> bool:
+        entries = _entry_regex(_KIND_PATTERN).findall(text, position, cut)
+        if not entries:
+            return False
+        separators, names, kinds, start_texts, end_texts = map(list, zip(*entries))
+        del entries
+        covered = (_ENTRY_PUNCTUATION - len(_KIND_SHAPE)) * len(names) + sum(
+            len("".join(column)) for column in (names, kinds, start_texts, end_texts)
+        )
+        if covered != cut - position or "".join(separators) != self.separator + "," * (len(names) - 1):
+            return False
+        for kind in set(kinds) - self.span_of.keys():
+            self.span_of[kind] = _kind_span(kind)
+        if start_texts[0] != str(self.total) or start_texts[1:] != end_texts[:-1]:
+            return False  # a gap or an overlap: parse_header names it
+        sizes = list(map(self.span_of.__getitem__, kinds))
+        if None in sizes:
+            return False  # an unknown dtype or a size in bits
+        ends = list(accumulate(sizes, initial=self.total))[1:]
+        if list(map(str, ends)) != end_texts:
+            return False
+        self.separator, self.total = ",", ends[-1]
+        self.count += len(names)
+        self.seen.update(names)
+        self.windows.append((names, sizes))  # type: ignore[arg-type]
+        return True
 
 
 def _kind_span(kind: str) -> int | None:
