@@ -191,8 +191,9 @@ class _JsonSource:
         self.size = info.size or 0
         self.big = info.size is not None and info.size > FILE_CAP_BYTES
 
-    def stream(self, feed: Callable[[bytes, bool], None]) -> JsonFile:
-        """Feed the content to feed(chunk, final); the JsonFile without data (its error or hash)."""
+    def stream(self, feed: Callable[[bytes, bool], None], hashed: bool = True) -> JsonFile:
+        """Feed the content to feed(chunk, final); the JsonFile without data (its error, and its hash when
+        asked: the index's is part of the fingerprint, the description's is not used)."""
         if self.error:
             return JsonFile(self.name, error=self.error)
         if not self.big:  # small files are read as text, as they always were (snapshots hold them so)
@@ -201,7 +202,7 @@ class _JsonSource:
                 return JsonFile(self.name, error=file.error or "unreadable")
             data = file.text.encode()
             feed(data, True)
-            return JsonFile(self.name, sha256=hashlib.sha256(data).hexdigest())
+            return JsonFile(self.name, sha256=hashlib.sha256(data).hexdigest() if hashed else None)
         digest = hashlib.sha256()
         pending: bytes | None = None
         for chunk in _chunks(self.host, self.path, self.size):
@@ -209,10 +210,11 @@ class _JsonSource:
                 return JsonFile(self.name, error=chunk)
             if pending is not None:
                 feed(pending, False)
-            digest.update(chunk)
+            if hashed:
+                digest.update(chunk)
             pending = chunk
         feed(pending or b"", True)
-        return JsonFile(self.name, sha256=digest.hexdigest())
+        return JsonFile(self.name, sha256=digest.hexdigest() if hashed else None)
 
     def load(self) -> JsonFile:
         """The whole file read by json.loads (the exact reading: it names what is wrong)."""
@@ -304,13 +306,6 @@ def _expert_number() -> re.Pattern[str]:
     return re.compile(_EXPERT_NUMBER)
 
 
-def _patterns(names: list[str], names_plain: bool) -> list[str]:
-    """Each name with its routed-expert number folded (classification and the MTP prefix are unchanged)."""
-    if names_plain:  # no newline in any name: one substitution over all of them
-        return _expert_number().sub(_EXPERT_PATTERN, "\n".join(names)).split("\n")
-    return [_expert_number().sub(_EXPERT_PATTERN, name) for name in names]
-
-
 @dataclass
 class _Fold:
     """The running tallies of one scan (guarded by the scan's lock)."""
@@ -331,23 +326,51 @@ class _Fold:
         return lambda names, sizes, known_plain: self.add(shard, names, sizes, known_plain or plain(names))
 
     def add(self, shard: str, names: list[str], sizes: list[int], names_plain: bool) -> None:
-        if self.index is not None:
-            if names_plain:
-                self.index_hash += index_hash(names, self.index.separator, shard)
-            else:
-                self.index_plain = False
         if self.weight_map is not None:
             for name in names:  # the shard that comes last (in name order) holds a name twice listed
                 if self.located.get(name, "") < shard:
                     self.located[name] = shard
-        dotless = [name for name in names if "." not in name]
         rot = shard == ROT_FILE
-        self.dotless += zip(dotless, repeat(rot))
-        self.dotted[rot] += len(names) - len(dotless)
-        self.dotted_hash[rot] += sum(map(hash, names)) - sum(map(hash, dotless))
+        self.dotted[rot] += len(names)
+        self.dotted_hash[rot] += sum(map(hash, names))
+        if not names_plain:
+            self.index_plain = False
+            self._add_one_by_one(names, sizes, rot)
+            return
+        # Plain names hold no newline: joined once, they are matched and rewritten in C, not one by one.
+        joined = "\n".join(names)
+        if self.index is not None:
+            self.index_hash += index_hash(joined, self.index.separator, shard)
+        dotless = _lines(r"^[^.\n]*$", joined)
+        self._dotless(dotless, rot)
+        self.mtp_names.update(_lines("^" + re.escape(self.mtp_prefix) + "[^\n]*", joined))
+        patterns = _expert_number().sub(_EXPERT_PATTERN, joined).split("\n")
+        self._tally(patterns, sizes)
+
+    def _add_one_by_one(self, names: list[str], sizes: list[int], rot: bool) -> None:
+        self._dotless([name for name in names if "." not in name], rot)
         self.mtp_names.update(filter(methodcaller("startswith", self.mtp_prefix), names))
-        for (pattern, size), count in Counter(zip(_patterns(names, names_plain), sizes)).items():
+        self._tally([_expert_number().sub(_EXPERT_PATTERN, name) for name in names], sizes)
+
+    def _dotless(self, dotless: list[str], rot: bool) -> None:
+        """Names without a dot are not tensors of a layer: the description's settings may share them."""
+        self.dotless += zip(dotless, repeat(rot))
+        self.dotted[rot] -= len(dotless)
+        self.dotted_hash[rot] -= sum(map(hash, dotless))
+
+    def _tally(self, patterns: list[str], sizes: list[int]) -> None:
+        for (pattern, size), count in Counter(zip(patterns, sizes)).items():
             self.tally[pattern] += size * count
+
+
+@cache
+def _multiline(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.MULTILINE)
+
+
+def _lines(pattern: str, joined: str) -> list[str]:
+    """The lines of joined that pattern matches whole (few: MTP names, names without a dot)."""
+    return _multiline(pattern).findall(joined)
 
 
 @contextmanager
@@ -504,14 +527,14 @@ def _read_quant(
     were looked up. rot.safetensors (QuaRot) is not a model layer: vllm-ascend never looks it up."""
     source = _JsonSource(host, folder, QUANT_DESCRIPTION)
     reader = DescriptionReader()
-    streamed = source.stream(reader.feed)
+    streamed = source.stream(reader.feed, hashed=False)
     digest = None if streamed.error else reader.result()
     looked_up = sum(s.tensor_count for s in shards if s.has_header and s.name != ROT_FILE)
     if digest is not None and _describes_all(digest, fold):
         header_dotless = {name for name, _ in fold.dotless}
         undescribed = sorted(name for name, rot in fold.dotless if not rot and name not in digest.others)
         rest = {key: value for key, value in digest.others.items() if key not in header_dotless}
-        return JsonFile(QUANT_DESCRIPTION, rest, sha256=streamed.sha256), tuple(undescribed), looked_up
+        return JsonFile(QUANT_DESCRIPTION, rest), tuple(undescribed), looked_up
     quant = source.load()
     if not isinstance(quant.data, dict):
         return quant, (), 0
@@ -524,7 +547,7 @@ def _read_quant(
         located.update(names)
     undescribed.sort()
     rest = {key: described[key] for key in described.keys() - located}
-    return JsonFile(quant.name, rest, quant.error, quant.sha256), tuple(undescribed), looked_up
+    return JsonFile(quant.name, rest, quant.error), tuple(undescribed), looked_up
 
 
 def _describes_all(digest: DescriptionDigest, fold: _Fold) -> bool:

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 # JSON whitespace, and a string without escapes or control characters (what a plain tensor name is).
 _WS = " \t\n\r"
 _PLAIN_BREAKER = r'["\\\x00-\x1f]'
+_CONTROL_BYTES = bytes(range(32))
 
 
 @cache
@@ -38,13 +39,16 @@ def _decoder() -> json.JSONDecoder:
     return json.JSONDecoder()
 
 
-def plain(texts: Iterable[str]) -> bool:
-    """Every text can stand between JSON quotes as it is (no quote, backslash or control character)."""
+def plain(texts: Iterable[str], quotes: int = 0) -> bool:
+    """Every text can stand between JSON quotes as it is: no backslash, no control character, and (all
+    texts together) exactly `quotes` quote characters."""
     joined = "".join(texts)
-    if '"' in joined or "\\" in joined:
+    if joined.count('"') != quotes or "\\" in joined:
         return False
-    # isprintable() is a quick yes (no control character); the regex decides for the rest (e.g. DEL, é).
-    return joined.isprintable() or _regex(_PLAIN_BREAKER).search(joined) is None
+    if joined.isascii():  # the usual case: deleting the control bytes in C says whether there are any
+        data = joined.encode("ascii")
+        return len(data.translate(None, _CONTROL_BYTES)) == len(data)
+    return _regex(_PLAIN_BREAKER).search(joined.replace('"', "")) is None
 
 
 class Items:
@@ -108,12 +112,12 @@ class IndexDigest(NamedTuple):
     shards: tuple[str, ...]  # the shard names weight_map uses, sorted
 
 
-def index_hash(names: list[str], separator: str, shard: str) -> int:
-    """The sum IndexDigest.entry_hash has when these names (all plain) map to shard."""
+def index_hash(names: str, separator: str, shard: str) -> int:
+    """The sum IndexDigest.entry_hash has when these names (all plain, one per line) map to shard."""
     if not names:
         return 0
     value = separator + shard + '"'
-    return sum(map(hash, ((value + "\n").join(names) + value).split("\n")))
+    return sum(map(hash, (names.replace("\n", value + "\n") + value).split("\n")))
 
 
 class _Reader:
@@ -202,11 +206,11 @@ class IndexReader(_Reader):
 def _name_to_name(items: list[str], separator: str) -> bool:
     """Each item is `name": "value"` with both plain: three quotes, two of them in the one separator, the
     last one closing it (so the object's text is exactly what json.loads reads as these pairs)."""
+    # One separator (two quotes) and a closing quote in each item, and no other quote in all of them.
     return (
-        set(map(str.count, items, repeat('"'))) == {3}
-        and set(map(str.count, items, repeat(separator))) == {1}
+        set(map(str.count, items, repeat(separator))) == {1}
         and set(map(itemgetter(-1), items)) == {'"'}
-        and plain(["".join(items).replace('"', "")])
+        and plain(items, quotes=3 * len(items))
     )
 
 
@@ -252,6 +256,7 @@ class DescriptionReader(_Reader):
         self.dotted_hash = 0
         self.others: dict[str, str] = {}  # key -> its value's text
         self.values: set[str] = set()
+        self.separator: str | None = None  # between a key and its value (`": `)
 
     def _begin(self, text: str) -> None:
         self.opening += text
@@ -274,18 +279,24 @@ class DescriptionReader(_Reader):
     def _entries(self, items: list[str]) -> None:
         if not items or self.failed:
             return
-        parts = list(map(methodcaller("partition", '":'), items))
-        keys = list(map(itemgetter(0), parts))
-        if "" in set(map(itemgetter(1), parts)) or not plain(keys):
-            self.failed = True
+        if self.separator is None:
+            found = _regex(r'":[ \t\n\r]*').search(items[0])
+            if found is None:
+                self.failed = True
+                return
+            self.separator = found.group()
+        # `key": value` items joined by their own separator and split once: keys and values alternate.
+        fields = self.separator.join(items).split(self.separator)
+        keys, values = fields[0::2], fields[1::2]
+        if len(fields) != 2 * len(items) or not plain(keys):
+            self.failed = True  # a value holding the separator, or a key that needs an escape
             return
-        values = list(map(itemgetter(2), parts))
         self.values.update(values)
-        others = [index for index, key in enumerate(keys) if "." not in key]
-        for index in others:
-            self.others[keys[index]] = values[index]
-        self.dotted += len(keys) - len(others)
-        self.dotted_hash += sum(map(hash, keys)) - sum(hash(keys[index]) for index in others)
+        dotless = _regex(r"(?m)^[^.\n]*$").findall("\n".join(keys))
+        for key in dotless:  # few (model_quant_type, version, …); the last one counts, as for json.loads
+            self.others[key] = values[len(keys) - 1 - keys[::-1].index(key)]
+        self.dotted += len(keys) - len(dotless)
+        self.dotted_hash += sum(map(hash, keys)) - sum(map(hash, dotless))
 
     def result(self) -> DescriptionDigest | None:
         """The digest, once every chunk was fed (the last with final=True)."""
