@@ -40,7 +40,9 @@ def scan_weights(ctx: Context) -> WeightsScan:
     if scan is None:
         scan = scan_folder(ctx.host, folder)
         if code:
-            ctx.host.remember(SCAN_KIND, folder, code, scan_to_json(scan))
+            ctx.host.remember(
+                SCAN_KIND, folder, code, scan_to_json(scan), lambda host: scan_to_json(scan_folder(host, folder))
+            )
     return scan
 
 

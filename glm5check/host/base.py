@@ -239,7 +239,10 @@ class Host(Protocol):
         cache (--cache-dir). None otherwise; the caller then computes it from the host's answers."""
         ...
 
-    def remember(self, kind: str, subject: str, code: str, value: Any) -> None:
-        """Keep a result computed from subject for recall (a JSON value): into the snapshot being recorded,
-        or the live scan cache."""
+    def remember(
+        self, kind: str, subject: str, code: str, value: Any, recompute: Callable[[Host], Any] | None = None
+    ) -> None:
+        """Keep a result computed from subject for recall (a JSON value): in the live scan cache, or in the
+        snapshot being recorded, where it is recompute(a replay of what was recorded) instead: the recorded
+        reads are redacted (copied files), and a digest must say what a replay of them would find."""
         ...

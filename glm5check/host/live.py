@@ -31,6 +31,7 @@ from glm5check.host.base import (
     DirListing,
     DiskUsage,
     FileRead,
+    Host,
     Interface,
     ListeningSocket,
     Mount,
@@ -100,7 +101,9 @@ class LiveHost:
     def recall(self, kind: str, subject: str, code: str) -> Any:
         return self.cache.recall(kind, subject, code) if self.cache else None
 
-    def remember(self, kind: str, subject: str, code: str, value: Any) -> None:
+    def remember(
+        self, kind: str, subject: str, code: str, value: Any, recompute: Callable[[Host], Any] | None = None
+    ) -> None:
         if self.cache:
             self.cache.remember(kind, subject, code, value)
 

@@ -18,6 +18,7 @@ from glm5check.host.base import (
     DirListing,
     DiskUsage,
     FileRead,
+    Host,
     Interface,
     ListeningSocket,
     Mount,
@@ -27,6 +28,7 @@ from glm5check.host.base import (
     StatInfo,
 )
 from glm5check.host.live import LiveHost
+from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import Digest, SnapshotData
 from glm5check.util.redact import redact_argv, redact_env, redact_text
 
@@ -155,7 +157,12 @@ class RecordingHost:
     def recall(self, kind: str, subject: str, code: str) -> Any:
         return None  # a snapshot holds what was read now, so the subject is always read (and recorded)
 
-    def remember(self, kind: str, subject: str, code: str, value: Any) -> None:
-        """The digest goes into the snapshot beside the raw reads; its key is made when they are written."""
+    def remember(
+        self, kind: str, subject: str, code: str, value: Any, recompute: Callable[[Host], Any] | None = None
+    ) -> None:
+        """The digest goes into the snapshot beside the raw reads (its key is made when they are written),
+        computed again from those reads as recorded (redacted): it never holds what the snapshot does not."""
+        if recompute is not None:
+            value = recompute(ReplayHost(self.data, self.timeout_s))
         with self.data.lock:
             self.data.digests[(kind, subject)] = Digest(value, code=code)

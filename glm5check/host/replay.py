@@ -20,6 +20,7 @@ from glm5check.host.base import (
     DirListing,
     DiskUsage,
     FileRead,
+    Host,
     Interface,
     ListeningSocket,
     Mount,
@@ -134,5 +135,7 @@ class ReplayHost:
             return None
         return digest.value if hmac.compare_digest(digest.key, digest_key(self.data, subject, code)) else None
 
-    def remember(self, kind: str, subject: str, code: str, value: Any) -> None:
+    def remember(
+        self, kind: str, subject: str, code: str, value: Any, recompute: Callable[[Host], Any] | None = None
+    ) -> None:
         return None  # a replay changes nothing

@@ -11,9 +11,10 @@ int8 byte). Eco-Tech GLM-5-w4a8's own per-tensor layout is not published: the w4
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from glm5check.util.lazyre import lazy
 
 ARCHITECTURE = "GlmMoeDsaForCausalLM"
 MODEL_TYPE = "glm_moe_dsa"
@@ -81,7 +82,7 @@ DTYPE_BYTES = {"BF16": 2, "F32": 4, "I8": 1, "I32": 4}
 # tutorial's adjust_weight.py copies them into mtp-others.safetensors "to enable MTP".
 MTP_EMBED_HEAD = ("embed_tokens.weight", "shared_head.head.weight")
 
-_LAYER = re.compile(r"^model\.layers\.(\d+)\.")
+_LAYER = lazy(r"^model\.layers\.(\d+)\.")
 
 
 @dataclass(frozen=True, slots=True)  # slots: a GLM-5 layout has ~240k of them

@@ -16,11 +16,11 @@ what is left is the KV cache: 1408 bytes per token per layer (+1 layer for MTP),
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from glm5check.util.lazyre import lazy
 from glm5check.util.units import GIB, MIB
 
 # vllm-ascend's SFA backend at the pinned commit: (kv_lora_rank 512 + qk_rope 64 + indexer 128) × 2 bytes.
@@ -37,8 +37,8 @@ def hccl_buffsize_value(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 and int(raw) > 0 else None
 
 
-_EXPERT = re.compile(r"\.mlp\.experts\.\d+\.")
-_TP_SHARDED = re.compile(
+_EXPERT = lazy(r"\.mlp\.experts\.\d+\.")
+_TP_SHARDED = lazy(
     r"(\.q_b_proj\.|\.kv_b_proj\.|\.o_proj\.|embed_tokens\.|^lm_head\.|shared_head\.head\."
     r"|\.mlp\.(gate|up|down)_proj\.|\.mlp\.shared_experts\.)"
 )

@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_CANN_VERSION = re.compile(
+from glm5check.util.lazyre import lazy
+
+_CANN_VERSION = lazy(
     r"^(?P<major>\d+)\.(?P<minor>\d+)\.(?:(?P<patch>\d+)|RC(?P<rc>\d+)|T(?P<test>\d+))"
     r"(?:\.alpha(?P<alpha>\d+))?(?:\..*)?$",
     re.IGNORECASE,
 )
-_CFG_PAIR = re.compile(r"\[([^\[\]:]*):([^\[\]]*)\]")
+_CFG_PAIR = lazy(r"\[([^\[\]:]*):([^\[\]]*)\]")
 
 
 def parse_key_values(text: str | None) -> dict[str, str]:

@@ -14,8 +14,10 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-_COMMAND_RE = re.compile(r"hccn_tool\b.*?-i\s+(\d+)")
-_DEVICE_PREFIX_RE = re.compile(r"^\[(?:devid|device)\s+(\d+)\]")
+from glm5check.util.lazyre import lazy
+
+_COMMAND_RE = lazy(r"hccn_tool\b.*?-i\s+(\d+)")
+_DEVICE_PREFIX_RE = lazy(r"^\[(?:devid|device)\s+(\d+)\]")
 
 
 def valid_ip(text: str | None) -> str | None:
@@ -74,9 +76,9 @@ def _parse_values(text: str, pattern: re.Pattern[str]) -> Values:
     return Values(tuple(values), tuple(unread))
 
 
-_LINK_RE = re.compile(r"link status\s*:\s*(\S+)", re.IGNORECASE)
-_HEALTH_RE = re.compile(r"net health status\s*:\s*(\S+)", re.IGNORECASE)
-_NETDETECT_RE = re.compile(r"netdetect address\s*:\s*(\S+)", re.IGNORECASE)
+_LINK_RE = lazy(r"link status\s*:\s*(\S+)", re.IGNORECASE)
+_HEALTH_RE = lazy(r"net health status\s*:\s*(\S+)", re.IGNORECASE)
+_NETDETECT_RE = lazy(r"netdetect address\s*:\s*(\S+)", re.IGNORECASE)
 
 
 def parse_link(text: str) -> Values:
@@ -155,7 +157,7 @@ class GatewayOutput:
         return self.entries[0].gateway if len(self.entries) == 1 else None
 
 
-_GATEWAY_RE = re.compile(r"default gateway\s*:\s*([^,\s]+)\s*(?:,\s*Iface\s*:\s*(\S+))?", re.IGNORECASE)
+_GATEWAY_RE = lazy(r"default gateway\s*:\s*([^,\s]+)\s*(?:,\s*Iface\s*:\s*(\S+))?", re.IGNORECASE)
 
 
 def parse_gateway(text: str) -> GatewayOutput:
@@ -236,11 +238,11 @@ class TlsOutput:
         return switches.pop() if len(switches) == 1 else None
 
 
-_TLS_SWITCH_RE = re.compile(r"dev_id\s*:\s*(\d+)\s*,\s*tls switch\[(\d+)\]")
-_TLS_PRESET_RE = re.compile(r"tls preconfigured\[(\d+)\]")
-_TLS_ALARM_RE = re.compile(r"alarm time threshold\[(\d+)\]")
-_TLS_CERT_RE = re.compile(r"dev_id\s*:\s*(\d+)\s*,\s*\[([^\]]+)\]\s*info")
-_TLS_FIELD_RE = re.compile(r"^(subject|issuer|start_time|end_time|tls expiration status)\[(.*)\]")
+_TLS_SWITCH_RE = lazy(r"dev_id\s*:\s*(\d+)\s*,\s*tls switch\[(\d+)\]")
+_TLS_PRESET_RE = lazy(r"tls preconfigured\[(\d+)\]")
+_TLS_ALARM_RE = lazy(r"alarm time threshold\[(\d+)\]")
+_TLS_CERT_RE = lazy(r"dev_id\s*:\s*(\d+)\s*,\s*\[([^\]]+)\]\s*info")
+_TLS_FIELD_RE = lazy(r"^(subject|issuer|start_time|end_time|tls expiration status)\[(.*)\]")
 
 
 def _tls_field(cert: TlsCert, name: str, value: str) -> TlsCert:
@@ -307,9 +309,9 @@ class PingOutput:
     unread: tuple[str, ...] = ()
 
 
-_PING_HEAD_RE = re.compile(r"device\s+(\d+)\s+PING\s+(\S+)", re.IGNORECASE)
-_PING_RECV_RE = re.compile(r"recv\s+seq=\d+", re.IGNORECASE)
-_PING_SUMMARY_RE = re.compile(
+_PING_HEAD_RE = lazy(r"device\s+(\d+)\s+PING\s+(\S+)", re.IGNORECASE)
+_PING_RECV_RE = lazy(r"recv\s+seq=\d+", re.IGNORECASE)
+_PING_SUMMARY_RE = lazy(
     r"(\d+)\s+packets transmitted,\s*(\d+)\s+received,\s*([\d.]+)%\s+packet loss", re.IGNORECASE
 )
 
@@ -358,7 +360,7 @@ class HccnConf:
         return valid_ip(self.devices.get(device, {}).get("address"))
 
 
-_CONF_RE = re.compile(r"^\s*([A-Za-z_]+?)_(\d+)\s*=\s*(.*?)\s*$")
+_CONF_RE = lazy(r"^\s*([A-Za-z_]+?)_(\d+)\s*=\s*(.*?)\s*$")
 
 
 def parse_hccn_conf(text: str) -> HccnConf:
@@ -389,7 +391,7 @@ class KeyValues:
         return next((value for _, name, value in self.pairs if name == key), None)
 
 
-_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ \-()/%.]*[A-Za-z)_%]$")
+_KEY_RE = lazy(r"^[A-Za-z][A-Za-z0-9_ \-()/%.]*[A-Za-z)_%]$")
 
 
 def parse_key_values(text: str) -> KeyValues:

@@ -23,12 +23,14 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
+from glm5check.util.lazyre import lazy
+
+_NAME = lazy(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGNMENT = lazy(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
 # Marks an expansion that could not be resolved; private-use code points never appear in real scripts.
 _UNRESOLVED_OPEN = "\ue000"
 _UNRESOLVED_CLOSE = "\ue001"
-_UNRESOLVED = re.compile(f"{_UNRESOLVED_OPEN}([^{_UNRESOLVED_CLOSE}]*){_UNRESOLVED_CLOSE}")
+_UNRESOLVED = lazy(f"{_UNRESOLVED_OPEN}([^{_UNRESOLVED_CLOSE}]*){_UNRESOLVED_CLOSE}")
 _CONTROL_WORDS = frozenset(
     {
         "if",
@@ -54,7 +56,7 @@ _LAUNCHERS = frozenset(
     {"exec", "nohup", "time", "command", "builtin", "env", "sudo", "numactl", "taskset", "timeout", "stdbuf",
      "nice", "ionice", "setsid", "chrt", "unbuffer"}
 )  # fmt: skip
-_HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_HEREDOC = lazy(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _API_SERVER_MODULES = frozenset({"vllm.entrypoints.openai.api_server"})
 _MAX_STATEMENTS = 20000
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_VERSION_RE = re.compile(r"npu-smi\s+(\S+)\s+Version:\s*(\S+)", re.IGNORECASE)
-_PAIR_RE = re.compile(r"(\d+)\s*/\s*(\d+)")
-_BUS_ID_RE = re.compile(r"^[0-9A-Fa-fx]{4,8}:[0-9A-Fa-fx]{2}:[0-9A-Fa-fx]{2}\.[0-9A-Fa-fx]$")
-_NO_PROCESS_RE = re.compile(r"No running processes found in NPU\s+(\d+)", re.IGNORECASE)
-_DCMI_RE = re.compile(r"dcmi\s+mod\w*\s+initiali[sz]\w*\s+failed.*?ret\s+is\s+(-?\d{1,9})(?!\d)", re.IGNORECASE)
+from glm5check.util.lazyre import lazy
+
+_VERSION_RE = lazy(r"npu-smi\s+(\S+)\s+Version:\s*(\S+)", re.IGNORECASE)
+_PAIR_RE = lazy(r"(\d+)\s*/\s*(\d+)")
+_BUS_ID_RE = lazy(r"^[0-9A-Fa-fx]{4,8}:[0-9A-Fa-fx]{2}:[0-9A-Fa-fx]{2}\.[0-9A-Fa-fx]$")
+_NO_PROCESS_RE = lazy(r"No running processes found in NPU\s+(\d+)", re.IGNORECASE)
+_DCMI_RE = lazy(r"dcmi\s+mod\w*\s+initiali[sz]\w*\s+failed.*?ret\s+is\s+(-?\d{1,9})(?!\d)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -330,7 +332,7 @@ def parse_info(text: str) -> NpuSmiInfo:
 
 # -- key/value outputs (-l, -t memory, -t usages, -t board, -t health, -t common ...) -----------------
 
-_KV_RE = re.compile(r"^\s*(?P<key>[^:]*?)\s*:\s?(?P<value>.*?)\s*$")
+_KV_RE = lazy(r"^\s*(?P<key>[^:]*?)\s*:\s?(?P<value>.*?)\s*$")
 
 
 @dataclass(frozen=True)

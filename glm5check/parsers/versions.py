@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_HASH = re.compile(r"^g([0-9a-f]{7,40})$")
-_DATE = re.compile(r"^d(\d{8})$")
-_HEX = re.compile(r"^[0-9a-f]{7,40}$")
-_VERSION_PY_VALUE = re.compile(
+from glm5check.util.lazyre import lazy
+
+_HASH = lazy(r"^g([0-9a-f]{7,40})$")
+_DATE = lazy(r"^d(\d{8})$")
+_HEX = lazy(r"^[0-9a-f]{7,40}$")
+_VERSION_PY_VALUE = lazy(
     r"^\s*__(version|commit_id)__\s*=\s*(?:\w+\s*=\s*)?(['\"])(.*?)\2", re.MULTILINE
 )
 MIN_COMMIT_PREFIX = 7

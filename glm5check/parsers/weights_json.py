@@ -144,15 +144,31 @@ class _Reader:
         raise NotImplementedError
 
 
-class IndexReader(_Reader):
+class IndexReader:
     """Feeds an index document chunk by chunk; `result()` is its IndexDigest or None (then json.loads)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        self.decoder = Decoder()
+        self.failed = False
         self.head = ""  # the text up to weight_map's opening brace
-        self.separator: str | None = None
+        self.between = ""  # between two entries of weight_map: `,` + whitespace + `"`
+        self.carry: str | None = None  # the text after the last complete entry, once weight_map has begun
+        self.tail: str | None = None  # the text after weight_map's closing brace, once it was seen
+        self.separator: str | None = None  # between a name and its shard (`": "`)
+        self.count = 0
         self.entry_hash = 0
         self.values: set[str] = set()
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        text = None if self.failed else self.decoder.text(data, final)
+        if text is None:
+            self.failed = True
+        elif self.tail is not None:
+            self.tail += text
+        elif self.carry is None:
+            self._begin(text)
+        else:
+            self._body(text)
 
     def _begin(self, text: str) -> None:
         self.head += text
@@ -167,8 +183,21 @@ class IndexReader(_Reader):
         if not started:
             self.failed = True
             return
-        self.items, self.head = items, self.head[: found.end() - 1]
-        self._entries(self.items.feed(""))
+        self.head, self.between, self.carry = self.head[: found.end() - 1], items.separator, ""
+        self._body(items.carry)
+
+    def _body(self, text: str) -> None:
+        """Split the entries off; the map ends at the first `"` followed by `}` (a plain name or shard holds
+        no quote, so any other such place makes garbage the checks refuse)."""
+        buffer = (self.carry or "") + text
+        end = _map_end(buffer)
+        if end is None:
+            items = buffer.split(self.between)
+            self.carry = items.pop()
+        else:
+            items = buffer[: end[0]].split(self.between)
+            self.carry, self.tail = "", buffer[end[1] :]
+        self._entries(items)
 
     def _entries(self, items: list[str]) -> None:
         if not items or self.failed:
@@ -182,25 +211,32 @@ class IndexReader(_Reader):
         if not _name_to_name(items, self.separator):
             self.failed = True
             return
+        self.count += len(items)
         self.entry_hash += sum(map(hash, items))
         self.values.update(_values_of(items, self.separator))
 
     def result(self) -> IndexDigest | None:
         """The digest, once every chunk was fed (the last with final=True)."""
-        if self.failed or self.items is None:
+        if self.failed or self.tail is None or self.separator is None:
             return None
-        end = _regex(r'"[ \t\n\r]*\}').search(self.items.carry)
-        if end is None:
-            return None
-        self._entries([self.items.carry[: end.start() + 1]])
-        self.items.count += 1
-        if self.failed or self.separator is None or not all(value.endswith('"') for value in self.values):
+        if not all(value.endswith('"') for value in self.values):
             return None
         shards = tuple(sorted(value[:-1] for value in self.values))
-        rest = _rest(self.head, self.items.carry[end.end() :], "weight_map")
+        rest = _rest(self.head, self.tail, "weight_map")
         if rest is None or not plain(shards):
             return None
-        return IndexDigest(rest, self.separator, self.items.count, self.entry_hash, shards)
+        return IndexDigest(rest, self.separator, self.count, self.entry_hash, shards)
+
+
+def _map_end(buffer: str) -> tuple[int, int] | None:
+    """(just after the last value's closing quote, just after the map's `}`), or None when not in buffer."""
+    brace = buffer.find("}")
+    while brace >= 0:
+        before = buffer[:brace].rstrip(_WS)
+        if before.endswith('"'):
+            return len(before), brace + 1
+        brace = buffer.find("}", brace + 1)
+    return None
 
 
 def _name_to_name(items: list[str], separator: str) -> bool:

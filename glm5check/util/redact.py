@@ -13,11 +13,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from glm5check.util.lazyre import lazy
+
 REDACTED = "<redacted>"
 # Values shorter than this are not masked by value elsewhere ("1", "true" would wreck every text).
 MIN_REMEMBERED_LENGTH = 6
 
-_SECRET_NAME = re.compile(
+_SECRET_NAME = lazy(
     r"TOKEN|SECRET|PASSW(OR)?D|PASSPHRASE|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|API_?KEY|ACCESS_?KEY|"
     r"(^|_)KEY($|_)|SIGNATURE|CERT_PASS|WEBHOOK",
     re.IGNORECASE,
@@ -25,19 +27,19 @@ _SECRET_NAME = re.compile(
 # Variables whose names contain KEY-like words but hold no secret.
 _NOT_SECRET = {"KEYTIMEOUT", "HCCL_BUFFSIZE"}
 
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/@:]+(:[^\s/@]*)?)@")
-_AUTH_HEADER = re.compile(
+_URL_CREDENTIALS = lazy(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/@:]+(:[^\s/@]*)?)@")
+_AUTH_HEADER = lazy(
     r"(?i)\b(authorization\s*[:=]\s*(?:bearer\s+|basic\s+|token\s+)?|bearer\s+|basic\s+)"
     r"([A-Za-z0-9._~+/=-]{6,})"
 )
-_SECRET_FLAG = re.compile(
+_SECRET_FLAG = lazy(
     r"(?i)(--?[a-z0-9-]*(?:api-key|token(?!s)|secret|password|passwd|credential)[a-z0-9-]*)(\s+|=)"
     r"(\"[^\"]*\"|'[^']*'|[^\s\"']+)"
 )
-_SECRET_FLAG_NAME = re.compile(
+_SECRET_FLAG_NAME = lazy(
     r"(?i)^--?[a-z0-9-]*(?:api-key|token(?!s)|secret|password|passwd|credential)[a-z0-9-]*$"
 )
-_SECRET_ASSIGN = re.compile(
+_SECRET_ASSIGN = lazy(
     r"(?i)\b([A-Z0-9_]*(?:TOKEN(?!S)|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|CREDENTIAL)[A-Z0-9_]*)"
     r"(\s*=\s*)"
     r"(?:\"[^\"]*\"|'[^']*'|[^\s;\"']+)"
@@ -50,15 +52,15 @@ _SECRET_KEY = (
     r"cookie|"
     r"private[_-]?key)[A-Za-z0-9_.-]*"
 )
-_JSON_SECRET = re.compile(rf"(?i)(\"{_SECRET_KEY}\"\s*:\s*)(\"(?:[^\"\\]|\\.)*\"|[^\s,}}\]]+)")
-_YAML_SECRET = re.compile(rf"(?im)^(\s*-?\s*{_SECRET_KEY}\s*:[ \t]*)(?!\s)([^\n#]+)")
-_TOKEN_SHAPES = re.compile(
+_JSON_SECRET = lazy(rf"(?i)(\"{_SECRET_KEY}\"\s*:\s*)(\"(?:[^\"\\]|\\.)*\"|[^\s,}}\]]+)")
+_YAML_SECRET = lazy(rf"(?im)^(\s*-?\s*{_SECRET_KEY}\s*:[ \t]*)(?!\s)([^\n#]+)")
+_TOKEN_SHAPES = lazy(
     r"\b(?:hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
     r"|glpat-[A-Za-z0-9_-]{12,}"
     r"|sk-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}"
     r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"
 )
-_IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
+_IPV4 = lazy(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
 
 # Every value seen under a secret name in this process (environment, profile, serve script).
 _remembered: set[str] = set()
