@@ -1,15 +1,16 @@
 """The host layer: the only code that reads the machine.
 
 `Host` is implemented live (glm5check.host.live), recording (glm5check.host.record) and from a snapshot
-(glm5check.host.replay). Every answer is a plain frozen dataclass so that it can be written to a snapshot
-and read back identically. Failures are data (`error`, `timed_out`, `not_found`), never exceptions.
+(glm5check.host.replay). Every answer is a named tuple (immutable, and built at import far faster than a
+frozen dataclass: this module is imported by every run) so that it can be written to a snapshot and read
+back identically (glm5check.host.snapshot.plain turns one into JSON). Failures are data (`error`,
+`timed_out`, `not_found`), never exceptions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 DEFAULT_TIMEOUT_S = 10.0
 OUTPUT_CAP_BYTES = 4 * 1024 * 1024
@@ -24,8 +25,7 @@ ASCEND_TOOL_DIRS = (
 )
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(NamedTuple):
     argv: tuple[str, ...]
     exit_code: int | None = None
     stdout: str = ""
@@ -63,8 +63,7 @@ class CommandResult:
         return ""
 
 
-@dataclass(frozen=True)
-class FileRead:
+class FileRead(NamedTuple):
     path: str
     text: str | None = None
     error: str | None = None
@@ -75,8 +74,7 @@ class FileRead:
         return self.error != "missing"
 
 
-@dataclass(frozen=True)
-class BytesRead:
+class BytesRead(NamedTuple):
     path: str
     offset: int
     length: int
@@ -84,15 +82,13 @@ class BytesRead:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class DirListing:
+class DirListing(NamedTuple):
     path: str
     entries: tuple[str, ...] | None = None
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class StatInfo:
+class StatInfo(NamedTuple):
     path: str
     kind: str | None = None  # file, dir, link, char, block, fifo, socket, other; None when missing
     size: int | None = None
@@ -107,8 +103,7 @@ class StatInfo:
         return self.kind is not None
 
 
-@dataclass(frozen=True)
-class DiskUsage:
+class DiskUsage(NamedTuple):
     path: str
     total_bytes: int | None = None
     used_bytes: int | None = None
@@ -116,23 +111,20 @@ class DiskUsage:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     device: str
     mountpoint: str
     fstype: str
     options: str = ""
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):
     family: str  # ipv4, ipv6, mac
     address: str
     netmask: str | None = None
 
 
-@dataclass(frozen=True)
-class Interface:
+class Interface(NamedTuple):
     name: str
     is_up: bool | None = None
     mtu: int | None = None
@@ -140,8 +132,7 @@ class Interface:
     addresses: tuple[Address, ...] = ()
 
 
-@dataclass(frozen=True)
-class ListeningSocket:
+class ListeningSocket(NamedTuple):
     protocol: str  # tcp, tcp6, udp, udp6
     address: str
     port: int
@@ -149,8 +140,7 @@ class ListeningSocket:
     process: str | None = None
 
 
-@dataclass(frozen=True)
-class Resources:
+class Resources(NamedTuple):
     cpu_count: int | None = None  # logical CPUs this process may run on (affinity)
     cpu_count_total: int | None = None
     mem_total_bytes: int | None = None
@@ -159,15 +149,13 @@ class Resources:
     nofile_hard: int | None = None
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(NamedTuple):
     pid: int
     name: str
     cmdline: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ConnectResult:
+class ConnectResult(NamedTuple):
     address: str
     port: int
     outcome: str  # connected, refused, timeout, unreachable, error
@@ -175,8 +163,7 @@ class ConnectResult:
     elapsed_ms: int | None = None
 
 
-@dataclass(frozen=True)
-class ProbeValue:
+class ProbeValue(NamedTuple):
     """The answer of a custom structured probe (e.g. a git repository read with gitpython)."""
 
     kind: str
@@ -184,12 +171,6 @@ class ProbeValue:
     value: Any = None
     error: str | None = None
     timed_out: bool = False
-
-
-@dataclass(frozen=True)
-class HostInfo:
-    hostname: str
-    resolved: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Host(Protocol):

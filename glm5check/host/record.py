@@ -7,7 +7,6 @@ in copied files), so a snapshot is safe to attach to a support ticket.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from glm5check.errors import ProbeFailed
@@ -42,8 +41,8 @@ class RecordingHost:
     def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
         result = self.live.run(argv, timeout_s)
         with self.data.lock:
-            self.data.commands[result.argv] = replace(
-                result, stdout=redact_text(result.stdout), stderr=redact_text(result.stderr)
+            self.data.commands[result.argv] = result._replace(
+                stdout=redact_text(result.stdout), stderr=redact_text(result.stderr)
             )
         return result
 
@@ -56,7 +55,7 @@ class RecordingHost:
     def read_file(self, path: str) -> FileRead:
         read = self.live.read_file(path)
         with self.data.lock:
-            self.data.files[path] = replace(read, text=None if read.text is None else redact_text(read.text))
+            self.data.files[path] = read._replace(text=None if read.text is None else redact_text(read.text))
         return read
 
     def read_bytes(self, path: str, offset: int, length: int) -> BytesRead:
@@ -117,7 +116,7 @@ class RecordingHost:
 
     def processes(self) -> tuple[Process, ...]:
         processes = self._system("processes", self.live.processes)
-        recorded = tuple(replace(p, cmdline=tuple(redact_argv(p.cmdline))) for p in processes)
+        recorded = tuple(p._replace(cmdline=tuple(redact_argv(p.cmdline))) for p in processes)
         with self.data.lock:
             self.data.processes = recorded
         return processes

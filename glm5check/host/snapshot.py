@@ -31,7 +31,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,7 @@ def _write_dir(data: SnapshotData, root: Path) -> None:
         "interfaces": _listed(data.interfaces),
         "sockets": _listed(data.sockets),
         "processes": _listed(data.processes),
-        "resources": asdict(data.resources) if data.resources else None,
+        "resources": plain(data.resources) if data.resources else None,
         "hostname": data.hostname,
     }
     for name, value in singles.items():
@@ -166,11 +166,11 @@ def _write_dir(data: SnapshotData, root: Path) -> None:
             _dump(system / f"{name}.json", value)
     keyed: dict[str, Any] = {
         "which": data.which,
-        "listdir": {k: asdict(v) for k, v in data.listings.items()},
-        "stat": {k: asdict(v) for k, v in data.stats.items()},
-        "disk_usage": {k: asdict(v) for k, v in data.disk_usage.items()},
+        "listdir": {k: plain(v) for k, v in data.listings.items()},
+        "stat": {k: plain(v) for k, v in data.stats.items()},
+        "disk_usage": {k: plain(v) for k, v in data.disk_usage.items()},
         "resolve": {k: list(v) for k, v in data.resolved.items()},
-        "connect": [asdict(v) for v in data.connects.values()],
+        "connect": [plain(v) for v in data.connects.values()],
         "errors": data.system_errors,
     }
     for name, value in keyed.items():
@@ -183,8 +183,18 @@ def _write_dir(data: SnapshotData, root: Path) -> None:
         _dump(root / "probes" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values)
 
 
+def plain(answer: Any) -> Any:
+    """A host answer (a named tuple, possibly holding others, as Interface holds its Addresses) as JSON
+    values: what asdict() did for the dataclasses they were."""
+    if isinstance(answer, tuple) and hasattr(answer, "_asdict"):
+        return {key: plain(value) for key, value in answer._asdict().items()}
+    if isinstance(answer, (list, tuple)):
+        return [plain(value) for value in answer]
+    return answer
+
+
 def _listed(items: tuple[Any, ...] | None) -> list[dict[str, Any]] | None:
-    return None if items is None else [asdict(item) for item in items]
+    return None if items is None else [plain(item) for item in items]
 
 
 def _write_commands(data: SnapshotData, root: Path) -> None:
@@ -192,7 +202,7 @@ def _write_commands(data: SnapshotData, root: Path) -> None:
         return
     index = []
     for number, (argv, result) in enumerate(sorted(data.commands.items()), start=1):
-        entry = asdict(result)
+        entry = plain(result)
         stem = f"{number:03d}-{_slug(argv)}"
         for stream, suffix in (("stdout", "out"), ("stderr", "err")):
             text = entry.pop(stream)
@@ -282,7 +292,7 @@ def inputs_digest(
 
     for kind, answers in (("listdir", data.listings), ("stat", data.stats), ("file", data.files)):
         for path in sorted(p for p in answers if _inside(p, subject)):
-            add(kind, asdict(answers[path]))  # type: ignore[call-overload]
+            add(kind, plain(answers[path]))
     for key in sorted(k for k in data.byte_reads if _inside(k[0], subject)):
         add("bytes", *key, _read_error(data, key), stored_sha(key))
     return digest.hexdigest()

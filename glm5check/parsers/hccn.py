@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from glm5check.util.lazyre import lazy
 
@@ -42,8 +43,7 @@ def _lines(text: str) -> list[str]:
     return text.splitlines() if isinstance(text, str) else []
 
 
-@dataclass(frozen=True)
-class Values:
+class Values(NamedTuple):
     """A single-key sub-command (`-link`, `-net_health`, `-netdetect`): each value found, with the device
     when a command line or `[devid N]` prefix said which one (else None)."""
 
@@ -96,15 +96,13 @@ def parse_netdetect(text: str) -> Values:
     return _parse_values(text, _NETDETECT_RE)
 
 
-@dataclass(frozen=True)
-class IpEntry:
+class IpEntry(NamedTuple):
     device: int | None
     address: str | None  # None when absent or masked
     netmask: str | None
 
 
-@dataclass(frozen=True)
-class IpOutput:
+class IpOutput(NamedTuple):
     entries: tuple[IpEntry, ...] = ()
     unread: tuple[str, ...] = ()
 
@@ -141,14 +139,12 @@ def parse_ip(text: str) -> IpOutput:
     return IpOutput(tuple(entries), tuple(unread))
 
 
-@dataclass(frozen=True)
-class GatewayEntry:
+class GatewayEntry(NamedTuple):
     gateway: str | None
     interface: str | None
 
 
-@dataclass(frozen=True)
-class GatewayOutput:
+class GatewayOutput(NamedTuple):
     entries: tuple[GatewayEntry, ...] = ()
     unread: tuple[str, ...] = ()
 
@@ -208,8 +204,7 @@ def parse_lldp(text: str) -> LldpOutput:
     return LldpOutput({k: tuple(v) for k, v in tlvs.items()}, tuple(ifnames), tuple(unread))
 
 
-@dataclass(frozen=True)
-class TlsCert:
+class TlsCert(NamedTuple):
     kind: str  # pub cert, ca1 cert, ca2 cert, crl
     subject: str | None = None
     issuer: str | None = None
@@ -218,8 +213,7 @@ class TlsCert:
     expiration_status: int | None = None  # 0 normal, 1 near expiration, 2 has expired (new format only)
 
 
-@dataclass(frozen=True)
-class TlsDevice:
+class TlsDevice(NamedTuple):
     device: int | None
     switch: int | None  # 0 disabled, 1 enabled
     preconfigured: int | None = None  # new format only
@@ -227,8 +221,7 @@ class TlsDevice:
     certs: tuple[TlsCert, ...] = ()
 
 
-@dataclass(frozen=True)
-class TlsOutput:
+class TlsOutput(NamedTuple):
     devices: tuple[TlsDevice, ...] = ()
     unread: tuple[str, ...] = ()
 
@@ -247,8 +240,8 @@ _TLS_FIELD_RE = lazy(r"^(subject|issuer|start_time|end_time|tls expiration statu
 
 def _tls_field(cert: TlsCert, name: str, value: str) -> TlsCert:
     if name == "tls expiration status":
-        return TlsCert(**{**cert.__dict__, "expiration_status": _int(value.split("]")[0])})
-    return TlsCert(**{**cert.__dict__, name: value or None})
+        return cert._replace(expiration_status=_int(value.split("]")[0]))
+    return cert._replace(**{name: value or None})
 
 
 def parse_tls(text: str) -> TlsOutput:
@@ -276,18 +269,17 @@ def parse_tls(text: str) -> TlsOutput:
             )
         elif cert and devices and devices[-1].device == _int(cert.group(1)):
             last = devices[-1]
-            devices[-1] = TlsDevice(**{**last.__dict__, "certs": (*last.certs, TlsCert(cert.group(2)))})
+            devices[-1] = last._replace(certs=(*last.certs, TlsCert(cert.group(2))))
         elif field_match and devices and devices[-1].certs:
             last = devices[-1]
             updated = _tls_field(last.certs[-1], field_match.group(1), field_match.group(2))
-            devices[-1] = TlsDevice(**{**last.__dict__, "certs": (*last.certs[:-1], updated)})
+            devices[-1] = last._replace(certs=(*last.certs[:-1], updated))
         else:
             unread.append(line)
     return TlsOutput(tuple(devices), tuple(unread))
 
 
-@dataclass(frozen=True)
-class PingRun:
+class PingRun(NamedTuple):
     device: int | None
     target: str | None
     replies: int = 0  # `recv seq=N,time=...ms` lines
@@ -303,8 +295,7 @@ class PingRun:
         return self.transmitted > 0 and self.received == self.transmitted
 
 
-@dataclass(frozen=True)
-class PingOutput:
+class PingOutput(NamedTuple):
     runs: tuple[PingRun, ...] = ()
     unread: tuple[str, ...] = ()
 
@@ -329,18 +320,15 @@ def parse_ping(text: str) -> PingOutput:
         if head:
             runs.append(PingRun(_int(head.group(1)), valid_ip(head.group(2))))
         elif _PING_RECV_RE.search(stripped) and runs:
-            runs[-1] = PingRun(**{**runs[-1].__dict__, "replies": runs[-1].replies + 1})
+            runs[-1] = runs[-1]._replace(replies=runs[-1].replies + 1)
         elif summary:
             base = runs.pop() if runs and runs[-1].transmitted is None else PingRun(None, None)
             loss = summary.group(3)
             runs.append(
-                PingRun(
-                    **{
-                        **base.__dict__,
-                        "transmitted": _int(summary.group(1)),
-                        "received": _int(summary.group(2)),
-                        "loss_pct": float(loss) if loss.count(".") <= 1 and loss.strip(".") else None,
-                    }
+                base._replace(
+                    transmitted=_int(summary.group(1)),
+                    received=_int(summary.group(2)),
+                    loss_pct=float(loss) if loss.count(".") <= 1 and loss.strip(".") else None,
                 )
             )
         else:
@@ -378,8 +366,7 @@ def parse_hccn_conf(text: str) -> HccnConf:
     return HccnConf(devices, tuple(unread))
 
 
-@dataclass(frozen=True)
-class KeyValues:
+class KeyValues(NamedTuple):
     """Other `key: value` outputs (`-fec`, `-link_stat`, `-optical`, `-stat`, `-hw_stats`, `-status`):
     pairs in order, with the device of a `[devid N]` / `[device N]` prefix; section lines (`packet
     statistics:`) and values continued on the next indented line are kept as they are."""
@@ -419,8 +406,7 @@ def parse_key_values(text: str) -> KeyValues:
     return KeyValues(tuple(pairs), tuple(unread))
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     """A whitespace-aligned table (`-route -g`) or a boxed one (`-dev_info -g` on 950): rows as dicts
     keyed by the header's column names."""
 
