@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import posixpath
 import re
 from collections import Counter, deque
@@ -54,6 +53,7 @@ from glm5check.parsers.weights_json import (
     index_hash,
     plain,
 )
+from glm5check.util import fastjson
 from glm5check.util.units import MIB
 
 INDEX_FILES = ("model.safetensors.index.json", "quant_model_weights.safetensors.index.json")
@@ -234,7 +234,7 @@ class _JsonSource:
             text, digest = _text_and_digest(b"".join(parts))
             del parts
         try:
-            return JsonFile(self.name, data=json.loads(text), sha256=digest)
+            return JsonFile(self.name, data=fastjson.loads(text), sha256=digest)
         except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             return JsonFile(self.name, error=f"not JSON: {exc}", sha256=digest)
 

@@ -20,6 +20,8 @@ import tempfile
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from glm5check.util import fastjson
+
 T = TypeVar("T")
 ENTRY_CAP_BYTES = 64 * 1024 * 1024
 SCHEMA = "glm5check.scan-cache/v1"
@@ -93,7 +95,7 @@ def _read_entry(path: str) -> Any:
         if not stat.S_ISREG(info.st_mode) or info.st_size > ENTRY_CAP_BYTES:
             return None
         data = handle.read(ENTRY_CAP_BYTES + 1)
-    return json.loads(data.decode("utf-8")) if len(data) <= ENTRY_CAP_BYTES else None
+    return fastjson.loads(data.decode("utf-8")) if len(data) <= ENTRY_CAP_BYTES else None
 
 
 def _write_entry(folder: str, target: str, text: str) -> None:

@@ -53,6 +53,7 @@ from glm5check.host.base import (
     StatInfo,
 )
 from glm5check.host.inputs import InputError, read_input_bytes
+from glm5check.util import fastjson
 
 SNAPSHOT_SCHEMA = "glm5check.snapshot/v1"
 BYTES_GZIP_ABOVE = 64 * 1024
@@ -340,7 +341,7 @@ def _load(path: Path, default: Any = None) -> Any:
     if not os.path.lexists(path):  # a dangling link or a symlink loop is an error, not an absent part
         return default
     try:
-        return json.loads(_part(path).decode("utf-8"))
+        return fastjson.loads(_part(path).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SnapshotError(f"snapshot file {path} is not readable JSON: {exc}") from None
 
