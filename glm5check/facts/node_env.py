@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from glm5check.facts.context import Context
 from glm5check.facts.net import (
@@ -18,8 +18,7 @@ from glm5check.facts.net import (
 from glm5check.facts.node import node_info
 
 
-@dataclass(frozen=True)
-class NodeEnvSuggestion:
+class NodeEnvSuggestion(NamedTuple):
     """The address and NIC this node should name in HCCL_IF_IP and the three *_SOCKET_IFNAME variables."""
 
     nic: str

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from itertools import filterfalse, repeat
 from operator import methodcaller
-from typing import Any
+from typing import Any, NamedTuple
 
 from glm5check.host.base import FILE_CAP_BYTES, Host
 from glm5check.knowledge import glm5
@@ -73,14 +73,13 @@ SMALL_FILE_BYTES = 1024
 # A GLM-5 bf16 index is about 5 MB; a JSON file far bigger is damaged and is not read into memory.
 JSON_CAP_BYTES = 64 * MIB
 # Big JSON files are read and digested in chunks of this size (memory stays flat whatever the tensor count).
-JSON_CHUNK_BYTES = MIB // 4
+JSON_CHUNK_BYTES = MIB // 2
 # Routed experts' numbers folded into one pattern (memfit classifies by pattern, never by expert number).
 _EXPERT_NUMBER = r"\.mlp\.experts\.\d+\."
 _EXPERT_PATTERN = ".mlp.experts.0."
 
 
-@dataclass(frozen=True)
-class JsonFile:
+class JsonFile(NamedTuple):
     name: str
     data: Any = None
     error: str | None = None  # missing, permission denied, not JSON: ..., is a directory
@@ -91,8 +90,7 @@ class JsonFile:
         return self.error != "missing"
 
 
-@dataclass(frozen=True)
-class Shard:
+class Shard(NamedTuple):
     name: str
     size: int | None = None
     cause: str | None = None  # missing, unreadable, lfs-pointer, truncated, bad-header; None when sound
@@ -226,20 +224,23 @@ class _JsonSource:
                 return JsonFile(self.name, error=file.error or "unreadable")
             text, digest = file.text, hashlib.sha256(file.text.encode()).hexdigest()
         else:
-            parts = []
+            whole = bytearray(self.size)  # filled in place: one copy of the bytes, then the text
+            filled = 0
             for chunk in _chunks(self.host, self.path, self.size):
                 if isinstance(chunk, str):
                     return JsonFile(self.name, error=chunk)
-                parts.append(chunk)
-            text, digest = _text_and_digest(b"".join(parts))
-            del parts
+                whole[filled : filled + len(chunk)] = chunk
+                filled += len(chunk)
+            del whole[filled:]
+            text, digest = _text_and_digest(whole)
+            del whole
         try:
             return JsonFile(self.name, data=fastjson.loads(text), sha256=digest)
         except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             return JsonFile(self.name, error=f"not JSON: {exc}", sha256=digest)
 
 
-def _text_and_digest(data: bytes) -> tuple[str, str]:
+def _text_and_digest(data: bytes | bytearray) -> tuple[str, str]:
     """The text and the sha256 of its UTF-8 encoding (undecodable bytes replaced), without a second copy
     of the bytes when they are valid UTF-8."""
     try:

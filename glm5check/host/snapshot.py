@@ -114,9 +114,11 @@ def _slug(argv: tuple[str, ...]) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "_".join(words)).strip("_")[:60] or "command"
 
 
-def _dump(path: Path, value: Any) -> None:
+def _dump(path: Path, value: Any, compact: bool = False) -> None:
+    """JSON a person can read (indented), or compact for what a replay reads whole (the digests)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    path.write_text(json.dumps(value, sort_keys=True, ensure_ascii=False, **layout) + "\n", encoding="utf-8")
 
 
 def _file_copy_path(root: Path, path: str) -> Path:
@@ -267,7 +269,7 @@ def _write_digests(data: SnapshotData, root: Path, stored_sha: dict[tuple[str, i
             key = _key(digest.code, inputs_digest(data, subject, stored_sha.get))
         by_kind.setdefault(kind, {})[subject] = {"key": key, "value": digest.value}
     for kind, values in by_kind.items():
-        _dump(root / "digests" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values)
+        _dump(root / "digests" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values, compact=True)
 
 
 # -- digest keys ---------------------------------------------------------------------------------------

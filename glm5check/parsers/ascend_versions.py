@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from glm5check.util.lazyre import lazy
 
@@ -36,8 +37,7 @@ def parse_key_values(text: str | None) -> dict[str, str]:
     return values
 
 
-@dataclass(frozen=True)
-class CannInstallInfo:
+class CannInstallInfo(NamedTuple):
     """One `ascend_<package>_install.info` file (toolkit, nnae, ...)."""
 
     package_name: str | None
@@ -84,8 +84,7 @@ def parse_version_cfg(text: str | None) -> VersionCfg:
     return VersionCfg(running, installed)
 
 
-@dataclass(frozen=True)
-class DriverVersion:
+class DriverVersion(NamedTuple):
     version: str | None
     package_version: str | None
     inner_version: str | None
@@ -100,8 +99,7 @@ def parse_driver_version_info(text: str | None) -> DriverVersion:
     )
 
 
-@dataclass(frozen=True)
-class AscendInstallInfo:
+class AscendInstallInfo(NamedTuple):
     """`/etc/ascend_install.info`, written by the driver/firmware installer."""
 
     driver_install_path: str | None

@@ -22,6 +22,7 @@ import bisect
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from glm5check.util.lazyre import lazy
 
@@ -61,8 +62,7 @@ _API_SERVER_MODULES = frozenset({"vllm.entrypoints.openai.api_server"})
 _MAX_STATEMENTS = 20000
 
 
-@dataclass(frozen=True)
-class ScriptProblem:
+class ScriptProblem(NamedTuple):
     """Something in the script that was not (or could not be) read. `kind`: unresolved, syntax,
     unsupported, duplicate."""
 
@@ -72,8 +72,7 @@ class ScriptProblem:
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     """One word of the `vllm serve` command after expansion; `unresolved` names what could not be."""
 
     text: str
@@ -89,8 +88,7 @@ class ServeCommand:
     env: dict[str, str] = field(default_factory=dict)  # NAME=value prefixes of the command itself
 
 
-@dataclass(frozen=True)
-class ParsedScript:
+class ParsedScript(NamedTuple):
     variables: dict[str, str]  # every variable the script assigned, resolved
     exports: dict[str, str]  # the exported ones (those vllm serve would see)
     export_lines: dict[str, int]  # where each export got its value

@@ -10,7 +10,7 @@ without `+g<hash>` (a PyPI release, a build at a tag, a pretend version) names n
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from glm5check.util.lazyre import lazy
 
@@ -23,8 +23,7 @@ _VERSION_PY_VALUE = lazy(
 MIN_COMMIT_PREFIX = 7
 
 
-@dataclass(frozen=True)
-class ScmVersion:
+class ScmVersion(NamedTuple):
     text: str
     valid: bool  # a PEP 440 version
     public: str | None
@@ -108,8 +107,7 @@ def target_problem(version: ScmVersion, expected_target: str | None) -> str | No
     )
 
 
-@dataclass(frozen=True)
-class ScmVerdict:
+class ScmVerdict(NamedTuple):
     ok: bool
     problems: tuple[str, ...]  # codes: no-commit, other-commit, dirty, target
     message: str
@@ -138,8 +136,7 @@ def judge_scm_version(version: ScmVersion, pin: str, expected_target: str | None
     return ScmVerdict(False, tuple(code for code, _ in problems), "; ".join(text for _, text in problems))
 
 
-@dataclass(frozen=True)
-class VersionPy:
+class VersionPy(NamedTuple):
     """`<package>/_version.py` as setuptools_scm writes it (read as text, never imported)."""
 
     version: str | None

@@ -33,10 +33,16 @@ def _long_number() -> re.Pattern[str]:
     return re.compile(_LONG_NUMBER)
 
 
+@cache
+def _container_start() -> re.Pattern[str]:
+    """What orjson is worth trying on: an object or array (anything else fails fast in json.loads)."""
+    return re.compile(r"[ \t\n\r]*[\[{]")
+
+
 def loads(text: str) -> Any:
     """json.loads(text): the same value, or the same exception with the same message."""
     fast = _orjson()
-    if fast is not None and _long_number().search(text) is None:
+    if fast is not None and _container_start().match(text) and _long_number().search(text) is None:
         try:
             value = fast.loads(text)
         except (fast.JSONDecodeError, TypeError, ValueError):

@@ -8,22 +8,17 @@ from typing import Any
 
 
 class LazyRegex:
-    """Stands for re.compile(pattern, flags); compiles on the first method call and delegates after."""
-
-    __slots__ = ("_compiled", "flags", "pattern")
+    """Stands for re.compile(pattern, flags): the first method asked for compiles it, and each method, once
+    looked up, is kept on the instance, so later calls cost what the compiled pattern's own do."""
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = pattern
         self.flags = flags
-        self._compiled: re.Pattern[str] | None = None
 
-    def compiled(self) -> re.Pattern[str]:
-        if self._compiled is None:
-            self._compiled = re.compile(self.pattern, self.flags)
-        return self._compiled
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.compiled(), name)
+    def __getattr__(self, name: str) -> Any:  # only for names not yet on the instance
+        value = getattr(re.compile(self.pattern, self.flags), name)
+        setattr(self, name, value)
+        return value
 
 
 def lazy(pattern: str, flags: int = 0) -> Any:
