@@ -257,7 +257,7 @@ def _mtp_items(ctx: Context) -> Iterator[Result]:
         return
     prefix = scan.mtp_prefix
     method = spec.get("method")
-    if scan.mtp_names:
+    if scan.mtp_count:
         yield passed(
             f"{method} with the MTP layer ({prefix}*) present",
             item="--speculative-config",

@@ -351,24 +351,24 @@ def weights_mtp(ctx: Context) -> Result:
     skip = _folder_skip(scan)
     if skip:
         return skip
-    layer, prefix, names = scan.mtp_layer, scan.mtp_prefix, scan.mtp_names
+    layer, prefix, count = scan.mtp_layer, scan.mtp_prefix, scan.mtp_count
     expected = f"{prefix}* (MTP) with embed_tokens and shared_head.head"
-    if not names:
+    if not count:
         return failed(
             f"deepseek_mtp requested, but {ctx.profile.model.name} has no {prefix[:-1]} (MTP)",
             expected=expected, observed=f"no {prefix}* tensors",
             remediation="drop --speculative-config, or use the GLM-5-w4a8-mtp weights "
             "(Eco-Tech/GLM-5-w4a8-mtp-QuaRot)",
         )
-    absent = [prefix + name for name in glm5.MTP_EMBED_HEAD if prefix + name not in names]
+    absent = [prefix + name for name in glm5.MTP_EMBED_HEAD if prefix + name not in scan.mtp_embed_head]
     if absent:
         return failed(
             f"MTP layer {layer} lacks {', '.join(absent)}", expected=expected,
-            observed=f"{len(names)} {prefix}* tensors, without " + ", ".join(absent),
+            observed=f"{count} {prefix}* tensors, without " + ", ".join(absent),
             remediation="run adjust_weight.py from the vllm-ascend GLM-5 tutorial (it copies embed_tokens "
             "and lm_head into mtp-others.safetensors), or drop --speculative-config",
         )
-    return passed(f"MTP layer {layer} present ({len(names)} tensors)", observed=f"{len(names)} tensors")
+    return passed(f"MTP layer {layer} present ({count} tensors)", observed=f"{count} tensors")
 
 
 # -- weights.shared -----------------------------------------------------------------------------------

@@ -186,7 +186,13 @@ def test_scan_json_round_trip_and_refusals(parsed_demo: WeightsScan) -> None:
     value = json.loads(json.dumps(scan_to_json(parsed_demo)))
     assert scan_from_json(value, MODEL_DIR) == parsed_demo
     assert scan_from_json(value, "/elsewhere") is None
-    for field, bad in (("shards", [[1, 2]]), ("total_bytes", "many"), ("mtp_layer", True), ("tally", [["a", "b"]])):
+    for field, bad in (
+        ("shards", [[1, 2]]),
+        ("total_bytes", "many"),
+        ("mtp_layer", True),
+        ("tally", [["a", "b"]]),
+        ("mtp_embed_head", "x"),
+    ):
         assert scan_from_json({**value, field: bad}, MODEL_DIR) is None, field
     assert scan_from_json({**value, "extra": 1}, MODEL_DIR) is None
     assert scan_from_json([], MODEL_DIR) is None

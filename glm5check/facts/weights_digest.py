@@ -23,6 +23,8 @@ SCAN_MODULES = (
     "glm5check.parsers.safetensors",
     "glm5check.parsers.weights_json",
     "glm5check.knowledge.glm5",
+    "glm5check.knowledge.placement",
+    "glm5check.util.lazyre",
 )
 
 
@@ -68,7 +70,8 @@ def scan_to_json(scan: WeightsScan) -> dict[str, Any]:
         "described_count": scan.described_count,
         "undescribed": list(scan.undescribed),
         "mtp_layer": scan.mtp_layer,
-        "mtp_names": sorted(scan.mtp_names),
+        "mtp_count": scan.mtp_count,
+        "mtp_embed_head": list(scan.mtp_embed_head),
         "tally": [list(pair) for pair in scan.tally],
     }
 
@@ -162,7 +165,8 @@ def scan_from_json(value: Any, folder: str) -> WeightsScan | None:
             described_count=_int(fields["described_count"]),
             undescribed=_strs(fields["undescribed"]),
             mtp_layer=_int(fields["mtp_layer"]),
-            mtp_names=frozenset(_strs(fields["mtp_names"])),
+            mtp_count=_int(fields["mtp_count"]),
+            mtp_embed_head=_strs(fields["mtp_embed_head"]),
             tally=tuple(_pair(pair, _int) for pair in _of(fields["tally"], list)),
         )
     except _Refused:

@@ -5,9 +5,10 @@ of JSON_CHUNK_BYTES), and every shard's safetensors header (8 bytes, then the he
 header is validated and folded into running tallies, then dropped:
 
 - per shard: its verdict, tensor count and bytes, header hash;
-- per name pattern (routed experts' numbers folded: `.mlp.experts.N.` -> `.mlp.experts.0.`): bytes, which is
-  all memory.fit needs to place the weights;
-- the names of the MTP layer (model.layers.<num_hidden_layers>.*);
+- per placement class (glm5check.knowledge.placement) and layer: bytes, which is all memory.fit needs to
+  place the weights;
+- how many tensors the MTP layer (model.layers.<num_hidden_layers>.*) has, and whether its own embedding
+  and head are among them;
 - order-independent hash sums of (name, shard) and of the names, compared with the same sums over the
   index's weight_map and the quant description (glm5check.parsers.weights_json).
 
@@ -36,6 +37,7 @@ from typing import Any, NamedTuple
 
 from glm5check.host.base import FILE_CAP_BYTES, Host
 from glm5check.knowledge import glm5
+from glm5check.knowledge.placement import classify, layer_of
 from glm5check.parsers.safetensors import (
     PREFIX_BYTES,
     HeaderScan,
@@ -129,8 +131,10 @@ class WeightsScan:
     described_count: int = 0  # shard tensors looked up in the quant description (rot.safetensors aside)
     undescribed: tuple[str, ...] = ()  # those it lacks, sorted
     mtp_layer: int = 78  # model.layers.<this> is the MTP layer (config.json's num_hidden_layers)
-    mtp_names: frozenset[str] = frozenset()  # its tensors, in the headers or the index
-    # (name pattern, bytes) of every tensor in the headers, routed experts folded by number
+    mtp_count: int = 0  # its tensors, in the headers or the index
+    mtp_embed_head: tuple[str, ...] = ()  # which of its embed_tokens / shared_head.head copies are there
+    # (name, bytes): the headers' bytes per placement class and layer, each under a name of that class and
+    # layer (memfit.weights_per_rank places them as it would every tensor)
     tally: tuple[tuple[str, int], ...] = ()
 
     @property
@@ -321,7 +325,8 @@ class _Fold:
     dotted_hash: Counter[bool] = field(default_factory=Counter)
     dotless: list[tuple[str, bool]] = field(default_factory=list)  # (name, in the rot shard)
     mtp_names: set[str] = field(default_factory=set)
-    tally: Counter[str] = field(default_factory=Counter)
+    tally: dict[tuple[str, str | None], tuple[str, int]] = field(default_factory=dict)  # see _tally
+    places: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # pattern -> (class, layer)
 
     def sink(self, shard: str) -> Sink:
         return lambda names, sizes, known_plain: self.add(shard, names, sizes, known_plain or plain(names))
@@ -360,8 +365,14 @@ class _Fold:
         self.dotted_hash[rot] -= sum(map(hash, dotless))
 
     def _tally(self, patterns: list[str], sizes: list[int]) -> None:
+        """Bytes per (placement class, layer): all memory.fit needs, whatever the plan's MTP layer. Each
+        total is kept under the smallest of its patterns, a real name that memfit places the same way."""
         for (pattern, size), count in Counter(zip(patterns, sizes)).items():
-            self.tally[pattern] += size * count
+            place = self.places.get(pattern)
+            if place is None:
+                place = self.places[pattern] = (classify(pattern), layer_of(pattern))
+            name, total = self.tally.get(place, (pattern, 0))
+            self.tally[place] = (min(name, pattern), total + size * count)
 
 
 @cache
@@ -411,6 +422,7 @@ def _scan_folder(host: Host, folder: str) -> WeightsScan:
     quant, undescribed, described_count = _read_quant(host, folder, shards, fold)
     prefix = fold.mtp_prefix
     mtp_names = fold.mtp_names | {name for name, _ in unmapped if name.startswith(prefix)}
+    embed_head = tuple(prefix + name for name in glm5.MTP_EMBED_HEAD if prefix + name in mtp_names)
     return WeightsScan(
         path=folder,
         entries=entries,
@@ -427,8 +439,9 @@ def _scan_folder(host: Host, folder: str) -> WeightsScan:
         described_count=described_count,
         undescribed=undescribed,
         mtp_layer=mtp_layer,
-        mtp_names=frozenset(mtp_names),
-        tally=tuple(sorted(fold.tally.items())),
+        mtp_count=len(mtp_names),
+        mtp_embed_head=embed_head,
+        tally=tuple(sorted(fold.tally.values())),
     )
 
 

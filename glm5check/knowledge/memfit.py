@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from glm5check.util.lazyre import lazy
+from glm5check.knowledge.placement import classify
 from glm5check.util.units import GIB, MIB
 
 # vllm-ascend's SFA backend at the pinned commit: (kv_lora_rank 512 + qk_rope 64 + indexer 128) × 2 bytes.
@@ -35,13 +35,6 @@ def hccl_buffsize_value(raw: str) -> int | None:
     refuses "²" and numbers of over 4300 digits)."""
     raw = raw.strip()
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 and int(raw) > 0 else None
-
-
-_EXPERT = lazy(r"\.mlp\.experts\.\d+\.")
-_TP_SHARDED = lazy(
-    r"(\.q_b_proj\.|\.kv_b_proj\.|\.o_proj\.|embed_tokens\.|^lm_head\.|shared_head\.head\."
-    r"|\.mlp\.(gate|up|down)_proj\.|\.mlp\.shared_experts\.)"
-)
 
 
 @dataclass(frozen=True)
@@ -118,15 +111,6 @@ class WeightsPerRank:
     @property
     def per_rank(self) -> int:
         return self.experts_per_rank + self.tp_per_rank + self.replicated_bytes
-
-
-def classify(name: str) -> str:
-    """expert, tp or replicated."""
-    if _EXPERT.search(name):
-        return "expert"
-    if _TP_SHARDED.search(name):
-        return "tp"
-    return "replicated"
 
 
 def weights_per_rank(tensors: Iterable[tuple[str, int]], plan: FitPlan, source: str) -> WeightsPerRank:
