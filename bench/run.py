@@ -229,8 +229,16 @@ def _checkpoint(folder: Path, weights: str, shards: int | None) -> Path:
     """Written by a child process: building 237k tensor records here would grow this process, and a child
     forked from it starts with its peak RSS (ru_maxrss survives exec)."""
     mtp = "full" if weights == "w4a8" else "layer"
-    argv = [sys.executable, str(REPO / "fixtures" / "make_checkpoint.py"), str(folder), "--weights", weights,
-            "--mtp", mtp, *(["--shards", str(shards)] if shards else [])]
+    argv = [
+        sys.executable,
+        str(REPO / "fixtures" / "make_checkpoint.py"),
+        str(folder),
+        "--weights",
+        weights,
+        "--mtp",
+        mtp,
+        *(["--shards", str(shards)] if shards else []),
+    ]
     subprocess.run(argv, check=True, timeout=600, stdout=subprocess.DEVNULL)
     return folder
 

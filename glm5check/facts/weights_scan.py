@@ -327,6 +327,7 @@ class _Fold:
     mtp_names: set[str] = field(default_factory=set)
     tally: dict[tuple[str, str | None], tuple[str, int]] = field(default_factory=dict)  # see _tally
     places: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # pattern -> (class, layer)
+    names_by_shard: list[tuple[str, list[str]]] | None = None  # the exact paths' second reading
 
     def sink(self, shard: str) -> Sink:
         return lambda names, sizes, known_plain: self.add(shard, names, sizes, known_plain or plain(names))
@@ -501,15 +502,19 @@ def _collect(names: list[str]) -> Sink:
     return lambda window, _sizes, _plain: names.extend(window)
 
 
-def _header_names(host: Host, folder: str, shards: tuple[Shard, ...]) -> Iterator[tuple[str, list[str]]]:
-    """(shard, tensor names) of every shard whose header was read, read again (the exact paths only)."""
-    for shard in shards:
-        if shard.has_header:
-            _, body = _read_shard(host, folder, shard.name)
-            names: list[str] = []
-            if body is not None:
-                scan_header(body, shard.size, _collect(names))
-            yield shard.name, names
+def _header_names(host: Host, folder: str, shards: tuple[Shard, ...], fold: _Fold) -> list[tuple[str, list[str]]]:
+    """(shard, tensor names) of every shard whose header was read, read again (the exact paths only: both
+    use the one second reading)."""
+    if fold.names_by_shard is None:
+        fold.names_by_shard = []
+        for shard in shards:
+            if shard.has_header:
+                _, body = _read_shard(host, folder, shard.name)
+                names: list[str] = []
+                if body is not None:
+                    scan_header(body, shard.size, _collect(names))
+                fold.names_by_shard.append((shard.name, names))
+    return fold.names_by_shard
 
 
 def _unmapped(
@@ -524,7 +529,7 @@ def _unmapped(
             return (), digest.entries
         # The sums disagree: read the index and the headers again to name every entry exactly.
         _, _, fold.weight_map = _split_weight_map(_read_json(host, folder, index.name))
-        for shard, names in _header_names(host, folder, shards):
+        for shard, names in _header_names(host, folder, shards, fold):
             fold.located.update(zip(names, repeat(shard)))
     weight_map, located = fold.weight_map or {}, fold.located
     fold.weight_map, fold.located = None, {}
@@ -546,16 +551,16 @@ def _read_quant(
     looked_up = sum(s.tensor_count for s in shards if s.has_header and s.name != ROT_FILE)
     if digest is not None and _describes_all(digest, fold):
         header_dotless = {name for name, _ in fold.dotless}
-        undescribed = sorted(name for name, rot in fold.dotless if not rot and name not in digest.others)
+        lacking = sorted(name for name, rot in fold.dotless if not rot and name not in digest.others)
         rest = {key: value for key, value in digest.others.items() if key not in header_dotless}
-        return JsonFile(QUANT_DESCRIPTION, rest), tuple(undescribed), looked_up
+        return JsonFile(QUANT_DESCRIPTION, rest), tuple(lacking), looked_up
     quant = source.load()
     if not isinstance(quant.data, dict):
         return quant, (), 0
     described = quant.data
     undescribed: list[str] = []
     located: set[str] = set()
-    for shard, names in _header_names(host, folder, shards):
+    for shard, names in _header_names(host, folder, shards, fold):
         if shard != ROT_FILE:
             undescribed += filterfalse(described.__contains__, names)
         located.update(names)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
 from operator import eq, itemgetter, sub
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 PREFIX_BYTES = 8
 # The safetensors library refuses longer headers ("HeaderTooLarge"); so do we.
@@ -305,16 +305,17 @@ class _Windows:
             self.span_of[kind] = _kind_span(kind)
         if start_texts[0] != str(self.total) or start_texts[1:] != end_texts[:-1]:
             return False  # a gap or an overlap: parse_header names it
-        sizes = list(map(self.span_of.__getitem__, kinds))
-        if None in sizes:
+        spans = list(map(self.span_of.__getitem__, kinds))
+        if None in spans:
             return False  # an unknown dtype or a size in bits
+        sizes = cast("list[int]", spans)
         ends = list(accumulate(sizes, initial=self.total))[1:]
         if list(map(str, ends)) != end_texts:
             return False
         self.separator, self.total = ",", ends[-1]
         self.count += len(names)
         self.seen.update(names)
-        self.windows.append((names, sizes))  # type: ignore[arg-type]
+        self.windows.append((names, sizes))
         return True
 
 
