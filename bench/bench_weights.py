@@ -70,8 +70,10 @@ def bench_scan(runs: int) -> bool:
     print(f"scan of 282 shards, {scan.tensor_count:,} tensors (median of {runs}, warm)")
     print(f"  glm5check scan_folder      {ours:8.3f} s")
     print(f"  safetensors safe_open      {theirs:8.3f} s")
-    print(f"  ratio glm5check / library  {ours / theirs:8.2f}   target: glm5check under {SCAN_TARGET_S:g} s: "
-          f"{'met' if ours < SCAN_TARGET_S else 'MISSED'}")
+    print(
+        f"  ratio glm5check / library  {ours / theirs:8.2f}   target: glm5check under {SCAN_TARGET_S:g} s: "
+        f"{'met' if ours < SCAN_TARGET_S else 'MISSED'}"
+    )
     return ours < SCAN_TARGET_S
 
 
@@ -91,8 +93,10 @@ def bench_hash(runs: int, total_mib: int, files: int) -> bool:
     print(f"deep hash of {files} files, {total_mib} MiB (median of {runs}, warm, {os.cpu_count()} CPUs)")
     print(f"  glm5check hash_folder      {ours_rate:8.0f} MiB/s")
     print(f"  sha256sum                  {their_rate:8.0f} MiB/s")
-    print(f"  ratio glm5check / sha256sum {ratio:7.2f}   target >= {HASH_TARGET_RATIO:g}: "
-          f"{'met' if ratio >= HASH_TARGET_RATIO else 'MISSED'}")
+    print(
+        f"  ratio glm5check / sha256sum {ratio:7.2f}   target >= {HASH_TARGET_RATIO:g}: "
+        f"{'met' if ratio >= HASH_TARGET_RATIO else 'MISSED'}"
+    )
     return ratio >= HASH_TARGET_RATIO
 
 

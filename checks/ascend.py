@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from glm5check.engine.check import Result, check, failed, passed, warned
 from glm5check.facts.ascend import CannState, DriverState, cann_state, driver_state
-from glm5check.facts.npu import planned_devices
+from glm5check.facts.system import container_paths, planned_device_paths
 from glm5check.parsers.ascend_versions import cann_version_key
 
 if TYPE_CHECKING:
@@ -46,8 +46,7 @@ def _cann_version(state: CannState, minimum: str) -> Result:
     expected = f">= {minimum}"
     if selected is None:
         return failed(
-            "CANN toolkit not found: no ascend_toolkit_install.info or version.cfg under "
-            + ", ".join(state.searched),
+            "CANN toolkit not found: no ascend_toolkit_install.info or version.cfg under " + ", ".join(state.searched),
             item="toolkit",
             expected=expected,
             observed="not installed",
@@ -80,8 +79,7 @@ def _cann_version(state: CannState, minimum: str) -> Result:
             observed=observed,
             remediation=f"upgrade to CANN {minimum} (toolkit and NNAL), then {SET_ENV}",
         )
-    return passed(f"CANN {selected.version} in {selected.root}", item="toolkit", expected=expected,
-                  observed=observed)
+    return passed(f"CANN {selected.version} in {selected.root}", item="toolkit", expected=expected, observed=observed)
 
 
 def _cann_environment(state: CannState) -> Result:
@@ -170,8 +168,11 @@ def _driver_libraries(state: DriverState) -> Result:
             observed=state.ld_library_path or "unset",
             remediation=f"{SET_ENV}, or {fix}",
         )
-    return passed(f"driver libraries on LD_LIBRARY_PATH: {', '.join(on_path)}", item="LD_LIBRARY_PATH",
-                  observed=", ".join(on_path))
+    return passed(
+        f"driver libraries on LD_LIBRARY_PATH: {', '.join(on_path)}",
+        item="LD_LIBRARY_PATH",
+        observed=", ".join(on_path),
+    )
 
 
 # -- ascend.devices (NPU device nodes and driver mounts; facts from glm5check.facts.npu) ----------------
@@ -180,10 +181,6 @@ _DEVICE_FIX = (
     "docker run … --device=/dev/davinci0 … --device=/dev/davinci_manager --device=/dev/devmm_svm "
     "--device=/dev/hisi_hdc (as the guide's docker run)"
 )
-
-
-def _planned_device_paths(ctx: Context) -> list[str]:
-    return [f"/dev/davinci{n}" for n in planned_devices(ctx)]
 
 
 @check(
@@ -205,22 +202,32 @@ options to the container's `docker run` as the guide writes them, and recreate t
 """,
 )
 def devices(ctx: Context) -> Iterator[Result]:
-    wanted = [*_planned_device_paths(ctx), *ctx.profile.container.devices]
-    kinds = {path: ctx.host.stat(path).kind for path in wanted}
+    seen = ctx.fact(container_paths)
+    wanted = [*planned_device_paths(ctx), *ctx.profile.container.devices]
+    kinds = {path: seen[path].kind for path in wanted}
     missing_devices = {path: kind for path, kind in kinds.items() if kind != "char"}
     for path, kind in missing_devices.items():
         yield failed(
             f"{path} is {'missing' if kind is None else f'a {kind}, not a character device'}",
-            item=path, expected="character device", observed=kind or "missing", remediation=_DEVICE_FIX,
+            item=path,
+            expected="character device",
+            observed=kind or "missing",
+            remediation=_DEVICE_FIX,
         )
     if not missing_devices:
-        yield passed(f"{len(wanted)} device nodes present: {', '.join(wanted)}", item="devices",
-                     observed=f"{len(wanted)} character devices")
+        yield passed(
+            f"{len(wanted)} device nodes present: {', '.join(wanted)}",
+            item="devices",
+            observed=f"{len(wanted)} character devices",
+        )
     mounts = ctx.profile.container.mounts
-    missing_mounts = [p for p in mounts if not ctx.host.stat(p).exists]
+    missing_mounts = [p for p in mounts if not seen[p].exists]
     for path in missing_mounts:
         yield failed(
-            f"{path} is missing", item=path, expected="present (mounted from the host)", observed="missing",
+            f"{path} is missing",
+            item=path,
+            expected="present (mounted from the host)",
+            observed="missing",
             remediation=f"docker run … -v {path}:{path} (as the guide's docker run)",
         )
     if mounts and not missing_mounts:

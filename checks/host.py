@@ -37,7 +37,9 @@ def host_shm(ctx: Context) -> Iterator[Result]:
     if usage.error or usage.total_bytes is None or usage.free_bytes is None:
         yield failed(
             f"{SHM_PATH} cannot be read: {usage.error or 'no size'}",
-            item="size", expected=f">= {want}", observed=usage.error or "unknown",
+            item="size",
+            expected=f">= {want}",
+            observed=usage.error or "unknown",
             remediation="start the container with --shm-size=1g",
         )
         return
@@ -45,7 +47,9 @@ def host_shm(ctx: Context) -> Iterator[Result]:
     if size < minimum:
         yield failed(
             f"{SHM_PATH} is {fmt_bytes(size)}, below {want}",
-            item="size", expected=f">= {want}", observed=fmt_bytes(size),
+            item="size",
+            expected=f">= {want}",
+            observed=fmt_bytes(size),
             remediation="docker run … --shm-size=1g (the guide's setting), or mount -o remount,size=1G /dev/shm",
         )
     else:
@@ -53,7 +57,9 @@ def host_shm(ctx: Context) -> Iterator[Result]:
     if free < minimum:
         yield failed(
             f"only {fmt_bytes(free)} of {SHM_PATH} free, below {want}",
-            item="free", expected=f">= {want}", observed=fmt_bytes(free),
+            item="free",
+            expected=f">= {want}",
+            observed=fmt_bytes(free),
             remediation=f"remove stale files of earlier runs from {SHM_PATH}, or enlarge it",
         )
     else:
@@ -66,26 +72,44 @@ def _omp_threads(ctx: Context) -> int | None:
     return threads if threads else None
 
 
+def _more_cores_fix(ctx: Context, cpus: int, needed: int) -> str:
+    """More cores; a lower OMP_NUM_THREADS only where the profile does not set it (env.vars wants the
+    guide's value, so lowering it would trade this warning for an env.vars failure)."""
+    fix = f"give the container at least {needed} CPU cores (docker run --cpuset-cpus=0-{needed - 1})"
+    if "OMP_NUM_THREADS" in ctx.profile.env:
+        return fix
+    return f"{fix}, or export OMP_NUM_THREADS={max(1, cpus // ctx.plan.ranks_per_node)}"
+
+
 def _cpu_result(ctx: Context, cpus: int | None) -> Result:
     ranks = ctx.plan.ranks_per_node
     threads = _omp_threads(ctx)
     if cpus is None:
         return errored("the number of usable CPU cores could not be read", item="cpu")
     if threads is None:
+        wanted = ctx.profile.env.get("OMP_NUM_THREADS") or str(max(1, cpus // ranks))
         return warned(
             f"{cpus} CPU cores; OMP_NUM_THREADS is not a positive number, so each of the {ranks} ranks "
             "may start one thread per core",
-            item="cpu", observed=str(cpus), remediation="export OMP_NUM_THREADS=10",
+            item="cpu",
+            observed=str(cpus),
+            remediation=f"export OMP_NUM_THREADS={wanted}",
         )
     needed = threads * ranks
     if cpus < needed:
         return warned(
             f"{cpus} CPU cores < OMP_NUM_THREADS {threads} × {ranks} local ranks = {needed}; threads will contend",
-            item="cpu", expected=f">= {needed}", observed=str(cpus),
-            remediation=f"give the container more cores, or export OMP_NUM_THREADS={max(1, cpus // ranks)}",
+            item="cpu",
+            expected=f">= {needed}",
+            observed=str(cpus),
+            remediation=_more_cores_fix(ctx, cpus, needed),
         )
-    return passed(f"{cpus} CPU cores >= OMP_NUM_THREADS {threads} × {ranks} ranks = {needed}", item="cpu",
-                  expected=f">= {needed}", observed=str(cpus))
+    return passed(
+        f"{cpus} CPU cores >= OMP_NUM_THREADS {threads} × {ranks} ranks = {needed}",
+        item="cpu",
+        expected=f">= {needed}",
+        observed=str(cpus),
+    )
 
 
 def _ram_result(ctx: Context, total: int | None, available: int | None) -> Result:
@@ -97,7 +121,9 @@ def _ram_result(ctx: Context, total: int | None, available: int | None) -> Resul
         return warned(
             f"{observed}; {ctx.plan.ranks_per_node} ranks want about {fmt_bytes(wanted)} "
             f"({fmt_bytes(RAM_PER_RANK_BYTES)} each) while loading",
-            item="ram", expected=f">= {fmt_bytes(wanted)} available", observed=observed,
+            item="ram",
+            expected=f">= {fmt_bytes(wanted)} available",
+            observed=observed,
             remediation="stop other processes using host memory, or raise the container's memory limit",
         )
     return passed(observed, item="ram", expected=f">= {fmt_bytes(wanted)} available", observed=observed)
@@ -114,7 +140,9 @@ def _nofile_result(soft: int | None, hard: int | None) -> Result:
     if 0 <= hard < NOFILE_WANTED:
         return warned(
             f"open-files limit {observed} < {NOFILE_WANTED}; vLLM cannot raise it and may run out of descriptors",
-            item="open-files", expected=f">= {NOFILE_WANTED}", observed=observed,
+            item="open-files",
+            expected=f">= {NOFILE_WANTED}",
+            observed=observed,
             remediation=f"docker run … --ulimit nofile={NOFILE_WANTED}:{NOFILE_WANTED}, or ulimit -n {NOFILE_WANTED}",
         )
     return passed(f"open files {observed} (vLLM raises the soft limit itself)", item="open-files", observed=observed)
@@ -132,8 +160,9 @@ What: usable CPU cores (this process's affinity) against OMP_NUM_THREADS × TP �
 RAM against 16 GiB per local rank (a conservative floor); the open-files limit against 65535.
 These are warnings with numbers, not failures.
 
-Fix: give the container more cores (or lower OMP_NUM_THREADS), free or add memory, and start the
-container with `--ulimit nofile=65535:65535`.
+Fix: give the container more cores (lower OMP_NUM_THREADS only where the profile does not set it: the
+guide's value is what env.vars checks), free or add memory, and start the container with
+`--ulimit nofile=65535:65535`.
 """,
 )
 def host_resources(ctx: Context) -> Iterator[Result]:

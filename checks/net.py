@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from glm5check.engine.check import Result, Status, check, failed, passed, skipped, warned
-from glm5check.facts.context import Context
+from glm5check.facts.context import Context, runtime_judged
 from glm5check.facts.net import (
     HCCL_IF_IP,
     SOCKET_IFNAME_VARS,
@@ -30,7 +30,8 @@ from glm5check.facts.net import (
     vllm_processes,
 )
 from glm5check.facts.node import node_info
-from glm5check.facts.node_env import suggested_node_env
+from glm5check.facts.node_env import candidates_text, nic_candidates, suggested_node_env
+from glm5check.facts.stack import env_meaning, inert_variables, run_stack
 from glm5check.host.base import ListeningSocket
 
 MULTI_ROLES = ("primary", "headless")
@@ -52,9 +53,22 @@ def _addresses(nics: Sequence[Nic]) -> str:
 def _export_line(ctx: Context, with_address: bool = True) -> str | None:
     suggestion = ctx.fact(suggested_node_env)
     if suggestion is None:
-        return None
+        return _choose_line(ctx)
     exports = suggestion.exports if with_address else suggestion.interface_exports
     return "export " + " ".join(f"{name}={value}" for name, value in exports.items())
+
+
+def _choose_line(ctx: Context) -> str | None:
+    """Several NICs could carry HCCL_IF_IP and nothing tells which reaches the other node: name them,
+    never pick one."""
+    candidates = nic_candidates(ctx)
+    if len(candidates) < 2:
+        return None
+    return (
+        f"export HCCL_IF_IP=<one of {candidates_text(candidates)}: the one that reaches the other node> and name "
+        "its NIC in HCCL_SOCKET_IFNAME and GLOO_SOCKET_IFNAME (give --node0-ip, or a serve "
+        "script with --data-parallel-address, and glm5check names it)"
+    )
 
 
 def _state_fix(nic: Nic) -> str:
@@ -80,19 +94,20 @@ def _kind_words(nic: Nic) -> str:
 Why: two-node GLM-5 launches most often die in HCCL or Gloo setup after minutes of loading
 (`hcclCommInitRootInfoConfig ... error code is 15`, `Gloo connectFullMesh failed`,
 `Unable to resolve hostname to a (local) address. Using the loopback address as fallback`) because
-HCCL_IF_IP is not this host's address, or the interface named by HCCL_SOCKET_IFNAME / GLOO_SOCKET_IFNAME /
-TP_SOCKET_IFNAME does not exist, is down, or does not carry HCCL_IF_IP.
+HCCL_IF_IP is not this host's address, or the interface named by HCCL_SOCKET_IFNAME / GLOO_SOCKET_IFNAME
+does not exist, is down, or does not carry HCCL_IF_IP.
 
 What: HCCL_IF_IP against the addresses of this host's interfaces (and their state and MTU);
 each *_SOCKET_IFNAME against the interfaces (HCCL: comma list of name prefixes, `=` exact names, `^`
-exclusion; Gloo: comma list of exact names; TensorPipe: one exact name); loopback, docker bridges and veth
+exclusion; Gloo: comma list of exact names; TensorPipe: one exact name), with a value the launch script
+computes at run time judged by what it gives on this host; loopback, docker bridges and veth
 links are flagged; on node 0, --data-parallel-address must equal HCCL_IF_IP; the hostname must not resolve
-to loopback only unless GLOO_SOCKET_IFNAME is set.
+to loopback only unless GLOO_SOCKET_IFNAME is set. A variable nothing reads at the run's stack is a note
+whatever it names (TP_SOCKET_IFNAME: vLLM never starts torch's TensorPipe RPC).
 
 Fix: export HCCL_IF_IP=<this node's address on the NIC towards the other node> and name that NIC in
-all three variables, e.g. `export HCCL_IF_IP=10.0.0.11 HCCL_SOCKET_IFNAME=enp189s0f0
-GLOO_SOCKET_IFNAME=enp189s0f0 TP_SOCKET_IFNAME=enp189s0f0` (`glm5check fix-env` prints the line for this
-node).
+the socket variables, e.g. `export HCCL_IF_IP=10.0.0.11 HCCL_SOCKET_IFNAME=enp189s0f0
+GLOO_SOCKET_IFNAME=enp189s0f0` (`glm5check fix-env` prints the line for this node).
 """,
     nodes="multi",
     roles=MULTI_ROLES,
@@ -100,9 +115,12 @@ node).
 def net_interfaces(ctx: Context) -> list[Result]:
     nics = ctx.fact(local_nics)
     if_ip_result, if_ip_nic = _hccl_if_ip(ctx, nics)
-    results = [if_ip_result]
+    results = [runtime_judged(ctx, HCCL_IF_IP, if_ip_result)]
     results += [
-        _tensorpipe_leniency(var, _socket_ifname(ctx, var, nics, if_ip_nic)) for var in SOCKET_IFNAME_VARS
+        runtime_judged(
+            ctx, var, _hccl_if_ip_wins(var, _inert_note(ctx, var, _socket_ifname(ctx, var, nics, if_ip_nic)), if_ip_nic)
+        )
+        for var in SOCKET_IFNAME_VARS
     ]
     if ctx.fact(node_info).role == "primary":
         results.append(_dp_address(ctx, nics))
@@ -170,13 +188,29 @@ def _hccl_if_ip(ctx: Context, nics: tuple[Nic, ...]) -> tuple[Result, Nic | None
     return passed(f"{address} on {nic.summary()}", item=HCCL_IF_IP, expected=expected, observed=observed), nic
 
 
-def _tensorpipe_leniency(var: str, result: Result) -> Result:
-    """TP_SOCKET_IFNAME is read by torch's TensorPipe RPC agent only; the guide sets it, so a wrong value
-    is worth a warning, not a failure of the launch."""
-    if var != "TP_SOCKET_IFNAME" or result.status is not Status.FAIL:
+def _hccl_if_ip_wins(var: str, result: Result, if_ip_nic: Nic | None) -> Result:
+    """HCCL takes its NIC from HCCL_IF_IP when that is set (HCCL_IF_IP > HCCL_SOCKET_IFNAME, CANN HCCL user
+    guide; glm5check/knowledge/stacks/env_meanings.toml): a HCCL_SOCKET_IFNAME that disagrees is then ignored,
+    which is misleading, not a launch blocker."""
+    if var != "HCCL_SOCKET_IFNAME" or if_ip_nic is None or result.status is not Status.FAIL:
         return result
     return replace(
-        result, status=Status.WARN, message=f"{result.message} (only torch's TensorPipe RPC reads it)"
+        result,
+        status=Status.WARN,
+        message=f"{result.message}; HCCL ignores it while HCCL_IF_IP is set (HCCL_IF_IP > HCCL_SOCKET_IFNAME)",
+    )
+
+
+def _inert_note(ctx: Context, var: str, result: Result) -> Result:
+    """A variable nothing reads at the run's stack (TP_SOCKET_IFNAME: vLLM never starts torch's TensorPipe RPC)
+    cannot break the launch: whatever it names is a note, with nothing to fix."""
+    meaning = env_meaning(ctx, var)
+    if meaning is None or not meaning.inert or result.status is Status.PASS:
+        return result
+    why = meaning.effect or "nothing reads it during vllm serve"
+    stack = ctx.fact(run_stack).name
+    return replace(
+        result, status=Status.PASS, message=f"{result.message}; inert at stack {stack}: {why}", remediation=None
     )
 
 
@@ -200,11 +234,7 @@ def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | 
     missing = [name for name in spec.names if spec.exact and not spec.exclude and name not in names]
     # Gloo opens a device for every listed name and fails on the first that does not exist.
     if (missing and var != "HCCL_SOCKET_IFNAME") or not selected:
-        what = (
-            f"no interface named {', '.join(missing)}"
-            if missing
-            else f"it selects no interface ({spec.describe()})"
-        )
+        what = f"no interface named {', '.join(missing)}" if missing else f"it selects no interface ({spec.describe()})"
         return failed(
             f"{var}={raw}: {what} on this host (interfaces: {', '.join(names)})",
             item=var,
@@ -258,9 +288,7 @@ def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | 
             remediation=fix,
         )
     carries = ", which carries HCCL_IF_IP" if target is not None else ""
-    return passed(
-        f"{var}={raw} selects {chosen.summary()}{carries}", item=var, expected=expected, observed=observed
-    )
+    return passed(f"{var}={raw} selects {chosen.summary()}{carries}", item=var, expected=expected, observed=observed)
 
 
 def _dp_address(ctx: Context, nics: tuple[Nic, ...]) -> Result:
@@ -292,8 +320,7 @@ def _dp_address(ctx: Context, nics: tuple[Nic, ...]) -> Result:
             item=item,
             expected=expected,
             observed=observed,
-            remediation=f"export HCCL_IF_IP={node0.address} (or use --data-parallel-address {if_ip} "
-            "on both nodes)",
+            remediation=f"export HCCL_IF_IP={node0.address} (or use --data-parallel-address {if_ip} on both nodes)",
         )
     return passed(
         f"--data-parallel-address {node0.address} = HCCL_IF_IP, on {nic.summary()}",
@@ -351,8 +378,7 @@ def _hostname(ctx: Context, nics: tuple[Nic, ...]) -> Result:
         item=item,
         expected=expected,
         observed=observed,
-        remediation=_export_line(ctx, with_address=False)
-        or f"add '{address} {info.hostname}' to /etc/hosts",
+        remediation=_export_line(ctx, with_address=False) or f"add '{address} {info.hostname}' to /etc/hosts",
     )
 
 
@@ -385,18 +411,27 @@ def _holders(sockets: Sequence[ListeningSocket]) -> str:
     return "; ".join(parts)
 
 
+# TCP ports a server can be told to listen on (0 asks the kernel for any free port: not a planned one).
+PORT_RANGE = (1, 65535)
+
+
 def _port_item(ctx: Context, item: str, port: int, bind: str, what: str, flag: str) -> Result:
+    low, high = PORT_RANGE
+    if not low <= port <= high:
+        return failed(
+            f"{what} {port} is outside {low}-{high}: vllm serve cannot listen on it",
+            item=item,
+            expected=f"a TCP port in {low}-{high}",
+            observed=str(port),
+            remediation=f"set {flag} to a free port in {low}-{high} (the same on every node)",
+        )
     tcp = [s for s in ctx.fact(listening_sockets) if s.protocol.startswith("tcp")]
     busy = [s for s in tcp if s.port == port and _conflicts(s.address, bind)]
     expected = f"TCP {port} free on {bind}"
     if not busy:
         return passed(f"{what} {port} is free on {bind}", item=item, expected=expected, observed="free")
     pids = sorted({s.pid for s in busy if s.pid})
-    stop = (
-        f"stop pid {', '.join(map(str, pids))} (kill {' '.join(map(str, pids))})"
-        if pids
-        else "stop its owner"
-    )
+    stop = f"stop pid {', '.join(map(str, pids))} (kill {' '.join(map(str, pids))})" if pids else "stop its owner"
     return failed(
         f"{what} {port} on {bind} is in use: {_holders(busy)}",
         item=item,
@@ -415,22 +450,23 @@ Why: a port held by a leftover process fails the launch late (`Address already i
 `listen on ip[...] and specific port[...] fail`),
 and a second vLLM on the node fights the first for NPUs and ports.
 
-What: on node 0, the API port (--port, 8077 in the guide) on --host and the data-parallel RPC
-port (--data-parallel-rpc-port, 13389 on A2 / 12890 on A3) on --data-parallel-address against this host's
-listening TCP sockets, naming the process that holds a busy port when it is visible; on every node, the
-HCCL host port range (HCCL_IF_BASE_PORT, default 60000, 32 ports) and running vLLM processes.
+What: on a single node and on node 0, the API port (--port, 8077 in the guide) on --host; on node 0 the
+data-parallel RPC port (--data-parallel-rpc-port, 13389 on A2 / 12890 on A3) on --data-parallel-address;
+each against this host's listening TCP sockets, naming the process that holds a busy port when it is
+visible, and a port outside 1-65535 fails. On every node: running vLLM processes, and on two nodes the
+HCCL host port range (HCCL_IF_BASE_PORT, default 60000, 32 ports).
 
 Fix: stop the process named in the result (`kill PID`), or choose another --port /
 --data-parallel-rpc-port (the same on both nodes) / HCCL_IF_BASE_PORT.
 """,
-    nodes="multi",
-    roles=MULTI_ROLES,
 )
 def net_ports(ctx: Context) -> list[Result]:
     results: list[Result] = []
     plan = ctx.plan
-    if ctx.fact(node_info).role == "primary":
+    role = ctx.fact(node_info).role
+    if role in ("single", "primary"):
         results.append(_port_item(ctx, "api-port", plan.port, plan.host or "0.0.0.0", "API port", "--port"))
+    if role == "primary":
         if plan.data_parallel_rpc_port is None:
             results.append(skipped("no --data-parallel-rpc-port in the plan", item="rpc-port"))
         else:
@@ -446,7 +482,8 @@ def net_ports(ctx: Context) -> list[Result]:
                     "--data-parallel-rpc-port",
                 )
             )
-    results.append(_hccl_ports(ctx))
+    if role != "single":
+        results.append(_hccl_ports(ctx))
     results.append(_running_vllm(ctx))
     return results
 
@@ -458,9 +495,7 @@ def _hccl_ports(ctx: Context) -> Result:
     busy = [s for s in tcp if first <= s.port <= last and _conflicts(s.address, bind)]
     expected = f"TCP {first}-{last} free on {bind} ({why})"
     if not busy:
-        return passed(
-            f"HCCL host ports {first}-{last} are free", item="hccl-ports", expected=expected, observed="free"
-        )
+        return passed(f"HCCL host ports {first}-{last} are free", item="hccl-ports", expected=expected, observed="free")
     return warned(
         f"HCCL host ports {first}-{last} ({why}) are partly in use: {_holders(busy)}",
         item="hccl-ports",
@@ -513,16 +548,14 @@ def net_node0(ctx: Context) -> list[Result]:
     if node0 is None:
         return [
             skipped(
-                "node 0's address is not known; give --serve-script (with --data-parallel-address) "
-                "or --node0-ip",
+                "node 0's address is not known; give --serve-script (with --data-parallel-address) or --node0-ip",
                 item="address",
             )
         ]
     if normalise_ip(node0.address) is None:
         return [
             failed(
-                f"node 0's address {node0.given} (from {node0.source}) does not resolve to an IP address "
-                "here",
+                f"node 0's address {node0.given} (from {node0.source}) does not resolve to an IP address here",
                 item="address",
                 expected="an IP address, or a name this node resolves",
                 observed=node0.given,
@@ -539,8 +572,7 @@ def net_node0(ctx: Context) -> list[Result]:
                 item="address",
                 expected="node 0's address, not one of this host",
                 observed=f"{node0.address} on {local.name}",
-                remediation="run node 0's script here, or use node 0's real address in "
-                "--data-parallel-address",
+                remediation="run node 0's script here, or use node 0's real address in --data-parallel-address",
             )
         ]
     return [_route(ctx, nics, node0.address), _connect(ctx, nics, node0.address)]
@@ -573,7 +605,9 @@ def _route(ctx: Context, nics: tuple[Nic, ...], address: str) -> Result:
             remediation=_state_fix(nic),
         )
     if if_ip is not None and lookup.src and normalise_ip(lookup.src) != if_ip:
-        fix = f"export HCCL_IF_IP={lookup.src} " + " ".join(f"{v}={lookup.dev}" for v in SOCKET_IFNAME_VARS)
+        inert = inert_variables(ctx)
+        named = " ".join(f"{v}={lookup.dev}" for v in SOCKET_IFNAME_VARS if v not in inert)
+        fix = f"export HCCL_IF_IP={lookup.src} {named}"
         return failed(
             f"the route to node 0 {address} leaves {lookup.describe()}, not from HCCL_IF_IP {if_ip}",
             item="route",
@@ -602,8 +636,7 @@ def _connect(ctx: Context, nics: tuple[Nic, ...], address: str) -> Result:
         observed += f" ({answer.elapsed_ms} ms)"
     if answer.outcome == "refused":
         return passed(
-            f"{address}:{port} refused the connection: node 0 is up, nothing listens yet (expected "
-            "before launch)",
+            f"{address}:{port} refused the connection: node 0 is up, nothing listens yet (expected before launch)",
             item="rpc-connect",
             expected=expected,
             observed=observed,

@@ -7,6 +7,7 @@ npu-smi gives no table, `npu.smi` says why and the chip checks SKIP instead of r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from glm5check.engine.check import Result, check, errored, failed, passed, skipped, warned
 from glm5check.facts.context import Context
@@ -23,13 +24,16 @@ from glm5check.facts.npu import (
     peer_pings,
     processes_on,
 )
+from glm5check.facts.weights import memory_fit
 from glm5check.host.base import ASCEND_TOOL_DIRS, CommandResult
+from glm5check.knowledge.memfit import DRIVER_RESERVED_MB, Fit
 from glm5check.parsers.npu_smi import NpuChip, NpuProcess
+from glm5check.util.units import GIB, MIB
 
-# HBM that the driver and firmware hold on an idle chip (2.6-4.2 GB in real tables of idle 32 and 64 GB
-# chips). torch_npu reports a chip's capacity without it (60.96 GiB on a 64 GB chip), and vLLM applies
-# --gpu-memory-utilization to that capacity, so usage up to this much is not "taken" from vLLM.
-IDLE_RESERVE_MB = 4608
+# HBM in use on an idle chip as npu-smi shows it (2.6-4.2 GB in real tables of idle 32 and 64 GB chips):
+# the driver's share (DRIVER_RESERVED_MB, outside torch_npu's total) and the runtime's (part of memory.fit's
+# reserve). Usage above it is another process's, which vllm-ascend subtracts from the KV cache.
+IDLE_USED_MB = 4608
 # A chip counts as the profile's HBM class when npu-smi shows at least this share of it.
 HBM_CLASS_TOLERANCE = 0.97
 
@@ -91,14 +95,21 @@ def _smi_failure(state: NpuSmiState) -> Result | None:
             remediation=_run_failure_fix(result),
         )
     if info.error is not None:
-        cause, fix = DCMI_CAUSES.get(
-            info.error_code or 0, ("npu-smi printed an error instead of the table", "")
-        )
+        cause, fix = DCMI_CAUSES.get(info.error_code or 0, ("npu-smi printed an error instead of the table", ""))
         return failed(
             f"npu-smi info failed: {info.error} — {cause}",
             expected="the npu-smi info table",
             observed=info.error,
             remediation=fix or "run npu-smi info on the host and fix what it reports",
+        )
+    if info.unknown_header is not None:
+        return errored(
+            f"npu-smi {info.tool_version or '(version not printed)'} prints a table header glm5check does not "
+            f"know, so its columns are not read (no guess): {info.unknown_header}",
+            expected="an npu-smi info layout glm5check knows (21.x-26.x, A2, A3, 310P, Ascend 950)",
+            observed=info.unknown_header,
+            remediation="report this npu-smi version and its `npu-smi info` output to the glm5check maintainers; "
+            "until then, check the chips by hand with npu-smi info",
         )
     if not info.chips:
         return errored(
@@ -141,8 +152,7 @@ def npu_smi_check(ctx: Context) -> Result:
     version = info.tool_version or "unknown version"
     unread = f"; {len(info.unread)} line(s) not understood" if info.unread else ""
     return passed(
-        f"{state.path} ({version}, driver {info.driver_version or 'unknown'}) lists "
-        f"{len(info.chips)} chips{unread}",
+        f"{state.path} ({version}, driver {info.driver_version or 'unknown'}) lists {len(info.chips)} chips{unread}",
         observed=f"{len(info.chips)} chips",
     )
 
@@ -208,9 +218,7 @@ def npu_count(ctx: Context) -> Iterator[Result]:
             ),
         )
     else:
-        yield passed(
-            f"{seen} >= {why} = {plan.needed}", expected=f">= {plan.needed}", observed=str(len(plan.visible))
-        )
+        yield passed(f"{seen} >= {why} = {plan.needed}", expected=f">= {plan.needed}", observed=str(len(plan.visible)))
     names = sorted({c.name or "unknown" for c in plan.planned})
     wanted = ctx.profile.hardware.chip_names
     if wanted and any(name not in wanted for name in names):
@@ -302,35 +310,40 @@ def _hbm_result(ctx: Context, plan: ChipPlan, chip: NpuChip) -> Result | None:
             observed=f"{total} MB",
             remediation="use Atlas 800 A2 (910B1/B2/B3, 64 GB) or A3 nodes, or a profile with a smaller plan",
         )
-    utilization = ctx.plan.gpu_memory_utilization
-    capacity = max(total - IDLE_RESERVE_MB, 0)
-    needed = utilization * capacity
-    free = total - used
-    if free >= needed:
-        return None
+    held_mb = used - IDLE_USED_MB
+    return None if held_mb <= 0 else _busy_result(ctx, plan, chip, held_mb)
+
+
+def _busy_result(ctx: Context, plan: ChipPlan, chip: NpuChip, held_mb: int) -> Result:
+    """HBM another process holds: vllm-ascend counts it in the profiled peak (every allocation outside
+    torch), so it comes out of this rank's KV cache, and the smallest rank's cache sizes every rank's
+    (vllm_ascend/worker/worker.py:332@ff3a50d)."""
+    label, used = plan.label(chip), chip.hbm_used_mb
+    idle, busy = ctx.fact(memory_fit), replace(ctx.fact(memory_fit), held_bytes=held_mb * MIB)
     processes = processes_on(ctx.fact(npu_smi).info, chip)
-    holder = (
-        f"used by {_process_text(processes)}"
+    holder = f"used by {_process_text(processes)}" if processes else "no process visible: held by a process "
+    holder += "" if processes else "outside this container"
+    head = (
+        f"{label}: {used} of {chip.hbm_total_mb} MB in use, {held_mb} MB more than an idle chip's {IDLE_USED_MB} "
+        f"MB ({holder}); vllm-ascend takes it out of the KV cache: {_kv_change(idle, busy)}"
+    )
+    fix = (
+        "stop the processes holding this chip (kill " + " ".join(str(p.pid) for p in processes) + ")"
         if processes
-        else "no process visible: held by a process outside this container"
+        else "find the container using this chip on the host (npu-smi info there) and stop it"
     )
-    vllm = (
-        f'vLLM: "Free memory on device ({free / 1024:.1f}/{capacity / 1024:.1f} GiB) on startup is less '
-        f'than desired GPU memory utilization ({utilization}, {needed / 1024:.1f} GiB)"'
-    )
-    return failed(
-        f"{label}: {used} of {total} MB in use, {free} MB free < {utilization} × {capacity} MB usable; "
-        f"{holder}. {vllm}",
-        item=label,
-        expected=f">= {needed:.0f} MB free",
-        observed=f"{free} MB free ({used} MB used)",
-        remediation=(
-            "stop the processes holding this chip (kill " + " ".join(str(p.pid) for p in processes) + ")"
-            if processes
-            else "find the container using this chip on the host (npu-smi info there) and stop it"
-        )
-        + ", or lower --gpu-memory-utilization",
-    )
+    common = {"item": label, "expected": f"<= {IDLE_USED_MB} MB in use", "observed": f"{used} MB in use"}
+    if busy.verdict == "fail":
+        error = busy.vllm_error()
+        return failed(f"{head}. vLLM: {error}" if error else head, remediation=fix, **common)
+    return warned(f"{head}; vLLM starts, with a smaller cache", remediation=fix, **common)
+
+
+def _kv_change(idle: Fit, busy: Fit) -> str:
+    def tokens(result: Fit) -> str:
+        return f"{max(result.kv_budget_bytes, 0) / GIB:.1f} GiB ({result.kv_tokens // 1000}k tokens)"
+
+    return f"{tokens(idle)} on an idle chip, {tokens(busy)} here; {busy.budget_text()}"
 
 
 @check(
@@ -338,18 +351,22 @@ def _hbm_result(ctx: Context, plan: ChipPlan, chip: NpuChip) -> Result | None:
     title="HBM size and free HBM on every planned chip",
     explain="""
 Why: the plan is sized for 64 GB of HBM per chip (Atlas 800 A2 910B1/B2/B3, A3 dies); a 32 GB 910B4
-cannot hold a rank's share of the weights. At start-up vLLM also requires free HBM of at least
---gpu-memory-utilization × capacity on every chip and stops otherwise with "Free memory on device (…) on
-startup is less than desired GPU memory utilization". HBM held by another container's process is
-invisible in this container's process list but still taken.
+cannot hold a rank's share of the weights. HBM another process holds on a planned chip is taken from
+vLLM: vllm-ascend at the pin sizes the KV cache as torch_npu's total × --gpu-memory-utilization less the
+profiled peak, and that peak counts every allocation outside torch on the chip, another process's too
+(vllm_ascend/worker/worker.py:302@ff3a50d); the smallest rank's cache sizes all ranks. A chip that is
+busy enough leaves no room for one --max-model-len sequence, and vLLM stops after loading the weights.
+HBM held by another container's process is invisible in this container's process list but still taken.
 
-What: per planned chip, HBM total from `npu-smi info` against the profile's HBM per chip, and free HBM
-(total − used) against gpu_memory_utilization × (total − the ~4.5 GB the driver holds on an idle chip).
-Processes on the chip are named; HBM in use with no visible process is reported as used by a process
-outside this container.
+What: per planned chip, HBM total from `npu-smi info` against the profile's HBM per chip, and HBM in use
+above an idle chip's (4608 MB: the driver's and the runtime's share) against memory.fit's budget (the
+same usable HBM: npu-smi's total less the 3113 MB the driver holds, × gpu_memory_utilization). FAIL when
+what is left cannot hold one max_model_len sequence (vLLM's error is quoted), WARN when the cache only
+shrinks. Processes on the chip are named; HBM in use with no visible process is reported as used by a
+process outside this container.
 
-Fix: stop the processes (or the other container) holding the chips, choose free chips with
-ASCEND_RT_VISIBLE_DEVICES, or lower --gpu-memory-utilization; for a 32 GB chip use 64 GB-class hardware.
+Fix: stop the processes (or the other container) holding the chips, or choose free chips with
+ASCEND_RT_VISIBLE_DEVICES; for a 32 GB chip use 64 GB-class hardware.
 """,
 )
 def npu_hbm(ctx: Context) -> Iterator[Result]:
@@ -365,9 +382,10 @@ def npu_hbm(ctx: Context) -> Iterator[Result]:
             for c in plan.planned
             if c.hbm_total_mb is not None and c.hbm_used_mb is not None
         )
+        total = plan.planned[0].hbm_total_mb or 0
         yield passed(
-            f"{len(plan.planned)} chips with {plan.planned[0].hbm_total_mb} MB HBM each, at least {least} MB "
-            f"free (>= {ctx.plan.gpu_memory_utilization} of the usable capacity)",
+            f"{len(plan.planned)} chips with {total} MB HBM each ({(total - DRIVER_RESERVED_MB) * MIB / GIB:.2f} GiB "
+            f"usable), at least {least} MB free: nothing else holds HBM on them",
             observed=f"min free {least} MB",
         )
 
@@ -412,9 +430,7 @@ def npu_processes(ctx: Context) -> Iterator[Result]:
 # -- npu.network ----------------------------------------------------------------------------------------
 
 
-def _device_problems(
-    device: DeviceNetwork, conf_address: str | None, conf_read: bool
-) -> list[tuple[str, str]]:
+def _device_problems(device: DeviceNetwork, conf_address: str | None, conf_read: bool) -> list[tuple[str, str]]:
     """(problem, fix) pairs for one device."""
     n = device.device
     problems = [(failure, f"run hccn_tool -i {n} by hand") for failure in device.failures]
@@ -484,9 +500,7 @@ def _tls_result(ctx: Context) -> Result:
             observed=shown,
             remediation="set one value everywhere: hccn_tool -i <N> -tls -s enable 0 (or 1) for each device",
         )
-    return passed(
-        f"TLS switch {next(iter(switches.values()), '?')} on every device", item="tls", observed=shown
-    )
+    return passed(f"TLS switch {next(iter(switches.values()), '?')} on every device", item="tls", observed=shown)
 
 
 def _ping_results(ctx: Context) -> Iterator[Result]:
@@ -527,9 +541,9 @@ in HCCL initialisation.
 
 What: for each planned device, `hccn_tool -i N -link -g` (UP), `-net_health -g` (Success), `-ip -g`
 (an address, equal to address_N in /etc/hccn.conf), `-gateway -g`, `-netdetect -g`, and `-tls -g` (the
-same switch on all devices). With GLM5CHECK_PEER_NPU_IPS set (node 0's device IPs, e.g. from its report's
-npu_device_ips), `hccn_tool -i N -ping -g address IP` to each. The device IPs go into the report
-(`npu_device_ips`) so `glm5check compare` can cross-check nodes.
+same switch on all devices). With --peer-npu-ips (or GLM5CHECK_PEER_NPU_IPS) set to node 0's device IPs
+(e.g. from its report's npu_device_ips), `hccn_tool -i N -ping -g address IP` to each. The device IPs
+go into the report (`npu_device_ips`) so `glm5check compare` can cross-check nodes.
 
 Fix: cable and switch port for a DOWN link; `hccn_tool -i N -ip -s address A netmask M`,
 `-gateway -s gateway G`, `-netdetect -s address G` per device (and /etc/hccn.conf to match);
@@ -559,5 +573,7 @@ def npu_network_check(ctx: Context) -> Iterator[Result]:
     yield from _ping_results(ctx)
     if not ctx.fact(peer_pings):
         yield skipped(
-            f"no cross-node NPU ping: set {PEER_IPS_VAR} to node 0's device IPs to test them", item="ping"
+            f"no cross-node NPU ping: pass --peer-npu-ips (or set {PEER_IPS_VAR}) with node 0's device IPs "
+            "to test them",
+            item="ping",
         )

@@ -7,13 +7,12 @@ standard-library script in the target interpreter, plus git reads of editable ch
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
 from glm5check.facts.packages import (
+    COMMIT_RE,
     CommitEvidence,
     Dist,
     Inventory,
@@ -23,13 +22,20 @@ from glm5check.facts.packages import (
     vllm_ascend_install,
     vllm_install,
 )
+from glm5check.facts.requirements import (
+    TRANSFORMERS_GIT,
+    DistRequirements,
+    RequirementPlan,
+    Unmet,
+    requirement_plan,
+    requirements_command,
+)
 from glm5check.parsers.versions import (
     commits_agree,
     is_full_commit,
     judge_scm_version,
     parse_scm_version,
     target_problem,
-    without_target,
 )
 
 if TYPE_CHECKING:
@@ -37,7 +43,6 @@ if TYPE_CHECKING:
 
 VLLM_REPO = "https://github.com/vllm-project/vllm.git"
 VLLM_ASCEND_REPO = "https://github.com/vllm-project/vllm-ascend.git"
-TRANSFORMERS_GIT = "git+https://github.com/huggingface/transformers.git"
 GLM5_CONFIG_FILE = "models/glm_moe_dsa/configuration_glm_moe_dsa.py"
 GLM5_AUTO_FILE = "models/auto/configuration_auto.py"
 # What vllm serve prints when transformers does not know GLM-5 (transformers <= 5.1.0).
@@ -46,11 +51,6 @@ GLM5_UNKNOWN_ERROR = (
     "not recognize this architecture. This could be because of an issue with the checkpoint, or because "
     "your version of Transformers is out of date."
 )
-# vllm-ascend loads balance scheduling only when vllm_version_is("0.15.0") (install-facts/FACTS.md §3.4).
-BALANCE_VAR = "VLLM_ASCEND_BALANCE_SCHEDULING"
-BALANCE_VLLM_VERSION = "0.15.0"
-# Requirements named in the requirements message even when they are met.
-KEY_REQUIREMENTS = ("torch", "torch-npu", "triton-ascend", "transformers")
 INSTALL_KIND_TEXT = {
     "vcs": "pip install git+URL",
     "editable": "pip install -e (editable)",
@@ -137,7 +137,7 @@ def _build_problems(ev: CommitEvidence, pin: str, target: str | None) -> list[st
 
 def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | None) -> Result:
     pin, pin_source = _expected_commit(ctx, ev.name, pinned)
-    if not re.fullmatch(r"[0-9a-f]{7,40}", pin):
+    if not COMMIT_RE.fullmatch(pin):
         return failed(
             f"the expected commit {pin!r} ({pin_source}) is not a commit id: 7 to 40 hex digits",
             expected="a commit id",
@@ -163,48 +163,7 @@ def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | 
             observed=observed,
             remediation=f"pip uninstall -y {ev.name}, then {fix}",
         )
-    return passed(
-        f"{ev.dist.version} = pin {pin[:8]} ({ev.source}, {state})", expected=expected, observed=observed
-    )
-
-
-def _balance_scheduling(ctx: Context, ev: CommitEvidence) -> Result | None:
-    value = ctx.env.get(BALANCE_VAR)
-    if value is None or ev.dist is None or ev.version is None:
-        return None
-    item = BALANCE_VAR
-    try:  # vllm-ascend reads it as bool(int(value)): anything else stops it at start-up
-        enabled = bool(int(value))
-    except ValueError:
-        return failed(
-            f"{BALANCE_VAR}={value!r} is not a number: vllm-ascend reads it with int() and fails at start-up",
-            item=item,
-            expected="0 or 1",
-            observed=value,
-            remediation=f"export {BALANCE_VAR}=1 (or unset it)",
-        )
-    if not enabled:
-        return None
-    from packaging.version import Version
-
-    # vllm-ascend compares VLLM_VERSION, else vllm.__version__ (the _version.py text, without the target).
-    seen = (
-        ctx.env.get("VLLM_VERSION") or (ev.version_py and ev.version_py.version) or without_target(ev.version)
-    )
-    try:
-        effective = Version(seen) == Version(BALANCE_VLLM_VERSION)
-    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
-        effective = False
-    if effective:
-        return passed(f"{BALANCE_VAR}={value} takes effect with vllm {seen}", item=item, observed=value)
-    return warned(
-        f"{BALANCE_VAR}={value} has no effect: vllm-ascend loads balance scheduling only with vllm "
-        f"{BALANCE_VLLM_VERSION}, and vllm here is {seen}",
-        item=item,
-        expected=f"vllm {BALANCE_VLLM_VERSION} for the variable to act",
-        observed=f"{BALANCE_VAR}={value}, vllm {seen}",
-        remediation=f"none needed: the guide exports it, but with this vllm {BALANCE_VAR} changes nothing",
-    )
+    return passed(f"{ev.dist.version} = pin {pin[:8]} ({ev.source}, {state})", expected=expected, observed=observed)
 
 
 @check(
@@ -245,19 +204,14 @@ brings CUDA kernels and the wrong platform; another commit breaks vllm-ascend's 
 What: the installed commit from the best evidence there is: direct_url.json vcs_info (pip install
 git+URL), the checkout's HEAD and uncommitted changes (pip install -e), else the setuptools_scm version
 (`+g<hash>`, `.dYYYYMMDD` = dirty tree, `.empty` = target), compared with the profile's pin or
-`--expect vllm=SHA`. Also warns when VLLM_ASCEND_BALANCE_SCHEDULING is set but inert with this vllm
-(it acts only with vllm 0.15.0), and fails when it is not a number (vllm-ascend reads it with int()).
+`--expect vllm=SHA`.
 Fix: git clone https://github.com/vllm-project/vllm.git && cd vllm && git checkout <pin> &&
 VLLM_TARGET_DEVICE=empty pip install -v .
 """,
 )
-def vllm(ctx: Context) -> Iterator[Result]:
-    ev = ctx.fact(vllm_install)
+def vllm(ctx: Context) -> Result:
     pins = ctx.profile.pins
-    yield _judge_install(ctx, ev, pins.vllm_commit, pins.vllm_target or None)
-    balance = _balance_scheduling(ctx, ev)
-    if balance is not None:
-        yield balance
+    return _judge_install(ctx, ctx.fact(vllm_install), pins.vllm_commit, pins.vllm_target or None)
 
 
 def _entry_points(text: str | None) -> dict[str, set[str]]:
@@ -293,12 +247,10 @@ def _submodules(ev: CommitEvidence) -> Result | None:
     missing = [str(s.get("path")) for s in checkout.submodules if s.get("state") == "uninitialised"]
     if missing:
         return failed(
-            f"uninitialised submodules in {checkout.folder}: {', '.join(missing)}; "
-            "the build lacks their code",
+            f"uninitialised submodules in {checkout.folder}: {', '.join(missing)}; the build lacks their code",
             item="submodules",
             observed=", ".join(missing),
-            remediation=f"cd {checkout.folder} && git submodule update --init --recursive "
-            "&& pip install -v .",
+            remediation=f"cd {checkout.folder} && git submodule update --init --recursive && pip install -v .",
         )
     moved = [str(s.get("path")) for s in checkout.submodules if s.get("state") != "ok"]
     if moved:
@@ -308,9 +260,7 @@ def _submodules(ev: CommitEvidence) -> Result | None:
             observed=", ".join(moved),
             remediation=f"cd {checkout.folder} && git submodule update --recursive && pip install -v .",
         )
-    return passed(
-        f"submodules initialised in {checkout.folder} ({len(checkout.submodules)})", item="submodules"
-    )
+    return passed(f"submodules initialised in {checkout.folder} ({len(checkout.submodules)})", item="submodules")
 
 
 @check(
@@ -418,9 +368,7 @@ def _judge_transformers_source(
             observed=observed,
         )
     if kind in ("editable", "develop", "local-folder", "vcs"):
-        return passed(
-            f"{dist.version} from source ({kind}), has glm_moe_dsa", expected=expected, observed=observed
-        )
+        return passed(f"{dist.version} from source ({kind}), has glm_moe_dsa", expected=expected, observed=observed)
     if ctx.profile.pins.transformers_source != "git":
         return passed(f"{dist.version} has glm_moe_dsa", expected=expected, observed=observed)
     return warned(
@@ -441,64 +389,43 @@ def _older_than(version: str | None, minimum: str) -> bool:
         return True
 
 
-@dataclass
-class RequirementFindings:
-    """One distribution's Requires-Dist against the inventory."""
-
-    checked: int = 0
-    unmet: list[str] = field(default_factory=list)  # "torch-npu==2.9.0 (installed 2.9.0.post2)"
-    to_install: list[str] = field(default_factory=list)  # what `pip install` needs for the unmet ones
-    expected_conflicts: list[str] = field(default_factory=list)
-    key_versions: list[str] = field(default_factory=list)  # "torch-npu 2.9.0" for KEY_REQUIREMENTS
+# The table names this many unmet requirements; the JSON `observed` keeps them all.
+SHOWN_UNMET = 5
+# Up to this many packages are installed by one inline `pip install`; more go through --requirements.
+INLINE_INSTALL = 5
 
 
-def _requirement_findings(inv: Inventory, dist: Dist) -> RequirementFindings:
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    environment = {**inv.marker_environment, "extra": ""}
-    found = RequirementFindings()
-    for text in dist.requires:
-        try:
-            req = Requirement(text)
-            if req.marker is not None and not req.marker.evaluate(environment):
-                continue
-        except (InvalidRequirement, ValueError) as exc:
-            found.unmet.append(f"unreadable requirement {text!r} ({exc})")
-            continue
-        found.checked += 1
-        wanted = f"{req.name}{req.specifier}"
-        installed = inv.named(req.name)
-        versions = [d.version for d in installed if d.version]
-        if normalise(req.name) in KEY_REQUIREMENTS and versions:
-            found.key_versions.append(f"{normalise(req.name)} {versions[0]}")
-        if len(installed) > 1:
-            reason = f"{len(installed)} copies installed: {', '.join(str(v) for v in versions)}"
-        elif not versions:
-            reason = "metadata unreadable" if installed else "not installed"
-        elif _satisfies(req.specifier, versions[0]):
-            continue
-        elif _expected_conflict(dist, normalise(req.name), versions[0]):
-            found.expected_conflicts.append(f"{wanted} (installed {versions[0]})")
-            continue
-        else:
-            reason = f"installed {versions[0]}"
-        found.unmet.append(f"{wanted} ({reason})")
-        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
-        found.to_install.append(f"'{req.name}{extras}{req.specifier}'")
-    return found
+def _unmet_text(unmet: list[Unmet]) -> str:
+    if len(unmet) <= SHOWN_UNMET:
+        return "; ".join(map(str, unmet))
+    names = ", ".join(u.name for u in unmet[:SHOWN_UNMET])
+    return f"{names}, … and {len(unmet) - SHOWN_UNMET} more"
 
 
-def _satisfies(specifier: object, version: str) -> bool:
-    try:
-        return bool(specifier.contains(version, prereleases=True))  # type: ignore[attr-defined]
-    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
-        return False
+def install_fix(ctx: Context, lines: tuple[str, ...]) -> str:
+    """One command to paste: `pip install 'a' 'b'`, or for a long list `pip install -r <(glm5check …)`."""
+    if len(lines) <= INLINE_INSTALL:
+        return "pip install " + " ".join(f"'{line}'" for line in lines)
+    return f"pip install -r <({requirements_command(ctx)})"
 
 
-def _expected_conflict(dist: Dist, requirement: str, installed: str) -> bool:
-    """vllm pins transformers<5, which GLM-5 (transformers >= 5.2.0) breaks on purpose."""
-    major = re.match(r"^(\d{1,9})\.", installed)
-    return dist.key == "vllm" and requirement == "transformers" and major is not None and int(major[1]) >= 5
+def _requirements_result(ctx: Context, plan: RequirementPlan, found: DistRequirements) -> Result:
+    named = f" ({', '.join(found.key_versions)})" if found.key_versions else ""
+    problems = [*map(str, found.unmet), *found.unreadable]
+    if not problems:
+        return passed(f"all {found.checked} requirements of {found.name} met{named}", item=found.name)
+    lines = plan.install_for({u.name for u in found.unmet})
+    fix = install_fix(ctx, lines) if lines else f"reinstall {found.name}: its requirement list is unreadable"
+    shown = _unmet_text(found.unmet) if found.unmet else "; ".join(found.unreadable)
+    # Only post-releases of exact pins: the same release line runs; pip's check is all that disagrees.
+    judged = warned if found.unmet and not found.unreadable and all(u.post_release for u in found.unmet) else failed
+    return judged(
+        f"{len(problems)} of {found.checked + len(found.unreadable)} requirements of {found.name} "
+        f"{found.version} unmet: {shown}",
+        item=found.name,
+        observed="; ".join(problems),
+        remediation=fix,
+    )
 
 
 @check(
@@ -510,40 +437,30 @@ mismatched torch/torch_npu pair fails at import or in the first NPU op, long aft
 What: every Requires-Dist of vllm and vllm-ascend (with PEP 508 markers evaluated for the target
 interpreter, extras off) against the installed versions, by PEP 440 specifiers. vllm's `transformers<5`
 against transformers 5.x is the known conflict the guide creates on purpose for GLM-5: shown, not failed.
-Fix: pip install the listed versions, e.g. pip install torch==2.9.0 torch-npu==2.9.0 triton-ascend==3.2.0.
+The table names the first five unmet requirements; the JSON report lists them all.
+Fix: one command: `pip install` of the listed versions, merged over both distributions (vllm's `numpy`
+and vllm-ascend's `numpy<2.0.0` become `numpy<2.0.0`; transformers stays GLM-5's, never `<5`), e.g.
+pip install 'torch==2.9.0' 'torch-npu==2.9.0' 'triton-ascend==3.2.0'; for a long list
+`pip install -r <(glm5check --profile NAME --requirements)`.
 """,
 )
 def requirements(ctx: Context) -> Iterator[Result]:
-    inv = ctx.fact(inventory)
-    for name in ("vllm", "vllm-ascend"):
-        dists = inv.named(name)
-        if len(dists) != 1 or dists[0].metadata_missing:
+    plan = ctx.fact(requirement_plan)
+    for name, found in plan.judged.items():
+        if found is None:
             yield skipped(
                 f"{name} is not installed exactly once with readable metadata (see packages.{name})",
                 item=name,
             )
             continue
-        dist = dists[0]
-        found = _requirement_findings(inv, dist)
-        named = f" ({', '.join(found.key_versions)})" if found.key_versions else ""
-        if found.unmet:
-            unmet = "; ".join(found.unmet)
-            yield failed(
-                f"{len(found.unmet)} of {found.checked} requirements of {name} {dist.version} unmet: {unmet}",
-                item=name,
-                observed=unmet,
-                remediation=f"pip install {' '.join(found.to_install)}" if found.to_install else
-                f"reinstall {name}: its requirement list is unreadable",
-            )
-        else:
-            yield passed(f"all {found.checked} requirements of {name} met{named}", item=name)
+        yield _requirements_result(ctx, plan, found)
         for conflict in found.expected_conflicts:
             yield passed(
                 f"known, expected conflict: {name} requires {conflict}; GLM-5 needs transformers >= 5.2.0",
                 item=f"{name} transformers pin",
                 observed=conflict,
             )
-    yield from _broken_metadata(inv)
+    yield from _broken_metadata(ctx.fact(inventory))
 
 
 def _broken_metadata(inv: Inventory) -> Iterator[Result]:

@@ -1,5 +1,6 @@
 """serve.args: the `vllm serve` flags themselves — values vLLM would reject, flags it does not know,
-parallel sizes the node cannot hold, and combinations that fail only after minutes of loading."""
+parallel sizes the node cannot hold, and combinations that fail only after minutes of loading.
+serve.plan: the effective plan (what vLLM will run for this launch command) against the profile."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from typing import Any
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
 from glm5check.engine.context import reported_fact
 from glm5check.errors import ProbeFailed
-from glm5check.facts.context import Context
+from glm5check.facts.context import Context, intended_plan
 from glm5check.facts.weights import scan_weights
 from glm5check.facts.weights_scan import QUANT_DESCRIPTION
 from glm5check.knowledge import glm5
-from glm5check.knowledge.launch_command import FIELD_FLAGS, VLLM_DEFAULTS, ServeFlag, ServeInput
+from glm5check.knowledge.launch_command import FIELD_FLAGS, ServeFlag, ServeInput
+from glm5check.knowledge.plan import Difference, differences
 from glm5check.util.redact import REDACTED, is_secret_name
 
 MAX_MODEL_LEN = int(glm5.CONFIG["max_position_embeddings"])  # 202752
@@ -21,8 +23,6 @@ MAX_MODEL_LEN = int(glm5.CONFIG["max_position_embeddings"])  # 202752
 
 # What to do about the parts of a script glm5check reads but cannot judge.
 _WARNING_FIXES = {
-    "unresolved": 'set the variable in the script itself (as the guide\'s node0_ip="…" lines do), or check '
-    "its value by hand before launch",
     "unsupported": "glm5check reads the script top to bottom without running it; check that part by hand",
     "duplicate": "keep one of the two; vllm takes the last",
     "syntax": "fix the quoting: bash would stop on it too",
@@ -34,28 +34,15 @@ def _serve_input(ctx: Context) -> ServeInput | None:
 
 
 def _source(ctx: Context, field: str) -> str:
-    serve = _serve_input(ctx)
-    return serve.sources.get(field, "profile") if serve else f"profile {ctx.profile.name}"
-
-
-def _launched(ctx: Context, field: str) -> Any:
-    """The value vLLM will run with: the plan's, except that a flag absent from a given launch command
-    takes vLLM's default (the plan keeps the profile's value there, and _omitted_items warns)."""
-    serve = _serve_input(ctx)
-    if serve and serve.sources.get(field) == "profile" and field in VLLM_DEFAULTS:
-        return VLLM_DEFAULTS[field]
-    return getattr(ctx.plan, field)
+    source = ctx.effective.source(field)
+    return f"profile {ctx.profile.name}" if source == "profile" else source
 
 
 def _script_items(serve: ServeInput) -> Iterator[Result]:
     """What the reader could not accept: unknown flags, invalid values (FAIL); unknowable parts (WARN)."""
     for problem in serve.problems:
         if problem.kind == "unknown-flag":
-            fix = (
-                f"use {problem.suggestion}"
-                if problem.suggestion
-                else "remove it (see `vllm serve --help=all`)"
-            )
+            fix = f"use {problem.suggestion}" if problem.suggestion else "remove it (see `vllm serve --help=all`)"
             yield failed(
                 problem.message.split(": ", 1)[-1],
                 item=problem.flag,
@@ -84,20 +71,29 @@ def _script_items(serve: ServeInput) -> Iterator[Result]:
         )
 
 
-def _omitted_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
-    """Flags the profile expects but the script leaves out: vLLM then uses its own default."""
-    for field, default in VLLM_DEFAULTS.items():
-        expected = getattr(ctx.profile.serve, field)
-        if serve.sources.get(field) != "profile" or expected == default or field == "quantization":
-            continue
-        flag = FIELD_FLAGS[field]
-        yield warned(
-            f"not in the launch command: vllm uses its default {_show(default)}, profile {ctx.profile.name} "
-            f"expects {_show(expected)} (the other checks assume the profile's value)",
-            item=flag,
-            expected=_show(expected),
-            observed=f"absent (vllm default {_show(default)})",
-            remediation=f"add {_flag_text(flag, expected)} to the vllm serve command",
+def _runtime_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
+    """Flag values and files the script takes at run time: what they give on this host, never a guess."""
+    for name, value in serve.runtime_flags.items():
+        flag = "the model path" if name == "model" else FIELD_FLAGS[name]
+        note = ctx.effective.source(name)
+        known = getattr(ctx.plan, name, None) if name != "model" else ctx.effective.model
+        item = "model" if name == "model" else FIELD_FLAGS[name]
+        if "not known before launch" in note or "would reject" in note:
+            yield warned(
+                f"{flag} is {note}",
+                item=item,
+                observed=value.text,
+                remediation='set the value in the script itself (as the guide\'s node0_ip="…" lines do), or '
+                "export what it reads in this shell and run glm5check again",
+            )
+        else:
+            yield passed(f"{flag} is {note}", item=item, observed=str(known))
+    for path, line in serve.sourced:
+        yield passed(
+            f"line {line} sources {path} when the script runs: the variables it sets are judged by their "
+            "values in this shell (run glm5check after sourcing it, as the launch does)",
+            item=f"{serve.where} {line}",
+            observed=path,
         )
 
 
@@ -127,8 +123,7 @@ def _parallel_items(ctx: Context) -> Iterator[Result]:
     local = plan.data_parallel_size_local
     if local is not None and local > plan.data_parallel_size:
         yield failed(
-            f"--data-parallel-size-local {local} is larger than "
-            f"--data-parallel-size {plan.data_parallel_size}",
+            f"--data-parallel-size-local {local} is larger than --data-parallel-size {plan.data_parallel_size}",
             item="--data-parallel-size-local",
             expected=f"<= {plan.data_parallel_size}",
             observed=str(local),
@@ -141,7 +136,7 @@ def _headless_items(ctx: Context) -> Iterator[Result]:
     plan = ctx.plan
     if not plan.headless:
         return
-    start = plan.data_parallel_start_rank
+    start = plan.data_parallel_start_rank if ctx.effective.given("data_parallel_start_rank") else None
     if start is None:
         yield failed(
             "--headless without --data-parallel-start-rank: this node's engines would claim DP rank 0, "
@@ -149,8 +144,7 @@ def _headless_items(ctx: Context) -> Iterator[Result]:
             item="--headless",
             expected="--data-parallel-start-rank N (N >= 1)",
             observed="no start rank",
-            remediation="add --data-parallel-start-rank <first DP rank of this node> "
-            "(1 in the guide's node 1)",
+            remediation="add --data-parallel-start-rank <first DP rank of this node> (1 in the guide's node 1)",
         )
     elif start == 0:
         yield failed(
@@ -161,9 +155,25 @@ def _headless_items(ctx: Context) -> Iterator[Result]:
             remediation="drop --headless on node 0, or give node 1 its own start rank (1 in the guide)",
         )
     else:
-        yield passed(
-            f"--headless with DP start rank {start}", item="--headless", observed=f"start rank {start}"
-        )
+        yield passed(f"--headless with DP start rank {start}", item="--headless", observed=f"start rank {start}")
+
+
+def _address_items(ctx: Context) -> Iterator[Result]:
+    """DP ranks on another node need node 0's address: without --data-parallel-address vLLM uses
+    127.0.0.1 (vllm/config/parallel.py:113), which the other node cannot reach."""
+    plan = ctx.plan
+    if plan.data_parallel_size <= plan.dp_local or ctx.effective.given("data_parallel_address"):
+        return
+    yield failed(
+        f"DP {plan.data_parallel_size} with {plan.dp_local} rank(s) on this node, but no --data-parallel-address: "
+        f"vLLM uses {plan.data_parallel_address} ({ctx.effective.source('data_parallel_address')}), which the "
+        "other node cannot reach; its engines never join",
+        item="--data-parallel-address",
+        expected="node 0's address",
+        observed=f"absent ({plan.data_parallel_address})",
+        remediation="add --data-parallel-address <node 0's IP> to the vllm serve command on every node "
+        "(the guide's $node0_ip)",
+    )
 
 
 def _length_items(ctx: Context) -> Iterator[Result]:
@@ -187,7 +197,7 @@ def _length_items(ctx: Context) -> Iterator[Result]:
             expected=f"<= {MAX_MODEL_LEN}",
         )
     batched = plan.max_num_batched_tokens
-    if batched < plan.max_model_len and _launched(ctx, "enable_chunked_prefill") is False:
+    if batched < plan.max_model_len and plan.enable_chunked_prefill is False:
         yield failed(
             f"max_num_batched_tokens ({batched}) is smaller than max_model_len ({plan.max_model_len}) with "
             'chunked prefill off; vllm refuses: "This effectively limits the maximum sequence length to '
@@ -216,7 +226,7 @@ def _quantization_items(ctx: Context) -> Iterator[Result]:
         yield skipped(scan, item="--quantization")
         return
     has_description = scan.quant is not None and scan.quant.present
-    quantization = _launched(ctx, "quantization")
+    quantization = ctx.plan.quantization
     where = _source(ctx, "quantization")
     if quantization == "ascend" and not has_description:
         yield failed(
@@ -225,8 +235,7 @@ def _quantization_items(ctx: Context) -> Iterator[Result]:
             item="--quantization",
             expected=f"{QUANT_DESCRIPTION} in the weights folder",
             observed=f"--quantization ascend ({where}), no description",
-            remediation="point vllm serve at the w4a8 weights, "
-            "or drop --quantization ascend for bf16 weights",
+            remediation="point vllm serve at the w4a8 weights, or drop --quantization ascend for bf16 weights",
         )
     elif has_description and quantization != "ascend":
         yield failed(
@@ -248,7 +257,7 @@ def _quantization_items(ctx: Context) -> Iterator[Result]:
 
 
 def _mtp_items(ctx: Context) -> Iterator[Result]:
-    spec = _launched(ctx, "speculative_config") or {}
+    spec = ctx.plan.speculative_config or {}
     if not ctx.plan.uses_mtp or not spec:
         return
     scan = _weights(ctx)
@@ -286,10 +295,13 @@ What: the launch command from --serve-script / --serve-cmd (else the profile's p
 vLLM's argument parser reads it. Flags unknown to the pinned vllm (with the closest known flag), values
 that are not numbers or not JSON, an unknown speculative `method` or cudagraph_mode; TP × DP-local
 against the node's NPUs; DP-local against DP; --headless without --data-parallel-start-rank or on rank
-0; --max-model-len against GLM-5's 202752; --max-num-batched-tokens below --max-model-len with chunked
+0; DP ranks on another node without --data-parallel-address (vLLM would use 127.0.0.1); --max-model-len
+against GLM-5's 202752; --max-num-batched-tokens below --max-model-len with chunked
 prefill off; --quantization ascend against the weights' quant_model_description.json (both ways);
-deepseek_mtp against the weights' model.layers.78.* tensors. Flags the profile sets but the script
-omits, and script lines that cannot be known without running them, are warnings.
+deepseek_mtp against the weights' model.layers.78.* tensors. Values the script computes at run time
+(`$(hostname -I …)`, `$NODE0_IP` from the caller's environment) are shown with what they give on this
+host; those that cannot be known before launch are warnings. How the command differs from the profile
+is serve.plan's.
 
 Fix: each failing item names the flag and the corrected form, e.g. `--enable-expert-parallel` instead
 of `--enable-expert-paralel`, or `--data-parallel-start-rank 1` next to `--headless`.
@@ -299,12 +311,80 @@ def serve_args(ctx: Context) -> Iterator[Result]:
     serve = _serve_input(ctx)
     if serve is not None:
         yield from _script_items(serve)
-        yield from _omitted_items(ctx, serve)
+        yield from _runtime_items(ctx, serve)
     yield from _parallel_items(ctx)
+    if serve is not None:
+        yield from _address_items(ctx)
     yield from _headless_items(ctx)
     yield from _length_items(ctx)
     yield from _quantization_items(ctx)
     yield from _mtp_items(ctx)
+
+
+def _plan_item(ctx: Context, difference: Difference) -> Result:
+    field, name = difference.field, ctx.profile.name
+    flag = FIELD_FLAGS.get(field, "the model path")
+    ours = f"{_show(difference.effective)} ({difference.effective_source})"
+    where = difference.intended_source
+    theirs = _show(difference.intended) + ("" if where == "profile" else f" ({where})")
+    absent = difference.effective_source.startswith("vllm default") and field != "model"
+    head = f"the launch command has no {flag}: vLLM uses {ours}" if absent else f"{flag} {ours}"
+    message = f"{head}; profile {name} plans {theirs}"
+    what = "another deployment than planned" if difference.severity == "fail" else "differently from the plan"
+    fix = (
+        f"add {_flag_text(flag, difference.intended)} to the vllm serve command"
+        if absent
+        else f"use {_flag_text(flag, difference.intended) if field != 'model' else difference.intended} as "
+        f"profile {name} plans, or check with the profile of the deployment you mean (glm5check profiles)"
+    )
+    result = failed if difference.severity == "fail" else warned
+    return result(
+        f"{message}: vLLM would run {what}",
+        item=field,
+        expected=_show(difference.intended),
+        observed=_show(difference.effective),
+        remediation=fix,
+    )
+
+
+@check(
+    "serve.plan",
+    title="The launch command runs the deployment the profile plans",
+    explain="""
+Why: the profile is the deployment the operator intends (hardware, weights, parallel layout, lengths);
+the launch command is what vLLM will run. A script written for another node type, or one missing a flag,
+starts a different deployment: on other NPUs, with other memory needs, or not at all. Every other check
+judges the launch command as vLLM will run it, so the difference has to be said once, here.
+
+What: the effective plan (every value the launch command gives, its run-time values as they come out on
+this host, vLLM's own default at the pinned version for the rest, e.g. max_model_len from config.json's
+max_position_embeddings) against the profile's plan resolved the same way. A difference in the model's
+weights, TP, DP, DP-local, expert parallel, quantization, max-model-len, max-num-seqs,
+max-num-batched-tokens, gpu-memory-utilization or the speculative config is a FAIL; seed, served name,
+host, ports, prefix caching, chunked prefill, async scheduling, compilation and additional config are a
+WARN. Each row names both values and where they come from; a flag the profile sets but the command lacks
+is shown with what vLLM does instead. Per-node values (--headless, --data-parallel-start-rank,
+--data-parallel-address) are judged by serve.args and net.*. SKIP without --serve-script / --serve-cmd.
+
+Fix: add or correct the flag named in the row (`--max-model-len 32768`), or run glm5check with the
+profile of the deployment the script is for (`glm5check profiles`).
+""",
+)
+def serve_plan(ctx: Context) -> Iterator[Result]:
+    if _serve_input(ctx) is None:
+        yield skipped(f"no --serve-script or --serve-cmd: profile {ctx.profile.name}'s plan is the launch command")
+        return
+    found = differences(ctx.effective, ctx.fact(intended_plan))
+    for difference in found:
+        yield _plan_item(ctx, difference)
+    if not found:
+        plan = ctx.plan
+        yield passed(
+            f"runs profile {ctx.profile.name}'s plan: TP {plan.tensor_parallel_size} × DP "
+            f"{plan.data_parallel_size}, expert parallel {_show(plan.enable_expert_parallel)}, max-model-len "
+            f"{plan.max_model_len} × {plan.max_num_seqs}",
+            observed="no difference",
+        )
 
 
 @reported_fact("serve")

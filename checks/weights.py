@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
 from glm5check.facts.context import Context
+from glm5check.facts.system import mount_of, mount_table
 from glm5check.facts.weights import GENERATION_CONFIG, TOKENIZER_FILES, scan_weights
 from glm5check.facts.weights_scan import INDEX_FILES, QUANT_DESCRIPTION, JsonFile, Shard, WeightsScan
 from glm5check.knowledge import glm5
@@ -44,7 +45,10 @@ def _config_result(config: JsonFile | None) -> Result:
     if config is None or config.error:
         why = config.error if config else "missing"
         return failed(
-            f"config.json {why}", item="config.json", expected=expected, observed=why,
+            f"config.json {why}",
+            item="config.json",
+            expected=expected,
+            observed=why,
             remediation="download config.json with the weights (it is part of the model repository)",
         )
     data = config.data if isinstance(config.data, dict) else {}
@@ -53,7 +57,10 @@ def _config_result(config: JsonFile | None) -> Result:
         return passed(f"config.json: {glm5.ARCHITECTURE}, {model_type}", item="config.json", observed=expected)
     observed = f"{', '.join(map(str, archs)) or 'no architectures'} / model_type {model_type}"
     return failed(
-        f"config.json names {observed}, not GLM-5", item="config.json", expected=expected, observed=observed,
+        f"config.json names {observed}, not GLM-5",
+        item="config.json",
+        expected=expected,
+        observed=observed,
         remediation="point --model-dir at the GLM-5 weights; a config rewritten for another engine "
         "(e.g. deepseek_v32) will not load as GLM-5 in vLLM",
     )
@@ -83,8 +90,11 @@ def weights_path(ctx: Context) -> Iterator[Result]:
         if ctx.profile.multi_node:
             fix = f"mount the storage that holds the weights at {scan.path} as on the other node(s); or " + fix
         yield failed(
-            f"weights folder {scan.path}: {scan.error}", item="folder", expected="a readable folder",
-            observed=scan.error, remediation=fix,
+            f"weights folder {scan.path}: {scan.error}",
+            item="folder",
+            expected="a readable folder",
+            observed=scan.error,
+            remediation=fix,
         )
         return
     yield passed(f"{scan.path} holds {len(scan.entries)} entries", item="folder", observed=scan.path)
@@ -92,8 +102,10 @@ def weights_path(ctx: Context) -> Iterator[Result]:
     absent = [name for name in TOKENIZER_FILES if name not in scan.entries]
     if absent:
         yield failed(
-            f"tokenizer file(s) missing: {', '.join(absent)}", item="tokenizer",
-            expected=", ".join(TOKENIZER_FILES), observed="missing: " + ", ".join(absent),
+            f"tokenizer file(s) missing: {', '.join(absent)}",
+            item="tokenizer",
+            expected=", ".join(TOKENIZER_FILES),
+            observed="missing: " + ", ".join(absent),
             remediation="download the tokenizer files of the model repository into the weights folder",
         )
     else:
@@ -103,7 +115,9 @@ def weights_path(ctx: Context) -> Iterator[Result]:
     else:
         yield warned(
             f"{GENERATION_CONFIG} missing: vLLM falls back to default sampling settings",
-            item=GENERATION_CONFIG, expected="present", observed="missing",
+            item=GENERATION_CONFIG,
+            expected="present",
+            observed="missing",
             remediation=f"download {GENERATION_CONFIG} from the model repository",
         )
 
@@ -134,7 +148,8 @@ def _shard_result(shard: Shard, leftovers: tuple[str, ...]) -> Result:
     message, fix = _shard_message(shard, leftovers)
     expected = shard.expected_file_size
     return failed(
-        message, item=shard.name,
+        message,
+        item=shard.name,
         expected=f"{expected:,} bytes" if expected else "a complete safetensors file",
         observed=f"{shard.size:,} bytes" if shard.size is not None else shard.cause,
         remediation=fix,
@@ -147,10 +162,15 @@ def _index_results(scan: WeightsScan) -> list[Result]:
         files = [s.name for s in scan.shards]
         if len(files) == 1:
             return []
-        return [failed(
-            f"no {' or '.join(INDEX_FILES)}" + ("" if files else " and no .safetensors files"), item="index",
-            expected="a safetensors index", observed=f"{len(files)} .safetensors files", remediation=DOWNLOAD_FIX,
-        )]
+        return [
+            failed(
+                f"no {' or '.join(INDEX_FILES)}" + ("" if files else " and no .safetensors files"),
+                item="index",
+                expected="a safetensors index",
+                observed=f"{len(files)} .safetensors files",
+                remediation=DOWNLOAD_FIX,
+            )
+        ]
     if index.error or not isinstance(index.data, dict) or not scan.mapped_count:
         why = index.error or "no weight_map"
         return [failed(f"{index.name}: {why}", item=index.name, observed=why, remediation=DOWNLOAD_FIX)]
@@ -166,11 +186,15 @@ def _map_results(scan: WeightsScan) -> list[Result]:
     for shard in scan.shards:
         absent = absent_by_shard.get(shard.name) if shard.has_header else None
         if absent:
-            results.append(failed(
-                f"index maps {len(absent)} tensor(s) to this shard that its header lacks, e.g. {absent[0]}",
-                item=shard.name, expected="every weight_map entry in its shard", observed=f"{len(absent)} absent",
-                remediation=DOWNLOAD_FIX + " (the index and the shards come from different revisions)",
-            ))
+            results.append(
+                failed(
+                    f"index maps {len(absent)} tensor(s) to this shard that its header lacks, e.g. {absent[0]}",
+                    item=shard.name,
+                    expected="every weight_map entry in its shard",
+                    observed=f"{len(absent)} absent",
+                    remediation=DOWNLOAD_FIX + " (the index and the shards come from different revisions)",
+                )
+            )
     return results
 
 
@@ -186,8 +210,11 @@ def _total_result(scan: WeightsScan) -> Result | None:
     if total in (every, main):
         return None
     return failed(
-        f"index total_size {total:,} bytes, but the shard headers hold {every:,}", item="total_size",
-        expected=f"{every:,}", observed=f"{total:,}", remediation=DOWNLOAD_FIX,
+        f"index total_size {total:,} bytes, but the shard headers hold {every:,}",
+        item="total_size",
+        expected=f"{every:,}",
+        observed=f"{total:,}",
+        remediation=DOWNLOAD_FIX,
     )
 
 
@@ -229,11 +256,13 @@ def weights_shards(ctx: Context) -> Iterator[Result]:
         return
     yield passed(
         f"{len(scan.shards)} shards, {scan.tensor_count:,} tensors, {fmt_bytes(scan.total_bytes)}; every header "
-        "matches its file size and the index", observed=f"{len(scan.shards)} shards",
+        "matches its file size and the index",
+        observed=f"{len(scan.shards)} shards",
     )
     if scan.leftovers:
         yield warned(
-            f"partial-download leftovers in the folder: {', '.join(scan.leftovers[:5])}", item="leftovers",
+            f"partial-download leftovers in the folder: {', '.join(scan.leftovers[:5])}",
+            item="leftovers",
             remediation="delete them once the download is complete (they suggest a download was interrupted)",
         )
 
@@ -256,7 +285,9 @@ def _quantized_results(ctx: Context, scan: WeightsScan, description: JsonFile) -
     if expected and quant_type != expected:
         yield warned(
             f"model_quant_type {quant_type}, the profile's {ctx.profile.model.name} is {expected}",
-            item="model_quant_type", expected=expected, observed=str(quant_type),
+            item="model_quant_type",
+            expected=expected,
+            observed=str(quant_type),
             remediation="check that --model-dir holds the weights the profile expects; memory.fit uses the "
             "headers, so its verdict already reflects these weights",
         )
@@ -266,7 +297,9 @@ def _quantized_results(ctx: Context, scan: WeightsScan, description: JsonFile) -
     if omitted:
         yield failed(
             f"{len(omitted)} shard tensor(s) missing from {QUANT_DESCRIPTION}, e.g. {omitted[0]}",
-            item="coverage", expected="every tensor described", observed=f"{len(omitted)} not described",
+            item="coverage",
+            expected="every tensor described",
+            observed=f"{len(omitted)} not described",
             remediation=f"use the {QUANT_DESCRIPTION} exported with these shards (vllm-ascend looks each "
             "layer up in it and fails on a missing name)",
         )
@@ -301,22 +334,28 @@ def weights_quantization(ctx: Context) -> Iterator[Result]:
     has = description.present
     if wants and not has:
         yield failed(
-            f"--quantization ascend, but {QUANT_DESCRIPTION} is missing (bf16 weights?)", item="description",
-            expected="present", observed="missing",
+            f"--quantization ascend, but {QUANT_DESCRIPTION} is missing (bf16 weights?)",
+            item="description",
+            expected="present",
+            observed="missing",
             remediation=f"use the msModelSlim weights (with {QUANT_DESCRIPTION}), or drop --quantization ascend "
             "for bf16 weights",
         )
     elif has and not wants:
         yield failed(
             f"{QUANT_DESCRIPTION} present (msModelSlim weights) but the plan has no --quantization ascend",
-            item="description", expected="--quantization ascend", observed=f"quantization {ctx.plan.quantization}",
+            item="description",
+            expected="--quantization ascend",
+            observed=f"quantization {ctx.plan.quantization}",
             remediation="add `--quantization ascend` to vllm serve (vllm-ascend ff3a50d does not detect it)",
         )
     elif not has:
         yield passed("unquantized weights and no --quantization, as planned", item="description")
     elif description.error:
         yield failed(
-            f"{QUANT_DESCRIPTION}: {description.error}", item="description", observed=description.error,
+            f"{QUANT_DESCRIPTION}: {description.error}",
+            item="description",
+            observed=description.error,
             remediation=f"download {QUANT_DESCRIPTION} again",
         )
     else:
@@ -356,14 +395,15 @@ def weights_mtp(ctx: Context) -> Result:
     if not count:
         return failed(
             f"deepseek_mtp requested, but {ctx.profile.model.name} has no {prefix[:-1]} (MTP)",
-            expected=expected, observed=f"no {prefix}* tensors",
-            remediation="drop --speculative-config, or use the GLM-5-w4a8-mtp weights "
-            "(Eco-Tech/GLM-5-w4a8-mtp-QuaRot)",
+            expected=expected,
+            observed=f"no {prefix}* tensors",
+            remediation="drop --speculative-config, or use the GLM-5-w4a8-mtp weights (Eco-Tech/GLM-5-w4a8-mtp-QuaRot)",
         )
     absent = [prefix + name for name in glm5.MTP_EMBED_HEAD if prefix + name not in scan.mtp_embed_head]
     if absent:
         return failed(
-            f"MTP layer {layer} lacks {', '.join(absent)}", expected=expected,
+            f"MTP layer {layer} lacks {', '.join(absent)}",
+            expected=expected,
             observed=f"{count} {prefix}* tensors, without " + ", ".join(absent),
             remediation="run adjust_weight.py from the vllm-ascend GLM-5 tutorial (it copies embed_tokens "
             "and lm_head into mtp-others.safetensors), or drop --speculative-config",
@@ -396,20 +436,16 @@ def weights_shared(ctx: Context) -> Result:
     skip = _folder_skip(scan)
     if skip:
         return skip
-    mounts = [m for m in ctx.host.mounts() if _under(scan.path, m.mountpoint)]
-    if not mounts:
+    mount = mount_of(ctx.fact(mount_table), scan.path)
+    if mount is None:
         return warned(f"no mount found for {scan.path}", remediation="check /proc/self/mounts")
-    mount = max(mounts, key=lambda m: len(m.mountpoint))
     where = f"{mount.fstype} {mount.device} at {mount.mountpoint}"
     if mount.fstype.lower() in NETWORK_FS:
         return passed(f"weights on shared {where}", observed=where)
     return warned(
-        f"weights on local {where}: each node needs an identical copy", expected="a shared filesystem",
-        observed=where, remediation=f"compare `glm5check weights verify {scan.path} --manifest FILE` across "
+        f"weights on local {where}: each node needs an identical copy",
+        expected="a shared filesystem",
+        observed=where,
+        remediation=f"compare `glm5check weights verify {scan.path} --manifest FILE` across "
         "nodes, or move the weights to storage mounted on every node",
     )
-
-
-def _under(path: str, mountpoint: str) -> bool:
-    root = mountpoint.rstrip("/")
-    return path == mountpoint or path.startswith(root + "/") or root == ""

@@ -19,6 +19,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "weights": "glm5check.commands.weights:weights",
     "compare": "glm5check.commands.compare:compare_command",
     "fix-env": "glm5check.commands.fix_env:fix_env",
+    "cluster": "glm5check.commands.cluster:cluster_command",
 }
 
 FORMATS = ("table", "json", "junit")
@@ -46,6 +47,11 @@ _RUN_OPTIONS = [
     click.option("--serve-script", metavar="FILE", help="The bash launch script to validate (never executed)."),
     click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
     click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
+    click.option(
+        "--peer-npu-ips",
+        metavar="IP,…",
+        help="Node 0's NPU device IPs for the cross-node hccn_tool ping (or GLM5CHECK_PEER_NPU_IPS).",
+    ),
     click.option("--model-dir", metavar="PATH", help="The weights folder (default: the profile's)."),
     click.option("--python", "python_path", metavar="PATH", help="Interpreter whose packages are checked."),
     click.option("--check", "include", multiple=True, metavar="ID", help="Only these checks (glob, repeatable)."),
@@ -55,19 +61,42 @@ _RUN_OPTIONS = [
     click.option("--output", "-o", metavar="FILE", help="Write the report here instead of standard output."),
     click.option("--strict", is_flag=True, help="Warnings fail too."),
     click.option("--replay", metavar="SNAPSHOT", help="Evaluate a snapshot (directory, .tar.gz, demo[:NAME])."),
-    click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-                 help="Seconds allowed to each probe."),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        default=10.0,
+        show_default=True,
+        help="Seconds allowed to each probe.",
+    ),
     click.option("--expect", multiple=True, metavar="NAME=SHA", help="Pin another commit, e.g. vllm=<sha>."),
     click.option("--redact-hosts", is_flag=True, help="Also mask hostnames and IP addresses in the report."),
     click.option("--cache-dir", metavar="DIR", envvar="GLM5CHECK_CACHE_DIR", show_envvar=True,
                  help="Keep the weights scan in DIR and reuse it while no file of the weights folder changed "
                  "(live runs only; the one place glm5check writes besides --output)."),
+    click.option(
+        "--requirements",
+        is_flag=True,
+        help="Print, instead of the report, the pip requirements vllm and vllm-ascend still need "
+        "(pip install -r <(glm5check … --requirements)).",
+    ),
 ]
 
 
 def run_options(func: Any) -> Any:
     for option in reversed(_RUN_OPTIONS):
         func = option(func)
+    return func
+
+
+# Run options `glm5check cluster` does not take: its own --format and --output shape the cluster report, it
+# gives each node its --node-rank, and nodes run live. Every other run option is passed on to every node.
+NOT_FOR_CLUSTER = frozenset({"output_format", "output", "replay", "node_rank"})
+
+
+def node_options(func: Any) -> Any:
+    """The run options, less NOT_FOR_CLUSTER, for `glm5check cluster`."""
+    func = run_options(func)
+    func.__click_params__ = [p for p in func.__click_params__ if p.name not in NOT_FOR_CLUSTER]
     return func
 
 
@@ -98,9 +127,13 @@ def run_command(ctx: click.Context, **kwargs: Any) -> None:
 def snapshot_command(ctx: click.Context, **kwargs: Any) -> None:
     """Record every probe of a run (and its report) as a snapshot directory or .tar.gz (-o PATH)."""
     if not kwargs["output"]:
-        raise UsageProblem("snapshot needs -o PATH (a directory, or a file ending in .tar.gz)")
+        raise UsageProblem("snapshot needs -o PATH (a directory, a file ending in .tar.gz, or - for standard output)")
+    if kwargs["output"] == "-" and sys.stdout.isatty():
+        raise UsageProblem("snapshot -o - writes a .tar.gz to standard output: redirect it to a file or a pipe")
     if kwargs["replay"]:
         raise UsageProblem("snapshot records a live run; it cannot be combined with --replay")
+    if kwargs["requirements"]:
+        raise UsageProblem("snapshot records a run; it cannot be combined with --requirements")
     ctx.exit(_execute(kwargs, record=True))
 
 
@@ -171,8 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("GLM5CHECK_DEBUG"):
             raise
-        click.echo(f"glm5check: internal error: {type(exc).__name__}: {exc} (set GLM5CHECK_DEBUG=1 for details)",
-                   err=True)
+        click.echo(
+            f"glm5check: internal error: {type(exc).__name__}: {exc} (set GLM5CHECK_DEBUG=1 for details)", err=True
+        )
         code = 2
     sys.stdout.flush()
     sys.exit(code if isinstance(code, int) else 0)

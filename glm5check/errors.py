@@ -2,6 +2,8 @@
 
 ConfigError means invalid usage or configuration: the CLI prints it as one line and exits 2.
 ProbeFailed means the machine could not be read: the runner turns it into an ERROR result.
+NotRecorded (a ProbeFailed) means a replayed snapshot holds no answer to a question: the runner turns it
+into a SKIP result naming the question, never a FAIL.
 """
 
 
@@ -12,3 +14,13 @@ class ConfigError(Exception):
 class ProbeFailed(Exception):
     """Raised by a fact provider when the machine could not be read; the runner turns it into an ERROR
     result whose message is the reason, with no traceback."""
+
+
+class NotRecorded(ProbeFailed):
+    """Raised by the replay host for every question its snapshot holds no answer for (a snapshot made by an
+    older glm5check, or by hand, that never asked it). Code that degrades gracefully when the machine
+    cannot be read does so here too; a check that needs the answer becomes a SKIP naming `question`."""
+
+    def __init__(self, question: str) -> None:
+        super().__init__(f"{question}: not recorded in the snapshot")
+        self.question = question

@@ -6,17 +6,26 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from glm5check import __version__
+from glm5check.engine.check import Check
 from glm5check.errors import ConfigError
 from glm5check.facts.context import Context, Options
 from glm5check.facts.node import node_info
 from glm5check.host.base import Host
-from glm5check.host.snapshot import SnapshotData, SnapshotError, read_snapshot, write_snapshot
+from glm5check.host.snapshot import (
+    SnapshotData,
+    SnapshotError,
+    read_snapshot,
+    write_snapshot,
+    write_snapshot_archive,
+)
+from glm5check.knowledge.launch_command import ServeInput
 from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
+from glm5check.reporting import build_report, utc_now
+from glm5check.reports.model import Report
 from glm5check.util.redact import redact_hosts, redact_text
 from glm5check.util.resources import shipped_folders
 
@@ -29,6 +38,7 @@ class RunArgs:
     serve_script: str | None = None
     serve_cmd: str | None = None
     node0_ip: str | None = None
+    peer_npu_ips: str | None = None
     model_dir: str | None = None
     python_path: str | None = None
     include: tuple[str, ...] = ()
@@ -42,9 +52,11 @@ class RunArgs:
     expect: tuple[str, ...] = ()
     redact_hosts: bool = False
     cache_dir: str | None = None  # the live scan cache (--cache-dir / GLM5CHECK_CACHE_DIR); unused by replays
+    requirements: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+STDOUT = "-"  # `snapshot -o -`: the .tar.gz goes to standard output
 DEMO_PREFIX = "demo"
 DEFAULT_DEMO = "a2-node0"
 
@@ -86,33 +98,81 @@ def _load_profile(args: RunArgs, recorded: dict[str, Any]) -> Profile:
     raise ConfigError("no profile: use --profile NAME (see `glm5check profiles`) or --profile-file FILE")
 
 
+def _expected_commit(item: str) -> tuple[str, str]:
+    """(package, commit) of one `--expect NAME=SHA`: a package the checks compare, a 7-40 hex commit."""
+    from glm5check.facts.packages import COMMIT_RE, EXPECTABLE, normalise
+
+    name, sep, commit = (part.strip() for part in item.partition("="))
+    if not sep or not name or not commit:
+        raise ConfigError(f"--expect takes NAME=COMMIT (e.g. vllm=978a37c8), not {item!r}")
+    if normalise(name) not in EXPECTABLE:
+        raise ConfigError(f"--expect {item!r}: glm5check checks the commit of {', '.join(EXPECTABLE)} only")
+    if not COMMIT_RE.fullmatch(commit.lower()):
+        raise ConfigError(f"--expect {item!r}: {commit!r} is not a commit id (7 to 40 hex digits)")
+    return normalise(name), commit.lower()
+
+
 def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
     saved = recorded.get("options", {})
     expect: dict[str, str] = dict(saved.get("expect", {}))
-    for item in args.expect:
-        name, sep, commit = item.partition("=")
-        if not sep or not name.strip() or not commit.strip():
-            raise ConfigError(f"--expect takes NAME=COMMIT (e.g. vllm=978a37c8), not {item!r}")
-        expect[name.strip().lower().replace("_", "-")] = commit.strip().lower()
+    expect.update(_expected_commit(item) for item in args.expect)
     serve_source = args.serve_script or ("--serve-cmd" if args.serve_cmd else None)
+    # A launch command given now replaces the recorded one, and with it the node rank recorded with it:
+    # the rank comes from this command line's --node-rank, else from the new command.
+    saved_rank = None if serve_source else saved.get("node_rank")
     return Options(
         python=args.python_path or saved.get("python") or "python3",
         model_dir=args.model_dir or saved.get("model_dir"),
-        node_rank=args.node_rank if args.node_rank is not None else saved.get("node_rank"),
+        node_rank=args.node_rank if args.node_rank is not None else saved_rank,
         node0_ip=args.node0_ip or saved.get("node0_ip"),
+        peer_npu_ips=peer_npu_ips_option(args.peer_npu_ips) if args.peer_npu_ips is not None else _saved_ips(saved),
         expect=expect,
         serve_source=serve_source or saved.get("serve_source"),
     )
 
 
+# A launch script is a page of bash; anything bigger is not one (and is not parsed).
+MAX_SCRIPT_BYTES = 1 << 20
+
+
+def read_serve_script(path: str | Path) -> str:
+    """The text of a serve script named on the command line (a regular file of at most MAX_SCRIPT_BYTES:
+    a FIFO would block the read); a ServeInputError (exit 2) says why it cannot be read."""
+    from glm5check.host.inputs import InputError, read_input_text
+    from glm5check.knowledge.launch_command import ServeInputError
+
+    try:
+        return read_input_text(path, "serve script", MAX_SCRIPT_BYTES)
+    except InputError as exc:
+        raise ServeInputError(str(exc)) from None
+
+
+def load_serve_script(profile: Profile, path: str | Path) -> ServeInput:
+    """The launch command of a serve script file, over the profile's plan."""
+    from glm5check.knowledge.launch_command import read_serve
+
+    return read_serve(profile, read_serve_script(path), script_name=str(path))
+
+
+def peer_npu_ips_option(given: str) -> tuple[str, ...]:
+    """--peer-npu-ips: every entry an IP address, else ConfigError (exit 2)."""
+    from glm5check.facts.npu import split_addresses
+    from glm5check.parsers.hccn import valid_ip
+
+    addresses = split_addresses(given)
+    if not addresses or any(valid_ip(a) is None for a in addresses):
+        raise ConfigError(f"--peer-npu-ips takes IP addresses separated by commas, not {given!r}")
+    return addresses
+
+
+def _saved_ips(saved: dict[str, Any]) -> tuple[str, ...]:
+    ips = saved.get("peer_npu_ips")
+    return tuple(str(a) for a in ips) if isinstance(ips, list) else ()
+
+
 def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, str | None]:
     """The serve script's text and the serve command: from the options, else from the snapshot."""
-    script_text = None
-    if args.serve_script:
-        from glm5check.host.inputs import read_input_text
-        from glm5check.knowledge.launch_command import MAX_SCRIPT_BYTES
-
-        script_text = read_input_text(args.serve_script, "serve script", MAX_SCRIPT_BYTES)
+    script_text = read_serve_script(args.serve_script) if args.serve_script else None
     if script_text is None and args.serve_cmd is None:
         serve = recorded.get("serve", {})
         return serve.get("script_text"), serve.get("command")
@@ -127,8 +187,9 @@ def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[
     script_text, command = _serve_texts(args, recorded)
     serve_meta = {"script_text": script_text, "command": command}
     # The text is parsed as read (from the file or the snapshot); no copy of it is written anywhere.
+    replayed = not (args.serve_script or args.serve_cmd)
     script_name = (args.serve_script or "the recorded serve script") if script_text is not None else None
-    launch = read_serve(profile, script_path=script_name, command=command, script_text=script_text)
+    launch = read_serve(profile, script_text, command, script_name or "serve script", replayed)
     return Context(profile, host, options, launch), serve_meta
 
 
@@ -148,7 +209,17 @@ def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
     return LiveHost(args.timeout, cache_dir=args.cache_dir), None
 
 
-def _render(report: dict[str, Any], args: RunArgs, stream: Any) -> str:
+def host_name(host: Host) -> str:
+    """The host name for the report header ("unknown" when a snapshot does not record it)."""
+    from glm5check.errors import ProbeFailed
+
+    try:
+        return host.hostname()
+    except ProbeFailed:
+        return "unknown"
+
+
+def _render(report: Report, args: RunArgs, stream: Any) -> str:
     if args.output_format == "json":
         from glm5check.reports.json_report import render_json
 
@@ -162,7 +233,7 @@ def _render(report: dict[str, Any], args: RunArgs, stream: Any) -> str:
 
         text = render_table(report, stream, args.strict)
     if args.redact_hosts:
-        text = redact_hosts(text, (report["node"]["hostname"],))
+        text = redact_hosts(text, (report.node.hostname,))
     return text
 
 
@@ -175,23 +246,35 @@ def _write(path: str, text: str) -> None:
 
 def run_session(args: RunArgs, record: bool = False) -> int:
     from glm5check.engine.registry import load_registry
-    from glm5check.engine.runner import Waiver, run_checks, select_checks, summarize
-    from glm5check.reports.json_report import build_report
+    from glm5check.engine.runner import Waiver, check_patterns, run_checks, summarize, unused_waivers
     from glm5check.reports.table import summary_line
 
     started = time.perf_counter()
+    registry = load_registry()
+    check_patterns(registry.checks, args.include, args.exclude)
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)
-    registry = load_registry()
-    role = ctx.fact(node_info).role
-    checks = select_checks(registry.checks, ctx.profile.multi_node, role, args.include, args.exclude)
-    outcomes = run_checks(ctx, checks, [Waiver.parse(w) for w in args.ignore], registry.errors)
+    if args.requirements:
+        return print_requirements(ctx, args.output)
+    checks = _selected(registry.checks, ctx, args)
+    waivers = [Waiver.parse(w) for w in args.ignore]
+    outcomes = run_checks(ctx, checks, waivers, registry.errors)
+    warnings = tuple(unused_waivers(outcomes, waivers))
+    for line in warnings:
+        print(f"glm5check: warning: {line}", file=sys.stderr)
     summary = summarize(outcomes, args.strict)
-    hostname = host.hostname()
-    report = build_report(ctx, outcomes, summary, int((time.perf_counter() - started) * 1000), hostname)
-    if record and snapshot is not None and args.output:
-        snapshot.report = report
+    hostname = host_name(host)
+    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    report = build_report(ctx, outcomes, summary, elapsed_ms, hostname, warnings)
+    if record and snapshot is not None and args.output == STDOUT:
+        snapshot.report = report.to_json()
+        snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
+        write_snapshot_archive(snapshot, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        print(summary_line(report, args.strict), file=sys.stderr)
+    elif record and snapshot is not None and args.output:
+        snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
         write_snapshot(snapshot, args.output)
         print(_render(report, args, sys.stdout), end="")
@@ -204,11 +287,44 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     return 0 if summary.ok else 1
 
 
+def print_requirements(ctx: Context, output: str | None) -> int:
+    """--requirements: the merged pip requirements that make packages.requirements pass, for pip -r."""
+    from glm5check.errors import ProbeFailed
+    from glm5check.facts.requirements import render_requirements, requirement_plan
+
+    try:
+        plan = ctx.fact(requirement_plan)
+    except ProbeFailed as exc:
+        raise ConfigError(f"--requirements: {exc}") from None
+    text = render_requirements(ctx, plan)
+    if output:
+        _write(output, text)
+    else:
+        print(text, end="")
+    return 0
+
+
+def _selected(registered: tuple[Check, ...], ctx: Context, args: RunArgs) -> list[Check]:
+    """The checks for this node; --check/--skip that leave none of them is a usage error, never an empty
+    "ready for vllm serve"."""
+    from glm5check.engine.runner import SelectionError, select_checks, wanted
+
+    role = ctx.fact(node_info).role
+    checks = select_checks(registered, ctx.profile.multi_node, role, args.include, args.exclude)
+    if not checks:
+        named = [c for c in registered if wanted(c, args.include, args.exclude)]
+        scopes = "; ".join(f"{c.id} runs on {c.scope}" for c in named) or "--skip leaves no check"
+        raise SelectionError(
+            f"the selected checks do not apply to this node (profile {ctx.profile.name}, {role}): {scopes}"
+        )
+    return checks
+
+
 def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> dict[str, Any]:
     opts = ctx.options
     return {
         "tool": {"name": "glm5check", "version": __version__},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created": utc_now(),
         "hostname": hostname,
         "profile": ctx.profile.name,
         "profile_toml": redact_text(to_toml(ctx.profile)),
@@ -217,6 +333,7 @@ def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> d
             "model_dir": opts.model_dir,
             "node_rank": opts.node_rank,
             "node0_ip": opts.node0_ip,
+            "peer_npu_ips": list(opts.peer_npu_ips),
             "expect": opts.expect,
             "serve_source": opts.serve_source,
         },

@@ -14,6 +14,15 @@ from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
+# The guide's six launch scripts (fixtures/serve-scripts/) and the profile of the deployment each is for.
+GUIDE_SCRIPTS = {
+    "a2-single.sh": "a2-single",
+    "a3-single.sh": "a3-single",
+    "a2-multi-node0.sh": "a2-multi",
+    "a2-multi-node1.sh": "a2-multi",
+    "a3-multi-node0.sh": "a3-multi",
+    "a3-multi-node1.sh": "a3-multi",
+}
 
 # CI runs a modest number of examples; `pytest --hypothesis-profile=fuzz` runs many.
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

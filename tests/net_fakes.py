@@ -11,8 +11,8 @@ from glm5check.facts.context import Context, Options
 from glm5check.host.base import Address, ConnectResult, Interface, ListeningSocket, Process
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
-from glm5check.knowledge.launch_command import profile_launch
-from glm5check.knowledge.profiles import load_builtin
+from glm5check.knowledge.launch_command import ServeInput, profile_launch
+from glm5check.knowledge.profiles import Profile, load_builtin
 
 NIC = "enp189s0f0"
 NODE0_IP = "10.20.0.11"
@@ -73,31 +73,51 @@ class Scenario:
     route_for: str | None = None  # the address `ip route get` is recorded for (default: node 0's)
     names: dict[str, Sequence[str]] = field(default_factory=dict)  # other names the resolver knows
 
-    def context(self) -> Context:
+    def writer(self) -> SnapshotWriter:
+        """The node as a snapshot. A replay answers only what is recorded, so what the node lacks is recorded
+        as absent: a sysfs file given as None is missing, `ip` without a route answer is not installed."""
         writer = SnapshotWriter(self.profile, hostname=self.hostname)
         writer.env(self.env)
         writer.interfaces([nic.interface() for nic in self.nics])
         for nic in self.nics:
-            if nic.flags is not None:
-                writer.file(f"/sys/class/net/{nic.name}/flags", nic.flags + "\n")
-            if nic.operstate is not None:
-                writer.file(f"/sys/class/net/{nic.name}/operstate", nic.operstate + "\n")
+            for leaf, value in (("flags", nic.flags), ("operstate", nic.operstate)):
+                path = f"/sys/class/net/{nic.name}/{leaf}"
+                writer.file(path, value + "\n") if value is not None else writer.file(path, error="missing")
         writer.resolve(self.hostname, list(self.resolves_to))
         writer.sockets(list(self.sockets))
         writer.processes(list(self.processes))
         for name, addresses in self.names.items():
             writer.resolve(name, list(addresses))
         target = self.route_for or self.plan_changes.get("data_parallel_address") or self.node0_ip
-        if self.route is not None and target:
-            stdout, stderr, code = self.route
-            writer.command(["ip", "-o", "route", "get", target], stdout=stdout, stderr=stderr, exit_code=code)
+        if target:
+            stdout, stderr, code = self.route or ("", "", None)
+            flags = {} if self.route is not None else {"not_found": True}
+            writer.command(["ip", "-o", "route", "get", target], stdout, stderr, code, **flags)
         if self.connect is not None:
             writer.connect(self.connect)
+        return writer
+
+    def context(self) -> Context:
+        writer = self.writer()
         profile = load_builtin(self.profile)
-        plan = replace(profile.serve, **self.plan_changes)
         options = Options(node_rank=self.node_rank, node0_ip=self.node0_ip, serve_source=self.serve_source)
-        launch = replace(profile_launch(profile), plan=plan, env=dict(self.script_env))
-        return Context(profile, ReplayHost(writer.data), options, launch)
+        return Context(profile, ReplayHost(writer.data), options, self.launch(profile))
+
+    def launch(self, profile: Profile) -> ServeInput:
+        """The profile's launch command with plan_changes, as a serve script's lines when serve_source
+        names one (a None value removes the flag)."""
+        base = profile_launch(profile)
+        where = "script line 1" if self.serve_source else "profile"
+        given = {k: v for k, v in {**base.given, **self.plan_changes}.items() if v is not None}
+        sources = {k: (where if k in self.plan_changes else v) for k, v in base.sources.items()}
+        sources.update({k: where for k in given if k in self.plan_changes})
+        return replace(
+            base,
+            given=given,
+            sources={k: v for k, v in sources.items() if k in given},
+            env=dict(self.script_env),
+            origin=self.serve_source or "profile",
+        )
 
 
 def run_check(check: Check, ctx: Context) -> dict[str, Result]:

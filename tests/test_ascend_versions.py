@@ -54,9 +54,7 @@ INSTALL_INFO = FIXTURES / "ascend-install-info" / "llmaction-ascend_install.info
 @pytest.mark.parametrize(("name", "version"), sorted(CANN_SAMPLES.items()))
 def test_cann_samples(name: str, version: str) -> None:
     text = (FIXTURES / "cann-toolkit-version" / name).read_text()
-    parsed = (
-        parse_version_cfg(text).toolkit_version if "version.cfg" in name else parse_install_info(text).version
-    )
+    parsed = parse_version_cfg(text).toolkit_version if "version.cfg" in name else parse_install_info(text).version
     assert parsed == version
     assert cann_version_key(parsed) is not None
 
@@ -108,6 +106,19 @@ def test_parsers_never_raise(text: str) -> None:
     cann_version_key(text)
 
 
+def _writer() -> SnapshotWriter:
+    """A node without any of the folders the CANN and driver facts look in (a replay answers only what is
+    recorded); each test records what its node has on top."""
+    writer = SnapshotWriter("a2-single")
+    writer.env({})
+    for root in ("/usr/local/Ascend", "/usr/local/Ascend/ascend-toolkit/latest", "/usr/local/Ascend/cann"):
+        writer.listing(root, error="missing")
+    for path in ("/etc/ascend_install.info", "/usr/local/Ascend/driver/version.info"):
+        writer.file(path, error="missing")
+    writer.stat("/usr/local/Ascend/driver/lib64", kind=None, size=None, error="missing")
+    return writer
+
+
 def _context(writer: SnapshotWriter) -> Context:
     return Context(load_builtin("a2-single"), ReplayHost(writer.data))
 
@@ -122,7 +133,7 @@ def _toolkit(writer: SnapshotWriter, root: str, sample: Path, arch: str = "aarch
 
 
 def test_cann_in_the_ascend_toolkit_layout_sourced_but_old_warns() -> None:
-    writer = SnapshotWriter("a2-single")
+    writer = _writer()
     _toolkit(writer, "/usr/local/Ascend/ascend-toolkit/latest", TOOLKIT_80RC1)
     writer.env({"ASCEND_TOOLKIT_HOME": "/usr/local/Ascend/ascend-toolkit/latest"})
     writer.stat("/usr/local/Ascend/ascend-toolkit/latest", kind="dir")
@@ -133,7 +144,7 @@ def test_cann_in_the_ascend_toolkit_layout_sourced_but_old_warns() -> None:
 
 
 def test_cann_in_the_cann_layout_passes_and_unsourced_env_fails() -> None:
-    writer = SnapshotWriter("a2-single")
+    writer = _writer()
     _toolkit(writer, "/usr/local/Ascend/cann", TOOLKIT_85)
     results = _results(cann, writer)
     assert results["toolkit"] == (Status.PASS, "CANN 8.5.0 in /usr/local/Ascend/cann")
@@ -142,7 +153,7 @@ def test_cann_in_the_cann_layout_passes_and_unsourced_env_fails() -> None:
 
 
 def test_versioned_cann_folder_found_by_listing_and_the_sourced_one_wins() -> None:
-    writer = SnapshotWriter("a2-single")
+    writer = _writer()
     writer.listing("/usr/local/Ascend", ["ascend-toolkit", "cann-8.5.0", "driver"])
     _toolkit(writer, "/usr/local/Ascend/cann-8.5.0", TOOLKIT_85)
     _toolkit(writer, "/usr/local/Ascend/ascend-toolkit/latest", TOOLKIT_80RC1)
@@ -154,15 +165,17 @@ def test_versioned_cann_folder_found_by_listing_and_the_sourced_one_wins() -> No
 
 
 def test_old_version_cfg_layout_is_read() -> None:
-    writer = SnapshotWriter("a2-single")
+    writer = _writer()
     writer.listing("/usr/local/Ascend/ascend-toolkit/latest", ["version.cfg", "bin"])
     writer.file("/usr/local/Ascend/ascend-toolkit/latest/version.cfg", VERSION_CFG_82.read_text())
     assert _results(cann, writer)["toolkit"][0] == Status.WARN
 
 
 def test_missing_cann_fails_naming_where_it_looked_and_a_dangling_home_fails() -> None:
-    writer = SnapshotWriter("a2-single")
+    writer = _writer()
     writer.env({"ASCEND_TOOLKIT_HOME": "/usr/local/Ascend/cann-9.9.9"})
+    writer.listing("/usr/local/Ascend/cann-9.9.9", error="missing")
+    writer.stat("/usr/local/Ascend/cann-9.9.9", kind=None, size=None, error="missing")
     results = _results(cann, writer)
     assert results["toolkit"][0] == Status.FAIL
     assert "/usr/local/Ascend/ascend-toolkit/latest" in results["toolkit"][1]
@@ -173,20 +186,18 @@ def test_missing_cann_fails_naming_where_it_looked_and_a_dangling_home_fails() -
 
 
 def test_driver_passes_with_version_and_lib64_on_the_library_path() -> None:
-    writer = SnapshotWriter("a2-single")
+    writer = _writer()
     writer.file("/etc/ascend_install.info", INSTALL_INFO.read_text())
     writer.file("/usr/local/Ascend/driver/version.info", DRIVER_241.read_text())
     writer.stat("/usr/local/Ascend/driver/lib64", kind="dir")
-    writer.env(
-        {"LD_LIBRARY_PATH": "/usr/local/Ascend/driver/lib64/common/:/usr/local/Ascend/driver/lib64/driver"}
-    )
+    writer.env({"LD_LIBRARY_PATH": "/usr/local/Ascend/driver/lib64/common/:/usr/local/Ascend/driver/lib64/driver"})
     results = _results(driver, writer)
     assert results["version"] == (Status.PASS, "driver 24.1.0")
     assert results["LD_LIBRARY_PATH"][0] == Status.PASS
 
 
 def test_driver_folder_comes_from_ascend_install_info() -> None:
-    writer = SnapshotWriter("a2-single")
+    writer = _writer()
     writer.file("/etc/ascend_install.info", "Driver_Install_Path_Param=/opt/Ascend\n")
     writer.file("/opt/Ascend/driver/version.info", DRIVER_241.read_text())
     writer.stat("/opt/Ascend/driver/lib64", kind="dir")
@@ -196,7 +207,7 @@ def test_driver_folder_comes_from_ascend_install_info() -> None:
 
 
 def test_missing_driver_fails() -> None:
-    results = _results(driver, SnapshotWriter("a2-single"))
+    results = _results(driver, _writer())
     assert results["version"] == (
         Status.FAIL,
         "driver version file not found: /usr/local/Ascend/driver/version.info",

@@ -81,6 +81,23 @@ def test_bad_expect_is_one_line() -> None:
     assert result.stderr.strip() == "glm5check: error: --expect takes NAME=COMMIT (e.g. vllm=978a37c8), not 'vllm'"
 
 
+def test_expect_of_an_unchecked_package_or_a_non_hex_commit_exits_2() -> None:
+    cases = {
+        "numpy=978a37c8": "glm5check: error: --expect 'numpy=978a37c8': glm5check checks the commit of vllm, "
+        "vllm-ascend, transformers only",
+        "vllm=main": "glm5check: error: --expect 'vllm=main': 'main' is not a commit id (7 to 40 hex digits)",
+        "vllm_ascend=ff3a5": "glm5check: error: --expect 'vllm_ascend=ff3a5': 'ff3a5' is not a commit id "
+        "(7 to 40 hex digits)",
+    }
+    for value, line in cases.items():
+        result = run_cli("--profile", "a2-single", "--replay", "demo", "--expect", value)
+        assert (result.returncode, result.stderr.strip()) == (2, line)
+    accepted = run_cli(
+        "--profile", "a2-multi", "--replay", "demo", "--check", "packages.vllm*", "--expect", "VLLM_Ascend=FF3A50D0"
+    )
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
 def test_unwritable_output_exits_2(tmp_path) -> None:
     target = tmp_path / "no-such-dir" / "report.json"
     result = run_cli("--replay", "demo", "--format", "json", "--output", str(target))

@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(FIXTURES))
 from make_checkpoint import write_sparse_safetensors
 
+from glm5check.commands.compare import NodeReport, compare, render_json, render_table
 from glm5check.knowledge import glm5
 
 SCRIPTS = FIXTURES / "serve-scripts"
@@ -42,6 +45,7 @@ def consistent_pair(demo: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], di
     node1 = copy.deepcopy(demo["node0"])
     node1["node"].update(hostname="npu-a2-02", rank=1, role="headless")
     node1["profile"]["serve"].update(headless=True, data_parallel_start_rank=1)
+    node1["profile"]["serve_sources"].update(headless="script line 25", data_parallel_start_rank="script line 28")
     node1["facts"]["interfaces"] = copy.deepcopy(demo["node1"]["facts"]["interfaces"])
     node1["facts"]["env"]["HCCL_IF_IP"] = demo["node1"]["facts"]["env"]["HCCL_IF_IP"]
     node1["facts"]["npu_device_ips"] = {
@@ -73,9 +77,7 @@ def test_consistent_nodes_pass(demo_reports: dict[str, dict[str, Any]], tmp_path
     assert [n["dp_ranks"] for n in result["nodes"]] == [[0], [1]]
 
 
-def test_the_demo_nodes_disagree_where_node1_is_faulty(
-    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_the_demo_nodes_disagree_where_node1_is_faulty(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     code, result = run_compare(tmp_path, demo_reports["node0"], demo_reports["node1"])
     assert code == 1
     assert {"transformers version", "HCCL_BUFFSIZE"} <= set(items(result))
@@ -95,6 +97,9 @@ def seed(report: dict[str, Any], change: str) -> None:
         serve.pop("data_parallel_start_rank")
     elif change == "rpc port":
         serve["data_parallel_rpc_port"] = 13390
+    elif change == "mtu":
+        nic = next(i for i in facts["interfaces"] if facts["env"]["HCCL_IF_IP"] in i["ipv4"])
+        nic["mtu"] = 9000
 
 
 @pytest.mark.parametrize(
@@ -104,6 +109,7 @@ def seed(report: dict[str, Any], change: str) -> None:
         ("weights", ["fingerprint"], "weights differ"),
         ("rank", ["DP rank 0", "DP ranks"], "DP rank 0 is taken by 2 nodes"),
         ("rpc port", ["--data-parallel-rpc-port"], "--data-parallel-rpc-port differs"),
+        ("mtu", ["MTU"], "the interfaces carrying HCCL_IF_IP have different MTUs"),
     ],
 )
 def test_each_seeded_difference_is_named(
@@ -121,9 +127,7 @@ def test_each_seeded_difference_is_named(
     assert any(words in d["message"] for d in result["differences"])
 
 
-def test_all_four_seeded_differences_in_one_table(
-    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_all_four_seeded_differences_in_one_table(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     for change in ("vllm commit", "weights", "rank", "rpc port"):
         seed(node1, change)
@@ -140,9 +144,7 @@ def test_short_and_full_commits_agree(demo_reports: dict[str, dict[str, Any]], t
     assert run_compare(tmp_path, node0, node1)[0] == 0
 
 
-def test_per_node_values_must_be_local_and_distinct(
-    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_per_node_values_must_be_local_and_distinct(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["facts"]["env"]["HCCL_IF_IP"] = "10.20.0.11"  # node 0's address, copied into node 1's script
     node1["facts"]["env"]["GLOO_SOCKET_IFNAME"] = "ens3"
@@ -184,6 +186,7 @@ def test_missing_rank_is_named(demo_reports: dict[str, dict[str, Any]], tmp_path
         (None, "cannot read report"),
         ("{not json", "is not JSON"),
         ('{"schema": "other"}', "is not a glm5check report"),
+        ('{"schema": "glm5check.report/v1", "n": ' + "1" * 5000 + "}", "is not JSON (Exceeds the limit"),
     ],
 )
 def test_unreadable_input_exits_2(
@@ -381,3 +384,75 @@ def test_report_nested_too_deep_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("[" * 100000, encoding="utf-8")
     with pytest.raises(ConfigError, match="nested too deep"):
         load_reports((str(path),))
+
+
+def test_wrong_types_inside_a_report_are_tolerated(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    """A report is untrusted: every field may have any type. Nothing raises; what cannot be read is unknown."""
+    odd = {"schema": "glm5check.report/v1", "node": [1], "profile": 5, "facts": {"interfaces": "x", "env": []}}
+    code, result = run_compare(tmp_path, demo_reports["node0"], odd)
+    assert code == 1 and result["nodes"][1]["label"] == "node1.json"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+_PATHS = [
+    ("node",),
+    ("node", "rank"),
+    ("profile",),
+    ("profile", "name"),
+    ("profile", "serve"),
+    ("profile", "serve", "data_parallel_size"),
+    ("profile", "serve", "data_parallel_size_local"),
+    ("profile", "serve", "data_parallel_start_rank"),
+    ("profile", "serve", "data_parallel_address"),
+    ("profile", "node_env"),
+    ("profile", "hardware"),
+    ("facts",),
+    ("facts", "env"),
+    ("facts", "env", "HCCL_IF_IP"),
+    ("facts", "env", "GLOO_SOCKET_IFNAME"),
+    ("facts", "interfaces"),
+    ("facts", "packages"),
+    ("facts", "packages", "vllm"),
+    ("facts", "weights"),
+    ("facts", "serve"),
+    ("facts", "serve", "flags"),
+    ("facts", "npu_device_ips"),
+    ("facts", "python"),
+]
+
+
+def _put(report: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        inner = report.get(key)
+        if not isinstance(inner, dict):
+            return
+        report = inner
+    report[path[-1]] = value
+
+
+@settings(max_examples=400)
+@given(changes=st.lists(st.tuples(st.sampled_from(_PATHS), _JSON), min_size=1, max_size=4))
+def test_compare_of_reports_with_any_values_never_raises(
+    demo_reports: dict[str, dict[str, Any]], changes: list[tuple[tuple[str, ...], Any]]
+) -> None:
+    odd = copy.deepcopy(demo_reports["node1"])
+    for path, value in changes:
+        _put(odd, path, value)
+    nodes = [NodeReport("a", "a.json", demo_reports["node0"]), NodeReport("b", "b.json", odd)]
+    differences = compare(nodes)
+    assert render_table(nodes, differences) and json.loads(render_json(nodes, differences))
+
+
+def test_terminal_escapes_in_a_report_never_reach_the_table(
+    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    node0, node1 = consistent_pair(demo_reports)
+    node1["node"]["hostname"] = "npu\x1b]0;owned\x07-a2-02"
+    node1["facts"]["env"]["HCCL_BUFFSIZE"] = "\x1b[2J\r\u202e200"
+    code, table = run_compare(tmp_path, node0, node1, fmt="table")
+    assert code == 1 and "HCCL_BUFFSIZE" in table
+    assert not any(ch in table for ch in ("\x1b", "\x07", "\r", "\u202e"))

@@ -79,9 +79,7 @@ def test_ip(name: str) -> None:
 
 def test_gateway_loop() -> None:
     parsed = hccn.parse_gateway(read("hccn_tool-gateway", "dsv3-multinode-doc-gateway-loop-8dev.txt"))
-    assert [(e.gateway, e.interface) for e in parsed.entries] == [
-        ("11.12.165.1", f"eth{n}") for n in range(8)
-    ]
+    assert [(e.gateway, e.interface) for e in parsed.entries] == [("11.12.165.1", f"eth{n}") for n in range(8)]
     assert parsed.gateway is None  # eight answers: not one device's
     assert hccn.parse_gateway("default gateway:11.12.165.1, Iface:eth0\n").gateway == "11.12.165.1"
 
@@ -120,9 +118,7 @@ def test_tls_old_format_with_certificates() -> None:
 
 
 def test_tls_new_format_with_crl() -> None:
-    parsed = hccn.parse_tls(
-        read("hccn_tool-tls", "hccn-tool-ref-doc-tls-g-i0-new-format-subject-expiration-crl.txt")
-    )
+    parsed = hccn.parse_tls(read("hccn_tool-tls", "hccn-tool-ref-doc-tls-g-i0-new-format-subject-expiration-crl.txt"))
     (device,) = parsed.devices
     assert (device.device, device.switch, device.preconfigured, device.alarm_days) == (0, 0, 0, 60)
     assert [(c.kind, c.expiration_status) for c in device.certs] == [
@@ -147,9 +143,7 @@ PINGS = {
 def test_ping(name: str) -> None:
     parsed = hccn.parse_ping(read("hccn_tool-ping", name))
     assert [(r.device, r.target) for r in parsed.runs] == PINGS[name]
-    assert all(
-        (r.replies, r.transmitted, r.received, r.loss_pct, r.ok) == (3, 3, 3, 0.0, True) for r in parsed.runs
-    )
+    assert all((r.replies, r.transmitted, r.received, r.loss_pct, r.ok) == (3, 3, 3, 0.0, True) for r in parsed.runs)
 
 
 def test_ping_with_losses_is_not_ok() -> None:
@@ -160,9 +154,7 @@ def test_ping_with_losses_is_not_ok() -> None:
 
 
 def test_hccn_conf_8npu() -> None:
-    conf = hccn.parse_hccn_conf(
-        read("hccn-conf", "openyuanrong-fixture-hccn-conf-8npu-SANITIZED-127.0.0.x.txt")
-    )
+    conf = hccn.parse_hccn_conf(read("hccn-conf", "openyuanrong-fixture-hccn-conf-8npu-SANITIZED-127.0.0.x.txt"))
     assert sorted(conf.devices) == list(range(8))
     assert [conf.address(n) for n in range(8)] == [
         "127.0.0.45",
@@ -185,18 +177,14 @@ def test_hccn_conf_8npu() -> None:
 
 
 def test_hccn_conf_16npu_with_arp() -> None:
-    conf = hccn.parse_hccn_conf(
-        read("hccn-conf", "openyuanrong-fixture-hccn-conf-16npu-arp-SANITIZED-127.0.0.x.txt")
-    )
+    conf = hccn.parse_hccn_conf(read("hccn-conf", "openyuanrong-fixture-hccn-conf-16npu-arp-SANITIZED-127.0.0.x.txt"))
     assert sorted(conf.devices) == list(range(16)) and conf.unread == ()
     assert conf.devices[0]["arp"] == "-i eth0 -s 127.0.0.114 bc:1e:85:d8:ca:dd"
     assert conf.devices[15]["netmask"] == "255.255.128.0" and conf.address(15) == "127.0.0.94"
 
 
 def test_hccn_conf_elided() -> None:
-    conf = hccn.parse_hccn_conf(
-        read("hccn-conf", "arthurchiao-blog-hccn-conf-with-netdetect-gateway-arp-elided.txt")
-    )
+    conf = hccn.parse_hccn_conf(read("hccn-conf", "arthurchiao-blog-hccn-conf-with-netdetect-gateway-arp-elided.txt"))
     assert sorted(conf.devices) == [0, 7] and conf.unread == ("...",)
     assert (conf.address(0), conf.address(7)) == ("29.1.137.205", "29.1.170.143")
     assert conf.devices[7]["gateway"] == "29.1.0.1"

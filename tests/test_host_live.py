@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
 from conftest import write_executable
 
 from glm5check.host.base import OUTPUT_CAP_BYTES
-from glm5check.host.live import LiveHost
+from glm5check.host.live import LiveHost, run_process
 
 
 def test_a_hanging_command_and_its_children_are_killed_at_the_timeout(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
-    tool = write_executable(
-        tmp_path, "npu-smi", f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\necho started\nwait\n"
-    )
+    tool = write_executable(tmp_path, "npu-smi", f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\necho started\nwait\n")
     started = time.monotonic()
     result = LiveHost(timeout_s=1).run([str(tool), "info"])
     assert time.monotonic() - started < 5
@@ -50,6 +49,37 @@ def test_output_is_capped_and_decoded_with_replacement(tmp_path: Path) -> None:
     assert result.stdout.startswith("caf\ufffd \ufffd\n")
 
 
+def test_run_process_keeps_raw_bytes_under_its_own_cap(tmp_path: Path) -> None:
+    payload = bytes(range(256)) * 4
+    data = tmp_path / "payload.bin"
+    data.write_bytes(payload)
+    whole = run_process(["cat", str(data)], timeout_s=10)
+    assert (whole.exit_code, whole.stdout, whole.truncated) == (0, payload, False)
+    cut = run_process(["cat", str(data)], timeout_s=10, stdout_cap=100)
+    assert (cut.exit_code, cut.stdout, cut.truncated) == (0, payload[:100], True)
+    assert cut.decoded().stdout == payload[:100].decode("utf-8", errors="replace")
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_run_process_stop_event_kills_the_group_at_once(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    result = run_process(["sh", "-c", f"sleep 300 & echo $! > {pid_file}; wait"], timeout_s=60, stop=stop)
+    assert time.monotonic() - started < 5
+    assert result.stopped and not result.timed_out and result.exit_code is None
+    assert "interrupted" in result.decoded().describe_failure()
+    deadline = time.monotonic() + 5
+    while _alive(int(pid_file.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(int(pid_file.read_text()))
+
+
 def test_missing_and_non_executable_commands(tmp_path: Path) -> None:
     host = LiveHost(timeout_s=5)
     missing = host.run(["glm5check-no-such-tool", "-x"])
@@ -74,7 +104,7 @@ def test_file_reads_report_errors_as_data(tmp_path: Path) -> None:
     host = LiveHost(timeout_s=5)
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
-    (tmp_path / "data.bin").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}")
+    (tmp_path / "data.bin").write_bytes(b'\x08\x00\x00\x00\x00\x00\x00\x00{"a":1}')
     assert host.read_file(str(tmp_path / "missing")).error == "missing"
     assert not host.read_file(str(tmp_path / "missing")).exists
     assert host.read_file(str(tmp_path)).error == "is a directory"

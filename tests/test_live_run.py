@@ -17,14 +17,30 @@ def _results(stdout: str) -> list[dict]:
 
 
 def test_live_run_without_ascend_hardware_explains_every_npu_check(tmp_path: Path) -> None:
-    result = run_cli("--profile", "a2-multi", "--format", "json", "--timeout", "5", "--model-dir",
-                     str(tmp_path / "no-weights"), env=clean_env())
+    result = run_cli(
+        "--profile",
+        "a2-multi",
+        "--format",
+        "json",
+        "--timeout",
+        "5",
+        "--model-dir",
+        str(tmp_path / "no-weights"),
+        env=clean_env(),
+    )
     assert_no_traceback(result)
     assert result.returncode == 1
     rows = _results(result.stdout)
     npu_rows = [r for r in rows if r["id"].startswith(NPU_DEPENDENT)]
-    assert {r["id"] for r in npu_rows} >= {"npu.smi", "npu.count", "npu.health", "npu.hbm", "ascend.devices",
-                                           "ascend.cann", "ascend.driver"}
+    assert {r["id"] for r in npu_rows} >= {
+        "npu.smi",
+        "npu.count",
+        "npu.health",
+        "npu.hbm",
+        "ascend.devices",
+        "ascend.cann",
+        "ascend.driver",
+    }
     for row in npu_rows:
         assert row["status"] in ("fail", "skip", "error"), row
         assert row["message"].strip(), row
@@ -34,8 +50,17 @@ def test_a_hung_npu_smi_is_killed_at_the_timeout(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     write_executable(bin_dir, "npu-smi", "#!/bin/sh\nsleep 600\n")
     started = time.monotonic()
-    result = run_cli("--profile", "a2-single", "--check", "npu.*", "--format", "json", "--timeout", "2",
-                     env=clean_env(path_prepend=[bin_dir]))
+    result = run_cli(
+        "--profile",
+        "a2-single",
+        "--check",
+        "npu.*",
+        "--format",
+        "json",
+        "--timeout",
+        "2",
+        env=clean_env(path_prepend=[bin_dir]),
+    )
     assert time.monotonic() - started < 30
     assert_no_traceback(result)
     rows = {r["id"]: r for r in _results(result.stdout)}

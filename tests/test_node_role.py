@@ -12,8 +12,6 @@ from net_fakes import NIC, NODE0_IP, NODE1_IP, FakeNic, Scenario, guide_env, lo
 
 from glm5check.facts.net import node0_address
 from glm5check.facts.node import DEFAULT_SOURCE, node_info
-from glm5check.host.base import Address, Interface
-from glm5check.host.snapshot import SnapshotWriter
 
 REPO = Path(__file__).resolve().parents[1]
 SERVE_SCRIPTS = REPO / "fixtures" / "serve-scripts"
@@ -89,7 +87,7 @@ def test_serve_script_address_wins_over_node0_ip_option() -> None:
     # A serve command with --data-parallel-address but neither --headless nor a start rank is node 0's
     # command by the guide, whatever the addresses say.
     assert node_info(scenario.context()).role == "primary"
-    assert scenario.context().fact(node0_address).source == "serve script --data-parallel-address"
+    assert scenario.context().fact(node0_address).source == "--data-parallel-address (script line 1)"
 
 
 @pytest.mark.parametrize("variable", ["SLURM_NODEID", "LWS_WORKER_INDEX"])
@@ -113,10 +111,8 @@ def test_default_without_any_clue() -> None:
 
 
 def _snapshot(tmp_path: Path, address: str) -> Path:
-    writer = SnapshotWriter("a2-multi", hostname="npu-a2-02")
-    writer.env(guide_env(address))
-    writer.interfaces([Interface(NIC, True, 1500, None, (Address("ipv4", address, "255.255.255.0"),))])
-    return writer.write(tmp_path / "snap")
+    scenario = Scenario(guide_env(address), [FakeNic(NIC, (address,))], hostname="npu-a2-02", resolves_to=(address,))
+    return scenario.writer().write(tmp_path / "snap")
 
 
 def _replay(snap: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -11,42 +11,17 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli, write_executable
+from npu_fakes import A2_IDLE, HCCN, fake_tool, hccn_answers
 
 from glm5check.host.snapshot import SnapshotWriter
 
 TABLES = FIXTURES / "npu-smi-info"
 A3_BUSY = TABLES / "openyuanrong-fixture-A3-16chip-24.1.rc3.3-pt_main_thread.txt"
-A2_IDLE = TABLES / "vllm-ascend-issue152-8x910B1-24.1.rc3-idle.txt"
 B4_32GB = TABLES / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
 WARNING_910A = TABLES / "modelarts-1x910A-Warning-23.0.rc3.txt"
 HEALTH_ALARM = FIXTURES / "npu-smi-info-t-other" / "mindcluster-fixture-t-health-Alarm-tabs.txt"
 DCMI_8005 = FIXTURES / "npu-smi-info-errors" / "vllm-ascend-issue2698-dcmi-init-failed-8005-in-container.txt"
 NOT_FOUND = FIXTURES / "npu-smi-info-errors" / "mindie-docker-guide-command-not-found.txt"
-HCCN = {
-    "up": FIXTURES / "hccn_tool-link" / "mindcluster-doc-link-UP.txt",
-    "down": FIXTURES / "hccn_tool-link" / "mindcluster-code-comment-link-DOWN.txt",
-    "success": FIXTURES / "hccn_tool-net_health" / "mindcluster-doc-net_health-Success.txt",
-    "init": FIXTURES / "hccn_tool-net_health" / "mindcluster-doc-net_health-Init.txt",
-    "ip_session": FIXTURES / "hccn_tool-ip" / "mindcluster-fixture-ip-g-8dev-session-with-commands.txt",
-    "gateway_loop": FIXTURES / "hccn_tool-gateway" / "dsv3-multinode-doc-gateway-loop-8dev.txt",
-    "netdetect_loop": FIXTURES / "hccn_tool-netdetect" / "dsv3-multinode-doc-netdetect-loop-elided.txt",
-    "tls_loop": FIXTURES / "hccn_tool-tls" / "dsv3-multinode-doc-tls-loop-grep-switch-8dev.txt",
-    "ping": FIXTURES / "hccn_tool-ping" / "arthurchiao-blog-ping-i3.txt",
-    "conf": FIXTURES / "hccn-conf" / "openyuanrong-fixture-hccn-conf-8npu-SANITIZED-127.0.0.x.txt",
-}
-
-
-def fake_tool(folder: Path, name: str, answers: dict[str, str | tuple[str, int]]) -> Path:
-    """A fake tool printing a fixed text per argument string ("$*"), with an exit code; anything else is
-    answered like a real tool answers a bad argument."""
-    lines = ["#!/bin/sh", 'case "$*" in']
-    for index, (args, answer) in enumerate(answers.items()):
-        text, code = answer if isinstance(answer, tuple) else (answer, 0)
-        out = folder / f"{name}-{index}.out"
-        out.write_text(text, encoding="utf-8")
-        lines.append(f"  '{args}') cat '{out}'; exit {code};;")
-    lines += ['  *) echo "Error parameter: $*"; exit 2;;', "esac", ""]
-    return write_executable(folder, name, "\n".join(lines))
 
 
 def run_json(
@@ -120,17 +95,46 @@ def test_busy_chips_fail_hbm_and_name_their_processes(fake_bin: Path) -> None:
     assert sorted(failing) == sorted(f"NPU {n} chip {c}" for n in range(4, 8) for c in (0, 1))
     assert "pid 957687 pt_main_thread" in failing["NPU 4 chip 0"]["message"]
     assert "52553 of 65536 MB in use" in failing["NPU 4 chip 0"]["message"]
-    assert "Free memory on device" in failing["NPU 4 chip 0"]["message"]
+    message = failing["NPU 4 chip 0"]["message"]
+    assert "47945 MB more than an idle chip's 4608 MB" in message
+    assert "vllm-ascend takes it out of the KV cache" in message and "60.96 GiB usable" in message
+    assert "vLLM: No available memory for the cache blocks" in message
     assert "kill 957687" in failing["NPU 4 chip 0"]["remediation"]
     processes = [r for r in results_of(results, "npu.processes") if r["status"] == "fail"]
     assert len(processes) == 8 and "pid 958011" in processes[-1]["observed"]
 
 
+def _a2_table_with_npu3_using(used_mb: int) -> str:
+    """The real idle A2 table with NPU 3's HBM-Usage raised (the occupancy of vllm-ascend issue #3657)."""
+    lines = A2_IDLE.read_text().splitlines(keepends=True)
+    rows = [i for i, line in enumerate(lines) if "0000:" in line]
+    lines[rows[3]] = lines[rows[3]].replace("3367 / 65536", f"{used_mb}/ 65536")
+    return "".join(lines)
+
+
+@pytest.mark.parametrize(("used_mb", "status"), [(12000, "warn"), (27547, "fail")])
+def test_hbm_held_by_another_process_is_judged_on_memory_fits_budget(fake_bin: Path, used_mb: int, status: str) -> None:
+    """vllm-ascend takes HBM another process holds out of the KV cache: 7.2 GiB leaves room for the
+    a2-multi plan's 131072-token sequences (a smaller cache: WARN), 22.4 GiB does not (FAIL)."""
+    fake_tool(fake_bin, "npu-smi", {"info": _a2_table_with_npu3_using(used_mb)})
+    _, results, facts = run_json(
+        "--profile", "a2-multi", "--node-rank", "0", "--check", "npu.hbm", "--check", "memory.fit", bin_dir=fake_bin
+    )
+    (row,) = [r for r in results_of(results, "npu.hbm") if r["item"] == "NPU 3"]
+    assert row["status"] == status, row
+    assert f"{used_mb - 4608} MB more than an idle chip's 4608 MB" in row["message"]
+    assert "0.95 × 60.96 GiB usable: npu-smi's 65536 MB − 3113 MB the driver holds" in row["message"]
+    (fit,) = results_of(results, "memory.fit")
+    assert "0.95 × 60.96 GiB usable: npu-smi's 65536 MB − 3113 MB the driver holds" in fit["message"]
+    idle_kv = facts["memory_fit"]["kv_budget_bytes"]
+    assert f"{idle_kv / (1 << 30):.1f} GiB" in row["message"]
+    if status == "fail":
+        assert "To serve at least one request with the models's max seq len (131072)" in row["message"]
+
+
 def test_hbm_in_use_without_a_process_is_held_outside_the_container(fake_bin: Path) -> None:
     # vllm-ascend issue #1048: NPU 4 at 31859/32768 MB with no process table at all.
-    fake_tool(
-        fake_bin, "npu-smi", {"info": (TABLES / "vllm-ascend-issue1048-8x910B4-24.1.rc3.txt").read_text()}
-    )
+    fake_tool(fake_bin, "npu-smi", {"info": (TABLES / "vllm-ascend-issue1048-8x910B4-24.1.rc3.txt").read_text()})
     profile = fake_bin / "b4.toml"
     profile.write_text('extends = "a2-single"\nname = "b4"\n[hardware]\nhbm_mb_per_chip = 32768\n')
     _, results, _ = run_json("--profile-file", str(profile), "--check", "npu.hbm", bin_dir=fake_bin)
@@ -189,11 +193,7 @@ def test_dcmi_8005_gives_one_clear_failure(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": (DCMI_8005.read_text(), 1)})
     code, results, facts = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
     (smi,) = results_of(results, "npu.smi")
-    assert (
-        smi["status"] == "fail"
-        and "-8005" in smi["message"]
-        and "not mapped into this container" in smi["message"]
-    )
+    assert smi["status"] == "fail" and "-8005" in smi["message"] and "not mapped into this container" in smi["message"]
     assert "--device=/dev/davinci_manager" in smi["remediation"]
     for check_id in ("npu.count", "npu.health", "npu.hbm", "npu.processes"):
         assert statuses(results, check_id) == ["skip"], check_id
@@ -204,9 +204,7 @@ def test_npu_smi_exiting_127_gives_one_clear_failure(fake_bin: Path) -> None:
     write_executable(fake_bin, "npu-smi", f"#!/bin/sh\ncat '{NOT_FOUND}' >&2\nexit 127\n")
     code, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
     (smi,) = results_of(results, "npu.smi")
-    assert (
-        smi["status"] == "fail" and "status 127" in smi["message"] and "command not found" in smi["message"]
-    )
+    assert smi["status"] == "fail" and "status 127" in smi["message"] and "command not found" in smi["message"]
     assert [r["status"] for r in results if r["id"] != "npu.smi"] == ["skip"] * 4
     assert code == 1
 
@@ -248,48 +246,40 @@ def test_unreadable_table_is_an_error_quoting_its_first_lines(fake_bin: Path) ->
     assert smi["status"] == "error" and "garbage line one / second line" in smi["message"]
 
 
+PR950 = TABLES / "lane-health-fixture-3x950PR-25.7.rc1-alarm-with-process.txt"
+
+
+def test_950_table_reads_health_into_health_not_the_chip_name(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": PR950.read_text()})
+    _, results, facts = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
+    assert [(n["npu"], n["name"], n["health"]) for n in facts["npus"]] == [
+        (0, "Ascend950PR", "Alarm"),
+        (1, "Ascend950PR", "Alarm"),
+        (2, "Ascend950PR", "OK"),
+    ]
+    assert statuses(results, "npu.smi") == ["pass"]
+    health = " ".join(r["message"] for r in results_of(results, "npu.health"))
+    assert "NPU 0 (Ascend950PR) is Alarm" in health and "is Ascend950PR" not in health
+
+
+def test_an_unknown_table_header_is_an_error_naming_it_and_the_version(fake_bin: Path) -> None:
+    changed = A2_IDLE.read_text().replace("| AICore(%)   Memory-Usage(MB)", "| AICore(%)   NPU-Power(W)    ")
+    fake_tool(fake_bin, "npu-smi", {"info": changed})
+    _, results, facts = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
+    (smi,) = results_of(results, "npu.smi")
+    assert smi["status"] == "error", smi
+    assert smi["message"].startswith("npu-smi 24.1.rc3 prints a table header glm5check does not know")
+    assert "| Chip                      | Bus-Id        | AICore(%)   NPU-Power(W)" in smi["message"]
+    assert set(statuses(results, "npu.count") + statuses(results, "npu.hbm")) == {"skip"}
+    assert facts["npus"] == []
+
+
 # -- npu.network against fake hccn_tool outputs (two-node profile) -----------------------------------------
-
-
-def _device_ip_outputs() -> dict[int, str]:
-    """The 8-device session transcript split per device: exactly what `hccn_tool -i N -ip -g` printed."""
-    blocks: dict[int, str] = {}
-    device = -1
-    for line in HCCN["ip_session"].read_text().splitlines():
-        if "hccn_tool -i" in line:
-            device = int(line.split("-i")[1].split()[0])
-            blocks[device] = ""
-        elif line.strip():
-            blocks[device] += line + "\n"
-    return blocks
-
-
-def _hccn_answers(
-    down: int | None = None, unhealthy: int | None = None, tls_on: int | None = None, ping: str | None = None
-) -> dict[str, str | tuple[str, int]]:
-    gateways = HCCN["gateway_loop"].read_text().splitlines()
-    tls = HCCN["tls_loop"].read_text().splitlines()
-    netdetect = HCCN["netdetect_loop"].read_text().splitlines()[0] + "\n"
-    answers: dict[str, str | tuple[str, int]] = {}
-    for device, ip_text in _device_ip_outputs().items():
-        answers[f"-i {device} -link -g"] = HCCN["down" if device == down else "up"].read_text()
-        answers[f"-i {device} -net_health -g"] = HCCN[
-            "init" if device == unhealthy else "success"
-        ].read_text()
-        answers[f"-i {device} -ip -g"] = ip_text
-        answers[f"-i {device} -gateway -g"] = gateways[device] + "\n"
-        answers[f"-i {device} -netdetect -g"] = netdetect
-        switch = tls[device].replace("tls switch[0]", "tls switch[1]") if device == tls_on else tls[device]
-        answers[f"-i {device} -tls -g"] = switch + "\n"
-    if ping:
-        answers[f"-i 0 -ping -g address {ping}"] = HCCN["ping"].read_text()
-        answers["-i 1 -ping -g address 192.0.2.99"] = ("", 1)
-    return answers
 
 
 def test_network_reports_per_device_link_health_and_tls(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
-    fake_tool(fake_bin, "hccn_tool", _hccn_answers(down=3, unhealthy=5, tls_on=6))
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(down=3, unhealthy=5, tls_on=6))
     _, results, facts = run_json(
         "--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network", bin_dir=fake_bin
     )
@@ -305,7 +295,7 @@ def test_network_reports_per_device_link_health_and_tls(fake_bin: Path) -> None:
 
 def test_network_all_up_passes_and_pings_node0(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
-    fake_tool(fake_bin, "hccn_tool", _hccn_answers(ping="29.1.137.205"))
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(ping="29.1.137.205"))
     _, results, _ = run_json(
         "--profile",
         "a2-multi",
@@ -323,6 +313,51 @@ def test_network_all_up_passes_and_pings_node0(fake_bin: Path) -> None:
     assert by_item["ping 1 -> 192.0.2.99"]["status"] == "fail"
 
 
+def test_peer_npu_ips_option_pings_node0_and_wins_over_the_variable(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(ping="29.1.137.205"))
+    args = ("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network")
+    _, results, _ = run_json(
+        *args,
+        "--peer-npu-ips",
+        "29.1.137.205, 192.0.2.99",
+        bin_dir=fake_bin,
+        env={"GLM5CHECK_PEER_NPU_IPS": "192.0.2.1"},
+    )
+    pings = {r["item"]: r["status"] for r in results_of(results, "npu.network") if r["item"].startswith("ping")}
+    assert pings == {"ping 0 -> 29.1.137.205": "pass", "ping 1 -> 192.0.2.99": "fail"}
+
+
+@pytest.mark.parametrize("given", ["node0-npu", "10.0.0.1,10.0.0.300", " , "])
+def test_peer_npu_ips_option_that_is_not_addresses_is_a_usage_error(given: str) -> None:
+    done = run_cli("--profile", "a2-multi", "--peer-npu-ips", given)
+    assert_no_traceback(done)
+    assert done.returncode == 2
+    expected = f"--peer-npu-ips takes IP addresses separated by commas, not {given!r}"
+    assert done.stderr.strip() == f"glm5check: error: {expected}"
+
+
+def test_without_peer_ips_the_ping_is_skipped_naming_the_option(fake_bin: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", hccn_answers())
+    _, results, _ = run_json("--profile", "a2-multi", "--check", "npu.network", bin_dir=fake_bin)
+    (ping,) = [r for r in results_of(results, "npu.network") if r["item"] == "ping"]
+    assert ping["status"] == "skip" and "--peer-npu-ips" in ping["message"]
+
+
+def test_a_snapshot_records_peer_npu_ips_and_replays_the_pings(fake_bin: Path, tmp_path: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(ping="29.1.137.205"))
+    snap = tmp_path / "snap"
+    args = ("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network", "--peer-npu-ips", "29.1.137.205")
+    recorded = run_cli("snapshot", *args, "-o", str(snap), env=clean_env(path_prepend=[fake_bin]))
+    assert_no_traceback(recorded)
+    assert json.loads((snap / "snapshot.json").read_text())["options"]["peer_npu_ips"] == ["29.1.137.205"]
+    _, replayed, _ = run_json("--replay", str(snap), "--check", "npu.network")
+    pings = {r["item"]: r["status"] for r in replayed if r["item"].startswith("ping")}
+    assert pings == {"ping 0 -> 29.1.137.205": "pass"}
+
+
 def test_network_is_not_run_on_single_node_profiles(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
     _, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)
@@ -336,10 +371,10 @@ def _snapshot(
     tmp_path: Path, conf_override: dict[int, str] | None = None, missing_devices: tuple[str, ...] = ()
 ) -> Path:
     writer = SnapshotWriter("a2-multi", hostname="node1", options={"node_rank": 1})
+    writer.env({})
     conf_text = HCCN["conf"].read_text()
     addresses = {
-        n: line.split("=")[1]
-        for n, line in enumerate(ln for ln in conf_text.splitlines() if ln.startswith("address_"))
+        n: line.split("=")[1] for n, line in enumerate(ln for ln in conf_text.splitlines() if ln.startswith("address_"))
     }
     addresses.update(conf_override or {})
     writer.which("npu-smi", "/usr/local/bin/npu-smi")
@@ -350,16 +385,10 @@ def _snapshot(
     for device in range(8):
         writer.command([tool, "-i", str(device), "-link", "-g"], HCCN["up"].read_text())
         writer.command([tool, "-i", str(device), "-net_health", "-g"], HCCN["success"].read_text())
-        writer.command(
-            [tool, "-i", str(device), "-ip", "-g"], f"ipaddr:{addresses[device]}\nnetmask:255.255.0.0\n"
-        )
-        writer.command(
-            [tool, "-i", str(device), "-gateway", "-g"], f"default gateway:127.0.0.1, Iface:eth{device}\n"
-        )
+        writer.command([tool, "-i", str(device), "-ip", "-g"], f"ipaddr:{addresses[device]}\nnetmask:255.255.0.0\n")
+        writer.command([tool, "-i", str(device), "-gateway", "-g"], f"default gateway:127.0.0.1, Iface:eth{device}\n")
         writer.command([tool, "-i", str(device), "-netdetect", "-g"], "netdetect address: 127.0.0.1\n")
-        writer.command(
-            [tool, "-i", str(device), "-tls", "-g"], HCCN["tls_loop"].read_text().splitlines()[device]
-        )
+        writer.command([tool, "-i", str(device), "-tls", "-g"], HCCN["tls_loop"].read_text().splitlines()[device])
     wanted = [f"/dev/davinci{n}" for n in range(8)] + [
         "/dev/davinci_manager",
         "/dev/devmm_svm",
@@ -383,9 +412,7 @@ def test_hccn_conf_must_match_the_configured_addresses(tmp_path: Path) -> None:
     snap = _snapshot(tmp_path, conf_override={2: "127.0.0.99"})
     _, results, _ = run_json("--replay", str(snap), "--check", "npu.network")
     by_item = {r["item"]: r for r in results_of(results, "npu.network")}
-    assert (
-        by_item["device 2"]["status"] == "fail" and "address_2=127.0.0.83" in by_item["device 2"]["message"]
-    )
+    assert by_item["device 2"]["status"] == "fail" and "address_2=127.0.0.83" in by_item["device 2"]["message"]
     assert by_item["device 1"]["status"] == "pass"
 
 
@@ -423,7 +450,7 @@ def test_hanging_hccn_tool_ends_within_the_check_deadline(fake_bin: Path) -> Non
 
 def test_peer_addresses_that_are_not_ips_are_not_probed(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
-    fake_tool(fake_bin, "hccn_tool", _hccn_answers())
+    fake_tool(fake_bin, "hccn_tool", hccn_answers())
     _, results, _ = run_json(
         "--profile",
         "a2-multi",
@@ -438,7 +465,7 @@ def test_peer_addresses_that_are_not_ips_are_not_probed(fake_bin: Path) -> None:
 
 def test_snapshot_of_a_fake_node_replays_to_the_same_npu_results(fake_bin: Path, tmp_path: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A3_BUSY.read_text()})
-    fake_tool(fake_bin, "hccn_tool", _hccn_answers(down=2))
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(down=2))
     snap = tmp_path / "snap"
     recorded = run_cli(
         "snapshot",
@@ -516,7 +543,7 @@ def test_hanging_health_queries_stop_after_the_first(fake_bin: Path) -> None:
     table = fake_bin / "alarm-table.txt"
     table.write_text(alarm, encoding="utf-8")
     write_executable(
-        fake_bin, "npu-smi", f'#!/bin/sh\nif [ "$*" = info ]; then cat \'{table}\'; exit 0; fi\nsleep 60\n'
+        fake_bin, "npu-smi", f"#!/bin/sh\nif [ \"$*\" = info ]; then cat '{table}'; exit 0; fi\nsleep 60\n"
     )
     started = time.monotonic()
     _, results, _ = run_json(

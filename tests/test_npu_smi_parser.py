@@ -117,6 +117,16 @@ CASES: dict[str, Expected] = {
         memory=[(920, 13553), (2346, 15567)],
         unread=["...", "..."],
     ),
+    "lane-health-fixture-3x950PR-25.7.rc1-alarm-with-process.txt": Expected(
+        [0, 1, 2],
+        _same("Ascend950PR", 3),
+        ["Alarm", "Alarm", "OK"],
+        [(90633, 114688), (30492, 114688), (5413, 131072)],
+        "25.7.rc1",
+        "25.7.rc1",
+        memory=_same((0, 0), 3),
+        processes=[NpuProcess(0, None, 1530715, "python", 4724), NpuProcess(0, None, 1655234, "python", 4728)],
+    ),
     "mindxsdk-styletransfer-310-21.0.3.1-atlas200dk.txt": Expected(
         [0],
         ["310"],
@@ -243,9 +253,7 @@ CASES: dict[str, Expected] = {
         "24.1.rc3.3",
         "24.1.rc3.3",
         chips=[0, 1] * 8,
-        processes=[
-            NpuProcess(4 + i // 2, i % 2, pid, "pt_main_thread", 49207) for i, pid in enumerate(A3_PIDS)
-        ],
+        processes=[NpuProcess(4 + i // 2, i % 2, pid, "pt_main_thread", 49207) for i, pid in enumerate(A3_PIDS)],
     ),
     "paddle-npu-doc-2x910A-21.0.4-hugepages15.txt": Expected(
         [0, 1],
@@ -255,6 +263,14 @@ CASES: dict[str, Expected] = {
         "21.0.4",
         "21.0.4",
         memory=[(839, 15170), (1274, 15171)],
+    ),
+    "survey-report-1x950PR-25.7.rc1.6-EXCERPT.txt": Expected(
+        [0],
+        ["Ascend950PR"],
+        ["OK"],
+        [(5239, 131072)],
+        "25.7.rc1.6",
+        "25.7.rc1.6",
     ),
     "triton-ascend-doc-1x910B4-26.0.rc1-wide-layout.txt": Expected(
         [0],
@@ -323,9 +339,7 @@ def test_table_sample(name: str) -> None:
 
 
 def test_a3_phy_ids_and_dash_power_are_read() -> None:
-    info = npu_smi.parse_info(
-        (TABLES / "openyuanrong-fixture-A3-16chip-24.1.rc3.3-pt_main_thread.txt").read_text()
-    )
+    info = npu_smi.parse_info((TABLES / "openyuanrong-fixture-A3-16chip-24.1.rc3.3-pt_main_thread.txt").read_text())
     assert [c.phy_id for c in info.chips] == list(range(16))
     assert info.chips[0].power_w == 182.0
     assert all(c.power_w is None for c in info.chips[1::2])  # "-" on chip 1 of each NPU
@@ -337,9 +351,7 @@ def test_310_tables_have_unknown_hbm_and_bus_id() -> None:
     info = npu_smi.parse_info((TABLES / "devnotes-310B4-davinci-mini-23.0.rc3.txt").read_text())
     chip = info.chips[0]
     assert (chip.hbm_used_mb, chip.hbm_total_mb, chip.bus_id, chip.device) == (None, None, None, 0)
-    duo = npu_smi.parse_info(
-        (TABLES / "openyuanrong-fixture-4x300IDuo-8chip-310P3-24.1.0.1-npuid1536.txt").read_text()
-    )
+    duo = npu_smi.parse_info((TABLES / "openyuanrong-fixture-4x300IDuo-8chip-310P3-24.1.0.1-npuid1536.txt").read_text())
     assert [c.device for c in duo.chips] == list(range(8))
     assert all(c.power_w is None for c in duo.chips)  # "NA"
 
@@ -356,6 +368,79 @@ def test_missing_closing_border_and_trailing_spaces_change_nothing() -> None:
     for variant in (cut, spaced):
         info = npu_smi.parse_info(variant)
         assert [c.hbm_used_mb for c in info.chips] == B1_IDLE
+
+
+def test_950_layout_reads_names_health_bus_ids_and_utilisation() -> None:
+    info = npu_smi.parse_info((TABLES / "lane-health-fixture-3x950PR-25.7.rc1-alarm-with-process.txt").read_text())
+    assert [(c.npu, c.name, c.health) for c in info.chips] == [
+        (0, "Ascend950PR", "Alarm"),
+        (1, "Ascend950PR", "Alarm"),
+        (2, "Ascend950PR", "OK"),
+    ]
+    assert [c.bus_id for c in info.chips] == ["0000:71:00.0", "0000:61:00.0", "0000:81:00.0"]
+    assert [(c.power_w, c.temp_c, c.aicore_pct) for c in info.chips] == [
+        (205.7, 71, 100),
+        (207.7, 60, 100),
+        (192.7, 57, 0),
+    ]
+    assert info.unknown_header is None and info.unread == ()
+    excerpt = npu_smi.parse_info((TABLES / "survey-report-1x950PR-25.7.rc1.6-EXCERPT.txt").read_text())
+    assert excerpt.idle_npus == (0,)
+
+
+def _header_swapped(name: str, old: str, new: str) -> str:
+    text = (TABLES / name).read_text()
+    assert old in text
+    return text.replace(old, new)
+
+
+A2_SAMPLE = "vllm-ascend-issue152-8x910B1-24.1.rc3-idle.txt"
+PR950_SAMPLE = "lane-health-fixture-3x950PR-25.7.rc1-alarm-with-process.txt"
+UNKNOWN_HEADERS = {
+    # A v1 top header over the 950 second header: a combination npu-smi never prints.
+    "950 rows, v1 top header": (
+        PR950_SAMPLE,
+        "| NPU ID | Name             | Health        |",
+        "| NPU   Name               | Health        |",
+        "| Bus-Id        | NPU Util(%)",
+    ),
+    # An A2 table whose second header names a column glm5check has never seen.
+    "new second-row column": (
+        A2_SAMPLE,
+        "| AICore(%)   Memory-Usage(MB)",
+        "| AICore(%)   NPU-Power(W)    ",
+        "NPU-Power",
+    ),
+    # A top header with a column inserted before Health.
+    "inserted column": (
+        A2_SAMPLE,
+        "| NPU   Name                | Health",
+        "| NPU   Name   | Slot | Health",
+        "| Slot |",
+    ),
+    # A process table with a new column between name and memory.
+    "process table column": (
+        A2_SAMPLE,
+        "| Process name             | Process memory(MB)",
+        "| Process name  | Priority | Process memory(MB)",
+        "| Priority |",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNKNOWN_HEADERS))
+def test_an_unknown_header_refuses_the_table_instead_of_shifting_columns(case: str) -> None:
+    name, old, new, refused = UNKNOWN_HEADERS[case]
+    info = npu_smi.parse_info(_header_swapped(name, old, new))
+    assert info.unknown_header is not None and refused in info.unknown_header
+    assert info.chips == () and info.processes == () and info.is_table and info.error is None
+
+
+def test_rows_without_a_header_are_not_read() -> None:
+    text = (TABLES / A2_SAMPLE).read_text()
+    headless = "\n".join(ln for ln in text.splitlines() if "Health" not in ln and "Bus-Id" not in ln)
+    info = npu_smi.parse_info(headless)
+    assert info.chips == () and info.unknown_header is None and len(info.unread) == 16
 
 
 ERRORS = {
@@ -408,9 +493,24 @@ def test_mapping(name: str) -> None:
     assert [(r.npu, r.chip, r.logic_id, r.name) for r in parsed.npu_chips] == [
         (n, 0, n, chip_name) for n in range(count)
     ]
-    assert {(r.chip, r.logic_id, r.name) for r in parsed.rows if r not in parsed.npu_chips} == {
-        (1, None, "Mcu")
-    }
+    assert {(r.chip, r.logic_id, r.name) for r in parsed.rows if r not in parsed.npu_chips} == {(1, None, "Mcu")}
+
+
+# `npu-smi info -m` on A3 and on Ascend 950, as npu-smi prints them (its source: "\t%-30s" per column, see
+# fixtures/SOURCES.md); no capture of either was found.
+A3_MAPPING = "\t" + "".join(f"{c:<31}" for c in ("NPU ID", "Chip ID", "Chip Logic ID", "Chip Phy-ID", "Chip Name"))
+PR950_MAPPING = "\t" + "".join(f"{c:<31}" for c in ("NPU ID", "Slot ID", "Chip ID", "Chip Phy-ID", "Chip Name"))
+
+
+def test_mapping_layouts_are_read_by_their_header() -> None:
+    a3 = npu_smi.parse_mapping(A3_MAPPING + "\n\t" + "".join(f"{v:<31}" for v in ("1", "1", "3", "3")) + "Ascend910\n")
+    assert [(r.npu, r.chip, r.logic_id, r.phy_id, r.name) for r in a3.rows] == [(1, 1, 3, 3, "Ascend910")]
+    pr = npu_smi.parse_mapping(
+        PR950_MAPPING + "\n\t" + "".join(f"{v:<31}" for v in ("0", "2", "0", "1")) + "Ascend950PR\n"
+    )
+    assert [(r.npu, r.chip, r.phy_id, r.name) for r in pr.rows] == [(0, 0, 1, "Ascend950PR")]
+    unknown = npu_smi.parse_mapping("\tNPU ID    Board ID    Chip ID    Chip Name\n\t0    7    0    Ascend 910B4\n")
+    assert unknown.rows == () and unknown.unknown_header == "NPU ID    Board ID    Chip ID    Chip Name"
 
 
 MEMORY = {
@@ -422,9 +522,7 @@ MEMORY = {
 @pytest.mark.parametrize("name", sorted(MEMORY))
 def test_memory(name: str) -> None:
     m = npu_smi.parse_memory(read("npu-smi-info-t-memory", name))
-    assert (m.npu, m.chip, m.ddr_capacity_mb, m.hbm_capacity_mb, m.hbm_clock_mhz, m.hbm_temp_c) == MEMORY[
-        name
-    ]
+    assert (m.npu, m.chip, m.ddr_capacity_mb, m.hbm_capacity_mb, m.hbm_clock_mhz, m.hbm_temp_c) == MEMORY[name]
     assert m.hbm_manufacturer_id == "0x57"
 
 
@@ -487,9 +585,7 @@ def test_board(name: str) -> None:
 
 
 def test_board_new_fields() -> None:
-    b = npu_smi.parse_board(
-        read("npu-smi-info-t-board", "yunion-telegraf-fixture-t-board-IT21HMDC_Bin5-25.5.1.txt")
-    )
+    b = npu_smi.parse_board(read("npu-smi-info-t-board", "yunion-telegraf-fixture-t-board-IT21HMDC_Bin5-25.5.1.txt"))
     assert (b.product_name, b.software_version, b.firmware_version) == (
         "IT21HMDC_Bin5",
         "25.5.1",

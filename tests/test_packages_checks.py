@@ -10,11 +10,15 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import assert_no_traceback, clean_env, run_cli, write_executable
 from glm5check.checks import packages as checks
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 from glm5check.engine.check import Check, Status
 from glm5check.engine.context import REPORTED_FACTS
 from glm5check.engine.runner import Outcome, run_one
+from glm5check.facts import requirements
 from glm5check.facts.context import Context, Options
 from glm5check.facts.packages import Dist, inspect_argv
 from glm5check.host.git import PROBE_KIND
@@ -46,6 +50,8 @@ class Node:
     def __init__(self) -> None:
         self.dists, self.packages = demo.guide_stack()
         self.writer = SnapshotWriter("a2-single")
+        self.writer.env({})  # a replay answers only what is recorded: this node's environment is empty
+        self.writer.probe(PROBE_KIND, demo.VLLM_ASCEND_CHECKOUT, demo._checkout(VLLM_ASCEND_PIN))
         self.python_version = "3.11.14"
 
     def set(self, name: str, version: str, **fields: Any) -> Node:
@@ -111,9 +117,7 @@ def test_wrong_vllm_builds_fail_with_their_reason(version: str, fragment: str) -
 
 def test_vllm_wheel_from_pypi_says_so() -> None:
     node = Node().set("vllm", "0.16.0", requires=demo.VLLM_REQUIRES)
-    pypi_version_py = (
-        PART.parents[2] / "install-facts" / "vllm__version.py.from-pypi-sdist-0.16.0.txt"
-    ).read_text()
+    pypi_version_py = (PART.parents[2] / "install-facts" / "vllm__version.py.from-pypi-sdist-0.16.0.txt").read_text()
     node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm", {"_version.py": version_lines(pypi_version_py)})
     outcome = node.run(checks.vllm)[None]
     assert outcome.status == Status.FAIL
@@ -184,13 +188,23 @@ def test_transformers_git_build_without_glm5_fails() -> None:
 
 
 def test_requirements_fail_on_a_wrong_torch_npu_and_a_missing_triton() -> None:
-    node = Node().set("torch_npu", "2.9.0.post2", requires=("torch==2.9.0+cpu",))
+    node = Node().set("torch_npu", "2.8.0", requires=("torch==2.8.0+cpu",))
     node.dists = [d for d in node.dists if d["name"] != "triton-ascend"]
     outcome = node.run(checks.requirements)["vllm-ascend"]
     assert outcome.status == Status.FAIL
-    assert "torch-npu==2.9.0 (installed 2.9.0.post2)" in outcome.message
+    assert "torch-npu==2.9.0 (installed 2.8.0)" in outcome.message
     assert "triton-ascend==3.2.0 (not installed)" in outcome.message
     assert outcome.remediation == "pip install 'torch-npu==2.9.0' 'triton-ascend==3.2.0'"
+
+
+def test_a_post_release_of_an_exact_pin_is_a_warning_not_a_blocker() -> None:
+    node = Node().set("torch_npu", "2.9.0.post2", requires=("torch==2.9.0+cpu",))
+    outcome = node.run(checks.requirements)["vllm-ascend"]
+    assert outcome.status == Status.WARN
+    assert "torch-npu==2.9.0 (installed 2.9.0.post2, a post-release of the pin)" in outcome.message
+    assert outcome.remediation == "pip install 'torch-npu==2.9.0'"
+    assert not requirements._post_release_of_pin(SpecifierSet("==2.9.0"), "2.9.1")
+    assert not requirements._post_release_of_pin(SpecifierSet(">=2.9.0,<3"), "2.9.0.post2")
 
 
 def test_requirements_fail_on_two_copies_of_torch_and_keep_extras_in_the_fix() -> None:
@@ -200,7 +214,39 @@ def test_requirements_fail_on_two_copies_of_torch_and_keep_extras_in_the_fix() -
     vllm, ascend = node.run(checks.requirements)["vllm"], node.run(checks.requirements)["vllm-ascend"]
     assert "torch==2.9.0 (2 copies installed: 2.9.0+cpu, 2.8.0)" in ascend.message
     assert vllm.message.endswith("unmet: fastapi>=0.115.0 (not installed)")
-    assert vllm.remediation == "pip install 'fastapi[standard]>=0.115.0'"
+    # vllm-ascend's fastapi<0.124.0 is merged in: a newer fastapi would break vllm-ascend.
+    assert vllm.remediation == "pip install 'fastapi[standard]<0.124.0,>=0.115.0'"
+
+
+def test_requirement_fixes_never_undo_another_check() -> None:
+    node = Node().set("numpy", "2.1.0").set("transformers", "4.50.0")
+    node.dists = [d for d in node.dists if d["name"] not in ("regex", "psutil")]
+    plan = requirements.requirement_plan(node.context())
+    # vllm asks for a bare numpy, vllm-ascend for numpy<2.0.0; GLM-5 needs transformers from git main,
+    # never vllm's transformers<5.
+    assert set(plan.install) == {
+        "numpy<2.0.0",
+        f"transformers @ {requirements.TRANSFORMERS_GIT}",
+        "regex",
+        "psutil",
+    }
+    ascend = node.run(checks.requirements)["vllm-ascend"]
+    expected = f"pip install 'transformers @ {requirements.TRANSFORMERS_GIT}' 'numpy<2.0.0'"
+    assert ascend.remediation == expected, ascend.remediation
+
+
+def test_a_long_unmet_list_is_summarised_and_fixed_by_one_command() -> None:
+    node = Node()
+    keep = {"vllm", "vllm_ascend", "transformers", "torch_npu", "huggingface-hub"}
+    node.dists = [d for d in node.dists if d["name"] in keep]
+    outcome = node.run(checks.requirements)["vllm"]
+    assert outcome.status == Status.FAIL
+    assert outcome.message.startswith(
+        "11 of 12 requirements of vllm 0.16.0rc2.dev3+g978a37c82.empty unmet: "
+        "regex, cachetools, psutil, numpy, requests, … and 6 more"
+    ), outcome.message
+    assert len(outcome.observed.split("; ")) == 11  # the full list stays in the JSON report
+    assert outcome.remediation == "pip install -r <(glm5check --profile a2-single --requirements)"
 
 
 def test_vllm_transformers_pin_is_the_expected_conflict_and_extras_are_ignored() -> None:
@@ -233,9 +279,7 @@ def test_broken_metadata_and_direct_url_fail_clearly() -> None:
     ]
     ascend = node.record("vllm-ascend")
     ascend.pop("direct_url")
-    ascend["direct_url_error"] = (
-        "direct_url.json is not JSON (Expecting value: line 1 column 1 (char 0)): '{oops'"
-    )
+    ascend["direct_url_error"] = "direct_url.json is not JSON (Expecting value: line 1 column 1 (char 0)): '{oops'"
     node.dists.append(
         {
             "name": "six",
@@ -248,8 +292,7 @@ def test_broken_metadata_and_direct_url_fail_clearly() -> None:
     vllm = node.run(checks.vllm)[None]
     assert (vllm.status, vllm.message) == (
         Status.FAIL,
-        f"vllm's metadata is broken: {demo.SITE}/vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info "
-        "has no METADATA",
+        f"vllm's metadata is broken: {demo.SITE}/vllm-0.16.0rc2.dev3+g978a37c82.empty.dist-info has no METADATA",
     )
     ascend_outcome = node.run(checks.vllm_ascend)[None]
     assert ascend_outcome.status == Status.FAIL
@@ -271,8 +314,7 @@ def test_editable_install_whose_folder_vanished_fails() -> None:
             "dirty": None,
             "changed": [],
             "submodules": [],
-            "error": "the source folder /vllm-workspace/vllm does not exist "
-            "(moved or deleted after install?)",
+            "error": "the source folder /vllm-workspace/vllm does not exist (moved or deleted after install?)",
         },
     )
     outcome = node.run(checks.vllm)[None]
@@ -358,26 +400,6 @@ def test_python_outside_the_supported_versions_fails() -> None:
 
 
 @pytest.mark.parametrize(
-    ("vllm_version", "env", "status"),
-    [
-        ("0.16.0rc2.dev3+g978a37c82.empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "1"}, Status.WARN),
-        ("0.15.0+empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "1"}, Status.PASS),
-        ("0.16.0rc2.dev3+g978a37c82.empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "0"}, None),
-        ("0.16.0rc2.dev3+g978a37c82.empty", {}, None),
-        ("0.16.0rc2.dev3+g978a37c82.empty", {"VLLM_ASCEND_BALANCE_SCHEDULING": "true"}, Status.FAIL),
-    ],
-)
-def test_balance_scheduling_is_inert_except_with_vllm_0_15_0(
-    vllm_version: str, env: dict[str, str], status: Status | None
-) -> None:
-    node = Node().set("vllm", vllm_version, requires=demo.VLLM_REQUIRES)
-    node.packages["vllm"] = demo.package(f"{demo.SITE}/vllm")
-    node.writer.env(env)
-    outcome = node.run(checks.vllm).get("VLLM_ASCEND_BALANCE_SCHEDULING")
-    assert (outcome.status if outcome else None) == status
-
-
-@pytest.mark.parametrize(
     ("command", "fragment"),
     [
         ({"exit_code": None, "not_found": True}, "the target interpreter 'python3' was not found"),
@@ -396,6 +418,7 @@ def test_an_interpreter_that_cannot_answer_is_an_error_for_every_package_check(
     command: dict[str, Any], fragment: str
 ) -> None:
     writer = SnapshotWriter("a2-single")
+    writer.env({})
     writer.command(inspect_argv("python3"), **command)
     ctx = Context(load_builtin("a2-single"), ReplayHost(writer.data))
     for check in (checks.python_version, checks.vllm, checks.transformers, checks.requirements):
@@ -445,5 +468,47 @@ def test_version_with_a_number_int_refuses_is_unmet_not_an_error() -> None:
     from packaging.specifiers import SpecifierSet
 
     huge = "1" * 5000 + ".0"
-    assert checks._satisfies(SpecifierSet(">=1"), huge) is False
+    assert requirements._satisfies(SpecifierSet(">=1"), huge) is False
     assert checks._older_than(huge, "5.2.0") is True
+
+
+def _fake_python(folder: Path, drop: set[str]) -> Path:
+    """A target interpreter answering the demo node's real inventory without the distributions in drop."""
+    demo_inventory = next(
+        (PART.parents[3] / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_-c*.out")
+    )
+    inventory = json.loads(demo_inventory.read_text())
+    inventory["distributions"] = [d for d in inventory["distributions"] if d.get("name") not in drop]
+    payload = folder / "inventory.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    payload.write_text(json.dumps(inventory))
+    return write_executable(folder, "python3", f"#!/bin/sh\ncat '{payload}'\n")
+
+
+def test_requirements_option_prints_a_pip_file_the_fix_points_at(tmp_path: Path) -> None:
+    python = _fake_python(tmp_path / "bin", {"regex", "cachetools", "psutil", "numpy", "requests", "tqdm", "scipy"})
+    env = clean_env()
+    report = run_cli(
+        "--profile",
+        "a2-single",
+        "--python",
+        str(python),
+        "--check",
+        "packages.requirements",
+        "--format",
+        "json",
+        env=env,
+    )
+    assert_no_traceback(report)
+    rows = {r["item"]: r for r in json.loads(report.stdout)["results"]}
+    fix = f"pip install -r <(glm5check --profile a2-single --python {python} --requirements)"
+    assert rows["vllm"]["remediation"] == fix and rows["vllm-ascend"]["status"] == "fail"
+    printed = run_cli("--profile", "a2-single", "--python", str(python), "--requirements", env=env)
+    assert printed.returncode == 0, printed.stderr
+    lines = [ln for ln in printed.stdout.splitlines() if not ln.startswith("#")]
+    assert sorted(lines) == sorted(
+        ["regex", "cachetools", "psutil", "numpy<2.0.0", "requests>=2.26.0", "tqdm", "scipy"]
+    )
+    assert all(Requirement(line) for line in lines)  # what pip -r reads
+    broken = run_cli("--profile", "a2-single", "--python", str(tmp_path / "none"), "--requirements", env=env)
+    assert broken.returncode == 2 and broken.stderr.startswith("glm5check: error: --requirements: the target")

@@ -52,12 +52,8 @@ def test_submodules_uninitialised_in_a_fresh_clone_then_initialised(tmp_path: Pa
     clone = git.Repo.clone_from(parent.working_dir, tmp_path / "clone")
     before = read_checkout(clone.working_dir)
     assert before["error"] is None
-    assert [(s["path"], s["state"]) for s in before["submodules"]] == [
-        ("csrc/third_party/catlass", "uninitialised")
-    ]
-    clone.git.execute(
-        ["git", "-c", "protocol.file.allow=always", "submodule", "update", "--init", "--recursive"]
-    )
+    assert [(s["path"], s["state"]) for s in before["submodules"]] == [("csrc/third_party/catlass", "uninitialised")]
+    clone.git.execute(["git", "-c", "protocol.file.allow=always", "submodule", "update", "--init", "--recursive"])
     after = read_checkout(clone.working_dir)
     assert [(s["path"], s["state"]) for s in after["submodules"]] == [("csrc/third_party/catlass", "ok")]
     assert after["submodules"][0]["commit"] == library.head.commit.hexsha
@@ -73,9 +69,7 @@ def test_submodules_uninitialised_in_a_fresh_clone_then_initialised(tmp_path: Pa
         ("corrupt-head", "cannot read the git checkout"),
     ],
 )
-def test_broken_checkouts_are_errors_in_the_answer_not_exceptions(
-    tmp_path: Path, damage: str, fragment: str
-) -> None:
+def test_broken_checkouts_are_errors_in_the_answer_not_exceptions(tmp_path: Path, damage: str, fragment: str) -> None:
     folder = tmp_path / "checkout"
     if damage != "vanished":
         _repo(folder, {"a.txt": "a\n"})

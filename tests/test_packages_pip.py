@@ -94,9 +94,7 @@ def _commit_all(repo: git.Repo, message: str) -> str:
     return repo.head.commit.hexsha
 
 
-def _make_repo(
-    folder: Path, package: str, files: dict[str, str], tag: str, later_commits: int = 3
-) -> git.Repo:
+def _make_repo(folder: Path, package: str, files: dict[str, str], tag: str, later_commits: int = 3) -> git.Repo:
     """A repository tagged at its first commit with `later_commits` commits after the tag."""
     repo = git.Repo.init(folder)
     with repo.config_writer() as config:
@@ -164,9 +162,7 @@ def _pip(python: Path, *args: str, cwd: Path | None = None, **env: str) -> None:
 
 def _installed_version(python: Path, name: str) -> str:
     code = f"import importlib.metadata as m; print(m.version({name!r}))"
-    return subprocess.run(
-        [str(python), "-I", "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    return subprocess.run([str(python), "-I", "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def _results(python: Path, check_id: str, *extra: str) -> dict[str | None, dict[str, Any]]:
@@ -193,9 +189,7 @@ def vllm_repo(tmp_path: Path) -> git.Repo:
     )
 
 
-def test_pip_install_dot_is_judged_by_its_setuptools_scm_version(
-    target_python: Path, vllm_repo: git.Repo
-) -> None:
+def test_pip_install_dot_is_judged_by_its_setuptools_scm_version(target_python: Path, vllm_repo: git.Repo) -> None:
     head = vllm_repo.head.commit.hexsha
     _pip(target_python, "install", ".", cwd=Path(vllm_repo.working_dir), VLLM_TARGET_DEVICE="empty")
     version = _installed_version(target_python, "vllm")
@@ -217,9 +211,7 @@ def test_pip_install_dot_without_the_empty_target_fails(target_python: Path, vll
     assert "built for target .cpu, not .empty" in outcome["message"]
 
 
-def test_editable_install_reads_the_checkout_clean_then_dirty(
-    target_python: Path, vllm_repo: git.Repo
-) -> None:
+def test_editable_install_reads_the_checkout_clean_then_dirty(target_python: Path, vllm_repo: git.Repo) -> None:
     head = vllm_repo.head.commit.hexsha
     folder = Path(vllm_repo.working_dir)
     _pip(target_python, "install", "-e", ".", cwd=folder, VLLM_TARGET_DEVICE="empty")
@@ -239,19 +231,14 @@ def test_editable_install_reads_the_checkout_clean_then_dirty(
 
 def test_pip_install_git_url_at_a_commit_uses_vcs_info(target_python: Path, vllm_repo: git.Repo) -> None:
     earlier = vllm_repo.head.commit.parents[0].hexsha  # not the branch tip: the @commit must be honoured
-    _pip(
-        target_python, "install", f"git+file://{vllm_repo.working_dir}@{earlier}", VLLM_TARGET_DEVICE="empty"
-    )
+    _pip(target_python, "install", f"git+file://{vllm_repo.working_dir}@{earlier}", VLLM_TARGET_DEVICE="empty")
     passing = _results(target_python, "packages.vllm", "--expect", f"vllm={earlier}")[None]
     assert passing["status"] == "pass", passing
     assert passing["observed"].endswith(f"commit {earlier} (direct_url.json vcs_info, clean)")
-    failing = _results(target_python, "packages.vllm", "--expect", f"vllm={vllm_repo.head.commit.hexsha}")[
-        None
-    ]
+    failing = _results(target_python, "packages.vllm", "--expect", f"vllm={vllm_repo.head.commit.hexsha}")[None]
     assert failing["status"] == "fail"
     assert failing["message"] == (
-        f"installed commit {earlier} (direct_url.json vcs_info) "
-        f"is not the pinned {vllm_repo.head.commit.hexsha}"
+        f"installed commit {earlier} (direct_url.json vcs_info) is not the pinned {vllm_repo.head.commit.hexsha}"
     )
 
 
@@ -268,9 +255,7 @@ def test_plain_wheel_without_a_commit_fails(target_python: Path, vllm_repo: git.
     )
     [wheel] = (tmp_path / "wheels").glob("vllm-0.16.0-*.whl")
     _pip(target_python, "install", "--force-reinstall", str(wheel))
-    outcome = _results(target_python, "packages.vllm", "--expect", f"vllm={vllm_repo.head.commit.hexsha}")[
-        None
-    ]
+    outcome = _results(target_python, "packages.vllm", "--expect", f"vllm={vllm_repo.head.commit.hexsha}")[None]
     assert outcome["status"] == "fail"
     assert outcome["message"] == (
         "0.16.0 carries no git commit (+g<hash>): a release, tag or wheel build, not commit "

@@ -69,25 +69,41 @@ def test_a_plugin_installed_in_a_venv_is_listed_and_run(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     venv_site = Path(
-        subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                       capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     )
     # glm5check and its dependencies come from the environment running the tests (editable or not).
     outer = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if Path(p).is_dir()]
     (venv_site / "outer.pth").write_text("".join(f"import site; site.addsitedir({p!r})\n" for p in outer))
     wheel = build_plugin_wheel(tmp_path)
-    subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--no-deps", "-q", str(wheel)],
-                   check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-index", "--no-deps", "-q", str(wheel)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
 
-    listed = subprocess.run([str(python), "-m", "glm5check", "checks", "--format", "json"],
-                            capture_output=True, text=True, timeout=60, env=clean_env())
+    listed = subprocess.run(
+        [str(python), "-m", "glm5check", "checks", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+    )
     ids = [c["id"] for c in json.loads(listed.stdout)]
     assert "site.owner" in ids and "env.vars" in ids
 
     def run(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(python), "-m", "glm5check", "--profile", "a2-single", "--check", "site.*", "--format", "json"],
-            capture_output=True, text=True, timeout=60, env=clean_env(extra),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_env(extra),
         )
 
     failing = run({})

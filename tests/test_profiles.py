@@ -40,6 +40,7 @@ def test_builtin_profiles_match_the_guide(name: str) -> None:
         assert p.env["VLLM_ASCEND_BALANCE_SCHEDULING"] == "1" and not p.node_env
     else:
         assert plan.enable_prefix_caching is False and plan.enable_chunked_prefill is None
+        assert plan.async_scheduling is None  # the two-node commands leave it to vLLM
         assert "VLLM_ASCEND_BALANCE_SCHEDULING" not in p.env
         assert set(p.node_env) == {"HCCL_IF_IP", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME", "HCCL_SOCKET_IFNAME"}
 

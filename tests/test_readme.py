@@ -1,13 +1,35 @@
-"""README.md stays true: its check catalogue is the registry's, and .ci/run runs its test command."""
+"""README.md stays true: its check catalogue is the registry's, its example is a real run's rows, and
+.ci/run runs its test command. `python tests/test_readme.py` rewrites the example block."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
 
 import pytest
 from conftest import REPO, clean_env, run_cli
+
+from glm5check.reports.model import Report
+from glm5check.reports.table import render_table, summary_line
+
+EXAMPLE_ARGS = ("--profile", "a2-multi", "--replay", "demo:a2-node1")
+# The rows README shows of that run: one per area, every FAIL a launch blocker judged on the plan vLLM runs.
+EXAMPLE_ROWS = (
+    ("packages.vllm", None),
+    ("packages.transformers", None),
+    ("npu.count", None),
+    ("npu.hbm", "NPU 3"),
+    ("npu.network", "device 5"),
+    ("net.interfaces", "HCCL_SOCKET_IFNAME"),
+    ("host.shm", "size"),
+    ("weights.path", "folder"),
+    ("serve.args", "--enable-expert-paralel"),
+    ("serve.plan", "enable_expert_parallel"),
+)
+_DURATION = re.compile(r"\d+\.\d\d s ")
 
 
 def _readme() -> str:
@@ -25,6 +47,34 @@ def test_catalogue_in_readme_is_current() -> None:
     block = re.search(r"<!-- catalogue:start -->\n(.*?)<!-- catalogue:end -->", _readme(), re.S)
     assert block is not None
     assert block.group(1).strip() == generated, "run: glm5check checks --format markdown, paste into README.md"
+
+
+def example_block() -> str:
+    """The README example: the excerpted rows of a real run of the faulty demo node, with its summary."""
+    data = json.loads(run_cli(*EXAMPLE_ARGS, "--format", "json").stdout)
+    chosen = [row for row in data["results"] if (row["id"], row["item"]) in EXAMPLE_ROWS]
+    assert len(chosen) == len(EXAMPLE_ROWS), "a README example row is gone from the demo run"
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "120"
+    try:
+        table = render_table(Report.from_json({**data, "results": chosen}), None).splitlines()
+    finally:
+        os.environ.pop("COLUMNS") if before is None else os.environ.update(COLUMNS=before)
+    table[-1] = summary_line(Report.from_json(data))
+    command = f"$ glm5check {' '.join(EXAMPLE_ARGS)}      # excerpt: {len(chosen)} of its {len(data['results'])} rows"
+    return "\n".join([command, *table[:-2], "…", "", table[-1]])
+
+
+def _example_in_readme() -> str:
+    block = re.search(r"<!-- example:start -->\n```\n(.*?)\n```\n<!-- example:end -->", _readme(), re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def test_example_in_readme_is_a_real_run() -> None:
+    assert _DURATION.sub("", _example_in_readme()) == _DURATION.sub("", example_block()), (
+        "run: python tests/test_readme.py"
+    )
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -45,9 +95,26 @@ def test_the_first_quick_start_command_works_in_a_fresh_venv(tmp_path) -> None:
     )
     assert pip.returncode == 0, pip.stderr[-2000:]
     assert install.endswith("glm5check --profile a2-multi --replay demo")
-    demo = subprocess.run([str(venv / "bin" / "glm5check"), "--profile", "a2-multi", "--replay", "demo"],
-                          capture_output=True, text=True, timeout=120, env=clean_env())
+    demo = subprocess.run(
+        [str(venv / "bin" / "glm5check"), "--profile", "a2-multi", "--replay", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
     assert demo.returncode == 0, demo.stdout[-3000:]
-    faulty = subprocess.run([str(venv / "bin" / "glm5check"), "--replay", "demo:a2-node1"],
-                            capture_output=True, text=True, timeout=120, env=clean_env())
+    faulty = subprocess.run(
+        [str(venv / "bin" / "glm5check"), "--replay", "demo:a2-node1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
     assert faulty.returncode == 1
+
+
+if __name__ == "__main__":
+    readme = REPO / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    text = text.replace(_example_in_readme(), example_block())
+    readme.write_text(text, encoding="utf-8")

@@ -90,9 +90,7 @@ def _make_node(root: Path) -> dict[str, str]:
     scripts = root / "scripts"
     scripts.mkdir()
     (scripts / "node0.sh").write_bytes(SERVE_SCRIPT.read_bytes())
-    (root / "profile.toml").write_text(
-        'extends = "a2-multi"\nname = "site"\ndescription = "site"\n', encoding="utf-8"
-    )
+    (root / "profile.toml").write_text('extends = "a2-multi"\nname = "site"\ndescription = "site"\n', encoding="utf-8")
     (root / "home").mkdir()
     return {
         "bin": str(bin_dir),
@@ -134,7 +132,7 @@ def _commands(node: dict[str, str], out: Path) -> list[list[str]]:
         ["fix-env", "--profile-file", node["profile"], *script, "--node-rank", "0"],
         ["fix-env", "--replay", str(out / "snap")],
         ["weights", "verify", node["model"]],
-        ["weights", "verify", node["small"], "--deep", "--manifest", str(out / "manifest.json")],
+        ["weights", "verify", node["small"], "--deep", "--manifest", str(out / "manifest.json"), "--write"],
         ["weights", "verify", node["small"], "--manifest", str(out / "manifest.json")],
     ]
 

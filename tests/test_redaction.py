@@ -150,9 +150,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     ]
     env = clean_env(ENV, path_prepend=[bin_dir])
     # A process whose command line carries an API key, as a running vllm would (seen by net.ports).
-    holder = subprocess.Popen(
-        ["sh", "-c", "sleep 120", "vllm", "serve", "--api-key", SECRETS["process-argv-api-key"]]
-    )
+    holder = subprocess.Popen(["sh", "-c", "sleep 120", "vllm", "serve", "--api-key", SECRETS["process-argv-api-key"]])
     outputs: dict[str, str] = {}
     try:
 
@@ -291,3 +289,17 @@ def test_paths_under_secret_looking_names_are_not_masked_elsewhere() -> None:
 def test_a_redacted_config_json_still_parses_with_its_token_ids() -> None:
     config = {"eos_token_id": [154820, 154827], "pad_token_id": 154820, "max_position_embeddings": 202752}
     assert json.loads(redact_text(json.dumps(config, indent=2))) == config
+
+
+def test_names_that_count_tokens_hold_no_secret() -> None:
+    """A report's serve_sources maps max_num_batched_tokens to "profile": that word must not become a
+    secret masked in every message."""
+    report = {
+        "profile": {"serve_sources": {"max_num_batched_tokens": "profile"}},
+        "results": [{"message": "profile x"}],
+    }
+    assert redact_tree(report) == report
+    assert redact_env({"HF_TOKEN": "x1", "VLLM_MAX_TOKENS": "4096"}) == {
+        "HF_TOKEN": REDACTED,
+        "VLLM_MAX_TOKENS": "4096",
+    }

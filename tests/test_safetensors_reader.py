@@ -121,9 +121,12 @@ def test_never_raises_on_random_bytes(data: bytes) -> None:
     prefix_problem(data, None)
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                                max_size=3)))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    )
+)
 def test_never_raises_on_any_json_header(value: object) -> None:
     parse_header(json.dumps(value).encode(), file_size=100)
 

@@ -8,28 +8,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
+from conftest import FIXTURES, GUIDE_SCRIPTS, assert_no_traceback, clean_env, run_cli
 
 from glm5check.engine.check import Result, Status
 from glm5check.facts.context import Context, Options
 from glm5check.host.live import LiveHost
 from glm5check.knowledge import glm5
-from glm5check.knowledge.launch_command import read_serve
 from glm5check.knowledge.profiles import load_builtin
+from glm5check.session import load_serve_script
 
 sys.path.insert(0, str(FIXTURES))
 from glm5check.checks.serve import serve_args
 from make_checkpoint import write_sparse_safetensors
 
 SCRIPTS = FIXTURES / "serve-scripts"
-GUIDE = {
-    "a2-single.sh": "a2-single",
-    "a3-single.sh": "a3-single",
-    "a2-multi-node0.sh": "a2-multi",
-    "a2-multi-node1.sh": "a2-multi",
-    "a3-multi-node0.sh": "a3-multi",
-    "a3-multi-node1.sh": "a3-multi",
-}
+GUIDE = GUIDE_SCRIPTS
 
 
 def small_checkpoint(dest: Path, quantized: bool, mtp: bool) -> Path:
@@ -37,13 +30,9 @@ def small_checkpoint(dest: Path, quantized: bool, mtp: bool) -> Path:
     safetensors headers with the real names and shapes, data as a sparse hole, in one shard."""
     mtp_layer = glm5.mtp_layer(glm5.CONFIG)
     keep = (None, 0, mtp_layer) if mtp else (None, 0)
-    tensors = [
-        t for t in glm5.layout("w4a8" if quantized else "bf16", "full") if glm5.layer_of(t.name) in keep
-    ]
+    tensors = [t for t in glm5.layout("w4a8" if quantized else "bf16", "full") if glm5.layer_of(t.name) in keep]
     dest.mkdir(parents=True)
-    shard = (
-        "quant_model_weights-00001-of-00001.safetensors" if quantized else "model-00001-of-00001.safetensors"
-    )
+    shard = "quant_model_weights-00001-of-00001.safetensors" if quantized else "model-00001-of-00001.safetensors"
     write_sparse_safetensors(dest / shard, tensors, {"format": "pt"})
     index = "quant_model_weights.safetensors.index.json" if quantized else "model.safetensors.index.json"
     total = sum(t.nbytes for t in tensors)
@@ -70,7 +59,7 @@ def run_check(script_text: str, profile_name: str, model_dir: Path, tmp_path: Pa
     script = tmp_path / "serve.sh"
     script.write_text(script_text)
     profile = load_builtin(profile_name)
-    serve = read_serve(profile, str(script))
+    serve = load_serve_script(profile, script)
     ctx = Context(profile, LiveHost(), Options(model_dir=str(model_dir)), serve)
     return list(serve_args.func(ctx))
 
@@ -99,9 +88,7 @@ def test_guide_scripts_pass_with_mtp_weights(script: str, weights: dict[str, Pat
     } <= items
 
 
-def test_guide_w4a8_weights_without_mtp_fail_on_deepseek_mtp(
-    weights: dict[str, Path], tmp_path: Path
-) -> None:
+def test_guide_w4a8_weights_without_mtp_fail_on_deepseek_mtp(weights: dict[str, Path], tmp_path: Path) -> None:
     """The guide's own inconsistency: w4a8 "without mtp" weights, and every command asks for deepseek_mtp."""
     results = failures(run_check(guide("a2-single.sh"), "a2-single", weights["w4a8"], tmp_path))
     assert [(r.item, r.observed) for r in results] == [("--speculative-config", "no MTP layer")]
@@ -246,23 +233,19 @@ def test_each_seeded_mistake_gives_its_fail(
     assert results[0].remediation
 
 
-def test_flags_the_profile_expects_but_the_script_omits_warn(
-    weights: dict[str, Path], tmp_path: Path
-) -> None:
+def test_flags_the_script_omits_are_serve_plan_s_not_serve_args(weights: dict[str, Path], tmp_path: Path) -> None:
     text = swap(A2, "--enable-expert-parallel \\\n", "")
     results = run_check(text, "a2-single", weights["w4a8-mtp"], tmp_path)
-    warnings = [r for r in results if r.status == Status.WARN]
-    assert [(r.item, r.remediation) for r in warnings] == [
-        ("--enable-expert-parallel", "add --enable-expert-parallel to the vllm serve command")
-    ]
+    assert [r for r in results if r.status != Status.PASS] == []
 
 
-def test_unresolved_variable_is_a_warning_not_a_guess(weights: dict[str, Path], tmp_path: Path) -> None:
+def test_a_caller_variable_unset_here_is_a_warning_not_a_guess(weights: dict[str, Path], tmp_path: Path) -> None:
     text = swap(NODE1, 'node0_ip="10.20.0.11"\n', "")
     results = run_check(text, "a2-multi", weights["w4a8-mtp"], tmp_path)
     warnings = [r for r in results if r.status == Status.WARN]
-    assert len(warnings) == 1 and "$node0_ip" in warnings[0].message
-    assert warnings[0].item.startswith("script line ")
+    assert len(warnings) == 1 and warnings[0].item == "--data-parallel-address"
+    assert "$node0_ip comes from the caller's environment and is unset in this shell" in warnings[0].message
+    assert "set at run time by line 28" in warnings[0].message
 
 
 def test_unreadable_weights_skip_the_weights_items(tmp_path: Path) -> None:
@@ -293,7 +276,7 @@ def test_through_the_cli_with_a_seeded_script(weights: dict[str, Path], tmp_path
     report = json.loads(result.stdout)
     failed = [r for r in report["results"] if r["status"] == "fail"]
     assert [r["item"] for r in failed] == ["--enable-expert-paralel"]
-    assert report["profile"]["serve_sources"]["data_parallel_start_rank"].startswith("serve script line ")
+    assert report["profile"]["serve_sources"]["data_parallel_start_rank"] == "script line 28"
     assert report["profile"]["serve"]["headless"] is True
 
 
@@ -308,3 +291,12 @@ def test_secret_flag_values_never_reach_the_report(tmp_path: Path) -> None:
     flags = json.loads(result.stdout)["facts"]["serve"]["flags"]
     assert [f["value"] for f in flags] == ["<redacted>", "<redacted>", "8"]
     assert json.loads(result.stdout)["facts"]["serve"]["origin"] == str(script)
+
+
+def test_two_node_command_without_the_dp_address_fails(weights: dict[str, Path], tmp_path: Path) -> None:
+    """Without --data-parallel-address vLLM uses 127.0.0.1: node 1's engines can never reach node 0."""
+    text = swap(NODE1, "--data-parallel-address $node0_ip \\\n", "")
+    (row,) = failures(run_check(text, "a2-multi", weights["w4a8-mtp"], tmp_path))
+    assert row.item == "--data-parallel-address" and "vLLM uses 127.0.0.1 (vllm default)" in row.message
+    single = run_check(guide("a2-single.sh"), "a2-single", weights["w4a8-mtp"], tmp_path)
+    assert "--data-parallel-address" not in {r.item for r in single}

@@ -11,8 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from glm5check.knowledge.launch_command import ServeInputError, parse_human_int, read_serve
+from glm5check.knowledge.plan import resolve
 from glm5check.knowledge.profiles import ServePlan, load_builtin
+from glm5check.knowledge.vllm_defaults import ORDER, default_for
 from glm5check.parsers.launch_script import parse_script
+from glm5check.session import load_serve_script
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "serve-scripts"
 
@@ -27,42 +30,32 @@ GUIDE_SCRIPTS = [
 ]
 NODE_SPECIFIC = {"data_parallel_address", "data_parallel_start_rank", "headless"}
 
-# What vLLM itself uses when a flag is absent: a base with nothing of the profiles in it, so that a
-# plan equal to the profile can only come from the script's own flags.
-NEUTRAL = ServePlan(
-    tensor_parallel_size=1,
-    max_num_seqs=0,
-    max_model_len=0,
-    max_num_batched_tokens=0,
-    gpu_memory_utilization=0.9,
-    host="",
-    port=8000,
-    seed=None,
-    served_model_name=None,
-)
+GLM5_CONFIG = {"max_position_embeddings": 202752}
 
 
 @pytest.mark.parametrize(("script", "profile_name", "node0", "node_values"), GUIDE_SCRIPTS)
 def test_guide_script_parses_into_the_profile_plan(
     script: str, profile_name: str, node0: str | None, node_values: dict[str, object]
 ) -> None:
+    """The script alone (vLLM's defaults for what it leaves out, nothing of the profile) gives the
+    profile's plan: every value the profile sets comes from a line of the script."""
     profile = load_builtin(profile_name)
-    neutral = profile.__class__(**{**profile.__dict__, "serve": NEUTRAL})
-    serve = read_serve(neutral, str(SCRIPTS / script))
+    serve = load_serve_script(profile, SCRIPTS / script)
     assert serve.problems == ()
     assert serve.model_path == profile.model.path
+    effective = resolve(serve, GLM5_CONFIG)
     for f in fields(ServePlan):
-        observed, expected = getattr(serve.plan, f.name), getattr(profile.serve, f.name)
-        if f.name == "data_parallel_address":
-            assert observed == node0
+        observed, expected = getattr(effective.plan, f.name), getattr(profile.serve, f.name)
+        if f.name == "data_parallel_address" and node0 is not None:
+            assert observed == node0 and effective.source(f.name).startswith("script line ")
         elif f.name in node_values:
             assert observed == node_values[f.name], f.name
-        else:
+        elif expected is not None:
             assert observed == expected, f"{script}: {f.name} = {observed!r}, profile {expected!r}"
-    # Every value the profile sets away from vLLM's defaults came from a line of the script.
-    for name, source in serve.sources.items():
-        if getattr(serve.plan, name) != getattr(NEUTRAL, name):
-            assert source.startswith("serve script line "), name
+            from_script = effective.source(f.name).startswith("script line ")
+            assert from_script or expected == default_for(f.name, GLM5_CONFIG)[0], f.name
+        else:  # the guide passes no flag: vLLM's default
+            assert effective.source(f.name).startswith("vllm default"), f.name
 
 
 @pytest.mark.parametrize(("script", "profile_name", "node0", "node_values"), GUIDE_SCRIPTS)
@@ -70,23 +63,19 @@ def test_guide_script_exports_are_the_profile_environment(
     script: str, profile_name: str, node0: str | None, node_values: dict[str, object]
 ) -> None:
     profile = load_builtin(profile_name)
-    serve = read_serve(profile, str(SCRIPTS / script))
+    serve = load_serve_script(profile, SCRIPTS / script)
     for name, value in profile.env.items():
         assert serve.env[name] == value
     assert set(serve.env) == set(profile.env) | set(profile.node_env)
     if profile.multi_node:
-        assert (
-            serve.env["GLOO_SOCKET_IFNAME"]
-            == serve.env["HCCL_SOCKET_IFNAME"]
-            == serve.env["TP_SOCKET_IFNAME"]
-        )
+        assert serve.env["GLOO_SOCKET_IFNAME"] == serve.env["HCCL_SOCKET_IFNAME"] == serve.env["TP_SOCKET_IFNAME"]
         assert serve.env["HCCL_IF_IP"].count(".") == 3
-        assert serve.env_sources["HCCL_IF_IP"].startswith("serve script line ")
+        assert serve.env_sources["HCCL_IF_IP"].startswith("script line ")
 
 
 def test_line_numbers_point_at_the_flag() -> None:
     text = (SCRIPTS / "a2-multi-node1.sh").read_text()
-    serve = read_serve(load_builtin("a2-multi"), str(SCRIPTS / "a2-multi-node1.sh"))
+    serve = load_serve_script(load_builtin("a2-multi"), SCRIPTS / "a2-multi-node1.sh")
     line = int(serve.sources["data_parallel_rpc_port"].rsplit(" ", 1)[1])
     assert text.splitlines()[line - 1] == "--data-parallel-rpc-port 13389 \\"
     line = int(serve.env_sources["HCCL_IF_IP"].rsplit(" ", 1)[1])
@@ -131,9 +120,10 @@ def test_python_module_form_is_a_serve_command() -> None:
     assert [w.text for w in parsed.command.words] == ["--model", "/m", "--port", "1"]
 
 
-def test_what_cannot_be_resolved_is_reported_not_guessed() -> None:
+def test_run_time_values_are_kept_as_written_not_guessed() -> None:
     parsed = parse_script(
-        "export HCCL_IF_IP=$(hostname -I | awk '{print $1}')\n"
+        "local_ip=$(hostname -I | awk '{print $1}')\n"
+        "export HCCL_IF_IP=$local_ip\n"
         "export LD_LIBRARY_PATH=/opt/lib:$LD_LIBRARY_PATH\n"
         "export X=${UNSET_VAR:-default}\n"
         "source /usr/local/Ascend/ascend-toolkit/set_env.sh\n"
@@ -142,12 +132,13 @@ def test_what_cannot_be_resolved_is_reported_not_guessed() -> None:
     )
     assert parsed.exports == {}
     assert set(parsed.unknown_exports) == {"HCCL_IF_IP", "LD_LIBRARY_PATH", "X"}
-    kinds = [(p.kind, p.name) for p in parsed.problems]
-    assert ("unresolved", "$(hostname -I | awk '{print $1}')") in kinds
-    assert ("unresolved", "LD_LIBRARY_PATH") in kinds
-    assert ("unresolved", "${UNSET_VAR:-default}") in kinds
-    assert ("unsupported", "/usr/local/Ascend/ascend-toolkit/set_env.sh") in kinds
-    assert ("unsupported", "if") in kinds
+    assert parsed.runtime["local_ip"].text == "$(hostname -I | awk '{print $1}')"
+    assert (parsed.runtime["HCCL_IF_IP"].text, parsed.runtime["HCCL_IF_IP"].line) == ("$local_ip", 2)
+    assert parsed.runtime["HCCL_IF_IP"].parts == ("local_ip",)
+    assert parsed.runtime["LD_LIBRARY_PATH"].text == "/opt/lib:$LD_LIBRARY_PATH"
+    assert parsed.runtime["X"].parts == ("${UNSET_VAR:-default}",)
+    assert parsed.sourced == (("/usr/local/Ascend/ascend-toolkit/set_env.sh", 5),)
+    assert [(p.kind, p.name) for p in parsed.problems] == [("unsupported", "if")]
     assert parsed.command is not None
     assert parsed.command.words[-1].unresolved == ("node0_ip",)
 
@@ -166,37 +157,42 @@ def test_second_serve_command_is_reported() -> None:
 def test_read_serve_errors_are_one_line(tmp_path: Path) -> None:
     profile = load_builtin("a2-single")
     with pytest.raises(ServeInputError, match="cannot read serve script"):
-        read_serve(profile, str(tmp_path / "missing.sh"))
+        load_serve_script(profile, tmp_path / "missing.sh")
     empty = tmp_path / "empty.sh"
     empty.write_text("export A=1\necho hi\n")
     with pytest.raises(ServeInputError, match="no `vllm serve` command"):
-        read_serve(profile, str(empty))
+        load_serve_script(profile, empty)
     with pytest.raises(ServeInputError, match="not both"):
-        read_serve(profile, str(empty), "vllm serve /m")
+        read_serve(profile, "vllm serve /m", "vllm serve /m")
 
 
 def test_serve_cmd_and_no_input() -> None:
     profile = load_builtin("a2-single")
     serve = read_serve(profile, command="vllm serve /x -tp 4 --max-model-len 64k --no-enable-prefix-caching")
-    assert serve.plan.tensor_parallel_size == 4
-    assert serve.plan.max_model_len == 64000
-    assert serve.plan.enable_prefix_caching is False
+    assert serve.given == {"tensor_parallel_size": 4, "max_model_len": 64000, "enable_prefix_caching": False}
     assert serve.sources["tensor_parallel_size"] == "--serve-cmd line 1"
-    assert serve.sources["max_num_seqs"] == "profile"
-    assert serve.model_path == "/x"
+    assert serve.model_path == "/x" and serve.model_source == "--serve-cmd line 1"
     plain = read_serve(profile)
-    assert plain.plan == profile.serve and not plain.from_script
+    assert not plain.from_script and set(plain.sources.values()) == {"profile"}
+    effective = resolve(plain, GLM5_CONFIG)
+    for f in fields(ServePlan):
+        if getattr(profile.serve, f.name) is not None:
+            assert getattr(effective.plan, f.name) == getattr(profile.serve, f.name)
+            assert effective.source(f.name) == "profile"
+
+
+def test_every_plan_field_has_a_vllm_default() -> None:
+    assert sorted(ORDER) == sorted(f.name for f in fields(ServePlan))
 
 
 def test_dotted_json_flags_and_aliases() -> None:
     serve = read_serve(
         load_builtin("a2-single"),
-        command="vllm serve /x --compilation-config.cudagraph_mode FULL "
-        "--speculative_config.method=mtp -ep -O3",
+        command="vllm serve /x --compilation-config.cudagraph_mode FULL --speculative_config.method=mtp -ep -O3",
     )
-    assert serve.plan.compilation_config == {"cudagraph_mode": "FULL"}
-    assert serve.plan.speculative_config == {"method": "mtp"}
-    assert serve.plan.enable_expert_parallel is True
+    assert serve.given["compilation_config"] == {"cudagraph_mode": "FULL"}
+    assert serve.given["speculative_config"] == {"method": "mtp"}
+    assert serve.given["enable_expert_parallel"] is True
     assert serve.flag_values()["--optimization-level"] == "3"
     assert serve.problems == ()
 
@@ -256,24 +252,14 @@ def _shell_uses(tree: ast.AST) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
-            name = (
-                func.id
-                if isinstance(func, ast.Name)
-                else func.attr
-                if isinstance(func, ast.Attribute)
-                else ""
-            )
-            owner = (
-                func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
-            )
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
             if isinstance(func, ast.Name) and name in ("eval", "exec"):
                 found.append(f"{name}()")
             if owner == "os" and (name in ("system", "popen") or name.startswith(("spawn", "exec"))):
                 found.append(f"os.{name}()")
             for keyword in node.keywords:
-                if keyword.arg == "shell" and not (
-                    isinstance(keyword.value, ast.Constant) and not keyword.value.value
-                ):
+                if keyword.arg == "shell" and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value):
                     found.append("shell=...")
         if isinstance(node, (ast.List, ast.Tuple)) and node.elts:
             first = node.elts[0]
@@ -294,10 +280,7 @@ def test_no_code_path_runs_a_shell_or_evaluates_text() -> None:
 
 
 def test_the_scan_finds_what_it_looks_for() -> None:
-    sample = (
-        "import os, subprocess\neval('1')\nos.system('x')\n"
-        "subprocess.run('x', shell=True)\nrun(['bash', '-c'])\n"
-    )
+    sample = "import os, subprocess\neval('1')\nos.system('x')\nsubprocess.run('x', shell=True)\nrun(['bash', '-c'])\n"
     assert _shell_uses(ast.parse(sample)) == [
         "eval()",
         "os.system()",
@@ -329,9 +312,9 @@ def test_a_fifo_or_folder_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     profile = load_builtin("a2-single")
     with pytest.raises(ServeInputError, match="FIFO"):
-        read_serve(profile, str(fifo))
+        load_serve_script(profile, fifo)
     with pytest.raises(ServeInputError, match="directory"):
-        read_serve(profile, str(tmp_path))
+        load_serve_script(profile, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -355,13 +338,16 @@ def test_a_command_that_only_mentions_vllm_serve_is_not_it() -> None:
     assert parsed.command is None
 
 
-def test_unresolved_flag_values_keep_the_profile_value_and_are_shown_as_written() -> None:
+def test_run_time_flag_values_are_kept_for_this_host_and_shown_as_written() -> None:
     profile = load_builtin("a2-multi")
     serve = read_serve(profile, command="vllm serve /m --data-parallel-address $node0_ip --port=${PORT}")
-    assert serve.plan.data_parallel_address == profile.serve.data_parallel_address
-    assert serve.plan.port == profile.serve.port and serve.sources["port"] == "profile"
+    assert "data_parallel_address" not in serve.given and "port" not in serve.given
+    assert {name: value.text for name, value in serve.runtime_flags.items()} == {
+        "data_parallel_address": "$node0_ip",
+        "port": "$PORT",
+    }
     assert [(f.flag, f.value, f.unresolved) for f in serve.flags] == [
         ("--data-parallel-address", "$node0_ip", ("node0_ip",)),
         ("--port", "$PORT", ("PORT",)),
     ]
-    assert [p.kind for p in serve.problems] == ["unresolved", "unresolved"]
+    assert serve.problems == ()

@@ -106,12 +106,8 @@ def test_commits_agree_by_prefix_of_at_least_seven() -> None:
 
 
 def test_version_py_of_both_setuptools_scm_generations() -> None:
-    new = parse_version_py(
-        (INSTALL_FACTS / "vllm_ascend__version.py.ff3a50d.setuptools_scm-9.2.2.txt").read_text()
-    )
-    old = parse_version_py(
-        (INSTALL_FACTS / "vllm_ascend__version.py.ff3a50d.setuptools_scm-8.3.1.txt").read_text()
-    )
+    new = parse_version_py((INSTALL_FACTS / "vllm_ascend__version.py.ff3a50d.setuptools_scm-9.2.2.txt").read_text())
+    old = parse_version_py((INSTALL_FACTS / "vllm_ascend__version.py.ff3a50d.setuptools_scm-8.3.1.txt").read_text())
     pypi = parse_version_py((INSTALL_FACTS / "vllm__version.py.from-pypi-sdist-0.16.0.txt").read_text())
     assert (new.version, new.commit_id) == ("0.14.0rc2.dev150+gff3a50d01", "gff3a50d01")
     assert (old.version, old.commit_id) == ("0.14.0rc2.dev150+gff3a50d011", None)

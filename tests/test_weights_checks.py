@@ -52,8 +52,9 @@ def results_of(check: Check, ctx: Context) -> list[Result]:
     return [output] if isinstance(output, Result) else list(output)
 
 
-def run(check: Check, folder: Path, profile: str = "a3-multi", host: LiveHost | None = None,
-        **serve: object) -> list[Result]:
+def run(
+    check: Check, folder: Path, profile: str = "a3-multi", host: LiveHost | None = None, **serve: object
+) -> list[Result]:
     return results_of(check, context(folder, profile, host, **serve))
 
 
@@ -79,8 +80,12 @@ def only_failure(results: list[Result]) -> Result:
 
 def test_healthy_bf16_checkpoint_passes_every_weights_check(bf16: mc.Checkpoint) -> None:
     ctx = context(bf16.path)
-    for check in (weights_checks.weights_path, weights_checks.weights_shards,
-                  weights_checks.weights_quantization, weights_checks.weights_mtp):
+    for check in (
+        weights_checks.weights_path,
+        weights_checks.weights_shards,
+        weights_checks.weights_quantization,
+        weights_checks.weights_mtp,
+    ):
         results = results_of(check, ctx)
         assert results and all(r.status is Status.PASS for r in results), results
     shards = results_of(weights_checks.weights_shards, ctx)[0]
@@ -271,8 +276,7 @@ def test_shared_filesystem_passes_local_disk_warns(bf16: mc.Checkpoint) -> None:
 def test_cli_reports_the_truncated_shard_and_the_weights_fact(bf16: mc.Checkpoint, bf16_copy: Path) -> None:
     size = (bf16.path / SHARD).stat().st_size
     mc.replace_file(bf16_copy / SHARD, shard_head(bf16.path / SHARD), size // 2)
-    out = run_cli("--profile", "a3-multi", "--model-dir", str(bf16_copy), "--check", "weights.*",
-                  "--format", "json")
+    out = run_cli("--profile", "a3-multi", "--model-dir", str(bf16_copy), "--check", "weights.*", "--format", "json")
     assert_no_traceback(out)
     assert out.returncode == 1
     report = json.loads(out.stdout)
@@ -320,19 +324,39 @@ def test_demo_nodes_weights() -> None:
 # -- glm5check weights verify -------------------------------------------------------------------------
 
 
-def test_verify_quick_manifest_proves_identical_folders(bf16: mc.Checkpoint, bf16_copy: Path,
-                                                        tmp_path: Path) -> None:
+def test_verify_quick_manifest_proves_identical_folders(bf16: mc.Checkpoint, bf16_copy: Path, tmp_path: Path) -> None:
     manifest = tmp_path / "node0.json"
-    first = run_cli("weights", "verify", str(bf16.path), "--manifest", str(manifest))
+    first = run_cli("weights", "verify", str(bf16.path), "--manifest", str(manifest), "--write")
     assert first.returncode == 0 and "wrote manifest" in first.stdout, first.stderr
     written = json.loads(manifest.read_text())
-    assert written["mode"] == "quick" and len(written["files"]) == 284  # 283 shards + the index
+    served = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", mc.BF16_INDEX}
+    assert written["mode"] == "quick" and len(written["files"]) == 283 + len(served)  # shards + what vLLM reads
+    assert served <= set(written["files"]) and all(written["files"][n]["content_sha256"] for n in served)
     same = run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest))
     assert same.returncode == 0 and "identical to manifest" in same.stdout
     mc.replace_file(bf16_copy / SHARD, shard_head(bf16.path / SHARD), 1 << 30)
     changed = run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest))
     assert changed.returncode == 1
     assert f"DIFF  differs: {SHARD}" in changed.stdout and f"FAIL  {SHARD}: truncated" in changed.stdout
+
+
+def test_verify_quick_manifest_sees_an_edited_config(bf16_copy: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "node0.json"
+    assert run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest), "--write").returncode == 0
+    config = json.loads((bf16_copy / "config.json").read_text())
+    config["max_position_embeddings"] = 4096
+    mc.replace_file(bf16_copy / "config.json", json.dumps(config).encode())
+    changed = run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest))
+    assert changed.returncode == 1 and "DIFF  differs: config.json" in changed.stdout, changed.stdout
+
+
+def test_verify_missing_manifest_needs_write(bf16: mc.Checkpoint, tmp_path: Path) -> None:
+    manifest = tmp_path / "typo.json"
+    out = run_cli("weights", "verify", str(bf16.path), "--manifest", str(manifest))
+    assert out.returncode == 2 and not manifest.exists()
+    assert out.stderr.strip() == f"glm5check: error: manifest {manifest} not found; to write a new one, add --write"
+    alone = run_cli("weights", "verify", str(bf16.path), "--write")
+    assert alone.returncode == 2 and "--write needs --manifest" in alone.stderr
 
 
 def test_verify_deep_hashes_every_byte(tmp_path: Path) -> None:
@@ -344,11 +368,12 @@ def test_verify_deep_hashes_every_byte(tmp_path: Path) -> None:
     for name, data in contents.items():
         (folder / name).write_bytes(data)
     manifest = tmp_path / "deep.json"
-    out = run_cli("weights", "verify", str(folder), "--deep", "--manifest", str(manifest), "--format", "json")
+    out = run_cli(
+        "weights", "verify", str(folder), "--deep", "--manifest", str(manifest), "--write", "--format", "json"
+    )
     assert out.returncode == 0, out.stderr
     files = json.loads(manifest.read_text())["files"]
-    assert {n: f["sha256"] for n, f in files.items()} == {n: hashlib.sha256(d).hexdigest()
-                                                         for n, d in contents.items()}
+    assert {n: f["sha256"] for n, f in files.items()} == {n: hashlib.sha256(d).hexdigest() for n, d in contents.items()}
     with open(folder / "part-1.safetensors", "r+b") as handle:  # one flipped byte in the middle
         handle.seek(1 << 20)
         handle.write(bytes([contents["part-1.safetensors"][1 << 20] ^ 1]))
@@ -359,8 +384,10 @@ def test_verify_deep_hashes_every_byte(tmp_path: Path) -> None:
 
 def test_verify_bad_input_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
-    for args in (("weights", "verify", str(tmp_path / "absent")),
-                 ("weights", "verify", str(tmp_path), "--manifest", str(tmp_path / "bad.json"))):
+    for args in (
+        ("weights", "verify", str(tmp_path / "absent")),
+        ("weights", "verify", str(tmp_path), "--manifest", str(tmp_path / "bad.json")),
+    ):
         out = run_cli(*args)
         assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert_no_traceback(out)

@@ -5,8 +5,9 @@ weights fingerprint, environment, interfaces and NPU device IPs. Nodes must agre
 version and commit, CANN and driver, the weights, every serve flag except `--headless` and
 `--data-parallel-start-rank`, and every environment value except the per-node ones (the profile's
 [node_env]: HCCL_IF_IP must be an address of its own node and differ between nodes, the *_SOCKET_IFNAME
-interfaces must exist on their own node). Their DP ranks must cover 0..DP-1 exactly once, the
---data-parallel-address must be an address of the rank-0 node, and NPU device IPs must not repeat.
+interfaces must exist on their own node), and the interfaces carrying HCCL_IF_IP must have one MTU.
+Their DP ranks must cover 0..DP-1 exactly once, the --data-parallel-address must be an address of the
+rank-0 node, and NPU device IPs must not repeat.
 
 Exit 0 when they agree, 1 on any difference, 2 when a report cannot be read.
 """
@@ -24,17 +25,17 @@ from typing import Any
 import click
 
 from glm5check.errors import ConfigError
+from glm5check.util.shapes import as_dict, as_int, as_list, as_text
 
 REPORT_SCHEMA = "glm5check.report/v1"
 COMPARE_SCHEMA = "glm5check.compare/v1"
 # Serve flags each node sets to its own value.
 NODE_SPECIFIC_PLAN = frozenset({"headless", "data_parallel_start_rank"})
-NODE_SPECIFIC_FLAGS = frozenset(
-    {"--headless", "--no-headless", "--data-parallel-start-rank", "--data-parallel-rank"}
-)
+NODE_SPECIFIC_FLAGS = frozenset({"--headless", "--no-headless", "--data-parallel-start-rank", "--data-parallel-rank"})
 # Launcher variables that name the node or process, so differ by design.
 _PER_NODE_ENV = re.compile(r"(^|_)(RANK|PROCID|NODEID|LOCALID|NODENAME|NODE_RANK|LOCAL_RANK|HOSTNAME)$")
 MAX_REPORT_BYTES = 64 << 20
+MAX_RANKS = 65536  # more data-parallel ranks or nodes than any deployment has
 
 
 @dataclass(frozen=True)
@@ -55,38 +56,57 @@ class NodeReport:
 
     @property
     def plan(self) -> dict[str, Any]:
-        """The plan the node was checked with: the profile's, overridden by its launch script."""
+        """The plan the node was checked with: the plan vLLM runs for its launch command (older reports:
+        the profile's, overridden by its launch script)."""
         profile = self.data.get("profile")
         plan = profile.get("serve") if isinstance(profile, dict) else None
         return plan if isinstance(plan, dict) else {}
+
+    def plan_given(self, name: str) -> Any:
+        """A plan value the launch command (or the profile standing in for one) sets; None where vLLM's
+        default fills it in (reports before serve_sources covered every field: every value is given)."""
+        profile = self.data.get("profile")
+        sources = profile.get("serve_sources") if isinstance(profile, dict) else None
+        source = sources.get(name) if isinstance(sources, dict) else None
+        return None if isinstance(source, str) and source.startswith("vllm default") else self.plan.get(name)
 
     @property
     def multi_node(self) -> bool:
         profile = self.data.get("profile")
         hardware = profile.get("hardware") if isinstance(profile, dict) else None
-        nodes = _int(hardware.get("nodes")) if isinstance(hardware, dict) else None
+        nodes = as_int(hardware.get("nodes")) if isinstance(hardware, dict) else None
         return nodes is not None and nodes > 1
 
     @property
     def addresses(self) -> set[str]:
         found: set[str] = set()
-        for interface in _list(self.facts.get("interfaces")):
+        for interface in as_list(self.facts.get("interfaces")):
             if isinstance(interface, dict):
-                found.update(str(a) for a in _list(interface.get("ipv4")) + _list(interface.get("ipv6")))
+                found.update(str(a) for a in as_list(interface.get("ipv4")) + as_list(interface.get("ipv6")))
         return found
 
     @property
+    def hccl_mtu(self) -> int | None:
+        """The MTU of the interface that carries this node's HCCL_IF_IP (None when unknown)."""
+        address = as_dict(self.facts.get("env")).get("HCCL_IF_IP")
+        for interface in as_list(self.facts.get("interfaces")):
+            carried = as_list(as_dict(interface).get("ipv4")) + as_list(as_dict(interface).get("ipv6"))
+            if address in carried:
+                return as_int(as_dict(interface).get("mtu"))
+        return None
+
+    @property
     def interface_names(self) -> set[str]:
-        return {str(i.get("name")) for i in _list(self.facts.get("interfaces")) if isinstance(i, dict)}
+        return {str(i.get("name")) for i in as_list(self.facts.get("interfaces")) if isinstance(i, dict)}
 
     @property
     def dp_ranks(self) -> list[int]:
         """The DP ranks this node's engines take: start rank (else the node's rank) .. + DP-local."""
         plan = self.plan
-        start = _int(plan.get("data_parallel_start_rank"))
+        start = _count(self.plan_given("data_parallel_start_rank"))
         if start is None:
-            start = _int(self.node.get("rank")) or 0
-        local = _int(plan.get("data_parallel_size_local")) or _int(plan.get("data_parallel_size")) or 1
+            start = _count(self.node.get("rank")) or 0
+        local = _count(plan.get("data_parallel_size_local")) or _count(plan.get("data_parallel_size")) or 1
         return list(range(start, start + local))
 
 
@@ -101,6 +121,29 @@ class Difference:
         return {"topic": self.topic, "item": self.item, "message": self.message, "values": dict(self.values)}
 
 
+class ReportError(ConfigError):
+    """Text that is not a usable report; the message says why (`not JSON (…)`, `not a glm5check report …`)."""
+
+
+def parse_report(text: str) -> dict[str, Any]:
+    """A report read from untrusted text (a file, a node's standard output): a JSON object with the report
+    schema, else ReportError. Every string in it is made printable (no terminal escapes, no characters
+    XML or UTF-8 refuse); every field may still have any type, which NodeReport's accessors cope with."""
+    from glm5check.util.text import scrub_tree
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"not JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise ReportError("not JSON (nested too deep)") from None
+    except ValueError as exc:  # a number int() refuses (over 4300 digits)
+        raise ReportError(f"not JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
+        raise ReportError(f"not a glm5check report (schema {REPORT_SCHEMA})")
+    return scrub_tree(data)
+
+
 def load_reports(paths: tuple[str, ...]) -> list[NodeReport]:
     """Read and check every report; ConfigError (exit 2) names the first that cannot be used."""
     from glm5check.host.inputs import read_input_text
@@ -109,23 +152,17 @@ def load_reports(paths: tuple[str, ...]) -> list[NodeReport]:
     for path in paths:
         text = read_input_text(path, "report", MAX_REPORT_BYTES)  # a regular file, bounded (InputError)
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"report {path} is not JSON ({exc.msg}, line {exc.lineno})") from None
-        except RecursionError:
-            raise ConfigError(f"report {path} is not JSON (nested too deep)") from None
-        if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
+            raw.append((path, parse_report(text)))
+        except ReportError as exc:
             raise ConfigError(
-                f"{path} is not a glm5check report (schema {REPORT_SCHEMA}); write one with "
-                "`glm5check --profile NAME --format json -o FILE`"
-            )
-        raw.append((path, data))
+                f"report {path} is {exc}; write one with `glm5check --profile NAME --format json -o FILE`"
+            ) from None
     return [NodeReport(label, path, data) for label, (path, data) in zip(_labels(raw), raw)]
 
 
 def _labels(raw: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """A unique column name per report: its hostname, else its file name, else its position and path."""
-    hostnames = [str((data.get("node") or {}).get("hostname") or "") for _, data in raw]
+    hostnames = [str(as_dict(data.get("node")).get("hostname") or "") for _, data in raw]
     names = [Path(path).name for path, _ in raw]
     labels = []
     for index, (hostname, name) in enumerate(zip(hostnames, names)):
@@ -140,7 +177,7 @@ def _labels(raw: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 def compare(nodes: list[NodeReport]) -> list[Difference]:
     differences: list[Difference] = []
-    for topic in (_profiles, _software, _weights, _serve, _env, _ranks, _device_ips):
+    for topic in (_profiles, _software, _weights, _serve, _env, _mtu, _ranks, _device_ips):
         differences.extend(topic(nodes))
     return differences
 
@@ -154,15 +191,15 @@ def _profiles(nodes: list[NodeReport]) -> Iterator[Difference]:
         nodes,
         "profile",
         "profile",
-        lambda n: (n.data.get("profile") or {}).get("name"),
+        lambda n: as_dict(n.data.get("profile")).get("name"),
         "nodes were checked against different profiles",
     )
 
 
 def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
-    names = sorted({name for n in nodes for name in _dict(n.facts.get("packages"))})
+    names = sorted({name for n in nodes for name in as_dict(n.facts.get("packages"))})
     for name in names:
-        packages = {n.label: _dict(n.facts.get("packages")).get(name) for n in nodes}
+        packages = {n.label: as_dict(n.facts.get("packages")).get(name) for n in nodes}
         versions = {label: _field(p, "version") or "not installed" for label, p in packages.items()}
         if len(set(versions.values())) > 1:
             yield Difference("packages", f"{name} version", f"{name} differs between nodes", versions)
@@ -183,7 +220,7 @@ def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
         nodes,
         "software",
         "python",
-        lambda n: _dict(n.facts.get("python")).get("version"),
+        lambda n: as_dict(n.facts.get("python")).get("version"),
         "Python differs between nodes",
     )
     yield from _agree(
@@ -193,13 +230,11 @@ def _software(nodes: list[NodeReport]) -> Iterator[Difference]:
         lambda n: n.facts.get("cann_version"),
         "CANN toolkit versions differ; HCCL on both ends must match",
     )
-    yield from _agree(
-        nodes, "ascend", "driver", lambda n: n.facts.get("driver_version"), "NPU driver versions differ"
-    )
+    yield from _agree(nodes, "ascend", "driver", lambda n: n.facts.get("driver_version"), "NPU driver versions differ")
 
 
 def _weights(nodes: list[NodeReport]) -> Iterator[Difference]:
-    fingerprints = {n.label: _dict(n.facts.get("weights")).get("fingerprint") for n in nodes}
+    fingerprints = {n.label: as_dict(n.facts.get("weights")).get("fingerprint") for n in nodes}
     if len(set(fingerprints.values())) > 1:
         shown = {label: _cut(str(f), 23) if f else "unknown" for label, f in fingerprints.items()}
         if None in fingerprints.values():
@@ -211,13 +246,13 @@ def _weights(nodes: list[NodeReport]) -> Iterator[Difference]:
                 "`glm5check weights verify DIR --deep` on each node to find the file"
             )
         yield Difference("weights", "fingerprint", message, shown)
-    serve_models = [(_dict(n.facts.get("serve")).get("model_path")) for n in nodes]
+    serve_models = [(as_dict(n.facts.get("serve")).get("model_path")) for n in nodes]
     if any(serve_models):
         yield from _agree(
             nodes,
             "weights",
             "model path",
-            lambda n: _dict(n.facts.get("serve")).get("model_path"),
+            lambda n: as_dict(n.facts.get("serve")).get("model_path"),
             "vllm serve is given different model paths",
         )
 
@@ -273,7 +308,7 @@ def _address_of_node0(nodes: list[NodeReport]) -> Iterator[Difference]:
     if len(node0) != 1 or not node0[0].addresses:
         return
     for node in nodes:
-        address = node.plan.get("data_parallel_address")
+        address = as_text(node.plan_given("data_parallel_address"))
         if address and address not in node0[0].addresses:
             yield Difference(
                 "serve",
@@ -288,8 +323,8 @@ def _env(nodes: list[NodeReport]) -> Iterator[Difference]:
     node_env: dict[str, str] = {}
     for node in nodes:
         profile = node.data.get("profile")
-        node_env.update(_dict(profile.get("node_env") if isinstance(profile, dict) else None))
-    names = sorted({name for n in nodes for name in _dict(n.facts.get("env"))})
+        node_env.update(as_dict(profile.get("node_env") if isinstance(profile, dict) else None))
+    names = sorted({name for n in nodes for name in as_dict(n.facts.get("env"))})
     for name in names:
         if name in node_env or _PER_NODE_ENV.search(name):
             continue
@@ -297,7 +332,7 @@ def _env(nodes: list[NodeReport]) -> Iterator[Difference]:
             nodes,
             "env",
             name,
-            lambda n, key=name: _dict(n.facts.get("env")).get(key, "unset"),
+            lambda n, key=name: as_dict(n.facts.get("env")).get(key, "unset"),
             f"{name} differs between nodes",
         )
     for name, kind in sorted(node_env.items()):
@@ -305,7 +340,7 @@ def _env(nodes: list[NodeReport]) -> Iterator[Difference]:
 
 
 def _node_addresses(nodes: list[NodeReport], name: str) -> Iterator[Difference]:
-    values = {n.label: _dict(n.facts.get("env")).get(name) for n in nodes}
+    values = {n.label: as_text(as_dict(n.facts.get("env")).get(name)) for n in nodes}
     for node in nodes:
         value = values[node.label]
         if not value:
@@ -329,16 +364,14 @@ def _node_addresses(nodes: list[NodeReport], name: str) -> Iterator[Difference]:
 
 def _node_interfaces(nodes: list[NodeReport], name: str) -> Iterator[Difference]:
     for node in nodes:
-        value = _dict(node.facts.get("env")).get(name)
+        value = as_dict(node.facts.get("env")).get(name)
         if not value:
             yield Difference("env", name, f"{name} is unset on {node.label}", {node.label: "unset"})
             continue
         if str(value).startswith("^") or not node.interface_names:
             continue  # an exclusion list names interfaces not to use; nothing to find
         wanted = [part.lstrip("=") for part in str(value).split(",") if part.strip()]
-        missing = [
-            part for part in wanted if not any(i == part or i.startswith(part) for i in node.interface_names)
-        ]
+        missing = [part for part in wanted if not any(i == part or i.startswith(part) for i in node.interface_names)]
         if missing:
             yield Difference(
                 "env",
@@ -349,10 +382,23 @@ def _node_interfaces(nodes: list[NodeReport], name: str) -> Iterator[Difference]
             )
 
 
+def _mtu(nodes: list[NodeReport]) -> Iterator[Difference]:
+    mtus = {n.label: n.hccl_mtu for n in nodes}
+    if len({m for m in mtus.values() if m is not None}) > 1:
+        yield Difference(
+            "net",
+            "MTU",
+            "the interfaces carrying HCCL_IF_IP have different MTUs; frames larger than the smallest one "
+            "are dropped on the way (jumbo frames on one side only): set one MTU on every node, e.g. "
+            "ip link set DEV mtu N",
+            {label: "unknown" if m is None else str(m) for label, m in mtus.items()},
+        )
+
+
 def _ranks(nodes: list[NodeReport]) -> Iterator[Difference]:
     if not any(n.multi_node for n in nodes):
         return  # single-node deployments (replicas, say): each node is its own DP group
-    sizes = [_int(n.plan.get("data_parallel_size")) for n in nodes]
+    sizes = [_count(n.plan.get("data_parallel_size")) for n in nodes]
     dp = max((s for s in sizes if s), default=1)
     owners: dict[int, list[str]] = {}
     for node in nodes:
@@ -388,7 +434,7 @@ def _ranks(nodes: list[NodeReport]) -> Iterator[Difference]:
 def _device_ips(nodes: list[NodeReport]) -> Iterator[Difference]:
     owners: dict[str, set[str]] = {}
     for node in nodes:
-        for ip in _dict(node.facts.get("npu_device_ips")).values():
+        for ip in as_dict(node.facts.get("npu_device_ips")).values():
             owners.setdefault(str(ip), set()).add(node.label)
     shared = {ip: labels for ip, labels in owners.items() if len(labels) > 1}
     if shared:
@@ -407,9 +453,7 @@ def _device_ips(nodes: list[NodeReport]) -> Iterator[Difference]:
 # Helpers.
 
 
-def _agree(
-    nodes: list[NodeReport], topic: str, item: str, value_of: Any, message: str
-) -> Iterator[Difference]:
+def _agree(nodes: list[NodeReport], topic: str, item: str, value_of: Any, message: str) -> Iterator[Difference]:
     values = {n.label: _show(value_of(n)) for n in nodes}
     if len(set(values.values())) > 1:
         yield Difference(topic, item, message, values)
@@ -448,16 +492,10 @@ def _ranks_text(ranks: list[int]) -> str:
     return ",".join(str(r) for r in ranks) or "none"
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _count(value: Any) -> int | None:
+    """A rank or size: a whole number 0..MAX_RANKS (a report claiming 10**12 ranks is not enumerated)."""
+    number = as_int(value)
+    return number if number is not None and 0 <= number <= MAX_RANKS else None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -473,10 +511,7 @@ def render_table(nodes: list[NodeReport], differences: list[Difference]) -> str:
     if not differences:
         return summary + "\n"
     labels = [n.label for n in nodes]
-    rows = [
-        [d.topic, d.item, *(_cut(d.values.get(label, "")) for label in labels), d.message]
-        for d in differences
-    ]
+    rows = [[d.topic, d.item, *(_cut(d.values.get(label, "")) for label in labels), d.message] for d in differences]
     table = tabulate(
         rows,
         headers=["topic", "item", *labels, "why"],
@@ -521,14 +556,10 @@ def _cut(text: str, width: int = 60) -> str:
 
 @click.command("compare")
 @click.argument("reports", nargs=-1, required=True, metavar="A.json B.json …")
-@click.option(
-    "--format", "output_format", type=click.Choice(("table", "json")), default="table", show_default=True
-)
+@click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write the comparison here instead of standard output.")
 @click.pass_context
-def compare_command(
-    ctx: click.Context, reports: tuple[str, ...], output_format: str, output: str | None
-) -> None:
+def compare_command(ctx: click.Context, reports: tuple[str, ...], output_format: str, output: str | None) -> None:
     """Cross-node consistency of JSON reports: exit 1 when the nodes disagree."""
     if len(reports) < 2:
         raise ConfigError("compare needs the JSON reports of at least two nodes")

@@ -79,10 +79,29 @@ def compute(flags: dict[str, Any]) -> Any:
         profile = replace(profile, hardware=replace(profile.hardware, hbm_mb_per_chip=hbm_mb))
     ctx = Context(profile, LiveHost(), Options(model_dir=flags["model_dir"]))
     if flags["model_dir"]:
+        _require_readable(ctx, flags["model_dir"])
         tensors, source, config = fit_tensors(ctx)
     else:
         tensors, source, config = builtin_tensors(profile.model.weights, "no --model-dir")
-    return fit(tensors, fit_plan(ctx, config), source, _assumptions(profile, flags))
+    plan = fit_plan(ctx, config)
+    if flags["hbm_gib"] is not None:
+        plan = replace(plan, hbm_origin=f"--hbm-gib {flags['hbm_gib']:g} ({profile.hardware.hbm_mb_per_chip} MB)")
+    return fit(tensors, plan, source, _assumptions(profile, flags))
+
+
+def _require_readable(ctx: Any, folder: str) -> None:
+    """--model-dir asks for that folder's tensors: one that cannot be read in full is a usage error, never
+    a silent fall-back to the built-in layout."""
+    from glm5check.facts.weights import scan_weights
+
+    scan = ctx.fact(scan_weights)
+    if not scan.readable:
+        raise ConfigError(f"cannot read weights folder {folder}: {scan.error}")
+    bad = [f"{s.name} ({s.cause})" for s in scan.shards if not s.ok]
+    if not scan.shards or bad:
+        listed = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        why = f"{len(bad)} of {len(scan.shards)} shards cannot be read: {listed}" if bad else "no shards found"
+        raise ConfigError(f"cannot size the weights in {folder}: {why} (glm5check weights verify {folder})")
 
 
 def _gib(count: float) -> str:
@@ -95,8 +114,11 @@ def render_table(result: Any) -> str:
     plan, w = result.plan, result.weights
     expert_how = f"÷ EP {plan.ep}" if plan.expert_parallel else f"÷ TP {plan.tp}"
     rows = [
-        ("plan", f"TP {plan.tp} × DP {plan.dp}, expert parallel {'on' if plan.expert_parallel else 'off'}, "
-                 f"MTP {'on' if plan.mtp else 'off'}"),
+        (
+            "plan",
+            f"TP {plan.tp} × DP {plan.dp}, expert parallel {'on' if plan.expert_parallel else 'off'}, "
+            f"MTP {'on' if plan.mtp else 'off'}",
+        ),
         ("weights: routed experts", f"{_gib(w.expert_bytes)} {expert_how} = {_gib(w.experts_per_rank)}"),
         ("weights: TP-sharded", f"{_gib(w.tp_bytes)} ÷ TP {plan.tp} = {_gib(w.tp_per_rank)}"),
         ("weights: replicated", _gib(w.replicated_bytes)),
@@ -105,15 +127,20 @@ def render_table(result: Any) -> str:
         ("reserve: HCCL buffers", _gib(result.hccl_bytes)),
         ("reserve: runtime overhead", _gib(result.runtime_bytes)),
         ("reserve", _gib(result.reserve_bytes)),
-        ("budget", f"{_gib(plan.hbm_bytes)} HBM × {plan.gpu_memory_utilization} = {_gib(result.budget_bytes)}"),
+        ("budget", result.budget_text()),
         ("KV budget", _gib(result.kv_budget_bytes)),
         ("KV per token", f"{result.kv_bytes_per_token:,} bytes ({result.kv_layers} layers × 1408)"),
         ("KV tokens", f"{result.kv_tokens:,}"),
-        ("full-length sequences", f"{result.full_sequences:.2f} × {plan.max_model_len} "
-                                  f"({plan.max_num_seqs} requested)"),
+        (
+            "full-length sequences",
+            f"{result.full_sequences:.2f} × {plan.max_model_len} ({plan.max_num_seqs} requested)",
+        ),
     ]
-    verdict = {"pass": "fits", "warn": "fits, but fewer full-length sequences than max_num_seqs at once",
-               "fail": "does not fit"}[result.verdict]
+    verdict = {
+        "pass": "fits",
+        "warn": "fits, but fewer full-length sequences than max_num_seqs at once",
+        "fail": "does not fit",
+    }[result.verdict]
     lines = [tabulate(rows, tablefmt="plain"), "", f"verdict: {verdict}"]
     if result.vllm_error():
         lines.append(f"vLLM would stop with: {result.vllm_error()}")
@@ -134,7 +161,11 @@ def render_table(result: Any) -> str:
 @click.option("--max-num-seqs", type=click.IntRange(min=1))
 @click.option("--max-num-batched-tokens", type=click.IntRange(min=1))
 @click.option("--gpu-memory-utilization", type=click.FloatRange(min=0.01, max=1.0))
-@click.option("--hbm-gib", type=click.FloatRange(min=1), help="HBM per NPU (default: the profile's).")
+@click.option(
+    "--hbm-gib",
+    type=click.FloatRange(min=4),
+    help="HBM per NPU as npu-smi shows it (default: the profile's); vLLM sees 3113 MB less.",
+)
 @click.option("--activation-kib-per-token", type=click.IntRange(min=0), help="Reserve: activations.")
 @click.option("--runtime-overhead-gib", type=click.FloatRange(min=0), help="Reserve: runtime overhead.")
 @click.option("--hccl-buffsize-mb", type=click.IntRange(min=0), help="Default: the profile's HCCL_BUFFSIZE.")
@@ -142,7 +173,7 @@ def render_table(result: Any) -> str:
 @click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table")
 @click.pass_context
 def fit(ctx: click.Context, output_format: str, **flags: Any) -> None:
-    """Memory fit of one rank: weights + reserve + KV cache against HBM × gpu-memory-utilization."""
+    """Memory fit of one rank: weights + reserve + KV cache against the usable HBM × gpu-memory-utilization."""
     result = compute(flags)
     if output_format == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))

@@ -3,8 +3,9 @@ same on every node.
 
 Quick (default): the index and every shard's name, size and header hash, from the headers alone.
 --deep: the SHA-256 of every byte of every file, files hashed in parallel (a progress bar on a terminal).
---manifest FILE: when FILE exists, compare the folder with it (exit 1 on any difference); otherwise
-write it. A manifest written with --deep is always checked deeply.
+--manifest FILE: compare the folder with FILE (exit 1 on any difference); with --write, write FILE
+instead (a missing FILE without --write is a usage error: a typo must not silently write a new
+manifest that then "matches"). A manifest written with --deep is always checked deeply.
 """
 
 from __future__ import annotations
@@ -31,16 +32,22 @@ MANIFEST_CAP_BYTES = 16 * 1024 * 1024
 
 
 def _quick_entries(folder: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    from glm5check.facts.weights import scan_folder
+    """Every shard's size and header hash, and the content hash of every other file a launch reads
+    (config.json, generation config, tokenizer files, quant description, index)."""
+    from glm5check.facts.weights import scan_folder, served_file_digests
     from glm5check.host.live import LiveHost
 
-    scan = scan_folder(LiveHost(), folder)
+    host = LiveHost()
+    scan = scan_folder(host, folder)
     if not scan.readable:
         raise ConfigError(f"cannot read weights folder {folder}: {scan.error}")
     entries = {s.name: {"size": s.size, "header_sha256": s.header_sha256} for s in scan.shards}
     problems = [f"{s.name}: {s.cause} ({s.detail})" for s in scan.shards if not s.ok]
-    if scan.index and scan.index.sha256:
-        entries[scan.index.name] = {"size": None, "content_sha256": scan.index.sha256}
+    for digest in served_file_digests(host, folder, scan.entries):
+        if digest.error:
+            problems.append(f"{digest.name}: {digest.error}")
+        else:
+            entries[digest.name] = {"size": digest.size, "content_sha256": digest.sha256}
     return entries, problems
 
 
@@ -92,6 +99,17 @@ def _load_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
+def _manifest_to_compare(path: Path | None, write: bool) -> dict[str, Any] | None:
+    """The manifest to compare with; None when there is none or --write asks to write it."""
+    if write and path is None:
+        raise ConfigError("--write needs --manifest FILE (the manifest to write)")
+    if path is None or write:
+        return None
+    if not path.exists():
+        raise ConfigError(f"manifest {path} not found; to write a new one, add --write")
+    return _load_manifest(path)
+
+
 def _mode(deep: bool, manifest: dict[str, Any] | None) -> str:
     if manifest is None:
         return "deep" if deep else "quick"
@@ -108,13 +126,14 @@ def weights() -> None:
 @weights.command("verify")
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--deep", is_flag=True, help="Hash every byte (SHA-256), not only the headers.")
-@click.option("--manifest", type=click.Path(dir_okay=False), help="Compare with this manifest, or write it.")
+@click.option("--manifest", type=click.Path(dir_okay=False), help="Compare with this manifest (--write: write it).")
+@click.option("--write", is_flag=True, help="Write --manifest instead of comparing with it.")
 @click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table")
 @click.pass_context
-def verify(ctx: click.Context, folder: str, deep: bool, manifest: str | None, output_format: str) -> None:
+def verify(ctx: click.Context, folder: str, deep: bool, manifest: str | None, write: bool, output_format: str) -> None:
     """Verify a weights folder; write or compare a manifest so nodes can prove identical weights."""
     manifest_path = Path(manifest) if manifest else None
-    recorded = _load_manifest(manifest_path) if manifest_path and manifest_path.exists() else None
+    recorded = _manifest_to_compare(manifest_path, write)
     mode = _mode(deep, recorded)
     started = time.monotonic()
     if mode == "deep":
@@ -133,15 +152,27 @@ def verify(ctx: click.Context, folder: str, deep: bool, manifest: str | None, ou
         "files": entries,
     }
     differences = compare(recorded, entries) if recorded else []
-    if manifest_path and recorded is None:
-        manifest_path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if manifest_path and write:
+        _write_manifest(manifest_path, result)
     _print(result, problems, differences, manifest_path, recorded is not None, elapsed, output_format)
     ctx.exit(1 if problems or differences else 0)
 
 
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write manifest {path}: {exc.strerror or exc}") from None
+
+
 def _print(
-    result: dict[str, Any], problems: list[str], differences: list[str], manifest: Path | None,
-    compared: bool, elapsed: float, output_format: str,
+    result: dict[str, Any],
+    problems: list[str],
+    differences: list[str],
+    manifest: Path | None,
+    compared: bool,
+    elapsed: float,
+    output_format: str,
 ) -> None:
     if output_format == "json":
         click.echo(json.dumps({**result, "problems": problems, "differences": differences}, indent=2))
@@ -149,8 +180,10 @@ def _print(
     files = len(result["files"])
     rate = result["total_bytes"] / elapsed / (1 << 20) if result["mode"] == "deep" and elapsed > 0 else None
     speed = f", {rate:,.0f} MiB/s" if rate else ""
-    click.echo(f"{result['mode']} verify of {result['folder']}: {files} files, "
-               f"{fmt_bytes(result['total_bytes'])} in {elapsed:.2f} s{speed}")
+    click.echo(
+        f"{result['mode']} verify of {result['folder']}: {files} files, "
+        f"{fmt_bytes(result['total_bytes'])} in {elapsed:.2f} s{speed}"
+    )
     click.echo(f"fingerprint {result['fingerprint']}")
     for line in problems:
         click.echo(f"FAIL  {line}")

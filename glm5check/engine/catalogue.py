@@ -34,4 +34,5 @@ def explain(check_id: str) -> str:
         hint = f" (did you mean {', '.join(close)}?)" if close else " (see `glm5check checks`)"
         raise ConfigError(f"no check {check_id!r}{hint}")
     body = "\n\n".join(textwrap.fill(p, 100) if "\n" not in p.strip() else p for p in check.explain.split("\n\n"))
-    return f"{check.id} — {check.title}\ncategory: {check.category} · applies to: {check.scope}\n\n{body}\n"
+    appendix = f"\n{check.appendix().rstrip()}\n" if check.appendix else ""
+    return f"{check.id} — {check.title}\ncategory: {check.category} · applies to: {check.scope}\n\n{body}\n{appendix}"

@@ -75,6 +75,8 @@ class Check:
     func: CheckFunc = field(repr=False, compare=False)
     nodes: str = "any"
     roles: tuple[str, ...] = ROLES
+    # More for `glm5check explain ID`, computed when asked (e.g. a table built from data files).
+    appendix: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     def applies(self, multi_node: bool, role: str) -> bool:
         if self.nodes == "multi" and not multi_node:
@@ -100,6 +102,7 @@ def check(
     explain: str,
     nodes: str = "any",
     roles: tuple[str, ...] = ROLES,
+    appendix: Callable[[], str] | None = None,
 ) -> Callable[[CheckFunc], Check]:
     """Decorator turning a function into a Check; the category is the id's prefix."""
     if nodes not in ("any", "single", "multi"):
@@ -110,6 +113,6 @@ def check(
 
     def register(func: CheckFunc) -> Check:
         category = check_id.split(".", 1)[0]
-        return Check(check_id, category, title, explain.strip(), func, nodes, tuple(roles))
+        return Check(check_id, category, title, explain.strip(), func, nodes, tuple(roles), appendix)
 
     return register

@@ -3,6 +3,7 @@ way a check can go wrong (an exception, a failed probe, a hang) into an ERROR re
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import queue
 import threading
@@ -11,11 +12,12 @@ import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from glm5check.engine.check import Check, Result, Status
 from glm5check.engine.context import BaseContext
 from glm5check.engine.registry import LoadError
-from glm5check.errors import ProbeFailed
+from glm5check.errors import ConfigError, NotRecorded, ProbeFailed
 
 DEFAULT_JOBS = 8
 
@@ -58,6 +60,25 @@ class Waiver:
         return fnmatch.fnmatchcase(outcome.id, self.pattern) or fnmatch.fnmatchcase(outcome.label, self.pattern)
 
 
+class SelectionError(ConfigError):
+    """A --check, --skip or --ignore pattern that names nothing (exit 2: a typo in a CI file must show)."""
+
+
+def did_you_mean(pattern: str, names: Sequence[str]) -> str:
+    """` (did you mean X?)` for the registered name closest to a mistyped pattern, else ``."""
+    close = difflib.get_close_matches(pattern, list(dict.fromkeys(names)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def check_patterns(checks: Iterable[Check], include: Sequence[str], exclude: Sequence[str]) -> None:
+    """Raise SelectionError for the first --check/--skip pattern that matches no registered check id."""
+    ids = [check.id for check in checks]
+    for pattern in (*include, *exclude):
+        if not any(fnmatch.fnmatchcase(check_id, pattern) for check_id in ids):
+            hint = did_you_mean(pattern, ids) or " (see glm5check checks)"
+            raise SelectionError(f"no check matches {pattern!r}{hint}")
+
+
 def select_checks(
     checks: Iterable[Check],
     multi_node: bool,
@@ -65,15 +86,14 @@ def select_checks(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
 ) -> list[Check]:
-    chosen = []
-    for check in checks:
-        if include and not any(fnmatch.fnmatchcase(check.id, p) for p in include):
-            continue
-        if any(fnmatch.fnmatchcase(check.id, p) for p in exclude):
-            continue
-        if check.applies(multi_node, role):
-            chosen.append(check)
-    return chosen
+    return [c for c in checks if wanted(c, include, exclude) and c.applies(multi_node, role)]
+
+
+def wanted(check: Check, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> bool:
+    """Whether --check/--skip keep this check (wherever it applies)."""
+    if include and not any(fnmatch.fnmatchcase(check.id, p) for p in include):
+        return False
+    return not any(fnmatch.fnmatchcase(check.id, p) for p in exclude)
 
 
 def _where(exc: BaseException) -> str:
@@ -84,24 +104,40 @@ def _where(exc: BaseException) -> str:
     return f" (at {Path(last.filename).name}:{last.lineno})"
 
 
-def _normalise(check: Check, output: object) -> list[Result]:
+def _normalise(check: Check, output: object, collected: list[Result]) -> list[Result]:
+    """The check's results; a generator's are appended to `collected` one by one, so that the ones it
+    yielded before raising are not lost."""
     if isinstance(output, Result):
         return [output]
     if output is None:
         return [Result(Status.ERROR, f"check {check.id} returned no result")]
     try:
-        results = list(output)  # type: ignore[call-overload]
+        results = iter(output)  # type: ignore[call-overload]
     except TypeError:
         return [Result(Status.ERROR, f"check {check.id} returned {type(output).__name__}, not results")]
-    if not results:
+    collected.extend(results)
+    if not collected:
         return [Result(Status.ERROR, f"check {check.id} returned no result")]
-    return [r if isinstance(r, Result) else Result(Status.ERROR, f"check {check.id} returned {r!r}") for r in results]
+    return [r if isinstance(r, Result) else Result(Status.ERROR, f"check {check.id} returned {r!r}") for r in collected]
+
+
+def _not_recorded(check: Check, exc: NotRecorded) -> Result:
+    """A replay gap: the snapshot never recorded what the check asked, so it cannot be judged (never a FAIL)."""
+    return Result(
+        Status.SKIP,
+        f"{check.id} cannot be judged on this snapshot: {exc.question} is not recorded in it (a snapshot of an "
+        "older glm5check, or made by hand); record a new snapshot to check it",
+        observed=f"{exc.question}: not recorded",
+    )
 
 
 def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
     started = time.perf_counter()
+    collected: list[Result] = []
     try:
-        results = _normalise(check, check.func(ctx))
+        results = _normalise(check, check.func(ctx), collected)
+    except NotRecorded as exc:
+        results = [r for r in collected if isinstance(r, Result)] + [_not_recorded(check, exc)]
     except ProbeFailed as exc:
         results = [Result(Status.ERROR, str(exc))]
     except Exception as exc:
@@ -171,11 +207,26 @@ def run_checks(
                 break
     rows = [row for check in checks for row in outcomes.get(check.id, [])]
     rows += [
-        Outcome(f"plugin.{e.plugin}", "plugin", f"load check module {e.module}", Status.ERROR,
-                f"check module {e.module} failed to load: {e.reason}")
+        Outcome(
+            f"plugin.{e.plugin}",
+            "plugin",
+            f"load check module {e.module}",
+            Status.ERROR,
+            f"check module {e.module} failed to load: {e.reason}",
+        )
         for e in load_errors
     ]
     return [apply_waivers(row, waivers) for row in rows]
+
+
+def unused_waivers(outcomes: Sequence[Outcome], waivers: Sequence[Waiver]) -> list[str]:
+    """One warning line per --ignore pattern that matches no result of the run (passing ones included)."""
+    labels = [label for outcome in outcomes for label in (outcome.label, outcome.id)]
+    return [
+        f"--ignore {waiver.pattern!r} matches no result{did_you_mean(waiver.pattern, labels)}"
+        for waiver in waivers
+        if not any(waiver.matches(outcome) for outcome in outcomes)
+    ]
 
 
 def apply_waivers(outcome: Outcome, waivers: Sequence[Waiver]) -> Outcome:
@@ -195,8 +246,21 @@ class Summary:
 
 
 def summarize(outcomes: Sequence[Outcome], strict: bool = False) -> Summary:
+    """Counts per status and the exit-code verdict. --strict promotes unwaived warnings only: a waiver
+    given with --ignore stays a waiver."""
+    return summarize_statuses([o.status.value for o in outcomes], strict, waived_warnings(outcomes))
+
+
+def waived_warnings(rows: Iterable[Any]) -> int:
+    """How many rows (outcomes or report rows) are warnings only because --ignore waived them."""
+    return sum(1 for row in rows if getattr(row.status, "value", row.status) == "warn" and row.waived)
+
+
+def summarize_statuses(statuses: Sequence[str], strict: bool = False, waived: int = 0) -> Summary:
+    """Counts per status and the exit-code verdict: no FAIL or ERROR (and, under --strict, no WARN but the
+    `waived` ones)."""
     counts = {status.value: 0 for status in Status}
-    for outcome in outcomes:
-        counts[outcome.status.value] += 1
-    bad = counts["fail"] + counts["error"] + (counts["warn"] if strict else 0)
-    return Summary(counts, bad == 0, len(outcomes))
+    for status in statuses:
+        counts[status] += 1
+    bad = counts["fail"] + counts["error"] + (counts["warn"] - waived if strict else 0)
+    return Summary(counts, bad == 0, len(statuses))

@@ -1,14 +1,24 @@
-"""What a check receives: the profile, the launch command and its plan, the run options, the host and the
-facts cache. Built once per run by the session and never changed afterwards."""
+"""What a check receives: the profile, the launch command and its effective plan, the run options, the
+host and the facts cache. Built once per run by the session and never changed afterwards."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from glm5check.engine.check import Result, warned
 from glm5check.engine.context import BaseContext
+from glm5check.errors import NotRecorded
 from glm5check.host.base import Host
-from glm5check.knowledge.launch_command import ServeInput, profile_launch
+from glm5check.knowledge import glm5
+from glm5check.knowledge.launch_command import ServeInput, convert_value, profile_launch
+from glm5check.knowledge.plan import EffectivePlan, Evaluated, resolve
 from glm5check.knowledge.profiles import Profile, ServePlan
+from glm5check.knowledge.runtime_values import HostFacts, ScriptScope, describe, evaluate
+from glm5check.parsers.launch_script import RuntimeValue
 
 
 @dataclass(frozen=True)
@@ -19,13 +29,15 @@ class Options:
     model_dir: str | None = None
     node_rank: int | None = None
     node0_ip: str | None = None
+    peer_npu_ips: tuple[str, ...] = ()  # node 0's NPU device IPs from --peer-npu-ips (or a snapshot)
     expect: dict[str, str] = field(default_factory=dict)  # e.g. {"vllm": "<sha>"} from --expect
     serve_source: str | None = None  # the serve script path or "--serve-cmd", when given
 
 
 class Context(BaseContext):
     """The deployment being checked on this node. `launch` is the launch command as read from
-    --serve-script / --serve-cmd, or the profile's own command when none was given."""
+    --serve-script / --serve-cmd, or the profile's own command when none was given; `plan` is what vLLM
+    runs for it (the command's values, vLLM's defaults for the rest: see `effective`)."""
 
     __slots__ = ("launch", "options", "profile")
     profile: Profile
@@ -41,8 +53,18 @@ class Context(BaseContext):
         object.__setattr__(self, "launch", launch or profile_launch(profile))
 
     @property
+    def effective(self) -> EffectivePlan:
+        """The effective plan with the source of every value."""
+        return self.fact(effective_plan)
+
+    @property
     def plan(self) -> ServePlan:
-        return self.launch.plan
+        return self.effective.plan
+
+    @property
+    def model_dir(self) -> str:
+        """Where the weights are read: --model-dir, else the launch command's model path, else the profile's."""
+        return self.options.model_dir or self.effective.model or self.profile.model.path
 
     @property
     def script_env(self) -> dict[str, str]:
@@ -51,11 +73,130 @@ class Context(BaseContext):
 
     @property
     def env(self) -> dict[str, str]:
-        """The environment vllm serve would see: this process's, overlaid with the serve script's exports."""
+        """The environment vllm serve would see: this process's, overlaid with the serve script's exports
+        (those it computes at run time with what they give on this host)."""
         merged = dict(self.fact(host_env))
         merged.update(self.script_env)
+        for name, found in self.fact(runtime_env).items():
+            if found.value is not None:
+                merged[name] = found.value
         return merged
+
+    def env_note(self, name: str) -> Evaluated | None:
+        """For a variable the script sets at run time: how, and what it gives on this host."""
+        return self.fact(runtime_env).get(name)
+
+
+def runtime_judged(ctx: Context, name: str, result: Result) -> Result:
+    """A variable the launch script sets at run time (`export HCCL_IF_IP=$(hostname -I | …)`) is judged by
+    what it gives on this host, and says so; one whose value cannot be known here is a warning, never
+    "unset"."""
+    note = ctx.env_note(name)
+    if note is None:
+        return result
+    if note.value is None:
+        return warned(
+            f"{name} is {note.note}: check what it gives on this host before launch",
+            item=name,
+            expected=result.expected,
+            observed="set at run time",
+            remediation="set the value in the script itself, or export what it reads in this shell and run "
+            "glm5check again",
+        )
+    return replace(result, message=f"{name} is {note.note}: {result.message}")
 
 
 def host_env(ctx: Context) -> dict[str, str]:
     return ctx.host.env()
+
+
+def host_facts(ctx: Context) -> HostFacts:
+    """This host's environment and addresses, as the run-time idioms of a script read them."""
+    addresses: list[str] = []
+    nic_of: dict[str, str] = {}
+    try:
+        interfaces = ctx.host.interfaces()
+    except NotRecorded:  # an older snapshot: the run-time values then stay unknown
+        interfaces = ()
+    for iface in interfaces:
+        for address in iface.addresses:
+            if address.family == "mac":
+                continue
+            nic_of[address.address] = iface.name
+            loopback = iface.name == "lo" or address.address.startswith("127.") or address.address == "::1"
+            if not loopback and not address.address.lower().startswith("fe80"):
+                addresses.append(address.address)
+    return HostFacts(ctx.fact(host_env), tuple(addresses), nic_of)
+
+
+def _scope(ctx: Context) -> ScriptScope:
+    return ScriptScope({**ctx.launch.variables, **ctx.launch.env}, ctx.launch.runtime)
+
+
+def runtime_env(ctx: Context) -> dict[str, Evaluated]:
+    """Every variable the serve script exports with a value computed at run time, evaluated here."""
+    if not ctx.launch.unknown_env:
+        return {}
+    scope, facts = _scope(ctx), ctx.fact(host_facts)
+    found: dict[str, Evaluated] = {}
+    for name in ctx.launch.unknown_env:
+        value = ctx.launch.runtime[name]
+        found[name] = _evaluated(value, scope, facts, str)
+    return found
+
+
+def _evaluated(value: RuntimeValue, scope: ScriptScope, facts: HostFacts, convert: Callable[[str], Any]) -> Evaluated:
+    how = describe(value, scope)
+    text, why = evaluate(value, scope, facts)
+    if text is None:
+        return Evaluated(None, f"{how}; its value is not known before launch ({why})")
+    converted = convert(text)
+    if converted is None:
+        return Evaluated(None, f"{how}; on this host that gives {text!r}, which vllm would reject")
+    return Evaluated(converted, f"{how}; on this host that gives {text}")
+
+
+def _converter(name: str) -> Callable[[str], Any]:
+    """How the text a run-time flag value gives becomes the plan's value (the model path stays text)."""
+    if name == "model":
+        return str
+    return lambda text: convert_value(name, text)
+
+
+def model_config(ctx: Context) -> tuple[dict[str, Any] | None, str]:
+    """The model's config.json (read whole, as vLLM reads it) and where it came from; GLM-5's built-in
+    config when it cannot be read."""
+    path = posixpath.join(ctx.options.model_dir or ctx.launch.model_path or ctx.profile.model.path, "config.json")
+    try:
+        read = ctx.host.read_file(path)
+    except NotRecorded:  # a snapshot from before the plan read config.json
+        return dict(glm5.CONFIG), f"GLM-5's published config ({path}: not recorded in the snapshot)"
+    why = read.error or "unreadable"
+    if read.text is not None and not read.error:
+        try:
+            data = json.loads(read.text)
+        except (ValueError, RecursionError):
+            data, why = None, "not JSON"
+        if isinstance(data, dict):
+            return data, path
+    return dict(glm5.CONFIG), f"GLM-5's published config ({path}: {why})"
+
+
+def effective_plan(ctx: Context) -> EffectivePlan:
+    """The plan vLLM will run: the launch command's values, its run-time values as they come out on
+    this host, vLLM's defaults for the rest."""
+    config, origin = ctx.fact(model_config)
+    scope = _scope(ctx)
+    evaluated: dict[str, Evaluated] = {}
+    if ctx.launch.runtime_flags:
+        facts = ctx.fact(host_facts)
+        for name, value in ctx.launch.runtime_flags.items():
+            evaluated[name] = _evaluated(value, scope, facts, _converter(name))
+    return resolve(ctx.launch, config, origin, evaluated, ctx.profile.serve)
+
+
+def intended_plan(ctx: Context) -> EffectivePlan:
+    """The plan of the deployment the operator intends: the profile's launch command, with vLLM's
+    defaults (for the same model) where the profile passes no flag."""
+    config, origin = ctx.fact(model_config)
+    return resolve(profile_launch(ctx.profile), config, origin)

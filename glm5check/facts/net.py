@@ -253,8 +253,9 @@ class Node0Address(NamedTuple):
 def node0_address(ctx: Context) -> Node0Address | None:
     """Node 0's address: the serve script's --data-parallel-address, --node0-ip, else the profile's."""
     candidates = []
-    if ctx.options.serve_source and ctx.plan.data_parallel_address:
-        candidates.append((ctx.plan.data_parallel_address, "serve script --data-parallel-address"))
+    given = ctx.plan.data_parallel_address
+    if ctx.launch.from_script and ctx.effective.given("data_parallel_address") and given:
+        candidates.append((given, f"--data-parallel-address ({ctx.effective.source('data_parallel_address')})"))
     if ctx.options.node0_ip:
         candidates.append((ctx.options.node0_ip, "--node0-ip"))
     if ctx.profile.serve.data_parallel_address:

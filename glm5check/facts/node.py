@@ -55,16 +55,15 @@ def node_info(ctx: Context) -> NodeInfo:
 def _from_plan(ctx: Context) -> NodeInfo | None:
     plan = ctx.plan
     origin = "serve script" if ctx.options.serve_source else "profile"
-    if plan.data_parallel_start_rank is not None or plan.headless:
+    # vLLM's own default start rank is 0: only a value the launch command gives says which node this is.
+    if ctx.effective.given("data_parallel_start_rank") or plan.headless:
         start = plan.data_parallel_start_rank or 0
         # The start rank counts data-parallel ranks; a node holds dp_local of them.
         rank = start // plan.dp_local if plan.dp_local > 0 and start % plan.dp_local == 0 else start
         if plan.headless and rank == 0:
             return NodeInfo(rank, "headless", f"{origin} (--headless)")
         flags = "--headless, " if plan.headless else ""
-        return NodeInfo(
-            rank, role_for_rank(rank, True), f"{origin} ({flags}--data-parallel-start-rank {start})"
-        )
+        return NodeInfo(rank, role_for_rank(rank, True), f"{origin} ({flags}--data-parallel-start-rank {start})")
     if ctx.options.serve_source:
         return NodeInfo(0, "primary", "serve script (no --headless or --data-parallel-start-rank)")
     return None
@@ -84,7 +83,10 @@ def _from_local_addresses(ctx: Context) -> NodeInfo | None:
 
 
 def _from_launcher(ctx: Context) -> NodeInfo | None:
-    env = ctx.env
+    try:
+        env = ctx.env
+    except ProbeFailed:  # an environment a snapshot did not record names no launcher rank
+        return None
     for name in LAUNCHER_RANK_VARS:
         value = env.get(name, "").strip()
         if value.isdecimal() and len(value) <= 9:

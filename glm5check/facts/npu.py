@@ -5,10 +5,11 @@ Which chips the plan uses: vLLM numbers the chips it can see 0..N-1 in the order
 selects and orders them; a node drives the first TP × DP-local of them. A chip's device number, used for
 `/dev/davinci<N>` and `hccn_tool -i <N>`, is its Phy-ID on A3 tables and its NPU id otherwise.
 
-Cross-node NPU ping: when `GLM5CHECK_PEER_NPU_IPS` (comma- or space-separated addresses, e.g. node 0's
-device IPs as listed under `npu_device_ips` in its JSON report) is set in the environment or exported by
-the serve script, each address is pinged with `hccn_tool -i <device> -ping -g address <ip>`: the i-th
-address from the i-th planned device (from the first one when there are more addresses than devices).
+Cross-node NPU ping: when `--peer-npu-ips` or its alias `GLM5CHECK_PEER_NPU_IPS` (comma- or
+space-separated addresses, e.g. node 0's device IPs as listed under `npu_device_ips` in its JSON report;
+the variable in the environment or exported by the serve script) gives addresses, each one is pinged
+with `hccn_tool -i <device> -ping -g address <ip>`: the i-th address from the i-th planned device (from
+the first one when there are more addresses than devices).
 """
 
 from __future__ import annotations
@@ -208,8 +209,14 @@ class PeerPing(NamedTuple):
     failure: str | None = None
 
 
+def split_addresses(text: str) -> tuple[str, ...]:
+    """The addresses of a comma- or space-separated list."""
+    return tuple(a for a in re.split(r"[,\s]+", text) if a)
+
+
 def peer_ips(ctx: Context) -> tuple[str, ...]:
-    return tuple(a for a in re.split(r"[,\s]+", ctx.env.get(PEER_IPS_VAR, "")) if a)
+    """--peer-npu-ips, else the GLM5CHECK_PEER_NPU_IPS variable."""
+    return ctx.options.peer_npu_ips or split_addresses(ctx.env.get(PEER_IPS_VAR, ""))
 
 
 def _ping(ctx: Context, tool: str, device: int, target: str) -> PeerPing:

@@ -41,6 +41,11 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+# The distributions whose commit the packages checks compare (`--expect NAME=SHA`).
+EXPECTABLE = ("vllm", "vllm-ascend", "transformers")
+COMMIT_RE = re.compile(r"[0-9a-f]{7,40}")
+
+
 @lru_cache(maxsize=1)
 def inspect_source() -> str:
     return package_text("glm5check.host", "pyinspect.py")
@@ -162,9 +167,7 @@ def _dist(record: dict[str, Any]) -> Dist:
         name_from_folder=bool(record.get("name_from_folder")),
         direct_url=direct_url if isinstance(direct_url, dict) else None,
         direct_url_error=record.get("direct_url_error")
-        or (
-            None if direct_url is None or isinstance(direct_url, dict) else "direct_url.json is not an object"
-        ),
+        or (None if direct_url is None or isinstance(direct_url, dict) else "direct_url.json is not an object"),
         requires=_tuple_of_str(record.get("requires")),
         entry_points=record.get("entry_points") if isinstance(record.get("entry_points"), str) else None,
     )
@@ -304,9 +307,7 @@ def _with(
     dirty: bool | None,
     checkout: Checkout | None,
 ) -> CommitEvidence:
-    return CommitEvidence(
-        base.name, base.dists, base.version, base.version_py, commit, source, dirty, checkout
-    )
+    return CommitEvidence(base.name, base.dists, base.version, base.version_py, commit, source, dirty, checkout)
 
 
 def vllm_install(ctx: Context) -> CommitEvidence:

@@ -7,16 +7,34 @@ file of the folder changed. Otherwise the folder is read again.
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from glm5check.engine.context import reported_fact
 from glm5check.errors import ProbeFailed
 from glm5check.facts.weights_digest import SCAN_KIND, scan_code, scan_from_json, scan_to_json
-from glm5check.facts.weights_scan import WeightsScan, scan_folder
+from glm5check.facts.weights_scan import (
+    INDEX_FILES,
+    JSON_CAP_BYTES,
+    QUANT_DESCRIPTION,
+    WeightsScan,
+    scan_folder,
+)
+from glm5check.host.base import Host
 from glm5check.knowledge import glm5
-from glm5check.knowledge.memfit import HCCL_DEFAULT_BUFFSIZE_MB, Assumptions, Fit, FitPlan, fit, hccl_buffsize_value
+from glm5check.knowledge.memfit import (
+    DRIVER_RESERVED_MB,
+    HCCL_DEFAULT_BUFFSIZE_MB,
+    Assumptions,
+    Fit,
+    FitPlan,
+    fit,
+    hccl_buffsize_value,
+    usable_hbm_mb,
+)
 from glm5check.util.units import MIB
 
 if TYPE_CHECKING:
@@ -24,11 +42,59 @@ if TYPE_CHECKING:
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 GENERATION_CONFIG = "generation_config.json"
+# What vLLM, vllm-ascend and transformers read at start-up besides the shards: the model and generation
+# configs, every tokenizer file transformers' tokenizer classes look for, the chat template, the
+# quantization description (vllm-ascend), the index; plus the model's own *.py under --trust-remote-code.
+SERVED_FILES = (
+    "config.json",
+    GENERATION_CONFIG,
+    *TOKENIZER_FILES,
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "chat_template.jinja",
+    "chat_template.json",
+    QUANT_DESCRIPTION,
+    *INDEX_FILES,
+)
 
 
 def model_dir(ctx: Context) -> str:
-    """Where the weights are: --model-dir, else the serve script's model path, else the profile's."""
-    return ctx.options.model_dir or ctx.launch.model_path or ctx.profile.model.path
+    """Where the weights are: --model-dir, else the launch command's model path, else the profile's."""
+    return ctx.model_dir
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    name: str
+    size: int | None = None
+    sha256: str | None = None  # of every byte
+    error: str | None = None
+
+
+def served_file_names(entries: tuple[str, ...]) -> list[str]:
+    """The files of a weights folder listing that a launch reads besides the shards."""
+    return sorted(e for e in entries if e in SERVED_FILES or e.endswith(".py"))
+
+
+def served_file_digests(host: Host, folder: str, entries: tuple[str, ...]) -> list[FileDigest]:
+    """The SHA-256 of every file a launch reads besides the shards (none is bigger than JSON_CAP_BYTES)."""
+    digests = []
+    for name in served_file_names(entries):
+        path = posixpath.join(folder, name)
+        info = host.stat(path)
+        if info.kind != "file" or info.size is None or info.size > JSON_CAP_BYTES:
+            why = info.error or (f"is a {info.kind}" if info.kind != "file" else "too big for a config file")
+            digests.append(FileDigest(name, info.size, error=why))
+            continue
+        read = host.read_bytes(path, 0, info.size)
+        if read.data is None:
+            digests.append(FileDigest(name, info.size, error=read.error or "unreadable"))
+        else:
+            digests.append(FileDigest(name, len(read.data), hashlib.sha256(read.data).hexdigest()))
+    return digests
 
 
 def scan_weights(ctx: Context) -> WeightsScan:
@@ -81,9 +147,10 @@ def fit_plan(ctx: Context, config: dict[str, Any] | None = None) -> FitPlan:
         max_model_len=plan.max_model_len,
         max_num_seqs=plan.max_num_seqs,
         gpu_memory_utilization=plan.gpu_memory_utilization,
-        hbm_bytes=hardware.hbm_mb_per_chip * MIB,
+        hbm_bytes=usable_hbm_mb(hardware.hbm_mb_per_chip) * MIB,
         mtp=plan.uses_mtp,
         num_hidden_layers=layers if isinstance(layers, int) and layers > 0 else 78,
+        hbm_origin=f"profile {ctx.profile.name}'s {hardware.hbm_mb_per_chip} MB",
     )
 
 
@@ -103,8 +170,8 @@ def builtin_tensors(weights: str, why: str) -> tuple[list[tuple[str, int]], str,
 
 
 def hbm_per_chip(ctx: Context) -> tuple[int | None, str]:
-    """The smallest HBM among the chips this node's plan uses, as npu-smi shows it (a 910B4 has 32 GB,
-    not the 64 GB of the profile); (None, why) when npu-smi gives no HBM column."""
+    """The usable HBM of the smallest chip this node's plan uses: npu-smi's total (a 910B4 has 32 GB, not
+    the 64 GB of the profile) less what the driver holds; (None, why) when npu-smi gives no HBM column."""
     from glm5check.facts.npu import chip_plan
 
     try:
@@ -114,7 +181,7 @@ def hbm_per_chip(ctx: Context) -> tuple[int | None, str]:
     sizes = [chip.hbm_total_mb for chip in planned if chip.hbm_total_mb]
     if not sizes:
         return None, "no HBM size from npu-smi"
-    return min(sizes) * MIB, f"npu-smi: {min(sizes)} MB on the smallest of {len(planned)} planned chip(s)"
+    return usable_hbm_mb(min(sizes)) * MIB, f"npu-smi's {min(sizes)} MB"
 
 
 def memory_fit(ctx: Context) -> Fit:
@@ -123,12 +190,14 @@ def memory_fit(ctx: Context) -> Fit:
     buffsize, origin = hccl_buffsize_mb(ctx)
     plan = fit_plan(ctx, config)
     hbm, hbm_origin = hbm_per_chip(ctx)
-    if hbm is None:
-        hbm_origin = f"profile {ctx.profile.name}: {ctx.profile.hardware.hbm_mb_per_chip} MB ({hbm_origin})"
-    result = fit(
-        tensors, replace(plan, hbm_bytes=hbm or plan.hbm_bytes), source, Assumptions(hccl_buffsize_mb=buffsize)
-    )
-    notes = [f"HCCL buffer size from {origin}", f"HBM per NPU from {hbm_origin}"]
+    why = "" if hbm is not None else f" ({hbm_origin})"
+    if hbm is not None:
+        plan = replace(plan, hbm_bytes=hbm, hbm_origin=hbm_origin)
+    result = fit(tensors, plan, source, Assumptions(hccl_buffsize_mb=buffsize))
+    notes = [
+        f"HCCL buffer size from {origin}",
+        f"usable HBM per NPU: {plan.hbm_origin} − {DRIVER_RESERVED_MB} MB the driver holds{why}",
+    ]
     return replace(result, assumptions=[*result.assumptions, *notes])
 
 

@@ -545,9 +545,11 @@ def _read_quant(
     """The quant description without its per-tensor entries, the shard tensors it lacks and how many
     were looked up. rot.safetensors (QuaRot) is not a model layer: vllm-ascend never looks it up."""
     source = _JsonSource(host, folder, QUANT_DESCRIPTION)
-    reader = DescriptionReader()
-    streamed = source.stream(reader.feed, hashed=False)
-    digest = None if streamed.error else reader.result()
+    digest = None
+    if all(s.has_header for s in shards if s.name != ROT_FILE):  # else it describes tensors no header names
+        reader = DescriptionReader()
+        streamed = source.stream(reader.feed, hashed=False)
+        digest = None if streamed.error else reader.result()
     looked_up = sum(s.tensor_count for s in shards if s.has_header and s.name != ROT_FILE)
     if digest is not None and _describes_all(digest, fold):
         header_dotless = {name for name, _ in fold.dotless}

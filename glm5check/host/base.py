@@ -63,6 +63,36 @@ class CommandResult(NamedTuple):
         return ""
 
 
+class CapturedRun(NamedTuple):
+    """A finished subprocess with its output as raw bytes: what the live runner captured, before decoding.
+    `stopped` is set when the caller's stop event ended it early (an interrupt), not its timeout."""
+
+    argv: tuple[str, ...]
+    exit_code: int | None = None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    timed_out: bool = False
+    not_found: bool = False
+    error: str | None = None
+    truncated: bool = False
+    timeout_s: float | None = None
+    stopped: bool = False
+
+    def decoded(self) -> CommandResult:
+        """The answer as checks see it: text decoded from UTF-8 with replacement."""
+        return CommandResult(
+            argv=self.argv,
+            exit_code=self.exit_code,
+            stdout=self.stdout.decode("utf-8", errors="replace"),
+            stderr=self.stderr.decode("utf-8", errors="replace"),
+            timed_out=self.timed_out,
+            not_found=self.not_found,
+            error=self.error,
+            truncated=self.truncated,
+            timeout_s=self.timeout_s,
+        )
+
+
 class FileRead(NamedTuple):
     path: str
     text: str | None = None

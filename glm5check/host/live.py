@@ -26,6 +26,7 @@ from glm5check.host.base import (
     OUTPUT_CAP_BYTES,
     Address,
     BytesRead,
+    CapturedRun,
     CommandResult,
     ConnectResult,
     DirListing,
@@ -45,6 +46,9 @@ from glm5check.host.scancache import ScanCache
 
 T = TypeVar("T")
 UNLIMITED = -1  # how Resources records an unlimited rlimit (None means unknown)
+
+
+_REAP_S = 5.0  # how long a killed child may take to be reaped
 
 
 class _TimedOut(Exception):
@@ -92,6 +96,84 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float, stop: threading.Event | None) -> str | None:
+    """Wait for the child: None when it exited, "timeout" at the deadline, "stopped" when stop is set."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout"
+        try:
+            proc.wait(timeout=remaining if stop is None else min(remaining, 0.1))
+            return None
+        except subprocess.TimeoutExpired:
+            if stop is not None and stop.is_set():
+                return "stopped"
+
+
+def run_process(
+    argv: Sequence[str],
+    timeout_s: float,
+    stdout_cap: int = OUTPUT_CAP_BYTES,
+    stderr_cap: int = OUTPUT_CAP_BYTES,
+    stop: threading.Event | None = None,
+) -> CapturedRun:
+    """Run argv (no shell, no stdin, C locale, its own session) and capture its output as bytes, at most
+    the caps (read on to the end so that the child never blocks). At the timeout, or when `stop` is set,
+    the whole process group is killed."""
+    argv_t = tuple(str(a) for a in argv)
+    try:
+        proc = subprocess.Popen(
+            argv_t,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=dict(os.environ, LC_ALL="C", LANG="C"),
+        )
+    except FileNotFoundError:
+        return CapturedRun(argv_t, not_found=True, timeout_s=timeout_s)
+    except OSError as exc:
+        return CapturedRun(argv_t, error=os_error_text(exc), timeout_s=timeout_s)
+    out, err = bytearray(), bytearray()
+    out_cut, err_cut = [False], [False]
+    readers = [
+        threading.Thread(target=_drain, args=(proc.stdout, out, stdout_cap, out_cut), daemon=True),
+        threading.Thread(target=_drain, args=(proc.stderr, err, stderr_cap, err_cut), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    ended = _wait(proc, timeout_s, stop)
+    if ended is not None:
+        _kill_group(proc.pid)
+    try:
+        proc.wait(timeout=_REAP_S)  # killed: reaped at once, unless stuck in the kernel (D state)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + 2.0
+    for reader in readers:
+        reader.join(max(0.0, deadline - time.monotonic()))
+    if any(reader.is_alive() for reader in readers):
+        # A grandchild still holds the pipes open after the tool exited: end the whole group.
+        _kill_group(proc.pid)
+        for reader in readers:
+            reader.join(1.0)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    return CapturedRun(
+        argv=argv_t,
+        exit_code=None if ended else proc.returncode,
+        stdout=bytes(out),
+        stderr=bytes(err),
+        timed_out=ended == "timeout",
+        error="stopped before it finished (interrupted)" if ended == "stopped" else None,
+        truncated=out_cut[0] or err_cut[0],
+        timeout_s=timeout_s,
+        stopped=ended == "stopped",
+    )
+
+
 class LiveHost:
     def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, cache_dir: str | None = None) -> None:
         self.timeout_s = timeout_s
@@ -109,58 +191,7 @@ class LiveHost:
 
     # -- commands ---------------------------------------------------------------------------------
     def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
-        argv_t = tuple(str(a) for a in argv)
-        timeout = self.timeout_s if timeout_s is None else timeout_s
-        child_env = dict(os.environ, LC_ALL="C", LANG="C")
-        try:
-            proc = subprocess.Popen(
-                argv_t,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                env=child_env,
-            )
-        except FileNotFoundError:
-            return CommandResult(argv_t, not_found=True, timeout_s=timeout)
-        except OSError as exc:
-            return CommandResult(argv_t, error=os_error_text(exc), timeout_s=timeout)
-        out, err = bytearray(), bytearray()
-        out_cut, err_cut = [False], [False]
-        readers = [
-            threading.Thread(target=_drain, args=(proc.stdout, out, OUTPUT_CAP_BYTES, out_cut), daemon=True),
-            threading.Thread(target=_drain, args=(proc.stderr, err, OUTPUT_CAP_BYTES, err_cut), daemon=True),
-        ]
-        for reader in readers:
-            reader.start()
-        timed_out = False
-        try:
-            exit_code: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc.pid)
-            proc.wait()
-            exit_code = None
-        deadline = time.monotonic() + 2.0
-        for reader in readers:
-            reader.join(max(0.0, deadline - time.monotonic()))
-        if any(reader.is_alive() for reader in readers):
-            # A grandchild still holds the pipes open after the tool exited: end the whole group.
-            _kill_group(proc.pid)
-            for reader in readers:
-                reader.join(1.0)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-        return CommandResult(
-            argv=argv_t,
-            exit_code=exit_code,
-            stdout=out.decode("utf-8", errors="replace"),
-            stderr=err.decode("utf-8", errors="replace"),
-            timed_out=timed_out,
-            truncated=out_cut[0] or err_cut[0],
-            timeout_s=timeout,
-        )
+        return run_process(argv, self.timeout_s if timeout_s is None else timeout_s).decoded()
 
     def which(self, name: str, extra_dirs: Sequence[str] = ()) -> str | None:
         found = shutil.which(name)
@@ -271,9 +302,7 @@ class LiveHost:
             if not conn.laddr or (not is_tcp and conn.raddr):
                 continue
             proto = ("tcp" if is_tcp else "udp") + ("6" if conn.family == socket.AF_INET6 else "")
-            sockets.append(
-                ListeningSocket(proto, conn.laddr.ip, conn.laddr.port, conn.pid, _process_name(conn.pid))
-            )
+            sockets.append(ListeningSocket(proto, conn.laddr.ip, conn.laddr.port, conn.pid, _process_name(conn.pid)))
         return tuple(sorted(set(sockets), key=lambda s: (s.port, s.protocol, s.address)))
 
     def _processes(self) -> tuple[Process, ...]:
@@ -342,9 +371,7 @@ class LiveHost:
             outcome = "unreachable" if unreachable else "error"
             return ConnectResult(address, port, outcome, exc.strerror or str(exc), elapsed())
 
-    def probe(
-        self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None
-    ) -> ProbeValue:
+    def probe(self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None) -> ProbeValue:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         try:
             return ProbeValue(kind, key, value=_bounded(func, timeout))

@@ -145,9 +145,7 @@ class RecordingHost:
             self.data.connects[(address, port)] = result
         return result
 
-    def probe(
-        self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None
-    ) -> ProbeValue:
+    def probe(self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None) -> ProbeValue:
         value = self.live.probe(kind, key, func, timeout_s)
         with self.data.lock:
             self.data.probes[(kind, key)] = value

@@ -1,17 +1,19 @@
 """The replay host: answers every question from a snapshot and never touches the machine.
 
-A question the snapshot has no answer for gets the answer of a machine that lacks the thing asked
-about (command not found, file missing, no interfaces), so hand-made snapshots stay small.
+A question the snapshot holds no answer for raises NotRecorded, the same way for every Host method: the
+check that needs the answer is a SKIP naming the question (a snapshot made by an older glm5check, or a
+plugin asking something new, is never judged on an invented answer). A snapshot made by hand records
+absence explicitly: a command with `not_found`, a file with error "missing", `which` with null.
 """
 
 from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from glm5check.errors import ProbeFailed
+from glm5check.errors import NotRecorded, ProbeFailed
 from glm5check.host.base import (
     DEFAULT_TIMEOUT_S,
     BytesRead,
@@ -31,8 +33,6 @@ from glm5check.host.base import (
 )
 from glm5check.host.snapshot import SnapshotData, digest_key
 
-NOT_RECORDED = "not recorded in the snapshot"
-
 
 def _covers_key(key: tuple[str, int, int], offset: int, length: int) -> bool:
     return key[1] <= offset and offset + length <= key[1] + key[2]
@@ -51,17 +51,21 @@ class ReplayHost:
 
     def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
         key = tuple(str(a) for a in argv)
-        return self.data.commands.get(key) or CommandResult(key, not_found=True)
+        return _answer(self.data.commands, key, f"the command `{' '.join(key)}`")
 
     def which(self, name: str, extra_dirs: Sequence[str] = ()) -> str | None:
-        return self.data.which.get(name)
+        return _answer(self.data.which, name, f"where {name} is installed")
 
     def read_file(self, path: str) -> FileRead:
-        return self.data.files.get(path) or FileRead(path, error="missing")
+        return _answer(self.data.files, path, f"the file {path}")
 
     def read_bytes(self, path: str, offset: int, length: int) -> BytesRead:
-        found = self.data.byte_reads.get((path, offset, length))
-        return found or self._part_of_recorded(path, offset, length) or BytesRead(path, offset, length, error="missing")
+        key = (path, offset, length)
+        if key not in self.data.byte_reads:
+            part = self._part_of_recorded(path, offset, length)
+            if part is not None:
+                return part
+        return _answer(self.data.byte_reads, key, f"{length} bytes at {offset} of {path}")
 
     def _part_of_recorded(self, path: str, offset: int, length: int) -> BytesRead | None:
         """A part of a longer recorded read of the same file (an older glm5check read a big index in one
@@ -79,19 +83,19 @@ class ReplayHost:
         return BytesRead(path, offset, length, data=whole.data[start : start + length], error=whole.error)
 
     def list_dir(self, path: str) -> DirListing:
-        return self.data.listings.get(path) or DirListing(path, error="missing")
+        return _answer(self.data.listings, path, f"the listing of {path}")
 
     def stat(self, path: str) -> StatInfo:
-        return self.data.stats.get(path) or StatInfo(path, error="missing")
+        return _answer(self.data.stats, path, f"stat {path}")
 
     def env(self) -> dict[str, str]:
-        return dict(self.data.env or {})
+        return dict(_recorded(self.data.env, "the environment"))
 
     def disk_usage(self, path: str) -> DiskUsage:
-        return self.data.disk_usage.get(path) or DiskUsage(path, error=NOT_RECORDED)
+        return _answer(self.data.disk_usage, path, f"the disk usage of {path}")
 
     def mounts(self) -> tuple[Mount, ...]:
-        return self.data.mounts or ()
+        return _recorded(self.data.mounts, "the mount table")
 
     def _failed(self, key: str) -> None:
         if key in self.data.system_errors:
@@ -99,33 +103,31 @@ class ReplayHost:
 
     def interfaces(self) -> tuple[Interface, ...]:
         self._failed("interfaces")
-        return self.data.interfaces or ()
+        return _recorded(self.data.interfaces, "the network interfaces")
 
     def listening_sockets(self) -> tuple[ListeningSocket, ...]:
         self._failed("sockets")
-        return self.data.sockets or ()
+        return _recorded(self.data.sockets, "the listening sockets")
 
     def processes(self) -> tuple[Process, ...]:
         self._failed("processes")
-        return self.data.processes or ()
+        return _recorded(self.data.processes, "the running processes")
 
     def resources(self) -> Resources:
         self._failed("resources")
-        return self.data.resources or Resources()
+        return _recorded(self.data.resources, "CPU, memory and open-files limits")
 
     def hostname(self) -> str:
-        return self.data.hostname or str(self.data.meta.get("hostname", "unknown"))
+        return _recorded(self.data.hostname or self.data.meta.get("hostname") or None, "the host name")
 
     def resolve(self, name: str) -> tuple[str, ...]:
-        return self.data.resolved.get(name, ())
+        return _answer(self.data.resolved, name, f"the addresses of {name}")
 
     def tcp_connect(self, address: str, port: int, timeout_s: float | None = None) -> ConnectResult:
-        return self.data.connects.get((address, port)) or ConnectResult(address, port, "error", NOT_RECORDED)
+        return _answer(self.data.connects, (address, port), f"a TCP connection to {address}:{port}")
 
-    def probe(
-        self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None
-    ) -> ProbeValue:
-        return self.data.probes.get((kind, key)) or ProbeValue(kind, key, error=NOT_RECORDED)
+    def probe(self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None) -> ProbeValue:
+        return _answer(self.data.probes, (kind, key), f"the {kind} probe of {key}")
 
     def recall(self, kind: str, subject: str, code: str) -> Any:
         """The snapshot's digest, only when its key is the one this code and the recorded inputs make: a
@@ -139,3 +141,21 @@ class ReplayHost:
         self, kind: str, subject: str, code: str, value: Any, recompute: Callable[[Host], Any] | None = None
     ) -> None:
         return None  # a replay changes nothing
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _answer(answers: Mapping[K, V], key: K, question: str) -> V:
+    """The recorded answer to a keyed question (None is an answer: `which` found nothing)."""
+    if key not in answers:
+        raise NotRecorded(question)
+    return answers[key]
+
+
+def _recorded(value: V | None, question: str) -> V:
+    """A whole-machine answer (environment, interfaces, …) the snapshot holds, or NotRecorded."""
+    if value is None:
+        raise NotRecorded(question)
+    return value

@@ -23,17 +23,19 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
 import tarfile
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from glm5check.errors import ConfigError
 from glm5check.host.base import (
@@ -114,47 +116,78 @@ def _slug(argv: tuple[str, ...]) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "_".join(words)).strip("_")[:60] or "command"
 
 
-def _dump(path: Path, value: Any, compact: bool = False) -> None:
+class _DirSink:
+    """Writes snapshot parts as files below a folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def put(self, name: str, content: bytes) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
+class _TarSink:
+    """Adds snapshot parts to an open tar archive under one top folder, straight from memory."""
+
+    def __init__(self, archive: tarfile.TarFile, folder: str) -> None:
+        self.archive, self.folder, self.mtime = archive, folder, int(time.time())
+
+    def put(self, name: str, content: bytes) -> None:
+        info = tarfile.TarInfo(f"{self.folder}/{name}")
+        info.size, info.mtime, info.mode = len(content), self.mtime, 0o644
+        self.archive.addfile(info, io.BytesIO(content))
+
+
+_Sink = _DirSink | _TarSink
+
+
+def _dump(sink: _Sink, name: str, value: Any, compact: bool = False) -> None:
     """JSON a person can read (indented), or compact for what a replay reads whole (the digests)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
-    path.write_text(json.dumps(value, sort_keys=True, ensure_ascii=False, **layout) + "\n", encoding="utf-8")
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, **layout) + "\n"
+    sink.put(name, text.encode("utf-8"))
+
+
+def _file_copy_name(path: str) -> str:
+    return "files/" + path.lstrip("/")
 
 
 def _file_copy_path(root: Path, path: str) -> Path:
-    return root / "files" / path.lstrip("/")
+    return root / _file_copy_name(path)
 
 
 def write_snapshot(data: SnapshotData, target: str | Path) -> Path:
     """Write the snapshot as a directory, or as a .tar.gz when target ends with .tar.gz / .tgz."""
     target = Path(target)
-    if target.name.endswith((".tar.gz", ".tgz")):
-        with tempfile.TemporaryDirectory(prefix="glm5check-snap-") as tmp:
-            folder = Path(tmp) / target.name.split(".t")[0]
-            _write_dir(data, folder)
-            try:
-                with tarfile.open(target, "w:gz") as archive:
-                    archive.add(folder, arcname=folder.name)
-            except OSError as exc:
-                raise SnapshotError(f"cannot write {target}: {exc.strerror or exc}") from None
-        return target
     try:
-        _write_dir(data, target)
+        if target.name.endswith((".tar.gz", ".tgz")):
+            with target.open("wb") as stream:
+                write_snapshot_archive(data, stream, target.name.split(".t")[0])
+        else:
+            _write_parts(data, _DirSink(target))
     except OSError as exc:
         raise SnapshotError(f"cannot write {target}: {exc.strerror or exc}") from None
     return target
 
 
-def _write_dir(data: SnapshotData, root: Path) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    _dump(root / "snapshot.json", {"schema": SNAPSHOT_SCHEMA, **data.meta})
+def write_snapshot_archive(data: SnapshotData, stream: BinaryIO, folder: str = "snapshot") -> None:
+    """Stream the snapshot as a .tar.gz (one top folder) to a binary stream, e.g. standard output; nothing
+    is written to disk on the way."""
+    with tarfile.open(fileobj=stream, mode="w|gz") as archive:
+        _write_parts(data, _TarSink(archive, folder))
+
+
+def _write_parts(data: SnapshotData, sink: _Sink) -> None:
+    _dump(sink, "snapshot.json", {"schema": SNAPSHOT_SCHEMA, **data.meta})
     if data.report is not None:
-        _dump(root / "report.json", data.report)
-    _write_commands(data, root)
-    _write_files(data, root)
-    stored = _write_bytes(data, root)
-    _write_digests(data, root, stored)
-    system = root / "system"
+        _dump(sink, "report.json", data.report)
+    _write_commands(data, sink)
+    _write_files(data, sink)
+    stored = _write_bytes(data, sink)
+    _write_digests(data, sink, stored)
     singles: dict[str, Any] = {
         "env": data.env,
         "mounts": _listed(data.mounts),
@@ -166,7 +199,7 @@ def _write_dir(data: SnapshotData, root: Path) -> None:
     }
     for name, value in singles.items():
         if value is not None:
-            _dump(system / f"{name}.json", value)
+            _dump(sink, f"system/{name}.json", value)
     keyed: dict[str, Any] = {
         "which": data.which,
         "listdir": {k: plain(v) for k, v in data.listings.items()},
@@ -178,12 +211,12 @@ def _write_dir(data: SnapshotData, root: Path) -> None:
     }
     for name, value in keyed.items():
         if value:
-            _dump(system / f"{name}.json", value)
+            _dump(sink, f"system/{name}.json", value)
     by_kind: dict[str, dict[str, Any]] = {}
     for (kind, key), value in data.probes.items():
         by_kind.setdefault(kind, {})[key] = {"value": value.value, "error": value.error, "timed_out": value.timed_out}
     for kind, values in by_kind.items():
-        _dump(root / "probes" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values)
+        _dump(sink, f"probes/{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values)
 
 
 def plain(answer: Any) -> Any:
@@ -200,7 +233,7 @@ def _listed(items: tuple[Any, ...] | None) -> list[dict[str, Any]] | None:
     return None if items is None else [plain(item) for item in items]
 
 
-def _write_commands(data: SnapshotData, root: Path) -> None:
+def _write_commands(data: SnapshotData, sink: _Sink) -> None:
     if not data.commands:
         return
     index = []
@@ -212,24 +245,21 @@ def _write_commands(data: SnapshotData, root: Path) -> None:
             entry[stream] = None
             if text:
                 name = f"{stem}.{suffix}"
-                (root / "commands").mkdir(parents=True, exist_ok=True)
-                (root / "commands" / name).write_text(text, encoding="utf-8")
+                sink.put(f"commands/{name}", text.encode("utf-8"))
                 entry[stream] = name
         index.append(entry)
-    _dump(root / "commands" / "index.json", index)
+    _dump(sink, "commands/index.json", index)
 
 
-def _write_files(data: SnapshotData, root: Path) -> None:
+def _write_files(data: SnapshotData, sink: _Sink) -> None:
     if not data.files:
         return
     index = {}
     for path, read in sorted(data.files.items()):
         index[path] = {"error": read.error, "truncated": read.truncated}
         if read.text is not None:
-            copy = _file_copy_path(root, path)
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_text(read.text, encoding="utf-8")
-    _dump(root / "files" / "index.json", index)
+            sink.put(_file_copy_name(path), read.text.encode("utf-8"))
+    _dump(sink, "files/index.json", index)
 
 
 def _stored_form(data: bytes) -> tuple[str, bytes]:
@@ -241,7 +271,7 @@ def _stored_form(data: bytes) -> tuple[str, bytes]:
     return ".bin", data
 
 
-def _write_bytes(data: SnapshotData, root: Path) -> dict[tuple[str, int, int], str]:
+def _write_bytes(data: SnapshotData, sink: _Sink) -> dict[tuple[str, int, int], str]:
     """Write the byte reads; the sha256 of each one's stored bytes (for digest keys)."""
     stored_sha: dict[tuple[str, int, int], str] = {}
     if not data.byte_reads:
@@ -252,16 +282,15 @@ def _write_bytes(data: SnapshotData, root: Path) -> dict[tuple[str, int, int], s
         if read.data is not None:
             suffix, payload = _stored_form(read.data)
             name = f"{number:04d}{suffix}"
-            (root / "bytes").mkdir(parents=True, exist_ok=True)
-            (root / "bytes" / name).write_bytes(payload)
+            sink.put(f"bytes/{name}", payload)
             entry["data"] = name
             stored_sha[(path, offset, length)] = hashlib.sha256(payload).hexdigest()
         index.append(entry)
-    _dump(root / "bytes" / "index.json", index)
+    _dump(sink, "bytes/index.json", index)
     return stored_sha
 
 
-def _write_digests(data: SnapshotData, root: Path, stored_sha: dict[tuple[str, int, int], str]) -> None:
+def _write_digests(data: SnapshotData, sink: _Sink, stored_sha: dict[tuple[str, int, int], str]) -> None:
     by_kind: dict[str, dict[str, Any]] = {}
     for (kind, subject), digest in sorted(data.digests.items()):
         key = digest.key
@@ -269,7 +298,7 @@ def _write_digests(data: SnapshotData, root: Path, stored_sha: dict[tuple[str, i
             key = _key(digest.code, inputs_digest(data, subject, stored_sha.get))
         by_kind.setdefault(kind, {})[subject] = {"key": key, "value": digest.value}
     for kind, values in by_kind.items():
-        _dump(root / "digests" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values, compact=True)
+        _dump(sink, f"digests/{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values, compact=True)
 
 
 # -- digest keys ---------------------------------------------------------------------------------------
@@ -320,6 +349,26 @@ def digest_key(data: SnapshotData, subject: str, code: str) -> str:
 
 
 # -- reading -----------------------------------------------------------------------------------------
+
+MAX_ARCHIVE_MEMBERS = 100_000
+
+
+def archive_report(data: bytes, cap: int) -> str:
+    """The report.json of a snapshot .tar.gz held in memory (as `snapshot -o -` streams it), at most cap
+    bytes, read without extracting anything; SnapshotError when the bytes are not such an archive."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for count, member in enumerate(archive):
+                if count >= MAX_ARCHIVE_MEMBERS:
+                    raise SnapshotError(f"more than {MAX_ARCHIVE_MEMBERS} members before report.json")
+                if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/report.json"):
+                    if member.size > cap:
+                        raise SnapshotError(f"its report.json is larger than {cap >> 20} MiB")
+                    handle = archive.extractfile(member)
+                    return (handle.read(cap) if handle else b"").decode("utf-8", errors="replace")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise SnapshotError((str(exc).splitlines() or [type(exc).__name__])[0] or "not a .tar.gz") from None
+    raise SnapshotError("no report.json in it")
 
 
 def _part(path: Path) -> bytes:
@@ -434,8 +483,9 @@ def _read_dir(root: Path) -> SnapshotData:
     for probe_file in sorted((root / "probes").glob("*.json")) if (root / "probes").is_dir() else []:
         for key, entry in _load(probe_file, {}).items():
             kind = probe_file.stem
-            data.probes[(kind, key)] = ProbeValue(kind, key, entry.get("value"), entry.get("error"),
-                                                  bool(entry.get("timed_out")))
+            data.probes[(kind, key)] = ProbeValue(
+                kind, key, entry.get("value"), entry.get("error"), bool(entry.get("timed_out"))
+            )
     return data
 
 
@@ -495,6 +545,9 @@ class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
         except SnapshotError as exc:  # a part damaged after the snapshot was opened
             return BytesRead(*key, error=str(exc))
 
+    def __contains__(self, key: object) -> bool:  # without loading the blob, as Mapping's would
+        return key in self.loaded or key in self.entries
+
     def __setitem__(self, key: tuple[str, int, int], value: BytesRead) -> None:
         self.loaded[key] = value
 
@@ -549,8 +602,9 @@ class SnapshotWriter:
             hostname=hostname,
         )
 
-    def command(self, argv: Sequence[str], stdout: str = "", stderr: str = "", exit_code: int | None = 0,
-                **flags: Any) -> None:
+    def command(
+        self, argv: Sequence[str], stdout: str = "", stderr: str = "", exit_code: int | None = 0, **flags: Any
+    ) -> None:
         key = tuple(argv)
         self.data.commands[key] = CommandResult(key, exit_code, stdout, stderr, **flags)
 

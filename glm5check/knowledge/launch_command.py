@@ -1,18 +1,20 @@
-"""The real launch command: `--serve-script FILE` / `--serve-cmd "vllm serve …"` turned into a plan.
+"""The real launch command: `--serve-script FILE` / `--serve-cmd "vllm serve …"` as vLLM will read it.
 
-`read_serve` reads the script (never runs it), finds its `vllm serve MODEL` command, and overrides the
-profile's serve plan with every flag the command sets (SPEC: its flags and exports override the
-profile). `sources` says, per plan field, whether the value is the profile's or which script line set
-it; `problems` lists what could not be read: unresolved variables, values vLLM would reject, flags the
-pinned vllm does not know (with a did-you-mean), flags given twice. The `serve.args` check reports
-them; this module only reads.
+`read_serve` reads the script (never runs it), finds its `vllm serve MODEL` command and records every
+plan field the command gives (`given`, with the script line in `sources`); without a script or command
+the profile's plan is the launch command (`profile_launch`). What the command leaves out takes vLLM's
+default, not the profile's: glm5check.knowledge.plan resolves the effective plan. Flag values computed
+at run time (`--data-parallel-address $local_ip`) are kept in `runtime_flags`, for the facts layer to
+evaluate on this host. `problems` lists what vLLM would reject: values, flags the pinned vllm does not
+know (with a did-you-mean), flags given twice. The `serve.args` check reports them; this module only
+reads.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from glm5check.errors import ConfigError
@@ -20,14 +22,12 @@ from glm5check.knowledge import vllm_flags
 from glm5check.knowledge.profiles import Profile, ServePlan
 from glm5check.parsers.launch_script import (
     ParsedScript,
+    RuntimeValue,
     Word,
     parse_command,
     parse_script,
     show,
-    unresolved_names,
 )
-
-MAX_SCRIPT_BYTES = 1 << 20
 
 # Plan fields and the flag that sets each (the flag's kind decides how its value is read).
 FIELD_FLAGS: dict[str, str] = {
@@ -72,29 +72,6 @@ _INT_FIELDS = frozenset(
 _HUMAN_INT_FIELDS = frozenset({"max_model_len", "max_num_batched_tokens"})
 _JSON_FIELDS = frozenset({"speculative_config", "compilation_config", "additional_config"})
 
-# What vLLM uses when a flag is absent, for the plan fields where that default is fixed (the others
-# are derived at start-up from the model or the hardware). Used to warn about flags a script omits.
-VLLM_DEFAULTS: dict[str, Any] = {
-    "tensor_parallel_size": 1,
-    "data_parallel_size": 1,
-    "data_parallel_size_local": None,
-    "data_parallel_start_rank": None,
-    "data_parallel_address": None,
-    "data_parallel_rpc_port": None,
-    "port": 8000,
-    "headless": False,
-    "enable_expert_parallel": False,
-    "trust_remote_code": False,
-    "quantization": None,
-    "gpu_memory_utilization": 0.9,
-    "enable_chunked_prefill": None,
-    "enable_prefix_caching": None,
-    "async_scheduling": False,
-    "speculative_config": None,
-    "compilation_config": None,
-    "additional_config": None,
-}
-
 
 class ServeInputError(ConfigError):
     """The serve script cannot be read or holds no `vllm serve` command (exit code 2)."""
@@ -120,20 +97,30 @@ class ServeFlag:
     value: str | None
     line: int
     written: str
-    unresolved: tuple[str, ...] = ()  # variables in the value the script does not set
+    unresolved: tuple[str, ...] = ()  # unknown parts of the value: it is computed at run time
+    runtime: RuntimeValue | None = None  # the value as the script computes it, when unresolved
 
 
 @dataclass(frozen=True)
 class ServeInput:
-    plan: ServePlan
+    """The launch command as read: the plan fields it gives (`given`, each with its source), its
+    environment, and what only the running shell knows (`runtime`, `runtime_flags`, `sourced`)."""
+
+    given: dict[str, Any]
+    sources: dict[str, str]  # where each given field comes from: "script line 29", "profile", …
     env: dict[str, str]
     model_path: str | None
-    sources: dict[str, str]
     problems: tuple[ServeProblem, ...]
     origin: str = "profile"  # the script path, "--serve-cmd" or "profile"
     flags: tuple[ServeFlag, ...] = ()
     env_sources: dict[str, str] = field(default_factory=dict)
-    unknown_env: tuple[str, ...] = ()  # exported, but to a value only the running shell would know
+    unknown_env: tuple[str, ...] = ()  # exported, but to a value only the running shell knows
+    runtime: dict[str, RuntimeValue] = field(default_factory=dict)  # script variables set at run time
+    variables: dict[str, str] = field(default_factory=dict)  # every variable the script assigns, resolved
+    runtime_flags: dict[str, RuntimeValue] = field(default_factory=dict)  # plan field (or "model") -> value
+    sourced: tuple[tuple[str, int], ...] = ()  # (file, line) of each `source FILE`
+    model_source: str = "profile"
+    where: str = "profile"  # how a line of this command is named: "script line", "--serve-cmd line"
 
     @property
     def from_script(self) -> bool:
@@ -145,69 +132,72 @@ class ServeInput:
 
 
 def profile_launch(profile: Profile) -> ServeInput:
-    """The profile's own launch command: its plan, every value from the profile, no exports."""
-    sources = {f.name: "profile" for f in fields(ServePlan)}
-    return ServeInput(profile.serve, {}, profile.model.path, sources, ())
+    """The profile's own launch command: every serve value the profile sets, no exports."""
+    given = {f.name: getattr(profile.serve, f.name) for f in fields(ServePlan)}
+    given = {name: value for name, value in given.items() if value is not None}
+    return ServeInput(given, dict.fromkeys(given, "profile"), {}, profile.model.path, ())
 
 
 def read_serve(
-    profile: Profile, script_path: str | None = None, command: str | None = None, script_text: str | None = None
+    profile: Profile,
+    script_text: str | None = None,
+    command: str | None = None,
+    script_name: str = "serve script",
+    replayed: bool = False,
 ) -> ServeInput:
-    """The plan and environment of the real launch command, over the profile's; raises ServeInputError.
-    script_text, when given, is the script's text already read (script_path then only names it)."""
-    if script_path is not None and command is not None:
+    """The real launch command (a script's text, named script_name, or a command line; `replayed` when
+    it comes from a snapshot); without either the profile's; raises ServeInputError. Reading the script
+    is the caller's job."""
+    if script_text is not None and command is not None:
         raise ServeInputError("give either --serve-script or --serve-cmd, not both")
-    if script_path is None and command is None:
+    if script_text is None and command is None:
         return profile_launch(profile)
-    if script_path is not None:
-        text = _read_script(script_path) if script_text is None else script_text
-        parsed, origin, where = parse_script(text), script_path, "serve script line"
+    if script_text is not None:
+        parsed, origin, where = parse_script(script_text), script_name, "script line"
     else:
         parsed, origin, where = parse_command(command or ""), "--serve-cmd", "--serve-cmd line"
+    where = f"replayed {where}" if replayed else where
     if parsed.command is None:
         detail = next((p.message for p in parsed.problems if p.kind == "syntax"), "")
         raise ServeInputError(f"{origin}: no `vllm serve` command found" + (f" ({detail})" if detail else ""))
-    return _build(profile, parsed, origin, where)
+    return _build(parsed, origin, where)
 
 
-def _read_script(path: str) -> str:
-    """The script's text: a regular file of at most MAX_SCRIPT_BYTES (a FIFO would block the read)."""
-    from glm5check.host.inputs import InputError, read_input_text
-
-    try:
-        return read_input_text(path, "serve script", MAX_SCRIPT_BYTES)
-    except InputError as exc:
-        raise ServeInputError(str(exc)) from None
-
-
-def _build(profile: Profile, parsed: ParsedScript, origin: str, where: str) -> ServeInput:
+def _build(parsed: ParsedScript, origin: str, where: str) -> ServeInput:
     assert parsed.command is not None
     problems = [ServeProblem(p.kind, p.message, p.line) for p in parsed.problems]
-    model_path, flags = _split_flags(parsed.command.words, problems)
-    changes, sources = _plan_changes(flags, problems, where)
-    if "--model" in {f.flag for f in flags}:
-        model_path = next(f.value for f in reversed(flags) if f.flag == "--model")
-    plan = replace(profile.serve, **changes)
-    all_sources = {f.name: sources.get(f.name, "profile") for f in fields(ServePlan)}
+    model, flags = _split_flags(parsed.command.words, problems)
+    given, sources, runtime_flags = _plan_values(flags, problems, where)
+    model_flag = next((f for f in reversed(flags) if f.flag == "--model"), None)
+    if model_flag is not None:
+        model = model_flag
+    if model is not None and model.runtime is not None:
+        runtime_flags["model"] = model.runtime
     env_sources = {name: f"{where} {line}" for name, line in parsed.export_lines.items()}
     for name in parsed.command.env:
         env_sources[name] = f"{where} {parsed.command.line}"
     return ServeInput(
-        plan=plan,
+        given=given,
+        sources=sources,
         env=dict(parsed.exports),
-        model_path=model_path,
-        sources=all_sources,
+        model_path=model.value if model else None,
         problems=tuple(problems),
         origin=origin,
         flags=tuple(flags),
         env_sources=env_sources,
         unknown_env=parsed.unknown_exports,
+        runtime=dict(parsed.runtime),
+        variables=dict(parsed.variables),
+        runtime_flags=runtime_flags,
+        sourced=parsed.sourced,
+        model_source=f"{where} {model.line}" if model else "absent",
+        where=where,
     )
 
 
-def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple[str | None, list[ServeFlag]]:
+def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple[ServeFlag | None, list[ServeFlag]]:
     """argparse's reading of the command: the positional model, then flags with their values."""
-    model: str | None = None
+    model: ServeFlag | None = None
     flags: list[ServeFlag] = []
     index = 0
     while index < len(words):
@@ -216,8 +206,7 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
         text = word.text
         if not text.startswith("-") or _is_number(text):
             if model is None:
-                model = show(text)
-                _report_unresolved(word, "the model path", problems)
+                model = _flag("model", [word], word, text)
             else:
                 problems.append(
                     ServeProblem(
@@ -242,23 +231,13 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
                     suggestion,
                 )
             )
-        value: str | None = inline
-        unresolved = unresolved_names(inline or "")
-        if unresolved:
-            _report_unresolved(word, written, problems)
+        taken: list[Word] = []
         if inline is None and kind in ("value", "optional", "list", None):
-            taken = words[index : _value_end(words, index, kind)]
+            taken = list(words[index : _value_end(words, index, kind)])
             index += len(taken)
-            for item in taken:
-                _report_unresolved(item, written, problems)
-            unresolved = tuple(name for item in taken for name in item.unresolved)
-            if taken:
-                value = " ".join(item.text for item in taken)
-            elif kind == "value":
+            if not taken and kind == "value":
                 problems.append(
-                    ServeProblem(
-                        "invalid-value", f"line {word.line}: {written} needs a value", word.line, flag
-                    )
+                    ServeProblem("invalid-value", f"line {word.line}: {written} needs a value", word.line, flag)
                 )
         elif inline is not None and kind in ("bool", "switch", "negated"):
             problems.append(
@@ -269,9 +248,19 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
                     flag,
                 )
             )
-        flags.append(ServeFlag(flag, None if value is None else show(value), word.line, written, unresolved))
+        raw = " ".join(item.text for item in taken) if taken else inline
+        flags.append(_flag(flag, taken or [word], word, raw, written))
     _report_duplicates(flags, problems)
     return model, flags
+
+
+def _flag(flag: str, value_words: list[Word], word: Word, raw: str | None, written: str | None = None) -> ServeFlag:
+    """One flag (or the model, flag "model"): its value as shown, and how the script computes it when
+    part of it is only known at run time."""
+    unresolved = tuple(name for item in value_words for name in item.unresolved) if raw is not None else ()
+    runtime = RuntimeValue(raw, value_words[0].line) if unresolved and raw is not None else None
+    value = None if raw is None else show(raw)
+    return ServeFlag(flag, value, word.line, written or flag, unresolved, runtime)
 
 
 def _value_end(words: tuple[Word, ...], start: int, kind: str | None) -> int:
@@ -305,20 +294,6 @@ def _is_number(text: str) -> bool:
     return re.fullmatch(r"-\d+(\.\d+)?", text) is not None
 
 
-def _report_unresolved(word: Word, what: str, problems: list[ServeProblem]) -> None:
-    for name in word.unresolved:
-        label = name if name.startswith(("$", "`")) else "$" + name
-        problems.append(
-            ServeProblem(
-                "unresolved",
-                f"line {word.line}: {what} uses {label}, which the script "
-                "does not set; its value is not known before launch",
-                word.line,
-                what,
-            )
-        )
-
-
 def _report_duplicates(flags: list[ServeFlag], problems: list[ServeProblem]) -> None:
     seen: dict[str, ServeFlag] = {}
     for item in flags:
@@ -345,18 +320,24 @@ def _toggle_base(flag: str) -> str:
 # Flag values -> plan fields.
 
 
-def _plan_changes(
+def _plan_values(
     flags: list[ServeFlag], problems: list[ServeProblem], where: str
-) -> tuple[dict[str, Any], dict[str, str]]:
+) -> tuple[dict[str, Any], dict[str, str], dict[str, RuntimeValue]]:
+    """The plan fields the flags give, where each comes from, and those computed at run time."""
     changes: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    runtime: dict[str, RuntimeValue] = {}
     for item in flags:
         base, dot, key = item.flag.partition(".")
         name = FLAG_FIELDS.get(_toggle_base(base))
         if name is None:
             continue
-        if item.unresolved:
-            continue  # already reported; the profile's value stays
+        if item.runtime is not None:
+            runtime[name] = item.runtime  # its value on this host is the facts layer's to find
+            changes.pop(name, None)
+            sources[name] = f"{where} {item.line}"
+            continue
+        runtime.pop(name, None)
         if dot:
             value = _dotted(changes.get(name), key, item)
         elif item.flag.startswith("--no-"):
@@ -373,7 +354,15 @@ def _plan_changes(
         _check_speculative(changes["speculative_config"], sources["speculative_config"], problems)
     if "compilation_config" in changes:
         _check_compilation(changes["compilation_config"], sources["compilation_config"], problems)
-    return changes, sources
+    return changes, {name: sources[name] for name in changes}, runtime
+
+
+def convert_value(name: str, text: str) -> Any:
+    """A plan field's value from its text as vLLM would read it (a run-time value evaluated on this
+    host), or None when vLLM would reject it."""
+    problems: list[ServeProblem] = []
+    value = _convert(name, ServeFlag(FIELD_FLAGS.get(name, name), text, 0, FIELD_FLAGS.get(name, name)), problems)
+    return None if value is _INVALID else value
 
 
 _INVALID = object()
@@ -384,9 +373,7 @@ def _convert(name: str, item: ServeFlag, problems: list[ServeProblem]) -> Any:
 
     def invalid(reason: str) -> object:
         problems.append(
-            ServeProblem(
-                "invalid-value", f"line {item.line}: {item.written} {text!r}: {reason}", item.line, item.flag
-            )
+            ServeProblem("invalid-value", f"line {item.line}: {item.written} {text!r}: {reason}", item.line, item.flag)
         )
         return _INVALID
 
@@ -470,8 +457,7 @@ def _check_speculative(spec: dict[str, Any], source: str, problems: list[ServePr
         problems.append(
             ServeProblem(
                 "invalid-value",
-                f"{source}: --speculative-config num_speculative_tokens "
-                f"{tokens!r} must be a whole number above 0",
+                f"{source}: --speculative-config num_speculative_tokens {tokens!r} must be a whole number above 0",
                 _line(source),
                 "--speculative-config",
             )

@@ -1,16 +1,25 @@
 """The memory-fit model: does one rank's share of GLM-5 plus a reserve leave room for the KV cache?
 
 Per rank (one NPU), following how vLLM / vllm-ascend place this model (reference/glm5-model/FACTS.md §4):
-- routed experts (`mlp.experts.N.*`) are split over EP = TP × DP with --enable-expert-parallel, else
-  over TP (vLLM then splits them over TP × DP too, so this is the cautious upper bound);
+- routed experts (`mlp.experts.N.*`) are split over TP × DP ranks either way: whole experts over
+  EP = TP × DP with --enable-expert-parallel, else every expert tensor-parallel over TP × DP (vLLM
+  flattens TP across DP for the MoE layers: `FusedMoEParallelConfig.make` and `flatten_tp_across_dp`,
+  vllm/model_executor/layers/fused_moe/config.py in vllm 0.16.0; vllm-ascend's w4a8 MoE loader splits
+  the same way, vllm_ascend/quantization/w4a8.py@ff3a50d);
 - q_b_proj, kv_b_proj, o_proj, the dense MLPs, the shared experts, the embeddings and LM heads are
   split over TP;
 - everything else (q_a_proj, kv_a_proj_with_mqa, the DSA indexer, norms, the router, eh_proj) is
   replicated on every rank;
 - the MTP layer (model.layers.<num_hidden_layers>) is loaded only when speculative decoding uses it.
-The budget is HBM × gpu_memory_utilization; from it go the weights and a reserve (activations at
+The budget is vllm-ascend's: `NPUWorker.determine_available_memory` (vllm_ascend/worker/worker.py:302
+@ff3a50d) gives the KV cache `total_npu_memory × gpu_memory_utilization − peak`, where total_npu_memory
+is what `torch.npu.mem_get_info()` reports (npu-smi's HBM less what the driver holds: 60.96 GiB on a
+64 GB chip) and peak is the profiled peak of torch (weights and activations) plus every allocation
+outside torch on the chip (HCCL buffers, the CANN runtime, and any other process's HBM). Here: the
+usable capacity × gpu_memory_utilization, less the weights and a reserve (activations at
 max_num_batched_tokens, HCCL buffers, runtime overhead — assumptions, all printed and overridable);
 what is left is the KV cache: 1408 bytes per token per layer (+1 layer for MTP), a full copy per TP rank.
+HBM another process holds is judged by npu.hbm against this same budget.
 """
 
 from __future__ import annotations
@@ -28,6 +37,21 @@ KV_BYTES_PER_TOKEN_LAYER = (512 + 64 + 128) * 2
 KV_BLOCK_TOKENS = 128
 # HCCL's documented default when HCCL_BUFFSIZE is unset (MB per buffer).
 HCCL_DEFAULT_BUFFSIZE_MB = 200
+# HBM the driver and firmware keep out of torch_npu's sight: npu-smi shows 65536 MB on a 64 GB chip,
+# torch_npu's total is 60.96 GiB (62423 MiB) on 910B chips: "NPU out of memory … (NPU 3; 60.96 GiB total
+# capacity …)" (vllm-ascend#2378, 2 × Atlas 800 A2) and "Free memory on device (27.18/60.96 GiB)"
+# (vllm-ascend#8621, 910B); A3 dies show 61.27 GiB (sglang#29838), so 910B's figure is the cautious one.
+DRIVER_RESERVED_MB = 65536 - 62423
+
+
+def at_most(count: float) -> str:
+    """A count of sequences rounded down to one decimal (1.96 is not "2.0" of 2)."""
+    return f"{math.floor(count * 10) / 10:.1f}"
+
+
+def usable_hbm_mb(total_mb: int) -> int:
+    """The HBM vLLM sees on a chip (torch_npu's total) from the total npu-smi shows."""
+    return max(total_mb - DRIVER_RESERVED_MB, 0)
 
 
 def hccl_buffsize_value(raw: str) -> int | None:
@@ -77,9 +101,10 @@ class FitPlan:
     max_model_len: int
     max_num_seqs: int
     gpu_memory_utilization: float
-    hbm_bytes: int
+    hbm_bytes: int  # usable HBM of one NPU: torch_npu's total, npu-smi's less DRIVER_RESERVED_MB
     mtp: bool
     num_hidden_layers: int = 78
+    hbm_origin: str = ""  # where hbm_bytes came from, for the messages
 
     @property
     def ep(self) -> int:
@@ -87,7 +112,8 @@ class FitPlan:
 
     @property
     def expert_split(self) -> int:
-        return self.ep if self.expert_parallel else self.tp
+        """Ranks the routed experts are split over: TP × DP with or without expert parallelism."""
+        return self.tp * self.dp
 
 
 @dataclass(frozen=True)
@@ -134,6 +160,7 @@ class Fit:
     hccl_bytes: int
     runtime_bytes: int
     assumptions: list[str] = field(default_factory=list)
+    held_bytes: int = 0  # HBM another process holds on the chip: vllm-ascend counts it in the peak
 
     @property
     def reserve_bytes(self) -> int:
@@ -145,7 +172,7 @@ class Fit:
 
     @property
     def kv_budget_bytes(self) -> int:
-        return self.budget_bytes - self.weights.per_rank - self.reserve_bytes
+        return self.budget_bytes - self.weights.per_rank - self.reserve_bytes - self.held_bytes
 
     @property
     def kv_layers(self) -> int:
@@ -174,16 +201,24 @@ class Fit:
             return "warn"
         return "pass"
 
+    def budget_text(self) -> str:
+        """`57.9 GiB budget (0.95 × 60.96 GiB usable: npu-smi's 65536 MB − 3113 MB the driver holds)`."""
+        plan = self.plan
+        origin = f": {plan.hbm_origin} − {DRIVER_RESERVED_MB} MB the driver holds" if plan.hbm_origin else ""
+        usable = f"{plan.hbm_bytes / GIB:.2f} GiB usable{origin}"
+        return f"{self.budget_bytes / GIB:.1f} GiB budget ({plan.gpu_memory_utilization} × {usable})"
+
     def summary(self) -> str:
         """One line with the numbers, whatever the verdict."""
         w, r = self.weights.per_rank / GIB, self.reserve_bytes / GIB
-        head = f"per rank {w:.1f} GiB weights + {r:.1f} GiB reserve of {self.budget_bytes / GIB:.1f} GiB budget"
+        held = f" + {self.held_bytes / GIB:.1f} GiB held by another process" if self.held_bytes else ""
+        head = f"per rank {w:.1f} GiB weights + {r:.1f} GiB reserve{held} of {self.budget_text()}"
         if self.kv_budget_bytes <= 0:
             return f"{head}: over by {-self.kv_budget_bytes / GIB:.1f} GiB, no room for a KV cache"
         # Worded without "tokens =" or "-token": the report's secret redaction would mask what follows.
         return (
             f"{head}; KV {self.kv_budget_bytes / GIB:.1f} GiB holds {self.kv_tokens // 1000}k tokens, "
-            f"{self.full_sequences:.1f} sequences of {self.plan.max_model_len} at once "
+            f"{at_most(self.full_sequences)} sequences of {self.plan.max_model_len} at once "
             f"({self.plan.max_num_seqs} requested)"
         )
 
@@ -192,7 +227,7 @@ class Fit:
         if self.weights.per_rank >= self.plan.hbm_bytes:
             return (
                 f"RuntimeError: NPU out of memory (while loading the weights: {self.weights.per_rank / GIB:.1f} "
-                f"GiB per rank > {self.plan.hbm_bytes / GIB:.0f} GiB of HBM)"
+                f"GiB per rank > {self.plan.hbm_bytes / GIB:.2f} GiB total capacity)"
             )
         if self.kv_budget_bytes <= 0:
             return (
@@ -235,6 +270,8 @@ class Fit:
                 "runtime_overhead": self.runtime_bytes,
             },
             "budget_bytes": self.budget_bytes,
+            "usable_hbm_bytes": self.plan.hbm_bytes,
+            "held_by_others_bytes": self.held_bytes,
             "kv_budget_bytes": self.kv_budget_bytes,
             "kv_bytes_per_token": self.kv_bytes_per_token,
             "kv_layers": self.kv_layers,
@@ -246,9 +283,7 @@ class Fit:
         }
 
 
-def fit(
-    tensors: Iterable[tuple[str, int]], plan: FitPlan, source: str, assumptions: Assumptions | None = None
-) -> Fit:
+def fit(tensors: Iterable[tuple[str, int]], plan: FitPlan, source: str, assumptions: Assumptions | None = None) -> Fit:
     assumptions = assumptions or Assumptions()
     weights = weights_per_rank(tensors, plan, source)
     hccl = assumptions.hccl_buffsize_mb * MIB * 2 * assumptions.groups_for(plan)

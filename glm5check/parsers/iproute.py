@@ -38,11 +38,7 @@ class RouteLookup(NamedTuple):
 
     def describe(self) -> str:
         """`dev enp189s0f0 src 10.0.0.2 via 10.0.0.254` (the parts that are known)."""
-        parts = [
-            f"{key} {value}"
-            for key, value in (("dev", self.dev), ("src", self.src), ("via", self.via))
-            if value
-        ]
+        parts = [f"{key} {value}" for key, value in (("dev", self.dev), ("src", self.src), ("via", self.via)) if value]
         return " ".join(parts) if parts else "no route"
 
 

@@ -10,10 +10,13 @@ What is understood, exactly as bash would read it:
 - the first `vllm serve MODEL --flag …` command (also behind `exec`, `nohup`, `env`, `time`), or
   `python -m vllm.entrypoints.openai.api_server …`.
 
-Everything else is reported, not guessed: a variable the script does not set (it would come from the
-caller's environment), command substitution `$(…)` and backticks, `${NAME:-…}` style operators,
-positional parameters, `source`d files, control flow (`if`, `for`, functions: lines are read top to
-bottom), unterminated quotes. Nothing here evaluates script text; the parser never raises.
+Values only the running shell knows are kept as written, never guessed: a variable the script does not
+set (it comes from the caller's environment), command substitution `$(…)` and backticks, `${NAME:-…}`
+style operators, positional parameters. A variable assigned such a value is a `RuntimeValue` (its
+template and the line that computes it), so that a check can say "set at run time by line N" and judge
+what it gives on this host. `source`d files are listed (their variables are set at run time too);
+control flow (`if`, `for`, functions: lines are read top to bottom) and unterminated quotes are reported.
+Nothing here evaluates script text; the parser never raises.
 """
 
 from __future__ import annotations
@@ -72,7 +75,25 @@ class ScriptProblem(NamedTuple):
     name: str | None = None
 
 
-class Word(NamedTuple):
+@dataclass(frozen=True)
+class RuntimeValue:
+    """A value computed when the script runs. `template` is the value with each unknown part marked
+    (`template_parts` splits it; `show` writes it back as in the script); `line` computes it."""
+
+    template: str
+    line: int
+
+    @property
+    def text(self) -> str:
+        return show(self.template)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return unresolved_names(self.template)
+
+
+@dataclass(frozen=True)
+class Word:
     """One word of the `vllm serve` command after expansion; `unresolved` names what could not be."""
 
     text: str
@@ -95,6 +116,9 @@ class ParsedScript(NamedTuple):
     command: ServeCommand | None
     problems: tuple[ScriptProblem, ...]
     unknown_exports: tuple[str, ...] = ()  # exported with a value that cannot be known statically
+    # Every variable whose value is computed at run time (exported or not: an export may copy it).
+    runtime: dict[str, RuntimeValue] = field(default_factory=dict)
+    sourced: tuple[tuple[str, int], ...] = ()  # (file, line) of each `source FILE` / `. FILE`
 
 
 @dataclass
@@ -201,9 +225,7 @@ class _Splitter:
             i += 1
         if quote:
             self.problems.append(
-                ScriptProblem(
-                    "syntax", f"the {quote} quote opened on line {quote_line} is never closed", quote_line
-                )
+                ScriptProblem("syntax", f"the {quote} quote opened on line {quote_line} is never closed", quote_line)
             )
         self._flush()
         return self.statements
@@ -374,6 +396,9 @@ class _Reader:
         self.problems: list[ScriptProblem] = []
         self.command: ServeCommand | None = None
         self.unresolved_exports: set[str] = set()
+        self.runtime: dict[str, RuntimeValue] = {}
+        self.command_runtime: set[str] = set()  # `A=$(…) vllm serve`: set at run time for the command only
+        self.sourced: list[tuple[str, int]] = []
         self._warned_control = False
 
     def read(self, statements: list[_Statement]) -> None:
@@ -382,9 +407,7 @@ class _Reader:
             words, error = _words(statement, expansion)
             first_line = statement.raw_lines[0][1]
             if error:
-                self.problems.append(
-                    ScriptProblem("syntax", f"line {first_line}: {error.lower()}", first_line)
-                )
+                self.problems.append(ScriptProblem("syntax", f"line {first_line}: {error.lower()}", first_line))
                 continue
             if words:
                 self._statement(words, first_line)
@@ -408,24 +431,15 @@ class _Reader:
                 self.variables.pop(word.text, None)
                 self.exported.discard(word.text)
         elif head in ("source", "."):
-            target = rest[1].text if len(rest) > 1 else ""
-            self.problems.append(
-                ScriptProblem(
-                    "unsupported",
-                    f"line {line}: `{head} {target}` is not followed; variables it "
-                    "exports are not known to glm5check",
-                    line,
-                    target or None,
-                )
-            )
+            target = show(rest[1].text) if len(rest) > 1 else ""
+            self.sourced.append((target, line))
         elif head in _CONTROL_WORDS:
             if not self._warned_control:
                 self._warned_control = True
                 self.problems.append(
                     ScriptProblem(
                         "unsupported",
-                        f"line {line}: `{head}` (control flow) is not followed; every "
-                        "line is read once, top to bottom",
+                        f"line {line}: `{head}` (control flow) is not followed; every line is read once, top to bottom",
                         line,
                         head,
                     )
@@ -437,12 +451,14 @@ class _Reader:
         value = _assignment(word.text)[1]  # type: ignore[index]
         if word.unresolved:
             self.variables.pop(name, None)
-            self._report_unresolved(word, name)
+            self.runtime[name] = RuntimeValue(value, word.line)
             if export or name in self.exported:
                 self.unresolved_exports.add(name)
                 self.exported.add(name)
+                self.export_lines[name] = word.line
             return
         self.variables[name] = value
+        self.runtime.pop(name, None)
         self.unresolved_exports.discard(name)
         if export:
             self.exported.add(name)
@@ -460,14 +476,9 @@ class _Reader:
                 self.exported.add(word.text)
                 if word.text in self.variables:
                     self.export_lines.setdefault(word.text, word.line)
-
-    def _report_unresolved(self, word: Word, target: str) -> None:
-        for name in word.unresolved:
-            self.problems.append(
-                ScriptProblem(
-                    "unresolved", f"line {word.line}: {target} uses {_describe(name)}", word.line, name
-                )
-            )
+                elif word.text in self.runtime:
+                    self.unresolved_exports.add(word.text)
+                    self.export_lines.setdefault(word.text, word.line)
 
     def _maybe_serve(self, words: list[Word], prefix: dict[str, Word], line: int) -> None:
         found = _find_serve(words)
@@ -478,8 +489,7 @@ class _Reader:
             self.problems.append(
                 ScriptProblem(
                     "duplicate",
-                    f"line {line}: a second `{program}` command; only the first "
-                    f"(line {self.command.line}) is read",
+                    f"line {line}: a second `{program}` command; only the first (line {self.command.line}) is read",
                     line,
                 )
             )
@@ -491,23 +501,28 @@ class _Reader:
             if assignment:
                 assignments[assignment[0]] = word
         for name, word in assignments.items():
+            value = _assignment(word.text)[1]  # type: ignore[index]
             if word.unresolved:
-                self._report_unresolved(word, name)
+                self.runtime[name] = RuntimeValue(value, word.line)
+                self.command_runtime.add(name)
             else:
-                env[name] = _assignment(word.text)[1]  # type: ignore[index]
+                env[name] = value
         self.command = ServeCommand(line, program, tuple(args), env)
 
     def result(self) -> ParsedScript:
         exports = {name: self.variables[name] for name in sorted(self.exported) if name in self.variables}
         if self.command:
             exports.update(self.command.env)
+        unknown = (self.unresolved_exports & self.exported) | self.command_runtime
         return ParsedScript(
             variables=dict(self.variables),
             exports=exports,
-            export_lines={name: line for name, line in self.export_lines.items() if name in exports},
+            export_lines={name: line for name, line in self.export_lines.items() if name in set(exports) | unknown},
             command=self.command,
             problems=tuple(self.problems),
-            unknown_exports=tuple(sorted((self.unresolved_exports & self.exported) - set(exports))),
+            unknown_exports=tuple(sorted(unknown - set(exports))),
+            runtime=dict(self.runtime),
+            sourced=tuple(self.sourced),
         )
 
 
@@ -537,12 +552,19 @@ def _find_serve(words: list[Word]) -> tuple[str, list[Word], list[Word]] | None:
     return None
 
 
-def _describe(name: str) -> str:
-    if name.startswith(("$(", "`")):
-        return f"command substitution {name[:60]} (not run)"
-    if name.startswith("${") or name.startswith("$"):
-        return f"{name} (not expanded)"
-    return f"${name}, which the script does not set (it would come from the caller's environment)"
+def template_parts(template: str) -> list[tuple[bool, str]]:
+    """A runtime template as (unknown?, text) pieces: literal text, or the name of an unknown part
+    (a variable name, `$(…)`, `${NAME:-…}`, `$1`)."""
+    pieces: list[tuple[bool, str]] = []
+    last = 0
+    for match in _UNRESOLVED.finditer(template):
+        if match.start() > last:
+            pieces.append((False, template[last : match.start()]))
+        pieces.append((True, match.group(1)))
+        last = match.end()
+    if last < len(template):
+        pieces.append((False, template[last:]))
+    return pieces
 
 
 def unresolved_names(text: str) -> tuple[str, ...]:
@@ -552,9 +574,7 @@ def unresolved_names(text: str) -> tuple[str, ...]:
 
 def show(text: str) -> str:
     """A word's text for messages: unresolved expansions written back as `$NAME`."""
-    return _UNRESOLVED.sub(
-        lambda m: m.group(1) if m.group(1).startswith(("$", "`")) else "$" + m.group(1), text
-    )
+    return _UNRESOLVED.sub(lambda m: m.group(1) if m.group(1).startswith(("$", "`")) else "$" + m.group(1), text)
 
 
 def parse_script(text: str) -> ParsedScript:

@@ -1,11 +1,13 @@
 """Parsers for `npu-smi info` and its `-l`, `-m` and `-t <type>` outputs.
 
 `npu-smi info` prints a box table whose columns changed across driver generations (21.x to 26.x), chips
-(910A, 910B1-B4, A3 `Ascend910` with two chips per NPU, 310/310B/310P without an HBM column) and pastes
-(trailing spaces, `...` elisions, damaged borders). The parser reads it row by row and by content, not by
-character positions: cells are split on `|`, "used / total" pairs are found by pattern, and which pair is
-HBM comes from the header. Every function here is pure and never raises; what it cannot read is None and
-the line is listed in `unread`.
+(910A, 910B1-B4, A3 `Ascend910` with two chips per NPU, 310/310B/310P without an HBM column, Ascend 950
+with separate `NPU ID` and `Name` columns) and pastes (trailing spaces, `...` elisions, damaged borders).
+The parser reads it row by row and by content, not by character positions: cells are split on `|`,
+"used / total" pairs are found by pattern, and the header rows say which layout the rows follow. A header
+row of no known layout is refused (`unknown_header`, no chips) instead of being read with shifted columns.
+Every function here is pure and never raises; what it cannot read is None and the line is listed in
+`unread`.
 """
 
 from __future__ import annotations
@@ -63,10 +65,12 @@ class NpuSmiInfo(NamedTuple):
     unread: tuple[str, ...] = ()
     error_code: int | None = None  # DCMI return code (-8005, -8020) when npu-smi printed no table
     error: str | None = None  # the error line npu-smi printed instead of a table
+    # A table header row of no layout glm5check knows: the table is refused (no chips), never guessed at.
+    unknown_header: str | None = None
 
     @property
     def is_table(self) -> bool:
-        return bool(self.chips) or self.tool_version is not None
+        return bool(self.chips) or self.tool_version is not None or self.unknown_header is not None
 
 
 # -- the main table ----------------------------------------------------------------------------------
@@ -108,19 +112,50 @@ def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in inner.split("|")]
 
 
+# The header rows npu-smi prints, each as its cells with runs of spaces collapsed and joined by "|"
+# (fixtures/npu-smi-info/, fixtures/SOURCES.md). "v1": the NPU id and chip name share the first column and
+# the second row starts with the chip index (A2, A3 with Phy-ID, 310/310P with Device, 21.x-26.x);
+# "950": npu-smi 25.x on Ascend 950 prints separate `NPU ID` and `Name` columns, no chip column, and the
+# second row's id cells are empty. Any other header is refused rather than read with shifted columns.
+_TOP_HEADERS = {
+    "v1": re.compile(r"NPU Name\|Health\|Power\(W\) Temp\(C\)(?: Hugepages-Usage\(page\))?"),
+    "950": re.compile(r"NPU ID\|Name\|Health\|Power\(W\) Temp\(C\) Hugepages-Usage\(page\)"),
+}
+_SECOND_HEADERS = {
+    "v1": re.compile(
+        r"Chip(?: (?P<second>Phy-ID|Device))?\|Bus-Id\|AICore\(%\)"
+        r"(?P<memory> Memory-Usage\(MB\))?(?P<hbm> HBM-Usage\(MB\))?"
+    ),
+    "950": re.compile(r"\|\|Bus-Id\|NPU Util\(%\)(?P<memory> Memory-Usage\(MB\))(?P<hbm> HBM-Usage\(MB\))"),
+}
+_PROCESS_HEADER = re.compile(
+    r"NPU (?P<ids>Chip|ID)\|Process id\|Process name\|Process memory\((?P<unit>MB|B)\)"
+    r"(?P<container>\|Process id in container)?"
+)
+
+
 @dataclass
 class _Layout:
-    """What the header rows said about the columns."""
+    """What the header rows said about the columns of the chip table."""
 
-    seen: bool = False
+    family: str  # "v1" or "950"
+    complete: bool = False  # the second header row was read too
     second_id: str | None = None  # "phy_id" (A3), "device" (310/310P) or None
     has_memory: bool = True
     has_hbm: bool = True
 
 
+@dataclass(frozen=True)
+class _ProcessLayout:
+    with_chip: bool  # "NPU Chip" (two ids) or "NPU ID" (one)
+    bytes_unit: bool  # "Process memory(B)" (23.0.rc1) instead of MB
+    container: bool  # 26.x "Process id in container"
+
+
 @dataclass
 class _State:
-    layout: _Layout = field(default_factory=_Layout)
+    layout: _Layout | None = None
+    processes_layout: _ProcessLayout | None = None
     in_processes: bool = False
     pending: dict[str, object] | None = None  # the NPU row waiting for its chip row
     chips: list[NpuChip] = field(default_factory=list)
@@ -131,68 +166,98 @@ class _State:
     driver_version: str | None = None
     has_process_table: bool = False
     elided: bool = False
+    unknown_header: str | None = None
 
 
-def _read_header(cells: list[str], state: _State) -> bool:
-    joined = " ".join(cells)
-    if "Process id" in joined or "Process name" in joined:
+def _header_key(cells: list[str]) -> str:
+    return "|".join(" ".join(cell.split()) for cell in cells)
+
+
+def _is_data_row(cells: list[str], state: _State) -> bool:
+    """Every data row starts with a number (NPU id, chip index), except the second row of a chip on the
+    950 layout, whose id cells are empty and whose third cell is the Bus-Id value (or NA)."""
+    first = next((cell for cell in cells if cell), "")
+    if first[:1].isdecimal():
+        return True
+    layout = state.layout
+    return bool(
+        layout and layout.family == "950" and len(cells) > 2 and not cells[0] and not cells[1] and cells[2] != "Bus-Id"
+    )
+
+
+def _read_header(line: str, cells: list[str], state: _State) -> None:
+    key = _header_key(cells)
+    process = _PROCESS_HEADER.fullmatch(key)
+    if process:
         _flush(state)
-        state.in_processes = True
-        state.has_process_table = True
-        return True
-    if "Health" in joined and "Name" in joined:
-        state.layout.seen = True
-        return True
-    if "Bus-Id" in joined:
-        first = cells[0].split()
-        state.layout.second_id = {"Phy-ID": "phy_id", "Device": "device"}.get(
-            first[1] if len(first) > 1 else ""
+        state.in_processes = state.has_process_table = True
+        state.processes_layout = _ProcessLayout(
+            process["ids"] == "Chip", process["unit"] == "B", process["container"] is not None
         )
-        state.layout.has_hbm = "HBM" in joined
-        state.layout.has_memory = "Memory-Usage" in joined
-        state.layout.seen = True
-        return True
-    return False
+        return
+    family = next((name for name, pattern in _TOP_HEADERS.items() if pattern.fullmatch(key)), None)
+    if family is not None:
+        _flush(state)
+        state.layout, state.in_processes = _Layout(family), False
+        return
+    second = _SECOND_HEADERS[state.layout.family].fullmatch(key) if state.layout else None
+    if second is None or state.layout is None:
+        state.unknown_header = state.unknown_header or line.strip()
+        return
+    groups = second.groupdict()
+    state.layout.second_id = {"Phy-ID": "phy_id", "Device": "device"}.get(groups.get("second") or "")
+    state.layout.has_memory = groups["memory"] is not None
+    state.layout.has_hbm = groups["hbm"] is not None
+    state.layout.complete = True
 
 
-def _npu_row(cells: list[str]) -> dict[str, object] | None:
-    """The first row of a chip: `| 0     910B1 | OK | 88.4  46  0 / 0 |`; None when it is not one."""
-    if len(cells) < 2:
-        return None
-    words = cells[0].split()
+def _npu_row(cells: list[str], layout: _Layout) -> dict[str, object] | None:
+    """The first row of a chip: `| 0     910B1 | OK | 88.4  46  0 / 0 |` (v1) or
+    `| 0      | Ascend950PR      | OK            | 195.6  56  0 / 0 |` (950); None when it is not one."""
+    if layout.family == "950":
+        if len(cells) < 3 or _int(cells[0]) is None:
+            return None
+        words, health_words, rest = [cells[0], *cells[1].split()], cells[2].split(), cells[3:4]
+    else:
+        words, health_words, rest = cells[0].split(), cells[1].split() if len(cells) > 1 else [], cells[2:3]
     npu = _int(words[0]) if words else None
     if npu is None:
         return None
     name = " ".join(words[1:]) or None
     redacted = name is not None and set(name.lower()) == {"x"}  # "xxx" in vendor docs: not a chip name
-    health_words = cells[1].split()
     health = health_words[0] if len(health_words) == 1 else None
     if health is not None and (_BUS_ID_RE.match(health) or health == "NA" or ":" in health):
         return None  # the Bus-Id column: a chip row
     if health is None and (name is None or name.isdecimal()):
         return None  # "0  0" with no health: a chip row (chip + phy-id / device)
     row: dict[str, object] = {"npu": npu, "name": None if redacted else name, "health": health}
-    if len(cells) >= 3:
-        values = _PAIR_RE.sub(" ", cells[2]).split()
+    if rest:
+        values = _PAIR_RE.sub(" ", rest[0]).split()
         row["power_w"] = _float(values[0]) if values else None
         row["temp_c"] = _int(values[1]) if len(values) > 1 else None
     return row
 
 
 def _chip_fields(cells: list[str], layout: _Layout) -> dict[str, object] | None:
-    """The second row of a chip: `| 0  [phy-id] | 0000:C1:00.0 | 0  0 / 0  4175 / 65536 |`."""
-    ids = _ints(cells[0].split())
+    """The second row of a chip: `| 0  [phy-id] | 0000:C1:00.0 | 0  0 / 0  4175 / 65536 |` (v1) or
+    `|        |                  | 0000:61:00.0  | 0  0 / 0  5239 / 131072 |` (950: one chip per NPU)."""
+    if layout.family == "950":
+        ids: list[int] | None = [0] if len(cells) > 2 and not cells[0] and not cells[1] else None
+        cells = cells[2:]
+    else:
+        ids = _ints(cells[0].split())
+        cells = cells[1:]
     if not ids or len(ids) > 2:
         return None
     fields: dict[str, object] = {"chip": ids[0]}
     if len(ids) == 2 and layout.second_id:
         fields[layout.second_id] = ids[1]
-    bus = cells[1].split()[0] if len(cells) > 1 and cells[1].split() else None
+    bus = cells[0].split()[0] if cells and cells[0].split() else None
     fields["bus_id"] = bus if bus and _BUS_ID_RE.match(bus) else None
-    if len(cells) < 3:
+    if len(cells) < 2:
         return fields
-    pairs = [(_int(u), _int(t)) for u, t in _PAIR_RE.findall(cells[2])]
-    rest = _PAIR_RE.sub(" ", cells[2]).split()
+    pairs = [(_int(u), _int(t)) for u, t in _PAIR_RE.findall(cells[1])]
+    rest = _PAIR_RE.sub(" ", cells[1]).split()
     fields["aicore_pct"] = _int(rest[0]) if rest else None
     names: list[str] = []
     if layout.has_memory:
@@ -214,12 +279,16 @@ def _flush(state: _State) -> None:
 
 
 def _read_device_row(line: str, cells: list[str], state: _State) -> None:
-    row = _npu_row(cells)
+    layout = state.layout
+    if layout is None or not layout.complete:  # no header read: the columns are not known
+        state.unread.append(line)
+        return
+    row = _npu_row(cells, layout)
     if row is not None:
         _flush(state)
         state.pending = row
         return
-    chip = _chip_fields(cells, state.layout) if state.pending is not None else None
+    chip = _chip_fields(cells, layout) if state.pending is not None else None
     if chip is None or state.pending is None:
         state.unread.append(line)
         return
@@ -228,13 +297,9 @@ def _read_device_row(line: str, cells: list[str], state: _State) -> None:
 
 
 def _read_process_row(line: str, cells: list[str], state: _State) -> None:
-    idle = _NO_PROCESS_RE.search(line)
-    idle_npu = _int(idle.group(1)) if idle else None
-    if idle_npu is not None:
-        state.idle.append(idle_npu)
-        return
+    layout = state.processes_layout
     ids = _ints(cells[0].split())
-    if len(cells) < 4 or ids is None or len(ids) != 2:
+    if layout is None or len(cells) < 4 or ids is None or len(ids) != (2 if layout.with_chip else 1):
         state.unread.append(line)
         return
     pid = _int(cells[1])
@@ -245,11 +310,11 @@ def _read_process_row(line: str, cells: list[str], state: _State) -> None:
     state.processes.append(
         NpuProcess(
             npu=ids[0],
-            chip=ids[1],
+            chip=ids[1] if layout.with_chip else None,
             pid=pid,
             name=cells[2] or None,
-            memory_mb=memory,
-            container_pid=(cells[4] or None) if len(cells) > 4 else None,
+            memory_mb=memory // (1 << 20) if layout.bytes_unit and memory is not None else memory,
+            container_pid=(cells[4] or None) if layout.container and len(cells) > 4 else None,
         )
     )
 
@@ -270,13 +335,20 @@ def _read_line(raw: str, state: _State) -> None:
         state.elided = True
         state.unread.append(line)
         return
+    idle = _NO_PROCESS_RE.search(line)
+    idle_npu = _int(idle.group(1)) if idle else None
+    if idle_npu is not None:
+        state.idle.append(idle_npu)
+        return
     if not line.lstrip().startswith("|"):
         state.unread.append(line)
         return
     cells = _cells(line)
-    if _read_header(cells, state):
-        return
-    if state.in_processes:
+    if not _is_data_row(cells, state):
+        _read_header(line, cells, state)
+    elif state.unknown_header is not None:
+        state.unread.append(line)  # rows under a header glm5check does not know are not guessed at
+    elif state.in_processes:
         _read_process_row(line, cells, state)
     else:
         _read_device_row(line, cells, state)
@@ -291,11 +363,7 @@ def dcmi_error(text: str) -> tuple[int | None, str] | None:
     for line in text.splitlines():
         stripped = line.strip()
         lowered = stripped.lower()
-        if (
-            "command not found" in lowered
-            or "no such file" in lowered
-            or lowered.startswith("error parameter")
-        ):
+        if "command not found" in lowered or "no such file" in lowered or lowered.startswith("error parameter"):
             return None, stripped
         if lowered.startswith("invalid") or "failed" in lowered:
             return None, stripped
@@ -310,16 +378,19 @@ def parse_info(text: str) -> NpuSmiInfo:
     for raw in text.splitlines():
         _read_line(raw, state)
     _flush(state)
+    refused = state.unknown_header is not None
+    layout = state.layout
     info = NpuSmiInfo(
-        chips=tuple(state.chips),
-        processes=tuple(state.processes),
+        chips=() if refused else tuple(state.chips),
+        processes=() if refused else tuple(state.processes),
         idle_npus=tuple(state.idle),
         tool_version=state.tool_version,
         driver_version=state.driver_version,
-        has_hbm_column=state.layout.has_hbm if state.layout.seen else None,
+        has_hbm_column=layout.has_hbm if layout is not None and layout.complete else None,
         has_process_table=state.has_process_table,
         elided=state.elided,
         unread=tuple(state.unread),
+        unknown_header=state.unknown_header,
     )
     if not info.is_table:
         error = dcmi_error(text)
@@ -411,11 +482,13 @@ class ChipMapping(NamedTuple):
     chip: int | None
     logic_id: int | None
     name: str | None
+    phy_id: int | None = None  # A3 and Ascend 950 print a `Chip Phy-ID` column
 
 
 class MappingTable(NamedTuple):
     rows: tuple[ChipMapping, ...] = ()
     unread: tuple[str, ...] = ()
+    unknown_header: str | None = None  # a header of no known layout: its rows are not read
 
     @property
     def npu_chips(self) -> tuple[ChipMapping, ...]:
@@ -423,19 +496,48 @@ class MappingTable(NamedTuple):
         return tuple(row for row in self.rows if row.logic_id is not None)
 
 
+# `npu-smi info -m` headers (npu-smi prints them with %-30s columns): A2/310 four columns, A3 adds
+# `Chip Phy-ID`, Ascend 950 has `Slot ID` and no logic id (fixtures/SOURCES.md).
+_MAPPING_HEADERS = (
+    ("NPU ID", "Chip ID", "Chip Logic ID", "Chip Name"),
+    ("NPU ID", "Chip ID", "Chip Logic ID", "Chip Phy-ID", "Chip Name"),
+    ("NPU ID", "Slot ID", "Chip ID", "Chip Phy-ID", "Chip Name"),
+)
+
+
+def _mapping_row(columns: tuple[str, ...], line: str) -> ChipMapping | None:
+    values = re.split(r"\s{2,}|\t", line.strip(), maxsplit=len(columns) - 1)
+    if len(values) != len(columns) or _int(values[0]) is None:
+        return None
+    named = dict(zip(columns, values))
+    return ChipMapping(
+        _int(named["NPU ID"]),
+        _int(named["Chip ID"]),
+        _int(named.get("Chip Logic ID", named["Chip ID"])),
+        _known(named["Chip Name"]),
+        _int(named.get("Chip Phy-ID")),
+    )
+
+
 def parse_mapping(text: str) -> MappingTable:
     if not isinstance(text, str):
         return MappingTable()
+    columns: tuple[str, ...] | None = None
     rows: list[ChipMapping] = []
     unread: list[str] = []
     for line in text.splitlines():
-        if not line.strip() or line.strip().startswith("NPU ID"):
+        if not line.strip():
             continue
-        columns = re.split(r"\s{2,}|\t", line.strip(), maxsplit=3)
-        if len(columns) != 4 or _int(columns[0]) is None:
+        if line.strip().startswith("NPU ID"):
+            columns = tuple(re.split(r"\s{2,}|\t", line.strip()))
+            if columns not in _MAPPING_HEADERS:
+                return MappingTable(tuple(rows), tuple(unread), line.strip())
+            continue
+        row = _mapping_row(columns, line) if columns else None
+        if row is None:
             unread.append(line)
-            continue
-        rows.append(ChipMapping(_int(columns[0]), _int(columns[1]), _int(columns[2]), _known(columns[3])))
+        else:
+            rows.append(row)
     return MappingTable(tuple(rows), tuple(unread))
 
 
@@ -546,9 +648,7 @@ def parse_health(text: str) -> HealthInfo:
     return HealthInfo(
         status=_known(kv.first("Health Status")),
         error_codes=tuple(codes.split()) if codes else (),
-        error_information=tuple(ln.strip() for ln in information.splitlines() if ln.strip())
-        if information
-        else (),
+        error_information=tuple(ln.strip() for ln in information.splitlines() if ln.strip()) if information else (),
         unread=kv.unread,
     )
 

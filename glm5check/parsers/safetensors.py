@@ -200,7 +200,15 @@ def parse_header(header: bytes, file_size: int | None = None) -> SafetensorsHead
     data_bytes = (ends[-1] if ends else 0) if tiled else _check_layout(names, starts, ends, problems)
     truncated_by = _check_size(PREFIX_BYTES + length + data_bytes, file_size, problems)
     return SafetensorsHeader(
-        length, tuple(names), tuple(dtypes), tuple(shapes), starts, ends, metadata, tuple(problems), data_bytes,
+        length,
+        tuple(names),
+        tuple(dtypes),
+        tuple(shapes),
+        starts,
+        ends,
+        metadata,
+        tuple(problems),
+        data_bytes,
         truncated_by=truncated_by,
     )
 

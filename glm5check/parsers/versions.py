@@ -101,10 +101,7 @@ def target_problem(version: ScmVersion, expected_target: str | None) -> str | No
             f"{version.text} has no .{expected_target} target suffix: built without "
             f"VLLM_TARGET_DEVICE={expected_target} (for the default CUDA target)"
         )
-    return (
-        f"built for target .{version.target}, not .{expected_target} "
-        f"(VLLM_TARGET_DEVICE={expected_target})"
-    )
+    return f"built for target .{version.target}, not .{expected_target} (VLLM_TARGET_DEVICE={expected_target})"
 
 
 class ScmVerdict(NamedTuple):
@@ -118,15 +115,19 @@ def judge_scm_version(version: ScmVersion, pin: str, expected_target: str | None
     problems: list[tuple[str, str]] = []
     if version.commit is None:
         problems.append(
-            ("no-commit", f"{version.text} carries no git commit (+g<hash>): a release, tag or wheel build, "
-             f"not commit {pin[:9]}")
+            (
+                "no-commit",
+                f"{version.text} carries no git commit (+g<hash>): a release, tag or wheel build, not commit {pin[:9]}",
+            )
         )
     elif not commits_agree(version.commit, pin):
         problems.append(("other-commit", f"built from commit {version.commit}, but the pin is {pin}"))
     if version.dirty_date:
         problems.append(
-            ("dirty", f"built from a tree with uncommitted changes (.d{version.dirty_date}), "
-             "not exactly the pinned commit")
+            (
+                "dirty",
+                f"built from a tree with uncommitted changes (.d{version.dirty_date}), not exactly the pinned commit",
+            )
         )
     target = target_problem(version, expected_target)
     if target and version.commit is not None:

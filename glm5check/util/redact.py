@@ -19,8 +19,9 @@ REDACTED = "<redacted>"
 # Values shorter than this are not masked by value elsewhere ("1", "true" would wreck every text).
 MIN_REMEMBERED_LENGTH = 6
 
+# "TOKENS" counts tokens (max_num_batched_tokens, VLLM_MAX_TOKENS): not a secret.
 _SECRET_NAME = lazy(
-    r"TOKEN|SECRET|PASSW(OR)?D|PASSPHRASE|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|API_?KEY|ACCESS_?KEY|"
+    r"TOKEN(?!S)|SECRET|PASSW(OR)?D|PASSPHRASE|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|API_?KEY|ACCESS_?KEY|"
     r"(^|_)KEY($|_)|SIGNATURE|CERT_PASS|WEBHOOK",
     re.IGNORECASE,
 )
@@ -92,9 +93,7 @@ def redact_text(text: str, extra: Sequence[str] = ()) -> str:
     text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _SECRET_FLAG.sub(lambda m: f"{m.group(1)}{m.group(2)}{_quoted(m.group(3))}", text)
-    text = _SECRET_ASSIGN.sub(
-        lambda m: f"{m.group(1)}{m.group(2)}{_quoted(m.group(0)[m.end(2) - m.start():])}", text
-    )
+    text = _SECRET_ASSIGN.sub(lambda m: f"{m.group(1)}{m.group(2)}{_quoted(m.group(0)[m.end(2) - m.start() :])}", text)
     text = _JSON_SECRET.sub(lambda m: f"{m.group(1)}{_quoted(m.group(2))}", text)
     text = _YAML_SECRET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _TOKEN_SHAPES.sub(REDACTED, text)
@@ -167,7 +166,8 @@ def _redact_tree(value: Any, key: str, secrets: tuple[str, ...]) -> Any:
         item = value.get("item")
         secret_item = isinstance(item, str) and is_secret_name(item)
         return {
-            k: REDACTED if secret_item and k in ("expected", "observed") and isinstance(v, str) and v
+            k: REDACTED
+            if secret_item and k in ("expected", "observed") and isinstance(v, str) and v
             else _redact_tree(v, str(k), secrets)
             for k, v in value.items()
         }

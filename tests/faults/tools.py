@@ -60,9 +60,7 @@ def symlink_loop(path: Path) -> Path:
     return path
 
 
-def huge_file(
-    path: Path, line: bytes = b"# padding padding padding padding padding padding padding\n"
-) -> Path:
+def huge_file(path: Path, line: bytes = b"# padding padding padding padding padding padding padding\n") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         handle.write(line * (FIFTY_MB // len(line)))

@@ -45,14 +45,16 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ServePlan:
-    """The flags of `vllm serve`, named as vLLM names them (dashes become underscores)."""
+    """The flags of `vllm serve`, named as vLLM names them (dashes become underscores). In a profile a
+    field left out (None) is a flag the deployment does not pass: vLLM's default applies (the defaults
+    below are vLLM's where a profile may omit the field)."""
 
     tensor_parallel_size: int
     max_num_seqs: int
     max_model_len: int
     max_num_batched_tokens: int
     gpu_memory_utilization: float
-    host: str = "0.0.0.0"
+    host: str | None = None
     port: int = 8000
     data_parallel_size: int = 1
     data_parallel_size_local: int | None = None
@@ -67,7 +69,7 @@ class ServePlan:
     quantization: str | None = None
     enable_chunked_prefill: bool | None = None
     enable_prefix_caching: bool | None = None
-    async_scheduling: bool = False
+    async_scheduling: bool | None = None
     speculative_config: dict[str, Any] | None = None
     compilation_config: dict[str, Any] | None = None
     additional_config: dict[str, Any] | None = None
@@ -132,9 +134,7 @@ class Profile:
                 data[section] = dict(value)
             else:
                 data[section] = {
-                    f.name: _plain(getattr(value, f.name))
-                    for f in fields(value)
-                    if getattr(value, f.name) is not None
+                    f.name: _plain(getattr(value, f.name)) for f in fields(value) if getattr(value, f.name) is not None
                 }
         return data
 
@@ -160,10 +160,16 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     for key, value in override.items():
         if value == UNSET:
             merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict) and key in _SECTIONS | {
-            "env": 0,
-            "node_env": 0,
-        }:
+        elif (
+            isinstance(value, dict)
+            and isinstance(merged.get(key), dict)
+            and key
+            in _SECTIONS
+            | {
+                "env": 0,
+                "node_env": 0,
+            }
+        ):
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value
@@ -246,7 +252,7 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
             raise ProfileError(f"{origin}: [{table}] must map variable names to strings")
     for name, kind in data.get("node_env", {}).items():
         if kind not in ("address", "interface"):
-            raise ProfileError(f"{origin}: [node_env] {name} must be \"address\" or \"interface\"")
+            raise ProfileError(f'{origin}: [node_env] {name} must be "address" or "interface"')
     return Profile(
         name=str(data["name"]),
         description=str(data.get("description", "")),

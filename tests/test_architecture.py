@@ -1,5 +1,8 @@
-"""No probe without a timeout, enforced on the source: an AST scan of the shipped code (glm5check/ and
-checks/).
+"""The architecture, enforced on the source: an AST scan of the shipped code (glm5check/ and checks/).
+
+0. Layers: each package imports only the layers below it (LAYER_CONTRACT), and no module imports itself
+   back through others, function-level (lazy) imports included: a cycle hidden by a lazy import is still
+   a cycle.
 
 1. Only the host layer (glm5check/host/) imports what reaches the machine or the network (subprocess,
    socket, psutil, gitpython, urllib.request, http.client, multiprocessing, ctypes). Everything else
@@ -26,6 +29,7 @@ checks/).
 from __future__ import annotations
 
 import ast
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -212,9 +216,7 @@ def _unbounded_calls(name: str, tree: ast.Module) -> list[str]:
     problems: list[str] = []
     for scope in (*_functions(tree), tree):  # each function, then the module (calls outside functions)
         calls = [n for n in ast.walk(scope) if isinstance(n, ast.Call)]
-        waited = any(
-            _called_name(c)[1] in ("wait", "communicate") and "timeout" in _keywords(c) for c in calls
-        )
+        waited = any(_called_name(c)[1] in ("wait", "communicate") and "timeout" in _keywords(c) for c in calls)
         for call in calls:
             receiver, called = _called_name(call)
             where = f"{name}:{call.lineno} {ast.unparse(call.func)}()"
@@ -225,11 +227,7 @@ def _unbounded_calls(name: str, tree: ast.Module) -> list[str]:
                 problems.append(f"{where} is never waited with a timeout")
             elif receiver == "socket" and called == "create_connection" and "timeout" not in _keywords(call):
                 problems.append(f"{where} has no timeout=")
-            elif (
-                receiver is not None
-                and receiver.endswith(".git")
-                and "kill_after_timeout" not in _keywords(call)
-            ):
+            elif receiver is not None and receiver.endswith(".git") and "kill_after_timeout" not in _keywords(call):
                 problems.append(f"{where} has no kill_after_timeout=")
     return sorted(set(problems), key=problems.index)
 
@@ -254,8 +252,155 @@ def test_the_timeout_scan_finds_unbounded_calls(source: str, expected: str) -> N
 
 
 def test_the_filesystem_scan_finds_direct_reads() -> None:
-    tree = ast.parse(
-        "from pathlib import Path\nPath('/etc/x').read_text()\nopen('/x')\nctx.host.stat('/x')\n"
-    )
+    tree = ast.parse("from pathlib import Path\nPath('/etc/x').read_text()\nopen('/x')\nctx.host.stat('/x')\n")
     assert len(_filesystem_violations("checks/example.py", tree)) == 2
     assert _machine_import_violations("checks/example.py", ast.parse("import psutil\n"))
+
+
+# -- 0. layers ------------------------------------------------------------------------------------------
+
+# What each layer may import (besides itself). Names are glm5check modules or packages; "*" is anything.
+LAYER_CONTRACT: dict[str, set[str]] = {
+    "errors": set(),
+    "util": set(),
+    "parsers": {"util", "errors"},
+    "host": {"util", "errors"},
+    "knowledge": {"parsers", "util", "errors"},
+    "engine": {"host.base", "util", "errors"},
+    "facts": {"engine", "host", "parsers", "knowledge", "util", "errors"},
+    "checks": {"engine.check", "engine.context", "facts", "host.base", "knowledge", "parsers", "util", "errors"},
+    "reports": {"util", "errors"},
+    "reporting": {"engine", "facts", "knowledge", "reports", "util", "errors"},
+    "session": {"engine", "facts", "host", "knowledge", "parsers", "reporting", "reports", "util", "errors"},
+    "commands": {"*"},
+    "cluster": {"*"},  # the implementation of `glm5check cluster`: a command, in its own package
+    "cli": {"*"},
+    "api": {"*"},
+    "testing": {"*"},
+    "entry": {"cli"},  # the console command: answers --version itself, hands the rest to the CLI
+    "__main__": {"entry"},
+    "__init__": set(),
+    "schema": set(),
+    "demo": set(),
+}
+# Nothing below the command line may reach up into it.
+NEVER_IMPORTED = {"cli", "commands", "cluster"}
+COMMAND_LINE = ("cli", "commands", "cluster")
+
+
+def _module_name(name: str) -> str:
+    """glm5check/facts/net.py -> facts.net; checks/npu.py -> checks.npu; glm5check/__init__.py -> __init__."""
+    path = name.removesuffix(".py").removesuffix("/__init__")
+    if path == "glm5check":
+        return "__init__"
+    return path.removeprefix("glm5check/").replace("/", ".")
+
+
+def _layer(module: str) -> str:
+    return module.split(".")[0]
+
+
+def _glm5check_imports(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    for line, module in _imports(tree):
+        if module == "glm5check" or not module.startswith("glm5check."):
+            continue
+        yield line, module.removeprefix("glm5check.")
+
+
+def _known(target: str) -> str:
+    """The shipped module an import names (glm5check.facts.net.local_nics -> facts.net; a name of the
+    package itself, such as glm5check.__version__, -> __init__)."""
+    while target and target not in MODULES:
+        target = target.rpartition(".")[0]
+    return target or "__init__"
+
+
+MODULES = {_module_name(name) for name in SOURCES}
+
+
+def _allowed(importer: str, target: str) -> bool:
+    allowed = LAYER_CONTRACT[_layer(importer)]
+    if _layer(target) == _layer(importer) or "*" in allowed or target == "__init__":
+        return _layer(target) not in NEVER_IMPORTED or _layer(importer) in COMMAND_LINE
+    return any(target == rule or target.startswith(rule + ".") for rule in allowed)
+
+
+def _layer_violations() -> list[str]:
+    problems = []
+    for name, tree in SOURCES.items():
+        importer = _module_name(name)
+        for line, imported in _glm5check_imports(tree):
+            target = _known(imported)
+            if not _allowed(importer, target):
+                problems.append(f"{name}:{line} ({_layer(importer)}) imports {target} ({_layer(target)})")
+    return problems
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    assert {_layer(m) for m in MODULES} <= set(LAYER_CONTRACT)
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    assert not _layer_violations()
+
+
+def _import_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, tree in SOURCES.items():
+        importer = _module_name(name)
+        for _line, imported in _glm5check_imports(tree):
+            target = _known(imported)
+            if target != importer and not importer.startswith(target + "."):
+                graph[importer].add(target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_import_cycles_even_through_lazy_imports() -> None:
+    assert not _cycles(_import_graph())
+
+
+def test_the_layer_scan_finds_violations_and_cycles() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert not _cycles({"a": {"b"}, "b": set()})
+    assert not _allowed("engine.runner", "facts.context")
+    assert not _allowed("checks.npu", "host.live")
+    assert not _allowed("session", "cli")
+    assert _allowed("checks.npu", "host.base") and _allowed("facts.net", "host.live")

@@ -1,0 +1,194 @@
+"""The requirements vllm and vllm-ascend declare, against what the target interpreter has installed, and
+the pip requirements that fix what is unmet without undoing another check.
+
+The fix merges what both distributions ask of a package (vllm's `numpy` and vllm-ascend's `numpy<2.0.0`
+become `numpy<2.0.0`: a bare `numpy` would install 2.x and break vllm-ascend), and transformers is always
+GLM-5's (the profile's pin: git main or >= 5.2.0), never vllm's `transformers<5`, which cannot load
+GLM-5's `glm_moe_dsa` config.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from glm5check.facts.packages import Dist, Inventory, inventory, normalise
+from glm5check.knowledge.profiles import Pins
+
+if TYPE_CHECKING:
+    from glm5check.facts.context import Context
+
+JUDGED = ("vllm", "vllm-ascend")
+# Requirements named in the requirements message even when they are met.
+KEY_REQUIREMENTS = ("torch", "torch-npu", "triton-ascend", "transformers")
+TRANSFORMERS_GIT = "git+https://github.com/huggingface/transformers.git"
+
+
+@dataclass(frozen=True)
+class Unmet:
+    name: str  # normalised distribution name
+    wanted: str  # as the distribution declares it: "torch-npu==2.9.0"
+    reason: str  # "installed 2.9.0.post2", "not installed", "2 copies installed: 2.9.0, 2.8.0"
+    # A post-release of an exact pin (torch-npu 2.9.0.post2 for ==2.9.0): the same release line, which runs;
+    # only pip's metadata check disagrees (nothing in vllm-ascend compares versions at start-up).
+    post_release: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.wanted} ({self.reason})"
+
+
+@dataclass
+class DistRequirements:
+    """One distribution's Requires-Dist against the inventory."""
+
+    name: str
+    version: str | None
+    checked: int = 0
+    unmet: list[Unmet] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # "unreadable requirement 'x' (why)"
+    expected_conflicts: list[str] = field(default_factory=list)  # "transformers<5,>=4.56.0 (installed 5.1.0)"
+    key_versions: list[str] = field(default_factory=list)  # "torch-npu 2.9.0" for KEY_REQUIREMENTS
+
+
+@dataclass(frozen=True)
+class RequirementPlan:
+    judged: dict[str, DistRequirements | None]  # None: not installed exactly once with readable metadata
+    install: tuple[str, ...]  # one pip requirement per unmet package, merged over both distributions
+
+    def install_for(self, names: set[str]) -> tuple[str, ...]:
+        """The merged requirements of these (normalised) package names."""
+        return tuple(line for line in self.install if normalise(_line_name(line)) in names)
+
+
+def _line_name(line: str) -> str:
+    return re.split(r"[\s\[<>=!~;@]", line, maxsplit=1)[0]
+
+
+def _applicable(inv: Inventory, dist: Dist, found: DistRequirements) -> list[Requirement]:
+    environment = {**inv.marker_environment, "extra": ""}
+    applicable = []
+    for text in dist.requires:
+        try:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate(environment):
+                applicable.append(req)
+        except (InvalidRequirement, ValueError) as exc:
+            found.unreadable.append(f"unreadable requirement {text!r} ({exc})")
+    return applicable
+
+
+def _satisfies(specifier: SpecifierSet, version: str) -> bool:
+    try:
+        return bool(specifier.contains(version, prereleases=True))
+    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
+        return False
+
+
+def _expected_conflict(dist: Dist, requirement: str, installed: str) -> bool:
+    """vllm pins transformers<5, which GLM-5 (transformers >= 5.2.0) breaks on purpose."""
+    major = re.match(r"^(\d{1,9})\.", installed)
+    return dist.key == "vllm" and requirement == "transformers" and major is not None and int(major[1]) >= 5
+
+
+def _judge(inv: Inventory, dist: Dist, req: Requirement, found: DistRequirements) -> None:
+    found.checked += 1
+    name = normalise(req.name)
+    installed = inv.named(req.name)
+    versions = [d.version for d in installed if d.version]
+    if name in KEY_REQUIREMENTS and versions:
+        found.key_versions.append(f"{name} {versions[0]}")
+    wanted = f"{req.name}{req.specifier}"
+    if len(installed) > 1:
+        reason = f"{len(installed)} copies installed: {', '.join(versions)}"
+    elif not versions:
+        reason = "metadata unreadable" if installed else "not installed"
+    elif _satisfies(req.specifier, versions[0]):
+        return
+    elif _expected_conflict(dist, name, versions[0]):
+        found.expected_conflicts.append(f"{wanted} (installed {versions[0]})")
+        return
+    elif _post_release_of_pin(req.specifier, versions[0]):
+        found.unmet.append(Unmet(name, wanted, f"installed {versions[0]}, a post-release of the pin", True))
+        return
+    else:
+        reason = f"installed {versions[0]}"
+    found.unmet.append(Unmet(name, wanted, reason))
+
+
+def _post_release_of_pin(specifier: SpecifierSet, installed: str) -> bool:
+    clauses = list(specifier)
+    if len(clauses) != 1 or clauses[0].operator != "==":
+        return False
+    try:
+        pin, have = Version(clauses[0].version), Version(installed)
+    except InvalidVersion:
+        return False
+    same_line = (have.release, have.pre, have.dev) == (pin.release, pin.pre, None)
+    return same_line and pin.post is None and have.post is not None
+
+
+def glm5_transformers(pins: Pins) -> str:
+    """The transformers GLM-5 needs, as a pip requirement (the profile's pin)."""
+    if pins.transformers_source == "git":
+        return f"transformers @ {TRANSFORMERS_GIT}"
+    return f"transformers>={pins.transformers_min}"
+
+
+def _merged(name: str, requirements: list[Requirement], pins: Pins) -> str:
+    """One pip requirement satisfying what every judged distribution asks of `name`."""
+    if name == "transformers":
+        return glm5_transformers(pins)
+    specifier = SpecifierSet()
+    extras: set[str] = set()
+    for req in requirements:
+        specifier &= req.specifier
+        extras |= req.extras
+    shown = requirements[0].name + (f"[{','.join(sorted(extras))}]" if extras else "")
+    return f"{shown}{specifier}"
+
+
+def requirement_plan(ctx: Context) -> RequirementPlan:
+    """Fact provider: vllm's and vllm-ascend's requirements judged, and the merged fix."""
+    inv = ctx.fact(inventory)
+    judged: dict[str, DistRequirements | None] = {}
+    asked: dict[str, list[Requirement]] = {}
+    for name in JUDGED:
+        dists = inv.named(name)
+        if len(dists) != 1 or dists[0].metadata_missing:
+            judged[name] = None
+            continue
+        found = DistRequirements(name, dists[0].version)
+        for req in _applicable(inv, dists[0], found):
+            _judge(inv, dists[0], req, found)
+            asked.setdefault(normalise(req.name), []).append(req)
+        judged[name] = found
+    unmet = dict.fromkeys(u.name for found in judged.values() if found for u in found.unmet)
+    install = tuple(_merged(name, asked[name], ctx.profile.pins) for name in unmet)
+    return RequirementPlan(judged, install)
+
+
+def requirements_command(ctx: Context) -> str:
+    """The glm5check command line that prints `install` for this profile and interpreter."""
+    profile = ctx.profile
+    words = ["glm5check"]
+    if profile.source == "built-in":
+        words += ["--profile", profile.name]
+    else:
+        words += ["--profile-file", shlex.quote(profile.source)]
+    if ctx.options.python != "python3":
+        words += ["--python", shlex.quote(ctx.options.python)]
+    return " ".join([*words, "--requirements"])
+
+
+def render_requirements(ctx: Context, plan: RequirementPlan) -> str:
+    """A pip requirements file (`pip install -r`) of plan.install, with a comment saying what it is."""
+    python = ctx.options.python
+    head = f"# glm5check: what vllm and vllm-ascend need in {python} (profile {ctx.profile.name})"
+    lines = list(plan.install) or ["# nothing: every requirement is met"]
+    return "\n".join([head, *lines]) + "\n"

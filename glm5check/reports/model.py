@@ -1,0 +1,102 @@
+"""The report every renderer draws: typed rows and summary, plus the profile and facts as JSON-ready data.
+
+The session builds it (glm5check.reporting); renderers only read it. `to_json()` is exactly the
+`glm5check.report/v1` document; `Report.from_json()` reads such a document back (tests, compare).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+REPORT_SCHEMA = "glm5check.report/v1"
+STATUSES = ("pass", "warn", "fail", "error", "skip")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One result row: a check's judgement of one item, with its metadata."""
+
+    id: str
+    item: str | None
+    category: str
+    title: str
+    status: str  # pass, warn, fail, skip, error
+    message: str
+    expected: str | None = None
+    observed: str | None = None
+    remediation: str | None = None
+    duration_ms: int = 0
+    waived: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}[{self.item}]" if self.item else self.id
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class NodeSection:
+    hostname: str
+    rank: int
+    role: str
+    rank_source: str
+
+
+@dataclass(frozen=True)
+class SummarySection:
+    counts: dict[str, int]
+    total: int
+    ok: bool
+    duration_ms: int
+
+    def count(self, status: str) -> int:
+        return self.counts.get(status, 0)
+
+
+@dataclass(frozen=True)
+class Report:
+    tool: dict[str, str]
+    created: str
+    profile: dict[str, Any]
+    node: NodeSection
+    facts: dict[str, Any]
+    results: tuple[Row, ...]
+    summary: SummarySection
+    warnings: tuple[str, ...] = ()  # about the run itself, e.g. an --ignore that matched nothing
+
+    def to_json(self) -> dict[str, Any]:
+        summary = self.summary
+        return {
+            "schema": REPORT_SCHEMA,
+            "tool": dict(self.tool),
+            "created": self.created,
+            "profile": self.profile,
+            "node": {f.name: getattr(self.node, f.name) for f in fields(self.node)},
+            "facts": self.facts,
+            "results": [row.to_json() for row in self.results],
+            "warnings": list(self.warnings),
+            "summary": {**summary.counts, "total": summary.total, "ok": summary.ok, "duration_ms": summary.duration_ms},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        """A report from its JSON document (one this version wrote: the schema is not re-validated)."""
+        summary = data["summary"]
+        return cls(
+            tool=dict(data["tool"]),
+            created=data["created"],
+            profile=data["profile"],
+            node=NodeSection(**data["node"]),
+            facts=data["facts"],
+            results=tuple(Row(**row) for row in data["results"]),
+            summary=SummarySection(
+                {status: summary[status] for status in STATUSES},
+                summary["total"],
+                summary["ok"],
+                summary["duration_ms"],
+            ),
+            warnings=tuple(data.get("warnings", ())),
+        )
