@@ -1,14 +1,20 @@
 """glm5check benchmarks, one command: `python bench/run.py` (add `--doc docs/performance.md` to record).
 
-Prints medians of several runs, each a fresh process, with ratios measured in the same run:
-  1. `glm5check --version` (target <= 120 ms);
-  2. a full `a2-multi` demo replay, `glm5check --profile a2-multi --replay demo` (target <= 400 ms), and
-     `msprechecker precheck --scene vllm` (msprechecker 0.4.0 from PyPI, installed into a venv under
-     bench/.cache/, never into the project) on the same machine: glm5check at least 2x faster;
-  3. a live run with fake npu-smi and hccn_tool on PATH (real captured outputs from fixtures/);
-  4. peak RSS of each glm5check process (target <= 120 MB), from wait4()'s resource usage;
-  5. the weight-scan and deep-hash figures of bench/bench_weights.py.
-Exit 1 when a glm5check target is missed.
+Every figure is the median of N fresh processes (after one warm-up each), the commands of one comparison
+run alternately (A B A B …) so that they share the machine's load; ratios are taken within the same run.
+glm5check runs from its own venv under bench/.cache/ with this checkout installed as a user installs it
+(`pip install .`, not editable); msprechecker 0.4.0 and the safetensors library from theirs. Targets (issue 14):
+
+  1. `glm5check --profile a2-multi --replay demo` (and the faulty `demo:a2-node1`): at least 4x faster
+     than `msprechecker precheck --scene vllm`, at most 40 MiB peak RSS;
+  2. a live run over the demo's 25-shard GLM-5-w4a8 checkpoint rebuilt as sparse files (weights checks and
+     memory.fit): at most 1.5x the safetensors library opening every shard and listing its tensors
+     (safe_open + keys() + metadata()), at most 80 MiB; a repeated run with the scan cache at most 0.6x;
+  3. `glm5check --version` at most 2x `python -c pass`; a live run without weights or NPUs at most 300 ms;
+  4. the scan's memory grows with distinct shapes, not tensors: w4a8 (237k tensors) peaks within 8 MiB of
+     the bf16 282-shard skeleton (60k tensors);
+  5. deep-hash throughput (bench/bench_weights.py): at least 0.8x sha256sum.
+Wall time is printed with the process's CPU time (user + system) beside it. Exit 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -16,13 +22,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shlex
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,90 +35,114 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"
 MSPRECHECKER = "msprechecker==0.4.0"
-FIXTURES = REPO / "fixtures"
-NPU_SMI_SAMPLE = FIXTURES / "npu-smi-info" / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
-HCCN_SAMPLES = {
-    "link": FIXTURES / "hccn_tool-link" / "mindcluster-doc-link-UP.txt",
-    "ip": FIXTURES / "hccn_tool-ip" / "mindcluster-fixture-ip-g-dev0-192.1.45.172.txt",
-}
+LIBRARY = ("safetensors", "numpy")
+DEMO_SHARDS = 24  # the demo's w4a8 checkpoint: 24 main shards and rot.safetensors
+LIBRARY_SCAN = (
+    "import sys\nfrom pathlib import Path\nfrom safetensors import safe_open\n"
+    "for path in sorted(Path(sys.argv[1]).glob('*.safetensors')):\n"
+    "    with safe_open(str(path), framework='numpy') as handle:\n"
+    "        handle.keys()\n        handle.metadata()\n"
+)
+MIB = 1024 * 1024
 
-VERSION_TARGET_MS = 120
-REPLAY_TARGET_MS = 400
-RSS_TARGET_MB = 120
-PEER_SPEEDUP_TARGET = 2.0
+PEER_SPEEDUP = 4.0
+REPLAY_RSS_MIB = 40
+SCAN_RATIO = 1.5
+SCAN_RSS_MIB = 80
+CACHED_RATIO = 0.6
+VERSION_RATIO = 2.0
+BARE_LIVE_MS = 300
+SHAPES_MARGIN_MIB = 8
 
 
 @dataclass
 class Timing:
     label: str
-    median_ms: float
-    median_cpu_ms: float  # user + system CPU time: what the process itself costs, whatever the load
-    runs: int
-    peak_rss_mb: float
-    exit_codes: tuple[int, ...]
+    wall_ms: list[float]
+    cpu_ms: list[float]  # user + system of the process and its children: what it costs, whatever the load
+    rss_mib: list[float]
+    exit_codes: set[int]
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.wall_ms)
+
+    @property
+    def median_cpu_ms(self) -> float:
+        return statistics.median(self.cpu_ms)
+
+    @property
+    def peak_mib(self) -> float:
+        return max(self.rss_mib)
 
 
-def measure(
-    label: str, argv: list[str], runs: int, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> Timing:
-    """Median wall time and peak RSS of argv over runs fresh processes (after one warm-up run)."""
-    times, cpu, rss, codes = [], [], [], []
-    for attempt in range(runs + 1):
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=cwd,
+def _once(argv: list[str], env: dict[str, str], cwd: Path | None) -> tuple[float, float, float, int]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = (time.perf_counter() - started) * 1000
+    return wall, (usage.ru_utime + usage.ru_stime) * 1000, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def alternate(
+    commands: dict[str, list[str]],
+    runs: int,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    before: dict[str, Callable[[], None]] | None = None,
+) -> dict[str, Timing]:
+    """Each command `runs` times, in turns (one warm-up round first); before[label] runs before each run."""
+    timings = {label: Timing(label, [], [], [], set()) for label in commands}
+    for round_number in range(runs + 1):
+        for label, argv in commands.items():
+            if before and label in before:
+                before[label]()
+            wall, cpu, rss, code = _once(argv, env, cwd)
+            if round_number:
+                timing = timings[label]
+                timing.wall_ms.append(wall)
+                timing.cpu_ms.append(cpu)
+                timing.rss_mib.append(rss)
+                timing.exit_codes.add(code)
+    return timings
+
+
+def _venv(name: str, packages: list[str]) -> Path:
+    """The python of bench/.cache/<name> with packages installed (once); the checkout is reinstalled."""
+    venv = CACHE / name
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"creating {venv} …", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    if packages:
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *packages], check=True, timeout=1800, stdout=subprocess.DEVNULL
         )
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if attempt == 0:
-            continue  # warm-up: page cache and .pyc files
-        times.append(elapsed * 1000)
-        cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
-        rss.append(usage.ru_maxrss / 1024)  # KiB on Linux
-        codes.append(proc.returncode)
-    return Timing(label, statistics.median(times), statistics.median(cpu), runs, max(rss), tuple(sorted(set(codes))))
+    return python
 
 
-def glm5check_argv() -> list[str]:
-    """The installed console script next to this interpreter, as a user runs it."""
-    script = Path(sys.executable).parent / "glm5check"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "glm5check"]
-
-
-def fake_tools(folder: Path) -> Path:
-    """npu-smi and hccn_tool that print real captured outputs (hccn_tool answers link and ip)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "npu-smi").write_text(f"#!/bin/sh\ncat {shlex.quote(str(NPU_SMI_SAMPLE))}\n", encoding="utf-8")
-    cases = "\n".join(f"  *-{name}*) cat {shlex.quote(str(path))} ;;" for name, path in HCCN_SAMPLES.items())
-    (folder / "hccn_tool").write_text(f'#!/bin/sh\ncase "$*" in\n{cases}\n  *) echo ok ;;\nesac\n', encoding="utf-8")
-    for tool in ("npu-smi", "hccn_tool"):
-        (folder / tool).chmod(0o755)
-    return folder
+def glm5check_python() -> Path:
+    python = _venv("glm5check-venv", [])
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(REPO)],
+        check=True,
+        timeout=1800,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", str(REPO)], check=True, timeout=1800, stdout=subprocess.DEVNULL
+    )
+    return python
 
 
 def msprechecker_argv() -> tuple[list[str] | None, str]:
-    """The msprechecker command from bench's own venv (created on first use), or None and why not."""
-    venv = CACHE / "msprechecker-venv"
-    tool = venv / "bin" / "msprechecker"
-    if not tool.exists():
-        print(f"installing {MSPRECHECKER} into {venv} (once) …", file=sys.stderr)
-        try:
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-            subprocess.run(
-                [str(venv / "bin" / "pip"), "install", "-q", MSPRECHECKER],
-                check=True,
-                timeout=900,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-        except (subprocess.SubprocessError, OSError) as exc:
-            return None, f"could not install {MSPRECHECKER}: {exc}"
+    try:
+        python = _venv("msprechecker-venv", [MSPRECHECKER])
+    except (subprocess.SubprocessError, OSError) as exc:
+        return None, f"could not install {MSPRECHECKER}: {exc}"
+    tool = python.parent / "msprechecker"
     probe = subprocess.run([str(tool), "precheck", "--help"], capture_output=True, text=True, timeout=120)
     if probe.returncode != 0 or "--scene" not in probe.stdout:
         return None, f"msprechecker precheck --help failed: {(probe.stderr or probe.stdout).strip()[:200]}"
@@ -143,110 +172,200 @@ def machine() -> dict[str, str]:
     }
 
 
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
+class Report:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.ok = True
 
-
-def run(runs: int, skip_peer: bool, skip_weights: bool) -> tuple[list[str], bool]:
-    lines: list[str] = []
-    all_ok = True
-
-    def say(text: str = "") -> None:
+    def say(self, text: str = "") -> None:
         print(text, flush=True)
-        lines.append(text)
+        self.lines.append(text)
 
-    info = machine()
-    say("Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()))
-    say(f"Each figure: median of {runs} fresh processes after one warm-up; wall time (CPU time = user + system).")
-    say()
-    cli = glm5check_argv()
-    env = dict(os.environ, NO_COLOR="1")
-    replay_argv = [*cli, "--profile", "a2-multi", "--replay", "demo"]
-    version = measure("glm5check --version", [*cli, "--version"], runs, env)
-    replay = measure("glm5check --profile a2-multi --replay demo", replay_argv, runs, env)
-    # Attribution: the same replay without the checks that read the demo's full GLM-5-w4a8 weight
-    # metadata (25 shard headers, index and quant description: ~240k tensors each).
-    light = measure(
-        "  same without weights.*, memory.fit, serve.args",
-        [*replay_argv, "--skip", "weights.*", "--skip", "memory.fit", "--skip", "serve.args"],
+    def row(self, timing: Timing, note: str = "") -> None:
+        self.say(
+            f"  {timing.label:<52} {timing.median_ms:7.0f} ms ({timing.median_cpu_ms:5.0f} ms CPU) "
+            f"{timing.peak_mib:5.0f} MiB  {note}"
+        )
+
+    def target(self, label: str, value: str, ok: bool, goal: str) -> None:
+        self.ok &= ok
+        self.say(f"  {label:<52} {value:>22}  target {goal}: {'ok' if ok else 'MISSED'}")
+
+
+def bench_replay(report: Report, cli: list[str], runs: int, env: dict[str, str], skip_peer: bool) -> None:
+    report.say("1. demo replay against msprechecker")
+    commands = {
+        "glm5check --profile a2-multi --replay demo": [*cli, "--profile", "a2-multi", "--replay", "demo"],
+        "glm5check … --replay demo:a2-node1": [*cli, "--profile", "a2-multi", "--replay", "demo:a2-node1"],
+    }
+    peer, why = (None, "skipped (--skip-peer)") if skip_peer else msprechecker_argv()
+    if peer is not None:
+        commands["msprechecker precheck --scene vllm"] = peer
+    with tempfile.TemporaryDirectory(prefix="glm5check-bench-") as tmp:  # msprechecker writes into its cwd
+        timings = alternate(commands, runs, env, Path(tmp))
+    for timing in timings.values():
+        report.row(timing, f"exit {'/'.join(map(str, sorted(timing.exit_codes)))}")
+    mine = list(timings.values())[:2]
+    for timing in mine:
+        report.target(
+            f"peak RSS, {timing.label}",
+            f"{timing.peak_mib:.1f} MiB",
+            timing.peak_mib <= REPLAY_RSS_MIB,
+            f"<= {REPLAY_RSS_MIB} MiB",
+        )
+    if peer is None:
+        report.say(f"  msprechecker not measured: {why}")
+        report.ok = False
+        return
+    theirs = timings["msprechecker precheck --scene vllm"].median_ms
+    for timing in mine:
+        speedup = theirs / timing.median_ms
+        report.target(
+            f"msprechecker / {timing.label}", f"{speedup:.1f} x", speedup >= PEER_SPEEDUP, f">= {PEER_SPEEDUP:g} x"
+        )
+
+
+def _checkpoint(folder: Path, weights: str, shards: int | None) -> Path:
+    """Written by a child process: building 237k tensor records here would grow this process, and a child
+    forked from it starts with its peak RSS (ru_maxrss survives exec)."""
+    mtp = "full" if weights == "w4a8" else "layer"
+    argv = [
+        sys.executable,
+        str(REPO / "fixtures" / "make_checkpoint.py"),
+        str(folder),
+        "--weights",
+        weights,
+        "--mtp",
+        mtp,
+        *(["--shards", str(shards)] if shards else []),
+    ]
+    subprocess.run(argv, check=True, timeout=600, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def bench_scan(report: Report, cli: list[str], runs: int, env: dict[str, str], tmp: Path) -> None:
+    report.say("2. live weights scan against the safetensors library (25-shard GLM-5-w4a8, 237,031 tensors)")
+    folder = _checkpoint(tmp / "GLM-5-w4a8", "w4a8", DEMO_SHARDS)
+    library = _venv("safetensors-venv", list(LIBRARY))
+    cache = tmp / "scan-cache"
+    scan = [*cli, "--profile", "a2-multi", "--model-dir", str(folder), "--check", "weights.*", "--check", "memory.fit"]
+    commands = {
+        "safetensors safe_open + keys() + metadata()": [str(library), "-c", LIBRARY_SCAN, str(folder)],
+        "python -c 'import numpy' (the library's framework)": [str(library), "-c", "import numpy"],
+        "glm5check weights.* + memory.fit, first scan": scan,
+        "glm5check … --cache-dir (a repeated run)": [*scan, "--cache-dir", str(cache)],
+    }
+    timings = alternate(commands, runs, env, tmp)
+    for timing in timings.values():
+        report.row(timing)
+    library_t, numpy_t, first, cached = timings.values()
+    ratio = first.median_ms / library_t.median_ms
+    report.target("first scan / library", f"{ratio:.2f} x", ratio <= SCAN_RATIO, f"<= {SCAN_RATIO:g} x")
+    bare = library_t.median_ms - numpy_t.median_ms + _python_pass_ms(library, runs, env)
+    report.say(f"  {'  (first scan / library without its numpy import':<52} {first.median_ms / bare:20.2f} x)")
+    report.target(
+        "peak RSS, first scan", f"{first.peak_mib:.1f} MiB", first.peak_mib <= SCAN_RSS_MIB, f"<= {SCAN_RSS_MIB} MiB"
+    )
+    ratio = cached.median_ms / library_t.median_ms
+    report.target(
+        "repeated run with the scan cache / library", f"{ratio:.2f} x", ratio <= CACHED_RATIO, f"<= {CACHED_RATIO:g} x"
+    )
+
+
+def _python_pass_ms(python: Path, runs: int, env: dict[str, str]) -> float:
+    return alternate({"pass": [str(python), "-c", "pass"]}, runs, env)["pass"].median_ms
+
+
+def bench_startup(report: Report, cli: list[str], python: Path, runs: int, env: dict[str, str], tmp: Path) -> None:
+    report.say("3. start-up")
+    bare_live = [
+        *cli,
+        "--profile",
+        "a2-multi",
+        "--node-rank",
+        "0",
+        "--node0-ip",
+        "127.0.0.1",
+        "--model-dir",
+        str(tmp / "no-weights"),
+    ]
+    commands = {
+        "python -c pass": [str(python), "-c", "pass"],
+        "glm5check --version": [*cli, "--version"],
+        "glm5check live a2-multi, no weights, no NPUs": bare_live,
+    }
+    timings = alternate(commands, runs, env, tmp)
+    for timing in timings.values():
+        report.row(timing)
+    python_t, version, live = timings.values()
+    ratio = version.median_ms / python_t.median_ms
+    report.target("--version / python -c pass", f"{ratio:.2f} x", ratio <= VERSION_RATIO, f"<= {VERSION_RATIO:g} x")
+    report.target(
+        "live run without weights or NPUs",
+        f"{live.median_ms:.0f} ms",
+        live.median_ms <= BARE_LIVE_MS,
+        f"<= {BARE_LIVE_MS} ms",
+    )
+
+
+def bench_shapes(report: Report, cli: list[str], runs: int, env: dict[str, str], tmp: Path) -> None:
+    report.say("4. memory grows with shapes, not tensors")
+    bf16 = _checkpoint(tmp / "GLM5-bf16", "bf16", None)
+    w4a8 = tmp / "GLM-5-w4a8"
+    scan = [*cli, "--profile", "a2-multi", "--check", "weights.*", "--check", "memory.fit", "--model-dir"]
+    timings = alternate(
+        {
+            "bf16 skeleton, 282 shards, 59,870 tensors": [*scan, str(bf16)],
+            "w4a8, 25 shards, 237,031 tensors": [*scan, str(w4a8)],
+        },
         runs,
         env,
+        tmp,
     )
+    for timing in timings.values():
+        report.row(timing)
+    small, big = (min(t.rss_mib) for t in timings.values())
+    report.target(
+        "peak RSS w4a8 - bf16",
+        f"{big - small:.1f} MiB",
+        big - small <= SHAPES_MARGIN_MIB,
+        f"<= {SHAPES_MARGIN_MIB} MiB",
+    )
+
+
+def bench_hash(report: Report, runs: int) -> None:
+    report.say("5. deep hash (bench/bench_weights.py)")
+    argv = [sys.executable, str(REPO / "bench" / "bench_weights.py"), "--hash-only", "--runs", str(max(3, runs // 2))]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    for line in (result.stdout + result.stderr).splitlines():
+        report.say("  " + line)
+    report.ok &= result.returncode == 0
+
+
+def run(runs: int, skip_peer: bool, skip_hash: bool) -> Report:
+    report = Report()
+    report.say("Machine: " + "; ".join(f"{k} {v}" for k, v in machine().items()))
+    report.say(
+        f"Each figure: median of {runs} fresh processes, the commands of a comparison taken in turns after "
+        "one warm-up round; wall time (CPU time = user + system of the process and its children), peak RSS."
+    )
+    report.say()
+    python = glm5check_python()
+    cli = [str(python.parent / "glm5check")]
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("GLM5CHECK_CACHE_DIR", None)
     with tempfile.TemporaryDirectory(prefix="glm5check-bench-") as tmp:
-        tools = fake_tools(Path(tmp) / "bin")
-        live_env = dict(env, PATH=f"{tools}{os.pathsep}{env.get('PATH', '')}")
-        live = measure(
-            "glm5check live a2-multi, fake npu-smi + hccn_tool",
-            [
-                *cli,
-                "--profile",
-                "a2-multi",
-                "--node-rank",
-                "0",
-                "--node0-ip",
-                "127.0.0.1",
-                "--model-dir",
-                str(Path(tmp) / "no-weights"),
-            ],
-            runs,
-            live_env,
-            cwd=Path(tmp),
-        )
-        peer_argv, peer_why = (None, "skipped (--skip-peer)") if skip_peer else msprechecker_argv()
-        peer = None
-        if peer_argv is not None:
-            # msprechecker writes ./msprechecker_env.sh: run it in a scratch folder.
-            peer = measure("msprechecker precheck --scene vllm", peer_argv, runs, env, cwd=Path(tmp))
-
-    def row(timing: Timing, note: str) -> None:
-        say(f"{timing.label:<50} {timing.median_ms:7.0f} ms ({timing.median_cpu_ms:5.0f} ms CPU)  {note}")
-
-    ok = version.median_ms <= VERSION_TARGET_MS
-    all_ok &= ok
-    row(version, f"target <= {VERSION_TARGET_MS} ms: {verdict(ok)}")
-    ok = replay.median_ms <= REPLAY_TARGET_MS
-    all_ok &= ok
-    row(replay, f"target <= {REPLAY_TARGET_MS} ms: {verdict(ok)}")
-    row(light, "(no target)")
-    if peer is not None:
-        speedup = peer.median_ms / replay.median_ms
-        ok = speedup >= PEER_SPEEDUP_TARGET
-        all_ok &= ok
-        row(peer, f"exit {'/'.join(map(str, peer.exit_codes))}, peak RSS {peer.peak_rss_mb:.0f} MB")
-        say(
-            f"{'  ratio msprechecker / glm5check replay':<50} {speedup:7.1f} x"
-            f"{'':17}target >= {PEER_SPEEDUP_TARGET:g} x: {verdict(ok)}"
-        )
+        bench_replay(report, cli, runs, env, skip_peer)
+        bench_scan(report, cli, runs, env, Path(tmp))
+        bench_startup(report, cli, python, runs, env, Path(tmp))
+        bench_shapes(report, cli, max(3, runs // 2), env, Path(tmp))
+    if skip_hash:
+        report.say("5. deep hash: skipped (--skip-hash)")
     else:
-        say(f"{'msprechecker precheck --scene vllm':<50} not measured: {peer_why}")
-    row(live, f"(no target; exit {'/'.join(map(str, live.exit_codes))})")
-    say(f"{'  ratio live / replay':<50} {live.median_ms / replay.median_ms:7.1f} x")
-    peak = max(version.peak_rss_mb, replay.peak_rss_mb, live.peak_rss_mb)
-    ok = peak <= RSS_TARGET_MB
-    all_ok &= ok
-    say(
-        f"{'peak RSS of glm5check: version / replay / live':<50} {peak:7.0f} MB  "
-        f"({version.peak_rss_mb:.0f} / {replay.peak_rss_mb:.0f} / {live.peak_rss_mb:.0f} MB; replay without "
-        f"weights {light.peak_rss_mb:.0f} MB)  target <= {RSS_TARGET_MB} MB: {verdict(ok)}"
-    )
-    say()
-    weights_script = Path(__file__).resolve().parent / "bench_weights.py"
-    if skip_weights:
-        say("weights: skipped (--skip-weights)")
-    elif not weights_script.exists():
-        say("weights: bench/bench_weights.py is not there yet; no weight-scan or deep-hash figures")
-    else:
-        say("weights (bench/bench_weights.py):")
-        result = subprocess.run(
-            [sys.executable, str(weights_script), "--runs", str(max(3, runs // 2))],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        for line in (result.stdout + result.stderr).splitlines():
-            say("  " + line)
-        all_ok &= result.returncode == 0
-    return lines, all_ok
+        bench_hash(report, runs)
+    report.say()
+    report.say("all targets met" if report.ok else "some targets MISSED")
+    return report
 
 
 def write_doc(path: Path, lines: list[str]) -> None:
@@ -262,16 +381,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="glm5check benchmarks (medians, ratios, peak RSS)")
     parser.add_argument("--runs", type=int, default=7, help="measured runs per command (after one warm-up)")
     parser.add_argument("--skip-peer", action="store_true", help="do not install or run msprechecker")
-    parser.add_argument("--skip-weights", action="store_true", help="do not run bench/bench_weights.py")
+    parser.add_argument("--skip-hash", action="store_true", help="do not run bench/bench_weights.py")
     parser.add_argument("--doc", type=Path, help="also record the results in this Markdown file")
     args = parser.parse_args()
-    if shutil.which("sh") is None:
-        print("bench needs /bin/sh for the fake npu-smi and hccn_tool", file=sys.stderr)
-        return 2
-    lines, ok = run(max(1, args.runs), args.skip_peer, args.skip_weights)
+    report = run(max(1, args.runs), args.skip_peer, args.skip_hash)
     if args.doc:
-        write_doc(args.doc, lines)
-    return 0 if ok else 1
+        write_doc(args.doc, report.lines)
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from glm5check.engine.check import Result, check, failed, passed, skipped, warne
 from glm5check.engine.context import reported_fact
 from glm5check.errors import ProbeFailed
 from glm5check.facts.context import Context, intended_plan
-from glm5check.facts.weights import QUANT_DESCRIPTION, scan_weights
+from glm5check.facts.weights import scan_weights
+from glm5check.facts.weights_scan import QUANT_DESCRIPTION
 from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import FIELD_FLAGS, ServeFlag, ServeInput
 from glm5check.knowledge.plan import Difference, differences
@@ -263,10 +264,9 @@ def _mtp_items(ctx: Context) -> Iterator[Result]:
     if isinstance(scan, str):
         yield skipped(scan, item="--speculative-config")
         return
-    config = scan.config.data if scan.config and isinstance(scan.config.data, dict) else glm5.CONFIG
-    prefix = f"model.layers.{glm5.mtp_layer(config)}."
+    prefix = scan.mtp_prefix
     method = spec.get("method")
-    if scan.names_with_prefix(prefix):
+    if scan.mtp_count:
         yield passed(
             f"{method} with the MTP layer ({prefix}*) present",
             item="--speculative-config",

@@ -11,16 +11,8 @@ from collections.abc import Iterator
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
 from glm5check.facts.context import Context
 from glm5check.facts.system import mount_of, mount_table
-from glm5check.facts.weights import (
-    GENERATION_CONFIG,
-    INDEX_FILES,
-    QUANT_DESCRIPTION,
-    TOKENIZER_FILES,
-    JsonFile,
-    Shard,
-    WeightsScan,
-    scan_weights,
-)
+from glm5check.facts.weights import GENERATION_CONFIG, TOKENIZER_FILES, scan_weights
+from glm5check.facts.weights_scan import INDEX_FILES, QUANT_DESCRIPTION, JsonFile, Shard, WeightsScan
 from glm5check.knowledge import glm5
 from glm5check.util.units import fmt_bytes
 
@@ -154,7 +146,7 @@ def _shard_message(shard: Shard, leftovers: tuple[str, ...]) -> tuple[str, str]:
 
 def _shard_result(shard: Shard, leftovers: tuple[str, ...]) -> Result:
     message, fix = _shard_message(shard, leftovers)
-    expected = shard.header.expected_file_size if shard.header else None
+    expected = shard.expected_file_size
     return failed(
         message,
         item=shard.name,
@@ -192,7 +184,7 @@ def _map_results(scan: WeightsScan) -> list[Result]:
         absent_by_shard.setdefault(shard, []).append(name)
     results = []
     for shard in scan.shards:
-        absent = absent_by_shard.get(shard.name) if shard.header is not None else None
+        absent = absent_by_shard.get(shard.name) if shard.has_header else None
         if absent:
             results.append(
                 failed(
@@ -212,7 +204,7 @@ def _total_result(scan: WeightsScan) -> Result | None:
     total = meta.get("total_size") if isinstance(meta, dict) else None
     if not isinstance(total, int):
         return None
-    sizes = {s.name: sum(s.header.sizes()) for s in scan.shards if s.header}
+    sizes = {s.name: s.tensor_bytes for s in scan.shards if s.has_header}
     every = sum(sizes.values())
     main = every - sum(sizes.get(name, 0) for name in ADD_ON_FILES)
     if total in (every, main):
@@ -398,28 +390,25 @@ def weights_mtp(ctx: Context) -> Result:
     skip = _folder_skip(scan)
     if skip:
         return skip
-    config = scan.config.data if scan.config and isinstance(scan.config.data, dict) else glm5.CONFIG
-    layer = glm5.mtp_layer(config)
-    prefix = f"model.layers.{layer}."
-    names = scan.names_with_prefix(prefix)
+    layer, prefix, count = scan.mtp_layer, scan.mtp_prefix, scan.mtp_count
     expected = f"{prefix}* (MTP) with embed_tokens and shared_head.head"
-    if not names:
+    if not count:
         return failed(
             f"deepseek_mtp requested, but {ctx.profile.model.name} has no {prefix[:-1]} (MTP)",
             expected=expected,
             observed=f"no {prefix}* tensors",
             remediation="drop --speculative-config, or use the GLM-5-w4a8-mtp weights (Eco-Tech/GLM-5-w4a8-mtp-QuaRot)",
         )
-    absent = [prefix + name for name in glm5.MTP_EMBED_HEAD if prefix + name not in names]
+    absent = [prefix + name for name in glm5.MTP_EMBED_HEAD if prefix + name not in scan.mtp_embed_head]
     if absent:
         return failed(
             f"MTP layer {layer} lacks {', '.join(absent)}",
             expected=expected,
-            observed=f"{len(names)} {prefix}* tensors, without " + ", ".join(absent),
+            observed=f"{count} {prefix}* tensors, without " + ", ".join(absent),
             remediation="run adjust_weight.py from the vllm-ascend GLM-5 tutorial (it copies embed_tokens "
             "and lm_head into mtp-others.safetensors), or drop --speculative-config",
         )
-    return passed(f"MTP layer {layer} present ({len(names)} tensors)", observed=f"{len(names)} tensors")
+    return passed(f"MTP layer {layer} present ({count} tensors)", observed=f"{count} tensors")
 
 
 # -- weights.shared -----------------------------------------------------------------------------------

@@ -1,3 +1,3 @@
-from glm5check.cli import main
+from glm5check.entry import main
 
 main()

@@ -79,6 +79,14 @@ _RUN_OPTIONS = [
         "same pseudonym (implies --redact-hosts).",
     ),
     click.option(
+        "--cache-dir",
+        metavar="DIR",
+        envvar="GLM5CHECK_CACHE_DIR",
+        show_envvar=True,
+        help="Keep the weights scan in DIR and reuse it while no file of the weights folder changed "
+        "(live runs only; the one place glm5check writes besides --output).",
+    ),
+    click.option(
         "--requirements",
         is_flag=True,
         help="Print, instead of the report, the pip requirements vllm and vllm-ascend still need "

@@ -52,6 +52,7 @@ class RunArgs:
     timeout: float = 10.0
     expect: tuple[str, ...] = ()
     redact_hosts: bool = False
+    cache_dir: str | None = None  # the live scan cache (--cache-dir / GLM5CHECK_CACHE_DIR); unused by replays
     requirements: bool = False
     redact_salt: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -215,7 +216,7 @@ def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
 
         recording = RecordingHost(LiveHost(args.timeout))
         return recording, recording.data
-    return LiveHost(args.timeout), None
+    return LiveHost(args.timeout, cache_dir=args.cache_dir), None
 
 
 def host_name(host: Host) -> str:

@@ -191,7 +191,7 @@ def test_host_resources_pass_on_a_big_host() -> None:
 
 
 def test_host_resources_warn_with_numbers() -> None:
-    small = replace(BIG, cpu_count=32, mem_available_bytes=64 * GIB, nofile_hard=4096)
+    small = BIG._replace(cpu_count=32, mem_available_bytes=64 * GIB, nofile_hard=4096)
     rows = _run("host.resources", env=GUIDE_ENV, resources=small)
     assert rows["cpu"].status is Status.WARN
     assert rows["cpu"].message.startswith("32 CPU cores < OMP_NUM_THREADS 10 × 8 local ranks = 80")
@@ -202,7 +202,7 @@ def test_host_resources_warn_with_numbers() -> None:
 
 
 def test_cpu_hint_lowers_omp_threads_only_where_the_profile_does_not_set_them() -> None:
-    small = replace(BIG, cpu_count=32)
+    small = BIG._replace(cpu_count=32)
     profile = replace(load_builtin("a2-single"), env={})
     writer = SnapshotWriter("a2-single")
     writer.env({"OMP_NUM_THREADS": "10"})

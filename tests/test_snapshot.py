@@ -130,7 +130,9 @@ def test_every_host_method_is_covered() -> None:
     from glm5check.host.base import Host
 
     methods = {name for name in vars(Host) if not name.startswith("_") and callable(getattr(Host, name))}
-    assert methods == set(UNRECORDED_QUESTIONS)
+    # recall/remember are not questions about the machine: a result the snapshot does not hold is computed
+    # again from the recorded answers (tests/test_scan_digest_cache.py).
+    assert methods - {"recall", "remember"} == set(UNRECORDED_QUESTIONS)
 
 
 @pytest.mark.parametrize("method", sorted(UNRECORDED_QUESTIONS))

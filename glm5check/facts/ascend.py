@@ -10,8 +10,7 @@ falling back to the older `version.cfg`.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from glm5check.engine.context import reported_fact
 from glm5check.parsers.ascend_versions import (
@@ -32,16 +31,14 @@ TOOLKIT_INFO_FILE = "ascend_toolkit_install.info"
 TOOLKIT_ENV_VARS = ("ASCEND_TOOLKIT_HOME", "ASCEND_HOME_PATH")
 
 
-@dataclass(frozen=True)
-class CannFound:
+class CannFound(NamedTuple):
     file: str  # the version file read
     version: str | None
     root: str  # the toolkit folder it belongs to
     sourced: bool  # the environment points at this folder
 
 
-@dataclass(frozen=True)
-class CannState:
+class CannState(NamedTuple):
     found: tuple[CannFound, ...]
     searched: tuple[str, ...]  # toolkit folders looked at, in order
     env_var: str | None  # the first of TOOLKIT_ENV_VARS that is set
@@ -100,8 +97,7 @@ def cann_state(ctx: Context) -> CannState:
     return CannState(tuple(found), tuple(root for root, _ in roots), env_var, env_home, env_home_exists)
 
 
-@dataclass(frozen=True)
-class DriverState:
+class DriverState(NamedTuple):
     folder: str  # the driver install folder (from /etc/ascend_install.info, else the default)
     folder_source: str
     version_file: str

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import posixpath
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from glm5check.engine.context import reported_fact
 from glm5check.host.base import ConnectResult, Interface, ListeningSocket, Process
@@ -36,8 +35,7 @@ _VETH_PREFIXES = ("veth",)
 # -- the *_SOCKET_IFNAME variables ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IfnameSpec:
+class IfnameSpec(NamedTuple):
     """One *_SOCKET_IFNAME value as its reader understands it.
 
     HCCL (CANN docs, envref HCCL_SOCKET_IFNAME): a comma list of name prefixes; `=` makes them exact names,
@@ -90,8 +88,7 @@ def _split_names(value: str) -> tuple[str, ...]:
 # -- interfaces -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Nic:
+class Nic(NamedTuple):
     """A network interface with the state a person needs: admin flag, carrier (operstate), MTU, addresses."""
 
     name: str
@@ -246,8 +243,7 @@ def _report_interfaces(ctx: Context) -> list[dict[str, Any]] | None:
 # -- node 0 -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Node0Address:
+class Node0Address(NamedTuple):
     address: str  # an IP address (a name given in the script is resolved)
     given: str  # as written in the script / option / profile
     source: str  # where it came from: the serve script's flag, --node0-ip or the profile
@@ -274,8 +270,7 @@ def node0_address(ctx: Context) -> Node0Address | None:
     return Node0Address(address, given, source)
 
 
-@dataclass(frozen=True)
-class Node0Route:
+class Node0Route(NamedTuple):
     lookup: RouteLookup
     method: str  # "ip route get" or "subnet match (ip not available)"
 
@@ -320,8 +315,7 @@ def node0_rpc_connect(ctx: Context) -> ConnectResult | None:
 # -- host name, sockets, processes ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HostnameInfo:
+class HostnameInfo(NamedTuple):
     hostname: str
     addresses: tuple[str, ...]
 

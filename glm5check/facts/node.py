@@ -9,7 +9,7 @@ Node 0's address comes from the serve script's `--data-parallel-address`, `--nod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from glm5check.errors import ProbeFailed
 from glm5check.facts.context import Context
@@ -22,8 +22,7 @@ DEFAULT_SOURCE = "default (no --node-rank, serve script, node 0 address or launc
 LAUNCHER_RANK_VARS = ("SLURM_NODEID", "LWS_WORKER_INDEX")
 
 
-@dataclass(frozen=True)
-class NodeInfo:
+class NodeInfo(NamedTuple):
     rank: int
     role: str  # single, primary, headless
     source: str  # where the rank came from: single-node profile, --node-rank, serve script, detected, default

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from glm5check.engine.context import reported_fact
 from glm5check.facts.context import Context
@@ -32,8 +31,7 @@ HCCN_CONF = "/etc/hccn.conf"
 HCCN_QUERIES = ("link", "net_health", "ip", "gateway", "netdetect", "tls")
 
 
-@dataclass(frozen=True)
-class NpuSmiState:
+class NpuSmiState(NamedTuple):
     """What `npu-smi info` answered. `path` is None when npu-smi was not found; `info` is None when the
     run failed (timed out, not found, could not start, output cut off) and its output was not read."""
 
@@ -72,8 +70,7 @@ def chip_label(chip: NpuChip, two_chip_npus: bool = False) -> str:
     return f"NPU {chip.npu}"
 
 
-@dataclass(frozen=True)
-class ChipPlan:
+class ChipPlan(NamedTuple):
     """The chips vLLM would see on this node and the ones the plan uses."""
 
     table: tuple[NpuChip, ...]
@@ -138,8 +135,7 @@ def health_details(ctx: Context) -> dict[NpuChip, HealthInfo]:
 # -- hccn_tool -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DeviceNetwork:
+class DeviceNetwork(NamedTuple):
     """One device's NPU network answers; a None field was not read (see `failures`)."""
 
     device: int
@@ -153,8 +149,7 @@ class DeviceNetwork:
     failures: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class NpuNetwork:
+class NpuNetwork(NamedTuple):
     tool: str | None  # the hccn_tool path, None when not found
     devices: tuple[DeviceNetwork, ...] = ()
     conf: hccn.HccnConf | None = None
@@ -208,8 +203,7 @@ def npu_network(ctx: Context) -> NpuNetwork:
     return NpuNetwork(tool, devices, conf, conf_error)
 
 
-@dataclass(frozen=True)
-class PeerPing:
+class PeerPing(NamedTuple):
     device: int
     target: str
     run: hccn.PingRun | None = None

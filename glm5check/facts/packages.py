@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlparse
 
 from glm5check.engine.context import reported_fact
@@ -63,8 +63,7 @@ def inspect_argv(python: str, env: Mapping[str, str] | None = None) -> list[str]
     return argv
 
 
-@dataclass(frozen=True)
-class Dist:
+class Dist(NamedTuple):
     name: str | None
     version: str | None
     path: str | None
@@ -139,8 +138,7 @@ class PackageDir:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Inventory:
+class Inventory(NamedTuple):
     python_version: str | None
     executable: str | None
     marker_environment: dict[str, str]
@@ -233,8 +231,7 @@ def inventory(ctx: Context) -> Inventory:
     return parsed
 
 
-@dataclass(frozen=True)
-class Checkout:
+class Checkout(NamedTuple):
     """An answer of host/git.py's read_checkout, or the probe's own failure."""
 
     folder: str
@@ -261,8 +258,7 @@ def read_source_checkout(ctx: Context, folder: str) -> Checkout:
     )
 
 
-@dataclass(frozen=True)
-class CommitEvidence:
+class CommitEvidence(NamedTuple):
     """What is known about the installed build of one pinned distribution."""
 
     name: str

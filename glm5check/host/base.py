@@ -1,15 +1,16 @@
 """The host layer: the only code that reads the machine.
 
 `Host` is implemented live (glm5check.host.live), recording (glm5check.host.record) and from a snapshot
-(glm5check.host.replay). Every answer is a plain frozen dataclass so that it can be written to a snapshot
-and read back identically. Failures are data (`error`, `timed_out`, `not_found`), never exceptions.
+(glm5check.host.replay). Every answer is a named tuple (immutable, and built at import far faster than a
+frozen dataclass: this module is imported by every run) so that it can be written to a snapshot and read
+back identically (glm5check.host.snapshot.plain turns one into JSON). Failures are data (`error`,
+`timed_out`, `not_found`), never exceptions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 DEFAULT_TIMEOUT_S = 10.0
 OUTPUT_CAP_BYTES = 4 * 1024 * 1024
@@ -24,8 +25,7 @@ ASCEND_TOOL_DIRS = (
 )
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(NamedTuple):
     argv: tuple[str, ...]
     exit_code: int | None = None
     stdout: str = ""
@@ -63,8 +63,7 @@ class CommandResult:
         return ""
 
 
-@dataclass(frozen=True)
-class CapturedRun:
+class CapturedRun(NamedTuple):
     """A finished subprocess with its output as raw bytes: what the live runner captured, before decoding.
     `stopped` is set when the caller's stop event ended it early (an interrupt), not its timeout."""
 
@@ -94,8 +93,7 @@ class CapturedRun:
         )
 
 
-@dataclass(frozen=True)
-class FileRead:
+class FileRead(NamedTuple):
     path: str
     text: str | None = None
     error: str | None = None
@@ -106,8 +104,7 @@ class FileRead:
         return self.error != "missing"
 
 
-@dataclass(frozen=True)
-class BytesRead:
+class BytesRead(NamedTuple):
     path: str
     offset: int
     length: int
@@ -115,15 +112,13 @@ class BytesRead:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class DirListing:
+class DirListing(NamedTuple):
     path: str
     entries: tuple[str, ...] | None = None
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class StatInfo:
+class StatInfo(NamedTuple):
     path: str
     kind: str | None = None  # file, dir, link, char, block, fifo, socket, other; None when missing
     size: int | None = None
@@ -138,8 +133,7 @@ class StatInfo:
         return self.kind is not None
 
 
-@dataclass(frozen=True)
-class DiskUsage:
+class DiskUsage(NamedTuple):
     path: str
     total_bytes: int | None = None
     used_bytes: int | None = None
@@ -147,23 +141,20 @@ class DiskUsage:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     device: str
     mountpoint: str
     fstype: str
     options: str = ""
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):
     family: str  # ipv4, ipv6, mac
     address: str
     netmask: str | None = None
 
 
-@dataclass(frozen=True)
-class Interface:
+class Interface(NamedTuple):
     name: str
     is_up: bool | None = None
     mtu: int | None = None
@@ -171,8 +162,7 @@ class Interface:
     addresses: tuple[Address, ...] = ()
 
 
-@dataclass(frozen=True)
-class ListeningSocket:
+class ListeningSocket(NamedTuple):
     protocol: str  # tcp, tcp6, udp, udp6
     address: str
     port: int
@@ -180,8 +170,7 @@ class ListeningSocket:
     process: str | None = None
 
 
-@dataclass(frozen=True)
-class Resources:
+class Resources(NamedTuple):
     cpu_count: int | None = None  # logical CPUs this process may run on (affinity)
     cpu_count_total: int | None = None
     mem_total_bytes: int | None = None
@@ -190,15 +179,13 @@ class Resources:
     nofile_hard: int | None = None
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(NamedTuple):
     pid: int
     name: str
     cmdline: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ConnectResult:
+class ConnectResult(NamedTuple):
     address: str
     port: int
     outcome: str  # connected, refused, timeout, unreachable, error
@@ -206,8 +193,7 @@ class ConnectResult:
     elapsed_ms: int | None = None
 
 
-@dataclass(frozen=True)
-class ProbeValue:
+class ProbeValue(NamedTuple):
     """The answer of a custom structured probe (e.g. a git repository read with gitpython)."""
 
     kind: str
@@ -215,12 +201,6 @@ class ProbeValue:
     value: Any = None
     error: str | None = None
     timed_out: bool = False
-
-
-@dataclass(frozen=True)
-class HostInfo:
-    hostname: str
-    resolved: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Host(Protocol):
@@ -261,3 +241,17 @@ class Host(Protocol):
     def tcp_connect(self, address: str, port: int, timeout_s: float | None = None) -> ConnectResult: ...
 
     def probe(self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None) -> ProbeValue: ...
+
+    def recall(self, kind: str, subject: str, code: str) -> Any:
+        """A result computed earlier from subject (a folder) by the code hashed as `code`, when the host can
+        vouch that nothing it was computed from changed: a replay's snapshot digest, a live run's scan
+        cache (--cache-dir). None otherwise; the caller then computes it from the host's answers."""
+        ...
+
+    def remember(
+        self, kind: str, subject: str, code: str, value: Any, recompute: Callable[[Host], Any] | None = None
+    ) -> None:
+        """Keep a result computed from subject for recall (a JSON value): in the live scan cache, or in the
+        snapshot being recorded, where it is recompute(a replay of what was recorded) instead: the recorded
+        reads are redacted (copied files), and a digest must say what a replay of them would find."""
+        ...

@@ -32,6 +32,7 @@ from glm5check.host.base import (
     DirListing,
     DiskUsage,
     FileRead,
+    Host,
     Interface,
     ListeningSocket,
     Mount,
@@ -41,6 +42,7 @@ from glm5check.host.base import (
     StatInfo,
 )
 from glm5check.host.filekinds import file_kind, os_error_text
+from glm5check.host.scancache import ScanCache
 from glm5check.util.numbers import whole
 
 T = TypeVar("T")
@@ -174,8 +176,19 @@ def run_process(
 
 
 class LiveHost:
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, cache_dir: str | None = None) -> None:
         self.timeout_s = timeout_s
+        self.cache = ScanCache(cache_dir, lambda func: _bounded(func, timeout_s)) if cache_dir else None
+
+    # -- results remembered across runs (opt-in: --cache-dir) ---------------------------------------
+    def recall(self, kind: str, subject: str, code: str) -> Any:
+        return self.cache.recall(kind, subject, code) if self.cache else None
+
+    def remember(
+        self, kind: str, subject: str, code: str, value: Any, recompute: Callable[[Host], Any] | None = None
+    ) -> None:
+        if self.cache:
+            self.cache.remember(kind, subject, code, value)
 
     # -- commands ---------------------------------------------------------------------------------
     def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:

@@ -8,7 +8,6 @@ attach to a support ticket.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from glm5check.errors import ProbeFailed
@@ -19,6 +18,7 @@ from glm5check.host.base import (
     DirListing,
     DiskUsage,
     FileRead,
+    Host,
     Interface,
     ListeningSocket,
     Mount,
@@ -28,7 +28,8 @@ from glm5check.host.base import (
     StatInfo,
 )
 from glm5check.host.live import LiveHost
-from glm5check.host.snapshot import SnapshotData
+from glm5check.host.replay import ReplayHost
+from glm5check.host.snapshot import Digest, SnapshotData
 from glm5check.util.redact import redact_argv, redact_env, redact_text, redact_tree
 
 
@@ -41,8 +42,8 @@ class RecordingHost:
     def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
         result = self.live.run(argv, timeout_s)
         with self.data.lock:
-            self.data.commands[result.argv] = replace(
-                result, stdout=redact_text(result.stdout), stderr=redact_text(result.stderr)
+            self.data.commands[result.argv] = result._replace(
+                stdout=redact_text(result.stdout), stderr=redact_text(result.stderr)
             )
         return result
 
@@ -55,7 +56,7 @@ class RecordingHost:
     def read_file(self, path: str) -> FileRead:
         read = self.live.read_file(path)
         with self.data.lock:
-            self.data.files[path] = replace(read, text=None if read.text is None else redact_text(read.text))
+            self.data.files[path] = read._replace(text=None if read.text is None else redact_text(read.text))
         return read
 
     def read_bytes(self, path: str, offset: int, length: int) -> BytesRead:
@@ -116,7 +117,7 @@ class RecordingHost:
 
     def processes(self) -> tuple[Process, ...]:
         processes = self._system("processes", self.live.processes)
-        recorded = tuple(replace(p, cmdline=tuple(redact_argv(p.cmdline))) for p in processes)
+        recorded = tuple(p._replace(cmdline=tuple(redact_argv(p.cmdline))) for p in processes)
         with self.data.lock:
             self.data.processes = recorded
         return processes
@@ -149,5 +150,18 @@ class RecordingHost:
         value = self.live.probe(kind, key, func, timeout_s)
         error = None if value.error is None else redact_text(value.error)
         with self.data.lock:
-            self.data.probes[(kind, key)] = replace(value, value=redact_tree(value.value), error=error)
+            self.data.probes[(kind, key)] = value._replace(value=redact_tree(value.value), error=error)
         return value
+
+    def recall(self, kind: str, subject: str, code: str) -> Any:
+        return None  # a snapshot holds what was read now, so the subject is always read (and recorded)
+
+    def remember(
+        self, kind: str, subject: str, code: str, value: Any, recompute: Callable[[Host], Any] | None = None
+    ) -> None:
+        """The digest goes into the snapshot beside the raw reads (its key is made when they are written),
+        computed again from those reads as recorded (redacted): it never holds what the snapshot does not."""
+        if recompute is not None:
+            value = recompute(ReplayHost(self.data, self.timeout_s))
+        with self.data.lock:
+            self.data.digests[(kind, subject)] = Digest(value, code=code)

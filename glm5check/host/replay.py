@@ -8,6 +8,8 @@ absence explicitly: a command with `not_found`, a file with error "missing", `wh
 
 from __future__ import annotations
 
+import hmac
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -20,6 +22,7 @@ from glm5check.host.base import (
     DirListing,
     DiskUsage,
     FileRead,
+    Host,
     Interface,
     ListeningSocket,
     Mount,
@@ -28,13 +31,23 @@ from glm5check.host.base import (
     Resources,
     StatInfo,
 )
-from glm5check.host.snapshot import SnapshotData
+from glm5check.host.snapshot import SnapshotData, digest_key
+
+
+def _covers_key(key: tuple[str, int, int], offset: int, length: int) -> bool:
+    return key[1] <= offset and offset + length <= key[1] + key[2]
+
+
+def _covers(read: BytesRead, offset: int, length: int) -> bool:
+    return _covers_key((read.path, read.offset, read.length), offset, length)
 
 
 class ReplayHost:
     def __init__(self, data: SnapshotData, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.data = data
         self.timeout_s = timeout_s
+        self.last_covering: BytesRead | None = None  # the recorded read a part was last cut from
+        self.lock = threading.Lock()
 
     def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
         key = tuple(str(a) for a in argv)
@@ -47,7 +60,27 @@ class ReplayHost:
         return _answer(self.data.files, path, f"the file {path}")
 
     def read_bytes(self, path: str, offset: int, length: int) -> BytesRead:
-        return _answer(self.data.byte_reads, (path, offset, length), f"{length} bytes at {offset} of {path}")
+        key = (path, offset, length)
+        if key not in self.data.byte_reads:
+            part = self._part_of_recorded(path, offset, length)
+            if part is not None:
+                return part
+        return _answer(self.data.byte_reads, key, f"{length} bytes at {offset} of {path}")
+
+    def _part_of_recorded(self, path: str, offset: int, length: int) -> BytesRead | None:
+        """A part of a longer recorded read of the same file (an older glm5check read a big index in one
+        piece where this one reads it in chunks). The longer read is kept while its parts are asked for."""
+        with self.lock:
+            whole = self.last_covering
+            if whole is None or whole.path != path or not _covers(whole, offset, length):
+                keys = [key for key in self.data.byte_reads if key[0] == path and _covers_key(key, offset, length)]
+                if not keys:
+                    return None
+                whole = self.last_covering = self.data.byte_reads[min(keys, key=lambda key: key[2])]
+        if whole.data is None:
+            return BytesRead(path, offset, length, error=whole.error)
+        start = offset - whole.offset
+        return BytesRead(path, offset, length, data=whole.data[start : start + length], error=whole.error)
 
     def list_dir(self, path: str) -> DirListing:
         return _answer(self.data.listings, path, f"the listing of {path}")
@@ -95,6 +128,19 @@ class ReplayHost:
 
     def probe(self, kind: str, key: str, func: Callable[[], Any], timeout_s: float | None = None) -> ProbeValue:
         return _answer(self.data.probes, (kind, key), f"the {kind} probe of {key}")
+
+    def recall(self, kind: str, subject: str, code: str) -> Any:
+        """The snapshot's digest, only when its key is the one this code and the recorded inputs make: a
+        digest written by other code, or beside inputs edited since, is ignored (the inputs are re-read)."""
+        digest = self.data.digests.get((kind, subject))
+        if digest is None or digest.key is None:
+            return None
+        return digest.value if hmac.compare_digest(digest.key, digest_key(self.data, subject, code)) else None
+
+    def remember(
+        self, kind: str, subject: str, code: str, value: Any, recompute: Callable[[Host], Any] | None = None
+    ) -> None:
+        return None  # a replay changes nothing
 
 
 K = TypeVar("K")

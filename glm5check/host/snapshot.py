@@ -9,15 +9,20 @@ Layout (documented for users in docs/snapshot.md):
     files/index.json           every file read: path -> error / truncated
     files/<absolute path>      the content of each file read
     bytes/index.json           partial reads (safetensors headers): path, offset, length, error, data file
-    bytes/NNNN.bin             their bytes (NNNN.bin.gz, gzipped, when larger than 1 MiB)
+    bytes/NNNN.bin             their bytes (NNNN.bin.gz, gzipped, when larger than 64 KiB)
     system/*.json              env, resources, interfaces, sockets, processes, mounts, hostname, resolve,
                                disk_usage, stat, listdir, which, connect
     probes/<kind>.json         structured probes (e.g. git state of a source checkout) keyed by their key
+    digests/<kind>.json        results computed from the raw reads (the weights scan), by subject (a folder):
+                               {"key": sha256 of the code that computed it and of every recorded input about
+                               the subject, as stored here; "value": the result}. A replay uses one only
+                               when it makes the same key (see digest_key); otherwise it reads the raw inputs.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -27,8 +32,8 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Iterator, MutableMapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -54,7 +59,7 @@ from glm5check.util import safejson
 from glm5check.util.numbers import whole_value
 
 SNAPSHOT_SCHEMA = "glm5check.snapshot/v1"
-BYTES_GZIP_ABOVE = 1 << 20
+BYTES_GZIP_ABOVE = 64 * 1024
 # Command outputs and copied files are capped at 4 MiB when recorded; indexes are small. A bigger part
 # was not written by glm5check (and is not read into memory).
 SNAPSHOT_PART_CAP_BYTES = 64 * 1024 * 1024
@@ -62,6 +67,17 @@ SNAPSHOT_PART_CAP_BYTES = 64 * 1024 * 1024
 
 class SnapshotError(ConfigError):
     """A snapshot that cannot be read or written (exit code 2)."""
+
+
+@dataclass
+class Digest:
+    """A result computed from the recorded reads about a subject (JSON). Recorded with the hash of the code
+    that computed it; the key is made from that and the inputs when the snapshot is written, and is what a
+    snapshot read back holds."""
+
+    value: Any
+    code: str | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -89,6 +105,7 @@ class SnapshotData:
     report: dict[str, Any] | None = None
     # System reads that failed (e.g. "sockets" -> "listening sockets could not be read: …"), replayed as failures.
     system_errors: dict[str, str] = field(default_factory=dict)
+    digests: dict[tuple[str, str], Digest] = field(default_factory=dict)  # (kind, subject) -> digest
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
@@ -131,8 +148,10 @@ _Sink = _DirSink | _TarSink
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _dump(sink: _Sink, name: str, value: Any) -> None:
-    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+def _dump(sink: _Sink, name: str, value: Any, compact: bool = False) -> None:
+    """JSON a person can read (indented), or compact for what a replay reads whole (the digests)."""
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, **layout)
     # A byte that is not UTF-8 (an environment value, a process's argument) is a lone surrogate here:
     # kept as its \udcXX escape, valid JSON that reads back to the same string, so replay sees that byte.
     text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
@@ -174,14 +193,15 @@ def _write_parts(data: SnapshotData, sink: _Sink) -> None:
         _dump(sink, "report.json", data.report)
     _write_commands(data, sink)
     _write_files(data, sink)
-    _write_bytes(data, sink)
+    stored = _write_bytes(data, sink)
+    _write_digests(data, sink, stored)
     singles: dict[str, Any] = {
         "env": data.env,
         "mounts": _listed(data.mounts),
         "interfaces": _listed(data.interfaces),
         "sockets": _listed(data.sockets),
         "processes": _listed(data.processes),
-        "resources": asdict(data.resources) if data.resources else None,
+        "resources": plain(data.resources) if data.resources else None,
         "hostname": data.hostname,
     }
     for name, value in singles.items():
@@ -189,11 +209,11 @@ def _write_parts(data: SnapshotData, sink: _Sink) -> None:
             _dump(sink, f"system/{name}.json", value)
     keyed: dict[str, Any] = {
         "which": data.which,
-        "listdir": {k: asdict(v) for k, v in data.listings.items()},
-        "stat": {k: asdict(v) for k, v in data.stats.items()},
-        "disk_usage": {k: asdict(v) for k, v in data.disk_usage.items()},
+        "listdir": {k: plain(v) for k, v in data.listings.items()},
+        "stat": {k: plain(v) for k, v in data.stats.items()},
+        "disk_usage": {k: plain(v) for k, v in data.disk_usage.items()},
         "resolve": {k: list(v) for k, v in data.resolved.items()},
-        "connect": [asdict(v) for v in data.connects.values()],
+        "connect": [plain(v) for v in data.connects.values()],
         "errors": data.system_errors,
     }
     for name, value in keyed.items():
@@ -206,8 +226,18 @@ def _write_parts(data: SnapshotData, sink: _Sink) -> None:
         _dump(sink, f"probes/{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values)
 
 
+def plain(answer: Any) -> Any:
+    """A host answer (a named tuple, possibly holding others, as Interface holds its Addresses) as JSON
+    values: what asdict() did for the dataclasses they were."""
+    if isinstance(answer, tuple) and hasattr(answer, "_asdict"):
+        return {key: plain(value) for key, value in answer._asdict().items()}
+    if isinstance(answer, (list, tuple)):
+        return [plain(value) for value in answer]
+    return answer
+
+
 def _listed(items: tuple[Any, ...] | None) -> list[dict[str, Any]] | None:
-    return None if items is None else [asdict(item) for item in items]
+    return None if items is None else [plain(item) for item in items]
 
 
 def _write_commands(data: SnapshotData, sink: _Sink) -> None:
@@ -215,7 +245,7 @@ def _write_commands(data: SnapshotData, sink: _Sink) -> None:
         return
     index = []
     for number, (argv, result) in enumerate(sorted(data.commands.items()), start=1):
-        entry = asdict(result)
+        entry = plain(result)
         stem = f"{number:03d}-{_slug(argv)}"
         for stream, suffix in (("stdout", "out"), ("stderr", "err")):
             text = entry.pop(stream)
@@ -239,20 +269,88 @@ def _write_files(data: SnapshotData, sink: _Sink) -> None:
     _dump(sink, "files/index.json", index)
 
 
-def _write_bytes(data: SnapshotData, sink: _Sink) -> None:
+def _stored_form(data: bytes) -> tuple[str, bytes]:
+    """The file suffix and bytes a byte read is stored as: reads over BYTES_GZIP_ABOVE (shard headers, the
+    chunks of a GLM-5-w4a8 index or quant description) are gzipped, ~15x smaller; gzip without a time stamp,
+    so the same read is always stored as the same bytes."""
+    if len(data) > BYTES_GZIP_ABOVE:
+        return ".bin.gz", gzip.compress(data, 6, mtime=0)
+    return ".bin", data
+
+
+def _write_bytes(data: SnapshotData, sink: _Sink) -> dict[tuple[str, int, int], str]:
+    """Write the byte reads; the sha256 of each one's stored bytes (for digest keys)."""
+    stored_sha: dict[tuple[str, int, int], str] = {}
     if not data.byte_reads:
-        return
+        return stored_sha
     index = []
     for number, ((path, offset, length), read) in enumerate(sorted(data.byte_reads.items()), start=1):
         entry: dict[str, Any] = {"path": path, "offset": offset, "length": length, "error": read.error, "data": None}
         if read.data is not None:
-            # Big reads (a GLM-5-w4a8 index or quant description is ~20 MB of JSON) are gzipped: ~15x smaller.
-            big = len(read.data) > BYTES_GZIP_ABOVE
-            name = f"{number:04d}.bin" + (".gz" if big else "")
-            sink.put(f"bytes/{name}", gzip.compress(read.data, 6, mtime=0) if big else read.data)
+            suffix, payload = _stored_form(read.data)
+            name = f"{number:04d}{suffix}"
+            sink.put(f"bytes/{name}", payload)
             entry["data"] = name
+            stored_sha[(path, offset, length)] = hashlib.sha256(payload).hexdigest()
         index.append(entry)
     _dump(sink, "bytes/index.json", index)
+    return stored_sha
+
+
+def _write_digests(data: SnapshotData, sink: _Sink, stored_sha: dict[tuple[str, int, int], str]) -> None:
+    by_kind: dict[str, dict[str, Any]] = {}
+    for (kind, subject), digest in sorted(data.digests.items()):
+        key = digest.key
+        if digest.code is not None:
+            key = _key(digest.code, inputs_digest(data, subject, stored_sha.get))
+        by_kind.setdefault(kind, {})[subject] = {"key": key, "value": digest.value}
+    for kind, values in by_kind.items():
+        _dump(sink, f"digests/{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}.json", values, compact=True)
+
+
+# -- digest keys ---------------------------------------------------------------------------------------
+
+
+def _key(code: str, inputs: str) -> str:
+    return hashlib.sha256(f"{code}\0{inputs}".encode()).hexdigest()
+
+
+def _inside(path: str, subject: str) -> bool:
+    return path == subject or path.startswith(subject.rstrip("/") + "/")
+
+
+def inputs_digest(data: SnapshotData, subject: str, stored_sha: Callable[[tuple[str, int, int]], str | None]) -> str:
+    """sha256 of every recorded answer about subject and below (listings, stats, files, and each byte read
+    as its error and the sha256 of its stored bytes): what a digest was computed from."""
+    digest = hashlib.sha256()
+
+    def add(*value: Any) -> None:
+        digest.update(json.dumps(value, sort_keys=True, ensure_ascii=False).encode() + b"\n")
+
+    for kind, answers in (("listdir", data.listings), ("stat", data.stats), ("file", data.files)):
+        for path in sorted(p for p in answers if _inside(p, subject)):
+            add(kind, plain(answers[path]))
+    for key in sorted(k for k in data.byte_reads if _inside(k[0], subject)):
+        add("bytes", *key, _read_error(data, key), stored_sha(key))
+    return digest.hexdigest()
+
+
+def _read_error(data: SnapshotData, key: tuple[str, int, int]) -> str | None:
+    reads = data.byte_reads
+    return reads.entries[key][1] if isinstance(reads, LazyByteReads) and key in reads.entries else reads[key].error
+
+
+def digest_key(data: SnapshotData, subject: str, code: str) -> str:
+    """The key a digest of subject computed by `code` must carry to be used in a replay of data."""
+    reads = data.byte_reads
+    if isinstance(reads, LazyByteReads):
+        return _key(code, inputs_digest(data, subject, reads.stored_sha256))
+
+    def stored_sha(key: tuple[str, int, int]) -> str | None:
+        read = reads[key].data
+        return None if read is None else hashlib.sha256(_stored_form(read)[1]).hexdigest()
+
+    return _key(code, inputs_digest(data, subject, stored_sha))
 
 
 # -- reading -----------------------------------------------------------------------------------------
@@ -337,7 +435,8 @@ def _read_archive(source: Path) -> SnapshotData:
             if not roots:
                 raise SnapshotError(f"{source} holds no snapshot.json")
             data = _read_dir(roots[0])
-            data.byte_reads = dict(data.byte_reads.items())  # the directory goes away: load them now
+            if isinstance(data.byte_reads, LazyByteReads):
+                data.byte_reads.keep_in_memory()  # the directory goes away: keep the stored (gzipped) bytes
             return data
     except (tarfile.TarError, OSError) as exc:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")
@@ -385,6 +484,7 @@ def _read_dir(root: Path) -> SnapshotData:
     for entry in _load(system / "connect.json", []):
         result = _tupled(ConnectResult, entry)
         data.connects[(result.address, result.port)] = result
+    data.digests = _read_digests(root / "digests")
     for probe_file in sorted((root / "probes").glob("*.json")) if (root / "probes").is_dir() else []:
         for key, entry in _load(probe_file, {}).items():
             kind = probe_file.stem
@@ -394,14 +494,48 @@ def _read_dir(root: Path) -> SnapshotData:
     return data
 
 
+def _read_digests(folder: Path) -> dict[tuple[str, str], Digest]:
+    """The digests a snapshot holds; a damaged digest file only means the raw inputs are read."""
+    digests: dict[tuple[str, str], Digest] = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            values = _load(path, {})
+        except SnapshotError:
+            continue
+        for subject, entry in values.items() if isinstance(values, dict) else ():
+            if isinstance(entry, dict) and isinstance(entry.get("key"), str) and "value" in entry:
+                digests[(path.stem, subject)] = Digest(entry["value"], key=entry["key"])
+    return digests
+
+
 class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
     """A snapshot directory's byte reads, each loaded (and gunzipped) from its file when asked for and not
-    kept: the GLM-5-w4a8 demo holds ~73 MB of header and index JSON that a replay reads once."""
+    kept: the GLM-5-w4a8 demo holds ~73 MB of header and index JSON that a replay reads once (or not at all,
+    when the weights scan's digest is used)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.entries: dict[tuple[str, int, int], tuple[str | None, str | None]] = {}  # -> (data file, error)
         self.loaded: dict[tuple[str, int, int], BytesRead] = {}  # reads stored by a caller, kept as given
+        self.in_memory: dict[str, bytes] | None = None  # data file -> its stored bytes (an unpacked archive)
+
+    def keep_in_memory(self) -> None:
+        """Hold every data file's stored bytes (gzipped as they are), for a folder about to be deleted."""
+        self.in_memory = {blob: _part(self.folder / blob) for blob, _ in self.entries.values() if blob}
+
+    def stored(self, blob: str) -> bytes:
+        return self.in_memory[blob] if self.in_memory is not None else _part(self.folder / blob)
+
+    def stored_sha256(self, key: tuple[str, int, int]) -> str | None:
+        """The sha256 of the bytes a read is stored as (not gunzipped): what digest keys are made of."""
+        if key in self.loaded:
+            data = self.loaded[key].data
+            return None if data is None else hashlib.sha256(_stored_form(data)[1]).hexdigest()
+        blob = self.entries[key][0]
+        try:
+            return None if blob is None else hashlib.sha256(self.stored(blob)).hexdigest()
+        except SnapshotError:
+            return "unreadable"
 
     def __getitem__(self, key: tuple[str, int, int]) -> BytesRead:
         if key in self.loaded:
@@ -410,7 +544,9 @@ class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
         if blob is None:
             return BytesRead(*key, error=error)
         try:
-            return BytesRead(*key, data=_blob(self.folder / blob, key[2]), error=error)
+            payload = self.stored(blob)
+            data = _gunzip(payload, key[2], self.folder / blob) if blob.endswith(".gz") else payload
+            return BytesRead(*key, data=data, error=error)
         except SnapshotError as exc:  # a part damaged after the snapshot was opened
             return BytesRead(*key, error=str(exc))
 
@@ -431,11 +567,6 @@ class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
 
     def __len__(self) -> int:
         return len(self.entries.keys() | self.loaded.keys())
-
-
-def _blob(path: Path, length: int) -> bytes:
-    payload = _part(path)
-    return _gunzip(payload, length, path) if path.name.endswith(".gz") else payload
 
 
 def _byte_reads(folder: Path) -> LazyByteReads:
@@ -530,6 +661,10 @@ class SnapshotWriter:
 
     def probe(self, kind: str, key: str, value: Any = None, error: str | None = None) -> None:
         self.data.probes[(kind, key)] = ProbeValue(kind, key, value, error)
+
+    def digest(self, kind: str, subject: str, code: str, value: Any) -> None:
+        """A result computed from the reads recorded about subject (its key is made when written)."""
+        self.data.digests[(kind, subject)] = Digest(value, code=code)
 
     def write(self, target: str | Path) -> Path:
         return write_snapshot(self.data, target)

@@ -11,10 +11,10 @@ int8 byte). Eco-Tech GLM-5-w4a8's own per-tensor layout is not published: the w4
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from glm5check.util.lazyre import lazy
 from glm5check.util.numbers import whole
 
 ARCHITECTURE = "GlmMoeDsaForCausalLM"
@@ -86,7 +86,7 @@ DTYPE_BYTES = {"BF16": 2, "F32": 4, "I8": 1, "I32": 4}
 # tutorial's adjust_weight.py copies them into mtp-others.safetensors "to enable MTP".
 MTP_EMBED_HEAD = ("embed_tokens.weight", "shared_head.head.weight")
 
-_LAYER = re.compile(r"^model\.layers\.(\d+)\.")
+_LAYER = lazy(r"^model\.layers\.(\d+)\.")
 
 
 @dataclass(frozen=True, slots=True)  # slots: a GLM-5 layout has ~240k of them
@@ -118,13 +118,17 @@ def mtp_layer(config: dict[str, Any]) -> int:
 class _Builder:
     """Collects tensors in checkpoint order, quantized (w4a8) or not (bf16)."""
 
-    def __init__(self, config: dict[str, Any], weights: str) -> None:
+    def __init__(self, config: dict[str, Any], weights: str, one_expert: bool = False) -> None:
         self.c = config
         self.quantized = weights == "w4a8"
+        self.one_expert = one_expert  # build expert 0 of each layer only, standing for all of them
         self.tensors: list[Tensor] = []
+        self.copies: list[int] = []  # how many tensors each one stands for
+        self.copies_now = 1
 
     def add(self, name: str, dtype: str, shape: tuple[int, ...], quant: str = "FLOAT") -> None:
         self.tensors.append(Tensor(name, dtype, shape, quant))
+        self.copies.append(self.copies_now)
 
     def norm(self, name: str, size: int, mtp_extra: bool = False) -> None:
         # msModelSlim stores the decoder's norms in float32; the MTP block's own norms stay bf16.
@@ -185,8 +189,11 @@ class _Builder:
         experts, h = c["n_routed_experts"], c["hidden_size"]
         self.add(f"{prefix}.gate.weight", "BF16", (experts, h))
         self.add(f"{prefix}.gate.e_score_correction_bias", "F32", (experts,))
-        for expert in range(experts):
+        built = 1 if self.one_expert else experts
+        self.copies_now = experts // built
+        for expert in range(built):
             self.mlp(f"{prefix}.experts.{expert}", c["moe_intermediate_size"], "W4A8_DYNAMIC")
+        self.copies_now = 1
         shared = c["moe_intermediate_size"] * c["n_shared_experts"]
         self.mlp(f"{prefix}.shared_experts", shared, "W8A8_DYNAMIC")
 
@@ -238,7 +245,12 @@ def quant_description(tensors: list[Tensor]) -> dict[str, Any]:
     return description
 
 
-def tensor_sizes(weights: str) -> list[tuple[str, int]]:
-    """(name, bytes) of every tensor of the GLM-5 checkpoint, MTP layer included (the fit model drops
-    it when the plan does not use MTP)."""
-    return [(t.name, t.nbytes) for t in layout(weights, "full")]
+def class_sizes(weights: str) -> list[tuple[str, int]]:
+    """(name, bytes) of the GLM-5 checkpoint for the memory fit, MTP layer included (the fit model drops it
+    when the plan does not use MTP). The routed experts of a layer are alike: expert 0 is built once and
+    stands for all of them, as the weights scan folds expert numbers (~2.4k tensors instead of ~240k)."""
+    if weights not in ("bf16", "w4a8"):
+        raise ValueError(f"weights must be bf16 or w4a8, not {weights!r}")
+    builder = _Builder(CONFIG, weights, one_expert=True)
+    tensors = builder.model("full")
+    return [(t.name, t.nbytes * copies) for t, copies in zip(tensors, builder.copies)]

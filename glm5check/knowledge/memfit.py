@@ -25,11 +25,11 @@ HBM another process holds is judged by npu.hbm against this same budget.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from glm5check.knowledge.placement import classify
 from glm5check.util.numbers import whole
 from glm5check.util.units import GIB, MIB
 
@@ -59,13 +59,6 @@ def hccl_buffsize_value(raw: str) -> int | None:
     """HCCL_BUFFSIZE in MB, or None when it is not a positive whole number (ASCII digits only: int()
     refuses "²" and numbers of over 4300 digits)."""
     return whole(raw, digits=9, low=1)
-
-
-_EXPERT = re.compile(r"\.mlp\.experts\.\d+\.")
-_TP_SHARDED = re.compile(
-    r"(\.q_b_proj\.|\.kv_b_proj\.|\.o_proj\.|embed_tokens\.|^lm_head\.|shared_head\.head\."
-    r"|\.mlp\.(gate|up|down)_proj\.|\.mlp\.shared_experts\.)"
-)
 
 
 @dataclass(frozen=True)
@@ -144,15 +137,6 @@ class WeightsPerRank:
     @property
     def per_rank(self) -> int:
         return self.experts_per_rank + self.tp_per_rank + self.replicated_bytes
-
-
-def classify(name: str) -> str:
-    """expert, tp or replicated."""
-    if _EXPERT.search(name):
-        return "expert"
-    if _TP_SHARDED.search(name):
-        return "tp"
-    return "replicated"
 
 
 def weights_per_rank(tensors: Iterable[tuple[str, int]], plan: FitPlan, source: str) -> WeightsPerRank:

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from glm5check.util.lazyre import lazy
 from glm5check.util.numbers import whole
 
-_CANN_VERSION = re.compile(
+_CANN_VERSION = lazy(
     r"^(?P<major>\d+)\.(?P<minor>\d+)\.(?:(?P<patch>\d+)|RC(?P<rc>\d+)|T(?P<test>\d+))"
     r"(?:\.alpha(?P<alpha>\d+))?(?:\..*)?$",
     re.IGNORECASE,
 )
-_CFG_PAIR = re.compile(r"\[([^\[\]:]*):([^\[\]]*)\]")
+_CFG_PAIR = lazy(r"\[([^\[\]:]*):([^\[\]]*)\]")
 
 
 def parse_key_values(text: str | None) -> dict[str, str]:
@@ -36,8 +38,7 @@ def parse_key_values(text: str | None) -> dict[str, str]:
     return values
 
 
-@dataclass(frozen=True)
-class CannInstallInfo:
+class CannInstallInfo(NamedTuple):
     """One `ascend_<package>_install.info` file (toolkit, nnae, ...)."""
 
     package_name: str | None
@@ -84,8 +85,7 @@ def parse_version_cfg(text: str | None) -> VersionCfg:
     return VersionCfg(running, installed)
 
 
-@dataclass(frozen=True)
-class DriverVersion:
+class DriverVersion(NamedTuple):
     version: str | None
     package_version: str | None
     inner_version: str | None
@@ -100,8 +100,7 @@ def parse_driver_version_info(text: str | None) -> DriverVersion:
     )
 
 
-@dataclass(frozen=True)
-class AscendInstallInfo:
+class AscendInstallInfo(NamedTuple):
     """`/etc/ascend_install.info`, written by the driver/firmware installer."""
 
     driver_install_path: str | None

@@ -13,11 +13,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from glm5check.util.lazyre import lazy
 from glm5check.util.numbers import decimal, whole
 
-_COMMAND_RE = re.compile(r"hccn_tool\b.*?-i\s+(\d+)")
-_DEVICE_PREFIX_RE = re.compile(r"^\[(?:devid|device)\s+(\d+)\]")
+_COMMAND_RE = lazy(r"hccn_tool\b.*?-i\s+(\d+)")
+_DEVICE_PREFIX_RE = lazy(r"^\[(?:devid|device)\s+(\d+)\]")
 
 
 def valid_ip(text: str | None) -> str | None:
@@ -34,8 +36,7 @@ def _lines(text: str) -> list[str]:
     return text.splitlines() if isinstance(text, str) else []
 
 
-@dataclass(frozen=True)
-class Values:
+class Values(NamedTuple):
     """A single-key sub-command (`-link`, `-net_health`, `-netdetect`): each value found, with the device
     when a command line or `[devid N]` prefix said which one (else None)."""
 
@@ -68,9 +69,9 @@ def _parse_values(text: str, pattern: re.Pattern[str]) -> Values:
     return Values(tuple(values), tuple(unread))
 
 
-_LINK_RE = re.compile(r"link status\s*:\s*(\S+)", re.IGNORECASE)
-_HEALTH_RE = re.compile(r"net health status\s*:\s*(\S+)", re.IGNORECASE)
-_NETDETECT_RE = re.compile(r"netdetect address\s*:\s*(\S+)", re.IGNORECASE)
+_LINK_RE = lazy(r"link status\s*:\s*(\S+)", re.IGNORECASE)
+_HEALTH_RE = lazy(r"net health status\s*:\s*(\S+)", re.IGNORECASE)
+_NETDETECT_RE = lazy(r"netdetect address\s*:\s*(\S+)", re.IGNORECASE)
 
 
 def parse_link(text: str) -> Values:
@@ -88,15 +89,13 @@ def parse_netdetect(text: str) -> Values:
     return _parse_values(text, _NETDETECT_RE)
 
 
-@dataclass(frozen=True)
-class IpEntry:
+class IpEntry(NamedTuple):
     device: int | None
     address: str | None  # None when absent or masked
     netmask: str | None
 
 
-@dataclass(frozen=True)
-class IpOutput:
+class IpOutput(NamedTuple):
     entries: tuple[IpEntry, ...] = ()
     unread: tuple[str, ...] = ()
 
@@ -133,14 +132,12 @@ def parse_ip(text: str) -> IpOutput:
     return IpOutput(tuple(entries), tuple(unread))
 
 
-@dataclass(frozen=True)
-class GatewayEntry:
+class GatewayEntry(NamedTuple):
     gateway: str | None
     interface: str | None
 
 
-@dataclass(frozen=True)
-class GatewayOutput:
+class GatewayOutput(NamedTuple):
     entries: tuple[GatewayEntry, ...] = ()
     unread: tuple[str, ...] = ()
 
@@ -149,7 +146,7 @@ class GatewayOutput:
         return self.entries[0].gateway if len(self.entries) == 1 else None
 
 
-_GATEWAY_RE = re.compile(r"default gateway\s*:\s*([^,\s]+)\s*(?:,\s*Iface\s*:\s*(\S+))?", re.IGNORECASE)
+_GATEWAY_RE = lazy(r"default gateway\s*:\s*([^,\s]+)\s*(?:,\s*Iface\s*:\s*(\S+))?", re.IGNORECASE)
 
 
 def parse_gateway(text: str) -> GatewayOutput:
@@ -200,8 +197,7 @@ def parse_lldp(text: str) -> LldpOutput:
     return LldpOutput({k: tuple(v) for k, v in tlvs.items()}, tuple(ifnames), tuple(unread))
 
 
-@dataclass(frozen=True)
-class TlsCert:
+class TlsCert(NamedTuple):
     kind: str  # pub cert, ca1 cert, ca2 cert, crl
     subject: str | None = None
     issuer: str | None = None
@@ -210,8 +206,7 @@ class TlsCert:
     expiration_status: int | None = None  # 0 normal, 1 near expiration, 2 has expired (new format only)
 
 
-@dataclass(frozen=True)
-class TlsDevice:
+class TlsDevice(NamedTuple):
     device: int | None
     switch: int | None  # 0 disabled, 1 enabled
     preconfigured: int | None = None  # new format only
@@ -219,8 +214,7 @@ class TlsDevice:
     certs: tuple[TlsCert, ...] = ()
 
 
-@dataclass(frozen=True)
-class TlsOutput:
+class TlsOutput(NamedTuple):
     devices: tuple[TlsDevice, ...] = ()
     unread: tuple[str, ...] = ()
 
@@ -230,17 +224,17 @@ class TlsOutput:
         return switches.pop() if len(switches) == 1 else None
 
 
-_TLS_SWITCH_RE = re.compile(r"dev_id\s*:\s*(\d+)\s*,\s*tls switch\[(\d+)\]")
-_TLS_PRESET_RE = re.compile(r"tls preconfigured\[(\d+)\]")
-_TLS_ALARM_RE = re.compile(r"alarm time threshold\[(\d+)\]")
-_TLS_CERT_RE = re.compile(r"dev_id\s*:\s*(\d+)\s*,\s*\[([^\]]+)\]\s*info")
-_TLS_FIELD_RE = re.compile(r"^(subject|issuer|start_time|end_time|tls expiration status)\[(.*)\]")
+_TLS_SWITCH_RE = lazy(r"dev_id\s*:\s*(\d+)\s*,\s*tls switch\[(\d+)\]")
+_TLS_PRESET_RE = lazy(r"tls preconfigured\[(\d+)\]")
+_TLS_ALARM_RE = lazy(r"alarm time threshold\[(\d+)\]")
+_TLS_CERT_RE = lazy(r"dev_id\s*:\s*(\d+)\s*,\s*\[([^\]]+)\]\s*info")
+_TLS_FIELD_RE = lazy(r"^(subject|issuer|start_time|end_time|tls expiration status)\[(.*)\]")
 
 
 def _tls_field(cert: TlsCert, name: str, value: str) -> TlsCert:
     if name == "tls expiration status":
-        return TlsCert(**{**cert.__dict__, "expiration_status": whole(value.split("]")[0])})
-    return TlsCert(**{**cert.__dict__, name: value or None})
+        return cert._replace(expiration_status=whole(value.split("]")[0]))
+    return cert._replace(**{name: value or None})
 
 
 def parse_tls(text: str) -> TlsOutput:
@@ -268,18 +262,17 @@ def parse_tls(text: str) -> TlsOutput:
             )
         elif cert and devices and devices[-1].device == whole(cert.group(1)):
             last = devices[-1]
-            devices[-1] = TlsDevice(**{**last.__dict__, "certs": (*last.certs, TlsCert(cert.group(2)))})
+            devices[-1] = last._replace(certs=(*last.certs, TlsCert(cert.group(2))))
         elif field_match and devices and devices[-1].certs:
             last = devices[-1]
             updated = _tls_field(last.certs[-1], field_match.group(1), field_match.group(2))
-            devices[-1] = TlsDevice(**{**last.__dict__, "certs": (*last.certs[:-1], updated)})
+            devices[-1] = last._replace(certs=(*last.certs[:-1], updated))
         else:
             unread.append(line)
     return TlsOutput(tuple(devices), tuple(unread))
 
 
-@dataclass(frozen=True)
-class PingRun:
+class PingRun(NamedTuple):
     device: int | None
     target: str | None
     replies: int = 0  # `recv seq=N,time=...ms` lines
@@ -295,17 +288,14 @@ class PingRun:
         return self.transmitted > 0 and self.received == self.transmitted
 
 
-@dataclass(frozen=True)
-class PingOutput:
+class PingOutput(NamedTuple):
     runs: tuple[PingRun, ...] = ()
     unread: tuple[str, ...] = ()
 
 
-_PING_HEAD_RE = re.compile(r"device\s+(\d+)\s+PING\s+(\S+)", re.IGNORECASE)
-_PING_RECV_RE = re.compile(r"recv\s+seq=\d+", re.IGNORECASE)
-_PING_SUMMARY_RE = re.compile(
-    r"(\d+)\s+packets transmitted,\s*(\d+)\s+received,\s*([\d.]+)%\s+packet loss", re.IGNORECASE
-)
+_PING_HEAD_RE = lazy(r"device\s+(\d+)\s+PING\s+(\S+)", re.IGNORECASE)
+_PING_RECV_RE = lazy(r"recv\s+seq=\d+", re.IGNORECASE)
+_PING_SUMMARY_RE = lazy(r"(\d+)\s+packets transmitted,\s*(\d+)\s+received,\s*([\d.]+)%\s+packet loss", re.IGNORECASE)
 
 
 def parse_ping(text: str) -> PingOutput:
@@ -321,18 +311,15 @@ def parse_ping(text: str) -> PingOutput:
         if head:
             runs.append(PingRun(whole(head.group(1)), valid_ip(head.group(2))))
         elif _PING_RECV_RE.search(stripped) and runs:
-            runs[-1] = PingRun(**{**runs[-1].__dict__, "replies": runs[-1].replies + 1})
+            runs[-1] = runs[-1]._replace(replies=runs[-1].replies + 1)
         elif summary:
             base = runs.pop() if runs and runs[-1].transmitted is None else PingRun(None, None)
             loss = summary.group(3)
             runs.append(
-                PingRun(
-                    **{
-                        **base.__dict__,
-                        "transmitted": whole(summary.group(1)),
-                        "received": whole(summary.group(2)),
-                        "loss_pct": decimal(loss),
-                    }
+                base._replace(
+                    transmitted=whole(summary.group(1)),
+                    received=whole(summary.group(2)),
+                    loss_pct=decimal(loss),
                 )
             )
         else:
@@ -352,7 +339,7 @@ class HccnConf:
         return valid_ip(self.devices.get(device, {}).get("address"))
 
 
-_CONF_RE = re.compile(r"^\s*([A-Za-z_]+?)_(\d+)\s*=\s*(.*?)\s*$")
+_CONF_RE = lazy(r"^\s*([A-Za-z_]+?)_(\d+)\s*=\s*(.*?)\s*$")
 
 
 def parse_hccn_conf(text: str) -> HccnConf:
@@ -370,8 +357,7 @@ def parse_hccn_conf(text: str) -> HccnConf:
     return HccnConf(devices, tuple(unread))
 
 
-@dataclass(frozen=True)
-class KeyValues:
+class KeyValues(NamedTuple):
     """Other `key: value` outputs (`-fec`, `-link_stat`, `-optical`, `-stat`, `-hw_stats`, `-status`):
     pairs in order, with the device of a `[devid N]` / `[device N]` prefix; section lines (`packet
     statistics:`) and values continued on the next indented line are kept as they are."""
@@ -383,7 +369,7 @@ class KeyValues:
         return next((value for _, name, value in self.pairs if name == key), None)
 
 
-_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ \-()/%.]*[A-Za-z)_%]$")
+_KEY_RE = lazy(r"^[A-Za-z][A-Za-z0-9_ \-()/%.]*[A-Za-z)_%]$")
 
 
 def parse_key_values(text: str) -> KeyValues:
@@ -411,8 +397,7 @@ def parse_key_values(text: str) -> KeyValues:
     return KeyValues(tuple(pairs), tuple(unread))
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     """A whitespace-aligned table (`-route -g`) or a boxed one (`-dev_info -g` on 950): rows as dicts
     keyed by the header's column names."""
 

@@ -11,7 +11,7 @@ or an error on stderr (`RTNETLINK answers: Network is unreachable`, exit status 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from glm5check.util.numbers import whole
 
@@ -23,8 +23,7 @@ _ROUTE_TYPES = frozenset(
 _VALUED_KEYS = frozenset({"via", "dev", "src", "from", "uid", "table", "proto", "metric", "mtu", "pref"})
 
 
-@dataclass(frozen=True)
-class RouteLookup:
+class RouteLookup(NamedTuple):
     """The route the kernel picks towards `destination`; `error` is set when there is none."""
 
     destination: str | None = None

@@ -25,15 +25,17 @@ import bisect
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from glm5check.util.lazyre import lazy
 from glm5check.util.numbers import is_whole
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
+_NAME = lazy(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGNMENT = lazy(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
 # Marks an expansion that could not be resolved; private-use code points never appear in real scripts.
 _UNRESOLVED_OPEN = "\ue000"
 _UNRESOLVED_CLOSE = "\ue001"
-_UNRESOLVED = re.compile(f"{_UNRESOLVED_OPEN}([^{_UNRESOLVED_CLOSE}]*){_UNRESOLVED_CLOSE}")
+_UNRESOLVED = lazy(f"{_UNRESOLVED_OPEN}([^{_UNRESOLVED_CLOSE}]*){_UNRESOLVED_CLOSE}")
 _CONTROL_WORDS = frozenset(
     {
         "if",
@@ -59,13 +61,12 @@ _LAUNCHERS = frozenset(
     {"exec", "nohup", "time", "command", "builtin", "env", "sudo", "numactl", "taskset", "timeout", "stdbuf",
      "nice", "ionice", "setsid", "chrt", "unbuffer"}
 )  # fmt: skip
-_HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_HEREDOC = lazy(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _API_SERVER_MODULES = frozenset({"vllm.entrypoints.openai.api_server"})
 _MAX_STATEMENTS = 20000
 
 
-@dataclass(frozen=True)
-class ScriptProblem:
+class ScriptProblem(NamedTuple):
     """Something in the script that was not (or could not be) read. `kind`: unresolved, syntax,
     unsupported, duplicate."""
 
@@ -109,8 +110,7 @@ class ServeCommand:
     env: dict[str, str] = field(default_factory=dict)  # NAME=value prefixes of the command itself
 
 
-@dataclass(frozen=True)
-class ParsedScript:
+class ParsedScript(NamedTuple):
     variables: dict[str, str]  # every variable the script assigned, resolved
     exports: dict[str, str]  # the exported ones (those vllm serve would see)
     export_lines: dict[str, int]  # where each export got its value

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from glm5check.util.lazyre import lazy
 from glm5check.util.numbers import decimal, is_whole, whole
 
-_VERSION_RE = re.compile(r"npu-smi\s+(\S+)\s+Version:\s*(\S+)", re.IGNORECASE)
-_PAIR_RE = re.compile(r"(\d+)\s*/\s*(\d+)")
-_BUS_ID_RE = re.compile(r"^[0-9A-Fa-fx]{4,8}:[0-9A-Fa-fx]{2}:[0-9A-Fa-fx]{2}\.[0-9A-Fa-fx]$")
-_NO_PROCESS_RE = re.compile(r"No running processes found in NPU\s+(\d+)", re.IGNORECASE)
-_DCMI_RE = re.compile(r"dcmi\s+mod\w*\s+initiali[sz]\w*\s+failed.*?ret\s+is\s+(-?\d{1,9})(?!\d)", re.IGNORECASE)
+_VERSION_RE = lazy(r"npu-smi\s+(\S+)\s+Version:\s*(\S+)", re.IGNORECASE)
+_PAIR_RE = lazy(r"(\d+)\s*/\s*(\d+)")
+_BUS_ID_RE = lazy(r"^[0-9A-Fa-fx]{4,8}:[0-9A-Fa-fx]{2}:[0-9A-Fa-fx]{2}\.[0-9A-Fa-fx]$")
+_NO_PROCESS_RE = lazy(r"No running processes found in NPU\s+(\d+)", re.IGNORECASE)
+_DCMI_RE = lazy(r"dcmi\s+mod\w*\s+initiali[sz]\w*\s+failed.*?ret\s+is\s+(-?\d{1,9})(?!\d)", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class NpuChip:
+class NpuChip(NamedTuple):
     """One chip (die) row pair of the table. `npu` is the NPU id as printed (not renumbered)."""
 
     npu: int | None
@@ -44,8 +45,7 @@ class NpuChip:
     bus_id: str | None = None
 
 
-@dataclass(frozen=True)
-class NpuProcess:
+class NpuProcess(NamedTuple):
     npu: int | None
     chip: int | None
     pid: int | None
@@ -54,8 +54,7 @@ class NpuProcess:
     container_pid: str | None = None  # 26.x "Process id in container" (`NA` on the host)
 
 
-@dataclass(frozen=True)
-class NpuSmiInfo:
+class NpuSmiInfo(NamedTuple):
     chips: tuple[NpuChip, ...] = ()
     processes: tuple[NpuProcess, ...] = ()
     idle_npus: tuple[int, ...] = ()  # "No running processes found in NPU n"
@@ -384,11 +383,10 @@ def parse_info(text: str) -> NpuSmiInfo:
 
 # -- key/value outputs (-l, -t memory, -t usages, -t board, -t health, -t common ...) -----------------
 
-_KV_RE = re.compile(r"^\s*(?P<key>[^:]*?)\s*:\s?(?P<value>.*?)\s*$")
+_KV_RE = lazy(r"^\s*(?P<key>[^:]*?)\s*:\s?(?P<value>.*?)\s*$")
 
 
-@dataclass(frozen=True)
-class KeyValueOutput:
+class KeyValueOutput(NamedTuple):
     """`\\t<Key padded to 31>: <value>` lines, in blocks separated by blank lines. A line with an empty key
     continues the previous key (the `Error Information` lines of `-t health`)."""
 
@@ -441,8 +439,7 @@ def _known(value: str | None) -> str | None:
     return None if value is None or value.strip() in ("", "NA", "xxx", "-") else value.strip()
 
 
-@dataclass(frozen=True)
-class CardList:
+class CardList(NamedTuple):
     """`npu-smi info -l`."""
 
     total_count: int | None
@@ -460,8 +457,7 @@ def parse_card_list(text: str) -> CardList:
     return CardList(_kv_int(kv, "Total Count"), tuple(npus), kv.unread)
 
 
-@dataclass(frozen=True)
-class ChipMapping:
+class ChipMapping(NamedTuple):
     """One row of `npu-smi info -m`; the MCU rows have logic_id None."""
 
     npu: int | None
@@ -471,8 +467,7 @@ class ChipMapping:
     phy_id: int | None = None  # A3 and Ascend 950 print a `Chip Phy-ID` column
 
 
-@dataclass(frozen=True)
-class MappingTable:
+class MappingTable(NamedTuple):
     rows: tuple[ChipMapping, ...] = ()
     unread: tuple[str, ...] = ()
     unknown_header: str | None = None  # a header of no known layout: its rows are not read
@@ -528,8 +523,7 @@ def parse_mapping(text: str) -> MappingTable:
     return MappingTable(tuple(rows), tuple(unread))
 
 
-@dataclass(frozen=True)
-class MemoryInfo:
+class MemoryInfo(NamedTuple):
     """`npu-smi info -t memory -i N [-c C]` (the chip-level form has no NPU ID / Chip Count)."""
 
     npu: int | None
@@ -620,8 +614,7 @@ def parse_board(text: str) -> BoardInfo:
     )
 
 
-@dataclass(frozen=True)
-class HealthInfo:
+class HealthInfo(NamedTuple):
     """`npu-smi info -t health -i N [-c C]`."""
 
     status: str | None

@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 import re
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
+from itertools import accumulate
 from operator import eq, itemgetter, sub
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from glm5check.util import safejson
 
@@ -27,7 +29,7 @@ LFS_POINTER_START = b"version https://git-lfs"
 # builds two lists and a dict per tensor; any other header (spaces, escapes, other key order, duplicates)
 # goes through json.loads. Groups: separator, name, dtype, shape, start, end.
 _NUMBER = r"(?:0|[1-9][0-9]{0,18})"  # longer numbers (int() refuses over 4300 digits) go to json.loads
-_ENTRY = re.compile(
+_ENTRY_PATTERN = (
     r'([{,])"([^"\\\x00-\x1f]*)":\{"dtype":"([A-Z0-9_]+)","shape":\[((?:'
     + _NUMBER
     + "(?:,"
@@ -38,7 +40,25 @@ _ENTRY = re.compile(
     + _NUMBER
     + r")\]\}"
 )
+# The same entry with dtype and shape in one group ("BF16\",\"shape\":[6144"): the streaming scan needs only
+# their span, and a GLM-5 shard has a few dozen distinct ones among thousands of tensors.
+# Its numbers are matched loosely (faster): the few distinct shapes are checked against _DIMS, and the offsets
+# must equal the running sum of the sizes, written as Python writes numbers (no leading zeros).
+_KIND_PATTERN = (
+    r'([{,])"([^"\\\x00-\x1f]*)":\{"dtype":"([A-Z0-9_]+","shape":\[[0-9,]*)\],"data_offsets":\[([0-9]+),([0-9]+)\]\}'
+)
+_DIMS = "(?:" + _NUMBER + "(?:," + _NUMBER + ")*)?"
+_KIND_SHAPE = '","shape":['
+_WINDOW_CHARS = 64 * 1024
 _ENTRY_PUNCTUATION = len('{"":{"dtype":"","shape":[],"data_offsets":[,]}')
+
+
+@cache
+def _entry_regex(pattern: str) -> re.Pattern[str]:
+    """Compiled on first use: `glm5check --version` and runs without weights never pay for it."""
+    return re.compile(pattern)
+
+
 _METADATA_START = '{"__metadata__":'
 # Offsets are kept as signed 64-bit (array "q"); no real file is 2**63 bytes.
 _MAX_OFFSET = 2**63 - 1
@@ -202,42 +222,192 @@ def parse_header(header: bytes, file_size: int | None = None) -> SafetensorsHead
     )
 
 
+class HeaderScan(NamedTuple):
+    """One header reduced to what the weights scan keeps: its consistency, tensor count and bytes. The
+    names and sizes go to the caller's sink as they are read, window by window, and are not kept."""
+
+    header_len: int
+    problems: tuple[str, ...]
+    data_bytes: int | None
+    truncated_by: int | None
+    tensor_count: int
+    tensor_bytes: int  # the sum of the tensors' sizes
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def expected_file_size(self) -> int | None:
+        return None if self.data_bytes is None else PREFIX_BYTES + self.header_len + self.data_bytes
+
+
+# (names, sizes, plain): one window of a header's tensors in data order; plain when no name needs a JSON escape
+Sink = Callable[[list[str], list[int], bool], None]
+
+
+def scan_header(header: bytes, file_size: int | None, sink: Sink) -> HeaderScan:
+    """parse_header's verdict without its columns: a consistent header written the way the library writes
+    it is checked column-wise, a window at a time (no Python code per tensor), and each window goes to sink
+    once the whole header is known to be sound; anything else goes through parse_header, which names
+    every problem, and all its tensors go to sink at once."""
+    windows: list[tuple[list[str], list[int]]] = []
+    fast = _scan_compact(header, file_size, windows)
+    if fast is not None:
+        for names, sizes in windows:
+            sink(names, sizes, True)
+        return fast
+    del windows
+    parsed = parse_header(header, file_size)
+    names, sizes = list(parsed.names), list(parsed.sizes())
+    sink(names, sizes, False)
+    return HeaderScan(len(header), parsed.problems, parsed.data_bytes, parsed.truncated_by, len(names), sum(sizes))
+
+
+def _scan_compact(
+    header: bytes, file_size: int | None, windows: list[tuple[list[str], list[int]]]
+) -> HeaderScan | None:
+    """The scan of a consistent compact header, or None when parse_header must decide (exactly the headers
+    whose _compact_entries columns tile the data with the sizes their dtypes and shapes need). The entries
+    are matched a window of _WINDOW_CHARS at a time, so a 10k-tensor header never has all its match tuples
+    alive at once; windows receives each window's names and sizes."""
+    try:
+        text = header.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    start = _metadata_end(text)
+    end = len(text.rstrip(" \t\n\r"))  # the library pads with spaces (8-byte alignment)
+    if start is None or end < 1 or text[end - 1] != "}":
+        return None
+    metadata, position = start
+    scan = _Windows("," if metadata is not None else "{", windows)
+    while position < end - 1:
+        cut = text.find(']},"', position + _WINDOW_CHARS, end - 1)
+        cut = end - 1 if cut < 0 else cut + 2  # entries end with `]}`; a name cannot hold the `"` after
+        if not scan.add(text, position, cut):
+            return None
+        position = cut
+    seen = scan.seen
+    if not scan.count or "__metadata__" in seen or len(seen) != scan.count or scan.total > _MAX_OFFSET:
+        return None
+    if file_size is not None and file_size != PREFIX_BYTES + len(header) + scan.total:
+        return None
+    return HeaderScan(len(header), (), scan.total, None, scan.count, scan.total)
+
+
+class _Windows:
+    """The entries of one header checked window by window: they tile the window, each starts where the one
+    before ended, and each spans what its dtype and shape need."""
+
+    def __init__(self, first_separator: str, windows: list[tuple[list[str], list[int]]]) -> None:
+        self.separator = first_separator
+        self.windows = windows
+        self.seen: set[str] = set()  # every name so far: a name twice is parse_header's to judge
+        self.count = 0
+        self.total = 0
+        self.span_of: dict[str, int | None] = {}
+
+    def add(self, text: str, position: int, cut: int) -> bool:
+        entries = _entry_regex(_KIND_PATTERN).findall(text, position, cut)
+        if not entries:
+            return False
+        separators, names, kinds, start_texts, end_texts = map(list, zip(*entries))
+        del entries
+        covered = (_ENTRY_PUNCTUATION - len(_KIND_SHAPE)) * len(names) + sum(
+            len("".join(column)) for column in (names, kinds, start_texts, end_texts)
+        )
+        if covered != cut - position or "".join(separators) != self.separator + "," * (len(names) - 1):
+            return False
+        for kind in set(kinds) - self.span_of.keys():
+            self.span_of[kind] = _kind_span(kind)
+        if start_texts[0] != str(self.total) or start_texts[1:] != end_texts[:-1]:
+            return False  # a gap or an overlap: parse_header names it
+        spans = list(map(self.span_of.__getitem__, kinds))
+        if None in spans:
+            return False  # an unknown dtype or a size in bits
+        sizes = cast("list[int]", spans)
+        ends = list(accumulate(sizes, initial=self.total))[1:]
+        if list(map(str, ends)) != end_texts:
+            return False
+        self.separator, self.total = ",", ends[-1]
+        self.count += len(names)
+        self.seen.update(names)
+        self.windows.append((names, sizes))
+        return True
+
+
+def _kind_span(kind: str) -> int | None:
+    """Bytes of one tensor of this dtype and shape ("BF16\",\"shape\":[2,3" -> 12), None when its dtype is
+    unknown or its bits do not fill whole bytes."""
+    dtype, _, dims = kind.partition(_KIND_SHAPE)
+    if dtype not in DTYPE_BITS or not _entry_regex(_DIMS).fullmatch(dims):
+        return None
+    return _span(dtype, _shape(dims))
+
+
 _Columns = tuple[list[str], list[str], list[tuple[int, ...]], array, array]  # names, dtypes, shapes, starts, ends
 
 
 def _compact_entries(text: str) -> tuple[dict[str, str] | None, list[tuple[str, ...]]] | None:
     """The metadata and entries of a header written the way the library writes it, or None when the
     regex entries do not tile the whole text (then json.loads decides)."""
-    metadata: dict[str, str] | None = None
-    position = 0
-    if text.startswith(_METADATA_START):
-        try:
-            value, position = safejson.loads_at(text, len(_METADATA_START))
-        except safejson.JsonProblem:
-            return None
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            return None
-        metadata = value
-    entries = _ENTRY.findall(text, position)
-    end = len(text)
-    while end > position and text[end - 1] in " \t\n\r":  # the library pads with spaces (8-byte alignment)
-        end -= 1
-    if not entries or text[end - 1] != "}":
+    found = _entries_after_metadata(text, _ENTRY_PATTERN)
+    if found is None:
         return None
-    # Matches never overlap, so if their lengths add up to the text between the metadata and the final
-    # brace they cover it exactly: nothing else (garbage, another key) is in the header.
+    metadata, position, entries = found
     covered = (_ENTRY_PUNCTUATION - 1) * len(entries) + sum(map(len, map("".join, entries)))
-    if position + covered + 1 != end:
-        return None
     separators = "".join(map(itemgetter(0), entries))
-    if separators != ("," if metadata is not None else "{") + "," * (len(entries) - 1):
-        return None
-    names = set(map(itemgetter(1), entries))
-    if "__metadata__" in names or len(names) != len(entries):
+    if not _tiles_text(text, position, covered, separators, metadata is not None, list(map(itemgetter(1), entries))):
         return None
     if not set(map(itemgetter(2), entries)) <= DTYPE_BITS.keys():
         return None  # json.loads names the unknown dtype
     return metadata, entries
+
+
+def _entries_after_metadata(text: str, pattern: str) -> tuple[dict[str, str] | None, int, list[tuple[str, ...]]] | None:
+    """The header's metadata, where its entries start, and the pattern's matches from there (None when the
+    metadata is not the library's or nothing matches)."""
+    start = _metadata_end(text)
+    if start is None:
+        return None
+    metadata, position = start
+    entries = _entry_regex(pattern).findall(text, position)
+    return (metadata, position, entries) if entries else None
+
+
+def _metadata_end(text: str) -> tuple[dict[str, str] | None, int] | None:
+    """The header's leading __metadata__ (a mapping of strings) and where the tensor entries start; None
+    when the metadata is not what the library writes."""
+    if not text.startswith(_METADATA_START):
+        return None, 0
+    try:
+        value, position = safejson.loads_at(text, len(_METADATA_START))
+    except safejson.JsonProblem:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        return None
+    return value, position
+
+
+def _tiles_text(
+    text: str, position: int, covered: int, separators: str, after_metadata: bool, names: list[str]
+) -> bool:
+    """The regex matches (covered characters in all) are the whole object after position: nothing else
+    (garbage, another key) is in the header, the first entry opens the object (or follows the metadata),
+    and no name repeats or is __metadata__."""
+    end = len(text)
+    while end > position and text[end - 1] in " \t\n\r":  # the library pads with spaces (8-byte alignment)
+        end -= 1
+    if text[end - 1] != "}":
+        return False
+    # Matches never overlap, so if their lengths add up to the text between the metadata and the final
+    # brace they cover it exactly.
+    if position + covered + 1 != end:
+        return False
+    if separators != ("," if after_metadata else "{") + "," * (len(names) - 1):
+        return False
+    unique = set(names)
+    return "__metadata__" not in unique and len(unique) == len(names)
 
 
 def _columns_from_compact(entries: list[tuple[str, ...]], problems: list[str]) -> _Columns:

@@ -10,17 +10,18 @@ without `+g<hash>` (a PyPI release, a build at a tag, a pretend version) names n
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
-_HASH = re.compile(r"^g([0-9a-f]{7,40})$")
-_DATE = re.compile(r"^d(\d{8})$")
-_HEX = re.compile(r"^[0-9a-f]{7,40}$")
-_VERSION_PY_VALUE = re.compile(r"^\s*__(version|commit_id)__\s*=\s*(?:\w+\s*=\s*)?(['\"])(.*?)\2", re.MULTILINE)
+from glm5check.util.lazyre import lazy
+
+_HASH = lazy(r"^g([0-9a-f]{7,40})$")
+_DATE = lazy(r"^d(\d{8})$")
+_HEX = lazy(r"^[0-9a-f]{7,40}$")
+_VERSION_PY_VALUE = lazy(r"^\s*__(version|commit_id)__\s*=\s*(?:\w+\s*=\s*)?(['\"])(.*?)\2", re.MULTILINE)
 MIN_COMMIT_PREFIX = 7
 
 
-@dataclass(frozen=True)
-class ScmVersion:
+class ScmVersion(NamedTuple):
     text: str
     valid: bool  # a PEP 440 version
     public: str | None
@@ -101,8 +102,7 @@ def target_problem(version: ScmVersion, expected_target: str | None) -> str | No
     return f"built for target .{version.target}, not .{expected_target} (VLLM_TARGET_DEVICE={expected_target})"
 
 
-@dataclass(frozen=True)
-class ScmVerdict:
+class ScmVerdict(NamedTuple):
     ok: bool
     problems: tuple[str, ...]  # codes: no-commit, other-commit, dirty, target
     message: str
@@ -135,8 +135,7 @@ def judge_scm_version(version: ScmVersion, pin: str, expected_target: str | None
     return ScmVerdict(False, tuple(code for code, _ in problems), "; ".join(text for _, text in problems))
 
 
-@dataclass(frozen=True)
-class VersionPy:
+class VersionPy(NamedTuple):
     """`<package>/_version.py` as setuptools_scm writes it (read as text, never imported)."""
 
     version: str | None

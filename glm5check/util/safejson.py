@@ -16,6 +16,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from glm5check.util import fastjson
+
 MIB = 1 << 20
 DEFAULT_MAX_CHARS = 64 * MIB
 # Reports, profiles and configs nest a handful of levels; 64 leaves room for any real document while
@@ -57,7 +59,10 @@ def loads(
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise JsonProblem("not UTF-8 text") from None
-    return _checked(_decode(_DECODER.decode, text), text, max_depth, expect)
+    value = fastjson.accelerated(text)
+    if value is fastjson.NOT_READ or not _finite(value):
+        value = _decode(_DECODER.decode, text)
+    return _checked(value, text, max_depth, expect)
 
 
 def loads_at(
@@ -80,6 +85,20 @@ def _decode(decode: Callable[..., Any], *args: Any) -> Any:
         raise JsonProblem(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except ValueError as exc:  # a number int() refuses (over 4300 digits)
         raise JsonProblem(str(exc).split(":")[0]) from None
+
+
+def _finite(value: Any) -> bool:
+    """No float in value is NaN or infinite (orjson reads 1e400 as inf; the strict reading refuses it)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def _checked(value: Any, text: str, max_depth: int, expect: type | None) -> Any:
