@@ -54,6 +54,7 @@ class RunArgs:
     redact_hosts: bool = False
     requirements: bool = False
     redact_salt: str | None = None
+    stack: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,6 +130,7 @@ def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
         peer_npu_ips=peer_npu_ips_option(args.peer_npu_ips) if args.peer_npu_ips is not None else _saved_ips(saved),
         expect=expect,
         serve_source=serve_source or saved.get("serve_source"),
+        stack=args.stack or saved.get("stack"),
     )
 
 
@@ -189,6 +191,7 @@ def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, s
 
 
 def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[Context, dict[str, Any]]:
+    from glm5check.facts.stack import choose_stack
     from glm5check.knowledge.launch_command import read_serve
 
     profile = _load_profile(args, recorded)
@@ -199,7 +202,7 @@ def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[
     replayed = not (args.serve_script or args.serve_cmd)
     script_name = (args.serve_script or "the recorded serve script") if script_text is not None else None
     launch = read_serve(profile, script_text, command, script_name or "serve script", replayed)
-    return Context(profile, host, options, launch), serve_meta
+    return choose_stack(Context(profile, host, options, launch)), serve_meta
 
 
 def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
@@ -345,6 +348,7 @@ def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> d
             "peer_npu_ips": list(opts.peer_npu_ips),
             "expect": opts.expect,
             "serve_source": opts.serve_source,
+            "stack": opts.stack,
         },
         "serve": {k: None if v is None else redact_text(v) for k, v in serve_meta.items()},
     }

@@ -46,6 +46,14 @@ class Facts:
             self._values[provider] = value
             return value
 
+    def adopt(self, other: Facts) -> None:
+        """Take over the values and failures `other` has computed (for a context derived from its own)."""
+        with other._guard:
+            values, errors = dict(other._values), dict(other._errors)
+        with self._guard:
+            self._values.update(values)
+            self._errors.update(errors)
+
     def peek(self, provider: Callable[[Any], T]) -> T | None:
         """The value if some check already computed it; never runs a probe (used by reports)."""
         with self._guard:

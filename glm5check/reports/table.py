@@ -31,7 +31,9 @@ def header_line(report: Report) -> str:
     rank = f"node rank {node.rank} ({node.role})"
     hardware = profile.get("hardware", {})
     described = f"profile {profile['name']} ({hardware.get('nodes', '?')} × {hardware.get('platform', '?')})"
-    return f"{tool['name']} {tool['version']} · {described} · plan {plan_text(profile)} · {rank} · host {node.hostname}"
+    stack = f" · stack {report.stack['name']} ({report.stack['picked_by']})" if report.stack else ""
+    plan = f" · plan {plan_text(profile)}"
+    return f"{tool['name']} {tool['version']} · {described}{stack}{plan} · {rank} · host {node.hostname}"
 
 
 def plan_text(profile: dict[str, Any]) -> str:
