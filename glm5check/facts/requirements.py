@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from glm5check.facts.packages import Dist, Inventory, inventory, normalise
 from glm5check.knowledge.profiles import Pins
+from glm5check.knowledge.targets import TRANSFORMERS_GIT
 from glm5check.util.numbers import whole
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 JUDGED = ("vllm", "vllm-ascend")
 # Requirements named in the requirements message even when they are met.
 KEY_REQUIREMENTS = ("torch", "torch-npu", "triton-ascend", "transformers")
-TRANSFORMERS_GIT = "git+https://github.com/huggingface/transformers.git"
 
 
 @dataclass(frozen=True)
