@@ -71,12 +71,12 @@ class Context(BaseContext):
     def stack(self) -> Stack:
         return self.stack_choice.stack
 
-    def with_stack(self, choice: StackChoice) -> Context:
-        """The same deployment judged against another stack. Used only while the session chooses the stack
-        (`--stack auto`), before any check ran: the facts read so far (the package inventory) do not depend
-        on the stack and carry over, so nothing is probed twice."""
+    def with_stack(self, choice: StackChoice, keep: tuple[Callable[[Any], Any], ...] = ()) -> Context:
+        """The same deployment judged against another stack. The session calls it while it chooses the stack
+        (`--stack auto`), before any check ran; `keep` names facts already read that do not depend on the
+        stack (the package inventory): they carry over, so nothing is probed twice."""
         chosen = Context(self.profile, self.host, self.options, self.launch, choice)
-        chosen.facts.adopt(self.facts)
+        chosen.facts.adopt(self.facts, keep)
         return chosen
 
     @property
@@ -219,11 +219,11 @@ def effective_plan(ctx: Context) -> EffectivePlan:
         facts = ctx.fact(host_facts)
         for name, value in ctx.launch.runtime_flags.items():
             evaluated[name] = _evaluated(value, scope, facts, _converter(name))
-    return resolve(ctx.launch, config, origin, evaluated, ctx.profile.serve)
+    return resolve(ctx.launch, config, origin, evaluated, ctx.profile.serve, ctx.stack.name)
 
 
 def intended_plan(ctx: Context) -> EffectivePlan:
     """The plan of the deployment the operator intends: the profile's launch command, with vLLM's
     defaults (for the same model) where the profile passes no flag."""
     config, origin = ctx.fact(model_config)
-    return resolve(profile_launch(ctx.profile), config, origin)
+    return resolve(profile_launch(ctx.profile), config, origin, stack=ctx.stack.name)

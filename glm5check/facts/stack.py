@@ -20,7 +20,7 @@ def choose_stack(ctx: Context) -> Context:
     if not requested:
         return ctx
     if requested == AUTO:
-        return ctx.with_stack(auto_stack(ctx))
+        return ctx.with_stack(auto_stack(ctx), keep=(inventory,))
     return ctx.with_stack(StackChoice(load_stack(requested), "option", f"--stack {requested}"))
 
 
