@@ -193,6 +193,7 @@ def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, s
 def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[Context, dict[str, Any]]:
     from glm5check.facts.stack import choose_stack
     from glm5check.knowledge.launch_command import read_serve
+    from glm5check.knowledge.stacks import Stack, load_stack
 
     profile = _load_profile(args, recorded)
     options = _options(args, recorded)
@@ -201,8 +202,12 @@ def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[
     # The text is parsed as read (from the file or the snapshot); no copy of it is written anywhere.
     replayed = not (args.serve_script or args.serve_cmd)
     script_name = (args.serve_script or "the recorded serve script") if script_text is not None else None
-    launch = read_serve(profile, script_text, command, script_name or "serve script", replayed)
-    return choose_stack(Context(profile, host, options, launch)), serve_meta
+
+    def launch_for(stack: Stack) -> ServeInput:
+        return read_serve(profile, script_text, command, script_name or "serve script", replayed, stack)
+
+    ctx = Context(profile, host, options, launch_for(load_stack(profile.stack)))
+    return choose_stack(ctx, launch_for), serve_meta
 
 
 def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:

@@ -137,3 +137,24 @@ def test_compare_flags_nodes_checked_against_different_stacks(tmp_path: Path, ot
     result = run_cli("compare", *reports, "--format", "json")
     differences = [d for d in json.loads(result.stdout)["differences"] if d["item"] == "stack"]
     assert bool(differences) is (other != "v0.18.0")
+
+
+def test_auto_reads_the_launch_command_with_the_chosen_stacks_flags(tmp_path: Path) -> None:
+    """--swap-space left vLLM in 0.18.0: the same command passes serve.args under the pinned stack and fails
+    once --stack auto has picked v0.18.0 from the installed packages."""
+    snapshot = _release_snapshot(tmp_path)
+    command = "vllm serve /models/GLM-5-w4a8 --swap-space 4 -tp 8"
+
+    def swap_space(*stack: str) -> dict[str, Any] | None:
+        result = run_cli(
+            "--replay", str(snapshot), "--serve-cmd", command, *stack, "--check", "serve.args", "--format", "json"
+        )
+        assert_no_traceback(result)
+        rows = json.loads(result.stdout)["results"]
+        return next((r for r in rows if r["item"] == "--swap-space"), None)
+
+    assert swap_space() is None
+    auto = swap_space("--stack", "auto")
+    assert auto is not None and auto["status"] == "fail"
+    assert auto["message"] == "--swap-space is not a flag of vllm 0.18.0 (stack v0.18.0)"
+    assert auto["expected"] == "a flag of vllm 0.18.0 (stack v0.18.0)"

@@ -71,11 +71,14 @@ class Context(BaseContext):
     def stack(self) -> Stack:
         return self.stack_choice.stack
 
-    def with_stack(self, choice: StackChoice, keep: tuple[Callable[[Any], Any], ...] = ()) -> Context:
-        """The same deployment judged against another stack. The session calls it while it chooses the stack
-        (`--stack auto`), before any check ran; `keep` names facts already read that do not depend on the
-        stack (the package inventory): they carry over, so nothing is probed twice."""
-        chosen = Context(self.profile, self.host, self.options, self.launch, choice)
+    def with_stack(
+        self, choice: StackChoice, keep: tuple[Callable[[Any], Any], ...] = (), launch: ServeInput | None = None
+    ) -> Context:
+        """The same deployment judged against another stack (and its launch command read with that stack's
+        flags, when given). The session calls it while it chooses the stack, before any check ran; `keep`
+        names facts already read that do not depend on the stack (the package inventory): they carry over,
+        so nothing is probed twice."""
+        chosen = Context(self.profile, self.host, self.options, launch or self.launch, choice)
         chosen.facts.adopt(self.facts, keep)
         return chosen
 

@@ -5,23 +5,30 @@ checks read `ctx.stack`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from glm5check.errors import ProbeFailed
 from glm5check.facts.context import Context
 from glm5check.facts.packages import inventory
+from glm5check.knowledge.launch_command import ServeInput
 from glm5check.knowledge.stacks import DEFAULT_STACK, EnvVar, Stack, StackChoice, auto_stack_name, load_stack
 
 AUTO = "auto"
 
 
-def choose_stack(ctx: Context) -> Context:
+def choose_stack(ctx: Context, launch_for: Callable[[Stack], ServeInput] | None = None) -> Context:
     """`ctx` judged against the stack `--stack` asks for (ctx.options.stack); unchanged without --stack. An
-    unknown name is a StackError (exit 2, with a did-you-mean)."""
+    unknown name is a StackError (exit 2, with a did-you-mean). `launch_for` reads the launch command again
+    with the chosen stack's flags (its exports, which the package inventory saw, do not depend on them)."""
     requested = ctx.options.stack
     if not requested:
         return ctx
     if requested == AUTO:
-        return ctx.with_stack(auto_stack(ctx), keep=(inventory,))
-    return ctx.with_stack(StackChoice(load_stack(requested), "option", f"--stack {requested}"))
+        choice = auto_stack(ctx)
+    else:
+        choice = StackChoice(load_stack(requested), "option", f"--stack {requested}")
+    launch = launch_for(choice.stack) if launch_for is not None else None
+    return ctx.with_stack(choice, keep=(inventory,), launch=launch)
 
 
 def auto_stack(ctx: Context) -> StackChoice:
