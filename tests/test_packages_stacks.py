@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from glm5check.checks import packages as checks
 from glm5check.checks.ascend import cann
+from glm5check.checks.env import env_vars
 from test_packages_checks import Node, demo
 
 from glm5check.engine.check import Check, Status
@@ -267,18 +268,21 @@ def test_cann_is_judged_by_the_stacks_row() -> None:
 @pytest.mark.parametrize(
     ("stack", "status", "fragment"),
     [
-        ("v0.18.0", Status.PASS, "takes effect at stack v0.18.0: 1 installs the balance scheduler"),
+        ("glm5-2026-02", Status.WARN, "= 1, but it has no effect at stack glm5-2026-02: read only when vLLM's"),
         (
             "v0.17.0rc1",
             Status.WARN,
             "has no effect at stack v0.17.0rc1: defined in vllm_ascend/envs.py but read nowhere",
         ),
-        ("v0.23.0", Status.PASS, "deprecated fallback of additional-config enable_balance_scheduling"),
+        ("v0.18.0", Status.PASS, "= 1"),
+        ("v0.23.0", Status.PASS, "= 1"),
     ],
 )
-def test_balance_scheduling_follows_the_stacks_env_tables(stack: str, status: Status, fragment: str) -> None:
+def test_env_vars_reads_which_variables_the_stacks_versions_read(stack: str, status: Status, fragment: str) -> None:
+    """a2-single exports VLLM_ASCEND_BALANCE_SCHEDULING=1: inert at the pin and at v0.17.0rc1, read from v0.18.0rc1
+    on (docs/stacks.md), as the selected stack's generated env tables say."""
     node = release_node()
     node.writer.env({"VLLM_ASCEND_BALANCE_SCHEDULING": "1"})
-    outcome = judged(node, checks.vllm, stack)["VLLM_ASCEND_BALANCE_SCHEDULING"]
-    assert outcome.status == status
+    outcome = judged(node, env_vars, stack)["VLLM_ASCEND_BALANCE_SCHEDULING"]
+    assert outcome.status == status, outcome
     assert fragment in outcome.message

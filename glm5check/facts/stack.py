@@ -11,7 +11,7 @@ from glm5check.errors import ProbeFailed
 from glm5check.facts.context import Context
 from glm5check.facts.packages import inventory
 from glm5check.knowledge.launch_command import ServeInput
-from glm5check.knowledge.stacks import DEFAULT_STACK, EnvVar, Stack, StackChoice, auto_stack_name, load_stack
+from glm5check.knowledge.stacks import EnvVar, Stack, StackChoice, auto_stack_name, load_stack
 
 AUTO = "auto"
 
@@ -44,9 +44,8 @@ def auto_stack(ctx: Context) -> StackChoice:
 
 
 def run_stack(ctx: Context) -> Stack:
-    """Fact provider: the stack of this run. Every built-in profile is the February guide's deployment, whose
-    stack is the default one."""
-    return load_stack(DEFAULT_STACK)
+    """Fact provider: the stack of this run, whose tables say which variables its vllm and vllm-ascend read."""
+    return ctx.stack
 
 
 def env_meaning(ctx: Context, name: str) -> EnvVar | None:
