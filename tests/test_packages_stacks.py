@@ -15,6 +15,7 @@ from test_packages_checks import Node, demo
 from glm5check.engine.check import Check, Status
 from glm5check.engine.runner import Outcome, run_one
 from glm5check.facts.context import Options
+from glm5check.facts.requirements import RequirementPlan, render_requirements, requirements_command
 from glm5check.facts.stack import choose_stack
 from glm5check.host.git import PROBE_KIND
 from glm5check.knowledge.stacks import StackError
@@ -286,3 +287,95 @@ def test_env_vars_reads_which_variables_the_stacks_versions_read(stack: str, sta
     outcome = judged(node, env_vars, stack)["VLLM_ASCEND_BALANCE_SCHEDULING"]
     assert outcome.status == status, outcome
     assert fragment in outcome.message
+
+
+def _image_packages(node: Node, torch_npu: str, triton: str, transformers: str) -> Node:
+    """What the release image installs besides vllm and vllm-ascend (its Dockerfile: the row's torch_npu build)."""
+    node.set("torch_npu", torch_npu, requires=("torch==2.9.0+cpu",))
+    node.set("triton-ascend", triton)
+    node.set("transformers", transformers, requires=("huggingface-hub<2.0,>=1.3.0",))
+    node.packages["transformers"] = demo.transformers_package(has_glm5=True)
+    return node
+
+
+def _requirement_rows(node: Node, stack: str | None) -> dict[str | None, Outcome]:
+    return judged(node, checks.requirements, stack)
+
+
+def test_the_release_row_replaces_what_vllm_ascend_declares_for_torch_npu_and_triton() -> None:
+    node = _image_packages(release_node(), "2.9.0.post1+gitdc51c2d", "3.2.0.dev20260322", "5.2.0")
+    release = _requirement_rows(node, "v0.18.0")
+    assert release["vllm-ascend"].status == Status.PASS, release["vllm-ascend"]
+    assert release["vllm-ascend torch-npu pin"].message == (
+        "known, expected conflict: vllm-ascend requires torch-npu==2.9.0 (installed 2.9.0.post1+gitdc51c2d); "
+        "the v0.18.0 compatibility matrix installs torch-npu 2.9.0.post1+git4c901a4"
+    )
+    assert release["vllm-ascend triton-ascend pin"].status == Status.PASS
+    assert release["vllm transformers pin"].message.endswith("; GLM-5 needs transformers >= 5.2.0")
+    pinned = _requirement_rows(node, None)["vllm-ascend"]
+    assert pinned.status == Status.FAIL
+    assert "triton-ascend==3.2.0 (installed 3.2.0.dev20260322)" in pinned.message
+    wrong_build = _requirement_rows(_image_packages(release_node(), "2.9.0", "3.2.0", "5.2.0"), "v0.18.0")
+    # vllm-ascend accepts them (==2.9.0, ==3.2.0), so they run; not the builds the release was tested with: WARN
+    assert wrong_build["vllm-ascend"].status == Status.WARN
+    assert (
+        "torch-npu==2.9.0.post1 (installed 2.9.0; the v0.18.0 compatibility matrix installs torch-npu "
+        "2.9.0.post1+git4c901a4)" in wrong_build["vllm-ascend"].message
+    )
+    assert (
+        wrong_build["vllm-ascend"].remediation
+        == "pip install 'torch-npu==2.9.0.post1' 'triton-ascend==3.2.0.dev20260322'"
+    )
+
+
+def test_transformers_fixes_agree_under_a_stack_whose_vllm_ascend_pins_it() -> None:
+    """v0.19.1rc1: the guide's `pip install transformers==5.2.0` meets GLM-5's minimum, but vLLM 0.19.1 excludes
+    5.2.* and vllm-ascend pins 5.5.3: every check asks for the same 5.5.3, none for the guide's 5.2.0."""
+    node = _image_packages(release_node(vllm="0.19.1+empty", ascend="0.19.1rc1"), "2.9.0", "3.2.0", "5.2.0")
+    excluded = "transformers!=5.0.*,!=5.1.*,!=5.2.*,!=5.3.*,!=5.4.*,!=5.5.0,>=4.56.0"
+    node.record("vllm")["requires"] = [r for r in demo.VLLM_REQUIRES if not r.startswith("transformers")] + [excluded]
+    ascend = node.record("vllm-ascend")
+    ascend["requires"] = [r for r in ascend["requires"] if not r.startswith("transformers")] + ["transformers==5.5.3"]
+    transformers = judged(node, checks.transformers, "v0.19.1rc1")[None]
+    assert (transformers.status, transformers.remediation) == (Status.WARN, "pip install 'transformers==5.5.3'")
+    rows = _requirement_rows(node, "v0.19.1rc1")
+    for name in ("vllm", "vllm-ascend"):
+        assert rows[name].status == Status.FAIL
+        assert "(installed 5.2.0)" in rows[name].message
+        assert rows[name].remediation == "pip install 'transformers==5.5.3'"
+    node.set("transformers", "5.5.3", requires=("huggingface-hub<2.0,>=1.3.0",))
+    assert judged(node, checks.transformers, "v0.19.1rc1")[None].status == Status.PASS
+    fixed = _requirement_rows(node, "v0.19.1rc1")
+    assert {name: row.status for name, row in fixed.items()} == {"vllm": Status.PASS, "vllm-ascend": Status.PASS}
+
+
+def test_the_requirements_command_keeps_the_stack_option() -> None:
+    node = release_node()
+    assert requirements_command(choose_stack(node.context(Options(stack="auto")))) == (
+        "glm5check --profile a2-single --stack auto --requirements"
+    )
+    assert requirements_command(choose_stack(node.context())) == "glm5check --profile a2-single --requirements"
+    listing = render_requirements(choose_stack(node.context(Options(stack="v0.18.0"))), RequirementPlan({}, ()))
+    assert listing.startswith(
+        "# glm5check: what vllm and vllm-ascend need in python3 (profile a2-single, stack v0.18.0)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("declared", "installed", "glm5", "conflict"),
+    [
+        ("<5,>=4.56.0", "5.1.0", "5.2.0", True),  # only vllm's <5 fails: GLM-5's own transformers breaks it
+        ("<5,>=4.56.0", "5.2.0.dev0", "5.2.0", True),
+        ("<5,>=4.56.0", "4.50.0", "5.2.0", False),  # >=4.56.0 fails too: a real unmet requirement
+        ("<5,>=4.56.0", "4.57.1", "5.2.0", False),  # met as declared
+        ("!=5.2.*,>=4.56.0", "5.2.0", "5.5.3", False),  # every clause admits 5.5.3: judged as declared
+    ],
+)
+def test_the_transformers_conflict_is_only_the_clauses_glm5_breaks(
+    declared: str, installed: str, glm5: str, conflict: bool
+) -> None:
+    from packaging.specifiers import SpecifierSet
+
+    from glm5check.facts.requirements import _glm5_conflict
+
+    assert _glm5_conflict(SpecifierSet(declared), installed, glm5) is conflict

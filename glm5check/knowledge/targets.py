@@ -37,6 +37,24 @@ def _specifier_contains(specifier: str, version: str | None) -> bool:
 
 
 @dataclass(frozen=True)
+class VersionTarget:
+    """One component of a release stack's matrix row: `shown` as the row writes it, `specifier` as judged."""
+
+    name: str  # as pip names it: "torch-npu"
+    shown: str  # "2.9.0.post1+git4c901a4"
+    specifier: str  # "==2.9.0.post1": a local label (+git…) names one build of that version, and builds differ
+    why: str  # why it is required: "the v0.18.0 compatibility matrix installs torch-npu 2.9.0.post1+git4c901a4"
+
+    def met_by(self, version: str | None) -> bool:
+        return _specifier_contains(self.specifier, version)
+
+    @property
+    def install(self) -> str:
+        """The pip requirement that meets it."""
+        return f"{self.name}{self.specifier}"
+
+
+@dataclass(frozen=True)
 class ReleasePin:
     """vllm or vllm-ascend of a release stack: the release version and, for vllm-ascend, its tag commit."""
 
@@ -83,6 +101,28 @@ class TransformersTarget:
             return f"{self.exact} (>= {self.minimum} for glm_moe_dsa)"
         return f">= {self.minimum}" + (" from git main" if self.from_git else "")
 
+    def met_by(self, version: str | None) -> bool:
+        """GLM-5 runs with it: the stack's exact version when its vllm-ascend pins one, else at least the minimum
+        (a git build of the minimum, 5.2.0.dev0, counts: it has glm_moe_dsa)."""
+        from packaging.version import InvalidVersion, Version
+
+        if self.exact:
+            return _specifier_contains(f"=={self.exact}", version)
+        try:
+            return Version(Version(version or "").base_version) >= Version(self.minimum)
+        except (InvalidVersion, ValueError):  # ValueError: a number int() refuses (over 4300 digits)
+            return False
+
+    @property
+    def version(self) -> str:
+        """The version that stands for it in a comparison: the exact pin, else the minimum."""
+        return self.exact or self.minimum
+
+    @property
+    def why(self) -> str:
+        pinned = f"vllm-ascend pins {self.exact}; " if self.exact else ""
+        return f"{pinned}GLM-5 needs transformers >= {self.minimum}"
+
     @property
     def pip_command(self) -> str:
         """The command that installs it (the same requirement the packages.requirements fix uses)."""
@@ -106,10 +146,17 @@ class Targets:
     vllm_target: str | None
     vllm_ascend_commit: str | None
     releases: dict[str, ReleasePin]  # release stack: "vllm", "vllm-ascend"
+    row: dict[str, VersionTarget]  # release stack: torch, torch-npu, triton-ascend as its matrix row says
     python: PythonTarget
     cann_min: str  # CANN versions are compared by glm5check.parsers.ascend_versions, not PEP 440
     cann_source: str
     transformers: TransformersTarget
+
+    def requirement(self, name: str) -> VersionTarget | TransformersTarget | None:
+        """What the stack requires of a (normalised) distribution, in place of what vllm or vllm-ascend declare:
+        transformers always (GLM-5's, not vllm's <5), torch / torch-npu / triton-ascend under a release stack
+        (its image installs the row's builds, e.g. torch-npu 2.9.0.post1 where vllm-ascend declares ==2.9.0)."""
+        return self.transformers if name == "transformers" else self.row.get(name)
 
     @property
     def is_release(self) -> bool:
@@ -126,6 +173,21 @@ class Targets:
 def _stack_source(stack: Stack, pin: str, key: str) -> str:
     sourced = stack.sourced(pin, key)
     return f"stack {stack.name}: {sourced.source}" if sourced else f"stack {stack.name}"
+
+
+# Components of a release stack's matrix row, as pip names them (stack pin name → distribution).
+ROW_DISTRIBUTIONS = {"torch": "torch", "torch_npu": "torch-npu", "triton_ascend": "triton-ascend"}
+
+
+def _row(stack: Stack) -> dict[str, VersionTarget]:
+    row = {}
+    for pin, dist in ROW_DISTRIBUTIONS.items():
+        version = stack.sourced(pin, "version")
+        if version is not None:
+            public = version.value.split("+", 1)[0]
+            why = f"the {stack.name} compatibility matrix installs {dist} {version.value}"
+            row[dist] = VersionTarget(dist, version.value, f"=={public}", why)
+    return row
 
 
 def _vllm_declares(stack: Stack) -> str | None:
@@ -191,6 +253,7 @@ def stack_targets(stack: Stack, profile: Profile) -> Targets:
             vllm_target=pins.vllm_target or None,
             vllm_ascend_commit=pins.vllm_ascend_commit,
             releases={},
+            row={},  # the pinned stack's row is what vllm-ascend ff3a50d0 declares: its metadata decides
             python=PythonTarget(" or ".join(pins.python_versions), pins.python_versions, None, f"profile {name}"),
             cann_min=pins.cann_min,
             cann_source=f"profile {name}",
@@ -204,6 +267,7 @@ def stack_targets(stack: Stack, profile: Profile) -> Targets:
         vllm_target=None,
         vllm_ascend_commit=None,
         releases=_release_pins(stack),
+        row=_row(stack),
         python=PythonTarget(
             python.value if python else "any",
             None,
