@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from glm5check.engine.check import Result, check, failed, passed, warned
 from glm5check.facts.ascend import CannState, DriverState, cann_state, driver_state
 from glm5check.facts.system import container_paths, planned_device_paths
+from glm5check.knowledge.targets import stack_targets
 from glm5check.parsers.ascend_versions import cann_version_key
 
 if TYPE_CHECKING:
@@ -30,18 +31,20 @@ operators the MoE and MLA kernels use, and an unsourced environment fails at `im
 What: the `version=` line of `<toolkit>/<arch>-linux/ascend_toolkit_install.info` (or `version.cfg`)
 in the folder ASCEND_TOOLKIT_HOME / ASCEND_HOME_PATH point at, else in /usr/local/Ascend/ascend-toolkit/
 latest, /usr/local/Ascend/cann or /usr/local/Ascend/cann-<version>, compared with the profile's
-`cann_min`; and that ASCEND_TOOLKIT_HOME (set by set_env.sh) names an existing folder.
+`cann_min` (pinned stack) or the "Stable CANN" of the stack's compatibility-matrix row (a release stack,
+`--stack`); and that ASCEND_TOOLKIT_HOME (set by set_env.sh) names an existing folder.
 Fix: install CANN 8.5.0 (toolkit and NNAL) and `source /usr/local/Ascend/ascend-toolkit/set_env.sh`
 (and `source /usr/local/Ascend/nnal/atb/set_env.sh`) in the shell that runs vllm serve.
 """,
 )
 def cann(ctx: Context) -> Iterator[Result]:
     state = ctx.fact(cann_state)
-    yield _cann_version(state, ctx.profile.pins.cann_min)
+    targets = stack_targets(ctx.stack, ctx.profile)
+    yield _cann_version(state, targets.cann_min, targets.built_for)
     yield _cann_environment(state)
 
 
-def _cann_version(state: CannState, minimum: str) -> Result:
+def _cann_version(state: CannState, minimum: str, built_for: str) -> Result:
     selected = state.selected
     expected = f">= {minimum}"
     if selected is None:
@@ -73,7 +76,7 @@ def _cann_version(state: CannState, minimum: str) -> Result:
         )
     if key < minimum_key:
         return warned(
-            f"CANN {selected.version} is older than {minimum}, which the pinned vllm-ascend is built for",
+            f"CANN {selected.version} is older than {minimum}, which {built_for} is built for",
             item="toolkit",
             expected=expected,
             observed=observed,

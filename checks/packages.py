@@ -23,14 +23,16 @@ from glm5check.facts.packages import (
     vllm_install,
 )
 from glm5check.facts.requirements import (
-    TRANSFORMERS_GIT,
     DistRequirements,
     RequirementPlan,
     Unmet,
     requirement_plan,
     requirements_command,
 )
+from glm5check.knowledge.stacks import release_stack_of
+from glm5check.knowledge.targets import TRANSFORMERS_GIT, ReleasePin, Targets, TransformersTarget, stack_targets
 from glm5check.parsers.versions import (
+    ScmVersion,
     commits_agree,
     is_full_commit,
     judge_scm_version,
@@ -75,13 +77,18 @@ def _expected_commit(ctx: Context, name: str, pinned: str) -> tuple[str, str]:
     return pinned, f"profile {ctx.profile.name}"
 
 
-def _install_command(name: str, commit: str, target: str | None) -> str:
+def _install_command(name: str, target: str | None, commit: str | None = None, tag: str | None = None) -> str:
+    """The guide's source build at a commit, or vllm-ascend's installation guide's at a release tag
+    (installation.md@v0.18.0:158-171: a shallow clone of the tag, then an editable install)."""
     repo = VLLM_REPO if name == "vllm" else VLLM_ASCEND_REPO
     folder = repo.rsplit("/", 1)[1].removesuffix(".git")
-    steps = [f"git clone {repo}", f"cd {folder}", f"git checkout {commit}"]
+    clone = f"git clone --depth 1 --branch {tag} {repo}" if tag else f"git clone {repo}"
+    steps = [clone, f"cd {folder}", *([f"git checkout {commit}"] if commit else [])]
     if name == "vllm-ascend":
         steps.append("git submodule update --init --recursive")
-    steps.append((f"VLLM_TARGET_DEVICE={target} " if target else "") + "pip install -v .")
+    steps.append(
+        (f"VLLM_TARGET_DEVICE={target} " if target else "") + ("pip install -v -e ." if tag else "pip install -v .")
+    )
     return " && ".join(steps)
 
 
@@ -135,6 +142,15 @@ def _build_problems(ev: CommitEvidence, pin: str, target: str | None) -> list[st
     return problems
 
 
+def _state(ev: CommitEvidence) -> str:
+    return "dirty" if ev.dirty else "clean" if ev.dirty is False else "clean state unknown"
+
+
+def _observed(ev: CommitEvidence) -> str:
+    assert ev.dist is not None
+    return f"{ev.dist.version}; commit {ev.commit or 'unknown'} ({ev.source or 'no evidence'}, {_state(ev)})"
+
+
 def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | None) -> Result:
     pin, pin_source = _expected_commit(ctx, ev.name, pinned)
     if not COMMIT_RE.fullmatch(pin):
@@ -144,26 +160,113 @@ def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | 
             observed=pin,
             remediation=f"pin a commit: --expect {ev.name}=<sha> (git rev-parse <branch or tag>)",
         )
-    fix = _install_command(ev.name, pin, target)
+    fix = _install_command(ev.name, target, commit=pin)
     python = ctx.fact(inventory).executable or ctx.options.python
     problem = _distribution_problem(ev, python, fix)
     if problem is not None:
         return problem
     assert ev.dist is not None
-    state = "dirty" if ev.dirty else "clean" if ev.dirty is False else "clean state unknown"
-    observed = f"{ev.dist.version}; commit {ev.commit or 'unknown'} ({ev.source or 'no evidence'}, {state})"
     expected = f"commit {pin} ({pin_source})" + (f", VLLM_TARGET_DEVICE={target}" if target else "")
     problems = _build_problems(ev, pin, target)
     if problems and ev.dist.install_kind in ("index", "archive", "egg-info"):
         problems.append(f"installed from {INSTALL_KIND_TEXT[ev.dist.install_kind]}")
     if problems:
-        return failed(
-            "; ".join(problems),
-            expected=expected,
-            observed=observed,
-            remediation=f"pip uninstall -y {ev.name}, then {fix}",
-        )
-    return passed(f"{ev.dist.version} = pin {pin[:8]} ({ev.source}, {state})", expected=expected, observed=observed)
+        return _install_failed(ctx, ev, problems, expected, fix)
+    return passed(
+        f"{ev.dist.version} = pin {pin[:8]} ({ev.source}, {_state(ev)})", expected=expected, observed=_observed(ev)
+    )
+
+
+def _install_failed(ctx: Context, ev: CommitEvidence, problems: list[str], expected: str, fix: str) -> Result:
+    hint, other_stack = _release_hint(ctx)
+    return failed(
+        "; ".join(problems) + hint,
+        expected=expected,
+        observed=_observed(ev),
+        remediation=f"pip uninstall -y {ev.name}, then {fix}" + other_stack,
+    )
+
+
+def _release_hint(ctx: Context) -> tuple[str, str]:
+    """(message tail, remediation tail) when the installed vllm-ascend is a release with a stack other than the
+    selected one: a node built from a release image fails the pinned stack, and this says which stack fits."""
+    dists = ctx.fact(inventory).named("vllm-ascend")
+    release = release_stack_of(dists[0].version or "") if len(dists) == 1 else None
+    if release is None or release == ctx.stack.name:
+        return "", ""
+    return (
+        f"; this is vllm-ascend {release}; --stack {release} checks against its compatibility matrix",
+        f"; or, to check this node as the {release} release: glm5check --stack {release} (or --stack auto)",
+    )
+
+
+def _judge(ctx: Context, ev: CommitEvidence) -> Result:
+    """packages.vllm / packages.vllm-ascend: against the release of a release stack, else (or with --expect) the
+    commit the profile pins."""
+    targets = stack_targets(ctx.stack, ctx.profile)
+    release = targets.releases.get(ev.name)
+    if release is not None and not _expect(ctx, ev.name):
+        return _judge_release(ctx, ev, release, targets)
+    target = (targets.vllm_target or ("empty" if targets.is_release else None)) if ev.name == "vllm" else None
+    pinned = targets.vllm_commit if ev.name == "vllm" else targets.vllm_ascend_commit
+    return _judge_install(ctx, ev, pinned or "", target)
+
+
+def _release_install_command(ctx: Context, pin: ReleasePin) -> str:
+    """The release built from source, or the release image that has it built."""
+    build = _install_command(pin.name, "empty" if pin.name == "vllm" else None, tag=pin.tag)
+    image = ctx.stack.images.get(ctx.profile.hardware.series.lower())
+    return build + (f" (or run the release image {image.value})" if image else "")
+
+
+def _release_problems(ev: CommitEvidence, pin: ReleasePin, stack: str) -> list[str]:
+    """Why an installed vllm / vllm-ascend is not the release `pin`: another version, a build label other than
+    vllm's `empty` target (a CUDA or CPU build), another commit than vllm-ascend's tag, a dirty checkout."""
+    version = ev.version
+    assert version is not None and ev.dist is not None
+    if not _same_release(version, pin.version):
+        return [f"{ev.dist.version} is not the {pin.name} {pin.version} release of stack {stack}"]
+    problems = []
+    if version.local and not (pin.name == "vllm" and version.target == "empty" and not version.commit):
+        problems.append(target_problem(version, "empty" if pin.name == "vllm" else None) or version.text)
+    if pin.commit and ev.commit and not commits_agree(ev.commit, pin.commit):
+        problems.append(f"installed commit {ev.commit} ({ev.source}) is not {pin.tag}'s tag commit {pin.commit}")
+    if ev.dirty and ev.checkout is not None:
+        changed = ", ".join(ev.checkout.changed) or "files"
+        problems.append(f"the checkout {ev.checkout.folder} has uncommitted changes ({changed})")
+    return problems
+
+
+def _same_release(version: ScmVersion, release: str) -> bool:
+    from packaging.version import Version
+
+    try:
+        return version.valid and Version(version.public or "") == Version(release)
+    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
+        return False
+
+
+def _judge_release(ctx: Context, ev: CommitEvidence, pin: ReleasePin, targets: Targets) -> Result:
+    fix = _release_install_command(ctx, pin)
+    python = ctx.fact(inventory).executable or ctx.options.python
+    problem = _distribution_problem(ev, python, fix)
+    if problem is not None:
+        return problem
+    assert ev.dist is not None
+    stack = targets.stack.name
+    tag_commit = f", tag commit {pin.commit}" if pin.commit else ""
+    empty = " (VLLM_TARGET_DEVICE=empty, or the release wheel)" if pin.name == "vllm" else ""
+    expected = f"{pin.name} {pin.version}{tag_commit}{empty} ({pin.source})"
+    problems = _release_problems(ev, pin, stack)
+    if problems:
+        return _install_failed(ctx, ev, problems, expected, fix)
+    how = INSTALL_KIND_TEXT[ev.dist.install_kind]
+    commit = f"tag commit {pin.commit[:8]}, " if pin.commit and ev.commit else ""
+    return passed(
+        f"{ev.dist.version} = {pin.name} {pin.version}, the release of stack {stack} ({commit}{how}, {_state(ev)})",
+        expected=expected,
+        observed=_observed(ev),
+    )
 
 
 @check(
@@ -173,45 +276,48 @@ def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | 
 Why: vllm-ascend at the pinned commit supports Python 3.10 and 3.11 only (its classifiers, README and
 the torch_npu 2.9.0 wheels); other versions fail to install its wheels or to load its compiled ops.
 What: the version of the target interpreter (--python, default the python3 on PATH), read by running it
-once with -I, compared with the profile's `python_versions`.
+once with -I, compared with the profile's `python_versions` (pinned stack) or the Python range of the
+stack's compatibility-matrix row (a release stack, `--stack`).
 Fix: run vllm from a Python 3.11 environment (the vllm-ascend image uses 3.11) and point glm5check at it
 with --python /path/to/venv/bin/python.
 """,
 )
 def python_version(ctx: Context) -> Result:
     inv = ctx.fact(inventory)
-    allowed = ctx.profile.pins.python_versions
-    expected = " or ".join(allowed)
+    target = stack_targets(ctx.stack, ctx.profile).python
+    expected = f"{target.shown} ({target.source})"
     observed = f"{inv.python_version} ({inv.executable})"
-    minor = ".".join((inv.python_version or "").split(".")[:2])
-    if minor in allowed:
+    if target.allows(inv.python_version):
         return passed(f"Python {inv.python_version}", expected=expected, observed=observed)
     return failed(
-        f"Python {inv.python_version or 'unknown'} is not supported by vllm-ascend (needs {expected})",
+        f"Python {inv.python_version or 'unknown'} is not supported by vllm-ascend (needs {target.shown})",
         expected=expected,
         observed=observed,
-        remediation=f"use a Python {allowed[-1]} environment and pass --python /path/to/bin/python",
+        remediation=f"use a Python {target.suggested} environment and pass --python /path/to/bin/python",
     )
 
 
 @check(
     "packages.vllm",
-    title="vllm built from the pinned commit for the empty target",
+    title="vllm built from the pinned commit (or the stack's release) for the empty target",
     explain="""
 Why: GLM-5 support on Ascend needs vllm at the guide's commit (978a37c8), built with
 VLLM_TARGET_DEVICE=empty so that vllm-ascend provides the platform. A PyPI wheel or a CUDA/CPU build
-brings CUDA kernels and the wrong platform; another commit breaks vllm-ascend's patches.
+brings CUDA kernels and the wrong platform; another commit breaks vllm-ascend's patches. Under a release
+stack (`--stack v0.18.0`, `--stack auto`) vllm must be the release the compatibility matrix pairs with
+that vllm-ascend: another version breaks vllm-ascend's patches the same way.
 What: the installed commit from the best evidence there is: direct_url.json vcs_info (pip install
 git+URL), the checkout's HEAD and uncommitted changes (pip install -e), else the setuptools_scm version
 (`+g<hash>`, `.dYYYYMMDD` = dirty tree, `.empty` = target), compared with the profile's pin or
-`--expect vllm=SHA`.
+`--expect vllm=SHA`. Under a release stack: the installed version's base (`0.18.0+empty` is 0.18.0)
+equals the stack's vllm release, with no build label but `empty`, from a clean tree.
 Fix: git clone https://github.com/vllm-project/vllm.git && cd vllm && git checkout <pin> &&
-VLLM_TARGET_DEVICE=empty pip install -v .
+VLLM_TARGET_DEVICE=empty pip install -v . (a release: git clone --depth 1 --branch v<release> … &&
+VLLM_TARGET_DEVICE=empty pip install -v -e ., or the stack's release image).
 """,
 )
 def vllm(ctx: Context) -> Result:
-    pins = ctx.profile.pins
-    return _judge_install(ctx, ctx.fact(vllm_install), pins.vllm_commit, pins.vllm_target or None)
+    return _judge(ctx, ctx.fact(vllm_install))
 
 
 def _entry_points(text: str | None) -> dict[str, set[str]]:
@@ -265,21 +371,25 @@ def _submodules(ev: CommitEvidence) -> Result | None:
 
 @check(
     "packages.vllm-ascend",
-    title="vllm-ascend built from the pinned commit",
+    title="vllm-ascend built from the pinned commit (or the stack's release)",
     explain="""
 Why: the GLM-5 tutorial was written against vllm-ascend at ff3a50d; its NPU kernels, quantization
 (`--quantization ascend`) and MLA/DSA attention must match the pinned vllm. Its C++ ops come from git
-submodules, so a checkout built without `git submodule update --init --recursive` is incomplete.
+submodules, so a checkout built without `git submodule update --init --recursive` is incomplete. A node
+built from a release (image or tag) fails the pinned stack; the message names the release stack that
+matches, and `--stack <release>` (or `--stack auto`) checks it against that release instead.
 What: the installed commit (direct_url.json vcs_info, the editable checkout's HEAD and dirty state, or
-the setuptools_scm version `+g<hash>`) against the profile's pin or `--expect vllm-ascend=SHA`; the
+the setuptools_scm version `+g<hash>`) against the profile's pin or `--expect vllm-ascend=SHA`; under a
+release stack, the version against the release and the commit (when known) against its tag's; the
 `vllm.platform_plugins` entry point `ascend`; and, when the source folder is available, its submodules.
 Fix: git clone https://github.com/vllm-project/vllm-ascend.git && cd vllm-ascend && git checkout <pin>
-&& git submodule update --init --recursive && pip install -v .
+&& git submodule update --init --recursive && pip install -v . (a release: git clone --depth 1 --branch
+<release tag> …, or the stack's release image).
 """,
 )
 def vllm_ascend(ctx: Context) -> Iterator[Result]:
     ev = ctx.fact(vllm_ascend_install)
-    yield _judge_install(ctx, ev, ctx.profile.pins.vllm_ascend_commit, None)
+    yield _judge(ctx, ev)
     for extra in (_platform_plugin(ev), _submodules(ev)):
         if extra is not None:
             yield extra
@@ -307,14 +417,17 @@ trying to load has model type `glm_moe_dsa` but Transformers does not recognize 
 What: the installed transformers package contains models/glm_moe_dsa/ and its auto config names it, and
 how it was installed: a git source build (direct_url.json vcs_info with a 40-hex commit, a .devN
 version) or a local checkout passes; a PyPI release >= 5.2.0 works but is a warning (not the guide's
-pin); below 5.2.0 fails.
-Fix: pip install git+https://github.com/huggingface/transformers.git
+pin); below 5.2.0 fails. Under a release stack a release >= 5.2.0 passes; from v0.19.1rc1 on, where
+vllm-ascend pins transformers (5.5.3, then 5.5.4) and vLLM excludes 5.2.*, any other version warns and
+the fix installs the pinned one, the same version packages.requirements asks for.
+Fix: pip install git+https://github.com/huggingface/transformers.git (release stacks: the version
+`glm5check stacks show <stack>` names, e.g. pip install 'transformers==5.5.3')
 """,
 )
 def transformers(ctx: Context) -> Result:
     inv = ctx.fact(inventory)
-    pins = ctx.profile.pins
-    fix = f"pip install {TRANSFORMERS_GIT}"
+    target = stack_targets(ctx.stack, ctx.profile).transformers
+    fix = target.pip_command
     dists = inv.named("transformers")
     ev = CommitEvidence("transformers", tuple(dists))
     problem = _distribution_problem(ev, inv.executable, fix)
@@ -323,7 +436,7 @@ def transformers(ctx: Context) -> Result:
     dist = dists[0]
     source = _transformers_source(ctx, dist)
     observed = f"{dist.version} from {source}"
-    expected = f"glm_moe_dsa support (>= {pins.transformers_min}), from {pins.transformers_source}"
+    expected = f"glm_moe_dsa support: {target.shown} ({target.source})"
     package = inv.package("transformers")
     if package.dir is None:
         return failed(
@@ -334,23 +447,45 @@ def transformers(ctx: Context) -> Result:
         )
     has_glm5 = package.probes.get(GLM5_CONFIG_FILE) and package.probes.get(GLM5_AUTO_FILE)
     version = parse_scm_version(dist.version)
-    too_old = _older_than(version.public, pins.transformers_min)
+    too_old = _older_than(version.public, target.minimum)
     if not has_glm5 or (dist.install_kind in ("index", "archive") and too_old):
         if not has_glm5:
             observed += f"; {package.dir}/{GLM5_CONFIG_FILE} missing"
         return failed(
             f"transformers {dist.version} from {source} has no glm_moe_dsa "
-            f"(GLM-5 needs >= {pins.transformers_min} or git main); vllm serve fails with: "
+            f"(GLM-5 needs >= {target.minimum}{' or git main' if target.from_git else ''}); vllm serve fails with: "
             f"{GLM5_UNKNOWN_ERROR}",
             expected=expected,
             observed=observed,
             remediation=fix,
         )
-    return _judge_transformers_source(ctx, dist, version.is_devrelease, expected, observed, fix)
+    if target.exact:
+        return _judge_transformers_pin(ctx, dist, version, target, expected, observed)
+    return _judge_transformers_source(ctx, dist, version.is_devrelease, target, expected, observed)
+
+
+def _judge_transformers_pin(
+    ctx: Context, dist: Dist, version: ScmVersion, target: TransformersTarget, expected: str, observed: str
+) -> Result:
+    """A stack whose vllm-ascend pins transformers (v0.19.1rc1 on): that version is what its image runs and what
+    vllm's own requirement admits; another one that knows glm_moe_dsa runs GLM-5, but not as released."""
+    if _same_release(version, target.exact or ""):
+        return passed(
+            f"{dist.version} = the transformers {ctx.stack.name}'s vllm-ascend pins, has glm_moe_dsa",
+            expected=expected,
+            observed=observed,
+        )
+    vllm = "" if target.vllm_allows(dist.version) else f", and vllm excludes it ({target.vllm_declares})"
+    return warned(
+        f"transformers {dist.version} has glm_moe_dsa, but vllm-ascend {ctx.stack.name} pins {target.exact}{vllm}",
+        expected=expected,
+        observed=observed,
+        remediation=target.pip_command,
+    )
 
 
 def _judge_transformers_source(
-    ctx: Context, dist: Dist, is_dev: bool, expected: str, observed: str, fix: str
+    ctx: Context, dist: Dist, is_dev: bool, target: TransformersTarget, expected: str, observed: str
 ) -> Result:
     wanted = _expect(ctx, "transformers")
     if wanted and not commits_agree(dist.vcs_commit, wanted):
@@ -369,14 +504,14 @@ def _judge_transformers_source(
         )
     if kind in ("editable", "develop", "local-folder", "vcs"):
         return passed(f"{dist.version} from source ({kind}), has glm_moe_dsa", expected=expected, observed=observed)
-    if ctx.profile.pins.transformers_source != "git":
+    if not target.from_git:
         return passed(f"{dist.version} has glm_moe_dsa", expected=expected, observed=observed)
     return warned(
         f"transformers {dist.version} from {INSTALL_KIND_TEXT[dist.install_kind]} has glm_moe_dsa and works, "
         "but the guide installs git main",
         expected=expected,
         observed=observed,
-        remediation=f"to match the guide: {fix}",
+        remediation=f"to match the guide: {target.pip_command}",
     )
 
 
@@ -417,8 +552,8 @@ def _requirements_result(ctx: Context, plan: RequirementPlan, found: DistRequire
     lines = plan.install_for({u.name for u in found.unmet})
     fix = install_fix(ctx, lines) if lines else f"reinstall {found.name}: its requirement list is unreadable"
     shown = _unmet_text(found.unmet) if found.unmet else "; ".join(found.unreadable)
-    # Only post-releases of exact pins: the same release line runs; pip's check is all that disagrees.
-    judged = warned if found.unmet and not found.unreadable and all(u.post_release for u in found.unmet) else failed
+    # Only post-releases of exact pins or other builds than the release's row: they run, not as declared or tested.
+    judged = warned if found.unmet and not found.unreadable and all(u.soft for u in found.unmet) else failed
     return judged(
         f"{len(problems)} of {found.checked + len(found.unreadable)} requirements of {found.name} "
         f"{found.version} unmet: {shown}",
@@ -437,6 +572,11 @@ mismatched torch/torch_npu pair fails at import or in the first NPU op, long aft
 What: every Requires-Dist of vllm and vllm-ascend (with PEP 508 markers evaluated for the target
 interpreter, extras off) against the installed versions, by PEP 440 specifiers. vllm's `transformers<5`
 against transformers 5.x is the known conflict the guide creates on purpose for GLM-5: shown, not failed.
+Where the stack requires a version itself, it decides (`glm5check stacks show <stack>`): transformers
+always; under a release stack torch, torch-npu and triton-ascend as its compatibility-matrix row says
+(the release image installs torch-npu 2.9.0.post1 where vllm-ascend v0.18.0 declares ==2.9.0): a
+declared requirement the stack's version breaks is shown as an expected conflict, and the fix installs
+the stack's version, the same one packages.transformers asks for.
 The table names the first five unmet requirements; the JSON report lists them all.
 Fix: one command: `pip install` of the listed versions, merged over both distributions (vllm's `numpy`
 and vllm-ascend's `numpy<2.0.0` become `numpy<2.0.0`; transformers stays GLM-5's, never `<5`), e.g.
@@ -456,9 +596,9 @@ def requirements(ctx: Context) -> Iterator[Result]:
         yield _requirements_result(ctx, plan, found)
         for conflict in found.expected_conflicts:
             yield passed(
-                f"known, expected conflict: {name} requires {conflict}; GLM-5 needs transformers >= 5.2.0",
-                item=f"{name} transformers pin",
-                observed=conflict,
+                f"known, expected conflict: {name} requires {conflict}; {conflict.why}",
+                item=f"{name} {conflict.name} pin",
+                observed=str(conflict),
             )
     yield from _broken_metadata(ctx.fact(inventory))
 

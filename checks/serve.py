@@ -14,7 +14,7 @@ from glm5check.facts.context import Context, intended_plan
 from glm5check.facts.weights import scan_weights
 from glm5check.facts.weights_scan import QUANT_DESCRIPTION
 from glm5check.knowledge import glm5
-from glm5check.knowledge.launch_command import FIELD_FLAGS, ServeFlag, ServeInput
+from glm5check.knowledge.launch_command import FIELD_FLAGS, ServeFlag, ServeInput, vllm_of
 from glm5check.knowledge.plan import Difference, differences
 from glm5check.util.redact import REDACTED, is_secret_flag
 
@@ -38,8 +38,9 @@ def _source(ctx: Context, field: str) -> str:
     return f"profile {ctx.profile.name}" if source == "profile" else source
 
 
-def _script_items(serve: ServeInput) -> Iterator[Result]:
+def _script_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
     """What the reader could not accept: unknown flags, invalid values (FAIL); unknowable parts (WARN)."""
+    vllm = vllm_of(ctx.stack)
     for problem in serve.problems:
         if problem.kind == "unknown-flag":
             fix = f"use {problem.suggestion}" if problem.suggestion else "remove it (see `vllm serve --help=all`)"
@@ -47,7 +48,7 @@ def _script_items(serve: ServeInput) -> Iterator[Result]:
                 problem.message.split(": ", 1)[-1],
                 item=problem.flag,
                 observed=problem.flag,
-                expected=problem.suggestion or "a flag of the pinned vllm",
+                expected=problem.suggestion or f"a flag of {vllm}",
                 remediation=fix,
             )
         elif problem.kind == "invalid-value":
@@ -65,7 +66,7 @@ def _script_items(serve: ServeInput) -> Iterator[Result]:
             )
     if not any(p.kind in ("unknown-flag", "invalid-value") for p in serve.problems):
         yield passed(
-            f"{len(serve.flags)} flags, every one known to the pinned vllm, with valid values",
+            f"{len(serve.flags)} flags, every one known to {vllm}, with valid values",
             item="flags",
             observed=f"{len(serve.flags)} flags",
         )
@@ -285,14 +286,15 @@ def _mtp_items(ctx: Context) -> Iterator[Result]:
 
 @check(
     "serve.args",
-    title="The vllm serve flags: valid, known to the pinned vllm, and consistent",
+    title="The vllm serve flags: valid, known to the stack's vllm, and consistent",
     explain="""
 Why: a mistyped flag, a JSON value that does not parse or a parallel size the node cannot hold stops
 `vllm serve` at once; other combinations (quantized weights without --quantization ascend, deepseek_mtp
 without the MTP layer, --headless without a start rank) fail only after minutes of loading, or hang.
 
 What: the launch command from --serve-script / --serve-cmd (else the profile's plan) is read the way
-vLLM's argument parser reads it. Flags unknown to the pinned vllm (with the closest known flag), values
+vLLM's argument parser reads it. Flags unknown to the stack's vllm (the pinned one, or the release `--stack`
+selects; the flag table is generated from that version's parser code), with the closest known flag, values
 that are not numbers or not JSON, an unknown speculative `method` or cudagraph_mode; TP × DP-local
 against the node's NPUs; DP-local against DP; --headless without --data-parallel-start-rank or on rank
 0; DP ranks on another node without --data-parallel-address (vLLM would use 127.0.0.1); --max-model-len
@@ -310,7 +312,7 @@ of `--enable-expert-paralel`, or `--data-parallel-start-rank 1` next to `--headl
 def serve_args(ctx: Context) -> Iterator[Result]:
     serve = _serve_input(ctx)
     if serve is not None:
-        yield from _script_items(serve)
+        yield from _script_items(ctx, serve)
         yield from _runtime_items(ctx, serve)
     yield from _parallel_items(ctx)
     if serve is not None:
@@ -357,7 +359,7 @@ starts a different deployment: on other NPUs, with other memory needs, or not at
 judges the launch command as vLLM will run it, so the difference has to be said once, here.
 
 What: the effective plan (every value the launch command gives, its run-time values as they come out on
-this host, vLLM's own default at the pinned version for the rest, e.g. max_model_len from config.json's
+this host, vLLM's own default at the stack's version for the rest, e.g. max_model_len from config.json's
 max_position_embeddings) against the profile's plan resolved the same way. A difference in the model's
 weights, TP, DP, DP-local, expert parallel, quantization, max-model-len, max-num-seqs,
 max-num-batched-tokens, gpu-memory-utilization or the speculative config is a FAIL; seed, served name,

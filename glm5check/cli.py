@@ -22,6 +22,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "compare": "glm5check.commands.compare:compare_command",
     "fix-env": "glm5check.commands.fix_env:fix_env",
     "cluster": "glm5check.commands.cluster:cluster_command",
+    "stacks": "glm5check.commands.stacks:stacks",
 }
 
 FORMATS = ("table", "json", "junit")
@@ -91,6 +92,12 @@ _RUN_OPTIONS = [
         is_flag=True,
         help="Print, instead of the report, the pip requirements vllm and vllm-ascend still need "
         "(pip install -r <(glm5check … --requirements)).",
+    ),
+    click.option(
+        "--stack",
+        metavar="NAME|auto",
+        help="Software stack to judge against (see `glm5check stacks`; default: the profile's). "
+        "`auto`: the release of the installed vllm-ascend, or the pinned stack for a source build.",
     ),
 ]
 

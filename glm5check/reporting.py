@@ -82,6 +82,7 @@ def build_report(
         "tool": {"name": "glm5check", "version": __version__},
         "created": utc_now(),
         "profile": _profile(ctx),
+        "stack": ctx.stack_choice.to_json(),
         "node": {"hostname": hostname, "rank": node.rank, "role": node.role, "rank_source": node.source},
         "facts": _facts(ctx),
         "results": [outcome_json(o) for o in outcomes],

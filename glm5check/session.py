@@ -55,6 +55,7 @@ class RunArgs:
     cache_dir: str | None = None  # the live scan cache (--cache-dir / GLM5CHECK_CACHE_DIR); unused by replays
     requirements: bool = False
     redact_salt: str | None = None
+    stack: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -130,6 +131,7 @@ def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
         peer_npu_ips=peer_npu_ips_option(args.peer_npu_ips) if args.peer_npu_ips is not None else _saved_ips(saved),
         expect=expect,
         serve_source=serve_source or saved.get("serve_source"),
+        stack=args.stack or saved.get("stack"),
     )
 
 
@@ -190,7 +192,9 @@ def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, s
 
 
 def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[Context, dict[str, Any]]:
+    from glm5check.facts.stack import choose_stack
     from glm5check.knowledge.launch_command import read_serve
+    from glm5check.knowledge.stacks import Stack, load_stack
 
     profile = _load_profile(args, recorded)
     options = _options(args, recorded)
@@ -199,8 +203,12 @@ def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[
     # The text is parsed as read (from the file or the snapshot); no copy of it is written anywhere.
     replayed = not (args.serve_script or args.serve_cmd)
     script_name = (args.serve_script or "the recorded serve script") if script_text is not None else None
-    launch = read_serve(profile, script_text, command, script_name or "serve script", replayed)
-    return Context(profile, host, options, launch), serve_meta
+
+    def launch_for(stack: Stack) -> ServeInput:
+        return read_serve(profile, script_text, command, script_name or "serve script", replayed, stack)
+
+    ctx = Context(profile, host, options, launch_for(load_stack(profile.stack)))
+    return choose_stack(ctx, launch_for), serve_meta
 
 
 def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
@@ -346,6 +354,7 @@ def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> d
             "peer_npu_ips": list(opts.peer_npu_ips),
             "expect": opts.expect,
             "serve_source": opts.serve_source,
+            "stack": opts.stack,
         },
         "serve": {k: None if v is None else redact_text(v) for k, v in serve_meta.items()},
     }

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -58,6 +59,18 @@ def run_cli(
         cwd=cwd,
         stdin=subprocess.DEVNULL,
     )
+
+
+def report_for(python: Path | str, *args: str) -> dict[str, Any]:
+    """The JSON report of `glm5check --profile a2-single --python PYTHON ARGS` run as a real process on that
+    interpreter's packages."""
+    import json
+
+    result = run_cli("--profile", "a2-single", "--python", str(python), "--format", "json", *args, env=clean_env())
+    assert_no_traceback(result)
+    assert result.returncode in (0, 1), result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
 
 
 def write_executable(folder: Path, name: str, script: str) -> Path:

@@ -26,6 +26,7 @@ from glm5check.host.pyinspect import version_lines
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
 from glm5check.knowledge.profiles import Profile, load_builtin
+from glm5check.knowledge.targets import TRANSFORMERS_GIT
 from glm5check.parsers.versions import parse_scm_version, without_target
 
 PART = Path(__file__).resolve().parents[1] / "fixtures" / "demo" / "parts" / "packages.py"
@@ -226,12 +227,12 @@ def test_requirement_fixes_never_undo_another_check() -> None:
     # never vllm's transformers<5.
     assert set(plan.install) == {
         "numpy<2.0.0",
-        f"transformers @ {requirements.TRANSFORMERS_GIT}",
+        f"transformers @ {TRANSFORMERS_GIT}",
         "regex",
         "psutil",
     }
     ascend = node.run(checks.requirements)["vllm-ascend"]
-    expected = f"pip install 'transformers @ {requirements.TRANSFORMERS_GIT}' 'numpy<2.0.0'"
+    expected = f"pip install 'transformers @ {TRANSFORMERS_GIT}' 'numpy<2.0.0'"
     assert ascend.remediation == expected, ascend.remediation
 
 
@@ -396,7 +397,7 @@ def test_python_outside_the_supported_versions_fails() -> None:
     node = Node()
     node.python_version = "3.12.3"
     outcome = node.run(checks.python_version)[None]
-    assert (outcome.status, outcome.expected) == (Status.FAIL, "3.10 or 3.11")
+    assert (outcome.status, outcome.expected) == (Status.FAIL, "3.10 or 3.11 (profile a2-single)")
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from typing import Any
 
 import git
 import pytest
-from conftest import assert_no_traceback, clean_env, run_cli
+from conftest import assert_no_traceback, clean_env, report_for, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -166,20 +166,8 @@ def _installed_version(python: Path, name: str) -> str:
 
 
 def _results(python: Path, check_id: str, *extra: str) -> dict[str | None, dict[str, Any]]:
-    result = run_cli(
-        "--profile",
-        "a2-single",
-        "--python",
-        str(python),
-        "--check",
-        check_id,
-        "--format",
-        "json",
-        *extra,
-        env=clean_env(),
-    )
-    assert_no_traceback(result)
-    return {r["item"]: r for r in json.loads(result.stdout)["results"] if r["id"] == check_id}
+    report = report_for(python, "--check", check_id, *extra)
+    return {r["item"]: r for r in report["results"] if r["id"] == check_id}
 
 
 @pytest.fixture

@@ -72,6 +72,8 @@ def test_extends_overrides_and_unset(tmp_path: Path) -> None:
         ('name = "x"\nextends = "a2-single"\n[serve]\ntensor_paralel_size = 8\n', "unknown key(s) in [serve]"),
         ('name = "x"\nextends = "a2-single"\n[hardware\n', "not valid TOML"),
         ('name = "x"\n', "missing hardware, model, pins, serve"),
+        ('name = "x"\nextends = "a2-single"\nstack = "v0.18"\n', "unknown stack 'v0.18' (did you mean v0.18.0"),
+        ('name = "x"\nextends = "a2-single"\nstack = 18\n', "stack must be a stack name"),
     ],
 )
 def test_bad_profile_files_are_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
@@ -172,3 +174,25 @@ def test_the_builtin_profiles_are_inside_every_range() -> None:
     for name in BUILTIN:
         profile = load_builtin(name)
         assert profile_refusals({s: getattr(profile, s) for s in ("hardware", "serve", "container")}) == []
+
+
+def test_a_profile_names_its_stack_and_the_builtin_pins_are_the_default_stacks(tmp_path: Path) -> None:
+    from glm5check.knowledge.stacks import DEFAULT_STACK, load_stack
+
+    pinned = load_stack(DEFAULT_STACK)
+    for name in BUILTIN:
+        profile = load_builtin(name)
+        assert profile.stack == DEFAULT_STACK
+        pins = profile.pins
+        # one source of truth: the profile's [pins] are the pinned stack's, value for value
+        assert pins.vllm_commit == pinned.sourced("vllm", "commit").value  # type: ignore[union-attr]
+        assert pins.vllm_target == pinned.sourced("vllm", "target").value  # type: ignore[union-attr]
+        assert pins.vllm_ascend_commit == pinned.sourced("vllm_ascend", "commit").value  # type: ignore[union-attr]
+        assert pins.cann_min == pinned.sourced("cann", "version").value  # type: ignore[union-attr]
+        assert f">={pins.transformers_min}" == pinned.sourced("transformers", "requirement").value  # type: ignore[union-attr]
+    custom = tmp_path / "release.toml"
+    custom.write_text('extends = "a2-single"\nname = "a2-release"\nstack = "v0.18.0"\n')
+    profile = load_file(custom)
+    assert profile.stack == "v0.18.0"
+    assert load_text(to_toml(profile), "shown").stack == "v0.18.0"
+    assert 'stack = "v0.18.0"' in to_toml(profile)

@@ -122,6 +122,21 @@ def test_computed_defaults_follow_vllms_set_default_args() -> None:
     assert no_chunking.plan.max_num_batched_tokens == 2048 and no_chunking.plan.max_num_seqs == 256
 
 
+def test_defaults_are_the_selected_stacks() -> None:
+    """vLLM 0.20.2 raised --gpu-memory-utilization's default from 0.9 to 0.92 (docs/stacks.md): the effective
+    plan of a command without the flag follows the stack the run selected."""
+    from glm5check.facts.stack import choose_stack
+
+    profile = load_builtin("a2-single")
+    launch = read_serve(profile, command="vllm serve /m --max-num-seqs 2")
+    host = ReplayHost(SnapshotWriter("a2-single").data)
+    for stack, utilisation in (("glm5-2026-02", 0.9), ("v0.19.1rc1", 0.9), ("v0.20.2rc1", 0.92)):
+        ctx = choose_stack(Context(profile, host, Options(stack=stack), launch))
+        effective = ctx.effective
+        assert effective.plan.gpu_memory_utilization == utilisation, stack
+        assert effective.source("gpu_memory_utilization").startswith("vllm default"), stack
+
+
 def test_max_model_len_default_reads_config_keys_and_rope_scaling() -> None:
     assert derived_max_model_len({"max_position_embeddings": 202752})[0] == 202752
     assert derived_max_model_len({"max_position_embeddings": 8192, "seq_length": 4096})[0] == 4096

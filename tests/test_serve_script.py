@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from glm5check.knowledge.launch_command import ServeInputError, read_serve
 from glm5check.knowledge.plan import resolve
 from glm5check.knowledge.profiles import ServePlan, load_builtin
+from glm5check.knowledge.stacks import load_stack
 from glm5check.knowledge.vllm_defaults import ORDER, default_for
 from glm5check.parsers.launch_script import parse_script
 from glm5check.session import load_serve_script
@@ -375,3 +376,47 @@ def test_launch_command_numbers_out_of_range_are_problems(flag: str, value: str,
     assert flag[2:].replace("-", "_") not in serve.given
     assert [p.kind for p in serve.problems] == ["invalid-value"]
     assert message in serve.problems[0].message and serve.problems[0].flag == flag
+
+
+# -- the flag table is the selected stack's ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "stack", "unknown", "message"),
+    [
+        # gone from vLLM 0.17.0 (deprecated at the pin), 0.18.0 and 0.19.1 (docs/stacks.md)
+        ("--disable-log-requests", "glm5-2026-02", None, None),
+        (
+            "--disable-log-requests",
+            "v0.17.0rc1",
+            "--disable-log-requests",
+            "line 1: --disable-log-requests is not a flag of vllm 0.17.0 (stack v0.17.0rc1)",
+        ),
+        ("--swap-space 4", "v0.17.0rc1", None, None),
+        ("--swap-space 4", "v0.18.0", "--swap-space", "line 1: --swap-space is not a flag of vllm 0.18.0"),
+        # -sc (short for --speculative-config) exists from 0.19.1
+        ('-sc \'{"method": "deepseek_mtp", "num_speculative_tokens": 1}\'', "v0.19.1rc1", None, None),
+        ('-sc \'{"method": "deepseek_mtp"}\'', "v0.18.0", "-sc", "-sc is not a flag of vllm 0.18.0"),
+        ("--enable-expert-paralel", "v0.23.0", "--enable-expert-paralel", "did you mean --enable-expert-parallel?"),
+    ],
+)
+def test_flags_are_judged_by_the_stacks_vllm(
+    command: str, stack: str, unknown: str | None, message: str | None
+) -> None:
+    launch = read_serve(load_builtin("a2-single"), command=f"vllm serve /m {command}", stack=load_stack(stack))
+    problems = [p for p in launch.problems if p.kind == "unknown-flag"]
+    assert [p.flag for p in problems] == ([unknown] if unknown else [])
+    if message:
+        assert message in problems[0].message
+    if command.startswith("-sc") and not unknown:
+        assert launch.given["speculative_config"] == {"method": "deepseek_mtp", "num_speculative_tokens": 1}
+
+
+def test_a_speculative_method_is_judged_by_the_stacks_vllm() -> None:
+    command = 'vllm serve /m --speculative-config \'{"method": "ngram_gpu", "num_speculative_tokens": 2}\''
+    pinned = read_serve(load_builtin("a2-single"), command=command)
+    assert [p.message for p in pinned.problems] == [
+        "--serve-cmd line 1: --speculative-config method 'ngram_gpu' is not a speculative method of the pinned vllm; "
+        "did you mean ngram?"
+    ]
+    assert read_serve(load_builtin("a2-single"), command=command, stack=load_stack("v0.18.0")).problems == ()

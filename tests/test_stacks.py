@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO
 
 from glm5check.errors import ConfigError
-from glm5check.knowledge import vllm_flags
+from glm5check.knowledge.launch_command import JSON_FLAGS
 from glm5check.knowledge.stacks import (
     DEFAULT_STACK,
     PIN_NAMES,
@@ -49,7 +49,8 @@ PLAN_FIELDS = (
 )
 
 # The pinned tables are read from the vllm 0.16.0 release (978a37c8 itself cannot be fetched). Every difference to
-# glm5check/knowledge/vllm_flags.py, with why (docs/stacks.md, "The pinned stack against the hand-written table"):
+# the hand-written table serve.args used before (glm5check/knowledge/vllm_flags.py, removed when it switched to the
+# stack tables), with why (docs/stacks.md, "The pinned stack against the hand-written table"):
 ONLY_DERIVED = {
     # already in vllm 0.15.1, so at the pin too: the hand table missed them
     "--default-chat-template-kwargs": "0.15.1",
@@ -63,7 +64,7 @@ ONLY_DERIVED = {
 }
 # -O is no argparse alias: FlexibleArgumentParser rewrites -O<n> itself (parser_aliases in the tables)
 ALIAS_MOVED = {"--optimization-level": ("-O",)}
-# vllm 0.16.0's SpeculativeMethod lacks these two, which arrived in 0.17.0: the hand table lists a later main
+# vllm 0.16.0's SpeculativeMethod lacks these two, which arrived later: the hand table listed a later main
 SPEC_ONLY_HAND = {"ngram_gpu", "qwen3_5_mtp"}
 
 
@@ -172,21 +173,27 @@ def test_generated_defaults_match_the_rules_file(name: str) -> None:
         assert default(load_stack(name), field).rule == rule["rule"], f"{field}: regenerate {name} (docs/stacks.md)"
 
 
-def test_pinned_flags_agree_with_the_hand_written_table_except_the_documented_differences() -> None:
+def test_the_documented_differences_to_the_former_hand_written_table_hold() -> None:
     stack = load_stack(DEFAULT_STACK)
-    hand = {f: k for f, k in vllm_flags.FLAG_KINDS.items() if k != "negated"}
-    derived = {name: flag.kind for name, flag in stack.flags.items()}
-    assert set(derived) - set(hand) == set(ONLY_DERIVED)
-    assert set(hand) - set(derived) == set()
-    assert {f: k for f, k in derived.items() if f in hand} == hand
-    hand_aliases = {alias: flag for alias, flag in vllm_flags.ALIASES.items()}
-    derived_aliases = {alias: f.name for f in stack.flags.values() for alias in f.aliases}
+    assert set(ONLY_DERIVED) <= set(stack.flags)
     moved = {alias: flag for flag, aliases in ALIAS_MOVED.items() for alias in aliases}
-    assert {a: f for a, f in hand_aliases.items() if a not in moved} == derived_aliases
+    assert all(alias not in stack.flags[flag].aliases for alias, flag in moved.items())
     assert all(stack.canonical_flag(alias) == flag for alias, flag in moved.items())
-    assert vllm_flags.SPECULATIVE_METHODS - stack.speculative_methods == SPEC_ONLY_HAND
-    assert stack.speculative_methods <= vllm_flags.SPECULATIVE_METHODS
-    assert stack.cudagraph_modes == vllm_flags.CUDAGRAPH_MODES
+    assert not SPEC_ONLY_HAND & stack.speculative_methods
+    # they arrived after 0.16.0: qwen3_5_mtp in vllm 0.17.0, ngram_gpu in 0.18.0
+    assert "qwen3_5_mtp" in load_stack("v0.17.0rc1").speculative_methods
+    assert load_stack("v0.18.0").speculative_methods >= SPEC_ONLY_HAND
+
+
+@pytest.mark.parametrize("name", list_stacks())
+def test_the_json_valued_flags_are_value_flags_of_every_stack(name: str) -> None:
+    """serve.args accepts `--flag.key VALUE` for JSON_FLAGS (launch_command.py): each is a value flag where the
+    stack's vllm has it, and the three the guide's commands use exist everywhere."""
+    stack = load_stack(name)
+    assert {flag: stack.flags[flag].kind for flag in JSON_FLAGS if flag in stack.flags} == dict.fromkeys(
+        (flag for flag in JSON_FLAGS if flag in stack.flags), "value"
+    )
+    assert {"--speculative-config", "--compilation-config", "--additional-config"} <= set(stack.flags)
 
 
 def test_flag_spellings_resolve_like_vllms_parser() -> None:

@@ -1,9 +1,9 @@
 """`glm5check compare A.json B.json …`: do the nodes of one deployment agree?
 
 Each node's JSON report (`glm5check --format json`) carries its resolved plan, packages, CANN/driver,
-weights fingerprint, environment, interfaces and NPU device IPs. Nodes must agree on every pinned
-version and commit, CANN and driver, the weights, every serve flag except `--headless` and
-`--data-parallel-start-rank`, and every environment value except the per-node ones (the profile's
+weights fingerprint, environment, interfaces and NPU device IPs. Nodes must agree on the profile and the
+stack, every pinned version and commit, CANN and driver, the weights, every serve flag except `--headless`
+and `--data-parallel-start-rank`, and every environment value except the per-node ones (the profile's
 [node_env]: HCCL_IF_IP must be an address of its own node and differ between nodes, the *_SOCKET_IFNAME
 interfaces must exist on their own node), and the interfaces carrying HCCL_IF_IP must have one MTU.
 Their DP ranks must cover 0..DP-1 exactly once, the --data-parallel-address must be an address of the
@@ -192,6 +192,13 @@ def _profiles(nodes: list[NodeReport]) -> Iterator[Difference]:
         "profile",
         lambda n: as_dict(n.data.get("profile")).get("name"),
         "nodes were checked against different profiles",
+    )
+    yield from _agree(
+        nodes,
+        "profile",
+        "stack",
+        lambda n: as_dict(n.data.get("stack")).get("name"),
+        "nodes were checked against different stacks (--stack)",
     )
 
 

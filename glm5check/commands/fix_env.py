@@ -132,7 +132,7 @@ def remaining_failures(ctx: Context, fixes: FixPlan) -> list[Outcome]:
             return getattr(self._host, name)
 
     overlay: Any = _Overlay(ctx.host, fixes.exports)
-    fixed = Context(ctx.profile, overlay, ctx.options, ctx.launch)
+    fixed = Context(ctx.profile, overlay, ctx.options, ctx.launch, ctx.stack_choice)
     rows = [row for check_id in FIXED_CHECKS for row in _failures(fixed, check_id, _NOT_PASSING)]
     # A failure, or a warning about a variable this script exports (the serve script overrides it).
     return [row for row in rows if row.status in _FAILING or row.item in fixes.exports]
@@ -178,7 +178,10 @@ def comment(text: str) -> str:
 
 def render_script(ctx: Context, fixes: FixPlan, remaining: list[Outcome], hostname: str) -> str:
     node = ctx.fact(node_info)
-    header = f"glm5check fix-env · profile {ctx.profile.name} · node rank {node.rank} ({node.role}) · host {hostname}"
+    header = (
+        f"glm5check fix-env · profile {ctx.profile.name} · stack {ctx.stack.name} · node rank {node.rank} "
+        f"({node.role}) · host {hostname}"
+    )
     still = [(f"[{r.item}]" if r.item else "", r.message, r.remediation) for r in remaining]
     return script_text(header, fixes, still)
 
@@ -231,6 +234,7 @@ def _shown(value: str | None) -> str:
 @click.option("--node-rank", type=Bounded(NODE_RANK), help="This node's data-parallel rank (multi-node).")
 @click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it.")
 @click.option("--replay", metavar="SNAPSHOT", help="Write the fixes for a recorded snapshot instead.")
+@click.option("--stack", metavar="NAME|auto", help="Software stack (see `glm5check stacks`; default: the profile's).")
 @click.option(
     "--timeout",
     type=Bounded(TIMEOUT),

@@ -46,6 +46,16 @@ class Facts:
             self._values[provider] = value
             return value
 
+    def adopt(self, other: Facts, providers: tuple[Callable[..., Any], ...]) -> None:
+        """Take over the values and failures `other` has computed for `providers` (for a context derived
+        from its own, where those facts cannot differ)."""
+        with other._guard:
+            values = {p: other._values[p] for p in providers if p in other._values}
+            errors = {p: other._errors[p] for p in providers if p in other._errors}
+        with self._guard:
+            self._values.update(values)
+            self._errors.update(errors)
+
     def peek(self, provider: Callable[[Any], T]) -> T | None:
         """The value if some check already computed it; never runs a probe (used by reports)."""
         with self._guard:

@@ -1,5 +1,5 @@
-"""What a check receives: the profile, the launch command and its effective plan, the run options, the
-host and the facts cache. Built once per run by the session and never changed afterwards."""
+"""What a check receives: the profile, the launch command and its effective plan, the stack, the run options,
+the host and the facts cache. Built once per run by the session and never changed afterwards."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from glm5check.knowledge.launch_command import ServeInput, convert_value, profil
 from glm5check.knowledge.plan import EffectivePlan, Evaluated, resolve
 from glm5check.knowledge.profiles import Profile, ServePlan
 from glm5check.knowledge.runtime_values import HostFacts, ScriptScope, describe, evaluate
+from glm5check.knowledge.stacks import Stack, StackChoice, load_stack
 from glm5check.parsers.launch_script import RuntimeValue
 from glm5check.util import safejson
 
@@ -32,25 +33,54 @@ class Options:
     peer_npu_ips: tuple[str, ...] = ()  # node 0's NPU device IPs from --peer-npu-ips (or a snapshot)
     expect: dict[str, str] = field(default_factory=dict)  # e.g. {"vllm": "<sha>"} from --expect
     serve_source: str | None = None  # the serve script path or "--serve-cmd", when given
+    stack: str | None = None  # --stack as given: a stack name, "auto", or None for the profile's stack
+
+
+def profile_stack(profile: Profile) -> StackChoice:
+    """The stack a profile is written for, when no --stack chooses another."""
+    return StackChoice(load_stack(profile.stack), "profile", f"profile {profile.name}")
 
 
 class Context(BaseContext):
     """The deployment being checked on this node. `launch` is the launch command as read from
     --serve-script / --serve-cmd, or the profile's own command when none was given; `plan` is what vLLM
-    runs for it (the command's values, vLLM's defaults for the rest: see `effective`)."""
+    runs for it (the command's values, vLLM's defaults for the rest: see `effective`); `stack_choice` the
+    software stack it is judged against (the profile's unless --stack chose another)."""
 
-    __slots__ = ("launch", "options", "profile")
+    __slots__ = ("launch", "options", "profile", "stack_choice")
     profile: Profile
     options: Options
     launch: ServeInput
+    stack_choice: StackChoice
 
     def __init__(
-        self, profile: Profile, host: Host, options: Options | None = None, launch: ServeInput | None = None
+        self,
+        profile: Profile,
+        host: Host,
+        options: Options | None = None,
+        launch: ServeInput | None = None,
+        stack: StackChoice | None = None,
     ) -> None:
         super().__init__(host)
         object.__setattr__(self, "profile", profile)
         object.__setattr__(self, "options", options or Options())
         object.__setattr__(self, "launch", launch or profile_launch(profile))
+        object.__setattr__(self, "stack_choice", stack or profile_stack(profile))
+
+    @property
+    def stack(self) -> Stack:
+        return self.stack_choice.stack
+
+    def with_stack(
+        self, choice: StackChoice, keep: tuple[Callable[[Any], Any], ...] = (), launch: ServeInput | None = None
+    ) -> Context:
+        """The same deployment judged against another stack (and its launch command read with that stack's
+        flags, when given). The session calls it while it chooses the stack, before any check ran; `keep`
+        names facts already read that do not depend on the stack (the package inventory): they carry over,
+        so nothing is probed twice."""
+        chosen = Context(self.profile, self.host, self.options, launch or self.launch, choice)
+        chosen.facts.adopt(self.facts, keep)
+        return chosen
 
     @property
     def effective(self) -> EffectivePlan:
@@ -192,11 +222,11 @@ def effective_plan(ctx: Context) -> EffectivePlan:
         facts = ctx.fact(host_facts)
         for name, value in ctx.launch.runtime_flags.items():
             evaluated[name] = _evaluated(value, scope, facts, _converter(name))
-    return resolve(ctx.launch, config, origin, evaluated, ctx.profile.serve)
+    return resolve(ctx.launch, config, origin, evaluated, ctx.profile.serve, ctx.stack.name)
 
 
 def intended_plan(ctx: Context) -> EffectivePlan:
     """The plan of the deployment the operator intends: the profile's launch command, with vLLM's
     defaults (for the same model) where the profile passes no flag."""
     config, origin = ctx.fact(model_config)
-    return resolve(profile_launch(ctx.profile), config, origin)
+    return resolve(profile_launch(ctx.profile), config, origin, stack=ctx.stack.name)

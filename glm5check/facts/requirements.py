@@ -2,9 +2,13 @@
 the pip requirements that fix what is unmet without undoing another check.
 
 The fix merges what both distributions ask of a package (vllm's `numpy` and vllm-ascend's `numpy<2.0.0`
-become `numpy<2.0.0`: a bare `numpy` would install 2.x and break vllm-ascend), and transformers is always
-GLM-5's (the profile's pin: git main or >= 5.2.0), never vllm's `transformers<5`, which cannot load
-GLM-5's `glm_moe_dsa` config.
+become `numpy<2.0.0`: a bare `numpy` would install 2.x and break vllm-ascend). Where the stack requires a
+version itself (glm5check.knowledge.targets), the stack decides, for the verdict and for the fix: transformers
+is always GLM-5's (git main or >= 5.2.0; from v0.19.1rc1 the version vllm-ascend pins), never vllm's
+`transformers<5`, which cannot load GLM-5's `glm_moe_dsa` config; under a release stack torch, torch-npu and
+triton-ascend are the compatibility-matrix row's (the release image installs torch-npu 2.9.0.post1 where
+vllm-ascend declares ==2.9.0). A declared requirement the stack overrides is an expected conflict, shown, not
+failed.
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from glm5check.facts.packages import Dist, Inventory, inventory, normalise
-from glm5check.knowledge.profiles import Pins
-from glm5check.util.numbers import whole
+from glm5check.knowledge.targets import Targets, stack_targets
 
 if TYPE_CHECKING:
     from glm5check.facts.context import Context
@@ -28,7 +31,6 @@ if TYPE_CHECKING:
 JUDGED = ("vllm", "vllm-ascend")
 # Requirements named in the requirements message even when they are met.
 KEY_REQUIREMENTS = ("torch", "torch-npu", "triton-ascend", "transformers")
-TRANSFORMERS_GIT = "git+https://github.com/huggingface/transformers.git"
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,26 @@ class Unmet:
     name: str  # normalised distribution name
     wanted: str  # as the distribution declares it: "torch-npu==2.9.0"
     reason: str  # "installed 2.9.0.post2", "not installed", "2 copies installed: 2.9.0, 2.8.0"
-    # A post-release of an exact pin (torch-npu 2.9.0.post2 for ==2.9.0): the same release line, which runs;
-    # only pip's metadata check disagrees (nothing in vllm-ascend compares versions at start-up).
-    post_release: bool = False
+    # It runs, but not as declared or tested: a post-release of an exact pin (torch-npu 2.9.0.post2 for ==2.9.0:
+    # the same release line; only pip's metadata check disagrees, nothing in vllm-ascend compares versions at
+    # start-up), or a version vllm-ascend accepts that is not its release stack's matrix row.
+    soft: bool = False
 
     def __str__(self) -> str:
         return f"{self.wanted} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A declared requirement the stack overrides on purpose, met by the stack's own version."""
+
+    name: str  # normalised distribution name
+    wanted: str  # as declared: "transformers<5,>=4.56.0"
+    installed: str
+    why: str  # "GLM-5 needs transformers >= 5.2.0"
+
+    def __str__(self) -> str:
+        return f"{self.wanted} (installed {self.installed})"
 
 
 @dataclass
@@ -53,7 +69,7 @@ class DistRequirements:
     checked: int = 0
     unmet: list[Unmet] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "unreadable requirement 'x' (why)"
-    expected_conflicts: list[str] = field(default_factory=list)  # "transformers<5,>=4.56.0 (installed 5.1.0)"
+    expected_conflicts: list[Conflict] = field(default_factory=list)
     key_versions: list[str] = field(default_factory=list)  # "torch-npu 2.9.0" for KEY_REQUIREMENTS
 
 
@@ -91,13 +107,7 @@ def _satisfies(specifier: SpecifierSet, version: str) -> bool:
         return False
 
 
-def _expected_conflict(dist: Dist, requirement: str, installed: str) -> bool:
-    """vllm pins transformers<5, which GLM-5 (transformers >= 5.2.0) breaks on purpose."""
-    major = re.match(r"^(\d{1,9})\.", installed)
-    return dist.key == "vllm" and requirement == "transformers" and major is not None and (whole(major[1]) or 0) >= 5
-
-
-def _judge(inv: Inventory, dist: Dist, req: Requirement, found: DistRequirements) -> None:
+def _judge(inv: Inventory, req: Requirement, found: DistRequirements, targets: Targets) -> None:
     found.checked += 1
     name = normalise(req.name)
     installed = inv.named(req.name)
@@ -105,21 +115,39 @@ def _judge(inv: Inventory, dist: Dist, req: Requirement, found: DistRequirements
     if name in KEY_REQUIREMENTS and versions:
         found.key_versions.append(f"{name} {versions[0]}")
     wanted = f"{req.name}{req.specifier}"
+    required = targets.requirement(name)
     if len(installed) > 1:
         reason = f"{len(installed)} copies installed: {', '.join(versions)}"
     elif not versions:
         reason = "metadata unreadable" if installed else "not installed"
-    elif _satisfies(req.specifier, versions[0]):
+    elif name == "transformers" and _glm5_conflict(req.specifier, versions[0], targets.transformers.version):
+        found.expected_conflicts.append(Conflict(name, wanted, versions[0], targets.transformers.why))
         return
-    elif _expected_conflict(dist, name, versions[0]):
-        found.expected_conflicts.append(f"{wanted} (installed {versions[0]})")
+    elif required is not None and required.met_by(versions[0]):
+        # The stack's own version (the release row's build): a declaration it breaks is a known conflict.
+        if not _satisfies(req.specifier, versions[0]):
+            found.expected_conflicts.append(Conflict(name, wanted, versions[0], required.why))
+        return
+    elif _satisfies(req.specifier, versions[0]):
+        if name in targets.row:  # declared, but not the build the release's matrix row names
+            row = targets.row[name]
+            found.unmet.append(Unmet(name, row.install, f"installed {versions[0]}; {row.why}", soft=True))
         return
     elif _post_release_of_pin(req.specifier, versions[0]):
-        found.unmet.append(Unmet(name, wanted, f"installed {versions[0]}, a post-release of the pin", True))
+        found.unmet.append(Unmet(name, wanted, f"installed {versions[0]}, a post-release of the pin", soft=True))
         return
     else:
         reason = f"installed {versions[0]}"
     found.unmet.append(Unmet(name, wanted, reason))
+
+
+def _glm5_conflict(specifier: SpecifierSet, installed: str, glm5: str) -> bool:
+    """The declaration fails only in clauses GLM-5's own transformers breaks (vllm's `<5` of `<5,>=4.56.0`): the
+    conflict the guide creates on purpose. Its other clauses (`>=4.56.0`) still hold the installed version."""
+    if _satisfies(specifier, installed):
+        return False
+    admitting = [clause for clause in specifier if _satisfies(SpecifierSet(str(clause)), glm5)]
+    return len(admitting) < len(specifier) and _satisfies(SpecifierSet(",".join(map(str, admitting))), installed)
 
 
 def _post_release_of_pin(specifier: SpecifierSet, installed: str) -> bool:
@@ -134,17 +162,12 @@ def _post_release_of_pin(specifier: SpecifierSet, installed: str) -> bool:
     return same_line and pin.post is None and have.post is not None
 
 
-def glm5_transformers(pins: Pins) -> str:
-    """The transformers GLM-5 needs, as a pip requirement (the profile's pin)."""
-    if pins.transformers_source == "git":
-        return f"transformers @ {TRANSFORMERS_GIT}"
-    return f"transformers>={pins.transformers_min}"
-
-
-def _merged(name: str, requirements: list[Requirement], pins: Pins) -> str:
-    """One pip requirement satisfying what every judged distribution asks of `name`."""
-    if name == "transformers":
-        return glm5_transformers(pins)
+def _merged(name: str, requirements: list[Requirement], targets: Targets) -> str:
+    """One pip requirement satisfying what every judged distribution asks of `name` (the stack's version
+    where the stack requires one)."""
+    stack = targets.requirement(name)
+    if stack is not None:
+        return stack.install
     specifier = SpecifierSet()
     extras: set[str] = set()
     for req in requirements:
@@ -157,6 +180,7 @@ def _merged(name: str, requirements: list[Requirement], pins: Pins) -> str:
 def requirement_plan(ctx: Context) -> RequirementPlan:
     """Fact provider: vllm's and vllm-ascend's requirements judged, and the merged fix."""
     inv = ctx.fact(inventory)
+    targets = stack_targets(ctx.stack, ctx.profile)
     judged: dict[str, DistRequirements | None] = {}
     asked: dict[str, list[Requirement]] = {}
     for name in JUDGED:
@@ -166,11 +190,11 @@ def requirement_plan(ctx: Context) -> RequirementPlan:
             continue
         found = DistRequirements(name, dists[0].version)
         for req in _applicable(inv, dists[0], found):
-            _judge(inv, dists[0], req, found)
+            _judge(inv, req, found, targets)
             asked.setdefault(normalise(req.name), []).append(req)
         judged[name] = found
     unmet = dict.fromkeys(u.name for found in judged.values() if found for u in found.unmet)
-    install = tuple(_merged(name, asked[name], ctx.profile.pins) for name in unmet)
+    install = tuple(_merged(name, asked[name], targets) for name in unmet)
     return RequirementPlan(judged, install)
 
 
@@ -184,12 +208,16 @@ def requirements_command(ctx: Context) -> str:
         words += ["--profile-file", shlex.quote(profile.source)]
     if ctx.options.python != "python3":
         words += ["--python", shlex.quote(ctx.options.python)]
+    if ctx.stack_choice.source != "profile":
+        words += ["--stack", shlex.quote(ctx.options.stack or ctx.stack.name)]
     return " ".join([*words, "--requirements"])
 
 
 def render_requirements(ctx: Context, plan: RequirementPlan) -> str:
     """A pip requirements file (`pip install -r`) of plan.install, with a comment saying what it is."""
     python = ctx.options.python
-    head = f"# glm5check: what vllm and vllm-ascend need in {python} (profile {ctx.profile.name})"
+    head = (
+        f"# glm5check: what vllm and vllm-ascend need in {python} (profile {ctx.profile.name}, stack {ctx.stack.name})"
+    )
     lines = list(plan.install) or ["# nothing: every requirement is met"]
     return "\n".join([head, *lines]) + "\n"

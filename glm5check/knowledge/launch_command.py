@@ -5,9 +5,10 @@ plan field the command gives (`given`, with the script line in `sources`); witho
 the profile's plan is the launch command (`profile_launch`). What the command leaves out takes vLLM's
 default, not the profile's: glm5check.knowledge.plan resolves the effective plan. Flag values computed
 at run time (`--data-parallel-address $local_ip`) are kept in `runtime_flags`, for the facts layer to
-evaluate on this host. `problems` lists what vLLM would reject: values, flags the pinned vllm does not
-know (with a did-you-mean), flags given twice. The `serve.args` check reports them; this module only
-reads.
+evaluate on this host. `problems` lists what vLLM would reject: values, flags the stack's vllm does not
+know (with a did-you-mean), flags given twice. The flags, their kinds and the accepted speculative methods
+and CUDA-graph modes are the stack's tables, generated from that vllm's own parser code (see
+glm5check.knowledge.stacks). The `serve.args` check reports the problems; this module only reads.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from glm5check.errors import ConfigError
-from glm5check.knowledge import vllm_flags
 from glm5check.knowledge.limits import SERVE_RANGES
 from glm5check.knowledge.profiles import Profile, ServePlan
+from glm5check.knowledge.stacks import Stack, load_stack
 from glm5check.parsers.launch_script import (
     ParsedScript,
     RuntimeValue,
@@ -75,6 +76,18 @@ _HUMAN_INT_FIELDS = frozenset({"max_model_len", "max_num_batched_tokens"})
 # A port outside 1-65535 is given to the plan: net.ports judges it (vllm serve cannot listen on it).
 _PORT_FIELDS = frozenset({"port", "data_parallel_rpc_port"})
 _JSON_FIELDS = frozenset({"speculative_config", "compilation_config", "additional_config"})
+# Flags whose value vLLM parses as a JSON object, so `--flag.key VALUE` sets one key (FlexibleArgumentParser). The
+# stack tables record each flag's kind, not its value type: this list is read from vllm/engine/arg_utils.py
+# (config-dataclass and dict fields, parsed with json.loads) and checked against every stack's flags by
+# tests/test_stacks.py.
+JSON_FLAGS = frozenset(
+    {
+        *("--speculative-config", "--compilation-config", "--additional-config", "--attention-config"),
+        *("--kv-transfer-config", "--kv-events-config", "--ec-transfer-config", "--structured-outputs-config"),
+        *("--profiler-config", "--eplb-config", "--weight-transfer-config", "--hf-overrides"),
+        *("--override-generation-config", "--model-loader-extra-config", "--pooler-config"),
+    }
+)
 
 
 class ServeInputError(ConfigError):
@@ -148,10 +161,11 @@ def read_serve(
     command: str | None = None,
     script_name: str = "serve script",
     replayed: bool = False,
+    stack: Stack | None = None,
 ) -> ServeInput:
     """The real launch command (a script's text, named script_name, or a command line; `replayed` when
-    it comes from a snapshot); without either the profile's; raises ServeInputError. Reading the script
-    is the caller's job."""
+    it comes from a snapshot) as `stack`'s vllm reads it (default: the profile's stack); without either the
+    profile's; raises ServeInputError. Reading the script is the caller's job."""
     if script_text is not None and command is not None:
         raise ServeInputError("give either --serve-script or --serve-cmd, not both")
     if script_text is None and command is None:
@@ -164,14 +178,14 @@ def read_serve(
     if parsed.command is None:
         detail = next((p.message for p in parsed.problems if p.kind == "syntax"), "")
         raise ServeInputError(f"{origin}: no `vllm serve` command found" + (f" ({detail})" if detail else ""))
-    return _build(parsed, origin, where)
+    return _build(parsed, origin, where, stack or load_stack(profile.stack))
 
 
-def _build(parsed: ParsedScript, origin: str, where: str) -> ServeInput:
+def _build(parsed: ParsedScript, origin: str, where: str, stack: Stack) -> ServeInput:
     assert parsed.command is not None
     problems = [ServeProblem(p.kind, p.message, p.line) for p in parsed.problems]
-    model, flags = _split_flags(parsed.command.words, problems)
-    given, sources, runtime_flags = _plan_values(flags, problems, where)
+    model, flags = _split_flags(parsed.command.words, problems, stack)
+    given, sources, runtime_flags = _plan_values(flags, problems, where, stack)
     model_flag = next((f for f in reversed(flags) if f.flag == "--model"), None)
     if model_flag is not None:
         model = model_flag
@@ -199,7 +213,9 @@ def _build(parsed: ParsedScript, origin: str, where: str) -> ServeInput:
     )
 
 
-def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple[ServeFlag | None, list[ServeFlag]]:
+def _split_flags(
+    words: tuple[Word, ...], problems: list[ServeProblem], stack: Stack
+) -> tuple[ServeFlag | None, list[ServeFlag]]:
     """argparse's reading of the command: the positional model, then flags with their values."""
     model: ServeFlag | None = None
     flags: list[ServeFlag] = []
@@ -221,15 +237,15 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
                 )
             continue
         written, equals, after = text.partition("=")
-        flag, inline = _canonical(written, after if equals else None)
-        kind = _kind(flag)
+        flag, inline = _canonical(written, after if equals else None, stack)
+        kind = _kind(flag, stack)
         if kind is None:
-            suggestion = vllm_flags.suggest(vllm_flags.canonical(written))
+            suggestion = stack.suggest_flag(written)
             hint = f"; did you mean {suggestion}?" if suggestion else ""
             problems.append(
                 ServeProblem(
                     "unknown-flag",
-                    f"line {word.line}: {written} is not a flag of the pinned vllm{hint}",
+                    f"line {word.line}: {written} is not a flag of {vllm_of(stack)}{hint}",
                     word.line,
                     written,
                     suggestion,
@@ -254,7 +270,7 @@ def _split_flags(words: tuple[Word, ...], problems: list[ServeProblem]) -> tuple
             )
         raw = " ".join(item.text for item in taken) if taken else inline
         flags.append(_flag(flag, taken or [word], word, raw, written))
-    _report_duplicates(flags, problems)
+    _report_duplicates(flags, problems, stack)
     return model, flags
 
 
@@ -277,31 +293,39 @@ def _value_end(words: tuple[Word, ...], start: int, kind: str | None) -> int:
     return end
 
 
-def _canonical(written: str, inline: str | None) -> tuple[str, str | None]:
+def vllm_of(stack: Stack) -> str:
+    """How messages name the vllm whose flags are judged: "the pinned vllm", "vllm 0.18.0 (stack v0.18.0)"."""
+    if stack.kind == "pinned":
+        return "the pinned vllm"
+    version = stack.sourced("vllm", "version")
+    return f"vllm {version.value if version else '?'} (stack {stack.name})"
+
+
+def _canonical(written: str, inline: str | None, stack: Stack) -> tuple[str, str | None]:
     """vLLM's spelling of a flag: `-O3` is `--optimization-level 3`; `-tp` is `--tensor-parallel-size`."""
     short = re.fullmatch(r"-O(\d+)", written)
     if short and inline is None:
-        return "--optimization-level", short.group(1)
+        return stack.canonical_flag("-O"), short.group(1)
     base, dot, key = written.partition(".")
-    flag = vllm_flags.canonical(base)
+    flag = stack.canonical_flag(base)
     return (flag + dot + key if dot else flag), inline
 
 
-def _kind(flag: str) -> str | None:
+def _kind(flag: str, stack: Stack) -> str | None:
     base, dot, _key = flag.partition(".")
     if dot:
-        return "value" if base in vllm_flags.JSON_FLAGS else None
-    return vllm_flags.kind_of(flag)
+        return "value" if base in JSON_FLAGS and stack.flag_kind(base) == "value" else None
+    return stack.flag_kind(flag)
 
 
 def _is_number(text: str) -> bool:
     return re.fullmatch(r"-\d+(\.\d+)?", text) is not None
 
 
-def _report_duplicates(flags: list[ServeFlag], problems: list[ServeProblem]) -> None:
+def _report_duplicates(flags: list[ServeFlag], problems: list[ServeProblem], stack: Stack) -> None:
     seen: dict[str, ServeFlag] = {}
     for item in flags:
-        base = _toggle_base(item.flag)
+        base = _toggle_base(item.flag, stack)
         if base in seen:
             first = seen[base]
             problems.append(
@@ -316,8 +340,8 @@ def _report_duplicates(flags: list[ServeFlag], problems: list[ServeProblem]) -> 
         seen[base] = item
 
 
-def _toggle_base(flag: str) -> str:
-    return "--" + flag[5:] if flag.startswith("--no-") and vllm_flags.kind_of(flag) == "negated" else flag
+def _toggle_base(flag: str, stack: Stack) -> str:
+    return "--" + flag[5:] if flag.startswith("--no-") and stack.flag_kind(flag) == "negated" else flag
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -325,7 +349,7 @@ def _toggle_base(flag: str) -> str:
 
 
 def _plan_values(
-    flags: list[ServeFlag], problems: list[ServeProblem], where: str
+    flags: list[ServeFlag], problems: list[ServeProblem], where: str, stack: Stack
 ) -> tuple[dict[str, Any], dict[str, str], dict[str, RuntimeValue]]:
     """The plan fields the flags give, where each comes from, and those computed at run time."""
     changes: dict[str, Any] = {}
@@ -333,7 +357,7 @@ def _plan_values(
     runtime: dict[str, RuntimeValue] = {}
     for item in flags:
         base, dot, key = item.flag.partition(".")
-        name = FLAG_FIELDS.get(_toggle_base(base))
+        name = FLAG_FIELDS.get(_toggle_base(base, stack))
         if name is None:
             continue
         if item.runtime is not None:
@@ -346,7 +370,7 @@ def _plan_values(
             value = _dotted(changes.get(name), key, item)
         elif item.flag.startswith("--no-"):
             value = False
-        elif item.value is None and vllm_flags.kind_of(item.flag) in ("bool", "switch"):
+        elif item.value is None and stack.flag_kind(item.flag) in ("bool", "switch"):
             value = True
         else:
             value = _convert(name, item, problems)
@@ -355,9 +379,9 @@ def _plan_values(
         changes[name] = value
         sources[name] = f"{where} {item.line}"
     if "speculative_config" in changes:
-        _check_speculative(changes["speculative_config"], sources["speculative_config"], problems)
+        _check_speculative(changes["speculative_config"], sources["speculative_config"], problems, stack)
     if "compilation_config" in changes:
-        _check_compilation(changes["compilation_config"], sources["compilation_config"], problems)
+        _check_compilation(changes["compilation_config"], sources["compilation_config"], problems, stack)
     return changes, {name: sources[name] for name in changes}, runtime
 
 
@@ -438,18 +462,18 @@ def _dotted(current: Any, key: str, item: ServeFlag) -> dict[str, Any]:
     return result
 
 
-def _check_speculative(spec: dict[str, Any], source: str, problems: list[ServeProblem]) -> None:
+def _check_speculative(spec: dict[str, Any], source: str, problems: list[ServeProblem], stack: Stack) -> None:
     import difflib
 
     method = spec.get("method")
-    if method is not None and method not in vllm_flags.SPECULATIVE_METHODS:
-        close = difflib.get_close_matches(str(method), sorted(vllm_flags.SPECULATIVE_METHODS), n=1)
+    if method is not None and method not in stack.speculative_methods:
+        close = difflib.get_close_matches(str(method), sorted(stack.speculative_methods), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         problems.append(
             ServeProblem(
                 "invalid-value",
                 f"{source}: --speculative-config method {method!r} is "
-                f"not a speculative method of the pinned vllm{hint}",
+                f"not a speculative method of {vllm_of(stack)}{hint}",
                 _line(source),
                 "--speculative-config",
                 close[0] if close else None,
@@ -467,14 +491,14 @@ def _check_speculative(spec: dict[str, Any], source: str, problems: list[ServePr
         )
 
 
-def _check_compilation(config: dict[str, Any], source: str, problems: list[ServeProblem]) -> None:
+def _check_compilation(config: dict[str, Any], source: str, problems: list[ServeProblem], stack: Stack) -> None:
     mode = config.get("cudagraph_mode")
-    if mode is not None and str(mode).upper() not in vllm_flags.CUDAGRAPH_MODES:
+    if mode is not None and str(mode).upper() not in stack.cudagraph_modes:
         problems.append(
             ServeProblem(
                 "invalid-value",
                 f"{source}: --compilation-config cudagraph_mode {mode!r} "
-                f"is not one of {', '.join(sorted(vllm_flags.CUDAGRAPH_MODES))}",
+                f"is not one of {', '.join(sorted(stack.cudagraph_modes))}",
                 _line(source),
                 "--compilation-config",
             )

@@ -15,6 +15,7 @@ from typing import Any
 
 from glm5check.knowledge.launch_command import ServeInput
 from glm5check.knowledge.profiles import ServePlan
+from glm5check.knowledge.stacks import DEFAULT_STACK
 from glm5check.knowledge.vllm_defaults import ORDER, default_for
 
 VLLM_DEFAULT = "vllm default"
@@ -50,9 +51,10 @@ def resolve(
     config_origin: str = "config.json",
     evaluated: Mapping[str, Evaluated] | None = None,
     fallback: ServePlan | None = None,
+    stack: str = DEFAULT_STACK,
 ) -> EffectivePlan:
-    """The plan vLLM runs for this launch command. A run-time value that cannot be known takes the
-    fallback plan's (the profile's) value, with a source that says so."""
+    """The plan vLLM runs for this launch command, with the defaults of `stack`'s vLLM. A run-time value
+    that cannot be known takes the fallback plan's (the profile's) value, with a source that says so."""
     values = dict(launch.given)
     sources = dict(launch.sources)
     unknown: dict[str, str] = {}
@@ -68,7 +70,7 @@ def resolve(
             unknown[name] = found.note
     for name in ORDER:
         if name not in values:
-            values[name], sources[name] = default_for(name, model_config, values, config_origin)
+            values[name], sources[name] = default_for(name, model_config, values, config_origin, stack)
             if name in unknown:
                 sources[name] = f"{unknown[name]}; judged as vLLM's default {values[name]}"
     plan = ServePlan(**{f.name: values[f.name] for f in fields(ServePlan)})

@@ -66,14 +66,17 @@ class Report:
     results: tuple[Row, ...]
     summary: SummarySection
     warnings: tuple[str, ...] = ()  # about the run itself, e.g. an --ignore that matched nothing
+    stack: dict[str, str] | None = None  # name, kind, guide_revision, source, picked_by (absent before 0.2)
 
     def to_json(self) -> dict[str, Any]:
         summary = self.summary
+        stack = {"stack": dict(self.stack)} if self.stack is not None else {}
         return {
             "schema": REPORT_SCHEMA,
             "tool": dict(self.tool),
             "created": self.created,
             "profile": self.profile,
+            **stack,
             "node": {f.name: getattr(self.node, f.name) for f in fields(self.node)},
             "facts": self.facts,
             "results": [row.to_json() for row in self.results],
@@ -99,4 +102,5 @@ class Report:
                 summary["duration_ms"],
             ),
             warnings=tuple(data.get("warnings", ())),
+            stack=dict(data["stack"]) if isinstance(data.get("stack"), dict) else None,
         )

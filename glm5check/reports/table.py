@@ -31,7 +31,15 @@ def header_line(report: Report) -> str:
     rank = f"node rank {node.rank} ({node.role})"
     hardware = profile.get("hardware", {})
     described = f"profile {profile['name']} ({hardware.get('nodes', '?')} × {hardware.get('platform', '?')})"
-    return f"{tool['name']} {tool['version']} · {described} · plan {plan_text(profile)} · {rank} · host {node.hostname}"
+    stack = f" · {stack_text(report.stack)}" if report.stack else ""
+    plan = f" · plan {plan_text(profile)}"
+    return f"{tool['name']} {tool['version']} · {described}{stack}{plan} · {rank} · host {node.hostname}"
+
+
+def stack_text(stack: dict[str, str]) -> str:
+    """`stack v0.18.0 (--stack auto: …)`; why only when it is not simply the profile's."""
+    why = f" ({stack.get('picked_by')})" if stack.get("source") != "profile" else ""
+    return f"stack {stack.get('name')}{why}"
 
 
 def plan_text(profile: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ from faults import conflicts, tools
 sys.path.insert(0, str(REPO / "fixtures"))
 from make_checkpoint import link_copy, make_checkpoint
 
-from glm5check.facts.requirements import TRANSFORMERS_GIT
+from glm5check.knowledge.targets import TRANSFORMERS_GIT
 
 PROBE_TIMEOUT = "2"
 USAGE = "usage"  # marks a scenario that must end in exit 2 and one line on stderr

@@ -1,7 +1,8 @@
 """Deployment profiles: the guide's four deployments as TOML data, plus user files that `extends` them.
 
 A profile fixes the hardware, the weights, every flag of the `vllm serve` command (the plan), the
-environment the guide exports and the software pins. `"unset"` as a value removes an inherited key.
+environment the guide exports, the software pins and the stack it is written for (`stack`, default the pinned
+February stack; see glm5check.knowledge.stacks). `"unset"` as a value removes an inherited key.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from glm5check.errors import ConfigError
 from glm5check.knowledge.limits import profile_refusals
+from glm5check.knowledge.stacks import DEFAULT_STACK, StackError, load_stack
 from glm5check.util.numbers import whole_value
 from glm5check.util.resources import package_text
 
@@ -125,6 +127,7 @@ class Profile:
     # Variables every node sets to its own value: "address" (an IP of this host) or "interface" (a NIC name).
     node_env: dict[str, str] = field(default_factory=dict)
     source: str = "built-in"
+    stack: str = DEFAULT_STACK  # the stack the profile is written for (its pins are that stack's)
 
     @property
     def multi_node(self) -> bool:
@@ -132,7 +135,7 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved profile as the nested mapping a profile file holds (without `extends`)."""
-        data: dict[str, Any] = {"name": self.name, "description": self.description}
+        data: dict[str, Any] = {"name": self.name, "description": self.description, "stack": self.stack}
         for section in ("hardware", "model", "serve", "env", "node_env", "pins", "container"):
             value = getattr(self, section)
             if isinstance(value, dict):
@@ -240,7 +243,7 @@ def _check_types(obj: Any, section: str, origin: str) -> None:
 
 
 def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
-    known = set(_SECTIONS) | {"name", "description", "env", "node_env"}
+    known = set(_SECTIONS) | {"name", "description", "stack", "env", "node_env"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ProfileError(f"{origin}: unknown key(s): {', '.join(unknown)}")
@@ -268,6 +271,7 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
         env=dict(data.get("env", {})),
         node_env=dict(data.get("node_env", {})),
         source=source,
+        stack=_stack_name(data.get("stack", DEFAULT_STACK), origin),
         **built,
     )
     return check_numbers(profile, origin)
@@ -280,6 +284,16 @@ def check_numbers(profile: Profile, origin: str) -> Profile:
     if refusals:
         raise ProfileError(f"{origin}: {refusals[0]}")
     return profile
+
+
+def _stack_name(value: Any, origin: str) -> str:
+    """The profile's `stack`: the name of a known stack (an unknown one is exit 2, with a did-you-mean)."""
+    if not isinstance(value, str):
+        raise ProfileError(f"{origin}: stack must be a stack name (see `glm5check stacks`), not {value!r}")
+    try:
+        return load_stack(value).name
+    except StackError as exc:
+        raise ProfileError(f"{origin}: {exc}") from None
 
 
 def load_builtin(name: str) -> Profile:
@@ -295,7 +309,7 @@ def load_text(text: str, origin: str) -> Profile:
 def to_toml(profile: Profile) -> str:
     """The resolved profile in the TOML format that --profile-file reads."""
     data = profile.to_dict()
-    lines = [f"name = {_toml_value(data.pop('name'))}", f"description = {_toml_value(data.pop('description'))}"]
+    lines = [f"{key} = {_toml_value(data.pop(key))}" for key in ("name", "description", "stack")]
     for section, values in data.items():
         lines += ["", f"[{section}]"]
         lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items()]

@@ -136,6 +136,43 @@ def release_stack_for(vllm_ascend_version: str) -> str | None:
     return name if name in list_stacks() and not name.startswith("glm5-") else None
 
 
+def is_release_version(version: str) -> bool:
+    """A version a release tag installs as ("0.18.0", "0.18.0rc1"): no local label (`+g<hash>`, `+empty`) and no
+    `.devN` (what setuptools_scm gives a commit after a tag)."""
+    from packaging.version import Version
+
+    try:
+        parsed = Version(version)
+    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
+        return False
+    return parsed.local is None and not parsed.is_devrelease
+
+
+def release_stack_of(version: str) -> str | None:
+    """The release stack an installed vllm-ascend version is exactly ("0.18.0" → "v0.18.0"); None for a source
+    build or a release no stack describes."""
+    if not is_release_version(version):
+        return None
+    from packaging.version import Version
+
+    return release_stack_for(str(Version(version)))
+
+
+def auto_stack_name(vllm_ascend_versions: tuple[str, ...], fallback: str) -> tuple[str, str]:
+    """`--stack auto`: (stack name, why) for the vllm-ascend versions installed (normally one). A release with a
+    stack picks it; a source build picks the pinned stack; anything else keeps `fallback` (the profile's stack)."""
+    if len(vllm_ascend_versions) != 1:
+        found = "is not installed" if not vllm_ascend_versions else "is installed more than once"
+        return fallback, f"vllm-ascend {found}: the profile's stack"
+    version = vllm_ascend_versions[0]
+    if not is_release_version(version):
+        return DEFAULT_STACK, f"vllm-ascend {version} is a source build: the pinned stack"
+    release = release_stack_of(version)
+    if release is None:
+        return fallback, f"vllm-ascend {version} is a release no stack describes: the profile's stack"
+    return release, f"vllm-ascend {version} is the {release} release"
+
+
 def load_stack(name: str) -> Stack:
     """The stack `name`; an unknown name is a StackError that lists the known ones."""
     if not _NAME.match(name) or name not in list_stacks():
@@ -321,6 +358,25 @@ class Stack:
             unset_unless=tuple((hand or {}).get("unset_unless", ())),
             getter=found.getter,
         )
+
+
+@dataclass(frozen=True)
+class StackChoice:
+    """The stack one run uses and how it was chosen."""
+
+    stack: Stack
+    source: str  # "option" (--stack NAME), "auto" (--stack auto) or "profile"
+    picked_by: str  # why, in words: "--stack auto: vllm-ascend 0.18.0 is the v0.18.0 release"
+
+    def to_json(self) -> dict[str, str]:
+        stack = self.stack
+        return {
+            "name": stack.name,
+            "kind": stack.kind,
+            "guide_revision": stack.guide_revision.value,
+            "source": self.source,
+            "picked_by": self.picked_by,
+        }
 
 
 def _flag(name: str, row: dict[str, Any]) -> Flag:
