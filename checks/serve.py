@@ -133,6 +133,42 @@ def _parallel_items(ctx: Context) -> Iterator[Result]:
         )
 
 
+def _rank_items(ctx: Context) -> Iterator[Result]:
+    """`--data-parallel-rank R` runs DP rank R alone (the guide's prefill-decode launch: one vllm serve per
+    rank). vLLM refuses a rank outside [0, DP) (vllm/config/parallel.py:820-824 in 0.23.0, :577 in 0.16.0)
+    and DP-local other than 1 with it (assert in vllm/engine/arg_utils.py:1878 in 0.23.0, :1532 in 0.16.0)."""
+    plan = ctx.plan
+    rank = plan.data_parallel_rank
+    if rank is None:
+        return
+    where = _source(ctx, "data_parallel_rank")
+    if not 0 <= rank < plan.data_parallel_size:
+        yield failed(
+            f"--data-parallel-rank {rank} ({where}) is outside DP {plan.data_parallel_size}: vllm stops with "
+            f'"data_parallel_rank ({rank}) must be in the range [0, {plan.data_parallel_size})"',
+            item="--data-parallel-rank",
+            expected=f"0 .. {plan.data_parallel_size - 1}",
+            observed=str(rank),
+            remediation="give each vllm serve its own DP rank below --data-parallel-size (launch_online_dp.py "
+            "passes --dp-rank-start + i)",
+        )
+    elif ctx.effective.given("data_parallel_size_local") and plan.data_parallel_size_local not in (1, None):
+        yield failed(
+            f"--data-parallel-rank {rank} with --data-parallel-size-local {plan.data_parallel_size_local}: vllm "
+            'stops with "data_parallel_size_local must be 1 or None when data_parallel_rank is set"',
+            item="--data-parallel-rank",
+            expected="no --data-parallel-size-local (or 1)",
+            observed=f"--data-parallel-size-local {plan.data_parallel_size_local}",
+            remediation="drop --data-parallel-size-local: with --data-parallel-rank each vllm serve runs one DP rank",
+        )
+    else:
+        yield passed(
+            f"DP rank {rank} of {plan.data_parallel_size}, one rank per vllm serve",
+            item="--data-parallel-rank",
+            observed=str(rank),
+        )
+
+
 def _headless_items(ctx: Context) -> Iterator[Result]:
     plan = ctx.plan
     if not plan.headless:
@@ -317,6 +353,7 @@ def serve_args(ctx: Context) -> Iterator[Result]:
     yield from _parallel_items(ctx)
     if serve is not None:
         yield from _address_items(ctx)
+    yield from _rank_items(ctx)
     yield from _headless_items(ctx)
     yield from _length_items(ctx)
     yield from _quantization_items(ctx)

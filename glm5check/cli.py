@@ -184,13 +184,16 @@ def explain_command(check_id: str) -> None:
 @cli.group("profiles", invoke_without_command=True)
 @click.pass_context
 def profiles_command(ctx: click.Context) -> None:
-    """List the built-in profiles."""
+    """List the built-in profiles: name, stack, guide revision, deployment."""
     if ctx.invoked_subcommand is None:
+        from tabulate import tabulate
+
         from glm5check.knowledge.profiles import BUILTIN, load_builtin
 
-        for name in BUILTIN:
-            profile = load_builtin(name)
-            console.out(f"{name:<10}  {profile.description}\n")
+        rows = [(name, p.stack, p.guide, p.description) for name, p in ((n, load_builtin(n)) for n in BUILTIN)]
+        console.out(
+            tabulate(rows, headers=("profile", "stack", "guide revision", "deployment"), tablefmt="plain") + "\n"
+        )
 
 
 @profiles_command.command("show")
