@@ -46,7 +46,21 @@ class LazyGroup(click.Group):
 _RUN_OPTIONS = [
     click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."),
     click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one)."),
-    click.option("--node-rank", type=Bounded(NODE_RANK), help="This node's data-parallel rank (multi-node)."),
+    click.option(
+        "--node-rank",
+        type=Bounded(NODE_RANK),
+        help="This node's number in a multi-node deployment (node 0 first; prefill-decode: prefill nodes first).",
+    ),
+    click.option(
+        "--pd-role",
+        type=click.Choice(("prefill", "decode")),
+        help="The group of this node in a prefill-decode profile (default: from --node-rank or the script).",
+    ),
+    click.option(
+        "--script-args",
+        metavar="ARGS",
+        help="The serve script's arguments ($1 $2 …), e.g. what launch_online_dp.py passes run_dp_template.sh.",
+    ),
     click.option("--serve-script", metavar="FILE", help="The bash launch script to validate (never executed)."),
     click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
     click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
@@ -109,8 +123,9 @@ def run_options(func: Any) -> Any:
 
 
 # Run options `glm5check cluster` does not take: its own --format and --output shape the cluster report, it
-# gives each node its --node-rank, and nodes run live. Every other run option is passed on to every node.
-NOT_FOR_CLUSTER = frozenset({"output_format", "output", "replay", "node_rank"})
+# gives each node its --node-rank (which also gives a prefill-decode node its group), and nodes run live; a
+# script's arguments are one node's. Every other run option is passed on to every node.
+NOT_FOR_CLUSTER = frozenset({"output_format", "output", "replay", "node_rank", "pd_role", "script_args"})
 
 
 def node_options(func: Any) -> Any:

@@ -43,6 +43,13 @@ class NodeSection:
     rank: int
     role: str
     rank_source: str
+    group: str | None = None  # prefill or decode: a node of a prefill-decode deployment (rank and role within it)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.group is None:
+            del data["group"]  # reports of other deployments keep their shape
+        return data
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ class Report:
             "created": self.created,
             "profile": self.profile,
             **stack,
-            "node": {f.name: getattr(self.node, f.name) for f in fields(self.node)},
+            "node": self.node.to_json(),
             "facts": self.facts,
             "results": [row.to_json() for row in self.results],
             "warnings": list(self.warnings),

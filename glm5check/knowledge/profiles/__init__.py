@@ -45,6 +45,7 @@ BUILTIN_2026_08 = (
     "glm51-a3-single-w4a8-200k",
     "glm51-a3-single-w8a8",
     "glm51-a3-multi-bf16",
+    "a3-pd-4node",
 )
 BUILTIN = (*BUILTIN_2026_02, *BUILTIN_2026_08)
 # The groups of a prefill-decode deployment, in node order (glm5check.engine.check.GROUPS names the same).
