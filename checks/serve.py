@@ -18,6 +18,7 @@ from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import FIELD_FLAGS, ServeFlag, ServeInput, vllm_of
 from glm5check.knowledge.pd import (
     ASCEND_CONNECTORS,
+    C8_KEYS,
     GROUP_OF_ROLE,
     KV_ROLE_OF,
     MOONCAKE_LIBRARY_DIR,
@@ -615,11 +616,14 @@ def _rule_items(ctx: Context, role: str) -> Iterator[Result]:
 
 def _c8_items(ctx: Context, group: str) -> Iterator[Result]:
     other = next(g for g in PD_GROUPS if g != group)
-    ours = c8_switches(ctx.plan.additional_config)
-    theirs = c8_switches((ctx.profile.deployment or ctx.profile).for_group(other).serve.additional_config)
+    stack = ctx.profile.stack
+    ours = _c8_text(c8_switches(ctx.plan.additional_config, stack))
+    theirs = _c8_text(
+        c8_switches((ctx.profile.deployment or ctx.profile).for_group(other).serve.additional_config, stack)
+    )
     if ours != theirs:
         yield failed(
-            f"8-bit KV cache switches {ours} here, {theirs} on the {other} nodes (profile "
+            f"8-bit KV cache {ours} here, {theirs} on the {other} nodes (profile "
             f"{ctx.profile.name}): the two groups would lay the KV cache out differently, and Mooncake copies "
             "its bytes as they are (vllm_ascend/core/kv_cache_interface.py:56-120@v0.23.0)",
             item="kv-cache-c8",
@@ -630,6 +634,10 @@ def _c8_items(ctx: Context, group: str) -> Iterator[Result]:
         )
     else:
         yield passed(f"KV cache layout as on the {other} nodes: {ours}", item="kv-cache-c8", observed=str(ours))
+
+
+def _c8_text(switches: tuple[bool, bool]) -> str:
+    return ", ".join(f"{key} {'on' if on else 'off'}" for key, on in zip(C8_KEYS, switches))
 
 
 def _library_items(ctx: Context) -> Iterator[Result]:

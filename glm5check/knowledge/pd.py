@@ -92,9 +92,9 @@ def choose_group(
     if role in GROUP_OF_ROLE:
         return GroupChoice(GROUP_OF_ROLE[role], f"the launch command's --kv-transfer-config (kv_role {role})")
     raise PdRoleError(
-        f"profile {profile.name} is a prefill-decode deployment ({node_groups(profile)}): say which group this node "
-        "is in with --pd-role prefill|decode, --node-rank N, or a launch script whose --kv-transfer-config names "
-        "kv_role kv_producer or kv_consumer"
+        f"profile {profile.name} is a prefill-decode deployment (nodes {node_groups(profile)}): say which group this "
+        "node is in with --pd-role prefill|decode, --node-rank N, or a launch script whose --kv-transfer-config "
+        "names kv_role kv_producer or kv_consumer"
     )
 
 
@@ -203,8 +203,13 @@ def planned_topology(profile: Profile) -> dict[str, dict[str, Any]]:
     return sizes
 
 
-def c8_switches(additional: Mapping[str, Any] | None) -> dict[str, bool]:
-    return {key: truthy((additional or {}).get(key, False)) for key in C8_KEYS}
+def c8_switches(additional: Mapping[str, Any] | None, stack: str) -> tuple[bool, bool]:
+    """(enable_sparse_sfa_c8, enable_sparse_li_c8) as vllm-ascend reads them: keys of --additional-config from
+    v0.23.0rc1 on (ascend_config.py:280-281@v0.23.0); earlier releases have no 8-bit sparse cache."""
+    if not stack_has(stack, "v0.23.0rc1"):
+        return False, False
+    sfa, li = (truthy((additional or {}).get(key, False)) for key in C8_KEYS)
+    return sfa, li
 
 
 def rank_range(profile: Profile, node: int) -> range:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from glm5check.errors import ConfigError
+from glm5check.knowledge.glm5 import LAYOUTS
 from glm5check.knowledge.limits import profile_refusals
 from glm5check.knowledge.stacks import DEFAULT_STACK, StackError, load_stack
 from glm5check.util.numbers import whole_value
@@ -70,7 +71,7 @@ class Hardware:
 class ModelSpec:
     name: str
     path: str
-    weights: str  # bf16 or w4a8
+    weights: str  # a layout of glm5check.knowledge.glm5.LAYOUTS: bf16, w4a8, w8a8, w8a8c8
 
 
 @dataclass(frozen=True)
@@ -343,6 +344,11 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
     for name, kind in data.get("node_env", {}).items():
         if kind not in ("address", "interface"):
             raise ProfileError(f'{origin}: [node_env] {name} must be "address" or "interface"')
+    if built["model"].weights not in LAYOUTS:
+        layouts = ", ".join(LAYOUTS)
+        raise ProfileError(
+            f"{origin}: [model] weights {built['model'].weights!r} is not a layout glm5check knows ({layouts})"
+        )
     guide = data.get("guide", "")
     if not isinstance(guide, str):
         raise ProfileError(f"{origin}: guide must name a guide revision (GLM5.md@<date>-<commit>), not {guide!r}")
