@@ -18,6 +18,7 @@ from typing import Any
 from glm5check.errors import ConfigError
 from glm5check.knowledge.profiles import PD_GROUPS, Profile
 from glm5check.knowledge.stacks import STACKS
+from glm5check.util.numbers import whole
 
 KV_ROLE_OF = {"prefill": "kv_producer", "decode": "kv_consumer"}
 GROUP_OF_ROLE = {role: group for group, role in KV_ROLE_OF.items()}
@@ -167,8 +168,7 @@ def stack_has(stack: str, since: str) -> bool:
 def truthy(value: Any) -> bool:
     """An additional-config value or a variable's text as vllm-ascend reads it (`bool(int(...))` for variables)."""
     if isinstance(value, str):
-        text = value.strip()
-        return text.isdigit() and int(text) != 0
+        return bool(whole(value, signed=True))
     return bool(value)
 
 

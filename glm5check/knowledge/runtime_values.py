@@ -85,7 +85,7 @@ def _part(part: str, scope: ScriptScope, host: HostFacts, depth: int) -> tuple[s
         return evaluate(scope.runtime[part], scope, host, depth + 1)
     positional = _POSITIONAL.fullmatch(part)
     if positional:
-        index = int(positional.group(1) or positional.group(2))
+        index = whole(positional.group(1) or positional.group(2)) or 0
         if 0 < index <= len(scope.arguments):
             return scope.arguments[index - 1], ""
         given = f"--script-args gives {len(scope.arguments)}" if scope.arguments else "no --script-args"
