@@ -230,9 +230,11 @@ def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[
     def launch_for(stack: Stack, of: Profile = profile) -> ServeInput:
         return read_serve(of, script_text, command, script_name or "serve script", replayed, stack)
 
-    node = node_profile(profile, options, launch_for(load_stack(profile.stack))) if profile.is_pd else profile
-    # A prefill-decode node reads its launch command over its group's plan (without a script, that plan is it).
-    ctx = Context(node, host, options, launch_for(load_stack(node.stack), node))
+    launch = launch_for(load_stack(profile.stack))
+    node = node_profile(profile, options, launch)
+    if node is not profile:  # a prefill-decode node reads its launch command over its group's plan
+        launch = launch_for(load_stack(node.stack), node)
+    ctx = Context(node, host, options, launch)
     return choose_stack(ctx, lambda stack: launch_for(stack, node)), serve_meta
 
 

@@ -418,3 +418,16 @@ def test_a_snapshot_of_a_pd_node_replays_as_the_same_node(tmp_path: Path) -> Non
     assert replayed["profile"]["serve"]["data_parallel_rank"] == 1 and replayed["profile"]["pd"]["decode"]["nodes"] == 2
     pd = {r["item"]: r["status"] for r in replayed["results"] if r["id"] == "serve.pd"}
     assert pd["kv-transfer"] == pd["dp-rank"] == pd["devices"] == "pass"
+
+
+@pytest.mark.parametrize(("group", "tp", "dp"), [("prefill", 8, 4), ("decode", 4, 8)])
+def test_without_a_script_a_node_runs_its_groups_plan(group: str, tp: int, dp: int) -> None:
+    """No launch command: the plan vLLM would run is the group's own, not the deployment's common [serve]."""
+    from glm5check.session import RunArgs, build_context
+
+    writer = SnapshotWriter(PROFILE, hostname="npu-a3-01")
+    writer.data.env = dict(HOST_ENV)
+    ctx, _ = build_context(RunArgs(profile_name=PROFILE, pd_role=group), ReplayHost(writer.data), {})
+    assert ctx.profile.pd_group == group
+    assert (ctx.plan.tensor_parallel_size, ctx.plan.data_parallel_size) == (tp, dp)
+    assert ctx.plan.kv_role == ("kv_producer" if group == "prefill" else "kv_consumer")
