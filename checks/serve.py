@@ -597,8 +597,8 @@ def _devices_items(ctx: Context, rank: int) -> Iterator[Result]:
 
 
 def _rule_items(ctx: Context, role: str) -> Iterator[Result]:
-    """What vllm-ascend refuses or ignores on a node with this KV role, at the profile's stack."""
-    additional, env, stack = ctx.plan.additional_config or {}, ctx.env, ctx.profile.stack
+    """What vllm-ascend refuses or ignores on a node with this KV role, at the selected stack."""
+    additional, env, stack = ctx.plan.additional_config or {}, ctx.env, ctx.stack.name
     for rule in RULES:
         setting = rule_setting(rule, additional, env)
         if setting is None or not setting[0] or role not in rule.roles or not stack_has(stack, rule.since):
@@ -616,7 +616,7 @@ def _rule_items(ctx: Context, role: str) -> Iterator[Result]:
 
 def _c8_items(ctx: Context, group: str) -> Iterator[Result]:
     other = next(g for g in PD_GROUPS if g != group)
-    stack = ctx.profile.stack
+    stack = ctx.stack.name
     ours = _c8_text(c8_switches(ctx.plan.additional_config, stack))
     theirs = _c8_text(
         c8_switches((ctx.profile.deployment or ctx.profile).for_group(other).serve.additional_config, stack)

@@ -142,7 +142,7 @@ def hccl_buffsize_mb(ctx: Context) -> tuple[int, str]:
 def fit_plan(ctx: Context, config: dict[str, Any] | None = None, env: Mapping[str, str] | None = None) -> FitPlan:
     """The memory plan of one rank for the effective plan; `env` is what vllm serve's environment holds of the
     variables the model reads (default: the node's)."""
-    plan, hardware, stack = ctx.plan, ctx.profile.hardware, ctx.profile.stack
+    plan, hardware, stack = ctx.plan, ctx.profile.hardware, ctx.stack.name
     layers = (config or {}).get("num_hidden_layers", glm5.CONFIG["num_hidden_layers"])
     additional = plan.additional_config or {}
     mlapo, mlapo_why = mlapo_state(
