@@ -87,7 +87,7 @@ def test_profiles_of_the_august_guide(name: str) -> None:
     assert plan.async_scheduling is None
     assert p.env["OMP_NUM_THREADS"] == "1" and "VLLM_USE_V1" not in p.env
     assert p.env["VLLM_ASCEND_BALANCE_SCHEDULING"] == "1" and p.env.get("VLLM_ASCEND_ENABLE_MLAPO") == mlapo
-    assert p.pins.vllm_ascend_commit == load_stack("v0.23.0").sourced("vllm_ascend", "commit").value  # type: ignore[union-attr]
+    assert p.stack == "v0.23.0" and p.guide == load_stack("v0.23.0").guide_revision.value
 
 
 @pytest.mark.parametrize("name", BUILTIN)
@@ -241,9 +241,12 @@ def test_a_profile_names_its_stack_and_the_builtin_pins_are_the_default_stacks(t
     pinned = load_stack(DEFAULT_STACK)
     for name in BUILTIN:
         profile = load_builtin(name)
-        assert profile.stack == DEFAULT_STACK
+        # the February deployments run the pinned stack, the later guide's the release they were written for
+        assert profile.stack == (DEFAULT_STACK if name in BUILTIN_2026_02 else "v0.23.0")
+        assert profile.guide == load_stack(profile.stack).guide_revision.value
         pins = profile.pins
-        # one source of truth: the profile's [pins] are the pinned stack's, value for value
+        # one source of truth: [pins] are judged under the pinned stack only (knowledge/targets.py), and are
+        # its values, value for value, in every profile (a release profile's versions are its stack's)
         assert pins.vllm_commit == pinned.sourced("vllm", "commit").value  # type: ignore[union-attr]
         assert pins.vllm_target == pinned.sourced("vllm", "target").value  # type: ignore[union-attr]
         assert pins.vllm_ascend_commit == pinned.sourced("vllm_ascend", "commit").value  # type: ignore[union-attr]
@@ -255,3 +258,17 @@ def test_a_profile_names_its_stack_and_the_builtin_pins_are_the_default_stacks(t
     assert profile.stack == "v0.18.0"
     assert load_text(to_toml(profile), "shown").stack == "v0.18.0"
     assert 'stack = "v0.18.0"' in to_toml(profile)
+
+
+@pytest.mark.parametrize("name", ["a3-single-w8a8", "a2-multi-w4a8", "a3-pd-4node"])
+def test_a_release_profile_is_judged_by_its_stack_and_by_the_pins_under_the_pinned_one(name: str) -> None:
+    from glm5check.knowledge.stacks import DEFAULT_STACK, load_stack
+    from glm5check.knowledge.targets import stack_targets
+
+    profile = load_builtin(name)
+    own = stack_targets(load_stack(profile.stack), profile)
+    assert own.releases["vllm-ascend"].version == own.releases["vllm"].version == "0.23.0"
+    assert own.cann_min == "9.1.0" and own.python.allows("3.12.1") and not own.python.allows("3.13.0")
+    pinned = stack_targets(load_stack(DEFAULT_STACK), profile)
+    assert not pinned.is_release
+    assert pinned.vllm_ascend_commit == load_stack(DEFAULT_STACK).sourced("vllm_ascend", "commit").value  # type: ignore[union-attr]
