@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from glm5check import __version__, console
-from glm5check.commands.options import Bounded
+from glm5check.commands.options import PD_ROLE_OPTION, SCRIPT_ARGS_OPTION, Bounded
 from glm5check.errors import ConfigError
 from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
 
@@ -51,16 +51,8 @@ _RUN_OPTIONS = [
         type=Bounded(NODE_RANK),
         help="This node's number in a multi-node deployment (node 0 first; prefill-decode: prefill nodes first).",
     ),
-    click.option(
-        "--pd-role",
-        type=click.Choice(("prefill", "decode")),
-        help="The group of this node in a prefill-decode profile (default: from --node-rank or the script).",
-    ),
-    click.option(
-        "--script-args",
-        metavar="ARGS",
-        help="The serve script's arguments ($1 $2 …), e.g. what launch_online_dp.py passes run_dp_template.sh.",
-    ),
+    PD_ROLE_OPTION,
+    SCRIPT_ARGS_OPTION,
     click.option("--serve-script", metavar="FILE", help="The bash launch script to validate (never executed)."),
     click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
     click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),

@@ -431,3 +431,17 @@ def test_without_a_script_a_node_runs_its_groups_plan(group: str, tp: int, dp: i
     assert ctx.profile.pd_group == group
     assert (ctx.plan.tensor_parallel_size, ctx.plan.data_parallel_size) == (tp, dp)
     assert ctx.plan.kv_role == ("kv_producer" if group == "prefill" else "kv_consumer")
+
+
+def test_fix_env_takes_the_group_and_the_scripts_arguments() -> None:
+    """fix-env judges a prefill-decode node as the preflight does: its group's environment (HCCL_BUFFSIZE 256)."""
+    node, args = PROCESSES[-1]  # decode node 1, its last DP rank
+    result = run_cli(
+        "fix-env", "--profile", PROFILE, "--serve-script", str(SCRIPTS / NODES[node][0]),
+        "--script-args", " ".join(args), "--replay", "demo",
+    )  # fmt: skip
+    assert_no_traceback(result)
+    assert "· node rank 1 (headless of the decode group) ·" in result.stdout.splitlines()[0]
+    by_role = run_cli("fix-env", "--profile", PROFILE, "--pd-role", "prefill", "--replay", "demo")
+    assert "· node rank 0 (primary of the prefill group) ·" in by_role.stdout.splitlines()[0]
+    assert "export HCCL_BUFFSIZE=256" in by_role.stdout

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from glm5check import console
-from glm5check.commands.options import Bounded
+from glm5check.commands.options import PD_ROLE_OPTION, Bounded
 from glm5check.errors import ConfigError
 from glm5check.knowledge.glm5 import LAYOUTS
 from glm5check.knowledge.limits import FIT_RANGES, SERVE_RANGES
@@ -183,7 +183,7 @@ def render_table(result: Any) -> str:
 @click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one).")
 @click.option("--model-dir", metavar="PATH", help="Read the tensors from this weights folder's headers.")
 @click.option("--weights", type=click.Choice(LAYOUTS), help="Built-in GLM-5 layout to use.")
-@click.option("--pd-role", type=click.Choice(("prefill", "decode")), help="The group of a prefill-decode profile.")
+@PD_ROLE_OPTION
 @click.option("--tp", type=Bounded(SERVE_RANGES["tensor_parallel_size"]), help="--tensor-parallel-size")
 @click.option("--dp", type=Bounded(SERVE_RANGES["data_parallel_size"]), help="--data-parallel-size (all nodes)")
 @click.option("--expert-parallel/--no-expert-parallel", default=None, help="--enable-expert-parallel")

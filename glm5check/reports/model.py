@@ -37,6 +37,11 @@ class Row:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def rank_text(rank: int, role: str, group: str | None) -> str:
+    """`node rank 1 (headless)`, or `node rank 0 (primary of the decode group)` on a prefill-decode node."""
+    return f"node rank {rank} ({role}" + (f" of the {group} group)" if group else ")")
+
+
 @dataclass(frozen=True)
 class NodeSection:
     hostname: str
@@ -44,6 +49,10 @@ class NodeSection:
     role: str
     rank_source: str
     group: str | None = None  # prefill or decode: a node of a prefill-decode deployment (rank and role within it)
+
+    @property
+    def rank_text(self) -> str:
+        return rank_text(self.rank, self.role, self.group)
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -28,7 +28,7 @@ def _paint(text: str, status: str, colour: bool) -> str:
 def header_line(report: Report) -> str:
     """Tool, profile (its hardware), the plan vLLM will run (from the effective plan), node, host."""
     profile, node, tool = report.profile, report.node, report.tool
-    rank = f"node rank {node.rank} ({node.role}" + (f" of the {node.group} group)" if node.group else ")")
+    rank = node.rank_text
     hardware = profile.get("hardware", {})
     described = f"profile {profile['name']} ({hardware.get('nodes', '?')} × {hardware.get('platform', '?')})"
     if profile.get("pd_group"):  # a prefill-decode node: the deployment's nodes, then its group's
