@@ -64,13 +64,19 @@ max_num_batched_tokens, HCCL buffers from HCCL_BUFFSIZE, runtime overhead — st
 against the budget vllm-ascend uses (vllm_ascend/worker/worker.py:336@ff3a50d): the usable HBM of one
 NPU (what torch_npu reports: the HBM npu-smi shows for the planned chips, or else the profile's, less
 the 3113 MB the driver holds: 60.96 GiB on a 64 GB chip) × gpu_memory_utilization. Every value is the
-effective plan's (the launch command's, vLLM's defaults for what it leaves out). The rest is KV cache
-at 1408 bytes per token per layer (78 layers, +1 for the MTP layer with deepseek_mtp). FAIL when
-nothing is left or one max_model_len sequence does not fit; WARN when fewer than max_num_seqs
-full-length sequences fit at once; the numbers always. HBM held by another process is npu.hbm's.
+effective plan's (the launch command's, vLLM's defaults for what it leaves out). MLAPO (vllm-ascend's MLA
+preprocess fusion, on unless VLLM_ASCEND_ENABLE_MLAPO=0; it applies to W8A8 attention such as w8a8's, not
+with enable_dsa_cp or the packed 8-bit cache) keeps fused copies of each layer's q_a, kv_a and q_b weights:
+counted too (sfa_v1.py:919-990@v0.23.0). The rest is KV cache at 1408 bytes per token per layer, or 786 with
+the 8-bit cache that --additional-config enable_sparse_sfa_c8 and enable_sparse_li_c8 switch on
+(vllm-ascend v0.23.0rc1 on; kv_cache_interface.py:66-120@v0.23.0), for 78 layers (+1 for the MTP layer with
+deepseek_mtp). FAIL when nothing is left or one max_model_len sequence does not fit; WARN when fewer than
+max_num_seqs full-length sequences fit at once; the numbers always. HBM held by another process is
+npu.hbm's.
 
-Fix: run `glm5check fit --profile NAME` to try other plans; use more NPUs or the w4a8 weights, lower
---max-model-len or --max-num-seqs, or raise --gpu-memory-utilization.
+Fix: run `glm5check fit --profile NAME` to try other plans (--weights, --mlapo/--no-mlapo); use more NPUs or
+the w4a8 weights, lower --max-model-len or --max-num-seqs, raise --gpu-memory-utilization, or export
+VLLM_ASCEND_ENABLE_MLAPO=0 ("Disabling VLLM_ASCEND_ENABLE_MLAPO can also reduce memory usage", GLM5.md).
 """,
 )
 def memory_fit_check(ctx: Context) -> Result:

@@ -464,7 +464,9 @@ def net_ports(ctx: Context) -> list[Result]:
     results: list[Result] = []
     plan = ctx.plan
     role = ctx.fact(node_info).role
-    if role in ("single", "primary"):
+    # Node 0 serves the API; with --data-parallel-rank every vllm serve runs its own API server.
+    if role in ("single", "primary") or plan.data_parallel_rank is not None:
+        assert plan.port is not None  # the effective plan fills in vLLM's default
         results.append(_port_item(ctx, "api-port", plan.port, plan.host or "0.0.0.0", "API port", "--port"))
     if role == "primary":
         if plan.data_parallel_rpc_port is None:

@@ -11,11 +11,30 @@ from glm5check.engine.check import Result, check, failed, passed, skipped, warne
 from glm5check.engine.context import reported_fact
 from glm5check.errors import ProbeFailed
 from glm5check.facts.context import Context, intended_plan
+from glm5check.facts.node import node_info
 from glm5check.facts.weights import scan_weights
 from glm5check.facts.weights_scan import QUANT_DESCRIPTION
 from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import FIELD_FLAGS, ServeFlag, ServeInput, vllm_of
+from glm5check.knowledge.pd import (
+    ASCEND_CONNECTORS,
+    C8_KEYS,
+    GROUP_OF_ROLE,
+    KV_ROLE_OF,
+    MOONCAKE_LIBRARY_DIR,
+    RULES,
+    GroupChoice,
+    c8_switches,
+    choose_group,
+    planned_topology,
+    rank_range,
+    rule_setting,
+    stack_has,
+    topology,
+    visible_devices,
+)
 from glm5check.knowledge.plan import Difference, differences
+from glm5check.knowledge.profiles import PD_GROUPS
 from glm5check.util.redact import REDACTED, is_secret_flag
 
 MAX_MODEL_LEN = glm5.MAX_POSITION_EMBEDDINGS  # 202752
@@ -130,6 +149,42 @@ def _parallel_items(ctx: Context) -> Iterator[Result]:
             observed=str(local),
             remediation="set --data-parallel-size to the total number of DP ranks on all nodes and "
             "--data-parallel-size-local to the ranks on this node",
+        )
+
+
+def _rank_items(ctx: Context) -> Iterator[Result]:
+    """`--data-parallel-rank R` runs DP rank R alone (the guide's prefill-decode launch: one vllm serve per
+    rank). vLLM refuses a rank outside [0, DP) (vllm/config/parallel.py:820-824 in 0.23.0, :577 in 0.16.0)
+    and DP-local other than 1 with it (assert in vllm/engine/arg_utils.py:1878 in 0.23.0, :1532 in 0.16.0)."""
+    plan = ctx.plan
+    rank = plan.data_parallel_rank
+    if rank is None:
+        return
+    where = _source(ctx, "data_parallel_rank")
+    if not 0 <= rank < plan.data_parallel_size:
+        yield failed(
+            f"--data-parallel-rank {rank} ({where}) is outside DP {plan.data_parallel_size}: vllm stops with "
+            f'"data_parallel_rank ({rank}) must be in the range [0, {plan.data_parallel_size})"',
+            item="--data-parallel-rank",
+            expected=f"0 .. {plan.data_parallel_size - 1}",
+            observed=str(rank),
+            remediation="give each vllm serve its own DP rank below --data-parallel-size (launch_online_dp.py "
+            "passes --dp-rank-start + i)",
+        )
+    elif ctx.effective.given("data_parallel_size_local") and plan.data_parallel_size_local not in (1, None):
+        yield failed(
+            f"--data-parallel-rank {rank} with --data-parallel-size-local {plan.data_parallel_size_local}: vllm "
+            'stops with "data_parallel_size_local must be 1 or None when data_parallel_rank is set"',
+            item="--data-parallel-rank",
+            expected="no --data-parallel-size-local (or 1)",
+            observed=f"--data-parallel-size-local {plan.data_parallel_size_local}",
+            remediation="drop --data-parallel-size-local: with --data-parallel-rank each vllm serve runs one DP rank",
+        )
+    else:
+        yield passed(
+            f"DP rank {rank} of {plan.data_parallel_size}, one rank per vllm serve",
+            item="--data-parallel-rank",
+            observed=str(rank),
         )
 
 
@@ -297,7 +352,9 @@ vLLM's argument parser reads it. Flags unknown to the stack's vllm (the pinned o
 selects; the flag table is generated from that version's parser code), with the closest known flag, values
 that are not numbers or not JSON, an unknown speculative `method` or cudagraph_mode; TP × DP-local
 against the node's NPUs; DP-local against DP; --headless without --data-parallel-start-rank or on rank
-0; DP ranks on another node without --data-parallel-address (vLLM would use 127.0.0.1); --max-model-len
+0; --data-parallel-rank outside [0, DP) or with --data-parallel-size-local other than 1 (one vllm serve per DP
+rank, as the guide's prefill-decode launch runs them); DP ranks on another node without
+--data-parallel-address (vLLM would use 127.0.0.1); --max-model-len
 against GLM-5's 202752; --max-num-batched-tokens below --max-model-len with chunked
 prefill off; --quantization ascend against the weights' quant_model_description.json (both ways);
 deepseek_mtp against the weights' model.layers.78.* tensors. Values the script computes at run time
@@ -317,6 +374,7 @@ def serve_args(ctx: Context) -> Iterator[Result]:
     yield from _parallel_items(ctx)
     if serve is not None:
         yield from _address_items(ctx)
+    yield from _rank_items(ctx)
     yield from _headless_items(ctx)
     yield from _length_items(ctx)
     yield from _quantization_items(ctx)
@@ -361,12 +419,14 @@ judges the launch command as vLLM will run it, so the difference has to be said 
 What: the effective plan (every value the launch command gives, its run-time values as they come out on
 this host, vLLM's own default at the stack's version for the rest, e.g. max_model_len from config.json's
 max_position_embeddings) against the profile's plan resolved the same way. A difference in the model's
-weights, TP, DP, DP-local, expert parallel, quantization, max-model-len, max-num-seqs,
-max-num-batched-tokens, gpu-memory-utilization or the speculative config is a FAIL; seed, served name,
-host, ports, prefix caching, chunked prefill, async scheduling, compilation and additional config are a
-WARN. Each row names both values and where they come from; a flag the profile sets but the command lacks
-is shown with what vLLM does instead. Per-node values (--headless, --data-parallel-start-rank,
---data-parallel-address) are judged by serve.args and net.*. SKIP without --serve-script / --serve-cmd.
+weights (another kind, or GLM-5.1 for GLM-5, as the folders' names tell), TP, DP, DP-local, expert parallel,
+quantization, max-model-len, max-num-seqs, max-num-batched-tokens, gpu-memory-utilization, the speculative
+config or the KV transfer (its connector and kv_role) is a FAIL; seed, served name, host, ports, prefix
+caching, chunked prefill, async scheduling, eager mode, compilation and additional config are a WARN. Each
+row names both values and where they come from; a flag the profile sets but the command lacks is shown with
+what vLLM does instead. Per-node values (--headless, --data-parallel-start-rank, --data-parallel-rank,
+--data-parallel-address) are judged by serve.args, serve.pd and net.*. A node of a prefill-decode profile is
+compared with its group's plan. SKIP without --serve-script / --serve-cmd.
 
 Fix: add or correct the flag named in the row (`--max-model-len 32768`), or run glm5check with the
 profile of the deployment the script is for (`glm5check profiles`).
@@ -387,6 +447,251 @@ def serve_plan(ctx: Context) -> Iterator[Result]:
             f"{plan.max_model_len} × {plan.max_num_seqs}",
             observed="no difference",
         )
+
+
+# -- serve.pd: a node of a prefill-decode deployment -------------------------------------------------------
+
+
+def _kv_items(ctx: Context, group: str) -> Iterator[Result]:
+    """The KV connector and this node's KV role."""
+    config, role = ctx.plan.kv_transfer_config, KV_ROLE_OF[group]
+    fix = f"pass --kv-transfer-config with kv_connector MooncakeConnectorV1 and kv_role {role}, as profile " + (
+        f"{ctx.profile.name}'s {group} group plans (glm5check profiles show {ctx.profile.name})"
+    )
+    if not config:
+        yield failed(
+            f"no --kv-transfer-config: vLLM would run this {group} node as a prefill-and-decode server that "
+            "neither sends nor receives KV caches",
+            item="kv-transfer",
+            expected=f"kv_role {role}",
+            observed="absent",
+            remediation=fix,
+        )
+        return
+    connector, given_role = config.get("kv_connector"), config.get("kv_role")
+    if connector not in ASCEND_CONNECTORS:
+        yield failed(
+            f"kv_connector {connector!r} is not a connector vllm-ascend registers "
+            "(vllm_ascend/distributed/kv_transfer/__init__.py:21-88@v0.23.0): vLLM stops at start-up",
+            item="kv-transfer",
+            expected="MooncakeConnectorV1",
+            observed=str(connector),
+            remediation=fix,
+        )
+    elif given_role != role:
+        yield failed(
+            f"kv_role {given_role!r} on a {group} node ({_group_source(ctx)}): it would "
+            f"{'receive' if group == 'prefill' else 'send'} KV caches instead of "
+            f"{'sending' if group == 'prefill' else 'receiving'} them",
+            item="kv-transfer",
+            expected=role,
+            observed=str(given_role),
+            remediation=fix,
+        )
+    else:
+        yield passed(f"{connector} as {role} on a {group} node", item="kv-transfer", observed=f"{connector}, {role}")
+
+
+def _group_source(ctx: Context) -> str:
+    return f"node {ctx.fact(node_info).rank} of the group; group from {_group_choice(ctx).source}"
+
+
+def _group_choice(ctx: Context) -> GroupChoice:
+    whole = ctx.profile.deployment or ctx.profile
+    chosen = choose_group(whole, ctx.options.pd_role, ctx.options.node_rank, ctx.launch.given)
+    assert chosen is not None  # the session built this context for the group it chose
+    return chosen
+
+
+def _topology_items(ctx: Context, group: str) -> Iterator[Result]:
+    """What the connector is told of both groups, against the deployment and this node's own sizes."""
+    announced, planned = topology(ctx.plan.kv_transfer_config), planned_topology(ctx.profile)
+    own = {"dp_size": ctx.plan.data_parallel_size, "tp_size": ctx.plan.tensor_parallel_size}
+    wrong = [
+        f"{g} {announced[g] or 'missing'} (deployed: {_sizes(planned[g])})"
+        for g in planned
+        if announced[g] != planned[g]
+    ]
+    if own != planned[group]:
+        wrong.append(f"this node runs {_sizes(own)}, its group {_sizes(planned[group])}")
+    shown = ", ".join(f"{g} {_sizes(planned[g])}" for g in planned)
+    if wrong:
+        yield failed(
+            "kv_connector_extra_config does not describe the deployment: " + "; ".join(wrong) + " (Mooncake "
+            "asserts both groups' dp_size and tp_size and maps KV blocks between ranks by them: "
+            "mooncake_connector.py:2066-2085@v0.23.0)",
+            item="topology",
+            expected=shown,
+            observed=str(announced),
+            remediation="give every node the same kv_connector_extra_config with each group's real dp_size and "
+            'tp_size ("These must match the actual deployment topology", GLM5.md@2026-08-21)',
+        )
+    else:
+        yield passed(f"the connector is told {shown}, as deployed", item="topology", observed=shown)
+
+
+def _sizes(sizes: dict[str, Any]) -> str:
+    return f"DP{sizes['dp_size']} × TP{sizes['tp_size']}"
+
+
+def _port_items(ctx: Context, group: str) -> Iterator[Result]:
+    other = next(g for g in PD_GROUPS if g != group)
+    port = (ctx.plan.kv_transfer_config or {}).get("kv_port")
+    theirs = ((ctx.profile.deployment or ctx.profile).for_group(other).serve.kv_transfer_config or {}).get("kv_port")
+    if port is not None and str(port) == str(theirs):
+        yield warned(
+            f'kv_port {port} is the {other} group\'s too: "Each node group should use a distinct port range" '
+            "(GLM5.md@2026-08-21, Mooncake's handshake ports count up from it)",
+            item="kv_port",
+            expected=f"not {theirs}",
+            observed=str(port),
+            remediation=f"use the {group} group's own kv_port (profile {ctx.profile.name}: "
+            f"{(ctx.profile.serve.kv_transfer_config or {}).get('kv_port')})",
+        )
+    elif port is not None:
+        yield passed(f"kv_port {port}, the {other} group's is {theirs}", item="kv_port", observed=str(port))
+
+
+def _rank_block_items(ctx: Context, group: str) -> Iterator[Result]:
+    """The DP rank belongs to this node's block of the group's ranks; its chips are the guide's slice."""
+    rank, node = ctx.plan.data_parallel_rank, ctx.fact(node_info)
+    if rank is None:
+        return
+    block = rank_range(ctx.profile, node.rank)
+    if rank not in block:
+        yield failed(
+            f"DP rank {rank} is another node's: this is node {node.rank} of the {group} group ({node.source}), "
+            f"whose ranks are {block.start}-{block.stop - 1}; two vllm serve would claim rank {rank} and this node's "
+            "would never join",
+            item="dp-rank",
+            expected=f"{block.start}-{block.stop - 1}",
+            observed=str(rank),
+            remediation=f"run launch_online_dp.py with --dp-rank-start {block.start} on this node (--node-rank / "
+            "--pd-role name the node)",
+        )
+        return
+    yield passed(
+        f"DP rank {rank}, one of node {node.rank}'s ranks {block.start}-{block.stop - 1} in the {group} group",
+        item="dp-rank",
+        observed=str(rank),
+    )
+    yield from _devices_items(ctx, rank)
+
+
+def _devices_items(ctx: Context, rank: int) -> Iterator[Result]:
+    devices = ctx.env.get("ASCEND_RT_VISIBLE_DEVICES")
+    wanted = visible_devices(ctx.profile, rank)
+    if devices is None:
+        return
+    if devices.replace(" ", "") != wanted:
+        yield warned(
+            f"DP rank {rank} sees NPUs {devices}; launch_online_dp.py gives it {wanted} (its index on the node × "
+            "TP): the node's other ranks may share these chips",
+            item="devices",
+            expected=wanted,
+            observed=devices,
+            remediation=f"export ASCEND_RT_VISIBLE_DEVICES={wanted} for this rank (the script's $1)",
+        )
+    else:
+        yield passed(f"DP rank {rank} on NPUs {wanted}", item="devices", observed=devices)
+
+
+def _rule_items(ctx: Context, role: str) -> Iterator[Result]:
+    """What vllm-ascend refuses or ignores on a node with this KV role, at the selected stack."""
+    additional, env, stack = ctx.plan.additional_config or {}, ctx.env, ctx.stack.name
+    for rule in RULES:
+        setting = rule_setting(rule, additional, env)
+        if setting is None or not setting[0] or role not in rule.roles or not stack_has(stack, rule.since):
+            continue
+        result = failed if rule.severity == "fail" else warned
+        yield result(
+            f"{setting[1]} on a {role} node: vllm-ascend {'stops' if rule.severity == 'fail' else 'ignores it'}: "
+            f"{rule.says} ({rule.source})",
+            item=f"additional-config[{rule.key}]",
+            expected=f"no {rule.key}" + (f" and no {rule.env}" if rule.env else ""),
+            observed=setting[1],
+            remediation=f"drop {setting[1]} on the {GROUP_OF_ROLE[role]} nodes",
+        )
+
+
+def _c8_items(ctx: Context, group: str) -> Iterator[Result]:
+    other = next(g for g in PD_GROUPS if g != group)
+    stack = ctx.stack.name
+    ours = _c8_text(c8_switches(ctx.plan.additional_config, stack))
+    theirs = _c8_text(
+        c8_switches((ctx.profile.deployment or ctx.profile).for_group(other).serve.additional_config, stack)
+    )
+    if ours != theirs:
+        yield failed(
+            f"8-bit KV cache {ours} here, {theirs} on the {other} nodes (profile "
+            f"{ctx.profile.name}): the two groups would lay the KV cache out differently, and Mooncake copies "
+            "its bytes as they are (vllm_ascend/core/kv_cache_interface.py:56-120@v0.23.0)",
+            item="kv-cache-c8",
+            expected=str(theirs),
+            observed=str(ours),
+            remediation="set enable_sparse_sfa_c8 and enable_sparse_li_c8 alike in --additional-config on every "
+            "prefill and decode node",
+        )
+    else:
+        yield passed(f"KV cache layout as on the {other} nodes: {ours}", item="kv-cache-c8", observed=str(ours))
+
+
+def _c8_text(switches: tuple[bool, bool]) -> str:
+    return ", ".join(f"{key} {'on' if on else 'off'}" for key, on in zip(C8_KEYS, switches))
+
+
+def _library_items(ctx: Context) -> Iterator[Result]:
+    path = ctx.env.get("LD_LIBRARY_PATH", "")
+    if MOONCAKE_LIBRARY_DIR in path.split(":"):
+        yield passed(f"LD_LIBRARY_PATH has {MOONCAKE_LIBRARY_DIR}", item="LD_LIBRARY_PATH", observed=path)
+        return
+    yield warned(
+        f'LD_LIBRARY_PATH lacks {MOONCAKE_LIBRARY_DIR}: "Required for Mooncake library loading" (GLM5.md@2026-08-21)',
+        item="LD_LIBRARY_PATH",
+        expected=f"… {MOONCAKE_LIBRARY_DIR}",
+        observed=path or "unset",
+        remediation=f"export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:{MOONCAKE_LIBRARY_DIR}",
+    )
+
+
+@check(
+    "serve.pd",
+    title="Prefill-decode node: KV connector and role, topology, DP rank, P/D settings",
+    explain="""
+Why: in a prefill-decode deployment the prefill nodes compute the KV cache and Mooncake copies it to the
+decode nodes. A node with the wrong KV role, a connector told another topology than the deployed one, a DP
+rank another node runs, or a setting vllm-ascend refuses with a KV role starts late, never joins its group,
+or hands the decode nodes a cache they cannot read.
+
+What: the node's group comes from --pd-role, --node-rank (the deployment's node number, prefill nodes
+first) or the launch command's kv_role. kv-transfer: --kv-transfer-config names a connector vllm-ascend
+registers (MooncakeConnectorV1) and the group's role (kv_producer on prefill, kv_consumer on decode).
+topology: its kv_connector_extra_config gives both groups' dp_size and tp_size as the profile deploys them,
+and this node runs its group's DP × TP. kv_port: not the other group's. dp-rank: --data-parallel-rank is in
+this node's block of the group's ranks (launch_online_dp.py's --dp-rank-start + i), and
+ASCEND_RT_VISIBLE_DEVICES is that rank's TP chips. additional-config[KEY]: what vllm-ascend v0.23.0 refuses
+with a KV role (balance scheduling, also from VLLM_ASCEND_BALANCE_SCHEDULING; enable_kv_nz) or ignores on a
+prefill node (recompute_scheduler_enable), each applied from the first release that has it. kv-cache-c8: the
+8-bit KV cache switches (enable_sparse_sfa_c8, enable_sparse_li_c8) equal the other group's.
+LD_LIBRARY_PATH: holds /usr/local/lib for Mooncake. The group's flags and environment (HCCL_BUFFSIZE=256,
+MLAPO on decode only, max-num-batched-tokens 164 on decode) are serve.plan's and env.vars', against the
+group's plan.
+
+Fix: the row names the setting and the value the group needs; `glm5check profiles show a3-pd-4node` prints
+both groups' plans.
+""",
+    groups=("prefill", "decode"),
+)
+def serve_pd(ctx: Context) -> Iterator[Result]:
+    group = ctx.profile.pd_group
+    assert group is not None  # the check applies to prefill-decode nodes only
+    yield from _kv_items(ctx, group)
+    yield from _topology_items(ctx, group)
+    yield from _port_items(ctx, group)
+    yield from _rank_block_items(ctx, group)
+    yield from _rule_items(ctx, KV_ROLE_OF[group])
+    yield from _c8_items(ctx, group)
+    yield from _library_items(ctx)
 
 
 @reported_fact("serve")

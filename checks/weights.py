@@ -275,7 +275,9 @@ def _description(scan: WeightsScan) -> JsonFile:
 
 
 def _expected_quant_type(ctx: Context) -> str | None:
-    return "W4A8_DYNAMIC" if ctx.profile.model.weights == "w4a8" else None
+    """The model_quant_type msModelSlim writes for the profile's layout (that of its routed experts)."""
+    scheme = glm5.EXPERT_SCHEME[ctx.profile.model.weights]
+    return None if scheme == "FLOAT" else scheme
 
 
 def _quantized_results(ctx: Context, scan: WeightsScan, description: JsonFile) -> Iterator[Result]:
@@ -317,7 +319,8 @@ the flag the int8 tensors are loaded as if they were bf16 and loading fails; wit
 the file (bf16 weights) vllm-ascend stops at start-up.
 
 What: quant_model_description.json is present exactly when the plan uses --quantization ascend; its
-model_quant_type (W4A8_DYNAMIC for the w4a8 profiles); and every tensor in the shards is described.
+model_quant_type (W4A8_DYNAMIC for the w4a8 profiles, W8A8_DYNAMIC for w8a8 and w8a8c8); and every tensor in
+the shards is described.
 
 Fix: add `--quantization ascend` for msModelSlim weights, drop it for bf16 weights, or download the
 description that belongs to the shards.

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from glm5check import __version__, console
-from glm5check.commands.options import Bounded
+from glm5check.commands.options import PD_ROLE_OPTION, SCRIPT_ARGS_OPTION, Bounded
 from glm5check.errors import ConfigError
 from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
 
@@ -46,7 +46,13 @@ class LazyGroup(click.Group):
 _RUN_OPTIONS = [
     click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."),
     click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one)."),
-    click.option("--node-rank", type=Bounded(NODE_RANK), help="This node's data-parallel rank (multi-node)."),
+    click.option(
+        "--node-rank",
+        type=Bounded(NODE_RANK),
+        help="This node's number in a multi-node deployment (node 0 first; prefill-decode: prefill nodes first).",
+    ),
+    PD_ROLE_OPTION,
+    SCRIPT_ARGS_OPTION,
     click.option("--serve-script", metavar="FILE", help="The bash launch script to validate (never executed)."),
     click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
     click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
@@ -109,8 +115,9 @@ def run_options(func: Any) -> Any:
 
 
 # Run options `glm5check cluster` does not take: its own --format and --output shape the cluster report, it
-# gives each node its --node-rank, and nodes run live. Every other run option is passed on to every node.
-NOT_FOR_CLUSTER = frozenset({"output_format", "output", "replay", "node_rank"})
+# gives each node its --node-rank (which also gives a prefill-decode node its group), and nodes run live; a
+# script's arguments are one node's. Every other run option is passed on to every node.
+NOT_FOR_CLUSTER = frozenset({"output_format", "output", "replay", "node_rank", "pd_role", "script_args"})
 
 
 def node_options(func: Any) -> Any:
@@ -184,13 +191,16 @@ def explain_command(check_id: str) -> None:
 @cli.group("profiles", invoke_without_command=True)
 @click.pass_context
 def profiles_command(ctx: click.Context) -> None:
-    """List the built-in profiles."""
+    """List the built-in profiles: name, stack, guide revision, deployment."""
     if ctx.invoked_subcommand is None:
+        from tabulate import tabulate
+
         from glm5check.knowledge.profiles import BUILTIN, load_builtin
 
-        for name in BUILTIN:
-            profile = load_builtin(name)
-            console.out(f"{name:<10}  {profile.description}\n")
+        rows = [(name, p.stack, p.guide, p.description) for name, p in ((n, load_builtin(n)) for n in BUILTIN)]
+        console.out(
+            tabulate(rows, headers=("profile", "stack", "guide revision", "deployment"), tablefmt="plain") + "\n"
+        )
 
 
 @profiles_command.command("show")

@@ -83,7 +83,8 @@ def build_report(
         "created": utc_now(),
         "profile": _profile(ctx),
         "stack": ctx.stack_choice.to_json(),
-        "node": {"hostname": hostname, "rank": node.rank, "role": node.role, "rank_source": node.source},
+        "node": {"hostname": hostname, "rank": node.rank, "role": node.role, "rank_source": node.source}
+        | ({"group": node.group} if node.group else {}),
         "facts": _facts(ctx),
         "results": [outcome_json(o) for o in outcomes],
         "warnings": list(warnings),

@@ -36,6 +36,8 @@ class RunArgs:
     profile_name: str | None = None
     profile_file: str | None = None
     node_rank: int | None = None
+    pd_role: str | None = None
+    script_args: str | None = None
     serve_script: str | None = None
     serve_cmd: str | None = None
     node0_ip: str | None = None
@@ -121,13 +123,18 @@ def _options(args: RunArgs, recorded: dict[str, Any]) -> Options:
     expect.update(_expected_commit(item) for item in args.expect)
     serve_source = args.serve_script or ("--serve-cmd" if args.serve_cmd else None)
     # A launch command given now replaces the recorded one, and with it the node rank recorded with it:
-    # the rank comes from this command line's --node-rank, else from the new command.
-    saved_rank = None if serve_source else saved.get("node_rank")
+    # the rank comes from this command line's --node-rank, else from the new command. A prefill-decode group
+    # given now (--pd-role) replaces the recorded placement too.
+    saved_rank = None if serve_source or args.pd_role else saved.get("node_rank")
     return Options(
         python=args.python_path or saved.get("python") or "python3",
         model_dir=args.model_dir or saved.get("model_dir"),
         node_rank=args.node_rank if args.node_rank is not None else _recorded_rank(saved_rank),
         node0_ip=args.node0_ip or saved.get("node0_ip"),
+        pd_role=args.pd_role or (None if serve_source else saved.get("pd_role")),
+        script_args=script_args_option(args.script_args)
+        if args.script_args is not None
+        else _saved_args(saved, serve_source),
         peer_npu_ips=peer_npu_ips_option(args.peer_npu_ips) if args.peer_npu_ips is not None else _saved_ips(saved),
         expect=expect,
         serve_source=serve_source or saved.get("serve_source"),
@@ -177,6 +184,22 @@ def peer_npu_ips_option(given: str) -> tuple[str, ...]:
     return addresses
 
 
+def script_args_option(given: str) -> tuple[str, ...]:
+    """--script-args: the words a shell would pass the script (quotes as in bash), else ConfigError (exit 2)."""
+    import shlex
+
+    try:
+        return tuple(shlex.split(given))
+    except ValueError as exc:
+        raise ConfigError(f"--script-args {given!r}: {exc}") from None
+
+
+def _saved_args(saved: dict[str, Any], new_script: str | None) -> tuple[str, ...]:
+    """The recorded script's arguments, unless another launch command is given now."""
+    args = None if new_script else saved.get("script_args")
+    return tuple(str(a) for a in args) if isinstance(args, list) else ()
+
+
 def _saved_ips(saved: dict[str, Any]) -> tuple[str, ...]:
     ips = saved.get("peer_npu_ips")
     return tuple(str(a) for a in ips) if isinstance(ips, list) else ()
@@ -204,11 +227,23 @@ def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[
     replayed = not (args.serve_script or args.serve_cmd)
     script_name = (args.serve_script or "the recorded serve script") if script_text is not None else None
 
-    def launch_for(stack: Stack) -> ServeInput:
-        return read_serve(profile, script_text, command, script_name or "serve script", replayed, stack)
+    def launch_for(stack: Stack, of: Profile = profile) -> ServeInput:
+        return read_serve(of, script_text, command, script_name or "serve script", replayed, stack)
 
-    ctx = Context(profile, host, options, launch_for(load_stack(profile.stack)))
-    return choose_stack(ctx, launch_for), serve_meta
+    launch = launch_for(load_stack(profile.stack))
+    node = node_profile(profile, options, launch)
+    if node is not profile:  # a prefill-decode node reads its launch command over its group's plan
+        launch = launch_for(load_stack(node.stack), node)
+    ctx = Context(node, host, options, launch)
+    return choose_stack(ctx, lambda stack: launch_for(stack, node)), serve_meta
+
+
+def node_profile(profile: Profile, options: Options, launch: ServeInput) -> Profile:
+    """The profile this node runs: for a prefill-decode profile, its group's (exit 2 when nothing says which)."""
+    from glm5check.knowledge.pd import choose_group
+
+    group = choose_group(profile, options.pd_role, options.node_rank, launch.given)
+    return profile if group is None else profile.for_group(group.name)
 
 
 def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
@@ -327,8 +362,9 @@ def _selected(registered: tuple[Check, ...], ctx: Context, args: RunArgs) -> lis
     "ready for vllm serve"."""
     from glm5check.engine.runner import SelectionError, select_checks, wanted
 
-    role = ctx.fact(node_info).role
-    checks = select_checks(registered, ctx.profile.multi_node, role, args.include, args.exclude)
+    node = ctx.fact(node_info)
+    role = node.role
+    checks = select_checks(registered, ctx.profile.multi_node, role, args.include, args.exclude, node.group)
     if not checks:
         named = [c for c in registered if wanted(c, args.include, args.exclude)]
         scopes = "; ".join(f"{c.id} runs on {c.scope}" for c in named) or "--skip leaves no check"
@@ -351,6 +387,8 @@ def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> d
             "model_dir": opts.model_dir,
             "node_rank": opts.node_rank,
             "node0_ip": opts.node0_ip,
+            "pd_role": ctx.profile.pd_group,
+            "script_args": list(opts.script_args),
             "peer_npu_ips": list(opts.peer_npu_ips),
             "expect": opts.expect,
             "serve_source": opts.serve_source,

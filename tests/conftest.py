@@ -24,6 +24,22 @@ GUIDE_SCRIPTS = {
     "a3-multi-node0.sh": "a3-multi",
     "a3-multi-node1.sh": "a3-multi",
 }
+# The launch scripts of GLM5.md@2026-08-21-92616f3a64 (one per node where the nodes differ) and their profiles.
+GUIDE_2026_08_SCRIPTS = {
+    "a3-single-w4a8-200k.sh": "a3-single-w4a8-200k",
+    "a3-single-w8a8.sh": "a3-single-w8a8",
+    "a3-multi-w8a8-node0.sh": "a3-multi-w8a8",
+    "a3-multi-w8a8-node1.sh": "a3-multi-w8a8",
+    "a3-multi-bf16-node0.sh": "a3-multi-bf16",
+    "a3-multi-bf16-node1.sh": "a3-multi-bf16",
+    "a2-single-w4a8.sh": "a2-single-w4a8",
+    "a2-multi-w4a8-node0.sh": "a2-multi-w4a8",
+    "a2-multi-w4a8-node1.sh": "a2-multi-w4a8",
+    "glm51-a3-single-w4a8-200k.sh": "glm51-a3-single-w4a8-200k",
+    "glm51-a3-single-w8a8.sh": "glm51-a3-single-w8a8",
+    "glm51-a3-multi-bf16-node0.sh": "glm51-a3-multi-bf16",
+    "glm51-a3-multi-bf16-node1.sh": "glm51-a3-multi-bf16",
+}
 
 # CI runs a modest number of examples; `pytest --hypothesis-profile=fuzz` runs many.
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -144,7 +144,8 @@ def test_explain_env_vars_shows_every_profile_variables_meaning() -> None:
     text = run_cli("explain", "env.vars").stdout
     for name in ("HCCL_BUFFSIZE", "VLLM_USE_V1", "TP_SOCKET_IFNAME", "VLLM_ASCEND_BALANCE_SCHEDULING", "HCCL_IF_IP"):
         assert f"\n{name}  (" in text, name
-    assert "HCCL_BUFFSIZE  (a2-single: 200; a3-single: 200; a2-multi: 200; a3-multi: 200)" in text
+    assert "HCCL_BUFFSIZE  (a2-single: 200; a3-single: 200; a2-multi: 200; a3-multi: 200; " in text
+    assert "; a3-pd-4node: 256)" in text  # the prefill-decode nodes of GLM5.md@2026-08-21
     assert "  when unset = 200: 200 (MB)" in text
     assert "at this stack: inert: removed from vLLM before the pinned commit" in text
     assert "source: vllm-ascend@ff3a50d0:vllm_ascend/patch/platform/__init__.py:28" not in text  # effect source

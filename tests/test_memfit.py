@@ -38,13 +38,16 @@ def test_the_guides_four_deployments_fit(profile: str) -> None:
 def test_fit_numbers_on_the_usable_hbm_vllm_sees() -> None:
     # KEY-FACTS derived its figures from 64 GiB × 0.95; vLLM's budget is torch_npu's 60.96 GiB × 0.95 =
     # 57.9 GiB. On it A3 single still holds about 4 of 8 × 66600, but A3 two-node bf16 about 5 (not 9)
-    # of 16 × 8192 and an A2 pair 1.96 (not 2) of 2 × 131072: findings shown as WARN, with the numbers.
+    # of 16 × 8192 and an A2 pair 1.85 (not 2) of 2 × 131072 (1.96 without the 1.5 GiB of MLAPO copies of its
+    # W8A8 attention, on by default at the pin): findings shown as WARN, with the numbers.
     a3_single = fit_json("--profile", "a3-single")[1]
     assert 3.5 < a3_single["full_length_sequences"] < 6 and a3_single["verdict"] == "warn"
     assert a3_single["budget_bytes"] == int(62423 * (1 << 20) * 0.95)
     assert 4.5 < fit_json("--profile", "a3-multi")[1]["full_length_sequences"] < 6
     a2_multi = fit_json("--profile", "a2-multi")[1]
-    assert a2_multi["verdict"] == "warn" and 1.9 < a2_multi["full_length_sequences"] < 2
+    assert a2_multi["verdict"] == "warn" and 1.8 < a2_multi["full_length_sequences"] < 1.9
+    assert 1.4 * GIB < a2_multi["mlapo_bytes"] < 1.6 * GIB
+    assert 1.9 < fit_json("--profile", "a2-multi", "--no-mlapo")[1]["full_length_sequences"] < 2
     assert 26 * GIB < a2_multi["weights_per_rank_bytes"] < 30 * GIB
     assert a2_multi["usable_hbm_bytes"] == 62423 * (1 << 20)
 
@@ -167,7 +170,7 @@ def test_memory_fit_check_and_reported_fact_in_a_run() -> None:
     base = _memory_run("200")
     [result] = base["results"]
     assert result["id"] == "memory.fit" and result["status"] == "warn", result
-    assert result["message"].startswith("fits, but only 1.9 of 2 full-length sequences at once: per rank")
+    assert result["message"].startswith("fits, but only 1.8 of 2 full-length sequences at once: per rank")
     assert "57.9 GiB budget (0.95 × 60.96 GiB usable: profile a2-multi's 65536 MB − 3113 MB" in result["message"]
     # HCCL_BUFFSIZE=1000 takes 4.7 GB more per rank: the KV cache shrinks by as much.
     report = _memory_run("1000")

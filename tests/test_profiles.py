@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 from conftest import assert_no_traceback, run_cli
 
-from glm5check.knowledge.profiles import BUILTIN, ProfileError, load_builtin, load_text, to_toml
+from glm5check.knowledge.profiles import (
+    BUILTIN,
+    BUILTIN_2026_02,
+    BUILTIN_2026_08,
+    ProfileError,
+    load_builtin,
+    load_text,
+    to_toml,
+)
+from glm5check.knowledge.stacks import load_stack
 from glm5check.session import load_profile_file as load_file
 
 # The KEY-FACTS.md table: profile -> (nodes, NPUs per node, TP, DP, DP local, max-num-seqs, max-model-len, rpc)
@@ -19,7 +28,7 @@ GUIDE = {
 }
 
 
-@pytest.mark.parametrize("name", BUILTIN)
+@pytest.mark.parametrize("name", BUILTIN_2026_02)
 def test_builtin_profiles_match_the_guide(name: str) -> None:
     p = load_builtin(name)
     nodes, npus, tp, dp, dp_local, seqs, model_len, rpc, quant, weights = GUIDE[name]
@@ -43,6 +52,54 @@ def test_builtin_profiles_match_the_guide(name: str) -> None:
         assert plan.async_scheduling is None  # the two-node commands leave it to vLLM
         assert "VLLM_ASCEND_BALANCE_SCHEDULING" not in p.env
         assert set(p.node_env) == {"HCCL_IF_IP", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME", "HCCL_SOCKET_IFNAME"}
+
+
+# GLM5.md@2026-08-21-92616f3a64, "5 Online Service Deployment": profile -> (nodes, NPUs per node, TP, DP, DP local,
+# max-num-seqs, max-model-len, rpc port, quantization, weights folder, weights layout, MLAPO)
+GUIDE_2026_08 = {
+    "a3-single-w4a8-200k": (1, 16, 16, 1, 1, 16, 200000, None, "ascend", "GLM5-w4a8", "w4a8", None),
+    "a3-single-w8a8": (1, 16, 16, 1, 1, 16, 40960, None, "ascend", "GLM5-w8a8", "w8a8", "1"),
+    "a3-multi-w8a8": (2, 16, 16, 2, 1, 16, 200000, 12890, "ascend", "GLM5-w8a8", "w8a8", "1"),
+    "a3-multi-bf16": (2, 16, 16, 2, 1, 16, 8192, 12890, None, "GLM5-bf16", "bf16", None),
+    "a2-single-w4a8": (1, 8, 8, 1, 1, 8, 32768, None, "ascend", "GLM5-w4a8", "w4a8", None),
+    "a2-multi-w4a8": (2, 8, 8, 2, 1, 2, 131072, 13389, "ascend", "GLM5-w4a8", "w4a8", None),
+    "glm51-a3-single-w4a8-200k": (1, 16, 16, 1, 1, 16, 200000, None, "ascend", "GLM5.1-w4a8", "w4a8", None),
+    "glm51-a3-single-w8a8": (1, 16, 16, 1, 1, 16, 40960, None, "ascend", "GLM5.1-w8a8", "w8a8", "1"),
+    "glm51-a3-multi-bf16": (2, 16, 16, 2, 1, 16, 8192, 12890, None, "GLM5.1-bf16", "bf16", None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GUIDE_2026_08))
+def test_profiles_of_the_august_guide(name: str) -> None:
+    p = load_builtin(name)
+    nodes, npus, tp, dp, dp_local, seqs, model_len, rpc, quant, folder, weights, mlapo = GUIDE_2026_08[name]
+    assert (p.stack, p.guide) == ("v0.23.0", "GLM5.md@2026-08-21-92616f3a64")
+    assert (p.hardware.nodes, p.hardware.npus_per_node, p.hardware.hbm_mb_per_chip) == (nodes, npus, 65536)
+    plan = p.serve
+    assert (plan.tensor_parallel_size, plan.data_parallel_size, plan.dp_local) == (tp, dp, dp_local)
+    assert (plan.max_num_seqs, plan.max_model_len, plan.data_parallel_rpc_port) == (seqs, model_len, rpc)
+    assert plan.quantization == quant and p.model.weights == weights
+    assert p.model.path == f"/root/.cache/modelscope/hub/models/vllm-ascend/{folder}"
+    assert plan.enable_expert_parallel and plan.max_num_batched_tokens == 4096 and plan.port == 8077
+    # Every deployment of the revision: MTP with enforce_eager, no --async-scheduling, OMP_NUM_THREADS=1, no
+    # VLLM_USE_V1, balance scheduling on; MLAPO exported for w8a8 only.
+    assert plan.speculative_config == {"num_speculative_tokens": 3, "method": "deepseek_mtp", "enforce_eager": True}
+    assert plan.async_scheduling is None
+    assert p.env["OMP_NUM_THREADS"] == "1" and "VLLM_USE_V1" not in p.env
+    assert p.env["VLLM_ASCEND_BALANCE_SCHEDULING"] == "1" and p.env.get("VLLM_ASCEND_ENABLE_MLAPO") == mlapo
+    assert p.stack == "v0.23.0" and p.guide == load_stack("v0.23.0").guide_revision.value
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_every_profile_names_its_stack_and_the_guide_revision_of_that_stack(name: str) -> None:
+    profile = load_builtin(name)
+    assert profile.guide == load_stack(profile.stack).guide_revision.value
+
+
+def test_the_profile_lists_are_the_builtin_profiles() -> None:
+    tested_here = set(GUIDE) | set(GUIDE_2026_08) | {"a3-pd-4node"}  # the prefill-decode one: tests/test_pd.py
+    assert set(BUILTIN) == set(BUILTIN_2026_02) | set(BUILTIN_2026_08) == tested_here
+    assert len(BUILTIN) == len(set(BUILTIN))
 
 
 @pytest.mark.parametrize("name", BUILTIN)
@@ -88,7 +145,7 @@ def test_unknown_profile_exits_2_with_one_line() -> None:
     assert result.returncode == 2
     assert_no_traceback(result)
     assert result.stderr.strip().splitlines() == [
-        "glm5check: error: unknown profile 'nope' (known: a2-single, a3-single, a2-multi, a3-multi)"
+        f"glm5check: error: unknown profile 'nope' (known: {', '.join(BUILTIN)})"
     ]
 
 
@@ -106,7 +163,9 @@ def test_unreadable_profile_file_exits_2_with_one_line(tmp_path: Path) -> None:
 def test_profiles_commands() -> None:
     listing = run_cli("profiles")
     assert listing.returncode == 0
-    assert [line.split()[0] for line in listing.stdout.splitlines()] == list(BUILTIN)
+    header, *rows = listing.stdout.splitlines()
+    assert header.split() == ["profile", "stack", "guide", "revision", "deployment"]
+    assert [row.split()[:3] for row in rows] == [[n, load_builtin(n).stack, load_builtin(n).guide] for n in BUILTIN]
     shown = run_cli("profiles", "show", "a3-multi")
     assert shown.returncode == 0
     assert load_text(shown.stdout, "shown").to_dict() == load_builtin("a3-multi").to_dict()
@@ -182,9 +241,12 @@ def test_a_profile_names_its_stack_and_the_builtin_pins_are_the_default_stacks(t
     pinned = load_stack(DEFAULT_STACK)
     for name in BUILTIN:
         profile = load_builtin(name)
-        assert profile.stack == DEFAULT_STACK
+        # the February deployments run the pinned stack, the later guide's the release they were written for
+        assert profile.stack == (DEFAULT_STACK if name in BUILTIN_2026_02 else "v0.23.0")
+        assert profile.guide == load_stack(profile.stack).guide_revision.value
         pins = profile.pins
-        # one source of truth: the profile's [pins] are the pinned stack's, value for value
+        # one source of truth: [pins] are judged under the pinned stack only (knowledge/targets.py), and are
+        # its values, value for value, in every profile (a release profile's versions are its stack's)
         assert pins.vllm_commit == pinned.sourced("vllm", "commit").value  # type: ignore[union-attr]
         assert pins.vllm_target == pinned.sourced("vllm", "target").value  # type: ignore[union-attr]
         assert pins.vllm_ascend_commit == pinned.sourced("vllm_ascend", "commit").value  # type: ignore[union-attr]
@@ -196,3 +258,17 @@ def test_a_profile_names_its_stack_and_the_builtin_pins_are_the_default_stacks(t
     assert profile.stack == "v0.18.0"
     assert load_text(to_toml(profile), "shown").stack == "v0.18.0"
     assert 'stack = "v0.18.0"' in to_toml(profile)
+
+
+@pytest.mark.parametrize("name", ["a3-single-w8a8", "a2-multi-w4a8", "a3-pd-4node"])
+def test_a_release_profile_is_judged_by_its_stack_and_by_the_pins_under_the_pinned_one(name: str) -> None:
+    from glm5check.knowledge.stacks import DEFAULT_STACK, load_stack
+    from glm5check.knowledge.targets import stack_targets
+
+    profile = load_builtin(name)
+    own = stack_targets(load_stack(profile.stack), profile)
+    assert own.releases["vllm-ascend"].version == own.releases["vllm"].version == "0.23.0"
+    assert own.cann_min == "9.1.0" and own.python.allows("3.12.1") and not own.python.allows("3.13.0")
+    pinned = stack_targets(load_stack(DEFAULT_STACK), profile)
+    assert not pinned.is_release
+    assert pinned.vllm_ascend_commit == load_stack(DEFAULT_STACK).sourced("vllm_ascend", "commit").value  # type: ignore[union-attr]

@@ -118,3 +118,15 @@ if __name__ == "__main__":
     text = readme.read_text(encoding="utf-8")
     text = text.replace(_example_in_readme(), example_block())
     readme.write_text(text, encoding="utf-8")
+
+
+def test_profiles_table_numbers_are_what_fit_says() -> None:
+    """README's Profiles table: every single-group row's KV tokens and full-length sequences, from `fit`."""
+    from glm5check.commands.fit import compute, fit
+
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \|[^\n]*\| ([\d,]+) \| ([\d.]+) \|$", _readme(), re.M)
+    assert len(rows) == 10
+    for name, tokens, sequences in rows:
+        flags = fit.make_context("fit", ["--profile", name]).params
+        result = compute({k: v for k, v in flags.items() if k != "output_format"})
+        assert f"{result.kv_tokens:,}" == tokens and f"{result.full_sequences:.2f}" == sequences, name

@@ -120,3 +120,22 @@ def test_a_value_that_cannot_be_known_is_a_warning_never_unset() -> None:
         row = run_check(check, ctx)["HCCL_IF_IP"]
         assert row.status == Status.WARN and "glm5check does not run $(cat /etc/node_ip)" in row.message
         assert "unset" not in row.message
+
+
+@pytest.mark.parametrize(
+    ("line", "arguments", "value", "why"),
+    [
+        ("X=$2", ("0,1", "6700"), "6700", ""),
+        ("X=node-$1:$2", ("a", "b"), "node-a:b", ""),
+        ("X=${10}", tuple(str(i) for i in range(1, 11)), "10", ""),
+        ("X=$3", ("a",), None, "$3 is the script's argument 3 (--script-args gives 1)"),
+        ("X=$1", (), None, "$1 is the script's argument 1 (no --script-args)"),
+    ],
+)
+def test_positional_parameters_come_from_the_scripts_arguments(
+    line: str, arguments: tuple[str, ...], value: str | None, why: str
+) -> None:
+    """launch_online_dp.py runs `bash run_dp_template.sh DEVICES PORT …`: $1, $2, … are those words (--script-args)."""
+    parsed = parse_script(f"{line}\nvllm serve /m\n")
+    scope = ScriptScope(parsed.variables, parsed.runtime, arguments)
+    assert evaluate(parsed.runtime["X"], scope, HOST) == (value, why)

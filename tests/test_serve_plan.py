@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, GUIDE_SCRIPTS, assert_no_traceback, run_cli
+from conftest import FIXTURES, GUIDE_2026_08_SCRIPTS, GUIDE_SCRIPTS, assert_no_traceback, run_cli
 from glm5check.checks.serve import serve_plan
 
 from glm5check.engine.check import Result, Status
@@ -52,6 +52,31 @@ def test_each_guide_script_against_another_profile_fails(script: str, profile: s
     for row in failing:
         assert f"profile {profile} plans " in row.message, row.message
         assert "(script line " in row.message or "(vllm default" in row.message, row.message
+
+
+@pytest.mark.parametrize("script", sorted(GUIDE_2026_08_SCRIPTS))
+def test_each_august_guide_script_runs_its_own_profiles_plan(script: str) -> None:
+    rows = plan_rows((SCRIPTS / script).read_text(), GUIDE_2026_08_SCRIPTS[script])
+    assert [(r.status, r.observed) for r in rows] == [(Status.PASS, "no difference")], rows
+
+
+# A few scripts of the August guide under a neighbouring profile: what sets the two deployments apart FAILs.
+AUGUST_CROSS = [
+    ("a3-single-w8a8.sh", "a3-single-w4a8-200k", {"model", "max_model_len"}),
+    ("a3-single-w4a8-200k.sh", "a3-single", {"max_model_len", "max_num_seqs", "speculative_config"}),
+    ("a3-multi-w8a8-node0.sh", "a3-single-w8a8", {"data_parallel_size", "max_model_len"}),
+    ("a3-multi-bf16-node1.sh", "a3-multi", {"speculative_config"}),
+    ("a2-single-w4a8.sh", "a2-single", {"max_num_seqs", "speculative_config"}),
+    ("glm51-a3-single-w8a8.sh", "a3-single-w8a8", {"model"}),
+    ("a3-single-w8a8.sh", "glm51-a3-single-w8a8", {"model"}),
+    ("glm51-a3-multi-bf16-node0.sh", "a3-multi-bf16", {"model"}),
+]
+
+
+@pytest.mark.parametrize(("script", "profile", "fields"), AUGUST_CROSS)
+def test_an_august_script_under_a_neighbouring_profile_fails(script: str, profile: str, fields: set[str]) -> None:
+    rows = plan_rows((SCRIPTS / script).read_text(), profile)
+    assert {r.item for r in rows if r.status == Status.FAIL} == fields, [(r.item, r.message) for r in rows]
 
 
 def test_a_flag_the_script_lacks_is_judged_with_vllms_default() -> None:

@@ -21,14 +21,34 @@ from glm5check.util.numbers import human_whole
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "serve-scripts"
 
+NODE1 = {"headless": True, "data_parallel_start_rank": 1}
 # (fixture, profile, address of node 0 filled into the guide's placeholders, node-specific expectations)
 GUIDE_SCRIPTS = [
     ("a2-single.sh", "a2-single", None, {}),
     ("a3-single.sh", "a3-single", None, {}),
     ("a2-multi-node0.sh", "a2-multi", "10.20.0.11", {}),
-    ("a2-multi-node1.sh", "a2-multi", "10.20.0.11", {"headless": True, "data_parallel_start_rank": 1}),
+    ("a2-multi-node1.sh", "a2-multi", "10.20.0.11", NODE1),
     ("a3-multi-node0.sh", "a3-multi", "192.168.100.1", {}),
-    ("a3-multi-node1.sh", "a3-multi", "192.168.100.1", {"headless": True, "data_parallel_start_rank": 1}),
+    ("a3-multi-node1.sh", "a3-multi", "192.168.100.1", NODE1),
+    # GLM5.md@2026-08-21-92616f3a64
+    ("a3-single-w4a8-200k.sh", "a3-single-w4a8-200k", None, {}),
+    ("a3-single-w8a8.sh", "a3-single-w8a8", None, {}),
+    ("a3-multi-w8a8-node0.sh", "a3-multi-w8a8", "192.168.100.1", {}),
+    ("a3-multi-w8a8-node1.sh", "a3-multi-w8a8", "192.168.100.1", NODE1),
+    ("a3-multi-bf16-node0.sh", "a3-multi-bf16", "192.168.100.1", {}),
+    ("a3-multi-bf16-node1.sh", "a3-multi-bf16", "192.168.100.1", NODE1),
+    ("a2-single-w4a8.sh", "a2-single-w4a8", None, {}),
+    ("a2-multi-w4a8-node0.sh", "a2-multi-w4a8", "10.20.0.11", {}),
+    ("a2-multi-w4a8-node1.sh", "a2-multi-w4a8", "10.20.0.11", NODE1),
+    ("glm51-a3-single-w4a8-200k.sh", "glm51-a3-single-w4a8-200k", None, {}),
+    ("glm51-a3-single-w8a8.sh", "glm51-a3-single-w8a8", None, {}),
+    ("glm51-a3-multi-bf16-node0.sh", "glm51-a3-multi-bf16", "192.168.100.1", {}),
+    (
+        "glm51-a3-multi-bf16-node1.sh",
+        "glm51-a3-multi-bf16",
+        "192.168.100.1",
+        {"headless": True, "data_parallel_start_rank": 1},
+    ),
 ]
 NODE_SPECIFIC = {"data_parallel_address", "data_parallel_start_rank", "headless"}
 

@@ -1,8 +1,9 @@
 """`glm5check fit`: the memory-fit model on its own, for a profile and/or flags, with or without weights.
 
-Without --model-dir the tensors come from GLM-5's built-in bf16 / w4a8 layout; with it, from the
-safetensors headers of that folder. Exit 0 when the plan fits (even if fewer than max_num_seqs
-full-length sequences fit at once), 1 when it does not, 2 on bad input.
+Without --model-dir the tensors come from GLM-5's built-in layout of the profile's weights (or --weights:
+bf16, w4a8, w8a8, w8a8c8); with it, from the safetensors headers of that folder. A prefill-decode profile
+is one group's plan (--pd-role). Exit 0 when the plan fits (even if fewer than max_num_seqs full-length
+sequences fit at once), 1 when it does not, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 import click
 
 from glm5check import console
-from glm5check.commands.options import Bounded
+from glm5check.commands.options import PD_ROLE_OPTION, Bounded
 from glm5check.errors import ConfigError
+from glm5check.knowledge.glm5 import LAYOUTS
 from glm5check.knowledge.limits import FIT_RANGES, SERVE_RANGES
 from glm5check.util.units import GIB, MIB
 
@@ -72,7 +74,7 @@ def compute(flags: dict[str, Any]) -> Any:
     from glm5check.knowledge.memfit import fit
     from glm5check.knowledge.profiles import check_numbers
 
-    profile = _profile(flags["profile_name"], flags["profile_file"])
+    profile = _group(_profile(flags["profile_name"], flags["profile_file"]), flags["pd_role"])
     changes = {field: flags[flag] for flag, field in PLAN_FLAGS.items() if flags[flag] is not None}
     changes["speculative_config"] = _speculative(flags["mtp"], profile.serve.speculative_config)
     profile = profile.with_serve(**changes)
@@ -88,10 +90,28 @@ def compute(flags: dict[str, Any]) -> Any:
         tensors, source, config = fit_tensors(ctx)
     else:
         tensors, source, config = builtin_tensors(profile.model.weights, "no --model-dir")
-    plan = fit_plan(ctx, config)
+    plan = fit_plan(ctx, config, _env(profile, flags["mlapo"]))
     if flags["hbm_gib"] is not None:
         plan = replace(plan, hbm_origin=f"--hbm-gib {flags['hbm_gib']:g} ({profile.hardware.hbm_mb_per_chip} MB)")
     return fit(tensors, plan, source, _assumptions(profile, flags))
+
+
+def _group(profile: Any, pd_role: str | None) -> Any:
+    """A prefill-decode profile's group (--pd-role; exit 2 without it); any other profile as it is."""
+    from glm5check.knowledge.pd import choose_group
+
+    group = choose_group(profile, pd_role, None, {})
+    return profile if group is None else profile.for_group(group.name)
+
+
+def _env(profile: Any, mlapo: bool | None) -> dict[str, str]:
+    """The variables the model reads, as the profile exports them (not this shell's); --mlapo/--no-mlapo."""
+    from glm5check.knowledge.memfit import MLAPO_ENV
+
+    env = dict(profile.env)
+    if mlapo is not None:
+        env[MLAPO_ENV] = "1" if mlapo else "0"
+    return env
 
 
 def _require_readable(ctx: Any, folder: str) -> None:
@@ -128,13 +148,18 @@ def render_table(result: Any) -> str:
         ("weights: TP-sharded", f"{_gib(w.tp_bytes)} ÷ TP {plan.tp} = {_gib(w.tp_per_rank)}"),
         ("weights: replicated", _gib(w.replicated_bytes)),
         ("weights per rank", _gib(w.per_rank)),
+        ("MLAPO copies", f"{_gib(result.mlapo_bytes)} ({plan.mlapo_why})"),
         ("reserve: activations", _gib(result.activation_bytes)),
         ("reserve: HCCL buffers", _gib(result.hccl_bytes)),
         ("reserve: runtime overhead", _gib(result.runtime_bytes)),
         ("reserve", _gib(result.reserve_bytes)),
         ("budget", result.budget_text()),
         ("KV budget", _gib(result.kv_budget_bytes)),
-        ("KV per token", f"{result.kv_bytes_per_token:,} bytes ({result.kv_layers} layers × 1408)"),
+        (
+            "KV per token",
+            f"{result.kv_bytes_per_token:,} bytes ({result.kv_layers} layers × {plan.kv.bytes_per_token_layer}, "
+            f"{plan.kv.name})",
+        ),
         ("KV tokens", f"{result.kv_tokens:,}"),
         (
             "full-length sequences",
@@ -157,7 +182,8 @@ def render_table(result: Any) -> str:
 @click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (default a2-single).")
 @click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one).")
 @click.option("--model-dir", metavar="PATH", help="Read the tensors from this weights folder's headers.")
-@click.option("--weights", type=click.Choice(("bf16", "w4a8")), help="Built-in GLM-5 layout to use.")
+@click.option("--weights", type=click.Choice(LAYOUTS), help="Built-in GLM-5 layout to use.")
+@PD_ROLE_OPTION
 @click.option("--tp", type=Bounded(SERVE_RANGES["tensor_parallel_size"]), help="--tensor-parallel-size")
 @click.option("--dp", type=Bounded(SERVE_RANGES["data_parallel_size"]), help="--data-parallel-size (all nodes)")
 @click.option("--expert-parallel/--no-expert-parallel", default=None, help="--enable-expert-parallel")
@@ -181,6 +207,7 @@ def render_table(result: Any) -> str:
     "--hccl-buffsize-mb", type=Bounded(FIT_RANGES["hccl_buffsize_mb"]), help="Default: the profile's HCCL_BUFFSIZE."
 )
 @click.option("--hccl-groups", type=Bounded(FIT_RANGES["hccl_groups"]), help="HCCL communication groups per rank.")
+@click.option("--mlapo/--no-mlapo", default=None, help="VLLM_ASCEND_ENABLE_MLAPO=1/0 (default: the profile's).")
 @click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table")
 @click.pass_context
 def fit(ctx: click.Context, output_format: str, **flags: Any) -> None:

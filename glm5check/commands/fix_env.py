@@ -29,13 +29,14 @@ from typing import Any
 import click
 
 from glm5check import console
-from glm5check.commands.options import Bounded
+from glm5check.commands.options import PD_ROLE_OPTION, SCRIPT_ARGS_OPTION, Bounded
 from glm5check.engine.check import Status
 from glm5check.engine.runner import Outcome, run_checks, select_checks
 from glm5check.errors import ConfigError, NotRecorded
 from glm5check.facts.context import Context
 from glm5check.facts.node import node_info
 from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
+from glm5check.reports.model import rank_text
 from glm5check.util.text import ascii_fallback, one_line
 
 UNDO_FUNCTION = "glm5check_fix_env_undo"
@@ -179,8 +180,8 @@ def comment(text: str) -> str:
 def render_script(ctx: Context, fixes: FixPlan, remaining: list[Outcome], hostname: str) -> str:
     node = ctx.fact(node_info)
     header = (
-        f"glm5check fix-env · profile {ctx.profile.name} · stack {ctx.stack.name} · node rank {node.rank} "
-        f"({node.role}) · host {hostname}"
+        f"glm5check fix-env · profile {ctx.profile.name} · stack {ctx.stack.name} · "
+        f"{rank_text(node.rank, node.role, node.group)} · host {hostname}"
     )
     still = [(f"[{r.item}]" if r.item else "", r.message, r.remediation) for r in remaining]
     return script_text(header, fixes, still)
@@ -231,7 +232,13 @@ def _shown(value: str | None) -> str:
 @click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one).")
 @click.option("--serve-script", metavar="FILE", help="The bash launch script (read, never executed).")
 @click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".')
-@click.option("--node-rank", type=Bounded(NODE_RANK), help="This node's data-parallel rank (multi-node).")
+@click.option(
+    "--node-rank",
+    type=Bounded(NODE_RANK),
+    help="This node's number in a multi-node deployment (node 0 first; prefill-decode: prefill nodes first).",
+)
+@PD_ROLE_OPTION
+@SCRIPT_ARGS_OPTION
 @click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it.")
 @click.option("--replay", metavar="SNAPSHOT", help="Write the fixes for a recorded snapshot instead.")
 @click.option("--stack", metavar="NAME|auto", help="Software stack (see `glm5check stacks`; default: the profile's).")

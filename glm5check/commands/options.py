@@ -1,6 +1,6 @@
-"""Numeric command-line options, read with the one number reader and checked against their range
-(glm5check.knowledge.limits): `--timeout inf`, `--tp 0` or `--node-rank 99999999999` is exit 2 naming
-the option and what it accepts."""
+"""Command-line options shared by several commands. Numeric ones are read with the one number reader and
+checked against their range (glm5check.knowledge.limits): `--timeout inf`, `--tp 0` or `--node-rank
+99999999999` is exit 2 naming the option and what it accepts."""
 
 from __future__ import annotations
 
@@ -26,3 +26,17 @@ class Bounded(click.ParamType):
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         return self.limit.span()
+
+
+# A prefill-decode node: its group, and the arguments its launch script is given (the guide's launch_online_dp.py
+# runs run_dp_template.sh once per DP rank with them). Taken by the preflight, fix-env and fit (--pd-role).
+PD_ROLE_OPTION = click.option(
+    "--pd-role",
+    type=click.Choice(("prefill", "decode")),
+    help="This node's group in a prefill-decode profile (a run also tells it from --node-rank or the script).",
+)
+SCRIPT_ARGS_OPTION = click.option(
+    "--script-args",
+    metavar="ARGS",
+    help="The serve script's arguments ($1 $2 …), e.g. what launch_online_dp.py passes run_dp_template.sh.",
+)

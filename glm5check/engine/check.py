@@ -60,13 +60,17 @@ CheckOutput = Result | Iterable[Result]
 # A check takes the run context (glm5check.facts.context.Context for the built-in checks).
 CheckFunc = Callable[[Any], CheckOutput]
 
-# Node roles: a single-node deployment, the multi-node rank 0 that serves the API, and ranks >= 1.
+# Node roles: a single-node deployment, the multi-node rank 0 that serves the API, and ranks >= 1. A node of a
+# prefill-decode deployment has one of these roles within its group (the group's node 0 is its primary).
 ROLES = ("single", "primary", "headless")
+# The groups of a prefill-decode deployment; a node of any other deployment belongs to none (group None).
+GROUPS = ("prefill", "decode")
 
 
 @dataclass(frozen=True)
 class Check:
-    """A registered check. `nodes` is "any", "single" or "multi" (the profile's topology)."""
+    """A registered check. `nodes` is "any", "single" or "multi" (the topology of the node's deployment, or of
+    its group); `groups`, when given, limits it to nodes of those prefill-decode groups."""
 
     id: str
     category: str
@@ -77,11 +81,14 @@ class Check:
     roles: tuple[str, ...] = ROLES
     # More for `glm5check explain ID`, computed when asked (e.g. a table built from data files).
     appendix: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    groups: tuple[str, ...] = ()
 
-    def applies(self, multi_node: bool, role: str) -> bool:
+    def applies(self, multi_node: bool, role: str, group: str | None = None) -> bool:
         if self.nodes == "multi" and not multi_node:
             return False
         if self.nodes == "single" and multi_node:
+            return False
+        if self.groups and group not in self.groups:
             return False
         return role in self.roles
 
@@ -89,6 +96,8 @@ class Check:
     def scope(self) -> str:
         """Where the check applies, in words, for `glm5check checks`."""
         nodes = {"any": "all profiles", "multi": "multi-node", "single": "single-node"}[self.nodes]
+        if self.groups:
+            nodes = f"prefill-decode {' and '.join(self.groups)} nodes"
         possible = {"any": set(ROLES), "multi": {"primary", "headless"}, "single": {"single"}}[self.nodes]
         if possible <= set(self.roles):
             return nodes
@@ -103,6 +112,7 @@ def check(
     nodes: str = "any",
     roles: tuple[str, ...] = ROLES,
     appendix: Callable[[], str] | None = None,
+    groups: tuple[str, ...] = (),
 ) -> Callable[[CheckFunc], Check]:
     """Decorator turning a function into a Check; the category is the id's prefix."""
     if nodes not in ("any", "single", "multi"):
@@ -110,9 +120,12 @@ def check(
     unknown_roles = set(roles) - set(ROLES)
     if unknown_roles:
         raise ValueError(f"{check_id}: unknown roles {sorted(unknown_roles)}")
+    unknown_groups = set(groups) - set(GROUPS)
+    if unknown_groups:
+        raise ValueError(f"{check_id}: unknown groups {sorted(unknown_groups)}")
 
     def register(func: CheckFunc) -> Check:
         category = check_id.split(".", 1)[0]
-        return Check(check_id, category, title, explain.strip(), func, nodes, tuple(roles), appendix)
+        return Check(check_id, category, title, explain.strip(), func, nodes, tuple(roles), appendix, tuple(groups))
 
     return register

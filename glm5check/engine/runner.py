@@ -85,8 +85,9 @@ def select_checks(
     role: str,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    group: str | None = None,
 ) -> list[Check]:
-    return [c for c in checks if wanted(c, include, exclude) and c.applies(multi_node, role)]
+    return [c for c in checks if wanted(c, include, exclude) and c.applies(multi_node, role, group)]
 
 
 def wanted(check: Check, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> bool:

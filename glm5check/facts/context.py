@@ -16,7 +16,7 @@ from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import ServeInput, convert_value, profile_launch
 from glm5check.knowledge.plan import EffectivePlan, Evaluated, resolve
 from glm5check.knowledge.profiles import Profile, ServePlan
-from glm5check.knowledge.runtime_values import HostFacts, ScriptScope, describe, evaluate
+from glm5check.knowledge.runtime_values import HostFacts, ScriptScope, describe, evaluate, from_arguments
 from glm5check.knowledge.stacks import Stack, StackChoice, load_stack
 from glm5check.parsers.launch_script import RuntimeValue
 from glm5check.util import safejson
@@ -30,6 +30,8 @@ class Options:
     model_dir: str | None = None
     node_rank: int | None = None
     node0_ip: str | None = None
+    pd_role: str | None = None  # --pd-role: the prefill-decode group of this node, as given
+    script_args: tuple[str, ...] = ()  # --script-args: the serve script's positional parameters ($1, $2, …)
     peer_npu_ips: tuple[str, ...] = ()  # node 0's NPU device IPs from --peer-npu-ips (or a snapshot)
     expect: dict[str, str] = field(default_factory=dict)  # e.g. {"vllm": "<sha>"} from --expect
     serve_source: str | None = None  # the serve script path or "--serve-cmd", when given
@@ -156,11 +158,15 @@ def host_facts(ctx: Context) -> HostFacts:
             loopback = iface.name == "lo" or address.address.startswith("127.") or address.address == "::1"
             if not loopback and not address.address.lower().startswith("fe80"):
                 addresses.append(address.address)
-    return HostFacts(ctx.fact(host_env), tuple(addresses), nic_of)
+    try:
+        env = ctx.fact(host_env)
+    except NotRecorded:  # the same: a value read from the caller's environment stays unknown
+        env = {}
+    return HostFacts(env, tuple(addresses), nic_of)
 
 
 def _scope(ctx: Context) -> ScriptScope:
-    return ScriptScope({**ctx.launch.variables, **ctx.launch.env}, ctx.launch.runtime)
+    return ScriptScope({**ctx.launch.variables, **ctx.launch.env}, ctx.launch.runtime, ctx.options.script_args)
 
 
 def runtime_env(ctx: Context) -> dict[str, Evaluated]:
@@ -180,10 +186,11 @@ def _evaluated(value: RuntimeValue, scope: ScriptScope, facts: HostFacts, conver
     text, why = evaluate(value, scope, facts)
     if text is None:
         return Evaluated(None, f"{how}; its value is not known before launch ({why})")
+    where = "with --script-args" if from_arguments(value) else "on this host"
     converted = convert(text)
     if converted is None:
-        return Evaluated(None, f"{how}; on this host that gives {text!r}, which vllm would reject")
-    return Evaluated(converted, f"{how}; on this host that gives {text}")
+        return Evaluated(None, f"{how}; {where} that gives {text!r}, which vllm would reject")
+    return Evaluated(converted, f"{how}; {where} that gives {text}")
 
 
 def _converter(name: str) -> Callable[[str], Any]:

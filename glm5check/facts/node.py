@@ -1,10 +1,16 @@
 """Which node of the deployment this is: its node rank and role.
 
 In order: a single-node profile; `--node-rank`; the serve plan (`--data-parallel-start-rank`,
-`--headless`; a serve script with neither is node 0's, as in the guide); then detection from local
-addresses: a local interface carrying node 0's address makes this node 0, otherwise it is node 1; then the
-node index a launcher exports (Slurm's `SLURM_NODEID`, LeaderWorkerSet's `LWS_WORKER_INDEX`).
-Node 0's address comes from the serve script's `--data-parallel-address`, `--node0-ip` or the profile.
+`--headless`, `--data-parallel-rank`; a serve script with none of them is node 0's, as in the guide); then
+detection from local addresses: a local interface carrying node 0's address makes this node 0, otherwise it
+is node 1; then the node index a launcher exports (Slurm's `SLURM_NODEID`, LeaderWorkerSet's
+`LWS_WORKER_INDEX`). Node 0's address comes from the serve script's `--data-parallel-address`, `--node0-ip` or
+the profile.
+
+A node of a prefill-decode deployment runs its group's profile (the session chose the group); its rank and
+role are within the group (the group's node 0 is its primary, which holds DP rank 0 and the group's DP
+address), and `group` names it. `--node-rank` and a launcher's index number the whole deployment (prefill
+nodes first); a `--data-parallel-rank R` process is on the group's node R ÷ the DP ranks one node runs.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ class NodeInfo(NamedTuple):
     rank: int
     role: str  # single, primary, headless
     source: str  # where the rank came from: single-node profile, --node-rank, serve script, detected, default
+    group: str | None = None  # prefill or decode in a prefill-decode deployment (rank and role are within it)
 
 
 def role_for_rank(rank: int, multi_node: bool) -> str:
@@ -36,12 +43,16 @@ def role_for_rank(rank: int, multi_node: bool) -> str:
 
 def node_info(ctx: Context) -> NodeInfo:
     """This node's rank and role (a fact: resolved once, shared by the session and every check)."""
+    return _node_info(ctx)._replace(group=ctx.profile.pd_group)
+
+
+def _node_info(ctx: Context) -> NodeInfo:
     multi = ctx.profile.multi_node
     if not multi:
-        return NodeInfo(0, "single", "single-node profile")
+        return NodeInfo(0, "single", "single-node profile" if not ctx.profile.pd_group else "a one-node group")
     if ctx.options.node_rank is not None:
-        rank = ctx.options.node_rank
-        return NodeInfo(rank, role_for_rank(rank, multi), "--node-rank")
+        rank, source = _in_group(ctx, ctx.options.node_rank, "--node-rank")
+        return NodeInfo(rank, role_for_rank(rank, multi), source)
     from_plan = _from_plan(ctx)
     if from_plan is not None:
         return from_plan
@@ -54,9 +65,29 @@ def node_info(ctx: Context) -> NodeInfo:
     return NodeInfo(0, "primary", DEFAULT_SOURCE)
 
 
+def _first_node(ctx: Context) -> int:
+    """The deployment's node number of this node's group's node 0 (0 outside a prefill-decode deployment)."""
+    group = ctx.profile.pd_group
+    return ctx.profile.group(group).first_node if group else 0
+
+
+def _in_group(ctx: Context, node: int, where: str) -> tuple[int, str]:
+    """A node number of the whole deployment as a rank within this node's group."""
+    first = _first_node(ctx)
+    if not ctx.profile.pd_group:
+        return node, where
+    return node - first, f"{where} {node}: node {node - first} of the {ctx.profile.pd_group} group"
+
+
 def _from_plan(ctx: Context) -> NodeInfo | None:
     plan = ctx.plan
     origin = "serve script" if ctx.options.serve_source else "profile"
+    if plan.data_parallel_rank is not None and ctx.effective.given("data_parallel_rank"):
+        # One vllm serve per DP rank: the node runs a group's DP ranks in consecutive blocks.
+        per_node = ctx.profile.group(ctx.profile.pd_group).dp_per_node if ctx.profile.pd_group else plan.dp_local
+        rank = plan.data_parallel_rank // max(per_node, 1)
+        where = f"{origin} (--data-parallel-rank {plan.data_parallel_rank}, {per_node} DP rank(s) per node)"
+        return NodeInfo(rank, role_for_rank(rank, True), where)
     # vLLM's own default start rank is 0: only a value the launch command gives says which node this is.
     if ctx.effective.given("data_parallel_start_rank") or plan.headless:
         start = plan.data_parallel_start_rank or 0
@@ -89,9 +120,11 @@ def _from_launcher(ctx: Context) -> NodeInfo | None:
         env = ctx.env
     except ProbeFailed:  # an environment a snapshot did not record names no launcher rank
         return None
+    nodes = range(_first_node(ctx), _first_node(ctx) + ctx.profile.hardware.nodes)
     for name in LAUNCHER_RANK_VARS:
         value = env.get(name, "").strip()
         rank = whole(value)
-        if rank is not None and NODE_RANK.admits(rank):
-            return NodeInfo(rank, role_for_rank(rank, True), f"launcher environment ({name}={value})")
+        if rank is not None and NODE_RANK.admits(rank) and (rank in nodes or not ctx.profile.pd_group):
+            rank, source = _in_group(ctx, rank, f"launcher environment ({name}={value})")
+            return NodeInfo(rank, role_for_rank(rank, True), source)
     return None

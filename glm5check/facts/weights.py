@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +33,11 @@ from glm5check.knowledge.memfit import (
     FitPlan,
     fit,
     hccl_buffsize_value,
+    kv_cache_layout,
+    mlapo_state,
     usable_hbm_mb,
 )
+from glm5check.knowledge.pd import c8_switches
 from glm5check.util.units import MIB
 
 if TYPE_CHECKING:
@@ -136,9 +139,15 @@ def hccl_buffsize_mb(ctx: Context) -> tuple[int, str]:
     return HCCL_DEFAULT_BUFFSIZE_MB, f"{shown}: HCCL's default {HCCL_DEFAULT_BUFFSIZE_MB} MB"
 
 
-def fit_plan(ctx: Context, config: dict[str, Any] | None = None) -> FitPlan:
-    plan, hardware = ctx.plan, ctx.profile.hardware
+def fit_plan(ctx: Context, config: dict[str, Any] | None = None, env: Mapping[str, str] | None = None) -> FitPlan:
+    """The memory plan of one rank for the effective plan; `env` is what vllm serve's environment holds of the
+    variables the model reads (default: the node's)."""
+    plan, hardware, stack = ctx.plan, ctx.profile.hardware, ctx.stack.name
     layers = (config or {}).get("num_hidden_layers", glm5.CONFIG["num_hidden_layers"])
+    additional = plan.additional_config or {}
+    mlapo, mlapo_why = mlapo_state(
+        additional, _node_env(ctx) if env is None else env, stack, plan.kv_role, plan.max_num_batched_tokens
+    )
     return FitPlan(
         tp=plan.tensor_parallel_size,
         dp=plan.data_parallel_size,
@@ -151,12 +160,23 @@ def fit_plan(ctx: Context, config: dict[str, Any] | None = None) -> FitPlan:
         mtp=plan.uses_mtp,
         num_hidden_layers=layers if isinstance(layers, int) and layers > 0 else 78,
         hbm_origin=f"profile {ctx.profile.name}'s {hardware.hbm_mb_per_chip} MB",
+        kv=kv_cache_layout(*c8_switches(additional, stack)),
+        mlapo=mlapo,
+        mlapo_why=mlapo_why,
     )
+
+
+def _node_env(ctx: Context) -> Mapping[str, str]:
+    """The environment vllm serve would see; the script's exports alone when a snapshot holds no environment."""
+    try:
+        return ctx.env
+    except ProbeFailed:
+        return ctx.script_env
 
 
 def fit_tensors(ctx: Context) -> tuple[Iterable[tuple[str, int]], str, dict[str, Any] | None]:
     """The tensors to place, as (name pattern, bytes): the weights folder's headers when every shard
-    reads, else the built-in GLM-5 layout of the profile's weights (bf16 or w4a8)."""
+    reads, else the built-in GLM-5 layout of the profile's weights (one of glm5.LAYOUTS)."""
     scan = ctx.fact(scan_weights)
     config = scan.config.data if scan.config and isinstance(scan.config.data, dict) else None
     if scan.complete:

@@ -1,11 +1,16 @@
-"""GLM-5 as data: its config.json and the tensors of its two checkpoints the guide uses.
+"""GLM-5 as data: its config.json and the tensors of the checkpoints the guide uses.
 
 Used by the memory-fit model when no weights folder is present, and by the fixture generator that
 writes GLM-5-shaped checkpoints for tests. Sources (reference/glm5-model/FACTS.md): the config is the
 reconstructed `zai-org/GLM-5` config.json; the bf16 tensor set reproduces the derived index total of
-1,507,728,316,928 bytes and 59,870 tensors; the w4a8 set follows the msModelSlim GLM-5.1-w8a8 inventory
-(same architecture) with routed experts as W4A8_DYNAMIC in vllm-ascend's "1.0.0" layout (two int4 per
-int8 byte). Eco-Tech GLM-5-w4a8's own per-tensor layout is not published: the w4a8 numbers are estimates.
+1,507,728,316,928 bytes and 59,870 tensors; the w8a8 set is the msModelSlim GLM-5.1-w8a8 inventory (same
+architecture; reference/glm5-model/tensor-inventory.GLM-5.1-w8a8.md, 178,663 tensors and 712.10 GiB with
+rot.safetensors' one 72 MiB tensor, which no model layer loads), reproduced row by row; the w4a8 set is
+that inventory with routed experts as W4A8_DYNAMIC in vllm-ascend's "1.0.0" layout (two int4 per int8
+byte). Eco-Tech GLM-5-w4a8's own per-tensor layout is not published: the w4a8 numbers are estimates.
+w8a8c8 (the guide's prefill-decode weights) stores the w8a8 tensors: its 8-bit KV cache is quantized while
+it runs, with scales kept in the cache itself (vllm-ascend@v0.23.0:vllm_ascend/core/kv_cache_interface.py:
+29-57), so the cache is smaller, not the weights.
 """
 
 from __future__ import annotations
@@ -81,6 +86,9 @@ GENERATION_CONFIG: dict[str, Any] = {
 }
 
 DTYPE_BYTES = {"BF16": 2, "F32": 4, "I8": 1, "I32": 4}
+# The weights layouts glm5check knows (a profile's `model.weights`), and how each stores the routed experts.
+EXPERT_SCHEME = {"bf16": "FLOAT", "w4a8": "W4A8_DYNAMIC", "w8a8": "W8A8_DYNAMIC", "w8a8c8": "W8A8_DYNAMIC"}
+LAYOUTS = tuple(EXPERT_SCHEME)
 
 # The MTP layer's own embedding and head: absent from the bf16 HF checkpoint; the vllm-ascend GLM-5
 # tutorial's adjust_weight.py copies them into mtp-others.safetensors "to enable MTP".
@@ -116,11 +124,12 @@ def mtp_layer(config: dict[str, Any]) -> int:
 
 
 class _Builder:
-    """Collects tensors in checkpoint order, quantized (w4a8) or not (bf16)."""
+    """Collects tensors in checkpoint order, quantized (w4a8, w8a8, w8a8c8) or not (bf16)."""
 
     def __init__(self, config: dict[str, Any], weights: str, one_expert: bool = False) -> None:
         self.c = config
-        self.quantized = weights == "w4a8"
+        self.quantized = weights != "bf16"
+        self.expert_scheme = EXPERT_SCHEME[weights]
         self.one_expert = one_expert  # build expert 0 of each layer only, standing for all of them
         self.tensors: list[Tensor] = []
         self.copies: list[int] = []  # how many tensors each one stands for
@@ -192,7 +201,7 @@ class _Builder:
         built = 1 if self.one_expert else experts
         self.copies_now = experts // built
         for expert in range(built):
-            self.mlp(f"{prefix}.experts.{expert}", c["moe_intermediate_size"], "W4A8_DYNAMIC")
+            self.mlp(f"{prefix}.experts.{expert}", c["moe_intermediate_size"], self.expert_scheme)
         self.copies_now = 1
         shared = c["moe_intermediate_size"] * c["n_shared_experts"]
         self.mlp(f"{prefix}.shared_experts", shared, "W8A8_DYNAMIC")
@@ -223,20 +232,20 @@ class _Builder:
 
 
 def layout(weights: str, mtp: str = "full", config: dict[str, Any] | None = None) -> list[Tensor]:
-    """The tensors of a GLM-5 checkpoint. weights: bf16 or w4a8. mtp: none (no model.layers.78),
+    """The tensors of a GLM-5 checkpoint. weights: one of LAYOUTS. mtp: none (no model.layers.78),
     layer (the decoder layer and its norms/eh_proj, as the bf16 HF checkpoint ships) or full (plus the
     MTP embed/head copies that msModelSlim exports and adjust_weight.py adds)."""
-    if weights not in ("bf16", "w4a8"):
-        raise ValueError(f"weights must be bf16 or w4a8, not {weights!r}")
+    if weights not in LAYOUTS:
+        raise ValueError(f"weights must be one of {', '.join(LAYOUTS)}, not {weights!r}")
     if mtp not in ("none", "layer", "full"):
         raise ValueError(f"mtp must be none, layer or full, not {mtp!r}")
     return _Builder(config or CONFIG, weights).model(mtp)
 
 
-def quant_description(tensors: list[Tensor]) -> dict[str, Any]:
-    """A msModelSlim quant_model_description.json for these tensors."""
+def quant_description(tensors: list[Tensor], weights: str = "w4a8") -> dict[str, Any]:
+    """A msModelSlim quant_model_description.json for these tensors (of the quantized layout `weights`)."""
     description: dict[str, Any] = {
-        "model_quant_type": "W4A8_DYNAMIC",
+        "model_quant_type": EXPERT_SCHEME[weights],
         "version": "1.0.0",
         "group_size": 0,
         "is_rot_used": True,
@@ -249,8 +258,8 @@ def class_sizes(weights: str) -> list[tuple[str, int]]:
     """(name, bytes) of the GLM-5 checkpoint for the memory fit, MTP layer included (the fit model drops it
     when the plan does not use MTP). The routed experts of a layer are alike: expert 0 is built once and
     stands for all of them, as the weights scan folds expert numbers (~2.4k tensors instead of ~240k)."""
-    if weights not in ("bf16", "w4a8"):
-        raise ValueError(f"weights must be bf16 or w4a8, not {weights!r}")
+    if weights not in LAYOUTS:
+        raise ValueError(f"weights must be one of {', '.join(LAYOUTS)}, not {weights!r}")
     builder = _Builder(CONFIG, weights, one_expert=True)
     tensors = builder.model("full")
     return [(t.name, t.nbytes * copies) for t, copies in zip(tensors, builder.copies)]

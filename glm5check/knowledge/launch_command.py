@@ -44,6 +44,7 @@ FIELD_FLAGS: dict[str, str] = {
     "data_parallel_size": "--data-parallel-size",
     "data_parallel_size_local": "--data-parallel-size-local",
     "data_parallel_start_rank": "--data-parallel-start-rank",
+    "data_parallel_rank": "--data-parallel-rank",
     "data_parallel_address": "--data-parallel-address",
     "data_parallel_rpc_port": "--data-parallel-rpc-port",
     "headless": "--headless",
@@ -55,9 +56,11 @@ FIELD_FLAGS: dict[str, str] = {
     "enable_chunked_prefill": "--enable-chunked-prefill",
     "enable_prefix_caching": "--enable-prefix-caching",
     "async_scheduling": "--async-scheduling",
+    "enforce_eager": "--enforce-eager",
     "speculative_config": "--speculative-config",
     "compilation_config": "--compilation-config",
     "additional_config": "--additional-config",
+    "kv_transfer_config": "--kv-transfer-config",
 }
 FLAG_FIELDS = {flag: name for name, flag in FIELD_FLAGS.items()}
 _INT_FIELDS = frozenset(
@@ -68,6 +71,7 @@ _INT_FIELDS = frozenset(
         "data_parallel_size",
         "data_parallel_size_local",
         "data_parallel_start_rank",
+        "data_parallel_rank",
         "data_parallel_rpc_port",
         "seed",
     }
@@ -75,7 +79,7 @@ _INT_FIELDS = frozenset(
 _HUMAN_INT_FIELDS = frozenset({"max_model_len", "max_num_batched_tokens"})
 # A port outside 1-65535 is given to the plan: net.ports judges it (vllm serve cannot listen on it).
 _PORT_FIELDS = frozenset({"port", "data_parallel_rpc_port"})
-_JSON_FIELDS = frozenset({"speculative_config", "compilation_config", "additional_config"})
+_JSON_FIELDS = frozenset({"speculative_config", "compilation_config", "additional_config", "kv_transfer_config"})
 # Flags whose value vLLM parses as a JSON object, so `--flag.key VALUE` sets one key (FlexibleArgumentParser). The
 # stack tables record each flag's kind, not its value type: this list is read from vllm/engine/arg_utils.py
 # (config-dataclass and dict fields, parsed with json.loads) and checked against every stack's flags by

@@ -34,6 +34,7 @@ SERVE_RANGES: dict[str, Range] = {
     "data_parallel_size": Range(1, MAX_DATA_PARALLEL, why="more ranks than any Ascend deployment has"),
     "data_parallel_size_local": Range(1, MAX_NPUS_PER_NODE, why="one node's NPUs"),
     "data_parallel_start_rank": Range(0, MAX_DATA_PARALLEL - 1, why="a data-parallel rank"),
+    "data_parallel_rank": Range(0, MAX_DATA_PARALLEL - 1, why="a data-parallel rank"),
     "max_num_seqs": Range(1, 1 << 16, why="sequences scheduled at once"),
     "max_model_len": Range(1, MAX_TOKENS, why=f"GLM-5 has {glm5.MAX_POSITION_EMBEDDINGS} positions"),
     "max_num_batched_tokens": Range(1, MAX_TOKENS, why="tokens in one scheduler step"),

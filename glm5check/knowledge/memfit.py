@@ -18,24 +18,59 @@ is what `torch.npu.mem_get_info()` reports (npu-smi's HBM less what the driver h
 outside torch on the chip (HCCL buffers, the CANN runtime, and any other process's HBM). Here: the
 usable capacity × gpu_memory_utilization, less the weights and a reserve (activations at
 max_num_batched_tokens, HCCL buffers, runtime overhead — assumptions, all printed and overridable);
-what is left is the KV cache: 1408 bytes per token per layer (+1 layer for MTP), a full copy per TP rank.
+what is left is the KV cache: 1408 bytes per token per layer at bf16 (786 with the 8-bit "C8" cache, see
+`kv_cache_layout`), +1 layer for MTP, a full copy per TP rank. MLAPO, the MLA preprocess fusion vllm-ascend
+turns on by default for W8A8 attention, keeps fused copies of each layer's q_a / kv_a / q_b weights next to
+the originals (`mlapo_copy`); they are weights too and come out of the KV cache.
 HBM another process holds is judged by npu.hbm against this same budget.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from glm5check.knowledge.placement import classify
+from glm5check.knowledge.pd import c8_switches, stack_has, truthy
+from glm5check.knowledge.placement import classify, sharding
+from glm5check.knowledge.stacks import load_stack
 from glm5check.util.numbers import whole
 from glm5check.util.units import GIB, MIB
 
 # vllm-ascend's SFA backend at the pinned commit: (kv_lora_rank 512 + qk_rope 64 + indexer 128) × 2 bytes.
 KV_BYTES_PER_TOKEN_LAYER = (512 + 64 + 128) * 2
 KV_BLOCK_TOKENS = 128
+
+
+@dataclass(frozen=True)
+class KvCache:
+    """How one token of one attention layer is cached: its name and bytes."""
+
+    name: str
+    bytes_per_token_layer: int
+
+
+BF16_KV = KvCache("bf16", KV_BYTES_PER_TOKEN_LAYER)
+# GLM-5's attention: kv_lora_rank 512, qk_rope_head_dim 64, the DSA indexer's key 128.
+_LORA, _ROPE, _INDEX = 512, 64, 128
+
+
+def kv_cache_layout(sfa_c8: bool, li_c8: bool) -> KvCache:
+    """The KV cache of vllm-ascend's sparse attention with its 8-bit ("C8") switches, on Atlas A2/A3
+    (vllm-ascend@v0.23.0): `AscendMLAAttentionSpec.page_size_bytes` (vllm_ascend/core/kv_cache_interface.py:
+    66-120) with the per-layer spec of worker/model_runner_v1.py:4958-4982. enable_sparse_sfa_c8 packs the
+    latent as int8 with the rope part in bf16 and one float32 scale per 128 values (attention/utils.py:25-37:
+    512 + 64 × 2 + 512 / 128 × 4 = 656 bytes); enable_sparse_li_c8 keeps the indexer's key as int8 with one
+    float16 scale (128 + 2); otherwise each part is bf16 ((512 + 64 + 128) × 2 = 1408)."""
+    if not (sfa_c8 or li_c8):
+        return BF16_KV
+    latent = _LORA + _ROPE * 2 + _LORA // 128 * 4 if sfa_c8 else (_LORA + _ROPE) * 2
+    indexer = _INDEX + 2 if li_c8 else _INDEX * 2
+    parts = " + ".join(name for name, on in (("SFA", sfa_c8), ("indexer", li_c8)) if on)
+    return KvCache(f"C8 ({parts})", latent + indexer)
+
+
 # HCCL's documented default when HCCL_BUFFSIZE is unset (MB per buffer).
 HCCL_DEFAULT_BUFFSIZE_MB = 200
 # HBM the driver and firmware keep out of torch_npu's sight: npu-smi shows 65536 MB on a 64 GB chip,
@@ -48,6 +83,43 @@ DRIVER_RESERVED_MB = 65536 - 62423
 def at_most(count: float) -> str:
     """A count of sequences rounded down to one decimal (1.96 is not "2.0" of 2)."""
     return f"{math.floor(count * 10) / 10:.1f}"
+
+
+# MLAPO's switch: the additional-config key (vllm-ascend v0.20.2rc1 on: ascend_config.py:185-190@v0.23.0), else the
+# variable, whose default every stack's vllm-ascend sets to "1" (vllm_ascend/envs.py:87@v0.23.0, :96@ff3a50d0).
+MLAPO_ENV = "VLLM_ASCEND_ENABLE_MLAPO"
+MLAPO_MAX_SUPPORTED_TOKENS = 1024  # vllm_ascend/attention/mla_v1.py:77@v0.23.0, :63@ff3a50d0
+
+
+def mlapo_state(
+    additional: Mapping[str, Any], env: Mapping[str, str], stack: str, kv_role: str | None, batched_tokens: int
+) -> tuple[bool, str]:
+    """Whether MLAPO keeps extra weight copies on this rank, and why (in words). It applies to W8A8 attention only:
+    the weights decide that (WeightsPerRank.mlapo_copy_bytes)."""
+    on, why = _mlapo_switch(additional, env, stack)
+    if not on:
+        return False, f"off ({why})"
+    if truthy(additional.get("enable_dsa_cp", False)):
+        return False, f"{why}, but off with enable_dsa_cp (vllm_ascend/attention/sfa_v1.py:820@v0.23.0)"
+    if c8_switches(additional, stack)[0]:
+        return False, f"{why}, but off with enable_sparse_sfa_c8 on A2/A3 (sfa_v1.py:697-699@v0.23.0)"
+    if kv_role in ("kv_consumer", "kv_both") and batched_tokens <= MLAPO_MAX_SUPPORTED_TOKENS:
+        return False, (
+            f"{why}; on a KV consumer with max_num_batched_tokens <= {MLAPO_MAX_SUPPORTED_TOKENS} the fused "
+            "copies replace the original weights (sfa_v1.py:977-989@v0.23.0): no extra memory"
+        )
+    copied = "q_a_proj, kv_a_proj_with_mqa and q_b_proj (sfa_v1.py:919-990@v0.23.0, :623-696@ff3a50d)"
+    return True, f"{why}: fused copies of {copied}"
+
+
+def _mlapo_switch(additional: Mapping[str, Any], env: Mapping[str, str], stack: str) -> tuple[bool, str]:
+    if "enable_mlapo" in additional and stack_has(stack, "v0.20.2rc1"):
+        return truthy(additional["enable_mlapo"]), f"--additional-config enable_mlapo {additional['enable_mlapo']}"
+    if MLAPO_ENV in env:
+        return truthy(env[MLAPO_ENV]), f"{MLAPO_ENV}={env[MLAPO_ENV]}"
+    variable = load_stack(stack).env_var(MLAPO_ENV)
+    default = variable.default if variable is not None else None
+    return truthy(default), f"{MLAPO_ENV} unset: vllm-ascend's default {default} at stack {stack}"
 
 
 def usable_hbm_mb(total_mb: int) -> int:
@@ -79,8 +151,9 @@ class Assumptions:
             f"HCCL buffers: HCCL_BUFFSIZE {self.hccl_buffsize_mb} MB × 2 (in/out) × {groups} communication "
             "group(s) (override: --hccl-buffsize-mb, --hccl-groups)",
             f"runtime overhead: {self.runtime_overhead_bytes / GIB:.2f} GiB (override: --runtime-overhead-gib)",
-            f"KV cache: {KV_BYTES_PER_TOKEN_LAYER} bytes per token per layer, a full copy on every TP rank, "
-            f"blocks of {KV_BLOCK_TOKENS} tokens",
+            f"KV cache: {plan.kv.name}, {plan.kv.bytes_per_token_layer} bytes per token per layer, a full copy on "
+            f"every TP rank, blocks of {KV_BLOCK_TOKENS} tokens",
+            f"MLAPO: {plan.mlapo_why or ('on' if plan.mlapo else 'off')}",
         ]
 
     def groups_for(self, plan: FitPlan) -> int:
@@ -105,6 +178,9 @@ class FitPlan:
     mtp: bool
     num_hidden_layers: int = 78
     hbm_origin: str = ""  # where hbm_bytes came from, for the messages
+    kv: KvCache = BF16_KV
+    mlapo: bool = False  # MLAPO keeps fused copies of the attention's input weights (W8A8 attention only)
+    mlapo_why: str = ""  # what turns it on or off, for the messages
 
     @property
     def ep(self) -> int:
@@ -125,6 +201,7 @@ class WeightsPerRank:
     skipped_mtp_bytes: int = 0  # the MTP layer, present but not loaded without speculative decoding
     expert_split: int = 1
     tp: int = 1
+    mlapo_copy_bytes: int = 0  # per rank: what MLAPO would copy (0 unless the attention is W8A8 static)
 
     @property
     def experts_per_rank(self) -> int:
@@ -139,16 +216,27 @@ class WeightsPerRank:
         return self.experts_per_rank + self.tp_per_rank + self.replicated_bytes
 
 
+def mlapo_copy(place: str, nbytes: int, tp: int) -> int:
+    """The bytes MLAPO copies on one rank of tensors of this class of `classify` (0 for others)."""
+    if not place.endswith(("/mlapo", "/mlapo-static")):
+        return 0
+    return nbytes if sharding(place) == "replicated" else math.ceil(nbytes / tp)
+
+
 def weights_per_rank(tensors: Iterable[tuple[str, int]], plan: FitPlan, source: str) -> WeightsPerRank:
-    totals = {"expert": 0, "tp": 0, "replicated": 0, "mtp": 0}
+    totals = {"expert": 0, "tp": 0, "replicated": 0, "mtp": 0, "mlapo": 0, "static": 0}
     mtp_prefix = f"model.layers.{plan.num_hidden_layers}."
     for name, nbytes in tensors:
         if not plan.mtp and name.startswith(mtp_prefix):
             totals["mtp"] += nbytes
             continue
-        totals[classify(name)] += nbytes
+        place = classify(name)
+        totals[sharding(place)] += nbytes
+        totals["mlapo"] += mlapo_copy(place, nbytes, plan.tp)
+        totals["static"] += place.endswith("/mlapo-static")
+    mlapo = totals["mlapo"] if totals["static"] else 0
     return WeightsPerRank(
-        source, totals["expert"], totals["tp"], totals["replicated"], totals["mtp"], plan.expert_split, plan.tp
+        source, totals["expert"], totals["tp"], totals["replicated"], totals["mtp"], plan.expert_split, plan.tp, mlapo
     )
 
 
@@ -167,12 +255,17 @@ class Fit:
         return self.activation_bytes + self.hccl_bytes + self.runtime_bytes
 
     @property
+    def mlapo_bytes(self) -> int:
+        """MLAPO's fused weight copies on this rank (when it runs)."""
+        return self.weights.mlapo_copy_bytes if self.plan.mlapo else 0
+
+    @property
     def budget_bytes(self) -> int:
         return int(self.plan.hbm_bytes * self.plan.gpu_memory_utilization)
 
     @property
     def kv_budget_bytes(self) -> int:
-        return self.budget_bytes - self.weights.per_rank - self.reserve_bytes - self.held_bytes
+        return self.budget_bytes - self.weights.per_rank - self.mlapo_bytes - self.reserve_bytes - self.held_bytes
 
     @property
     def kv_layers(self) -> int:
@@ -180,7 +273,7 @@ class Fit:
 
     @property
     def kv_bytes_per_token(self) -> int:
-        return KV_BYTES_PER_TOKEN_LAYER * self.kv_layers
+        return self.plan.kv.bytes_per_token_layer * self.kv_layers
 
     @property
     def kv_tokens(self) -> int:
@@ -211,8 +304,9 @@ class Fit:
     def summary(self) -> str:
         """One line with the numbers, whatever the verdict."""
         w, r = self.weights.per_rank / GIB, self.reserve_bytes / GIB
+        mlapo = f" + {self.mlapo_bytes / GIB:.1f} GiB MLAPO copies" if self.mlapo_bytes else ""
         held = f" + {self.held_bytes / GIB:.1f} GiB held by another process" if self.held_bytes else ""
-        head = f"per rank {w:.1f} GiB weights + {r:.1f} GiB reserve{held} of {self.budget_text()}"
+        head = f"per rank {w:.1f} GiB weights{mlapo} + {r:.1f} GiB reserve{held} of {self.budget_text()}"
         if self.kv_budget_bytes <= 0:
             return f"{head}: over by {-self.kv_budget_bytes / GIB:.1f} GiB, no room for a KV cache"
         # Worded without "tokens =" or "-token": the report's secret redaction would mask what follows.
@@ -263,6 +357,7 @@ class Fit:
                 "replicated": w.replicated_bytes,
                 "mtp_not_loaded": w.skipped_mtp_bytes,
             },
+            "mlapo_bytes": self.mlapo_bytes,
             "reserve_bytes": self.reserve_bytes,
             "reserve": {
                 "activations": self.activation_bytes,
@@ -273,6 +368,7 @@ class Fit:
             "usable_hbm_bytes": self.plan.hbm_bytes,
             "held_by_others_bytes": self.held_bytes,
             "kv_budget_bytes": self.kv_budget_bytes,
+            "kv_cache": self.plan.kv.name,
             "kv_bytes_per_token": self.kv_bytes_per_token,
             "kv_layers": self.kv_layers,
             "kv_tokens": self.kv_tokens,

@@ -9,6 +9,7 @@ script or command the profile's plan is the launch command (`profile`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -95,6 +96,7 @@ DEPLOYMENT_FIELDS = (
     "max_num_batched_tokens",
     "gpu_memory_utilization",
     "speculative_config",
+    "kv_transfer_config",
 )
 COSMETIC_FIELDS = (
     "seed",
@@ -106,13 +108,18 @@ COSMETIC_FIELDS = (
     "enable_prefix_caching",
     "enable_chunked_prefill",
     "async_scheduling",
+    "enforce_eager",
     "compilation_config",
     "additional_config",
 )
-# Set per node (node 1 runs --headless --data-parallel-start-rank 1 with node 0's address): judged by
-# serve.args, net.* and `glm5check compare`, never against the profile's single plan.
-NODE_FIELDS = ("headless", "data_parallel_start_rank", "data_parallel_address")
-_WEIGHT_KINDS = ("bf16", "w4a8", "w8a8", "w4a16", "w8a16", "int8", "fp8")
+# Set per node (node 1 runs --headless --data-parallel-start-rank 1 with node 0's address; a prefill-decode node
+# one `vllm serve --data-parallel-rank R` per DP rank): judged by serve.args, serve.pd, net.* and `glm5check
+# compare`, never against the profile's single plan.
+NODE_FIELDS = ("headless", "data_parallel_start_rank", "data_parallel_rank", "data_parallel_address")
+# Of a KV-transfer config, what makes it another deployment: the connector and the node's role (producer =
+# prefill, consumer = decode). Its ports and the topology it announces are serve.pd's to judge.
+KV_TRANSFER_KEYS = ("kv_connector", "kv_role")
+_WEIGHT_KINDS = ("bf16", "w4a8c8", "w8a8c8", "w4a8", "w8a8", "w4a16", "w8a16", "int8", "fp8")
 
 
 @dataclass(frozen=True)
@@ -125,10 +132,24 @@ class Difference:
     severity: str  # fail or warn
 
 
+def _folder(path: str | None) -> str:
+    return (path or "").rstrip("/").rsplit("/", 1)[-1].lower()
+
+
 def weights_kind(path: str | None) -> str | None:
     """bf16, w4a8, … as a weights folder's name says it (GLM5-bf16, GLM-5-w4a8); None when it does not."""
-    name = (path or "").rstrip("/").rsplit("/", 1)[-1].lower()
+    name = _folder(path)
     return next((kind for kind in _WEIGHT_KINDS if kind in name), None)
+
+
+def model_version(path: str | None) -> str | None:
+    """ "5.1" for GLM-5.1 weights (GLM5.1-w8a8, GLM-5.1-w4a8), "5" for GLM-5's (GLM5-bf16, GLM-5-w4a8), as the
+    folder's name says it; None when it names neither."""
+    found = _MODEL_VERSION.search(_folder(path))
+    return None if found is None else "5" + (f".{found.group(1)}" if found.group(1) else "")
+
+
+_MODEL_VERSION = re.compile(r"glm-?5(?:[.p_-]?(\d)(?![a-z\d]))?")
 
 
 def differences(effective: EffectivePlan, intended: EffectivePlan) -> list[Difference]:
@@ -146,11 +167,17 @@ def differences(effective: EffectivePlan, intended: EffectivePlan) -> list[Diffe
 
 
 def _other_weights(path: str, other: str) -> bool:
-    kinds = weights_kind(path), weights_kind(other)
-    return None not in kinds and kinds[0] != kinds[1]
+    """Whether two weights folders' names say they hold another model (GLM-5.1 for GLM-5) or other weights."""
+    return any(
+        None not in (ours, theirs) and ours != theirs
+        for ours, theirs in ((f(path), f(other)) for f in (weights_kind, model_version))
+    )
 
 
 def _value(plan: EffectivePlan, name: str) -> Any:
     if name == "model":
         return (plan.model or "").rstrip("/")
-    return getattr(plan.plan, name)
+    value = getattr(plan.plan, name)
+    if name == "kv_transfer_config" and value is not None:
+        return {key: value[key] for key in KV_TRANSFER_KEYS if key in value}
+    return value

@@ -20,6 +20,7 @@ from glm5check.util.numbers import is_whole, whole
 
 _MAX_DEPTH = 8  # variables copying variables: a cycle cannot occur in a script read top to bottom
 _LISTING = {"ip", "ifconfig"}  # commands that list this host's interfaces and their addresses
+_POSITIONAL = re.compile(r"\$(\d)|\$\{(\d{1,4})\}")
 _DEFAULT_OPERATOR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?)-([^}]*)\}")
 
 
@@ -35,10 +36,12 @@ class HostFacts:
 
 @dataclass(frozen=True)
 class ScriptScope:
-    """The script's own variables: resolved ones, and those computed at run time."""
+    """The script's own variables: resolved ones, those computed at run time, and the positional parameters
+    ($1, $2, …) the script is run with (`--script-args`: what launch_online_dp.py passes run_dp_template.sh)."""
 
     variables: Mapping[str, str] = field(default_factory=dict)
     runtime: Mapping[str, RuntimeValue] = field(default_factory=dict)
+    arguments: Sequence[str] = ()
 
 
 def describe(value: RuntimeValue, scope: ScriptScope) -> str:
@@ -58,6 +61,11 @@ def _runtime_names(value: RuntimeValue, scope: ScriptScope, depth: int) -> list[
     return names
 
 
+def from_arguments(value: RuntimeValue) -> bool:
+    """Whether the value is made of the script's positional parameters only (`$2`), not of this host's facts."""
+    return bool(value.parts) and all(_POSITIONAL.fullmatch(part) for part in value.parts)
+
+
 def evaluate(value: RuntimeValue, scope: ScriptScope, host: HostFacts, depth: int = 0) -> tuple[str | None, str]:
     """(what the value gives on this host, or None; why, when it is None)."""
     out: list[str] = []
@@ -75,6 +83,13 @@ def evaluate(value: RuntimeValue, scope: ScriptScope, host: HostFacts, depth: in
 def _part(part: str, scope: ScriptScope, host: HostFacts, depth: int) -> tuple[str | None, str]:
     if part in scope.runtime and depth < _MAX_DEPTH:
         return evaluate(scope.runtime[part], scope, host, depth + 1)
+    positional = _POSITIONAL.fullmatch(part)
+    if positional:
+        index = whole(positional.group(1) or positional.group(2)) or 0
+        if 0 < index <= len(scope.arguments):
+            return scope.arguments[index - 1], ""
+        given = f"--script-args gives {len(scope.arguments)}" if scope.arguments else "no --script-args"
+        return None, f"{part} is the script's argument {index} ({given})"
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
         if part in host.env:
             return host.env[part], ""

@@ -29,6 +29,9 @@ _NOT_IN_STACK: dict[str, tuple[Any, str]] = {
     # PIECEWISE (vllm_ascend/platform.py:271@ff3a50d).
     "compilation_config": (None, "vllm/config/vllm.py:168"),
     "additional_config": (None, "vllm/config/vllm.py (no additional_config: vllm-ascend's defaults)"),
+    "enforce_eager": (False, "vllm/config/model.py:194"),
+    "kv_transfer_config": (None, "vllm/config/vllm.py:254 (no KV transfer: prefill and decode on every node)"),
+    "data_parallel_rank": (None, "vllm/engine/arg_utils.py:822 (the node runs DP-local ranks from its start rank)"),
 }
 # Fields whose default is computed from the model's config or the other values (resolved in this order,
 # after every fixed one).
@@ -118,6 +121,10 @@ def default_for(
     if field in _FIXED:
         return _default(fixed_value(load_stack(stack), field))
     if field == "data_parallel_size_local":
+        if values.get("data_parallel_rank") is not None:
+            # --data-parallel-rank: this process is that one DP rank (external load balancing), DP-local 1
+            # (arg_utils.py:1527-1536 in vllm 0.16.0; 1873-1882 in 0.23.0).
+            return _default(1, f"--data-parallel-rank {values['data_parallel_rank']}: one DP rank per vllm serve")
         # Without --data-parallel-size-local every DP rank runs on this node (arg_utils.py:1582).
         size = values.get("data_parallel_size", 1)
         return _default(size, f"--data-parallel-size {size}: every DP rank on this node")

@@ -37,12 +37,28 @@ class Row:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def rank_text(rank: int, role: str, group: str | None) -> str:
+    """`node rank 1 (headless)`, or `node rank 0 (primary of the decode group)` on a prefill-decode node."""
+    return f"node rank {rank} ({role}" + (f" of the {group} group)" if group else ")")
+
+
 @dataclass(frozen=True)
 class NodeSection:
     hostname: str
     rank: int
     role: str
     rank_source: str
+    group: str | None = None  # prefill or decode: a node of a prefill-decode deployment (rank and role within it)
+
+    @property
+    def rank_text(self) -> str:
+        return rank_text(self.rank, self.role, self.group)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.group is None:
+            del data["group"]  # reports of other deployments keep their shape
+        return data
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,7 @@ class Report:
             "created": self.created,
             "profile": self.profile,
             **stack,
-            "node": {f.name: getattr(self.node, f.name) for f in fields(self.node)},
+            "node": self.node.to_json(),
             "facts": self.facts,
             "results": [row.to_json() for row in self.results],
             "warnings": list(self.warnings),

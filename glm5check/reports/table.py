@@ -28,9 +28,14 @@ def _paint(text: str, status: str, colour: bool) -> str:
 def header_line(report: Report) -> str:
     """Tool, profile (its hardware), the plan vLLM will run (from the effective plan), node, host."""
     profile, node, tool = report.profile, report.node, report.tool
-    rank = f"node rank {node.rank} ({node.role})"
+    rank = node.rank_text
     hardware = profile.get("hardware", {})
     described = f"profile {profile['name']} ({hardware.get('nodes', '?')} × {hardware.get('platform', '?')})"
+    if profile.get("pd_group"):  # a prefill-decode node: the deployment's nodes, then its group's
+        groups = profile.get("pd") or {}
+        whole = sum(g.get("nodes", 0) for g in groups.values() if isinstance(g, dict)) or "?"
+        group = f"the {profile['pd_group']} group: {hardware.get('nodes', '?')} nodes"
+        described = f"profile {profile['name']} ({whole} × {hardware.get('platform', '?')}; {group})"
     stack = f" · {stack_text(report.stack)}" if report.stack else ""
     plan = f" · plan {plan_text(profile)}"
     return f"{tool['name']} {tool['version']} · {described}{stack}{plan} · {rank} · host {node.hostname}"

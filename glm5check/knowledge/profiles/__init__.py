@@ -1,8 +1,16 @@
-"""Deployment profiles: the guide's four deployments as TOML data, plus user files that `extends` them.
+"""Deployment profiles: the guide's deployments as TOML data, plus user files that `extends` them.
 
 A profile fixes the hardware, the weights, every flag of the `vllm serve` command (the plan), the
-environment the guide exports, the software pins and the stack it is written for (`stack`, default the pinned
-February stack; see glm5check.knowledge.stacks). `"unset"` as a value removes an inherited key.
+environment the guide exports, the software pins, the stack it is written for (`stack`, default the pinned
+February stack; see glm5check.knowledge.stacks) and the guide revision it is cut from (`guide`). `"unset"` as a
+value removes an inherited key.
+
+A prefill-decode (P/D) profile also has a `[pd.prefill]` and a `[pd.decode]` table: how many nodes each group
+has, how many data-parallel ranks (one `vllm serve` each) one node runs, and the `serve` and `env` values that
+differ from the common ones. One node runs one group's plan: `for_group` resolves it into an ordinary profile
+of that group's nodes (so every check judges a P/D node as the primary or headless node of its group), which
+still knows the whole deployment (`deployment`, `pd`). The prefill nodes come first in the deployment's node
+numbering (nodes 0..P-1), then the decode nodes.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from glm5check.errors import ConfigError
+from glm5check.knowledge.glm5 import LAYOUTS
 from glm5check.knowledge.limits import profile_refusals
 from glm5check.knowledge.stacks import DEFAULT_STACK, StackError, load_stack
 from glm5check.util.numbers import whole_value
@@ -25,7 +34,23 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 UNSET = "unset"
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-BUILTIN = ("a2-single", "a3-single", "a2-multi", "a3-multi")
+# The February guide's four deployments (GLM5.md@2026-02-27), then those of the latest revision (2026-08-21).
+BUILTIN_2026_02 = ("a2-single", "a3-single", "a2-multi", "a3-multi")
+BUILTIN_2026_08 = (
+    "a3-single-w4a8-200k",
+    "a3-single-w8a8",
+    "a3-multi-w8a8",
+    "a3-multi-bf16",
+    "a2-single-w4a8",
+    "a2-multi-w4a8",
+    "glm51-a3-single-w4a8-200k",
+    "glm51-a3-single-w8a8",
+    "glm51-a3-multi-bf16",
+    "a3-pd-4node",
+)
+BUILTIN = (*BUILTIN_2026_02, *BUILTIN_2026_08)
+# The groups of a prefill-decode deployment, in node order (glm5check.engine.check.GROUPS names the same).
+PD_GROUPS = ("prefill", "decode")
 
 
 class ProfileError(ConfigError):
@@ -46,7 +71,7 @@ class Hardware:
 class ModelSpec:
     name: str
     path: str
-    weights: str  # bf16 or w4a8
+    weights: str  # a layout of glm5check.knowledge.glm5.LAYOUTS: bf16, w4a8, w8a8, w8a8c8
 
 
 @dataclass(frozen=True)
@@ -61,10 +86,13 @@ class ServePlan:
     max_num_batched_tokens: int
     gpu_memory_utilization: float
     host: str | None = None
-    port: int = 8000
+    port: int | None = None  # None in a profile: the launch command chooses (vLLM: 8000)
     data_parallel_size: int = 1
     data_parallel_size_local: int | None = None
     data_parallel_start_rank: int | None = None
+    # One `vllm serve` per DP rank (the guide's prefill-decode launch, launch_online_dp.py): vLLM runs this rank
+    # alone (external load balancing, DP-local 1).
+    data_parallel_rank: int | None = None
     data_parallel_address: str | None = None
     data_parallel_rpc_port: int | None = None
     headless: bool = False
@@ -76,13 +104,21 @@ class ServePlan:
     enable_chunked_prefill: bool | None = None
     enable_prefix_caching: bool | None = None
     async_scheduling: bool | None = None
+    enforce_eager: bool | None = None
     speculative_config: dict[str, Any] | None = None
     compilation_config: dict[str, Any] | None = None
     additional_config: dict[str, Any] | None = None
+    kv_transfer_config: dict[str, Any] | None = None  # a prefill-decode node's KV connector (Mooncake)
 
     @property
     def dp_local(self) -> int:
         return self.data_parallel_size_local or self.data_parallel_size
+
+    @property
+    def kv_role(self) -> str | None:
+        """kv_producer (a prefill node), kv_consumer (a decode node), kv_both, or None without KV transfer."""
+        role = (self.kv_transfer_config or {}).get("kv_role")
+        return role if isinstance(role, str) else None
 
     @property
     def ranks_per_node(self) -> int:
@@ -115,6 +151,21 @@ class Container:
 
 
 @dataclass(frozen=True)
+class PdGroup:
+    """One group of a prefill-decode deployment, as its profile table states it."""
+
+    name: str  # prefill or decode
+    nodes: int
+    dp_per_node: int  # DP ranks one node runs, one `vllm serve` each (launch_online_dp.py --dp-size-local)
+    first_node: int  # the deployment's node number of the group's node 0 (prefill nodes come first)
+    serve: dict[str, Any] = field(default_factory=dict)  # what differs from the profile's common [serve]
+    env: dict[str, str] = field(default_factory=dict)  # what differs from the profile's common [env]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"nodes": self.nodes, "dp_per_node": self.dp_per_node, "serve": dict(self.serve), "env": dict(self.env)}
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -128,14 +179,41 @@ class Profile:
     node_env: dict[str, str] = field(default_factory=dict)
     source: str = "built-in"
     stack: str = DEFAULT_STACK  # the stack the profile is written for (its pins are that stack's)
+    guide: str = ""  # the guide revision the deployment is cut from, e.g. "GLM5.md@2026-08-21-92616f3a64"
+    pd: tuple[PdGroup, ...] = ()  # a prefill-decode deployment's groups (prefill, decode); () otherwise
+    pd_group: str | None = None  # set on the profile of one group (`for_group`)
+    deployment: Profile | None = field(default=None, repr=False, compare=False)  # the whole P/D profile
 
     @property
     def multi_node(self) -> bool:
         return self.hardware.nodes > 1
 
+    @property
+    def is_pd(self) -> bool:
+        """A prefill-decode deployment (the whole profile, or one group of it)."""
+        return bool(self.pd)
+
+    def group(self, name: str) -> PdGroup:
+        found = next((g for g in self.pd if g.name == name), None)
+        if found is None:
+            raise ProfileError(f"profile {self.name} has no {name} group")
+        return found
+
+    def for_group(self, name: str) -> Profile:
+        """The profile one node of group `name` runs: the common values, overlaid with the group's."""
+        whole = self.deployment or self
+        group = whole.group(name)
+        data = whole.to_dict()
+        del data["pd"]
+        data = _merge(data, {"hardware": {"nodes": group.nodes}, "serve": group.serve, "env": group.env})
+        resolved = _from_dict(data, f"profile {whole.name}, {name} group", whole.source)
+        return replace(resolved, pd=whole.pd, pd_group=name, deployment=whole)
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved profile as the nested mapping a profile file holds (without `extends`)."""
         data: dict[str, Any] = {"name": self.name, "description": self.description, "stack": self.stack}
+        if self.guide:
+            data["guide"] = self.guide
         for section in ("hardware", "model", "serve", "env", "node_env", "pins", "container"):
             value = getattr(self, section)
             if isinstance(value, dict):
@@ -144,6 +222,10 @@ class Profile:
                 data[section] = {
                     f.name: _plain(getattr(value, f.name)) for f in fields(value) if getattr(value, f.name) is not None
                 }
+        if self.pd:
+            data["pd"] = {group.name: group.to_dict() for group in self.pd}
+        if self.pd_group:
+            data["pd_group"] = self.pd_group
         return data
 
     def with_serve(self, **changes: Any) -> Profile:
@@ -163,21 +245,16 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+# Tables whose keys an overriding profile merges one by one (any other value replaces the inherited one whole).
+_MERGED_TABLES = frozenset({*_SECTIONS, "env", "node_env", "pd", *PD_GROUPS})
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
         if value == UNSET:
             merged.pop(key, None)
-        elif (
-            isinstance(value, dict)
-            and isinstance(merged.get(key), dict)
-            and key
-            in _SECTIONS
-            | {
-                "env": 0,
-                "node_env": 0,
-            }
-        ):
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict) and key in _MERGED_TABLES:
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value
@@ -240,10 +317,12 @@ def _check_types(obj: Any, section: str, origin: str) -> None:
             raise ProfileError(f"{origin}: [{section}] {f.name} must be a whole number, not {value!r}")
         if expected.startswith("str") and not isinstance(value, str):
             raise ProfileError(f"{origin}: [{section}] {f.name} must be a string, not {value!r}")
+        if expected.startswith("dict") and not isinstance(value, dict):
+            raise ProfileError(f"{origin}: [{section}] {f.name} must be a table, not {value!r}")
 
 
 def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
-    known = set(_SECTIONS) | {"name", "description", "stack", "env", "node_env"}
+    known = set(_SECTIONS) | {"name", "description", "stack", "guide", "env", "node_env", "pd"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ProfileError(f"{origin}: unknown key(s): {', '.join(unknown)}")
@@ -265,6 +344,14 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
     for name, kind in data.get("node_env", {}).items():
         if kind not in ("address", "interface"):
             raise ProfileError(f'{origin}: [node_env] {name} must be "address" or "interface"')
+    if built["model"].weights not in LAYOUTS:
+        layouts = ", ".join(LAYOUTS)
+        raise ProfileError(
+            f"{origin}: [model] weights {built['model'].weights!r} is not a layout glm5check knows ({layouts})"
+        )
+    guide = data.get("guide", "")
+    if not isinstance(guide, str):
+        raise ProfileError(f"{origin}: guide must name a guide revision (GLM5.md@<date>-<commit>), not {guide!r}")
     profile = Profile(
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -272,9 +359,63 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
         node_env=dict(data.get("node_env", {})),
         source=source,
         stack=_stack_name(data.get("stack", DEFAULT_STACK), origin),
+        guide=guide,
+        pd=_pd_groups(data.get("pd"), origin),
         **built,
     )
-    return check_numbers(profile, origin)
+    profile = check_numbers(profile, origin)
+    if profile.pd:
+        _check_pd(profile, origin)
+    return profile
+
+
+_PD_KEYS = frozenset({"nodes", "dp_per_node", "serve", "env"})
+
+
+def _pd_groups(values: Any, origin: str) -> tuple[PdGroup, ...]:
+    """The [pd.prefill] and [pd.decode] tables (both, or no [pd] at all)."""
+    if values is None:
+        return ()
+    if not isinstance(values, dict) or set(values) != set(PD_GROUPS):
+        raise ProfileError(f"{origin}: [pd] must hold exactly the tables [pd.prefill] and [pd.decode]")
+    groups, first = [], 0
+    for name in PD_GROUPS:
+        table = values[name]
+        where = f"{origin}: [pd.{name}]"
+        if not isinstance(table, dict) or set(table) - _PD_KEYS:
+            raise ProfileError(f"{where} takes only {', '.join(sorted(_PD_KEYS))}")
+        nodes, per_node = (_count(table.get(key), f"{where} {key}") for key in ("nodes", "dp_per_node"))
+        serve, env = table.get("serve", {}), table.get("env", {})
+        if not isinstance(serve, dict) or not isinstance(env, dict):
+            raise ProfileError(f"{where}: serve and env must be tables")
+        groups.append(PdGroup(name, nodes, per_node, first, dict(serve), dict(env)))
+        first += nodes
+    return tuple(groups)
+
+
+def _count(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ProfileError(f"{where} must be a whole number of at least 1, not {value!r}")
+    return value
+
+
+def _check_pd(profile: Profile, origin: str) -> None:
+    """Each group's plan fills its nodes: nodes × DP ranks per node = its DP size, TP × ranks per node fits."""
+    total = sum(group.nodes for group in profile.pd)
+    if total != profile.hardware.nodes:
+        raise ProfileError(f"{origin}: the [pd] groups have {total} nodes, [hardware] nodes = {profile.hardware.nodes}")
+    for group in profile.pd:
+        plan = profile.for_group(group.name).serve
+        if plan.data_parallel_size != group.nodes * group.dp_per_node:
+            raise ProfileError(
+                f"{origin}: [pd.{group.name}] {group.nodes} node(s) × {group.dp_per_node} DP rank(s) per node is "
+                f"not its data_parallel_size {plan.data_parallel_size}"
+            )
+        if plan.tensor_parallel_size * group.dp_per_node > profile.hardware.npus_per_node:
+            raise ProfileError(
+                f"{origin}: [pd.{group.name}] TP {plan.tensor_parallel_size} × {group.dp_per_node} DP rank(s) per "
+                f"node is more than the {profile.hardware.npus_per_node} NPUs of a node"
+            )
 
 
 def check_numbers(profile: Profile, origin: str) -> Profile:
@@ -307,9 +448,15 @@ def load_text(text: str, origin: str) -> Profile:
 
 
 def to_toml(profile: Profile) -> str:
-    """The resolved profile in the TOML format that --profile-file reads."""
-    data = profile.to_dict()
-    lines = [f"{key} = {_toml_value(data.pop(key))}" for key in ("name", "description", "stack")]
+    """The resolved profile in the TOML format that --profile-file reads (a group's profile: the whole P/D
+    deployment's)."""
+    data = (profile.deployment or profile).to_dict()
+    top = [key for key in ("name", "description", "stack", "guide") if key in data]
+    lines = [f"{key} = {_toml_value(data.pop(key))}" for key in top]
+    for group, values in data.pop("pd", {}).items():
+        tables = {"serve": values.pop("serve"), "env": values.pop("env")}
+        data[f"pd.{group}"] = values
+        data.update({f"pd.{group}.{name}": table for name, table in tables.items()})
     for section, values in data.items():
         lines += ["", f"[{section}]"]
         lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items()]
