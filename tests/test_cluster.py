@@ -253,6 +253,15 @@ def test_usage_errors(args: tuple[str, ...], words: str, tmp_path: Path) -> None
     assert done.returncode == 2 and words in done.stderr, done.stderr
 
 
+def test_a_prefill_decode_profile_is_refused_not_judged_against_one_node_0() -> None:
+    hosts = ",".join(f"npu-a3-0{n}" for n in range(4))
+    done = run_cli("cluster", "--hosts", hosts, "--profile", "a3-pd-4node", "--dry-run")
+    assert_no_traceback(done)
+    assert done.returncode == 2 and "prefill-decode deployment" in done.stderr, done.stderr
+    assert "--node-rank N" in done.stderr
+    assert run_cli("cluster", "--hosts", hosts, "--profile", "a3-multi-w8a8", "--dry-run").returncode == 0
+
+
 def test_dry_run_prints_both_phases_and_runs_nothing(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     fake_ssh(bin_dir)

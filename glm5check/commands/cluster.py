@@ -90,6 +90,7 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageProblem("--snapshot keeps each node's snapshot in --output DIR: give --output")
     if kwargs["snapshot"] and (kwargs["redact_hosts"] or kwargs["redact_salt"] is not None):
         raise UsageProblem("--redact-hosts cannot mask inside the nodes' snapshot archives: leave out one of them")
+    _refuse_prefill_decode(kwargs)
     inventory = _inventory(kwargs)
     transport = _transport(kwargs, inventory)
     remote = RemoteRun(
@@ -105,6 +106,24 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
         ctx.exit(0)
     limits = Limits(kwargs["node_timeout"], kwargs["deadline"], kwargs["fanout"])
     ctx.exit(_run(kwargs, inventory, transport, remote, limits))
+
+
+def _refuse_prefill_decode(kwargs: dict[str, Any]) -> None:
+    """A prefill-decode profile is two vLLM deployments, each with its own node 0, while phase two gives every
+    node the one node 0 of the inventory: its verdicts would judge decode nodes against the prefill head."""
+    from glm5check.knowledge.profiles import load_builtin
+    from glm5check.session import load_profile_file
+
+    name, path = kwargs["profile_name"], kwargs["profile_file"]
+    if not (name or path):
+        return
+    profile = load_profile_file(path) if path else load_builtin(name)
+    if profile.is_pd:
+        raise UsageProblem(
+            f"profile {profile.name} is a prefill-decode deployment (two groups, each with its own node 0); "
+            "cluster judges one group at a time only with per-node options it cannot pass yet: run "
+            f"`glm5check --profile {profile.name} --node-rank N` on each node instead"
+        )
 
 
 def _inventory(kwargs: dict[str, Any]) -> Inventory:
