@@ -214,12 +214,16 @@ def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, s
     return script_text, args.serve_cmd
 
 
-def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[Context, dict[str, Any]]:
+def build_context(
+    args: RunArgs, host: Host, recorded: dict[str, Any], given: Profile | None = None
+) -> tuple[Context, dict[str, Any]]:
+    """The run's context: the profile (`given`, as glm5check.testing gives one, else from the options or the
+    snapshot), the options, the launch command and the stack over the host."""
     from glm5check.facts.stack import choose_stack
     from glm5check.knowledge.launch_command import read_serve
     from glm5check.knowledge.stacks import Stack, load_stack
 
-    profile = _load_profile(args, recorded)
+    profile = given or _load_profile(args, recorded)
     options = _options(args, recorded)
     script_text, command = _serve_texts(args, recorded)
     serve_meta = {"script_text": script_text, "command": command}
