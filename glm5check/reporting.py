@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from glm5check import __version__
+from glm5check.engine.check import Origin
 from glm5check.engine.context import REPORTED_FACTS
 from glm5check.engine.runner import Outcome, Summary
 from glm5check.facts.context import Context
@@ -42,6 +43,8 @@ def _facts(ctx: Context) -> dict[str, Any]:
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    origin = outcome.origin
+    plugin = {} if origin is None or origin.built_in else {"plugin": plugin_json(origin)}
     return {
         "id": outcome.id,
         "item": outcome.item,
@@ -54,7 +57,13 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "remediation": outcome.remediation,
         "duration_ms": outcome.duration_ms,
         "waived": outcome.waived,
+        **plugin,
     }
+
+
+def plugin_json(origin: Origin) -> dict[str, Any]:
+    """Which plugin supplied a row: its entry point and distribution (rows of built-in checks have none)."""
+    return {"entry_point": origin.entry_point, "distribution": origin.distribution, "version": origin.version}
 
 
 def _profile(ctx: Context) -> dict[str, Any]:

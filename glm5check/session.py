@@ -11,6 +11,7 @@ from typing import Any
 
 from glm5check import __version__, console
 from glm5check.engine.check import Check
+from glm5check.engine.registry import Registry, normalise
 from glm5check.errors import ConfigError
 from glm5check.facts.context import Context, Options
 from glm5check.facts.node import node_info
@@ -58,6 +59,7 @@ class RunArgs:
     requirements: bool = False
     redact_salt: str | None = None
     stack: str | None = None
+    disable_plugins: tuple[str, ...] = ()  # --disable-plugin and GLM5CHECK_DISABLE_PLUGINS
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -304,21 +306,29 @@ def _write(path: str, text: str) -> None:
 
 def run_session(args: RunArgs, record: bool = False) -> int:
     from glm5check.engine.registry import load_registry
-    from glm5check.engine.runner import Waiver, check_patterns, run_checks, summarize, unused_waivers
+    from glm5check.engine.runner import (
+        Waiver,
+        check_patterns,
+        run_checks,
+        selected_errors,
+        summarize,
+        unused_waivers,
+    )
     from glm5check.reports.table import summary_line
 
     started = time.perf_counter()
-    registry = load_registry()
-    check_patterns(registry.checks, args.include, args.exclude)
+    registry = load_registry(args.disable_plugins)
+    check_patterns(registry.checks, args.include, args.exclude, registry.errors)
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)
     if args.requirements:
         return print_requirements(ctx, args.output)
-    checks = _selected(registry.checks, ctx, args)
+    load_errors = selected_errors(registry.errors, args.include, args.exclude)
+    checks = _selected(registry.checks, ctx, args, bool(load_errors))
     waivers = [Waiver.parse(w) for w in args.ignore]
-    outcomes = run_checks(ctx, checks, waivers, registry.errors)
-    warnings = tuple(unused_waivers(outcomes, waivers))
+    outcomes = run_checks(ctx, checks, waivers, load_errors)
+    warnings = (*registry.notes(), *unread_plugin_tables(ctx.profile, registry), *unused_waivers(outcomes, waivers))
     for line in warnings:
         console.err(f"glm5check: warning: {line}")
     summary = summarize(outcomes, args.strict)
@@ -361,15 +371,27 @@ def print_requirements(ctx: Context, output: str | None) -> int:
     return 0
 
 
-def _selected(registered: tuple[Check, ...], ctx: Context, args: RunArgs) -> list[Check]:
-    """The checks for this node; --check/--skip that leave none of them is a usage error, never an empty
-    "ready for vllm serve"."""
+def unread_plugin_tables(profile: Profile, registry: Registry) -> list[str]:
+    """A warning per [plugins.NAME] table of the profile that no installed plugin is named after (a typo,
+    or a plugin this node lacks): nothing reads it."""
+    installed = registry.plugin_names()
+    return [
+        f"the profile's [plugins.{name}] table names no installed plugin (installed: "
+        f"{', '.join(sorted(installed)) or 'none'}); nothing reads it"
+        for name in profile.plugins
+        if normalise(name) not in installed
+    ]
+
+
+def _selected(registered: tuple[Check, ...], ctx: Context, args: RunArgs, load_errors: bool) -> list[Check]:
+    """The checks for this node; --check/--skip that leave none of them (nor a plugin's load error) is a
+    usage error, never an empty "ready for vllm serve"."""
     from glm5check.engine.runner import SelectionError, select_checks, wanted
 
     node = ctx.fact(node_info)
     role = node.role
     checks = select_checks(registered, ctx.profile.multi_node, role, args.include, args.exclude, node.group)
-    if not checks:
+    if not checks and not load_errors:
         named = [c for c in registered if wanted(c, args.include, args.exclude)]
         scopes = "; ".join(f"{c.id} runs on {c.scope}" for c in named) or "--skip leaves no check"
         raise SelectionError(

@@ -1,0 +1,175 @@
+"""Plugins are accountable and containable: every check names the distribution that supplied it, an entry
+point `module:attr` supplies what attr names (or is a load error saying why), --disable-plugin keeps a
+plugin from being imported, and --check/--skip select the rows of plugins that failed to load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from plugin_fakes import CHECK_MODULE, install_plugin, unique
+
+from glm5check.engine.check import Check, Origin, Status, check, passed
+from glm5check.engine.registry import DISABLE_ENV, LoadError, disabled_plugins, load_registry
+from glm5check.engine.runner import SelectionError, check_patterns, load_error_row, selected_errors
+from glm5check.errors import ConfigError
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    return folder
+
+
+def _plugin(site: Path, targets: dict[str, str], distribution: str | None = None) -> tuple[str, str]:
+    """One distribution whose module defines PREFIX.first and PREFIX.second; targets are entry point name ->
+    `MODULE[:attr]` (MODULE stands for the module's name). Returns (module, prefix)."""
+    module, prefix = unique("site_checks"), unique("site").replace("_", "-")
+    entries = {name: target.replace("MODULE", module) for name, target in targets.items()}
+    install_plugin(site, distribution or unique("site-dist"), entries, {module: CHECK_MODULE.format(prefix=prefix)})
+    return module, prefix
+
+
+def _ids(prefix: str) -> list[str]:
+    return [c.id for c in load_registry().checks if c.id.startswith(prefix + ".")]
+
+
+def _error(name: str) -> LoadError:
+    return next(e for e in load_registry().errors if e.plugin == name)
+
+
+def test_every_check_names_the_entry_point_and_distribution_that_supplied_it(site: Path) -> None:
+    _, prefix = _plugin(site, {"tidy": "MODULE"}, distribution="Tidy_Site.Checks")
+    registry = load_registry()
+    first = registry.get(f"{prefix}.first")
+    assert first is not None and first.origin == Origin("tidy", "tidy-site-checks", "1.0")
+    assert not first.origin.built_in and first.origin.describe() == "tidy (tidy-site-checks 1.0)"
+    env_vars = registry.get("env.vars")
+    assert env_vars is not None and env_vars.origin is not None
+    assert env_vars.origin.built_in and env_vars.origin.entry_point == "env"
+
+
+def test_an_entry_point_module_attr_supplies_only_what_attr_names(site: Path) -> None:
+    _, one = _plugin(site, {"one": "MODULE:second"})
+    _, both = _plugin(site, {"both": "MODULE:BOTH"})
+    _, whole = _plugin(site, {"whole": "MODULE"})
+    assert _ids(one) == [f"{one}.second"]
+    assert _ids(both) == [f"{both}.first", f"{both}.second"]
+    assert _ids(whole) == [f"{whole}.first", f"{whole}.second"]
+
+
+def test_an_attribute_that_is_a_module_supplies_its_checks(site: Path) -> None:
+    package = unique("site_package")
+    (site / package).mkdir()
+    (site / package / "__init__.py").write_text(f"from {package} import checks\n")
+    (site / package / "checks.py").write_text(CHECK_MODULE.format(prefix="pkg"))
+    install_plugin(site, unique("pkg-dist"), {"pkg": f"{package}:checks"}, {})
+    assert _ids("pkg") == ["pkg.first", "pkg.second"]
+
+
+@pytest.mark.parametrize(
+    ("attr", "reason"),
+    [
+        ("WORD", ":WORD is a str: an entry point names a Check, an iterable of Checks or a module of checks"),
+        ("NOT_CHECKS", ":NOT_CHECKS holds a str: an entry point names a Check"),
+        ("NOTHING", ":NOTHING is empty: an entry point names a Check"),
+        ("missing", "AttributeError: module"),
+    ],
+)
+def test_an_entry_point_naming_something_else_is_a_load_error(site: Path, attr: str, reason: str) -> None:
+    module, prefix = _plugin(site, {"odd": f"MODULE:{attr}"})
+    assert _ids(prefix) == []
+    error = _error("odd")
+    assert reason in error.reason and error.module == f"{module}:{attr}"
+    assert error.origin is not None and not error.origin.built_in
+
+
+def test_a_module_without_checks_and_one_that_fails_to_import_are_load_errors(site: Path) -> None:
+    empty, broken = unique("empty_checks"), unique("broken_checks")
+    modules = {empty: "VALUE = 1\n", broken: "raise RuntimeError('no licence server')\n"}
+    install_plugin(site, unique("odd-dist"), {"empty": empty, "broken": broken}, modules)
+    assert _error("empty").reason == f"module {empty} defines no check (no @check function in it)"
+    assert _error("broken").reason == "RuntimeError: no licence server"
+
+
+def test_a_check_id_taken_or_in_the_plugin_category_is_refused(site: Path) -> None:
+    module = unique("clash_checks")
+    source = (
+        "from glm5check.api import check, passed\n"
+        "E = 'Why: t.\\n\\nWhat: t.\\n\\nFix: t.'\n"
+        "taken = check('env.vars', title='mine', explain=E)(lambda ctx: passed('x'))\n"
+        "reserved = check('plugin.mine', title='mine', explain=E)(lambda ctx: passed('x'))\n"
+    )
+    install_plugin(
+        site, unique("clash-dist"), {"clash": f"{module}:taken", "reserve": f"{module}:reserved"}, {module: source}
+    )
+    registry = load_registry()
+    env_vars = registry.get("env.vars")
+    assert env_vars is not None and env_vars.origin is not None and env_vars.origin.built_in
+    assert _error("clash").reason.startswith("check id env.vars is defined twice (already by env (glm5check")
+    assert "the plugin.* ids are the rows of plugins that failed to load" in _error("reserve").reason
+    assert registry.get("plugin.mine") is None
+
+
+def test_disabling_a_plugin_keeps_it_from_being_imported(site: Path) -> None:
+    broken = unique("broken_checks")
+    _, prefix = _plugin(site, {"tidy": "MODULE"}, distribution="tidy-checks")
+    install_plugin(site, "crashy-checks", {"crashy": broken}, {broken: "raise SystemError('import side effect')\n"})
+    registry = load_registry(("crashy", "Tidy_Checks"))
+    assert not registry.errors and registry.get(f"{prefix}.first") is None and registry.get("env.vars") is not None
+    assert sorted(o.distribution for o in registry.disabled) == ["crashy-checks", "tidy-checks"]
+    assert registry.notes()[0].startswith("plugin crashy (crashy-checks 1.0) is disabled")
+    assert "crashy" in registry.plugin_names() and "tidy-checks" in registry.plugin_names()
+
+
+def test_a_name_no_plugin_has_is_noted_and_a_built_in_module_cannot_be_disabled() -> None:
+    registry = load_registry(("no-such-plugin",))
+    assert registry.not_installed == ("no-such-plugin",)
+    assert registry.notes() == ["--disable-plugin no-such-plugin: no installed plugin has that name"]
+    with pytest.raises(ConfigError, match=r"npu is a module of glm5check's own checks.*--skip 'npu\.\*'"):
+        load_registry(("npu",))
+    with pytest.raises(ConfigError, match="that is glm5check itself"):
+        load_registry(("glm5check",))
+
+
+def test_the_environment_variable_adds_names_to_the_option() -> None:
+    environ = {DISABLE_ENV: "a, b  c,,a"}
+    assert disabled_plugins(("x", "a"), environ) == ("x", "a", "b", "c")
+    assert disabled_plugins((), {}) == ()
+
+
+ORIGIN = Origin("site", "site-checks", "2.1")
+BROKEN = LoadError("Site Checks!", "site_checks:CHECKS", "ImportError: no numpy", ORIGIN)
+
+
+def test_a_load_error_row_names_its_plugin_and_how_to_leave_it_out() -> None:
+    row = load_error_row(BROKEN)
+    assert (row.id, row.category, row.status, row.origin) == ("plugin.site-checks", "plugin", Status.ERROR, ORIGIN)
+    assert row.message == ("check module site_checks:CHECKS (from site-checks) failed to load: ImportError: no numpy")
+    assert row.remediation == "fix or update the plugin, or leave it out: --disable-plugin Site Checks!"
+    built_in = load_error_row(LoadError("npu", "glm5check.checks.npu", "SyntaxError", Origin("npu", "glm5check")))
+    assert built_in.remediation is not None and built_in.remediation.startswith("reinstall glm5check")
+
+
+def test_check_and_skip_select_the_rows_of_plugins_that_failed_to_load() -> None:
+    assert selected_errors([BROKEN]) == [BROKEN]
+    assert selected_errors([BROKEN], include=("env.*",)) == []
+    assert selected_errors([BROKEN], exclude=("plugin.*",)) == []
+    assert selected_errors([BROKEN], include=("plugin.site-*",)) == [BROKEN]
+    checks = load_registry().checks
+    check_patterns(checks, ("plugin.site-checks",), (), [BROKEN])
+    with pytest.raises(SelectionError, match=r"no check matches 'site\.\*'.*plugin site \(site-checks 2\.1\) failed"):
+        check_patterns(checks, ("site.*",), (), [BROKEN])
+
+
+@pytest.mark.parametrize("check_id", ["Site.owner", "owner", "site.owner ok", "site.ow/ner"])
+def test_a_check_id_outside_the_report_schema_is_refused(check_id: str) -> None:
+    with pytest.raises(ValueError, match="is not a check id"):
+        check(check_id, title="t", explain="t")
+
+
+def test_a_valid_check_id_is_accepted() -> None:
+    made = check("site.owner-2_x.y", title="t", explain="t")(lambda ctx: passed("x"))
+    assert isinstance(made, Check) and made.category == "site" and made.origin is None
