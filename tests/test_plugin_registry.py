@@ -173,3 +173,16 @@ def test_a_check_id_outside_the_report_schema_is_refused(check_id: str) -> None:
 def test_a_valid_check_id_is_accepted() -> None:
     made = check("site.owner-2_x.y", title="t", explain="t")(lambda ctx: passed("x"))
     assert isinstance(made, Check) and made.category == "site" and made.origin is None
+
+
+def test_a_plugin_cannot_replace_a_fact_the_report_holds(site: Path) -> None:
+    taken, reserved = unique("taken_fact"), unique("reserved_fact")
+    template = (
+        "from glm5check.api import check, passed, reported_fact\n\n@reported_fact({key!r})\ndef mine(ctx): return 1\n"
+    )
+    modules = {taken: template.format(key="packages"), reserved: template.format(key="env")}
+    install_plugin(site, unique("fact-dist"), {"taken": taken, "reserved": reserved}, modules)
+    assert _error("taken").reason == (
+        "ValueError: the report fact 'packages' is already reported by glm5check.facts.packages.report_packages"
+    )
+    assert _error("reserved").reason == "ValueError: the report fact 'env' is already reported by the report itself"
