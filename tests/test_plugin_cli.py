@@ -145,3 +145,24 @@ def test_profiles_show_writes_the_plugin_tables_back(tmp_path: Path) -> None:
     shown = run_cli("profiles", "show", str(profile))
     assert shown.returncode == 0
     assert shown.stdout.endswith('\n[plugins.site-storage]\nstores = ["nfs:/models"]\nlimit = 3\n')
+
+
+NOISY_MODULE = """
+import os
+from pathlib import Path
+
+Path(os.environ["GLM5CHECK_TEST_MARKER"]).write_text("imported")
+"""
+
+
+@pytest.mark.parametrize("command", [("fix-env", "--replay", "demo"), ("--replay", "demo", "--check", "env.vars")])
+def test_a_disabled_plugin_is_never_imported(tmp_path: Path, command: tuple[str, ...]) -> None:
+    site = install_plugin(
+        tmp_path / "site", "noisy-checks", {"noisy": "cli_noisy_checks"}, {"cli_noisy_checks": NOISY_MODULE}
+    )
+    marker = tmp_path / "imported"
+    env = _env(site, GLM5CHECK_TEST_MARKER=str(marker))
+    assert_no_traceback(run_cli(*command, env={**env, "GLM5CHECK_DISABLE_PLUGINS": "noisy-checks"}))
+    assert not marker.exists()
+    assert_no_traceback(run_cli(*command, env=env))
+    assert marker.read_text() == "imported"  # the same plugin, not disabled: it is imported

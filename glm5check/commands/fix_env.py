@@ -57,11 +57,13 @@ FIXED_CHECKS = ("env.vars", "net.interfaces")
 
 def _failures(ctx: Context, check_id: str, statuses: tuple[Status, ...] = _FAILING) -> list[Outcome]:
     """The rows of one check on this context with these statuses, run by the runner as a preflight run would
-    (selected for this node's role; a probe that fails becomes an ERROR row, not a crash)."""
-    from glm5check.engine.registry import load_registry
+    (selected for this node's role; a probe that fails becomes an ERROR row, not a crash). A plugin that
+    GLM5CHECK_DISABLE_PLUGINS names is not imported here either."""
+    from glm5check.engine.registry import disabled_plugins, load_registry
 
     role = ctx.fact(node_info).role
-    checks = select_checks(load_registry().checks, ctx.profile.multi_node, role, (check_id,))
+    registry = load_registry(disabled_plugins((), os.environ))
+    checks = select_checks(registry.checks, ctx.profile.multi_node, role, (check_id,))
     return [row for row in run_checks(ctx, checks) if row.status in statuses]
 
 
