@@ -69,6 +69,9 @@ def test_the_catalogue_names_the_distribution_of_every_check(site: Path) -> None
     markdown = run_cli("checks", "--format", "markdown", env=_env(site))
     assert markdown.stdout.startswith("| id | category | title | applies to | from |")
     assert "glm5check: warning: plugin broken (broken-site 1.0) failed to load" in markdown.stderr
+    explained = run_cli("explain", "site.greeting", env=_env(site)).stdout
+    assert explained.splitlines()[1] == "category: site · applies to: all profiles · from: glm5check-site 2.0"
+    assert " · from:" not in run_cli("explain", "env.vars", env=_env(site)).stdout
 
 
 def test_without_plugins_the_catalogue_has_no_from_column() -> None:
