@@ -7,7 +7,7 @@ import pytest
 
 from glm5check.api import plugin_settings
 from glm5check.knowledge.profiles import ProfileError, load_builtin, load_text, to_toml
-from glm5check.testing import SnapshotBuilder, profile_from_toml
+from glm5check.testing import SnapshotBuilder, profile_from_toml, replay_context
 
 SITE = """extends = "a2-single"
 
@@ -60,7 +60,7 @@ def test_a_plugin_table_toml_cannot_write_back_is_a_profile_error(text: str, mes
 
 
 def test_a_plugin_reads_its_own_table_whatever_the_name_spelling() -> None:
-    ctx = SnapshotBuilder().context(profile=profile_from_toml(SITE))
+    ctx = replay_context(SnapshotBuilder(), profile=profile_from_toml(SITE))
     settings = plugin_settings(ctx, "Site-Storage")
     assert settings["stores"][0] == "10.0.0.5:/export/models"
     assert plugin_settings(ctx, "dotted-name") == {"on": False}
