@@ -52,7 +52,7 @@ from glm5check.facts.net import Nic
 from glm5check.facts.node import NodeInfo
 from glm5check.facts.npu import ChipPlan, NpuSmiState
 from glm5check.facts.packages import Dist, Inventory
-from glm5check.facts.weights import JsonFile, Shard, WeightsScan
+from glm5check.facts.weights_scan import JsonFile, Shard, WeightsScan
 from glm5check.host.base import (
     ASCEND_TOOL_DIRS,
     Address,
