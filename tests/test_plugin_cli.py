@@ -158,14 +158,27 @@ Path(os.environ["GLM5CHECK_TEST_MARKER"]).write_text("imported")
 """
 
 
-@pytest.mark.parametrize("command", [("fix-env", "--replay", "demo"), ("--replay", "demo", "--check", "env.vars")])
-def test_a_disabled_plugin_is_never_imported(tmp_path: Path, command: tuple[str, ...]) -> None:
+def _noisy_plugin(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """The environment of a plugin that leaves a marker file when it is imported, and the marker."""
     site = install_plugin(
         tmp_path / "site", "noisy-checks", {"noisy": "cli_noisy_checks"}, {"cli_noisy_checks": NOISY_MODULE}
     )
     marker = tmp_path / "imported"
-    env = _env(site, GLM5CHECK_TEST_MARKER=str(marker))
+    return _env(site, GLM5CHECK_TEST_MARKER=str(marker)), marker
+
+
+def test_a_disabled_plugin_is_never_imported(tmp_path: Path) -> None:
+    env, marker = _noisy_plugin(tmp_path)
+    command = ("--replay", "demo", "--check", "env.vars")
     assert_no_traceback(run_cli(*command, env={**env, "GLM5CHECK_DISABLE_PLUGINS": "noisy-checks"}))
     assert not marker.exists()
     assert_no_traceback(run_cli(*command, env=env))
     assert marker.read_text() == "imported"  # the same plugin, not disabled: it is imported
+
+
+def test_fix_env_imports_no_plugin(tmp_path: Path) -> None:
+    env, marker = _noisy_plugin(tmp_path)
+    fixed = run_cli("fix-env", "--replay", "demo", env=env)
+    assert_no_traceback(fixed)
+    assert fixed.returncode == 0 and "env.vars and net.interfaces need no change" in fixed.stdout
+    assert not marker.exists()  # it runs two of glm5check's own checks: no plugin is imported

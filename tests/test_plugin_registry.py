@@ -124,6 +124,16 @@ def test_disabling_a_plugin_keeps_it_from_being_imported(site: Path) -> None:
     assert "crashy" in registry.plugin_names() and "tidy-checks" in registry.plugin_names()
 
 
+def test_a_registry_without_plugins_imports_none_and_keeps_every_built_in_check(site: Path) -> None:
+    broken = unique("broken_checks")
+    install_plugin(site, "crashy-checks", {"crashy": broken}, {broken: "raise SystemError('import side effect')\n"})
+    everything = load_registry()
+    own = load_registry(plugins=False)
+    assert [e.plugin for e in everything.errors] == ["crashy"] and not own.errors
+    assert own.checks == tuple(c for c in everything.checks if c.origin is not None and c.origin.built_in)
+    assert own.checks and not own.plugin_names()
+
+
 def test_a_name_no_plugin_has_is_noted_and_a_built_in_module_cannot_be_disabled() -> None:
     registry = load_registry(("no-such-plugin",))
     assert registry.not_installed == ("no-such-plugin",)

@@ -172,11 +172,13 @@ def _refusal(check: Check, known: dict[str, Check]) -> str | None:
     return None
 
 
-def load_registry(disabled: Sequence[str] = ()) -> Registry:
+def load_registry(disabled: Sequence[str] = (), plugins: bool = True) -> Registry:
     """Every check of the group's entry points but the `disabled` plugins' (names of entry points or
-    distributions), in catalogue order; what could not be loaded as load errors."""
+    distributions), in catalogue order; what could not be loaded as load errors. Without `plugins`, only
+    glm5check's own modules (no plugin is imported)."""
     # glm5check's own modules first: a plugin can never take a built-in check's id, whatever it is named.
     found = sorted(((origin_of(e), e) for e in entry_points(group=ENTRY_POINT_GROUP)), key=_load_order)
+    found = [(origin, entry) for origin, entry in found if plugins or origin.built_in]
     origins, entries = [origin for origin, _ in found], [entry for _, entry in found]
     blocked, unmatched = _blocked(origins, disabled)
     checks: dict[str, Check] = {}
