@@ -174,12 +174,12 @@ def snapshot_command(ctx: click.Context, **kwargs: Any) -> None:
 def _execute(options: dict[str, Any], record: bool = False) -> int:
     from glm5check.session import RunArgs, run_session
 
-    options = {**options, "disable_plugins": _disabled(options["disable_plugins"])}
+    options = {**options, "disable_plugins": plugins_to_disable(options["disable_plugins"])}
     return run_session(RunArgs(**options), record=record)
 
 
-def _disabled(given: tuple[str, ...]) -> tuple[str, ...]:
-    """--disable-plugin's names and GLM5CHECK_DISABLE_PLUGINS's."""
+def plugins_to_disable(given: tuple[str, ...]) -> tuple[str, ...]:
+    """--disable-plugin's names and GLM5CHECK_DISABLE_PLUGINS's (`glm5check cluster` passes both on)."""
     from glm5check.engine.registry import disabled_plugins
 
     return disabled_plugins(given, os.environ)
@@ -198,7 +198,7 @@ def checks_command(output_format: str, disable_plugins: tuple[str, ...]) -> None
     distribution supplied it."""
     from glm5check.engine.catalogue import render_catalogue
 
-    text, notes = render_catalogue(output_format, _disabled(disable_plugins))
+    text, notes = render_catalogue(output_format, plugins_to_disable(disable_plugins))
     if output_format == "table":
         text += "".join(f"! {note}\n" for note in notes)
     else:
@@ -214,7 +214,7 @@ def explain_command(check_id: str, disable_plugins: tuple[str, ...]) -> None:
     """Why a check matters, what it compares and how to fix it."""
     from glm5check.engine.catalogue import explain
 
-    console.out(explain(check_id, _disabled(disable_plugins)))
+    console.out(explain(check_id, plugins_to_disable(disable_plugins)))
 
 
 @cli.group("profiles", invoke_without_command=True)
