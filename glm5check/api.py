@@ -74,6 +74,7 @@ from glm5check.host.base import (
 from glm5check.knowledge.memfit import Fit
 from glm5check.knowledge.plan import EffectivePlan
 from glm5check.knowledge.profiles import Profile, ServePlan
+from glm5check.knowledge.stacks import Pin, Sourced, Stack, StackChoice
 from glm5check.parsers.npu_smi import NpuChip
 
 __all__ = [
@@ -108,6 +109,7 @@ __all__ = [
     "NpuChip",
     "NpuSmiState",
     "Options",
+    "Pin",
     "ProbeFailed",
     "ProbeValue",
     "Process",
@@ -116,6 +118,9 @@ __all__ = [
     "Result",
     "ServePlan",
     "Shard",
+    "Sourced",
+    "Stack",
+    "StackChoice",
     "StatInfo",
     "Status",
     "WeightsScan",
@@ -140,6 +145,7 @@ __all__ = [
     "resources",
     "shm_usage",
     "skipped",
+    "stack_choice",
     "warned",
     "weights_scan",
 ]
@@ -175,6 +181,12 @@ def effective_plan(ctx: Context) -> EffectivePlan:
     """The plan vLLM runs (`.plan`, also `ctx.plan`): the launch command's values, vLLM's defaults at the
     pinned version for the rest, and where each value comes from (`.sources`, `.given(name)`)."""
     return ctx.effective
+
+
+def stack_choice(ctx: Context) -> StackChoice:
+    """The software stack the run judges against (`.stack`: its vllm, vllm-ascend, CANN, torch pins with their
+    sources, `.stack.pin("vllm_ascend")`) and how it was chosen (`--stack NAME`, `--stack auto`, the profile's)."""
+    return ctx.stack_choice
 
 
 def node_info(ctx: Context) -> NodeInfo:
@@ -246,6 +258,7 @@ def shm_usage(ctx: Context) -> DiskUsage:
 FACTS: tuple[Callable[[Context], Any], ...] = (
     model_dir,
     effective_plan,
+    stack_choice,
     node_info,
     local_nics,
     npu_smi,

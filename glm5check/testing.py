@@ -63,11 +63,13 @@ def replay_context(
     node_rank: int | None = None,
     model_dir: str | None = None,
     node0_ip: str | None = None,
+    stack: str | None = None,
 ) -> Context:
     """The context `glm5check --replay SNAPSHOT` builds. SNAPSHOT is a snapshot directory or .tar.gz,
     `demo` / `demo:a2-node1` (the bundled demo nodes), or a SnapshotBuilder. `profile` is a built-in
     profile's name or a Profile (see profile_from_toml); without one, the snapshot's own. `serve_script`
-    (a file) or `serve_cmd` replace the recorded launch command; the other options are the command line's."""
+    (a file) or `serve_cmd` replace the recorded launch command; `stack` is --stack (a stack's name or
+    `auto`; without it, the recorded run's); the other options are the command line's."""
     args = RunArgs(
         profile_name=profile if isinstance(profile, str) else None,
         serve_script=str(serve_script) if serve_script is not None else None,
@@ -75,6 +77,7 @@ def replay_context(
         node_rank=node_rank,
         model_dir=model_dir,
         node0_ip=node0_ip,
+        stack=stack,
     )
     given = profile if isinstance(profile, Profile) else None
     if isinstance(snapshot, SnapshotBuilder):

@@ -44,6 +44,7 @@ def test_the_facts_are_the_ones_the_built_in_checks_share() -> None:
     assert api.memory_fit(ctx) is ctx.fact(memory_fit)
     assert api.chip_plan(ctx) is ctx.fact(chip_plan) and len(api.chip_plan(ctx).planned) == 8
     assert api.effective_plan(ctx).plan is ctx.plan and api.model_dir(ctx) == ctx.model_dir
+    assert api.stack_choice(ctx).stack is ctx.stack and ctx.stack.pin("vllm_ascend") is not None
     assert api.node_info(ctx).rank == 0 and api.npu_smi(ctx).path is not None
     mount = api.mount_of(api.mounts(ctx), api.model_dir(ctx))
     assert mount is not None and mount.fstype == "nfs4"

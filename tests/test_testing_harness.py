@@ -21,6 +21,7 @@ from glm5check.api import (
     check,
     npu_smi,
     passed,
+    stack_choice,
 )
 from glm5check.engine.runner import SelectionError
 from glm5check.testing import SnapshotBuilder, profile_from_toml, replay_context, run_check, run_selected
@@ -94,6 +95,15 @@ def test_the_recorded_launch_command_and_the_options_make_the_plan() -> None:
     script = "#!/bin/bash\nvllm serve /models/GLM-5 --tensor-parallel-size 16 --max-model-len 4096\n"
     node.serve_script(script)
     assert node.context().plan.tensor_parallel_size == 16
+
+
+@pytest.mark.parametrize("stack", [None, "v0.18.0", "auto"])
+def test_the_stack_is_chosen_as_the_command_line_chooses_it(stack: str | None) -> None:
+    chosen = stack_choice(replay_context("demo", stack=stack))
+    words = ("--stack", stack) if stack else ()
+    cli = json.loads(run_cli("--replay", "demo", *words, "--check", "host.shm", "--format", "json").stdout)
+    assert chosen.to_json() == cli["stack"] and chosen.source == {None: "profile", "auto": "auto"}.get(stack, "option")
+    assert chosen.stack.name == ("v0.18.0" if stack == "v0.18.0" else "glm5-2026-02")
 
 
 def test_a_profile_given_as_toml_replaces_the_snapshots_own() -> None:
