@@ -172,35 +172,41 @@ def _refusal(check: Check, known: dict[str, Check]) -> str | None:
     return None
 
 
+def _group(plugins: bool) -> list[tuple[Origin, EntryPoint]]:
+    """The group's entry points with their origins, glm5check's own modules first (so a plugin can never
+    take a built-in check's id, whatever it is named); only those without `plugins`."""
+    found = sorted(((origin_of(e), e) for e in entry_points(group=ENTRY_POINT_GROUP)), key=_load_order)
+    return [(origin, entry) for origin, entry in found if plugins or origin.built_in]
+
+
+def _load_entry(entry: EntryPoint, origin: Origin, checks: dict[str, Check]) -> list[LoadError]:
+    """Imports one entry point and adds the checks it supplies to `checks`; what went wrong, as load errors."""
+    try:
+        module = importlib.import_module(entry.module)
+    except Exception as exc:
+        return [LoadError(entry.name, entry.value, f"{type(exc).__name__}: {exc}", origin)]
+    supplied = _checks_of(entry, module)
+    if isinstance(supplied, str):
+        return [LoadError(entry.name, entry.value, supplied, origin)]
+    errors: list[LoadError] = []
+    for candidate in supplied:
+        refusal = _refusal(candidate, checks)
+        if refusal:
+            errors.append(LoadError(entry.name, entry.value, refusal, origin))
+        elif candidate.id not in checks:
+            checks[candidate.id] = replace(candidate, origin=origin)
+    return errors
+
+
 def load_registry(disabled: Sequence[str] = (), plugins: bool = True) -> Registry:
     """Every check of the group's entry points but the `disabled` plugins' (names of entry points or
     distributions), in catalogue order; what could not be loaded as load errors. Without `plugins`, only
     glm5check's own modules (no plugin is imported)."""
-    # glm5check's own modules first: a plugin can never take a built-in check's id, whatever it is named.
-    found = sorted(((origin_of(e), e) for e in entry_points(group=ENTRY_POINT_GROUP)), key=_load_order)
-    found = [(origin, entry) for origin, entry in found if plugins or origin.built_in]
-    origins, entries = [origin for origin, _ in found], [entry for _, entry in found]
+    found = _group(plugins)
+    origins = [origin for origin, _ in found]
     blocked, unmatched = _blocked(origins, disabled)
     checks: dict[str, Check] = {}
-    errors: list[LoadError] = []
-    for entry, origin in zip(entries, origins):
-        if origin in blocked:
-            continue
-        try:
-            module = importlib.import_module(entry.module)
-        except Exception as exc:
-            errors.append(LoadError(entry.name, entry.value, f"{type(exc).__name__}: {exc}", origin))
-            continue
-        supplied = _checks_of(entry, module)
-        if isinstance(supplied, str):
-            errors.append(LoadError(entry.name, entry.value, supplied, origin))
-            continue
-        for found in supplied:
-            refusal = _refusal(found, checks)
-            if refusal:
-                errors.append(LoadError(entry.name, entry.value, refusal, origin))
-            elif found.id not in checks:
-                checks[found.id] = replace(found, origin=origin)
+    errors = [error for origin, entry in found if origin not in blocked for error in _load_entry(entry, origin, checks)]
     order = list(checks)
     ordered = sorted(checks.values(), key=lambda c: (*_category_rank(c), order.index(c.id)))
     return Registry(tuple(ordered), tuple(errors), tuple(origins), tuple(blocked), tuple(unmatched))
