@@ -182,3 +182,31 @@ def test_fix_env_imports_no_plugin(tmp_path: Path) -> None:
     assert_no_traceback(fixed)
     assert fixed.returncode == 0 and "env.vars and net.interfaces need no change" in fixed.stdout
     assert not marker.exists()  # it runs two of glm5check's own checks: no plugin is imported
+
+
+EXITING_CHECK = """
+import sys
+
+from glm5check.api import Context, Result, check
+
+
+@check("site.quits", title="Calls sys.exit", explain="Why: t.\\n\\nWhat: t.\\n\\nFix: t.")
+def quits(ctx: Context) -> Result:
+    sys.exit(0)
+"""
+
+
+def test_a_plugin_calling_sys_exit_cannot_end_the_run_as_ready(tmp_path: Path) -> None:
+    site = install_plugin(
+        tmp_path / "site",
+        "exit-at-import",
+        {"early": "cli_exit_early"},
+        {"cli_exit_early": "import sys\nsys.exit(0)\n"},
+    )
+    install_plugin(site, "exit-in-check", {"late": "cli_exit_late"}, {"cli_exit_late": EXITING_CHECK})
+    done = run_cli("--replay", "demo", "--check", "site.*", "--check", "plugin.*", "--format", "json", env=_env(site))
+    assert_no_traceback(done)
+    rows = {r["id"]: r for r in json.loads(done.stdout)["results"]}
+    assert done.returncode == 1 and set(rows) == {"site.quits", "plugin.early"}
+    assert rows["site.quits"]["message"].startswith("internal error in site.quits: SystemExit: 0 (at cli_exit_late.py:")
+    assert rows["plugin.early"]["message"].endswith("(from exit-at-import) failed to load: SystemExit: 0")

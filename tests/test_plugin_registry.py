@@ -4,15 +4,18 @@ plugin from being imported, and --check/--skip select the rows of plugins that f
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from plugin_fakes import CHECK_MODULE, install_plugin, unique
 
-from glm5check.engine.check import Check, Origin, Status, check, passed
+from glm5check.engine.check import Check, Origin, Result, Status, check, passed
 from glm5check.engine.registry import DISABLE_ENV, LoadError, disabled_plugins, load_registry
-from glm5check.engine.runner import SelectionError, check_patterns, load_error_row, selected_errors
+from glm5check.engine.runner import SelectionError, check_patterns, load_error_row, run_checks, selected_errors
 from glm5check.errors import ConfigError
+from glm5check.facts.context import Context
+from glm5check.testing import SnapshotBuilder
 
 
 @pytest.fixture
@@ -92,6 +95,40 @@ def test_a_module_without_checks_and_one_that_fails_to_import_are_load_errors(si
     install_plugin(site, unique("odd-dist"), {"empty": empty, "broken": broken}, modules)
     assert _error("empty").reason == f"module {empty} defines no check (no @check function in it)"
     assert _error("broken").reason == "RuntimeError: no licence server"
+
+
+def test_a_module_that_calls_sys_exit_at_import_is_a_load_error_not_the_end_of_the_run(site: Path) -> None:
+    quits = unique("quitting_checks")
+    install_plugin(site, unique("quit-dist"), {"quits": quits}, {quits: "import sys\nsys.exit(0)\n"})
+    registry = load_registry()
+    assert _error("quits").reason == "SystemExit: 0" and registry.get("env.vars") is not None
+
+
+class _Vanish(BaseException):
+    """Neither an Exception nor SystemExit: uncaught, it would end the worker thread that runs the check."""
+
+
+@check("site.exits", title="calls sys.exit", explain="Why: t.\n\nWhat: t.\n\nFix: t.")
+def _exits(ctx: Context) -> Result:
+    sys.exit(0)
+
+
+@check("site.vanishes", title="ends its thread", explain="Why: t.\n\nWhat: t.\n\nFix: t.")
+def _vanishes(ctx: Context) -> Result:
+    raise _Vanish
+
+
+@check("site.fine", title="passes", explain="Why: t.\n\nWhat: t.\n\nFix: t.")
+def _fine(ctx: Context) -> Result:
+    return passed("fine")
+
+
+def test_a_check_that_exits_or_ends_its_thread_is_an_error_row_and_the_others_still_run() -> None:
+    rows = {r.id: r for r in run_checks(SnapshotBuilder().context(), [_exits, _vanishes, _fine], jobs=1)}
+    assert rows["site.exits"].status is Status.ERROR
+    assert rows["site.exits"].message.startswith("internal error in site.exits: SystemExit: 0 (at test_plugin_reg")
+    assert rows["site.vanishes"].message.startswith("internal error in site.vanishes: _Vanish:")
+    assert rows["site.fine"].status is Status.PASS
 
 
 def test_a_check_id_taken_or_in_the_plugin_category_is_refused(site: Path) -> None:

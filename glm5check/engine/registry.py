@@ -32,6 +32,9 @@ CATEGORY_ORDER = ("packages", "ascend", "npu", "env", "net", "host", "weights", 
 # The ids of load-error rows; no check may take this category.
 LOAD_ERROR_CATEGORY = "plugin"
 WHAT_AN_ENTRY_POINT_NAMES = "an entry point names a Check, an iterable of Checks or a module of checks"
+# What a plugin's code may raise that becomes its own ERROR row: sys.exit() too, which would otherwise end
+# the whole run with the plugin's exit code and no report (Ctrl-C still stops the run).
+PLUGIN_FAULTS = (Exception, SystemExit)
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ def _supplied(entry: EntryPoint, target: object) -> list[Check] | str:
 def _checks_of(entry: EntryPoint, module: ModuleType) -> list[Check] | str:
     try:
         return _supplied(entry, _target(entry, module))
-    except Exception as exc:  # a missing attribute, a generator that raises: the plugin's fault, one row
+    except PLUGIN_FAULTS as exc:  # a missing attribute, a generator that raises: the plugin's fault, one row
         return f"{entry.value}: {type(exc).__name__}: {exc}"
 
 
@@ -183,7 +186,7 @@ def _load_entry(entry: EntryPoint, origin: Origin, checks: dict[str, Check]) -> 
     """Imports one entry point and adds the checks it supplies to `checks`; what went wrong, as load errors."""
     try:
         module = importlib.import_module(entry.module)
-    except Exception as exc:
+    except PLUGIN_FAULTS as exc:
         return [LoadError(entry.name, entry.value, f"{type(exc).__name__}: {exc}", origin)]
     supplied = _checks_of(entry, module)
     if isinstance(supplied, str):

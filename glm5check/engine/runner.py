@@ -16,7 +16,7 @@ from typing import Any
 
 from glm5check.engine.check import Check, Origin, Result, Status
 from glm5check.engine.context import BaseContext
-from glm5check.engine.registry import LOAD_ERROR_CATEGORY, LoadError
+from glm5check.engine.registry import LOAD_ERROR_CATEGORY, PLUGIN_FAULTS, LoadError
 from glm5check.errors import ConfigError, NotRecorded, ProbeFailed
 
 DEFAULT_JOBS = 8
@@ -152,6 +152,10 @@ def _not_recorded(check: Check, exc: NotRecorded) -> Result:
     )
 
 
+def _crash(check: Check, exc: BaseException) -> Result:
+    return Result(Status.ERROR, f"internal error in {check.id}: {type(exc).__name__}: {exc}{_where(exc)}")
+
+
 def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
     started = time.perf_counter()
     collected: list[Result] = []
@@ -161,8 +165,8 @@ def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
         results = [r for r in collected if isinstance(r, Result)] + [_not_recorded(check, exc)]
     except ProbeFailed as exc:
         results = [Result(Status.ERROR, str(exc))]
-    except Exception as exc:
-        results = [Result(Status.ERROR, f"internal error in {check.id}: {type(exc).__name__}: {exc}{_where(exc)}")]
+    except PLUGIN_FAULTS as exc:
+        results = [_crash(check, exc)]
     duration_ms = int((time.perf_counter() - started) * 1000)
     return [_outcome(check, r, duration_ms) for r in results]
 
@@ -208,7 +212,10 @@ def run_checks(
                 return
             with lock:
                 started_at[check.id] = time.monotonic()
-            result = run_one(check, ctx)
+            try:
+                result = run_one(check, ctx)
+            except BaseException as exc:  # no Ctrl-C reaches a worker thread: the check raised it to end it
+                result = [_outcome(check, _crash(check, exc), 0)]
             with lock:
                 outcomes.setdefault(check.id, result)
 
