@@ -198,7 +198,8 @@ def checks_command(output_format: str, disable_plugins: tuple[str, ...]) -> None
     distribution supplied it."""
     from glm5check.engine.catalogue import render_catalogue
 
-    text, notes = render_catalogue(output_format, plugins_to_disable(disable_plugins))
+    with console.plugin_code():
+        text, notes = render_catalogue(output_format, plugins_to_disable(disable_plugins))
     if output_format == "table":
         text += "".join(f"! {note}\n" for note in notes)
     else:
@@ -214,7 +215,9 @@ def explain_command(check_id: str, disable_plugins: tuple[str, ...]) -> None:
     """Why a check matters, what it compares and how to fix it."""
     from glm5check.engine.catalogue import explain
 
-    console.out(explain(check_id, plugins_to_disable(disable_plugins)))
+    with console.plugin_code():
+        text = explain(check_id, plugins_to_disable(disable_plugins))
+    console.out(text)
 
 
 @cli.group("profiles", invoke_without_command=True)

@@ -317,7 +317,8 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     from glm5check.reports.table import summary_line
 
     started = time.perf_counter()
-    registry = load_registry(args.disable_plugins)
+    with console.plugin_code():
+        registry = load_registry(args.disable_plugins)
     check_patterns(registry.checks, args.include, args.exclude, registry.errors)
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
@@ -327,14 +328,15 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     load_errors = selected_errors(registry.errors, args.include, args.exclude)
     checks = _selected(registry.checks, ctx, args, bool(load_errors))
     waivers = [Waiver.parse(w) for w in args.ignore]
-    outcomes = run_checks(ctx, checks, waivers, load_errors)
-    warnings = (*registry.notes(), *unread_plugin_tables(ctx.profile, registry), *unused_waivers(outcomes, waivers))
-    for line in warnings:
-        console.err(f"glm5check: warning: {line}")
-    summary = summarize(outcomes, args.strict)
-    hostname = host_name(host)
-    elapsed_ms = int((time.perf_counter() - started) * 1000)
-    report = build_report(ctx, outcomes, summary, elapsed_ms, hostname, warnings)
+    with console.plugin_code():
+        outcomes = run_checks(ctx, checks, waivers, load_errors)
+        warnings = (*registry.notes(), *unread_plugin_tables(ctx.profile, registry), *unused_waivers(outcomes, waivers))
+        for line in warnings:
+            console.err(f"glm5check: warning: {line}")
+        summary = summarize(outcomes, args.strict)
+        hostname = host_name(host)
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        report = build_report(ctx, outcomes, summary, elapsed_ms, hostname, warnings)  # plugins' report facts
     if record and snapshot is not None and args.output == STDOUT:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)

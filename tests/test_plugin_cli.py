@@ -6,6 +6,9 @@ installed as distribution metadata on PYTHONPATH)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tarfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -210,3 +213,43 @@ def test_a_plugin_calling_sys_exit_cannot_end_the_run_as_ready(tmp_path: Path) -
     assert done.returncode == 1 and set(rows) == {"site.quits", "plugin.early"}
     assert rows["site.quits"]["message"].startswith("internal error in site.quits: SystemExit: 0 (at cli_exit_late.py:")
     assert rows["plugin.early"]["message"].endswith("(from exit-at-import) failed to load: SystemExit: 0")
+
+
+PRINTING_MODULE = """
+from glm5check.api import Context, Result, check, passed, reported_fact
+
+print("printed at import")
+
+
+@reported_fact("chatty")
+def chatty_fact(ctx: Context) -> str:
+    print("printed by a report fact")
+    return "said"
+
+
+@check("site.chatty", title="Prints", explain="Why: t.\\n\\nWhat: t.\\n\\nFix: t.")
+def chatty(ctx: Context) -> Result:
+    print("printed by a check")
+    return passed("printed")
+"""
+
+
+def test_what_a_plugin_prints_goes_to_stderr_never_into_the_output(tmp_path: Path) -> None:
+    env = _env(install_plugin(tmp_path / "site", "chatty", {"chatty": "cli_chatty"}, {"cli_chatty": PRINTING_MODULE}))
+    report = run_cli("--replay", "demo", "--check", "site.*", "--format", "json", env=env)
+    assert json.loads(report.stdout)["facts"]["chatty"] == "said"
+    assert report.stderr.splitlines()[:3] == ["printed at import", "printed by a check", "printed by a report fact"]
+    catalogue = run_cli("checks", "--format", "json", env=env)
+    assert "site.chatty" in catalogue.stdout and json.loads(catalogue.stdout)
+    assert "printed at import" in catalogue.stderr
+    explained = run_cli("explain", "site.chatty", env=env)
+    assert explained.stdout.startswith("site.chatty") and "printed" not in explained.stdout
+    archive = tmp_path / "node.tar.gz"
+    snapshot = subprocess.run(
+        [sys.executable, "-m", "glm5check", "snapshot", "--profile", "a2-single", "--check", "site.*", "-o", "-"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    archive.write_bytes(snapshot.stdout)
+    assert tarfile.is_tarfile(archive) and b"printed by a check" in snapshot.stderr
