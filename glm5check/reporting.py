@@ -14,6 +14,7 @@ from typing import Any
 from glm5check import __version__
 from glm5check.engine.check import Origin
 from glm5check.engine.context import REPORTED_FACTS
+from glm5check.engine.registry import PLUGIN_FAULTS
 from glm5check.engine.runner import Outcome, Summary
 from glm5check.facts.context import Context
 from glm5check.facts.node import node_info
@@ -32,7 +33,7 @@ def _facts(ctx: Context) -> dict[str, Any]:
     for key, func in sorted(REPORTED_FACTS.items()):
         try:
             facts[key] = func(ctx)
-        except Exception as exc:  # a report must still be written
+        except PLUGIN_FAULTS as exc:  # a report must still be written (a plugin's sys.exit() included)
             facts[key] = {"error": f"{type(exc).__name__}: {exc}"}
     try:
         env = ctx.env

@@ -190,7 +190,12 @@ def test_fix_env_imports_no_plugin(tmp_path: Path) -> None:
 EXITING_CHECK = """
 import sys
 
-from glm5check.api import Context, Result, check
+from glm5check.api import Context, Result, check, reported_fact
+
+
+@reported_fact("quits")
+def quits_fact(ctx: Context) -> None:
+    sys.exit(0)
 
 
 @check("site.quits", title="Calls sys.exit", explain="Why: t.\\n\\nWhat: t.\\n\\nFix: t.")
@@ -209,8 +214,10 @@ def test_a_plugin_calling_sys_exit_cannot_end_the_run_as_ready(tmp_path: Path) -
     install_plugin(site, "exit-in-check", {"late": "cli_exit_late"}, {"cli_exit_late": EXITING_CHECK})
     done = run_cli("--replay", "demo", "--check", "site.*", "--check", "plugin.*", "--format", "json", env=_env(site))
     assert_no_traceback(done)
-    rows = {r["id"]: r for r in json.loads(done.stdout)["results"]}
+    report = json.loads(done.stdout)
+    rows = {r["id"]: r for r in report["results"]}
     assert done.returncode == 1 and set(rows) == {"site.quits", "plugin.early"}
+    assert report["facts"]["quits"] == {"error": "SystemExit: 0"}
     assert rows["site.quits"]["message"].startswith("internal error in site.quits: SystemExit: 0 (at cli_exit_late.py:")
     assert rows["plugin.early"]["message"].endswith("(from exit-at-import) failed to load: SystemExit: 0")
 
