@@ -35,12 +35,16 @@ def _facts(ctx: Context) -> dict[str, Any]:
             facts[key] = func(ctx)
         except PLUGIN_FAULTS as exc:  # a report must still be written (a plugin's sys.exit() included)
             facts[key] = {"error": f"{type(exc).__name__}: {exc}"}
-    try:
-        env = ctx.env
-    except Exception:
-        env = dict(ctx.script_env)
-    facts["env"] = redact_env(relevant_env(env, (*ctx.profile.env, *ctx.profile.node_env)))
+    facts["env"] = redact_env(relevant_env(_env_of(ctx), (*ctx.profile.env, *ctx.profile.node_env)))
     return facts
+
+
+def _env_of(ctx: Context) -> dict[str, str]:
+    """The environment vllm serve would see; the launch script's exports alone when the host's cannot be read."""
+    try:
+        return ctx.env
+    except Exception:
+        return dict(ctx.script_env)
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:

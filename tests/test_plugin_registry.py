@@ -4,10 +4,12 @@ plugin from being imported, and --check/--skip select the rows of plugins that f
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from plugin_fakes import CHECK_MODULE, install_plugin, unique
 
 from glm5check.engine.check import Check, Origin, Result, Status, check, passed
@@ -129,6 +131,30 @@ def test_a_check_that_exits_or_ends_its_thread_is_an_error_row_and_the_others_st
     assert rows["site.exits"].message.startswith("internal error in site.exits: SystemExit: 0 (at test_plugin_reg")
     assert rows["site.vanishes"].message.startswith("internal error in site.vanishes: _Vanish:")
     assert rows["site.fine"].status is Status.PASS
+
+
+# Where plugin code runs (its import, its checks, its report facts) and the functions there that catch only
+# glm5check's own failures.
+RUNS_PLUGIN_CODE = ("glm5check/engine/registry.py", "glm5check/engine/runner.py", "glm5check/reporting.py")
+CATCHES_OWN_FAILURES = {"origin_of", "_env_of"}
+
+
+def _handlers_of_exception(path: Path) -> list[str]:
+    """`function:line` of every `except Exception` (not PLUGIN_FAULTS) in the file."""
+    found = []
+    for func in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(func, ast.FunctionDef):
+            for node in ast.walk(func):
+                if isinstance(node, ast.ExceptHandler) and ast.unparse(node.type or ast.Tuple([])) == "Exception":
+                    found.append(f"{func.name}:{node.lineno}")
+    return found
+
+
+def test_where_plugin_code_runs_its_faults_are_caught_with_plugin_faults() -> None:
+    """A bare `except Exception` there would let a plugin's sys.exit() end the run without a report."""
+    found = [f"{name}: {where}" for name in RUNS_PLUGIN_CODE for where in _handlers_of_exception(REPO / name)]
+    unexpected = [f for f in found if f.split(": ")[1].split(":")[0] not in CATCHES_OWN_FAILURES]
+    assert not unexpected, "use PLUGIN_FAULTS:\n" + "\n".join(unexpected)
 
 
 def test_a_check_id_taken_or_in_the_plugin_category_is_refused(site: Path) -> None:
