@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -388,18 +389,28 @@ def unread_plugin_tables(profile: Profile, registry: Registry) -> list[str]:
 def _selected(registered: tuple[Check, ...], ctx: Context, args: RunArgs, load_errors: bool) -> list[Check]:
     """The checks for this node; --check/--skip that leave none of them (nor a plugin's load error) is a
     usage error, never an empty "ready for vllm serve"."""
-    from glm5check.engine.runner import SelectionError, select_checks, wanted
+    from glm5check.engine.runner import SelectionError, wanted
 
-    node = ctx.fact(node_info)
-    role = node.role
-    checks = select_checks(registered, ctx.profile.multi_node, role, args.include, args.exclude, node.group)
+    checks = node_checks(registered, ctx, args.include, args.exclude)
     if not checks and not load_errors:
         named = [c for c in registered if wanted(c, args.include, args.exclude)]
         scopes = "; ".join(f"{c.id} runs on {c.scope}" for c in named) or "--skip leaves no check"
         raise SelectionError(
-            f"the selected checks do not apply to this node (profile {ctx.profile.name}, {role}): {scopes}"
+            f"the selected checks do not apply to this node (profile {ctx.profile.name}, "
+            f"{ctx.fact(node_info).role}): {scopes}"
         )
     return checks
+
+
+def node_checks(
+    registered: Iterable[Check], ctx: Context, include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> list[Check]:
+    """The checks --check/--skip keep that apply to this node: the profile's topology, the node's role and,
+    in a prefill-decode deployment, its group (glm5check.testing selects with this too)."""
+    from glm5check.engine.runner import select_checks
+
+    node = ctx.fact(node_info)
+    return select_checks(registered, ctx.profile.multi_node, node.role, include, exclude, node.group)
 
 
 def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> dict[str, Any]:

@@ -34,14 +34,13 @@ from typing import Any
 
 from glm5check.engine.check import Check, Result
 from glm5check.engine.registry import load_registry
-from glm5check.engine.runner import Outcome, check_patterns, run_checks, select_checks
+from glm5check.engine.runner import Outcome, check_patterns, run_checks
 from glm5check.facts.context import Context
-from glm5check.facts.node import node_info
 from glm5check.host.base import DirListing, DiskUsage, FileRead, StatInfo
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotWriter
 from glm5check.knowledge.profiles import Profile, load_text
-from glm5check.session import RunArgs, build_context, make_host
+from glm5check.session import RunArgs, build_context, make_host, node_checks
 
 __all__ = ["SnapshotBuilder", "profile_from_toml", "replay_context", "run_check", "run_selected"]
 
@@ -64,12 +63,14 @@ def replay_context(
     model_dir: str | None = None,
     node0_ip: str | None = None,
     stack: str | None = None,
+    pd_role: str | None = None,
 ) -> Context:
     """The context `glm5check --replay SNAPSHOT` builds. SNAPSHOT is a snapshot directory or .tar.gz,
     `demo` / `demo:a2-node1` (the bundled demo nodes), or a SnapshotBuilder. `profile` is a built-in
     profile's name or a Profile (see profile_from_toml); without one, the snapshot's own. `serve_script`
     (a file) or `serve_cmd` replace the recorded launch command; `stack` is --stack (a stack's name or
-    `auto`; without it, the recorded run's); the other options are the command line's."""
+    `auto`; without it, the recorded run's); `pd_role` is --pd-role (prefill or decode: the group of a
+    prefill-decode node); the other options are the command line's."""
     args = RunArgs(
         profile_name=profile if isinstance(profile, str) else None,
         serve_script=str(serve_script) if serve_script is not None else None,
@@ -78,6 +79,7 @@ def replay_context(
         model_dir=model_dir,
         node0_ip=node0_ip,
         stack=stack,
+        pd_role=pd_role,
     )
     given = profile if isinstance(profile, Profile) else None
     if isinstance(snapshot, SnapshotBuilder):
@@ -155,8 +157,7 @@ def run_selected(ctx: Context, *patterns: str, skip: Sequence[str] = ()) -> dict
     check is a SelectionError, naming any plugin that failed to load."""
     registry = load_registry()
     check_patterns(registry.checks, patterns, skip, registry.errors)
-    role = ctx.fact(node_info).role
-    selected = select_checks(registry.checks, ctx.profile.multi_node, role, patterns, skip)
+    selected = node_checks(registry.checks, ctx, patterns, skip)
     results: dict[str, list[Result]] = {check.id: [] for check in selected}
     for outcome in run_checks(ctx, selected):
         results[outcome.id].append(_result(outcome))

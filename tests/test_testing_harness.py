@@ -133,6 +133,14 @@ def test_run_selected_selects_as_a_run_does() -> None:
         run_selected(single, "site.*")
 
 
+@pytest.mark.parametrize("pd_role", ["prefill", "decode"])
+def test_run_selected_selects_a_prefill_decode_nodes_checks_as_a_run_does(pd_role: str) -> None:
+    node = SnapshotBuilder("a3-pd-4node")
+    ctx = replay_context(node, pd_role=pd_role)
+    assert ctx.profile.pd_group == pd_role and "serve.pd" in run_selected(ctx, "serve.*")
+    assert "serve.pd" not in run_selected(SnapshotBuilder("a2-multi").context(), "serve.*")  # not P/D
+
+
 def test_the_answer_types_are_the_hosts() -> None:
     node = SnapshotBuilder()
     node.disk_usage("/dev/shm", total=1, used=0, free=1)
