@@ -94,6 +94,13 @@ _RUN_OPTIONS = [
         "(live runs only; the one place glm5check writes besides --output).",
     ),
     click.option(
+        "--disable-plugin",
+        "disable_plugins",
+        multiple=True,
+        metavar="NAME",
+        help="Do not load this plugin (entry point or distribution; repeatable; or GLM5CHECK_DISABLE_PLUGINS=a,b).",
+    ),
+    click.option(
         "--requirements",
         is_flag=True,
         help="Print, instead of the report, the pip requirements vllm and vllm-ascend still need "
@@ -167,25 +174,50 @@ def snapshot_command(ctx: click.Context, **kwargs: Any) -> None:
 def _execute(options: dict[str, Any], record: bool = False) -> int:
     from glm5check.session import RunArgs, run_session
 
+    options = {**options, "disable_plugins": plugins_to_disable(options["disable_plugins"])}
     return run_session(RunArgs(**options), record=record)
+
+
+def plugins_to_disable(given: tuple[str, ...]) -> tuple[str, ...]:
+    """--disable-plugin's names and GLM5CHECK_DISABLE_PLUGINS's (`glm5check cluster` passes both on)."""
+    from glm5check.engine.registry import disabled_plugins
+
+    return disabled_plugins(given, os.environ)
+
+
+_DISABLE_OPTION = click.option(
+    "--disable-plugin", "disable_plugins", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable)."
+)
 
 
 @cli.command("checks")
 @click.option("--format", "output_format", type=click.Choice(("table", "json", "markdown")), default="table")
-def checks_command(output_format: str) -> None:
-    """List every check: id, category, title and where it applies."""
+@_DISABLE_OPTION
+def checks_command(output_format: str, disable_plugins: tuple[str, ...]) -> None:
+    """List every check: id, category, title, where it applies and, with plugins installed, which
+    distribution supplied it."""
     from glm5check.engine.catalogue import render_catalogue
 
-    console.out(render_catalogue(output_format), "json" if output_format == "json" else "text")
+    with console.plugin_code():
+        text, notes = render_catalogue(output_format, plugins_to_disable(disable_plugins))
+    if output_format == "table":
+        text += "".join(f"! {note}\n" for note in notes)
+    else:
+        for note in notes:
+            console.err(f"glm5check: warning: {note}")
+    console.out(text, "json" if output_format == "json" else "text")
 
 
 @cli.command("explain")
 @click.argument("check_id")
-def explain_command(check_id: str) -> None:
+@_DISABLE_OPTION
+def explain_command(check_id: str, disable_plugins: tuple[str, ...]) -> None:
     """Why a check matters, what it compares and how to fix it."""
     from glm5check.engine.catalogue import explain
 
-    console.out(explain(check_id))
+    with console.plugin_code():
+        text = explain(check_id, plugins_to_disable(disable_plugins))
+    console.out(text)
 
 
 @cli.group("profiles", invoke_without_command=True)

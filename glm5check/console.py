@@ -4,6 +4,7 @@
   and comparisons are already sanitised where they are built; this catches every other line).
 - A terminal that cannot encode a character gets its ASCII form instead of a UnicodeEncodeError: a
   look-alike in tables, `\\u00b7` in JSON, `&#xb7;` in XML (both lossless).
+- Plugin code runs inside plugin_code(): what a plugin prints goes to stderr, never into a report on stdout.
 - A reader that goes away (`| head -1`), a closed stdout or a full device (`> /dev/full`) ends the
   output quietly: the run still finishes and exits with its own code. stdout is then pointed at
   /dev/null so that the interpreter's last flush cannot fail either.
@@ -14,7 +15,8 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from typing import BinaryIO, TextIO
 
 from glm5check.errors import ConfigError
@@ -61,6 +63,15 @@ def out_stream(write: Callable[[BinaryIO], None]) -> None:
     except OSError as exc:
         if not gone(exc):
             raise
+
+
+@contextmanager
+def plugin_code() -> Iterator[None]:
+    """While plugin code may run (its import, its checks, its report facts): what it prints goes to stderr,
+    so that it can never corrupt a JSON report, a catalogue or a snapshot archive on stdout. Nothing of
+    glm5check's own output may be written inside (out() would follow it to stderr)."""
+    with redirect_stdout(sys.stderr):
+        yield
 
 
 def err(line: str) -> None:

@@ -12,7 +12,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from glm5check import __version__
+from glm5check.engine.check import Origin
 from glm5check.engine.context import REPORTED_FACTS
+from glm5check.engine.registry import PLUGIN_FAULTS
 from glm5check.engine.runner import Outcome, Summary
 from glm5check.facts.context import Context
 from glm5check.facts.node import node_info
@@ -31,17 +33,23 @@ def _facts(ctx: Context) -> dict[str, Any]:
     for key, func in sorted(REPORTED_FACTS.items()):
         try:
             facts[key] = func(ctx)
-        except Exception as exc:  # a report must still be written
+        except PLUGIN_FAULTS as exc:  # a report must still be written (a plugin's sys.exit() included)
             facts[key] = {"error": f"{type(exc).__name__}: {exc}"}
-    try:
-        env = ctx.env
-    except Exception:
-        env = dict(ctx.script_env)
-    facts["env"] = redact_env(relevant_env(env, (*ctx.profile.env, *ctx.profile.node_env)))
+    facts["env"] = redact_env(relevant_env(_env_of(ctx), (*ctx.profile.env, *ctx.profile.node_env)))
     return facts
 
 
+def _env_of(ctx: Context) -> dict[str, str]:
+    """The environment vllm serve would see; the launch script's exports alone when the host's cannot be read."""
+    try:
+        return ctx.env
+    except Exception:
+        return dict(ctx.script_env)
+
+
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    origin = outcome.origin
+    plugin = {} if origin is None or origin.built_in else {"plugin": plugin_json(origin)}
     return {
         "id": outcome.id,
         "item": outcome.item,
@@ -54,7 +62,13 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "remediation": outcome.remediation,
         "duration_ms": outcome.duration_ms,
         "waived": outcome.waived,
+        **plugin,
     }
+
+
+def plugin_json(origin: Origin) -> dict[str, Any]:
+    """Which plugin supplied a row: its entry point and distribution (rows of built-in checks have none)."""
+    return {"entry_point": origin.entry_point, "distribution": origin.distribution, "version": origin.version}
 
 
 def _profile(ctx: Context) -> dict[str, Any]:

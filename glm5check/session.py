@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from glm5check import __version__, console
 from glm5check.engine.check import Check
+from glm5check.engine.registry import Registry, normalise
 from glm5check.errors import ConfigError
 from glm5check.facts.context import Context, Options
 from glm5check.facts.node import node_info
@@ -58,6 +60,7 @@ class RunArgs:
     requirements: bool = False
     redact_salt: str | None = None
     stack: str | None = None
+    disable_plugins: tuple[str, ...] = ()  # --disable-plugin and GLM5CHECK_DISABLE_PLUGINS
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -214,12 +217,16 @@ def _serve_texts(args: RunArgs, recorded: dict[str, Any]) -> tuple[str | None, s
     return script_text, args.serve_cmd
 
 
-def build_context(args: RunArgs, host: Host, recorded: dict[str, Any]) -> tuple[Context, dict[str, Any]]:
+def build_context(
+    args: RunArgs, host: Host, recorded: dict[str, Any], given: Profile | None = None
+) -> tuple[Context, dict[str, Any]]:
+    """The run's context: the profile (`given`, as glm5check.testing gives one, else from the options or the
+    snapshot), the options, the launch command and the stack over the host."""
     from glm5check.facts.stack import choose_stack
     from glm5check.knowledge.launch_command import read_serve
     from glm5check.knowledge.stacks import Stack, load_stack
 
-    profile = _load_profile(args, recorded)
+    profile = given or _load_profile(args, recorded)
     options = _options(args, recorded)
     script_text, command = _serve_texts(args, recorded)
     serve_meta = {"script_text": script_text, "command": command}
@@ -300,27 +307,37 @@ def _write(path: str, text: str) -> None:
 
 def run_session(args: RunArgs, record: bool = False) -> int:
     from glm5check.engine.registry import load_registry
-    from glm5check.engine.runner import Waiver, check_patterns, run_checks, summarize, unused_waivers
+    from glm5check.engine.runner import (
+        Waiver,
+        check_patterns,
+        run_checks,
+        selected_errors,
+        summarize,
+        unused_waivers,
+    )
     from glm5check.reports.table import summary_line
 
     started = time.perf_counter()
-    registry = load_registry()
-    check_patterns(registry.checks, args.include, args.exclude)
+    with console.plugin_code():
+        registry = load_registry(args.disable_plugins)
+    check_patterns(registry.checks, args.include, args.exclude, registry.errors)
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)
     if args.requirements:
         return print_requirements(ctx, args.output)
-    checks = _selected(registry.checks, ctx, args)
+    load_errors = selected_errors(registry.errors, args.include, args.exclude)
+    checks = _selected(registry.checks, ctx, args, bool(load_errors))
     waivers = [Waiver.parse(w) for w in args.ignore]
-    outcomes = run_checks(ctx, checks, waivers, registry.errors)
-    warnings = tuple(unused_waivers(outcomes, waivers))
-    for line in warnings:
-        console.err(f"glm5check: warning: {line}")
-    summary = summarize(outcomes, args.strict)
-    hostname = host_name(host)
-    elapsed_ms = int((time.perf_counter() - started) * 1000)
-    report = build_report(ctx, outcomes, summary, elapsed_ms, hostname, warnings)
+    with console.plugin_code():
+        outcomes = run_checks(ctx, checks, waivers, load_errors)
+        warnings = (*registry.notes(), *unread_plugin_tables(ctx.profile, registry), *unused_waivers(outcomes, waivers))
+        for line in warnings:
+            console.err(f"glm5check: warning: {line}")
+        summary = summarize(outcomes, args.strict)
+        hostname = host_name(host)
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        report = build_report(ctx, outcomes, summary, elapsed_ms, hostname, warnings)  # plugins' report facts
     if record and snapshot is not None and args.output == STDOUT:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
@@ -357,21 +374,43 @@ def print_requirements(ctx: Context, output: str | None) -> int:
     return 0
 
 
-def _selected(registered: tuple[Check, ...], ctx: Context, args: RunArgs) -> list[Check]:
-    """The checks for this node; --check/--skip that leave none of them is a usage error, never an empty
-    "ready for vllm serve"."""
-    from glm5check.engine.runner import SelectionError, select_checks, wanted
+def unread_plugin_tables(profile: Profile, registry: Registry) -> list[str]:
+    """A warning per [plugins.NAME] table of the profile that no installed plugin is named after (a typo,
+    or a plugin this node lacks): nothing reads it."""
+    installed = registry.plugin_names()
+    return [
+        f"the profile's [plugins.{name}] table names no installed plugin (installed: "
+        f"{', '.join(sorted(installed)) or 'none'}); nothing reads it"
+        for name in profile.plugins
+        if normalise(name) not in installed
+    ]
 
-    node = ctx.fact(node_info)
-    role = node.role
-    checks = select_checks(registered, ctx.profile.multi_node, role, args.include, args.exclude, node.group)
-    if not checks:
+
+def _selected(registered: tuple[Check, ...], ctx: Context, args: RunArgs, load_errors: bool) -> list[Check]:
+    """The checks for this node; --check/--skip that leave none of them (nor a plugin's load error) is a
+    usage error, never an empty "ready for vllm serve"."""
+    from glm5check.engine.runner import SelectionError, wanted
+
+    checks = node_checks(registered, ctx, args.include, args.exclude)
+    if not checks and not load_errors:
         named = [c for c in registered if wanted(c, args.include, args.exclude)]
         scopes = "; ".join(f"{c.id} runs on {c.scope}" for c in named) or "--skip leaves no check"
         raise SelectionError(
-            f"the selected checks do not apply to this node (profile {ctx.profile.name}, {role}): {scopes}"
+            f"the selected checks do not apply to this node (profile {ctx.profile.name}, "
+            f"{ctx.fact(node_info).role}): {scopes}"
         )
     return checks
+
+
+def node_checks(
+    registered: Iterable[Check], ctx: Context, include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> list[Check]:
+    """The checks --check/--skip keep that apply to this node: the profile's topology, the node's role and,
+    in a prefill-decode deployment, its group (glm5check.testing selects with this too)."""
+    from glm5check.engine.runner import select_checks
+
+    node = ctx.fact(node_info)
+    return select_checks(registered, ctx.profile.multi_node, node.role, include, exclude, node.group)
 
 
 def _snapshot_meta(ctx: Context, hostname: str, serve_meta: dict[str, Any]) -> dict[str, Any]:

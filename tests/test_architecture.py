@@ -293,6 +293,8 @@ LAYER_CONTRACT: dict[str, set[str]] = {
 # Nothing below the command line may reach up into it.
 NEVER_IMPORTED = {"cli", "commands", "cluster"}
 COMMAND_LINE = ("cli", "commands", "cluster")
+# The public top, for plugins and their tests only: no module of glm5check imports it (testing may import api).
+PUBLIC_TOP = ("api", "testing")
 
 
 def _module_name(name: str) -> str:
@@ -326,6 +328,8 @@ MODULES = {_module_name(name) for name in SOURCES}
 
 
 def _allowed(importer: str, target: str) -> bool:
+    if _layer(target) in PUBLIC_TOP and _layer(importer) not in PUBLIC_TOP:
+        return False
     allowed = LAYER_CONTRACT[_layer(importer)]
     if _layer(target) == _layer(importer) or "*" in allowed or target == "__init__":
         return _layer(target) not in NEVER_IMPORTED or _layer(importer) in COMMAND_LINE
@@ -411,6 +415,7 @@ def test_the_layer_scan_finds_violations_and_cycles() -> None:
     assert not _allowed("checks.npu", "host.live")
     assert not _allowed("session", "cli")
     assert _allowed("checks.npu", "host.base") and _allowed("facts.net", "host.live")
+    assert not _allowed("cli", "api") and not _allowed("checks.npu", "testing") and _allowed("testing", "api")
 
 
 # -- 4. numbers and JSON from outside ------------------------------------------------------------------

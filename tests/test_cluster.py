@@ -290,6 +290,17 @@ def test_dry_run_prints_both_phases_and_runs_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.glob("*.argv")) == []  # nothing ran
 
 
+def test_plugins_disabled_here_by_option_or_environment_are_disabled_on_every_node(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    fake_ssh(bin_dir)
+    env = clean_env({"FAKE_SSH_NODES": str(tmp_path), "GLM5CHECK_DISABLE_PLUGINS": "site-b, site-c"}, [bin_dir])
+    done = run_cli("cluster", "--hosts", ",".join(HOSTS), *CHECKS, "--disable-plugin", "site-a", "--dry-run", env=env)
+    assert done.returncode == 0, done.stderr
+    node_lines = [line for line in done.stdout.splitlines() if not line.startswith("#")]
+    wanted = "--disable-plugin site-a --disable-plugin site-b --disable-plugin site-c"
+    assert len(node_lines) == 2 and all(wanted in line for line in node_lines)
+
+
 def test_every_run_option_is_passed_on_or_deliberately_not() -> None:
     """A run option added later must be classified: passed on to the nodes (the default), given per node
     (HANDLED_HERE) or not taken by cluster (NOT_FOR_CLUSTER). This lists where each one went."""

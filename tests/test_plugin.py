@@ -1,121 +1,171 @@
-"""Third-party checks: a plugin package installed with pip into a fresh venv is listed and run, found
-through the same `glm5check.checks` entry-point group as the built-in checks."""
+"""Acceptance of the plugin API: README's plugin example and docs/plugins.md's example, taken from the
+documents as written, are built into real wheels and installed with pip into a fresh venv next to
+glm5check installed from its own wheel (py.typed included). `glm5check checks` lists them with their
+distributions, they run on `--replay demo`, `mypy --strict` passes on their sources against the shipped
+types (and finds a wrong attribute), and the example's own tests pass with glm5check.testing."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import site
+import re
 import subprocess
 import sys
-import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import assert_no_traceback, clean_env
+from conftest import REPO, assert_no_traceback, clean_env
 
-PLUGIN_MODULE = '''
-"""A site-specific check, written exactly like glm5check's own."""
+from glm5check.engine.registry import load_registry
 
-from glm5check.engine.check import check, failed, passed
-
-
-@check(
-    "site.owner",
-    title="The node names its owning team",
-    explain="""
-Why: our on-call rota needs to know whom to page when a launch fails.
-
-What: the SITE_OWNER environment variable.
-
-Fix: export SITE_OWNER=<team>.
-""",
-)
-def site_owner(ctx):
-    owner = ctx.env.get("SITE_OWNER")
-    if owner:
-        return passed(f"owned by {owner}", observed=owner)
-    return failed("no owner", remediation="export SITE_OWNER=<team>")
-'''
+README_SECTION = "## Writing a plugin"
+EXAMPLE_SECTION = "## Example: a site storage policy"
+SETTINGS_SECTION = "## Settings"
+PIP_TIMEOUT = 900
 
 
-def _record_line(name: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
+def _section(document: str, heading: str) -> str:
+    text = (REPO / document).read_text(encoding="utf-8")
+    return text.split(heading, 1)[1].split("\n## ", 1)[0]
 
 
-def build_plugin_wheel(folder: Path) -> Path:
-    """A real wheel (PEP 427) holding one module and an entry point in the glm5check.checks group."""
-    dist = "glm5check_site_checks-1.0.dist-info"
-    files = {
-        "glm5check_site_checks.py": PLUGIN_MODULE.encode(),
-        f"{dist}/METADATA": b"Metadata-Version: 2.1\nName: glm5check-site-checks\nVersion: 1.0\n",
-        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{dist}/entry_points.txt": b"[glm5check.checks]\nsite = glm5check_site_checks\n",
-    }
-    record = [_record_line(name, data) for name, data in files.items()] + [f"{dist}/RECORD,,"]
-    wheel = folder / "glm5check_site_checks-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-        archive.writestr(f"{dist}/RECORD", "\n".join(record) + "\n")
-    return wheel
+def _files(section: str) -> dict[str, str]:
+    """The code blocks of a section whose first line names their file (`# pyproject.toml`), by file."""
+    blocks = re.findall(r"```(?:python|toml)\n(.*?)```", section, re.S)
+    return {b.splitlines()[0].removeprefix("# ").strip(): b for b in blocks if re.match(r"# [\w/.-]+\n", b)}
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@dataclass(frozen=True)
+class Installed:
+    root: Path  # the working folder of every command: never the repository (python -m would import it)
+    python: Path
+    readme_example: Path  # the project folders, as the documents write them
+    doc_example: Path
+    profile: Path  # docs/plugins.md's profile with the [plugins.site-storage] table
+
+    def run(self, *args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.python), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=cwd or self.root,
+            env=clean_env(env),
+        )
+
+    def glm5check(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        result = self.run("-m", "glm5check", *args, **env)
+        assert_no_traceback(result)
+        return result
+
+
+def _pip(python: Path, *args: str) -> None:
+    result = subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True, timeout=PIP_TIMEOUT)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    root = tmp_path_factory.mktemp("plugins")
+    readme_example = _write(root / "my-site-checks", _files(_section("README.md", README_SECTION)))
+    doc_example = _write(root / "glm5check-site-storage", _files(_section("docs/plugins.md", EXAMPLE_SECTION)))
+    assert sorted(p.name for p in readme_example.iterdir()) == ["my_site_checks.py", "pyproject.toml"]
+    assert (doc_example / "tests" / "test_site_storage.py").is_file()
+    [settings] = re.findall(r"```toml\n(.*?)```", _section("docs/plugins.md", SETTINGS_SECTION), re.S)
+    profile = root / "site.toml"
+    profile.write_text(settings, encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True, timeout=300)
+    python = root / "venv" / "bin" / "python"
+    _pip(python, "install", "-q", str(REPO), "mypy", "pytest")  # glm5check from its wheel, not editable
+    _pip(python, "wheel", "-q", "--no-deps", "-w", str(root / "wheels"), str(readme_example), str(doc_example))
+    wheels = sorted(str(w) for w in (root / "wheels").glob("*.whl"))
+    assert [Path(w).name.split("-")[0] for w in wheels] == ["glm5check_site_storage", "my_site_checks"]
+    _pip(python, "install", "-q", "--no-index", "--no-deps", *wheels)
+    return Installed(root, python, readme_example, doc_example, profile)
+
+
+def _rows(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
+    return {row["id"]: row for row in json.loads(result.stdout)["results"]}
 
 
 @pytest.mark.slow
-def test_a_plugin_installed_in_a_venv_is_listed_and_run(tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    venv_site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
-    # glm5check and its dependencies come from the environment running the tests (editable or not).
-    outer = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if Path(p).is_dir()]
-    (venv_site / "outer.pth").write_text("".join(f"import site; site.addsitedir({p!r})\n" for p in outer))
-    wheel = build_plugin_wheel(tmp_path)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--no-index", "--no-deps", "-q", str(wheel)],
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
-
-    listed = subprocess.run(
-        [str(python), "-m", "glm5check", "checks", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(),
-    )
-    ids = [c["id"] for c in json.loads(listed.stdout)]
-    assert "site.owner" in ids and "env.vars" in ids
-
-    def run(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(python), "-m", "glm5check", "--profile", "a2-single", "--check", "site.*", "--format", "json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=clean_env(extra),
-        )
-
-    failing = run({})
-    assert_no_traceback(failing)
-    assert failing.returncode == 1
-    assert [(r["id"], r["status"]) for r in json.loads(failing.stdout)["results"]] == [("site.owner", "fail")]
-    passing = run({"SITE_OWNER": "inference-oncall"})
-    assert passing.returncode == 0
-    assert json.loads(passing.stdout)["results"][0]["message"] == "owned by inference-oncall"
+def test_the_examples_are_listed_with_their_distributions(installed: Installed) -> None:
+    listed = json.loads(installed.glm5check("checks", "--format", "json").stdout)
+    supplied = {row["id"]: (row["distribution"], row["version"]) for row in listed}
+    assert len(supplied) == len(load_registry().checks) + 2  # every built-in check loads from the wheel
+    assert supplied["site.owner"] == ("my-site-checks", "1.0")
+    assert supplied["site.model-store"] == ("glm5check-site-storage", "1.0")
+    assert supplied["env.vars"][0] == "glm5check"
+    table = installed.glm5check("checks").stdout
+    assert re.search(r"site\.model-store .* glm5check-site-storage 1\.0\n", table)
 
 
-def test_the_same_package_is_not_visible_without_installing_it() -> None:
-    from glm5check.engine.registry import load_registry
+@pytest.mark.slow
+def test_the_examples_run_on_the_demo_replay(installed: Installed) -> None:
+    plain = installed.glm5check("--replay", "demo", "--check", "site.*", "--format", "json")
+    rows = _rows(plain)
+    assert (rows["site.owner"]["status"], rows["site.model-store"]["status"]) == ("fail", "skip")
+    assert rows["site.owner"]["plugin"] == {"entry_point": "site", "distribution": "my-site-checks", "version": "1.0"}
+    assert plain.returncode == 1
+    policy = ("--profile-file", str(installed.profile), "--check", "site.model-store", "--format", "json")
+    healthy = installed.glm5check("--replay", "demo", *policy)
+    [row] = _rows(healthy).values()
+    assert (row["status"], row["observed"], healthy.returncode) == ("pass", "10.0.0.5:/export/modelscope", 0)
+    assert row["plugin"]["distribution"] == "glm5check-site-storage"
+    assert json.loads(healthy.stdout)["facts"]["site_storage"]["device"] == "10.0.0.5:/export/modelscope"
+    faulty = installed.glm5check("--replay", "demo:a2-node1", *policy)
+    assert _rows(faulty)["site.model-store"]["status"] == "fail" and faulty.returncode == 1
 
-    assert load_registry().get("site.owner") is None
+
+@pytest.mark.slow
+def test_the_readme_example_judges_a_live_run(installed: Installed) -> None:
+    args = ("--profile", "a2-single", "--check", "site.owner", "--format", "json")
+    assert _rows(installed.glm5check(*args))["site.owner"]["status"] == "fail"
+    owned = installed.glm5check(*args, SITE_OWNER="inference-oncall")
+    assert _rows(owned)["site.owner"]["message"] == "owned by inference-oncall" and owned.returncode == 0
+
+
+def _mypy(installed: Installed, folder: Path, *sources: str) -> subprocess.CompletedProcess[str]:
+    return installed.run("-m", "mypy", "--strict", "--no-incremental", *sources, cwd=folder)
+
+
+@pytest.mark.slow
+def test_mypy_passes_on_the_examples_against_the_shipped_types(installed: Installed) -> None:
+    readme = _mypy(installed, installed.readme_example, "my_site_checks.py")
+    assert readme.returncode == 0, readme.stdout
+    doc = _mypy(installed, installed.doc_example, "site_storage.py", "tests")
+    assert doc.returncode == 0, doc.stdout
+    assert "Success: no issues found in 2 source files" in doc.stdout
+
+
+@pytest.mark.slow
+def test_mypy_finds_a_wrong_attribute_in_a_plugin(installed: Installed) -> None:
+    source = (installed.doc_example / "site_storage.py").read_text(encoding="utf-8")
+    broken = installed.doc_example / "broken_storage.py"
+    broken.write_text(source.replace("mount.fstype", "mount.filesystem").replace("ctx.facts.peek", "ctx.fact.peek"))
+    found = _mypy(installed, installed.doc_example, "broken_storage.py")
+    broken.unlink()
+    assert found.returncode == 1
+    assert '"Mount" has no attribute "filesystem"' in found.stdout
+    assert "peek" in found.stdout
+
+
+@pytest.mark.slow
+def test_the_doc_example_passes_its_own_tests_with_glm5check_testing(installed: Installed) -> None:
+    tests = installed.run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=installed.doc_example)
+    assert tests.returncode == 0, tests.stdout[-3000:]
+    assert "5 passed" in tests.stdout
+
+
+def test_a_plugin_is_not_visible_without_installing_it() -> None:
+    registry = load_registry()
+    assert registry.get("site.owner") is None and registry.get("site.model-store") is None
+    assert all(check.origin is not None and check.origin.built_in for check in registry.checks)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from glm5check import console
-from glm5check.cli import UsageProblem, node_options
+from glm5check.cli import UsageProblem, node_options, plugins_to_disable
 from glm5check.commands.options import Bounded
 from glm5check.util.numbers import Range
 
@@ -91,6 +91,8 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
     if kwargs["snapshot"] and (kwargs["redact_hosts"] or kwargs["redact_salt"] is not None):
         raise UsageProblem("--redact-hosts cannot mask inside the nodes' snapshot archives: leave out one of them")
     _refuse_prefill_decode(kwargs)
+    # A CI job's GLM5CHECK_DISABLE_PLUGINS holds on every node, as --disable-plugin does.
+    kwargs["disable_plugins"] = plugins_to_disable(kwargs["disable_plugins"])
     inventory = _inventory(kwargs)
     transport = _transport(kwargs, inventory)
     remote = RemoteRun(

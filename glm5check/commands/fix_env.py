@@ -57,11 +57,13 @@ FIXED_CHECKS = ("env.vars", "net.interfaces")
 
 def _failures(ctx: Context, check_id: str, statuses: tuple[Status, ...] = _FAILING) -> list[Outcome]:
     """The rows of one check on this context with these statuses, run by the runner as a preflight run would
-    (selected for this node's role; a probe that fails becomes an ERROR row, not a crash)."""
+    (selected for this node's role; a probe that fails becomes an ERROR row, not a crash). Both checks are
+    glm5check's own: no plugin is imported (one that is broken or disabled cannot change the exports)."""
     from glm5check.engine.registry import load_registry
 
     role = ctx.fact(node_info).role
-    checks = select_checks(load_registry().checks, ctx.profile.multi_node, role, (check_id,))
+    registry = load_registry(plugins=False)
+    checks = select_checks(registry.checks, ctx.profile.multi_node, role, (check_id,))
     return [row for row in run_checks(ctx, checks) if row.status in statuses]
 
 

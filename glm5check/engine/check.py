@@ -6,6 +6,7 @@ one or more Results. It never prints, never exits and never touches the machine 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -65,6 +66,28 @@ CheckFunc = Callable[[Any], CheckOutput]
 ROLES = ("single", "primary", "headless")
 # The groups of a prefill-decode deployment; a node of any other deployment belongs to none (group None).
 GROUPS = ("prefill", "decode")
+# A check id: `<category>.<name>`, lower case (the report schema's pattern for result ids).
+CHECK_ID = re.compile(r"[a-z0-9_-]+\.[a-z0-9_.-]+")
+BUILT_IN = "glm5check"  # the distribution of the checks glm5check ships
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a check came from: the entry point of the `glm5check.checks` group that supplied it and the
+    installed distribution that declares that entry point (glm5check itself for the built-in checks)."""
+
+    entry_point: str
+    distribution: str
+    version: str | None = None
+
+    @property
+    def built_in(self) -> bool:
+        return self.distribution == BUILT_IN
+
+    def describe(self) -> str:
+        """`site (glm5check-site-checks 1.0)`: the entry point and the distribution that supplied it."""
+        version = f" {self.version}" if self.version else ""
+        return f"{self.entry_point} ({self.distribution}{version})"
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,8 @@ class Check:
     # More for `glm5check explain ID`, computed when asked (e.g. a table built from data files).
     appendix: Callable[[], str] | None = field(default=None, repr=False, compare=False)
     groups: tuple[str, ...] = ()
+    # Set by the registry: the entry point and distribution that supplied the check (None outside a run).
+    origin: Origin | None = field(default=None, compare=False)
 
     def applies(self, multi_node: bool, role: str, group: str | None = None) -> bool:
         if self.nodes == "multi" and not multi_node:
@@ -115,6 +140,8 @@ def check(
     groups: tuple[str, ...] = (),
 ) -> Callable[[CheckFunc], Check]:
     """Decorator turning a function into a Check; the category is the id's prefix."""
+    if not CHECK_ID.fullmatch(check_id):
+        raise ValueError(f"{check_id!r} is not a check id: <category>.<name> in lower case, digits, _ . -")
     if nodes not in ("any", "single", "multi"):
         raise ValueError(f"{check_id}: nodes must be any, single or multi, not {nodes!r}")
     unknown_roles = set(roles) - set(ROLES)

@@ -87,10 +87,23 @@ class BaseContext:
 # Report facts: key in the JSON report's `facts` -> function(ctx) returning JSON-ready data or None.
 # They must only `peek` at facts, so writing a report never probes the machine.
 REPORTED_FACTS: dict[str, Callable[[Any], Any]] = {}
+RESERVED_FACTS = frozenset({"env"})  # written by the report itself
+
+
+def _qualified(func: Callable[..., Any]) -> str:
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', '?')}"
 
 
 def reported_fact(key: str) -> Callable[[Callable[[C], Any]], Callable[[C], Any]]:
+    """Register a function that puts one fact into the JSON report's `facts` under `key`. A key another
+    function reports already is a ValueError (a plugin raising it at import is a load error), so no plugin
+    can replace what glm5check or another plugin reports."""
+
     def register(func: Callable[[C], Any]) -> Callable[[C], Any]:
+        taken = REPORTED_FACTS.get(key)
+        if key in RESERVED_FACTS or (taken is not None and _qualified(taken) != _qualified(func)):
+            owner = _qualified(taken) if taken is not None else "the report itself"
+            raise ValueError(f"the report fact {key!r} is already reported by {owner}")
         REPORTED_FACTS[key] = func
         return func
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from glm5check.engine.check import Check, Result, Status
+from glm5check.engine.check import Check, Origin, Result, Status
 from glm5check.engine.context import BaseContext
-from glm5check.engine.registry import LoadError
+from glm5check.engine.registry import LOAD_ERROR_CATEGORY, PLUGIN_FAULTS, LoadError
 from glm5check.errors import ConfigError, NotRecorded, ProbeFailed
 
 DEFAULT_JOBS = 8
@@ -37,6 +37,7 @@ class Outcome:
     remediation: str | None = None
     duration_ms: int = 0
     waived: str | None = None
+    origin: Origin | None = None  # the entry point and distribution that supplied the check
 
     @property
     def label(self) -> str:
@@ -70,13 +71,20 @@ def did_you_mean(pattern: str, names: Sequence[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def check_patterns(checks: Iterable[Check], include: Sequence[str], exclude: Sequence[str]) -> None:
-    """Raise SelectionError for the first --check/--skip pattern that matches no registered check id."""
-    ids = [check.id for check in checks]
+def check_patterns(
+    checks: Iterable[Check], include: Sequence[str], exclude: Sequence[str], load_errors: Sequence[LoadError] = ()
+) -> None:
+    """Raise SelectionError for the first --check/--skip pattern that matches no registered check id (nor
+    the `plugin.<name>` row of a plugin that failed to load). A `plugin.…` pattern names rows that exist
+    only while a plugin is broken (`--skip 'plugin.*'` in a CI file): it may match nothing."""
+    ids = [check.id for check in checks] + [error.check_id for error in load_errors]
     for pattern in (*include, *exclude):
+        if pattern.startswith(f"{LOAD_ERROR_CATEGORY}."):
+            continue
         if not any(fnmatch.fnmatchcase(check_id, pattern) for check_id in ids):
             hint = did_you_mean(pattern, ids) or " (see glm5check checks)"
-            raise SelectionError(f"no check matches {pattern!r}{hint}")
+            broken = "".join(f"; plugin {e.describe()} failed to load: {e.reason}" for e in load_errors)
+            raise SelectionError(f"no check matches {pattern!r}{hint}{broken}")
 
 
 def select_checks(
@@ -92,9 +100,21 @@ def select_checks(
 
 def wanted(check: Check, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> bool:
     """Whether --check/--skip keep this check (wherever it applies)."""
-    if include and not any(fnmatch.fnmatchcase(check.id, p) for p in include):
+    return wanted_id(check.id, include, exclude)
+
+
+def wanted_id(check_id: str, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> bool:
+    """Whether --check/--skip keep the rows of this id (a check's, or a plugin load error's)."""
+    if include and not any(fnmatch.fnmatchcase(check_id, p) for p in include):
         return False
-    return not any(fnmatch.fnmatchcase(check.id, p) for p in exclude)
+    return not any(fnmatch.fnmatchcase(check_id, p) for p in exclude)
+
+
+def selected_errors(
+    load_errors: Iterable[LoadError], include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> list[LoadError]:
+    """The load errors whose `plugin.<name>` rows --check/--skip keep."""
+    return [error for error in load_errors if wanted_id(error.check_id, include, exclude)]
 
 
 def _where(exc: BaseException) -> str:
@@ -132,6 +152,10 @@ def _not_recorded(check: Check, exc: NotRecorded) -> Result:
     )
 
 
+def _crash(check: Check, exc: BaseException) -> Result:
+    return Result(Status.ERROR, f"internal error in {check.id}: {type(exc).__name__}: {exc}{_where(exc)}")
+
+
 def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
     started = time.perf_counter()
     collected: list[Result] = []
@@ -141,8 +165,8 @@ def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
         results = [r for r in collected if isinstance(r, Result)] + [_not_recorded(check, exc)]
     except ProbeFailed as exc:
         results = [Result(Status.ERROR, str(exc))]
-    except Exception as exc:
-        results = [Result(Status.ERROR, f"internal error in {check.id}: {type(exc).__name__}: {exc}{_where(exc)}")]
+    except PLUGIN_FAULTS as exc:
+        results = [_crash(check, exc)]
     duration_ms = int((time.perf_counter() - started) * 1000)
     return [_outcome(check, r, duration_ms) for r in results]
 
@@ -159,6 +183,7 @@ def _outcome(check: Check, result: Result, duration_ms: int) -> Outcome:
         observed=result.observed,
         remediation=result.remediation,
         duration_ms=duration_ms,
+        origin=check.origin,
     )
 
 
@@ -187,7 +212,10 @@ def run_checks(
                 return
             with lock:
                 started_at[check.id] = time.monotonic()
-            result = run_one(check, ctx)
+            try:
+                result = run_one(check, ctx)
+            except BaseException as exc:  # no Ctrl-C reaches a worker thread: the check raised it to end it
+                result = [_outcome(check, _crash(check, exc), 0)]
             with lock:
                 outcomes.setdefault(check.id, result)
 
@@ -207,17 +235,24 @@ def run_checks(
             if all(c.id in outcomes for c in checks):
                 break
     rows = [row for check in checks for row in outcomes.get(check.id, [])]
-    rows += [
-        Outcome(
-            f"plugin.{e.plugin}",
-            "plugin",
-            f"load check module {e.module}",
-            Status.ERROR,
-            f"check module {e.module} failed to load: {e.reason}",
-        )
-        for e in load_errors
-    ]
+    rows += [load_error_row(e) for e in load_errors]
     return [apply_waivers(row, waivers) for row in rows]
+
+
+def load_error_row(error: LoadError) -> Outcome:
+    """The ERROR row of a plugin that failed to load: `plugin.<entry point>`, naming its distribution."""
+    plugin = error.origin is None or not error.origin.built_in
+    where = f" (from {error.origin.distribution})" if error.origin and plugin else ""
+    fix = f"fix or update the plugin, or leave it out: --disable-plugin {error.plugin}" if plugin else None
+    return Outcome(
+        error.check_id,
+        LOAD_ERROR_CATEGORY,
+        f"load check module {error.module}",
+        Status.ERROR,
+        f"check module {error.module}{where} failed to load: {error.reason}",
+        remediation=fix or "reinstall glm5check: one of its own check modules does not load",
+        origin=error.origin,
+    )
 
 
 def unused_waivers(outcomes: Sequence[Outcome], waivers: Sequence[Waiver]) -> list[str]:

@@ -28,13 +28,17 @@ class Row:
     remediation: str | None = None
     duration_ms: int = 0
     waived: str | None = None
+    plugin: dict[str, Any] | None = None  # entry_point, distribution, version: set for a plugin's rows only
 
     @property
     def label(self) -> str:
         return f"{self.id}[{self.item}]" if self.item else self.id
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        if values["plugin"] is None:  # the rows of built-in checks: the report of 0.1.0, unchanged
+            del values["plugin"]
+        return values
 
 
 def rank_text(rank: int, role: str, group: str | None) -> str:

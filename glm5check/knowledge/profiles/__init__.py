@@ -3,7 +3,8 @@
 A profile fixes the hardware, the weights, every flag of the `vllm serve` command (the plan), the
 environment the guide exports, the software pins, the stack it is written for (`stack`, default the pinned
 February stack; see glm5check.knowledge.stacks) and the guide revision it is cut from (`guide`). `"unset"` as a
-value removes an inherited key.
+value removes an inherited key. A `[plugins.NAME]` table holds the settings of the plugin NAME (glm5check
+only keeps them for it).
 
 A prefill-decode (P/D) profile also has a `[pd.prefill]` and a `[pd.decode]` table: how many nodes each group
 has, how many data-parallel ranks (one `vllm serve` each) one node runs, and the `serve` and `env` values that
@@ -183,6 +184,8 @@ class Profile:
     pd: tuple[PdGroup, ...] = ()  # a prefill-decode deployment's groups (prefill, decode); () otherwise
     pd_group: str | None = None  # set on the profile of one group (`for_group`)
     deployment: Profile | None = field(default=None, repr=False, compare=False)  # the whole P/D profile
+    # [plugins.NAME] tables: each plugin's own settings, as TOML gives them (glm5check.api.plugin_settings).
+    plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def multi_node(self) -> bool:
@@ -226,6 +229,8 @@ class Profile:
             data["pd"] = {group.name: group.to_dict() for group in self.pd}
         if self.pd_group:
             data["pd_group"] = self.pd_group
+        if self.plugins:  # only when there are some: a profile without plugins reads as it always did
+            data["plugins"] = {name: dict(table) for name, table in self.plugins.items()}
         return data
 
     def with_serve(self, **changes: Any) -> Profile:
@@ -321,8 +326,35 @@ def _check_types(obj: Any, section: str, origin: str) -> None:
             raise ProfileError(f"{origin}: [{section}] {f.name} must be a table, not {value!r}")
 
 
+# What a [plugins.NAME] table may hold: what TOML gives and to_toml writes back (not dates and times).
+_PLUGIN_VALUE_TYPES = (str, int, float, bool)
+
+
+def _plugin_value(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plugin_value(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plugin_value(v) for v in value)
+    return isinstance(value, _PLUGIN_VALUE_TYPES)
+
+
+def _plugin_tables(values: Any, origin: str) -> dict[str, dict[str, Any]]:
+    """The [plugins.NAME] tables: each a table of strings, numbers, booleans, arrays and tables."""
+    if not isinstance(values, dict) or not all(isinstance(table, dict) for table in values.values()):
+        raise ProfileError(f"{origin}: [plugins] holds one table per plugin: [plugins.NAME]")
+    for name, table in values.items():
+        try:
+            writable = _plugin_value(table)
+        except RecursionError:
+            writable = False
+        if not name.strip() or not writable:
+            what = "a name" if not name.strip() else "strings, numbers, booleans, arrays and tables (no dates)"
+            raise ProfileError(f"{origin}: [plugins.{name}] must have {what}")
+    return {name: dict(table) for name, table in values.items()}
+
+
 def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
-    known = set(_SECTIONS) | {"name", "description", "stack", "guide", "env", "node_env", "pd"}
+    known = set(_SECTIONS) | {"name", "description", "stack", "guide", "env", "node_env", "pd", "plugins"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ProfileError(f"{origin}: unknown key(s): {', '.join(unknown)}")
@@ -361,6 +393,7 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
         stack=_stack_name(data.get("stack", DEFAULT_STACK), origin),
         guide=guide,
         pd=_pd_groups(data.get("pd"), origin),
+        plugins=_plugin_tables(data.get("plugins", {}), origin),
         **built,
     )
     profile = check_numbers(profile, origin)
@@ -449,14 +482,16 @@ def load_text(text: str, origin: str) -> Profile:
 
 def to_toml(profile: Profile) -> str:
     """The resolved profile in the TOML format that --profile-file reads (a group's profile: the whole P/D
-    deployment's)."""
+    deployment's), its [plugins.NAME] tables last."""
     data = (profile.deployment or profile).to_dict()
     top = [key for key in ("name", "description", "stack", "guide") if key in data]
     lines = [f"{key} = {_toml_value(data.pop(key))}" for key in top]
+    plugins = data.pop("plugins", {})
     for group, values in data.pop("pd", {}).items():
         tables = {"serve": values.pop("serve"), "env": values.pop("env")}
         data[f"pd.{group}"] = values
         data.update({f"pd.{group}.{name}": table for name, table in tables.items()})
+    data.update({f"plugins.{_toml_key(name)}": values for name, values in plugins.items()})
     for section, values in data.items():
         lines += ["", f"[{section}]"]
         lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items()]
@@ -467,14 +502,20 @@ def _toml_key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
 
 
+def _toml_char(char: str) -> str:
+    """A character inside a TOML basic string: quotes, backslashes and control characters escaped."""
+    if char in '"\\':
+        return "\\" + char
+    return f"\\u{ord(char):04x}" if ord(char) < 0x20 or ord(char) == 0x7F else char
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
+        return '"' + "".join(_toml_char(c) for c in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
