@@ -81,9 +81,9 @@ def _read_root(ctx: Context, root: str, sourced: bool) -> CannFound | None:
     if listing.entries is None:
         return None
     path = f"{root}/version.cfg"
-    read = ctx.host.read_file(path) if "version.cfg" in listing.entries else None
-    if read is not None and read.text is not None:
-        return CannFound(path, parse_version_cfg(read.text).toolkit_version, root, sourced)
+    cfg = ctx.host.read_file(path) if "version.cfg" in listing.entries else None
+    if cfg is not None and cfg.text is not None:
+        return CannFound(path, parse_version_cfg(cfg.text).toolkit_version, root, sourced)
     return None
 
 

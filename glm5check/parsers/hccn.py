@@ -232,9 +232,16 @@ _TLS_FIELD_RE = lazy(r"^(subject|issuer|start_time|end_time|tls expiration statu
 
 
 def _tls_field(cert: TlsCert, name: str, value: str) -> TlsCert:
+    text = value or None
     if name == "tls expiration status":
         return cert._replace(expiration_status=whole(value.split("]")[0]))
-    return cert._replace(**{name: value or None})
+    if name == "subject":
+        return cert._replace(subject=text)
+    if name == "issuer":
+        return cert._replace(issuer=text)
+    if name == "start_time":
+        return cert._replace(start_time=text)
+    return cert._replace(end_time=text)
 
 
 def parse_tls(text: str) -> TlsOutput:

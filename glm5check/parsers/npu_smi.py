@@ -79,8 +79,8 @@ class NpuSmiInfo(NamedTuple):
 
 def _ints(words: list[str]) -> list[int] | None:
     """Every word as a number, or None when one is not."""
-    numbers = [whole(w) for w in words]
-    return None if None in numbers else numbers  # type: ignore[return-value]
+    numbers = [number for number in map(whole, words) if number is not None]
+    return numbers if len(numbers) == len(words) else None
 
 
 def _is_border(line: str) -> bool:
@@ -256,7 +256,7 @@ def _chip_fields(cells: list[str], layout: _Layout) -> dict[str, object] | None:
 def _flush(state: _State) -> None:
     """An NPU row whose chip row never came (elided or cut paste): keep what it said."""
     if state.pending is not None:
-        state.chips.append(NpuChip(**state.pending))  # type: ignore[arg-type]
+        state.chips.append(NpuChip(**state.pending))  # type: ignore[arg-type]  # keys: NpuChip fields by name
         state.pending = None
 
 
@@ -274,7 +274,7 @@ def _read_device_row(line: str, cells: list[str], state: _State) -> None:
     if chip is None or state.pending is None:
         state.unread.append(line)
         return
-    state.chips.append(NpuChip(**{**state.pending, **chip}))  # type: ignore[arg-type]
+    state.chips.append(NpuChip(**{**state.pending, **chip}))  # type: ignore[arg-type]  # as in _flush
     state.pending = None
 
 

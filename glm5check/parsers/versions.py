@@ -10,7 +10,7 @@ without `+g<hash>` (a PyPI release, a build at a tag, a pretend version) names n
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from glm5check.util.lazyre import lazy
 
@@ -73,7 +73,7 @@ def without_target(version: ScmVersion) -> str:
     return version.text
 
 
-def is_full_commit(text: object) -> bool:
+def is_full_commit(text: object) -> TypeGuard[str]:
     return isinstance(text, str) and len(text) == 40 and bool(_HEX.match(text.lower()))
 
 
