@@ -9,7 +9,7 @@ from importlib import resources
 import jsonschema
 from conftest import assert_no_traceback, run_cli
 
-from glm5check.engine.check import Status
+from glm5check.engine.check import Result, Status
 from glm5check.engine.registry import load_registry
 from glm5check.engine.runner import Outcome, SelectionError, Waiver, check_patterns, summarize, unused_waivers
 
@@ -20,7 +20,7 @@ def _schema() -> dict:
 
 def _row(label: str, status: Status, waived: str | None = None) -> Outcome:
     check_id, _, item = label.partition("[")
-    return Outcome(check_id, check_id.split(".")[0], "t", status, "m", item.rstrip("]") or None, waived=waived)
+    return Outcome(check_id, check_id.split(".")[0], "t", Result(status, "m", item.rstrip("]") or None), waived=waived)
 
 
 def test_a_pattern_that_names_no_check_is_a_selection_error_with_a_suggestion() -> None:
