@@ -36,10 +36,10 @@ def test_the_guides_four_deployments_fit(profile: str) -> None:
 
 
 def test_fit_numbers_on_the_usable_hbm_vllm_sees() -> None:
-    # KEY-FACTS derived its figures from 64 GiB × 0.95; vLLM's budget is torch_npu's 60.96 GiB × 0.95 =
-    # 57.9 GiB. On it A3 single still holds about 4 of 8 × 66600, but A3 two-node bf16 about 5 (not 9)
-    # of 16 × 8192 and an A2 pair 1.85 (not 2) of 2 × 131072 (1.96 without the 1.5 GiB of MLAPO copies of its
-    # W8A8 attention, on by default at the pin): findings shown as WARN, with the numbers.
+    # docs/reference/KEY-FACTS.md derived its figures from 64 GiB × 0.95; vLLM's budget is torch_npu's 60.96 GiB ×
+    # 0.95 = 57.9 GiB. On it A3 single still holds about 4 of 8 × 66600, but A3 two-node bf16 about 5 (not 9) of 16
+    # × 8192 and an A2 pair 1.85 (not 2) of 2 × 131072 (1.96 without the 1.5 GiB of MLAPO copies of its W8A8
+    # attention, on by default at the pin): findings shown as WARN, with the numbers.
     a3_single = fit_json("--profile", "a3-single")[1]
     assert 3.5 < a3_single["full_length_sequences"] < 6 and a3_single["verdict"] == "warn"
     assert a3_single["budget_bytes"] == int(62423 * (1 << 20) * 0.95)

@@ -19,7 +19,8 @@ from glm5check.knowledge.profiles import (
 from glm5check.knowledge.stacks import load_stack
 from glm5check.session import load_profile_file as load_file
 
-# The KEY-FACTS.md table: profile -> (nodes, NPUs per node, TP, DP, DP local, max-num-seqs, max-model-len, rpc)
+# docs/reference/KEY-FACTS.md's table: profile -> (nodes, NPUs per node, TP, DP, DP local, max-num-seqs,
+# max-model-len, rpc)
 GUIDE = {
     "a2-single": (1, 8, 8, 1, 1, 2, 32768, None, "ascend", "GLM-5-w4a8"),
     "a3-single": (1, 16, 16, 1, 1, 8, 66600, None, "ascend", "GLM5-w4a8"),

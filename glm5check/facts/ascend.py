@@ -1,6 +1,6 @@
 """CANN toolkit and NPU driver facts, read from their version files (no Ascend library is loaded).
 
-The CANN toolkit is found in any of its install layouts (KEY-FACTS.md): the folder the environment
+The CANN toolkit is found in any of its install layouts (docs/reference/KEY-FACTS.md): the folder the environment
 points at (`ASCEND_TOOLKIT_HOME`, `ASCEND_HOME_PATH`, set by `set_env.sh`) first, because that is the one
 vllm-ascend loads, then `ascend-toolkit/latest`, `cann`, `cann-<version>` under /usr/local/Ascend and
 under `$HOME/Ascend` (non-root installs). In each, `<arch>-linux/ascend_toolkit_install.info` is read,
