@@ -58,6 +58,15 @@ def clean_env(extra: dict[str, str] | None = None, path_prepend: Sequence[Path |
     return env
 
 
+# Whether the running test is marked slow (None outside a pytest run, e.g. `python tests/test_readme.py`).
+_RUNNING_SLOW: list[bool | None] = [None]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _RUNNING_SLOW[0] = item.get_closest_marker("slow") is not None
+
+
 def run_cli(
     *args: str,
     env: dict[str, str] | None = None,
@@ -65,7 +74,14 @@ def run_cli(
     cwd: Path | str | None = None,
     python: str = sys.executable,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m glm5check ARGS` as a real process and capture its output."""
+    """Run `python -m glm5check ARGS` as a real process and capture its output. Only slow tests may: the
+    default tier (README's test command) runs checks in-process and stays under a minute."""
+    if _RUNNING_SLOW[0] is False:
+        pytest.fail(
+            "run_cli starts glm5check as a process: mark the test @pytest.mark.slow (the fast tier runs "
+            "checks in-process, see tests/test_net_checks.py)",
+            pytrace=False,
+        )
     return subprocess.run(
         [python, "-m", "glm5check", *args],
         capture_output=True,

@@ -215,6 +215,7 @@ def test_an_inventory_gives_roles_scripts_and_defaults(tmp_path: Path) -> None:
         ("[[nodes]\n", "is not TOML"),
     ],
 )
+@pytest.mark.slow
 def test_bad_inventories_are_usage_errors(tmp_path: Path, text: str, words: str) -> None:
     path = tmp_path / "inventory.toml"
     path.write_text(text, encoding="utf-8")
@@ -243,6 +244,7 @@ def test_remote_command_is_split_like_a_shell_would() -> None:
         (("--serve-script", "/launch/node{rank}.sh", "--inventory", "{inventory}"), "uses {rank}, but npu-a2-01"),
     ],
 )
+@pytest.mark.slow
 def test_usage_errors(args: tuple[str, ...], words: str, tmp_path: Path) -> None:
     inventory = tmp_path / "inventory.toml"
     inventory.write_text('[[nodes]]\nhost = "npu-a2-01"\n', encoding="utf-8")
@@ -253,6 +255,7 @@ def test_usage_errors(args: tuple[str, ...], words: str, tmp_path: Path) -> None
     assert done.returncode == 2 and words in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_a_prefill_decode_profile_is_refused_not_judged_against_one_node_0() -> None:
     hosts = ",".join(f"npu-a3-0{n}" for n in range(4))
     done = run_cli("cluster", "--hosts", hosts, "--profile", "a3-pd-4node", "--dry-run")
@@ -262,6 +265,7 @@ def test_a_prefill_decode_profile_is_refused_not_judged_against_one_node_0() -> 
     assert run_cli("cluster", "--hosts", hosts, "--profile", "a3-multi-w8a8", "--dry-run").returncode == 0
 
 
+@pytest.mark.slow
 def test_dry_run_prints_both_phases_and_runs_nothing(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     fake_ssh(bin_dir)
@@ -331,6 +335,7 @@ def two_nodes(tmp_path: Path) -> tuple[FakeNode, FakeNode]:
     return healthy_node0(root, HOSTS[0], ADDRESSES[0]), faulty_node1(root, HOSTS[1], ADDRESSES[1])
 
 
+@pytest.mark.slow
 def test_two_nodes_phase_two_gets_node0s_address_and_device_ips(tmp_path: Path) -> None:
     node0, node1 = two_nodes(tmp_path)
     done = run_cluster(tmp_path, "--hosts", ",".join(HOSTS), *CHECKS, "--format", "json")
@@ -361,6 +366,7 @@ def test_two_nodes_phase_two_gets_node0s_address_and_device_ips(tmp_path: Path) 
     assert document["summary"]["ok"] is False and document["summary"]["ready"] == 1
 
 
+@pytest.mark.slow
 def test_the_table_shows_nodes_then_cluster_results_then_the_verdict(tmp_path: Path) -> None:
     two_nodes(tmp_path)
     done = run_cluster(tmp_path, "--hosts", ",".join(HOSTS), *CHECKS)
@@ -375,6 +381,7 @@ def test_the_table_shows_nodes_then_cluster_results_then_the_verdict(tmp_path: P
     assert lines[-1].endswith("exit 1 — the deployment is not ready: fix the FAIL rows")
 
 
+@pytest.mark.slow
 def test_the_table_keeps_the_error_and_fix_of_a_node_that_gave_no_report(tmp_path: Path) -> None:
     healthy_node0(tmp_path / "nodes", HOSTS[0], ADDRESSES[0])
     done = run_cluster(tmp_path, "--hosts", ",".join(HOSTS), *CHECKS)
@@ -383,6 +390,7 @@ def test_the_table_keeps_the_error_and_fix_of_a_node_that_gave_no_report(tmp_pat
     assert "cluster.node[npu-a2-01]" not in done.stdout
 
 
+@pytest.mark.slow
 def test_nodes_that_disagree_fail_the_cluster_through_compare(tmp_path: Path) -> None:
     root = tmp_path / "nodes"
     healthy_node0(root, HOSTS[0], ADDRESSES[0])
@@ -403,6 +411,7 @@ def test_nodes_that_disagree_fail_the_cluster_through_compare(tmp_path: Path) ->
         ("hang", "no answer within 3 s (--node-timeout); ssh and all it started were killed"),
     ],
 )
+@pytest.mark.slow
 def test_a_broken_node_is_a_fail_row_and_the_healthy_one_still_reports(tmp_path: Path, fault: str, words: str) -> None:
     root = tmp_path / "nodes"
     healthy_node0(root, HOSTS[0], ADDRESSES[0])
@@ -429,6 +438,7 @@ def test_a_broken_node_is_a_fail_row_and_the_healthy_one_still_reports(tmp_path:
     assert document["nodes"][1]["summary"] is None and document["nodes"][1]["error"] == broken["message"]
 
 
+@pytest.mark.slow
 def test_node0_unreachable_leaves_the_others_checked_without_its_facts(tmp_path: Path) -> None:
     root = tmp_path / "nodes"
     faulty_node1(root, HOSTS[1], ADDRESSES[1])
@@ -440,6 +450,7 @@ def test_node0_unreachable_leaves_the_others_checked_without_its_facts(tmp_path:
     assert document["nodes"][1]["summary"] is not None
 
 
+@pytest.mark.slow
 def test_the_deadline_bounds_the_whole_run_and_names_the_nodes_never_started(tmp_path: Path) -> None:
     root = tmp_path / "nodes"
     hosts = ["n0", "n1", "n2"]
@@ -455,6 +466,7 @@ def test_the_deadline_bounds_the_whole_run_and_names_the_nodes_never_started(tmp
     assert errors[2] == "not started: the whole run's --deadline of 3 s had passed"
 
 
+@pytest.mark.slow
 def test_output_keeps_every_report_and_snapshot_written_atomically(tmp_path: Path) -> None:
     two_nodes(tmp_path)
     out = tmp_path / "out"
@@ -479,6 +491,7 @@ def test_output_keeps_every_report_and_snapshot_written_atomically(tmp_path: Pat
     assert len(pings) == 8  # the snapshot recorded the --peer-npu-ips phase one gave node 1
 
 
+@pytest.mark.slow
 def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
     two_nodes(tmp_path)
     blocker = tmp_path / "a-file"
@@ -488,6 +501,7 @@ def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path: Path
     assert done.stderr.strip().splitlines()[-1] == f"glm5check: error: cannot write {blocker / 'out'}: Not a directory"
 
 
+@pytest.mark.slow
 def test_junit_holds_the_cluster_results_and_every_nodes_results(tmp_path: Path) -> None:
     two_nodes(tmp_path)
     out = tmp_path / "out"
@@ -568,6 +582,7 @@ def test_the_real_ssh_tests_say_why_they_skip(monkeypatch: pytest.MonkeyPatch) -
     assert netns.unavailable_reason() == "network-namespace tests need root (ip netns add); running as uid 1000"
 
 
+@pytest.mark.slow
 def test_the_example_in_docs_cluster_md_is_what_the_command_prints(tmp_path: Path) -> None:
     """Two nodes (healthy, faulty) and a third that does not answer, as docs/cluster.md shows them."""
     from conftest import REPO
@@ -592,6 +607,7 @@ def test_the_example_in_docs_cluster_md_is_what_the_command_prints(tmp_path: Pat
     assert timeless(block.group(1)) == timeless(printed), f"paste into docs/cluster.md:\n{printed}"
 
 
+@pytest.mark.slow
 def test_redact_hosts_masks_what_cluster_writes_but_not_what_phase_two_needs(tmp_path: Path) -> None:
     node0, node1 = two_nodes(tmp_path)
     out = tmp_path / "out"

@@ -71,12 +71,14 @@ def items(result: dict[str, Any]) -> list[str]:
     return [d["item"] for d in result["differences"]]
 
 
+@pytest.mark.slow
 def test_consistent_nodes_pass(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     code, result = run_compare(tmp_path, *consistent_pair(demo_reports))
     assert (code, result["differences"], result["ok"]) == (0, [], True)
     assert [n["dp_ranks"] for n in result["nodes"]] == [[0], [1]]
 
 
+@pytest.mark.slow
 def test_the_demo_nodes_disagree_where_node1_is_faulty(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     code, result = run_compare(tmp_path, demo_reports["node0"], demo_reports["node1"])
     assert code == 1
@@ -112,6 +114,7 @@ def seed(report: dict[str, Any], change: str) -> None:
         ("mtu", ["MTU"], "the interfaces carrying HCCL_IF_IP have different MTUs"),
     ],
 )
+@pytest.mark.slow
 def test_each_seeded_difference_is_named(
     change: str,
     expected_items: list[str],
@@ -127,6 +130,7 @@ def test_each_seeded_difference_is_named(
     assert any(words in d["message"] for d in result["differences"])
 
 
+@pytest.mark.slow
 def test_all_four_seeded_differences_in_one_table(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     for change in ("vllm commit", "weights", "rank", "rpc port"):
@@ -138,12 +142,14 @@ def test_all_four_seeded_differences_in_one_table(demo_reports: dict[str, dict[s
     assert table.rstrip().endswith("exit 1")
 
 
+@pytest.mark.slow
 def test_short_and_full_commits_agree(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["facts"]["packages"]["vllm"]["commit"] = "978a37c82387ce4a40aaadddcdbaf4a06fc4d590"
     assert run_compare(tmp_path, node0, node1)[0] == 0
 
 
+@pytest.mark.slow
 def test_per_node_values_must_be_local_and_distinct(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["facts"]["env"]["HCCL_IF_IP"] = "10.20.0.11"  # node 0's address, copied into node 1's script
@@ -160,6 +166,7 @@ def test_per_node_values_must_be_local_and_distinct(demo_reports: dict[str, dict
     assert "HCCL_SOCKET_IFNAME" not in items(result)
 
 
+@pytest.mark.slow
 def test_address_must_be_node0s(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     for report in (node0, node1):
@@ -170,6 +177,7 @@ def test_address_must_be_node0s(demo_reports: dict[str, dict[str, Any]], tmp_pat
     assert "not an address of node 0 (npu-a2-01: 10.20.0.11" in result["differences"][0]["message"]
 
 
+@pytest.mark.slow
 def test_missing_rank_is_named(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["profile"]["serve"]["data_parallel_start_rank"] = 2
@@ -189,6 +197,7 @@ def test_missing_rank_is_named(demo_reports: dict[str, dict[str, Any]], tmp_path
         ('{"schema": "glm5check.report/v1", "n": ' + "1" * 5000 + "}", "is not JSON (Exceeds the limit"),
     ],
 )
+@pytest.mark.slow
 def test_unreadable_input_exits_2(
     content: str | None, words: str, demo_reports: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -203,6 +212,7 @@ def test_unreadable_input_exits_2(
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_one_report_is_a_usage_error(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(demo_reports["node0"]))
@@ -210,6 +220,7 @@ def test_one_report_is_a_usage_error(demo_reports: dict[str, dict[str, Any]], tm
     assert done.returncode == 2 and "at least two" in done.stderr
 
 
+@pytest.mark.slow
 def test_secrets_never_reach_the_comparison(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["facts"]["env"]["HF_HUB_URL"] = "https://user:hunter2@hub.example/"
@@ -283,6 +294,7 @@ def node_script(tmp_path: Path, name: str, address: str, node0: str, **changes: 
 
 
 @pytest.mark.netns
+@pytest.mark.slow
 def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> None:
     from netns import NODE0_IP, NODE1_IP
 
@@ -352,6 +364,7 @@ def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> No
     assert os.path.exists(node0)
 
 
+@pytest.mark.slow
 def test_single_node_replicas_are_compared_without_rank_rules(tmp_path: Path) -> None:
     reports = []
     for name in ("a", "b"):
@@ -367,6 +380,7 @@ def test_single_node_replicas_are_compared_without_rank_rules(tmp_path: Path) ->
     assert items(result) == ["CANN"]
 
 
+@pytest.mark.slow
 def test_a_fifo_is_refused_without_blocking(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(demo_reports["node0"]))
@@ -386,6 +400,7 @@ def test_report_nested_too_deep_is_a_config_error(tmp_path: Path) -> None:
         load_reports((str(path),))
 
 
+@pytest.mark.slow
 def test_wrong_types_inside_a_report_are_tolerated(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     """A report is untrusted: every field may have any type. Nothing raises; what cannot be read is unknown."""
     odd = {"schema": "glm5check.report/v1", "node": [1], "profile": 5, "facts": {"interfaces": "x", "env": []}}
@@ -436,6 +451,7 @@ def _put(report: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 @settings(max_examples=400)
 @given(changes=st.lists(st.tuples(st.sampled_from(_PATHS), _JSON), min_size=1, max_size=4))
+@pytest.mark.slow
 def test_compare_of_reports_with_any_values_never_raises(
     demo_reports: dict[str, dict[str, Any]], changes: list[tuple[tuple[str, ...], Any]]
 ) -> None:
@@ -447,6 +463,7 @@ def test_compare_of_reports_with_any_values_never_raises(
     assert render_table(nodes, differences) and json.loads(render_json(nodes, differences))
 
 
+@pytest.mark.slow
 def test_terminal_escapes_in_a_report_never_reach_the_table(
     demo_reports: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:

@@ -46,6 +46,7 @@ def statuses(report: dict[str, Any], check_id: str) -> dict[str | None, str]:
     return {r["item"]: r["status"] for r in report["results"] if r["id"] == check_id}
 
 
+@pytest.mark.slow
 def test_sourced_output_makes_env_vars_pass(tmp_path: Path) -> None:
     env = clean_env({"HCCL_BUFFSIZE": "abc", "OMP_NUM_THREADS": "4"})
     before = json.loads(run_cli("--profile", "a2-single", "--check", "env.vars", "--format", "json", env=env).stdout)
@@ -66,6 +67,7 @@ def test_sourced_output_makes_env_vars_pass(tmp_path: Path) -> None:
     assert len(after) == 7 and set(after.values()) == {"pass"}
 
 
+@pytest.mark.slow
 def test_undo_line_restores_the_previous_values(tmp_path: Path) -> None:
     env = clean_env({"HCCL_BUFFSIZE": "100"})
     _, script = fix_script(tmp_path, "--profile", "a2-single", env=env)
@@ -78,6 +80,7 @@ def test_undo_line_restores_the_previous_values(tmp_path: Path) -> None:
     assert done.stdout.splitlines() == ["200 AIV", "100 unset", "gone"], done.stderr
 
 
+@pytest.mark.slow
 def test_nothing_to_fix(tmp_path: Path) -> None:
     profile_env = {
         "HCCL_OP_EXPANSION_MODE": "AIV", "OMP_PROC_BIND": "false", "OMP_NUM_THREADS": "10",
@@ -90,6 +93,7 @@ def test_nothing_to_fix(tmp_path: Path) -> None:
     assert "export " not in script.read_text() and "nothing to export" in script.read_text()
 
 
+@pytest.mark.slow
 def test_serve_script_value_cannot_be_overridden_by_an_export(tmp_path: Path) -> None:
     launch = tmp_path / "serve.sh"
     launch.write_text(
@@ -102,6 +106,7 @@ def test_serve_script_value_cannot_be_overridden_by_an_export(tmp_path: Path) ->
     assert "# STILL FAILING[HCCL_BUFFSIZE]" in text
 
 
+@pytest.mark.slow
 def test_replayed_node1_gets_the_nic_towards_node0(tmp_path: Path) -> None:
     """The faulty demo node 1 names eth0 in its socket variables while HCCL_IF_IP is on enp189s0f0."""
     code, script = fix_script(tmp_path, "--profile", "a2-multi", "--replay", "demo:a2-node1")
@@ -114,6 +119,7 @@ def test_replayed_node1_gets_the_nic_towards_node0(tmp_path: Path) -> None:
     assert "TP_SOCKET_IFNAME" not in text and "HCCL_BUFFSIZE" not in text
 
 
+@pytest.mark.slow
 def test_node0_with_several_up_nics_lists_them_and_exits_1(tmp_path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from net_fakes import NIC, NODE0_IP, FakeNic, Scenario, lo
@@ -137,6 +143,7 @@ def test_node0_with_several_up_nics_lists_them_and_exits_1(tmp_path: Path) -> No
 
 
 @pytest.mark.netns
+@pytest.mark.slow
 def test_two_node_exports_make_net_interfaces_pass_in_a_namespace(tmp_path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from netns import NET_VARS, NODE0_IP, netns_pair, unavailable_reason
@@ -218,6 +225,7 @@ def _source_and_dump(script: bytes, env: dict[str, str]) -> tuple[list[dict[byte
     header=COMMENT_TEXT,
     comments=st.lists(COMMENT_TEXT, min_size=3, max_size=3),
 )
+@pytest.mark.slow
 def test_sourcing_sets_exactly_the_values_and_runs_nothing(
     exports: dict[str, str], previous: list[str | None], header: str, comments: list[str]
 ) -> None:
@@ -266,6 +274,7 @@ def _hostile_profile(tmp_path: Path, env_table: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_hostile_profile_values_are_exported_verbatim_and_run_nothing(tmp_path: Path) -> None:
     value = f'$(touch {CANARY})\n`touch {CANARY}`; \'"x" \x1b[31m'
     profile = _hostile_profile(tmp_path, f"HCCL_OP_EXPANSION_MODE = {json.dumps(value)}")
@@ -277,6 +286,7 @@ def test_hostile_profile_values_are_exported_verbatim_and_run_nothing(tmp_path: 
     assert not (tmp_path / CANARY).exists()
 
 
+@pytest.mark.slow
 def test_a_newline_in_a_serve_script_export_stays_inside_its_comment(tmp_path: Path) -> None:
     launch = tmp_path / "serve.sh"
     text = (FIXTURES / "serve-scripts" / "a2-single.sh").read_text()
@@ -298,6 +308,7 @@ def test_a_newline_in_a_serve_script_export_stays_inside_its_comment(tmp_path: P
         ('PROMPT_COMMAND = "touch x"', "fix-env refuses to export PROMPT_COMMAND: the shell or a program would run"),
     ],
 )
+@pytest.mark.slow
 def test_what_cannot_be_exported_safely_is_exit_2(tmp_path: Path, env_table: str, message: str) -> None:
     done = run_cli("fix-env", "--profile-file", str(_hostile_profile(tmp_path, env_table)), env=clean_env())
     assert_no_traceback(done)

@@ -7,6 +7,7 @@ import json
 from importlib import resources
 
 import jsonschema
+import pytest
 from conftest import assert_no_traceback, run_cli
 
 from glm5check.engine.check import Result, Status
@@ -39,6 +40,7 @@ def test_a_pattern_that_names_no_check_is_a_selection_error_with_a_suggestion() 
             raise AssertionError(f"{include} {exclude} selected something")
 
 
+@pytest.mark.slow
 def test_check_typo_exits_2_instead_of_an_empty_ready_run() -> None:
     for option in ("--check", "--skip"):
         result = run_cli("--profile", "a2-multi", "--replay", "demo", option, "packages.vlm")
@@ -67,6 +69,7 @@ def test_unused_waivers_are_named_with_the_closest_label() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_an_ignore_that_matches_nothing_warns_on_stderr_and_in_json() -> None:
     args = ("--profile", "a2-multi", "--replay", "demo:a2-node1", "--check", "env.*", "--format", "json")
     result = run_cli(*args, "--ignore", "env.vars[HCCL_BUFSIZE]", "--ignore", "env.vars[HCCL_BUFFSIZE]:ticket 7")
@@ -89,6 +92,7 @@ def test_strict_promotes_unwaived_warnings_only() -> None:
     assert summarize(fresh).ok and not summarize(fresh, strict=True).ok
 
 
+@pytest.mark.slow
 def test_a_waived_failure_passes_the_strict_gate_end_to_end() -> None:
     # node 1's /dev/shm is 64 MiB: host.shm fails on size and free space; nothing else of host.shm warns.
     args = ("--profile", "a2-multi", "--replay", "demo:a2-node1", "--check", "host.shm", "--strict")

@@ -28,6 +28,7 @@ def fit_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[s
 
 
 @pytest.mark.parametrize("profile", ["a2-single", "a3-single", "a2-multi", "a3-multi"])
+@pytest.mark.slow
 def test_the_guides_four_deployments_fit(profile: str) -> None:
     code, result = fit_json("--profile", profile)
     assert code == 0 and result["verdict"] in ("pass", "warn"), result["summary"]
@@ -35,6 +36,7 @@ def test_the_guides_four_deployments_fit(profile: str) -> None:
     assert result["kv_layers"] == 79 and result["kv_bytes_per_token"] == 79 * 1408
 
 
+@pytest.mark.slow
 def test_fit_numbers_on_the_usable_hbm_vllm_sees() -> None:
     # docs/reference/KEY-FACTS.md derived its figures from 64 GiB × 0.95; vLLM's budget is torch_npu's 60.96 GiB ×
     # 0.95 = 57.9 GiB. On it A3 single still holds about 4 of 8 × 66600, but A3 two-node bf16 about 5 (not 9) of 16
@@ -52,6 +54,7 @@ def test_fit_numbers_on_the_usable_hbm_vllm_sees() -> None:
     assert a2_multi["usable_hbm_bytes"] == 62423 * (1 << 20)
 
 
+@pytest.mark.slow
 def test_bf16_on_one_a3_does_not_fit_by_flags() -> None:
     code, result = fit_json("--profile", "a3-single", "--weights", "bf16")
     assert code == 1 and result["verdict"] == "fail"
@@ -59,6 +62,7 @@ def test_bf16_on_one_a3_does_not_fit_by_flags() -> None:
     assert "NPU out of memory" in result["vllm_error"]
 
 
+@pytest.mark.slow
 def test_bf16_on_two_a2_does_not_fit_by_profile_file(tmp_path: Path) -> None:
     profile = tmp_path / "a2-bf16.toml"
     profile.write_text('name = "a2-bf16"\nextends = "a2-multi"\n\n[model]\nname = "GLM5-bf16"\nweights = "bf16"\n')
@@ -67,6 +71,7 @@ def test_bf16_on_two_a2_does_not_fit_by_profile_file(tmp_path: Path) -> None:
     assert result["plan"]["ep"] == 16 and result["kv_budget_bytes"] < 0
 
 
+@pytest.mark.slow
 def test_table_shows_every_number() -> None:
     out = run_cli("fit", "--profile", "a2-multi")
     assert out.returncode == 0, out.stderr
@@ -82,6 +87,7 @@ def test_table_shows_every_number() -> None:
         assert label in out.stdout, out.stdout
 
 
+@pytest.mark.slow
 def test_max_model_len_too_long_quotes_vllm() -> None:
     code, result = fit_json("--profile", "a2-single", "--max-model-len", "202752")
     assert code == 1 and result["verdict"] == "fail"
@@ -90,6 +96,7 @@ def test_max_model_len_too_long_quotes_vllm() -> None:
     )
 
 
+@pytest.mark.slow
 def test_assumptions_are_overridable() -> None:
     base = fit_json("--profile", "a2-single")[1]
     more = fit_json("--profile", "a2-single", "--runtime-overhead-gib", "3.25", "--hccl-groups", "4")[1]
@@ -98,6 +105,7 @@ def test_assumptions_are_overridable() -> None:
     assert more["kv_tokens"] < base["kv_tokens"]
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_2() -> None:
     for args in (("--tp", "0"), ("--profile", "nope"), ("--profile-file", "/nonexistent.toml")):
         out = run_cli("fit", *args)
@@ -133,6 +141,7 @@ def _config_arithmetic(config: dict[str, Any], tp: int, ep: int, mtp: bool) -> f
 
 
 @pytest.mark.parametrize("mtp", [True, False])
+@pytest.mark.slow
 def test_per_rank_weights_from_headers_agree_with_config_arithmetic(tmp_path: Path, mtp: bool) -> None:
     checkpoint = mc.make_checkpoint(tmp_path / "GLM5-bf16", "bf16", "full")
     code, result = fit_json(
@@ -145,6 +154,7 @@ def test_per_rank_weights_from_headers_agree_with_config_arithmetic(tmp_path: Pa
     assert code == 0
 
 
+@pytest.mark.slow
 def test_fit_model_dir_that_cannot_be_read_is_exit_2(tmp_path: Path) -> None:
     absent = run_cli("fit", "--profile", "a2-single", "--model-dir", str(tmp_path / "absent"))
     assert absent.returncode == 2 and not absent.stdout, absent.stdout
@@ -166,6 +176,7 @@ def _memory_run(buffsize: str) -> dict[str, Any]:
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow
 def test_memory_fit_check_and_reported_fact_in_a_run() -> None:
     base = _memory_run("200")
     [result] = base["results"]
@@ -230,6 +241,7 @@ def test_tensor_classes_and_expert_split() -> None:
     assert fit(mtp_only, _plan(mtp=True), "t").weights.per_rank == GIB
 
 
+@pytest.mark.slow
 def test_memory_fit_uses_the_hbm_npu_smi_shows(fake_bin: Path) -> None:
     # An Atlas 800I A2 with 910B4 chips has 32 GB each: GLM-5-w4a8 on TP8 (48 GiB per rank) cannot load.
     sample = FIXTURES / "npu-smi-info" / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"

@@ -141,6 +141,7 @@ def test_bad_profile_files_are_one_clear_error(tmp_path: Path, text: str, messag
         load_file(path)
 
 
+@pytest.mark.slow
 def test_unknown_profile_exits_2_with_one_line() -> None:
     result = run_cli("--profile", "nope")
     assert result.returncode == 2
@@ -150,6 +151,7 @@ def test_unknown_profile_exits_2_with_one_line() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_unreadable_profile_file_exits_2_with_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "a-directory.toml"
     folder.mkdir()
@@ -161,6 +163,7 @@ def test_unreadable_profile_file_exits_2_with_one_line(tmp_path: Path) -> None:
         assert len(lines) == 1 and lines[0].startswith(f"glm5check: error: cannot read profile file {target}")
 
 
+@pytest.mark.slow
 def test_profiles_commands() -> None:
     listing = run_cli("profiles")
     assert listing.returncode == 0

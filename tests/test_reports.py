@@ -22,6 +22,7 @@ def _schema() -> dict:
 
 
 @pytest.mark.parametrize("demo", ["demo", "demo:a2-node1"])
+@pytest.mark.slow
 def test_json_report_validates_against_the_shipped_schema(demo: str) -> None:
     result = run_cli("--profile", "a2-multi", "--replay", demo, "--format", "json")
     report = json.loads(result.stdout)
@@ -32,6 +33,7 @@ def test_json_report_validates_against_the_shipped_schema(demo: str) -> None:
     assert report["profile"]["serve"]["tensor_parallel_size"] == 8
 
 
+@pytest.mark.slow
 def test_the_schema_rejects_a_broken_report() -> None:
     report = json.loads(run_cli("--profile", "a2-multi", "--replay", "demo", "--format", "json").stdout)
     report["results"][0]["status"] = "ok"
@@ -39,6 +41,7 @@ def test_the_schema_rejects_a_broken_report() -> None:
         jsonschema.validate(report, _schema())
 
 
+@pytest.mark.slow
 def test_junit_is_well_formed_with_one_testcase_per_result(tmp_path) -> None:
     target = tmp_path / "report.xml"
     run = run_cli("--profile", "a2-multi", "--replay", "demo:a2-node1", "--format", "junit", "--output", str(target))
@@ -66,6 +69,7 @@ class _Tty(io.StringIO):
         return True
 
 
+@pytest.mark.slow
 def test_table_groups_by_category_and_ends_with_the_summary(monkeypatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     report = _report()
@@ -79,6 +83,7 @@ def test_table_groups_by_category_and_ends_with_the_summary(monkeypatch) -> None
     assert "\033[" not in text
 
 
+@pytest.mark.slow
 def test_colour_only_on_a_terminal_and_never_under_no_color(monkeypatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     assert use_colour(_Tty()) and not use_colour(io.StringIO())

@@ -184,6 +184,7 @@ def _run(*args: str) -> tuple[int, dict]:
     return result.returncode, json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_a_single_node_script_under_a_two_node_profile_is_not_a_dp2_run() -> None:
     code, report = _run("--profile", "a2-multi", "--serve-script", str(SCRIPTS / "a2-single.sh"), "--replay", "demo")
     assert code == 1
@@ -196,6 +197,7 @@ def test_a_single_node_script_under_a_two_node_profile_is_not_a_dp2_run() -> Non
     assert "plan GLM-5-w4a8, DP1 × TP8, EP" in header and "DP2" not in header, header
 
 
+@pytest.mark.slow
 def test_replay_with_a_new_script_takes_the_node_rank_from_it() -> None:
     node0 = str(SCRIPTS / "a2-multi-node0.sh")
     _, report = _run(
@@ -221,6 +223,7 @@ def test_replay_with_a_new_script_takes_the_node_rank_from_it() -> None:
     assert recorded["profile"]["serve_sources"]["tensor_parallel_size"] == "replayed script line 11"
 
 
+@pytest.mark.slow
 def test_serve_plan_is_in_the_catalogue_with_why_what_fix(tmp_path: Path) -> None:
     listing = run_cli("checks")
     assert "serve.plan" in listing.stdout

@@ -169,6 +169,7 @@ def test_a_file_dropped_into_files_by_hand_is_read(tmp_path: Path) -> None:
     assert replayed.text == "Version=24.1.rc3\n"
 
 
+@pytest.mark.slow
 def test_unreadable_snapshots_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError, match="not found"):
         read_snapshot(tmp_path / "nothing")
@@ -185,6 +186,7 @@ def _results(report: dict) -> list[tuple]:
 
 
 @pytest.mark.parametrize("suffix", ["", ".tar.gz"])
+@pytest.mark.slow
 def test_snapshot_then_replay_gives_identical_results(tmp_path: Path, suffix: str) -> None:
     bin_dir = tmp_path / "bin"
     write_executable(bin_dir, "npu-smi", "#!/bin/sh\necho 'dcmi module initialize failed. ret is -8005'\nexit 1\n")
@@ -205,6 +207,7 @@ def test_snapshot_then_replay_gives_identical_results(tmp_path: Path, suffix: st
     assert "hf_secret_value" not in replayed.stdout
 
 
+@pytest.mark.slow
 def test_snapshot_to_standard_output_streams_a_replayable_archive_and_writes_no_file(tmp_path: Path) -> None:
     """`snapshot -o -` (what `glm5check cluster --snapshot` runs on each node): the .tar.gz is standard
     output, the summary line standard error, and nothing is written on the way (TMPDIR stays empty)."""
