@@ -29,7 +29,7 @@ from cluster_fakes import (
     node_env,
     results_by_key,
 )
-from conftest import assert_no_traceback, clean_env, run_cli, write_executable
+from conftest import assert_no_traceback, clean_env, run_cli, run_in_process, write_executable
 from npu_fakes import device_ips
 
 from glm5check.cluster.collect import NodeOutcome, read_answer
@@ -215,11 +215,10 @@ def test_an_inventory_gives_roles_scripts_and_defaults(tmp_path: Path) -> None:
         ("[[nodes]\n", "is not TOML"),
     ],
 )
-@pytest.mark.slow
 def test_bad_inventories_are_usage_errors(tmp_path: Path, text: str, words: str) -> None:
     path = tmp_path / "inventory.toml"
     path.write_text(text, encoding="utf-8")
-    done = run_cli("cluster", "--inventory", str(path), "--dry-run")
+    done = run_in_process("cluster", "--inventory", str(path), "--dry-run")
     assert_no_traceback(done)
     assert done.returncode == 2 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
@@ -244,33 +243,30 @@ def test_remote_command_is_split_like_a_shell_would() -> None:
         (("--serve-script", "/launch/node{rank}.sh", "--inventory", "{inventory}"), "uses {rank}, but npu-a2-01"),
     ],
 )
-@pytest.mark.slow
 def test_usage_errors(args: tuple[str, ...], words: str, tmp_path: Path) -> None:
     inventory = tmp_path / "inventory.toml"
     inventory.write_text('[[nodes]]\nhost = "npu-a2-01"\n', encoding="utf-8")
     given = [a.replace("{inventory}", str(inventory)) for a in args]
     hosts = [] if "--inventory" in given else ["--hosts", ",".join(HOSTS)]
-    done = run_cli("cluster", *hosts, *given, "--dry-run")
+    done = run_in_process("cluster", *hosts, *given, "--dry-run")
     assert_no_traceback(done)
     assert done.returncode == 2 and words in done.stderr, done.stderr
 
 
-@pytest.mark.slow
 def test_a_prefill_decode_profile_is_refused_not_judged_against_one_node_0() -> None:
     hosts = ",".join(f"npu-a3-0{n}" for n in range(4))
-    done = run_cli("cluster", "--hosts", hosts, "--profile", "a3-pd-4node", "--dry-run")
+    done = run_in_process("cluster", "--hosts", hosts, "--profile", "a3-pd-4node", "--dry-run")
     assert_no_traceback(done)
     assert done.returncode == 2 and "prefill-decode deployment" in done.stderr, done.stderr
     assert "--node-rank N" in done.stderr
-    assert run_cli("cluster", "--hosts", hosts, "--profile", "a3-multi-w8a8", "--dry-run").returncode == 0
+    assert run_in_process("cluster", "--hosts", hosts, "--profile", "a3-multi-w8a8", "--dry-run").returncode == 0
 
 
-@pytest.mark.slow
 def test_dry_run_prints_both_phases_and_runs_nothing(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     fake_ssh(bin_dir)
     env = clean_env({"FAKE_SSH_NODES": str(tmp_path)}, [bin_dir])
-    done = run_cli(
+    done = run_in_process(
         "cluster",
         "--hosts",
         ",".join(HOSTS),
@@ -298,7 +294,9 @@ def test_plugins_disabled_here_by_option_or_environment_are_disabled_on_every_no
     bin_dir = tmp_path / "bin"
     fake_ssh(bin_dir)
     env = clean_env({"FAKE_SSH_NODES": str(tmp_path), "GLM5CHECK_DISABLE_PLUGINS": "site-b, site-c"}, [bin_dir])
-    done = run_cli("cluster", "--hosts", ",".join(HOSTS), *CHECKS, "--disable-plugin", "site-a", "--dry-run", env=env)
+    done = run_in_process(
+        "cluster", "--hosts", ",".join(HOSTS), *CHECKS, "--disable-plugin", "site-a", "--dry-run", env=env
+    )
     assert done.returncode == 0, done.stderr
     node_lines = [line for line in done.stdout.splitlines() if not line.startswith("#")]
     wanted = "--disable-plugin site-a --disable-plugin site-b --disable-plugin site-c"
@@ -486,7 +484,9 @@ def test_output_keeps_every_report_and_snapshot_written_atomically(tmp_path: Pat
     assert node1["node"]["rank"] == 1 and node1["schema"] == "glm5check.report/v1"
     with tarfile.open(out / f"{HOSTS[1]}.snapshot.tar.gz") as archive:
         assert "snapshot/report.json" in archive.getnames()
-    replayed = run_cli("--replay", str(out / f"{HOSTS[1]}.snapshot.tar.gz"), "--check", "npu.*", "--format", "json")
+    replayed = run_in_process(
+        "--replay", str(out / f"{HOSTS[1]}.snapshot.tar.gz"), "--check", "npu.*", "--format", "json"
+    )
     pings = [r for r in json.loads(replayed.stdout)["results"] if (r["item"] or "").startswith("ping ")]
     assert len(pings) == 8  # the snapshot recorded the --peer-npu-ips phase one gave node 1
 
@@ -593,7 +593,7 @@ def test_the_example_in_docs_cluster_md_is_what_the_command_prints(tmp_path: Pat
     bin_dir = tmp_path / "bin"
     fake_ssh(bin_dir)
     env = clean_env({"FAKE_SSH_NODES": str(tmp_path / "nodes"), "COLUMNS": "110"}, [bin_dir])
-    done = run_cli(*command.split(), env=env)
+    done = run_in_process(*command.split(), env=env)
     shown = command.replace("npu.*", "'npu.*'")
     printed = f"$ glm5check {shown}\n{done.stdout}"
     block = re.search(

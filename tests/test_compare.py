@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
+from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli, run_in_process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +33,7 @@ def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str
     reports = {}
     for name, snapshot in (("node0", "demo"), ("node1", "demo:a2-node1")):
         out = folder / f"{name}.json"
-        done = run_cli("--profile", "a2-multi", "--replay", snapshot, "--format", "json", "-o", str(out))
+        done = run_in_process("--profile", "a2-multi", "--replay", snapshot, "--format", "json", "-o", str(out))
         assert_no_traceback(done)
         reports[name] = json.loads(out.read_text())
     return reports
@@ -62,7 +62,7 @@ def run_compare(tmp_path: Path, *reports: dict[str, Any], fmt: str = "json") -> 
         path = tmp_path / f"node{index}.json"
         path.write_text(json.dumps(report))
         paths.append(str(path))
-    done = run_cli("compare", *paths, "--format", fmt)
+    done = run_in_process("compare", *paths, "--format", fmt)
     assert_no_traceback(done)
     return done.returncode, (json.loads(done.stdout) if fmt == "json" else done.stdout)
 
@@ -71,14 +71,12 @@ def items(result: dict[str, Any]) -> list[str]:
     return [d["item"] for d in result["differences"]]
 
 
-@pytest.mark.slow
 def test_consistent_nodes_pass(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     code, result = run_compare(tmp_path, *consistent_pair(demo_reports))
     assert (code, result["differences"], result["ok"]) == (0, [], True)
     assert [n["dp_ranks"] for n in result["nodes"]] == [[0], [1]]
 
 
-@pytest.mark.slow
 def test_the_demo_nodes_disagree_where_node1_is_faulty(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     code, result = run_compare(tmp_path, demo_reports["node0"], demo_reports["node1"])
     assert code == 1
@@ -114,7 +112,6 @@ def seed(report: dict[str, Any], change: str) -> None:
         ("mtu", ["MTU"], "the interfaces carrying HCCL_IF_IP have different MTUs"),
     ],
 )
-@pytest.mark.slow
 def test_each_seeded_difference_is_named(
     change: str,
     expected_items: list[str],
@@ -130,7 +127,6 @@ def test_each_seeded_difference_is_named(
     assert any(words in d["message"] for d in result["differences"])
 
 
-@pytest.mark.slow
 def test_all_four_seeded_differences_in_one_table(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     for change in ("vllm commit", "weights", "rank", "rpc port"):
@@ -142,14 +138,12 @@ def test_all_four_seeded_differences_in_one_table(demo_reports: dict[str, dict[s
     assert table.rstrip().endswith("exit 1")
 
 
-@pytest.mark.slow
 def test_short_and_full_commits_agree(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["facts"]["packages"]["vllm"]["commit"] = "978a37c82387ce4a40aaadddcdbaf4a06fc4d590"
     assert run_compare(tmp_path, node0, node1)[0] == 0
 
 
-@pytest.mark.slow
 def test_per_node_values_must_be_local_and_distinct(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["facts"]["env"]["HCCL_IF_IP"] = "10.20.0.11"  # node 0's address, copied into node 1's script
@@ -166,7 +160,6 @@ def test_per_node_values_must_be_local_and_distinct(demo_reports: dict[str, dict
     assert "HCCL_SOCKET_IFNAME" not in items(result)
 
 
-@pytest.mark.slow
 def test_address_must_be_node0s(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     for report in (node0, node1):
@@ -177,7 +170,6 @@ def test_address_must_be_node0s(demo_reports: dict[str, dict[str, Any]], tmp_pat
     assert "not an address of node 0 (npu-a2-01: 10.20.0.11" in result["differences"][0]["message"]
 
 
-@pytest.mark.slow
 def test_missing_rank_is_named(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["profile"]["serve"]["data_parallel_start_rank"] = 2
@@ -197,7 +189,6 @@ def test_missing_rank_is_named(demo_reports: dict[str, dict[str, Any]], tmp_path
         ('{"schema": "glm5check.report/v1", "n": ' + "1" * 5000 + "}", "is not JSON (Exceeds the limit"),
     ],
 )
-@pytest.mark.slow
 def test_unreadable_input_exits_2(
     content: str | None, words: str, demo_reports: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -206,21 +197,19 @@ def test_unreadable_input_exits_2(
     bad = tmp_path / "bad.json"
     if content is not None:
         bad.write_text(content)
-    done = run_cli("compare", str(good), str(bad))
+    done = run_in_process("compare", str(good), str(bad))
     assert_no_traceback(done)
     assert done.returncode == 2
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.slow
 def test_one_report_is_a_usage_error(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(demo_reports["node0"]))
-    done = run_cli("compare", str(good))
+    done = run_in_process("compare", str(good))
     assert done.returncode == 2 and "at least two" in done.stderr
 
 
-@pytest.mark.slow
 def test_secrets_never_reach_the_comparison(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     node0, node1 = consistent_pair(demo_reports)
     node1["facts"]["env"]["HF_HUB_URL"] = "https://user:hunter2@hub.example/"
@@ -339,7 +328,7 @@ def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> No
     script1 = node_script(tmp_path, "a2-multi-node1.sh", NODE1_IP, NODE0_IP)
     node0 = report(nodes.node0, script0, weights, pinned, "node0")
     node1 = report(nodes.node1, script1, weights, pinned, "node1")
-    agreed = run_cli("compare", node0, node1, "--format", "json", env=clean_env())
+    agreed = run_in_process("compare", node0, node1, "--format", "json", env=clean_env())
     assert_no_traceback(agreed)
     result = json.loads(agreed.stdout)
     assert agreed.returncode == 0, result["differences"]
@@ -356,7 +345,7 @@ def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> No
         },
     )
     seeded = report(nodes.node1, seeded_script, other_weights, other, "node1-seeded")
-    differ = run_cli("compare", node0, seeded, "--format", "json", env=clean_env())
+    differ = run_in_process("compare", node0, seeded, "--format", "json", env=clean_env())
     assert_no_traceback(differ)
     assert differ.returncode == 1
     named = {d["item"] for d in json.loads(differ.stdout)["differences"]}
@@ -364,12 +353,11 @@ def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> No
     assert os.path.exists(node0)
 
 
-@pytest.mark.slow
 def test_single_node_replicas_are_compared_without_rank_rules(tmp_path: Path) -> None:
     reports = []
     for name in ("a", "b"):
         out = tmp_path / f"{name}.json"
-        done = run_cli("--profile", "a2-single", "--replay", "demo", "--format", "json", "-o", str(out))
+        done = run_in_process("--profile", "a2-single", "--replay", "demo", "--format", "json", "-o", str(out))
         assert_no_traceback(done)
         report = json.loads(out.read_text())
         report["node"]["hostname"] = f"replica-{name}"
@@ -400,7 +388,6 @@ def test_report_nested_too_deep_is_a_config_error(tmp_path: Path) -> None:
         load_reports((str(path),))
 
 
-@pytest.mark.slow
 def test_wrong_types_inside_a_report_are_tolerated(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     """A report is untrusted: every field may have any type. Nothing raises; what cannot be read is unknown."""
     odd = {"schema": "glm5check.report/v1", "node": [1], "profile": 5, "facts": {"interfaces": "x", "env": []}}
@@ -463,7 +450,6 @@ def test_compare_of_reports_with_any_values_never_raises(
     assert render_table(nodes, differences) and json.loads(render_json(nodes, differences))
 
 
-@pytest.mark.slow
 def test_terminal_escapes_in_a_report_never_reach_the_table(
     demo_reports: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:

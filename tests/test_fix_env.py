@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
+from conftest import FIXTURES, assert_no_traceback, clean_env, run_in_process
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(BASH is None, reason="bash is needed to source t
 
 
 def fix_script(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, Path]:
-    done = run_cli("fix-env", *args, env=env or clean_env())
+    done = run_in_process("fix-env", *args, env=env or clean_env())
     assert_no_traceback(done)
     path = tmp_path / "fix.sh"
     path.write_text(done.stdout)
@@ -49,7 +49,9 @@ def statuses(report: dict[str, Any], check_id: str) -> dict[str | None, str]:
 @pytest.mark.slow
 def test_sourced_output_makes_env_vars_pass(tmp_path: Path) -> None:
     env = clean_env({"HCCL_BUFFSIZE": "abc", "OMP_NUM_THREADS": "4"})
-    before = json.loads(run_cli("--profile", "a2-single", "--check", "env.vars", "--format", "json", env=env).stdout)
+    before = json.loads(
+        run_in_process("--profile", "a2-single", "--check", "env.vars", "--format", "json", env=env).stdout
+    )
     assert set(statuses(before, "env.vars").values()) == {"pass", "warn"}
     code, script = fix_script(tmp_path, "--profile", "a2-single", env=env)
     assert code == 0
@@ -80,7 +82,6 @@ def test_undo_line_restores_the_previous_values(tmp_path: Path) -> None:
     assert done.stdout.splitlines() == ["200 AIV", "100 unset", "gone"], done.stderr
 
 
-@pytest.mark.slow
 def test_nothing_to_fix(tmp_path: Path) -> None:
     profile_env = {
         "HCCL_OP_EXPANSION_MODE": "AIV", "OMP_PROC_BIND": "false", "OMP_NUM_THREADS": "10",
@@ -93,7 +94,6 @@ def test_nothing_to_fix(tmp_path: Path) -> None:
     assert "export " not in script.read_text() and "nothing to export" in script.read_text()
 
 
-@pytest.mark.slow
 def test_serve_script_value_cannot_be_overridden_by_an_export(tmp_path: Path) -> None:
     launch = tmp_path / "serve.sh"
     launch.write_text(
@@ -106,7 +106,6 @@ def test_serve_script_value_cannot_be_overridden_by_an_export(tmp_path: Path) ->
     assert "# STILL FAILING[HCCL_BUFFSIZE]" in text
 
 
-@pytest.mark.slow
 def test_replayed_node1_gets_the_nic_towards_node0(tmp_path: Path) -> None:
     """The faulty demo node 1 names eth0 in its socket variables while HCCL_IF_IP is on enp189s0f0."""
     code, script = fix_script(tmp_path, "--profile", "a2-multi", "--replay", "demo:a2-node1")
@@ -119,7 +118,6 @@ def test_replayed_node1_gets_the_nic_towards_node0(tmp_path: Path) -> None:
     assert "TP_SOCKET_IFNAME" not in text and "HCCL_BUFFSIZE" not in text
 
 
-@pytest.mark.slow
 def test_node0_with_several_up_nics_lists_them_and_exits_1(tmp_path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from net_fakes import NIC, NODE0_IP, FakeNic, Scenario, lo
@@ -225,7 +223,6 @@ def _source_and_dump(script: bytes, env: dict[str, str]) -> tuple[list[dict[byte
     header=COMMENT_TEXT,
     comments=st.lists(COMMENT_TEXT, min_size=3, max_size=3),
 )
-@pytest.mark.slow
 def test_sourcing_sets_exactly_the_values_and_runs_nothing(
     exports: dict[str, str], previous: list[str | None], header: str, comments: list[str]
 ) -> None:
@@ -308,9 +305,8 @@ def test_a_newline_in_a_serve_script_export_stays_inside_its_comment(tmp_path: P
         ('PROMPT_COMMAND = "touch x"', "fix-env refuses to export PROMPT_COMMAND: the shell or a program would run"),
     ],
 )
-@pytest.mark.slow
 def test_what_cannot_be_exported_safely_is_exit_2(tmp_path: Path, env_table: str, message: str) -> None:
-    done = run_cli("fix-env", "--profile-file", str(_hostile_profile(tmp_path, env_table)), env=clean_env())
+    done = run_in_process("fix-env", "--profile-file", str(_hostile_profile(tmp_path, env_table)), env=clean_env())
     assert_no_traceback(done)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("glm5check: error: ") and message in done.stderr, done.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, run_cli
+from conftest import FIXTURES, assert_no_traceback, run_in_process
 
 from glm5check.host.snapshot import SnapshotWriter
 
@@ -40,7 +40,7 @@ def a3_snapshot(tmp_path: Path) -> Path:
 
 
 def run_json(*args: str) -> tuple[int, dict[str, Any]]:
-    result = run_cli(*args, "--format", "json")
+    result = run_in_process(*args, "--format", "json")
     assert_no_traceback(result)
     return result.returncode, json.loads(result.stdout)
 
@@ -49,7 +49,6 @@ def rows(report: dict[str, Any], check_id: str) -> list[dict[str, Any]]:
     return [r for r in report["results"] if r["id"] == check_id]
 
 
-@pytest.mark.slow
 def test_a3_node0_script_without_expert_parallel_is_judged_without_it(tmp_path: Path) -> None:
     """The guide's A3 node-0 script with --enable-expert-parallel removed: serve.plan fails, naming the
     other deployment, and memory.fit judges the plan without EP, exactly as `glm5check fit
@@ -76,7 +75,6 @@ def test_a3_node0_script_without_expert_parallel_is_judged_without_it(tmp_path: 
     assert "60.96 GiB usable: npu-smi's 65536 MB − 3113 MB the driver holds" in fit_row["message"]
 
 
-@pytest.mark.slow
 def test_a3_node0_script_as_the_guide_writes_it_fits_on_the_a3_snapshot(tmp_path: Path) -> None:
     snapshot = a3_snapshot(tmp_path)
     code, report = run_json(
@@ -101,7 +99,6 @@ def test_a3_node0_script_as_the_guide_writes_it_fits_on_the_a3_snapshot(tmp_path
         ("a2-multi", "bf16", 1, {"fail"}),
     ],
 )
-@pytest.mark.slow
 def test_the_guides_verdicts_on_the_corrected_budget(
     profile: str, weights: str | None, code: int, verdicts: set[str]
 ) -> None:
@@ -114,7 +111,6 @@ def test_the_guides_verdicts_on_the_corrected_budget(
     assert result["budget_bytes"] == int(62423 * (1 << 20) * 0.95)
 
 
-@pytest.mark.slow
 def test_demo_node1_fails_only_on_real_launch_blockers() -> None:
     """Every FAIL of the faulty demo node is something that stops vllm serve or makes it run another
     deployment, judged on the effective plan (its script misspells --enable-expert-parallel, so vLLM
@@ -137,11 +133,10 @@ def test_demo_node1_fails_only_on_real_launch_blockers() -> None:
         ("serve.args", "--enable-expert-paralel"),  # vllm stops: unrecognized argument
         ("serve.plan", "enable_expert_parallel"),
     }
-    header = run_cli("--profile", "a2-multi", "--replay", "demo:a2-node1").stdout.splitlines()[0]
+    header = run_in_process("--profile", "a2-multi", "--replay", "demo:a2-node1").stdout.splitlines()[0]
     assert "plan GLM-5-w4a8, DP2 × TP8, no EP" in header
 
 
-@pytest.mark.slow
 def test_the_healthy_demo_still_passes() -> None:
     code, report = run_json("--profile", "a2-multi", "--replay", "demo")
     assert code == 0
