@@ -223,6 +223,7 @@ def _source_and_dump(script: bytes, env: dict[str, str]) -> tuple[list[dict[byte
     header=COMMENT_TEXT,
     comments=st.lists(COMMENT_TEXT, min_size=3, max_size=3),
 )
+@pytest.mark.slow
 def test_sourcing_sets_exactly_the_values_and_runs_nothing(
     exports: dict[str, str], previous: list[str | None], header: str, comments: list[str]
 ) -> None:

@@ -145,6 +145,7 @@ def test_per_rank_weights_from_headers_agree_with_config_arithmetic(tmp_path: Pa
     assert code == 0
 
 
+@pytest.mark.slow
 def test_fit_model_dir_that_cannot_be_read_is_exit_2(tmp_path: Path) -> None:
     absent = run_in_process("fit", "--profile", "a2-single", "--model-dir", str(tmp_path / "absent"))
     assert absent.returncode == 2 and not absent.stdout, absent.stdout

@@ -216,6 +216,7 @@ def folder(w4a8_small: Path, tmp_path: Path) -> Path:
     return mc.link_copy(w4a8_small, tmp_path / "weights")
 
 
+@pytest.mark.slow
 def test_a_repeated_run_takes_the_scan_from_the_cache(folder: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = CountingLive(str(cache))
@@ -294,6 +295,7 @@ def test_cache_dir_writes_only_inside_it_and_never_in_replay(folder: Path, tmp_p
     assert len(list(cache.iterdir())) == 1
 
 
+@pytest.mark.slow
 def test_no_cache_without_the_option(folder: Path, tmp_path: Path) -> None:
     host = CountingLive()
     _scan(host, str(folder))

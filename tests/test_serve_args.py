@@ -89,6 +89,7 @@ def test_guide_scripts_pass_with_mtp_weights(script: str, weights: dict[str, Pat
     } <= items
 
 
+@pytest.mark.slow
 def test_guide_w4a8_weights_without_mtp_fail_on_deepseek_mtp(weights: dict[str, Path], tmp_path: Path) -> None:
     """The guide's own inconsistency: w4a8 "without mtp" weights, and every command asks for deepseek_mtp."""
     results = failures(run_check(guide("a2-single.sh"), "a2-single", weights["w4a8"], tmp_path))

@@ -208,6 +208,7 @@ def test_missing_folder_fails_path_and_skips_the_rest(tmp_path: Path) -> None:
 # -- weights.quantization -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_quant_description_missing_for_quantization_ascend(w4a8: mc.Checkpoint, tmp_path: Path) -> None:
     copy = mc.link_copy(w4a8.path, tmp_path / "w4a8")
     (copy / "quant_model_description.json").unlink()
