@@ -180,8 +180,8 @@ def _index_results(scan: WeightsScan) -> list[Result]:
 def _map_results(scan: WeightsScan) -> list[Result]:
     """Every weight_map entry must be in the header of the shard it points to."""
     absent_by_shard: dict[str, list[str]] = {}
-    for name, shard in scan.unmapped:
-        absent_by_shard.setdefault(shard, []).append(name)
+    for name, shard_name in scan.unmapped:
+        absent_by_shard.setdefault(shard_name, []).append(name)
     results = []
     for shard in scan.shards:
         absent = absent_by_shard.get(shard.name) if shard.has_header else None

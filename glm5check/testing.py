@@ -34,7 +34,7 @@ from typing import Any
 
 from glm5check.engine.check import Check, Result
 from glm5check.engine.registry import load_registry
-from glm5check.engine.runner import Outcome, check_patterns, run_checks
+from glm5check.engine.runner import check_patterns, run_checks
 from glm5check.facts.context import Context
 from glm5check.host.base import DirListing, DiskUsage, FileRead, StatInfo
 from glm5check.host.replay import ReplayHost
@@ -137,17 +137,11 @@ class SnapshotBuilder(SnapshotWriter):
         return replay_context(self)
 
 
-def _result(outcome: Outcome) -> Result:
-    return Result(
-        outcome.status, outcome.message, outcome.item, outcome.expected, outcome.observed, outcome.remediation
-    )
-
-
 def run_check(check: Check, ctx: Context) -> list[Result]:
     """Run one check on the context through glm5check's runner and return its results (an exception is an
     ERROR result, ProbeFailed an ERROR with its reason, a replay gap a SKIP). The check runs whatever
     its `nodes` and `roles` say; run_selected applies them as a real run does."""
-    return [_result(outcome) for outcome in run_checks(ctx, [check])]
+    return [outcome.result for outcome in run_checks(ctx, [check])]
 
 
 def run_selected(ctx: Context, *patterns: str, skip: Sequence[str] = ()) -> dict[str, list[Result]]:
@@ -160,5 +154,5 @@ def run_selected(ctx: Context, *patterns: str, skip: Sequence[str] = ()) -> dict
     selected = node_checks(registry.checks, ctx, patterns, skip)
     results: dict[str, list[Result]] = {check.id: [] for check in selected}
     for outcome in run_checks(ctx, selected):
-        results[outcome.id].append(_result(outcome))
+        results[outcome.id].append(outcome.result)
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
@@ -58,6 +59,15 @@ def clean_env(extra: dict[str, str] | None = None, path_prepend: Sequence[Path |
     return env
 
 
+# Whether the running test is marked slow (None outside a pytest run, e.g. `python tests/test_readme.py`).
+_RUNNING_SLOW: list[bool | None] = [None]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _RUNNING_SLOW[0] = item.get_closest_marker("slow") is not None
+
+
 def run_cli(
     *args: str,
     env: dict[str, str] | None = None,
@@ -65,7 +75,14 @@ def run_cli(
     cwd: Path | str | None = None,
     python: str = sys.executable,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m glm5check ARGS` as a real process and capture its output."""
+    """Run `python -m glm5check ARGS` as a real process and capture its output. Only slow tests may: the
+    default tier (README's test command) runs checks in-process and stays under a minute."""
+    if _RUNNING_SLOW[0] is False:
+        pytest.fail(
+            "run_cli starts glm5check as a process: mark the test @pytest.mark.slow (the fast tier runs "
+            "checks in-process, see tests/test_net_checks.py)",
+            pytrace=False,
+        )
     return subprocess.run(
         [python, "-m", "glm5check", *args],
         capture_output=True,
@@ -87,6 +104,37 @@ def report_for(python: Path | str, *args: str) -> dict[str, Any]:
     assert result.returncode in (0, 1), result.stderr
     report: dict[str, Any] = json.loads(result.stdout)
     return report
+
+
+def run_in_process(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """What run_cli gives, from glm5check.cli.main called in this process with that environment, working
+    folder, stdin, stdout and stderr: the same code path after the interpreter starts, without starting one
+    (the fast tier's way to run the whole command; run_cli stays for what only a process shows)."""
+    from glm5check import cli
+
+    out, err = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="") for _ in range(2))
+    saved = (dict(os.environ), os.getcwd(), sys.stdin, sys.stdout, sys.stderr)
+    os.environ.clear()
+    os.environ.update(env if env is not None else clean_env())
+    sys.stdin, sys.stdout, sys.stderr = io.StringIO(""), out, err
+    try:
+        os.chdir(cwd or saved[1])
+        cli.main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved[0])
+        os.chdir(saved[1])
+        sys.stdin, sys.stdout, sys.stderr = saved[2:]
+    texts = []
+    for stream in (out, err):
+        stream.flush()
+        texts.append(stream.buffer.getvalue().decode("utf-8", "replace"))  # type: ignore[attr-defined]
+    return subprocess.CompletedProcess(["glm5check", *args], code, texts[0], texts[1])
 
 
 def write_executable(folder: Path, name: str, script: str) -> Path:

@@ -38,6 +38,7 @@ def test_version_importtime_has_no_heavy_module() -> None:
     assert not {name for name in imported if name.split(".")[0] in HEAVY}
 
 
+@pytest.mark.slow
 def test_checks_lists_every_registered_check() -> None:
     result = run_cli("checks", "--format", "json")
     assert result.returncode == 0
@@ -49,6 +50,7 @@ def test_checks_lists_every_registered_check() -> None:
     assert "env.vars" in table.stdout and "host.shm" in table.stdout
 
 
+@pytest.mark.slow
 def test_explain_prints_why_what_and_fix() -> None:
     result = run_cli("explain", "host.shm")
     assert result.returncode == 0
@@ -56,6 +58,7 @@ def test_explain_prints_why_what_and_fix() -> None:
     assert "Why:" in result.stdout and "Fix:" in result.stdout and "--shm-size=1g" in result.stdout
 
 
+@pytest.mark.slow
 def test_explain_unknown_check_exits_2() -> None:
     result = run_cli("explain", "host.nope")
     assert result.returncode == 2
@@ -70,6 +73,7 @@ def test_every_check_has_title_explain_and_a_fix() -> None:
         assert "Why" in check.explain and "Fix" in check.explain, check.id
 
 
+@pytest.mark.slow
 def test_bad_option_value_is_one_line() -> None:
     result = run_cli("--profile", "a2-single", "--format", "yaml")
     assert result.returncode == 2
@@ -77,12 +81,14 @@ def test_bad_option_value_is_one_line() -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and "yaml" in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_expect_is_one_line() -> None:
     result = run_cli("--profile", "a2-single", "--replay", "demo", "--expect", "vllm")
     assert result.returncode == 2
     assert result.stderr.strip() == "glm5check: error: --expect takes NAME=COMMIT (e.g. vllm=978a37c8), not 'vllm'"
 
 
+@pytest.mark.slow
 def test_expect_of_an_unchecked_package_or_a_non_hex_commit_exits_2() -> None:
     cases = {
         "numpy=978a37c8": "glm5check: error: --expect 'numpy=978a37c8': glm5check checks the commit of vllm, "
@@ -100,6 +106,7 @@ def test_expect_of_an_unchecked_package_or_a_non_hex_commit_exits_2() -> None:
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
 
 
+@pytest.mark.slow
 def test_unwritable_output_exits_2(tmp_path) -> None:
     target = tmp_path / "no-such-dir" / "report.json"
     result = run_cli("--replay", "demo", "--format", "json", "--output", str(target))
@@ -154,6 +161,7 @@ def test_every_numeric_option_is_bounded() -> None:
         (("fix-env", "--timeout", "-1"), "'-1' must be a number in [0.1, 3600]"),
     ],
 )
+@pytest.mark.slow
 def test_numeric_options_out_of_range_exit_2_naming_the_option(args: tuple[str, ...], message: str) -> None:
     command = args if args[0] in ("fit", "fix-env") else ("--profile", "a2-single", "--replay", "demo", *args)
     result = run_cli(*command)

@@ -29,7 +29,7 @@ from cluster_fakes import (
     node_env,
     results_by_key,
 )
-from conftest import assert_no_traceback, clean_env, run_cli, write_executable
+from conftest import assert_no_traceback, clean_env, run_cli, run_in_process, write_executable
 from npu_fakes import device_ips
 
 from glm5check.cluster.collect import NodeOutcome, read_answer
@@ -218,7 +218,7 @@ def test_an_inventory_gives_roles_scripts_and_defaults(tmp_path: Path) -> None:
 def test_bad_inventories_are_usage_errors(tmp_path: Path, text: str, words: str) -> None:
     path = tmp_path / "inventory.toml"
     path.write_text(text, encoding="utf-8")
-    done = run_cli("cluster", "--inventory", str(path), "--dry-run")
+    done = run_in_process("cluster", "--inventory", str(path), "--dry-run")
     assert_no_traceback(done)
     assert done.returncode == 2 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
@@ -248,25 +248,25 @@ def test_usage_errors(args: tuple[str, ...], words: str, tmp_path: Path) -> None
     inventory.write_text('[[nodes]]\nhost = "npu-a2-01"\n', encoding="utf-8")
     given = [a.replace("{inventory}", str(inventory)) for a in args]
     hosts = [] if "--inventory" in given else ["--hosts", ",".join(HOSTS)]
-    done = run_cli("cluster", *hosts, *given, "--dry-run")
+    done = run_in_process("cluster", *hosts, *given, "--dry-run")
     assert_no_traceback(done)
     assert done.returncode == 2 and words in done.stderr, done.stderr
 
 
 def test_a_prefill_decode_profile_is_refused_not_judged_against_one_node_0() -> None:
     hosts = ",".join(f"npu-a3-0{n}" for n in range(4))
-    done = run_cli("cluster", "--hosts", hosts, "--profile", "a3-pd-4node", "--dry-run")
+    done = run_in_process("cluster", "--hosts", hosts, "--profile", "a3-pd-4node", "--dry-run")
     assert_no_traceback(done)
     assert done.returncode == 2 and "prefill-decode deployment" in done.stderr, done.stderr
     assert "--node-rank N" in done.stderr
-    assert run_cli("cluster", "--hosts", hosts, "--profile", "a3-multi-w8a8", "--dry-run").returncode == 0
+    assert run_in_process("cluster", "--hosts", hosts, "--profile", "a3-multi-w8a8", "--dry-run").returncode == 0
 
 
 def test_dry_run_prints_both_phases_and_runs_nothing(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     fake_ssh(bin_dir)
     env = clean_env({"FAKE_SSH_NODES": str(tmp_path)}, [bin_dir])
-    done = run_cli(
+    done = run_in_process(
         "cluster",
         "--hosts",
         ",".join(HOSTS),
@@ -294,7 +294,9 @@ def test_plugins_disabled_here_by_option_or_environment_are_disabled_on_every_no
     bin_dir = tmp_path / "bin"
     fake_ssh(bin_dir)
     env = clean_env({"FAKE_SSH_NODES": str(tmp_path), "GLM5CHECK_DISABLE_PLUGINS": "site-b, site-c"}, [bin_dir])
-    done = run_cli("cluster", "--hosts", ",".join(HOSTS), *CHECKS, "--disable-plugin", "site-a", "--dry-run", env=env)
+    done = run_in_process(
+        "cluster", "--hosts", ",".join(HOSTS), *CHECKS, "--disable-plugin", "site-a", "--dry-run", env=env
+    )
     assert done.returncode == 0, done.stderr
     node_lines = [line for line in done.stdout.splitlines() if not line.startswith("#")]
     wanted = "--disable-plugin site-a --disable-plugin site-b --disable-plugin site-c"
@@ -331,6 +333,7 @@ def two_nodes(tmp_path: Path) -> tuple[FakeNode, FakeNode]:
     return healthy_node0(root, HOSTS[0], ADDRESSES[0]), faulty_node1(root, HOSTS[1], ADDRESSES[1])
 
 
+@pytest.mark.slow
 def test_two_nodes_phase_two_gets_node0s_address_and_device_ips(tmp_path: Path) -> None:
     node0, node1 = two_nodes(tmp_path)
     done = run_cluster(tmp_path, "--hosts", ",".join(HOSTS), *CHECKS, "--format", "json")
@@ -361,6 +364,7 @@ def test_two_nodes_phase_two_gets_node0s_address_and_device_ips(tmp_path: Path) 
     assert document["summary"]["ok"] is False and document["summary"]["ready"] == 1
 
 
+@pytest.mark.slow
 def test_the_table_shows_nodes_then_cluster_results_then_the_verdict(tmp_path: Path) -> None:
     two_nodes(tmp_path)
     done = run_cluster(tmp_path, "--hosts", ",".join(HOSTS), *CHECKS)
@@ -375,6 +379,7 @@ def test_the_table_shows_nodes_then_cluster_results_then_the_verdict(tmp_path: P
     assert lines[-1].endswith("exit 1 — the deployment is not ready: fix the FAIL rows")
 
 
+@pytest.mark.slow
 def test_the_table_keeps_the_error_and_fix_of_a_node_that_gave_no_report(tmp_path: Path) -> None:
     healthy_node0(tmp_path / "nodes", HOSTS[0], ADDRESSES[0])
     done = run_cluster(tmp_path, "--hosts", ",".join(HOSTS), *CHECKS)
@@ -383,6 +388,7 @@ def test_the_table_keeps_the_error_and_fix_of_a_node_that_gave_no_report(tmp_pat
     assert "cluster.node[npu-a2-01]" not in done.stdout
 
 
+@pytest.mark.slow
 def test_nodes_that_disagree_fail_the_cluster_through_compare(tmp_path: Path) -> None:
     root = tmp_path / "nodes"
     healthy_node0(root, HOSTS[0], ADDRESSES[0])
@@ -403,6 +409,7 @@ def test_nodes_that_disagree_fail_the_cluster_through_compare(tmp_path: Path) ->
         ("hang", "no answer within 3 s (--node-timeout); ssh and all it started were killed"),
     ],
 )
+@pytest.mark.slow
 def test_a_broken_node_is_a_fail_row_and_the_healthy_one_still_reports(tmp_path: Path, fault: str, words: str) -> None:
     root = tmp_path / "nodes"
     healthy_node0(root, HOSTS[0], ADDRESSES[0])
@@ -429,6 +436,7 @@ def test_a_broken_node_is_a_fail_row_and_the_healthy_one_still_reports(tmp_path:
     assert document["nodes"][1]["summary"] is None and document["nodes"][1]["error"] == broken["message"]
 
 
+@pytest.mark.slow
 def test_node0_unreachable_leaves_the_others_checked_without_its_facts(tmp_path: Path) -> None:
     root = tmp_path / "nodes"
     faulty_node1(root, HOSTS[1], ADDRESSES[1])
@@ -440,6 +448,7 @@ def test_node0_unreachable_leaves_the_others_checked_without_its_facts(tmp_path:
     assert document["nodes"][1]["summary"] is not None
 
 
+@pytest.mark.slow
 def test_the_deadline_bounds_the_whole_run_and_names_the_nodes_never_started(tmp_path: Path) -> None:
     root = tmp_path / "nodes"
     hosts = ["n0", "n1", "n2"]
@@ -455,6 +464,7 @@ def test_the_deadline_bounds_the_whole_run_and_names_the_nodes_never_started(tmp
     assert errors[2] == "not started: the whole run's --deadline of 3 s had passed"
 
 
+@pytest.mark.slow
 def test_output_keeps_every_report_and_snapshot_written_atomically(tmp_path: Path) -> None:
     two_nodes(tmp_path)
     out = tmp_path / "out"
@@ -474,11 +484,14 @@ def test_output_keeps_every_report_and_snapshot_written_atomically(tmp_path: Pat
     assert node1["node"]["rank"] == 1 and node1["schema"] == "glm5check.report/v1"
     with tarfile.open(out / f"{HOSTS[1]}.snapshot.tar.gz") as archive:
         assert "snapshot/report.json" in archive.getnames()
-    replayed = run_cli("--replay", str(out / f"{HOSTS[1]}.snapshot.tar.gz"), "--check", "npu.*", "--format", "json")
+    replayed = run_in_process(
+        "--replay", str(out / f"{HOSTS[1]}.snapshot.tar.gz"), "--check", "npu.*", "--format", "json"
+    )
     pings = [r for r in json.loads(replayed.stdout)["results"] if (r["item"] or "").startswith("ping ")]
     assert len(pings) == 8  # the snapshot recorded the --peer-npu-ips phase one gave node 1
 
 
+@pytest.mark.slow
 def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
     two_nodes(tmp_path)
     blocker = tmp_path / "a-file"
@@ -488,6 +501,7 @@ def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path: Path
     assert done.stderr.strip().splitlines()[-1] == f"glm5check: error: cannot write {blocker / 'out'}: Not a directory"
 
 
+@pytest.mark.slow
 def test_junit_holds_the_cluster_results_and_every_nodes_results(tmp_path: Path) -> None:
     two_nodes(tmp_path)
     out = tmp_path / "out"
@@ -568,6 +582,7 @@ def test_the_real_ssh_tests_say_why_they_skip(monkeypatch: pytest.MonkeyPatch) -
     assert netns.unavailable_reason() == "network-namespace tests need root (ip netns add); running as uid 1000"
 
 
+@pytest.mark.slow
 def test_the_example_in_docs_cluster_md_is_what_the_command_prints(tmp_path: Path) -> None:
     """Two nodes (healthy, faulty) and a third that does not answer, as docs/cluster.md shows them."""
     from conftest import REPO
@@ -578,7 +593,7 @@ def test_the_example_in_docs_cluster_md_is_what_the_command_prints(tmp_path: Pat
     bin_dir = tmp_path / "bin"
     fake_ssh(bin_dir)
     env = clean_env({"FAKE_SSH_NODES": str(tmp_path / "nodes"), "COLUMNS": "110"}, [bin_dir])
-    done = run_cli(*command.split(), env=env)
+    done = run_in_process(*command.split(), env=env)
     shown = command.replace("npu.*", "'npu.*'")
     printed = f"$ glm5check {shown}\n{done.stdout}"
     block = re.search(
@@ -592,6 +607,7 @@ def test_the_example_in_docs_cluster_md_is_what_the_command_prints(tmp_path: Pat
     assert timeless(block.group(1)) == timeless(printed), f"paste into docs/cluster.md:\n{printed}"
 
 
+@pytest.mark.slow
 def test_redact_hosts_masks_what_cluster_writes_but_not_what_phase_two_needs(tmp_path: Path) -> None:
     node0, node1 = two_nodes(tmp_path)
     out = tmp_path / "out"

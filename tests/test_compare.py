@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
+from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli, run_in_process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +33,7 @@ def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str
     reports = {}
     for name, snapshot in (("node0", "demo"), ("node1", "demo:a2-node1")):
         out = folder / f"{name}.json"
-        done = run_cli("--profile", "a2-multi", "--replay", snapshot, "--format", "json", "-o", str(out))
+        done = run_in_process("--profile", "a2-multi", "--replay", snapshot, "--format", "json", "-o", str(out))
         assert_no_traceback(done)
         reports[name] = json.loads(out.read_text())
     return reports
@@ -62,7 +62,7 @@ def run_compare(tmp_path: Path, *reports: dict[str, Any], fmt: str = "json") -> 
         path = tmp_path / f"node{index}.json"
         path.write_text(json.dumps(report))
         paths.append(str(path))
-    done = run_cli("compare", *paths, "--format", fmt)
+    done = run_in_process("compare", *paths, "--format", fmt)
     assert_no_traceback(done)
     return done.returncode, (json.loads(done.stdout) if fmt == "json" else done.stdout)
 
@@ -197,7 +197,7 @@ def test_unreadable_input_exits_2(
     bad = tmp_path / "bad.json"
     if content is not None:
         bad.write_text(content)
-    done = run_cli("compare", str(good), str(bad))
+    done = run_in_process("compare", str(good), str(bad))
     assert_no_traceback(done)
     assert done.returncode == 2
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
@@ -206,7 +206,7 @@ def test_unreadable_input_exits_2(
 def test_one_report_is_a_usage_error(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(demo_reports["node0"]))
-    done = run_cli("compare", str(good))
+    done = run_in_process("compare", str(good))
     assert done.returncode == 2 and "at least two" in done.stderr
 
 
@@ -283,6 +283,7 @@ def node_script(tmp_path: Path, name: str, address: str, node0: str, **changes: 
 
 
 @pytest.mark.netns
+@pytest.mark.slow
 def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> None:
     from netns import NODE0_IP, NODE1_IP
 
@@ -327,7 +328,7 @@ def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> No
     script1 = node_script(tmp_path, "a2-multi-node1.sh", NODE1_IP, NODE0_IP)
     node0 = report(nodes.node0, script0, weights, pinned, "node0")
     node1 = report(nodes.node1, script1, weights, pinned, "node1")
-    agreed = run_cli("compare", node0, node1, "--format", "json", env=clean_env())
+    agreed = run_in_process("compare", node0, node1, "--format", "json", env=clean_env())
     assert_no_traceback(agreed)
     result = json.loads(agreed.stdout)
     assert agreed.returncode == 0, result["differences"]
@@ -344,7 +345,7 @@ def test_two_namespace_nodes_agree_then_differ(nodes: Any, tmp_path: Path) -> No
         },
     )
     seeded = report(nodes.node1, seeded_script, other_weights, other, "node1-seeded")
-    differ = run_cli("compare", node0, seeded, "--format", "json", env=clean_env())
+    differ = run_in_process("compare", node0, seeded, "--format", "json", env=clean_env())
     assert_no_traceback(differ)
     assert differ.returncode == 1
     named = {d["item"] for d in json.loads(differ.stdout)["differences"]}
@@ -356,7 +357,7 @@ def test_single_node_replicas_are_compared_without_rank_rules(tmp_path: Path) ->
     reports = []
     for name in ("a", "b"):
         out = tmp_path / f"{name}.json"
-        done = run_cli("--profile", "a2-single", "--replay", "demo", "--format", "json", "-o", str(out))
+        done = run_in_process("--profile", "a2-single", "--replay", "demo", "--format", "json", "-o", str(out))
         assert_no_traceback(done)
         report = json.loads(out.read_text())
         report["node"]["hostname"] = f"replica-{name}"
@@ -367,6 +368,7 @@ def test_single_node_replicas_are_compared_without_rank_rules(tmp_path: Path) ->
     assert items(result) == ["CANN"]
 
 
+@pytest.mark.slow
 def test_a_fifo_is_refused_without_blocking(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(demo_reports["node0"]))
@@ -436,6 +438,7 @@ def _put(report: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 @settings(max_examples=400)
 @given(changes=st.lists(st.tuples(st.sampled_from(_PATHS), _JSON), min_size=1, max_size=4))
+@pytest.mark.slow
 def test_compare_of_reports_with_any_values_never_raises(
     demo_reports: dict[str, dict[str, Any]], changes: list[tuple[tuple[str, ...], Any]]
 ) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO, run_cli
 
 DEMO = REPO / "glm5check" / "demo"
@@ -16,6 +17,7 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 def test_committed_demo_snapshots_are_what_the_builder_writes(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, str(REPO / "fixtures" / "demo" / "build.py"), str(tmp_path)],
@@ -35,12 +37,14 @@ def _run(demo: str) -> tuple[int, list[dict]]:
     return result.returncode, json.loads(result.stdout)["results"]
 
 
+@pytest.mark.slow
 def test_demo_node0_is_healthy() -> None:
     code, rows = _run("demo")
     bad = [(r["id"], r["item"], r["message"]) for r in rows if r["status"] in ("fail", "error")]
     assert code == 0 and not bad, bad
 
 
+@pytest.mark.slow
 def test_demo_node1_shows_typical_faults_in_every_area() -> None:
     code, rows = _run("demo:a2-node1")
     assert code == 1

@@ -138,6 +138,7 @@ def test_env_vars_multi_node_lists_the_per_node_variables() -> None:
     assert "VLLM_ASCEND_BALANCE_SCHEDULING" not in rows
 
 
+@pytest.mark.slow
 def test_explain_env_vars_shows_every_profile_variables_meaning() -> None:
     from conftest import run_cli
 

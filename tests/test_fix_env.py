@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli
+from conftest import FIXTURES, assert_no_traceback, clean_env, run_in_process
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(BASH is None, reason="bash is needed to source t
 
 
 def fix_script(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, Path]:
-    done = run_cli("fix-env", *args, env=env or clean_env())
+    done = run_in_process("fix-env", *args, env=env or clean_env())
     assert_no_traceback(done)
     path = tmp_path / "fix.sh"
     path.write_text(done.stdout)
@@ -46,9 +46,12 @@ def statuses(report: dict[str, Any], check_id: str) -> dict[str | None, str]:
     return {r["item"]: r["status"] for r in report["results"] if r["id"] == check_id}
 
 
+@pytest.mark.slow
 def test_sourced_output_makes_env_vars_pass(tmp_path: Path) -> None:
     env = clean_env({"HCCL_BUFFSIZE": "abc", "OMP_NUM_THREADS": "4"})
-    before = json.loads(run_cli("--profile", "a2-single", "--check", "env.vars", "--format", "json", env=env).stdout)
+    before = json.loads(
+        run_in_process("--profile", "a2-single", "--check", "env.vars", "--format", "json", env=env).stdout
+    )
     assert set(statuses(before, "env.vars").values()) == {"pass", "warn"}
     code, script = fix_script(tmp_path, "--profile", "a2-single", env=env)
     assert code == 0
@@ -66,6 +69,7 @@ def test_sourced_output_makes_env_vars_pass(tmp_path: Path) -> None:
     assert len(after) == 7 and set(after.values()) == {"pass"}
 
 
+@pytest.mark.slow
 def test_undo_line_restores_the_previous_values(tmp_path: Path) -> None:
     env = clean_env({"HCCL_BUFFSIZE": "100"})
     _, script = fix_script(tmp_path, "--profile", "a2-single", env=env)
@@ -137,6 +141,7 @@ def test_node0_with_several_up_nics_lists_them_and_exits_1(tmp_path: Path) -> No
 
 
 @pytest.mark.netns
+@pytest.mark.slow
 def test_two_node_exports_make_net_interfaces_pass_in_a_namespace(tmp_path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from netns import NET_VARS, NODE0_IP, netns_pair, unavailable_reason
@@ -218,6 +223,7 @@ def _source_and_dump(script: bytes, env: dict[str, str]) -> tuple[list[dict[byte
     header=COMMENT_TEXT,
     comments=st.lists(COMMENT_TEXT, min_size=3, max_size=3),
 )
+@pytest.mark.slow
 def test_sourcing_sets_exactly_the_values_and_runs_nothing(
     exports: dict[str, str], previous: list[str | None], header: str, comments: list[str]
 ) -> None:
@@ -266,6 +272,7 @@ def _hostile_profile(tmp_path: Path, env_table: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_hostile_profile_values_are_exported_verbatim_and_run_nothing(tmp_path: Path) -> None:
     value = f'$(touch {CANARY})\n`touch {CANARY}`; \'"x" \x1b[31m'
     profile = _hostile_profile(tmp_path, f"HCCL_OP_EXPANSION_MODE = {json.dumps(value)}")
@@ -277,6 +284,7 @@ def test_hostile_profile_values_are_exported_verbatim_and_run_nothing(tmp_path: 
     assert not (tmp_path / CANARY).exists()
 
 
+@pytest.mark.slow
 def test_a_newline_in_a_serve_script_export_stays_inside_its_comment(tmp_path: Path) -> None:
     launch = tmp_path / "serve.sh"
     text = (FIXTURES / "serve-scripts" / "a2-single.sh").read_text()
@@ -299,7 +307,7 @@ def test_a_newline_in_a_serve_script_export_stays_inside_its_comment(tmp_path: P
     ],
 )
 def test_what_cannot_be_exported_safely_is_exit_2(tmp_path: Path, env_table: str, message: str) -> None:
-    done = run_cli("fix-env", "--profile-file", str(_hostile_profile(tmp_path, env_table)), env=clean_env())
+    done = run_in_process("fix-env", "--profile-file", str(_hostile_profile(tmp_path, env_table)), env=clean_env())
     assert_no_traceback(done)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("glm5check: error: ") and message in done.stderr, done.stderr

@@ -20,6 +20,9 @@ from conftest import FIXTURES, clean_env
 sys.path.insert(0, str(FIXTURES))
 import make_checkpoint as mc
 
+# The CLI and the scanner as real processes: the slow tier (.ci/run runs it).
+pytestmark = pytest.mark.slow
+
 # The bound: what the w4a8 peak may exceed the bf16 skeleton's by.
 PEAK_MARGIN_MIB = 8
 

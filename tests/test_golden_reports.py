@@ -72,6 +72,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("name", ["demo", "demo-a2-node1", "live-w4a8"])
+@pytest.mark.slow
 def test_report_matches_golden(name: str, checkpoint: Path) -> None:
     args, folder = _runs(checkpoint)[name]
     for suffix, text in _render(args, folder).items():

@@ -191,58 +191,12 @@ def test_hccn_conf_elided() -> None:
     assert conf.address(3) is None
 
 
-KEY_VALUES = {
-    "arthurchiao-blog-hw_stats-g-i3.txt": (14, (3, "qp_active", "1"), ()),
-    "mindcluster-doc-fec-g.txt": (1, (None, "fec mode", "rs FEC mode"), ()),
-    "mindcluster-doc-link_stat-g.txt": (3, (0, "link up count", "2"), ()),
-    "mindcluster-fixture-link_stat-g-devid0.txt": (3, (0, "current time", "Wed Aug  2 03:09:26 2022"), ()),
-    "mindcluster-doc-optical-g-elided.txt": (17, (None, "Rx Power", "1.0189 mW"), ("...", "...")),
-    "mindcluster-doc-stat-g-elided.txt": (9, (None, "nic_rx_all_oct_num", "482237805"), ("...",)),
-    "mindcluster-fixture-stat-g-dev0-short.txt": (3, (None, "roce_tx_err_pkt_num", "0"), ()),
-    "llmaction-status-g-i3-200G.txt": (18, (None, "Speed", "200000Mb/s"), ()),
-}
-
-
-@pytest.mark.parametrize("name", sorted(KEY_VALUES))
-def test_other_key_value_outputs(name: str) -> None:
-    count, pair, unread = KEY_VALUES[name]
-    parsed = hccn.parse_key_values(read("hccn_tool-other", name))
-    assert len(parsed.pairs) == count and pair in parsed.pairs and parsed.unread == unread
-
-
-def test_link_change_records_are_kept_whole() -> None:
-    parsed = hccn.parse_key_values(read("hccn_tool-other", "mindcluster-doc-link_stat-g.txt"))
-    assert parsed.get("link change records") == (
-        "Tue Jun  6 16:32:12 2023    LINK UP\nTue Jun  6 16:32:10 2023    LINK DOWN\n"
-        "Tue Jun  6 16:31:55 2023    LINK UP"
-    )
-
-
-TABLES = {
-    "arthurchiao-blog-route-g-i3-with-default.txt": (5, {"Destination": "default", "Gateway": "29.1.0.1"}),
-    "llmaction-route-g-i3.txt": (4, {"Destination": "10.20.11.0", "Iface": "eth3"}),
-    "mindcluster-code-comment-dev_info-A5-UB-ports-table.txt": (
-        1,
-        {"Link Status": "DOWN", "PortType": "ETH"},
-    ),
-}
-
-
-@pytest.mark.parametrize("name", sorted(TABLES))
-def test_tables(name: str) -> None:
-    count, first = TABLES[name]
-    parsed = hccn.parse_table(read("hccn_tool-other", name))
-    assert len(parsed.rows) == count
-    assert all(parsed.rows[0][k] == v for k, v in first.items())
-
-
 def test_every_sample_is_covered() -> None:
     covered = {
         "hccn_tool-link": LINKS,
         "hccn_tool-net_health": HEALTH,
         "hccn_tool-ip": IPS,
         "hccn_tool-ping": PINGS,
-        "hccn_tool-other": {**KEY_VALUES, **TABLES},
     }
     for folder, cases in covered.items():
         assert sorted(p.name for p in (FIXTURES / folder).iterdir()) == sorted(cases), folder
@@ -263,8 +217,6 @@ PARSERS = [
     hccn.parse_tls,
     hccn.parse_ping,
     hccn.parse_hccn_conf,
-    hccn.parse_key_values,
-    hccn.parse_table,
 ]
 
 

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from conftest import assert_no_traceback, clean_env, run_cli, write_executable
 
 NPU_DEPENDENT = ("npu.", "ascend.")
@@ -16,6 +17,7 @@ def _results(stdout: str) -> list[dict]:
     return json.loads(stdout)["results"]
 
 
+@pytest.mark.slow
 def test_live_run_without_ascend_hardware_explains_every_npu_check(tmp_path: Path) -> None:
     result = run_cli(
         "--profile",
@@ -46,6 +48,7 @@ def test_live_run_without_ascend_hardware_explains_every_npu_check(tmp_path: Pat
         assert row["message"].strip(), row
 
 
+@pytest.mark.slow
 def test_a_hung_npu_smi_is_killed_at_the_timeout(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     write_executable(bin_dir, "npu-smi", "#!/bin/sh\nsleep 600\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, clean_env, fake_printing, run_cli
+from conftest import FIXTURES, assert_no_traceback, clean_env, fake_printing, run_in_process
 
 from glm5check.knowledge.memfit import KV_BYTES_PER_TOKEN_LAYER, Assumptions, FitPlan, classify, fit
 from glm5check.util.units import GIB
@@ -21,7 +21,7 @@ REFERENCE_CONFIG = FIXTURES / "glm5-model" / "config.GLM-5.reconstructed.json"
 
 
 def fit_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    out = run_cli("fit", *args, "--format", "json", env=env)
+    out = run_in_process("fit", *args, "--format", "json", env=env)
     assert_no_traceback(out)
     assert out.returncode in (0, 1), out.stderr
     return out.returncode, json.loads(out.stdout)
@@ -36,10 +36,10 @@ def test_the_guides_four_deployments_fit(profile: str) -> None:
 
 
 def test_fit_numbers_on_the_usable_hbm_vllm_sees() -> None:
-    # KEY-FACTS derived its figures from 64 GiB × 0.95; vLLM's budget is torch_npu's 60.96 GiB × 0.95 =
-    # 57.9 GiB. On it A3 single still holds about 4 of 8 × 66600, but A3 two-node bf16 about 5 (not 9)
-    # of 16 × 8192 and an A2 pair 1.85 (not 2) of 2 × 131072 (1.96 without the 1.5 GiB of MLAPO copies of its
-    # W8A8 attention, on by default at the pin): findings shown as WARN, with the numbers.
+    # docs/reference/KEY-FACTS.md derived its figures from 64 GiB × 0.95; vLLM's budget is torch_npu's 60.96 GiB ×
+    # 0.95 = 57.9 GiB. On it A3 single still holds about 4 of 8 × 66600, but A3 two-node bf16 about 5 (not 9) of 16
+    # × 8192 and an A2 pair 1.85 (not 2) of 2 × 131072 (1.96 without the 1.5 GiB of MLAPO copies of its W8A8
+    # attention, on by default at the pin): findings shown as WARN, with the numbers.
     a3_single = fit_json("--profile", "a3-single")[1]
     assert 3.5 < a3_single["full_length_sequences"] < 6 and a3_single["verdict"] == "warn"
     assert a3_single["budget_bytes"] == int(62423 * (1 << 20) * 0.95)
@@ -68,7 +68,7 @@ def test_bf16_on_two_a2_does_not_fit_by_profile_file(tmp_path: Path) -> None:
 
 
 def test_table_shows_every_number() -> None:
-    out = run_cli("fit", "--profile", "a2-multi")
+    out = run_in_process("fit", "--profile", "a2-multi")
     assert out.returncode == 0, out.stderr
     for label in (
         "weights per rank",
@@ -100,7 +100,7 @@ def test_assumptions_are_overridable() -> None:
 
 def test_bad_input_is_one_line_and_exit_2() -> None:
     for args in (("--tp", "0"), ("--profile", "nope"), ("--profile-file", "/nonexistent.toml")):
-        out = run_cli("fit", *args)
+        out = run_in_process("fit", *args)
         assert out.returncode == 2, (args, out.stdout, out.stderr)
         assert_no_traceback(out)
         assert len(out.stderr.strip().splitlines()) == 1
@@ -145,21 +145,22 @@ def test_per_rank_weights_from_headers_agree_with_config_arithmetic(tmp_path: Pa
     assert code == 0
 
 
+@pytest.mark.slow
 def test_fit_model_dir_that_cannot_be_read_is_exit_2(tmp_path: Path) -> None:
-    absent = run_cli("fit", "--profile", "a2-single", "--model-dir", str(tmp_path / "absent"))
+    absent = run_in_process("fit", "--profile", "a2-single", "--model-dir", str(tmp_path / "absent"))
     assert absent.returncode == 2 and not absent.stdout, absent.stdout
     assert absent.stderr.startswith(f"glm5check: error: cannot read weights folder {tmp_path / 'absent'}: ")
     checkpoint = mc.make_checkpoint(tmp_path / "w4a8", "w4a8", "none", shards=4)
     broken = checkpoint.path / checkpoint.shard_names[1]
     broken.unlink()
-    partial = run_cli("fit", "--profile", "a2-single", "--model-dir", str(checkpoint.path))
+    partial = run_in_process("fit", "--profile", "a2-single", "--model-dir", str(checkpoint.path))
     assert partial.returncode == 2, partial.stdout
     assert f"1 of 5 shards cannot be read: {broken.name} (missing)" in partial.stderr, partial.stderr  # + rot
     assert_no_traceback(partial)
 
 
 def _memory_run(buffsize: str) -> dict[str, Any]:
-    out = run_cli(
+    out = run_in_process(
         "--profile", "a2-multi", "--check", "memory.fit", "--format", "json", env=clean_env({"HCCL_BUFFSIZE": buffsize})
     )
     assert_no_traceback(out)
@@ -234,7 +235,7 @@ def test_memory_fit_uses_the_hbm_npu_smi_shows(fake_bin: Path) -> None:
     # An Atlas 800I A2 with 910B4 chips has 32 GB each: GLM-5-w4a8 on TP8 (48 GiB per rank) cannot load.
     sample = FIXTURES / "npu-smi-info" / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
     fake_printing(fake_bin, "npu-smi", sample)
-    out = run_cli(
+    out = run_in_process(
         "--profile",
         "a2-single",
         "--check",

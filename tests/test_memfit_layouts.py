@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, run_cli
+from conftest import FIXTURES, assert_no_traceback, run_in_process
 
 from glm5check.knowledge import glm5
 from glm5check.knowledge.memfit import BF16_KV, FitPlan, kv_cache_layout, mlapo_copy, mlapo_state, weights_per_rank
@@ -24,7 +24,7 @@ UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
 
 
 def fit_json(*args: str) -> tuple[int, dict[str, Any]]:
-    out = run_cli("fit", *args, "--format", "json")
+    out = run_in_process("fit", *args, "--format", "json")
     assert_no_traceback(out)
     assert out.returncode in (0, 1), out.stderr
     return out.returncode, json.loads(out.stdout)
@@ -96,14 +96,14 @@ def test_a_profile_with_a_layout_glm5check_does_not_know_is_exit_2(tmp_path: Pat
     profile = tmp_path / "fp8.toml"
     profile.write_text('name = "fp8"\nextends = "a3-single"\n[model]\nweights = "fp8"\n')
     for args in (("fit", "--profile-file", str(profile)), ("--profile-file", str(profile), "--replay", "demo")):
-        out = run_cli(*args)
+        out = run_in_process(*args)
         assert out.returncode == 2, out.stdout
         assert_no_traceback(out)
         assert out.stderr.strip() == (
             f"glm5check: error: {profile}: [model] weights 'fp8' is not a layout glm5check knows "
             "(bf16, w4a8, w8a8, w8a8c8)"
         )
-    bad_choice = run_cli("fit", "--weights", "fp8")
+    bad_choice = run_in_process("fit", "--weights", "fp8")
     assert bad_choice.returncode == 2 and "'w8a8c8'" in bad_choice.stderr
 
 
@@ -160,7 +160,7 @@ def test_the_pd_groups_cache_8_bit_and_run_without_mlapo(group: str) -> None:
 
 
 def test_a_pd_profile_needs_its_group_for_fit() -> None:
-    out = run_cli("fit", "--profile", "a3-pd-4node")
+    out = run_in_process("fit", "--profile", "a3-pd-4node")
     assert out.returncode == 2 and "say which group this node is in" in out.stderr
 
 
@@ -243,7 +243,7 @@ def test_weights_quantization_expects_w8a8_dynamic_for_a_w8a8_profile(
 ) -> None:
     """A w8a8 folder whose description says W4A8_DYNAMIC holds other weights than the profile's."""
     _w8a8_folder(tmp_path, (None, 0), written)
-    out = run_cli(
+    out = run_in_process(
         "--profile", "a3-single-w8a8", "--model-dir", str(tmp_path),
         "--check", "weights.quantization", "--format", "json",
     )  # fmt: skip

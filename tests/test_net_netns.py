@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from netns import NIC, NODE0_IP, NODE1_IP, Pair, netns_pair, results_by_item, unavailable_reason
 
-pytestmark = pytest.mark.netns
+pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
 RPC_PORT = 13389  # a2-multi
 SERVE_SCRIPTS = Path(__file__).resolve().parents[1] / "fixtures" / "serve-scripts"

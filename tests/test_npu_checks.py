@@ -1,6 +1,6 @@
-"""npu.* and ascend.devices end to end: the real CLI with fake `npu-smi` / `hccn_tool` executables on PATH
-that print real captured outputs (chosen by their arguments), and replayed snapshots for what a test
-cannot create on this machine (/dev/davinci*, /etc/hccn.conf)."""
+"""npu.* and ascend.devices end to end: the whole command in this process (conftest.run_in_process) with fake
+`npu-smi` / `hccn_tool` executables on PATH that print real captured outputs (chosen by their arguments), and
+replayed snapshots for what a test cannot create on this machine (/dev/davinci*, /etc/hccn.conf)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli, write_executable
+from conftest import FIXTURES, assert_no_traceback, clean_env, run_in_process, write_executable
 from npu_fakes import A2_IDLE, HCCN, fake_tool, hccn_answers
 
 from glm5check.host.snapshot import SnapshotWriter
@@ -25,15 +25,9 @@ NOT_FOUND = FIXTURES / "npu-smi-info-errors" / "mindie-docker-guide-command-not-
 
 
 def run_json(
-    *args: str, bin_dir: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str, bin_dir: Path | None = None, env: dict[str, str] | None = None
 ) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
-    result = run_cli(
-        *args,
-        "--format",
-        "json",
-        env=clean_env(env, path_prepend=[bin_dir] if bin_dir else ()),
-        timeout=timeout,
-    )
+    result = run_in_process(*args, "--format", "json", env=clean_env(env, path_prepend=[bin_dir] if bin_dir else ()))
     assert_no_traceback(result)
     report = json.loads(result.stdout)
     return result.returncode, report["results"], report["facts"]
@@ -209,12 +203,11 @@ def test_npu_smi_exiting_127_gives_one_clear_failure(fake_bin: Path) -> None:
     assert code == 1
 
 
+@pytest.mark.slow
 def test_hanging_npu_smi_is_killed_within_the_timeout(fake_bin: Path) -> None:
     write_executable(fake_bin, "npu-smi", "#!/bin/sh\nsleep 60\n")
     started = time.monotonic()
-    code, results, _ = run_json(
-        "--profile", "a2-single", "--check", "npu.*", "--timeout", "2", bin_dir=fake_bin, timeout=40
-    )
+    code, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", "--timeout", "2", bin_dir=fake_bin)
     assert time.monotonic() - started < 20
     (smi,) = results_of(results, "npu.smi")
     assert smi["status"] == "fail" and "did not answer within 2 s" in smi["message"]
@@ -224,7 +217,7 @@ def test_hanging_npu_smi_is_killed_within_the_timeout(fake_bin: Path) -> None:
 def test_missing_npu_smi_fails_with_mount_hint(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run_cli(
+    result = run_in_process(
         "--profile",
         "a2-single",
         "--check",
@@ -330,7 +323,7 @@ def test_peer_npu_ips_option_pings_node0_and_wins_over_the_variable(fake_bin: Pa
 
 @pytest.mark.parametrize("given", ["node0-npu", "10.0.0.1,10.0.0.300", " , "])
 def test_peer_npu_ips_option_that_is_not_addresses_is_a_usage_error(given: str) -> None:
-    done = run_cli("--profile", "a2-multi", "--peer-npu-ips", given)
+    done = run_in_process("--profile", "a2-multi", "--peer-npu-ips", given)
     assert_no_traceback(done)
     assert done.returncode == 2
     expected = f"--peer-npu-ips takes IP addresses separated by commas, not {given!r}"
@@ -350,7 +343,7 @@ def test_a_snapshot_records_peer_npu_ips_and_replays_the_pings(fake_bin: Path, t
     fake_tool(fake_bin, "hccn_tool", hccn_answers(ping="29.1.137.205"))
     snap = tmp_path / "snap"
     args = ("--profile", "a2-multi", "--node-rank", "1", "--check", "npu.network", "--peer-npu-ips", "29.1.137.205")
-    recorded = run_cli("snapshot", *args, "-o", str(snap), env=clean_env(path_prepend=[fake_bin]))
+    recorded = run_in_process("snapshot", *args, "-o", str(snap), env=clean_env(path_prepend=[fake_bin]))
     assert_no_traceback(recorded)
     assert json.loads((snap / "snapshot.json").read_text())["options"]["peer_npu_ips"] == ["29.1.137.205"]
     _, replayed, _ = run_json("--replay", str(snap), "--check", "npu.network")
@@ -435,13 +428,12 @@ def test_dcmi_8020_names_the_other_user(fake_bin: Path) -> None:
     assert smi["status"] == "fail" and "used by another container or process" in smi["message"]
 
 
+@pytest.mark.slow
 def test_hanging_hccn_tool_ends_within_the_check_deadline(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
     write_executable(fake_bin, "hccn_tool", "#!/bin/sh\nsleep 60\n")
     started = time.monotonic()
-    _, results, _ = run_json(
-        "--profile", "a2-multi", "--check", "npu.network", "--timeout", "2", bin_dir=fake_bin, timeout=60
-    )
+    _, results, _ = run_json("--profile", "a2-multi", "--check", "npu.network", "--timeout", "2", bin_dir=fake_bin)
     assert time.monotonic() - started < 25
     devices = [r for r in results_of(results, "npu.network") if (r["item"] or "").startswith("device")]
     assert len(devices) == 8 and all(r["status"] == "fail" for r in devices)
@@ -467,7 +459,7 @@ def test_snapshot_of_a_fake_node_replays_to_the_same_npu_results(fake_bin: Path,
     fake_tool(fake_bin, "npu-smi", {"info": A3_BUSY.read_text()})
     fake_tool(fake_bin, "hccn_tool", hccn_answers(down=2))
     snap = tmp_path / "snap"
-    recorded = run_cli(
+    recorded = run_in_process(
         "snapshot",
         "--profile",
         "a2-multi",
@@ -536,6 +528,7 @@ def test_visible_device_ids_int_refuses_are_named_not_raised(fake_bin: Path) -> 
     assert variable["status"] == "fail" and "do not exist: 1²" in variable["message"]
 
 
+@pytest.mark.slow
 def test_hanging_health_queries_stop_after_the_first(fake_bin: Path) -> None:
     """16 chips in Alarm and `npu-smi info -t health` hanging: one query times out, the others are not
     asked, and every chip still gets its FAIL within the check deadline (16 × 2 s would pass it)."""
@@ -546,9 +539,7 @@ def test_hanging_health_queries_stop_after_the_first(fake_bin: Path) -> None:
         fake_bin, "npu-smi", f"#!/bin/sh\nif [ \"$*\" = info ]; then cat '{table}'; exit 0; fi\nsleep 60\n"
     )
     started = time.monotonic()
-    _, results, _ = run_json(
-        "--profile", "a3-single", "--check", "npu.health", "--timeout", "2", bin_dir=fake_bin, timeout=60
-    )
+    _, results, _ = run_json("--profile", "a3-single", "--check", "npu.health", "--timeout", "2", bin_dir=fake_bin)
     assert time.monotonic() - started < 15
     health = results_of(results, "npu.health")
     assert len(health) == 16 and all(r["status"] == "fail" and r["observed"] == "Alarm" for r in health)

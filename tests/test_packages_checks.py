@@ -486,6 +486,7 @@ def _fake_python(folder: Path, drop: set[str]) -> Path:
     return write_executable(folder, "python3", f"#!/bin/sh\ncat '{payload}'\n")
 
 
+@pytest.mark.slow
 def test_requirements_option_prints_a_pip_file_the_fix_points_at(tmp_path: Path) -> None:
     python = _fake_python(tmp_path / "bin", {"regex", "cachetools", "psutil", "numpy", "requests", "tqdm", "scipy"})
     env = clean_env()

@@ -42,7 +42,7 @@ include = ["vllm*"]
 [tool.setuptools_scm]
 # no extra settings needed, presence enables setuptools-scm
 """
-# vllm's get_vllm_version() (install-facts/FACTS.md §1.1), reduced to the targets the tests use.
+# vllm's get_vllm_version() (docs/reference/install-facts.md §1.1), reduced to the targets the tests use.
 VLLM_SETUP = """import os
 
 from setuptools import setup

@@ -249,7 +249,7 @@ def test_python_is_judged_by_the_stacks_row() -> None:
     old = judged(node, checks.python_version, "v0.18.0")[None]
     assert (old.status, old.expected) == (
         Status.FAIL,
-        ">=3.10,<3.12 (stack v0.18.0: guide-history/versioning_policy.md@2026-08-22-182b75ea84:32 "
+        ">=3.10,<3.12 (stack v0.18.0: vllm-ascend@182b75ea84:docs/source/community/versioning_policy.md:32 "
         "(release compatibility matrix, row v0.18.0))",
     )
     assert old.remediation == "use a Python 3.11 environment and pass --python /path/to/bin/python"

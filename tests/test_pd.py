@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, run_cli
+from conftest import FIXTURES, assert_no_traceback, run_in_process
 from glm5check.checks.serve import serve_args, serve_pd, serve_plan
 
 from glm5check.engine.check import GROUPS, Result, Status, check
@@ -181,7 +181,7 @@ def test_no_group_or_contradicting_ones_exit_2(
         choose_group(load_builtin(profile), pd_role, node_rank, {})
     args = ["--profile", profile, "--replay", "demo", "--serve-cmd", "vllm serve /m"]
     args += ["--node-rank", str(node_rank)] if node_rank is not None else []
-    result = run_cli(*args, *(["--pd-role", pd_role] if pd_role else []))
+    result = run_in_process(*args, *(["--pd-role", pd_role] if pd_role else []))
     assert result.returncode == 2 and message in result.stderr
     assert_no_traceback(result)
 
@@ -378,7 +378,7 @@ def test_serve_pd_runs_on_prefill_decode_nodes_only() -> None:
 
 def test_through_the_cli_a_decode_rank_with_its_arguments(tmp_path: Path) -> None:
     node, args = PROCESSES[-1]
-    result = run_cli(
+    result = run_in_process(
         "--profile", PROFILE, "--serve-script", str(SCRIPTS / NODES[node][0]), "--script-args", " ".join(args),
         "--replay", "demo", "--check", "serve.*", "--format", "json",
     )  # fmt: skip
@@ -388,13 +388,15 @@ def test_through_the_cli_a_decode_rank_with_its_arguments(tmp_path: Path) -> Non
     assert report["profile"]["pd_group"] == "decode" and report["profile"]["serve"]["data_parallel_rank"] == 7
     pd = [r for r in report["results"] if r["id"] == "serve.pd"]
     assert pd and all(r["status"] == "pass" for r in pd), pd
-    table = run_cli("--profile", PROFILE, "--pd-role", "decode", "--replay", "demo", "--check", "serve.pd")
+    table = run_in_process("--profile", PROFILE, "--pd-role", "decode", "--replay", "demo", "--check", "serve.pd")
     assert "(4 × Atlas 800 A3; the decode group: 2 nodes)" in table.stdout
     assert "node rank 0 (primary of the decode group)" in table.stdout
 
 
 def test_script_args_that_a_shell_would_not_split_exit_2() -> None:
-    result = run_cli("--profile", PROFILE, "--pd-role", "prefill", "--replay", "demo", "--script-args", "'0,1 6700")
+    result = run_in_process(
+        "--profile", PROFILE, "--pd-role", "prefill", "--replay", "demo", "--script-args", "'0,1 6700"
+    )
     assert result.returncode == 2 and "--script-args" in result.stderr
     assert_no_traceback(result)
 
@@ -413,7 +415,7 @@ def test_a_snapshot_of_a_pd_node_replays_as_the_same_node(tmp_path: Path) -> Non
     writer.data.meta = _snapshot_meta(ctx, "npu-a3-03", serve_meta)
     assert writer.data.meta["options"]["pd_role"] == "decode"
     assert writer.data.meta["options"]["script_args"] == args
-    replayed = json.loads(run_cli("--replay", str(writer.write(tmp_path / "snap")), "--format", "json").stdout)
+    replayed = json.loads(run_in_process("--replay", str(writer.write(tmp_path / "snap")), "--format", "json").stdout)
     assert (replayed["node"]["group"], replayed["node"]["rank"]) == ("decode", 0)
     assert replayed["profile"]["serve"]["data_parallel_rank"] == 1 and replayed["profile"]["pd"]["decode"]["nodes"] == 2
     pd = {r["item"]: r["status"] for r in replayed["results"] if r["id"] == "serve.pd"}
@@ -436,12 +438,12 @@ def test_without_a_script_a_node_runs_its_groups_plan(group: str, tp: int, dp: i
 def test_fix_env_takes_the_group_and_the_scripts_arguments() -> None:
     """fix-env judges a prefill-decode node as the preflight does: its group's environment (HCCL_BUFFSIZE 256)."""
     node, args = PROCESSES[-1]  # decode node 1, its last DP rank
-    result = run_cli(
+    result = run_in_process(
         "fix-env", "--profile", PROFILE, "--serve-script", str(SCRIPTS / NODES[node][0]),
         "--script-args", " ".join(args), "--replay", "demo",
     )  # fmt: skip
     assert_no_traceback(result)
     assert "· node rank 1 (headless of the decode group) ·" in result.stdout.splitlines()[0]
-    by_role = run_cli("fix-env", "--profile", PROFILE, "--pd-role", "prefill", "--replay", "demo")
+    by_role = run_in_process("fix-env", "--profile", PROFILE, "--pd-role", "prefill", "--replay", "demo")
     assert "· node rank 0 (primary of the prefill group) ·" in by_role.stdout.splitlines()[0]
     assert "export HCCL_BUFFSIZE=256" in by_role.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, assert_no_traceback, run_cli
+from conftest import FIXTURES, assert_no_traceback, run_in_process
 
 from glm5check.host.snapshot import SnapshotWriter
 
@@ -40,7 +40,7 @@ def a3_snapshot(tmp_path: Path) -> Path:
 
 
 def run_json(*args: str) -> tuple[int, dict[str, Any]]:
-    result = run_cli(*args, "--format", "json")
+    result = run_in_process(*args, "--format", "json")
     assert_no_traceback(result)
     return result.returncode, json.loads(result.stdout)
 
@@ -133,7 +133,7 @@ def test_demo_node1_fails_only_on_real_launch_blockers() -> None:
         ("serve.args", "--enable-expert-paralel"),  # vllm stops: unrecognized argument
         ("serve.plan", "enable_expert_parallel"),
     }
-    header = run_cli("--profile", "a2-multi", "--replay", "demo:a2-node1").stdout.splitlines()[0]
+    header = run_in_process("--profile", "a2-multi", "--replay", "demo:a2-node1").stdout.splitlines()[0]
     assert "plan GLM-5-w4a8, DP2 × TP8, no EP" in header
 
 

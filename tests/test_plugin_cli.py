@@ -56,6 +56,7 @@ def _schema() -> dict[str, Any]:
     return json.loads(resources.files("glm5check.schema").joinpath("report-v1.json").read_text())
 
 
+@pytest.mark.slow
 def test_the_catalogue_names_the_distribution_of_every_check(site: Path) -> None:
     listed = json.loads(run_cli("checks", "--format", "json", env=_env(site)).stdout)
     by_id = {row["id"]: row for row in listed}
@@ -77,10 +78,12 @@ def test_the_catalogue_names_the_distribution_of_every_check(site: Path) -> None
     assert " · from:" not in run_cli("explain", "env.vars", env=_env(site)).stdout
 
 
+@pytest.mark.slow
 def test_without_plugins_the_catalogue_has_no_from_column() -> None:
     assert run_cli("checks", "--format", "markdown").stdout.startswith("| id | category | title | applies to |\n")
 
 
+@pytest.mark.slow
 def test_the_report_names_the_plugin_of_its_rows_and_stays_valid(site: Path) -> None:
     report = _report(site, "--check", "site.*", "--check", "plugin.*", "--check", "env.vars")
     jsonschema.validate(report, _schema())
@@ -95,6 +98,7 @@ def test_the_report_names_the_plugin_of_its_rows_and_stays_valid(site: Path) -> 
     assert "plugin" not in rows["env.vars"]
 
 
+@pytest.mark.slow
 def test_check_and_skip_apply_to_the_row_of_a_plugin_that_failed_to_load(site: Path) -> None:
     assert [r["id"] for r in _report(site, "--check", "site.*")["results"]] == ["site.greeting"]
     skipped = _report(site, "--skip", "plugin.*")
@@ -103,6 +107,7 @@ def test_check_and_skip_apply_to_the_row_of_a_plugin_that_failed_to_load(site: P
     assert [(r["id"], r["status"]) for r in only["results"]] == [("plugin.broken", "error")]
 
 
+@pytest.mark.slow
 def test_disable_plugin_blocks_one_by_entry_point_or_distribution(site: Path) -> None:
     disabled = _env(site, GLM5CHECK_DISABLE_PLUGINS="site")
     result = run_cli("--replay", "demo", "--format", "json", "--disable-plugin", "broken-site", env=disabled)
@@ -119,6 +124,7 @@ def test_disable_plugin_blocks_one_by_entry_point_or_distribution(site: Path) ->
     assert "site.greeting" not in listed and "! plugin site (glm5check-site 2.0) is disabled" in listed
 
 
+@pytest.mark.slow
 def test_disabling_a_built_in_module_is_refused_with_the_skip_that_does_it(site: Path) -> None:
     result = run_cli("--replay", "demo", "--disable-plugin", "net", env=_env(site))
     assert result.returncode == 2 and result.stdout == ""
@@ -128,6 +134,7 @@ def test_disabling_a_built_in_module_is_refused_with_the_skip_that_does_it(site:
     ]
 
 
+@pytest.mark.slow
 def test_a_profile_table_reaches_its_plugin_and_a_stray_one_is_a_warning(site: Path, tmp_path: Path) -> None:
     profile = tmp_path / "site.toml"
     profile.write_text(
@@ -145,6 +152,7 @@ def test_a_profile_table_reaches_its_plugin_and_a_stray_one_is_a_warning(site: P
     assert without["results"][0]["status"] == "skip" and without["warnings"] == []
 
 
+@pytest.mark.slow
 def test_profiles_show_writes_the_plugin_tables_back(tmp_path: Path) -> None:
     profile = tmp_path / "site.toml"
     profile.write_text('extends = "a2-single"\n[plugins.site-storage]\nstores = ["nfs:/models"]\nlimit = 3\n')
@@ -170,6 +178,7 @@ def _noisy_plugin(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return _env(site, GLM5CHECK_TEST_MARKER=str(marker)), marker
 
 
+@pytest.mark.slow
 def test_a_disabled_plugin_is_never_imported(tmp_path: Path) -> None:
     env, marker = _noisy_plugin(tmp_path)
     command = ("--replay", "demo", "--check", "env.vars")
@@ -179,6 +188,7 @@ def test_a_disabled_plugin_is_never_imported(tmp_path: Path) -> None:
     assert marker.read_text() == "imported"  # the same plugin, not disabled: it is imported
 
 
+@pytest.mark.slow
 def test_fix_env_imports_no_plugin(tmp_path: Path) -> None:
     env, marker = _noisy_plugin(tmp_path)
     fixed = run_cli("fix-env", "--replay", "demo", env=env)
@@ -204,6 +214,7 @@ def quits(ctx: Context) -> Result:
 """
 
 
+@pytest.mark.slow
 def test_a_plugin_calling_sys_exit_cannot_end_the_run_as_ready(tmp_path: Path) -> None:
     site = install_plugin(
         tmp_path / "site",
@@ -241,6 +252,7 @@ def chatty(ctx: Context) -> Result:
 """
 
 
+@pytest.mark.slow
 def test_what_a_plugin_prints_goes_to_stderr_never_into_the_output(tmp_path: Path) -> None:
     env = _env(install_plugin(tmp_path / "site", "chatty", {"chatty": "cli_chatty"}, {"cli_chatty": PRINTING_MODULE}))
     report = run_cli("--replay", "demo", "--check", "site.*", "--format", "json", env=env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import assert_no_traceback, run_cli
+from conftest import assert_no_traceback, run_in_process
 
 from glm5check.knowledge.profiles import (
     BUILTIN,
@@ -19,7 +19,8 @@ from glm5check.knowledge.profiles import (
 from glm5check.knowledge.stacks import load_stack
 from glm5check.session import load_profile_file as load_file
 
-# The KEY-FACTS.md table: profile -> (nodes, NPUs per node, TP, DP, DP local, max-num-seqs, max-model-len, rpc)
+# docs/reference/KEY-FACTS.md's table: profile -> (nodes, NPUs per node, TP, DP, DP local, max-num-seqs,
+# max-model-len, rpc)
 GUIDE = {
     "a2-single": (1, 8, 8, 1, 1, 2, 32768, None, "ascend", "GLM-5-w4a8"),
     "a3-single": (1, 16, 16, 1, 1, 8, 66600, None, "ascend", "GLM5-w4a8"),
@@ -141,7 +142,7 @@ def test_bad_profile_files_are_one_clear_error(tmp_path: Path, text: str, messag
 
 
 def test_unknown_profile_exits_2_with_one_line() -> None:
-    result = run_cli("--profile", "nope")
+    result = run_in_process("--profile", "nope")
     assert result.returncode == 2
     assert_no_traceback(result)
     assert result.stderr.strip().splitlines() == [
@@ -153,7 +154,7 @@ def test_unreadable_profile_file_exits_2_with_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "a-directory.toml"
     folder.mkdir()
     for target in (tmp_path / "missing.toml", folder):
-        result = run_cli("--profile-file", str(target))
+        result = run_in_process("--profile-file", str(target))
         assert result.returncode == 2
         assert_no_traceback(result)
         lines = result.stderr.strip().splitlines()
@@ -161,12 +162,12 @@ def test_unreadable_profile_file_exits_2_with_one_line(tmp_path: Path) -> None:
 
 
 def test_profiles_commands() -> None:
-    listing = run_cli("profiles")
+    listing = run_in_process("profiles")
     assert listing.returncode == 0
     header, *rows = listing.stdout.splitlines()
     assert header.split() == ["profile", "stack", "guide", "revision", "deployment"]
     assert [row.split()[:3] for row in rows] == [[n, load_builtin(n).stack, load_builtin(n).guide] for n in BUILTIN]
-    shown = run_cli("profiles", "show", "a3-multi")
+    shown = run_in_process("profiles", "show", "a3-multi")
     assert shown.returncode == 0
     assert load_text(shown.stdout, "shown").to_dict() == load_builtin("a3-multi").to_dict()
 

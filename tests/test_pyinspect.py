@@ -107,6 +107,7 @@ def test_inventory_reports_broken_metadata_per_distribution(broken_env: dict[str
     assert not list(broken_env["markers"].iterdir()), "the inventory imported a package"
 
 
+@pytest.mark.slow
 def test_cli_on_a_broken_environment_fails_clearly_and_imports_nothing(broken_env: dict[str, Path]) -> None:
     # The fake packages are importable by glm5check's own process too (PYTHONPATH), so an import anywhere
     # in the whole run would leave a marker.
@@ -127,6 +128,7 @@ def test_cli_on_a_broken_environment_fails_clearly_and_imports_nothing(broken_en
 
 
 @pytest.mark.parametrize("kind", ["missing", "hangs"])
+@pytest.mark.slow
 def test_interpreter_that_is_missing_or_hangs_is_an_error_without_traceback(tmp_path: Path, kind: str) -> None:
     if kind == "missing":
         python, fragment = str(tmp_path / "no-such-python"), "was not found"
@@ -161,6 +163,7 @@ def test_interpreter_that_is_missing_or_hangs_is_an_error_without_traceback(tmp_
         assert fragment in outcome["message"] and "--python" in outcome["message"]
 
 
+@pytest.mark.slow
 def test_a_copy_on_pythonpath_is_seen_as_vllm_serve_would_see_it(broken_env: dict[str, Path], tmp_path: Path) -> None:
     _dist_info(tmp_path, "vllm-0.15.0+empty.dist-info", {"METADATA": _metadata("vllm", "0.15.0+empty")})
     env = clean_env({"PYTHONPATH": str(tmp_path)})

@@ -42,6 +42,7 @@ def _quick_start_commands() -> list[str]:
     return [blocks[0].strip(), blocks[1].strip()]
 
 
+@pytest.mark.slow
 def test_catalogue_in_readme_is_current() -> None:
     generated = run_cli("checks", "--format", "markdown").stdout.strip()
     block = re.search(r"<!-- catalogue:start -->\n(.*?)<!-- catalogue:end -->", _readme(), re.S)
@@ -71,6 +72,7 @@ def _example_in_readme() -> str:
     return block.group(1)
 
 
+@pytest.mark.slow
 def test_example_in_readme_is_a_real_run() -> None:
     assert _DURATION.sub("", _example_in_readme()) == _DURATION.sub("", example_block()), (
         "run: python tests/test_readme.py"
@@ -78,10 +80,15 @@ def test_example_in_readme_is_a_real_run() -> None:
 
 
 def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run runs README's install command, then the lint, format and type checks, then README's test command
+    (the fast tier), then the slow tier."""
     install, test = _quick_start_commands()
     assert "--replay demo" in install and "pytest" in test
+    setup, _, fast = test.rpartition(" && ")
     ci_lines = (REPO / ".ci" / "run").read_text().splitlines()
-    assert test in ci_lines
+    steps = [setup, "ruff check .", "ruff format --check .", "mypy", fast, f"{fast} -m slow"]
+    assert all(step in ci_lines for step in steps), steps
+    assert [ci_lines.index(step) for step in steps] == sorted(ci_lines.index(step) for step in steps)
 
 
 @pytest.mark.slow

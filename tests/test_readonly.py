@@ -151,6 +151,7 @@ def node_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"before": before, "after": _tree_state(root), "results": results, "out": out}
 
 
+@pytest.mark.slow
 def test_every_command_ran(node_run: dict[str, object]) -> None:
     results = node_run["results"]
     assert isinstance(results, list)
@@ -170,6 +171,7 @@ def test_every_command_ran(node_run: dict[str, object]) -> None:
         assert (out / written).is_file(), written
 
 
+@pytest.mark.slow
 def test_nothing_changed_in_the_node(node_run: dict[str, object]) -> None:
     before, after = node_run["before"], node_run["after"]
     assert isinstance(before, dict) and isinstance(after, dict)

@@ -250,6 +250,7 @@ def test_the_corpus_has_at_least_twenty_shapes() -> None:
     assert len(set(SECRETS.values())) == len(SECRETS)
 
 
+@pytest.mark.slow
 def test_every_output_was_produced(node: dict[str, object]) -> None:
     outputs = node["outputs"]
     assert isinstance(outputs, dict)
@@ -263,6 +264,7 @@ def test_every_output_was_produced(node: dict[str, object]) -> None:
 
 
 @pytest.mark.parametrize("shape", list(SECRETS))
+@pytest.mark.slow
 def test_secret_never_appears(shape: str, node: dict[str, object]) -> None:
     secret = SECRETS[shape]
     outputs = node["outputs"]

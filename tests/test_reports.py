@@ -11,7 +11,7 @@ from importlib import resources
 
 import jsonschema
 import pytest
-from conftest import run_cli
+from conftest import run_in_process
 
 from glm5check.reports.model import Report
 from glm5check.reports.table import render_table, use_colour
@@ -23,7 +23,7 @@ def _schema() -> dict:
 
 @pytest.mark.parametrize("demo", ["demo", "demo:a2-node1"])
 def test_json_report_validates_against_the_shipped_schema(demo: str) -> None:
-    result = run_cli("--profile", "a2-multi", "--replay", demo, "--format", "json")
+    result = run_in_process("--profile", "a2-multi", "--replay", demo, "--format", "json")
     report = json.loads(result.stdout)
     jsonschema.validate(report, _schema())
     assert report["schema"] == "glm5check.report/v1"
@@ -33,7 +33,7 @@ def test_json_report_validates_against_the_shipped_schema(demo: str) -> None:
 
 
 def test_the_schema_rejects_a_broken_report() -> None:
-    report = json.loads(run_cli("--profile", "a2-multi", "--replay", "demo", "--format", "json").stdout)
+    report = json.loads(run_in_process("--profile", "a2-multi", "--replay", "demo", "--format", "json").stdout)
     report["results"][0]["status"] = "ok"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(report, _schema())
@@ -41,11 +41,13 @@ def test_the_schema_rejects_a_broken_report() -> None:
 
 def test_junit_is_well_formed_with_one_testcase_per_result(tmp_path) -> None:
     target = tmp_path / "report.xml"
-    run = run_cli("--profile", "a2-multi", "--replay", "demo:a2-node1", "--format", "junit", "--output", str(target))
+    run = run_in_process(
+        "--profile", "a2-multi", "--replay", "demo:a2-node1", "--format", "junit", "--output", str(target)
+    )
     assert run.returncode == 1 and run.stdout == ""
     assert "fail" in run.stderr  # the summary line goes to stderr when --output is used
     root = ET.parse(target).getroot()
-    report = json.loads(run_cli("--profile", "a2-multi", "--replay", "demo:a2-node1", "--format", "json").stdout)
+    report = json.loads(run_in_process("--profile", "a2-multi", "--replay", "demo:a2-node1", "--format", "json").stdout)
     cases = root.findall("./testsuite/testcase")
     assert root.tag == "testsuites" and len(cases) == len(report["results"]) == int(root.get("tests"))
     by_status = {s: sum(r["status"] == s for r in report["results"]) for s in ("fail", "error", "skip")}
@@ -58,7 +60,7 @@ def test_junit_is_well_formed_with_one_testcase_per_result(tmp_path) -> None:
 
 
 def _report() -> dict:
-    return json.loads(run_cli("--profile", "a2-multi", "--replay", "demo:a2-node1", "--format", "json").stdout)
+    return json.loads(run_in_process("--profile", "a2-multi", "--replay", "demo:a2-node1", "--format", "json").stdout)
 
 
 class _Tty(io.StringIO):

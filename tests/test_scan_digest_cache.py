@@ -100,6 +100,7 @@ def _edit_digest(snapshot: Path, change: Any) -> None:
     path.write_text(json.dumps(digests))
 
 
+@pytest.mark.slow
 def test_a_digest_that_lies_about_its_key_is_not_trusted(tmp_path: Path, parsed_demo: WeightsScan) -> None:
     snapshot = _copy_demo(tmp_path)
 
@@ -114,6 +115,7 @@ def test_a_digest_that_lies_about_its_key_is_not_trusted(tmp_path: Path, parsed_
     assert _replay_json(snapshot) == (GOLDEN / "demo.json").read_text()
 
 
+@pytest.mark.slow
 def test_an_input_edited_after_recording_makes_the_digest_stale(tmp_path: Path) -> None:
     snapshot = _copy_demo(tmp_path)
     stats_path = snapshot / "system" / "stat.json"
@@ -149,18 +151,21 @@ def _as_older_glm5check_wrote_it(source: Path, target: Path) -> None:
     write_snapshot(old, target)
 
 
+@pytest.mark.slow
 def test_an_older_snapshot_without_digest_replays_to_the_same_report(tmp_path: Path) -> None:
     _as_older_glm5check_wrote_it(DEMO, tmp_path / "old")
     assert not (tmp_path / "old" / "digests").exists()
     assert _replay_json(tmp_path / "old") == (GOLDEN / "demo.json").read_text()
 
 
+@pytest.mark.slow
 def test_an_archived_snapshot_keeps_its_digest(tmp_path: Path, parsed_demo: WeightsScan) -> None:
     write_snapshot(read_snapshot(DEMO), tmp_path / "demo.tar.gz")
     host = CountingReplay(read_snapshot(tmp_path / "demo.tar.gz"))
     assert _scan(host) == parsed_demo and host.byte_reads == 0
 
 
+@pytest.mark.slow
 def test_recording_writes_a_digest_that_replays(tmp_path: Path, w4a8_small: Path) -> None:
     result = run_cli(
         "snapshot",
@@ -211,6 +216,7 @@ def folder(w4a8_small: Path, tmp_path: Path) -> Path:
     return mc.link_copy(w4a8_small, tmp_path / "weights")
 
 
+@pytest.mark.slow
 def test_a_repeated_run_takes_the_scan_from_the_cache(folder: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = CountingLive(str(cache))
@@ -221,6 +227,7 @@ def test_a_repeated_run_takes_the_scan_from_the_cache(folder: Path, tmp_path: Pa
     assert [p.name for p in cache.iterdir() if not p.name.endswith(".json")] == []  # no temporary left
 
 
+@pytest.mark.slow
 def test_a_touched_shard_is_rescanned(folder: Path, tmp_path: Path) -> None:
     cache = str(tmp_path / "cache")
     assert _scan(CountingLive(cache), str(folder)).complete
@@ -242,6 +249,7 @@ def _head(path: Path) -> bytes:
     "entry",
     [b"not json", b'{"schema": "glm5check.scan-cache/v1", "key": "0", "value": {}}', b"[" * 100000, b"\xff\xfe"],
 )
+@pytest.mark.slow
 def test_a_corrupt_or_hostile_cache_entry_is_ignored(folder: Path, tmp_path: Path, entry: bytes) -> None:
     cache = tmp_path / "cache"
     truth = _scan(CountingLive(str(cache)), str(folder))
@@ -251,6 +259,7 @@ def test_a_corrupt_or_hostile_cache_entry_is_ignored(folder: Path, tmp_path: Pat
     assert _scan(host, str(folder)) == truth and host.byte_reads > 0
 
 
+@pytest.mark.slow
 def test_a_cache_entry_that_lies_under_another_key_is_ignored(folder: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     truth = _scan(CountingLive(str(cache)), str(folder))
@@ -262,6 +271,7 @@ def test_a_cache_entry_that_lies_under_another_key_is_ignored(folder: Path, tmp_
     assert _scan(CountingLive(str(cache)), str(folder)) == truth
 
 
+@pytest.mark.slow
 def test_a_symlinked_cache_entry_is_not_followed(folder: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     truth = _scan(CountingLive(str(cache)), str(folder))
@@ -273,6 +283,7 @@ def test_a_symlinked_cache_entry_is_not_followed(folder: Path, tmp_path: Path) -
     assert _scan(host, str(folder)) == truth and host.byte_reads > 0
 
 
+@pytest.mark.slow
 def test_cache_dir_writes_only_inside_it_and_never_in_replay(folder: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     env = clean_env({"GLM5CHECK_CACHE_DIR": str(cache)})
@@ -284,6 +295,7 @@ def test_cache_dir_writes_only_inside_it_and_never_in_replay(folder: Path, tmp_p
     assert len(list(cache.iterdir())) == 1
 
 
+@pytest.mark.slow
 def test_no_cache_without_the_option(folder: Path, tmp_path: Path) -> None:
     host = CountingLive()
     _scan(host, str(folder))

@@ -73,6 +73,7 @@ def guide(name: str) -> str:
 
 
 @pytest.mark.parametrize("script", sorted(GUIDE))
+@pytest.mark.slow
 def test_guide_scripts_pass_with_mtp_weights(script: str, weights: dict[str, Path], tmp_path: Path) -> None:
     model = weights["w4a8-mtp"] if "w4a8" in guide(script) else weights["unquantized"]
     results = run_check(guide(script), GUIDE[script], model, tmp_path)
@@ -88,6 +89,7 @@ def test_guide_scripts_pass_with_mtp_weights(script: str, weights: dict[str, Pat
     } <= items
 
 
+@pytest.mark.slow
 def test_guide_w4a8_weights_without_mtp_fail_on_deepseek_mtp(weights: dict[str, Path], tmp_path: Path) -> None:
     """The guide's own inconsistency: w4a8 "without mtp" weights, and every command asks for deepseek_mtp."""
     results = failures(run_check(guide("a2-single.sh"), "a2-single", weights["w4a8"], tmp_path))
@@ -255,6 +257,7 @@ def test_unreadable_weights_skip_the_weights_items(tmp_path: Path) -> None:
     assert failures(results) == []
 
 
+@pytest.mark.slow
 def test_through_the_cli_with_a_seeded_script(weights: dict[str, Path], tmp_path: Path) -> None:
     script = tmp_path / "node1.sh"
     script.write_text(swap(NODE1, "--enable-expert-parallel", "--enable-expert-paralel"))
@@ -280,6 +283,7 @@ def test_through_the_cli_with_a_seeded_script(weights: dict[str, Path], tmp_path
     assert report["profile"]["serve"]["headless"] is True
 
 
+@pytest.mark.slow
 def test_secret_flag_values_never_reach_the_report(tmp_path: Path) -> None:
     script = tmp_path / "serve.sh"
     script.write_text("vllm serve /m --api-key sk-supersecret99 --hf-token hf_abc123456 -tp 8\n")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, GUIDE_2026_08_SCRIPTS, GUIDE_SCRIPTS, assert_no_traceback, run_cli
+from conftest import FIXTURES, GUIDE_2026_08_SCRIPTS, GUIDE_SCRIPTS, assert_no_traceback, run_in_process
 from glm5check.checks.serve import serve_plan
 
 from glm5check.engine.check import Result, Status
@@ -179,7 +179,7 @@ def test_max_model_len_default_reads_config_keys_and_rope_scaling() -> None:
 
 
 def _run(*args: str) -> tuple[int, dict]:
-    result = run_cli(*args, "--format", "json")
+    result = run_in_process(*args, "--format", "json")
     assert_no_traceback(result)
     return result.returncode, json.loads(result.stdout)
 
@@ -191,7 +191,7 @@ def test_a_single_node_script_under_a_two_node_profile_is_not_a_dp2_run() -> Non
     assert {"data_parallel_size", "max_model_len"} <= failing
     assert report["profile"]["serve"]["data_parallel_size"] == 1
     assert report["profile"]["serve_sources"]["data_parallel_size"] == "script line 13"
-    table = run_cli("--profile", "a2-multi", "--serve-script", str(SCRIPTS / "a2-single.sh"), "--replay", "demo")
+    table = run_in_process("--profile", "a2-multi", "--serve-script", str(SCRIPTS / "a2-single.sh"), "--replay", "demo")
     header = table.stdout.splitlines()[0]
     assert "plan GLM-5-w4a8, DP1 × TP8, EP" in header and "DP2" not in header, header
 
@@ -222,7 +222,7 @@ def test_replay_with_a_new_script_takes_the_node_rank_from_it() -> None:
 
 
 def test_serve_plan_is_in_the_catalogue_with_why_what_fix(tmp_path: Path) -> None:
-    listing = run_cli("checks")
+    listing = run_in_process("checks")
     assert "serve.plan" in listing.stdout
-    explain = run_cli("explain", "serve.plan").stdout
+    explain = run_in_process("explain", "serve.plan").stdout
     assert all(part in explain for part in ("Why:", "What:", "Fix:"))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import assert_no_traceback, clean_env, run_cli, write_executable
+from conftest import assert_no_traceback, clean_env, run_in_process, write_executable
 
 from glm5check.engine.check import Result, Status, check, failed, passed
 from glm5check.engine.runner import run_one
@@ -175,7 +175,7 @@ def test_unreadable_snapshots_are_one_line_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(SnapshotError, match=r"no snapshot\.json"):
         read_snapshot(tmp_path / "empty")
-    result = run_cli("--profile", "a2-single", "--replay", str(tmp_path / "empty"))
+    result = run_in_process("--profile", "a2-single", "--replay", str(tmp_path / "empty"))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert_no_traceback(result)
 
@@ -190,13 +190,13 @@ def test_snapshot_then_replay_gives_identical_results(tmp_path: Path, suffix: st
     write_executable(bin_dir, "npu-smi", "#!/bin/sh\necho 'dcmi module initialize failed. ret is -8005'\nexit 1\n")
     env = clean_env({"HCCL_BUFFSIZE": "2x00", "OMP_NUM_THREADS": "10", "HF_TOKEN": "hf_secret_value"}, [bin_dir])
     target = tmp_path / f"snap{suffix}"
-    recorded = run_cli("snapshot", "--profile", "a2-single", "-o", str(target), "--timeout", "5", env=env)
+    recorded = run_in_process("snapshot", "--profile", "a2-single", "-o", str(target), "--timeout", "5", env=env)
     assert_no_traceback(recorded)
     assert recorded.returncode == 1, recorded.stderr  # the snapshot's exit code is the run's verdict
     assert "snapshot written to" in recorded.stderr
     data = read_snapshot(target)
     assert data.env is not None and data.env["HF_TOKEN"] == "<redacted>"
-    replayed = run_cli("--replay", str(target), "--format", "json", env=clean_env())
+    replayed = run_in_process("--replay", str(target), "--format", "json", env=clean_env())
     assert_no_traceback(replayed)
     report = json.loads(replayed.stdout)
     assert data.report is not None
@@ -205,6 +205,7 @@ def test_snapshot_then_replay_gives_identical_results(tmp_path: Path, suffix: st
     assert "hf_secret_value" not in replayed.stdout
 
 
+@pytest.mark.slow
 def test_snapshot_to_standard_output_streams_a_replayable_archive_and_writes_no_file(tmp_path: Path) -> None:
     """`snapshot -o -` (what `glm5check cluster --snapshot` runs on each node): the .tar.gz is standard
     output, the summary line standard error, and nothing is written on the way (TMPDIR stays empty)."""
@@ -227,10 +228,11 @@ def test_snapshot_to_standard_output_streams_a_replayable_archive_and_writes_no_
     target = tmp_path / "node.tar.gz"
     target.write_bytes(done.stdout)
     data = read_snapshot(target)
-    replayed = run_cli("--replay", str(target), "--check", "env.*", "--format", "json", env=clean_env())
+    replayed = run_in_process("--replay", str(target), "--check", "env.*", "--format", "json", env=clean_env())
     assert data.report is not None and _results(json.loads(replayed.stdout)) == _results(data.report)
 
 
+@pytest.mark.slow
 def test_snapshot_to_a_terminal_is_refused() -> None:
     import pty
 

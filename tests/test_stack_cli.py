@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import assert_no_traceback, clean_env, run_cli
+from conftest import assert_no_traceback, clean_env, run_in_process
 from test_packages_checks import demo
 from test_packages_stacks import release_node
 
@@ -30,7 +30,7 @@ def _release_snapshot(tmp_path: Path, options: dict[str, Any] | None = None) -> 
 
 
 def _report(*args: str) -> dict[str, Any]:
-    result = run_cli(*args, "--format", "json", "--check", "packages.vllm*")
+    result = run_in_process(*args, "--format", "json", "--check", "packages.vllm*")
     assert_no_traceback(result)
     assert result.returncode in (0, 1), result.stderr
     report: dict[str, Any] = json.loads(result.stdout)
@@ -44,19 +44,20 @@ def _statuses(report: dict[str, Any]) -> dict[str, str]:
 
 
 def test_stacks_lists_every_stack_and_show_prints_the_sources() -> None:
-    listing = run_cli("stacks")
+    listing = run_in_process("stacks")
     assert listing.returncode == 0
     lines = listing.stdout.splitlines()
     assert [line.split()[0] for line in lines[1:]] == list(list_stacks())
     assert "default" in lines[1] and "978a37c8 (empty)" in lines[1]
-    shown = run_cli("stacks", "show", "v0.18.0")
+    shown = run_in_process("stacks", "show", "v0.18.0")
     assert shown.returncode == 0
     text = " ".join(shown.stdout.split())
     assert "torch-npu version 2.9.0.post1+git4c901a4" in text
-    assert "source: guide-history/versioning_policy.md@2026-08-22-182b75ea84:32 (release compatibility matrix" in text
+    policy = "vllm-ascend@182b75ea84:docs/source/community/versioning_policy.md:32"
+    assert f"source: {policy} (release compatibility matrix" in text
     assert "source (commit): vllm-project/vllm-ascend git tag v0.18.0" in text
     assert "image a3 quay.io/ascend/vllm-ascend:v0.18.0-a3" in text
-    unknown = run_cli("stacks", "show", "v0.18")
+    unknown = run_in_process("stacks", "show", "v0.18")
     assert unknown.returncode == 2
     assert unknown.stderr.strip().startswith("glm5check: error: unknown stack 'v0.18' (did you mean v0.18.0?)")
 
@@ -75,7 +76,7 @@ def test_auto_recorded_in_a_snapshot_picks_the_release_and_says_why(tmp_path: Pa
     pinned = _report("--replay", str(snapshot), "--stack", "glm5-2026-02")
     assert (pinned["stack"]["source"], pinned["stack"]["picked_by"]) == ("option", "--stack glm5-2026-02")
     assert _statuses(pinned) == {"packages.vllm": "fail", "packages.vllm-ascend": "fail"}
-    table = run_cli("--replay", str(snapshot), "--check", "packages.vllm")
+    table = run_in_process("--replay", str(snapshot), "--check", "packages.vllm")
     assert "· stack v0.18.0 (--stack auto: vllm-ascend 0.18.0 is the v0.18.0 release) ·" in table.stdout
 
 
@@ -85,7 +86,7 @@ def test_without_stack_the_profile_decides_and_an_unknown_one_is_exit_2(tmp_path
     assert (report["stack"]["name"], report["stack"]["source"]) == ("glm5-2026-02", "profile")
     assert report["stack"]["picked_by"] == "profile a2-single"
     assert report["profile"]["stack"] == "glm5-2026-02"
-    wrong = run_cli("--replay", str(snapshot), "--stack", "v0.18")
+    wrong = run_in_process("--replay", str(snapshot), "--stack", "v0.18")
     assert wrong.returncode == 2
     assert wrong.stderr.strip().startswith("glm5check: error: unknown stack 'v0.18' (did you mean v0.18.0?)")
     profile = tmp_path / "release.toml"
@@ -97,7 +98,7 @@ def test_without_stack_the_profile_decides_and_an_unknown_one_is_exit_2(tmp_path
 
 def test_snapshot_records_the_stack_option_and_replay_reuses_it(tmp_path: Path) -> None:
     target = tmp_path / "snap"
-    recorded = run_cli(
+    recorded = run_in_process(
         "snapshot",
         "--profile",
         "a2-single",
@@ -114,14 +115,14 @@ def test_snapshot_records_the_stack_option_and_replay_reuses_it(tmp_path: Path) 
     assert_no_traceback(recorded)
     meta = json.loads((target / "snapshot.json").read_text())
     assert meta["options"]["stack"] == "v0.21.0rc1"
-    replayed = run_cli("--replay", str(target), "--check", "packages.python", "--format", "json")
+    replayed = run_in_process("--replay", str(target), "--check", "packages.python", "--format", "json")
     stack = json.loads(replayed.stdout)["stack"]
     assert (stack["name"], stack["source"]) == ("v0.21.0rc1", "option")
 
 
 def test_fix_env_takes_the_stack_and_names_it(tmp_path: Path) -> None:
     snapshot = _release_snapshot(tmp_path)
-    result = run_cli("fix-env", "--replay", str(snapshot), "--stack", "auto")
+    result = run_in_process("fix-env", "--replay", str(snapshot), "--stack", "auto")
     assert_no_traceback(result)
     assert result.stdout.startswith("# glm5check fix-env · profile a2-single · stack v0.18.0 · node rank 0")
 
@@ -132,9 +133,9 @@ def test_compare_flags_nodes_checked_against_different_stacks(tmp_path: Path, ot
     reports = []
     for name, stack in (("a", "v0.18.0"), ("b", other)):
         path = tmp_path / f"{name}.json"
-        run_cli("--replay", str(snapshot), "--stack", stack, "--format", "json", "-o", str(path))
+        run_in_process("--replay", str(snapshot), "--stack", stack, "--format", "json", "-o", str(path))
         reports.append(str(path))
-    result = run_cli("compare", *reports, "--format", "json")
+    result = run_in_process("compare", *reports, "--format", "json")
     differences = [d for d in json.loads(result.stdout)["differences"] if d["item"] == "stack"]
     assert bool(differences) is (other != "v0.18.0")
 
@@ -146,7 +147,7 @@ def test_auto_reads_the_launch_command_with_the_chosen_stacks_flags(tmp_path: Pa
     command = "vllm serve /models/GLM-5-w4a8 --swap-space 4 -tp 8"
 
     def swap_space(*stack: str) -> dict[str, Any] | None:
-        result = run_cli(
+        result = run_in_process(
             "--replay", str(snapshot), "--serve-cmd", command, *stack, "--check", "serve.args", "--format", "json"
         )
         assert_no_traceback(result)

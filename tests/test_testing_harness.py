@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_in_process
 
 from glm5check.api import (
     Context,
@@ -37,7 +37,7 @@ def _rows(results: dict[str, list[Result]]) -> list[tuple[str, str | None, str, 
 def test_a_replay_context_gives_the_rows_of_a_real_replay(snapshot: str) -> None:
     patterns = ("host.*", "npu.*", "net.*", "env.vars", "serve.plan")
     harness = _rows(run_selected(replay_context(snapshot), *patterns))
-    cli = run_cli("--replay", snapshot, "--format", "json", *(w for p in patterns for w in ("--check", p)))
+    cli = run_in_process("--replay", snapshot, "--format", "json", *(w for p in patterns for w in ("--check", p)))
     real = [(r["id"], r["item"], r["status"], r["message"]) for r in json.loads(cli.stdout)["results"]]
     assert harness == real and len(real) > 10
 
@@ -101,7 +101,7 @@ def test_the_recorded_launch_command_and_the_options_make_the_plan() -> None:
 def test_the_stack_is_chosen_as_the_command_line_chooses_it(stack: str | None) -> None:
     chosen = stack_choice(replay_context("demo", stack=stack))
     words = ("--stack", stack) if stack else ()
-    cli = json.loads(run_cli("--replay", "demo", *words, "--check", "host.shm", "--format", "json").stdout)
+    cli = json.loads(run_in_process("--replay", "demo", *words, "--check", "host.shm", "--format", "json").stdout)
     assert chosen.to_json() == cli["stack"] and chosen.source == {None: "profile", "auto": "auto"}.get(stack, "option")
     assert chosen.stack.name == ("v0.18.0" if stack == "v0.18.0" else "glm5-2026-02")
 
@@ -120,7 +120,7 @@ def test_a_written_snapshot_replays_on_the_command_line_as_in_the_harness(tmp_pa
     shm = run_selected(node.context(), "host.shm")["host.shm"]
     written = node.write(tmp_path / "node")
     assert run_selected(replay_context(written), "host.shm")["host.shm"] == shm
-    cli = json.loads(run_cli("--replay", str(written), "--check", "host.shm", "--format", "json").stdout)
+    cli = json.loads(run_in_process("--replay", str(written), "--check", "host.shm", "--format", "json").stdout)
     assert [(r["status"], r["message"]) for r in cli["results"]] == [(r.status.value, r.message) for r in shm]
     assert shm[0].status is Status.FAIL
 

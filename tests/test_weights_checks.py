@@ -92,6 +92,7 @@ def test_healthy_bf16_checkpoint_passes_every_weights_check(bf16: mc.Checkpoint)
     assert "283 shards, 59,872 tensors" in shards.message  # 59,870 + the two MTP copies
 
 
+@pytest.mark.slow
 def test_healthy_w4a8_checkpoint_passes_with_its_quant_type(w4a8: mc.Checkpoint) -> None:
     ctx = context(w4a8.path, "a2-single")
     results = results_of(weights_checks.weights_quantization, ctx)
@@ -207,6 +208,7 @@ def test_missing_folder_fails_path_and_skips_the_rest(tmp_path: Path) -> None:
 # -- weights.quantization -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_quant_description_missing_for_quantization_ascend(w4a8: mc.Checkpoint, tmp_path: Path) -> None:
     copy = mc.link_copy(w4a8.path, tmp_path / "w4a8")
     (copy / "quant_model_description.json").unlink()
@@ -220,6 +222,7 @@ def test_quant_description_unexpected_without_quantization(bf16_copy: Path) -> N
     assert fail.item == "description" and "--quantization ascend" in (fail.remediation or "")
 
 
+@pytest.mark.slow
 def test_quant_description_that_omits_a_shard_tensor(w4a8: mc.Checkpoint, tmp_path: Path) -> None:
     copy = mc.link_copy(w4a8.path, tmp_path / "w4a8")
     description = json.loads((w4a8.path / "quant_model_description.json").read_text())
@@ -232,6 +235,7 @@ def test_quant_description_that_omits_a_shard_tensor(w4a8: mc.Checkpoint, tmp_pa
 # -- weights.mtp --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_mtp_requested_but_weights_without_mtp(tmp_path: Path) -> None:
     # The guide's weights "without mtp", with a few shards: the MTP check reads names, not shard counts.
     made = mc.make_checkpoint(tmp_path / "GLM-5-w4a8", "w4a8", "none", shards=8)
@@ -273,6 +277,7 @@ def test_shared_filesystem_passes_local_disk_warns(bf16: mc.Checkpoint) -> None:
 # -- through the real CLI -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_reports_the_truncated_shard_and_the_weights_fact(bf16: mc.Checkpoint, bf16_copy: Path) -> None:
     size = (bf16.path / SHARD).stat().st_size
     mc.replace_file(bf16_copy / SHARD, shard_head(bf16.path / SHARD), size // 2)
@@ -286,6 +291,7 @@ def test_cli_reports_the_truncated_shard_and_the_weights_fact(bf16: mc.Checkpoin
     assert facts["files"] == 283 and facts["fingerprint"].startswith("sha256:")
 
 
+@pytest.mark.slow
 def test_replay_without_the_weights_folder(bf16: mc.Checkpoint, tmp_path: Path) -> None:
     folder = mc.link_copy(bf16.path, tmp_path / "GLM5-bf16")
     (folder / SHARD).unlink()
@@ -305,6 +311,7 @@ def test_replay_without_the_weights_folder(bf16: mc.Checkpoint, tmp_path: Path) 
     assert ("weights.shards", SHARD, "fail") in [r[:3] for r in outcome(replayed.stdout)]
 
 
+@pytest.mark.slow
 def test_demo_nodes_weights() -> None:
     """Node 0 replays a complete GLM-5-w4a8-mtp on NFS; node 1 has no share mounted (no weights folder)."""
 
@@ -324,6 +331,7 @@ def test_demo_nodes_weights() -> None:
 # -- glm5check weights verify -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_verify_quick_manifest_proves_identical_folders(bf16: mc.Checkpoint, bf16_copy: Path, tmp_path: Path) -> None:
     manifest = tmp_path / "node0.json"
     first = run_cli("weights", "verify", str(bf16.path), "--manifest", str(manifest), "--write")
@@ -340,6 +348,7 @@ def test_verify_quick_manifest_proves_identical_folders(bf16: mc.Checkpoint, bf1
     assert f"DIFF  differs: {SHARD}" in changed.stdout and f"FAIL  {SHARD}: truncated" in changed.stdout
 
 
+@pytest.mark.slow
 def test_verify_quick_manifest_sees_an_edited_config(bf16_copy: Path, tmp_path: Path) -> None:
     manifest = tmp_path / "node0.json"
     assert run_cli("weights", "verify", str(bf16_copy), "--manifest", str(manifest), "--write").returncode == 0
@@ -350,6 +359,7 @@ def test_verify_quick_manifest_sees_an_edited_config(bf16_copy: Path, tmp_path: 
     assert changed.returncode == 1 and "DIFF  differs: config.json" in changed.stdout, changed.stdout
 
 
+@pytest.mark.slow
 def test_verify_missing_manifest_needs_write(bf16: mc.Checkpoint, tmp_path: Path) -> None:
     manifest = tmp_path / "typo.json"
     out = run_cli("weights", "verify", str(bf16.path), "--manifest", str(manifest))
@@ -359,6 +369,7 @@ def test_verify_missing_manifest_needs_write(bf16: mc.Checkpoint, tmp_path: Path
     assert alone.returncode == 2 and "--write needs --manifest" in alone.stderr
 
 
+@pytest.mark.slow
 def test_verify_deep_hashes_every_byte(tmp_path: Path) -> None:
     import hashlib
 
@@ -382,6 +393,7 @@ def test_verify_deep_hashes_every_byte(tmp_path: Path) -> None:
     assert again.returncode == 1 and "differs: part-1.safetensors" in again.stdout
 
 
+@pytest.mark.slow
 def test_verify_bad_input_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     for args in (
@@ -393,6 +405,7 @@ def test_verify_bad_input_is_one_line(tmp_path: Path) -> None:
         assert_no_traceback(out)
 
 
+@pytest.mark.slow
 def test_verify_manifest_nested_too_deep_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "deep.json").write_text("[" * 100_000)
     out = run_cli("weights", "verify", str(tmp_path), "--manifest", str(tmp_path / "deep.json"))

@@ -35,7 +35,8 @@ MANIFEST_CAP_BYTES = 16 * 1024 * 1024
 def _quick_entries(folder: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Every shard's size and header hash, and the content hash of every other file a launch reads
     (config.json, generation config, tokenizer files, quant description, index)."""
-    from glm5check.facts.weights import scan_folder, served_file_digests
+    from glm5check.facts.weights import served_file_digests
+    from glm5check.facts.weights_scan import scan_folder
     from glm5check.host.live import LiveHost
 
     host = LiveHost()

@@ -35,7 +35,7 @@ class Facts:
             lock = self._locks.setdefault(provider, threading.Lock())
         with lock:
             if provider in self._values:
-                return self._values[provider]  # type: ignore[no-any-return]
+                return self._values[provider]
             if provider in self._errors:
                 raise self._errors[provider]
             try:
@@ -59,7 +59,7 @@ class Facts:
     def peek(self, provider: Callable[[Any], T]) -> T | None:
         """The value if some check already computed it; never runs a probe (used by reports)."""
         with self._guard:
-            return self._values.get(provider)  # type: ignore[no-any-return]
+            return self._values.get(provider)
 
 
 class BaseContext:

@@ -24,20 +24,41 @@ DEFAULT_JOBS = 8
 
 @dataclass(frozen=True)
 class Outcome:
-    """One row of the report: a check's result with its metadata."""
+    """One row of the report: the check that ran (id, category, title), the Result it gave, how long it
+    took, and the --ignore reason when a waiver turned its FAIL/ERROR into a WARN (then `result` is the
+    waived one). The result's fields are read through it, never copied."""
 
     id: str
     category: str
     title: str
-    status: Status
-    message: str
-    item: str | None = None
-    expected: str | None = None
-    observed: str | None = None
-    remediation: str | None = None
+    result: Result
     duration_ms: int = 0
     waived: str | None = None
     origin: Origin | None = None  # the entry point and distribution that supplied the check
+
+    @property
+    def status(self) -> Status:
+        return self.result.status
+
+    @property
+    def message(self) -> str:
+        return self.result.message
+
+    @property
+    def item(self) -> str | None:
+        return self.result.item
+
+    @property
+    def expected(self) -> str | None:
+        return self.result.expected
+
+    @property
+    def observed(self) -> str | None:
+        return self.result.observed
+
+    @property
+    def remediation(self) -> str | None:
+        return self.result.remediation
 
     @property
     def label(self) -> str:
@@ -133,7 +154,7 @@ def _normalise(check: Check, output: object, collected: list[Result]) -> list[Re
     if output is None:
         return [Result(Status.ERROR, f"check {check.id} returned no result")]
     try:
-        results = iter(output)  # type: ignore[call-overload]
+        results = iter(output)  # type: ignore[call-overload]  # a check may return anything; TypeError below
     except TypeError:
         return [Result(Status.ERROR, f"check {check.id} returned {type(output).__name__}, not results")]
     collected.extend(results)
@@ -172,19 +193,7 @@ def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
 
 
 def _outcome(check: Check, result: Result, duration_ms: int) -> Outcome:
-    return Outcome(
-        id=check.id,
-        category=check.category,
-        title=check.title,
-        status=result.status,
-        message=result.message,
-        item=result.item,
-        expected=result.expected,
-        observed=result.observed,
-        remediation=result.remediation,
-        duration_ms=duration_ms,
-        origin=check.origin,
-    )
+    return Outcome(check.id, check.category, check.title, result, duration_ms, origin=check.origin)
 
 
 def run_checks(
@@ -244,13 +253,13 @@ def load_error_row(error: LoadError) -> Outcome:
     plugin = error.origin is None or not error.origin.built_in
     where = f" (from {error.origin.distribution})" if error.origin and plugin else ""
     fix = f"fix or update the plugin, or leave it out: --disable-plugin {error.plugin}" if plugin else None
+    message = f"check module {error.module}{where} failed to load: {error.reason}"
+    remediation = fix or "reinstall glm5check: one of its own check modules does not load"
     return Outcome(
         error.check_id,
         LOAD_ERROR_CATEGORY,
         f"load check module {error.module}",
-        Status.ERROR,
-        f"check module {error.module}{where} failed to load: {error.reason}",
-        remediation=fix or "reinstall glm5check: one of its own check modules does not load",
+        Result(Status.ERROR, message, remediation=remediation),
         origin=error.origin,
     )
 
@@ -270,7 +279,7 @@ def apply_waivers(outcome: Outcome, waivers: Sequence[Waiver]) -> Outcome:
         return outcome
     for waiver in waivers:
         if waiver.matches(outcome):
-            return replace(outcome, status=Status.WARN, waived=waiver.reason)
+            return replace(outcome, result=replace(outcome.result, status=Status.WARN), waived=waiver.reason)
     return outcome
 
 

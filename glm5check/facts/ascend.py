@@ -1,6 +1,6 @@
 """CANN toolkit and NPU driver facts, read from their version files (no Ascend library is loaded).
 
-The CANN toolkit is found in any of its install layouts (KEY-FACTS.md): the folder the environment
+The CANN toolkit is found in any of its install layouts (docs/reference/KEY-FACTS.md): the folder the environment
 points at (`ASCEND_TOOLKIT_HOME`, `ASCEND_HOME_PATH`, set by `set_env.sh`) first, because that is the one
 vllm-ascend loads, then `ascend-toolkit/latest`, `cann`, `cann-<version>` under /usr/local/Ascend and
 under `$HOME/Ascend` (non-root installs). In each, `<arch>-linux/ascend_toolkit_install.info` is read,
@@ -81,9 +81,9 @@ def _read_root(ctx: Context, root: str, sourced: bool) -> CannFound | None:
     if listing.entries is None:
         return None
     path = f"{root}/version.cfg"
-    read = ctx.host.read_file(path) if "version.cfg" in listing.entries else None
-    if read is not None and read.text is not None:
-        return CannFound(path, parse_version_cfg(read.text).toolkit_version, root, sourced)
+    cfg = ctx.host.read_file(path) if "version.cfg" in listing.entries else None
+    if cfg is not None and cfg.text is not None:
+        return CannFound(path, parse_version_cfg(cfg.text).toolkit_version, root, sourced)
     return None
 
 

@@ -3,7 +3,7 @@
 Everything comes from one run of glm5check/host/pyinspect.py in the target interpreter (`--python`), plus a
 gitpython read of an editable install's source folder through `ctx.host.probe`. Nothing is imported.
 
-Commit evidence, most reliable first (install-facts/FACTS.md §10):
+Commit evidence, most reliable first (docs/reference/install-facts.md §10):
 1. `direct_url.json` `vcs_info.commit_id` (pip install git+URL): the full commit pip checked out;
 2. an editable install's checkout (pip install -e .): its HEAD and uncommitted changes now;
 3. the setuptools_scm local version `+g<hash>[.dYYYYMMDD][.target]` in METADATA (pip install .);

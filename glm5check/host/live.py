@@ -80,7 +80,7 @@ def _bounded(func: Callable[[], T], timeout_s: float) -> T:
 def _drain(stream: IO[bytes], sink: bytearray, cap: int, truncated: list[bool]) -> None:
     """Read a pipe to its end, keeping at most cap bytes (reading on so the child never blocks)."""
     while True:
-        chunk = stream.read1(65536)  # type: ignore[attr-defined]
+        chunk = stream.read1(65536)  # type: ignore[attr-defined]  # Popen pipes are BufferedReader (typed IO)
         if not chunk:
             return
         room = cap - len(sink)

@@ -1,10 +1,10 @@
 """GLM-5 as data: its config.json and the tensors of the checkpoints the guide uses.
 
 Used by the memory-fit model when no weights folder is present, and by the fixture generator that
-writes GLM-5-shaped checkpoints for tests. Sources (reference/glm5-model/FACTS.md): the config is the
+writes GLM-5-shaped checkpoints for tests. Sources (docs/reference/glm5-model.md): the config is the
 reconstructed `zai-org/GLM-5` config.json; the bf16 tensor set reproduces the derived index total of
 1,507,728,316,928 bytes and 59,870 tensors; the w8a8 set is the msModelSlim GLM-5.1-w8a8 inventory (same
-architecture; reference/glm5-model/tensor-inventory.GLM-5.1-w8a8.md, 178,663 tensors and 712.10 GiB with
+architecture; fixtures/glm5-model/tensor-inventory.GLM-5.1-w8a8.md, 178,663 tensors and 712.10 GiB with
 rot.safetensors' one 72 MiB tensor, which no model layer loads), reproduced row by row; the w4a8 set is
 that inventory with routed experts as W4A8_DYNAMIC in vllm-ascend's "1.0.0" layout (two int4 per int8
 byte). Eco-Tech GLM-5-w4a8's own per-tensor layout is not published: the w4a8 numbers are estimates.

@@ -370,6 +370,7 @@ def _plan_values(
             sources[name] = f"{where} {item.line}"
             continue
         runtime.pop(name, None)
+        value: object
         if dot:
             value = _dotted(changes.get(name), key, item)
         elif item.flag.startswith("--no-"):

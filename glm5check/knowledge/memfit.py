@@ -1,6 +1,6 @@
 """The memory-fit model: does one rank's share of GLM-5 plus a reserve leave room for the KV cache?
 
-Per rank (one NPU), following how vLLM / vllm-ascend place this model (reference/glm5-model/FACTS.md §4):
+Per rank (one NPU), following how vLLM / vllm-ascend place this model (docs/reference/glm5-model.md §4):
 - routed experts (`mlp.experts.N.*`) are split over TP × DP ranks either way: whole experts over
   EP = TP × DP with --enable-expert-parallel, else every expert tensor-parallel over TP × DP (vLLM
   flattens TP across DP for the MoE layers: `FusedMoEParallelConfig.make` and `flatten_tp_across_dp`,

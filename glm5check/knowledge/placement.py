@@ -1,4 +1,4 @@
-"""Where vLLM / vllm-ascend put each GLM-5 tensor across ranks (reference/glm5-model/FACTS.md §4), by name:
+"""Where vLLM / vllm-ascend put each GLM-5 tensor across ranks (docs/reference/glm5-model.md §4), by name:
 
 - routed experts (`mlp.experts.N.*`): split over EP (or TP without expert parallelism) — "expert";
 - q_b_proj, kv_b_proj, o_proj, the dense MLPs, the shared experts, the embeddings and LM heads: split over

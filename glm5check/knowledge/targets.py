@@ -19,7 +19,7 @@ from glm5check.knowledge.profiles import Pins, Profile
 from glm5check.knowledge.stacks import Stack
 
 TRANSFORMERS_GIT = "git+https://github.com/huggingface/transformers.git"
-# The first transformers release with glm_moe_dsa (install-facts/FACTS.md §5.2), when a stack names no minimum.
+# The first transformers release with glm_moe_dsa (docs/reference/install-facts.md §5.2), when a stack names no minimum.
 GLM5_TRANSFORMERS = "5.2.0"
 # Interpreters worth suggesting, most preferred first (the release images use Python 3.11).
 PREFERRED_PYTHONS = ("3.11", "3.10", "3.12")

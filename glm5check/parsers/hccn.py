@@ -19,7 +19,6 @@ from glm5check.util.lazyre import lazy
 from glm5check.util.numbers import decimal, whole
 
 _COMMAND_RE = lazy(r"hccn_tool\b.*?-i\s+(\d+)")
-_DEVICE_PREFIX_RE = lazy(r"^\[(?:devid|device)\s+(\d+)\]")
 
 
 def valid_ip(text: str | None) -> str | None:
@@ -232,9 +231,16 @@ _TLS_FIELD_RE = lazy(r"^(subject|issuer|start_time|end_time|tls expiration statu
 
 
 def _tls_field(cert: TlsCert, name: str, value: str) -> TlsCert:
+    text = value or None
     if name == "tls expiration status":
         return cert._replace(expiration_status=whole(value.split("]")[0]))
-    return cert._replace(**{name: value or None})
+    if name == "subject":
+        return cert._replace(subject=text)
+    if name == "issuer":
+        return cert._replace(issuer=text)
+    if name == "start_time":
+        return cert._replace(start_time=text)
+    return cert._replace(end_time=text)
 
 
 def parse_tls(text: str) -> TlsOutput:
@@ -355,75 +361,3 @@ def parse_hccn_conf(text: str) -> HccnConf:
         else:
             unread.append(line)
     return HccnConf(devices, tuple(unread))
-
-
-class KeyValues(NamedTuple):
-    """Other `key: value` outputs (`-fec`, `-link_stat`, `-optical`, `-stat`, `-hw_stats`, `-status`):
-    pairs in order, with the device of a `[devid N]` / `[device N]` prefix; section lines (`packet
-    statistics:`) and values continued on the next indented line are kept as they are."""
-
-    pairs: tuple[tuple[int | None, str, str], ...] = ()
-    unread: tuple[str, ...] = ()
-
-    def get(self, key: str) -> str | None:
-        return next((value for _, name, value in self.pairs if name == key), None)
-
-
-_KEY_RE = lazy(r"^[A-Za-z][A-Za-z0-9_ \-()/%.]*[A-Za-z)_%]$")
-
-
-def parse_key_values(text: str) -> KeyValues:
-    pairs: list[tuple[int | None, str, str]] = []
-    unread: list[str] = []
-    for line in _lines(text):
-        if not line.strip():
-            continue
-        device: int | None = None
-        body = line
-        prefix = _DEVICE_PREFIX_RE.match(line)
-        if prefix:
-            device, body = whole(prefix.group(1)), line[prefix.end() :]
-        indent = len(body) - len(body.lstrip())
-        key, sep, value = body.strip().partition(":")
-        if sep and _KEY_RE.match(key.strip()):
-            pairs.append((device, key.strip(), value.strip()))
-        elif pairs and indent > (1 if prefix else 0):
-            # An indented line that is not a key: the previous value goes on (ethtool mode lists,
-            # `-link_stat` change records).
-            last_device, last_key, last_value = pairs[-1]
-            pairs[-1] = (last_device, last_key, f"{last_value}\n{body.strip()}".strip())
-        else:
-            unread.append(line)
-    return KeyValues(tuple(pairs), tuple(unread))
-
-
-class Table(NamedTuple):
-    """A whitespace-aligned table (`-route -g`) or a boxed one (`-dev_info -g` on 950): rows as dicts
-    keyed by the header's column names."""
-
-    columns: tuple[str, ...] = ()
-    rows: tuple[dict[str, str], ...] = ()
-    unread: tuple[str, ...] = ()
-
-
-def parse_table(text: str) -> Table:
-    columns: list[str] = []
-    rows: list[dict[str, str]] = []
-    unread: list[str] = []
-    for line in _lines(text):
-        stripped = line.strip()
-        if not stripped or (stripped.startswith("+") and set(stripped) <= set("+-=|")):
-            continue
-        boxed = stripped.startswith("|")
-        cells = [c.strip() for c in stripped.strip("|").split("|")] if boxed else stripped.split()
-        if not columns:
-            if boxed or len(cells) > 2:
-                columns = cells
-            else:
-                unread.append(line)  # a title such as "Routing table:"
-            continue
-        if len(cells) == len(columns):
-            rows.append(dict(zip(columns, cells)))
-        else:
-            unread.append(line)
-    return Table(tuple(columns), tuple(rows), tuple(unread))

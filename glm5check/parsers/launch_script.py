@@ -22,6 +22,7 @@ Nothing here evaluates script text; the parser never raises.
 from __future__ import annotations
 
 import bisect
+import io
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -280,8 +281,7 @@ def _expand(statement: str, variables: dict[str, str]) -> _Expansion:
             i += 1
         elif char == "`" or (char == "$" and statement.startswith("$(", i)):
             end = _substitution_end(statement, i)
-            name = statement[i:end]
-            emit(_quoted_marker(name, quote), i)
+            emit(_quoted_marker(statement[i:end], quote), i)
             i = end
         elif char == "$":
             name, end = _parameter(statement, i)
@@ -351,14 +351,15 @@ def _quoted_marker(name: str, quote: str) -> str:
 
 
 def _words(statement: _Statement, expansion: _Expansion) -> tuple[list[Word], str | None]:
-    lexer = shlex.shlex(expansion.text, posix=True, punctuation_chars="<>&")
+    stream = io.StringIO(expansion.text)  # kept to ask where the lexer is: tell() is a character offset
+    lexer = shlex.shlex(stream, posix=True, punctuation_chars="<>&")
     lexer.whitespace_split = True
     lexer.commenters = ""
     words: list[Word] = []
     ends: list[int] = []
     try:
         while (token := lexer.get_token()) is not None:
-            end = min(lexer.instream.tell(), len(expansion.text)) - 1
+            end = min(stream.tell(), len(expansion.text)) - 1
             while end > 0 and expansion.text[end].isspace():
                 end -= 1
             raw = expansion.raw_offsets[end] if expansion.raw_offsets else 0
@@ -449,7 +450,7 @@ class _Reader:
             self._maybe_serve(rest, prefix, line)
 
     def _assign(self, name: str, word: Word, export: bool = False) -> None:
-        value = _assignment(word.text)[1]  # type: ignore[index]
+        value = _assigned_value(word)
         if word.unresolved:
             self.variables.pop(name, None)
             self.runtime[name] = RuntimeValue(value, word.line)
@@ -502,7 +503,7 @@ class _Reader:
             if assignment:
                 assignments[assignment[0]] = word
         for name, word in assignments.items():
-            value = _assignment(word.text)[1]  # type: ignore[index]
+            value = _assigned_value(word)
             if word.unresolved:
                 self.runtime[name] = RuntimeValue(value, word.line)
                 self.command_runtime.add(name)
@@ -531,6 +532,11 @@ def _assignment(text: str) -> tuple[str, str] | None:
     """(NAME, value) of a `NAME=value` word, else None."""
     match = _ASSIGNMENT.fullmatch(text)
     return (match.group(1), match.group(2)) if match else None
+
+
+def _assigned_value(word: Word) -> str:
+    """The value of a word already known to be `NAME=value` (a name holds no "=", so the first one splits)."""
+    return word.text.partition("=")[2]
 
 
 def _find_serve(words: list[Word]) -> tuple[str, list[Word], list[Word]] | None:

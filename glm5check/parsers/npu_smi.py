@@ -1,4 +1,4 @@
-"""Parsers for `npu-smi info` and its `-l`, `-m` and `-t <type>` outputs.
+"""Parsers for `npu-smi info` and its `-t health` output.
 
 `npu-smi info` prints a box table whose columns changed across driver generations (21.x to 26.x), chips
 (910A, 910B1-B4, A3 `Ascend910` with two chips per NPU, 310/310B/310P without an HBM column, Ascend 950
@@ -79,8 +79,8 @@ class NpuSmiInfo(NamedTuple):
 
 def _ints(words: list[str]) -> list[int] | None:
     """Every word as a number, or None when one is not."""
-    numbers = [whole(w) for w in words]
-    return None if None in numbers else numbers  # type: ignore[return-value]
+    numbers = [number for number in map(whole, words) if number is not None]
+    return numbers if len(numbers) == len(words) else None
 
 
 def _is_border(line: str) -> bool:
@@ -256,7 +256,7 @@ def _chip_fields(cells: list[str], layout: _Layout) -> dict[str, object] | None:
 def _flush(state: _State) -> None:
     """An NPU row whose chip row never came (elided or cut paste): keep what it said."""
     if state.pending is not None:
-        state.chips.append(NpuChip(**state.pending))  # type: ignore[arg-type]
+        state.chips.append(NpuChip(**state.pending))  # type: ignore[arg-type]  # keys: NpuChip fields by name
         state.pending = None
 
 
@@ -274,7 +274,7 @@ def _read_device_row(line: str, cells: list[str], state: _State) -> None:
     if chip is None or state.pending is None:
         state.unread.append(line)
         return
-    state.chips.append(NpuChip(**{**state.pending, **chip}))  # type: ignore[arg-type]
+    state.chips.append(NpuChip(**{**state.pending, **chip}))  # type: ignore[arg-type]  # as in _flush
     state.pending = None
 
 
@@ -381,7 +381,7 @@ def parse_info(text: str) -> NpuSmiInfo:
     return info
 
 
-# -- key/value outputs (-l, -t memory, -t usages, -t board, -t health, -t common ...) -----------------
+# -- key/value outputs (-t health; the same form as -t common, -t power ...) ----------------------------
 
 _KV_RE = lazy(r"^\s*(?P<key>[^:]*?)\s*:\s?(?P<value>.*?)\s*$")
 
@@ -431,187 +431,8 @@ def parse_key_values(text: str) -> KeyValueOutput:
     return KeyValueOutput(tuple(tuple(b) for b in blocks if b), tuple(unread))
 
 
-def _kv_int(kv: KeyValueOutput, key: str) -> int | None:
-    return whole(kv.first(key))
-
-
 def _known(value: str | None) -> str | None:
     return None if value is None or value.strip() in ("", "NA", "xxx", "-") else value.strip()
-
-
-class CardList(NamedTuple):
-    """`npu-smi info -l`."""
-
-    total_count: int | None
-    npus: tuple[tuple[int | None, int | None], ...]  # (NPU ID, Chip Count)
-    unread: tuple[str, ...] = ()
-
-
-def parse_card_list(text: str) -> CardList:
-    kv = parse_key_values(text)
-    npus = []
-    for block in kv.blocks:
-        values = dict(block)
-        if "NPU ID" in values:
-            npus.append((whole(values.get("NPU ID")), whole(values.get("Chip Count"))))
-    return CardList(_kv_int(kv, "Total Count"), tuple(npus), kv.unread)
-
-
-class ChipMapping(NamedTuple):
-    """One row of `npu-smi info -m`; the MCU rows have logic_id None."""
-
-    npu: int | None
-    chip: int | None
-    logic_id: int | None
-    name: str | None
-    phy_id: int | None = None  # A3 and Ascend 950 print a `Chip Phy-ID` column
-
-
-class MappingTable(NamedTuple):
-    rows: tuple[ChipMapping, ...] = ()
-    unread: tuple[str, ...] = ()
-    unknown_header: str | None = None  # a header of no known layout: its rows are not read
-
-    @property
-    def npu_chips(self) -> tuple[ChipMapping, ...]:
-        """The compute chips (not the MCU rows)."""
-        return tuple(row for row in self.rows if row.logic_id is not None)
-
-
-# `npu-smi info -m` headers (npu-smi prints them with %-30s columns): A2/310 four columns, A3 adds
-# `Chip Phy-ID`, Ascend 950 has `Slot ID` and no logic id (fixtures/SOURCES.md).
-_MAPPING_HEADERS = (
-    ("NPU ID", "Chip ID", "Chip Logic ID", "Chip Name"),
-    ("NPU ID", "Chip ID", "Chip Logic ID", "Chip Phy-ID", "Chip Name"),
-    ("NPU ID", "Slot ID", "Chip ID", "Chip Phy-ID", "Chip Name"),
-)
-
-
-def _mapping_row(columns: tuple[str, ...], line: str) -> ChipMapping | None:
-    values = re.split(r"\s{2,}|\t", line.strip(), maxsplit=len(columns) - 1)
-    if len(values) != len(columns) or whole(values[0]) is None:
-        return None
-    named = dict(zip(columns, values))
-    return ChipMapping(
-        whole(named["NPU ID"]),
-        whole(named["Chip ID"]),
-        whole(named.get("Chip Logic ID", named["Chip ID"])),
-        _known(named["Chip Name"]),
-        whole(named.get("Chip Phy-ID")),
-    )
-
-
-def parse_mapping(text: str) -> MappingTable:
-    if not isinstance(text, str):
-        return MappingTable()
-    columns: tuple[str, ...] | None = None
-    rows: list[ChipMapping] = []
-    unread: list[str] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        if line.strip().startswith("NPU ID"):
-            columns = tuple(re.split(r"\s{2,}|\t", line.strip()))
-            if columns not in _MAPPING_HEADERS:
-                return MappingTable(tuple(rows), tuple(unread), line.strip())
-            continue
-        row = _mapping_row(columns, line) if columns else None
-        if row is None:
-            unread.append(line)
-        else:
-            rows.append(row)
-    return MappingTable(tuple(rows), tuple(unread))
-
-
-class MemoryInfo(NamedTuple):
-    """`npu-smi info -t memory -i N [-c C]` (the chip-level form has no NPU ID / Chip Count)."""
-
-    npu: int | None
-    chip: int | None
-    ddr_capacity_mb: int | None
-    hbm_capacity_mb: int | None
-    hbm_clock_mhz: int | None
-    hbm_temp_c: int | None
-    hbm_manufacturer_id: str | None
-    unread: tuple[str, ...] = ()
-
-
-def parse_memory(text: str) -> MemoryInfo:
-    kv = parse_key_values(text)
-    return MemoryInfo(
-        npu=_kv_int(kv, "NPU ID"),
-        chip=_kv_int(kv, "Chip ID"),
-        ddr_capacity_mb=_kv_int(kv, "DDR Capacity(MB)"),
-        hbm_capacity_mb=_kv_int(kv, "HBM Capacity(MB)"),
-        hbm_clock_mhz=_kv_int(kv, "HBM Clock Speed(MHz)"),
-        hbm_temp_c=_kv_int(kv, "HBM Temperature(C)"),
-        hbm_manufacturer_id=_known(kv.first("HBM Manufacturer ID")),
-        unread=kv.unread,
-    )
-
-
-@dataclass(frozen=True)
-class UsageInfo:
-    """`npu-smi info -t usages -i N`: capacities and utilisation percentages (fields vary by version)."""
-
-    npu: int | None
-    chip: int | None
-    ddr_capacity_mb: int | None
-    hbm_capacity_mb: int | None
-    hbm_usage_pct: int | None
-    aicore_usage_pct: int | None
-    fields: dict[str, str] = field(default_factory=dict)
-    unread: tuple[str, ...] = ()
-
-
-def parse_usages(text: str) -> UsageInfo:
-    kv = parse_key_values(text)
-    return UsageInfo(
-        npu=_kv_int(kv, "NPU ID"),
-        chip=_kv_int(kv, "Chip ID"),
-        ddr_capacity_mb=_kv_int(kv, "DDR Capacity(MB)"),
-        hbm_capacity_mb=_kv_int(kv, "HBM Capacity(MB)"),
-        hbm_usage_pct=_kv_int(kv, "HBM Usage Rate(%)"),
-        aicore_usage_pct=_kv_int(kv, "Aicore Usage Rate(%)"),
-        fields={k: v for block in kv.blocks for k, v in block},
-        unread=kv.unread,
-    )
-
-
-@dataclass(frozen=True)
-class BoardInfo:
-    """`npu-smi info -t board -i N [-c C]`."""
-
-    npu: int | None
-    chip: int | None
-    chip_name: str | None
-    product_name: str | None
-    software_version: str | None
-    firmware_version: str | None
-    board_id: str | None
-    bus_id: str | None
-    pci_device_id: str | None
-    chip_count: int | None
-    fields: dict[str, str] = field(default_factory=dict)
-    unread: tuple[str, ...] = ()
-
-
-def parse_board(text: str) -> BoardInfo:
-    kv = parse_key_values(text)
-    return BoardInfo(
-        npu=_kv_int(kv, "NPU ID"),
-        chip=_kv_int(kv, "Chip ID"),
-        chip_name=_known(kv.first("Chip Name")),
-        product_name=_known(kv.first("Product Name")),
-        software_version=_known(kv.first("Software Version")),
-        firmware_version=_known(kv.first("Firmware Version")),
-        board_id=_known(kv.first("Board ID")),
-        bus_id=_known(kv.first("PCIe Bus Info")),
-        pci_device_id=_known(kv.first("PCI Device ID")),
-        chip_count=_kv_int(kv, "Chip Count"),
-        fields={k: v for block in kv.blocks for k, v in block},
-        unread=kv.unread,
-    )
 
 
 class HealthInfo(NamedTuple):
@@ -633,44 +454,3 @@ def parse_health(text: str) -> HealthInfo:
         error_information=tuple(ln.strip() for ln in information.splitlines() if ln.strip()) if information else (),
         unread=kv.unread,
     )
-
-
-@dataclass(frozen=True)
-class Topology:
-    """`npu-smi info -t topo`: link type between each pair of NPUs, and each NPU's CPU affinity."""
-
-    npus: tuple[str, ...] = ()
-    links: dict[tuple[str, str], str] = field(default_factory=dict)
-    cpu_affinity: dict[str, str] = field(default_factory=dict)
-    legend: dict[str, str] = field(default_factory=dict)
-    unread: tuple[str, ...] = ()
-
-
-def parse_topology(text: str) -> Topology:
-    if not isinstance(text, str):
-        return Topology()
-    header: list[str] = []
-    links: dict[tuple[str, str], str] = {}
-    affinity: dict[str, str] = {}
-    legend: dict[str, str] = {}
-    unread: list[str] = []
-    for line in text.splitlines():
-        words = line.split()
-        if not words or words == ["Legend:"]:
-            continue
-        if not header and words[0].startswith("NPU"):
-            header = [w for w in re.split(r"\s{2,}|\t", line.strip()) if w]
-            continue
-        if "=" in line and not words[0].startswith("NPU"):
-            key, _, meaning = line.partition("=")
-            legend[key.strip()] = meaning.strip()
-            continue
-        npus = [h for h in header if h.startswith("NPU")]
-        if header and words[0].startswith("NPU") and len(words) >= len(npus) + 1:
-            for target, kind in zip(npus, words[1 : len(npus) + 1]):
-                links[(words[0], target)] = kind
-            if len(words) > len(npus) + 1:
-                affinity[words[0]] = words[len(npus) + 1]
-            continue
-        unread.append(line)
-    return Topology(tuple(h for h in header if h.startswith("NPU")), links, affinity, legend, tuple(unread))

@@ -485,8 +485,13 @@ def _add(
 def _in_data_order(columns: _Columns) -> _Columns:
     names, dtypes, shapes, starts, ends = columns
     order = sorted(range(len(names)), key=lambda i: (starts[i], ends[i]))
-    names, dtypes, shapes = ([column[i] for i in order] for column in (names, dtypes, shapes))
-    return names, dtypes, shapes, array("q", (starts[i] for i in order)), array("q", (ends[i] for i in order))
+    return (
+        [names[i] for i in order],
+        [dtypes[i] for i in order],
+        [shapes[i] for i in order],
+        array("q", (starts[i] for i in order)),
+        array("q", (ends[i] for i in order)),
+    )
 
 
 def _contiguous(starts: array, ends: array) -> bool:

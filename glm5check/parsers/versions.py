@@ -1,6 +1,6 @@
 """Version strings of source builds: what setuptools_scm and vllm's setup.py put into a version.
 
-A build of a git checkout that is not exactly at a tag gets a local label (install-facts/FACTS.md §1-3):
+A build of a git checkout that is not exactly at a tag gets a local label (docs/reference/install-facts.md §1-3):
 `0.16.0rc2.dev3+g978a37c82.empty` = public `0.16.0rc2.dev3`, commit prefix `978a37c82` (9 hex digits
 with setuptools_scm >= 9, 7 or more with 8.x), optional `.dYYYYMMDD` when the tree had uncommitted
 changes, then vllm's target-device suffix (`.empty`, `.cpu`, `cu128`, `precompiled`, ...). A version
@@ -10,7 +10,7 @@ without `+g<hash>` (a PyPI release, a build at a tag, a pretend version) names n
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from glm5check.util.lazyre import lazy
 
@@ -73,7 +73,7 @@ def without_target(version: ScmVersion) -> str:
     return version.text
 
 
-def is_full_commit(text: object) -> bool:
+def is_full_commit(text: object) -> TypeGuard[str]:
     return isinstance(text, str) and len(text) == 40 and bool(_HEX.match(text.lower()))
 
 

@@ -31,6 +31,9 @@ from make_checkpoint import link_copy, make_checkpoint
 
 from glm5check.knowledge.targets import TRANSFORMERS_GIT
 
+# The CLI and the scanner as real processes: the slow tier (.ci/run runs it).
+pytestmark = pytest.mark.slow
+
 PROBE_TIMEOUT = "2"
 USAGE = "usage"  # marks a scenario that must end in exit 2 and one line on stderr
 
@@ -826,6 +829,7 @@ def test_at_least_thirty_scenarios() -> None:
 
 
 @pytest.mark.parametrize("name", list(BY_NAME))
+@pytest.mark.slow
 def test_fault(name: str, outcomes: dict[str, Ran]) -> None:
     scenario = BY_NAME[name]
     ran = outcomes[name]
