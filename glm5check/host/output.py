@@ -213,10 +213,18 @@ def _swap_in(built: Path, target: Path) -> None:
 
 
 @contextmanager
-def atomic_archive(target: str | os.PathLike[str], folder: str) -> Iterator[TreeSink]:
-    """A sink whose parts become a .tar.gz (every member under one top folder) written atomically."""
-    with atomic_file(target) as handle, tarfile.open(fileobj=handle, mode="w|gz") as archive:
+def archive_to_stream(stream: BinaryIO, folder: str) -> Iterator[TreeSink]:
+    """A sink writing a .tar.gz (every member under one top folder) to a binary stream as it goes: the
+    temporary file of atomic_archive, or standard output (`snapshot -o -`)."""
+    with tarfile.open(fileobj=stream, mode="w|gz") as archive:
         yield _ArchiveSink(archive, folder)
+
+
+@contextmanager
+def atomic_archive(target: str | os.PathLike[str], folder: str) -> Iterator[TreeSink]:
+    """A sink whose parts become a .tar.gz file, written atomically."""
+    with atomic_file(target) as handle, archive_to_stream(handle, folder) as sink:
+        yield sink
 
 
 def _same(first: str, second: str) -> bool:
