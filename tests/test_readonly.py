@@ -75,7 +75,7 @@ def _make_node(root: Path) -> dict[str, str]:
     bin_dir = root / "usr" / "local" / "bin"
     write_executable(bin_dir, "npu-smi", f"#!/bin/sh\ncat {shlex.quote(str(NPU_SMI))}\n")
     write_executable(bin_dir, "hccn_tool", f"#!/bin/sh\ncat {shlex.quote(str(HCCN_IP))}\n")
-    inventory = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_-c*.out"))
+    inventory = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_*.out"))
     python = write_executable(bin_dir, "python3", f"#!/bin/sh\ncat {shlex.quote(str(inventory))}\n")
     model = make_checkpoint(root / "models" / "GLM-5", weights="bf16", mtp="layer", shards=3).path
     small = root / "models" / "small"  # deep hashing reads every byte: a folder of a few KiB

@@ -11,7 +11,7 @@ from conftest import FIXTURES, REPO, write_executable
 
 FIFTY_MB = 50 * 1024 * 1024
 NPU_SMI_SAMPLE = FIXTURES / "npu-smi-info" / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
-DEMO_INVENTORY = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_-c*.out"))
+DEMO_INVENTORY = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_*.out"))
 NON_UTF8 = b"\xff\xfe\x80\x81 npu \xc3\x28 \xa0\xa1 \xf0\x28\x8c\xbc\n" * 200
 
 # What each kind of broken tool does, as a shell body (the tool ignores its arguments).
