@@ -168,14 +168,15 @@ def _pipe_holders(pipes: set[int]) -> list[int]:
     for entry in os.scandir("/proc"):
         if time.monotonic() > stop:
             break
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        pid = whole(entry.name)
+        if pid is None or pid == os.getpid():
             continue
         try:
-            links = {os.readlink(fd.path) for fd in os.scandir(f"/proc/{entry.name}/fd")}
+            links = {os.readlink(fd.path) for fd in os.scandir(f"/proc/{pid}/fd")}
         except OSError:
             continue
         if links & wanted:
-            holders.append(int(entry.name))
+            holders.append(pid)
     return holders
 
 
