@@ -298,12 +298,16 @@ def _render(report: Report, args: RunArgs, stream: Any) -> str:
     return text
 
 
-def check_output_target(args: RunArgs) -> None:
-    """Exit 2 before anything runs when --output names one of the run's inputs (it would be destroyed)."""
-    from glm5check.host.output import check_not_an_input
+def check_output_target(args: RunArgs, record: bool) -> None:
+    """Exit 2 before anything runs when --output names one of the run's inputs (it would be destroyed), or
+    a snapshot folder would replace a folder that is not a snapshot."""
+    from glm5check.host.output import check_folder_target, check_not_an_input
+    from glm5check.host.snapshot import ARCHIVE_SUFFIXES
 
     if not args.output:
         return
+    if record and args.output != STDOUT and not args.output.endswith(ARCHIVE_SUFFIXES):
+        check_folder_target(args.output)
     replay = str(resolve_snapshot(args.replay)) if args.replay else None
     check_not_an_input(
         args.output,
@@ -333,7 +337,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     with console.plugin_code():
         registry = load_registry(args.disable_plugins)
     check_patterns(registry.checks, args.include, args.exclude, registry.errors)
-    check_output_target(args)
+    check_output_target(args, record)
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)

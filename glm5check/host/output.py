@@ -182,13 +182,18 @@ def _replaceable(path: Path) -> bool:
     return (path / SNAPSHOT_MARKER).is_file() or not any(path.iterdir())
 
 
+def check_folder_target(target: str | os.PathLike[str]) -> None:
+    """OutputError unless a folder output may go to target (nothing there, an empty folder, a snapshot)."""
+    if not _replaceable(Path(target)):
+        raise OutputError(f"cannot write {os.fspath(target)}: it exists and is not a glm5check snapshot folder")
+
+
 @contextmanager
 def atomic_folder(target: str | os.PathLike[str]) -> Iterator[TreeSink]:
     """A sink whose parts become the folder target when the with-block completes (built in a hidden
     sibling folder, then renamed; a previous snapshot folder there is replaced, anything else refused)."""
     path = Path(target)
-    if not _replaceable(path):
-        raise OutputError(f"cannot write {os.fspath(target)}: it exists and is not a glm5check snapshot folder")
+    check_folder_target(path)
     building = _temporary_name(path)
     with _removed_on_failure(building, target):
         building.mkdir()
@@ -241,13 +246,15 @@ def _under(path: str, folder: str) -> bool:
     return real.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def check_not_an_input(output: str, inputs: Mapping[str, str | None], folders: Mapping[str, str | None] = {}) -> None:
+def check_not_an_input(
+    output: str, inputs: Mapping[str, str | None], folders: Mapping[str, str | None] | None = None
+) -> None:
     """OutputError (exit 2) when output is one of the run's input files (by path or hard link), or lies
     inside one of its input folders (a replayed snapshot folder, say): writing it would destroy what the
     run reads. inputs and folders map a description ("the serve script") to a path (None: not given)."""
     for what, path in inputs.items():
         if path and _same(output, path):
             raise OutputError(f"--output {output} is {what}; choose another file")
-    for what, path in folders.items():
+    for what, path in (folders or {}).items():
         if path and (_same(output, path) or _under(output, path)):
             raise OutputError(f"--output {output} is inside {what} ({path}); choose another place")

@@ -2,7 +2,8 @@
 
 Only the operator stops a run: Ctrl-C (SIGINT, exit 130) or SIGTERM (exit 143). `install()` replaces both
 handlers with ones that first note the signal and then raise in the main thread (KeyboardInterrupt,
-Terminated), so that every with-block unwinds and the output writer removes its temporaries. Code that
+Terminated), so that every with-block unwinds and the output writer removes its temporaries (and
+ignores SIGXFSZ, so that a file size limit is a write error, not a kill). Code that
 contains a plugin (a check, a check module's import) catches everything it raises, KeyboardInterrupt
 and SystemExit included, and lets it through only when `requested()` says the operator asked.
 """
@@ -46,3 +47,6 @@ def install() -> None:
         signal.signal(signal.SIGINT, _on_sigint)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+    # Under a file size limit (ulimit -f), a write beyond it fails with EFBIG instead of killing the
+    # process, so the output writer can remove its temporary and say why.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
