@@ -89,3 +89,17 @@ def corrupt_git_checkout(folder: Path) -> Path:
 
 def many_env_vars(count: int = 10_000) -> dict[str, str]:
     return {f"GLM5CHECK_FAULT_VAR_{n:05d}": f"value-{n}-" + "x" * 20 for n in range(count)}
+
+
+def checkout_due_for_refresh(folder: Path) -> Path:
+    """A real git checkout of one commit whose tracked file was touched afterwards (same content, new
+    stat): a plain `git status` would refresh, i.e. rewrite, its .git/index."""
+    import subprocess
+
+    folder.mkdir(parents=True)
+    (folder / "setup.py").write_text("print('vllm')\n", encoding="utf-8")
+    git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for step in (["init", "-q"], ["add", "setup.py"], ["commit", "-qm", "initial"]):
+        subprocess.run([*git, *step], check=True, capture_output=True, timeout=60)
+    os.utime(folder / "setup.py", ns=(10**18, 10**18))
+    return folder
