@@ -14,6 +14,7 @@ import shlex
 import shutil
 import signal
 import tarfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -284,8 +285,15 @@ def _both(*checks: Callable[[Path], None]) -> Callable[[Path], None]:
 def _gone(pid_file: str) -> Callable[[Path], None]:
     def verify(tmp: Path) -> None:
         pid = int((tmp / pid_file).read_text())
-        state = Path(f"/proc/{pid}/stat")
-        assert not state.exists() or state.read_text().split()[2] == "Z", f"process {pid} outlived the probe"
+        deadline = time.monotonic() + 5  # SIGKILL is delivered, not awaited
+        while time.monotonic() < deadline:
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                    return
+            except FileNotFoundError:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"process {pid} outlived the probe")
 
     return verify
 
