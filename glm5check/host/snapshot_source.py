@@ -212,6 +212,8 @@ def _read_members(archive: tarfile.TarFile, label: str) -> dict[str, bytes]:
     for count, member in enumerate(archive, start=1):
         if count > MAX_PARTS:
             raise SnapshotError(f"cannot read snapshot archive {label}: more than {MAX_PARTS} members")
+        if member.isdir() and member.name.strip("/") in ("", "."):
+            continue  # the archive's own root (`tar czf x.tgz -C folder .`)
         try:
             key = "/".join(relative_parts(member.name))
         except PathEscape as exc:
