@@ -486,14 +486,14 @@ def _report(hostname: str, rank: int, dp: int, **extra: object) -> dict[str, obj
     return report
 
 
-def compare_case(reports: Callable[[], list[dict[str, object]]]) -> Callable[[Path], Invocation]:
+def compare_case(reports: Callable[[], list[dict[str, object]]], *extra: str) -> Callable[[Path], Invocation]:
     def build(tmp: Path) -> Invocation:
         paths = []
         for number, report in enumerate(reports()):
             path = tmp / f"node{number:04d}.json"
             path.write_text(json.dumps(report))
             paths.append(str(path))
-        return Invocation(["compare", *paths])
+        return Invocation(["compare", *paths, *extra])
 
     return build
 
@@ -529,9 +529,10 @@ ANY = ("pass", "warn", "fail", "error", "skip")
 UNBOUNDED_SCENARIOS = [
     Scenario(
         "compare-implausible-dp-size",
-        compare_case(_implausible_dp),
-        USAGE,
-        r"data_parallel_size is 1000000000000; a deployment has 0\.\.4096",
+        compare_case(_implausible_dp, "--format", "json"),
+        OUTPUT,
+        r"data_parallel_size is 1000000000000; a deployment has 0\.\.4096 data-parallel ranks; that field is read",
+        codes=(1,),
         bound_s=10,
     ),
     Scenario("compare-1000-reports", compare_case(_thousand), OUTPUT, r"1000 nodes agree", bound_s=60),
@@ -610,12 +611,19 @@ def weights_verify_case(kind: str) -> Callable[[Path], Invocation]:
 
 
 SHAPE_SCENARIOS = [
-    Scenario("compare-node-is-a-list", compare_case(_node_a_list), USAGE, r"node is a list, not an object"),
+    Scenario(
+        "compare-node-is-a-list",
+        compare_case(_node_a_list, "--format", "json"),
+        OUTPUT,
+        r"node is a list, not an object; that field is read as unknown",
+        codes=(1,),
+    ),
     Scenario(
         "compare-env-value-is-a-number",
-        compare_case(_env_a_number),
-        USAGE,
+        compare_case(_env_a_number, "--format", "json"),
+        OUTPUT,
         r"facts\.env\.HCCL_BUFFSIZE is a whole number, not a string",
+        codes=(1,),
     ),
     Scenario("weights-verify-empty-folder", weights_verify_case("empty"), OUTPUT, r"nothing to verify", codes=(1,)),
     Scenario("weights-verify-only-a-fifo", weights_verify_case("fifo"), OUTPUT, r"nothing to verify", codes=(1,)),
