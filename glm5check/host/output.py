@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from glm5check.errors import ConfigError
-from glm5check.host.filekinds import os_error_text
 from glm5check.host.paths import PathEscape, relative_parts
 
 # A snapshot folder may replace an existing folder only when that holds a snapshot (or nothing).
@@ -40,7 +39,7 @@ class OutputError(ConfigError):
 
 
 def _failure(target: str | os.PathLike[str], exc: OSError) -> OutputError:
-    return OutputError(f"cannot write {os.fspath(target)}: {os_error_text(exc)}")
+    return OutputError(f"cannot write {os.fspath(target)}: {exc.strerror or exc}")
 
 
 def _is_special(path: Path) -> bool:
