@@ -653,7 +653,8 @@ def plugin_case(at_import: str = "", in_check: str = "return None") -> Callable[
         (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rogue-plugin\nVersion: 1.0\n")
         (info / "entry_points.txt").write_text("[glm5check.checks]\nrogue = rogue_plugin\n")
         (site / "rogue_plugin.py").write_text(at_import + "\n" + PLUGIN_CHECK.format(body=in_check))
-        args = run_args("a2-single", ("host.shm", "site.*"))
+        # A module that fails to load defines no check: --check site.* would select nothing (exit 2).
+        args = run_args("a2-single", ("host.shm",) if at_import else ("host.shm", "site.*"))
         return Invocation(args, env={"PYTHONPATH": str(site)})
 
     return build
