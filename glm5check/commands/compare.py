@@ -26,6 +26,7 @@ import click
 
 from glm5check import console
 from glm5check.errors import ConfigError
+from glm5check.knowledge.limits import MAX_DATA_PARALLEL
 from glm5check.util import safejson
 from glm5check.util.numbers import whole_value
 from glm5check.util.shapes import as_dict, as_list, as_text
@@ -38,10 +39,11 @@ NODE_SPECIFIC_FLAGS = frozenset({"--headless", "--no-headless", "--data-parallel
 # Launcher variables that name the node or process, so differ by design.
 _PER_NODE_ENV = re.compile(r"(^|_)(RANK|PROCID|NODEID|LOCALID|NODENAME|NODE_RANK|LOCAL_RANK|HOSTNAME)$")
 MAX_REPORT_BYTES = 64 << 20
-# More reports, or data-parallel ranks, than any deployment has (a DP group of 4096 ranks is 512 nodes of
-# 8 NPUs): a report claiming more is refused instead of enumerated.
+# More reports than one comparison needs (a deployment has at most 512 nodes; replicas may add more), and
+# the data-parallel ranks a deployment can have (knowledge.limits, as profiles and launch commands are
+# checked): a report claiming more ranks is named, not enumerated.
 MAX_REPORTS = 4096
-MAX_RANKS = 4096
+MAX_RANKS = MAX_DATA_PARALLEL
 
 # The fields compare reads and the JSON type each must have when present and not null. A report comes
 # from another node or person: a field of another type is read as unknown and named in a difference row.

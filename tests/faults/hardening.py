@@ -531,7 +531,7 @@ UNBOUNDED_SCENARIOS = [
         "compare-implausible-dp-size",
         compare_case(_implausible_dp, "--format", "json"),
         OUTPUT,
-        r"data_parallel_size is 1000000000000; a deployment has 0\.\.4096 data-parallel ranks; that field is read",
+        r"data_parallel_size is 1000000000000; a deployment has 0\.\.1024 data-parallel ranks; that field is read",
         codes=(1,),
         bound_s=10,
     ),
