@@ -514,6 +514,11 @@ def _env_a_number() -> list[dict[str, object]]:
     return [_report("a", 0, 2), _report("b", 1, 2, facts={"env": {"HCCL_BUFFSIZE": 200}})]
 
 
+def malformed_reports(name: str, reports: Callable[[], list[dict[str, object]]], pattern: str) -> Scenario:
+    """compare of reports with a malformed field: read as unknown, named in a 'report' row, exit 1."""
+    return Scenario(name, compare_case(reports, "--format", "json"), OUTPUT, pattern, codes=(1,), bound_s=15)
+
+
 def serve_script_case(text: str) -> Callable[[Path], Invocation]:
     def build(tmp: Path) -> Invocation:
         (tmp / "serve.sh").write_text(text)
@@ -527,13 +532,10 @@ DOUBLING = "A=x\n" + 'A="$A$A"\n' * 30 + "vllm serve /models/GLM-5 --served-mode
 ANY = ("pass", "warn", "fail", "error", "skip")
 
 UNBOUNDED_SCENARIOS = [
-    Scenario(
+    malformed_reports(
         "compare-implausible-dp-size",
-        compare_case(_implausible_dp, "--format", "json"),
-        OUTPUT,
+        _implausible_dp,
         r"data_parallel_size is 1000000000000; a deployment has 0\.\.1024 data-parallel ranks; that field is read",
-        codes=(1,),
-        bound_s=10,
     ),
     Scenario("compare-1000-reports", compare_case(_thousand), OUTPUT, r"1000 nodes agree", bound_s=60),
     Scenario(
@@ -611,19 +613,9 @@ def weights_verify_case(kind: str) -> Callable[[Path], Invocation]:
 
 
 SHAPE_SCENARIOS = [
-    Scenario(
-        "compare-node-is-a-list",
-        compare_case(_node_a_list, "--format", "json"),
-        OUTPUT,
-        r"node is a list, not an object; that field is read as unknown",
-        codes=(1,),
-    ),
-    Scenario(
-        "compare-env-value-is-a-number",
-        compare_case(_env_a_number, "--format", "json"),
-        OUTPUT,
-        r"facts\.env\.HCCL_BUFFSIZE is a whole number, not a string",
-        codes=(1,),
+    malformed_reports("compare-node-is-a-list", _node_a_list, r"node is a list, not an object; that field is read"),
+    malformed_reports(
+        "compare-env-value-is-a-number", _env_a_number, r"facts\.env\.HCCL_BUFFSIZE is a whole number, not a string"
     ),
     Scenario("weights-verify-empty-folder", weights_verify_case("empty"), OUTPUT, r"nothing to verify", codes=(1,)),
     Scenario("weights-verify-only-a-fifo", weights_verify_case("fifo"), OUTPUT, r"nothing to verify", codes=(1,)),
