@@ -18,8 +18,8 @@ from glm5check.host.output import (
     OutputError,
     atomic_folder,
     check_not_an_input,
-    save_bytes,
     save_text,
+    write_atomic,
 )
 from glm5check.host.paths import PathEscape, confined_join, confined_path, member_name, relative_parts
 from glm5check.host.snapshot import SnapshotError, SnapshotWriter, read_snapshot, write_snapshot
@@ -80,9 +80,9 @@ def test_save_replaces_whole_and_a_failure_keeps_the_previous_file(tmp_path: Pat
 
 
 def test_a_device_is_written_directly_never_replaced(tmp_path: Path) -> None:
-    save_bytes("/dev/null", b"discarded")
+    write_atomic("/dev/null", b"discarded")
     with pytest.raises(OutputError, match="cannot write /dev/full: No space left on device"):
-        save_bytes("/dev/full", b"x" * 10)
+        write_atomic("/dev/full", b"x" * 10)
     assert Path("/dev/full").is_char_device() and Path("/dev/null").is_char_device()
 
 
@@ -112,7 +112,7 @@ def test_a_file_size_limit_leaves_the_previous_output_and_no_temporary(tmp_path:
         import os, resource, signal, sys
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         from glm5check.errors import ConfigError
-        from glm5check.host.output import save_bytes
+        from glm5check.host.output import write_atomic
         from glm5check.host.snapshot import SnapshotWriter
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
         writer = SnapshotWriter("a2-single", hostname="after")
@@ -120,7 +120,7 @@ def test_a_file_size_limit_leaves_the_previous_output_and_no_temporary(tmp_path:
         writer.bytes("/w", 0, 1 << 20, data=os.urandom(1 << 20))
         try:
             if {kind!r} == "file":
-                save_bytes({str(target)!r}, b"y" * (1 << 20))
+                write_atomic({str(target)!r}, b"y" * (1 << 20))
             else:
                 writer.write({str(target)!r})
         except ConfigError as exc:

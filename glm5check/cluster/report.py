@@ -22,7 +22,7 @@ from glm5check.cluster.collect import Node0Facts
 from glm5check.cluster.judge import ClusterRow, NodeView
 from glm5check.engine.runner import summarize_statuses, waived_warnings
 from glm5check.errors import ConfigError
-from glm5check.host.output import output_folder, save_bytes
+from glm5check.host.output import output_folder, write_atomic
 from glm5check.util.redact import redact_text, redact_tree
 
 CLUSTER_SCHEMA = "glm5check.cluster/v1"
@@ -187,12 +187,12 @@ def write_output(
         for view in views:
             outcome = view.outcome
             if outcome.report_text is not None:
-                save_bytes(root / (stems[view.host] + REPORT_SUFFIX), mask(outcome.report_text).encode("utf-8"))
+                write_atomic(root / (stems[view.host] + REPORT_SUFFIX), mask(outcome.report_text).encode("utf-8"))
             if outcome.snapshot is not None:
-                save_bytes(root / (stems[view.host] + SNAPSHOT_SUFFIX), outcome.snapshot)
-        save_bytes(root / "cluster.json", mask(render_json(document)).encode("utf-8"))
+                write_atomic(root / (stems[view.host] + SNAPSHOT_SUFFIX), outcome.snapshot)
+        write_atomic(root / "cluster.json", mask(render_json(document)).encode("utf-8"))
         if junit is not None:
-            save_bytes(root / "cluster.xml", junit.encode("utf-8"))
+            write_atomic(root / "cluster.xml", junit.encode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot write {folder}: {exc.strerror or exc}") from None
 

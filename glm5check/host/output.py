@@ -119,7 +119,7 @@ def atomic_file(target: str | os.PathLike[str]) -> Iterator[BinaryIO]:
 
 def output_folder(path: Path) -> Path:
     """The folder --output names (glm5check cluster writes one file per node there), created with its
-    parents when missing; each file in it is then written with save_bytes."""
+    parents when missing; each file in it is then written with write_atomic."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -127,7 +127,7 @@ def output_folder(path: Path) -> Path:
     return path
 
 
-def save_bytes(target: str | os.PathLike[str], content: bytes) -> None:
+def write_atomic(target: str | os.PathLike[str], content: bytes) -> None:
     """Write content to target atomically (OutputError, exit 2, when it cannot be written)."""
     with atomic_file(target) as handle:
         handle.write(content)
@@ -135,7 +135,7 @@ def save_bytes(target: str | os.PathLike[str], content: bytes) -> None:
 
 def save_text(target: str | os.PathLike[str], text: str) -> None:
     """Write text as UTF-8, atomically; text that cannot be encoded leaves the target untouched."""
-    save_bytes(target, text.encode("utf-8"))
+    write_atomic(target, text.encode("utf-8"))
 
 
 class TreeSink(Protocol):
