@@ -38,6 +38,12 @@
    a deadline, the group and everything holding its pipes killed at the end). Nothing else calls
    subprocess, os.system/popen/exec*/spawn*/fork, asyncio's subprocesses or pty, and nothing imports
    gitpython (which starts `git version` when imported).
+
+8. Paths from data: a path is joined from a name that is not a literal (`os.path.join(root, name)`,
+   `posixpath.join`, `Path.joinpath`) only in glm5check/host/paths.py, or with the name's components taken
+   from `relative_parts(name)`, which refuses absolute names and `..`; ALLOWED_NAME_JOINS lists the joins
+   whose names do not come from data, each with its reason. (`Path / name` is not scanned: a division
+   cannot be told from a join by the syntax alone.)
 """
 
 from __future__ import annotations
@@ -670,3 +676,62 @@ def test_the_runner_exists_and_the_process_scan_finds_others() -> None:
     assert _process_violations("glm5check/host/x.py", ast.parse("import subprocess\nsubprocess.run(['ls'])\n"))
     assert _process_violations("glm5check/host/x.py", ast.parse("import os\nos.system('ls')\n"))
     assert _process_violations("glm5check/host/x.py", ast.parse("import git\n"))
+
+
+# -- 8. paths from data ---------------------------------------------------------------------------------
+
+CONFINER = "glm5check/host/paths.py"
+PATH_JOINERS = {"os.path", "posixpath"}  # their join(); and .joinpath() on any receiver
+# Joins of a name that is not a literal and does not come from data, each for its reason.
+ALLOWED_NAME_JOINS = {
+    ("glm5check/facts/weights.py", "_read_json"): "names are the constant config and index file names",
+    ("glm5check/facts/weights.py", "served_file_digests"): "names are single entries of the folder's listing",
+    ("glm5check/host/live.py", "which"): "a tool's constant name in a folder of PATH (the live machine)",
+    ("glm5check/host/pyinspect.py", "package_record"): "constant file names of PACKAGE_TEXTS / _PROBES",
+    ("glm5check/host/snapshot_source.py", "names"): "entries os.walk found inside the snapshot folder",
+    ("glm5check/util/resources.py", "package_text"): "files shipped in glm5check, named by its own code",
+}
+
+
+def _is_join(call: ast.Call) -> bool:
+    receiver, called = _called_name(call)
+    return called == "joinpath" or (called == "join" and receiver in PATH_JOINERS)
+
+
+def _confined_part(node: ast.expr) -> bool:
+    """A literal, or *relative_parts(name) (components already refused when they leave the root)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return True
+    inner = node.value if isinstance(node, ast.Starred) else None
+    return isinstance(inner, ast.Call) and _called_name(inner)[1] in {"relative_parts", "_checked"}
+
+
+def _join_violations(name: str, tree: ast.Module) -> list[str]:
+    if name == CONFINER:
+        return []
+    allowed = {id(n) for f in _functions(tree) if (name, f.name) in ALLOWED_NAME_JOINS for n in ast.walk(f)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and id(node) not in allowed and _is_join(node):
+            names = node.args if _called_name(node)[1] == "joinpath" else node.args[1:]
+            if not all(_confined_part(part) for part in names):
+                found.append(f"{name}:{node.lineno} {ast.unparse(node)} joins a name not confined")
+    return found
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_every_path_from_data_is_confined(name: str) -> None:
+    assert not _join_violations(name, SOURCES[name])
+
+
+def test_the_join_scan_finds_unconfined_names_and_its_exceptions_exist() -> None:
+    def scan(body: str) -> list[str]:
+        return _join_violations("glm5check/x.py", ast.parse(f"def f(root, name):\n    {body}\n"))
+
+    assert scan("return os.path.join(root, name)")
+    assert scan("return posixpath.join(root, 'a', name)")
+    assert scan("return Path(root).joinpath(name)")
+    assert not scan("return posixpath.join(root, 'config.json')")
+    assert not scan("return Path(root).joinpath(*relative_parts(name))")
+    for source, function in ALLOWED_NAME_JOINS:
+        assert any(f.name == function for f in _functions(SOURCES[source])), (source, function)
