@@ -201,8 +201,28 @@ def node_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         {"HOME": node["home"], "XDG_CACHE_HOME": node["home"] + "/.cache", "TMPDIR": str(out)},
         path_prepend=[node["bin"]],
     )
-    results = [(args, run_cli(*args, env=env, cwd=root)) for args in _commands(node, out)]
-    return {"before": before, "after": _tree_state(root), "results": results, "out": out}
+    results, recorded = [], {}
+    for args in _commands(node, out):
+        if "--replay" in args and not recorded:
+            recorded = _snapshots_state(out)  # as the snapshot commands left them, before any replay
+        results.append((args, run_cli(*args, env=env, cwd=root)))
+    return {
+        "before": before,
+        "after": _tree_state(root),
+        "results": results,
+        "out": out,
+        "recorded": recorded,
+        "replayed": _snapshots_state(out),
+    }
+
+
+def _snapshots_state(out: Path) -> dict[str, tuple[str, int, int]]:
+    """The state of both snapshots the commands write (a folder and an archive) and then replay."""
+    archive = (out / "snap.tar.gz").stat()
+    return {
+        **_tree_state(out / "snap"),
+        "snap.tar.gz": (_sha256(out / "snap.tar.gz"), archive.st_mode, archive.st_mtime_ns),
+    }
 
 
 @pytest.mark.slow
@@ -238,6 +258,14 @@ def test_nothing_changed_in_the_node(node_run: dict[str, object]) -> None:
     assert not created, f"created: {created}"
     assert not removed, f"removed: {removed}"
     assert not changed, f"changed: {changed}"
+
+
+def test_replaying_a_snapshot_leaves_it_as_recorded(node_run: dict[str, object]) -> None:
+    replays = [args for args, _ in node_run["results"] if "--replay" in args]  # type: ignore[attr-defined]
+    assert len(replays) == 3
+    recorded = node_run["recorded"]
+    assert isinstance(recorded, dict) and "snapshot.json" in recorded and "snap.tar.gz" in recorded
+    assert node_run["replayed"] == recorded
 
 
 def test_the_state_detects_a_change(tmp_path: Path) -> None:
