@@ -180,6 +180,8 @@ def test_a_folder_output_replaces_a_snapshot_and_refuses_anything_else(tmp_path:
     SnapshotWriter("a2-single", hostname="one").write(snap)
     SnapshotWriter("a2-single", hostname="two").write(snap)
     assert read_snapshot(snap).meta["hostname"] == "two" and not _leftovers(tmp_path)
+    nested = SnapshotWriter("a2-single", hostname="deep").write(tmp_path / "new" / "folders" / "snap")
+    assert read_snapshot(nested).meta["hostname"] == "deep"  # missing parents are created
     home = tmp_path / "home"
     home.mkdir()
     (home / "thesis.tex").write_text("years of work")

@@ -117,11 +117,11 @@ def atomic_file(target: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     _sync_folder(path.parent)
 
 
-def output_folder(path: Path) -> Path:
-    """The folder --output names (glm5check cluster writes one file per node there), created with its
-    parents when missing; each file in it is then written with write_atomic."""
+def output_folder(path: Path, mode: int = 0o777) -> Path:
+    """The folder --output names (glm5check cluster writes one file per node there), or the scan cache's
+    (mode 0o700), created with its parents when missing; each file in it is then written with write_atomic."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
     except OSError as exc:
         raise _failure(path, exc) from None
     return path
@@ -193,6 +193,7 @@ def atomic_folder(target: str | os.PathLike[str]) -> Iterator[TreeSink]:
     sibling folder, then renamed; a previous snapshot folder there is replaced, anything else refused)."""
     path = Path(target)
     check_folder_target(path)
+    output_folder(path.parent)  # a snapshot folder's parents are created, as they always were
     building = _temporary_name(path)
     with _removed_on_failure(building, target):
         building.mkdir()
