@@ -571,7 +571,7 @@ WRITE_CALLS = {
     "copytree",
     "renames",
 }
-WRITE_CALLS_ON = {"os": {"rename", "replace", "remove", "link", "symlink", "truncate", "utime", "open"},
+WRITE_CALLS_ON = {"os": {"rename", "replace", "remove", "link", "symlink", "truncate", "utime"},
                   "shutil": {"copy", "copy2", "move"}}  # fmt: skip
 # Calls that open something with a mode: written when a string argument or mode= is a write mode.
 OPENERS = {"open", "fdopen", "TarFile", "ZipFile", "GzipFile"}
@@ -595,6 +595,21 @@ def _mode_strings(call: ast.Call, receiver: str | None) -> list[str]:
 ALLOWED_WRITES = {("glm5check/console.py", "os.open")}
 
 
+# os.open(path, flags) writes unless its flags are read-only ones spelled out (O_RDONLY and modifiers).
+_OS_WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND", "O_TMPFILE")
+
+
+def _os_open_writes(call: ast.Call) -> bool:
+    flags = ast.unparse(call.args[1]) if len(call.args) > 1 else ""
+    return "O_RDONLY" not in flags or any(flag in flags for flag in _OS_WRITE_FLAGS)
+
+
+def _opens_for_writing(call: ast.Call, receiver: str | None, called: str) -> bool:
+    if receiver == "os" and called == "open":
+        return _os_open_writes(call)
+    return called in OPENERS and any(_WRITE_MODE.match(text) for text in _mode_strings(call, receiver))
+
+
 def _write_violations(name: str, tree: ast.Module) -> list[str]:
     found = []
     for node in ast.walk(tree):
@@ -606,7 +621,7 @@ def _write_violations(name: str, tree: ast.Module) -> list[str]:
         where = f"{name}:{node.lineno} {ast.unparse(node.func)}()"
         if called in WRITE_CALLS or called in WRITE_CALLS_ON.get(receiver or "", ()):
             found.append(f"{where} writes")
-        elif called in OPENERS and any(_WRITE_MODE.match(text) for text in _mode_strings(node, receiver)):
+        elif _opens_for_writing(node, receiver, called):
             found.append(f"{where} opens for writing")
     return found
 
@@ -625,6 +640,8 @@ def test_only_the_atomic_writer_writes(name: str) -> None:
         "import tarfile\ntarfile.open('x.tgz', 'w:gz')\n",
         "from pathlib import Path\nPath('x').open('xb')\n",
         "import os\nos.replace('a', 'b')\n",
+        "import os\nos.open('x', os.O_WRONLY | os.O_CREAT)\n",
+        "import os\nos.open('x', flags)\n",
         "import shutil\nshutil.rmtree('a')\n",
         "import tempfile\ntempfile.mkdtemp()\n",
         "from pathlib import Path\nPath('d').mkdir()\n",
@@ -636,6 +653,7 @@ def test_the_write_scan_finds_writes(source: str) -> None:
 
 def test_the_write_scan_leaves_reads_alone() -> None:
     source = "open('x')\nopen('x', 'rb')\n'a'.replace('a', 'b')\nimport dataclasses\ndataclasses.replace(x)\n"
+    source += "import os\nos.open('x', os.O_RDONLY | os.O_NOFOLLOW)\n"
     assert not _write_violations("glm5check/example.py", ast.parse(source))
 
 
@@ -684,11 +702,13 @@ CONFINER = "glm5check/host/paths.py"
 PATH_JOINERS = {"os.path", "posixpath"}  # their join(); and .joinpath() on any receiver
 # Joins of a name that is not a literal and does not come from data, each for its reason.
 ALLOWED_NAME_JOINS = {
-    ("glm5check/facts/weights.py", "_read_json"): "names are the constant config and index file names",
+    ("glm5check/facts/weights_scan.py", "__init__"): "_JsonSource: the constant config, index and quant names",
     ("glm5check/facts/weights.py", "served_file_digests"): "names are single entries of the folder's listing",
     ("glm5check/host/live.py", "which"): "a tool's constant name in a folder of PATH (the live machine)",
     ("glm5check/host/pyinspect.py", "package_record"): "constant file names of PACKAGE_TEXTS / _PROBES",
     ("glm5check/host/snapshot_source.py", "names"): "entries os.walk found inside the snapshot folder",
+    ("glm5check/host/scancache.py", "folder_identity"): "single entries of the scanned folder's listing",
+    ("glm5check/host/scancache.py", "_entry"): "a SHA-256 hex digest computed here",
     ("glm5check/util/resources.py", "package_text"): "files shipped in glm5check, named by its own code",
 }
 
