@@ -589,6 +589,14 @@ PROCESS_SCENARIOS = [
         after=_gone("writer.pid"),
     ),
     Scenario(
+        "npu-smi-hangs-and-so-does-its-grandchild",
+        npu_smi_leaving("setsid sleep 60 &\necho $! > grandchild.pid\nsleep 60"),
+        "npu.smi",
+        r"did not answer within 2 s and was killed",
+        bound_s=8,
+        after=_gone("grandchild.pid"),
+    ),
+    Scenario(
         "npu-smi-killed-after-printing",
         npu_smi_leaving("kill -9 $$"),
         "npu.smi",

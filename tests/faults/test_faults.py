@@ -821,11 +821,34 @@ def _check_text(rows: list[dict[str, object]]) -> str:
     return "\n".join(" | ".join(str(row.get(k) or "") for k in keys) for row in rows)
 
 
+# Issue 12's classes of failure, each with the scenarios that attack it (prefixes of scenario names).
+ISSUE_12_CLASSES = {
+    "1 path escapes": ("replay-archive-", "replay-folder-", "weights-index-names-", "snapshot-model-dir-"),
+    "2 writes not promised": ("git-status-leaves-the-index-alone",),
+    "3 shell injection": ("fix-env-",),
+    "4 non-atomic output": ("output-", "snapshot-archive-file", "snapshot-folder-file", "snapshot-sig", "run-sigint"),
+    "5 secrets": ("secrets-",),
+    "6 numbers": ("numbers-",),
+    "7 unbounded work": ("compare-implausible", "compare-1000", "serve-script-", "replay-archive-bomb"),
+    "8 children outliving their pipe": ("npu-smi-",),
+    "9 bytes": ("bytes-",),
+    "10 trusted too much": ("compare-node-", "compare-env-", "weights-verify-", "replay-folder-field"),
+    "11 plugins": ("plugin-",),
+}
+
+
 def test_at_least_thirty_scenarios() -> None:
     assert len(SCENARIOS) >= 30
     assert len(BY_NAME) == len(SCENARIOS)
     assert len(UNTRUSTED_VALUE_SCENARIOS) >= 20
-    assert len(HARDENING_SCENARIOS) >= 25
+    assert len(HARDENING_SCENARIOS) >= 45
+
+
+def test_every_class_of_issue_12_is_attacked() -> None:
+    names = [s.name for s in [*UNTRUSTED_VALUE_SCENARIOS, *HARDENING_SCENARIOS]]
+    for kind, prefixes in ISSUE_12_CLASSES.items():
+        assert any(name.startswith(prefixes) for name in names), kind
+    assert len(names) >= 40
 
 
 @pytest.mark.parametrize("name", list(BY_NAME))
