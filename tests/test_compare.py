@@ -203,6 +203,13 @@ def test_unreadable_input_exits_2(
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+def test_more_reports_than_the_limit_is_a_usage_error_before_any_is_read(tmp_path: Path) -> None:
+    missing = tmp_path / "never-read.json"  # read first, it would be "cannot read report"
+    done = run_cli("compare", *[str(missing)] * 4097)
+    assert_no_traceback(done)
+    assert done.returncode == 2 and "compare takes at most 4096 reports, not 4097" in done.stderr
+
+
 def test_one_report_is_a_usage_error(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(demo_reports["node0"]))
