@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import tarfile
 from pathlib import Path
@@ -14,8 +15,9 @@ import pytest
 from conftest import REPO
 
 from glm5check.host import snapshot_source
+from glm5check.host.base import CommandResult, StatInfo
 from glm5check.host.replay import ReplayHost
-from glm5check.host.snapshot import SnapshotError, SnapshotWriter, read_snapshot
+from glm5check.host.snapshot import SnapshotError, SnapshotWriter, read_snapshot, typed
 
 DEMO = REPO / "glm5check" / "demo" / "a2-node0"
 
@@ -88,3 +90,26 @@ def test_an_archive_member_cut_short_is_refused(tmp_path: Path) -> None:
     (tmp_path / "cut.tar.gz").write_bytes(gzip.compress(cut))
     with pytest.raises(SnapshotError, match="cannot read snapshot archive"):
         read_snapshot(tmp_path / "cut.tar.gz")
+
+
+@pytest.mark.parametrize(
+    ("record", "values", "words"),
+    [
+        (
+            CommandResult,
+            {"argv": ["npu-smi"], "exit_code": "zero"},
+            "CommandResult.exit_code is 'zero', not int | None",
+        ),
+        (CommandResult, {"argv": "npu-smi info"}, "CommandResult.argv is 'npu-smi info', not tuple[str, ...]"),
+        (StatInfo, {"path": "/m", "size": True}, "StatInfo.size is True, not int | None"),
+        (CommandResult, {"argv": ["x"], "shell": "rm -rf /"}, "does not fit CommandResult (unknown field shell)"),
+    ],
+)
+def test_a_recorded_answer_of_the_wrong_type_is_refused(record: type, values: dict[str, object], words: str) -> None:
+    with pytest.raises(SnapshotError, match=re.escape(words)):
+        typed(record, values, "x")
+
+
+def test_a_recorded_answer_of_the_right_types_is_rebuilt() -> None:
+    values = {"argv": ["npu-smi", "info"], "exit_code": 0, "timeout_s": 2, "truncated": False}
+    assert typed(CommandResult, values, "x") == CommandResult(("npu-smi", "info"), 0, timeout_s=2)

@@ -457,7 +457,8 @@ def _fits(annotation: str, value: Any) -> bool:
 def typed(cls: type, values: dict[str, Any], label: str) -> Any:
     """A host answer rebuilt from a snapshot entry whose every field has its declared type, else
     SnapshotError naming the field (a string where a number belongs would break a check later)."""
-    known: dict[str, Any] = cls.__annotations__  # a NamedTuple's fields, as the strings they were written
+    # A NamedTuple's fields, as written (typing keeps them as ForwardRef('int | None') under PEP 563).
+    known = {name: getattr(spec, "__forward_arg__", str(spec)) for name, spec in cls.__annotations__.items()}
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise SnapshotError(f"snapshot {label}: an entry does not fit {cls.__name__} (unknown field {unknown[0]})")
