@@ -18,7 +18,7 @@ from typing import Any
 
 from glm5check.engine.check import Check, Origin, Result, Status
 from glm5check.engine.context import BaseContext
-from glm5check.engine.registry import LOAD_ERROR_CATEGORY, PLUGIN_FAULTS, LoadError
+from glm5check.engine.registry import LOAD_ERROR_CATEGORY, LoadError, plugin_fault
 from glm5check.errors import ConfigError, NotRecorded, ProbeFailed
 
 DEFAULT_JOBS = 8
@@ -209,7 +209,9 @@ def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
         results = [r for r in collected if isinstance(r, Result)] + [_not_recorded(check, exc)]
     except ProbeFailed as exc:
         results = [Result(Status.ERROR, str(exc))]
-    except PLUGIN_FAULTS as exc:
+    except BaseException as exc:  # a plugin's sys.exit() or its own KeyboardInterrupt; the operator's stops
+        if not plugin_fault(exc):
+            raise
         results = [_crash(check, exc)]
     duration_ms = int((time.perf_counter() - started) * 1000)
     return [_outcome(check, r, duration_ms) for r in results]
