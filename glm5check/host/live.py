@@ -86,13 +86,6 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 # Every child runs in the C locale (tools print their untranslated format) and writes nothing it need
 # not: no Python bytecode caches (an interpreter that honours the environment), no git index refresh.
 CHILD_ENV = {"LC_ALL": "C", "LANG": "C", "PYTHONDONTWRITEBYTECODE": "1", "GIT_OPTIONAL_LOCKS": "0"}

@@ -53,11 +53,13 @@ from glm5check.host.snapshot_source import (
     MAX_PARTS,
     PART_CAP_BYTES,
     FolderSource,
-    SnapshotError,
     Source,
     archive_bytes_source,
     archive_source,
     gunzip,
+)
+from glm5check.host.snapshot_source import (
+    SnapshotError as SnapshotError,  # re-exported: callers catch it from here
 )
 from glm5check.util import safejson
 
