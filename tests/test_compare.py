@@ -203,6 +203,7 @@ def test_unreadable_input_exits_2(
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_more_reports_than_the_limit_is_a_usage_error_before_any_is_read(tmp_path: Path) -> None:
     missing = tmp_path / "never-read.json"  # read first, it would be "cannot read report"
     done = run_cli("compare", *[str(missing)] * 4097)

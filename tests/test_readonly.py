@@ -260,6 +260,7 @@ def test_nothing_changed_in_the_node(node_run: dict[str, object]) -> None:
     assert not changed, f"changed: {changed}"
 
 
+@pytest.mark.slow
 def test_replaying_a_snapshot_leaves_it_as_recorded(node_run: dict[str, object]) -> None:
     replays = [args for args, _ in node_run["results"] if "--replay" in args]  # type: ignore[attr-defined]
     assert len(replays) == 3
