@@ -141,6 +141,11 @@ def _shard_message(shard: Shard, leftovers: tuple[str, ...]) -> tuple[str, str]:
         )
     if shard.cause == "unreadable":
         return f"unreadable: {shard.detail}", f"make {shard.name} a readable regular file, or download it again"
+    if shard.cause == "outside":
+        return (
+            f"the index names a file outside the weights folder: {shard.detail}",
+            "correct the index's weight_map: its values are file names inside the weights folder",
+        )
     return f"header does not match the data: {shard.detail}", DOWNLOAD_FIX
 
 

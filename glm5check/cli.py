@@ -248,8 +248,12 @@ def profiles_show(name: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error ends in one line on stderr and exit code 2, never a traceback; a reader
-    that goes away ends the output quietly (glm5check.console)."""
+    that goes away ends the output quietly (glm5check.console). Ctrl-C ends the run with 130 and SIGTERM
+    with 143, after every output in progress was removed."""
+    from glm5check.util import interrupts
+
     console.use_fallback_for_others()
+    interrupts.install()
     try:
         code = cli.main(args=argv, prog_name="glm5check", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -257,9 +261,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         console.err(f"glm5check: error: {exc.format_message()}")
         code = 2
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         console.err("glm5check: interrupted")
-        code = 130
+        code = interrupts.SIGINT_EXIT
+    except interrupts.Terminated:
+        console.err("glm5check: terminated")
+        code = interrupts.SIGTERM_EXIT
     except ConfigError as exc:
         console.err(f"glm5check: error: {exc}")
         code = 2

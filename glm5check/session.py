@@ -298,11 +298,27 @@ def _render(report: Report, args: RunArgs, stream: Any) -> str:
     return text
 
 
-def _write(path: str, text: str) -> None:
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+def check_output_target(args: RunArgs, record: bool) -> None:
+    """Exit 2 before anything runs when --output names one of the run's inputs (it would be destroyed), or
+    a snapshot folder would replace a folder that is not a snapshot."""
+    from glm5check.host.output import check_folder_target, check_not_an_input
+    from glm5check.host.snapshot import ARCHIVE_SUFFIXES
+
+    if not args.output:
+        return
+    if record and args.output != STDOUT and not args.output.endswith(ARCHIVE_SUFFIXES):
+        check_folder_target(args.output)
+    replay = str(resolve_snapshot(args.replay)) if args.replay else None
+    check_not_an_input(
+        args.output,
+        {
+            "the serve script": args.serve_script,
+            "the profile file": args.profile_file,
+            "the replayed snapshot": replay,
+            "the target interpreter": args.python_path,
+        },
+        {"the replayed snapshot": replay, "the weights folder": args.model_dir},
+    )
 
 
 def run_session(args: RunArgs, record: bool = False) -> int:
@@ -321,6 +337,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     with console.plugin_code():
         registry = load_registry(args.disable_plugins)
     check_patterns(registry.checks, args.include, args.exclude, registry.errors)
+    check_output_target(args, record)
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)
@@ -350,7 +367,9 @@ def run_session(args: RunArgs, record: bool = False) -> int:
         console.out(_render(report, args, sys.stdout), console.STYLES[args.output_format])
         console.err(f"snapshot written to {args.output}")
     elif args.output:
-        _write(args.output, _render(report, args, None))
+        from glm5check.host.output import save_text
+
+        save_text(args.output, _render(report, args, None))
         console.err(summary_line(report, args.strict))
     else:
         console.out(_render(report, args, sys.stdout), console.STYLES[args.output_format])
@@ -368,7 +387,9 @@ def print_requirements(ctx: Context, output: str | None) -> int:
         raise ConfigError(f"--requirements: {exc}") from None
     text = render_requirements(ctx, plan)
     if output:
-        _write(output, text)
+        from glm5check.host.output import save_text
+
+        save_text(output, text)
     else:
         console.out(text)
     return 0

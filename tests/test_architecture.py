@@ -13,12 +13,11 @@
    probe of the machine being checked:
    - glm5check/host/pyinspect.py: the inventory script runs inside the *target* interpreter (sent with -c,
      itself bounded by the host's timeout), never in glm5check's process;
-   - glm5check/session.py: writes --output;
+   - glm5check/console.py: opens /dev/null in place of a reader that went away;
    - glm5check/util/resources.py: reads files shipped in the package (built-in profiles, the inventory
      script's source, the demo snapshots' folders);
-   - glm5check/commands/compare.py: writes --output;
    - glm5check/commands/weights.py: `weights verify DIR` is a user's explicit request to read that folder
-     (hashing goes through glm5check/host/hashing.py), and it writes the --manifest it was given.
+     (hashing goes through glm5check/host/hashing.py).
    Files named on the command line are read through glm5check/host/inputs.py (regular files only, size
    capped), never with a bare open().
 3. In the host layer every subprocess call passes a timeout (subprocess.run/call/check_* get timeout=;
@@ -29,6 +28,22 @@
    glm5check/util/safejson.py (ALLOWED_NUMBER_CALLS lists the exceptions, each with its reason).
 
 5. Only glm5check/console.py writes to the terminal (ALLOWED_TERMINAL_CALLS lists the exceptions).
+
+6. Writes: nothing in the package writes, renames, removes or creates a file or folder (write_text,
+   open(…, "w"), tarfile in a write mode, mkdir, tempfile, os.replace, shutil.rmtree, …) except
+   glm5check/host/output.py, the atomic writer: every output appears whole or not at all
+   (ALLOWED_WRITES lists the exceptions, each with its reason).
+
+7. Processes: exactly one function starts a process, glm5check.host.live.run_process (its own session,
+   a deadline, the group and everything holding its pipes killed at the end). Nothing else calls
+   subprocess, os.system/popen/exec*/spawn*/fork, asyncio's subprocesses or pty, and nothing imports
+   gitpython (which starts `git version` when imported).
+
+8. Paths from data: a path is joined from a name that is not a literal (`os.path.join(root, name)`,
+   `posixpath.join`, `Path.joinpath`) only in glm5check/host/paths.py, or with the name's components taken
+   from `relative_parts(name)`, which refuses absolute names and `..`; ALLOWED_NAME_JOINS lists the joins
+   whose names do not come from data, each with its reason. (`Path / name` is not scanned: a division
+   cannot be told from a join by the syntax alone.)
 """
 
 from __future__ import annotations
@@ -112,10 +127,8 @@ FILESYSTEM_CALLS = {
 }
 ALLOWED_FILESYSTEM_CALLS: dict[str, set[str]] = {
     "glm5check/console.py": {"open"},  # os.open(os.devnull): a reader that went away gets /dev/null
-    "glm5check/session.py": {"write_text"},
     "glm5check/util/resources.py": {"read_text", "iterdir", "is_file"},
-    "glm5check/commands/compare.py": {"write_text"},
-    "glm5check/commands/weights.py": {"is_dir", "stat", "exists", "write_text"},
+    "glm5check/commands/weights.py": {"is_dir", "stat", "exists"},
 }
 HOST_RECEIVERS = ("host", "live")  # ctx.host.stat(…), self.live.read_bytes(…): the bounded host API
 
@@ -527,3 +540,218 @@ def test_only_the_console_writes_to_the_terminal() -> None:
 def test_the_terminal_scan_finds_direct_output() -> None:
     source = "import click, sys\nprint('x')\nclick.echo('x')\nsys.stderr.write('x')\nconsole.out('x')\n"
     assert len(_terminal_violations("glm5check/session.py", ast.parse(source))) == 3
+
+
+# -- 6. writes ------------------------------------------------------------------------------------------
+
+WRITER = "glm5check/host/output.py"
+# Names that always write (whatever their receiver) and names that write only on these receivers
+# (`replace` is also str.replace and dataclasses.replace; `remove` also list.remove).
+WRITE_CALLS = {
+    "write_text",
+    "write_bytes",
+    "mkdir",
+    "makedirs",
+    "mkdtemp",
+    "mkstemp",
+    "TemporaryDirectory",
+    "NamedTemporaryFile",
+    "TemporaryFile",
+    "unlink",
+    "rmtree",
+    "rmdir",
+    "chmod",
+    "chown",
+    "symlink_to",
+    "hardlink_to",
+    "touch",
+    "mkfifo",
+    "mknod",
+    "copyfile",
+    "copytree",
+    "renames",
+}
+WRITE_CALLS_ON = {"os": {"rename", "replace", "remove", "link", "symlink", "truncate", "utime"},
+                  "shutil": {"copy", "copy2", "move"}}  # fmt: skip
+# Calls that open something with a mode: written when a string argument or mode= is a write mode.
+OPENERS = {"open", "fdopen", "TarFile", "ZipFile", "GzipFile"}
+_WRITE_MODE = __import__("re").compile(r"^[rwxabt+:|gzbz2xz]*[wxa+][rwxabt+:|gzbz2xz]*$")
+
+
+# Modules whose open() takes (file, mode); on anything else (a Path) .open() takes the mode first.
+MODULE_OPENERS = {None, "io", "os", "tarfile", "gzip", "bz2", "lzma", "zipfile", "codecs", "builtins"}
+
+
+def _mode_strings(call: ast.Call, receiver: str | None) -> list[str]:
+    if receiver == "os":  # os.open takes flags, scanned with WRITE_CALLS_ON
+        return []
+    position = 1 if receiver in MODULE_OPENERS else 0
+    values = [*call.args[position : position + 1], *(k.value for k in call.keywords if k.arg == "mode")]
+    return [v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+
+
+# Writes outside the writer, each for a reason: console.py opens /dev/null (O_WRONLY) as the new stdout
+# when the reader of glm5check's output went away.
+ALLOWED_WRITES = {("glm5check/console.py", "os.open")}
+
+
+# os.open(path, flags) writes unless its flags are read-only ones spelled out (O_RDONLY and modifiers).
+_OS_WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND", "O_TMPFILE")
+
+
+def _os_open_writes(call: ast.Call) -> bool:
+    flags = ast.unparse(call.args[1]) if len(call.args) > 1 else ""
+    return "O_RDONLY" not in flags or any(flag in flags for flag in _OS_WRITE_FLAGS)
+
+
+def _opens_for_writing(call: ast.Call, receiver: str | None, called: str) -> bool:
+    if receiver == "os" and called == "open":
+        return _os_open_writes(call)
+    return called in OPENERS and any(_WRITE_MODE.match(text) for text in _mode_strings(call, receiver))
+
+
+def _write_violations(name: str, tree: ast.Module) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        receiver, called = _called_name(node)
+        if (name, ast.unparse(node.func)) in ALLOWED_WRITES:
+            continue
+        where = f"{name}:{node.lineno} {ast.unparse(node.func)}()"
+        if called in WRITE_CALLS or called in WRITE_CALLS_ON.get(receiver or "", ()):
+            found.append(f"{where} writes")
+        elif _opens_for_writing(node, receiver, called):
+            found.append(f"{where} opens for writing")
+    return found
+
+
+@pytest.mark.parametrize("name", [n for n in SOURCES if n != WRITER])
+def test_only_the_atomic_writer_writes(name: str) -> None:
+    assert not _write_violations(name, SOURCES[name])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from pathlib import Path\nPath('x').write_text('y')\n",
+        "open('x', 'w')\n",
+        "open('x', mode='ab')\n",
+        "import tarfile\ntarfile.open('x.tgz', 'w:gz')\n",
+        "from pathlib import Path\nPath('x').open('xb')\n",
+        "import os\nos.replace('a', 'b')\n",
+        "import os\nos.open('x', os.O_WRONLY | os.O_CREAT)\n",
+        "import os\nos.open('x', flags)\n",
+        "import shutil\nshutil.rmtree('a')\n",
+        "import tempfile\ntempfile.mkdtemp()\n",
+        "from pathlib import Path\nPath('d').mkdir()\n",
+    ],
+)
+def test_the_write_scan_finds_writes(source: str) -> None:
+    assert _write_violations("glm5check/example.py", ast.parse(source))
+
+
+def test_the_write_scan_leaves_reads_alone() -> None:
+    source = "open('x')\nopen('x', 'rb')\n'a'.replace('a', 'b')\nimport dataclasses\ndataclasses.replace(x)\n"
+    source += "import os\nos.open('x', os.O_RDONLY | os.O_NOFOLLOW)\n"
+    assert not _write_violations("glm5check/example.py", ast.parse(source))
+
+
+# -- 7. processes ---------------------------------------------------------------------------------------
+
+RUNNER = ("glm5check/host/live.py", "run_process")
+PROCESS_CALLS = {
+    "subprocess": {"run", "call", "check_call", "check_output", "Popen", "getoutput", "getstatusoutput"},
+    "os": {"system", "popen", "fork", "forkpty", "posix_spawn", "posix_spawnp", "execv", "execve", "execvp",
+           "execvpe", "execl", "execle", "execlp", "execlpe", "spawnv", "spawnve", "spawnvp", "spawnl"},
+    "asyncio": {"create_subprocess_exec", "create_subprocess_shell"},
+    "pty": {"spawn", "fork"},
+}  # fmt: skip
+
+
+def _process_violations(name: str, tree: ast.Module) -> list[str]:
+    allowed: set[int] = set()
+    if name == RUNNER[0]:
+        for function in _functions(tree):
+            if function.name == RUNNER[1]:
+                allowed |= {id(n) for n in ast.walk(function)}
+    found = [f"{name}:{line} imports {module}" for line, module in _imports(tree) if module.split(".")[0] == "git"]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and id(node) not in allowed:
+            receiver, called = _called_name(node)
+            if called in PROCESS_CALLS.get(receiver or "", ()):
+                found.append(f"{name}:{node.lineno} {ast.unparse(node.func)}() starts a process outside run_process")
+    return found
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_every_process_starts_in_the_one_runner(name: str) -> None:
+    assert not _process_violations(name, SOURCES[name])
+
+
+def test_the_runner_exists_and_the_process_scan_finds_others() -> None:
+    assert any(f.name == RUNNER[1] for f in _functions(SOURCES[RUNNER[0]]))
+    assert _process_violations("glm5check/host/x.py", ast.parse("import subprocess\nsubprocess.run(['ls'])\n"))
+    assert _process_violations("glm5check/host/x.py", ast.parse("import os\nos.system('ls')\n"))
+    assert _process_violations("glm5check/host/x.py", ast.parse("import git\n"))
+
+
+# -- 8. paths from data ---------------------------------------------------------------------------------
+
+CONFINER = "glm5check/host/paths.py"
+PATH_JOINERS = {"os.path", "posixpath"}  # their join(); and .joinpath() on any receiver
+# Joins of a name that is not a literal and does not come from data, each for its reason.
+ALLOWED_NAME_JOINS = {
+    ("glm5check/facts/weights_scan.py", "__init__"): "_JsonSource: the constant config, index and quant names",
+    ("glm5check/facts/weights.py", "served_file_digests"): "names are single entries of the folder's listing",
+    ("glm5check/host/live.py", "which"): "a tool's constant name in a folder of PATH (the live machine)",
+    ("glm5check/host/pyinspect.py", "package_record"): "constant file names of PACKAGE_TEXTS / _PROBES",
+    ("glm5check/host/snapshot_source.py", "names"): "entries os.walk found inside the snapshot folder",
+    ("glm5check/host/scancache.py", "folder_identity"): "single entries of the scanned folder's listing",
+    ("glm5check/host/scancache.py", "_entry"): "a SHA-256 hex digest computed here",
+    ("glm5check/util/resources.py", "package_text"): "files shipped in glm5check, named by its own code",
+}
+
+
+def _is_join(call: ast.Call) -> bool:
+    receiver, called = _called_name(call)
+    return called == "joinpath" or (called == "join" and receiver in PATH_JOINERS)
+
+
+def _confined_part(node: ast.expr) -> bool:
+    """A literal, or *relative_parts(name) (components already refused when they leave the root)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return True
+    inner = node.value if isinstance(node, ast.Starred) else None
+    return isinstance(inner, ast.Call) and _called_name(inner)[1] in {"relative_parts", "_checked"}
+
+
+def _join_violations(name: str, tree: ast.Module) -> list[str]:
+    if name == CONFINER:
+        return []
+    allowed = {id(n) for f in _functions(tree) if (name, f.name) in ALLOWED_NAME_JOINS for n in ast.walk(f)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and id(node) not in allowed and _is_join(node):
+            names = node.args if _called_name(node)[1] == "joinpath" else node.args[1:]
+            if not all(_confined_part(part) for part in names):
+                found.append(f"{name}:{node.lineno} {ast.unparse(node)} joins a name not confined")
+    return found
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_every_path_from_data_is_confined(name: str) -> None:
+    assert not _join_violations(name, SOURCES[name])
+
+
+def test_the_join_scan_finds_unconfined_names_and_its_exceptions_exist() -> None:
+    def scan(body: str) -> list[str]:
+        return _join_violations("glm5check/x.py", ast.parse(f"def f(root, name):\n    {body}\n"))
+
+    assert scan("return os.path.join(root, name)")
+    assert scan("return posixpath.join(root, 'a', name)")
+    assert scan("return Path(root).joinpath(name)")
+    assert not scan("return posixpath.join(root, 'config.json')")
+    assert not scan("return Path(root).joinpath(*relative_parts(name))")
+    for source, function in ALLOWED_NAME_JOINS:
+        assert any(f.name == function for f in _functions(SOURCES[source])), (source, function)

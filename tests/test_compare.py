@@ -203,6 +203,14 @@ def test_unreadable_input_exits_2(
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
+def test_more_reports_than_the_limit_is_a_usage_error_before_any_is_read(tmp_path: Path) -> None:
+    missing = tmp_path / "never-read.json"  # read first, it would be "cannot read report"
+    done = run_cli("compare", *[str(missing)] * 4097)
+    assert_no_traceback(done)
+    assert done.returncode == 2 and "compare takes at most 4096 reports, not 4097" in done.stderr
+
+
 def test_one_report_is_a_usage_error(demo_reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(demo_reports["node0"]))
@@ -459,3 +467,50 @@ def test_terminal_escapes_in_a_report_never_reach_the_table(
     code, table = run_compare(tmp_path, node0, node1, fmt="table")
     assert code == 1 and "HCCL_BUFFSIZE" in table
     assert not any(ch in table for ch in ("\x1b", "\x07", "\r", "\u202e"))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "words"),
+    [
+        (("node",), ["npu-a2-02"], "node is a list, not an object"),
+        (("node", "rank"), "1", "node.rank is a string, not a whole number"),
+        (("node", "rank"), True, "node.rank is true/false, not a whole number"),
+        (("facts", "env", "HCCL_BUFFSIZE"), 200, "facts.env.HCCL_BUFFSIZE is a whole number, not a string"),
+        (("facts", "interfaces"), {"eth0": {}}, "facts.interfaces is an object, not a list"),
+        (("facts", "packages", "vllm", "version"), ["0.16"], "facts.packages.vllm.version is a list"),
+        (("profile", "serve", "data_parallel_size"), 10**12, "data_parallel_size is 1000000000000; a deployment"),
+        (("profile", "serve", "data_parallel_start_rank"), -1, "data_parallel_start_rank is -1"),
+    ],
+)
+def test_a_field_of_the_wrong_type_names_the_report_and_the_field(
+    demo_reports: dict[str, dict[str, Any]], tmp_path: Path, path: tuple[str, ...], value: Any, words: str
+) -> None:
+    """A report is untrusted: a field of the wrong type is read as unknown (never raises), and the report
+    and the field are named in a 'report' difference row, so a malformed report cannot pass unseen."""
+    from glm5check.commands.compare import report_problem
+
+    node0, node1 = consistent_pair(demo_reports)
+    assert report_problem(node0) is None and report_problem(node1) is None
+    target = node1
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    problem = report_problem(node1)
+    assert problem is not None and words in problem
+    code, result = run_compare(tmp_path, node0, node1)
+    rows = [d for d in result["differences"] if d["topic"] == "report"]
+    assert code == 1 and len(rows) == 1, result["differences"]
+    assert words in rows[0]["message"] and "read as unknown" in rows[0]["message"]
+
+
+def test_beyond_eight_nodes_the_table_has_a_row_per_node_value(demo_reports: dict[str, dict[str, Any]]) -> None:
+    from glm5check.commands.compare import WIDE_TABLE_NODES, Difference, NodeReport, render_table
+
+    nodes = [NodeReport(f"node-{n:02d}", f"/r/{n}.json", demo_reports["node0"]) for n in range(WIDE_TABLE_NODES + 1)]
+    difference = Difference("env", "HCCL_BUFFSIZE", "HCCL_BUFFSIZE differs", {"node-03": "100", "node-07": "unset"})
+    lines = render_table(nodes, [difference]).splitlines()
+    assert lines[0].split() == ["topic", "item", "node", "value", "why"]
+    rows = [line.split()[:4] for line in lines[2:4]]
+    assert rows == [["env", "HCCL_BUFFSIZE", "node-03", "100"], ["env", "HCCL_BUFFSIZE", "node-07", "unset"]]
+    wide = render_table(nodes[:2], [Difference("env", "X", "differs", {"node-00": "a", "node-01": "b"})])
+    assert wide.splitlines()[0].split() == ["topic", "item", "node-00", "node-01", "why"]

@@ -152,3 +152,42 @@ def test_a_timed_out_result_without_its_timeout_still_describes_itself() -> None
 
     result = CommandResult(("npu-smi", "info"), timed_out=True)
     assert result.describe_failure() == "`npu-smi info` did not answer within its timeout and was killed"
+
+
+def test_a_grandchild_in_its_own_session_holding_stdout_is_killed(tmp_path: Path) -> None:
+    """The tool prints and exits; a `setsid` grandchild keeps its stdout open (out of the process group's
+    reach). The call returns EXIT_GRACE_S later with the tool's answer, and the grandchild is gone."""
+    pid_file = tmp_path / "grandchild.pid"
+    tool = write_executable(tmp_path, "npu-smi", f"#!/bin/sh\necho table\nsetsid sleep 60 &\necho $! > {pid_file}\n")
+    started = time.monotonic()
+    result = LiveHost(timeout_s=10).run([str(tool)])
+    assert time.monotonic() - started < 3
+    assert result.ok and result.stdout == "table\n"
+    assert _ends(int(pid_file.read_text()))
+
+
+def _ends(pid: int, within_s: float = 5.0) -> bool:
+    """Whether the process is gone (or a zombie) within a few seconds: SIGKILL is delivered, not awaited."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return True
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_tool_killed_by_a_signal_after_printing_is_no_answer(tmp_path: Path) -> None:
+    tool = write_executable(tmp_path, "npu-smi", "#!/bin/sh\necho 'a whole table'\nkill -9 $$\n")
+    result = LiveHost(timeout_s=5).run([str(tool), "info"])
+    assert result.killed and not result.ok and result.stdout == "a whole table\n"
+    assert result.describe_failure() == (
+        f"`{tool} info` was killed by signal 9 (SIGKILL) before it finished; its output is not used"
+    )
+
+
+def test_children_get_an_environment_that_writes_nothing(tmp_path: Path) -> None:
+    result = LiveHost(timeout_s=5).run(["sh", "-c", "echo $PYTHONDONTWRITEBYTECODE $GIT_OPTIONAL_LOCKS $LC_ALL"])
+    assert result.stdout == "1 0 C\n"

@@ -475,9 +475,7 @@ def test_version_with_a_number_int_refuses_is_unmet_not_an_error() -> None:
 
 def _fake_python(folder: Path, drop: set[str]) -> Path:
     """A target interpreter answering the demo node's real inventory without the distributions in drop."""
-    demo_inventory = next(
-        (PART.parents[3] / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_-c*.out")
-    )
+    demo_inventory = next((PART.parents[3] / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_*.out"))
     inventory = json.loads(demo_inventory.read_text())
     inventory["distributions"] = [d for d in inventory["distributions"] if d.get("name") not in drop]
     payload = folder / "inventory.json"

@@ -1,22 +1,29 @@
 """Read-only: every subcommand that inspects a target, run over a fake node (weights, serve script,
-profile, fake npu-smi / hccn_tool / target python, its own HOME and working directory), leaves every
-file of that node exactly as it was: same set of paths, same bytes, same mode and same mtime. Only the
---output / -o paths, which live outside the node, are written."""
+profile, fake npu-smi / hccn_tool, its own HOME and working directory) and a real target interpreter (a
+venv with packages pip-installed without bytecode, one of them a .pth that imports a module, and vllm
+editable from a git checkout whose index is due for a refresh), leaves every file of that node exactly
+as it was: same set of paths, same bytes, same mode and same mtime. Only the --output / -o paths, which
+live outside the node, are written; a snapshot is also replayed from there."""
 
 from __future__ import annotations
 
+import base64
 import errno
 import hashlib
+import json
 import os
 import shlex
 import stat
+import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPO, assert_no_traceback, clean_env, run_cli, write_executable
+from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli, write_executable
 
 sys.path.insert(0, str(FIXTURES))
+from faults.tools import checkout_due_for_refresh
 from make_checkpoint import make_checkpoint, write_sparse_safetensors
 
 from glm5check.knowledge import glm5
@@ -71,12 +78,59 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _make_node(root: Path) -> dict[str, str]:
+def _record_line(name: str, data: bytes) -> str:
+    """A RECORD line of a wheel: name, urlsafe-base64 sha256 without padding, size."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def _wheel(folder: Path, name: str, version: str, files: dict[str, str]) -> Path:
+    """A real wheel (PEP 427) holding files, for pip to install."""
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        **files,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+        record = [_record_line(path, text.encode()) for path, text in files.items()]
+        archive.writestr(f"{dist}/RECORD", "\n".join([*record, f"{dist}/RECORD,,"]) + "\n")
+    return wheel
+
+
+def _target_interpreter(root: Path, wheels: Path) -> Path:
+    """A venv with vllm pip-installed (no .pyc: --no-compile) next to a .pth that imports a module, as
+    setuptools' distutils-precedence.pth does; vllm then marked editable from a real git checkout."""
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    source = checkout_due_for_refresh(root / "src" / "vllm")
+    wheel = _wheel(
+        wheels,
+        "vllm",
+        "0.16.0",
+        {
+            "vllm/__init__.py": "",
+            "vllm/_version.py": "__version__ = version = '0.16.0'\n",
+            "glm5check_node_hook.py": "HOOKED = True\n",
+            "glm5check_node_hook.pth": "import glm5check_node_hook\n",
+        },
+    )
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index", "--no-deps", "--no-compile"]
+    subprocess.run([*pip, "-q", str(wheel)], check=True, capture_output=True, timeout=120)
+    direct_url = next(venv.glob("lib/python*/site-packages/vllm-0.16.0.dist-info")) / "direct_url.json"
+    direct_url.write_text(json.dumps({"dir_info": {"editable": True}, "url": source.as_uri()}))
+    return python
+
+
+def _make_node(root: Path, wheels: Path) -> dict[str, str]:
     bin_dir = root / "usr" / "local" / "bin"
     write_executable(bin_dir, "npu-smi", f"#!/bin/sh\ncat {shlex.quote(str(NPU_SMI))}\n")
     write_executable(bin_dir, "hccn_tool", f"#!/bin/sh\ncat {shlex.quote(str(HCCN_IP))}\n")
-    inventory = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_-c*.out"))
-    python = write_executable(bin_dir, "python3", f"#!/bin/sh\ncat {shlex.quote(str(inventory))}\n")
+    python = _target_interpreter(root, wheels)
     model = make_checkpoint(root / "models" / "GLM-5", weights="bf16", mtp="layer", shards=3).path
     small = root / "models" / "small"  # deep hashing reads every byte: a folder of a few KiB
     small.mkdir()
@@ -141,14 +195,34 @@ def _commands(node: dict[str, str], out: Path) -> list[list[str]]:
 def node_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     root = tmp_path_factory.mktemp("node")
     out = tmp_path_factory.mktemp("out")
-    node = _make_node(root)
+    node = _make_node(root, tmp_path_factory.mktemp("wheels"))
     before = _tree_state(root)
     env = clean_env(
         {"HOME": node["home"], "XDG_CACHE_HOME": node["home"] + "/.cache", "TMPDIR": str(out)},
         path_prepend=[node["bin"]],
     )
-    results = [(args, run_cli(*args, env=env, cwd=root)) for args in _commands(node, out)]
-    return {"before": before, "after": _tree_state(root), "results": results, "out": out}
+    results, recorded = [], {}
+    for args in _commands(node, out):
+        if "--replay" in args and not recorded:
+            recorded = _snapshots_state(out)  # as the snapshot commands left them, before any replay
+        results.append((args, run_cli(*args, env=env, cwd=root)))
+    return {
+        "before": before,
+        "after": _tree_state(root),
+        "results": results,
+        "out": out,
+        "recorded": recorded,
+        "replayed": _snapshots_state(out),
+    }
+
+
+def _snapshots_state(out: Path) -> dict[str, tuple[str, int, int]]:
+    """The state of both snapshots the commands write (a folder and an archive) and then replay."""
+    archive = (out / "snap.tar.gz").stat()
+    return {
+        **_tree_state(out / "snap"),
+        "snap.tar.gz": (_sha256(out / "snap.tar.gz"), archive.st_mode, archive.st_mtime_ns),
+    }
 
 
 @pytest.mark.slow
@@ -176,12 +250,23 @@ def test_nothing_changed_in_the_node(node_run: dict[str, object]) -> None:
     before, after = node_run["before"], node_run["after"]
     assert isinstance(before, dict) and isinstance(after, dict)
     assert len(before) > 20  # the node really holds weights, scripts and tools
+    assert any(path.endswith("glm5check_node_hook.pth") for path in before)  # the target venv is in it
+    assert any(path.endswith(os.path.join(".git", "index")) for path in before)
     created = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
     changed = sorted(p for p in set(before) & set(after) if before[p] != after[p])
     assert not created, f"created: {created}"
     assert not removed, f"removed: {removed}"
     assert not changed, f"changed: {changed}"
+
+
+@pytest.mark.slow
+def test_replaying_a_snapshot_leaves_it_as_recorded(node_run: dict[str, object]) -> None:
+    replays = [args for args, _ in node_run["results"] if "--replay" in args]  # type: ignore[attr-defined]
+    assert len(replays) == 3
+    recorded = node_run["recorded"]
+    assert isinstance(recorded, dict) and "snapshot.json" in recorded and "snap.tar.gz" in recorded
+    assert node_run["replayed"] == recorded
 
 
 def test_the_state_detects_a_change(tmp_path: Path) -> None:

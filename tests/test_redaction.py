@@ -128,7 +128,7 @@ VLLM_ASCEND_EXTRA = "--token {SECRETS["profile-flag-in-value"]}"
 
 
 def _fake_python(folder: Path) -> Path:
-    inventory_file = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_-c*.out"))
+    inventory_file = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_*.out"))
     inventory = json.loads(inventory_file.read_text(encoding="utf-8"))
     for dist in inventory["distributions"]:
         if dist.get("name") == "vllm":

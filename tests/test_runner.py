@@ -6,7 +6,7 @@ import threading
 import time
 
 from glm5check.engine.check import Status, check, failed, passed
-from glm5check.engine.runner import Waiver, run_checks, select_checks, summarize
+from glm5check.engine.runner import RESULTS_READ_CAP, RESULTS_SHOWN_CAP, Waiver, run_checks, select_checks, summarize
 from glm5check.errors import ProbeFailed
 from glm5check.facts.context import Context
 from glm5check.host.replay import ReplayHost
@@ -104,3 +104,34 @@ def test_waivers_turn_failures_into_warnings_with_the_reason() -> None:
     summary = summarize(list(rows.values()))
     assert summary.ok and summary.counts["warn"] == 2
     assert summarize(list(rows.values()), strict=True).ok  # a waiver stays a waiver under --strict
+
+
+@check("demo.flood", title="floods", explain=EXPLAIN)
+def flooding_check(ctx: Context):
+    for n in range(5000):
+        yield passed(f"fine {n}", item=str(n))
+    yield failed("the last one", item="last", remediation="fix it")
+
+
+@check("demo.endless", title="never ends", explain=EXPLAIN)
+def endless_check(ctx: Context):
+    n = 0
+    while True:
+        n += 1
+        yield passed(f"fine {n}", item=str(n))
+
+
+def test_a_flood_of_results_is_capped_with_its_worst_status_summed_up() -> None:
+    rows = run_checks(_ctx(), [flooding_check])
+    assert len(rows) == RESULTS_SHOWN_CAP == 1000
+    assert [r.status for r in rows[:-1]] == [Status.PASS] * 999
+    assert rows[-1].status is Status.FAIL
+    assert (
+        rows[-1].message == "demo.flood: 4002 more results not shown (1 fail, 4001 pass); the first of them: fine 999"
+    )
+
+
+def test_an_endless_check_is_read_up_to_its_cap_and_ends() -> None:
+    rows = run_checks(_ctx(), [endless_check], check_timeout_s=60)
+    assert len(rows) == 1000 and rows[-1].status is Status.PASS
+    assert rows[-1].message.startswith(f"demo.endless: more than {RESULTS_READ_CAP - 999} more results not shown")

@@ -440,3 +440,19 @@ def test_a_speculative_method_is_judged_by_the_stacks_vllm() -> None:
         "did you mean ngram?"
     ]
     assert read_serve(load_builtin("a2-single"), command=command, stack=load_stack("v0.18.0")).problems == ()
+
+
+def test_a_variable_doubled_past_the_limits_is_reported_not_expanded() -> None:
+    from glm5check.parsers.launch_script import MAX_WORD_CHARS
+
+    parsed = parse_script("A=x\n" + 'A="$A$A"\n' * 30 + "vllm serve /models/GLM-5 --served-model-name $A\n")
+    assert any("holds a word longer than 64 KiB; it is not read" in p.message for p in parsed.problems)
+    name = next(w.text for w in parsed.command.words if w.text.startswith("xx")) if parsed.command else ""
+    assert 0 < len(name) <= MAX_WORD_CHARS
+
+
+def test_a_statement_expanding_beyond_a_mib_is_not_read() -> None:
+    big = "y" * 60_000
+    parsed = parse_script(f"B={big}\nvllm serve /m " + "$B " * 40 + "\n")
+    assert parsed.command is None
+    assert any("expands to more than 1024 KiB" in p.message for p in parsed.problems)

@@ -26,6 +26,7 @@ import click
 
 from glm5check import console
 from glm5check.errors import ConfigError
+from glm5check.knowledge.limits import MAX_DATA_PARALLEL
 from glm5check.util import safejson
 from glm5check.util.numbers import whole_value
 from glm5check.util.shapes import as_dict, as_list, as_text
@@ -38,7 +39,70 @@ NODE_SPECIFIC_FLAGS = frozenset({"--headless", "--no-headless", "--data-parallel
 # Launcher variables that name the node or process, so differ by design.
 _PER_NODE_ENV = re.compile(r"(^|_)(RANK|PROCID|NODEID|LOCALID|NODENAME|NODE_RANK|LOCAL_RANK|HOSTNAME)$")
 MAX_REPORT_BYTES = 64 << 20
-MAX_RANKS = 65536  # more data-parallel ranks or nodes than any deployment has
+# More reports than one comparison needs (a deployment has at most 512 nodes; replicas may add more), and
+# the data-parallel ranks a deployment can have (knowledge.limits, as profiles and launch commands are
+# checked): a report claiming more ranks is named, not enumerated.
+MAX_REPORTS = 4096
+MAX_RANKS = MAX_DATA_PARALLEL
+
+# The fields compare reads and the JSON type each must have when present and not null. A report comes
+# from another node or person: a field of another type is read as unknown and named in a difference row.
+# `*` is every value of an object, `[]` every item of a list.
+REPORT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("node", "object"),
+    ("node.hostname", "string"),
+    ("node.rank", "whole number"),
+    ("node.role", "string"),
+    ("profile", "object"),
+    ("profile.name", "string"),
+    ("profile.hardware", "object"),
+    ("profile.hardware.nodes", "whole number"),
+    ("profile.serve", "object"),
+    ("profile.serve.data_parallel_size", "whole number"),
+    ("profile.serve.data_parallel_size_local", "whole number"),
+    ("profile.serve.data_parallel_start_rank", "whole number"),
+    ("profile.serve.data_parallel_address", "string"),
+    ("profile.node_env", "object"),
+    ("profile.node_env.*", "string"),
+    ("facts", "object"),
+    ("facts.packages", "object"),
+    ("facts.packages.*.version", "string"),
+    ("facts.packages.*.commit", "string"),
+    ("facts.python", "object"),
+    ("facts.python.version", "string"),
+    ("facts.cann_version", "string"),
+    ("facts.driver_version", "string"),
+    ("facts.weights", "object"),
+    ("facts.weights.fingerprint", "string"),
+    ("facts.serve", "object"),
+    ("facts.serve.model_path", "string"),
+    ("facts.serve.flags", "list"),
+    ("facts.serve.flags[]", "object"),
+    ("facts.serve.flags[].flag", "string"),
+    ("facts.env", "object"),
+    ("facts.env.*", "string"),
+    ("facts.interfaces", "list"),
+    ("facts.interfaces[]", "object"),
+    ("facts.interfaces[].name", "string"),
+    ("facts.interfaces[].ipv4", "list"),
+    ("facts.interfaces[].ipv4[]", "string"),
+    ("facts.interfaces[].ipv6", "list"),
+    ("facts.interfaces[].ipv6[]", "string"),
+    ("facts.npu_device_ips", "object"),
+)
+# Whole numbers that count or name data-parallel ranks: 0..MAX_RANKS.
+RANK_FIELDS = (
+    "node.rank",
+    "profile.serve.data_parallel_size",
+    "profile.serve.data_parallel_size_local",
+    "profile.serve.data_parallel_start_rank",
+)
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict,
+    "list": list,
+    "string": str,
+    "whole number": int,
+}
 
 
 @dataclass(frozen=True)
@@ -143,10 +207,55 @@ def parse_report(text: str) -> dict[str, Any]:
     return scrub_tree(data)
 
 
+def _found(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """(shown path, value) of every place `path` (with `*` and `[]`) names in value; absent: none."""
+    places: list[tuple[str, Any]] = [("", value)]
+    for part in path.split("."):
+        key, items = part.removesuffix("[]"), part.endswith("[]")
+        found = []
+        for shown, parent in places:
+            if not isinstance(parent, dict):
+                continue
+            children = parent.items() if key == "*" else [(key, parent[key])] if key in parent else []
+            for name, child in children:
+                where = f"{shown}.{name}" if shown else str(name)
+                if items:
+                    found += [(f"{where}[{i}]", v) for i, v in enumerate(child)] if isinstance(child, list) else []
+                else:
+                    found.append((where, child))
+        places = found
+    return iter(places)
+
+
+def _is(value: Any, kind: str) -> bool:
+    return isinstance(value, _JSON_TYPES[kind]) and not isinstance(value, bool)
+
+
+def _kind_of(value: Any) -> str:
+    names = {bool: "true/false", dict: "an object", list: "a list", str: "a string", float: "a number"}
+    return names.get(type(value), "a whole number" if isinstance(value, int) else type(value).__name__)
+
+
+def report_problem(data: dict[str, Any]) -> str | None:
+    """The first field of a report that compare cannot use (wrong type, or an implausible rank count):
+    it is read as unknown, and the report is named in a difference row saying so."""
+    for path, kind in REPORT_FIELDS:
+        for shown, value in _found(data, path):
+            if value is not None and not _is(value, kind):
+                return f"{shown} is {_kind_of(value)}, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+    for path in RANK_FIELDS:
+        for shown, value in _found(data, path):
+            if isinstance(value, int) and not 0 <= value <= MAX_RANKS:
+                return f"{shown} is {value}; a deployment has 0..{MAX_RANKS} data-parallel ranks"
+    return None
+
+
 def load_reports(paths: tuple[str, ...]) -> list[NodeReport]:
-    """Read and check every report; ConfigError (exit 2) names the first that cannot be used."""
+    """Read every report; ConfigError (exit 2) names the first that is no report at all."""
     from glm5check.host.inputs import read_input_text
 
+    if len(paths) > MAX_REPORTS:
+        raise ConfigError(f"compare takes at most {MAX_REPORTS} reports, not {len(paths)}")
     raw: list[tuple[str, dict[str, Any]]] = []
     for path in paths:
         text = read_input_text(path, "report", MAX_REPORT_BYTES)  # a regular file, bounded (InputError)
@@ -163,11 +272,12 @@ def _labels(raw: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """A unique column name per report: its hostname, else its file name, else its position and path."""
     hostnames = [str(as_dict(data.get("node")).get("hostname") or "") for _, data in raw]
     names = [Path(path).name for path, _ in raw]
+    host_counts, name_counts = Counter(hostnames), Counter(names)
     labels = []
     for index, (hostname, name) in enumerate(zip(hostnames, names)):
-        if hostname and hostnames.count(hostname) == 1:
+        if hostname and host_counts[hostname] == 1:
             labels.append(hostname)
-        elif names.count(name) == 1:
+        elif name_counts[name] == 1:
             labels.append(name)
         else:
             labels.append(f"#{index + 1} {raw[index][0]}")
@@ -176,13 +286,26 @@ def _labels(raw: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 def compare(nodes: list[NodeReport]) -> list[Difference]:
     differences: list[Difference] = []
-    for topic in (_profiles, _software, _weights, _serve, _env, _mtu, _ranks, _device_ips):
+    for topic in (_shapes, _profiles, _software, _weights, _serve, _env, _mtu, _ranks, _device_ips):
         differences.extend(topic(nodes))
     return differences
 
 
 # ---------------------------------------------------------------------------------------------------
 # Topics.
+
+
+def _shapes(nodes: list[NodeReport]) -> Iterator[Difference]:
+    for node in nodes:
+        problem = report_problem(node.data)
+        if problem is not None:
+            yield Difference(
+                "report",
+                "fields",
+                f"{node.label}: {problem}; that field is read as unknown (was the report edited, or written "
+                "by another tool?)",
+                {node.label: "malformed"},
+            )
 
 
 def _profiles(nodes: list[NodeReport]) -> Iterator[Difference]:
@@ -406,6 +529,16 @@ def _ranks(nodes: list[NodeReport]) -> Iterator[Difference]:
         return  # single-node deployments (replicas, say): each node is its own DP group
     sizes = [_count(n.plan.get("data_parallel_size")) for n in nodes]
     dp = max((s for s in sizes if s), default=1)
+    claimed = sum(len(n.dp_ranks) for n in nodes)
+    if claimed > MAX_RANKS:  # listing who holds each rank would grow as ranks x nodes
+        yield Difference(
+            "ranks",
+            "DP ranks",
+            f"the nodes claim {claimed} data-parallel ranks in all, more than any deployment ({MAX_RANKS}); "
+            "check --data-parallel-size-local and --data-parallel-start-rank on each node",
+            {n.label: _ranks_text(n.dp_ranks)[:40] for n in nodes},
+        )
+        return
     owners: dict[int, list[str]] = {}
     for node in nodes:
         for rank in node.dp_ranks:
@@ -507,6 +640,11 @@ def _count(value: Any) -> int | None:
 # Output.
 
 
+# Up to this many nodes, one column per node; beyond, one row per node value (a table of N columns by
+# D differences grows as N x D, and tabulate wraps every cell: 200 nodes took minutes).
+WIDE_TABLE_NODES = 8
+
+
 def render_table(nodes: list[NodeReport], differences: list[Difference]) -> str:
     from tabulate import tabulate
 
@@ -516,6 +654,12 @@ def render_table(nodes: list[NodeReport], differences: list[Difference]) -> str:
     if not differences:
         return summary + "\n"
     labels = [n.label for n in nodes]
+    if len(labels) > WIDE_TABLE_NODES:
+        rows = [
+            [d.topic, d.item, label, _cut(value), d.message] for d in differences for label, value in d.values.items()
+        ]
+        table = tabulate(rows, headers=["topic", "item", "node", "value", "why"], tablefmt="simple")
+        return redact_text(table) + "\n\n" + summary + "\n"
     rows = [[d.topic, d.item, *(_cut(d.values.get(label, "")) for label in labels), d.message] for d in differences]
     table = tabulate(
         rows,
@@ -566,16 +710,17 @@ def _cut(text: str, width: int = 60) -> str:
 @click.pass_context
 def compare_command(ctx: click.Context, reports: tuple[str, ...], output_format: str, output: str | None) -> None:
     """Cross-node consistency of JSON reports: exit 1 when the nodes disagree."""
+    from glm5check.host.output import check_not_an_input, save_text
+
     if len(reports) < 2:
         raise ConfigError("compare needs the JSON reports of at least two nodes")
+    if output:
+        check_not_an_input(output, {f"the compared report {path}": path for path in reports})
     nodes = load_reports(reports)
     differences = compare(nodes)
     text = render_json(nodes, differences) if output_format == "json" else render_table(nodes, differences)
     if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
+        save_text(output, text)
         console.out(_summary_line(nodes, differences) + "\n")
     else:
         console.out(text, "json" if output_format == "json" else "text")

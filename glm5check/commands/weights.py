@@ -45,6 +45,8 @@ def _quick_entries(folder: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
         raise ConfigError(f"cannot read weights folder {folder}: {scan.error}")
     entries = {s.name: {"size": s.size, "header_sha256": s.header_sha256} for s in scan.shards}
     problems = [f"{s.name}: {s.cause} ({s.detail})" for s in scan.shards if not s.ok]
+    if not scan.shards:
+        problems.append(f"nothing to verify: {folder} holds no .safetensors file ({len(scan.entries)} entries)")
     for digest in served_file_digests(host, folder, scan.entries):
         if digest.error:
             problems.append(f"{digest.name}: {digest.error}")
@@ -59,7 +61,7 @@ def _deep_entries(folder: str, show_progress: bool) -> tuple[dict[str, dict[str,
     root = Path(folder)
     if not root.is_dir():
         raise ConfigError(f"cannot read weights folder {folder}: not a directory")
-    names = list_files(root)
+    names, others = list_files(root)
     total = sum((root / name).stat().st_size for name in names)
     if show_progress:
         with click.progressbar(length=total, label="hashing", file=sys.stderr, show_pos=False) as bar:
@@ -67,7 +69,9 @@ def _deep_entries(folder: str, show_progress: bool) -> tuple[dict[str, dict[str,
     else:
         hashes = hash_folder(root, names)
     entries = {h.name: {"size": h.size, "sha256": h.sha256} for h in hashes if h.error is None}
-    problems = [f"{h.name}: {h.error}" for h in hashes if h.error]
+    problems = others + [f"{h.name}: {h.error}" for h in hashes if h.error]
+    if not names:
+        problems.append(f"nothing to verify: {folder} holds no regular file")
     return entries, problems
 
 
@@ -161,10 +165,9 @@ def verify(ctx: click.Context, folder: str, deep: bool, manifest: str | None, wr
 
 
 def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    try:
-        path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write manifest {path}: {exc.strerror or exc}") from None
+    from glm5check.host.output import save_text
+
+    save_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def _print(

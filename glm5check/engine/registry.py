@@ -24,6 +24,7 @@ from types import ModuleType
 
 from glm5check.engine.check import BUILT_IN, Check, Origin
 from glm5check.errors import ConfigError
+from glm5check.util import interrupts
 
 ENTRY_POINT_GROUP = "glm5check.checks"
 DISABLE_ENV = "GLM5CHECK_DISABLE_PLUGINS"
@@ -35,6 +36,12 @@ WHAT_AN_ENTRY_POINT_NAMES = "an entry point names a Check, an iterable of Checks
 # What a plugin's code may raise that becomes its own ERROR row: sys.exit() too, which would otherwise end
 # the whole run with the plugin's exit code and no report (Ctrl-C still stops the run).
 PLUGIN_FAULTS = (Exception, SystemExit)
+
+
+def plugin_fault(exc: BaseException) -> bool:
+    """Whether plugin code's exception is its own ERROR row: PLUGIN_FAULTS, and a KeyboardInterrupt the
+    operator did not send (no SIGINT or SIGTERM arrived: the plugin raised it itself)."""
+    return isinstance(exc, PLUGIN_FAULTS) or (isinstance(exc, KeyboardInterrupt) and not interrupts.requested())
 
 
 @dataclass(frozen=True)
@@ -186,7 +193,9 @@ def _load_entry(entry: EntryPoint, origin: Origin, checks: dict[str, Check]) -> 
     """Imports one entry point and adds the checks it supplies to `checks`; what went wrong, as load errors."""
     try:
         module = importlib.import_module(entry.module)
-    except PLUGIN_FAULTS as exc:
+    except BaseException as exc:
+        if not plugin_fault(exc):
+            raise
         return [LoadError(entry.name, entry.value, f"{type(exc).__name__}: {exc}", origin)]
     supplied = _checks_of(entry, module)
     if isinstance(supplied, str):

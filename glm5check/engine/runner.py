@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import itertools
 import queue
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,10 +18,15 @@ from typing import Any
 
 from glm5check.engine.check import Check, Origin, Result, Status
 from glm5check.engine.context import BaseContext
-from glm5check.engine.registry import LOAD_ERROR_CATEGORY, PLUGIN_FAULTS, LoadError
+from glm5check.engine.registry import LOAD_ERROR_CATEGORY, LoadError, plugin_fault
 from glm5check.errors import ConfigError, NotRecorded, ProbeFailed
 
 DEFAULT_JOBS = 8
+# Rows one check may add to a report (a serve script of 30000 repeated flags gave 30000 warnings, a 19 MB
+# report); the rest are summed up in one row of their worst status, read up to RESULTS_READ_CAP.
+RESULTS_SHOWN_CAP = 1000
+RESULTS_READ_CAP = 100_000
+_SEVERITY = (Status.PASS, Status.SKIP, Status.WARN, Status.FAIL, Status.ERROR)
 
 
 @dataclass(frozen=True)
@@ -154,13 +161,16 @@ def _normalise(check: Check, output: object, collected: list[Result]) -> list[Re
     if output is None:
         return [Result(Status.ERROR, f"check {check.id} returned no result")]
     try:
-        results = iter(output)  # type: ignore[call-overload]  # a check may return anything; TypeError below
+        results = itertools.islice(iter(output), RESULTS_READ_CAP + 1)  # type: ignore[call-overload]  # a check may return anything; TypeError below
     except TypeError:
         return [Result(Status.ERROR, f"check {check.id} returned {type(output).__name__}, not results")]
     collected.extend(results)
     if not collected:
         return [Result(Status.ERROR, f"check {check.id} returned no result")]
-    return [r if isinstance(r, Result) else Result(Status.ERROR, f"check {check.id} returned {r!r}") for r in collected]
+    checked = [
+        r if isinstance(r, Result) else Result(Status.ERROR, f"check {check.id} returned {r!r:.200}") for r in collected
+    ]
+    return checked if len(checked) <= RESULTS_SHOWN_CAP else _capped(check, checked)
 
 
 def _not_recorded(check: Check, exc: NotRecorded) -> Result:
@@ -177,6 +187,19 @@ def _crash(check: Check, exc: BaseException) -> Result:
     return Result(Status.ERROR, f"internal error in {check.id}: {type(exc).__name__}: {exc}{_where(exc)}")
 
 
+def _capped(check: Check, results: list[Result]) -> list[Result]:
+    """The first RESULTS_SHOWN_CAP - 1 results, and one row standing for the rest with their worst status."""
+    shown, rest = results[: RESULTS_SHOWN_CAP - 1], results[RESULTS_SHOWN_CAP - 1 :]
+    counts = Counter(r.status.value for r in rest)
+    more = f"more than {len(rest) - 1}" if len(results) > RESULTS_READ_CAP else str(len(rest))
+    worst = max((r.status for r in rest), key=_SEVERITY.index)
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    return [
+        *shown,
+        Result(worst, f"{check.id}: {more} more results not shown ({summary}); the first of them: {rest[0].message}"),
+    ]
+
+
 def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
     started = time.perf_counter()
     collected: list[Result] = []
@@ -186,7 +209,9 @@ def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
         results = [r for r in collected if isinstance(r, Result)] + [_not_recorded(check, exc)]
     except ProbeFailed as exc:
         results = [Result(Status.ERROR, str(exc))]
-    except PLUGIN_FAULTS as exc:
+    except BaseException as exc:  # a plugin's sys.exit() or its own KeyboardInterrupt; the operator's stops
+        if not plugin_fault(exc):
+            raise
         results = [_crash(check, exc)]
     duration_ms = int((time.perf_counter() - started) * 1000)
     return [_outcome(check, r, duration_ms) for r in results]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from glm5check.engine.context import reported_fact
 from glm5check.host.base import ConnectResult, Interface, ListeningSocket, Process
+from glm5check.host.paths import PathEscape, confined_join
 from glm5check.parsers.iproute import RouteLookup, parse_route_get
 from glm5check.util.numbers import whole
 
@@ -172,7 +173,11 @@ def normalise_ip(text: str | None) -> str | None:
 
 
 def _read_sysfs(ctx: Context, name: str, leaf: str) -> str | None:
-    read = ctx.host.read_file(posixpath.join(SYSFS_NET, name, leaf))
+    try:  # an interface name from a snapshot is data: `../../etc` is no interface
+        path = confined_join(SYSFS_NET, f"{name}/{leaf}")
+    except PathEscape:
+        return None
+    read = ctx.host.read_file(path)
     return read.text.strip() if read.text is not None and read.text.strip() else None
 
 

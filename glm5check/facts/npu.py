@@ -49,7 +49,7 @@ def npu_smi(ctx: Context) -> NpuSmiState:
     if path is None:
         return NpuSmiState(None)
     result = ctx.host.run([path, "info"])
-    unusable = result.timed_out or result.not_found or result.error or result.truncated
+    unusable = result.timed_out or result.not_found or result.error or result.truncated or result.killed
     info = None if unusable else parse_info(result.output)
     return NpuSmiState(path, result, info)
 
@@ -224,7 +224,7 @@ def _ping(ctx: Context, tool: str, device: int, target: str) -> PeerPing:
     if hccn.valid_ip(target) is None:
         return PeerPing(device, target, None, f"{target!r} in {PEER_IPS_VAR} is not an IP address")
     result = ctx.host.run([tool, "-i", str(device), "-ping", "-g", "address", target])
-    runs = hccn.parse_ping(result.output).runs
+    runs = () if result.killed or result.error else hccn.parse_ping(result.output).runs
     if runs:
         return PeerPing(device, target, runs[-1])
     why = result.describe_failure() or result.output.strip()[:200] or "no output"

@@ -53,8 +53,10 @@ def inspect_source() -> str:
 
 def inspect_argv(python: str, env: Mapping[str, str] | None = None) -> list[str]:
     """The one command that inventories the target interpreter (also used to build demo snapshots), told
-    what of the environment `vllm serve` would see that `-I` hides (PYTHONPATH, PYTHONNOUSERSITE)."""
-    argv = [python, "-I", "-c", inspect_source()]
+    what of the environment `vllm serve` would see that `-I` hides (PYTHONPATH, PYTHONNOUSERSITE). `-B`:
+    the target environment is only read; nothing imported on the way (by a .pth file, say) may leave a
+    .pyc in its site-packages (`-I` ignores PYTHONDONTWRITEBYTECODE, so it must be the option)."""
+    argv = [python, "-I", "-B", "-c", inspect_source()]
     env = env or {}
     if env.get("PYTHONPATH"):
         argv += ["--pythonpath", env["PYTHONPATH"]]

@@ -36,6 +36,7 @@ from operator import methodcaller
 from typing import Any, NamedTuple
 
 from glm5check.host.base import FILE_CAP_BYTES, Host
+from glm5check.host.paths import PathEscape, confined_join
 from glm5check.knowledge import glm5
 from glm5check.knowledge.placement import classify, layer_of
 from glm5check.parsers.safetensors import (
@@ -95,7 +96,7 @@ class JsonFile(NamedTuple):
 class Shard(NamedTuple):
     name: str
     size: int | None = None
-    cause: str | None = None  # missing, unreadable, lfs-pointer, truncated, bad-header; None when sound
+    cause: str | None = None  # missing, unreadable, outside, lfs-pointer, truncated, bad-header; None when sound
     detail: str = ""
     header_sha256: str | None = None
     has_header: bool = False  # the header was read (sound or not)
@@ -263,7 +264,10 @@ def _read_json(host: Host, folder: str, name: str) -> JsonFile:
 
 def _read_shard(host: Host, folder: str, name: str) -> tuple[Shard, bytes | None]:
     """The shard's verdict so far, and its header bytes when they could be read."""
-    path = posixpath.join(folder, name)
+    try:
+        path = confined_join(folder, name)  # names come from the index: `../x` or `/x` is not a shard
+    except PathEscape as exc:
+        return Shard(name, cause="outside", detail=f"{exc}; nothing was read"), None
     info = host.stat(path)
     if not info.exists:
         if info.error and info.error != "missing":

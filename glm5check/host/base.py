@@ -41,6 +41,11 @@ class CommandResult(NamedTuple):
         return self.exit_code == 0 and not self.timed_out and self.error is None
 
     @property
+    def killed(self) -> bool:
+        """Ended by a signal it did not handle (not by glm5check's timeout): what it printed is not used."""
+        return self.exit_code is not None and self.exit_code < 0
+
+    @property
     def output(self) -> str:
         """stdout and stderr together, for tools that print errors on stdout (npu-smi does)."""
         return self.stdout + ("\n" + self.stderr if self.stderr.strip() else "")
@@ -53,6 +58,8 @@ class CommandResult(NamedTuple):
         if self.timed_out:
             limit = "its timeout" if self.timeout_s is None else f"{self.timeout_s:g} s"
             return f"`{cmd}` did not answer within {limit} and was killed"
+        if self.killed:
+            return f"`{cmd}` was {self.error or f'killed by signal {-(self.exit_code or 0)}'}"
         if self.error:
             return f"`{cmd}` could not run: {self.error}"
         if self.exit_code != 0:

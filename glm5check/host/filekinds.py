@@ -33,3 +33,14 @@ _KINDS = (
 def file_kind(mode: int) -> str:
     """file, dir, char, block, fifo, socket or other, from a stat mode."""
     return next((name for test, name in _KINDS if test(mode)), "other")
+
+
+# What a path is, in words, for every kind but a regular file.
+KIND_WORDS = {
+    "dir": "a directory",
+    "fifo": "a FIFO (named pipe)",
+    "char": "a character device",
+    "block": "a block device",
+    "socket": "a socket",
+    "other": "a special file",
+}

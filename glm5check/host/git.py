@@ -1,10 +1,15 @@
-"""Read a source checkout with gitpython: HEAD commit, uncommitted changes and submodule state.
+"""Read a source checkout with git: HEAD commit, branch, uncommitted changes and submodule state.
 
 Used for editable installs (`pip install -e .`), whose running code is whatever the checkout holds now.
 Call it only through the host, `ctx.host.probe("git", folder, lambda: read_checkout(folder))`, so that it
 is timed out, recorded in snapshots and answered from them on replay. The answer is a JSON-ready dict;
 a missing folder, a missing or corrupt `.git`, or a failing git command is an `error` in it, never an
 exception.
+
+git runs through the host's one process runner (glm5check.host.live.run_process: its own session, a
+deadline, nothing left behind) and only reads: `--no-optional-locks` (and GIT_OPTIONAL_LOCKS=0) keep
+`git status` from refreshing `.git/index`, `core.fsmonitor=false` keeps it from starting a monitor
+daemon, and GIT_CEILING_DIRECTORIES keeps it from using a repository above the folder.
 """
 
 from __future__ import annotations
@@ -12,12 +17,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from glm5check.host.live import run_process
+
 PROBE_KIND = "git"
-# The probe is abandoned at the host's timeout; this also kills a git child that would outlive it.
 GIT_TIMEOUT_S = 10.0
 CHANGED_FILES_SHOWN = 10
 # First character of a `git submodule status` line.
 _SUBMODULE_STATES = {" ": "ok", "-": "uninitialised", "+": "other-commit", "U": "conflict"}
+
+
+class _GitFailed(Exception):
+    pass
 
 
 def _first_line(text: str) -> str:
@@ -26,12 +36,21 @@ def _first_line(text: str) -> str:
     return (meaningful or lines or [""])[0][:300]
 
 
-def _git_error(exc: Exception) -> str:
-    stderr = getattr(exc, "stderr", None)
-    if isinstance(stderr, bytes):
-        stderr = stderr.decode("utf-8", "replace")
-    text = _first_line(stderr) if isinstance(stderr, str) and stderr.strip() else _first_line(str(exc))
-    return text.replace("stderr: ", "").strip("' ") or type(exc).__name__
+def _git(folder: str, *args: str, allow_exit: tuple[int, ...] = ()) -> str:
+    """The output of one read-only git command in folder, or _GitFailed with git's own first line."""
+    argv = ["git", "--no-optional-locks", "-c", "core.fsmonitor=false", "-C", folder, *args]
+    ceiling = os.path.dirname(os.path.abspath(folder))
+    done = run_process(argv, GIT_TIMEOUT_S, extra_env={"GIT_CEILING_DIRECTORIES": ceiling})
+    if done.not_found:
+        raise _GitFailed("git is not installed")
+    if done.timed_out:
+        raise _GitFailed(f"git {args[0]} did not answer within {GIT_TIMEOUT_S:g} s and was killed")
+    if done.error:
+        raise _GitFailed(f"git {args[0]}: {done.error}")
+    if done.exit_code != 0 and done.exit_code not in allow_exit:
+        text = done.stderr.decode("utf-8", "replace") or done.stdout.decode("utf-8", "replace")
+        raise _GitFailed(_first_line(text) or f"git {args[0]} exited with status {done.exit_code}")
+    return done.stdout.decode("utf-8", "replace")
 
 
 def read_checkout(folder: str) -> dict[str, Any]:
@@ -52,29 +71,26 @@ def read_checkout(folder: str) -> dict[str, Any]:
         return answer
     try:
         _read_repository(folder, answer)
-    except Exception as exc:  # gitpython raises many types for corrupt repositories; all become data
-        answer["error"] = f"cannot read the git checkout {folder}: {_git_error(exc)}"
+    except _GitFailed as exc:
+        reason = str(exc)
+        if "not a git repository" in reason:
+            reason = ".git is damaged: not a valid git repository"
+        answer["error"] = f"cannot read the git checkout {folder}: {reason}"
     return answer
 
 
 def _read_repository(folder: str, answer: dict[str, Any]) -> None:
-    import git
-
-    try:
-        repo = git.Repo(folder)
-    except git.exc.InvalidGitRepositoryError:
-        raise ValueError(".git is damaged: not a valid git repository") from None
-    try:
-        answer["head"] = repo.head.commit.hexsha
-        answer["branch"] = None if repo.head.is_detached else repo.head.ref.name
-        status = repo.git.status("--porcelain", "--untracked-files=no", kill_after_timeout=GIT_TIMEOUT_S)
-        changed = [line[3:] for line in status.splitlines() if line.strip()]
-        answer["dirty"] = bool(changed)
-        answer["changed"] = changed[:CHANGED_FILES_SHOWN]
-        if os.path.exists(os.path.join(folder, ".gitmodules")):
-            answer["submodules"] = _submodules(repo.git.submodule("status", kill_after_timeout=GIT_TIMEOUT_S))
-    finally:
-        repo.close()
+    head = _git(folder, "rev-parse", "--verify", "HEAD^{commit}").strip()
+    if len(head) != 40:
+        raise _GitFailed(f"HEAD is not a commit ({head[:60]!r})")
+    answer["head"] = head
+    answer["branch"] = _git(folder, "symbolic-ref", "-q", "--short", "HEAD", allow_exit=(1,)).strip() or None
+    status = _git(folder, "status", "--porcelain", "--untracked-files=no")
+    changed = [line[3:] for line in status.splitlines() if line.strip()]
+    answer["dirty"] = bool(changed)
+    answer["changed"] = changed[:CHANGED_FILES_SHOWN]
+    if os.path.exists(os.path.join(folder, ".gitmodules")):
+        answer["submodules"] = _submodules(_git(folder, "submodule", "status"))
 
 
 def _submodules(status: str) -> list[dict[str, str | None]]:

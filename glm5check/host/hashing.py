@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from glm5check.host.filekinds import KIND_WORDS, file_kind, os_error_text
+
 CHUNK_BYTES = 8 << 20
 MANIFEST_SCHEMA = "glm5check.weights-manifest/v1"
 
@@ -26,17 +28,28 @@ class FileHash:
     error: str | None = None
 
 
-def list_files(folder: str | Path) -> list[str]:
-    """Every regular file under folder (symlinks to files included), relative, sorted."""
+def list_files(folder: str | Path) -> tuple[list[str], list[str]]:
+    """Every regular file under folder (symlinks to files included), relative, sorted; and every other
+    entry that is not a folder (a FIFO, a device, a broken link), as `name: what it is`."""
     root = Path(folder)
-    names = []
+    names, others = [], []
     for base, dirs, files in os.walk(root):
         dirs.sort()
         for name in files:
             path = Path(base) / name
+            relative = path.relative_to(root).as_posix()
             if path.is_file():
-                names.append(path.relative_to(root).as_posix())
-    return sorted(names)
+                names.append(relative)
+            else:
+                others.append(f"{relative}: {_not_a_file(path)}, not a regular file")
+    return sorted(names), sorted(others)
+
+
+def _not_a_file(path: Path) -> str:
+    try:
+        return KIND_WORDS.get(file_kind(path.stat().st_mode), "a special file")
+    except OSError as exc:
+        return f"a symlink that cannot be followed ({os_error_text(exc)})"
 
 
 def hash_file(path: str | Path, progress: Callable[[int], None] | None = None) -> str:
@@ -72,7 +85,7 @@ def hash_folder(
     """Hash the named files (default: every file) in parallel; progress(bytes) may be called from any
     worker thread, serialised by a lock."""
     root = Path(folder)
-    names = list_files(root) if names is None else names
+    names = list_files(root)[0] if names is None else names
     lock = threading.Lock()
 
     def report(count: int) -> None:

@@ -10,17 +10,7 @@ from __future__ import annotations
 import os
 
 from glm5check.errors import ConfigError
-from glm5check.host.filekinds import file_kind, os_error_text
-
-# What a command-line input must not be, in words (a regular file is read; anything else is refused).
-_NOT_A_FILE = {
-    "dir": "a directory",
-    "fifo": "a FIFO (named pipe)",
-    "char": "a character device",
-    "block": "a block device",
-    "socket": "a socket",
-    "other": "a special file",
-}
+from glm5check.host.filekinds import KIND_WORDS, file_kind, os_error_text
 
 
 class InputError(ConfigError):
@@ -36,7 +26,7 @@ def read_input_bytes(path: str | os.PathLike[str], what: str, max_bytes: int) ->
     name = os.fspath(path)
     try:
         info = os.stat(name)
-        kind = _NOT_A_FILE.get(file_kind(info.st_mode))
+        kind = KIND_WORDS.get(file_kind(info.st_mode))
         if kind is not None:
             raise InputError(f"cannot read {what} {name}: it is {kind}, not a regular file")
         if info.st_size > max_bytes:

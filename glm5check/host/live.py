@@ -7,9 +7,11 @@ Filesystem reads run on a watchdog thread so that a hung mount cannot hang the t
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import re
+import selectors
 import shutil
 import signal
 import socket
@@ -17,7 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from glm5check.errors import ProbeFailed
 from glm5check.host.base import (
@@ -77,19 +79,6 @@ def _bounded(func: Callable[[], T], timeout_s: float) -> T:
     return outcome["value"]
 
 
-def _drain(stream: IO[bytes], sink: bytearray, cap: int, truncated: list[bool]) -> None:
-    """Read a pipe to its end, keeping at most cap bytes (reading on so the child never blocks)."""
-    while True:
-        chunk = stream.read1(65536)  # type: ignore[attr-defined]  # Popen pipes are BufferedReader (typed IO)
-        if not chunk:
-            return
-        room = cap - len(sink)
-        if room > 0:
-            sink += chunk[:room]
-        if len(chunk) > room:
-            truncated[0] = True
-
-
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -97,19 +86,134 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout_s: float, stop: threading.Event | None) -> str | None:
-    """Wait for the child: None when it exited, "timeout" at the deadline, "stopped" when stop is set."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return "timeout"
+# Every child runs in the C locale (tools print their untranslated format) and writes nothing it need
+# not: no Python bytecode caches (an interpreter that honours the environment), no git index refresh.
+CHILD_ENV = {"LC_ALL": "C", "LANG": "C", "PYTHONDONTWRITEBYTECODE": "1", "GIT_OPTIONAL_LOCKS": "0"}
+# After the program itself has exited, how long a process it left behind may keep its output open.
+EXIT_GRACE_S = 0.5
+_POLL_S = 0.05
+_HOLDER_SCAN_S = 1.0
+
+
+# Process groups of the children running now: killed when glm5check exits while they run (Ctrl-C, SIGTERM
+# or an error in the main thread); in their own session, the terminal's Ctrl-C does not reach them.
+_RUNNING: set[int] = set()
+
+
+@atexit.register
+def _kill_running() -> None:
+    for pid in list(_RUNNING):
+        _kill_group(pid)
+
+
+def _exited(pid: int) -> bool:
+    """Whether the child has ended, without reaping it (so its process group id cannot be reused yet)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+class _Output:
+    """The child's stdout and stderr, read with a deadline from the calling thread (no reader thread
+    can be left blocked on a pipe that a grandchild keeps open)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], caps: tuple[int, int]) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self.out_fd, self.err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        self.streams = {self.out_fd: bytearray(), self.err_fd: bytearray()}
+        self.caps = {self.out_fd: caps[0], self.err_fd: caps[1]}
+        self.truncated = False
+        self.selector = selectors.DefaultSelector()
+        for fd in self.streams:
+            self.selector.register(fd, selectors.EVENT_READ)
+
+    @property
+    def open(self) -> bool:
+        return bool(self.selector.get_map())
+
+    def read_until(self, limit: float) -> None:
+        """Read what is there until both pipes end or the monotonic time `limit` (at most _POLL_S)."""
+        wait = min(max(0.0, limit - time.monotonic()), _POLL_S)
+        for key, _ in self.selector.select(wait):
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                self.selector.unregister(key.fd)
+                continue
+            sink = self.streams[key.fd]
+            room = self.caps[key.fd] - len(sink)
+            sink += chunk[: max(room, 0)]
+            self.truncated = self.truncated or len(chunk) > room
+
+    def pipe_ids(self) -> set[int]:
+        return {os.fstat(key.fd).st_ino for key in self.selector.get_map().values()}
+
+    def close(self) -> None:
+        self.selector.close()
+
+
+def _pipe_holders(pipes: set[int]) -> list[int]:
+    """Processes other than this one holding one of these pipes: ones the child left behind in a session
+    of their own (`setsid`), out of reach of its process group. Bounded in time; unreadable ones skipped."""
+    wanted = {f"pipe:[{inode}]" for inode in pipes}
+    holders: list[int] = []
+    stop = time.monotonic() + _HOLDER_SCAN_S
+    for entry in os.scandir("/proc"):
+        if time.monotonic() > stop:
+            break
+        pid = whole(entry.name)
+        if pid is None or pid == os.getpid():
+            continue
         try:
-            proc.wait(timeout=remaining if stop is None else min(remaining, 0.1))
-            return None
-        except subprocess.TimeoutExpired:
-            if stop is not None and stop.is_set():
-                return "stopped"
+            links = {os.readlink(fd.path) for fd in os.scandir(f"/proc/{pid}/fd")}
+        except OSError:
+            continue
+        if links & wanted:
+            holders.append(pid)
+    return holders
+
+
+def _end_everything(pid: int, output: _Output) -> None:
+    """Kill the child's process group, then any process still holding its pipes."""
+    _kill_group(pid)
+    if output.open:
+        for holder in _pipe_holders(output.pipe_ids()):
+            try:
+                os.kill(holder, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _signal_text(exit_code: int | None) -> str | None:
+    if exit_code is None or exit_code >= 0:
+        return None
+    try:
+        name = signal.Signals(-exit_code).name
+    except ValueError:
+        name = "an unknown signal"
+    return f"killed by signal {-exit_code} ({name}) before it finished; its output is not used"
+
+
+def _watch(
+    proc: subprocess.Popen[bytes], output: _Output, timeout_s: float, stop: threading.Event | None
+) -> str | None:
+    """Read the child's output until it ends: None when it exited, "timeout" at the deadline, "stopped"
+    when stop is set. EXIT_GRACE_S after it exited, output still held open by what it started is cut."""
+    deadline = time.monotonic() + timeout_s
+    exited_at: float | None = None
+    while exited_at is None or output.open:
+        if stop is not None and stop.is_set():
+            return "stopped"
+        if exited_at is None and _exited(proc.pid):
+            exited_at = time.monotonic()
+        limit = deadline if exited_at is None else min(deadline, exited_at + EXIT_GRACE_S)
+        if time.monotonic() >= limit:
+            return None if exited_at is not None or _exited(proc.pid) else "timeout"
+        if output.open:
+            output.read_until(limit)
+        else:  # the pipes ended first: wait for the program itself
+            time.sleep(_POLL_S / 5)
+    return None
 
 
 def run_process(
@@ -118,10 +222,13 @@ def run_process(
     stdout_cap: int = OUTPUT_CAP_BYTES,
     stderr_cap: int = OUTPUT_CAP_BYTES,
     stop: threading.Event | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> CapturedRun:
-    """Run argv (no shell, no stdin, C locale, its own session) and capture its output as bytes, at most
-    the caps (read on to the end so that the child never blocks). At the timeout, or when `stop` is set,
-    the whole process group is killed."""
+    """The one way glm5check starts a process: an argument list (never a shell), no standard input, its
+    own session, output read with a deadline and capped (read on to the end so that the child never
+    blocks). At the timeout, when `stop` is set, or EXIT_GRACE_S after the program exited while something
+    it started still holds its output, the whole process group and every process still holding its pipes
+    are killed; nothing it started outlives the call (nor glm5check: see _kill_running)."""
     argv_t = tuple(str(a) for a in argv)
     try:
         proc = subprocess.Popen(
@@ -130,46 +237,38 @@ def run_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            env=dict(os.environ, LC_ALL="C", LANG="C"),
+            env=dict(os.environ, **CHILD_ENV, **(extra_env or {})),
         )
     except FileNotFoundError:
         return CapturedRun(argv_t, not_found=True, timeout_s=timeout_s)
     except OSError as exc:
         return CapturedRun(argv_t, error=os_error_text(exc), timeout_s=timeout_s)
-    out, err = bytearray(), bytearray()
-    out_cut, err_cut = [False], [False]
-    readers = [
-        threading.Thread(target=_drain, args=(proc.stdout, out, stdout_cap, out_cut), daemon=True),
-        threading.Thread(target=_drain, args=(proc.stderr, err, stderr_cap, err_cut), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    ended = _wait(proc, timeout_s, stop)
-    if ended is not None:
-        _kill_group(proc.pid)
+    output = _Output(proc, (stdout_cap, stderr_cap))
+    _RUNNING.add(proc.pid)
     try:
-        proc.wait(timeout=_REAP_S)  # killed: reaped at once, unless stuck in the kernel (D state)
-    except subprocess.TimeoutExpired:
-        pass
-    deadline = time.monotonic() + 2.0
-    for reader in readers:
-        reader.join(max(0.0, deadline - time.monotonic()))
-    if any(reader.is_alive() for reader in readers):
-        # A grandchild still holds the pipes open after the tool exited: end the whole group.
-        _kill_group(proc.pid)
-        for reader in readers:
-            reader.join(1.0)
-    for stream in (proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
+        ended = _watch(proc, output, timeout_s, stop)
+        _end_everything(proc.pid, output)
+        try:
+            exit_code: int | None = proc.wait(timeout=_REAP_S)  # killed: reaped at once, unless in D state
+        except subprocess.TimeoutExpired:
+            exit_code = None
+    finally:
+        _RUNNING.discard(proc.pid)
+        output.close()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    if ended is not None:
+        exit_code = None
+    error = "stopped before it finished (interrupted)" if ended == "stopped" else _signal_text(exit_code)
     return CapturedRun(
         argv=argv_t,
-        exit_code=None if ended else proc.returncode,
-        stdout=bytes(out),
-        stderr=bytes(err),
+        exit_code=exit_code,
+        stdout=bytes(output.streams[output.out_fd]),
+        stderr=bytes(output.streams[output.err_fd]),
         timed_out=ended == "timeout",
-        error="stopped before it finished (interrupted)" if ended == "stopped" else None,
-        truncated=out_cut[0] or err_cut[0],
+        error=error,
+        truncated=output.truncated,
         timeout_s=timeout_s,
         stopped=ended == "stopped",
     )

@@ -1,13 +1,14 @@
 """Inventory of a Python environment, printed as JSON; standard library only.
 
 glm5check never imports vllm, vllm_ascend, torch, torch_npu or transformers. Instead it runs this file's
-source once in the target interpreter (`python -I -c SOURCE`: isolated, so a source checkout in the
-working directory cannot shadow the installed metadata) and reads what it prints: the interpreter
-version, PEP 508 marker values, every installed distribution (name, version, dist-info folder,
-direct_url.json, and for the packages glm5check judges: Requires-Dist and entry points), and a few files
-of the top-level packages located with `importlib.util.find_spec`, which finds a top-level package
-without running its `__init__`. Broken metadata (no METADATA, unreadable files, a direct_url.json that is
-not JSON) is reported per distribution, never fatal. It must stay runnable on any Python 3.8+.
+source once in the target interpreter (`python -I -B -c SOURCE`: isolated, so a source checkout in the
+working directory cannot shadow the installed metadata, and writing no bytecode into the environment it
+reads) and reads what it prints: the interpreter version, PEP 508 marker values, every installed
+distribution (name, version, dist-info folder, direct_url.json, and for the packages glm5check judges:
+Requires-Dist and entry points), and a few files of the top-level packages located with
+`importlib.util.find_spec`, which finds a top-level package without running its `__init__`. Broken
+metadata (no METADATA, unreadable files, a direct_url.json that is not JSON) is reported per
+distribution, never fatal. It must stay runnable on any Python 3.8+.
 
 `-I` also drops what `vllm serve` started from the same shell does see, so the script puts it back:
 the PYTHONPATH entries given after `--pythonpath`, and the user site-packages unless `--no-user-site`

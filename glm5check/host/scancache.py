@@ -7,7 +7,7 @@ so the folder is scanned again. Never used by a replay or a recording (those rea
 
 The cache is untrusted input too: an entry is read only as a regular file (no symlink followed) of bounded
 size, must be JSON naming exactly the key it was looked up by, and anything else is ignored. Writes stay
-inside the cache folder: a temporary file beside the target, then an atomic rename.
+inside the cache folder, through the one atomic writer (glm5check.host.output).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+from glm5check.host.output import output_folder, write_atomic
 from glm5check.util import safejson
 
 T = TypeVar("T")
@@ -99,12 +100,5 @@ def _read_entry(path: str) -> Any:
 
 
 def _write_entry(folder: str, target: str, text: str) -> None:
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=".entry-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    output_folder(Path(folder), mode=0o700)
+    write_atomic(target, text.encode("utf-8"))

@@ -23,21 +23,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
-import os
 import re
-import tarfile
-import tempfile
 import threading
-import time
-import zlib
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from glm5check.errors import ConfigError
 from glm5check.host.base import (
     Address,
     BytesRead,
@@ -54,19 +47,25 @@ from glm5check.host.base import (
     Resources,
     StatInfo,
 )
-from glm5check.host.inputs import InputError, read_input_bytes
+from glm5check.host.output import OutputError, TreeSink, archive_to_stream, atomic_archive, atomic_folder
+from glm5check.host.paths import PathEscape, member_name
+from glm5check.host.snapshot_source import (
+    MAX_PARTS,
+    PART_CAP_BYTES,
+    FolderSource,
+    Source,
+    archive_bytes_source,
+    archive_source,
+    gunzip,
+)
+from glm5check.host.snapshot_source import (
+    SnapshotError as SnapshotError,  # re-exported: callers catch it from here
+)
 from glm5check.util import safejson
-from glm5check.util.numbers import whole_value
 
 SNAPSHOT_SCHEMA = "glm5check.snapshot/v1"
 BYTES_GZIP_ABOVE = 64 * 1024
-# Command outputs and copied files are capped at 4 MiB when recorded; indexes are small. A bigger part
-# was not written by glm5check (and is not read into memory).
-SNAPSHOT_PART_CAP_BYTES = 64 * 1024 * 1024
-
-
-class SnapshotError(ConfigError):
-    """A snapshot that cannot be read or written (exit code 2)."""
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 
 
 @dataclass
@@ -95,6 +94,7 @@ class SnapshotData:
     resolved: dict[str, tuple[str, ...]] = field(default_factory=dict)
     connects: dict[tuple[str, int], ConnectResult] = field(default_factory=dict)
     probes: dict[tuple[str, str], ProbeValue] = field(default_factory=dict)
+    digests: dict[tuple[str, str], Digest] = field(default_factory=dict)  # (kind, subject) -> digest
     env: dict[str, str] | None = None
     mounts: tuple[Mount, ...] | None = None
     interfaces: tuple[Interface, ...] | None = None
@@ -105,7 +105,6 @@ class SnapshotData:
     report: dict[str, Any] | None = None
     # System reads that failed (e.g. "sockets" -> "listening sockets could not be read: …"), replayed as failures.
     system_errors: dict[str, str] = field(default_factory=dict)
-    digests: dict[tuple[str, str], Digest] = field(default_factory=dict)  # (kind, subject) -> digest
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
@@ -117,38 +116,10 @@ def _slug(argv: tuple[str, ...]) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "_".join(words)).strip("_")[:60] or "command"
 
 
-class _DirSink:
-    """Writes snapshot parts as files below a folder."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-
-    def put(self, name: str, content: bytes) -> None:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-
-
-class _TarSink:
-    """Adds snapshot parts to an open tar archive under one top folder, straight from memory."""
-
-    def __init__(self, archive: tarfile.TarFile, folder: str) -> None:
-        self.archive, self.folder, self.mtime = archive, folder, int(time.time())
-
-    def put(self, name: str, content: bytes) -> None:
-        info = tarfile.TarInfo(f"{self.folder}/{name}")
-        info.size, info.mtime, info.mode = len(content), self.mtime, 0o644
-        self.archive.addfile(info, io.BytesIO(content))
-
-
-_Sink = _DirSink | _TarSink
-
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _dump(sink: _Sink, name: str, value: Any, compact: bool = False) -> None:
+def _dump(sink: TreeSink, name: str, value: Any, compact: bool = False) -> None:
     """JSON a person can read (indented), or compact for what a replay reads whole (the digests)."""
     layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, **layout)
@@ -159,35 +130,41 @@ def _dump(sink: _Sink, name: str, value: Any, compact: bool = False) -> None:
 
 
 def _file_copy_name(path: str) -> str:
-    return "files/" + path.lstrip("/")
+    """Where the copy of a file read at path is kept: files/<path, `..` resolved, from />."""
+    return "files/" + member_name(path)
 
 
-def _file_copy_path(root: Path, path: str) -> Path:
-    return root / _file_copy_name(path)
+def _archive_folder(target: Path) -> str:
+    name = target.name
+    for suffix in ARCHIVE_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name or "snapshot"
 
 
 def write_snapshot(data: SnapshotData, target: str | Path) -> Path:
-    """Write the snapshot as a directory, or as a .tar.gz when target ends with .tar.gz / .tgz."""
+    """Write the snapshot as a directory, or as a .tar.gz when target ends with .tar.gz / .tgz; either
+    appears whole or not at all (glm5check.host.output)."""
     target = Path(target)
     try:
-        if target.name.endswith((".tar.gz", ".tgz")):
-            with target.open("wb") as stream:
-                write_snapshot_archive(data, stream, target.name.split(".t")[0])
+        if target.name.endswith(ARCHIVE_SUFFIXES):
+            with atomic_archive(target, _archive_folder(target)) as sink:
+                _write_parts(data, sink)
         else:
-            _write_parts(data, _DirSink(target))
-    except OSError as exc:
-        raise SnapshotError(f"cannot write {target}: {exc.strerror or exc}") from None
+            with atomic_folder(target) as sink:
+                _write_parts(data, sink)
+    except OutputError as exc:
+        raise SnapshotError(str(exc)) from None
     return target
 
 
 def write_snapshot_archive(data: SnapshotData, stream: BinaryIO, folder: str = "snapshot") -> None:
     """Stream the snapshot as a .tar.gz (one top folder) to a binary stream, e.g. standard output; nothing
     is written to disk on the way."""
-    with tarfile.open(fileobj=stream, mode="w|gz") as archive:
-        _write_parts(data, _TarSink(archive, folder))
+    with archive_to_stream(stream, folder) as sink:
+        _write_parts(data, sink)
 
 
-def _write_parts(data: SnapshotData, sink: _Sink) -> None:
+def _write_parts(data: SnapshotData, sink: TreeSink) -> None:
     _dump(sink, "snapshot.json", {"schema": SNAPSHOT_SCHEMA, **data.meta})
     if data.report is not None:
         _dump(sink, "report.json", data.report)
@@ -240,7 +217,7 @@ def _listed(items: tuple[Any, ...] | None) -> list[dict[str, Any]] | None:
     return None if items is None else [plain(item) for item in items]
 
 
-def _write_commands(data: SnapshotData, sink: _Sink) -> None:
+def _write_commands(data: SnapshotData, sink: TreeSink) -> None:
     if not data.commands:
         return
     index = []
@@ -258,14 +235,17 @@ def _write_commands(data: SnapshotData, sink: _Sink) -> None:
     _dump(sink, "commands/index.json", index)
 
 
-def _write_files(data: SnapshotData, sink: _Sink) -> None:
+def _write_files(data: SnapshotData, sink: TreeSink) -> None:
     if not data.files:
         return
     index = {}
+    copies: dict[str, str] = {}  # copy name -> the path recorded there (two spellings of one file: one copy)
     for path, read in sorted(data.files.items()):
         index[path] = {"error": read.error, "truncated": read.truncated}
         if read.text is not None:
-            sink.put(_file_copy_name(path), read.text.encode("utf-8"))
+            name = _file_copy_name(path)
+            if copies.setdefault(name, path) == path:
+                sink.put(name, read.text.encode("utf-8"))
     _dump(sink, "files/index.json", index)
 
 
@@ -278,7 +258,7 @@ def _stored_form(data: bytes) -> tuple[str, bytes]:
     return ".bin", data
 
 
-def _write_bytes(data: SnapshotData, sink: _Sink) -> dict[tuple[str, int, int], str]:
+def _write_bytes(data: SnapshotData, sink: TreeSink) -> dict[tuple[str, int, int], str]:
     """Write the byte reads; the sha256 of each one's stored bytes (for digest keys)."""
     stored_sha: dict[tuple[str, int, int], str] = {}
     if not data.byte_reads:
@@ -297,7 +277,7 @@ def _write_bytes(data: SnapshotData, sink: _Sink) -> dict[tuple[str, int, int], 
     return stored_sha
 
 
-def _write_digests(data: SnapshotData, sink: _Sink, stored_sha: dict[tuple[str, int, int], str]) -> None:
+def _write_digests(data: SnapshotData, sink: TreeSink, stored_sha: dict[tuple[str, int, int], str]) -> None:
     by_kind: dict[str, dict[str, Any]] = {}
     for (kind, subject), digest in sorted(data.digests.items()):
         key = digest.key
@@ -355,176 +335,275 @@ def digest_key(data: SnapshotData, subject: str, code: str) -> str:
 
 # -- reading -----------------------------------------------------------------------------------------
 
-MAX_ARCHIVE_MEMBERS = 100_000
+
+def _load(source: Source, name: str, default: Any = None) -> Any:
+    if not source.exists(name):  # a dangling link or a symlink loop is an error, not an absent part
+        return default
+    try:
+        return safejson.loads(source.read(name))
+    except safejson.JsonProblem as exc:
+        raise SnapshotError(f"snapshot file {source.label}/{name} is not readable JSON: {exc}") from None
+
+
+def _load_as(source: Source, name: str, kind: type[list[Any]] | type[dict[str, Any]]) -> Any:
+    """A JSON part that must be a list or an object (absent: empty), with at most MAX_PARTS entries."""
+    value = _load(source, name, kind())
+    if not isinstance(value, kind):
+        raise SnapshotError(f"snapshot file {source.label}/{name} is not a JSON {'list' if kind is list else 'object'}")
+    if len(value) > MAX_PARTS:
+        raise SnapshotError(f"snapshot file {source.label}/{name} has more than {MAX_PARTS} entries")
+    return value
+
+
+def _objects(source: Source, name: str, kind: type[list[Any]] | type[dict[str, Any]]) -> Any:
+    """_load_as, where every entry (of a list) or every value (of an object) is itself an object."""
+    value = _load_as(source, name, kind)
+    entries = value.values() if isinstance(value, dict) else value
+    if not all(isinstance(entry, dict) for entry in entries):
+        raise SnapshotError(f"snapshot file {source.label}/{name} holds an entry that is not a JSON object")
+    return value
+
+
+def _text(source: Source, name: str) -> str:
+    return source.read(name).decode("utf-8", errors="replace")
 
 
 def archive_report(data: bytes, cap: int) -> str:
     """The report.json of a snapshot .tar.gz held in memory (as `snapshot -o -` streams it), at most cap
-    bytes, read without extracting anything; SnapshotError when the bytes are not such an archive."""
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            for count, member in enumerate(archive):
-                if count >= MAX_ARCHIVE_MEMBERS:
-                    raise SnapshotError(f"more than {MAX_ARCHIVE_MEMBERS} members before report.json")
-                if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/report.json"):
-                    if member.size > cap:
-                        raise SnapshotError(f"its report.json is larger than {cap >> 20} MiB")
-                    handle = archive.extractfile(member)
-                    return (handle.read(cap) if handle else b"").decode("utf-8", errors="replace")
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise SnapshotError((str(exc).splitlines() or [type(exc).__name__])[0] or "not a .tar.gz") from None
-    raise SnapshotError("no report.json in it")
-
-
-def _part(path: Path) -> bytes:
-    """One file of a snapshot (a regular file of bounded size), or SnapshotError."""
-    try:
-        return read_input_bytes(path, "snapshot file", SNAPSHOT_PART_CAP_BYTES)
-    except InputError as exc:
-        raise SnapshotError(str(exc)) from None
-
-
-def _gunzip(payload: bytes, limit: int, path: Path) -> bytes:
-    """A gzipped byte read, never more than the length that was asked for."""
-    try:
-        inflater = zlib.decompressobj(wbits=31)
-        return inflater.decompress(payload, limit)
-    except zlib.error as exc:
-        raise SnapshotError(f"snapshot file {path} is not gzip data: {exc}") from None
-
-
-def _load(path: Path, default: Any = None) -> Any:
-    if not os.path.lexists(path):  # a dangling link or a symlink loop is an error, not an absent part
-        return default
-    try:
-        return safejson.loads(_part(path))
-    except safejson.JsonProblem as exc:
-        raise SnapshotError(f"snapshot file {path} is not readable JSON: {exc}") from None
-
-
-def _tupled(cls: type, values: dict[str, Any]) -> Any:
-    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    try:
-        return cls(**fixed)
-    except TypeError as exc:
-        raise SnapshotError(f"snapshot entry does not fit {cls.__name__}: {exc}") from None
-
-
-def _interface(values: dict[str, Any]) -> Interface:
-    addresses = [_tupled(Address, a) for a in values.get("addresses", ())]
-    return _tupled(Interface, {**values, "addresses": addresses})
+    bytes, read under the same rules as any snapshot archive; SnapshotError when it is not such an archive."""
+    source = archive_bytes_source(data, "the streamed snapshot")
+    if not source.exists("report.json"):
+        raise SnapshotError("no report.json in it")
+    report = source.read("report.json")
+    if len(report) > min(cap, PART_CAP_BYTES):
+        raise SnapshotError(f"its report.json is larger than {cap >> 20} MiB")
+    return report.decode("utf-8", errors="replace")
 
 
 def read_snapshot(source: str | Path) -> SnapshotData:
-    """Read a snapshot directory or .tar.gz into memory."""
-    source = Path(source)
-    if source.is_file() and source.name.endswith((".tar.gz", ".tgz")):
-        return _read_archive(source)
-    if not source.is_dir():
-        raise SnapshotError(f"snapshot {source} not found (expected a directory or a .tar.gz)")
-    if not (source / "snapshot.json").exists():
-        raise SnapshotError(f"{source} is not a glm5check snapshot (no snapshot.json)")
-    return _read_dir(source)
+    """Read a snapshot directory or .tar.gz (untrusted: see glm5check.host.snapshot_source)."""
+    path = Path(source)
+    if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES):
+        return _read_source(archive_source(path))
+    if not path.is_dir():
+        raise SnapshotError(f"snapshot {path} not found (expected a directory or a .tar.gz)")
+    folder = FolderSource(path)
+    if not folder.exists("snapshot.json"):
+        raise SnapshotError(f"{path} is not a glm5check snapshot (no snapshot.json)")
+    return _read_source(folder)
 
 
-def _read_archive(source: Path) -> SnapshotData:
-    try:
-        with tempfile.TemporaryDirectory(prefix="glm5check-replay-") as tmp, tarfile.open(source) as archive:
-            archive.extractall(tmp, filter="data")
-            roots = [p for p in Path(tmp).iterdir() if (p / "snapshot.json").exists()]
-            if not roots:
-                raise SnapshotError(f"{source} holds no snapshot.json")
-            data = _read_dir(roots[0])
-            if isinstance(data.byte_reads, LazyByteReads):
-                data.byte_reads.keep_in_memory()  # the directory goes away: keep the stored (gzipped) bytes
-            return data
-    except (tarfile.TarError, OSError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")
-        raise SnapshotError(f"cannot read snapshot archive {source}: {reason or 'not a .tar.gz'}") from None
-
-
-def _read_dir(root: Path) -> SnapshotData:
+def _read_source(source: Source) -> SnapshotData:
     data = SnapshotData()
-    meta = _load(root / "snapshot.json", {})
+    meta = _load_as(source, "snapshot.json", dict)
     if meta.get("schema") != SNAPSHOT_SCHEMA:
-        raise SnapshotError(f"{root}: unsupported snapshot schema {meta.get('schema')!r}")
-    data.meta = {k: v for k, v in meta.items() if k != "schema"}
-    data.report = _load(root / "report.json")
-    for entry in _load(root / "commands" / "index.json", []):
-        for stream in ("stdout", "stderr"):
-            name = entry.get(stream)
-            entry[stream] = _part(root / "commands" / name).decode("utf-8", errors="replace") if name else ""
-        result = _tupled(CommandResult, entry)
-        data.commands[result.argv] = result
-    for path, entry in _load(root / "files" / "index.json", {}).items():
-        copy = _file_copy_path(root, path)
-        text = _part(copy).decode("utf-8", errors="replace") if copy.is_file() else None
-        data.files[path] = FileRead(path, text, entry.get("error"), bool(entry.get("truncated")))
-    _read_unindexed_files(root, data)
-    data.byte_reads = _byte_reads(root / "bytes")
-    system = root / "system"
-    data.env = _load(system / "env.json")
-    data.hostname = _load(system / "hostname.json")
-    mounts = _load(system / "mounts.json")
-    data.mounts = None if mounts is None else tuple(_tupled(Mount, m) for m in mounts)
-    interfaces = _load(system / "interfaces.json")
-    data.interfaces = None if interfaces is None else tuple(_interface(i) for i in interfaces)
-    sockets = _load(system / "sockets.json")
-    data.sockets = None if sockets is None else tuple(_tupled(ListeningSocket, s) for s in sockets)
-    processes = _load(system / "processes.json")
-    data.processes = None if processes is None else tuple(_tupled(Process, p) for p in processes)
-    resources = _load(system / "resources.json")
-    data.resources = None if resources is None else _tupled(Resources, resources)
-    data.which = _load(system / "which.json", {})
-    data.listings = {k: _tupled(DirListing, v) for k, v in _load(system / "listdir.json", {}).items()}
-    data.stats = {k: _tupled(StatInfo, v) for k, v in _load(system / "stat.json", {}).items()}
-    data.disk_usage = {k: _tupled(DiskUsage, v) for k, v in _load(system / "disk_usage.json", {}).items()}
-    data.resolved = {k: tuple(v) for k, v in _load(system / "resolve.json", {}).items()}
-    data.system_errors = dict(_load(system / "errors.json", {}))
-    for entry in _load(system / "connect.json", []):
-        result = _tupled(ConnectResult, entry)
-        data.connects[(result.address, result.port)] = result
-    data.digests = _read_digests(root / "digests")
-    for probe_file in sorted((root / "probes").glob("*.json")) if (root / "probes").is_dir() else []:
-        for key, entry in _load(probe_file, {}).items():
-            kind = probe_file.stem
+        raise SnapshotError(f"{source.label}: unsupported snapshot schema {meta.get('schema')!r}")
+    data.meta = checked_meta({k: v for k, v in meta.items() if k != "schema"}, source.label)
+    report = _load(source, "report.json")
+    data.report = report if isinstance(report, dict) else None
+    _read_commands(source, data)
+    _read_files(source, data)
+    data.byte_reads = _byte_reads(source)
+    _read_system(source, data)
+    data.digests = _read_digests(source)
+    for probe_file in source.names("probes"):
+        if not probe_file.endswith(".json"):
+            continue
+        kind = probe_file.removeprefix("probes/").removesuffix(".json")
+        for key, entry in _objects(source, probe_file, dict).items():
             data.probes[(kind, key)] = ProbeValue(
-                kind, key, entry.get("value"), entry.get("error"), bool(entry.get("timed_out"))
+                kind, key, entry.get("value"), _optional_text(entry.get("error")), bool(entry.get("timed_out"))
             )
     return data
 
 
-def _read_digests(folder: Path) -> dict[tuple[str, str], Digest]:
+def _read_digests(source: Source) -> dict[tuple[str, str], Digest]:
     """The digests a snapshot holds; a damaged digest file only means the raw inputs are read."""
     digests: dict[tuple[str, str], Digest] = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for name in source.names("digests"):
+        if not name.endswith(".json"):
+            continue
         try:
-            values = _load(path, {})
+            values = _load_as(source, name, dict)
         except SnapshotError:
             continue
-        for subject, entry in values.items() if isinstance(values, dict) else ():
+        kind = name.removeprefix("digests/").removesuffix(".json")
+        for subject, entry in values.items():
             if isinstance(entry, dict) and isinstance(entry.get("key"), str) and "value" in entry:
-                digests[(path.stem, subject)] = Digest(entry["value"], key=entry["key"])
+                digests[(kind, subject)] = Digest(entry["value"], key=entry["key"])
     return digests
 
 
+# What a recorded field may hold, by its annotation in host/base.py (anything else is not checked here:
+# Any, or nested records checked on their own).
+_SCALARS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+
+
+def _fits(annotation: str, value: Any) -> bool:
+    for option in (part.strip() for part in annotation.split("|")):
+        if option == "None":
+            if value is None:
+                return True
+        elif option in _SCALARS:
+            number = option in ("int", "float")
+            if isinstance(value, _SCALARS[option]) and not (number and isinstance(value, bool)):
+                return True
+        elif option == "tuple[str, ...]":
+            if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+                return True
+        else:
+            return True
+    return False
+
+
+def typed(cls: type, values: dict[str, Any], label: str) -> Any:
+    """A host answer rebuilt from a snapshot entry whose every field has its declared type, else
+    SnapshotError naming the field (a string where a number belongs would break a check later)."""
+    # A NamedTuple's fields, as written (typing keeps them as ForwardRef('int | None') under PEP 563).
+    known = {name: getattr(spec, "__forward_arg__", str(spec)) for name, spec in cls.__annotations__.items()}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise SnapshotError(f"snapshot {label}: an entry does not fit {cls.__name__} (unknown field {unknown[0]})")
+    for name, annotation in known.items():
+        if name in values and not _fits(str(annotation), values[name]):
+            raise SnapshotError(f"snapshot {label}: {cls.__name__}.{name} is {values[name]!r:.60}, not {annotation}")
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    try:
+        return cls(**fixed)
+    except TypeError as exc:
+        raise SnapshotError(f"snapshot {label}: an entry does not fit {cls.__name__}: {exc}") from None
+
+
+# snapshot.json fields the session reuses, and what each may hold.
+_META_TEXT = ("hostname", "profile", "profile_toml", "created")
+_OPTION_TEXT = ("python", "model_dir", "node0_ip", "serve_source")
+
+
+def checked_meta(meta: dict[str, Any], label: str) -> dict[str, Any]:
+    """snapshot.json without its schema, its fields of the types the session expects (SnapshotError)."""
+
+    def refuse(field_name: str, expected: str) -> SnapshotError:
+        return SnapshotError(f"snapshot {label}: snapshot.json field {field_name} is not {expected}")
+
+    for name in _META_TEXT:
+        if not isinstance(meta.get(name, ""), str):
+            raise refuse(name, "a string")
+    options, serve = meta.get("options", {}), meta.get("serve", {})
+    if not isinstance(options, dict):
+        raise refuse("options", "an object")
+    if not isinstance(serve, dict) or not all(isinstance(v, (str, type(None))) for v in serve.values()):
+        raise refuse("serve", "an object of strings")
+    for name in _OPTION_TEXT:
+        if not isinstance(options.get(name), (str, type(None))):
+            raise refuse(f"options.{name}", "a string")
+    rank = options.get("node_rank")
+    if rank is not None and not (isinstance(rank, int) and not isinstance(rank, bool)):
+        raise refuse("options.node_rank", "a whole number")
+    expect = options.get("expect", {})
+    if not isinstance(expect, dict) or not all(isinstance(v, str) for v in expect.values()):
+        raise refuse("options.expect", "an object of strings")
+    return meta
+
+
+def _optional_text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _read_commands(source: Source, data: SnapshotData) -> None:
+    for entry in _objects(source, "commands/index.json", list):
+        for stream in ("stdout", "stderr"):
+            name = entry.get(stream)
+            if name is not None and not isinstance(name, str):
+                raise SnapshotError(f"snapshot {source.label}: a command's {stream} is not a file name")
+            entry[stream] = _text(source, f"commands/{name}") if name else ""
+        result = typed(CommandResult, entry, source.label)
+        data.commands[result.argv] = result
+
+
+def _read_files(source: Source, data: SnapshotData) -> None:
+    for path, entry in _objects(source, "files/index.json", dict).items():
+        name = _copy_name(source, path)
+        text = _text(source, name) if source.is_file(name) else None
+        error, truncated = entry.get("error"), entry.get("truncated")
+        data.files[path] = FileRead(path, text, _optional_text(error), truncated is True)
+    for name in source.names("files"):
+        if name != "files/index.json":
+            path = "/" + name.removeprefix("files/")
+            if path not in data.files:  # dropped under files/ by hand: a readable file with that content
+                data.files[path] = FileRead(path, _text(source, name))
+
+
+def _copy_name(source: Source, path: str) -> str:
+    try:
+        return _file_copy_name(path)
+    except PathEscape as exc:
+        raise SnapshotError(f"snapshot {source.label}: files/index.json names {exc}") from None
+
+
+def _read_system(source: Source, data: SnapshotData) -> None:
+    env = _load_as(source, "system/env.json", dict)
+    data.env = _strings(env, source.label, "system/env.json") if source.exists("system/env.json") else None
+    hostname = _load(source, "system/hostname.json")
+    data.hostname = hostname if isinstance(hostname, str) else None
+    data.mounts = _records(source, "system/mounts.json", Mount)
+    interfaces = _load(source, "system/interfaces.json")
+    if interfaces is not None:
+        data.interfaces = tuple(_interface(i, source.label) for i in _objects(source, "system/interfaces.json", list))
+    data.sockets = _records(source, "system/sockets.json", ListeningSocket)
+    data.processes = _records(source, "system/processes.json", Process)
+    if source.exists("system/resources.json"):
+        data.resources = typed(Resources, _load_as(source, "system/resources.json", dict), source.label)
+    data.which = {k: v if isinstance(v, str) else None for k, v in _load_as(source, "system/which.json", dict).items()}
+    data.listings = _keyed(source, "system/listdir.json", DirListing)
+    data.stats = _keyed(source, "system/stat.json", StatInfo)
+    data.disk_usage = _keyed(source, "system/disk_usage.json", DiskUsage)
+    data.resolved = {
+        name: _address_list(addresses, source.label)
+        for name, addresses in _load_as(source, "system/resolve.json", dict).items()
+    }
+    data.system_errors = _strings(_load_as(source, "system/errors.json", dict), source.label, "system/errors.json")
+    for entry in _objects(source, "system/connect.json", list):
+        result = typed(ConnectResult, entry, source.label)
+        data.connects[(result.address, result.port)] = result
+
+
+def _strings(values: dict[Any, Any], label: str, name: str) -> dict[Any, str]:
+    if not all(isinstance(v, str) for v in values.values()):
+        raise SnapshotError(f"snapshot file {label}/{name} holds a value that is not a string")
+    return values
+
+
+def _address_list(addresses: Any, label: str) -> tuple[str, ...]:
+    if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+        raise SnapshotError(f"snapshot file {label}/system/resolve.json holds a value that is not a list of strings")
+    return tuple(addresses)
+
+
+def _records(source: Source, name: str, cls: type) -> Any:
+    if not source.exists(name):
+        return None
+    return tuple(typed(cls, entry, source.label) for entry in _objects(source, name, list))
+
+
+def _keyed(source: Source, name: str, cls: type) -> dict[str, Any]:
+    return {key: typed(cls, entry, source.label) for key, entry in _objects(source, name, dict).items()}
+
+
+def _interface(values: dict[str, Any], label: str) -> Interface:
+    addresses = values.get("addresses", [])
+    if not isinstance(addresses, list) or not all(isinstance(a, dict) for a in addresses):
+        raise SnapshotError(f"snapshot {label}: an interface's addresses are not a list of objects")
+    return typed(Interface, {**values, "addresses": [typed(Address, a, label) for a in addresses]}, label)
+
+
 class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
-    """A snapshot directory's byte reads, each loaded (and gunzipped) from its file when asked for and not
-    kept: the GLM-5-w4a8 demo holds ~73 MB of header and index JSON that a replay reads once (or not at all,
-    when the weights scan's digest is used)."""
+    """A snapshot's byte reads, each loaded (and gunzipped) from its part when asked for and not kept:
+    the GLM-5-w4a8 demo holds ~73 MB of header and index JSON that a replay reads once."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.entries: dict[tuple[str, int, int], tuple[str | None, str | None]] = {}  # -> (data file, error)
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.entries: dict[tuple[str, int, int], tuple[str | None, str | None]] = {}  # -> (data part, error)
         self.loaded: dict[tuple[str, int, int], BytesRead] = {}  # reads stored by a caller, kept as given
-        self.in_memory: dict[str, bytes] | None = None  # data file -> its stored bytes (an unpacked archive)
-
-    def keep_in_memory(self) -> None:
-        """Hold every data file's stored bytes (gzipped as they are), for a folder about to be deleted."""
-        self.in_memory = {blob: _part(self.folder / blob) for blob, _ in self.entries.values() if blob}
-
-    def stored(self, blob: str) -> bytes:
-        return self.in_memory[blob] if self.in_memory is not None else _part(self.folder / blob)
 
     def stored_sha256(self, key: tuple[str, int, int]) -> str | None:
         """The sha256 of the bytes a read is stored as (not gunzipped): what digest keys are made of."""
@@ -533,7 +612,7 @@ class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
             return None if data is None else hashlib.sha256(_stored_form(data)[1]).hexdigest()
         blob = self.entries[key][0]
         try:
-            return None if blob is None else hashlib.sha256(self.stored(blob)).hexdigest()
+            return None if blob is None else hashlib.sha256(self.source.read(blob)).hexdigest()
         except SnapshotError:
             return "unreadable"
 
@@ -544,11 +623,17 @@ class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
         if blob is None:
             return BytesRead(*key, error=error)
         try:
-            payload = self.stored(blob)
-            data = _gunzip(payload, key[2], self.folder / blob) if blob.endswith(".gz") else payload
-            return BytesRead(*key, data=data, error=error)
-        except SnapshotError as exc:  # a part damaged after the snapshot was opened
+            return BytesRead(*key, data=self._blob(blob, key[2]), error=error)
+        except SnapshotError as exc:  # a part damaged after the snapshot was opened, or over the budget
             return BytesRead(*key, error=str(exc))
+
+    def _blob(self, name: str, length: int) -> bytes:
+        payload = self.source.read(name)
+        if not name.endswith(".gz"):
+            return payload
+        data = gunzip(payload, length, f"{self.source.label}/{name}")
+        self.source.charge(len(data), name)
+        return data
 
     def __contains__(self, key: object) -> bool:  # without loading the blob, as Mapping's would
         return key in self.loaded or key in self.entries
@@ -569,30 +654,21 @@ class LazyByteReads(MutableMapping[tuple[str, int, int], BytesRead]):
         return len(self.entries.keys() | self.loaded.keys())
 
 
-def _byte_reads(folder: Path) -> LazyByteReads:
-    """The index of byte reads; each data file must be there now (a missing one is a broken snapshot)."""
-    reads = LazyByteReads(folder)
-    for entry in _load(folder / "index.json", []):
-        blob = entry.get("data")
-        if blob and not (folder / blob).is_file():
-            raise SnapshotError(f"snapshot file {folder / blob} is missing or not a regular file")
-        offset, length = whole_value(entry.get("offset"), 0), whole_value(entry.get("length"), 0)
-        if offset is None or length is None:
-            raise SnapshotError(f"snapshot file {folder / 'index.json'}: offset and length must be whole numbers")
-        reads.entries[(entry["path"], offset, length)] = (blob, entry.get("error"))
+def _byte_reads(source: Source) -> LazyByteReads:
+    """The index of byte reads; each data part must be there now (a missing one is a broken snapshot)."""
+    reads = LazyByteReads(source)
+    for entry in _objects(source, "bytes/index.json", list):
+        blob, path, offset, length = entry.get("data"), entry.get("path"), entry.get("offset"), entry.get("length")
+        if not (isinstance(path, str) and _whole(offset) and _whole(length)) or not isinstance(blob, (str, type(None))):
+            raise SnapshotError(f"snapshot {source.label}: an entry of bytes/index.json is not path, offset, length")
+        if blob and not source.is_file(f"bytes/{blob}"):
+            raise SnapshotError(f"snapshot file {source.label}/bytes/{blob} is missing or not a regular file")
+        reads.entries[(path, offset, length)] = (f"bytes/{blob}" if blob else None, _optional_text(entry.get("error")))
     return reads
 
 
-def _read_unindexed_files(root: Path, data: SnapshotData) -> None:
-    """Files a person dropped under files/ by hand count as readable files with that content."""
-    files_root = root / "files"
-    if not files_root.is_dir():
-        return
-    for copy in files_root.rglob("*"):
-        if copy.is_file() and copy != files_root / "index.json":
-            path = "/" + copy.relative_to(files_root).as_posix()
-            if path not in data.files:
-                data.files[path] = FileRead(path, _part(copy).decode("utf-8", errors="replace"))
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 class SnapshotWriter:

@@ -65,6 +65,10 @@ _LAUNCHERS = frozenset(
 _HEREDOC = lazy(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _API_SERVER_MODULES = frozenset({"vllm.entrypoints.openai.api_server"})
 _MAX_STATEMENTS = 20000
+# No launch command holds a word this long or expands to this much: beyond them a statement is reported,
+# not read (a variable doubled 30 times would expand to a GiB; shlex takes quadratic time on one word).
+MAX_WORD_CHARS = 64 * 1024
+MAX_EXPANDED_CHARS = 1024 * 1024
 
 
 class ScriptProblem(NamedTuple):
@@ -127,10 +131,14 @@ class ParsedScript(NamedTuple):
 class _Statement:
     text: str
     raw_lines: list[tuple[int, int]]  # (offset in text, physical line) where each segment starts
+    starts: list[int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Built once: a command of tens of thousands of continuation lines looks up a line per word.
+        self.starts = [start for start, _ in self.raw_lines]
 
     def line_at(self, offset: int) -> int:
-        starts = [start for start, _ in self.raw_lines]
-        index = max(0, bisect.bisect_right(starts, offset) - 1)
+        index = max(0, bisect.bisect_right(self.starts, offset) - 1)
         return self.raw_lines[index][1]
 
 
@@ -255,6 +263,7 @@ class _Splitter:
 class _Expansion:
     text: str
     raw_offsets: list[int]  # raw offset for each character of text
+    overflow: bool = False  # it grew beyond MAX_EXPANDED_CHARS and was cut off
 
 
 def _expand(statement: str, variables: dict[str, str]) -> _Expansion:
@@ -267,6 +276,8 @@ def _expand(statement: str, variables: dict[str, str]) -> _Expansion:
 
     i, quote = 0, ""
     while i < len(statement):
+        if len(offsets) > MAX_EXPANDED_CHARS:
+            return _Expansion("".join(out), offsets, overflow=True)
         char = statement[i]
         if quote == "'":
             emit(char, i)
@@ -302,20 +313,44 @@ def _expand(statement: str, variables: dict[str, str]) -> _Expansion:
 
 def _parameter(text: str, start: int) -> tuple[str | None, int]:
     """The parameter named at text[start] == "$": ("NAME", end) for $NAME / ${NAME}; an operator form
-    such as ${NAME:-x} or a special parameter ($1, $@) comes back verbatim so it is reported."""
-    rest = text[start + 1 :]
-    if rest.startswith("{"):
-        close = rest.find("}")
+    such as ${NAME:-x} or a special parameter ($1, $@) comes back verbatim so it is reported. Nothing
+    after it is copied: a statement of many `$` stays linear."""
+    after = start + 1
+    if text.startswith("{", after):
+        close = text.find("}", after)
         if close < 0:
-            return rest, len(text)
-        inner = rest[1:close]
-        return (inner if _NAME.fullmatch(inner) else "${" + inner + "}"), start + close + 2
-    match = _NAME.match(rest)
+            return text[after:], len(text)
+        inner = text[after + 1 : close]
+        return (inner if _NAME.fullmatch(inner) else "${" + inner + "}"), close + 1
+    match = _NAME.match(text, after)
     if match:
-        return match.group(0), start + 1 + match.end()
-    if rest[:1] and rest[0] in "0123456789@*#?$!-":
-        return "$" + rest[0], start + 2
+        return match.group(0), match.end()
+    if after < len(text) and text[after] in "0123456789@*#?$!-":
+        return "$" + text[after], start + 2
     return None, start + 1
+
+
+def _longest_word(text: str) -> int:
+    """The length of the longest word shlex would read from text (quotes and backslashes as in posix
+    mode), found in one pass: shlex itself takes quadratic time on a long word."""
+    longest = length = 0
+    quote = ""
+    escaped = False
+    for char in text:
+        if escaped:
+            escaped, length = False, length + 1
+        elif char == "\\" and quote != "'":
+            escaped, length = True, length + 1
+        elif quote:
+            quote = "" if char == quote else quote
+            length += 1
+        elif char in "'\"":
+            quote, length = char, length + 1
+        elif char.isspace():
+            longest, length = max(longest, length), 0
+        else:
+            length += 1
+    return max(longest, length)
 
 
 def _substitution_end(text: str, start: int) -> int:
@@ -406,13 +441,25 @@ class _Reader:
     def read(self, statements: list[_Statement]) -> None:
         for statement in statements[:_MAX_STATEMENTS]:
             expansion = _expand(statement.text, self.variables)
-            words, error = _words(statement, expansion)
             first_line = statement.raw_lines[0][1]
+            if self._too_big(expansion, first_line):
+                continue
+            words, error = _words(statement, expansion)
             if error:
                 self.problems.append(ScriptProblem("syntax", f"line {first_line}: {error.lower()}", first_line))
                 continue
             if words:
                 self._statement(words, first_line)
+
+    def _too_big(self, expansion: _Expansion, line: int) -> bool:
+        if expansion.overflow:
+            why = f"expands to more than {MAX_EXPANDED_CHARS // 1024} KiB"
+        elif len(expansion.text) > MAX_WORD_CHARS and _longest_word(expansion.text) > MAX_WORD_CHARS:
+            why = f"holds a word longer than {MAX_WORD_CHARS // 1024} KiB"
+        else:
+            return False
+        self.problems.append(ScriptProblem("unsupported", f"line {line}: the statement {why}; it is not read", line))
+        return True
 
     def _statement(self, words: list[Word], line: int) -> None:
         prefix: dict[str, Word] = {}

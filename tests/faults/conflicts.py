@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 
 from glm5check.knowledge.stacks import DEFAULT_STACK, env_meanings, load_stack
 
-DEMO_INVENTORY = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_-c*.out"))
+DEMO_INVENTORY = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_*.out"))
 EXPORT_RE = re.compile(r"\bexport((?:\s+[A-Za-z_][A-Za-z0-9_]*=\S+)+)")
 TURN_ON_RE = re.compile(r"\bturn on (--[a-z][a-z0-9-]*)")
 RAISE_RE = re.compile(r"\braise (--[a-z][a-z0-9-]*)")

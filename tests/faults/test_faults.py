@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ import pytest
 from conftest import REPO, assert_no_traceback, clean_env
 
 from faults import conflicts, tools
+from faults.hardening import HARDENING_SCENARIOS
+from faults.model import OUTPUT, PROBE_TIMEOUT, USAGE, Invocation, Ran, Scenario, run_args
 
 sys.path.insert(0, str(REPO / "fixtures"))
 from make_checkpoint import link_copy, make_checkpoint
@@ -33,46 +34,6 @@ from glm5check.knowledge.targets import TRANSFORMERS_GIT
 
 # The CLI and the scanner as real processes: the slow tier (.ci/run runs it).
 pytestmark = pytest.mark.slow
-
-PROBE_TIMEOUT = "2"
-USAGE = "usage"  # marks a scenario that must end in exit 2 and one line on stderr
-
-
-@dataclass
-class Invocation:
-    args: list[str]
-    path_prepend: list[Path] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    path_only: bool = False  # PATH holds only path_prepend (to make a system tool disappear)
-    stdout: str = "capture"  # or: "closed" (>&-), "dev-full" (> /dev/full), "broken-pipe" (reader gone)
-    background: list[subprocess.Popen[bytes]] = field(default_factory=list)  # killed after the run
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    build: Callable[[Path], Invocation]
-    check: str  # the result id whose outcome is asserted, or USAGE
-    pattern: str  # regex the check's text (or the usage line) must match
-    statuses: tuple[str, ...] = ("fail", "error")
-    bound_s: float = 25.0
-    # Its own assertions on the finished process and its folder (the check and pattern are then unused).
-    verify: Callable[[subprocess.CompletedProcess[str], Path], None] | None = None
-
-
-@dataclass
-class Ran:
-    result: subprocess.CompletedProcess[str] | None
-    elapsed_s: float
-    hung: bool = False
-    folder: Path = Path()
-
-
-def run_args(profile: str, checks: tuple[str, ...], *extra: str) -> list[str]:
-    args = ["--profile", profile, "--format", "json", "--timeout", PROBE_TIMEOUT]
-    for pattern in checks:
-        args += ["--check", pattern]
-    return [*args, *extra]
 
 
 # -- external commands ------------------------------------------------------------------------------------
@@ -749,6 +710,7 @@ SCENARIOS = [
     *SNAPSHOT_SCENARIOS,
     *OTHER_SCENARIOS,
     *UNTRUSTED_VALUE_SCENARIOS,
+    *HARDENING_SCENARIOS,
 ]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
@@ -763,9 +725,44 @@ def _environment(invocation: Invocation) -> dict[str, str]:
     return env
 
 
+# Runs glm5check under a file size limit set in the process itself (no preexec_fn: the scenarios run on
+# threads), then execs it; -B: no .pyc write may meet the limit before glm5check ignores SIGXFSZ.
+_LIMITED = (
+    "import os, resource, sys; limit = int(sys.argv[1]); resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)); "
+    "os.execv(sys.executable, [sys.executable, '-B', '-m', 'glm5check', *sys.argv[2:]])"
+)
+
+
+def _command(invocation: Invocation) -> list[str]:
+    if invocation.fsize_bytes is not None:
+        return [sys.executable, "-c", _LIMITED, str(invocation.fsize_bytes), *invocation.args]
+    return [sys.executable, "-m", "glm5check", *invocation.args]
+
+
+def _signalled(command: list[str], invocation: Invocation, timeout: float, options: dict[str, Any]) -> Any:
+    """Run command, sending it invocation.signal_when's signal once its file appears (the run reached the
+    point to interrupt: a probe it waits on has started)."""
+    signum, name = invocation.signal_when or (0, "")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if (options["cwd"] / name).exists():
+            time.sleep(0.2)
+            process.send_signal(signum)
+            break
+        time.sleep(0.05)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def _launch(invocation: Invocation, tmp: Path, timeout: float) -> subprocess.CompletedProcess[str]:
     """The CLI as a real process, its stdout captured, closed, /dev/full, or a pipe nobody reads."""
-    command = [sys.executable, "-m", "glm5check", *invocation.args]
+    command = _command(invocation)
     options: dict[str, Any] = {"text": True, "errors": "replace", "cwd": tmp, "stdin": subprocess.DEVNULL}
     options["env"] = _environment(invocation)
     if invocation.stdout in ("closed", "dev-full"):
@@ -781,6 +778,8 @@ def _launch(invocation: Invocation, tmp: Path, timeout: float) -> subprocess.Com
         process.stdout = None
         _, stderr = process.communicate(timeout=timeout)
         return subprocess.CompletedProcess(command, process.returncode, "", stderr)
+    if invocation.signal_when is not None:
+        return _signalled(command, invocation, timeout, options)
     return subprocess.run(command, capture_output=True, timeout=timeout, **options)
 
 
@@ -822,10 +821,34 @@ def _check_text(rows: list[dict[str, object]]) -> str:
     return "\n".join(" | ".join(str(row.get(k) or "") for k in keys) for row in rows)
 
 
+# Issue 12's classes of failure, each with the scenarios that attack it (prefixes of scenario names).
+ISSUE_12_CLASSES = {
+    "1 path escapes": ("replay-archive-", "replay-folder-", "weights-index-names-", "snapshot-model-dir-"),
+    "2 writes not promised": ("git-status-leaves-the-index-alone",),
+    "3 shell injection": ("fix-env-",),
+    "4 non-atomic output": ("output-", "snapshot-archive-file", "snapshot-folder-file", "snapshot-sig", "run-sigint"),
+    "5 secrets": ("secrets-",),
+    "6 numbers": ("numbers-",),
+    "7 unbounded work": ("compare-implausible", "compare-1000", "serve-script-", "replay-archive-bomb"),
+    "8 children outliving their pipe": ("npu-smi-",),
+    "9 bytes": ("bytes-",),
+    "10 trusted too much": ("compare-node-", "compare-env-", "weights-verify-", "replay-folder-field"),
+    "11 plugins": ("plugin-",),
+}
+
+
 def test_at_least_thirty_scenarios() -> None:
     assert len(SCENARIOS) >= 30
     assert len(BY_NAME) == len(SCENARIOS)
     assert len(UNTRUSTED_VALUE_SCENARIOS) >= 20
+    assert len(HARDENING_SCENARIOS) >= 45
+
+
+def test_every_class_of_issue_12_is_attacked() -> None:
+    names = [s.name for s in [*UNTRUSTED_VALUE_SCENARIOS, *HARDENING_SCENARIOS]]
+    for kind, prefixes in ISSUE_12_CLASSES.items():
+        assert any(name.startswith(prefixes) for name in names), kind
+    assert len(names) >= 40
 
 
 @pytest.mark.parametrize("name", list(BY_NAME))
@@ -838,8 +861,14 @@ def test_fault(name: str, outcomes: dict[str, Ran]) -> None:
     result = ran.result
     assert result is not None
     assert_no_traceback(result)
+    if scenario.after is not None:
+        scenario.after(ran.folder)
     if scenario.verify is not None:
         scenario.verify(result, ran.folder)
+        return
+    if scenario.check == OUTPUT:
+        assert result.returncode in scenario.codes, (result.returncode, result.stderr[-2000:])
+        assert re.search(scenario.pattern, result.stdout + result.stderr, re.IGNORECASE), result.stderr[-2000:]
         return
     if scenario.check == USAGE:
         lines = result.stderr.strip().splitlines()
@@ -867,7 +896,10 @@ def test_fault_remediations_never_undo_another_check(name: str, outcomes: dict[s
     result = outcomes[name].result
     if BY_NAME[name].check == USAGE or result is None or not result.stdout.startswith("{"):
         return  # a usage error has no report
-    assert conflicts.conflicts(json.loads(result.stdout)) == []
+    report = json.loads(result.stdout)
+    if report.get("schema") != "glm5check.report/v1":
+        return  # another command's JSON (compare, weights verify)
+    assert conflicts.conflicts(report) == []
 
 
 DEMO_PROFILES = ("a2-single", "a3-single", "a2-multi", "a3-multi")

@@ -11,7 +11,7 @@ from conftest import FIXTURES, REPO, write_executable
 
 FIFTY_MB = 50 * 1024 * 1024
 NPU_SMI_SAMPLE = FIXTURES / "npu-smi-info" / "blog-atlas800IA2-8x910B4-25.0.rc1.1-fresh-install.txt"
-DEMO_INVENTORY = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_-c*.out"))
+DEMO_INVENTORY = next((REPO / "glm5check" / "demo" / "a2-node0" / "commands").glob("*python3_-I_*.out"))
 NON_UTF8 = b"\xff\xfe\x80\x81 npu \xc3\x28 \xa0\xa1 \xf0\x28\x8c\xbc\n" * 200
 
 # What each kind of broken tool does, as a shell body (the tool ignores its arguments).
@@ -89,3 +89,17 @@ def corrupt_git_checkout(folder: Path) -> Path:
 
 def many_env_vars(count: int = 10_000) -> dict[str, str]:
     return {f"GLM5CHECK_FAULT_VAR_{n:05d}": f"value-{n}-" + "x" * 20 for n in range(count)}
+
+
+def checkout_due_for_refresh(folder: Path) -> Path:
+    """A real git checkout of one commit whose tracked file was touched afterwards (same content, new
+    stat): a plain `git status` would refresh, i.e. rewrite, its .git/index."""
+    import subprocess
+
+    folder.mkdir(parents=True)
+    (folder / "setup.py").write_text("print('vllm')\n", encoding="utf-8")
+    git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for step in (["init", "-q"], ["add", "setup.py"], ["commit", "-qm", "initial"]):
+        subprocess.run([*git, *step], check=True, capture_output=True, timeout=60)
+    os.utime(folder / "setup.py", ns=(10**18, 10**18))
+    return folder

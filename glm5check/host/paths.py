@@ -1,0 +1,73 @@
+"""Paths that come from data, confined to the folder they belong to.
+
+A snapshot's index names its output files, an archive names its members, a weights index names its
+shards, a recorded read names the file it copied: each of these is a *relative name under a root*, and
+data from another machine can make it point anywhere (`../../etc/shadow`, `/root/.ssh/id_rsa`, a symlink
+inside the snapshot folder that leads out of it). Every such name goes through this module:
+
+- `relative_parts(name)`: the name's components, refusing an absolute name, a `..` component, an
+  empty name and a NUL byte (lexical: nothing is read);
+- `confined_join(root, name)`: root/name as a string path, for paths handed to a Host (live or replay);
+- `confined_path(root, name)`: root/name on this machine, also refusing a symlink anywhere along the way
+  that resolves outside root (the folder's own symlinks that stay inside are followed);
+- `member_name(path)`: where a recorded absolute path is stored inside a snapshot folder (`files/…`).
+
+A refusal is a PathEscape whose message names the path and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+
+
+class PathEscape(ValueError):
+    """A data-derived path that would leave its root (or is no path at all); the message says why."""
+
+
+def relative_parts(name: str) -> tuple[str, ...]:
+    """The components of a relative name (`a/./b//c` -> a, b, c), or PathEscape."""
+    if not name:
+        raise PathEscape("an empty path")
+    if "\0" in name:
+        raise PathEscape(f"{name!r} holds a NUL byte")
+    if name.startswith("/"):
+        raise PathEscape(f"{name} is an absolute path")
+    parts = tuple(part for part in name.split("/") if part not in ("", "."))
+    if ".." in parts:
+        raise PathEscape(f"{name} climbs out of its folder (a '..' component)")
+    if not parts:
+        raise PathEscape(f"{name!r} names the folder itself, not a file in it")
+    return parts
+
+
+def confined_join(root: str, name: str) -> str:
+    """root/name, for a name that must stay under root (PathEscape otherwise)."""
+    return posixpath.join(root, *relative_parts(name))
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def confined_path(root: str | os.PathLike[str], name: str) -> Path:
+    """root/name on this machine, resolved: PathEscape when the name, or a symlink on the way, leads out
+    of root. The path need not exist (its existing part is resolved)."""
+    candidate = Path(root).joinpath(*relative_parts(name))
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(candidate)
+    if not _inside(real, real_root):
+        raise PathEscape(f"{name} is a symlink (or lies under one) that leads out of its folder, to {real}")
+    return Path(real)
+
+
+def member_name(path: str) -> str:
+    """The relative name under which a recorded file path is kept (`/etc/hccn.conf` -> `etc/hccn.conf`;
+    `..` is resolved lexically first, so `/a/../../b` -> `b` and a relative path counts from /)."""
+    if "\0" in path:
+        raise PathEscape(f"{path!r} holds a NUL byte")
+    normal = posixpath.normpath("/" + path).lstrip("/")
+    if not normal:
+        raise PathEscape(f"{path!r} names the root folder, not a file")
+    return normal
