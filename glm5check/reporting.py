@@ -51,7 +51,7 @@ def _env_of(ctx: Context) -> dict[str, str]:
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
     origin = outcome.origin
     plugin = {} if origin is None or origin.built_in else {"plugin": plugin_json(origin)}
-    row = {
+    row: dict[str, Any] = {
         "id": outcome.id,
         "item": outcome.item,
         "category": outcome.category,

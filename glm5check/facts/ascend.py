@@ -165,7 +165,7 @@ def nnal_state(ctx: Context) -> NnalState:
         set_env_exists=ctx.host.stat(f"{NNAL_ATB}/set_env.sh").exists,
         home=home,
         library=library,
-        library_exists=bool(library) and ctx.host.stat(library).exists,
+        library_exists=library is not None and ctx.host.stat(library).exists,
     )
 
 

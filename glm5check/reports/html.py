@@ -96,7 +96,8 @@ def _stack(profile: dict[str, Any]) -> str:
     if isinstance(profile.get("stack"), (str, dict)):
         stack = profile["stack"]
         return str(stack.get("name", stack)) if isinstance(stack, dict) else stack
-    pins = profile.get("pins") if isinstance(profile.get("pins"), dict) else {}
+    recorded = profile.get("pins")
+    pins: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     parts = [
         f"vllm {str(pins.get('vllm_commit', '?'))[:8]}",
         f"vllm-ascend {str(pins.get('vllm_ascend_commit', '?'))[:8]}",

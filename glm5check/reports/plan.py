@@ -84,8 +84,9 @@ class ChipView:
     @classmethod
     def read(cls, data: Any, logical: int) -> ChipView:
         data = data if isinstance(data, dict) else {}
+        recorded = _int(data.get("logical"))
         return cls(
-            _int(data.get("logical")) if _int(data.get("logical")) is not None else logical,
+            recorded if recorded is not None else logical,
             _text(data.get("label")),
             _int(data.get("device")),
             _text(data.get("name")),
