@@ -21,6 +21,8 @@ sys.path.insert(0, str(REPO / "docs"))
 from make_docs import chromium_command, find_chromium
 
 CHROMIUM = find_chromium()
+# cluster runs every node through a fake ssh, as processes
+pytestmark = pytest.mark.slow
 HOSTS = ("npu-a2-01", "npu-a2-02")
 ADDRESSES = ("10.231.0.1", "10.231.0.2")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, REPO, assert_no_traceback, run_cli
+from conftest import FIXTURES, REPO, assert_no_traceback, run_in_process
 from glm5check.checks.ascend import listed
 from netns import NODE1_IP, Pair, netns_pair, unavailable_reason
 
@@ -77,7 +77,7 @@ def node0(tmp_path: Path) -> Snapshot:
 def _run(snapshot: Snapshot | str, *checks: str) -> list[dict[str, Any]]:
     replay = str(snapshot.root) if isinstance(snapshot, Snapshot) else snapshot
     args = [arg for check in checks for arg in ("--check", check)]
-    done = run_cli("--profile", "a2-multi", "--replay", replay, *args, "--format", "json")
+    done = run_in_process("--profile", "a2-multi", "--replay", replay, *args, "--format", "json")
     assert_no_traceback(done)
     return json.loads(done.stdout)["results"]
 
@@ -123,7 +123,7 @@ def test_a_vllm_ascend_without_build_info_fails(node0: Snapshot) -> None:
 
 
 def test_without_vllm_ascend_the_build_points_at_its_package_check() -> None:
-    done = run_cli(
+    done = run_in_process(
         "--profile", "a2-single", "--check", "packages.vllm-ascend", "--check", "container.build", "--format", "json"
     )  # fmt: skip
     rows = {r["id"]: r for r in json.loads(done.stdout)["results"] if r["item"] is None}
@@ -187,6 +187,7 @@ def _network(pair: Pair, env: dict[str, str], profile: str = "a2-multi") -> dict
     return row
 
 
+@pytest.mark.slow
 @pytest.mark.netns
 def test_a_bridge_network_veth_fails_for_hccl_and_warns_on_one_node(pair: Pair) -> None:
     """node 1's namespace holds one end of a veth pair, as a container on a docker bridge does."""
@@ -197,6 +198,7 @@ def test_a_bridge_network_veth_fails_for_hccl_and_warns_on_one_node(pair: Pair) 
     assert single["status"] == "warn" and "bridge network" in single["message"]
 
 
+@pytest.mark.slow
 @pytest.mark.netns
 def test_a_host_interface_carrying_hccl_if_ip_passes(pair: Pair) -> None:
     """An interface of the host's own kind (a bridge: DEVTYPE=bridge, as a host's br0) carries HCCL_IF_IP."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import assert_no_traceback, clean_env, run_cli, write_executable
+from conftest import assert_no_traceback, clean_env, run_in_process, write_executable
 
 from glm5check.remedy import build_fix_plan
 from glm5check.reports.fix_plan import SECTIONS, command_line, render_fix_plan
@@ -22,13 +22,13 @@ HEADINGS = [f"# ── {n}. {title} " for n, title in enumerate(SECTIONS.values(
 
 @pytest.fixture(scope="module")
 def node1_plan() -> tuple[int, str]:
-    done = run_cli("--profile", "a2-multi", "--replay", "demo:a2-node1", "--fix-plan")
+    done = run_in_process("--profile", "a2-multi", "--replay", "demo:a2-node1", "--fix-plan")
     assert_no_traceback(done)
     return done.returncode, done.stdout
 
 
 def _report_json(*args: str) -> dict:
-    return json.loads(run_cli("--profile", "a2-multi", *args, "--format", "json").stdout)
+    return json.loads(run_in_process("--profile", "a2-multi", *args, "--format", "json").stdout)
 
 
 def test_every_problem_has_one_comment_in_its_section(node1_plan: tuple[int, str]) -> None:
@@ -49,7 +49,7 @@ def test_every_problem_has_one_comment_in_its_section(node1_plan: tuple[int, str
 
 def test_the_environment_part_is_what_fix_env_exports(node1_plan: tuple[int, str]) -> None:
     _, text = node1_plan
-    fix_env = run_cli("fix-env", "--profile", "a2-multi", "--replay", "demo:a2-node1").stdout
+    fix_env = run_in_process("fix-env", "--profile", "a2-multi", "--replay", "demo:a2-node1").stdout
     exports = [line.split("  #")[0] for line in fix_env.splitlines() if line.startswith("export ")]
     planned = [line.split("  #")[0] for line in text.splitlines() if line.startswith("export ")]
     assert planned == exports == ["export HCCL_SOCKET_IFNAME=enp189s0f0", "export GLOO_SOCKET_IFNAME=enp189s0f0"]
@@ -137,19 +137,19 @@ def test_fix_plan_never_runs_anything(tmp_path: Path, fake_bin: Path) -> None:
     marker = tmp_path / "ran"
     for tool in ("hccn_tool", "pip", "kill", "git"):
         write_executable(fake_bin, tool, f"#!/bin/sh\ntouch '{marker}'\n")
-    done = run_cli(
+    done = run_in_process(
         "--profile", "a2-multi", "--replay", "demo:a2-node1", "--fix-plan", env=clean_env(path_prepend=[fake_bin])
     )  # fmt: skip
     assert done.returncode == 1 and "hccn_tool -i 5" in done.stdout and not marker.exists()
 
 
 def test_a_healthy_node_has_nothing_to_fix() -> None:
-    done = run_cli("--profile", "a2-multi", "--replay", "demo", "--check", "npu.*", "--fix-plan")
+    done = run_in_process("--profile", "a2-multi", "--replay", "demo", "--check", "npu.*", "--fix-plan")
     assert done.returncode == 0 and "# nothing to fix" in done.stdout
 
 
 def test_fix_plan_with_another_format_is_a_usage_error() -> None:
-    done = run_cli("--replay", "demo", "--fix-plan", "--format", "json")
+    done = run_in_process("--replay", "demo", "--fix-plan", "--format", "json")
     assert done.returncode == 2 and "--fix-plan writes a script" in done.stderr
 
 

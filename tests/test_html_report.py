@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, assert_no_traceback, run_cli
+from conftest import REPO, assert_no_traceback, run_in_process
 
 from glm5check.reports.html import BAR_PX, render_html
 from glm5check.reports.model import NodeSection, Report, Row
@@ -49,7 +49,7 @@ def _dom(text: str) -> Dom:
 
 
 def _report(replay: str) -> dict[str, Any]:
-    return json.loads(run_cli("--profile", "a2-multi", "--replay", replay, "--format", "json").stdout)
+    return json.loads(run_in_process("--profile", "a2-multi", "--replay", replay, "--format", "json").stdout)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     written = {}
     for node, replay in DEMOS.items():
         target = folder / f"{node}.html"
-        done = run_cli("--profile", "a2-multi", "--replay", replay, "--format", "html", "--output", str(target))
+        done = run_in_process("--profile", "a2-multi", "--replay", replay, "--format", "html", "--output", str(target))
         assert_no_traceback(done)
         written[node] = target
     return written
@@ -107,6 +107,7 @@ def test_everything_from_the_report_is_escaped() -> None:
 
 
 @needs_chromium
+@pytest.mark.slow
 @pytest.mark.parametrize("node", sorted(DEMOS))
 def test_chromium_dom_has_every_result_and_bars_that_add_up_to_the_budget(
     node: str, pages: dict[str, Path], tmp_path: Path
@@ -163,6 +164,7 @@ document.body.setAttribute('data-probe', JSON.stringify({all, noPass, onlyNpu}))
 
 
 @needs_chromium
+@pytest.mark.slow
 def test_the_filters_work_in_chromium_without_a_server(pages: dict[str, Path], tmp_path: Path) -> None:
     """A copy of the page with a probe script (the report itself has none and forbids scripts) that
     unchecks PASS, then picks the npu category, and records which rows the CSS leaves visible."""
@@ -184,11 +186,11 @@ def test_the_filters_work_in_chromium_without_a_server(pages: dict[str, Path], t
 
 def test_redact_hosts_masks_the_page_and_stays_well_formed(tmp_path: Path) -> None:
     target = tmp_path / "masked.html"
-    run_cli("--replay", "demo:a2-node1", "--format", "html", "--redact-hosts", "--output", str(target))
+    run_in_process("--replay", "demo:a2-node1", "--format", "html", "--redact-hosts", "--output", str(target))
     text = target.read_text(encoding="utf-8")
     assert "10.20.0.12" not in text and "npu-a2-02" not in text and "HCCL_IF_IP" in text
     assert not _dom(text).find("ip") and not _dom(text).find("host")  # no mask became an element
-    xml = run_cli("--replay", "demo:a2-node1", "--format", "junit", "--redact-hosts").stdout
+    xml = run_in_process("--replay", "demo:a2-node1", "--format", "junit", "--redact-hosts").stdout
     root = ET.fromstring(xml)  # well-formed: the masks are escaped like any text
     assert "10.20.0.12" not in xml and "npu-a2-02" not in (root.get("name") or "")
 
@@ -198,6 +200,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
+@pytest.mark.slow  # chromium, when installed
 def test_the_readme_screenshots_are_what_make_docs_renders(pages: dict[str, Path], tmp_path: Path) -> None:
     """README links every screenshot docs/make_docs.py makes, at the size it makes them; with Chromium here,
     make_docs' own screenshot of the page renders at that size too."""

@@ -71,6 +71,7 @@ def test_a_hung_npu_smi_is_killed_at_the_timeout(tmp_path: Path) -> None:
     assert "did not answer within 2 s" in rows["npu.smi"]["message"]
 
 
+@pytest.mark.slow
 def test_a_box_without_npus_reports_each_cause_once(tmp_path: Path) -> None:
     """No npu-smi, no devices: npu.smi FAILs once and the chip checks point at it; the guide's docker run
     fix that eleven device rows share is printed once in the table, and the fix plan has it once too."""

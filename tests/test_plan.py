@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 import jsonschema
-from conftest import FIXTURES, assert_no_traceback, clean_env, run_cli, write_executable
+from conftest import FIXTURES, assert_no_traceback, clean_env, run_in_process, write_executable
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -99,7 +99,7 @@ def test_bar_cells_always_add_up_to_the_width(sizes: list[int], width: int) -> N
 
 
 def test_glm5check_plan_draws_the_demo_node() -> None:
-    done = run_cli("plan", "--replay", "demo:a2-node1", env=clean_env({"COLUMNS": "120"}))
+    done = run_in_process("plan", "--replay", "demo:a2-node1", env=clean_env({"COLUMNS": "120"}))
     assert_no_traceback(done)
     assert done.returncode == 0
     lines = done.stdout.splitlines()
@@ -117,8 +117,8 @@ def test_glm5check_plan_draws_the_demo_node() -> None:
 
 
 def test_plan_json_is_the_reports_facts_plan() -> None:
-    drawn = json.loads(run_cli("plan", "--replay", "demo:a2-node1", "--format", "json").stdout)
-    report = json.loads(run_cli("--replay", "demo:a2-node1", "--format", "json").stdout)
+    drawn = json.loads(run_in_process("plan", "--replay", "demo:a2-node1", "--format", "json").stdout)
+    report = json.loads(run_in_process("--replay", "demo:a2-node1", "--format", "json").stdout)
     assert drawn == report["facts"]["plan"]
     schema = json.loads(resources.files("glm5check.schema").joinpath("report-v1.json").read_text())
     jsonschema.validate(report, schema)
@@ -134,7 +134,7 @@ def test_plan_json_is_the_reports_facts_plan() -> None:
 
 def test_a3_chips_are_drawn_with_their_physical_ids(fake_bin: Path) -> None:
     write_executable(fake_bin, "npu-smi", f"#!/bin/sh\ncat '{A3_TABLE}'\n")
-    done = run_cli("plan", "--profile", "a3-single", env=clean_env({"COLUMNS": "120"}, path_prepend=[fake_bin]))
+    done = run_in_process("plan", "--profile", "a3-single", env=clean_env({"COLUMNS": "120"}, path_prepend=[fake_bin]))
     chips = [line for line in done.stdout.splitlines() if line.startswith("    chip ")]
     assert len(chips) == 16
     assert chips[1].startswith("    chip 1 = NPU 0 chip 1, device 1") and chips[2].startswith(
@@ -143,8 +143,8 @@ def test_a3_chips_are_drawn_with_their_physical_ids(fake_bin: Path) -> None:
 
 
 def test_the_table_ends_with_the_plan_but_problems_mode_leaves_it_out() -> None:
-    table = run_cli("--replay", "demo:a2-node1", env=clean_env({"COLUMNS": "120"})).stdout
+    table = run_in_process("--replay", "demo:a2-node1", env=clean_env({"COLUMNS": "120"})).stdout
     assert re.search(r"\nplan +node 0 · primary", table) and "HBM budget of one rank" in table
     assert "chip 3 = NPU 3, device 3" in table and "npu.hbm FAIL" in table
-    problems = run_cli("--replay", "demo:a2-node1", "--problems").stdout
+    problems = run_in_process("--replay", "demo:a2-node1", "--problems").stdout
     assert "HBM budget of one rank" not in problems

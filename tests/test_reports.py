@@ -93,7 +93,7 @@ def test_colour_only_on_a_terminal_and_never_under_no_color(monkeypatch) -> None
 def test_junit_names_carry_the_hostname_so_two_nodes_files_merge(tmp_path) -> None:
     cases: dict[str, list[tuple[str, str]]] = {}
     for demo, host in (("demo", "npu-a2-01"), ("demo:a2-node1", "npu-a2-02")):
-        xml = run_cli("--profile", "a2-multi", "--replay", demo, "--format", "junit").stdout
+        xml = run_in_process("--profile", "a2-multi", "--replay", demo, "--format", "junit").stdout
         root = ET.fromstring(xml)
         assert root.get("name") == f"glm5check @ {host}"
         assert all(s.get("name").endswith(f" @ {host}") for s in root.findall("./testsuite"))

@@ -14,19 +14,19 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import clean_env, run_cli
+from conftest import clean_env, run_in_process
 
 from glm5check.reports.model import Report
 from glm5check.reports.table import header_line, render_table
 
 
 def _report(demo: str = "demo:a2-node1") -> Report:
-    run = run_cli("--profile", "a2-multi", "--replay", demo, "--format", "json")
+    run = run_in_process("--profile", "a2-multi", "--replay", demo, "--format", "json")
     return Report.from_json(json.loads(run.stdout))
 
 
 def _report_of(*args: str) -> Report:
-    run = run_cli("--profile", "a2-multi", "--replay", "demo", *args, "--format", "json")
+    run = run_in_process("--profile", "a2-multi", "--replay", "demo", *args, "--format", "json")
     return Report.from_json(json.loads(run.stdout))
 
 
@@ -115,20 +115,21 @@ def test_a_skip_cut_to_one_line_keeps_the_check_it_points_at(node1: Report) -> N
 
 def test_width_follows_columns_and_80_columns_give_the_message_the_room(node1: Report) -> None:
     env = clean_env({"COLUMNS": "80"})
-    narrow = run_cli("--profile", "a2-multi", "--replay", "demo:a2-node1", env=env).stdout
+    narrow = run_in_process("--profile", "a2-multi", "--replay", "demo:a2-node1", env=env).stdout
     lines = narrow.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert lines[0] + " · " + lines[1] == header_line(node1)  # the header wrapped between its parts
     fix = next(line for line in lines if "fix: export HCCL_SOCKET_IFNAME=enp189s0f0" in line)
     label = next(line for line in lines if line.rstrip().endswith("FAIL  net.interfaces[GLOO_SOCKET_IFNAME]"))
     assert len(fix) - len(fix.lstrip()) == label.index("net.interfaces")  # the message starts under the label
-    wide = run_cli("--profile", "a2-multi", "--replay", "demo:a2-node1", env=clean_env({"COLUMNS": "160"})).stdout
+    wide_env = clean_env({"COLUMNS": "160"})
+    wide = run_in_process("--profile", "a2-multi", "--replay", "demo:a2-node1", env=wide_env).stdout
     assert max(len(line) for line in wide.splitlines()) > 120
     assert len(wide.splitlines()) < len(lines)
 
 
 def test_problems_and_verbose_together_are_a_usage_error() -> None:
-    done = run_cli("--replay", "demo", "--problems", "--verbose")
+    done = run_in_process("--replay", "demo", "--problems", "--verbose")
     assert done.returncode == 2 and "give --problems or --verbose, not both" in done.stderr
 
 
@@ -144,6 +145,7 @@ def test_colour_paints_the_status_only_on_a_terminal(node1: Report, monkeypatch:
     assert re.sub(r"\033\[\d+m", "", painted) == plain
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (Debian package tmux)")
 def test_on_a_real_80_column_terminal_no_line_wraps(tmp_path: Path) -> None:
     """Run the table in tmux on an 80×200 terminal (COLUMNS unset: the width comes from the terminal) and
