@@ -9,16 +9,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from glm5check.engine.check import Result, check, failed, passed, warned
-from glm5check.facts.ascend import CannState, DriverState, cann_state, driver_state
+from glm5check.engine.check import Fix, Result, check, dependent, failed, manual_fix, passed, run_fix, skipped, warned
+from glm5check.facts.ascend import (
+    ATB_ENV_VAR,
+    NNAL_ATB,
+    CannState,
+    DriverState,
+    NnalState,
+    cann_state,
+    driver_state,
+    nnal_state,
+    selected_toolkit,
+)
 from glm5check.facts.system import container_paths, planned_device_paths
 from glm5check.knowledge.targets import stack_targets
-from glm5check.parsers.ascend_versions import cann_version_key
+from glm5check.parsers.ascend_versions import InnerKey, cann_version_key, inner_key
 
 if TYPE_CHECKING:
     from glm5check.facts.context import Context
 
-SET_ENV = "source /usr/local/Ascend/ascend-toolkit/set_env.sh"
+SET_ENV_SCRIPT = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
+SET_ENV = f"source {SET_ENV_SCRIPT}"
+# `.` is `source` in any POSIX shell (the fix plan is a /bin/sh script).
+SOURCE_SET_ENV = run_fix("container", (".", SET_ENV_SCRIPT))
 
 
 @check(
@@ -32,9 +45,13 @@ What: the `version=` line of `<toolkit>/<arch>-linux/ascend_toolkit_install.info
 in the folder ASCEND_TOOLKIT_HOME / ASCEND_HOME_PATH point at, else in /usr/local/Ascend/ascend-toolkit/
 latest, /usr/local/Ascend/cann or /usr/local/Ascend/cann-<version>, compared with the profile's
 `cann_min` (pinned stack) or the "Stable CANN" of the stack's compatibility-matrix row (a release stack,
-`--stack`); and that ASCEND_TOOLKIT_HOME (set by set_env.sh) names an existing folder.
+`--stack`); that ASCEND_TOOLKIT_HOME (set by set_env.sh) names an existing folder; and NNAL's ATB, which
+the guide's image installs and sources (vllm-ascend's Dockerfile at ff3a50d: `source
+/usr/local/Ascend/nnal/atb/set_env.sh`; its installation guide: NNAL == 8.5.0, "required for libatb.so"):
+ATB_HOME_PATH (set by that script) holds lib/libatb.so, else torch_npu fails with "libatb.so: cannot open
+shared object file".
 Fix: install CANN 8.5.0 (toolkit and NNAL) and `source /usr/local/Ascend/ascend-toolkit/set_env.sh`
-(and `source /usr/local/Ascend/nnal/atb/set_env.sh`) in the shell that runs vllm serve.
+and `source /usr/local/Ascend/nnal/atb/set_env.sh` in the shell that runs vllm serve.
 """,
 )
 def cann(ctx: Context) -> Iterator[Result]:
@@ -42,6 +59,7 @@ def cann(ctx: Context) -> Iterator[Result]:
     targets = stack_targets(ctx.stack, ctx.profile)
     yield _cann_version(state, targets.cann_min, targets.built_for)
     yield _cann_environment(state)
+    yield _nnal(ctx.fact(nnal_state))
 
 
 def _cann_version(state: CannState, minimum: str, built_for: str) -> Result:
@@ -93,6 +111,7 @@ def _cann_environment(state: CannState) -> Result:
             expected="ASCEND_TOOLKIT_HOME set by set_env.sh",
             observed="unset",
             remediation=SET_ENV,
+            fix=(SOURCE_SET_ENV,),
         )
     observed = f"{state.env_var}={state.env_home}"
     if not state.env_home_exists:
@@ -114,9 +133,14 @@ Why: the NPU driver (Ascend HDK) must be installed on the host and, in a contain
 `lib64` folder mounted; torch_npu loads libraries from the driver's lib64 through LD_LIBRARY_PATH and
 fails with "libascend_hal.so: cannot open shared object file" without them.
 What: the `Version=` line of `<driver>/version.info` (the driver folder comes from
-Driver_Install_Path_Param in /etc/ascend_install.info, default /usr/local/Ascend/driver), and that
-LD_LIBRARY_PATH holds the driver's lib64 (or its lib64/common, lib64/driver subfolders).
-Fix: install the Ascend HDK driver; in docker run add `-v /usr/local/Ascend/driver/lib64/:...`,
+Driver_Install_Path_Param in /etc/ascend_install.info, default /usr/local/Ascend/driver), that
+LD_LIBRARY_PATH holds the driver's lib64 (or its lib64/common, lib64/driver subfolders), and that the
+driver is one the CANN toolkit supports: the toolkit's `compatible_version` (ascend_toolkit_install.info)
+lists the driver release lines it works with — the oldest one is the minimum the stack needs (CANN 8.5.0:
+V100R001C15) — and the driver's own `compatible_version` lists the toolkits it works with; one of the
+two must name the other's `Innerversion`.
+Fix: install (or upgrade to) an Ascend HDK driver the CANN toolkit lists; in docker run add
+`-v /usr/local/Ascend/driver/lib64/:...`,
 `-v /usr/local/Ascend/driver/version.info:...`, `-v /etc/ascend_install.info:...`; then
 `source /usr/local/Ascend/ascend-toolkit/set_env.sh` or export LD_LIBRARY_PATH with the driver's lib64.
 """,
@@ -125,6 +149,7 @@ def driver(ctx: Context) -> Iterator[Result]:
     state = ctx.fact(driver_state)
     yield _driver_version(state)
     yield _driver_libraries(state)
+    yield from dependent(_driver_compatibility(ctx, state), item="compatibility")
 
 
 def _driver_version(state: DriverState) -> Result:
@@ -178,6 +203,86 @@ def _driver_libraries(state: DriverState) -> Result:
     )
 
 
+NNAL_SET_ENV = f"{NNAL_ATB}/set_env.sh"
+NNAL_MISSING = "ImportError: libatb.so: cannot open shared object file: No such file or directory"
+
+
+def _nnal(state: NnalState) -> Result:
+    """NNAL's ATB, which the guide's image installs and sources (`source /usr/local/Ascend/nnal/atb/set_env.sh`)."""
+    expected = f"{ATB_ENV_VAR}/lib/libatb.so present ({NNAL_SET_ENV} sourced)"
+    if state.library_exists:
+        return passed(f"NNAL ATB sourced: {state.library}", item="nnal", expected=expected, observed=state.library)
+    if state.home:
+        message = f"{ATB_ENV_VAR}={state.home} has no lib/libatb.so; torch_npu fails with: {NNAL_MISSING}"
+        observed, fix = (
+            f"{state.library} missing",
+            f"reinstall NNAL 8.5.0 (Ascend-cann-nnal), then source {NNAL_SET_ENV}",
+        )
+        steps: tuple[Fix, ...] = ()
+    elif state.set_env_exists:
+        message = f"NNAL is installed but not sourced ({ATB_ENV_VAR} unset): torch_npu fails with: {NNAL_MISSING}"
+        observed, fix = (
+            f"{ATB_ENV_VAR} unset",
+            f"source {NNAL_SET_ENV} in the shell (or launch script) that runs vllm serve",
+        )
+        steps = (run_fix("launch", (".", NNAL_SET_ENV)),)
+    else:
+        message = f"NNAL (ATB) is not installed: no {NNAL_SET_ENV}; vllm-ascend needs NNAL 8.5.0 for libatb.so"
+        observed = "not installed"
+        fix = (
+            "install NNAL 8.5.0 (Ascend-cann-nnal_8.5.0_linux-<arch>.run --install, as the guide's image has it), "
+            f"then source {NNAL_SET_ENV}"
+        )
+        steps = ()
+    return failed(message, item="nnal", expected=expected, observed=observed, remediation=fix, fix=steps)
+
+
+def _driver_compatibility(ctx: Context, state: DriverState) -> Iterator[Result]:
+    """The driver against the CANN toolkit: the toolkit's compatible_version lists the driver inner versions
+    it supports (the oldest listed is the minimum it needs), the driver's lists the toolkits it supports."""
+    toolkit = ctx.fact(selected_toolkit)
+    driver = state.version
+    driver_line = inner_key(driver.inner_version) if driver else None
+    if driver is None or driver_line is None:
+        yield skipped("no driver Innerversion to compare with CANN (see the version item)", item="compatibility")
+        return
+    if not toolkit.compatible:
+        yield skipped(f"{toolkit.file} lists no compatible_version: not judged", item="compatibility")
+        return
+    supported = ", ".join(_release_range(low, high) for low, high in toolkit.compatible)
+    observed = f"driver {driver.version} ({driver.inner_version})"
+    expected = f"a driver CANN {toolkit.version} supports: {supported}"
+    if listed(toolkit.compatible, driver_line) or listed(driver.compatible, inner_key(toolkit.inner_version)):
+        message = f"driver {driver.version} ({_release_line(driver_line)}) works with CANN {toolkit.version}"
+        yield passed(message, item="compatibility", expected=expected, observed=observed)
+        return
+    oldest = min(low for low, _ in toolkit.compatible)
+    relation = "older than the oldest driver" if driver_line < oldest else "not a driver"
+    yield failed(
+        f"driver {driver.version} ({_release_line(driver_line)}) is {relation} CANN {toolkit.version} supports "
+        f"({supported}), and the driver does not list this CANN either: CANN operators fail to load or the "
+        "runtime refuses the device",
+        item="compatibility",
+        expected=expected,
+        observed=observed,
+        remediation=f"upgrade the NPU driver (Ascend HDK) on the host to one CANN {toolkit.version} lists "
+        f"({_release_line(oldest)} or newer), or use the CANN release that matches this driver",
+    )
+
+
+def listed(ranges: tuple[tuple[InnerKey, InnerKey], ...], key: InnerKey | None) -> bool:
+    """A release line within one of a compatible_version list's (low, high) ranges."""
+    return key is not None and any(low <= key <= high for low, high in ranges)
+
+
+def _release_range(low: tuple[int, int, int], high: tuple[int, int, int]) -> str:
+    return _release_line(low) if low == high else f"{_release_line(low)}-{_release_line(high)}"
+
+
+def _release_line(key: tuple[int, int, int] | None) -> str:
+    return f"V{key[0]:03d}R{key[1]:03d}C{key[2]:02d}" if key else "?"
+
+
 # -- ascend.devices (NPU device nodes and driver mounts; facts from glm5check.facts.npu) ----------------
 
 _DEVICE_FIX = (
@@ -216,6 +321,7 @@ def devices(ctx: Context) -> Iterator[Result]:
             expected="character device",
             observed=kind or "missing",
             remediation=_DEVICE_FIX,
+            fix=(manual_fix("host", f"recreate the container with {_DEVICE_FIX}"),),
         )
     if not missing_devices:
         yield passed(
@@ -232,6 +338,7 @@ def devices(ctx: Context) -> Iterator[Result]:
             expected="present (mounted from the host)",
             observed="missing",
             remediation=f"docker run … -v {path}:{path} (as the guide's docker run)",
+            fix=(manual_fix("host", f"recreate the container with docker run … -v {path}:{path}"),),
         )
     if mounts and not missing_mounts:
         yield passed(f"{len(mounts)} driver mounts present", item="mounts", observed=", ".join(mounts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from glm5check.engine.check import Result, check, errored, failed, passed, warned
+from glm5check.engine.check import Result, check, errored, failed, manual_fix, passed, warned
 from glm5check.facts.context import Context
 from glm5check.facts.system import SHM_PATH, resources, shm_usage
 from glm5check.util.numbers import whole
@@ -52,6 +52,10 @@ def host_shm(ctx: Context) -> Iterator[Result]:
             expected=f">= {want}",
             observed=fmt_bytes(size),
             remediation="docker run … --shm-size=1g (the guide's setting), or mount -o remount,size=1G /dev/shm",
+            fix=(
+                manual_fix("host", "recreate the container with docker run … --shm-size=1g (the guide's setting)"),
+                manual_fix("container", "or, in a privileged container: mount -o remount,size=1G /dev/shm"),
+            ),
         )
     else:
         yield passed(f"{SHM_PATH} is {fmt_bytes(size)} >= {want}", item="size", observed=fmt_bytes(size))

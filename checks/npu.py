@@ -8,32 +8,46 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
-from glm5check.engine.check import Result, check, errored, failed, passed, skipped, warned
+from glm5check.engine.check import (
+    Fix,
+    Result,
+    check,
+    dependent,
+    errored,
+    failed,
+    manual_fix,
+    passed,
+    run_fix,
+    skipped,
+    warned,
+)
+from glm5check.errors import SeeCheck
 from glm5check.facts.context import Context
 from glm5check.facts.npu import (
     PEER_IPS_VAR,
     VISIBLE_DEVICES_VAR,
     ChipPlan,
     DeviceNetwork,
+    LldpPeer,
     NpuSmiState,
     chip_plan,
+    chip_table,
     health_details,
+    lldp_peers,
     npu_network,
     npu_smi,
     peer_pings,
+    planned_chips,
     processes_on,
 )
 from glm5check.facts.weights import memory_fit
 from glm5check.host.base import ASCEND_TOOL_DIRS, CommandResult
-from glm5check.knowledge.memfit import DRIVER_RESERVED_MB, Fit
+from glm5check.knowledge.memfit import DRIVER_RESERVED_MB, IDLE_USED_MB, Fit
 from glm5check.parsers.npu_smi import NpuChip, NpuProcess
 from glm5check.util.units import GIB, MIB
 
-# HBM in use on an idle chip as npu-smi shows it (2.6-4.2 GB in real tables of idle 32 and 64 GB chips):
-# the driver's share (DRIVER_RESERVED_MB, outside torch_npu's total) and the runtime's (part of memory.fit's
-# reserve). Usage above it is another process's, which vllm-ascend subtracts from the KV cache.
-IDLE_USED_MB = 4608
 # A chip counts as the profile's HBM class when npu-smi shows at least this share of it.
 HBM_CLASS_TOLERANCE = 0.97
 
@@ -52,8 +66,6 @@ DCMI_CAUSES = {
         "stop the other container or process using these NPUs (check with npu-smi info on the host)",
     ),
 }
-NO_TABLE = "npu-smi gave no chip table (see npu.smi)"
-NO_PLANNED = "no planned chip is visible (see npu.count)"
 
 
 def _mount_hint() -> str:
@@ -157,21 +169,6 @@ def npu_smi_check(ctx: Context) -> Result:
     )
 
 
-def _table(ctx: Context) -> ChipPlan | None:
-    state = ctx.fact(npu_smi)
-    if _smi_failure(state) is not None:
-        return None
-    return ctx.fact(chip_plan)
-
-
-def _planned(ctx: Context) -> ChipPlan | Result:
-    """The plan when it has chips to judge, else the SKIP result saying why not."""
-    plan = _table(ctx)
-    if plan is None:
-        return skipped(NO_TABLE)
-    return plan if plan.planned else skipped(NO_PLANNED)
-
-
 @check(
     "npu.count",
     title="Enough NPU chips for TP × DP-local",
@@ -189,10 +186,7 @@ unset or widen ASCEND_RT_VISIBLE_DEVICES (`export ASCEND_RT_VISIBLE_DEVICES=0,1,
 """,
 )
 def npu_count(ctx: Context) -> Iterator[Result]:
-    plan = _table(ctx)
-    if plan is None:
-        yield skipped(NO_TABLE)
-        return
+    plan = ctx.fact(chip_table)
     tp, dp_local = ctx.plan.tensor_parallel_size, ctx.plan.dp_local
     why = f"TP {tp} × DP-local {dp_local}"
     seen = f"{len(plan.visible)} chips visible"
@@ -249,10 +243,7 @@ the hardware team if it stays; or keep the chip out of ASCEND_RT_VISIBLE_DEVICES
 """,
 )
 def npu_health(ctx: Context) -> Iterator[Result]:
-    plan = _planned(ctx)
-    if isinstance(plan, Result):
-        yield plan
-        return
+    plan = ctx.fact(planned_chips)
     healthy = 0
     details = ctx.fact(health_details)
     for chip in plan.planned:
@@ -332,7 +323,13 @@ def _busy_result(ctx: Context, plan: ChipPlan, chip: NpuChip, held_mb: int) -> R
         if processes
         else "find the container using this chip on the host (npu-smi info there) and stop it"
     )
-    common = {"item": label, "expected": f"<= {IDLE_USED_MB} MB in use", "observed": f"{used} MB in use"}
+    stop = (
+        run_fix("container", ("kill", *(str(p.pid) for p in processes)))
+        if processes
+        else manual_fix("host", "find the container using this chip (npu-smi info on the host) and stop it")
+    )
+    common: dict[str, Any] = {"item": label, "expected": f"<= {IDLE_USED_MB} MB in use", "fix": (stop,)}
+    common["observed"] = f"{used} MB in use"
     if busy.verdict == "fail":
         error = busy.vllm_error()
         return failed(f"{head}. vLLM: {error}" if error else head, remediation=fix, **common)
@@ -370,10 +367,7 @@ ASCEND_RT_VISIBLE_DEVICES; for a 32 GB chip use 64 GB-class hardware.
 """,
 )
 def npu_hbm(ctx: Context) -> Iterator[Result]:
-    plan = _planned(ctx)
-    if isinstance(plan, Result):
-        yield plan
-        return
+    plan = ctx.fact(planned_chips)
     problems = [r for r in (_hbm_result(ctx, plan, chip) for chip in plan.planned) if r is not None]
     yield from problems
     if not problems:
@@ -405,10 +399,7 @@ those chips out with ASCEND_RT_VISIBLE_DEVICES.
 """,
 )
 def npu_processes(ctx: Context) -> Iterator[Result]:
-    plan = _planned(ctx)
-    if isinstance(plan, Result):
-        yield plan
-        return
+    plan = ctx.fact(planned_chips)
     info = ctx.fact(npu_smi).info
     found = 0
     for chip in plan.planned:
@@ -421,6 +412,7 @@ def npu_processes(ctx: Context) -> Iterator[Result]:
                 expected="no process",
                 observed=_process_text((process,)),
                 remediation=f"kill {process.pid} (or leave {label} out with {VISIBLE_DEVICES_VAR})",
+                fix=(run_fix("container", ("kill", str(process.pid))),),
             )
     if not found:
         table = "" if info is not None and info.has_process_table else " (npu-smi printed no process table)"
@@ -464,6 +456,14 @@ def _device_problems(device: DeviceNetwork, conf_address: str | None, conf_read:
     return problems
 
 
+def _device_steps(device: DeviceNetwork, problems: list[tuple[str, str]]) -> tuple[Fix, ...]:
+    """The device's fixes in words, then the hccn_tool queries that show its state again."""
+    n = str(device.device)
+    words = manual_fix("host", "; ".join(dict.fromkeys(fix for _, fix in problems)))
+    queries = [("hccn_tool", "-i", n, "-link_stat", "-g"), ("hccn_tool", "-i", n, "-net_health", "-g")]
+    return (words, *(run_fix("host", argv) for argv in queries))
+
+
 def _network_device_results(ctx: Context) -> Iterator[Result]:
     network = ctx.fact(npu_network)
     for device in network.devices:
@@ -477,6 +477,7 @@ def _network_device_results(ctx: Context) -> Iterator[Result]:
                 expected="link UP, net_health Success, IP, gateway, netdetect as in /etc/hccn.conf",
                 observed=f"link {device.link}, net_health {device.net_health}, ip {device.address}",
                 remediation="; ".join(dict.fromkeys(fix for _, fix in problems)),
+                fix=_device_steps(device, problems),
             )
         else:
             yield passed(
@@ -501,6 +502,30 @@ def _tls_result(ctx: Context) -> Result:
             remediation="set one value everywhere: hccn_tool -i <N> -tls -s enable 0 (or 1) for each device",
         )
     return passed(f"TLS switch {next(iter(switches.values()), '?')} on every device", item="tls", observed=shown)
+
+
+def _addresses_result(ctx: Context) -> Result:
+    """Every device (every die on A3, where each die has its own RoCE port) has its own address."""
+    devices = ctx.fact(npu_network).devices
+    plan = ctx.fact(chip_plan)
+    unit = "dies" if plan.two_chip_npus else "devices"
+    by_address: dict[str, list[int]] = {}
+    for device in devices:
+        if device.address:
+            by_address.setdefault(device.address, []).append(device.device)
+    shared = {address: numbers for address, numbers in by_address.items() if len(numbers) > 1}
+    if shared:
+        shown = "; ".join(f"{address} on {unit} {', '.join(map(str, numbers))}" for address, numbers in shared.items())
+        return failed(
+            f"{unit} share an NPU network address ({shown}): HCCL links meant for one reach the other",
+            item="addresses",
+            expected=f"one address per {unit[:-1]}",
+            observed=shown,
+            remediation="give each device its own address: hccn_tool -i <N> -ip -s address <ip> netmask <mask>, "
+            "and the same in /etc/hccn.conf",
+        )
+    per = " (one per die)" if plan.two_chip_npus else ""
+    return passed(f"{len(by_address)} distinct addresses on {len(devices)} {unit}{per}", item="addresses")
 
 
 def _ping_results(ctx: Context) -> Iterator[Result]:
@@ -545,6 +570,11 @@ same switch on all devices). With --peer-npu-ips (or GLM5CHECK_PEER_NPU_IPS) set
 (e.g. from its report's npu_device_ips), `hccn_tool -i N -ping -g address IP` to each. The device IPs
 go into the report (`npu_device_ips`) so `glm5check compare` can cross-check nodes.
 
+Node 0's device IPs: on node 0, `glm5check --profile a2-multi --check npu.network --format json` lists
+them under facts.npu_device_ips (or run `hccn_tool -i N -ip -g` for each device N there). Give them to
+the other nodes with --peer-npu-ips IP,… , GLM5CHECK_PEER_NPU_IPS, or `peer_npu_ips = [...]` under
+[network] in a profile file.
+
 Fix: cable and switch port for a DOWN link; `hccn_tool -i N -ip -s address A netmask M`,
 `-gateway -s gateway G`, `-netdetect -s address G` per device (and /etc/hccn.conf to match);
 `hccn_tool -i N -tls -s enable 0` on every device of every node so the TLS switch is the same.
@@ -570,6 +600,7 @@ def npu_network_check(ctx: Context) -> Iterator[Result]:
     yield from _network_device_results(ctx)
     if network.devices:
         yield _tls_result(ctx)
+        yield _addresses_result(ctx)
     yield from _ping_results(ctx)
     if not ctx.fact(peer_pings):
         yield skipped(
@@ -577,3 +608,63 @@ def npu_network_check(ctx: Context) -> Iterator[Result]:
             "to test them",
             item="ping",
         )
+
+
+# -- npu.lldp -------------------------------------------------------------------------------------------
+
+
+def _lldp_item(peer: LldpPeer, link: str | None) -> Iterator[Result]:
+    item = f"device {peer.device}"
+    if link is not None and link != "UP":
+        raise SeeCheck("npu.network", f"device {peer.device}: link {link}")
+    fix = (
+        f"check that the switch port of device {peer.device} sends LLDP and that the cable goes to the switch "
+        f"(hccn_tool -i {peer.device} -lldp -g)"
+    )
+    if peer.failure or not peer.ports:
+        yield warned(
+            f"{item}: no LLDP neighbour ({peer.failure or 'no Port ID in the answer'}): the RoCE port is not "
+            "cabled to a switch, or the switch does not send LLDP",
+            item=item,
+            expected="a switch port (Port ID TLV Ifname)",
+            observed=peer.failure or "no neighbour",
+            remediation=fix,
+            fix=(run_fix("host", ("hccn_tool", "-i", str(peer.device), "-lldp", "-g")),),
+        )
+    elif peer.peer_is_npu:
+        yield warned(
+            f"{item}: cabled back-to-back to another NPU ({' '.join(peer.system_lines)}), not to a switch: HCCL "
+            "cannot build its "
+            "cross-node full mesh over direct cables",
+            item=item,
+            expected="a switch port",
+            observed=peer.system,
+            remediation="cable every NPU port to the RoCE switch",
+        )
+    else:
+        yield passed(f"{item}: switch port {', '.join(peer.ports)}", item=item, observed=", ".join(peer.ports))
+
+
+@check(
+    "npu.lldp",
+    title="Every NPU port sees a switch port (LLDP)",
+    nodes="multi",
+    explain="""
+Why: across nodes HCCL builds links between every pair of NPU ports through the RoCE switch. A port that
+sees no switch (a cable in the wrong port, a port the switch does not know, or a direct cable to another
+NPU) still shows its link UP, and the start hangs in HCCL's link set-up or runs over a path the network
+team did not plan. The vllm-ascend multi-node guide checks it with `hccn_tool -i N -lldp -g` on every
+device before anything else.
+
+What: `hccn_tool -i <device> -lldp -g` for every planned device: the Port ID TLV names a switch port
+(`Ifname: 400GE1/1/5:1`), and the neighbour is not another NPU (a System Name/Description of
+"AscendNPU"). A device whose link is DOWN is npu.network's failure, not repeated here.
+
+Fix: cable each NPU port to its switch port as the network plan says, enable LLDP on the switch ports, and
+check again with `hccn_tool -i <N> -lldp -g`.
+""",
+)
+def npu_lldp(ctx: Context) -> Iterator[Result]:
+    links = {d.device: d.link for d in ctx.fact(npu_network).devices}
+    for peer in ctx.fact(lldp_peers):
+        yield from dependent(_lldp_item(peer, links.get(peer.device)), item=f"device {peer.device}")

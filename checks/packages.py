@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from glm5check.engine.check import Result, check, failed, passed, skipped, warned
+from glm5check.engine.check import Fix, Result, check, failed, passed, run_fix, skipped, warned
 from glm5check.facts.packages import (
     COMMIT_RE,
     CommitEvidence,
@@ -77,25 +77,30 @@ def _expected_commit(ctx: Context, name: str, pinned: str) -> tuple[str, str]:
     return pinned, f"profile {ctx.profile.name}"
 
 
-def _install_command(name: str, target: str | None, commit: str | None = None, tag: str | None = None) -> str:
+def _install_steps(name: str, target: str | None, commit: str | None = None, tag: str | None = None) -> Fix:
     """The guide's source build at a commit, or vllm-ascend's installation guide's at a release tag
     (installation.md@v0.18.0:158-171: a shallow clone of the tag, then an editable install)."""
     repo = VLLM_REPO if name == "vllm" else VLLM_ASCEND_REPO
     folder = repo.rsplit("/", 1)[1].removesuffix(".git")
-    clone = f"git clone --depth 1 --branch {tag} {repo}" if tag else f"git clone {repo}"
-    steps = [clone, f"cd {folder}", *([f"git checkout {commit}"] if commit else [])]
+    clone = ("git", "clone", "--depth", "1", "--branch", tag, repo) if tag else ("git", "clone", repo)
+    steps: list[tuple[str, ...]] = [clone, ("cd", folder), *([("git", "checkout", commit)] if commit else [])]
     if name == "vllm-ascend":
-        steps.append("git submodule update --init --recursive")
-    steps.append(
-        (f"VLLM_TARGET_DEVICE={target} " if target else "") + ("pip install -v -e ." if tag else "pip install -v .")
-    )
-    return " && ".join(steps)
+        steps.append(("git", "submodule", "update", "--init", "--recursive"))
+    install = ("pip", "install", "-v", "-e", ".") if tag else ("pip", "install", "-v", ".")
+    steps.append((*((f"VLLM_TARGET_DEVICE={target}",) if target else ()), *install))
+    return run_fix("container", *steps)
 
 
-def _distribution_problem(ev: CommitEvidence, python: str | None, fix: str) -> Result | None:
+def _install_command(name: str, target: str | None, commit: str | None = None, tag: str | None = None) -> str:
+    return " && ".join(" ".join(argv) for argv in _install_steps(name, target, commit, tag).commands)
+
+
+def _distribution_problem(
+    ev: CommitEvidence, python: str | None, fix: str, steps: tuple[Fix, ...] = ()
+) -> Result | None:
     """A Result when the distribution is missing, duplicated or its metadata is broken."""
     if not ev.dists:
-        return failed(f"{ev.name} is not installed in {python}", observed="not installed", remediation=fix)
+        return failed(f"{ev.name} is not installed in {python}", observed="not installed", remediation=fix, fix=steps)
     if len(ev.dists) > 1:
         copies = ", ".join(f"{d.version} at {d.path}" for d in ev.dists)
         return failed(
@@ -162,7 +167,7 @@ def _judge_install(ctx: Context, ev: CommitEvidence, pinned: str, target: str | 
         )
     fix = _install_command(ev.name, target, commit=pin)
     python = ctx.fact(inventory).executable or ctx.options.python
-    problem = _distribution_problem(ev, python, fix)
+    problem = _distribution_problem(ev, python, fix, (_install_steps(ev.name, target, commit=pin),))
     if problem is not None:
         return problem
     assert ev.dist is not None
@@ -428,9 +433,10 @@ def transformers(ctx: Context) -> Result:
     inv = ctx.fact(inventory)
     target = stack_targets(ctx.stack, ctx.profile).transformers
     fix = target.pip_command
+    steps = (run_fix("container", ("pip", "install", TRANSFORMERS_GIT if target.from_git else target.install)),)
     dists = inv.named("transformers")
     ev = CommitEvidence("transformers", tuple(dists))
-    problem = _distribution_problem(ev, inv.executable, fix)
+    problem = _distribution_problem(ev, inv.executable, fix, steps)
     if problem is not None:
         return problem
     dist = dists[0]
@@ -458,6 +464,7 @@ def transformers(ctx: Context) -> Result:
             expected=expected,
             observed=observed,
             remediation=fix,
+            fix=steps,
         )
     if target.exact:
         return _judge_transformers_pin(ctx, dist, version, target, expected, observed)
@@ -560,6 +567,7 @@ def _requirements_result(ctx: Context, plan: RequirementPlan, found: DistRequire
         item=found.name,
         observed="; ".join(problems),
         remediation=fix,
+        fix=(run_fix("container", ("pip", "install", *lines)),) if 0 < len(lines) <= INLINE_INSTALL else (),
     )
 
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from glm5check.engine.check import Result, check, failed, passed, skipped, warned
+from glm5check.engine.check import Result, check, dependent, failed, passed, skipped, warned
 from glm5check.engine.context import reported_fact
-from glm5check.errors import ProbeFailed
 from glm5check.facts.context import Context, intended_plan
 from glm5check.facts.node import node_info
-from glm5check.facts.weights import scan_weights
+from glm5check.facts.weights import loadable_mtp_layer, readable_weights
 from glm5check.facts.weights_scan import QUANT_DESCRIPTION
 from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import FIELD_FLAGS, ServeFlag, ServeInput, vllm_of
@@ -266,21 +265,8 @@ def _length_items(ctx: Context) -> Iterator[Result]:
         )
 
 
-def _weights(ctx: Context) -> Any:
-    try:
-        scan = ctx.fact(scan_weights)
-    except ProbeFailed as exc:
-        return f"the weights folder could not be read: {exc}"
-    if not scan.readable:
-        return f"the weights folder {scan.path} could not be read ({scan.error}); see weights.path"
-    return scan
-
-
 def _quantization_items(ctx: Context) -> Iterator[Result]:
-    scan = _weights(ctx)
-    if isinstance(scan, str):
-        yield skipped(scan, item="--quantization")
-        return
+    scan = ctx.fact(readable_weights)
     has_description = scan.quant is not None and scan.quant.present
     quantization = ctx.plan.quantization
     where = _source(ctx, "quantization")
@@ -316,26 +302,11 @@ def _mtp_items(ctx: Context) -> Iterator[Result]:
     spec = ctx.plan.speculative_config or {}
     if not ctx.plan.uses_mtp or not spec:
         return
-    scan = _weights(ctx)
-    if isinstance(scan, str):
-        yield skipped(scan, item="--speculative-config")
-        return
-    prefix = scan.mtp_prefix
-    method = spec.get("method")
-    if scan.mtp_count:
-        yield passed(
-            f"{method} with the MTP layer ({prefix}*) present",
-            item="--speculative-config",
-            observed=f"{prefix}* present",
-        )
-        return
-    yield failed(
-        f"--speculative-config asks for {method}, but the weights in {scan.path} have no {prefix}* (MTP) "
-        "tensors; vllm fails while loading the draft model",
+    mtp = ctx.fact(loadable_mtp_layer)
+    yield passed(
+        f"{spec.get('method')} with the MTP layer ({mtp.prefix}*) present",
         item="--speculative-config",
-        expected=f"{prefix}* tensors",
-        observed="no MTP layer",
-        remediation="drop --speculative-config, or use weights that include the MTP layer",
+        observed=f"{mtp.prefix}* present",
     )
 
 
@@ -377,8 +348,8 @@ def serve_args(ctx: Context) -> Iterator[Result]:
     yield from _rank_items(ctx)
     yield from _headless_items(ctx)
     yield from _length_items(ctx)
-    yield from _quantization_items(ctx)
-    yield from _mtp_items(ctx)
+    yield from dependent(_quantization_items(ctx), item="--quantization")
+    yield from dependent(_mtp_items(ctx), item="--speculative-config")
 
 
 def _plan_item(ctx: Context, difference: Difference) -> Result:

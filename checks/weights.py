@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from glm5check.engine.check import Result, check, failed, passed, skipped, warned
 from glm5check.facts.context import Context
 from glm5check.facts.system import mount_of, mount_table
-from glm5check.facts.weights import GENERATION_CONFIG, TOKENIZER_FILES, scan_weights
+from glm5check.facts.weights import GENERATION_CONFIG, TOKENIZER_FILES, mtp_layer, readable_weights, scan_weights
 from glm5check.facts.weights_scan import INDEX_FILES, QUANT_DESCRIPTION, JsonFile, Shard, WeightsScan
 from glm5check.knowledge import glm5
 from glm5check.util.units import fmt_bytes
@@ -29,12 +29,6 @@ DOWNLOAD_FIX = (
     "download the missing or damaged files again, e.g. `modelscope download --model Eco-Tech/GLM-5-w4a8 "
     "--local_dir DIR` (or `huggingface-cli download … --local-dir DIR`), then rerun glm5check"
 )
-
-
-def _folder_skip(scan: WeightsScan) -> Result | None:
-    if scan.readable:
-        return None
-    return skipped(f"weights folder {scan.path} cannot be read ({scan.error}); see weights.path")
 
 
 # -- weights.path -------------------------------------------------------------------------------------
@@ -243,11 +237,7 @@ revision as the index); for LFS stubs run `git lfs pull`.
 """,
 )
 def weights_shards(ctx: Context) -> Iterator[Result]:
-    scan = ctx.fact(scan_weights)
-    skip = _folder_skip(scan)
-    if skip:
-        yield skip
-        return
+    scan = ctx.fact(readable_weights)
     problems = _index_results(scan)
     problems += [_shard_result(shard, scan.leftovers) for shard in scan.shards if not shard.ok]
     problems += _map_results(scan)
@@ -332,11 +322,7 @@ description that belongs to the shards.
 """,
 )
 def weights_quantization(ctx: Context) -> Iterator[Result]:
-    scan = ctx.fact(scan_weights)
-    skip = _folder_skip(scan)
-    if skip:
-        yield skip
-        return
+    scan = ctx.fact(readable_weights)
     description = _description(scan)
     wants = ctx.plan.quantization == "ascend"
     has = description.present
@@ -394,29 +380,24 @@ for bf16 weights run the tutorial's adjust_weight.py.
 def weights_mtp(ctx: Context) -> Result:
     if not ctx.plan.uses_mtp:
         return skipped("no deepseek_mtp speculative decoding in the plan; the MTP layer is not loaded")
-    scan = ctx.fact(scan_weights)
-    skip = _folder_skip(scan)
-    if skip:
-        return skip
-    layer, prefix, count = scan.mtp_layer, scan.mtp_prefix, scan.mtp_count
-    expected = f"{prefix}* (MTP) with embed_tokens and shared_head.head"
-    if not count:
+    mtp = ctx.fact(mtp_layer)
+    expected = f"{mtp.prefix}* (MTP) with embed_tokens and shared_head.head"
+    if not mtp.count:
         return failed(
-            f"deepseek_mtp requested, but {ctx.profile.model.name} has no {prefix[:-1]} (MTP)",
+            f"deepseek_mtp requested, but {ctx.profile.model.name} has no {mtp.prefix[:-1]} (MTP)",
             expected=expected,
-            observed=f"no {prefix}* tensors",
+            observed=f"no {mtp.prefix}* tensors",
             remediation="drop --speculative-config, or use the GLM-5-w4a8-mtp weights (Eco-Tech/GLM-5-w4a8-mtp-QuaRot)",
         )
-    absent = [prefix + name for name in glm5.MTP_EMBED_HEAD if prefix + name not in scan.mtp_embed_head]
-    if absent:
+    if mtp.absent:
         return failed(
-            f"MTP layer {layer} lacks {', '.join(absent)}",
+            f"MTP layer {mtp.layer} lacks {', '.join(mtp.absent)}",
             expected=expected,
-            observed=f"{count} {prefix}* tensors, without " + ", ".join(absent),
+            observed=f"{mtp.count} {mtp.prefix}* tensors, without " + ", ".join(mtp.absent),
             remediation="run adjust_weight.py from the vllm-ascend GLM-5 tutorial (it copies embed_tokens "
             "and lm_head into mtp-others.safetensors), or drop --speculative-config",
         )
-    return passed(f"MTP layer {layer} present ({count} tensors)", observed=f"{count} tensors")
+    return passed(f"MTP layer {mtp.layer} present ({mtp.count} tensors)", observed=f"{mtp.count} tensors")
 
 
 # -- weights.shared -----------------------------------------------------------------------------------
@@ -440,10 +421,7 @@ copies, run `glm5check weights verify DIR --manifest node0.json` on node 0 and
 """,
 )
 def weights_shared(ctx: Context) -> Result:
-    scan = ctx.fact(scan_weights)
-    skip = _folder_skip(scan)
-    if skip:
-        return skip
+    scan = ctx.fact(readable_weights)
     mount = mount_of(ctx.fact(mount_table), scan.path)
     if mount is None:
         return warned(f"no mount found for {scan.path}", remediation="check /proc/self/mounts")

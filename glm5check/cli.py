@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 from glm5check import __version__, console
-from glm5check.commands.options import PD_ROLE_OPTION, SCRIPT_ARGS_OPTION, Bounded
+from glm5check.commands.options import PD_ROLE_OPTION, SCRIPT_ARGS_OPTION, Bounded, timeout_option
 from glm5check.errors import ConfigError
-from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
+from glm5check.knowledge.limits import NODE_RANK
 
 # Subcommands living in their own modules, imported only when invoked: name -> "module:attribute".
 LAZY_COMMANDS: dict[str, str] = {
@@ -23,9 +23,10 @@ LAZY_COMMANDS: dict[str, str] = {
     "fix-env": "glm5check.commands.fix_env:fix_env",
     "cluster": "glm5check.commands.cluster:cluster_command",
     "stacks": "glm5check.commands.stacks:stacks",
+    "plan": "glm5check.commands.plan:plan_command",
 }
 
-FORMATS = ("table", "json", "junit")
+FORMATS = ("table", "json", "junit", "html")
 
 
 class UsageProblem(ConfigError):
@@ -69,14 +70,13 @@ _RUN_OPTIONS = [
     click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True),
     click.option("--output", "-o", metavar="FILE", help="Write the report here instead of standard output."),
     click.option("--strict", is_flag=True, help="Warnings fail too."),
-    click.option("--replay", metavar="SNAPSHOT", help="Evaluate a snapshot (directory, .tar.gz, demo[:NAME])."),
+    click.option("--problems", is_flag=True, help="Table: only the rows that are not PASS, and the summary."),
+    click.option("--verbose", "-v", is_flag=True, help="Table: every row in full, with expected and observed."),
     click.option(
-        "--timeout",
-        type=Bounded(TIMEOUT),
-        default=10.0,
-        show_default=True,
-        help="Seconds allowed to each probe.",
+        "--fix-plan", is_flag=True, help="Print every remediation as one script to read and paste (never run)."
     ),
+    click.option("--replay", metavar="SNAPSHOT", help="Evaluate a snapshot (directory, .tar.gz, demo[:NAME])."),
+    timeout_option(),
     click.option("--expect", multiple=True, metavar="NAME=SHA", help="Pin another commit, e.g. vllm=<sha>."),
     click.option("--redact-hosts", is_flag=True, help="Also replace hostnames and IP addresses by pseudonyms."),
     click.option(
@@ -143,8 +143,17 @@ def cli(ctx: click.Context, **kwargs: Any) -> None:
 
     Run `glm5check --profile a2-multi` on each node before `vllm serve`.
     """
-    if ctx.invoked_subcommand is None:
-        ctx.exit(_execute(kwargs))
+    if ctx.invoked_subcommand is not None:
+        return
+    if _no_arguments(ctx):
+        console.out(ctx.get_help() + "\n")
+        ctx.exit(0)
+    ctx.exit(_execute(kwargs))
+
+
+def _no_arguments(ctx: click.Context) -> bool:
+    """`glm5check` alone: every option at its default (a real usage error still exits 2)."""
+    return all(ctx.get_parameter_source(name) is click.core.ParameterSource.DEFAULT for name in ctx.params)
 
 
 @cli.command("run")
@@ -212,7 +221,8 @@ def checks_command(output_format: str, disable_plugins: tuple[str, ...]) -> None
 @click.argument("check_id")
 @_DISABLE_OPTION
 def explain_command(check_id: str, disable_plugins: tuple[str, ...]) -> None:
-    """Why a check matters, what it compares and how to fix it."""
+    """Why a check matters, what it compares and how to fix it (CHECK_ID as the table prints it, with or
+    without its item: `explain 'npu.hbm[NPU 3]'`)."""
     from glm5check.engine.catalogue import explain
 
     with console.plugin_code():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -34,9 +35,19 @@ def stdout_is_terminal() -> bool:
     return stream is not None and not _closed["stdout"] and stream.isatty()
 
 
-def out(text: str, style: str = "text") -> None:
-    """Write text to stdout, printable, in the style's encoding fallback (text, json or xml)."""
-    safe = json_printable(text) if style == "json" else printable(text)
+# The only escape sequences glm5check writes itself: the table's status colours (reports/table.py). Text
+# from a report never holds one (reporting made it printable before any renderer ran).
+_OWN_COLOURS = re.compile(r"(\x1b\[(?:3[1-6]|0)m)")
+
+
+def out(text: str, style: str = "text", colours: bool = False) -> None:
+    """Write text to stdout, printable, in the style's encoding fallback (text, json or xml). With
+    `colours`, the table's own status colours stay; everything else is made printable as always."""
+    if colours:
+        parts = _OWN_COLOURS.split(text)
+        safe = "".join(part if index % 2 else printable(part) for index, part in enumerate(parts))
+    else:
+        safe = json_printable(text) if style == "json" else printable(text)
     _write("stdout", _encoded(sys.stdout, safe, style))
 
 

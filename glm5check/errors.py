@@ -4,6 +4,8 @@ ConfigError means invalid usage or configuration: the CLI prints it as one line 
 ProbeFailed means the machine could not be read: the runner turns it into an ERROR result.
 NotRecorded (a ProbeFailed) means a replayed snapshot holds no answer to a question: the runner turns it
 into a SKIP result naming the question, never a FAIL.
+SeeCheck means a fact is broken for a reason another check reports: the runner turns it into a SKIP
+that points at that check, so one cause makes one failing row.
 """
 
 
@@ -24,3 +26,14 @@ class NotRecorded(ProbeFailed):
     def __init__(self, question: str) -> None:
         super().__init__(f"{question}: not recorded in the snapshot")
         self.question = question
+
+
+class SeeCheck(ProbeFailed):
+    """Raised by a fact provider whose fact is broken for a reason that check `owner` reports (no weights
+    folder: weights.path; no npu-smi table: npu.smi). A check needing the fact becomes `SKIP <reason> — see
+    <owner>` instead of a second failure; the owner check reads the underlying state and fails itself."""
+
+    def __init__(self, owner: str, reason: str) -> None:
+        super().__init__(f"{reason} — see {owner}")
+        self.owner = owner
+        self.reason = reason

@@ -17,6 +17,7 @@ from glm5check.engine.context import REPORTED_FACTS
 from glm5check.engine.registry import PLUGIN_FAULTS
 from glm5check.engine.runner import Outcome, Summary
 from glm5check.facts.context import Context
+from glm5check.facts.deployment import report_plan
 from glm5check.facts.node import node_info
 from glm5check.knowledge.environment import relevant_env
 from glm5check.reports.model import REPORT_SCHEMA, Report
@@ -30,7 +31,7 @@ def utc_now() -> str:
 
 def _facts(ctx: Context) -> dict[str, Any]:
     facts: dict[str, Any] = {}
-    for key, func in sorted(REPORTED_FACTS.items()):
+    for key, func in [*sorted(REPORTED_FACTS.items()), ("plan", report_plan)]:
         try:
             facts[key] = func(ctx)
         except PLUGIN_FAULTS as exc:  # a report must still be written (a plugin's sys.exit() included)
@@ -50,7 +51,7 @@ def _env_of(ctx: Context) -> dict[str, str]:
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
     origin = outcome.origin
     plugin = {} if origin is None or origin.built_in else {"plugin": plugin_json(origin)}
-    return {
+    row: dict[str, Any] = {
         "id": outcome.id,
         "item": outcome.item,
         "category": outcome.category,
@@ -64,6 +65,11 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "waived": outcome.waived,
         **plugin,
     }
+    if outcome.fix:
+        row["fix"] = [
+            {"where": f.where, "commands": [list(argv) for argv in f.commands], "text": f.text} for f in outcome.fix
+        ]
+    return row
 
 
 def plugin_json(origin: Origin) -> dict[str, Any]:

@@ -52,6 +52,9 @@ class RunArgs:
     output_format: str = "table"
     output: str | None = None
     strict: bool = False
+    problems: bool = False
+    verbose: bool = False
+    fix_plan: bool = False
     replay: str | None = None
     timeout: float = 10.0
     expect: tuple[str, ...] = ()
@@ -279,23 +282,39 @@ def host_name(host: Host) -> str:
         return "unknown"
 
 
-def _render(report: Report, args: RunArgs, stream: Any) -> str:
-    if args.redact_hosts or args.redact_salt is not None:
-        hosts = HostRedactor(args.redact_salt, (report.node.hostname,))
-        report = Report.from_json(hosts.tree(report.to_json()))
+def table_mode(args: RunArgs) -> str:
+    if args.problems and args.verbose:
+        raise ConfigError("give --problems or --verbose, not both")
+    return "problems" if args.problems else "verbose" if args.verbose else "default"
+
+
+def _render(report: Report, args: RunArgs, stream: Any, fix_plan: str | None = None) -> str:
+    if fix_plan is not None:
+        return fix_plan
+    report = hosts_masked(report, args)
     if args.output_format == "json":
         from glm5check.reports.json_report import render_json
 
-        text = render_json(report)
-    elif args.output_format == "junit":
+        return render_json(report)
+    if args.output_format == "junit":
         from glm5check.reports.junit import render_junit
 
-        text = render_junit(report)
-    else:
-        from glm5check.reports.table import render_table
+        return render_junit(report)
+    if args.output_format == "html":
+        from glm5check.reports.html import render_html
 
-        text = render_table(report, stream, args.strict)
-    return text
+        return render_html(report, args.strict, hosts_masked=args.redact_hosts or args.redact_salt is not None)
+    from glm5check.reports.table import render_table
+
+    return render_table(report, stream, args.strict, table_mode(args))
+
+
+def hosts_masked(report: Report, args: RunArgs) -> Report:
+    """--redact-hosts / --redact-salt: the report with its hostname and IPv4 addresses replaced in every
+    text (the renderers escape the pseudonyms as any text); the report itself otherwise."""
+    if not (args.redact_hosts or args.redact_salt is not None):
+        return report
+    return Report.from_json(HostRedactor(args.redact_salt, (report.node.hostname,)).tree(report.to_json()))
 
 
 def check_output_target(args: RunArgs, record: bool) -> None:
@@ -321,6 +340,28 @@ def check_output_target(args: RunArgs, record: bool) -> None:
     )
 
 
+def _check_output_choice(args: RunArgs) -> None:
+    table_mode(args)
+    if args.fix_plan and args.output_format != "table":
+        raise ConfigError(
+            f"--fix-plan writes a script instead of the report: it cannot be --format {args.output_format}"
+        )
+
+
+def _fix_plan(ctx: Context, report: Report, selected: list[str], args: RunArgs) -> str:
+    """The run's fix plan; its environment part is fix-env's when env.vars or net.interfaces ran. With
+    --redact-hosts / --redact-salt, every text in it is masked like the report's."""
+    from glm5check.remedy import FIXED_CHECKS, build_fix_plan, plan_env_fixes
+    from glm5check.reports.fix_plan import render_fix_plan
+
+    env = plan_env_fixes(ctx) if set(FIXED_CHECKS) & set(selected) else None
+    if env is not None and (args.redact_hosts or args.redact_salt is not None):
+        hosts = HostRedactor(args.redact_salt, (report.node.hostname,))
+        env.exports = {name: hosts.text(value) for name, value in env.exports.items()}
+        env.reasons = {name: hosts.text(value) for name, value in env.reasons.items()}
+    return render_fix_plan(hosts_masked(report, args), build_fix_plan(hosts_masked(report, args), env))
+
+
 def run_session(args: RunArgs, record: bool = False) -> int:
     from glm5check.engine.registry import load_registry
     from glm5check.engine.runner import (
@@ -331,9 +372,12 @@ def run_session(args: RunArgs, record: bool = False) -> int:
         summarize,
         unused_waivers,
     )
+    from glm5check.reports.progress import ProgressLine
+    from glm5check.reports.progress import wanted as progress_wanted
     from glm5check.reports.table import summary_line
 
     started = time.perf_counter()
+    _check_output_choice(args)
     with console.plugin_code():
         registry = load_registry(args.disable_plugins)
     check_patterns(registry.checks, args.include, args.exclude, registry.errors)
@@ -346,8 +390,13 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     load_errors = selected_errors(registry.errors, args.include, args.exclude)
     checks = _selected(registry.checks, ctx, args, bool(load_errors))
     waivers = [Waiver.parse(w) for w in args.ignore]
+    progress = ProgressLine(sys.stderr) if progress_wanted(sys.stderr, args.output_format) else None
     with console.plugin_code():
-        outcomes = run_checks(ctx, checks, waivers, load_errors)
+        try:
+            outcomes = run_checks(ctx, checks, waivers, load_errors, watch=progress)
+        finally:
+            if progress is not None:
+                progress.close()
         warnings = (*registry.notes(), *unread_plugin_tables(ctx.profile, registry), *unused_waivers(outcomes, waivers))
         for line in warnings:
             console.err(f"glm5check: warning: {line}")
@@ -355,6 +404,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
         hostname = host_name(host)
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         report = build_report(ctx, outcomes, summary, elapsed_ms, hostname, warnings)  # plugins' report facts
+    fix_plan = _fix_plan(ctx, report, [c.id for c in checks], args) if args.fix_plan else None
     if record and snapshot is not None and args.output == STDOUT:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
@@ -364,16 +414,23 @@ def run_session(args: RunArgs, record: bool = False) -> int:
         snapshot.report = report.to_json()
         snapshot.meta = _snapshot_meta(ctx, hostname, serve_meta)
         write_snapshot(snapshot, args.output)
-        console.out(_render(report, args, sys.stdout), console.STYLES[args.output_format])
+        console.out(_render(report, args, sys.stdout, fix_plan), console.STYLES[args.output_format], _colours(args))
         console.err(f"snapshot written to {args.output}")
     elif args.output:
         from glm5check.host.output import save_text
 
-        save_text(args.output, _render(report, args, None))
+        save_text(args.output, _render(report, args, None, fix_plan))
         console.err(summary_line(report, args.strict))
     else:
-        console.out(_render(report, args, sys.stdout), console.STYLES[args.output_format])
+        console.out(_render(report, args, sys.stdout, fix_plan), console.STYLES[args.output_format], _colours(args))
     return 0 if summary.ok else 1
+
+
+def _colours(args: RunArgs) -> bool:
+    """The table paints its status words on a terminal (never under NO_COLOR): let them through."""
+    from glm5check.reports.table import use_colour
+
+    return args.output_format == "table" and not args.fix_plan and use_colour(sys.stdout)
 
 
 def print_requirements(ctx: Context, output: str | None) -> int:

@@ -20,6 +20,7 @@ HCCN = {
     "tls_loop": FIXTURES / "hccn_tool-tls" / "dsv3-multinode-doc-tls-loop-grep-switch-8dev.txt",
     "ping": FIXTURES / "hccn_tool-ping" / "arthurchiao-blog-ping-i3.txt",
     "conf": FIXTURES / "hccn-conf" / "openyuanrong-fixture-hccn-conf-8npu-SANITIZED-127.0.0.x.txt",
+    "lldp": FIXTURES / "hccn_tool-lldp" / "arthurchiao-blog-lldp-g-i3-partially-masked.txt",
 }
 FIXTURE_FIRST_OCTET = "192"
 
@@ -78,6 +79,9 @@ def hccn_answers(
         answers[f"-i {device} -netdetect -g"] = netdetect
         switch = tls[device].replace("tls switch[0]", "tls switch[1]") if device == tls_on else tls[device]
         answers[f"-i {device} -tls -g"] = switch + "\n"
+        # The switch port each device is cabled to (a port whose link is down sees none).
+        lldp = HCCN["lldp"].read_text().replace("400GE1/1/20:2", f"400GE1/1/{5 + device}:1")
+        answers[f"-i {device} -lldp -g"] = "" if device == down else lldp
     if ping:
         answers[f"-i 0 -ping -g address {ping}"] = HCCN["ping"].read_text()
         answers["-i 1 -ping -g address 192.0.2.99"] = ("", 1)

@@ -8,7 +8,7 @@ import sys
 
 import click
 import pytest
-from conftest import assert_no_traceback, run_cli
+from conftest import assert_no_traceback, run_cli, run_in_process
 
 from glm5check import __version__
 from glm5check.engine.registry import load_registry
@@ -169,3 +169,29 @@ def test_numeric_options_out_of_range_exit_2_naming_the_option(args: tuple[str, 
     assert_no_traceback(result)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_no_arguments_prints_help_and_exits_0() -> None:
+    result = run_in_process()
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith("Usage: glm5check [OPTIONS] [COMMAND]")
+    assert "--profile NAME" in result.stdout and "explain" in result.stdout
+
+
+def test_a_real_usage_error_still_exits_2() -> None:
+    for args in (("--no-such-option",), ("--strict",), ("--problems",)):
+        result = run_in_process(*args)
+        assert result.returncode == 2, args
+        assert_no_traceback(result)
+        assert result.stderr.startswith("glm5check: error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_explain_takes_an_id_with_its_item_as_the_table_prints_it() -> None:
+    result = run_in_process("explain", "npu.hbm[NPU 3]")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "npu.hbm — HBM size and free HBM on every planned chip"
+    assert lines[1].endswith("· item: NPU 3")
+    assert run_in_process("explain", "npu.hbm").stdout.splitlines()[2:] == lines[2:]
+    unknown = run_in_process("explain", "npu.nope[NPU 3]")
+    assert unknown.returncode == 2 and "no check 'npu.nope'" in unknown.stderr

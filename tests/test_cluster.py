@@ -235,7 +235,6 @@ def test_remote_command_is_split_like_a_shell_would() -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("--format", "html"), "--format html is not available yet for the cluster report"),
         (("--snapshot",), "--snapshot keeps each node's snapshot in --output DIR"),
         (("--snapshot", "--output", "x", "--via", "pdsh"), "pdsh relays lines"),
         (("--peer-npu-ips", "node0"), "--peer-npu-ips takes IP addresses"),

@@ -514,3 +514,43 @@ def test_beyond_eight_nodes_the_table_has_a_row_per_node_value(demo_reports: dic
     assert rows == [["env", "HCCL_BUFFSIZE", "node-03", "100"], ["env", "HCCL_BUFFSIZE", "node-07", "unset"]]
     wide = render_table(nodes[:2], [Difference("env", "X", "differs", {"node-00": "a", "node-01": "b"})])
     assert wide.splitlines()[0].split() == ["topic", "item", "node-00", "node-01", "why"]
+
+
+# -- the published compare schema ---------------------------------------------------------------------
+
+
+def _compare_schema() -> dict[str, Any]:
+    from importlib import resources
+
+    return json.loads(resources.files("glm5check.schema").joinpath("compare-v1.json").read_text())
+
+
+def test_compare_json_validates_against_its_shipped_schema(
+    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    import jsonschema
+
+    schema = _compare_schema()
+    code, differing = run_compare(tmp_path, demo_reports["node0"], demo_reports["node1"])
+    assert code == 1 and differing["differences"]
+    jsonschema.validate(differing, schema)
+    code, agreeing = run_compare(tmp_path, *consistent_pair(demo_reports))
+    assert code == 0 and agreeing["ok"] is True
+    jsonschema.validate(agreeing, schema)
+    broken = copy.deepcopy(differing)
+    broken["differences"][0]["values"] = {"npu-a2-01": 5}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_compare_json_of_reports_with_odd_values_still_validates(
+    demo_reports: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A report from elsewhere may hold a rank as text or a hostname as a number: the output keeps its schema."""
+    import jsonschema
+
+    node0, node1 = consistent_pair(demo_reports)
+    node1["node"].update(hostname=7, rank="1", role=["headless"])
+    _, result = run_compare(tmp_path, node0, node1)
+    jsonschema.validate(result, _compare_schema())
+    assert result["nodes"][1]["hostname"] == "7" and result["nodes"][1]["rank"] is None

@@ -227,7 +227,8 @@ def _source_and_dump(script: bytes, env: dict[str, str]) -> tuple[list[dict[byte
 def test_sourcing_sets_exactly_the_values_and_runs_nothing(
     exports: dict[str, str], previous: list[str | None], header: str, comments: list[str]
 ) -> None:
-    from glm5check.commands.fix_env import FixPlan, script_bytes, script_text
+    from glm5check.commands.fix_env import script_bytes, script_text
+    from glm5check.remedy import EnvFixes as FixPlan
 
     before = dict(zip(exports, previous))
     fixes = FixPlan(

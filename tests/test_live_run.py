@@ -69,3 +69,23 @@ def test_a_hung_npu_smi_is_killed_at_the_timeout(tmp_path: Path) -> None:
     rows = {r["id"]: r for r in _results(result.stdout)}
     assert rows["npu.smi"]["status"] in ("error", "fail")
     assert "did not answer within 2 s" in rows["npu.smi"]["message"]
+
+
+@pytest.mark.slow
+def test_a_box_without_npus_reports_each_cause_once(tmp_path: Path) -> None:
+    """No npu-smi, no devices: npu.smi FAILs once and the chip checks point at it; the guide's docker run
+    fix that eleven device rows share is printed once in the table, and the fix plan has it once too."""
+    args = ("--profile", "a2-multi", "--timeout", "5", "--model-dir", str(tmp_path / "no-weights"))
+    rows = {(r["id"], r["item"]): r for r in _results(run_cli(*args, "--format", "json", env=clean_env()).stdout)}
+    assert rows[("npu.smi", None)]["status"] == "fail"
+    for check in ("npu.count", "npu.health", "npu.hbm", "npu.processes"):
+        assert rows[(check, None)]["status"] == "skip" and rows[(check, None)]["message"].endswith("— see npu.smi")
+    for check in ("weights.shards", "weights.mtp"):
+        assert rows[(check, None)]["message"].endswith("— see weights.path")
+    devices = [r for (check, _), r in rows.items() if check == "ascend.devices" and r["status"] == "fail"]
+    shared = [r for r in devices if "--device=/dev/davinci_manager" in (r["remediation"] or "")]
+    assert len(shared) == 11
+    table = run_cli(*args, env=clean_env({"COLUMNS": "120"})).stdout
+    assert table.count("--device=/dev/davinci_manager") == 1 and table.count("fix: as above") >= 10
+    plan = run_cli(*args, "--fix-plan", env=clean_env()).stdout
+    assert plan.count("--device=/dev/davinci_manager") == 1

@@ -129,7 +129,8 @@ def test_report_shows_detected_role(tmp_path: Path) -> None:
     assert (node["rank"], node["role"]) == (1, "headless")
     assert node["rank_source"] == f"detected: node 0's address {NODE0_IP} is not on this host"
     table = _replay(snap, "--node0-ip", NODE0_IP)
-    assert "node rank 1 (headless)" in table.stdout.splitlines()[0]
+    header = table.stdout.split("\n\n")[0]  # the header lines, wrapped to the terminal between their parts
+    assert "node rank 1 (headless)" in header
 
 
 def test_report_shows_role_from_serve_script(tmp_path: Path) -> None:

@@ -351,6 +351,21 @@ def test_a_snapshot_records_peer_npu_ips_and_replays_the_pings(fake_bin: Path, t
     assert pings == {"ping 0 -> 29.1.137.205": "pass"}
 
 
+def test_peer_npu_ips_in_a_profile_file_are_pinged_and_the_option_wins(fake_bin: Path, tmp_path: Path) -> None:
+    fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
+    fake_tool(fake_bin, "hccn_tool", hccn_answers(ping="29.1.137.205"))
+    site = tmp_path / "site.toml"
+    site.write_text('name = "site"\nextends = "a2-multi"\n[network]\npeer_npu_ips = ["29.1.137.205"]\n')
+    args = ("--profile-file", str(site), "--node-rank", "1", "--check", "npu.network")
+    _, results, _ = run_json(*args, bin_dir=fake_bin)
+    pings = {r["item"]: r["status"] for r in results if r["item"].startswith("ping")}
+    assert pings == {"ping 0 -> 29.1.137.205": "pass"}
+    _, results, _ = run_json(*args, bin_dir=fake_bin, env={"GLM5CHECK_PEER_NPU_IPS": "192.0.2.99"})
+    assert [r["item"] for r in results if r["item"].startswith("ping")] == ["ping 0 -> 192.0.2.99"]
+    _, results, _ = run_json(*args, "--peer-npu-ips", "192.0.2.98", bin_dir=fake_bin)
+    assert [r["item"] for r in results if r["item"].startswith("ping")] == ["ping 0 -> 192.0.2.98"]
+
+
 def test_network_is_not_run_on_single_node_profiles(fake_bin: Path) -> None:
     fake_tool(fake_bin, "npu-smi", {"info": A2_IDLE.read_text()})
     _, results, _ = run_json("--profile", "a2-single", "--check", "npu.*", bin_dir=fake_bin)

@@ -132,6 +132,11 @@ def test_extends_overrides_and_unset(tmp_path: Path) -> None:
         ('name = "x"\n', "missing hardware, model, pins, serve"),
         ('name = "x"\nextends = "a2-single"\nstack = "v0.18"\n', "unknown stack 'v0.18' (did you mean v0.18.0"),
         ('name = "x"\nextends = "a2-single"\nstack = 18\n', "stack must be a stack name"),
+        (
+            'name = "x"\nextends = "a2-multi"\n[network]\npeer_npu_ips = ["10.20.11.13", "node0"]\n',
+            "[network] peer_npu_ips must be a list of IP addresses",
+        ),
+        ('name = "x"\nextends = "a2-multi"\n[network]\npeer_npu_ips = "10.20.11.13"\n', "must be a list"),
     ],
 )
 def test_bad_profile_files_are_one_clear_error(tmp_path: Path, text: str, message: str) -> None:

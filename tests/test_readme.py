@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, clean_env, run_cli
+from conftest import REPO, clean_env, run_cli, run_in_process
 
 from glm5check.reports.model import Report
 from glm5check.reports.table import render_table, summary_line
@@ -118,6 +118,36 @@ def test_the_first_quick_start_command_works_in_a_fresh_venv(tmp_path) -> None:
         env=clean_env(),
     )
     assert faulty.returncode == 1
+
+
+@pytest.mark.slow  # the README's snippet runs `python -m glm5check` in bash
+def test_the_readme_way_to_read_node0s_device_ips_works_on_the_demo() -> None:
+    """The README's snippet, run on demo node 0, prints the addresses that make demo node 1's pings run."""
+    block = re.search(r"<!-- peer-ips:start -->\n```sh\n(.*?)```", _readme(), re.S)
+    assert block is not None
+    lines = [line for line in block.group(1).splitlines() if not line.startswith("#")]
+    node0 = "\n".join(lines[:2]).replace("glm5check --profile a2-multi", "python -m glm5check --replay demo", 1)
+    done = subprocess.run(["bash", "-c", node0], capture_output=True, text=True, timeout=120, env=clean_env())
+    addresses = done.stdout.strip()
+    assert addresses == ",".join(f"10.20.11.{13 + n}" for n in range(8)), done.stderr
+    assert "--peer-npu-ips" in lines[2]
+    node1 = run_in_process(
+        "--replay", "demo:a2-node1", "--check", "npu.network", "--peer-npu-ips", addresses, "--format", "json"
+    )  # fmt: skip
+    pings = [r for r in json.loads(node1.stdout)["results"] if (r["item"] or "").startswith("ping ")]
+    assert len(pings) == 8
+
+
+def test_the_way_explain_gives_to_read_node0s_device_ips_works_on_the_demo() -> None:
+    """explain npu.network names a command for node 0 and where its output lists the device IPs."""
+    text = " ".join(run_in_process("explain", "npu.network").stdout.split())
+    found = re.search(r"on node 0, `(glm5check [^`]+)` lists them under facts\.(\w+)", text)
+    assert found is not None, text
+    command = found.group(1).split()[1:]
+    done = run_in_process("--replay", "demo", *command)
+    ips = json.loads(done.stdout)["facts"][found.group(2)]
+    assert sorted(ips.values()) == [f"10.20.11.{13 + n}" for n in range(8)]
+    assert "--peer-npu-ips" in text and "peer_npu_ips" in text  # and how to give them to the other nodes
 
 
 if __name__ == "__main__":

@@ -71,12 +71,13 @@ class _Tty(io.StringIO):
 def test_table_groups_by_category_and_ends_with_the_summary(monkeypatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     report = _report()
-    text = render_table(Report.from_json(report), io.StringIO())
+    text = render_table(Report.from_json(report), io.StringIO(), width=120)
     lines = text.rstrip().splitlines()
-    assert lines[0].startswith("glm5check ") and "profile a2-multi" in lines[0] and "node rank 1 (headless)" in lines[0]
+    header = text.split("\n\n")[0]  # wrapped at 120 columns between its parts
+    assert header.startswith("glm5check ") and "profile a2-multi" in header and "node rank 1 (headless)" in header
     assert lines[-1].startswith(f"{report['summary']['total']} results") and "exit 1" in lines[-1]
     categories = [line.split()[0] for line in lines[2:-2] if line and not line.startswith(" ")]
-    assert categories == list(dict.fromkeys(r["category"] for r in report["results"]))
+    assert categories == [*dict.fromkeys(r["category"] for r in report["results"]), "plan"]
     assert re.search(r"fix: export\s+HCCL_SOCKET_IFNAME=enp189s0f0", text), text
     assert "\033[" not in text
 
@@ -87,3 +88,17 @@ def test_colour_only_on_a_terminal_and_never_under_no_color(monkeypatch) -> None
     assert "\033[31mFAIL\033[0m" in render_table(Report.from_json(_report()), _Tty())
     monkeypatch.setenv("NO_COLOR", "")
     assert not use_colour(_Tty())
+
+
+def test_junit_names_carry_the_hostname_so_two_nodes_files_merge(tmp_path) -> None:
+    cases: dict[str, list[tuple[str, str]]] = {}
+    for demo, host in (("demo", "npu-a2-01"), ("demo:a2-node1", "npu-a2-02")):
+        xml = run_in_process("--profile", "a2-multi", "--replay", demo, "--format", "junit").stdout
+        root = ET.fromstring(xml)
+        assert root.get("name") == f"glm5check @ {host}"
+        assert all(s.get("name").endswith(f" @ {host}") for s in root.findall("./testsuite"))
+        cases[host] = [(c.get("classname"), c.get("name")) for c in root.findall("./testsuite/testcase")]
+        assert all(name.endswith(f" @ {host}") for _, name in cases[host])
+    merged = cases["npu-a2-01"] + cases["npu-a2-02"]
+    assert len(set(merged)) == len(merged)  # no test of one node shadows the other's
+    assert ("glm5check.npu", "npu.hbm[NPU 3] @ npu-a2-02") in cases["npu-a2-02"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from glm5check.engine.check import Status, check, failed, passed
+from glm5check.engine.check import Status, check, dependent, failed, passed
 from glm5check.engine.runner import RESULTS_READ_CAP, RESULTS_SHOWN_CAP, Waiver, run_checks, select_checks, summarize
-from glm5check.errors import ProbeFailed
+from glm5check.errors import NotRecorded, ProbeFailed, SeeCheck
 from glm5check.facts.context import Context
 from glm5check.host.replay import ReplayHost
 from glm5check.host.snapshot import SnapshotData
@@ -135,3 +135,82 @@ def test_an_endless_check_is_read_up_to_its_cap_and_ends() -> None:
     rows = run_checks(_ctx(), [endless_check], check_timeout_s=60)
     assert len(rows) == 1000 and rows[-1].status is Status.PASS
     assert rows[-1].message.startswith(f"demo.endless: more than {RESULTS_READ_CAP - 999} more results not shown")
+
+
+# -- one cause, one row: a broken fact another check reports ------------------------------------------
+
+
+def _folder_state(ctx: Context) -> str | None:
+    """A fact's underlying state: None when the thing is missing (the owner check judges it)."""
+    return None
+
+
+def _folder(ctx: Context) -> str:
+    """The fact dependents need: broken, and demo.owner reports why."""
+    state = ctx.fact(_folder_state)
+    if state is None:
+        raise SeeCheck("demo.owner", "folder /w cannot be read (missing)")
+    return state
+
+
+@check("demo.owner", title="owns the folder", explain=EXPLAIN)
+def owner_check(ctx: Context):
+    return failed("folder /w: missing", remediation="mount /w") if ctx.fact(_folder_state) is None else passed("ok")
+
+
+@check("demo.needs", title="needs the folder", explain=EXPLAIN)
+def needing_check(ctx: Context):
+    yield passed("judged before the fact was needed", item="early")
+    yield passed(ctx.fact(_folder), item="late")
+
+
+@check("demo.parts", title="one part needs the folder", explain=EXPLAIN)
+def parts_check(ctx: Context):
+    yield from dependent((passed(ctx.fact(_folder)) for _ in range(1)), item="folder part")
+    yield passed("the other part still runs", item="other part")
+
+
+def _unrecorded(ctx: Context) -> str:
+    raise NotRecorded("the listing of /w")
+
+
+@check("demo.gap", title="one part meets a replay gap", explain=EXPLAIN)
+def gap_check(ctx: Context):
+    yield from dependent((passed(ctx.fact(_unrecorded)) for _ in range(1)), item="gap part")
+    yield passed("the other part still runs", item="other part")
+
+
+@check("demo.owner.self", title="points at itself", explain=EXPLAIN)
+def self_check(ctx: Context):
+    raise SeeCheck("demo.owner.self", "its own fact is broken")
+
+
+def test_a_broken_fact_makes_one_failure_and_skips_that_point_at_it() -> None:
+    rows = {r.label: r for r in run_checks(_ctx(), [owner_check, needing_check, parts_check])}
+    assert [r.label for r in rows.values() if r.status is Status.FAIL] == ["demo.owner"]
+    assert rows["demo.needs[early]"].status is Status.PASS  # what was yielded before stays
+    skip = rows["demo.needs"]
+    assert skip.status is Status.SKIP and skip.see == "demo.owner"
+    assert skip.message == "folder /w cannot be read (missing) — see demo.owner"
+    assert rows["demo.parts[folder part]"].status is Status.SKIP
+    assert rows["demo.parts[folder part]"].see == "demo.owner"
+    assert rows["demo.parts[other part]"].status is Status.PASS
+
+
+def test_a_part_whose_probe_fails_is_a_skip_with_the_reason_and_the_rest_runs() -> None:
+    rows = {r.label: r for r in run_checks(_ctx(), [gap_check])}
+    gap = rows["demo.gap[gap part]"]
+    assert gap.status is Status.SKIP and gap.see is None
+    assert gap.message == "cannot be judged: the listing of /w: not recorded in the snapshot"
+    assert rows["demo.gap[other part]"].status is Status.PASS
+
+
+def test_a_skip_whose_cause_did_not_run_is_an_error() -> None:
+    (row,) = run_checks(_ctx(), [needing_check])[1:]
+    assert row.status is Status.ERROR
+    assert row.message.endswith("(demo.owner, which reports the cause, was not run: add --check demo.owner)")
+
+
+def test_a_check_cannot_skip_pointing_at_itself() -> None:
+    (row,) = run_checks(_ctx(), [self_check])
+    assert row.status is Status.ERROR and "its own fact is broken" in row.message

@@ -90,11 +90,23 @@ def test_guide_scripts_pass_with_mtp_weights(script: str, weights: dict[str, Pat
 
 
 @pytest.mark.slow
-def test_guide_w4a8_weights_without_mtp_fail_on_deepseek_mtp(weights: dict[str, Path], tmp_path: Path) -> None:
-    """The guide's own inconsistency: w4a8 "without mtp" weights, and every command asks for deepseek_mtp."""
-    results = failures(run_check(guide("a2-single.sh"), "a2-single", weights["w4a8"], tmp_path))
-    assert [(r.item, r.observed) for r in results] == [("--speculative-config", "no MTP layer")]
-    assert "model.layers.78." in results[0].message and "deepseek_mtp" in results[0].message
+def test_guide_w4a8_weights_without_mtp_fail_once_on_deepseek_mtp(weights: dict[str, Path], tmp_path: Path) -> None:
+    """The guide's own inconsistency: w4a8 "without mtp" weights, and every command asks for deepseek_mtp.
+    One cause, one row: weights.mtp fails, serve.args' --speculative-config item points at it."""
+    results = run_check(guide("a2-single.sh"), "a2-single", weights["w4a8"], tmp_path)
+    assert failures(results) == []
+    (spec,) = [r for r in results if r.item == "--speculative-config"]
+    assert spec.status == Status.SKIP and spec.see == "weights.mtp"
+    assert spec.message == "the weights have no model.layers.78.* (MTP) tensors — see weights.mtp"
+    script = tmp_path / "a2.sh"
+    script.write_text(guide("a2-single.sh"))
+    done = run_cli(
+        "--profile", "a2-single", "--serve-script", str(script), "--model-dir", str(weights["w4a8"]),
+        "--check", "weights.mtp", "--check", "serve.args", "--format", "json",
+    )  # fmt: skip
+    rows = json.loads(done.stdout)["results"]
+    failing = [(r["id"], r["item"]) for r in rows if r["status"] in ("fail", "error")]
+    assert failing == [("weights.mtp", None)]
 
 
 def swap(text: str, old: str, new: str) -> str:
@@ -202,14 +214,7 @@ SEEDED = [
         "--quantization",
         "needs --quantization ascend",
     ),
-    (
-        "MTP without MTP weights",
-        "a2-single",
-        A2,
-        "w4a8",
-        "--speculative-config",
-        "no model.layers.78.* (MTP)",
-    ),
+    # MTP without MTP weights is weights.mtp's FAIL (test_guide_w4a8_weights_without_mtp_fail_once_…).
     (
         "batched tokens below max_model_len",
         "a2-single",
@@ -252,8 +257,8 @@ def test_a_caller_variable_unset_here_is_a_warning_not_a_guess(weights: dict[str
 
 def test_unreadable_weights_skip_the_weights_items(tmp_path: Path) -> None:
     results = run_check(A2, "a2-single", tmp_path / "nowhere", tmp_path)
-    skipped = {r.item for r in results if r.status == Status.SKIP}
-    assert skipped == {"--quantization", "--speculative-config"}
+    skipped = {r.item: r.see for r in results if r.status == Status.SKIP}
+    assert skipped == {"--quantization": "weights.path", "--speculative-config": "weights.path"}
     assert failures(results) == []
 
 

@@ -220,7 +220,7 @@ def test_snapshot_to_standard_output_streams_a_replayable_archive_and_writes_no_
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 1 and b"Traceback" not in done.stderr
-    assert done.stderr.decode().strip().endswith("exit 1 — fix the FAIL and ERROR items before vllm serve")
+    assert done.stderr.decode().strip().endswith("exit 1 — fix FAIL and ERROR before vllm serve")
     assert list(scratch.iterdir()) == []
     with tarfile.open(fileobj=io.BytesIO(done.stdout), mode="r:gz") as archive:
         names = archive.getnames()

@@ -14,6 +14,7 @@ import pytest
 from conftest import FIXTURES, assert_no_traceback, run_cli
 
 from glm5check.engine.check import Check, Result, Status
+from glm5check.engine.runner import run_one
 from glm5check.facts.context import Context, Options
 from glm5check.host.base import Mount
 from glm5check.host.live import LiveHost
@@ -200,9 +201,15 @@ def test_config_of_another_architecture_and_missing_tokenizer(bf16_copy: Path) -
 
 
 def test_missing_folder_fails_path_and_skips_the_rest(tmp_path: Path) -> None:
+    """One cause, one row: the folder's FAIL is weights.path's; every other weights check points at it."""
     absent = tmp_path / "nowhere"
     assert only_failure(run(weights_checks.weights_path, absent)).item == "folder"
-    assert [r.status for r in run(weights_checks.weights_shards, absent)] == [Status.SKIP]
+    ctx = context(absent)
+    dependents = (weights_checks.weights_shards, weights_checks.weights_quantization, weights_checks.weights_mtp)
+    for check in dependents:
+        (row,) = run_one(check, ctx)
+        assert row.status is Status.SKIP and row.see == "weights.path", row
+        assert row.message == f"weights folder {absent} cannot be read (missing) — see weights.path"
 
 
 # -- weights.quantization -----------------------------------------------------------------------------

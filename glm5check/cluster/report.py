@@ -3,7 +3,8 @@ JUnit XML and the terminal table, and the `--output DIR` folder (every file writ
 
     DIR/<host>.json               each node's report, as it arrived (nodes that gave none have no file)
     DIR/<host>.snapshot.tar.gz    each node's snapshot (with --snapshot)
-    DIR/cluster.json              the cluster report (always), plus cluster.xml (--format junit)
+    DIR/cluster.json              the cluster report (always), plus cluster.xml (--format junit) or
+    DIR/cluster.html              (--format html)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from glm5check.util.redact import redact_text, redact_tree
 CLUSTER_SCHEMA = "glm5check.cluster/v1"
 REPORT_SUFFIX = ".json"
 SNAPSHOT_SUFFIX = ".snapshot.tar.gz"
+KEPT_FORMATS = {"junit": "cluster.xml", "html": "cluster.html"}  # kept in --output DIR beside cluster.json
 
 
 def file_stems(views: list[NodeView], masked: bool = False) -> dict[str, str]:
@@ -137,20 +139,20 @@ def render_table(document: dict[str, Any], stream: TextIO | None, strict: bool) 
     )
     # A node that reported is a row of the node table already; one that did not keeps its error and fix here.
     silent = {n["host"] for n in document["nodes"] if n["summary"] is None}
-    shown = [r for r in cluster_rows(document) if r.id != "cluster.node" or r.item in silent]
-    results = results_table(shown, stream)
+    listed = [r for r in cluster_rows(document) if r.id != "cluster.node" or r.item in silent]
+    results = results_table(listed, stream)
     return f"{header(document)}\n\n{nodes}\n\n{results}\n\n{summary_line(document, strict)}\n"
 
 
 def _node_row(node: dict[str, Any]) -> list[str]:
     summary = node["summary"]
     if summary is None:
-        return [node["host"], _shown(node["rank"]), _shown(node["role"]), "FAIL", "no report", node["error"] or ""]
+        return [node["host"], shown(node["rank"]), shown(node["role"]), "FAIL", "no report", node["error"] or ""]
     problems = ", ".join(f"{p['id']}[{p['item']}]" if p["item"] else p["id"] for p in node["problems"])
     counts = f"{summary['pass']}/{summary['total']} pass" + "".join(
         f" · {summary[s]} {s}" for s in ("warn", "fail", "error") if summary[s]
     )
-    return [node["host"], _shown(node["rank"]), _shown(node["role"]), node["status"].upper(), counts, problems]
+    return [node["host"], shown(node["rank"]), shown(node["role"]), node["status"].upper(), counts, problems]
 
 
 def header(document: dict[str, Any]) -> str:
@@ -177,11 +179,13 @@ def write_output(
     views: list[NodeView],
     stems: dict[str, str],
     document: dict[str, Any],
-    junit: str | None,
+    rendered: str | None,
+    rendered_format: str,
     mask: Callable[[str], str] = str,
 ) -> None:
-    """The nodes' reports and snapshots and the cluster report in folder (created if missing); `mask` is
-    applied to every text (--redact-hosts)."""
+    """The nodes' reports and snapshots and the cluster report in folder (created if missing), plus the
+    report `rendered` in `rendered_format` when it is one of KEPT_FORMATS (already masked); `mask` is
+    applied to every other text (--redact-hosts)."""
     try:
         root = output_folder(Path(folder))
         for view in views:
@@ -191,11 +195,11 @@ def write_output(
             if outcome.snapshot is not None:
                 write_atomic(root / (stems[view.host] + SNAPSHOT_SUFFIX), outcome.snapshot)
         write_atomic(root / "cluster.json", mask(render_json(document)).encode("utf-8"))
-        if junit is not None:
-            write_atomic(root / "cluster.xml", junit.encode("utf-8"))
+        if rendered is not None:
+            write_atomic(root / KEPT_FORMATS[rendered_format], rendered.encode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot write {folder}: {exc.strerror or exc}") from None
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     return "—" if value is None else str(value)

@@ -13,7 +13,6 @@ import shlex
 import sys
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from glm5check.cluster.inventory import Inventory
     from glm5check.cluster.judge import NodeView
     from glm5check.cluster.transports import Transport
+    from glm5check.util.redact import HostRedactor
 
 FORMATS = ("table", "json", "junit", "html")
 # Run options the cluster handles itself instead of passing them on as they are: per node or per phase
@@ -84,8 +84,6 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
     """Run glm5check on every node (ssh, pdsh, srun, kubectl) and judge the deployment: exit 1 unless ready."""
     from glm5check.cluster.collect import Limits, RemoteRun
 
-    if kwargs["cluster_format"] == "html":
-        raise UsageProblem("--format html is not available yet for the cluster report (use json or junit)")
     if kwargs["snapshot"] and not kwargs["output_dir"]:
         raise UsageProblem("--snapshot keeps each node's snapshot in --output DIR: give --output")
     if kwargs["snapshot"] and (kwargs["redact_hosts"] or kwargs["redact_salt"] is not None):
@@ -233,15 +231,18 @@ def _run(kwargs: dict[str, Any], inventory: Inventory, transport: Transport, rem
     views = [judge.view(o, strict) for o in outcomes]
     why = "one node: nothing to pass on" if len(views) == 1 else "--node0-ip and --peer-npu-ips were given"
     results = judge.cluster_results(views, node0, inventory.node0.host, why)
-    masked = bool(kwargs["redact_hosts"]) or kwargs["redact_salt"] is not None
-    mask = _masker(views, kwargs["redact_salt"]) if masked else str
-    stems = report.file_stems(views, masked) if kwargs["output_dir"] else None
+    redactor = _redactor(views, kwargs)
+    mask = redactor.text if redactor else str
+    stems = report.file_stems(views, redactor is not None) if kwargs["output_dir"] else None
     run = {"via": transport.name, "profile": _profile(kwargs, views), "duration_ms": _ms(started)}
     document = report.build_document(views, results, node0, run, strict, stems)
-    text = mask(_rendered(kwargs, document, views))
+    if kwargs["cluster_format"] == "html":
+        text = _html(document, views, strict, redactor)  # masked before it is marked up
+    else:
+        text = mask(_rendered(kwargs, document, views))
     if kwargs["output_dir"] and stems is not None:
-        junit = text if kwargs["cluster_format"] == "junit" else None
-        report.write_output(kwargs["output_dir"], views, stems, document, junit, mask)
+        kept = text if kwargs["cluster_format"] in report.KEPT_FORMATS else None
+        report.write_output(kwargs["output_dir"], views, stems, document, kept, kwargs["cluster_format"], mask)
         if kwargs["cluster_format"] == "table":
             console.out(text)
         else:
@@ -262,13 +263,24 @@ def _rendered(kwargs: dict[str, Any], document: dict[str, Any], views: list[Node
     return report.render_table(document, sys.stdout, bool(kwargs["strict"]))
 
 
-def _masker(views: list[NodeView], salt: str | None) -> Callable[[str], str]:
+def _redactor(views: list[NodeView], kwargs: dict[str, Any]) -> HostRedactor | None:
     """--redact-hosts: IPv4 and IPv6 addresses and every node's names (as given, and as it reports itself)
     replaced by pseudonyms keyed with --redact-salt, as whole words (util.redact.HostRedactor)."""
     from glm5check.util.redact import HostRedactor
 
+    if not kwargs["redact_hosts"] and kwargs["redact_salt"] is None:
+        return None
     names = {v.host for v in views} | {v.hostname for v in views if v.hostname}
-    return HostRedactor(salt, tuple(names)).text
+    return HostRedactor(kwargs["redact_salt"], tuple(names))
+
+
+def _html(document: dict[str, Any], views: list[NodeView], strict: bool, redactor: HostRedactor | None) -> str:
+    from glm5check.cluster.html import NodePage, render_cluster_html
+
+    pages = [NodePage.of(view) for view in views]
+    if redactor is not None:
+        document, pages = redactor.tree(document), [p.masked(redactor.tree) for p in pages]
+    return render_cluster_html(document, pages, strict, hosts_masked=redactor is not None)
 
 
 def _profile(kwargs: dict[str, Any], views: list[NodeView]) -> str | None:

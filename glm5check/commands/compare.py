@@ -679,9 +679,9 @@ def render_json(nodes: list[NodeReport], differences: list[Difference]) -> str:
             {
                 "label": n.label,
                 "report": n.path,
-                "hostname": n.node.get("hostname"),
-                "rank": n.node.get("rank"),
-                "role": n.node.get("role"),
+                "hostname": _text_or_none(n.node.get("hostname")),
+                "rank": whole_value(n.node.get("rank"), 0),
+                "role": _text_or_none(n.node.get("role")),
                 "dp_ranks": n.dp_ranks,
             }
             for n in nodes
@@ -690,6 +690,11 @@ def render_json(nodes: list[NodeReport], differences: list[Difference]) -> str:
         "ok": not differences,
     }
     return json.dumps(redact_tree(document), indent=2) + "\n"
+
+
+def _text_or_none(value: Any) -> str | None:
+    """A report's value as the compare schema's string (a report from elsewhere may hold anything)."""
+    return None if value is None else _show(value)
 
 
 def _summary_line(nodes: list[NodeReport], differences: list[Difference]) -> str:

@@ -1,14 +1,21 @@
-"""Command-line options shared by several commands. Numeric ones are read with the one number reader and
+"""Command-line options several commands share. Numeric ones are read with the one number reader and
 checked against their range (glm5check.knowledge.limits): `--timeout inf`, `--tp 0` or `--node-rank
-99999999999` is exit 2 naming the option and what it accepts."""
+99999999999` is exit 2 naming the option and what it accepts. The deployment options (profile, launch
+command, node, replay) and the context built from them serve fix-env and plan."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
 from glm5check.util.numbers import Range
+
+if TYPE_CHECKING:  # the command line imports this module: it stays light for --version
+    from glm5check.facts.context import Context
+    from glm5check.host.base import Host
 
 
 class Bounded(click.ParamType):
@@ -40,3 +47,54 @@ SCRIPT_ARGS_OPTION = click.option(
     metavar="ARGS",
     help="The serve script's arguments ($1 $2 …), e.g. what launch_online_dp.py passes run_dp_template.sh.",
 )
+
+
+def timeout_option() -> Callable[[Any], Any]:
+    return click.option(
+        "--timeout",
+        type=Bounded(TIMEOUT),
+        default=10.0,
+        show_default=True,
+        help="Seconds allowed to each probe.",
+    )
+
+
+def deployment_options(replay_help: str) -> Callable[[Any], Any]:
+    """The profile, launch command, node and replay options, as `glm5check run` names them."""
+    options = [
+        click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."),
+        click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one)."),
+        click.option("--serve-script", metavar="FILE", help="The bash launch script (read, never executed)."),
+        click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
+        click.option(
+            "--node-rank",
+            type=Bounded(NODE_RANK),
+            help="This node's number in a multi-node deployment (node 0 first; prefill-decode: prefill nodes first).",
+        ),
+        PD_ROLE_OPTION,
+        SCRIPT_ARGS_OPTION,
+        click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
+        click.option("--replay", metavar="SNAPSHOT", help=replay_help),
+        click.option(
+            "--stack", metavar="NAME|auto", help="Software stack (see `glm5check stacks`; default: the profile's)."
+        ),
+        timeout_option(),
+    ]
+
+    def decorate(func: Any) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def deployment_context(options: dict[str, Any]) -> tuple[Context, Host]:
+    """The context of this node (or of the snapshot given with --replay) for these options."""
+    from glm5check.session import RunArgs, build_context, make_host
+
+    args = RunArgs(**options)
+    host, snapshot = make_host(args, record=False)
+    recorded = snapshot.meta if snapshot is not None and args.replay else {}
+    context, _ = build_context(args, host, recorded)
+    return context, host

@@ -57,8 +57,18 @@ def plugin_notes(registry: Registry) -> list[str]:
     return [f"plugin {e.describe()} failed to load: {e.reason}" for e in registry.errors] + registry.notes()
 
 
-def explain(check_id: str, disabled: Sequence[str] = ()) -> str:
+def split_label(label: str) -> tuple[str, str | None]:
+    """`npu.hbm[NPU 3]` -> ("npu.hbm", "NPU 3"); a bare id has no item."""
+    label = label.strip()
+    if label.endswith("]") and "[" in label:
+        check_id, _, item = label[:-1].partition("[")
+        return check_id.strip(), item
+    return label, None
+
+
+def explain(label: str, disabled: Sequence[str] = ()) -> str:
     registry = load_registry(disabled)
+    check_id, item = split_label(label)
     check = registry.get(check_id)
     if check is None:
         close = [c.id for c in registry.checks if check_id.split(".")[0] in c.id]
@@ -67,5 +77,6 @@ def explain(check_id: str, disabled: Sequence[str] = ()) -> str:
     body = "\n\n".join(textwrap.fill(p, 100) if "\n" not in p.strip() else p for p in check.explain.split("\n\n"))
     appendix = f"\n{check.appendix().rstrip()}\n" if check.appendix else ""
     source = f" · from: {_distribution(check)}" if check.origin and not check.origin.built_in else ""
-    where = f"category: {check.category} · applies to: {check.scope}{source}"
-    return f"{check.id} — {check.title}\n{where}\n\n{body}\n{appendix}"
+    about = f" · item: {item}" if item else ""
+    head = f"{check.id} — {check.title}\ncategory: {check.category} · applies to: {check.scope}{source}{about}"
+    return f"{head}\n\n{body}\n{appendix}"

@@ -7,10 +7,12 @@ one or more Results. It never prints, never exits and never touches the machine 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from glm5check.errors import ProbeFailed, SeeCheck
 
 
 class Status(str, Enum):
@@ -25,6 +27,35 @@ class Status(str, Enum):
         return self.value.upper()
 
 
+# Where a remediation step happens: on the node outside the container (host), in the container's shell
+# (container), or in the launch script that runs vllm serve (launch).
+FIX_PLACES = ("host", "container", "launch")
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One step of a remediation, for `--fix-plan`: commands to run in order (each an argv; leading
+    NAME=value items are environment assignments), or, without commands, what to do in words."""
+
+    where: str
+    commands: tuple[tuple[str, ...], ...] = ()
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.where not in FIX_PLACES:
+            raise ValueError(f"a fix happens on the {', '.join(FIX_PLACES)}, not {self.where!r}")
+
+
+def run_fix(where: str, *commands: tuple[str, ...]) -> Fix:
+    """A step that runs commands (joined with &&), e.g. run_fix("host", ("hccn_tool", "-i", "5", "-link", "-g"))."""
+    return Fix(where, tuple(tuple(argv) for argv in commands))
+
+
+def manual_fix(where: str, text: str) -> Fix:
+    """A step that a person does by hand (recreate the container, edit the launch script)."""
+    return Fix(where, (), text)
+
+
 @dataclass(frozen=True)
 class Result:
     """One judgement of one check about one item (or about the whole check when item is None)."""
@@ -35,26 +66,46 @@ class Result:
     expected: str | None = None
     observed: str | None = None
     remediation: str | None = None
+    see: str | None = None  # the check that reports why this could not be judged (a SKIP from SeeCheck)
+    fix: tuple[Fix, ...] = ()  # the remediation as steps for --fix-plan (else it is shown in words)
 
 
-def passed(message: str, **fields: str | None) -> Result:
+def passed(message: str, **fields: Any) -> Result:
     return Result(Status.PASS, message, **fields)
 
 
-def warned(message: str, **fields: str | None) -> Result:
+def warned(message: str, **fields: Any) -> Result:
     return Result(Status.WARN, message, **fields)
 
 
-def failed(message: str, **fields: str | None) -> Result:
+def failed(message: str, **fields: Any) -> Result:
     return Result(Status.FAIL, message, **fields)
 
 
-def skipped(message: str, **fields: str | None) -> Result:
+def skipped(message: str, **fields: Any) -> Result:
     return Result(Status.SKIP, message, **fields)
 
 
-def errored(message: str, **fields: str | None) -> Result:
+def errored(message: str, **fields: Any) -> Result:
     return Result(Status.ERROR, message, **fields)
+
+
+def skipped_for(cause: SeeCheck, item: str | None = None) -> Result:
+    """The SKIP of a result that needs a fact another check reports broken: `<reason> — see <owner>`."""
+    return Result(Status.SKIP, str(cause), item=item, see=cause.owner)
+
+
+def dependent(results: Iterable[Result], item: str | None = None) -> Iterator[Result]:
+    """The results of one part of a check; when a fact it needs is broken (SeeCheck), that part is one
+    SKIP for `item` that points at the check reporting it, and the check's other parts still run. A probe
+    that fails for that part (a replay gap included) is a SKIP for `item` with its reason. A whole check
+    needs no wrapper: the runner does the same for it."""
+    try:
+        yield from results
+    except SeeCheck as cause:
+        yield skipped_for(cause, item)
+    except ProbeFailed as exc:
+        yield skipped(f"cannot be judged: {exc}", item=item)
 
 
 CheckOutput = Result | Iterable[Result]

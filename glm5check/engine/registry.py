@@ -29,7 +29,7 @@ from glm5check.util import interrupts
 ENTRY_POINT_GROUP = "glm5check.checks"
 DISABLE_ENV = "GLM5CHECK_DISABLE_PLUGINS"
 # Catalogue order: from what is installed, through the hardware, to the launch itself.
-CATEGORY_ORDER = ("packages", "ascend", "npu", "env", "net", "host", "weights", "memory", "serve")
+CATEGORY_ORDER = ("packages", "ascend", "container", "npu", "env", "net", "host", "weights", "memory", "serve")
 # The ids of load-error rows; no check may take this category.
 LOAD_ERROR_CATEGORY = "plugin"
 WHAT_AN_ENTRY_POINT_NAMES = "an entry point names a Check, an iterable of Checks or a module of checks"

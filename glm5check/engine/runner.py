@@ -11,15 +11,15 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from glm5check.engine.check import Check, Origin, Result, Status
+from glm5check.engine.check import Check, Fix, Origin, Result, Status, skipped_for
 from glm5check.engine.context import BaseContext
 from glm5check.engine.registry import LOAD_ERROR_CATEGORY, LoadError, plugin_fault
-from glm5check.errors import ConfigError, NotRecorded, ProbeFailed
+from glm5check.errors import ConfigError, NotRecorded, ProbeFailed, SeeCheck
 
 DEFAULT_JOBS = 8
 # Rows one check may add to a report (a serve script of 30000 repeated flags gave 30000 warnings, a 19 MB
@@ -66,6 +66,15 @@ class Outcome:
     @property
     def remediation(self) -> str | None:
         return self.result.remediation
+
+    @property
+    def see(self) -> str | None:
+        """The check that reports why this row could not be judged."""
+        return self.result.see
+
+    @property
+    def fix(self) -> tuple[Fix, ...]:
+        return self.result.fix
 
     @property
     def label(self) -> str:
@@ -207,6 +216,8 @@ def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
         results = _normalise(check, check.func(ctx), collected)
     except NotRecorded as exc:
         results = [r for r in collected if isinstance(r, Result)] + [_not_recorded(check, exc)]
+    except SeeCheck as cause:
+        results = [r for r in collected if isinstance(r, Result)] + [skipped_for(cause)]
     except ProbeFailed as exc:
         results = [Result(Status.ERROR, str(exc))]
     except BaseException as exc:  # a plugin's sys.exit() or its own KeyboardInterrupt; the operator's stops
@@ -214,11 +225,26 @@ def run_one(check: Check, ctx: BaseContext) -> list[Outcome]:
             raise
         results = [_crash(check, exc)]
     duration_ms = int((time.perf_counter() - started) * 1000)
-    return [_outcome(check, r, duration_ms) for r in results]
+    return [_outcome(check, _owned(check, r), duration_ms) for r in results]
+
+
+def _owned(check: Check, result: Result) -> Result:
+    """A check cannot point at itself for its own broken fact: that would hide the cause."""
+    if result.see == check.id:
+        return replace(result, status=Status.ERROR, see=None)
+    return result
 
 
 def _outcome(check: Check, result: Result, duration_ms: int) -> Outcome:
     return Outcome(check.id, check.category, check.title, result, duration_ms, origin=check.origin)
+
+
+def _cause_not_run(outcome: Outcome, selected: set[str]) -> Outcome:
+    """A SKIP pointing at a check that did not run would leave its cause without a row: it is an ERROR."""
+    if outcome.status is not Status.SKIP or outcome.see is None or outcome.see in selected:
+        return outcome
+    message = f"{outcome.message} ({outcome.see}, which reports the cause, was not run: add --check {outcome.see})"
+    return replace(outcome, result=replace(outcome.result, status=Status.ERROR, message=message))
 
 
 def run_checks(
@@ -228,8 +254,11 @@ def run_checks(
     load_errors: Sequence[LoadError] = (),
     jobs: int = DEFAULT_JOBS,
     check_timeout_s: float | None = None,
+    watch: Callable[[dict[str, float]], None] | None = None,
 ) -> list[Outcome]:
-    """Run checks on daemon worker threads; a check still running at its deadline becomes an ERROR."""
+    """Run checks on daemon worker threads; a check still running at its deadline becomes an ERROR.
+    `watch`, when given, is called about every 50 ms from this thread with the seconds each running
+    check has run so far (the progress line)."""
     deadline_s = check_timeout_s if check_timeout_s is not None else 3 * ctx.host.timeout_s + 15
     outcomes: dict[str, list[Outcome]] = {}
     started_at: dict[str, float] = {}
@@ -268,9 +297,13 @@ def run_checks(
                     outcomes[check.id] = [_outcome(check, Result(Status.ERROR, message), int(deadline_s * 1000))]
             if all(c.id in outcomes for c in checks):
                 break
+            running = {i: now - begun for i, begun in started_at.items() if i not in outcomes}
+        if watch is not None:
+            watch(running)
     rows = [row for check in checks for row in outcomes.get(check.id, [])]
     rows += [load_error_row(e) for e in load_errors]
-    return [apply_waivers(row, waivers) for row in rows]
+    selected = {check.id for check in checks}
+    return [apply_waivers(_cause_not_run(row, selected), waivers) for row in rows]
 
 
 def load_error_row(error: LoadError) -> Outcome:

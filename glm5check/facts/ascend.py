@@ -13,8 +13,10 @@ import posixpath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from glm5check.engine.context import reported_fact
+from glm5check.errors import SeeCheck
 from glm5check.parsers.ascend_versions import (
     DriverVersion,
+    InnerKey,
     parse_ascend_install_info,
     parse_driver_version_info,
     parse_install_info,
@@ -36,6 +38,8 @@ class CannFound(NamedTuple):
     version: str | None
     root: str  # the toolkit folder it belongs to
     sourced: bool  # the environment points at this folder
+    inner_version: str | None = None
+    compatible: tuple[tuple[InnerKey, InnerKey], ...] = ()  # driver inner versions it supports
 
 
 class CannState(NamedTuple):
@@ -77,7 +81,8 @@ def _read_root(ctx: Context, root: str, sourced: bool) -> CannFound | None:
         path = f"{root}/{entry}/{TOOLKIT_INFO_FILE}"
         read = ctx.host.read_file(path)
         if read.text is not None:
-            return CannFound(path, parse_install_info(read.text).version, root, sourced)
+            info = parse_install_info(read.text)
+            return CannFound(path, info.version, root, sourced, info.inner_version, info.compatible)
     if listing.entries is None:
         return None
     path = f"{root}/version.cfg"
@@ -129,6 +134,38 @@ def driver_state(ctx: Context) -> DriverState:
         version=version,
         lib64_exists=ctx.host.stat(f"{folder}/lib64").kind == "dir",
         ld_library_path=ctx.env.get("LD_LIBRARY_PATH"),
+    )
+
+
+def selected_toolkit(ctx: Context) -> CannFound:
+    """The CANN toolkit vllm-ascend will load; when none is found, ascend.cann reports it."""
+    selected = ctx.fact(cann_state).selected
+    if selected is None:
+        raise SeeCheck("ascend.cann", "no CANN toolkit found")
+    return selected
+
+
+NNAL_ATB = f"{ASCEND_ROOT}/nnal/atb"
+ATB_ENV_VAR = "ATB_HOME_PATH"  # set by nnal/atb/set_env.sh: the ATB build (cxx_abi_0 or cxx_abi_1) in use
+
+
+class NnalState(NamedTuple):
+    """NNAL's ATB (libatb.so, which torch_npu and vllm-ascend load): installed, and sourced."""
+
+    set_env_exists: bool  # /usr/local/Ascend/nnal/atb/set_env.sh
+    home: str | None  # ATB_HOME_PATH
+    library: str | None  # $ATB_HOME_PATH/lib/libatb.so
+    library_exists: bool
+
+
+def nnal_state(ctx: Context) -> NnalState:
+    home = ctx.env.get(ATB_ENV_VAR) or None
+    library = f"{home.rstrip('/')}/lib/libatb.so" if home else None
+    return NnalState(
+        set_env_exists=ctx.host.stat(f"{NNAL_ATB}/set_env.sh").exists,
+        home=home,
+        library=library,
+        library_exists=library is not None and ctx.host.stat(library).exists,
     )
 
 

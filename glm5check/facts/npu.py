@@ -7,7 +7,8 @@ selects and orders them; a node drives the first TP × DP-local of them. A chip'
 
 Cross-node NPU ping: when `--peer-npu-ips` or its alias `GLM5CHECK_PEER_NPU_IPS` (comma- or
 space-separated addresses, e.g. node 0's device IPs as listed under `npu_device_ips` in its JSON report;
-the variable in the environment or exported by the serve script) gives addresses, each one is pinged
+the variable in the environment or exported by the serve script), else the profile's `[network]
+peer_npu_ips`, gives addresses, each one is pinged
 with `hccn_tool -i <device> -ping -g address <ip>`: the i-th address from the i-th planned device (from
 the first one when there are more addresses than devices).
 """
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from glm5check.engine.context import reported_fact
+from glm5check.errors import SeeCheck
 from glm5check.facts.context import Context
 from glm5check.host.base import ASCEND_TOOL_DIRS, CommandResult
 from glm5check.parsers import hccn
@@ -42,6 +44,19 @@ class NpuSmiState(NamedTuple):
     @property
     def chips(self) -> tuple[NpuChip, ...]:
         return self.info.chips if self.info else ()
+
+    @property
+    def problem(self) -> str | None:
+        """Why there is no chip table to read, in a few words (npu.smi says it in full); None when there is."""
+        if self.path is None or self.result is None:
+            return "npu-smi not found"
+        if self.info is None or self.result.exit_code == 127:
+            return "npu-smi info did not answer"
+        if self.info.error is not None:
+            return f"npu-smi info failed ({self.info.error})"
+        if not self.info.chips:
+            return "npu-smi info printed no chip table"
+        return None
 
 
 def npu_smi(ctx: Context) -> NpuSmiState:
@@ -104,6 +119,22 @@ def chip_plan(ctx: Context) -> ChipPlan:
         elif entry:
             bad.append(entry)
     return ChipPlan(chips, tuple(visible), tuple(visible[:needed]), needed, variable, tuple(bad))
+
+
+def chip_table(ctx: Context) -> ChipPlan:
+    """The chip plan of a node whose npu-smi gave a table; when it gave none, npu.smi reports why."""
+    problem = ctx.fact(npu_smi).problem
+    if problem is not None:
+        raise SeeCheck("npu.smi", problem)
+    return ctx.fact(chip_plan)
+
+
+def planned_chips(ctx: Context) -> ChipPlan:
+    """The chip plan when it has chips to judge; when no planned chip is visible, npu.count reports why."""
+    plan = ctx.fact(chip_table)
+    if not plan.planned:
+        raise SeeCheck("npu.count", "no planned chip is visible")
+    return plan
 
 
 def processes_on(info: NpuSmiInfo | None, chip: NpuChip) -> tuple[NpuProcess, ...]:
@@ -203,6 +234,49 @@ def npu_network(ctx: Context) -> NpuNetwork:
     return NpuNetwork(tool, devices, conf, conf_error)
 
 
+def network_tool(ctx: Context) -> str:
+    """hccn_tool's path; when it is not found, npu.network reports it."""
+    tool = ctx.fact(npu_network).tool
+    if tool is None:
+        raise SeeCheck("npu.network", "hccn_tool not found")
+    return tool
+
+
+class LldpPeer(NamedTuple):
+    """What `hccn_tool -i N -lldp -g` says about the switch port a device's RoCE port is cabled to."""
+
+    device: int
+    ports: tuple[str, ...] = ()  # Ifname values of the Port ID TLV
+    system_lines: tuple[str, ...] = ()  # System Name and System Description
+    failure: str | None = None
+
+    @property
+    def system(self) -> str | None:
+        return next((line for line in self.system_lines if line), None)
+
+    @property
+    def peer_is_npu(self) -> bool:
+        """A back-to-back cable to another NPU (msprechecker's 'AscendNPU' peer), not a switch."""
+        return any("ascendnpu" in line.lower().replace(" ", "") for line in self.system_lines)
+
+
+def _lldp(ctx: Context, tool: str, device: int) -> LldpPeer:
+    result = ctx.host.run([tool, "-i", str(device), "-lldp", "-g"])
+    if not result.ok or result.truncated:
+        return LldpPeer(device, failure=result.describe_failure() or "no answer")
+    parsed = hccn.parse_lldp(result.output)
+    lines = (*parsed.tlvs.get("System Name", ()), *parsed.tlvs.get("System Description", ()))
+    return LldpPeer(device, parsed.ifnames, tuple(line for line in lines if line))
+
+
+def lldp_peers(ctx: Context) -> tuple[LldpPeer, ...]:
+    """The LLDP neighbour of every planned device, asked in parallel like the other hccn_tool queries."""
+    tool = ctx.fact(network_tool)
+    numbers = planned_devices(ctx)
+    with ThreadPoolExecutor(max_workers=max(len(numbers), 1)) as pool:
+        return tuple(pool.map(lambda device: _lldp(ctx, tool, device), numbers))
+
+
 class PeerPing(NamedTuple):
     device: int
     target: str
@@ -216,8 +290,9 @@ def split_addresses(text: str) -> tuple[str, ...]:
 
 
 def peer_ips(ctx: Context) -> tuple[str, ...]:
-    """--peer-npu-ips, else the GLM5CHECK_PEER_NPU_IPS variable."""
-    return ctx.options.peer_npu_ips or split_addresses(ctx.env.get(PEER_IPS_VAR, ""))
+    """--peer-npu-ips, else the GLM5CHECK_PEER_NPU_IPS variable, else the profile's [network] peer_npu_ips."""
+    given = ctx.options.peer_npu_ips or split_addresses(ctx.env.get(PEER_IPS_VAR, ""))
+    return given or ctx.profile.network.peer_npu_ips
 
 
 def _ping(ctx: Context, tool: str, device: int, target: str) -> PeerPing:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from glm5check.engine.context import reported_fact
-from glm5check.errors import ProbeFailed
+from glm5check.errors import ProbeFailed, SeeCheck
 from glm5check.facts.weights_digest import SCAN_KIND, scan_code, scan_from_json, scan_to_json
 from glm5check.facts.weights_scan import (
     INDEX_FILES,
@@ -113,6 +113,46 @@ def scan_weights(ctx: Context) -> WeightsScan:
                 SCAN_KIND, folder, code, scan_to_json(scan), lambda host: scan_to_json(scan_folder(host, folder))
             )
     return scan
+
+
+def readable_weights(ctx: Context) -> WeightsScan:
+    """The scan of a folder that could be read; for one that cannot, weights.path reports why."""
+    scan = ctx.fact(scan_weights)
+    if not scan.readable:
+        raise SeeCheck("weights.path", f"weights folder {scan.path} cannot be read ({scan.error})")
+    return scan
+
+
+@dataclass(frozen=True)
+class MtpLayer:
+    """The MTP layer of the weights: model.layers.<num_hidden_layers>.*, and the embed/head copies it needs."""
+
+    layer: int
+    count: int  # its tensors
+    absent: tuple[str, ...]  # required names (embed_tokens, shared_head.head) the layer lacks
+
+    @property
+    def prefix(self) -> str:
+        return f"model.layers.{self.layer}."
+
+
+def mtp_layer(ctx: Context) -> MtpLayer:
+    scan = ctx.fact(readable_weights)
+    prefix = scan.mtp_prefix
+    absent = tuple(
+        prefix + name for name in glm5.MTP_EMBED_HEAD if scan.mtp_count and prefix + name not in scan.mtp_embed_head
+    )
+    return MtpLayer(scan.mtp_layer, scan.mtp_count, absent)
+
+
+def loadable_mtp_layer(ctx: Context) -> MtpLayer:
+    """The MTP layer when deepseek_mtp can load it; when it cannot, weights.mtp reports why."""
+    mtp = ctx.fact(mtp_layer)
+    if not mtp.count:
+        raise SeeCheck("weights.mtp", f"the weights have no {mtp.prefix}* (MTP) tensors")
+    if mtp.absent:
+        raise SeeCheck("weights.mtp", f"the MTP layer {mtp.layer} lacks {', '.join(mtp.absent)}")
+    return mtp
 
 
 @reported_fact("weights")

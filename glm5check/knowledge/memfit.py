@@ -78,6 +78,10 @@ HCCL_DEFAULT_BUFFSIZE_MB = 200
 # capacity …)" (vllm-ascend#2378, 2 × Atlas 800 A2) and "Free memory on device (27.18/60.96 GiB)"
 # (vllm-ascend#8621, 910B); A3 dies show 61.27 GiB (sglang#29838), so 910B's figure is the cautious one.
 DRIVER_RESERVED_MB = 65536 - 62423
+# HBM in use on an idle chip as npu-smi shows it (2.6-4.2 GB in real tables of idle 32 and 64 GB chips):
+# the driver's share (DRIVER_RESERVED_MB, outside torch_npu's total) and the runtime's (part of memory.fit's
+# reserve). Usage above it is another process's, which vllm-ascend subtracts from the KV cache.
+IDLE_USED_MB = 4608
 
 
 def at_most(count: float) -> str:

@@ -22,6 +22,8 @@ _CANN_VERSION = lazy(
     re.IGNORECASE,
 )
 _CFG_PAIR = lazy(r"\[([^\[\]:]*):([^\[\]]*)\]")
+_INNER = lazy(r"V(\d{1,4})R(\d{1,4})C(\d{1,4})", re.IGNORECASE)
+_BRACKETS = lazy(r"\[([^\[\]]*)\]")
 
 
 def parse_key_values(text: str | None) -> dict[str, str]:
@@ -38,14 +40,40 @@ def parse_key_values(text: str | None) -> dict[str, str]:
     return values
 
 
+InnerKey = tuple[int, int, int]
+
+
+def inner_key(text: str | None) -> InnerKey | None:
+    """The release line of an inner version, `V100R001C19SPC002B226` -> (100, 1, 19); None if not one."""
+    match = _INNER.search(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    v, r, c = (whole(match[i], digits=4) for i in (1, 2, 3))
+    return (v, r, c) if v is not None and r is not None and c is not None else None
+
+
+def parse_compatible(text: str | None) -> tuple[tuple[InnerKey, InnerKey], ...]:
+    """`compatible_version=[V100R001C15],[V100R001C13,V100R001C19]` as inclusive (low, high) ranges of inner
+    versions; an entry that is not one is left out."""
+    ranges = []
+    for entry in _BRACKETS.findall(text or ""):
+        bounds = [inner_key(part) for part in entry.split(",")]
+        keys = [key for key in bounds if key is not None]
+        if keys and len(keys) == len(bounds) and len(keys) <= 2:
+            ranges.append((keys[0], keys[-1]))
+    return tuple(ranges)
+
+
 class CannInstallInfo(NamedTuple):
-    """One `ascend_<package>_install.info` file (toolkit, nnae, ...)."""
+    """One `ascend_<package>_install.info` file (toolkit, nnae, ...). `compatible` holds the driver inner
+    versions the package supports (its `compatible_version` line)."""
 
     package_name: str | None
     version: str | None
     inner_version: str | None
     arch: str | None
     path: str | None
+    compatible: tuple[tuple[InnerKey, InnerKey], ...] = ()
 
 
 def parse_install_info(text: str | None) -> CannInstallInfo:
@@ -56,6 +84,7 @@ def parse_install_info(text: str | None) -> CannInstallInfo:
         inner_version=values.get("innerversion") or None,
         arch=values.get("arch") or None,
         path=values.get("path") or None,
+        compatible=parse_compatible(values.get("compatible_version")),
     )
 
 
@@ -86,9 +115,12 @@ def parse_version_cfg(text: str | None) -> VersionCfg:
 
 
 class DriverVersion(NamedTuple):
+    """The driver's `version.info`; `compatible` holds the CANN inner versions it supports."""
+
     version: str | None
     package_version: str | None
     inner_version: str | None
+    compatible: tuple[tuple[InnerKey, InnerKey], ...] = ()
 
 
 def parse_driver_version_info(text: str | None) -> DriverVersion:
@@ -97,6 +129,7 @@ def parse_driver_version_info(text: str | None) -> DriverVersion:
         version=values.get("version") or None,
         package_version=values.get("package_version") or None,
         inner_version=values.get("innerversion") or None,
+        compatible=parse_compatible(values.get("compatible_version")),
     )
 
 

@@ -478,8 +478,12 @@ def _add(
             f"{name}: {dtype} {list(shape)} needs {bits / 8:g} bytes but data_offsets [{start}, {end}] "
             f"span {end - start}"
         )
-    for column, value in zip(columns, (name, dtype, shape, start, end)):
-        column.append(value)
+    names, dtypes, shapes, starts, ends = columns
+    names.append(name)
+    dtypes.append(dtype)
+    shapes.append(shape)
+    starts.append(start)
+    ends.append(end)
 
 
 def _in_data_order(columns: _Columns) -> _Columns:

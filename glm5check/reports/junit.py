@@ -1,5 +1,8 @@
 """JUnit XML: one testsuite per category, one testcase per result (fail → failure, error → error,
-skip → skipped; warnings pass and carry their message in system-out)."""
+skip → skipped; warnings pass and carry their message in system-out).
+
+Every suite and test name carries the node's hostname (`npu.hbm[NPU 3] @ npu-a2-02`), so that the files
+of the nodes of one deployment merge in CI without two tests of the same name."""
 
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ def _details(result: Row) -> str:
 
 
 def render_junit(report: Report) -> str:
-    root = testsuites("glm5check", report.results, report.summary.duration_ms)
-    add_suites(root, report.results, "glm5check", str(report.node.hostname))
+    host = str(report.node.hostname)
+    root = testsuites(f"glm5check @ {host}", report.results, report.summary.duration_ms)
+    add_suites(root, report.results, "glm5check", host, suffix=f" @ {host}")
     return finish(root)
 
 
@@ -38,18 +42,19 @@ def finish(root: ET.Element) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def add_suites(root: ET.Element, results: Sequence[Row], prefix: str, hostname: str) -> None:
-    """One testsuite `<prefix>.<category>` per category of results."""
+def add_suites(root: ET.Element, results: Sequence[Row], prefix: str, hostname: str, suffix: str = "") -> None:
+    """One testsuite `<prefix>.<category><suffix>` per category of results, its tests `<id>[<item>]<suffix>`
+    (a node's own file ends every name in ` @ <hostname>`; the cluster's names the host in the prefix)."""
     for category, group in groupby(results, key=lambda r: r.category):
         cases = list(group)
-        suite = ET.SubElement(root, "testsuite", name=f"{prefix}.{category}", tests=str(len(cases)))
+        suite = ET.SubElement(root, "testsuite", name=f"{prefix}.{category}{suffix}", tests=str(len(cases)))
         suite.set("failures", str(sum(r.status == "fail" for r in cases)))
         suite.set("errors", str(sum(r.status == "error" for r in cases)))
         suite.set("skipped", str(sum(r.status == "skip" for r in cases)))
         suite.set("time", f"{sum(r.duration_ms for r in cases) / 1000:.3f}")
         suite.set("hostname", hostname)
         for result in cases:
-            case = ET.SubElement(suite, "testcase", classname=f"{prefix}.{category}", name=result.label)
+            case = ET.SubElement(suite, "testcase", classname=f"{prefix}.{category}", name=f"{result.label}{suffix}")
             case.set("time", f"{result.duration_ms / 1000:.3f}")
             status = result.status
             if status == "fail":

@@ -14,6 +14,23 @@ STATUSES = ("pass", "warn", "fail", "error", "skip")
 
 
 @dataclass(frozen=True)
+class FixStep:
+    """One step of a row's remediation: commands (argv lists, run in order) or, without them, words."""
+
+    where: str  # host, container or launch
+    commands: tuple[tuple[str, ...], ...] = ()
+    text: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FixStep:
+        commands = tuple(tuple(str(word) for word in argv) for argv in data.get("commands", ()))
+        return cls(str(data["where"]), commands, str(data.get("text", "")))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"where": self.where, "commands": [list(argv) for argv in self.commands], "text": self.text}
+
+
+@dataclass(frozen=True)
 class Row:
     """One result row: a check's judgement of one item, with its metadata."""
 
@@ -29,16 +46,24 @@ class Row:
     duration_ms: int = 0
     waived: str | None = None
     plugin: dict[str, Any] | None = None  # entry_point, distribution, version: set for a plugin's rows only
+    fix: tuple[FixStep, ...] = ()
 
     @property
     def label(self) -> str:
         return f"{self.id}[{self.item}]" if self.item else self.id
 
     def to_json(self) -> dict[str, Any]:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        if values["plugin"] is None:  # the rows of built-in checks: the report of 0.1.0, unchanged
-            del values["plugin"]
-        return values
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "fix"}
+        if data["plugin"] is None:  # the rows of built-in checks: the report of 0.1.0, unchanged
+            del data["plugin"]
+        if self.fix:
+            data["fix"] = [step.to_json() for step in self.fix]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Row:
+        fields_ = {k: v for k, v in data.items() if k != "fix"}
+        return cls(**fields_, fix=tuple(FixStep.from_json(step) for step in data.get("fix", ())))
 
 
 def rank_text(rank: int, role: str, group: str | None) -> str:
@@ -114,7 +139,7 @@ class Report:
             profile=data["profile"],
             node=NodeSection(**data["node"]),
             facts=data["facts"],
-            results=tuple(Row(**row) for row in data["results"]),
+            results=tuple(Row.from_json(row) for row in data["results"]),
             summary=SummarySection(
                 {status: summary[status] for status in STATUSES},
                 summary["total"],

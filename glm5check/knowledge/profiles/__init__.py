@@ -25,6 +25,7 @@ from glm5check.errors import ConfigError
 from glm5check.knowledge.glm5 import LAYOUTS
 from glm5check.knowledge.limits import profile_refusals
 from glm5check.knowledge.stacks import DEFAULT_STACK, StackError, load_stack
+from glm5check.parsers.hccn import valid_ip
 from glm5check.util.numbers import whole_value
 from glm5check.util.resources import package_text
 
@@ -167,6 +168,14 @@ class PdGroup:
 
 
 @dataclass(frozen=True)
+class Network:
+    """Site facts of the NPU network: node 0's device IPs, pinged from the other nodes' devices
+    (`--peer-npu-ips` and GLM5CHECK_PEER_NPU_IPS win over this field)."""
+
+    peer_npu_ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -175,6 +184,7 @@ class Profile:
     serve: ServePlan
     pins: Pins
     container: Container = field(default_factory=Container)
+    network: Network = field(default_factory=Network)
     env: dict[str, str] = field(default_factory=dict)
     # Variables every node sets to its own value: "address" (an IP of this host) or "interface" (a NIC name).
     node_env: dict[str, str] = field(default_factory=dict)
@@ -217,7 +227,7 @@ class Profile:
         data: dict[str, Any] = {"name": self.name, "description": self.description, "stack": self.stack}
         if self.guide:
             data["guide"] = self.guide
-        for section in ("hardware", "model", "serve", "env", "node_env", "pins", "container"):
+        for section in ("hardware", "model", "serve", "env", "node_env", "pins", "container", "network"):
             value = getattr(self, section)
             if isinstance(value, dict):
                 data[section] = dict(value)
@@ -247,6 +257,7 @@ _SECTIONS: dict[str, type] = {
     "serve": ServePlan,
     "pins": Pins,
     "container": Container,
+    "network": Network,
 }
 
 
@@ -384,6 +395,7 @@ def _from_dict(data: dict[str, Any], origin: str, source: str) -> Profile:
     guide = data.get("guide", "")
     if not isinstance(guide, str):
         raise ProfileError(f"{origin}: guide must name a guide revision (GLM5.md@<date>-<commit>), not {guide!r}")
+    _check_addresses(built["network"].peer_npu_ips, origin)
     profile = Profile(
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -468,6 +480,11 @@ def _stack_name(value: Any, origin: str) -> str:
         return load_stack(value).name
     except StackError as exc:
         raise ProfileError(f"{origin}: {exc}") from None
+
+
+def _check_addresses(addresses: Any, origin: str) -> None:
+    if not isinstance(addresses, tuple) or any(not isinstance(a, str) or valid_ip(a) is None for a in addresses):
+        raise ProfileError(f"{origin}: [network] peer_npu_ips must be a list of IP addresses, not {addresses!r}")
 
 
 def load_builtin(name: str) -> Profile:
