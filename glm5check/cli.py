@@ -11,9 +11,19 @@ from typing import Any
 import click
 
 from glm5check import __version__, console
-from glm5check.commands.options import PD_ROLE_OPTION, SCRIPT_ARGS_OPTION, Bounded, timeout_option
+from glm5check.commands.options import (
+    NODE0_IP_OPTION,
+    NODE_RANK_OPTION,
+    PD_ROLE_OPTION,
+    PROFILE_FILE_OPTION,
+    PROFILE_OPTION,
+    SCRIPT_ARGS_OPTION,
+    SERVE_CMD_OPTION,
+    SERVE_SCRIPT_OPTION,
+    STACK_OPTION,
+    timeout_option,
+)
 from glm5check.errors import ConfigError
-from glm5check.knowledge.limits import NODE_RANK
 
 # Subcommands living in their own modules, imported only when invoked: name -> "module:attribute".
 LAZY_COMMANDS: dict[str, str] = {
@@ -45,18 +55,14 @@ class LazyGroup(click.Group):
 
 
 _RUN_OPTIONS = [
-    click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."),
-    click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one)."),
-    click.option(
-        "--node-rank",
-        type=Bounded(NODE_RANK),
-        help="This node's number in a multi-node deployment (node 0 first; prefill-decode: prefill nodes first).",
-    ),
+    PROFILE_OPTION,
+    PROFILE_FILE_OPTION,
+    NODE_RANK_OPTION,
     PD_ROLE_OPTION,
     SCRIPT_ARGS_OPTION,
-    click.option("--serve-script", metavar="FILE", help="The bash launch script to validate (never executed)."),
-    click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
-    click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
+    SERVE_SCRIPT_OPTION,
+    SERVE_CMD_OPTION,
+    NODE0_IP_OPTION,
     click.option(
         "--peer-npu-ips",
         metavar="IP,…",
@@ -106,12 +112,7 @@ _RUN_OPTIONS = [
         help="Print, instead of the report, the pip requirements vllm and vllm-ascend still need "
         "(pip install -r <(glm5check … --requirements)).",
     ),
-    click.option(
-        "--stack",
-        metavar="NAME|auto",
-        help="Software stack to judge against (see `glm5check stacks`; default: the profile's). "
-        "`auto`: the release of the installed vllm-ascend, or the pinned stack for a source build.",
-    ),
+    STACK_OPTION,
 ]
 
 

@@ -49,6 +49,33 @@ SCRIPT_ARGS_OPTION = click.option(
 )
 
 
+# The deployment a command judges: `glm5check run` (cli.py), fix-env and plan take these alike.
+PROFILE_OPTION = click.option(
+    "--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."
+)
+PROFILE_FILE_OPTION = click.option(
+    "--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one)."
+)
+NODE_RANK_OPTION = click.option(
+    "--node-rank",
+    type=Bounded(NODE_RANK),
+    help="This node's number in a multi-node deployment (node 0 first; prefill-decode: prefill nodes first).",
+)
+SERVE_SCRIPT_OPTION = click.option(
+    "--serve-script", metavar="FILE", help="The bash launch script to validate (read, never executed)."
+)
+SERVE_CMD_OPTION = click.option(
+    "--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'
+)
+NODE0_IP_OPTION = click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it.")
+STACK_OPTION = click.option(
+    "--stack",
+    metavar="NAME|auto",
+    help="Software stack to judge against (see `glm5check stacks`; default: the profile's). "
+    "`auto`: the release of the installed vllm-ascend, or the pinned stack for a source build.",
+)
+
+
 def timeout_option() -> Callable[[Any], Any]:
     return click.option(
         "--timeout",
@@ -62,22 +89,16 @@ def timeout_option() -> Callable[[Any], Any]:
 def deployment_options(replay_help: str) -> Callable[[Any], Any]:
     """The profile, launch command, node and replay options, as `glm5check run` names them."""
     options = [
-        click.option("--profile", "profile_name", metavar="NAME", help="Built-in profile (see `glm5check profiles`)."),
-        click.option("--profile-file", metavar="FILE", help="A TOML profile file (may `extends` a built-in one)."),
-        click.option("--serve-script", metavar="FILE", help="The bash launch script (read, never executed)."),
-        click.option("--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'),
-        click.option(
-            "--node-rank",
-            type=Bounded(NODE_RANK),
-            help="This node's number in a multi-node deployment (node 0 first; prefill-decode: prefill nodes first).",
-        ),
+        PROFILE_OPTION,
+        PROFILE_FILE_OPTION,
+        SERVE_SCRIPT_OPTION,
+        SERVE_CMD_OPTION,
+        NODE_RANK_OPTION,
         PD_ROLE_OPTION,
         SCRIPT_ARGS_OPTION,
-        click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it."),
+        NODE0_IP_OPTION,
         click.option("--replay", metavar="SNAPSHOT", help=replay_help),
-        click.option(
-            "--stack", metavar="NAME|auto", help="Software stack (see `glm5check stacks`; default: the profile's)."
-        ),
+        STACK_OPTION,
         timeout_option(),
     ]
 
