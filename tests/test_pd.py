@@ -447,3 +447,13 @@ def test_fix_env_takes_the_group_and_the_scripts_arguments() -> None:
     by_role = run_in_process("fix-env", "--profile", PROFILE, "--pd-role", "prefill", "--replay", "demo")
     assert "· node rank 0 (primary of the prefill group) ·" in by_role.stdout.splitlines()[0]
     assert "export HCCL_BUFFSIZE=256" in by_role.stdout
+
+
+@pytest.mark.parametrize("node", sorted(NODES))
+def test_without_its_arguments_a_rank_per_serve_is_still_one_dp_local_rank(node: int) -> None:
+    """`--data-parallel-rank $4` passes a rank whatever $4 is: vLLM runs one DP rank (DP-local 1), not them all."""
+    ctx = pd_context(script(node), pd_role="prefill" if node < 2 else "decode")
+    assert ctx.plan.dp_local == 1
+    assert "set at run time" in ctx.effective.source("data_parallel_size_local")
+    failed = [r.message for which in (serve_args, serve_plan) for r in rows(ctx, which) if r.status == Status.FAIL]
+    assert failed == []
