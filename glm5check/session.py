@@ -362,6 +362,17 @@ def _fix_plan(ctx: Context, report: Report, selected: list[str], args: RunArgs) 
     return render_fix_plan(hosts_masked(report, args), build_fix_plan(hosts_masked(report, args), env))
 
 
+def check_cache_dir(args: RunArgs, ctx: Context, record: bool) -> None:
+    """Exit 2 when a live run's --cache-dir lies in the weights folder: each entry would change the folder it
+    vouches for (never found again, one more file in the weights on every run)."""
+    from glm5check.host.output import inside
+
+    if args.cache_dir and not (args.replay or record) and inside(args.cache_dir, ctx.model_dir):
+        raise ConfigError(
+            f"--cache-dir {args.cache_dir} is inside the weights folder ({ctx.model_dir}); choose another place"
+        )
+
+
 def run_session(args: RunArgs, record: bool = False) -> int:
     from glm5check.engine.registry import load_registry
     from glm5check.engine.runner import (
@@ -385,6 +396,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)
+    check_cache_dir(args, ctx, record)
     if args.requirements:
         return print_requirements(ctx, args.output)
     load_errors = selected_errors(registry.errors, args.include, args.exclude)

@@ -246,6 +246,11 @@ def _under(path: str, folder: str) -> bool:
     return real.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def inside(path: str, folder: str) -> bool:
+    """Whether path is folder itself (by path, symlink or hard link) or lies anywhere under it."""
+    return _same(path, folder) or _under(path, folder)
+
+
 def check_not_an_input(
     output: str, inputs: Mapping[str, str | None], folders: Mapping[str, str | None] | None = None
 ) -> None:
@@ -256,5 +261,5 @@ def check_not_an_input(
         if path and _same(output, path):
             raise OutputError(f"--output {output} is {what}; choose another file")
     for what, path in (folders or {}).items():
-        if path and (_same(output, path) or _under(output, path)):
+        if path and inside(output, path):
             raise OutputError(f"--output {output} is inside {what} ({path}); choose another place")
