@@ -362,12 +362,17 @@ def _fix_plan(ctx: Context, report: Report, selected: list[str], args: RunArgs) 
     return render_fix_plan(hosts_masked(report, args), build_fix_plan(hosts_masked(report, args), env))
 
 
-def check_cache_dir(args: RunArgs, ctx: Context, record: bool) -> None:
-    """Exit 2 when a live run's --cache-dir lies in the weights folder: each entry would change the folder it
-    vouches for (never found again, one more file in the weights on every run)."""
-    from glm5check.host.output import inside
+def check_weights_folder_targets(args: RunArgs, ctx: Context, record: bool) -> None:
+    """Exit 2 when a live run would write into the weights folder it checks, wherever that folder came from
+    (--model-dir, the launch command, the profile): --output there could replace config.json; a --cache-dir
+    entry there changes the folder it vouches for (never found again, one more file on every run)."""
+    from glm5check.host.output import check_not_an_input, inside
 
-    if args.cache_dir and not (args.replay or record) and inside(args.cache_dir, ctx.model_dir):
+    if args.replay:
+        return
+    if args.output and args.output != STDOUT:
+        check_not_an_input(args.output, {}, {"the weights folder": ctx.model_dir})
+    if args.cache_dir and not record and inside(args.cache_dir, ctx.model_dir):
         raise ConfigError(
             f"--cache-dir {args.cache_dir} is inside the weights folder ({ctx.model_dir}); choose another place"
         )
@@ -396,7 +401,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)
-    check_cache_dir(args, ctx, record)
+    check_weights_folder_targets(args, ctx, record)
     if args.requirements:
         return print_requirements(ctx, args.output)
     load_errors = selected_errors(registry.errors, args.include, args.exclude)

@@ -333,3 +333,17 @@ def test_a_cache_dir_in_the_weights_folder_exits_2(tmp_path: Path, where: str) -
     )
     assert done.returncode == 2 and "is inside the weights folder" in done.stderr, done.stderr
     assert sorted(p.name for p in weights.iterdir()) == []
+
+
+def test_output_into_the_weights_folder_of_the_launch_command_exits_2(tmp_path: Path) -> None:
+    """The weights folder the serve command names is protected like --model-dir's: -o its config.json would
+    have replaced the model's config."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "config.json").write_text("{}")
+    command = f"vllm serve {weights} --tensor-parallel-size 8"
+    done = run_in_process(
+        "--profile", "a2-single", "--serve-cmd", command, "--check", "weights.*", "-o", str(weights / "config.json")
+    )
+    assert done.returncode == 2 and "is inside the weights folder" in done.stderr, done.stderr
+    assert (weights / "config.json").read_text() == "{}"
