@@ -318,20 +318,19 @@ Why: a mistyped flag, a JSON value that does not parse or a parallel size the no
 `vllm serve` at once; other combinations (quantized weights without --quantization ascend, deepseek_mtp
 without the MTP layer, --headless without a start rank) fail only after minutes of loading, or hang.
 
-What: the launch command from --serve-script / --serve-cmd (else the profile's plan) is read the way
-vLLM's argument parser reads it. Flags unknown to the stack's vllm (the pinned one, or the release `--stack`
-selects; the flag table is generated from that version's parser code), with the closest known flag, values
-that are not numbers or not JSON, an unknown speculative `method` or cudagraph_mode; TP × DP-local
-against the node's NPUs; DP-local against DP; --headless without --data-parallel-start-rank or on rank
-0; --data-parallel-rank outside [0, DP) or with --data-parallel-size-local other than 1 (one vllm serve per DP
-rank, as the guide's prefill-decode launch runs them); DP ranks on another node without
---data-parallel-address (vLLM would use 127.0.0.1); --max-model-len
-against GLM-5's 202752; --max-num-batched-tokens below --max-model-len with chunked
-prefill off; --quantization ascend against the weights' quant_model_description.json (both ways);
-deepseek_mtp against the weights' model.layers.78.* tensors. Values the script computes at run time
-(`$(hostname -I …)`, `$NODE0_IP` from the caller's environment) are shown with what they give on this
-host; those that cannot be known before launch are warnings. How the command differs from the profile
-is serve.plan's.
+What: the launch command from --serve-script / --serve-cmd (else the profile's plan) is read the way vLLM's
+argument parser reads it. Flags unknown to the stack's vllm (the pinned one, or the release `--stack` selects;
+the flag table is generated from that version's parser code), with the closest known flag, values that are not
+numbers or not JSON, an unknown speculative `method` or cudagraph_mode; TP × DP-local against the node's NPUs;
+TP against the model's attention heads (it must divide them); DP-local against DP; --headless without
+--data-parallel-start-rank or on rank 0; --data-parallel-rank outside [0, DP) or with
+--data-parallel-size-local other than 1 (one vllm serve per DP rank, as the guide's prefill-decode launch runs
+them); DP ranks on another node without --data-parallel-address (vLLM would use 127.0.0.1); --max-model-len
+against GLM-5's 202752; --max-num-batched-tokens below --max-model-len with chunked prefill off;
+--quantization ascend against the weights' quant_model_description.json (both ways); deepseek_mtp against the
+weights' model.layers.78.* tensors. Values the script computes at run time (`$(hostname -I …)`, `$NODE0_IP`
+from the caller's environment) are shown with what they give on this host; those that cannot be known before
+launch are warnings. How the command differs from the profile is serve.plan's.
 
 Fix: each failing item names the flag and the corrected form, e.g. `--enable-expert-parallel` instead
 of `--enable-expert-paralel`, or `--data-parallel-start-rank 1` next to `--headless`.
