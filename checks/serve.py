@@ -97,7 +97,14 @@ def _runtime_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
         note = ctx.effective.source(name)
         known = getattr(ctx.plan, name, None) if name != "model" else ctx.effective.model
         item = "model" if name == "model" else FIELD_FLAGS[name]
-        if "not known before launch" in note or "would reject" in note:
+        if "would reject" in note:  # known (from --script-args or this host) and invalid: vllm stops on it
+            yield failed(
+                f"{flag} is {note}",
+                item=item,
+                observed=value.text,
+                remediation=f"make what the script passes {flag} a value vllm accepts (vllm serve --help)",
+            )
+        elif "not known before launch" in note:
             yield warned(
                 f"{flag} is {note}",
                 item=item,
@@ -329,8 +336,9 @@ them); DP ranks on another node without --data-parallel-address (vLLM would use 
 against GLM-5's 202752; --max-num-batched-tokens below --max-model-len with chunked prefill off;
 --quantization ascend against the weights' quant_model_description.json (both ways); deepseek_mtp against the
 weights' model.layers.78.* tensors. Values the script computes at run time (`$(hostname -I …)`, `$NODE0_IP`
-from the caller's environment) are shown with what they give on this host; those that cannot be known before
-launch are warnings. How the command differs from the profile is serve.plan's.
+from the caller's environment) are shown with what they give on this host (or with --script-args), and fail
+when vllm would reject that; those that cannot be known before launch are warnings. How the command differs
+from the profile is serve.plan's.
 
 Fix: each failing item names the flag and the corrected form, e.g. `--enable-expert-parallel` instead
 of `--enable-expert-paralel`, or `--data-parallel-start-rank 1` next to `--headless`.

@@ -457,3 +457,12 @@ def test_without_its_arguments_a_rank_per_serve_is_still_one_dp_local_rank(node:
     assert "set at run time" in ctx.effective.source("data_parallel_size_local")
     failed = [r.message for which in (serve_args, serve_plan) for r in rows(ctx, which) if r.status == Status.FAIL]
     assert failed == []
+
+
+@pytest.mark.parametrize(("tp", "status"), [("4", Status.PASS), ("6", Status.FAIL), ("99999", Status.FAIL)])
+def test_a_script_argument_vllm_would_reject_fails(tp: str, status: Status) -> None:
+    """--script-args make $7 known: a --tensor-parallel-size vLLM refuses is a FAIL, not a guess to warn about."""
+    args = [*first_args(3)[:6], tp]
+    ctx = pd_context(script(3), args, pd_role="decode")
+    (found,) = [r for r in rows(ctx, serve_args) if r.item == "--tensor-parallel-size" and "line 36" in r.message]
+    assert found.status == status, found.message
