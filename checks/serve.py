@@ -158,6 +158,25 @@ def _parallel_items(ctx: Context) -> Iterator[Result]:
         )
 
 
+def _pipeline_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
+    """A profile plans no pipeline parallelism (vLLM's default, PP 1): with --pipeline-parallel-size N each
+    DP rank runs TP × N processes on TP × N NPUs, a deployment no other check (NPU count, memory fit,
+    serve.plan) describes."""
+    given = [f for f in serve.flags if f.flag == "--pipeline-parallel-size"]
+    if not given or given[-1].value == "1":
+        return
+    flag, tp = given[-1], ctx.plan.tensor_parallel_size
+    yield failed(
+        f"--pipeline-parallel-size {flag.value} (line {flag.line}): each DP rank runs TP {tp} × PP "
+        f"{flag.value} processes; profile {ctx.profile.name} plans PP 1 (vLLM's default): vLLM would run another "
+        "deployment than planned, which the NPU count, memory fit and serve.plan do not describe",
+        item="--pipeline-parallel-size",
+        expected="1 (absent)",
+        observed=str(flag.value),
+        remediation="drop --pipeline-parallel-size (GLM-5's guide deploys with TP × DP and expert parallelism)",
+    )
+
+
 def _rank_items(ctx: Context) -> Iterator[Result]:
     """`--data-parallel-rank R` runs DP rank R alone (the guide's prefill-decode launch: one vllm serve per
     rank). vLLM refuses a rank outside [0, DP) (vllm/config/parallel.py:820-824 in 0.23.0, :577 in 0.16.0)
@@ -329,16 +348,17 @@ What: the launch command from --serve-script / --serve-cmd (else the profile's p
 argument parser reads it. Flags unknown to the stack's vllm (the pinned one, or the release `--stack` selects;
 the flag table is generated from that version's parser code), with the closest known flag, values that are not
 numbers or not JSON, an unknown speculative `method` or cudagraph_mode; TP × DP-local against the node's NPUs;
-TP against the model's attention heads (it must divide them); DP-local against DP; --headless without
---data-parallel-start-rank or on rank 0; --data-parallel-rank outside [0, DP) or with
---data-parallel-size-local other than 1 (one vllm serve per DP rank, as the guide's prefill-decode launch runs
-them); DP ranks on another node without --data-parallel-address (vLLM would use 127.0.0.1); --max-model-len
-against GLM-5's 202752; --max-num-batched-tokens below --max-model-len with chunked prefill off;
---quantization ascend against the weights' quant_model_description.json (both ways); deepseek_mtp against the
-weights' model.layers.78.* tensors. Values the script computes at run time (`$(hostname -I …)`, `$NODE0_IP`
-from the caller's environment) are shown with what they give on this host (or with --script-args), and fail
-when vllm would reject that; those that cannot be known before launch are warnings. How the command differs
-from the profile is serve.plan's.
+TP against the model's attention heads (it must divide them); --pipeline-parallel-size other than 1 (no
+profile plans pipeline parallelism); DP-local against DP; --headless without --data-parallel-start-rank or on
+rank 0; --data-parallel-rank outside [0, DP) or with --data-parallel-size-local other than 1 (one vllm serve
+per DP rank, as the guide's prefill-decode launch runs them); DP ranks on another node without
+--data-parallel-address (vLLM would use 127.0.0.1); --max-model-len against GLM-5's 202752;
+--max-num-batched-tokens below --max-model-len with chunked prefill off; --quantization ascend against the
+weights' quant_model_description.json (both ways); deepseek_mtp against the weights' model.layers.78.*
+tensors. Values the script computes at run time (`$(hostname -I …)`, `$NODE0_IP` from the caller's
+environment) are shown with what they give on this host (or with --script-args), and fail when vllm would
+reject that; those that cannot be known before launch are warnings. How the command differs from the profile
+is serve.plan's.
 
 Fix: each failing item names the flag and the corrected form, e.g. `--enable-expert-parallel` instead
 of `--enable-expert-paralel`, or `--data-parallel-start-rank 1` next to `--headless`.
@@ -351,6 +371,7 @@ def serve_args(ctx: Context) -> Iterator[Result]:
         yield from _runtime_items(ctx, serve)
     yield from _parallel_items(ctx)
     if serve is not None:
+        yield from _pipeline_items(ctx, serve)
         yield from _address_items(ctx)
     yield from _rank_items(ctx)
     yield from _headless_items(ctx)
