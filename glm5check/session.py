@@ -230,6 +230,7 @@ def build_context(
     from glm5check.knowledge.stacks import Stack, load_stack
 
     profile = given or _load_profile(args, recorded)
+    _check_node_rank(args.node_rank, profile)
     options = _options(args, recorded)
     script_text, command = _serve_texts(args, recorded)
     serve_meta = {"script_text": script_text, "command": command}
@@ -246,6 +247,16 @@ def build_context(
         launch = launch_for(load_stack(node.stack), node)
     ctx = Context(node, host, options, launch)
     return choose_stack(ctx, lambda stack: launch_for(stack, node)), serve_meta
+
+
+def _check_node_rank(rank: int | None, profile: Profile) -> None:
+    """Exit 2 when --node-rank names a node the profile does not have (a prefill-decode profile's groups say
+    it themselves): rank 5 of a two-node deployment was judged as a headless node, and any rank of a one-node
+    profile was silently node 0."""
+    nodes = profile.hardware.nodes
+    if rank is not None and not profile.pd and rank >= nodes:
+        which = "node 0 only" if nodes == 1 else f"nodes 0-{nodes - 1}"
+        raise ConfigError(f"--node-rank {rank}: profile {profile.name} has {which}")
 
 
 def node_profile(profile: Profile, options: Options, launch: ServeInput) -> Profile:
