@@ -30,6 +30,7 @@ from glm5check.knowledge.pd import (
     rule_setting,
     stack_has,
     topology,
+    truthy,
     visible_devices,
 )
 from glm5check.knowledge.plan import Difference, differences
@@ -616,6 +617,7 @@ def _rule_items(ctx: Context, role: str) -> Iterator[Result]:
 def _c8_items(ctx: Context, group: str) -> Iterator[Result]:
     other = next(g for g in PD_GROUPS if g != group)
     stack = ctx.stack.name
+    yield from _inert_c8_items(ctx, stack)
     ours = _c8_text(c8_switches(ctx.plan.additional_config, stack))
     theirs = _c8_text(
         c8_switches((ctx.profile.deployment or ctx.profile).for_group(other).serve.additional_config, stack)
@@ -633,6 +635,22 @@ def _c8_items(ctx: Context, group: str) -> Iterator[Result]:
         )
     else:
         yield passed(f"KV cache layout as on the {other} nodes: {ours}", item="kv-cache-c8", observed=str(ours))
+
+
+def _inert_c8_items(ctx: Context, stack: str) -> Iterator[Result]:
+    """The 8-bit KV cache asked for at a stack whose vllm-ascend has no such switch: ignored, bf16 KV cache."""
+    asked = [key for key in C8_KEYS if truthy((ctx.plan.additional_config or {}).get(key, False))]
+    if asked and not any(c8_switches(ctx.plan.additional_config, stack)):
+        yield warned(
+            f"--additional-config sets {' and '.join(asked)}, but vllm-ascend at stack {stack} has no such key "
+            "(from v0.23.0rc1 on: vllm_ascend/ascend_config.py:280-281@v0.23.0): it ignores them and keeps the "
+            "bf16 KV cache, not the 8-bit one planned",
+            item="kv-cache-c8[stack]",
+            expected="vllm-ascend >= v0.23.0rc1",
+            observed=stack,
+            remediation="use the stack the profile names (glm5check stacks), or drop the C8 keys and plan a "
+            "bf16 KV cache",
+        )
 
 
 def _c8_text(switches: tuple[bool, bool]) -> str:
@@ -671,7 +689,8 @@ this node's block of the group's ranks (launch_online_dp.py's --dp-rank-start + 
 ASCEND_RT_VISIBLE_DEVICES is that rank's TP chips. additional-config[KEY]: what vllm-ascend v0.23.0 refuses
 with a KV role (balance scheduling, also from VLLM_ASCEND_BALANCE_SCHEDULING; enable_kv_nz) or ignores on a
 prefill node (recompute_scheduler_enable), each applied from the first release that has it. kv-cache-c8: the
-8-bit KV cache switches (enable_sparse_sfa_c8, enable_sparse_li_c8) equal the other group's.
+8-bit KV cache switches (enable_sparse_sfa_c8, enable_sparse_li_c8) equal the other group's;
+kv-cache-c8[stack]: a WARN when they are set at a stack whose vllm-ascend has no such key (ignored).
 LD_LIBRARY_PATH: holds /usr/local/lib for Mooncake. The group's flags and environment (HCCL_BUFFSIZE=256,
 MLAPO on decode only, max-num-batched-tokens 164 on decode) are serve.plan's and env.vars', against the
 group's plan.

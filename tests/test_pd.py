@@ -466,3 +466,18 @@ def test_a_script_argument_vllm_would_reject_fails(tp: str, status: Status) -> N
     ctx = pd_context(script(3), args, pd_role="decode")
     (found,) = [r for r in rows(ctx, serve_args) if r.item == "--tensor-parallel-size" and "line 36" in r.message]
     assert found.status == status, found.message
+
+
+@pytest.mark.parametrize(("stack", "warns"), [("v0.23.0", False), ("v0.22.1rc1", True), ("glm5-2026-02", True)])
+def test_the_8_bit_kv_cache_at_a_stack_without_it_warns(stack: str, warns: bool) -> None:
+    """vllm-ascend before v0.23.0rc1 has no enable_sparse_sfa_c8 / enable_sparse_li_c8: it ignores them and runs a
+    bf16 KV cache; both groups then read 'off' alike, which passed."""
+    older = load_text(f'name = "at"\nextends = "{PROFILE}"\nstack = "{stack}"\n', "at.toml")
+    launch = read_serve(older, script(3), script_name="run_dp_template.sh")
+    options = Options(serve_source="s", script_args=tuple(first_args(3)))
+    writer = SnapshotWriter("at")
+    writer.data.env = dict(HOST_ENV)
+    ctx = Context(node_profile(older, options, launch), ReplayHost(writer.data), options, launch)
+    found = [r for r in rows(ctx) if r.item == "kv-cache-c8[stack]"]
+    assert [r.status for r in found] == ([Status.WARN] if warns else [])
+    assert not warns or f"at stack {stack} has no such key" in found[0].message
