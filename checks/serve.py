@@ -30,6 +30,7 @@ from glm5check.knowledge.pd import (
     rule_setting,
     stack_has,
     topology,
+    truthy,
     visible_devices,
 )
 from glm5check.knowledge.plan import Difference, differences
@@ -97,7 +98,14 @@ def _runtime_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
         note = ctx.effective.source(name)
         known = getattr(ctx.plan, name, None) if name != "model" else ctx.effective.model
         item = "model" if name == "model" else FIELD_FLAGS[name]
-        if "not known before launch" in note or "would reject" in note:
+        if "would reject" in note:  # known (from --script-args or this host) and invalid: vllm stops on it
+            yield failed(
+                f"{flag} is {note}",
+                item=item,
+                observed=value.text,
+                remediation=f"make what the script passes {flag} a value vllm accepts (vllm serve --help)",
+            )
+        elif "not known before launch" in note:
             yield warned(
                 f"{flag} is {note}",
                 item=item,
@@ -149,6 +157,25 @@ def _parallel_items(ctx: Context) -> Iterator[Result]:
             remediation="set --data-parallel-size to the total number of DP ranks on all nodes and "
             "--data-parallel-size-local to the ranks on this node",
         )
+
+
+def _pipeline_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
+    """A profile plans no pipeline parallelism (vLLM's default, PP 1): with --pipeline-parallel-size N each
+    DP rank runs TP × N processes on TP × N NPUs, a deployment no other check (NPU count, memory fit,
+    serve.plan) describes."""
+    given = [f for f in serve.flags if f.flag == "--pipeline-parallel-size"]
+    if not given or given[-1].value == "1":
+        return
+    flag, tp = given[-1], ctx.plan.tensor_parallel_size
+    yield failed(
+        f"--pipeline-parallel-size {flag.value} (line {flag.line}): each DP rank runs TP {tp} × PP "
+        f"{flag.value} processes; profile {ctx.profile.name} plans PP 1 (vLLM's default): vLLM would run another "
+        "deployment than planned, which the NPU count, memory fit and serve.plan do not describe",
+        item="--pipeline-parallel-size",
+        expected="1 (absent)",
+        observed=str(flag.value),
+        remediation="drop --pipeline-parallel-size (GLM-5's guide deploys with TP × DP and expert parallelism)",
+    )
 
 
 def _rank_items(ctx: Context) -> Iterator[Result]:
@@ -318,19 +345,20 @@ Why: a mistyped flag, a JSON value that does not parse or a parallel size the no
 `vllm serve` at once; other combinations (quantized weights without --quantization ascend, deepseek_mtp
 without the MTP layer, --headless without a start rank) fail only after minutes of loading, or hang.
 
-What: the launch command from --serve-script / --serve-cmd (else the profile's plan) is read the way
-vLLM's argument parser reads it. Flags unknown to the stack's vllm (the pinned one, or the release `--stack`
-selects; the flag table is generated from that version's parser code), with the closest known flag, values
-that are not numbers or not JSON, an unknown speculative `method` or cudagraph_mode; TP × DP-local
-against the node's NPUs; DP-local against DP; --headless without --data-parallel-start-rank or on rank
-0; --data-parallel-rank outside [0, DP) or with --data-parallel-size-local other than 1 (one vllm serve per DP
-rank, as the guide's prefill-decode launch runs them); DP ranks on another node without
---data-parallel-address (vLLM would use 127.0.0.1); --max-model-len
-against GLM-5's 202752; --max-num-batched-tokens below --max-model-len with chunked
-prefill off; --quantization ascend against the weights' quant_model_description.json (both ways);
-deepseek_mtp against the weights' model.layers.78.* tensors. Values the script computes at run time
-(`$(hostname -I …)`, `$NODE0_IP` from the caller's environment) are shown with what they give on this
-host; those that cannot be known before launch are warnings. How the command differs from the profile
+What: the launch command from --serve-script / --serve-cmd (else the profile's plan) is read the way vLLM's
+argument parser reads it. Flags unknown to the stack's vllm (the pinned one, or the release `--stack` selects;
+the flag table is generated from that version's parser code), with the closest known flag, values that are not
+numbers or not JSON, an unknown speculative `method` or cudagraph_mode; TP × DP-local against the node's NPUs;
+TP against the model's attention heads (it must divide them); --pipeline-parallel-size other than 1 (no
+profile plans pipeline parallelism); DP-local against DP; --headless without --data-parallel-start-rank or on
+rank 0; --data-parallel-rank outside [0, DP) or with --data-parallel-size-local other than 1 (one vllm serve
+per DP rank, as the guide's prefill-decode launch runs them); DP ranks on another node without
+--data-parallel-address (vLLM would use 127.0.0.1); --max-model-len against GLM-5's 202752;
+--max-num-batched-tokens below --max-model-len with chunked prefill off; --quantization ascend against the
+weights' quant_model_description.json (both ways); deepseek_mtp against the weights' model.layers.78.*
+tensors. Values the script computes at run time (`$(hostname -I …)`, `$NODE0_IP` from the caller's
+environment) are shown with what they give on this host (or with --script-args), and fail when vllm would
+reject that; those that cannot be known before launch are warnings. How the command differs from the profile
 is serve.plan's.
 
 Fix: each failing item names the flag and the corrected form, e.g. `--enable-expert-parallel` instead
@@ -344,6 +372,7 @@ def serve_args(ctx: Context) -> Iterator[Result]:
         yield from _runtime_items(ctx, serve)
     yield from _parallel_items(ctx)
     if serve is not None:
+        yield from _pipeline_items(ctx, serve)
         yield from _address_items(ctx)
     yield from _rank_items(ctx)
     yield from _headless_items(ctx)
@@ -588,6 +617,7 @@ def _rule_items(ctx: Context, role: str) -> Iterator[Result]:
 def _c8_items(ctx: Context, group: str) -> Iterator[Result]:
     other = next(g for g in PD_GROUPS if g != group)
     stack = ctx.stack.name
+    yield from _inert_c8_items(ctx, stack)
     ours = _c8_text(c8_switches(ctx.plan.additional_config, stack))
     theirs = _c8_text(
         c8_switches((ctx.profile.deployment or ctx.profile).for_group(other).serve.additional_config, stack)
@@ -605,6 +635,22 @@ def _c8_items(ctx: Context, group: str) -> Iterator[Result]:
         )
     else:
         yield passed(f"KV cache layout as on the {other} nodes: {ours}", item="kv-cache-c8", observed=str(ours))
+
+
+def _inert_c8_items(ctx: Context, stack: str) -> Iterator[Result]:
+    """The 8-bit KV cache asked for at a stack whose vllm-ascend has no such switch: ignored, bf16 KV cache."""
+    asked = [key for key in C8_KEYS if truthy((ctx.plan.additional_config or {}).get(key, False))]
+    if asked and not any(c8_switches(ctx.plan.additional_config, stack)):
+        yield warned(
+            f"--additional-config sets {' and '.join(asked)}, but vllm-ascend at stack {stack} has no such key "
+            "(from v0.23.0rc1 on: vllm_ascend/ascend_config.py:280-281@v0.23.0): it ignores them and keeps the "
+            "bf16 KV cache, not the 8-bit one planned",
+            item="kv-cache-c8[stack]",
+            expected="vllm-ascend >= v0.23.0rc1",
+            observed=stack,
+            remediation="use the stack the profile names (glm5check stacks), or drop the C8 keys and plan a "
+            "bf16 KV cache",
+        )
 
 
 def _c8_text(switches: tuple[bool, bool]) -> str:
@@ -643,7 +689,8 @@ this node's block of the group's ranks (launch_online_dp.py's --dp-rank-start + 
 ASCEND_RT_VISIBLE_DEVICES is that rank's TP chips. additional-config[KEY]: what vllm-ascend v0.23.0 refuses
 with a KV role (balance scheduling, also from VLLM_ASCEND_BALANCE_SCHEDULING; enable_kv_nz) or ignores on a
 prefill node (recompute_scheduler_enable), each applied from the first release that has it. kv-cache-c8: the
-8-bit KV cache switches (enable_sparse_sfa_c8, enable_sparse_li_c8) equal the other group's.
+8-bit KV cache switches (enable_sparse_sfa_c8, enable_sparse_li_c8) equal the other group's;
+kv-cache-c8[stack]: a WARN when they are set at a stack whose vllm-ascend has no such key (ignored).
 LD_LIBRARY_PATH: holds /usr/local/lib for Mooncake. The group's flags and environment (HCCL_BUFFSIZE=256,
 MLAPO on decode only, max-num-batched-tokens 164 on decode) are serve.plan's and env.vars', against the
 group's plan.

@@ -230,6 +230,7 @@ def build_context(
     from glm5check.knowledge.stacks import Stack, load_stack
 
     profile = given or _load_profile(args, recorded)
+    _check_node_rank(args.node_rank, profile)
     options = _options(args, recorded)
     script_text, command = _serve_texts(args, recorded)
     serve_meta = {"script_text": script_text, "command": command}
@@ -246,6 +247,16 @@ def build_context(
         launch = launch_for(load_stack(node.stack), node)
     ctx = Context(node, host, options, launch)
     return choose_stack(ctx, lambda stack: launch_for(stack, node)), serve_meta
+
+
+def _check_node_rank(rank: int | None, profile: Profile) -> None:
+    """Exit 2 when --node-rank names a node the profile does not have (a prefill-decode profile's groups say
+    it themselves): rank 5 of a two-node deployment was judged as a headless node, and any rank of a one-node
+    profile was silently node 0."""
+    nodes = profile.hardware.nodes
+    if rank is not None and not profile.pd and rank >= nodes:
+        which = "node 0 only" if nodes == 1 else f"nodes 0-{nodes - 1}"
+        raise ConfigError(f"--node-rank {rank}: profile {profile.name} has {which}")
 
 
 def node_profile(profile: Profile, options: Options, launch: ServeInput) -> Profile:
@@ -362,6 +373,22 @@ def _fix_plan(ctx: Context, report: Report, selected: list[str], args: RunArgs) 
     return render_fix_plan(hosts_masked(report, args), build_fix_plan(hosts_masked(report, args), env))
 
 
+def check_weights_folder_targets(args: RunArgs, ctx: Context, record: bool) -> None:
+    """Exit 2 when a live run would write into the weights folder it checks, wherever that folder came from
+    (--model-dir, the launch command, the profile): --output there could replace config.json; a --cache-dir
+    entry there changes the folder it vouches for (never found again, one more file on every run)."""
+    from glm5check.host.output import check_not_an_input, inside
+
+    if args.replay:
+        return
+    if args.output and args.output != STDOUT:
+        check_not_an_input(args.output, {}, {"the weights folder": ctx.model_dir})
+    if args.cache_dir and not record and inside(args.cache_dir, ctx.model_dir):
+        raise ConfigError(
+            f"--cache-dir {args.cache_dir} is inside the weights folder ({ctx.model_dir}); choose another place"
+        )
+
+
 def run_session(args: RunArgs, record: bool = False) -> int:
     from glm5check.engine.registry import load_registry
     from glm5check.engine.runner import (
@@ -385,6 +412,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     host, snapshot = make_host(args, record)
     recorded = snapshot.meta if snapshot is not None and args.replay else {}
     ctx, serve_meta = build_context(args, host, recorded)
+    check_weights_folder_targets(args, ctx, record)
     if args.requirements:
         return print_requirements(ctx, args.output)
     load_errors = selected_errors(registry.errors, args.include, args.exclude)

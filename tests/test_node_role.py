@@ -143,3 +143,21 @@ def test_report_shows_role_from_serve_script(tmp_path: Path) -> None:
     # The node-1 script on the host that carries node 0's address: net.node0 says so.
     address = next(r for r in report["results"] if r["id"] == "net.node0")
     assert address["status"] == "fail" and "is on this host" in address["message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (("--node-rank", "5"), "--node-rank 5: profile a2-multi has nodes 0-1"),
+        (("--profile", "a2-single", "--node-rank", "1"), "--node-rank 1: profile a2-single has node 0 only"),
+        (("--node-rank", "1"), None),
+        (("--profile", "a2-single", "--node-rank", "0"), None),
+    ],
+)
+def test_a_node_rank_the_profile_does_not_have_exits_2(args: tuple[str, ...], refusal: str | None) -> None:
+    """Rank 5 of a two-node profile was judged as a headless node; any rank of a one-node profile was node 0."""
+    from conftest import run_in_process
+
+    done = run_in_process("--replay", "demo", *args)
+    assert (done.returncode == 2) == (refusal is not None), done.stderr
+    assert refusal is None or refusal in done.stderr

@@ -447,3 +447,37 @@ def test_fix_env_takes_the_group_and_the_scripts_arguments() -> None:
     by_role = run_in_process("fix-env", "--profile", PROFILE, "--pd-role", "prefill", "--replay", "demo")
     assert "· node rank 0 (primary of the prefill group) ·" in by_role.stdout.splitlines()[0]
     assert "export HCCL_BUFFSIZE=256" in by_role.stdout
+
+
+@pytest.mark.parametrize("node", sorted(NODES))
+def test_without_its_arguments_a_rank_per_serve_is_still_one_dp_local_rank(node: int) -> None:
+    """`--data-parallel-rank $4` passes a rank whatever $4 is: vLLM runs one DP rank (DP-local 1), not them all."""
+    ctx = pd_context(script(node), pd_role="prefill" if node < 2 else "decode")
+    assert ctx.plan.dp_local == 1
+    assert "set at run time" in ctx.effective.source("data_parallel_size_local")
+    failed = [r.message for which in (serve_args, serve_plan) for r in rows(ctx, which) if r.status == Status.FAIL]
+    assert failed == []
+
+
+@pytest.mark.parametrize(("tp", "status"), [("4", Status.PASS), ("6", Status.FAIL), ("99999", Status.FAIL)])
+def test_a_script_argument_vllm_would_reject_fails(tp: str, status: Status) -> None:
+    """--script-args make $7 known: a --tensor-parallel-size vLLM refuses is a FAIL, not a guess to warn about."""
+    args = [*first_args(3)[:6], tp]
+    ctx = pd_context(script(3), args, pd_role="decode")
+    (found,) = [r for r in rows(ctx, serve_args) if r.item == "--tensor-parallel-size" and "line 36" in r.message]
+    assert found.status == status, found.message
+
+
+@pytest.mark.parametrize(("stack", "warns"), [("v0.23.0", False), ("v0.22.1rc1", True), ("glm5-2026-02", True)])
+def test_the_8_bit_kv_cache_at_a_stack_without_it_warns(stack: str, warns: bool) -> None:
+    """vllm-ascend before v0.23.0rc1 has no enable_sparse_sfa_c8 / enable_sparse_li_c8: it ignores them and runs a
+    bf16 KV cache; both groups then read 'off' alike, which passed."""
+    older = load_text(f'name = "at"\nextends = "{PROFILE}"\nstack = "{stack}"\n', "at.toml")
+    launch = read_serve(older, script(3), script_name="run_dp_template.sh")
+    options = Options(serve_source="s", script_args=tuple(first_args(3)))
+    writer = SnapshotWriter("at")
+    writer.data.env = dict(HOST_ENV)
+    ctx = Context(node_profile(older, options, launch), ReplayHost(writer.data), options, launch)
+    found = [r for r in rows(ctx) if r.item == "kv-cache-c8[stack]"]
+    assert [r.status for r in found] == ([Status.WARN] if warns else [])
+    assert not warns or f"at stack {stack} has no such key" in found[0].message

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, REPO, clean_env, run_cli
+from conftest import FIXTURES, REPO, clean_env, run_cli, run_in_process
 from test_golden_reports import GOLDEN, _normalised_json
 
 import glm5check.facts.weights as weights_facts
@@ -27,6 +27,7 @@ from glm5check.facts.weights_scan import WeightsScan, scan_folder
 from glm5check.host.base import BytesRead
 from glm5check.host.live import LiveHost
 from glm5check.host.replay import ReplayHost
+from glm5check.host.scancache import ScanCache
 from glm5check.host.snapshot import Digest, SnapshotData, read_snapshot, write_snapshot
 from glm5check.knowledge.profiles import load_builtin
 
@@ -300,3 +301,49 @@ def test_no_cache_without_the_option(folder: Path, tmp_path: Path) -> None:
     host = CountingLive()
     _scan(host, str(folder))
     assert host.recall(SCAN_KIND, str(folder), scan_code() or "") is None
+
+
+def test_a_cache_inside_the_folder_it_vouches_for_is_never_written(tmp_path: Path) -> None:
+    """An entry written into the scanned folder changes that folder's identity: it would never be found again,
+    and every run would add another file to the weights."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "config.json").write_text("{}")
+    for cache_dir in (weights, weights / ".cache"):
+        cache = ScanCache(str(cache_dir), lambda func: func())
+        assert cache.recall(SCAN_KIND, str(weights), "code") is None
+        cache.remember(SCAN_KIND, str(weights), "code", {"shards": []})
+    assert sorted(p.name for p in weights.iterdir()) == ["config.json"]
+
+
+@pytest.mark.parametrize("where", ["weights", "weights/.cache", "link"])
+def test_a_cache_dir_in_the_weights_folder_exits_2(tmp_path: Path, where: str) -> None:
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (tmp_path / "link").symlink_to(weights)
+    done = run_in_process(
+        "--profile",
+        "a2-single",
+        "--model-dir",
+        str(weights),
+        "--cache-dir",
+        str(tmp_path / where),
+        "--check",
+        "weights.*",
+    )
+    assert done.returncode == 2 and "is inside the weights folder" in done.stderr, done.stderr
+    assert sorted(p.name for p in weights.iterdir()) == []
+
+
+def test_output_into_the_weights_folder_of_the_launch_command_exits_2(tmp_path: Path) -> None:
+    """The weights folder the serve command names is protected like --model-dir's: -o its config.json would
+    have replaced the model's config."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "config.json").write_text("{}")
+    command = f"vllm serve {weights} --tensor-parallel-size 8"
+    done = run_in_process(
+        "--profile", "a2-single", "--serve-cmd", command, "--check", "weights.*", "-o", str(weights / "config.json")
+    )
+    assert done.returncode == 2 and "is inside the weights folder" in done.stderr, done.stderr
+    assert (weights / "config.json").read_text() == "{}"

@@ -309,3 +309,34 @@ def test_two_node_command_without_the_dp_address_fails(weights: dict[str, Path],
     assert row.item == "--data-parallel-address" and "vLLM uses 127.0.0.1 (vllm default)" in row.message
     single = run_check(guide("a2-single.sh"), "a2-single", weights["w4a8-mtp"], tmp_path)
     assert "--data-parallel-address" not in {r.item for r in single}
+
+
+@pytest.mark.parametrize(("tp", "fails"), [(8, False), (4, False), (6, True), (3, True)])
+def test_a_tp_that_does_not_divide_the_attention_heads_fails(tp: int, fails: bool) -> None:
+    """vLLM refuses TP 6 for GLM-5's 64 heads (vllm/config/model.py verify_with_parallel_config): serve.args
+    fails it, a profile or `fit --tp` with it exits 2."""
+    from conftest import run_in_process
+
+    command = f"vllm serve /root/.cache/modelscope/hub/models/vllm-ascend/GLM-5-w4a8 --tensor-parallel-size {tp}"
+    done = run_in_process("--replay", "demo", "--profile", "a2-single", "--serve-cmd", command, "--format", "json")
+    rows = [
+        r
+        for r in json.loads(done.stdout)["results"]
+        if (r["id"], r["item"]) == ("serve.args", "--tensor-parallel-size")
+    ]
+    assert any(r["status"] == "fail" and "that divides 64" in r["message"] for r in rows) == fails
+    fit = run_in_process("fit", "--tp", str(tp))
+    assert (fit.returncode == 2) == fails and ("that divides 64" in fit.stderr) == fails
+
+
+@pytest.mark.parametrize(
+    ("extra", "fails"), [("", False), ("-pp 1", False), ("-pp 2", True), ("--pipeline-parallel-size=4", True)]
+)
+def test_pipeline_parallelism_is_another_deployment(extra: str, fails: bool) -> None:
+    """TP 8 × PP 2 needs 16 NPUs per DP rank: it passed every check of an 8-NPU A2 node."""
+    from conftest import run_in_process
+
+    command = f"vllm serve /root/.cache/modelscope/hub/models/vllm-ascend/GLM-5-w4a8 --tensor-parallel-size 8 {extra}"
+    done = run_in_process("--replay", "demo", "--profile", "a2-single", "--serve-cmd", command, "--format", "json")
+    rows = [r for r in json.loads(done.stdout)["results"] if r["item"] == "--pipeline-parallel-size"]
+    assert [r["status"] for r in rows] == (["fail"] if fails else [])

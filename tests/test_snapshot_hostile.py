@@ -12,7 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_in_process
 
 from glm5check.host import snapshot_source
 from glm5check.host.base import CommandResult, StatInfo
@@ -113,3 +113,25 @@ def test_a_recorded_answer_of_the_wrong_type_is_refused(record: type, values: di
 def test_a_recorded_answer_of_the_right_types_is_rebuilt() -> None:
     values = {"argv": ["npu-smi", "info"], "exit_code": 0, "timeout_s": 2, "truncated": False}
     assert typed(CommandResult, values, "x") == CommandResult(("npu-smi", "info"), 0, timeout_s=2)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("stack", 5, "options.stack is not a string"),
+        ("stack", ["v0.23.0"], "options.stack is not a string"),
+        ("pd_role", 5, "options.pd_role is not a string"),
+        ("script_args", "0,1 8000", "options.script_args is not a list of strings"),
+        ("script_args", [1, {}], "options.script_args is not a list of strings"),
+        ("peer_npu_ips", "10.0.0.1", "options.peer_npu_ips is not a list of strings"),
+    ],
+)
+def test_a_recorded_option_of_the_wrong_type_exits_2(tmp_path: Path, option: str, value: object, words: str) -> None:
+    """Every option the session reuses from snapshot.json has its type checked (a number as the stack was an
+    internal error, a string as the script's arguments silently dropped)."""
+    snap = shutil.copytree(DEMO, tmp_path / "snap")
+    meta = json.loads((snap / "snapshot.json").read_text(encoding="utf-8"))
+    meta["options"][option] = value
+    (snap / "snapshot.json").write_text(json.dumps(meta), encoding="utf-8")
+    done = run_in_process("--replay", str(snap))
+    assert done.returncode == 2 and words in done.stderr and "internal error" not in done.stderr

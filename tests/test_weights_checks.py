@@ -418,3 +418,19 @@ def test_verify_manifest_nested_too_deep_is_one_line(tmp_path: Path) -> None:
     out = run_cli("weights", "verify", str(tmp_path), "--manifest", str(tmp_path / "deep.json"))
     assert out.returncode == 2 and "cannot read manifest" in out.stderr, out.stderr
     assert_no_traceback(out)
+
+
+@pytest.mark.parametrize("name", ["config.json", "manifest.json", "sub/manifest.json"])
+def test_a_manifest_is_never_written_into_the_folder_it_describes(tmp_path: Path, name: str) -> None:
+    """`--manifest <weights>/config.json --write` replaced the model's config; any manifest there is a file the
+    other nodes' folders do not have."""
+    from conftest import run_in_process
+
+    folder = tmp_path / "weights"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    done = run_in_process("weights", "verify", str(folder), "--manifest", str(folder / name), "--write")
+    assert done.returncode == 2 and "is inside the weights folder" in done.stderr, done.stderr
+    assert (folder / "config.json").read_text() == "{}" and not (folder / "manifest.json").exists()
+    elsewhere = run_in_process("weights", "verify", str(folder), "--manifest", str(tmp_path / "m.json"), "--write")
+    assert elsewhere.returncode in (0, 1) and (tmp_path / "m.json").exists()  # 1: no shards in this folder

@@ -105,10 +105,15 @@ def _load_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
-def _manifest_to_compare(path: Path | None, write: bool) -> dict[str, Any] | None:
-    """The manifest to compare with; None when there is none or --write asks to write it."""
+def _manifest_to_compare(path: Path | None, write: bool, folder: str) -> dict[str, Any] | None:
+    """The manifest to compare with; None when there is none or --write asks to write it (never into the
+    folder it describes: it would replace one of its files, or be a file the other nodes do not have)."""
+    from glm5check.host.output import check_not_an_input
+
     if write and path is None:
         raise ConfigError("--write needs --manifest FILE (the manifest to write)")
+    if path is not None and write:
+        check_not_an_input(str(path), {}, {"the weights folder": folder}, option="--manifest")
     if path is None or write:
         return None
     if not path.exists():
@@ -139,7 +144,7 @@ def weights() -> None:
 def verify(ctx: click.Context, folder: str, deep: bool, manifest: str | None, write: bool, output_format: str) -> None:
     """Verify a weights folder; write or compare a manifest so nodes can prove identical weights."""
     manifest_path = Path(manifest) if manifest else None
-    recorded = _manifest_to_compare(manifest_path, write)
+    recorded = _manifest_to_compare(manifest_path, write, folder)
     mode = _mode(deep, recorded)
     started = time.monotonic()
     if mode == "deep":

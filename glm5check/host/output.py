@@ -246,15 +246,23 @@ def _under(path: str, folder: str) -> bool:
     return real.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def inside(path: str, folder: str) -> bool:
+    """Whether path is folder itself (by path, symlink or hard link) or lies anywhere under it."""
+    return _same(path, folder) or _under(path, folder)
+
+
 def check_not_an_input(
-    output: str, inputs: Mapping[str, str | None], folders: Mapping[str, str | None] | None = None
+    output: str,
+    inputs: Mapping[str, str | None],
+    folders: Mapping[str, str | None] | None = None,
+    option: str = "--output",
 ) -> None:
     """OutputError (exit 2) when output is one of the run's input files (by path or hard link), or lies
     inside one of its input folders (a replayed snapshot folder, say): writing it would destroy what the
     run reads. inputs and folders map a description ("the serve script") to a path (None: not given)."""
     for what, path in inputs.items():
         if path and _same(output, path):
-            raise OutputError(f"--output {output} is {what}; choose another file")
+            raise OutputError(f"{option} {output} is {what}; choose another file")
     for what, path in (folders or {}).items():
-        if path and (_same(output, path) or _under(output, path)):
-            raise OutputError(f"--output {output} is inside {what} ({path}); choose another place")
+        if path and inside(output, path):
+            raise OutputError(f"{option} {output} is inside {what} ({path}); choose another place")

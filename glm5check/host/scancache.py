@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from glm5check.host.output import output_folder, write_atomic
+from glm5check.host.output import inside, output_folder, write_atomic
 from glm5check.util import safejson
 
 T = TypeVar("T")
@@ -81,6 +81,8 @@ class ScanCache:
         """Store value, unless the folder changed while it was computed (then its key is unknown)."""
         before = self.seen.get((kind, subject, code))
         if before is None or self._key(kind, subject, code) != before:
+            return
+        if inside(self.folder, subject):  # the entry would change the folder it vouches for: never found again
             return
         text = json.dumps({"schema": SCHEMA, "key": before, "value": value}, separators=(",", ":"))
         try:

@@ -476,7 +476,8 @@ def typed(cls: type, values: dict[str, Any], label: str) -> Any:
 
 # snapshot.json fields the session reuses, and what each may hold.
 _META_TEXT = ("hostname", "profile", "profile_toml", "created")
-_OPTION_TEXT = ("python", "model_dir", "node0_ip", "serve_source")
+_OPTION_TEXT = ("python", "model_dir", "node0_ip", "serve_source", "stack", "pd_role")
+_OPTION_WORDS = ("script_args", "peer_npu_ips")
 
 
 def checked_meta(meta: dict[str, Any], label: str) -> dict[str, Any]:
@@ -496,6 +497,10 @@ def checked_meta(meta: dict[str, Any], label: str) -> dict[str, Any]:
     for name in _OPTION_TEXT:
         if not isinstance(options.get(name), (str, type(None))):
             raise refuse(f"options.{name}", "a string")
+    for name in _OPTION_WORDS:
+        words = options.get(name, [])
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise refuse(f"options.{name}", "a list of strings")
     rank = options.get("node_rank")
     if rank is not None and not (isinstance(rank, int) and not isinstance(rank, bool)):
         raise refuse("options.node_rank", "a whole number")

@@ -29,7 +29,10 @@ PORT = Range(1, 65535, why="a TCP port")
 
 SERVE_RANGES: dict[str, Range] = {
     "tensor_parallel_size": Range(
-        1, MAX_TENSOR_PARALLEL, why=f"vLLM requires it to divide GLM-5's {MAX_TENSOR_PARALLEL} attention heads"
+        1,
+        MAX_TENSOR_PARALLEL,
+        why=f"vLLM requires it to divide GLM-5's {MAX_TENSOR_PARALLEL} attention heads",
+        divides=MAX_TENSOR_PARALLEL,
     ),
     "data_parallel_size": Range(1, MAX_DATA_PARALLEL, why="more ranks than any Ascend deployment has"),
     "data_parallel_size_local": Range(1, MAX_NPUS_PER_NODE, why="one node's NPUs"),

@@ -71,7 +71,7 @@ def resolve(
             unknown[name] = found.note
     for name in ORDER:
         if name not in values:
-            values[name], sources[name] = default_for(name, model_config, values, config_origin, stack)
+            values[name], sources[name] = default_for(name, model_config, values, config_origin, stack, unknown)
             if name in unknown:
                 sources[name] = f"{unknown[name]}; judged as vLLM's default {values[name]}"
     plan = ServePlan(**{f.name: values[f.name] for f in fields(ServePlan)})

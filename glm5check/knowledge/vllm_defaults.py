@@ -12,7 +12,7 @@ with the source that says which.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from glm5check.knowledge.stacks import DEFAULT_STACK, Stack, load_stack
@@ -111,10 +111,12 @@ def default_for(
     resolved: Mapping[str, Any] | None = None,
     config_origin: str = "config.json",
     stack: str = DEFAULT_STACK,
+    runtime: Collection[str] = (),
 ) -> tuple[Any, str]:
     """(value, source) of `field` when the launch command does not give it, at `stack`'s vllm. `resolved`
     holds the plan's values given or resolved so far (in ORDER): the computed defaults depend on them;
-    `config_origin` names where model_config was read."""
+    `config_origin` names where model_config was read; `runtime` the flags the command passes with a value
+    not known before launch (present all the same: vLLM sees the flag)."""
     values = resolved or {}
     if field in _NOT_IN_STACK:
         return _default(_NOT_IN_STACK[field][0])
@@ -125,6 +127,9 @@ def default_for(
             # --data-parallel-rank: this process is that one DP rank (external load balancing), DP-local 1
             # (arg_utils.py:1527-1536 in vllm 0.16.0; 1873-1882 in 0.23.0).
             return _default(1, f"--data-parallel-rank {values['data_parallel_rank']}: one DP rank per vllm serve")
+        if "data_parallel_rank" in runtime:
+            # Whatever rank the script passes, it passes one: the same external load balancing.
+            return _default(1, "--data-parallel-rank set at run time: one DP rank per vllm serve")
         # Without --data-parallel-size-local every DP rank runs on this node (arg_utils.py:1582).
         size = values.get("data_parallel_size", 1)
         return _default(size, f"--data-parallel-size {size}: every DP rank on this node")

@@ -93,14 +93,15 @@ def human_whole(text: object, *, digits: int = MAX_DIGITS) -> int | None:
 
 @dataclass(frozen=True)
 class Range:
-    """The values a number from outside may take: whole numbers from low to high, or (whole=False) any
-    finite number in (low, high] when low_open else [low, high]."""
+    """The values a number from outside may take: whole numbers from low to high (with `divides`, only those
+    that divide it), or (whole=False) any finite number in (low, high] when low_open else [low, high]."""
 
     low: float
     high: float
     whole: bool = True
     low_open: bool = False
     why: str = ""  # where the bound comes from, shown with a refusal
+    divides: int = 0  # a whole number this one must divide (0: any)
 
     def span(self) -> str:
         """`1..64`, `0.1..3600` (a metavar for command-line help)."""
@@ -110,13 +111,15 @@ class Range:
 
     def describe(self) -> str:
         if self.whole:
-            return f"a whole number from {int(self.low)} to {int(self.high)}"
+            dividing = f" that divides {self.divides}" if self.divides else ""
+            return f"a whole number from {int(self.low)} to {int(self.high)}{dividing}"
         opening = "(" if self.low_open else "["
         return f"a number in {opening}{self.low:g}, {self.high:g}]"
 
     def admits(self, value: object) -> bool:
         if self.whole:
-            return whole_value(value, int(self.low), int(self.high)) is not None
+            number = whole_value(value, int(self.low), int(self.high))
+            return number is not None and not (self.divides and number and self.divides % number)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return False
         return (value > self.low if self.low_open else value >= self.low) and value <= self.high

@@ -394,7 +394,7 @@ NUMBER_SCENARIOS = [
         "numbers-profile-tp-10000000",  # ran 22 s and used 1.3 GB before
         hostile_profile("[serve]\ntensor_parallel_size = 10000000", "--check", "memory.fit"),
         USAGE,
-        r"\[serve\] tensor_parallel_size must be a whole number from 1 to 64 \(vLLM requires it to divide",
+        r"\[serve\] tensor_parallel_size must be a whole number from 1 to 64 that divides 64 \(vLLM requires it to",
         bound_s=10,
     ),
     Scenario(
