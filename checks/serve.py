@@ -389,6 +389,8 @@ def _plan_item(ctx: Context, difference: Difference) -> Result:
     theirs = _show(difference.intended) + ("" if where == "profile" else f" ({where})")
     absent = difference.effective_source.startswith("vllm default") and field != "model"
     head = f"the launch command has no {flag}: vLLM uses {ours}" if absent else f"{flag} {ours}"
+    if absent and _rejected(ctx, flag):
+        head = f"the launch command's {flag} is a value vLLM rejects (see serve.args), so it plans no {flag}"
     message = f"{head}; profile {name} plans {theirs}"
     what = "another deployment than planned" if difference.severity == "fail" else "differently from the plan"
     fix = (
@@ -405,6 +407,11 @@ def _plan_item(ctx: Context, difference: Difference) -> Result:
         observed=_show(difference.effective),
         remediation=fix,
     )
+
+
+def _rejected(ctx: Context, flag: str) -> bool:
+    """The launch command writes this flag with a value vLLM refuses (serve.args reports which)."""
+    return any(p.kind == "invalid-value" and p.flag == flag for p in ctx.launch.problems)
 
 
 @check(

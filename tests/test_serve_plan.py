@@ -91,6 +91,14 @@ def test_a_flag_the_script_lacks_is_judged_with_vllms_default() -> None:
     assert row.remediation == "add --max-model-len 32768 to the vllm serve command"
 
 
+def test_a_value_vllm_rejects_is_not_called_a_missing_flag() -> None:
+    text = swap((SCRIPTS / "a2-single.sh").read_text(), "--tensor-parallel-size 8", "--tensor-parallel-size 6")
+    rows = [r for r in plan_rows(text, "a2-single") if r.item == "tensor_parallel_size"]
+    assert [r.status for r in rows] == [Status.FAIL], rows
+    assert rows[0].message.startswith("the launch command's --tensor-parallel-size is a value vLLM rejects")
+    assert "has no --tensor-parallel-size" not in rows[0].message
+
+
 def test_expert_parallel_left_out_fails_and_names_vllms_default() -> None:
     text = swap((SCRIPTS / "a3-multi-node0.sh").read_text(), "--enable-expert-parallel \\\n", "")
     (row,) = plan_rows(text, "a3-multi")
