@@ -4,7 +4,6 @@ one does at the run's stack (glm5check/knowledge/stacks: who reads it, its defau
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterator
 
 from glm5check.engine.check import Result, check, failed, passed, warned
@@ -13,6 +12,7 @@ from glm5check.facts.stack import env_meaning, run_stack
 from glm5check.knowledge.profiles import BUILTIN, load_builtin
 from glm5check.knowledge.stacks import DEFAULT_STACK, EnvVar, load_stack
 from glm5check.util.numbers import whole
+from glm5check.util.text import export_text
 
 # Variables whose values are counts (the runtime parses them with atoi and ignores junk).
 _INTEGER_VARS = {"HCCL_BUFFSIZE": "MB", "OMP_NUM_THREADS": "threads"}
@@ -20,10 +20,6 @@ _BOOLEAN_WORDS = {"true", "false", "1", "0", "yes", "no", "on", "off"}
 _NODE_VALUE = {"address": "<this node's IP address>", "interface": "<the NIC that carries HCCL_IF_IP>"}
 # A getter that converts with int() raises ValueError on anything else, at the first read.
 _INT_GETTER = re.compile(r"\bint\(")
-
-
-def export_line(name: str, value: str) -> str:
-    return f"export {name}={shlex.quote(value)}"
 
 
 def _same(name: str, expected: str, observed: str) -> bool:
@@ -52,7 +48,7 @@ def _not_a_number(name: str, value: str, expected: str, meaning: EnvVar | None) 
             item=name,
             expected=expected,
             observed=value,
-            remediation=export_line(name, expected),
+            remediation=export_text({name: expected}),
         )
     return None
 
@@ -94,7 +90,7 @@ def _unset(name: str, expected: str, env: dict[str, str], meaning: EnvVar | None
         item=name,
         expected=expected,
         observed="unset",
-        remediation=export_line(name, expected),
+        remediation=export_text({name: expected}),
     )
 
 
@@ -115,7 +111,7 @@ def judge_variable(name: str, expected: str, env: dict[str, str], meaning: EnvVa
             item=name,
             expected=expected,
             observed=value,
-            remediation=export_line(name, expected),
+            remediation=export_text({name: expected}),
         )
     if not _same(name, expected, value):
         return warned(
@@ -123,7 +119,7 @@ def judge_variable(name: str, expected: str, env: dict[str, str], meaning: EnvVa
             item=name,
             expected=expected,
             observed=value,
-            remediation=export_line(name, expected),
+            remediation=export_text({name: expected}),
         )
     return passed(f"= {value}", item=name, expected=expected, observed=value)
 

@@ -33,6 +33,7 @@ from glm5check.facts.node import node_info
 from glm5check.facts.node_env import candidates_text, nic_candidates, suggested_node_env
 from glm5check.facts.stack import env_meaning, inert_variables, run_stack
 from glm5check.host.base import ListeningSocket
+from glm5check.util.text import export_text
 
 MULTI_ROLES = ("primary", "headless")
 
@@ -55,7 +56,7 @@ def _export_line(ctx: Context, with_address: bool = True) -> str | None:
     if suggestion is None:
         return _choose_line(ctx)
     exports = suggestion.exports if with_address else suggestion.interface_exports
-    return "export " + " ".join(f"{name}={value}" for name, value in exports.items())
+    return export_text(exports)
 
 
 def _choose_line(ctx: Context) -> str | None:

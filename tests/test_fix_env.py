@@ -250,7 +250,7 @@ def test_sourcing_sets_exactly_the_values_and_runs_nothing(
 def test_export_line_refuses_what_is_not_a_safe_name(name: str) -> None:
     import re
 
-    from glm5check.commands.fix_env import RUNS_CODE, UnsafeScript, export_line
+    from glm5check.reports.shell import RUNS_CODE, UnsafeScript, export_line
 
     safe = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) and name not in RUNS_CODE
     if safe and not name.startswith("BASH_FUNC_"):
@@ -261,7 +261,7 @@ def test_export_line_refuses_what_is_not_a_safe_name(name: str) -> None:
 
 
 def test_a_nul_byte_cannot_be_exported() -> None:
-    from glm5check.commands.fix_env import UnsafeScript, export_line
+    from glm5check.reports.shell import UnsafeScript, export_line
 
     with pytest.raises(UnsafeScript, match="NUL byte"):
         export_line("HCCL_BUFFSIZE", "20\x000")

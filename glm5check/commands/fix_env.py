@@ -20,8 +20,6 @@ variables change and nothing runs.
 from __future__ import annotations
 
 import os
-import re
-import shlex
 import sys
 from typing import Any
 
@@ -35,42 +33,10 @@ from glm5check.facts.context import Context
 from glm5check.facts.node import node_info
 from glm5check.remedy import EnvFixes, plan_env_fixes, remaining_failures
 from glm5check.reports.model import rank_text
+from glm5check.reports.shell import UnsafeScript, export_line, safe_name
 from glm5check.util.text import ascii_fallback, one_line
 
 UNDO_FUNCTION = "glm5check_fix_env_undo"
-
-
-class UnsafeScript(ConfigError):
-    """A fix that cannot be written as a safe `export` line (exit code 2)."""
-
-
-# A shell variable name (POSIX); anything else could not be exported or would be read as code.
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Variables through which the shell, the dynamic loader or Python run code of the value's choosing:
-# a profile or serve script from someone else must not plant them in the operator's shell.
-RUNS_CODE = frozenset(
-    {"PROMPT_COMMAND", "PS0", "PS1", "PS2", "PS3", "PS4", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "IFS", "PATH"}
-    | {"CDPATH", "GLOBIGNORE", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "PYTHONSTARTUP", "PYTHONPATH"}
-    | {"PYTHONHOME", "PYTHONINSPECT", "PERL5OPT", "NODE_OPTIONS"}
-)
-
-
-def safe_name(name: str) -> str:
-    """name, when it is a shell variable name that does not make the shell run code; else UnsafeScript."""
-    if not _NAME.fullmatch(name):
-        raise UnsafeScript(f"fix-env refuses to export {one_line(name)!r}: not a shell variable name")
-    if name in RUNS_CODE or name.startswith("BASH_FUNC_"):
-        raise UnsafeScript(f"fix-env refuses to export {name}: the shell or a program would run its value")
-    return name
-
-
-def export_line(name: str, value: str) -> str:
-    """`export NAME='value'`, or UnsafeScript when it cannot be sourced safely: an unsafe name (see
-    safe_name), a NUL byte (no environment value can hold one)."""
-    safe_name(name)
-    if "\0" in value:
-        raise UnsafeScript(f"fix-env refuses to export {name}: its value holds a NUL byte")
-    return f"export {name}={shlex.quote(value)}"
 
 
 def comment(text: str) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from glm5check.reports.model import FixStep, Report
+from glm5check.reports.shell import UnsafeScript, export_line
 from glm5check.util.text import one_line
 
 WIDTH = 100
@@ -120,10 +121,19 @@ def _env_lines(plan: FixPlan) -> list[str]:
     lines = comment("The environment, as `glm5check fix-env` exports it (or put these lines in the launch script):")
     lines += _problem_lines(plan.env_problems)
     for name, value, why in plan.exports:
-        lines.append(f"export {name}={shlex.quote(value)}" + (f"  # {one_line(why)}" if why else ""))
+        lines += _export_lines(name, value, why)
     for note in plan.env_notes:
         lines += comment(f"NOT FIXED by an export: {note}")
     return lines
+
+
+def _export_lines(name: str, value: str, why: str) -> list[str]:
+    """fix-env's export line for one variable, or a comment saying why fix-env refuses it."""
+    try:
+        line = export_line(name, value)
+    except UnsafeScript as refused:
+        return comment(f"NOT PRINTED: {refused}")
+    return [line + (f"  # {one_line(why)}" if why else "")]
 
 
 def render_fix_plan(report: Report, plan: FixPlan) -> str:

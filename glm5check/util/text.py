@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import shlex
 from typing import Any
 
 # Everything XML 1.0 forbids or a terminal interprets: C0 and C1 controls and DEL, lone surrogates,
@@ -141,3 +142,10 @@ def ascii_fallback(text: str, encoding: str, style: str = "text") -> str:
     """text as it will look once encoded in encoding: unchanged when it can be, else with each
     character that cannot replaced in the style's ASCII form."""
     return text.encode(encoding, error_handler(style)).decode(encoding)
+
+
+def export_text(exports: dict[str, str]) -> str:
+    """`export A='x' B='y'` for a remediation shown to the operator: every value shell-quoted, as names and
+    values may come from a snapshot or profile made by someone else (fix-env's own lines are
+    glm5check.reports.shell's, which also refuse unsafe names)."""
+    return "export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in exports.items())
