@@ -117,6 +117,20 @@ def test_a_digest_that_lies_about_its_key_is_not_trusted(tmp_path: Path, parsed_
 
 
 @pytest.mark.slow
+def test_a_digest_key_that_is_not_ascii_only_means_the_inputs_are_read(
+    tmp_path: Path, parsed_demo: WeightsScan
+) -> None:
+    snapshot = _copy_demo(tmp_path)
+
+    def foreign(entry: dict[str, Any]) -> None:
+        entry["key"] = "é" * 64  # hmac.compare_digest raised TypeError on this
+
+    _edit_digest(snapshot, foreign)
+    host = CountingReplay(read_snapshot(snapshot))
+    assert _scan(host) == parsed_demo and host.byte_reads > 0
+
+
+@pytest.mark.slow
 def test_an_input_edited_after_recording_makes_the_digest_stale(tmp_path: Path) -> None:
     snapshot = _copy_demo(tmp_path)
     stats_path = snapshot / "system" / "stat.json"
