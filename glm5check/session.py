@@ -302,7 +302,7 @@ def table_mode(args: RunArgs) -> str:
 def _render(report: Report, args: RunArgs, stream: Any, fix_plan: str | None = None) -> str:
     if fix_plan is not None:
         return fix_plan
-    report = hosts_masked(report, args)
+    report = hosts_masked(report, host_redactor(report, args))
     if args.output_format == "json":
         from glm5check.reports.json_report import render_json
 
@@ -320,12 +320,18 @@ def _render(report: Report, args: RunArgs, stream: Any, fix_plan: str | None = N
     return render_table(report, stream, args.strict, table_mode(args))
 
 
-def hosts_masked(report: Report, args: RunArgs) -> Report:
-    """--redact-hosts / --redact-salt: the report with its hostname and IPv4 addresses replaced in every
-    text (the renderers escape the pseudonyms as any text); the report itself otherwise."""
+def host_redactor(report: Report, args: RunArgs) -> HostRedactor | None:
+    """The run's one --redact-hosts / --redact-salt masker (None without them): without a salt its key is
+    random, so every text of one output must go through the same one."""
     if not (args.redact_hosts or args.redact_salt is not None):
-        return report
-    return Report.from_json(HostRedactor(args.redact_salt, (report.node.hostname,)).tree(report.to_json()))
+        return None
+    return HostRedactor(args.redact_salt, (report.node.hostname,))
+
+
+def hosts_masked(report: Report, hosts: HostRedactor | None) -> Report:
+    """The report with its hostname and addresses replaced in every text (the renderers escape the
+    pseudonyms as any text); the report itself without a masker."""
+    return report if hosts is None else Report.from_json(hosts.tree(report.to_json()))
 
 
 def check_output_target(args: RunArgs, record: bool) -> None:
@@ -366,11 +372,13 @@ def _fix_plan(ctx: Context, report: Report, selected: list[str], args: RunArgs) 
     from glm5check.reports.fix_plan import render_fix_plan
 
     env = plan_env_fixes(ctx) if set(FIXED_CHECKS) & set(selected) else None
-    if env is not None and (args.redact_hosts or args.redact_salt is not None):
-        hosts = HostRedactor(args.redact_salt, (report.node.hostname,))
+    hosts = host_redactor(report, args)
+    if env is not None and hosts is not None:
         env.exports = {name: hosts.text(value) for name, value in env.exports.items()}
         env.reasons = {name: hosts.text(value) for name, value in env.reasons.items()}
-    return render_fix_plan(hosts_masked(report, args), build_fix_plan(hosts_masked(report, args), env))
+        env.notes = [hosts.text(note) for note in env.notes]
+    masked = hosts_masked(report, hosts)
+    return render_fix_plan(masked, build_fix_plan(masked, env))
 
 
 def check_weights_folder_targets(args: RunArgs, ctx: Context, record: bool) -> None:

@@ -175,3 +175,21 @@ def test_json_rows_carry_their_steps_and_validate() -> None:
     (device5,) = [r for r in report["results"] if r["id"] == "npu.network" and r["item"] == "device 5"]
     assert {"where": "host", "commands": [["hccn_tool", "-i", "5", "-link_stat", "-g"]], "text": ""} in device5["fix"]
     assert Report.from_json(report).to_json()["results"] == report["results"]
+
+
+def test_with_redact_hosts_one_address_has_one_pseudonym_in_the_whole_plan() -> None:
+    """Without --redact-salt the masking key is random: the export reasons, the problem rows and the header
+    of one fix plan must still go through one masker, or node 0's address reads as two different hosts."""
+    from glm5check.commands.options import deployment_context
+    from glm5check.session import RunArgs, _fix_plan
+
+    ctx, _ = deployment_context({"profile_name": "a2-multi", "replay": "demo:a2-node1"})
+    row = _row("net.interfaces[GLOO_SOCKET_IFNAME]", "fail", remediation="route towards node 0 10.20.0.11")
+    row = Row(row.id, row.item, row.category, row.title, row.status, "node 0 is 10.20.0.11", fix=row.fix)
+    args = RunArgs(profile_name="a2-multi", replay="demo:a2-node1", redact_hosts=True, fix_plan=True)
+    text = _fix_plan(ctx, _report(row), ["net.interfaces"], args)
+    assert "10.20.0.11" not in text
+    in_row = re.search(r"node 0 is (198\.1[89]\.\d+\.\d+)", text)
+    in_export = re.search(r"route towards node 0 (198\.1[89]\.\d+\.\d+)", text)
+    assert in_row is not None and in_export is not None, text
+    assert in_row.group(1) == in_export.group(1)
