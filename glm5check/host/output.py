@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from glm5check.errors import ConfigError
-from glm5check.host.paths import PathEscape, relative_parts
+from glm5check.host.paths import PathEscape, relative_parts, within
 
 # A snapshot folder may replace an existing folder only when that holds a snapshot (or nothing).
 SNAPSHOT_MARKER = "snapshot.json"
@@ -242,8 +242,7 @@ def _same(first: str, second: str) -> bool:
 
 
 def _under(path: str, folder: str) -> bool:
-    real, root = os.path.realpath(path), os.path.realpath(folder)
-    return real.startswith(root.rstrip(os.sep) + os.sep)
+    return within(os.path.realpath(path), os.path.realpath(folder))
 
 
 def inside(path: str, folder: str) -> bool:

@@ -47,7 +47,8 @@ def confined_join(root: str, name: str) -> str:
     return posixpath.join(root, *relative_parts(name))
 
 
-def _inside(path: str, root: str) -> bool:
+def within(path: str, root: str) -> bool:
+    """path is root or lies under it (both already resolved or both lexical; no filesystem access)."""
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
@@ -57,7 +58,7 @@ def confined_path(root: str | os.PathLike[str], name: str) -> Path:
     candidate = Path(root).joinpath(*relative_parts(name))
     real_root = os.path.realpath(root)
     real = os.path.realpath(candidate)
-    if not _inside(real, real_root):
+    if not within(real, real_root):
         raise PathEscape(f"{name} is a symlink (or lies under one) that leads out of its folder, to {real}")
     return Path(real)
 

@@ -48,7 +48,7 @@ from glm5check.host.base import (
     StatInfo,
 )
 from glm5check.host.output import OutputError, TreeSink, archive_to_stream, atomic_archive, atomic_folder
-from glm5check.host.paths import PathEscape, member_name
+from glm5check.host.paths import PathEscape, member_name, within
 from glm5check.host.snapshot_source import (
     MAX_PARTS,
     PART_CAP_BYTES,
@@ -295,10 +295,6 @@ def _key(code: str, inputs: str) -> str:
     return hashlib.sha256(f"{code}\0{inputs}".encode()).hexdigest()
 
 
-def _inside(path: str, subject: str) -> bool:
-    return path == subject or path.startswith(subject.rstrip("/") + "/")
-
-
 def inputs_digest(data: SnapshotData, subject: str, stored_sha: Callable[[tuple[str, int, int]], str | None]) -> str:
     """sha256 of every recorded answer about subject and below (listings, stats, files, and each byte read
     as its error and the sha256 of its stored bytes): what a digest was computed from."""
@@ -308,9 +304,9 @@ def inputs_digest(data: SnapshotData, subject: str, stored_sha: Callable[[tuple[
         digest.update(json.dumps(value, sort_keys=True, ensure_ascii=False).encode() + b"\n")
 
     for kind, answers in (("listdir", data.listings), ("stat", data.stats), ("file", data.files)):
-        for path in sorted(p for p in answers if _inside(p, subject)):
+        for path in sorted(p for p in answers if within(p, subject)):
             add(kind, plain(answers[path]))
-    for key in sorted(k for k in data.byte_reads if _inside(k[0], subject)):
+    for key in sorted(k for k in data.byte_reads if within(k[0], subject)):
         add("bytes", *key, _read_error(data, key), stored_sha(key))
     return digest.hexdigest()
 

@@ -102,7 +102,6 @@ ASCII_LOOKALIKES = {
     "\u2009": " ",
     "\u00a0": " ",
 }
-STYLES = ("text", "json", "xml")
 
 
 def _json_escape(character: str) -> str:
