@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from glm5check.engine.check import Result, check, dependent, failed, passed, skipped, warned
+from glm5check.engine.check import Result, check, dependent, failed, passed, skipped, skipped_for, warned
 from glm5check.engine.context import reported_fact
+from glm5check.errors import SeeCheck
 from glm5check.facts.context import Context, intended_plan
 from glm5check.facts.node import node_info
 from glm5check.facts.weights import loadable_mtp_layer, readable_weights
@@ -35,6 +36,7 @@ from glm5check.knowledge.pd import (
 )
 from glm5check.knowledge.plan import Difference, differences
 from glm5check.knowledge.profiles import PD_GROUPS
+from glm5check.util.numbers import whole
 from glm5check.util.redact import REDACTED, is_secret_flag
 
 MAX_MODEL_LEN = glm5.MAX_POSITION_EMBEDDINGS  # 202752
@@ -164,7 +166,8 @@ def _pipeline_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
     DP rank runs TP × N processes on TP × N NPUs, a deployment no other check (NPU count, memory fit,
     serve.plan) describes."""
     given = [f for f in serve.flags if f.flag == "--pipeline-parallel-size"]
-    if not given or given[-1].value == "1":
+    size = whole(given[-1].value) if given and given[-1].value is not None else None
+    if size is None or size == 1:  # absent, 1, or a value _script_items / _runtime_items judge
         return
     flag, tp = given[-1], ctx.plan.tensor_parallel_size
     yield failed(
@@ -465,6 +468,9 @@ def _kv_items(ctx: Context, group: str) -> Iterator[Result]:
     fix = f"pass --kv-transfer-config with kv_connector MooncakeConnectorV1 and kv_role {role}, as profile " + (
         f"{ctx.profile.name}'s {group} group plans (glm5check profiles show {ctx.profile.name})"
     )
+    if not config and _rejected(ctx, "--kv-transfer-config"):
+        yield skipped_for(SeeCheck("serve.args", "--kv-transfer-config is a value vLLM rejects"), "kv-transfer")
+        return
     if not config:
         yield failed(
             f"no --kv-transfer-config: vLLM would run this {group} node as a prefill-and-decode server that "
@@ -504,8 +510,8 @@ def _group_source(ctx: Context) -> str:
 
 
 def _group_choice(ctx: Context) -> GroupChoice:
-    whole = ctx.profile.deployment or ctx.profile
-    chosen = choose_group(whole, ctx.options.pd_role, ctx.options.node_rank, ctx.launch.given)
+    deployment = ctx.profile.deployment or ctx.profile
+    chosen = choose_group(deployment, ctx.options.pd_role, ctx.options.node_rank, ctx.launch.given)
     assert chosen is not None  # the session built this context for the group it chose
     return chosen
 

@@ -271,6 +271,13 @@ def test_no_kv_transfer_config_fails() -> None:
     assert item(ctx, "kv-transfer").status == Status.FAIL and item(ctx, "kv-transfer").observed == "absent"
 
 
+def test_a_kv_transfer_config_vllm_rejects_is_serve_args_own_failure() -> None:
+    text = script(2).replace('"kv_connector"', "kv_connector", 1)  # no longer JSON: serve.args fails it
+    ctx = pd_context(text, first_args(2), pd_role="decode")
+    row = item(ctx, "kv-transfer")
+    assert (row.status, row.see) == (Status.SKIP, "serve.args") and "a value vLLM rejects" in row.message
+
+
 def test_an_unknown_connector_fails() -> None:
     ctx = pd_context(script(0).replace("MooncakeConnectorV1", "MooncakeConnector"), first_args(0))
     assert (

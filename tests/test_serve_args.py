@@ -330,7 +330,8 @@ def test_a_tp_that_does_not_divide_the_attention_heads_fails(tp: int, fails: boo
 
 
 @pytest.mark.parametrize(
-    ("extra", "fails"), [("", False), ("-pp 1", False), ("-pp 2", True), ("--pipeline-parallel-size=4", True)]
+    ("extra", "fails"),
+    [("", False), ("-pp 1", False), ("-pp 01", False), ("-pp 2", True), ("--pipeline-parallel-size=4", True)],
 )
 def test_pipeline_parallelism_is_another_deployment(extra: str, fails: bool) -> None:
     """TP 8 × PP 2 needs 16 NPUs per DP rank: it passed every check of an 8-NPU A2 node."""
