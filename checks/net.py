@@ -33,6 +33,7 @@ from glm5check.facts.node import node_info
 from glm5check.facts.node_env import candidates_text, nic_candidates, suggested_node_env
 from glm5check.facts.stack import env_meaning, inert_variables, run_stack
 from glm5check.host.base import ListeningSocket
+from glm5check.knowledge.limits import PORT
 from glm5check.util.text import export_text
 
 MULTI_ROLES = ("primary", "headless")
@@ -412,19 +413,16 @@ def _holders(sockets: Sequence[ListeningSocket]) -> str:
     return "; ".join(parts)
 
 
-# TCP ports a server can be told to listen on (0 asks the kernel for any free port: not a planned one).
-PORT_RANGE = (1, 65535)
-
-
 def _port_item(ctx: Context, item: str, port: int, bind: str, what: str, flag: str) -> Result:
-    low, high = PORT_RANGE
-    if not low <= port <= high:
+    # A TCP port a server can be told to listen on (0 asks the kernel for any free port: not a planned one).
+    ports = PORT.span().replace("..", "-")
+    if not PORT.admits(port):
         return failed(
-            f"{what} {port} is outside {low}-{high}: vllm serve cannot listen on it",
+            f"{what} {port} is outside {ports}: vllm serve cannot listen on it",
             item=item,
-            expected=f"a TCP port in {low}-{high}",
+            expected=f"a TCP port in {ports}",
             observed=str(port),
-            remediation=f"set {flag} to a free port in {low}-{high} (the same on every node)",
+            remediation=f"set {flag} to a free port in {ports} (the same on every node)",
         )
     tcp = [s for s in ctx.fact(listening_sockets) if s.protocol.startswith("tcp")]
     busy = [s for s in tcp if s.port == port and _conflicts(s.address, bind)]

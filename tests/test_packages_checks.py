@@ -206,6 +206,7 @@ def test_a_post_release_of_an_exact_pin_is_a_warning_not_a_blocker() -> None:
     assert outcome.remediation == "pip install 'torch-npu==2.9.0'"
     assert not requirements._post_release_of_pin(SpecifierSet("==2.9.0"), "2.9.1")
     assert not requirements._post_release_of_pin(SpecifierSet(">=2.9.0,<3"), "2.9.0.post2")
+    assert not requirements._post_release_of_pin(SpecifierSet("==1.0"), "1" * 5000)  # int() refuses it
 
 
 def test_requirements_fail_on_two_copies_of_torch_and_keep_extras_in_the_fix() -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from glm5check.facts.packages import Dist, Inventory, inventory, normalise
 from glm5check.knowledge.targets import Targets, stack_targets
@@ -156,7 +156,7 @@ def _post_release_of_pin(specifier: SpecifierSet, installed: str) -> bool:
         return False
     try:
         pin, have = Version(clauses[0].version), Version(installed)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
         return False
     same_line = (have.release, have.pre, have.dev) == (pin.release, pin.pre, None)
     return same_line and pin.post is None and have.post is not None

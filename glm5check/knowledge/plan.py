@@ -112,10 +112,6 @@ COSMETIC_FIELDS = (
     "compilation_config",
     "additional_config",
 )
-# Set per node (node 1 runs --headless --data-parallel-start-rank 1 with node 0's address; a prefill-decode node
-# one `vllm serve --data-parallel-rank R` per DP rank): judged by serve.args, serve.pd, net.* and `glm5check
-# compare`, never against the profile's single plan.
-NODE_FIELDS = ("headless", "data_parallel_start_rank", "data_parallel_rank", "data_parallel_address")
 # Of a KV-transfer config, what makes it another deployment: the connector and the node's role (producer =
 # prefill, consumer = decode). Its ports and the topology it announces are serve.pd's to judge.
 KV_TRANSFER_KEYS = ("kv_connector", "kv_role")
