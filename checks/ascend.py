@@ -212,6 +212,9 @@ def _nnal(state: NnalState) -> Result:
     expected = f"{ATB_ENV_VAR}/lib/libatb.so present ({NNAL_SET_ENV} sourced)"
     if state.library_exists:
         return passed(f"NNAL ATB sourced: {state.library}", item="nnal", expected=expected, observed=state.library)
+    if state.set_env_exists and state.script_line is not None:
+        where = f"the launch script sources {NNAL_SET_ENV} (line {state.script_line})"
+        return passed(f"NNAL ATB installed; {where}", item="nnal", expected=expected, observed=where)
     if state.home:
         message = f"{ATB_ENV_VAR}={state.home} has no lib/libatb.so; torch_npu fails with: {NNAL_MISSING}"
         observed, fix = (

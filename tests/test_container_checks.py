@@ -278,6 +278,23 @@ def test_nnal_installed_and_sourced_passes_and_not_sourced_fails(node0: Snapshot
     assert row["status"] == "fail" and "not installed" in row["message"]
 
 
+def test_nnal_sourced_by_the_launch_script_passes(node0: Snapshot, tmp_path: Path) -> None:
+    """The shell that runs vllm serve has ATB_HOME_PATH when the launch script sources NNAL's set_env.sh, even
+    if the shell glm5check runs in does not."""
+    node0.system("env", lambda env: {k: v for k, v in env.items() if k != "ATB_HOME_PATH"})
+    guide = (FIXTURES / "serve-scripts" / "a2-multi-node0.sh").read_text()
+    script = tmp_path / "node0.sh"
+    script.write_text(guide.replace("#!/bin/bash\n", "#!/bin/bash\nsource /usr/local/Ascend/nnal/atb/set_env.sh\n", 1))
+    args = ("--profile", "a2-multi", "--replay", str(node0.root), "--serve-script", str(script))
+    done = run_in_process(*args, "--check", "ascend.cann", "--format", "json")
+    assert_no_traceback(done)
+    (row,) = [r for r in json.loads(done.stdout)["results"] if r["item"] == "nnal"]
+    assert (
+        row["status"] == "pass"
+        and "launch script sources /usr/local/Ascend/nnal/atb/set_env.sh (line 2)" in row["message"]
+    )
+
+
 def test_compatible_version_lists_read_from_real_files() -> None:
     toolkit = parse_install_info(TOOLKIT_850.read_text())
     driver = parse_driver_version_info(DRIVER_2410.read_text())

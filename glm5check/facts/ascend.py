@@ -156,16 +156,19 @@ class NnalState(NamedTuple):
     home: str | None  # ATB_HOME_PATH
     library: str | None  # $ATB_HOME_PATH/lib/libatb.so
     library_exists: bool
+    script_line: int | None = None  # the launch script's `source …/nnal/atb/set_env.sh` line (it sets ATB_HOME_PATH)
 
 
 def nnal_state(ctx: Context) -> NnalState:
     home = ctx.env.get(ATB_ENV_VAR) or None
     library = f"{home.rstrip('/')}/lib/libatb.so" if home else None
+    set_env = f"{NNAL_ATB}/set_env.sh"
     return NnalState(
-        set_env_exists=ctx.host.stat(f"{NNAL_ATB}/set_env.sh").exists,
+        set_env_exists=ctx.host.stat(set_env).exists,
         home=home,
         library=library,
         library_exists=library is not None and ctx.host.stat(library).exists,
+        script_line=next((line for sourced, line in ctx.launch.sourced if sourced == set_env), None),
     )
 
 
