@@ -12,6 +12,7 @@ import click
 
 from glm5check import __version__, console
 from glm5check.commands.options import (
+    DISABLE_PLUGIN_OPTION,
     NODE0_IP_OPTION,
     NODE_RANK_OPTION,
     PD_ROLE_OPTION,
@@ -99,13 +100,7 @@ _RUN_OPTIONS = [
         help="Keep the weights scan in DIR and reuse it while no file of the weights folder changed "
         "(live runs only; the one place glm5check writes besides --output).",
     ),
-    click.option(
-        "--disable-plugin",
-        "disable_plugins",
-        multiple=True,
-        metavar="NAME",
-        help="Do not load this plugin (entry point or distribution; repeatable; or GLM5CHECK_DISABLE_PLUGINS=a,b).",
-    ),
+    DISABLE_PLUGIN_OPTION,
     click.option(
         "--requirements",
         is_flag=True,
@@ -195,14 +190,9 @@ def plugins_to_disable(given: tuple[str, ...]) -> tuple[str, ...]:
     return disabled_plugins(given, os.environ)
 
 
-_DISABLE_OPTION = click.option(
-    "--disable-plugin", "disable_plugins", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable)."
-)
-
-
 @cli.command("checks")
 @click.option("--format", "output_format", type=click.Choice(("table", "json", "markdown")), default="table")
-@_DISABLE_OPTION
+@DISABLE_PLUGIN_OPTION
 def checks_command(output_format: str, disable_plugins: tuple[str, ...]) -> None:
     """List every check: id, category, title, where it applies and, with plugins installed, which
     distribution supplied it."""
@@ -220,7 +210,7 @@ def checks_command(output_format: str, disable_plugins: tuple[str, ...]) -> None
 
 @cli.command("explain")
 @click.argument("check_id")
-@_DISABLE_OPTION
+@DISABLE_PLUGIN_OPTION
 def explain_command(check_id: str, disable_plugins: tuple[str, ...]) -> None:
     """Why a check matters, what it compares and how to fix it (CHECK_ID as the table prints it, with or
     without its item: `explain 'npu.hbm[NPU 3]'`)."""

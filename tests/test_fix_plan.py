@@ -193,3 +193,11 @@ def test_with_redact_hosts_one_address_has_one_pseudonym_in_the_whole_plan() -> 
     in_export = re.search(r"route towards node 0 (198\.1[89]\.\d+\.\d+)", text)
     assert in_row is not None and in_export is not None, text
     assert in_row.group(1) == in_export.group(1)
+
+
+def test_the_header_names_a_prefill_decode_nodes_group() -> None:
+    done = run_in_process("--profile", "a3-pd-4node", "--node-rank", "2", "--replay", "demo", "--fix-plan")
+    assert_no_traceback(done)
+    assert "node rank 0 (primary of the decode group)" in " ".join(done.stdout.split("\n# ")[:2])
+    plan = run_in_process("plan", "--profile", "a3-pd-4node", "--node-rank", "2", "--replay", "demo")
+    assert "node rank 0 (primary of the decode group)" in plan.stdout.splitlines()[0]

@@ -250,13 +250,15 @@ def test_a_valid_check_id_is_accepted() -> None:
 
 
 def test_a_plugin_cannot_replace_a_fact_the_report_holds(site: Path) -> None:
-    taken, reserved = unique("taken_fact"), unique("reserved_fact")
+    taken, reserved, plan = unique("taken_fact"), unique("reserved_fact"), unique("plan_fact")
     template = (
         "from glm5check.api import check, passed, reported_fact\n\n@reported_fact({key!r})\ndef mine(ctx): return 1\n"
     )
     modules = {taken: template.format(key="packages"), reserved: template.format(key="env")}
-    install_plugin(site, unique("fact-dist"), {"taken": taken, "reserved": reserved}, modules)
+    modules[plan] = template.format(key="plan")
+    install_plugin(site, unique("fact-dist"), {"taken": taken, "reserved": reserved, "plan": plan}, modules)
     assert _error("taken").reason == (
         "ValueError: the report fact 'packages' is already reported by glm5check.facts.packages.report_packages"
     )
     assert _error("reserved").reason == "ValueError: the report fact 'env' is already reported by the report itself"
+    assert _error("plan").reason == "ValueError: the report fact 'plan' is already reported by the report itself"

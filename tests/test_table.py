@@ -17,7 +17,7 @@ import pytest
 from conftest import clean_env, run_in_process
 
 from glm5check.reports.model import Report
-from glm5check.reports.table import header_line, render_table
+from glm5check.reports.table import header_parts, render_table
 
 
 def _report(demo: str = "demo:a2-node1") -> Report:
@@ -118,7 +118,7 @@ def test_width_follows_columns_and_80_columns_give_the_message_the_room(node1: R
     narrow = run_in_process("--profile", "a2-multi", "--replay", "demo:a2-node1", env=env).stdout
     lines = narrow.splitlines()
     assert max(len(line) for line in lines) <= 80
-    assert lines[0] + " · " + lines[1] == header_line(node1)  # the header wrapped between its parts
+    assert lines[0] + " · " + lines[1] == " · ".join(header_parts(node1))  # the header wrapped between its parts
     fix = next(line for line in lines if "fix: export HCCL_SOCKET_IFNAME=enp189s0f0" in line)
     label = next(line for line in lines if line.rstrip().endswith("FAIL  net.interfaces[GLOO_SOCKET_IFNAME]"))
     assert len(fix) - len(fix.lstrip()) == label.index("net.interfaces")  # the message starts under the label

@@ -76,6 +76,15 @@ STACK_OPTION = click.option(
 )
 
 
+DISABLE_PLUGIN_OPTION = click.option(
+    "--disable-plugin",
+    "disable_plugins",
+    multiple=True,
+    metavar="NAME",
+    help="Do not load this plugin (entry point or distribution; repeatable; or GLM5CHECK_DISABLE_PLUGINS=a,b).",
+)
+
+
 def timeout_option() -> Callable[[Any], Any]:
     return click.option(
         "--timeout",

@@ -18,6 +18,7 @@ from glm5check import console
 from glm5check.commands.options import deployment_context, deployment_options
 from glm5check.facts.deployment import drawn_plan
 from glm5check.facts.node import node_info
+from glm5check.reports.model import rank_text
 from glm5check.reports.plan import plan_lines, read_plan
 from glm5check.reports.table import terminal_width
 
@@ -36,10 +37,8 @@ def plan_command(output_format: str, **kwargs: Any) -> None:
         console.out(json.dumps(section, indent=2) + "\n", "json")
         return
     node = ctx.fact(node_info)
-    head = (
-        f"plan of profile {ctx.profile.name} ({ctx.profile.description}) · node rank {node.rank} ({node.role}) · "
-        f"host {host_name(host)}"
-    )
+    rank = rank_text(node.rank, node.role, node.group)
+    head = f"plan of profile {ctx.profile.name} ({ctx.profile.description}) · {rank} · host {host_name(host)}"
     view = read_plan(section)
     assert view is not None  # drawn_plan always has nodes
     console.out("\n".join([head, "", *plan_lines(view, (), terminal_width())]) + "\n")

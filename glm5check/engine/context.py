@@ -87,7 +87,7 @@ class BaseContext:
 # Report facts: key in the JSON report's `facts` -> function(ctx) returning JSON-ready data or None.
 # They must only `peek` at facts, so writing a report never probes the machine.
 REPORTED_FACTS: dict[str, Callable[[Any], Any]] = {}
-RESERVED_FACTS = frozenset({"env"})  # written by the report itself
+RESERVED_FACTS = frozenset({"env", "plan"})  # written by the report itself (glm5check.reporting)
 
 
 def _qualified(func: Callable[..., Any]) -> str:

@@ -141,7 +141,7 @@ def render_fix_plan(report: Report, plan: FixPlan) -> str:
     head = [
         "#!/bin/sh",
         *comment(
-            f"glm5check fix plan · profile {report.profile.get('name')} · node rank {node.rank} ({node.role}) · "
+            f"glm5check fix plan · profile {report.profile.get('name')} · {node.rank_text} · "
             f"host {node.hostname} · {report.created}"
         ),
     ]

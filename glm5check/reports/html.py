@@ -112,7 +112,7 @@ def _header(report: Report, strict: bool) -> str:
         ("profile", f"{profile.get('name')} ({profile.get('description')})"),
         ("plan", f"{plan_text(profile)} (the effective plan: the launch command, vLLM's defaults for the rest)"),
         ("stack", _stack(profile)),
-        ("node", f"rank {node.rank} ({node.role}) · host {node.hostname}"),
+        ("node", f"{node.rank_text.removeprefix('node ')} · host {node.hostname}"),
         ("results", counts_line(report)),
         ("written", f"{report.created} by {report.tool.get('name')} {report.tool.get('version')}"),
     ]

@@ -97,10 +97,6 @@ def plan_text(profile: dict[str, Any]) -> str:
     return f"{name}, {parallel}" + (", EP" if serve.get("enable_expert_parallel") else ", no EP")
 
 
-def header_line(report: Report) -> str:
-    return " · ".join(header_parts(report))
-
-
 def verdict(report: Report, strict: bool = False) -> str:
     s = report.summary
     if strict and not s.ok and not (s.count("fail") or s.count("error")):
