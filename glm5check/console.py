@@ -90,6 +90,11 @@ def err(line: str) -> None:
     _write("stderr", _encoded(sys.stderr, one_line(line) + "\n", "text"))
 
 
+def status(text: str) -> None:
+    """The progress line on stderr: text (made one printable line) over the previous one; "" erases it."""
+    _write("stderr", _encoded(sys.stderr, "\r" + one_line(text) + "\033[K", "text"))
+
+
 def _encoded(stream: TextIO | None, text: str, style: str) -> bytes:
     encoding = getattr(stream, "encoding", None) or "utf-8"
     return text.encode(encoding, error_handler(style))

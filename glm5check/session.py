@@ -426,7 +426,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     load_errors = selected_errors(registry.errors, args.include, args.exclude)
     checks = _selected(registry.checks, ctx, args, bool(load_errors))
     waivers = [Waiver.parse(w) for w in args.ignore]
-    progress = ProgressLine(sys.stderr) if progress_wanted(sys.stderr, args.output_format) else None
+    progress = ProgressLine(console.status) if progress_wanted(sys.stderr, args.output_format) else None
     with console.plugin_code():
         try:
             outcomes = run_checks(ctx, checks, waivers, load_errors, watch=progress)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, clean_env, write_executable
 
+from glm5check import console
 from glm5check.reports.progress import ProgressLine, wanted
 
 TABLE = FIXTURES / "npu-smi-info" / "vllm-ascend-issue152-8x910B1-24.1.rc3-idle.txt"
@@ -81,9 +82,10 @@ def test_no_progress_line_when_piped_json_no_color_or_ci(
     assert "waiting" not in err and "\r" not in err and "waiting" not in out
 
 
-def test_fast_checks_write_nothing() -> None:
+def test_fast_checks_write_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     stream = io.StringIO()
-    line = ProgressLine(stream)
+    monkeypatch.setattr(sys, "stderr", stream)
+    line = ProgressLine(console.status)
     line({"npu.smi": 0.2, "env.vars": 0.9})
     line.close()
     assert stream.getvalue() == ""
@@ -92,7 +94,8 @@ def test_fast_checks_write_nothing() -> None:
 def test_the_line_names_the_slow_checks_longest_first_and_fits_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "40")
     stream = io.StringIO()
-    line = ProgressLine(stream)
+    monkeypatch.setattr(sys, "stderr", stream)
+    line = ProgressLine(console.status)
     line({"weights.shards": 3.2, "npu.network": 1.4, "env.vars": 0.1})
     line.close()
     first = stream.getvalue().split("\033[K")[0]

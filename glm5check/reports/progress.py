@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TextIO
 
 DELAY_S = 1.0
@@ -26,10 +26,11 @@ def wanted(stream: TextIO, output_format: str, env: Mapping[str, str] | None = N
 
 
 class ProgressLine:
-    """Call it with {check id: seconds running} as often as you like; close() erases the line."""
+    """Call it with {check id: seconds running} as often as you like; close() erases the line. `show` writes
+    one status line over the previous one ("" erases it): glm5check.console.status."""
 
-    def __init__(self, stream: TextIO, delay_s: float = DELAY_S) -> None:
-        self._stream = stream
+    def __init__(self, show: Callable[[str], None], delay_s: float = DELAY_S) -> None:
+        self._show = show
         self._delay_s = delay_s
         self._shown = False
 
@@ -46,12 +47,10 @@ class ProgressLine:
         width = shutil.get_terminal_size((80, 24)).columns - 1
         if len(text) > width:
             text = text[: max(width - 1, 0)] + "…"
-        self._stream.write("\r" + text + "\033[K")
-        self._stream.flush()
+        self._show(text)
         self._shown = True
 
     def close(self) -> None:
         if self._shown:
-            self._stream.write("\r\033[K")
-            self._stream.flush()
+            self._show("")
             self._shown = False
