@@ -97,7 +97,7 @@ def container_build(ctx: Context) -> Result:
             expected=kind.device_type,
             observed=built,
             remediation=_reinstall(kind.device_type),
-            fix=(manual_fix("host", _reinstall(kind.device_type)),),
+            fix=(manual_fix("container", _reinstall(kind.device_type)),),
         )
     return passed(f"vllm-ascend built for {built} = chips {chips}", expected=kind.device_type, observed=built)
 

@@ -56,10 +56,10 @@ def _not_a_number(name: str, value: str, expected: str, meaning: EnvVar | None) 
 def _inert(name: str, expected: str, env: dict[str, str], meaning: EnvVar, stack: str) -> Result:
     """A variable nothing reads at this stack: a note, and a warning only where its value misleads (it asks for
     something other than what runs)."""
-    why = meaning.effect or "nothing reads it during vllm serve"
+    why, note = meaning.inert_why, meaning.inert_note(stack)
     value = env.get(name)
     if value is None:
-        return passed(f"unset; inert at stack {stack}: {why}", item=name, expected=expected, observed="unset")
+        return passed(f"unset; {note}", item=name, expected=expected, observed="unset")
     default = meaning.unset_value
     if default is not None and not _same(name, default, value):
         return warned(
@@ -69,7 +69,7 @@ def _inert(name: str, expected: str, env: dict[str, str], meaning: EnvVar, stack
             observed=value,
             remediation=f"none needed; unset it to say what runs (unset {name})",
         )
-    return passed(f"= {value}; inert at stack {stack}: {why}", item=name, expected=expected, observed=value)
+    return passed(f"= {value}; {note}", item=name, expected=expected, observed=value)
 
 
 def _default_applies(meaning: EnvVar, env: dict[str, str]) -> bool:
@@ -129,9 +129,8 @@ def judge_node_variable(name: str, kind: str, env: dict[str, str], meaning: EnvV
     value = env.get(name, "").strip()
     placeholder = _NODE_VALUE[kind]
     if meaning is not None and meaning.inert:
-        why = meaning.effect or "nothing reads it during vllm serve"
         shown = f"= {value}" if value else "unset"
-        return passed(f"{shown}; inert at stack {stack}: {why}", item=name, observed=value or "unset")
+        return passed(f"{shown}; {meaning.inert_note(stack)}", item=name, observed=value or "unset")
     if not value:
         return warned(
             f"unset; every node sets it to {placeholder.strip('<>')} (net.interfaces judges what this node uses)",

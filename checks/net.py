@@ -209,11 +209,8 @@ def _inert_note(ctx: Context, var: str, result: Result) -> Result:
     meaning = env_meaning(ctx, var)
     if meaning is None or not meaning.inert or result.status is Status.PASS:
         return result
-    why = meaning.effect or "nothing reads it during vllm serve"
-    stack = ctx.fact(run_stack).name
-    return replace(
-        result, status=Status.PASS, message=f"{result.message}; inert at stack {stack}: {why}", remediation=None
-    )
+    note = meaning.inert_note(ctx.fact(run_stack).name)
+    return replace(result, status=Status.PASS, message=f"{result.message}; {note}", remediation=None)
 
 
 def _socket_ifname(ctx: Context, var: str, nics: tuple[Nic, ...], target: Nic | None) -> Result:

@@ -124,6 +124,14 @@ class EnvVar:
     unset_unless: tuple[str, ...] = ()
     getter: str | None = None  # vllm's / vllm-ascend's getter expression in its envs table
 
+    @property
+    def inert_why(self) -> str:
+        """Why setting an inert variable changes nothing for `vllm serve` at this stack."""
+        return self.effect or "nothing reads it during vllm serve"
+
+    def inert_note(self, stack: str) -> str:
+        return f"inert at stack {stack}: {self.inert_why}"
+
 
 def list_stacks() -> tuple[str, ...]:
     """Every stack name: the pinned stacks first, then releases in version order."""
