@@ -35,7 +35,9 @@
    (ALLOWED_WRITES lists the exceptions, each with its reason).
 
 7. Processes: exactly one function starts a process, glm5check.host.live.run_process (its own session,
-   a deadline, the group and everything holding its pipes killed at the end). Nothing else calls
+   a deadline, the group and everything holding its pipes killed at the end), and one forks this process,
+   glm5check.host.forked._start (pure work on a second core: a deadline per result, the child killed and
+   reaped on the way out, whatever it did not deliver done by the caller). Nothing else calls
    subprocess, os.system/popen/exec*/spawn*/fork, asyncio's subprocesses or pty, and nothing imports
    gitpython (which starts `git version` when imported).
 
@@ -673,6 +675,7 @@ def test_the_write_scan_leaves_reads_alone() -> None:
 # -- 7. processes ---------------------------------------------------------------------------------------
 
 RUNNER = ("glm5check/host/live.py", "run_process")
+FORKER = ("glm5check/host/forked.py", "_start")
 PROCESS_CALLS = {
     "subprocess": {"run", "call", "check_call", "check_output", "Popen", "getoutput", "getstatusoutput"},
     "os": {"system", "popen", "fork", "forkpty", "posix_spawn", "posix_spawnp", "execv", "execve", "execvp",
@@ -684,10 +687,11 @@ PROCESS_CALLS = {
 
 def _process_violations(name: str, tree: ast.Module) -> list[str]:
     allowed: set[int] = set()
-    if name == RUNNER[0]:
-        for function in _functions(tree):
-            if function.name == RUNNER[1]:
-                allowed |= {id(n) for n in ast.walk(function)}
+    for where, function_name in (RUNNER, FORKER):
+        if name == where:
+            for function in _functions(tree):
+                if function.name == function_name:
+                    allowed |= {id(n) for n in ast.walk(function)}
     found = [f"{name}:{line} imports {module}" for line, module in _imports(tree) if module.split(".")[0] == "git"]
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and id(node) not in allowed:
@@ -704,6 +708,8 @@ def test_every_process_starts_in_the_one_runner(name: str) -> None:
 
 def test_the_runner_exists_and_the_process_scan_finds_others() -> None:
     assert any(f.name == RUNNER[1] for f in _functions(SOURCES[RUNNER[0]]))
+    assert any(f.name == FORKER[1] for f in _functions(SOURCES[FORKER[0]]))
+    assert _process_violations("glm5check/host/x.py", ast.parse("import os\nos.fork()\n"))
     assert _process_violations("glm5check/host/x.py", ast.parse("import subprocess\nsubprocess.run(['ls'])\n"))
     assert _process_violations("glm5check/host/x.py", ast.parse("import os\nos.system('ls')\n"))
     assert _process_violations("glm5check/host/x.py", ast.parse("import git\n"))

@@ -26,16 +26,17 @@ import hashlib
 import posixpath
 import re
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import filterfalse, repeat
 from operator import methodcaller
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from glm5check.host.base import FILE_CAP_BYTES, Host
+from glm5check.host.forked import Child, can_fork, forked
 from glm5check.host.paths import PathEscape, confined_join
 from glm5check.knowledge import glm5
 from glm5check.knowledge.placement import classify, layer_of
@@ -53,6 +54,7 @@ from glm5check.parsers.weights_json import (
     DescriptionReader,
     IndexDigest,
     IndexReader,
+    dotless,
     index_hash,
     plain,
 )
@@ -77,6 +79,15 @@ SMALL_FILE_BYTES = 1024
 JSON_CAP_BYTES = 64 * MIB
 # Big JSON files are read and digested in chunks of this size (memory stays flat whatever the tensor count).
 JSON_CHUNK_BYTES = MIB // 2
+# What a byte costs to fold, relative to a byte of the index streamed (measured on the w4a8 demo: 6.3 ms per
+# MB of index, 4.4 per MB of description, and headers 13.8 ms per MB of the index that lists them). The
+# scan's child gets the share of the headers that makes both processes' parts about equal.
+_INDEX_COST = 1.0
+_DESCRIPTION_COST = 0.7
+_HEADER_COST = 2.2
+# How long the child may take per shard before this process does the rest itself: a stat and two reads,
+# each bounded by the host's timeout.
+_SECONDS_PER_SHARD = 3
 # Routed experts' numbers folded into one pattern (memfit classifies by pattern, never by expert number).
 _EXPERT_NUMBER = r"\.mlp\.experts\.\d+\."
 _EXPERT_PATTERN = ".mlp.experts.0."
@@ -315,59 +326,51 @@ def _expert_number() -> re.Pattern[str]:
     return re.compile(_EXPERT_NUMBER)
 
 
+Place = tuple[str, str | None]  # (placement class, layer)
+
+
 @dataclass
 class _Fold:
-    """The running tallies of one scan (guarded by the scan's lock)."""
+    """The tallies of some shards' headers. Folds of different shards add up (`merge`) in any order, so a
+    shard may be folded in this process or in the scan's forked child."""
 
     mtp_prefix: str
-    index: IndexDigest | None  # the streamed index, when the fast reader vouched for it
-    weight_map: dict[str, Any] | None  # the index read by json.loads (the exact path)
+    separator: str | None  # the index's between a name and its shard; None: no streamed index to compare
+    places: dict[str, Place]  # pattern -> (class, layer): a cache shared by the folds of one process
     index_hash: int = 0
     index_plain: bool = True
-    located: dict[str, str] = field(default_factory=dict)  # the exact path: tensor -> last shard holding it
     dotted: Counter[bool] = field(default_factory=Counter)  # rot shard? -> dotted names
     dotted_hash: Counter[bool] = field(default_factory=Counter)
     dotless: list[tuple[str, bool]] = field(default_factory=list)  # (name, in the rot shard)
     mtp_names: set[str] = field(default_factory=set)
-    tally: dict[tuple[str, str | None], tuple[str, int]] = field(default_factory=dict)  # see _tally
-    places: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # pattern -> (class, layer)
-    names_by_shard: list[tuple[str, list[str]]] | None = None  # the exact paths' second reading
+    tally: dict[Place, tuple[str, int]] = field(default_factory=dict)  # see _tally
 
     def sink(self, shard: str) -> Sink:
         return lambda names, sizes, known_plain: self.add(shard, names, sizes, known_plain or plain(names))
 
     def add(self, shard: str, names: list[str], sizes: list[int], names_plain: bool) -> None:
-        if self.weight_map is not None:
-            for name in names:  # the shard that comes last (in name order) holds a name twice listed
-                if self.located.get(name, "") < shard:
-                    self.located[name] = shard
         rot = shard == ROT_FILE
         self.dotted[rot] += len(names)
         self.dotted_hash[rot] += sum(map(hash, names))
+        self._dotless(dotless(names), rot)
         if not names_plain:
             self.index_plain = False
-            self._add_one_by_one(names, sizes, rot)
+            self.mtp_names.update(filter(methodcaller("startswith", self.mtp_prefix), names))
+            self._tally([_expert_number().sub(_EXPERT_PATTERN, name) for name in names], sizes)
             return
         # Plain names hold no newline: joined once, they are matched and rewritten in C, not one by one.
         joined = "\n".join(names)
-        if self.index is not None:
-            self.index_hash += index_hash(joined, self.index.separator, shard)
-        dotless = _lines(r"^[^.\n]*$", joined)
-        self._dotless(dotless, rot)
-        self.mtp_names.update(_lines("^" + re.escape(self.mtp_prefix) + "[^\n]*", joined))
-        patterns = _expert_number().sub(_EXPERT_PATTERN, joined).split("\n")
-        self._tally(patterns, sizes)
+        if self.separator is not None:
+            self.index_hash += index_hash(joined, self.separator, shard)
+        if self.mtp_prefix in joined:  # one window in a few hundred holds the MTP layer
+            self.mtp_names.update(filter(methodcaller("startswith", self.mtp_prefix), names))
+        self._tally(_expert_number().sub(_EXPERT_PATTERN, joined).split("\n"), sizes)
 
-    def _add_one_by_one(self, names: list[str], sizes: list[int], rot: bool) -> None:
-        self._dotless([name for name in names if "." not in name], rot)
-        self.mtp_names.update(filter(methodcaller("startswith", self.mtp_prefix), names))
-        self._tally([_expert_number().sub(_EXPERT_PATTERN, name) for name in names], sizes)
-
-    def _dotless(self, dotless: list[str], rot: bool) -> None:
+    def _dotless(self, names: list[str], rot: bool) -> None:
         """Names without a dot are not tensors of a layer: the description's settings may share them."""
-        self.dotless += zip(dotless, repeat(rot))
-        self.dotted[rot] -= len(dotless)
-        self.dotted_hash[rot] -= sum(map(hash, dotless))
+        self.dotless += zip(names, repeat(rot))
+        self.dotted[rot] -= len(names)
+        self.dotted_hash[rot] -= sum(map(hash, names))
 
     def _tally(self, patterns: list[str], sizes: list[int]) -> None:
         """Bytes per (placement class, layer): all memory.fit needs, whatever the plan's MTP layer. Each
@@ -376,18 +379,52 @@ class _Fold:
             place = self.places.get(pattern)
             if place is None:
                 place = self.places[pattern] = (classify(pattern), layer_of(pattern))
-            name, total = self.tally.get(place, (pattern, 0))
-            self.tally[place] = (min(name, pattern), total + size * count)
+            self._count(place, pattern, size * count)
 
+    def _count(self, place: Place, pattern: str, size: int) -> None:
+        name, total = self.tally.get(place, (pattern, 0))
+        self.tally[place] = (min(name, pattern), total + size)
 
-@cache
-def _multiline(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.MULTILINE)
+    def merge(self, other: _Fold) -> None:
+        self.index_hash += other.index_hash
+        self.index_plain = self.index_plain and other.index_plain
+        self.dotted.update(other.dotted)
+        self.dotted_hash.update(other.dotted_hash)
+        self.dotless += other.dotless
+        self.mtp_names |= other.mtp_names
+        for place, (pattern, size) in other.tally.items():
+            self._count(place, pattern, size)
 
+    def state(self) -> tuple[object, ...]:
+        """The tallies as plain values (what the forked child sends back)."""
+        return (
+            self.index_hash,
+            self.index_plain,
+            dict(self.dotted),
+            dict(self.dotted_hash),
+            self.dotless,
+            self.mtp_names,
+            self.tally,
+        )
 
-def _lines(pattern: str, joined: str) -> list[str]:
-    """The lines of joined that pattern matches whole (few: MTP names, names without a dot)."""
-    return _multiline(pattern).findall(joined)
+    def restored(self, state: tuple[object, ...]) -> _Fold:
+        """An empty fold like this one holding state's tallies (made by state() of such a fold)."""
+        index_hash, index_plain, dotted, dotted_hash, dotless_names, mtp_names, tally = state
+        return _Fold(
+            self.mtp_prefix,
+            self.separator,
+            self.places,
+            cast(int, index_hash),
+            cast(bool, index_plain),
+            Counter(cast("dict[bool, int]", dotted)),
+            Counter(cast("dict[bool, int]", dotted_hash)),
+            cast("list[tuple[str, bool]]", dotless_names),
+            cast("set[str]", mtp_names),
+            cast("dict[Place, tuple[str, int]]", tally),
+        )
+
+    def empty(self) -> _Fold:
+        return _Fold(self.mtp_prefix, self.separator, self.places)
 
 
 @contextmanager
@@ -414,17 +451,21 @@ def _scan_folder(host: Host, folder: str) -> WeightsScan:
         return WeightsScan(folder, error=listing.error or "unreadable")
     entries = listing.entries
     present = [name for name in INDEX_FILES if name in entries]
-    index, digest, weight_map = _read_index(host, folder, present[0] if present else None)
+    index_name = present[0] if present else None
     config = _read_json(host, folder, "config.json")
     mtp_layer = glm5.mtp_layer(config_data(config))
-    if digest is not None:
-        names = list(digest.shards)
-    else:
-        names = sorted(set(map(str, weight_map.values()))) if weight_map is not None else _listed_shards(entries)
-    fold = _Fold(f"model.layers.{mtp_layer}.", digest, weight_map)
-    shards = _read_shards(host, folder, names, fold)
-    unmapped, mapped_count = _unmapped(host, folder, index, shards, fold)
-    quant, undescribed, described_count = _read_quant(host, folder, shards, fold)
+    headers = _Headers(host, folder, f"model.layers.{mtp_layer}.")
+    with headers.ahead(index_name, _listed_shards(entries)):
+        index, digest, weight_map = _read_index(host, folder, index_name)
+        if digest is not None:
+            names = list(digest.shards)
+        else:
+            names = sorted(set(map(str, weight_map.values()))) if weight_map is not None else _listed_shards(entries)
+        description = _stream_description(host, folder)
+        shards, fold = headers.folded(names, digest.separator if digest else None)
+    second = _SecondReading(host, folder, shards)
+    unmapped, mapped_count = _unmapped(host, folder, index, digest, weight_map, shards, fold, second)
+    quant, undescribed, described_count = _read_quant(shards, fold, description, second)
     prefix = fold.mtp_prefix
     mtp_names = fold.mtp_names | {name for name, _ in unmapped if name.startswith(prefix)}
     embed_head = tuple(prefix + name for name in glm5.MTP_EMBED_HEAD if prefix + name in mtp_names)
@@ -476,12 +517,98 @@ def _split_weight_map(index: JsonFile) -> tuple[JsonFile, None, dict[str, Any] |
     return JsonFile(index.name, rest, index.error, index.sha256), None, mapping
 
 
-def _read_shards(host: Host, folder: str, names: list[str], fold: _Fold) -> tuple[Shard, ...]:
+def _index_separator(host: Host, folder: str, name: str) -> str | None:
+    """The separator between a name and its shard in the index's weight_map, from its first chunk (None
+    when that chunk does not show one): the child folds headers while this process reads the index."""
+    source = _JsonSource(host, folder, name)
+    if source.error:
+        return None
+    first = host.read_bytes(source.path, 0, min(source.size, JSON_CHUNK_BYTES))
+    reader = IndexReader()
+    reader.feed(first.data or b"", final=source.size <= JSON_CHUNK_BYTES)
+    return reader.separator
+
+
+class _Headers:
+    """Every shard's header read, judged and folded: a share of the folder's shards by the scan's forked
+    child (speculatively, while this process reads the index and the description), the rest here."""
+
+    def __init__(self, host: Host, folder: str, mtp_prefix: str) -> None:
+        self.host, self.folder = host, folder
+        self.fold = _Fold(mtp_prefix, None, {})
+        self.parts: dict[str, tuple[Shard, _Fold]] = {}
+        self.child: Child[str] | None = None
+
+    @contextmanager
+    def ahead(self, index_name: str | None, listed: list[str]) -> Iterator[None]:
+        """The child's share of the listed shards folded while the block runs (when it can fork)."""
+        share = self._child_share(index_name, listed)
+        with forked(self.host, share, self._produce, _SECONDS_PER_SHARD * self.host.timeout_s) as child:
+            self.child = child
+            yield
+        self.child = None
+
+    def _child_share(self, index_name: str | None, listed: list[str]) -> list[str]:
+        """The first shards of the listing, as many as balance the index and description this process
+        reads meanwhile; none when no index separator can be known yet (the fold hashes with it)."""
+        if not can_fork(self.host) or len(listed) < 2:
+            return []
+        if index_name is not None:
+            self.fold.separator = _index_separator(self.host, self.folder, index_name)
+            if self.fold.separator is None:
+                return []
+        index_bytes = self._size(index_name)
+        json_cost = _INDEX_COST * index_bytes + _DESCRIPTION_COST * self._size(QUANT_DESCRIPTION)
+        header_cost = _HEADER_COST * index_bytes
+        fraction = (json_cost + header_cost) / (2 * header_cost) if header_cost else 0.5
+        return listed[: max(1, min(len(listed), round(fraction * len(listed))))]
+
+    def _size(self, name: str | None) -> int:
+        return 0 if name is None else _JsonSource(self.host, self.folder, name).size
+
+    def _produce(self, names: Sequence[str]) -> Iterator[object]:
+        for shard, fold in _read_shards(self.host, self.folder, names, self.fold.empty):
+            yield tuple(shard), fold.state()
+
+    def folded(self, names: list[str], separator: str | None) -> tuple[tuple[Shard, ...], _Fold]:
+        """The shards named (in this order) and their folds merged: the child's part, when it is worth
+        waiting for, and the rest folded here."""
+        wanted = set(names)
+        child = self.child
+        if child is not None and not self._worth_waiting(child, wanted, separator):
+            child.close()
+            child = None
+        self.fold.separator = separator
+        self._fold_here([name for name in names if child is None or name not in child.items])
+        if child is not None:
+            results, undone = child.collect()
+            for shard, state in cast("list[tuple[tuple[Any, ...], tuple[object, ...]]]", results):
+                self.parts[shard[0]] = (Shard(*shard), self.fold.restored(state))
+            self._fold_here([name for name in undone if name in wanted])
+        merged = self.fold.empty()
+        for name in names:
+            merged.merge(self.parts[name][1])
+        return tuple(self.parts[name][0] for name in names), merged
+
+    def _worth_waiting(self, child: Child[str], wanted: set[str], separator: str | None) -> bool:
+        """The child hashed with the index's separator (or there is no streamed index to compare), and its
+        share is mostly shards of the index (the listing had a few more at most)."""
+        extra = len(set(child.items) - wanted)
+        return separator in (None, self.fold.separator) and 2 * extra <= len(child.items)
+
+    def _fold_here(self, names: list[str]) -> None:
+        todo = [name for name in names if name not in self.parts]
+        for shard, fold in _read_shards(self.host, self.folder, todo, self.fold.empty):
+            self.parts[shard.name] = (shard, fold)
+
+
+def _read_shards(
+    host: Host, folder: str, names: Sequence[str], new_fold: Callable[[], _Fold]
+) -> Iterator[tuple[Shard, _Fold]]:
     """Every shard judged and folded. Header reads overlap (slow or network filesystems): up to
     SHARD_WORKERS in flight, fewer when the last header parsed says that many would pass READ_AHEAD_BYTES
     (a w4a8 header is 1.2 MB, a bf16 one 25 KB). This thread parses them one at a time, in order: parsing
     holds the GIL anyway, and its garbage lands in one malloc arena that the next header reuses."""
-    shards: list[Shard] = []
     queue = deque(names)
     in_flight = 1  # until a header's length is known
     with ThreadPoolExecutor(max_workers=max(1, min(SHARD_WORKERS, len(names)))) as pool:
@@ -490,72 +617,88 @@ def _read_shards(host: Host, folder: str, names: list[str], fold: _Fold) -> tupl
             while queue and len(pending) < in_flight:
                 pending.append(pool.submit(_read_shard, host, folder, queue.popleft()))
             shard, body = pending.popleft().result()
+            fold = new_fold()
             if body is not None:
                 in_flight = max(1, min(SHARD_WORKERS, READ_AHEAD_BYTES // max(len(body), 1)))
-                shard = _parsed(shard, body, fold)
-            shards.append(shard)
+                shard = _judged(shard, scan_header(body, shard.size, fold.sink(shard.name)), body)
             del body
-    return tuple(shards)
-
-
-def _parsed(shard: Shard, body: bytes, fold: _Fold) -> Shard:
-    return _judged(shard, scan_header(body, shard.size, fold.sink(shard.name)), body)
+            yield shard, fold
 
 
 def _collect(names: list[str]) -> Sink:
     return lambda window, _sizes, _plain: names.extend(window)
 
 
-def _header_names(host: Host, folder: str, shards: tuple[Shard, ...], fold: _Fold) -> list[tuple[str, list[str]]]:
-    """(shard, tensor names) of every shard whose header was read, read again (the exact paths only: both
-    use the one second reading)."""
-    if fold.names_by_shard is None:
-        fold.names_by_shard = []
-        for shard in shards:
-            if shard.has_header:
-                _, body = _read_shard(host, folder, shard.name)
-                names: list[str] = []
-                if body is not None:
-                    scan_header(body, shard.size, _collect(names))
-                fold.names_by_shard.append((shard.name, names))
-    return fold.names_by_shard
+class _SecondReading:
+    """(shard, tensor names) of every shard whose header was read, read again when first asked (the exact
+    paths only: the index and the description that the fast readers could not vouch for share it)."""
+
+    def __init__(self, host: Host, folder: str, shards: tuple[Shard, ...]) -> None:
+        self.host, self.folder, self.shards = host, folder, shards
+        self.names_by_shard: list[tuple[str, list[str]]] | None = None
+
+    def __call__(self) -> list[tuple[str, list[str]]]:
+        if self.names_by_shard is None:
+            self.names_by_shard = []
+            for shard in self.shards:
+                if shard.has_header:
+                    _, body = _read_shard(self.host, self.folder, shard.name)
+                    names: list[str] = []
+                    if body is not None:
+                        scan_header(body, shard.size, _collect(names))
+                    self.names_by_shard.append((shard.name, names))
+        return self.names_by_shard
 
 
 def _unmapped(
-    host: Host, folder: str, index: JsonFile, shards: tuple[Shard, ...], fold: _Fold
+    host: Host,
+    folder: str,
+    index: JsonFile,
+    digest: IndexDigest | None,
+    weight_map: dict[str, Any] | None,
+    shards: tuple[Shard, ...],
+    fold: _Fold,
+    second: _SecondReading,
 ) -> tuple[tuple[tuple[str, str], ...], int]:
     """(tensor, shard) of the weight_map entries whose shard header lacks them, in index order, and the
     number of entries."""
-    digest = fold.index
     if digest is not None:
         rendered = sum(s.tensor_count for s in shards if s.has_header)
         if fold.index_plain and digest.entries == rendered and digest.entry_hash == fold.index_hash:
             return (), digest.entries
         # The sums disagree: read the index and the headers again to name every entry exactly.
-        _, _, fold.weight_map = _split_weight_map(_read_json(host, folder, index.name))
-        for shard, names in _header_names(host, folder, shards, fold):
-            fold.located.update(zip(names, repeat(shard)))
-    weight_map, located = fold.weight_map or {}, fold.located
-    fold.weight_map, fold.located = None, {}
+        _, _, weight_map = _split_weight_map(_read_json(host, folder, index.name))
+    if not weight_map:
+        return (), 0
+    located: dict[str, str] = {}  # tensor -> the last shard (in name order) holding it
+    for shard, names in second():
+        located.update(zip(names, repeat(shard)))
     if weight_map.items() <= located.items():  # compared in C: the usual answer for 237k entries
         return (), len(weight_map)
     unmapped = tuple((name, str(shard)) for name, shard in weight_map.items() if located.get(name) != str(shard))
     return unmapped, len(weight_map)
 
 
+def _stream_description(host: Host, folder: str) -> tuple[_JsonSource, DescriptionDigest | None]:
+    """The quant description's source and its streamed digest (None when the fast reader cannot vouch)."""
+    source = _JsonSource(host, folder, QUANT_DESCRIPTION)
+    reader = DescriptionReader()
+    streamed = source.stream(reader.feed, hashed=False)
+    return source, None if streamed.error else reader.result()
+
+
 def _read_quant(
-    host: Host, folder: str, shards: tuple[Shard, ...], fold: _Fold
+    shards: tuple[Shard, ...],
+    fold: _Fold,
+    description: tuple[_JsonSource, DescriptionDigest | None],
+    second: _SecondReading,
 ) -> tuple[JsonFile, tuple[str, ...], int]:
     """The quant description without its per-tensor entries, the shard tensors it lacks and how many
     were looked up. rot.safetensors (QuaRot) is not a model layer: vllm-ascend never looks it up."""
-    source = _JsonSource(host, folder, QUANT_DESCRIPTION)
-    digest = None
-    if all(s.has_header for s in shards if s.name != ROT_FILE):  # else it describes tensors no header names
-        reader = DescriptionReader()
-        streamed = source.stream(reader.feed, hashed=False)
-        digest = None if streamed.error else reader.result()
+    source, digest = description
     looked_up = sum(s.tensor_count for s in shards if s.has_header and s.name != ROT_FILE)
-    if digest is not None and _describes_all(digest, fold):
+    headers_read = all(s.has_header for s in shards if s.name != ROT_FILE)  # else it describes tensors no header names
+    if digest is not None and headers_read and _describes_all(digest, fold):
         header_dotless = {name for name, _ in fold.dotless}
         lacking = sorted(name for name, rot in fold.dotless if not rot and name not in digest.others)
         rest = {key: value for key, value in digest.others.items() if key not in header_dotless}
@@ -566,7 +709,7 @@ def _read_quant(
     described = quant.data
     undescribed: list[str] = []
     located: set[str] = set()
-    for shard, names in _header_names(host, folder, shards, fold):
+    for shard, names in second():
         if shard != ROT_FILE:
             undescribed += filterfalse(described.__contains__, names)
         located.update(names)

@@ -1,0 +1,158 @@
+"""Pure work on a second core: a forked child that computes part of a list and streams the results back.
+
+Why a fork: the weights scan is pure Python (regular expressions, string passes) and holds the GIL, so threads
+cannot share it out. A forked child starts in about a millisecond with every module already imported, and
+shares this process's string-hash secret, so the order-independent hash sums it makes (glm5check.parsers.
+weights_json) add up with this process's own.
+
+The hazard of forking a process that has threads (other checks' probes run in threads) is a lock another
+thread held at the fork, which no thread of the child will ever release. So the child only runs the work
+it is given on modules imported before the fork, reads files through the live host (fresh threads and
+events, no shared lock), never writes to the terminal, and leaves with os._exit; this process waits for
+each result with a deadline and, when the child is late, dies or is not possible here (no fork, a host
+that records or replays what it is asked), kills it and does what is left itself. What comes out never
+depends on which process computed it.
+
+Results travel as `marshal` records (plain values only: the caller converts its tuples), each prefixed by
+its length; a record cut short ends the child's part there.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import select
+import signal
+import struct
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+from glm5check.host.base import Host
+from glm5check.host.live import LiveHost
+
+T = TypeVar("T")
+_LENGTH = struct.Struct("<Q")
+_MAX_RECORD_BYTES = 1 << 30
+
+
+class Child(Generic[T]):
+    """The child's share of the items, as far as it delivered them."""
+
+    def __init__(self, items: Sequence[T], pid: int | None, fd: int | None, seconds_per_item: float) -> None:
+        self.items, self.pid, self.fd = items, pid, fd
+        self.seconds_per_item = seconds_per_item
+        self.buffer = bytearray()
+        self.results: list[object] = []
+
+    def collect(self) -> tuple[list[object], Sequence[T]]:
+        """The results the child delivered, in item order, and the items it did not (the caller's to do)."""
+        while self.fd is not None and len(self.results) < len(self.items) and self._receive():
+            pass
+        self.close()
+        return self.results, self.items[len(self.results) :]
+
+    def close(self) -> None:
+        """Stop the child wherever it is and reap it (idempotent)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.pid is not None:
+            _kill_and_reap(self.pid)
+            self.pid = None
+
+    def _receive(self) -> bool:
+        """Read until one more record is whole; False when the child is done, dead or late."""
+        assert self.fd is not None
+        deadline = time.monotonic() + self.seconds_per_item
+        while (record := _record(self.buffer)) is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return False
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                return False
+            self.buffer += chunk
+        try:
+            self.results.append(marshal.loads(record))
+        except (EOFError, ValueError, TypeError):
+            return False
+        return True
+
+
+def _record(buffer: bytearray) -> bytes | None:
+    """The first whole record, taken out of buffer; None while it is incomplete."""
+    if len(buffer) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack_from(buffer)
+    end = _LENGTH.size + min(length, _MAX_RECORD_BYTES)
+    if len(buffer) < end:
+        return None
+    record = bytes(buffer[_LENGTH.size : end])
+    del buffer[:end]
+    return record
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def can_fork(host: Host) -> bool:
+    """Only the live host's reads can be made from a child: a recording host would lose what the child
+    read, a replay host holds nothing worth a second core."""
+    return hasattr(os, "fork") and type(host) is LiveHost
+
+
+@contextmanager
+def forked(
+    host: Host, items: Sequence[T], produce: Callable[[Sequence[T]], Iterable[Any]], seconds_per_item: float
+) -> Iterator[Child[T]]:
+    """Run produce(items) in a forked child while the caller goes on; `collect()` the results. The child is
+    killed and reaped on the way out, whatever happened."""
+    child = _start(host, items, produce, seconds_per_item)
+    try:
+        yield child
+    finally:
+        child.close()
+
+
+def _start(
+    host: Host, items: Sequence[T], produce: Callable[[Sequence[T]], Iterable[Any]], seconds_per_item: float
+) -> Child[T]:
+    if not items or not can_fork(host):
+        return Child(items, None, None, seconds_per_item)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _serve(write_fd, items, produce)
+    os.close(write_fd)
+    return Child(items, pid, read_fd, seconds_per_item)
+
+
+def _serve(fd: int, items: Sequence[T], produce: Callable[[Sequence[T]], Iterable[Any]]) -> None:
+    """The child: each result as one record, then out without running this process's exit handlers."""
+    code = 1
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # not this process's handlers: they unwind its outputs
+            signal.signal(signum, signal.SIG_DFL)
+        for result in produce(items):
+            data = marshal.dumps(result)
+            _write_all(fd, _LENGTH.pack(len(data)) + data)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -1,0 +1,123 @@
+"""Pure work in a forked child (glm5check/host/forked.py): results stream back in order, and whatever the
+child does not deliver in time (it died, hung, or could not be forked) is left for the caller to do."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from glm5check.host import forked as forked_module
+from glm5check.host.forked import can_fork, forked
+from glm5check.host.live import LiveHost
+from glm5check.host.replay import ReplayHost
+from glm5check.host.snapshot import SnapshotData
+
+ITEMS = ["alpha", "beta", "gamma", "delta"]
+
+
+def _pid_and_hash(items: Sequence[str]) -> Iterator[object]:
+    for item in items:
+        yield (os.getpid(), item, hash(item))
+
+
+def _no_children_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_the_child_computes_in_another_process_with_this_process_hash_secret() -> None:
+    with forked(LiveHost(), ITEMS, _pid_and_hash, 10) as child:
+        results, undone = child.collect()
+    assert [item for _, item, _ in results] == ITEMS and not undone
+    assert {pid for pid, _, _ in results} != {os.getpid()}
+    # The weights scan adds the child's sums of string hashes to its own: they must be the same hashes.
+    assert [h for _, _, h in results] == [hash(item) for item in ITEMS]
+    assert _no_children_left()
+
+
+def _dies_after_two(items: Sequence[str]) -> Iterator[object]:
+    for number, item in enumerate(items):
+        if number == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield item
+
+
+def test_a_child_that_dies_leaves_the_rest_to_the_caller() -> None:
+    with forked(LiveHost(), ITEMS, _dies_after_two, 10) as child:
+        results, undone = child.collect()
+    assert results == ITEMS[:2] and list(undone) == ITEMS[2:]
+    assert _no_children_left()
+
+
+def _raises_after_one(items: Sequence[str]) -> Iterator[object]:
+    yield items[0]
+    raise RuntimeError("a bug in the work")
+
+
+def test_a_child_that_raises_ends_its_part_there() -> None:
+    with forked(LiveHost(), ITEMS, _raises_after_one, 10) as child:
+        results, undone = child.collect()
+    assert results == ITEMS[:1] and list(undone) == ITEMS[1:]
+    assert _no_children_left()
+
+
+def _hangs_after_one(items: Sequence[str]) -> Iterator[object]:
+    yield items[0]
+    time.sleep(60)
+    yield items[1]
+
+
+def test_a_late_child_is_killed_after_its_deadline() -> None:
+    started = time.monotonic()
+    with forked(LiveHost(), ITEMS, _hangs_after_one, 0.5) as child:
+        results, undone = child.collect()
+    assert results == ITEMS[:1] and list(undone) == ITEMS[1:]
+    assert time.monotonic() - started < 10
+    assert _no_children_left()
+
+
+def _unmarshallable(items: Sequence[str]) -> Iterator[object]:
+    yield items[0]
+    yield object()  # marshal refuses it: the child's part ends
+    yield items[2]
+
+
+def test_a_result_marshal_refuses_ends_the_childs_part() -> None:
+    with forked(LiveHost(), ITEMS, _unmarshallable, 10) as child:
+        results, undone = child.collect()
+    assert results == ITEMS[:1] and list(undone) == ITEMS[1:]
+
+
+def test_leaving_the_block_early_kills_and_reaps_the_child() -> None:
+    with pytest.raises(KeyError), forked(LiveHost(), ITEMS, _hangs_after_one, 10):
+        raise KeyError("the caller failed")
+    assert _no_children_left()
+
+
+def test_hosts_that_record_or_replay_never_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise AssertionError("forked")
+
+    monkeypatch.setattr(forked_module.os, "fork", no_fork)
+    replay = ReplayHost(SnapshotData())
+
+    class Wrapped(LiveHost):  # a recording host is a LiveHost subclass in spirit: what the child reads is lost
+        pass
+
+    for host in (replay, Wrapped()):
+        assert not can_fork(host)
+        with forked(host, ITEMS, _pid_and_hash, 10) as child:
+            assert child.collect() == ([], ITEMS)
+
+
+def test_a_torn_record_is_not_a_result() -> None:
+    buffer = bytearray(forked_module._LENGTH.pack(10) + b"short")
+    assert forked_module._record(buffer) is None
+    assert bytes(buffer).endswith(b"short")  # kept until the rest arrives
