@@ -86,6 +86,7 @@ STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "ScmVersion": TEXT.map(parse_scm_version),
     "int": st.integers(-10, 1 << 20),
     "Iterable[str]": st.lists(TEXT, max_size=5),
+    "list[str]": st.lists(TEXT, max_size=5),
     "Sink": st.just(lambda names, sizes, plain: None),  # where the weights scan folds a header's tensors
 }
 

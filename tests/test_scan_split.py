@@ -173,3 +173,25 @@ SEEN: dict[str, Callable[[WeightsScan], bool]] = {  # the breakage shows in the 
     "wrong index": lambda scan: scan.complete and len(scan.unmapped) == 1,
     "truncated header": lambda scan: [s.cause for s in scan.shards if not s.ok] == ["truncated"],
 }
+
+
+def test_a_sound_folder_is_never_read_twice(w4a8: mc.Checkpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The streamed sums agree with the headers' (the child's and this process's added up): neither the
+    exact readings (json.loads of the index or description) nor a second pass over the headers runs."""
+    loaded: list[str] = []
+    real_load = weights_scan._JsonSource.load
+
+    def load(self: weights_scan._JsonSource) -> weights_scan.JsonFile:
+        loaded.append(self.name)
+        return real_load(self)
+
+    def second_reading(self: weights_scan._SecondReading) -> None:
+        raise AssertionError("the headers were read a second time")
+
+    monkeypatch.setattr(weights_scan._JsonSource, "load", load)
+    monkeypatch.setattr(weights_scan._SecondReading, "__call__", second_reading)
+    _share(monkeypatch, SHARES["half"])
+    for host in (LiveHost(), InProcess()):
+        scan = scan_folder(host, str(w4a8.path))
+        assert scan.complete and scan.mapped_count == len(w4a8.tensors) and not scan.undescribed
+    assert loaded == ["config.json", "config.json"]

@@ -361,7 +361,7 @@ class _Fold:
         # Plain names hold no newline: joined once, they are matched and rewritten in C, not one by one.
         joined = "\n".join(names)
         if self.separator is not None:
-            self.index_hash += index_hash(joined, self.separator, shard)
+            self.index_hash += index_hash(names, self.separator, shard)
         if self.mtp_prefix in joined:  # one window in a few hundred holds the MTP layer
             self.mtp_names.update(filter(methodcaller("startswith", self.mtp_prefix), names))
         self._tally(_expert_number().sub(_EXPERT_PATTERN, joined).split("\n"), sizes)

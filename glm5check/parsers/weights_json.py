@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from functools import cache
 from itertools import repeat
-from operator import itemgetter, methodcaller
+from operator import add, itemgetter, methodcaller
 from typing import Any, NamedTuple
 
 from glm5check.util import safejson
@@ -116,12 +116,9 @@ class IndexDigest(NamedTuple):
     shards: tuple[str, ...]  # the shard names weight_map uses, sorted
 
 
-def index_hash(names: str, separator: str, shard: str) -> int:
-    """The sum IndexDigest.entry_hash has when these names (all plain, one per line) map to shard."""
-    if not names:
-        return 0
-    value = separator + shard + '"'
-    return sum(map(hash, (names.replace("\n", value + "\n") + value).split("\n")))
+def index_hash(names: list[str], separator: str, shard: str) -> int:
+    """The sum IndexDigest.entry_hash has when these names (all plain) map to shard."""
+    return sum(map(hash, map(add, names, repeat(separator + shard + '"'))))
 
 
 class _Reader:
