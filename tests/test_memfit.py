@@ -159,6 +159,14 @@ def test_fit_model_dir_that_cannot_be_read_is_exit_2(tmp_path: Path) -> None:
     assert_no_traceback(partial)
 
 
+def test_fit_refuses_a_weights_folder_and_a_builtin_layout_at_once(tmp_path: Path) -> None:
+    both = run_in_process("fit", "--model-dir", str(tmp_path), "--weights", "w8a8")
+    assert both.returncode == 2 and not both.stdout, both.stdout
+    assert both.stderr == (
+        "glm5check: error: give --model-dir (the folder's own tensors) or --weights (a built-in layout), not both\n"
+    )
+
+
 def _memory_run(buffsize: str) -> dict[str, Any]:
     out = run_in_process(
         "--profile", "a2-multi", "--check", "memory.fit", "--format", "json", env=clean_env({"HCCL_BUFFSIZE": buffsize})

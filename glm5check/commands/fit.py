@@ -74,6 +74,8 @@ def compute(flags: dict[str, Any]) -> Any:
     from glm5check.knowledge.memfit import fit
     from glm5check.knowledge.profiles import check_numbers
 
+    if flags["model_dir"] and flags["weights"]:
+        raise ConfigError("give --model-dir (the folder's own tensors) or --weights (a built-in layout), not both")
     profile = _group(_profile(flags["profile_name"], flags["profile_file"]), flags["pd_role"])
     changes = {field: flags[flag] for flag, field in PLAN_FLAGS.items() if flags[flag] is not None}
     changes["speculative_config"] = _speculative(flags["mtp"], profile.serve.speculative_config)
