@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,25 @@ def test_a_torn_record_is_not_a_result() -> None:
     buffer = bytearray(forked_module._LENGTH.pack(10) + b"short")
     assert forked_module._record(buffer) is None
     assert bytes(buffer).endswith(b"short")  # kept until the rest arrives
+
+
+def _open_files(items: Sequence[str]) -> Iterator[object]:
+    fds = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+    yield (fds, [os.readlink(f"/proc/self/fd/{fd}") for fd in (0, 1, 2)])
+
+
+def test_the_child_holds_no_file_of_this_process(tmp_path: Path) -> None:
+    """A probe's pipe or an output file left open in the child would keep a reader waiting or a file open."""
+    read_end, write_end = os.pipe()
+    held = open(tmp_path / "output.tmp", "w")  # noqa: SIM115 - held open across the fork on purpose
+    ours = {read_end, write_end, held.fileno()}
+    try:
+        with forked(LiveHost(), ["x"], _open_files, 10) as child:
+            [(fds, standard)], _ = child.collect()
+    finally:
+        held.close()
+        os.close(read_end)
+        os.close(write_end)
+    assert not ours & set(fds), fds
+    assert standard == ["/dev/null"] * 3
+    assert len(fds) <= 5, fds  # 0-2, the result pipe, and the listing of /proc/self/fd itself

@@ -19,6 +19,7 @@ its length; a record cut short ends the child's part there.
 
 from __future__ import annotations
 
+import fcntl
 import marshal
 import os
 import select
@@ -144,12 +145,28 @@ def _serve(fd: int, items: Sequence[T], produce: Callable[[Sequence[T]], Iterabl
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):  # not this process's handlers: they unwind its outputs
             signal.signal(signum, signal.SIG_DFL)
+        fd = _detach(fd)
         for result in produce(items):
             data = marshal.dumps(result)
             _write_all(fd, _LENGTH.pack(len(data)) + data)
         code = 0
     finally:
         os._exit(code)
+
+
+def _detach(fd: int) -> int:
+    """Keep only the result pipe (returned, moved above the standard streams) and /dev/null as standard
+    streams. A probe's pipe held open here would keep its reader waiting (run_process kills whatever still
+    holds a finished probe's pipes), an output's file would stay open, and nothing the child might print
+    may reach the terminal."""
+    if fd <= 2:
+        fd = fcntl.fcntl(fd, fcntl.F_DUPFD, 3)
+    null = os.open(os.devnull, os.O_RDWR)
+    for standard in (0, 1, 2):
+        os.dup2(null, standard)
+    os.closerange(3, fd)
+    os.closerange(fd + 1, max(os.sysconf("SC_OPEN_MAX"), fd + 1))
+    return fd
 
 
 def _write_all(fd: int, data: bytes) -> None:
