@@ -95,13 +95,19 @@ def disabled_plugins(given: Iterable[str], environ: Mapping[str, str]) -> tuple[
     return tuple(dict.fromkeys(name.strip() for name in (*given, *from_env) if name.strip()))
 
 
-def origin_of(entry: EntryPoint) -> Origin:
-    """The entry point and the distribution that declares it ("unknown" when its metadata has no name)."""
+def origin_of(entry: EntryPoint, read: dict[int, tuple[str | None, str | None]] | None = None) -> Origin:
+    """The entry point and the distribution that declares it ("unknown" when its metadata has no name).
+    `read` keeps each distribution's name and version by the distribution's identity (every entry point of
+    one distribution shares it): its METADATA is parsed once, not twice per entry point (~0.5 ms each)."""
     dist = getattr(entry, "dist", None)
-    try:
-        name, version = (dist.name, dist.version) if dist is not None else (None, None)
-    except Exception:  # damaged metadata: the entry point still loads, the row says where it came from
-        name, version = None, None
+    known = {} if read is None else read
+    if id(dist) not in known:
+        try:
+            metadata = dist.metadata if dist is not None else None
+            known[id(dist)] = (metadata["Name"], metadata["Version"]) if metadata is not None else (None, None)
+        except Exception:  # damaged metadata: the entry point still loads, the row says where it came from
+            known[id(dist)] = (None, None)
+    name, version = known[id(dist)]
     return Origin(entry.name, normalise(name) if name else "unknown", version or None)
 
 
@@ -185,7 +191,8 @@ def _refusal(check: Check, known: dict[str, Check]) -> str | None:
 def _group(plugins: bool) -> list[tuple[Origin, EntryPoint]]:
     """The group's entry points with their origins, glm5check's own modules first (so a plugin can never
     take a built-in check's id, whatever it is named); only those without `plugins`."""
-    found = sorted(((origin_of(e), e) for e in entry_points(group=ENTRY_POINT_GROUP)), key=_load_order)
+    read: dict[int, tuple[str | None, str | None]] = {}
+    found = sorted(((origin_of(e, read), e) for e in entry_points(group=ENTRY_POINT_GROUP)), key=_load_order)
     return [(origin, entry) for origin, entry in found if plugins or origin.built_in]
 
 
