@@ -59,6 +59,7 @@ def name_words(name: str) -> list[str]:
     return [word for word in _WORD_SPLIT.split(_CAMEL.sub("_", name).lower()) if word]
 
 
+@lru_cache(maxsize=4096)  # a report asks about the same few keys thousands of times (~3k calls, ~60 names)
 def is_secret_name(name: str) -> bool:
     words = name_words(name)
     if not words or "_".join(words) in NOT_SECRET_NAMES:
