@@ -312,7 +312,7 @@ LAYER_CONTRACT: dict[str, set[str]] = {
     "cli": {"*"},
     "api": {"*"},
     "testing": {"*"},
-    "entry": {"cli"},  # the console command: answers --version itself, hands the rest to the CLI
+    "entry": {"cli", "util"},  # the console command: answers --version itself, hands the rest to the CLI
     "__main__": {"entry"},
     "__init__": set(),
     "schema": set(),
