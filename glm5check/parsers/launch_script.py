@@ -81,8 +81,7 @@ class ScriptProblem(NamedTuple):
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class RuntimeValue:
+class RuntimeValue(NamedTuple):
     """A value computed when the script runs. `template` is the value with each unknown part marked
     (`template_parts` splits it; `show` writes it back as in the script); `line` computes it."""
 
@@ -98,8 +97,7 @@ class RuntimeValue:
         return unresolved_names(self.template)
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     """One word of the `vllm serve` command after expansion; `unresolved` names what could not be."""
 
     text: str
