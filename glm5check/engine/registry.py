@@ -18,9 +18,10 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
+from typing import NamedTuple
 
 from glm5check.engine.check import BUILT_IN, Check, Origin
 from glm5check.errors import ConfigError
@@ -44,8 +45,7 @@ def plugin_fault(exc: BaseException) -> bool:
     return isinstance(exc, PLUGIN_FAULTS) or (isinstance(exc, KeyboardInterrupt) and not interrupts.requested())
 
 
-@dataclass(frozen=True)
-class LoadError:
+class LoadError(NamedTuple):
     plugin: str  # the entry point's name
     module: str  # what it points at: `module` or `module:attr`
     reason: str
@@ -62,8 +62,7 @@ class LoadError:
         return f"{LOAD_ERROR_CATEGORY}.{name}"
 
 
-@dataclass(frozen=True)
-class Registry:
+class Registry(NamedTuple):
     checks: tuple[Check, ...]
     errors: tuple[LoadError, ...] = ()
     origins: tuple[Origin, ...] = ()  # every entry point of the group, loaded or not

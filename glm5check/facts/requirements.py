@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -73,8 +73,7 @@ class DistRequirements:
     key_versions: list[str] = field(default_factory=list)  # "torch-npu 2.9.0" for KEY_REQUIREMENTS
 
 
-@dataclass(frozen=True)
-class RequirementPlan:
+class RequirementPlan(NamedTuple):
     judged: dict[str, DistRequirements | None]  # None: not installed exactly once with readable metadata
     install: tuple[str, ...]  # one pip requirement per unmet package, merged over both distributions
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from glm5check.knowledge.profiles import Pins, Profile
 from glm5check.knowledge.stacks import Stack
@@ -36,8 +37,7 @@ def _specifier_contains(specifier: str, version: str | None) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class VersionTarget:
+class VersionTarget(NamedTuple):
     """One component of a release stack's matrix row: `shown` as the row writes it, `specifier` as judged."""
 
     name: str  # as pip names it: "torch-npu"
@@ -54,8 +54,7 @@ class VersionTarget:
         return f"{self.name}{self.specifier}"
 
 
-@dataclass(frozen=True)
-class ReleasePin:
+class ReleasePin(NamedTuple):
     """vllm or vllm-ascend of a release stack: the release version and, for vllm-ascend, its tag commit."""
 
     name: str  # "vllm" | "vllm-ascend"
@@ -65,8 +64,7 @@ class ReleasePin:
     source: str
 
 
-@dataclass(frozen=True)
-class PythonTarget:
+class PythonTarget(NamedTuple):
     shown: str  # "3.10 or 3.11", ">=3.10,<3.12"
     minors: tuple[str, ...] | None  # the profile's list (pinned stack); None: judged by `specifier`
     specifier: str | None
@@ -137,8 +135,7 @@ class TransformersTarget:
         return not spec or _specifier_contains(spec, version)
 
 
-@dataclass(frozen=True)
-class Targets:
+class Targets(NamedTuple):
     """Everything the software checks compare with under one stack."""
 
     stack: Stack

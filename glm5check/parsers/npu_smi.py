@@ -127,8 +127,7 @@ class _Layout:
     has_hbm: bool = True
 
 
-@dataclass(frozen=True)
-class _ProcessLayout:
+class _ProcessLayout(NamedTuple):
     with_chip: bool  # "NPU Chip" (two ids) or "NPU ID" (one)
     bytes_unit: bool  # "Process memory(B)" (23.0.rc1) instead of MB
     container: bool  # 26.x "Process id in container"
