@@ -9,7 +9,6 @@ script or command the profile's plan is the launch command (`profile`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, NamedTuple
@@ -18,6 +17,7 @@ from glm5check.knowledge.launch_command import ServeInput
 from glm5check.knowledge.profiles import ServePlan
 from glm5check.knowledge.stacks import DEFAULT_STACK
 from glm5check.knowledge.vllm_defaults import ORDER, default_for
+from glm5check.util.lazyre import lazy
 
 VLLM_DEFAULT = "vllm default"
 
@@ -142,7 +142,7 @@ def model_version(path: str | None) -> str | None:
     return None if found is None else "5" + (f".{found.group(1)}" if found.group(1) else "")
 
 
-_MODEL_VERSION = re.compile(r"glm-?5(?:[.p_-]?(\d)(?![a-z\d]))?")
+_MODEL_VERSION = lazy(r"glm-?5(?:[.p_-]?(\d)(?![a-z\d]))?")
 
 
 def differences(effective: EffectivePlan, intended: EffectivePlan) -> list[Difference]:

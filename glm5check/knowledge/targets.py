@@ -12,20 +12,20 @@ judge the same package against different values and no remediation undoes anothe
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from glm5check.knowledge.profiles import Pins, Profile
 from glm5check.knowledge.stacks import Stack
+from glm5check.util.lazyre import lazy
 
 TRANSFORMERS_GIT = "git+https://github.com/huggingface/transformers.git"
 # The first transformers release with glm_moe_dsa (docs/reference/install-facts.md §5.2), when a stack names no minimum.
 GLM5_TRANSFORMERS = "5.2.0"
 # Interpreters worth suggesting, most preferred first (the release images use Python 3.11).
 PREFERRED_PYTHONS = ("3.11", "3.10", "3.12")
-_MINIMUM = re.compile(r"^\s*>=\s*([0-9][0-9A-Za-z.+!-]*)\s*$")
-_EXACT = re.compile(r"^\s*transformers\s*==\s*([0-9][0-9A-Za-z.+!-]*)\s*$")
+_MINIMUM = lazy(r"^\s*>=\s*([0-9][0-9A-Za-z.+!-]*)\s*$")
+_EXACT = lazy(r"^\s*transformers\s*==\s*([0-9][0-9A-Za-z.+!-]*)\s*$")
 
 
 def _specifier_contains(specifier: str, version: str | None) -> bool:
