@@ -36,6 +36,8 @@ from glm5check.util.resources import shipped_folders
 
 @dataclass
 class RunArgs:
+    """The options of one run (`glm5check [run]`, `snapshot`), as the command line gives them."""
+
     profile_name: str | None = None
     profile_file: str | None = None
     node_rank: int | None = None

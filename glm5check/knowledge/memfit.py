@@ -170,6 +170,8 @@ class Assumptions(NamedTuple):
 
 @dataclass(frozen=True)
 class FitPlan:
+    """The serve-plan values the memory fit needs, with the HBM of one NPU."""
+
     tp: int
     dp: int
     expert_parallel: bool
@@ -244,6 +246,8 @@ def weights_per_rank(tensors: Iterable[tuple[str, int]], plan: FitPlan, source: 
 
 @dataclass(frozen=True)
 class Fit:
+    """The memory fit of one rank: its weights, activations, HCCL buffers and runtime, and the KV budget."""
+
     plan: FitPlan
     weights: WeightsPerRank
     activation_bytes: int

@@ -135,6 +135,8 @@ class _ProcessLayout(NamedTuple):
 
 @dataclass
 class _State:
+    """What the npu-smi info reader has seen so far, table by table."""
+
     layout: _Layout | None = None
     processes_layout: _ProcessLayout | None = None
     in_processes: bool = False
