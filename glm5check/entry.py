@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import sys
 
-from glm5check.util import heap
-
 VERSION_FLAGS = (["--version"], ["-V"])
 
 
@@ -17,6 +15,8 @@ def main() -> None:
 
         sys.stdout.write(f"glm5check {__version__}\n")
         sys.exit(0)
+    from glm5check.util import heap  # after --version, which imports nothing but this module
+
     heap.pause()
     from glm5check.cli import main as cli_main
 
