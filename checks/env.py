@@ -3,7 +3,6 @@ one does at the run's stack (glm5check/knowledge/stacks: who reads it, its defau
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from glm5check.engine.check import Result, check, failed, passed, warned
@@ -11,6 +10,7 @@ from glm5check.facts.context import Context, runtime_judged
 from glm5check.facts.stack import env_meaning, run_stack
 from glm5check.knowledge.profiles import BUILTIN, load_builtin
 from glm5check.knowledge.stacks import DEFAULT_STACK, EnvVar, load_stack
+from glm5check.util.lazyre import lazy
 from glm5check.util.numbers import whole
 from glm5check.util.text import export_text
 
@@ -19,7 +19,7 @@ _INTEGER_VARS = {"HCCL_BUFFSIZE": "MB", "OMP_NUM_THREADS": "threads"}
 _BOOLEAN_WORDS = {"true", "false", "1", "0", "yes", "no", "on", "off"}
 _NODE_VALUE = {"address": "<this node's IP address>", "interface": "<the NIC that carries HCCL_IF_IP>"}
 # A getter that converts with int() raises ValueError on anything else, at the first read.
-_INT_GETTER = re.compile(r"\bint\(")
+_INT_GETTER = lazy(r"\bint\(")
 
 
 def _same(name: str, expected: str, observed: str) -> bool:

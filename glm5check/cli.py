@@ -25,6 +25,7 @@ from glm5check.commands.options import (
     timeout_option,
 )
 from glm5check.errors import ConfigError
+from glm5check.util import heap
 
 # Subcommands living in their own modules, imported only when invoked: name -> "module:attribute".
 LAZY_COMMANDS: dict[str, str] = {
@@ -51,7 +52,9 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS:
             module_name, attribute = LAZY_COMMANDS[cmd_name].split(":")
-            return getattr(importlib.import_module(module_name), attribute)
+            command = getattr(importlib.import_module(module_name), attribute)
+            heap.resume()
+            return command
         return super().get_command(ctx, cmd_name)
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from typing import BinaryIO, TextIO
 
 from glm5check.errors import ConfigError
+from glm5check.util.lazyre import lazy
 from glm5check.util.text import error_handler, json_printable, one_line, printable
 
 # The encoding fallback of each output format: JSON keeps \uXXXX escapes, XML and HTML character references.
@@ -37,7 +37,7 @@ def stdout_is_terminal() -> bool:
 
 # The only escape sequences glm5check writes itself: the table's status colours (reports/table.py). Text
 # from a report never holds one (reporting made it printable before any renderer ran).
-_OWN_COLOURS = re.compile(r"(\x1b\[(?:3[1-6]|0)m)")
+_OWN_COLOURS = lazy(r"(\x1b\[(?:3[1-6]|0)m)")
 
 
 def out(text: str, style: str = "text", colours: bool = False) -> None:

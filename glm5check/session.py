@@ -29,12 +29,15 @@ from glm5check.knowledge.limits import NODE_RANK
 from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_text, to_toml
 from glm5check.reporting import build_report, utc_now
 from glm5check.reports.model import Report
+from glm5check.util import heap
 from glm5check.util.redact import HostRedactor, redact_text
 from glm5check.util.resources import shipped_folders
 
 
 @dataclass
 class RunArgs:
+    """The options of one run (`glm5check [run]`, `snapshot`), as the command line gives them."""
+
     profile_name: str | None = None
     profile_file: str | None = None
     node_rank: int | None = None
@@ -415,6 +418,7 @@ def run_session(args: RunArgs, record: bool = False) -> int:
     _check_output_choice(args)
     with console.plugin_code():
         registry = load_registry(args.disable_plugins)
+    heap.resume()  # the check modules are imported: start-up is over
     check_patterns(registry.checks, args.include, args.exclude, registry.errors)
     check_output_target(args, record)
     host, snapshot = make_host(args, record)

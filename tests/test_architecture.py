@@ -18,6 +18,8 @@
      script's source, the demo snapshots' folders);
    - glm5check/commands/weights.py: `weights verify DIR` is a user's explicit request to read that folder
      (hashing goes through glm5check/host/hashing.py).
+   - glm5check/util/entrypoints.py: reads the distributions' entry_points.txt and METADATA on glm5check's
+     own sys.path, as importlib.metadata does, to find the check modules' entry points (not a probe).
    Files named on the command line are read through glm5check/host/inputs.py (regular files only, size
    capped), never with a bare open().
 3. In the host layer every subprocess call passes a timeout (subprocess.run/call/check_* get timeout=;
@@ -131,6 +133,7 @@ ALLOWED_FILESYSTEM_CALLS: dict[str, set[str]] = {
     "glm5check/console.py": {"open"},  # os.open(os.devnull): a reader that went away gets /dev/null
     "glm5check/util/resources.py": {"read_text", "iterdir", "is_file"},
     "glm5check/commands/weights.py": {"is_dir", "stat", "exists"},
+    "glm5check/util/entrypoints.py": {"open", "listdir"},  # glm5check's own sys.path, as importlib.metadata
 }
 HOST_RECEIVERS = ("host", "live")  # ctx.host.stat(…), self.live.read_bytes(…): the bounded host API
 
@@ -312,7 +315,7 @@ LAYER_CONTRACT: dict[str, set[str]] = {
     "cli": {"*"},
     "api": {"*"},
     "testing": {"*"},
-    "entry": {"cli"},  # the console command: answers --version itself, hands the rest to the CLI
+    "entry": {"cli", "util"},  # the console command: answers --version itself, hands the rest to the CLI
     "__main__": {"entry"},
     "__init__": set(),
     "schema": set(),
@@ -729,6 +732,7 @@ ALLOWED_NAME_JOINS = {
     ("glm5check/host/scancache.py", "folder_identity"): "single entries of the scanned folder's listing",
     ("glm5check/host/scancache.py", "_entry"): "a SHA-256 hex digest computed here",
     ("glm5check/util/resources.py", "package_text"): "files shipped in glm5check, named by its own code",
+    ("glm5check/util/entrypoints.py", "_read"): "an info folder os.listdir found on sys.path, a constant file",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -36,6 +37,35 @@ def test_version_importtime_has_no_heavy_module() -> None:
     assert result.returncode == 0
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert not {name for name in imported if name.split(".")[0] in HEAVY}
+
+
+def _collector_after(command: str) -> list[str]:
+    """What the console entry leaves of the garbage collector, seen from an atexit handler (which runs
+    after entry.main returned): enabled, and whether start-up objects were frozen."""
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('GC', gc.isenabled(), gc.get_freeze_count() > 10000, file=sys.stderr))\n"
+        f"sys.argv = ['glm5check', *{command.split()!r}]\n"
+        "from glm5check.entry import main\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    return [line for line in result.stderr.splitlines() if line.startswith("GC ")]
+
+
+@pytest.mark.parametrize("command", ["--profile a2-multi --replay demo --check packages.python", "checks", "plan -h"])
+def test_the_console_entry_gives_the_collector_back_after_start_up(command: str) -> None:
+    """heap.pause() keeps the collector off while glm5check and the check modules are imported; the run,
+    a subcommand and a command that ends early all end with it on and the start-up objects frozen."""
+    assert _collector_after(command) == ["GC True True"]
+
+
+def test_importing_glm5check_leaves_the_collector_alone() -> None:
+    from glm5check.util import heap
+
+    assert gc.isenabled()
+    heap.resume()  # without pause (a program using glm5check): no freeze, nothing changed
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 @pytest.mark.slow

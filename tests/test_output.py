@@ -63,6 +63,30 @@ def test_confined_path_follows_inner_symlinks_and_refuses_outer_ones(tmp_path: P
         confined_path(root, "secret")
 
 
+def test_confined_path_of_a_resolved_root_resolves_as_realpath_does(tmp_path: Path) -> None:
+    """With resolved=True only the name's own components are looked at: the answer must still be realpath's
+    (inner links, a chain of links, a link to an absolute path inside, a dangling link, missing parts)."""
+    (tmp_path / "link-to-root").symlink_to(tmp_path)
+    root = tmp_path / "link-to-root" / "root"  # a root reached through a symlink itself
+    (root / "real" / "deep").mkdir(parents=True)
+    (root / "real" / "deep" / "f").write_text("x")
+    (root / "real" / "file").write_text("x")
+    (root / "inner").symlink_to("real")
+    (root / "chain").symlink_to("inner/deep")
+    (root / "absolute").symlink_to(tmp_path / "root" / "real")
+    (root / "dangling").symlink_to("nowhere/at/all")
+    (root / "real" / "up").symlink_to("..")
+    (root / "real" / "out").symlink_to("../..")
+    names = ["real/deep/f", "inner/deep/f", "chain/f", "absolute/deep", "dangling/x", "missing/a/b", "real/file/x"]
+    names += ["real/up/inner/deep", "real/up/chain"]
+    real_root = os.path.realpath(root)
+    for name in names:
+        expected = Path(os.path.realpath(root.joinpath(name)))
+        assert confined_path(real_root, name, resolved=True) == expected == confined_path(root, name), name
+    with pytest.raises(PathEscape, match="leads out of its folder"):
+        confined_path(real_root, "real/up/real/out/x", resolved=True)
+
+
 def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".glm5check-" in p.name)
 

@@ -88,11 +88,13 @@ def default(stack: Stack, field: str) -> Default:
 
 
 def all_sourced(obj: object) -> list[Sourced]:
-    """Every Sourced value inside a (nested) dataclass or mapping."""
+    """Every Sourced value inside a (nested) dataclass, named tuple or mapping."""
     if isinstance(obj, Sourced):
         return [obj]
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return [s for f in dataclasses.fields(obj) for s in all_sourced(getattr(obj, f.name))]
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return [s for name in obj._fields for s in all_sourced(getattr(obj, name))]
     if isinstance(obj, dict):
         return [s for v in obj.values() for s in all_sourced(v)]
     return []

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from glm5check.errors import ProbeFailed, SeeCheck
 
@@ -122,8 +122,7 @@ CHECK_ID = re.compile(r"[a-z0-9_-]+\.[a-z0-9_.-]+")
 BUILT_IN = "glm5check"  # the distribution of the checks glm5check ships
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a check came from: the entry point of the `glm5check.checks` group that supplied it and the
     installed distribution that declares that entry point (glm5check itself for the built-in checks)."""
 

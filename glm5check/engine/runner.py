@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from glm5check.engine.check import Check, Fix, Origin, Result, Status, skipped_for
 from glm5check.engine.context import BaseContext
@@ -81,8 +81,7 @@ class Outcome:
         return f"{self.id}[{self.item}]" if self.item else self.id
 
 
-@dataclass(frozen=True)
-class Waiver:
+class Waiver(NamedTuple):
     pattern: str
     reason: str
 
@@ -341,8 +340,7 @@ def apply_waivers(outcome: Outcome, waivers: Sequence[Waiver]) -> Outcome:
     return outcome
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(NamedTuple):
     counts: dict[str, int]
     ok: bool
     total: int

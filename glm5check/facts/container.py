@@ -5,8 +5,7 @@ driver files are bind-mounted from the host or copies baked into the image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from glm5check.engine.context import reported_fact
 from glm5check.errors import SeeCheck
@@ -23,8 +22,7 @@ SOC_VAR = "SOC_VERSION"  # the vllm-ascend images set it (Dockerfile ENV) for th
 CONTAINER_MARKER = "/.dockerenv"
 
 
-@dataclass(frozen=True)
-class BuildInfo:
+class BuildInfo(NamedTuple):
     folder: str | None  # the vllm_ascend package folder
     found: bool  # _build_info.py could be read
     device_type: str | None  # its __device_type__
@@ -41,8 +39,7 @@ def vllm_ascend_build(ctx: Context) -> BuildInfo:
     return BuildInfo(folder, text is not None, build_device_type(text), ctx.env.get(SOC_VAR) or None)
 
 
-@dataclass(frozen=True)
-class NpuKind:
+class NpuKind(NamedTuple):
     device_type: str | None  # A2, A3, _310P, or None when the names do not tell
     names: tuple[str, ...]  # the chip names npu-smi shows for the planned chips
 
@@ -60,8 +57,7 @@ def npu_kind(ctx: Context) -> NpuKind:
 HOST_DEVTYPES = ("bridge", "bond", "team", "vlan", "openvswitch")
 
 
-@dataclass(frozen=True)
-class NicLink:
+class NicLink(NamedTuple):
     """A NIC as /sys/class/net shows it. A host NIC has a `device` link (PCI); a host's bridge, bond or VLAN
     names its DEVTYPE in `uevent`; the container's end of a veth pair has neither, and often an iflink (its
     peer on the host) other than its own ifindex."""

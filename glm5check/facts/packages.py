@@ -134,6 +134,8 @@ class Dist(NamedTuple):
 
 @dataclass(frozen=True)
 class PackageDir:
+    """A top-level package's folder in the target interpreter, with the files the checks read."""
+
     dir: str | None
     texts: dict[str, str | None] = field(default_factory=dict)
     probes: dict[str, bool] = field(default_factory=dict)

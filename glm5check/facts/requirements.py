@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -33,8 +33,7 @@ JUDGED = ("vllm", "vllm-ascend")
 KEY_REQUIREMENTS = ("torch", "torch-npu", "triton-ascend", "transformers")
 
 
-@dataclass(frozen=True)
-class Unmet:
+class Unmet(NamedTuple):
     name: str  # normalised distribution name
     wanted: str  # as the distribution declares it: "torch-npu==2.9.0"
     reason: str  # "installed 2.9.0.post2", "not installed", "2 copies installed: 2.9.0, 2.8.0"
@@ -47,8 +46,7 @@ class Unmet:
         return f"{self.wanted} ({self.reason})"
 
 
-@dataclass(frozen=True)
-class Conflict:
+class Conflict(NamedTuple):
     """A declared requirement the stack overrides on purpose, met by the stack's own version."""
 
     name: str  # normalised distribution name
@@ -73,8 +71,7 @@ class DistRequirements:
     key_versions: list[str] = field(default_factory=list)  # "torch-npu 2.9.0" for KEY_REQUIREMENTS
 
 
-@dataclass(frozen=True)
-class RequirementPlan:
+class RequirementPlan(NamedTuple):
     judged: dict[str, DistRequirements | None]  # None: not installed exactly once with readable metadata
     install: tuple[str, ...]  # one pip requirement per unmet package, merged over both distributions
 

@@ -11,7 +11,7 @@ import hashlib
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from glm5check.engine.context import reported_fact
 from glm5check.errors import ProbeFailed, SeeCheck
@@ -69,8 +69,7 @@ def model_dir(ctx: Context) -> str:
     return ctx.model_dir
 
 
-@dataclass(frozen=True)
-class FileDigest:
+class FileDigest(NamedTuple):
     name: str
     size: int | None = None
     sha256: str | None = None  # of every byte

@@ -52,15 +52,27 @@ def within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def confined_path(root: str | os.PathLike[str], name: str) -> Path:
+def confined_path(root: str | os.PathLike[str], name: str, *, resolved: bool = False) -> Path:
     """root/name on this machine, resolved: PathEscape when the name, or a symlink on the way, leads out
-    of root. The path need not exist (its existing part is resolved)."""
-    candidate = Path(root).joinpath(*relative_parts(name))
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(candidate)
+    of root. The path need not exist (its existing part is resolved). `resolved`: root is already
+    os.path.realpath's answer (a folder read part by part resolves it once, not once per part)."""
+    parts = relative_parts(name)
+    real_root = os.fspath(root) if resolved else os.path.realpath(root)
+    real = _resolve_under(real_root, parts)
     if not within(real, real_root):
         raise PathEscape(f"{name} is a symlink (or lies under one) that leads out of its folder, to {real}")
     return Path(real)
+
+
+def _resolve_under(real_root: str, parts: tuple[str, ...]) -> str:
+    """os.path.realpath(real_root/parts) for a resolved real_root: only the parts can be symlinks, so only
+    they are looked at; from the first symlink on, realpath resolves the rest (~10x fewer lstat calls)."""
+    path = real_root
+    for index, part in enumerate(parts):
+        path = os.path.join(path, part)
+        if os.path.islink(path):
+            return os.path.realpath(os.path.join(path, *parts[index + 1 :]))
+    return path
 
 
 def member_name(path: str) -> str:

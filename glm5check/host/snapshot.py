@@ -62,6 +62,7 @@ from glm5check.host.snapshot_source import (
     SnapshotError as SnapshotError,  # re-exported: callers catch it from here
 )
 from glm5check.util import safejson
+from glm5check.util.lazyre import lazy
 
 SNAPSHOT_SCHEMA = "glm5check.snapshot/v1"
 BYTES_GZIP_ABOVE = 64 * 1024
@@ -116,7 +117,7 @@ def _slug(argv: tuple[str, ...]) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "_".join(words)).strip("_")[:60] or "command"
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = lazy("[\ud800-\udfff]")
 
 
 def _dump(sink: TreeSink, name: str, value: Any, compact: bool = False) -> None:

@@ -88,6 +88,7 @@ class FolderSource:
 
     def __init__(self, root: Path) -> None:
         self.root, self.label = root, str(root)
+        self._real_root = os.path.realpath(root)
         self._budget = _Budget(self.label)
 
     def _lexical(self, name: str) -> Path:
@@ -107,7 +108,7 @@ class FolderSource:
     def read(self, name: str) -> bytes:
         path = self._lexical(name)
         try:
-            confined_path(self.root, name)
+            confined_path(self._real_root, name, resolved=True)
         except PathEscape as exc:
             raise _escape(self.label, exc) from None
         try:

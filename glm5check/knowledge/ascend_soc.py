@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from glm5check.util.lazyre import lazy
+
 # vllm-ascend ff3a50d setup.py gen_build_info(): SOC_VERSION -> device type.
 SOC_TO_DEVICE = {
     "910b": "A2",
@@ -43,7 +45,7 @@ DEVICE_WORDS = {"A2": "Atlas A2 (910B)", "A3": "Atlas A3 (910C)", "_310P": "310P
 # The guide's images: quay.io/ascend/vllm-ascend:glm5 (A2) and :glm5-a3 (A3).
 GUIDE_IMAGES = {"A2": "quay.io/ascend/vllm-ascend:glm5", "A3": "quay.io/ascend/vllm-ascend:glm5-a3"}
 
-_BUILD_TYPE = re.compile(r"""^\s*__device_type__\s*=\s*['"]([A-Za-z0-9_]+)['"]""", re.M)
+_BUILD_TYPE = lazy(r"""^\s*__device_type__\s*=\s*['"]([A-Za-z0-9_]+)['"]""", re.M)
 
 
 def build_device_type(build_info: str | None) -> str | None:

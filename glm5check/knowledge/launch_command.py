@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from glm5check.errors import ConfigError
 from glm5check.knowledge.limits import SERVE_RANGES
@@ -98,8 +98,7 @@ class ServeInputError(ConfigError):
     """The serve script cannot be read or holds no `vllm serve` command (exit code 2)."""
 
 
-@dataclass(frozen=True)
-class ServeProblem:
+class ServeProblem(NamedTuple):
     """Something wrong or unknowable in the launch command. kind: invalid-value, unknown-flag,
     unresolved, unsupported, duplicate, syntax."""
 
@@ -110,8 +109,7 @@ class ServeProblem:
     suggestion: str | None = None
 
 
-@dataclass(frozen=True)
-class ServeFlag:
+class ServeFlag(NamedTuple):
     """One flag of the command as written (flag canonicalised; value None for a bare flag)."""
 
     flag: str

@@ -15,13 +15,12 @@ How vLLM (with vllm-ascend) numbers them at the pinned commits:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from glm5check.knowledge.profiles import ServePlan
 
 
-@dataclass(frozen=True)
-class RankPlacement:
+class RankPlacement(NamedTuple):
     dp_rank: int
     local_index: int  # among the node's DP ranks
     chips: tuple[int, ...]  # vLLM's device ids on the node (visible chips, in order)
@@ -30,8 +29,7 @@ class RankPlacement:
     ep_size: int
 
 
-@dataclass(frozen=True)
-class NodePlacement:
+class NodePlacement(NamedTuple):
     node: int
     role: str  # single, primary, headless
     ranks: tuple[RankPlacement, ...]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from glm5check.knowledge.pd import c8_switches, stack_has, truthy
 from glm5check.knowledge.placement import classify, sharding
@@ -137,8 +137,7 @@ def hccl_buffsize_value(raw: str) -> int | None:
     return whole(raw, digits=9, low=1)
 
 
-@dataclass(frozen=True)
-class Assumptions:
+class Assumptions(NamedTuple):
     """The reserve's parts. Defaults are deliberately round estimates (the real activation peak of
     GLM-5 on an NPU is not published); each one can be overridden from `glm5check fit`."""
 
@@ -171,6 +170,8 @@ class Assumptions:
 
 @dataclass(frozen=True)
 class FitPlan:
+    """The serve-plan values the memory fit needs, with the HBM of one NPU."""
+
     tp: int
     dp: int
     expert_parallel: bool
@@ -196,8 +197,7 @@ class FitPlan:
         return self.tp * self.dp
 
 
-@dataclass(frozen=True)
-class WeightsPerRank:
+class WeightsPerRank(NamedTuple):
     source: str
     expert_bytes: int = 0  # whole-model totals per class (of the tensors the plan loads)
     tp_bytes: int = 0
@@ -246,6 +246,8 @@ def weights_per_rank(tensors: Iterable[tuple[str, int]], plan: FitPlan, source: 
 
 @dataclass(frozen=True)
 class Fit:
+    """The memory fit of one rank: its weights, activations, HCCL buffers and runtime, and the KV budget."""
+
     plan: FitPlan
     weights: WeightsPerRank
     activation_bytes: int

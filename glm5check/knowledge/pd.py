@@ -12,8 +12,7 @@ rule its vllm-ascend does not have.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from glm5check.errors import ConfigError
 from glm5check.knowledge.profiles import PD_GROUPS, Profile
@@ -51,8 +50,7 @@ class PdRoleError(ConfigError):
     """No group, or contradicting groups, for a node of a P/D profile (exit code 2)."""
 
 
-@dataclass(frozen=True)
-class GroupChoice:
+class GroupChoice(NamedTuple):
     name: str  # prefill or decode
     source: str  # "--pd-role", "--node-rank 2 (nodes 2-3 are decode)", "launch command: kv_role kv_consumer"
 
@@ -111,8 +109,7 @@ def _by_rank(profile: Profile, node_rank: int | None) -> GroupChoice | None:
 # -- what vllm-ascend refuses or ignores on a P/D node ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """One thing vllm-ascend does with an additional-config key (or the variable it falls back to) on a node
     with this KV role: `fail` (it refuses to start) or `warn` (it ignores the key)."""
 

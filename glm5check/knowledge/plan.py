@@ -9,21 +9,20 @@ script or command the profile's plan is the launch command (`profile`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import fields
+from typing import Any, NamedTuple
 
 from glm5check.knowledge.launch_command import ServeInput
 from glm5check.knowledge.profiles import ServePlan
 from glm5check.knowledge.stacks import DEFAULT_STACK
 from glm5check.knowledge.vllm_defaults import ORDER, default_for
+from glm5check.util.lazyre import lazy
 
 VLLM_DEFAULT = "vllm default"
 
 
-@dataclass(frozen=True)
-class Evaluated:
+class Evaluated(NamedTuple):
     """A value the script computes at run time, as it comes out on this host. `value` is None when it
     cannot be known before launch; `note` says how it is computed and what it gives here."""
 
@@ -31,8 +30,7 @@ class Evaluated:
     note: str
 
 
-@dataclass(frozen=True)
-class EffectivePlan:
+class EffectivePlan(NamedTuple):
     plan: ServePlan
     sources: dict[str, str]  # every plan field
     model: str | None
@@ -118,8 +116,7 @@ KV_TRANSFER_KEYS = ("kv_connector", "kv_role")
 _WEIGHT_KINDS = ("bf16", "w4a8c8", "w8a8c8", "w4a8", "w8a8", "w4a16", "w8a16", "int8", "fp8")
 
 
-@dataclass(frozen=True)
-class Difference:
+class Difference(NamedTuple):
     field: str
     effective: Any
     effective_source: str
@@ -145,7 +142,7 @@ def model_version(path: str | None) -> str | None:
     return None if found is None else "5" + (f".{found.group(1)}" if found.group(1) else "")
 
 
-_MODEL_VERSION = re.compile(r"glm-?5(?:[.p_-]?(\d)(?![a-z\d]))?")
+_MODEL_VERSION = lazy(r"glm-?5(?:[.p_-]?(\d)(?![a-z\d]))?")
 
 
 def differences(effective: EffectivePlan, intended: EffectivePlan) -> list[Difference]:

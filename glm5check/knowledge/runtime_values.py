@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from glm5check.parsers.launch_script import RuntimeValue, template_parts
+from glm5check.util.lazyre import lazy
 from glm5check.util.numbers import is_whole, whole
 
 _MAX_DEPTH = 8  # variables copying variables: a cycle cannot occur in a script read top to bottom
 _LISTING = {"ip", "ifconfig"}  # commands that list this host's interfaces and their addresses
-_POSITIONAL = re.compile(r"\$(\d)|\$\{(\d{1,4})\}")
-_DEFAULT_OPERATOR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?)-([^}]*)\}")
+_POSITIONAL = lazy(r"\$(\d)|\$\{(\d{1,4})\}")
+_DEFAULT_OPERATOR = lazy(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?)-([^}]*)\}")
 
 
 @dataclass(frozen=True)

@@ -12,19 +12,20 @@ judge the same package against different values and no remediation undoes anothe
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from glm5check.knowledge.profiles import Pins, Profile
 from glm5check.knowledge.stacks import Stack
+from glm5check.util.lazyre import lazy
 
 TRANSFORMERS_GIT = "git+https://github.com/huggingface/transformers.git"
 # The first transformers release with glm_moe_dsa (docs/reference/install-facts.md §5.2), when a stack names no minimum.
 GLM5_TRANSFORMERS = "5.2.0"
 # Interpreters worth suggesting, most preferred first (the release images use Python 3.11).
 PREFERRED_PYTHONS = ("3.11", "3.10", "3.12")
-_MINIMUM = re.compile(r"^\s*>=\s*([0-9][0-9A-Za-z.+!-]*)\s*$")
-_EXACT = re.compile(r"^\s*transformers\s*==\s*([0-9][0-9A-Za-z.+!-]*)\s*$")
+_MINIMUM = lazy(r"^\s*>=\s*([0-9][0-9A-Za-z.+!-]*)\s*$")
+_EXACT = lazy(r"^\s*transformers\s*==\s*([0-9][0-9A-Za-z.+!-]*)\s*$")
 
 
 def _specifier_contains(specifier: str, version: str | None) -> bool:
@@ -36,8 +37,7 @@ def _specifier_contains(specifier: str, version: str | None) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class VersionTarget:
+class VersionTarget(NamedTuple):
     """One component of a release stack's matrix row: `shown` as the row writes it, `specifier` as judged."""
 
     name: str  # as pip names it: "torch-npu"
@@ -54,8 +54,7 @@ class VersionTarget:
         return f"{self.name}{self.specifier}"
 
 
-@dataclass(frozen=True)
-class ReleasePin:
+class ReleasePin(NamedTuple):
     """vllm or vllm-ascend of a release stack: the release version and, for vllm-ascend, its tag commit."""
 
     name: str  # "vllm" | "vllm-ascend"
@@ -65,8 +64,7 @@ class ReleasePin:
     source: str
 
 
-@dataclass(frozen=True)
-class PythonTarget:
+class PythonTarget(NamedTuple):
     shown: str  # "3.10 or 3.11", ">=3.10,<3.12"
     minors: tuple[str, ...] | None  # the profile's list (pinned stack); None: judged by `specifier`
     specifier: str | None
@@ -137,8 +135,7 @@ class TransformersTarget:
         return not spec or _specifier_contains(spec, version)
 
 
-@dataclass(frozen=True)
-class Targets:
+class Targets(NamedTuple):
     """Everything the software checks compare with under one stack."""
 
     stack: Stack

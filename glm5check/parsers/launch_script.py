@@ -81,8 +81,7 @@ class ScriptProblem(NamedTuple):
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class RuntimeValue:
+class RuntimeValue(NamedTuple):
     """A value computed when the script runs. `template` is the value with each unknown part marked
     (`template_parts` splits it; `show` writes it back as in the script); `line` computes it."""
 
@@ -98,8 +97,7 @@ class RuntimeValue:
         return unresolved_names(self.template)
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     """One word of the `vllm serve` command after expansion; `unresolved` names what could not be."""
 
     text: str
@@ -109,6 +107,8 @@ class Word:
 
 @dataclass(frozen=True)
 class ServeCommand:
+    """A `vllm serve` (or api_server module) command found in a launch script."""
+
     line: int  # the line where the command starts
     program: str  # "vllm serve" or "python -m vllm.entrypoints.openai.api_server"
     words: tuple[Word, ...]  # everything after `serve` (or after the module name)
@@ -129,6 +129,8 @@ class ParsedScript(NamedTuple):
 
 @dataclass
 class _Statement:
+    """One logical line of a script (continuations joined) and where its physical lines start."""
+
     text: str
     raw_lines: list[tuple[int, int]]  # (offset in text, physical line) where each segment starts
     starts: list[int] = field(init=False, repr=False)
@@ -261,6 +263,8 @@ class _Splitter:
 
 @dataclass
 class _Expansion:
+    """A statement with its variables expanded, each character mapped back to the raw text."""
+
     text: str
     raw_offsets: list[int]  # raw offset for each character of text
     overflow: bool = False  # it grew beyond MAX_EXPANDED_CHARS and was cut off

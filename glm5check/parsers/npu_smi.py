@@ -100,17 +100,17 @@ def _cells(line: str) -> list[str]:
 # "950": npu-smi 25.x on Ascend 950 prints separate `NPU ID` and `Name` columns, no chip column, and the
 # second row's id cells are empty. Any other header is refused rather than read with shifted columns.
 _TOP_HEADERS = {
-    "v1": re.compile(r"NPU Name\|Health\|Power\(W\) Temp\(C\)(?: Hugepages-Usage\(page\))?"),
-    "950": re.compile(r"NPU ID\|Name\|Health\|Power\(W\) Temp\(C\) Hugepages-Usage\(page\)"),
+    "v1": lazy(r"NPU Name\|Health\|Power\(W\) Temp\(C\)(?: Hugepages-Usage\(page\))?"),
+    "950": lazy(r"NPU ID\|Name\|Health\|Power\(W\) Temp\(C\) Hugepages-Usage\(page\)"),
 }
 _SECOND_HEADERS = {
-    "v1": re.compile(
+    "v1": lazy(
         r"Chip(?: (?P<second>Phy-ID|Device))?\|Bus-Id\|AICore\(%\)"
         r"(?P<memory> Memory-Usage\(MB\))?(?P<hbm> HBM-Usage\(MB\))?"
     ),
-    "950": re.compile(r"\|\|Bus-Id\|NPU Util\(%\)(?P<memory> Memory-Usage\(MB\))(?P<hbm> HBM-Usage\(MB\))"),
+    "950": lazy(r"\|\|Bus-Id\|NPU Util\(%\)(?P<memory> Memory-Usage\(MB\))(?P<hbm> HBM-Usage\(MB\))"),
 }
-_PROCESS_HEADER = re.compile(
+_PROCESS_HEADER = lazy(
     r"NPU (?P<ids>Chip|ID)\|Process id\|Process name\|Process memory\((?P<unit>MB|B)\)"
     r"(?P<container>\|Process id in container)?"
 )
@@ -127,8 +127,7 @@ class _Layout:
     has_hbm: bool = True
 
 
-@dataclass(frozen=True)
-class _ProcessLayout:
+class _ProcessLayout(NamedTuple):
     with_chip: bool  # "NPU Chip" (two ids) or "NPU ID" (one)
     bytes_unit: bool  # "Process memory(B)" (23.0.rc1) instead of MB
     container: bool  # 26.x "Process id in container"
@@ -136,6 +135,8 @@ class _ProcessLayout:
 
 @dataclass
 class _State:
+    """What the npu-smi info reader has seen so far, table by table."""
+
     layout: _Layout | None = None
     processes_layout: _ProcessLayout | None = None
     in_processes: bool = False

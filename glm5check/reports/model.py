@@ -7,14 +7,13 @@ The session builds it (glm5check.reporting); renderers only read it. `to_json()`
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 REPORT_SCHEMA = "glm5check.report/v1"
 STATUSES = ("pass", "warn", "fail", "error", "skip")
 
 
-@dataclass(frozen=True)
-class FixStep:
+class FixStep(NamedTuple):
     """One step of a row's remediation: commands (argv lists, run in order) or, without them, words."""
 
     where: str  # host, container or launch
@@ -71,8 +70,7 @@ def rank_text(rank: int, role: str, group: str | None) -> str:
     return f"node rank {rank} ({role}" + (f" of the {group} group)" if group else ")")
 
 
-@dataclass(frozen=True)
-class NodeSection:
+class NodeSection(NamedTuple):
     hostname: str
     rank: int
     role: str
@@ -84,7 +82,7 @@ class NodeSection:
         return rank_text(self.rank, self.role, self.group)
 
     def to_json(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = self._asdict()
         if self.group is None:
             del data["group"]  # reports of other deployments keep their shape
         return data
@@ -92,6 +90,8 @@ class NodeSection:
 
 @dataclass(frozen=True)
 class SummarySection:
+    """The counts per status, the total, the verdict and the run's duration."""
+
     counts: dict[str, int]
     total: int
     ok: bool
@@ -101,8 +101,7 @@ class SummarySection:
         return self.counts.get(status, 0)
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     tool: dict[str, str]
     created: str
     profile: dict[str, Any]

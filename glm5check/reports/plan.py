@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from glm5check.util.units import GIB
 
@@ -41,8 +40,7 @@ def _pair(value: Any) -> tuple[int, int] | None:
     return None
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(NamedTuple):
     budget: int
     parts: tuple[tuple[str, int], ...]  # (key, bytes) in PARTS order; they add up to budget
     over: int
@@ -71,8 +69,7 @@ class Budget:
         )
 
 
-@dataclass(frozen=True)
-class ChipView:
+class ChipView(NamedTuple):
     logical: int
     label: str | None  # as npu-smi names it in the results (`NPU 3`), None when unknown
     device: int | None
@@ -96,8 +93,7 @@ class ChipView:
         )
 
 
-@dataclass(frozen=True)
-class RankView:
+class RankView(NamedTuple):
     dp_rank: int | None
     tp_ranks: tuple[int, int] | None
     ep_ranks: tuple[int, int] | None
@@ -117,8 +113,7 @@ class RankView:
         )
 
 
-@dataclass(frozen=True)
-class NodeView:
+class NodeView(NamedTuple):
     node: int | None
     role: str | None
     this_node: bool
@@ -142,8 +137,7 @@ class NodeView:
         )
 
 
-@dataclass(frozen=True)
-class PlanView:
+class PlanView(NamedTuple):
     budget: Budget | None
     nodes: tuple[NodeView, ...]
 

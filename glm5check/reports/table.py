@@ -14,9 +14,8 @@ import os
 import shutil
 import textwrap
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import groupby
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from glm5check.reports.model import Report, Row
 from glm5check.reports.plan import plan_lines, read_plan
@@ -146,8 +145,7 @@ def is_problem(row: Row) -> bool:
     return row.status in _RANK
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     """Column widths: category, status, label (0: the label has a line of its own), and the message."""
 
     width: int

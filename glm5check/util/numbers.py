@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # 18 digits always fit a signed 64-bit integer, which is what every tool we read prints.
 MAX_DIGITS = 18
@@ -91,8 +91,7 @@ def human_whole(text: object, *, digits: int = MAX_DIGITS) -> int | None:
     return int(float(number) * 1000**power)
 
 
-@dataclass(frozen=True)
-class Range:
+class Range(NamedTuple):
     """The values a number from outside may take: whole numbers from low to high (with `divides`, only those
     that divide it), or (whole=False) any finite number in (low, high] when low_open else [low, high]."""
 

@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from glm5check.util.lazyre import lazy
 from glm5check.util.numbers import is_whole
 
 REDACTED = "<redacted>"
@@ -59,6 +60,7 @@ def name_words(name: str) -> list[str]:
     return [word for word in _WORD_SPLIT.split(_CAMEL.sub("_", name).lower()) if word]
 
 
+@lru_cache(maxsize=4096)  # a report asks about the same few keys thousands of times (~3k calls, ~60 names)
 def is_secret_name(name: str) -> bool:
     words = name_words(name)
     if not words or "_".join(words) in NOT_SECRET_NAMES:
@@ -359,36 +361,48 @@ def redact_tree(value: Any, key: str = "") -> Any:
     """Redact a JSON-ready structure: secret-named keys lose their values, strings lose credentials, a
     list of strings is read as a command line, and a secret value found under one key is masked
     everywhere else in the structure too."""
-    return _redact_tree(value, key, tuple(_secret_values(value, set())))
+    return _Tree(tuple(_secret_values(value, set()))).redact(value, key)
 
 
-def _redact_tree(value: Any, key: str, found: tuple[str, ...]) -> Any:
-    if isinstance(value, dict):
-        item = value.get("item")
-        secret_item = isinstance(item, str) and is_secret_name(item)
-        return {
-            k: REDACTED
-            if secret_item and k in ("expected", "observed") and isinstance(v, str) and v
-            else _redact_tree(v, str(k), found)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        if value and all(isinstance(v, str) for v in value):
-            return [redact_text(v, found) for v in redact_argv(value)]
-        return [_redact_tree(v, key, found) for v in value]
-    if isinstance(value, str):
-        if key and is_secret_name(key) and value:
-            return REDACTED
-        return redact_text(value, found)
-    return value
+class _Tree:
+    """One structure's redaction: the values found under its secret names, and each string's redacted
+    text, worked out once however often it appears (a report repeats half of its ~1000 strings)."""
+
+    def __init__(self, found: tuple[str, ...]) -> None:
+        self.found = found
+        self.texts: dict[str, str] = {}
+
+    def text(self, value: str) -> str:
+        redacted = self.texts.get(value)
+        if redacted is None:
+            redacted = self.texts[value] = redact_text(value, self.found)
+        return redacted
+
+    def redact(self, value: Any, key: str) -> Any:
+        if isinstance(value, dict):
+            item = value.get("item")
+            secret_item = isinstance(item, str) and is_secret_name(item)
+            return {
+                k: REDACTED
+                if secret_item and k in ("expected", "observed") and isinstance(v, str) and v
+                else self.redact(v, str(k))
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            if value and all(isinstance(v, str) for v in value):
+                return [redact_text(v, self.found) for v in redact_argv(value)]
+            return [self.redact(v, key) for v in value]
+        if isinstance(value, str):
+            if key and is_secret_name(key) and value:
+                return REDACTED
+            return self.text(value)
+        return value
 
 
 # -- hosts ------------------------------------------------------------------------------------------------
 
-_IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w]|\.\d)")
-_IPV6 = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.]+)?(?![\w:])"
-)
+_IPV4 = lazy(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w]|\.\d)")
+_IPV6 = lazy(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.]+)?(?![\w:])")
 # Fields whose text is never an address: check ids and titles, versions (a driver's 24.1.0.3).
 HOST_FREE_KEYS = frozenset({"id", "category", "title", "schema", "tool", "status"})
 

@@ -22,11 +22,13 @@ import re
 import shlex
 from typing import Any
 
+from glm5check.util.lazyre import lazy
+
 # Everything XML 1.0 forbids or a terminal interprets: C0 and C1 controls and DEL, lone surrogates,
 # U+FFFE/U+FFFF, line/paragraph separators, bidirectional embeddings, overrides and isolates.
 _UNSAFE_CLASS = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff"
 _UNSAFE_MULTILINE = re.compile(f"[{_UNSAFE_CLASS}]")
-_UNSAFE_ONE_LINE = re.compile(f"[\\t\\n{_UNSAFE_CLASS}]")
+_UNSAFE_ONE_LINE = lazy(f"[\\t\\n{_UNSAFE_CLASS}]")
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 

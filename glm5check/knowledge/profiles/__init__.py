@@ -61,6 +61,8 @@ class ProfileError(ConfigError):
 
 @dataclass(frozen=True)
 class Hardware:
+    """The nodes of a deployment: Atlas series, platform, how many nodes and NPUs, HBM per chip."""
+
     series: str
     platform: str
     nodes: int
@@ -71,6 +73,8 @@ class Hardware:
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """The model a profile serves: its name, the weights folder, the weights layout."""
+
     name: str
     path: str
     weights: str  # a layout of glm5check.knowledge.glm5.LAYOUTS: bf16, w4a8, w8a8, w8a8c8
@@ -136,6 +140,8 @@ class ServePlan:
 
 @dataclass(frozen=True)
 class Pins:
+    """The commits and versions a profile's stack pins (the `[pins]` table)."""
+
     vllm_commit: str
     vllm_ascend_commit: str
     vllm_target: str = "empty"
@@ -147,6 +153,8 @@ class Pins:
 
 @dataclass(frozen=True)
 class Container:
+    """What a profile asks of the container: shared memory, devices, mounts."""
+
     shm_min_bytes: int = 1 << 30
     devices: tuple[str, ...] = ()
     mounts: tuple[str, ...] = ()
@@ -177,6 +185,8 @@ class Network:
 
 @dataclass(frozen=True)
 class Profile:
+    """One deployment as a profile states it, resolved (`extends` merged), with where it came from."""
+
     name: str
     description: str
     hardware: Hardware

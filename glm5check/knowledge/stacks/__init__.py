@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from glm5check.errors import ConfigError
 from glm5check.util import safejson
@@ -49,16 +49,14 @@ class StackError(ConfigError):
     """An unknown stack, or a stack file that cannot be read or lacks a source (exit code 2)."""
 
 
-@dataclass(frozen=True)
-class Sourced:
+class Sourced(NamedTuple):
     """One value and where it comes from (file and revision, or source file:line at a commit)."""
 
     value: str
     source: str
 
 
-@dataclass(frozen=True)
-class Pin:
+class Pin(NamedTuple):
     """What a stack requires of one component; every value that is set carries its source."""
 
     name: str
@@ -74,8 +72,7 @@ class Pin:
     note: str | None = None
 
 
-@dataclass(frozen=True)
-class Flag:
+class Flag(NamedTuple):
     """One `vllm serve` flag at a stack's vllm version."""
 
     name: str
@@ -89,8 +86,7 @@ class Flag:
     field_source: str | None
 
 
-@dataclass(frozen=True)
-class Default:
+class Default(NamedTuple):
     """What vLLM does at start-up with a plan value the launch command leaves out."""
 
     field: str
@@ -102,8 +98,7 @@ class Default:
     sources: tuple[str, ...]  # file:line of each anchor at this stack's versions
 
 
-@dataclass(frozen=True)
-class EnvVar:
+class EnvVar(NamedTuple):
     """One environment variable as this stack's software reads it."""
 
     name: str
@@ -368,8 +363,7 @@ class Stack:
         )
 
 
-@dataclass(frozen=True)
-class StackChoice:
+class StackChoice(NamedTuple):
     """The stack one run uses and how it was chosen."""
 
     stack: Stack
