@@ -191,3 +191,25 @@ def test_a_tool_killed_by_a_signal_after_printing_is_no_answer(tmp_path: Path) -
 def test_children_get_an_environment_that_writes_nothing(tmp_path: Path) -> None:
     result = LiveHost(timeout_s=5).run(["sh", "-c", "echo $PYTHONDONTWRITEBYTECODE $GIT_OPTIONAL_LOCKS $LC_ALL"])
     assert result.stdout == "1 0 C\n"
+
+
+def test_watchdog_threads_are_reused_and_a_hung_one_is_left_behind(tmp_path: Path) -> None:
+    """Filesystem calls run on idle watchdog threads (a thread started per call cost ~0.7 ms in a busy
+    run); a call that hangs keeps its thread, and the next call gets another."""
+    (tmp_path / "f").write_bytes(b"x" * 100)
+    host = LiveHost(timeout_s=0.3)
+    host.read_bytes(str(tmp_path / "f"), 0, 10)
+    before = _watchdogs()  # they never end: the count grows only when one is started
+    for offset in range(50):
+        assert host.read_bytes(str(tmp_path / "f"), offset, 10).data == b"x" * 10
+    assert _watchdogs() == before
+    release = threading.Event()
+    hung = host.probe("test", "hang", lambda: release.wait(30))
+    assert hung.timed_out
+    assert host.read_bytes(str(tmp_path / "f"), 0, 3).data == b"xxx"  # not queued behind the hung call
+    assert _watchdogs() <= before + 1  # one more at most: the hung one is not handed another call
+    release.set()
+
+
+def _watchdogs() -> int:
+    return sum(thread.name == "glm5check-probe" for thread in threading.enumerate())

@@ -79,12 +79,13 @@ SMALL_FILE_BYTES = 1024
 JSON_CAP_BYTES = 64 * MIB
 # Big JSON files are read and digested in chunks of this size (memory stays flat whatever the tensor count).
 JSON_CHUNK_BYTES = MIB // 2
-# What a byte costs to fold, relative to a byte of the index streamed (measured on the w4a8 demo: 6.3 ms per
-# MB of index, 4.4 per MB of description, and headers 13.8 ms per MB of the index that lists them). The
-# scan's child gets the share of the headers that makes both processes' parts about equal.
+# What a byte costs to fold, relative to a byte of the index streamed (measured in live runs of the w4a8
+# demo: 6.0 ms per MB of index, 4.4 per MB of description, and headers, read and folded in the child,
+# 15 ms per MB of the index that lists them). The scan's child gets the share of the headers that makes
+# both processes' parts about equal.
 _INDEX_COST = 1.0
 _DESCRIPTION_COST = 0.7
-_HEADER_COST = 2.2
+_HEADER_COST = 2.5
 # How long the child may take per shard before this process does the rest itself: a stat and two reads,
 # each bounded by the host's timeout.
 _SECONDS_PER_SHARD = 3
