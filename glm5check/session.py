@@ -271,13 +271,13 @@ def node_profile(profile: Profile, options: Options, launch: ServeInput) -> Prof
 
 
 def make_host(args: RunArgs, record: bool) -> tuple[Host, SnapshotData | None]:
-    from glm5check.host.live import LiveHost
-
-    if args.replay:
+    if args.replay:  # a replay never imports the live host (subprocess, socket, psutil: start-up time)
         from glm5check.host.replay import ReplayHost
 
         data = read_snapshot(resolve_snapshot(args.replay))
         return ReplayHost(data, args.timeout), data
+    from glm5check.host.live import LiveHost
+
     if record:
         from glm5check.host.record import RecordingHost
 

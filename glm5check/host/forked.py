@@ -31,7 +31,6 @@ from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 from glm5check.host.base import Host
-from glm5check.host.live import LiveHost
 
 T = TypeVar("T")
 _LENGTH = struct.Struct("<Q")
@@ -107,9 +106,9 @@ def _kill_and_reap(pid: int) -> None:
 
 
 def can_fork(host: Host) -> bool:
-    """Only the live host's reads can be made from a child: a recording host would lose what the child
-    read, a replay host holds nothing worth a second core."""
-    return hasattr(os, "fork") and type(host) is LiveHost
+    """Only the live host's reads can be made from a child (its class says so, not inherited): a recording
+    host would lose what the child read, a replay host holds nothing worth a second core."""
+    return hasattr(os, "fork") and vars(type(host)).get("FORKABLE") is True
 
 
 @contextmanager

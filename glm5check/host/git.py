@@ -17,8 +17,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from glm5check.host.live import run_process
-
 PROBE_KIND = "git"
 GIT_TIMEOUT_S = 10.0
 CHANGED_FILES_SHOWN = 10
@@ -38,6 +36,10 @@ def _first_line(text: str) -> str:
 
 def _git(folder: str, *args: str, allow_exit: tuple[int, ...] = ()) -> str:
     """The output of one read-only git command in folder, or _GitFailed with git's own first line."""
+    # Imported here: facts.packages imports this module in every run, and a replay never starts git nor
+    # needs the live host's subprocess and socket machinery (start-up time).
+    from glm5check.host.live import run_process
+
     argv = ["git", "--no-optional-locks", "-c", "core.fsmonitor=false", "-C", folder, *args]
     ceiling = os.path.dirname(os.path.abspath(folder))
     done = run_process(argv, GIT_TIMEOUT_S, extra_env={"GIT_CEILING_DIRECTORIES": ceiling})

@@ -310,6 +310,10 @@ def run_process(
 
 
 class LiveHost:
+    # Its reads may be made from a forked child (host/forked.py). Declared on this class alone: a subclass
+    # that records or counts what is read would lose what the child read.
+    FORKABLE = True
+
     def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, cache_dir: str | None = None) -> None:
         self.timeout_s = timeout_s
         self.cache = ScanCache(cache_dir, lambda func: _bounded(func, timeout_s)) if cache_dir else None
