@@ -16,6 +16,7 @@ from glm5check.facts.weights import loadable_mtp_layer, readable_weights
 from glm5check.facts.weights_scan import QUANT_DESCRIPTION
 from glm5check.knowledge import glm5
 from glm5check.knowledge.launch_command import FIELD_FLAGS, ServeFlag, ServeInput, vllm_of
+from glm5check.knowledge.layout import overfull
 from glm5check.knowledge.pd import (
     ASCEND_CONNECTORS,
     C8_KEYS,
@@ -129,11 +130,10 @@ def _runtime_items(ctx: Context, serve: ServeInput) -> Iterator[Result]:
 def _parallel_items(ctx: Context) -> Iterator[Result]:
     plan, hardware = ctx.plan, ctx.profile.hardware
     chips = hardware.npus_per_node
-    if plan.ranks_per_node > chips:
+    too_many = overfull(plan, hardware)
+    if too_many is not None:
         yield failed(
-            f"TP {plan.tensor_parallel_size} × DP-local {plan.dp_local} = {plan.ranks_per_node} NPUs "
-            "per node, "
-            f"but one {hardware.platform} has {chips}",
+            too_many,
             item="--tensor-parallel-size",
             expected=f"TP × DP-local <= {chips}",
             observed=str(plan.ranks_per_node),

@@ -148,3 +148,21 @@ def test_the_table_ends_with_the_plan_but_problems_mode_leaves_it_out() -> None:
     assert "chip 3 = NPU 3, device 3" in table and "npu.hbm FAIL" in table
     problems = run_in_process("--replay", "demo:a2-node1", "--problems").stdout
     assert "HBM budget of one rank" not in problems
+
+
+def test_a_plan_with_more_ranks_than_the_node_has_chips_says_it_cannot_start() -> None:
+    done = run_in_process(
+        "plan",
+        "--profile",
+        "a2-single",
+        "--serve-cmd",
+        "vllm serve /models/GLM-5 --tensor-parallel-size 16",
+        env=clean_env({"COLUMNS": "120"}),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1] == "this plan cannot start: TP 16 × DP-local 1 = 16 NPUs per node, but one Atlas 800 A2 has 8"
+    assert lines[2].startswith("  (chips 8-15 below are not on the node")
+    assert "chip 15" in done.stdout  # still drawn, to show why
+    fitting = run_in_process("plan", "--profile", "a2-single", env=clean_env({"COLUMNS": "120"}))
+    assert "cannot start" not in fitting.stdout

@@ -18,6 +18,7 @@ from glm5check import console
 from glm5check.commands.options import deployment_context, deployment_options
 from glm5check.facts.deployment import drawn_plan
 from glm5check.facts.node import node_info
+from glm5check.knowledge.layout import overfull
 from glm5check.reports.model import rank_text
 from glm5check.reports.plan import plan_lines, read_plan
 from glm5check.reports.table import terminal_width
@@ -41,4 +42,16 @@ def plan_command(output_format: str, **kwargs: Any) -> None:
     head = f"plan of profile {ctx.profile.name} ({ctx.profile.description}) · {rank} · host {host_name(host)}"
     view = read_plan(section)
     assert view is not None  # drawn_plan always has nodes
-    console.out("\n".join([head, "", *plan_lines(view, (), terminal_width())]) + "\n")
+    console.out("\n".join([head, *_cannot_start(ctx), "", *plan_lines(view, (), terminal_width())]) + "\n")
+
+
+def _cannot_start(ctx: Any) -> list[str]:
+    """A plan whose ranks do not fit on a node is still drawn (to show why), but never without saying so."""
+    why = overfull(ctx.plan, ctx.profile.hardware)
+    if why is None:
+        return []
+    first, last = ctx.profile.hardware.npus_per_node, ctx.plan.ranks_per_node - 1
+    return [
+        f"this plan cannot start: {why}",
+        f"  (chips {first}-{last} below are not on the node; a run fails serve.args[--tensor-parallel-size])",
+    ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from glm5check.knowledge.profiles import ServePlan
+from glm5check.knowledge.profiles import Hardware, ServePlan
 
 
 class RankPlacement(NamedTuple):
@@ -35,6 +35,16 @@ class NodePlacement(NamedTuple):
     ranks: tuple[RankPlacement, ...]
     api_port: int | None  # the OpenAI API, on node 0 only
     rpc: str | None  # node 0's DP RPC address:port every node's engines connect to
+
+
+def overfull(plan: ServePlan, hardware: Hardware) -> str | None:
+    """Why one node cannot hold the plan's ranks (each drives an NPU of its node), or None when it can."""
+    if plan.ranks_per_node <= hardware.npus_per_node:
+        return None
+    return (
+        f"TP {plan.tensor_parallel_size} × DP-local {plan.dp_local} = {plan.ranks_per_node} NPUs per node, "
+        f"but one {hardware.platform} has {hardware.npus_per_node}"
+    )
 
 
 def _rank(plan: ServePlan, dp_rank: int, local_index: int) -> RankPlacement:
