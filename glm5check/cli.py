@@ -22,6 +22,7 @@ from glm5check.commands.options import (
     SERVE_CMD_OPTION,
     SERVE_SCRIPT_OPTION,
     STACK_OPTION,
+    Salt,
     timeout_option,
 )
 from glm5check.errors import ConfigError
@@ -91,6 +92,7 @@ _RUN_OPTIONS = [
     click.option("--redact-hosts", is_flag=True, help="Also replace hostnames and IP addresses by pseudonyms."),
     click.option(
         "--redact-salt",
+        type=Salt(),
         metavar="TEXT",
         help="Key of the host pseudonyms: the same TEXT on every node of one ticket gives each address the "
         "same pseudonym (implies --redact-hosts).",

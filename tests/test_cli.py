@@ -225,3 +225,26 @@ def test_explain_takes_an_id_with_its_item_as_the_table_prints_it() -> None:
     assert run_in_process("explain", "npu.hbm").stdout.splitlines()[2:] == lines[2:]
     unknown = run_in_process("explain", "npu.nope[NPU 3]")
     assert unknown.returncode == 2 and "no check 'npu.nope'" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--node0-ip", "10.0.0.1; id"), "'10.0.0.1; id' is not a host name or an IP address"),
+        (("--node0-ip", "-oProxyCommand=x"), "is not a host name or an IP address"),
+        (("--node0-ip", ""), "is not a host name or an IP address"),
+        (("--redact-salt", ""), "takes a key of printable characters, not empty"),
+        (("--redact-salt", "ticket\n4711"), "takes a key of printable characters, not empty"),
+    ],
+)
+def test_node0_address_and_redaction_key_are_checked_where_they_enter(args: tuple[str, ...], words: str) -> None:
+    for command in ((), ("cluster", "--hosts", "n0,n1", "--dry-run")):
+        done = run_in_process(*command, "--replay", "demo", *args) if not command else run_in_process(*command, *args)
+        assert done.returncode == 2 and words in done.stderr, (command, done.stderr)
+
+
+def test_good_node0_addresses_and_salts_are_taken() -> None:
+    for address in ("10.20.0.11", "fe80::1%eth0", "npu-a2-01.example"):
+        done = run_in_process("--replay", "demo:a2-node1", "--node0-ip", address, "--check", "net.node0")
+        assert done.returncode in (0, 1), done.stderr
+    assert run_in_process("--replay", "demo", "--redact-salt", "4711", "--check", "env.vars").returncode in (0, 1)

@@ -238,7 +238,7 @@ def test_remote_command_is_split_like_a_shell_would() -> None:
         (("--snapshot",), "--snapshot keeps each node's snapshot in --output DIR"),
         (("--snapshot", "--output", "x", "--via", "pdsh"), "pdsh relays lines"),
         (("--peer-npu-ips", "node0"), "--peer-npu-ips takes IP addresses"),
-        (("--node0-ip", "-oProxyCommand=x"), "--node0-ip takes an address"),
+        (("--node0-ip", "-oProxyCommand=x"), "'-oProxyCommand=x' is not a host name or an IP address"),
         (("--serve-script", "/launch/node{rank}.sh", "--inventory", "{inventory}"), "uses {rank}, but npu-a2-01"),
     ],
 )

@@ -26,7 +26,7 @@ from typing import Any
 
 from glm5check.errors import ConfigError
 from glm5check.util.numbers import whole_value
-from glm5check.util.text import printable
+from glm5check.util.text import HOST, printable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,7 +36,6 @@ else:  # pragma: no cover - exercised on 3.10 only
 MAX_NODES = 1024
 MAX_INVENTORY_BYTES = 1 << 20
 ROLES = ("primary", "headless")
-_HOST = re.compile(r"[A-Za-z0-9_:][A-Za-z0-9_.:%-]{0,252}")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
 _KUBE_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
 _NODE_KEYS = {"host", "rank", "role", "serve_script", "user", "port", "namespace", "container"}
@@ -91,7 +90,7 @@ def from_hosts(text: str) -> Inventory:
     nodes = []
     for rank, entry in enumerate(entries):
         user, _, host = entry.rpartition("@")
-        nodes.append(NodeSpec(_name(host, _HOST, "host"), rank=rank, user=_name(user, _USER, "user") if user else None))
+        nodes.append(NodeSpec(_name(host, HOST, "host"), rank=rank, user=_name(user, _USER, "user") if user else None))
     return _checked(Inventory(tuple(nodes)))
 
 
@@ -161,7 +160,7 @@ def _node(entry: dict[str, Any], where: str) -> NodeSpec:
     if port is not None and whole_value(port, 1, 65535) is None:
         raise InventoryError(f"{where}: port must be a whole number 1..65535, not {port!r}")
     return NodeSpec(
-        host=_name(host, _HOST, f"{where}: host"),
+        host=_name(host, HOST, f"{where}: host"),
         rank=rank,
         role=role,
         serve_script=_path(entry["serve_script"], f"{where}: serve_script") if "serve_script" in entry else None,

@@ -97,7 +97,7 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
         command=_command(kwargs, inventory),
         forwarded=tuple(_forwarded(kwargs)),
         snapshot=kwargs["snapshot"],
-        node0_ip=_node0_ip(kwargs["node0_ip"]),
+        node0_ip=kwargs["node0_ip"],
         peer_npu_ips=_peer_ips(kwargs["peer_npu_ips"]),
     )
     commands = _planned_commands(inventory, transport, remote)  # also refuses what a launcher cannot do
@@ -179,12 +179,6 @@ def _option_words(param: click.Option, value: Any) -> list[str]:
         return [flag]
     values = value if param.multiple else (value,)
     return [word for item in values for word in (flag, str(item))]
-
-
-def _node0_ip(value: str | None) -> str | None:
-    if value is not None and (not value or value.startswith("-") or not value.isprintable()):
-        raise UsageProblem(f"--node0-ip takes an address or a host name, not {value!r}")
-    return value
 
 
 def _peer_ips(value: str | None) -> str | None:

@@ -12,6 +12,7 @@ import click
 
 from glm5check.knowledge.limits import NODE_RANK, TIMEOUT
 from glm5check.util.numbers import Range
+from glm5check.util.text import HOST
 
 if TYPE_CHECKING:  # the command line imports this module: it stays light for --version
     from glm5check.facts.context import Context
@@ -67,7 +68,34 @@ SERVE_SCRIPT_OPTION = click.option(
 SERVE_CMD_OPTION = click.option(
     "--serve-cmd", metavar="CMD", help='The launch command, e.g. "vllm serve /models/GLM-5 …".'
 )
-NODE0_IP_OPTION = click.option("--node0-ip", metavar="ADDR", help="Node 0's address when no serve script gives it.")
+
+
+class HostAddress(click.ParamType):
+    """A host name or an IP address (util.text.HOST): anything else is exit 2 here, not a FAIL later."""
+
+    name = "address"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str) or not HOST.fullmatch(value):
+            self.fail(f"{value!r} is not a host name or an IP address", param, ctx)
+        return value
+
+
+class Salt(click.ParamType):
+    """--redact-salt: a key that is not empty (every report masked with an empty key would share one set
+    of pseudonyms, linking hosts across tickets) and prints as it is typed."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str) or not value.strip() or not value.isprintable():
+            self.fail("takes a key of printable characters, not empty (the ticket number: the same on every node)")
+        return value
+
+
+NODE0_IP_OPTION = click.option(
+    "--node0-ip", type=HostAddress(), metavar="ADDR", help="Node 0's address when no serve script gives it."
+)
 STACK_OPTION = click.option(
     "--stack",
     metavar="NAME|auto",

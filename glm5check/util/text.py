@@ -30,6 +30,9 @@ _UNSAFE_CLASS = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2
 _UNSAFE_MULTILINE = re.compile(f"[{_UNSAFE_CLASS}]")
 _UNSAFE_ONE_LINE = lazy(f"[\\t\\n{_UNSAFE_CLASS}]")
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+# A host name or an IP address (IPv6 with its zone) as a command line or an inventory gives it: no space,
+# no shell character, not an option (a leading `-`), at most 253 characters.
+HOST = lazy(r"[A-Za-z0-9_:][A-Za-z0-9_.:%-]{0,252}")
 
 
 def _escape(character: str) -> str:
