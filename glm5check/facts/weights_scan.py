@@ -739,6 +739,6 @@ def _fingerprint(index: JsonFile | None, shards: tuple[Shard, ...]) -> str:
     digest = hashlib.sha256()
     if index and index.sha256:
         digest.update(index.sha256.encode())
-    for shard in shards:
-        digest.update(f"{shard.name}\0{shard.size}\0{shard.header_sha256}\n".encode())
+    for shard in shards:  # a name may hold surrogates: a listed file's undecodable bytes, an index's escapes
+        digest.update(f"{shard.name}\0{shard.size}\0{shard.header_sha256}\n".encode(errors="surrogatepass"))
     return "sha256:" + digest.hexdigest()
