@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, run_in_process
 
+import glm5check.facts.weights_scan as weights_scan
 from glm5check.facts.weights_scan import scan_folder
 from glm5check.host.live import LiveHost
 
@@ -47,3 +48,22 @@ def test_such_a_folder_is_recorded_and_replayed(undecodable: Path, tmp_path: Pat
     replayed = run_in_process(*base, "--replay", str(tmp_path / "snap"))
     statuses = {row["id"]: row["status"] for row in json.loads(replayed.stdout)["results"]}
     assert "error" not in statuses.values() and statuses["weights.shards"] == "fail"  # no index
+
+
+class _Unsearchable(list[str]):
+    """A share that may be iterated, sliced and counted, but not searched item by item."""
+
+    def __contains__(self, item: object) -> bool:
+        raise AssertionError("a linear search of the child's share: quadratic in a listing of 100k shards")
+
+
+def test_the_childs_share_is_looked_up_in_a_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    checkpoint = mc.make_checkpoint(tmp_path / "GLM5-bf16", "bf16", "layer", shards=9)
+    original = weights_scan._Headers._child_share
+
+    def share(self: weights_scan._Headers, index_name: str | None, listed: list[str]) -> list[str]:
+        return _Unsearchable(original(self, index_name, listed))
+
+    monkeypatch.setattr(weights_scan._Headers, "_child_share", share)
+    forked_scan = scan_folder(LiveHost(), str(checkpoint.path))
+    assert forked_scan == scan_folder(InProcess(), str(checkpoint.path)) and forked_scan.complete

@@ -580,7 +580,8 @@ class _Headers:
             child.close()
             child = None
         self.fold.separator = separator
-        self._fold_here([name for name in names if child is None or name not in child.items])
+        taken = set(child.items) if child is not None else set()  # a set: a listing may name 100k files
+        self._fold_here([name for name in names if name not in taken])
         if child is not None:
             results, undone = child.collect()
             for shard, state in cast("list[tuple[tuple[Any, ...], tuple[object, ...]]]", results):
