@@ -99,3 +99,32 @@ def test_what_has_no_entry_points_is_passed_over_as_importlib_metadata_does(site
     (site / "missing-folder-on-path").mkdir()
     sole = sole_entry_points(GROUP, BUILT_IN)
     assert sole is not None and sorted((e.name, e.value) for e in sole) == [r[:2] for r in _as_importlib_reads()]
+
+
+@pytest.mark.parametrize("header", [f"[]{GROUP}]", f"[{GROUP}[]", f"[[{GROUP}]]"])
+def test_every_section_header_importlib_metadata_reads_as_the_group_is_a_plugin(site: Path, header: str) -> None:
+    """importlib.metadata names a section by what strip("[]") leaves of a `[…]` line."""
+    info = site / "oddly-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: oddly\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"{header}\noddly = oddly_checks\n")
+    assert "oddly" in {e.name for e in entry_points(group=GROUP)}  # what importlib.metadata finds
+    assert sole_entry_points(GROUP, BUILT_IN) is None
+    assert "oddly" in {origin.entry_point for origin, _ in _group(plugins=True)}
+
+
+def test_a_sys_path_folder_that_cannot_be_listed_is_left_to_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A symbolic link loop (or a folder without read permission) on PYTHONPATH: importlib.metadata passes
+    over it; reading it here must not fail every run."""
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    monkeypatch.syspath_prepend(str(loop))
+    assert sole_entry_points(GROUP, BUILT_IN) is None
+    assert {origin.entry_point for origin, _ in _group(plugins=True)} == {e.name for e in entry_points(group=GROUP)}
+
+
+def test_a_path_object_on_sys_path_is_left_to_importlib_metadata(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", [site, *sys.path])  # a program may put a Path there
+    assert sole_entry_points(GROUP, BUILT_IN) is None

@@ -144,3 +144,32 @@ def test_the_child_holds_no_file_of_this_process(tmp_path: Path) -> None:
     assert not ours & set(fds), fds
     assert standard == ["/dev/null"] * 3
     assert len(fds) <= 5, fds  # 0-2, the result pipe, and the listing of /proc/self/fd itself
+
+
+def test_a_ctrl_c_right_after_the_fork_never_runs_this_process_code_in_the_child(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Until the child has its own handlers, a signal it receives must wait: this process's handlers raise
+    (KeyboardInterrupt, Terminated), and in the child that would unwind into the caller's code (a runner
+    worker would go on running checks, probes included, in the child)."""
+    real_fork = os.fork
+    escaped = tmp_path / "escaped"
+
+    def fork_then_interrupted() -> int:
+        pid = real_fork()
+        if pid == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C lands in the child as it starts
+        return pid
+
+    monkeypatch.setattr(forked_module.os, "fork", fork_then_interrupted)
+    parent = os.getpid()
+    try:
+        with forked(LiveHost(), ITEMS, _pid_and_hash, 10) as child:
+            results, undone = child.collect()
+    finally:
+        if os.getpid() != parent:  # the child unwound into this test: note it and leave quietly
+            escaped.touch()
+            os._exit(0)
+    assert not escaped.exists()
+    assert len(results) + len(undone) == len(ITEMS)  # the child died of the signal: the rest is the caller's
+    assert _no_children_left()

@@ -580,7 +580,8 @@ class _Headers:
             child.close()
             child = None
         self.fold.separator = separator
-        self._fold_here([name for name in names if child is None or name not in child.items])
+        taken = set(child.items) if child is not None else set()  # a set: a listing may name 100k files
+        self._fold_here([name for name in names if name not in taken])
         if child is not None:
             results, undone = child.collect()
             for shard, state in cast("list[tuple[tuple[Any, ...], tuple[object, ...]]]", results):
@@ -739,6 +740,6 @@ def _fingerprint(index: JsonFile | None, shards: tuple[Shard, ...]) -> str:
     digest = hashlib.sha256()
     if index and index.sha256:
         digest.update(index.sha256.encode())
-    for shard in shards:
-        digest.update(f"{shard.name}\0{shard.size}\0{shard.header_sha256}\n".encode())
+    for shard in shards:  # a name may hold surrogates: a listed file's undecodable bytes, an index's escapes
+        digest.update(f"{shard.name}\0{shard.size}\0{shard.header_sha256}\n".encode(errors="surrogatepass"))
     return "sha256:" + digest.hexdigest()

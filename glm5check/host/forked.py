@@ -35,6 +35,7 @@ from glm5check.host.base import Host
 T = TypeVar("T")
 _LENGTH = struct.Struct("<Q")
 _MAX_RECORD_BYTES = 1 << 30
+_OPERATOR_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Child(Generic[T]):
@@ -130,20 +131,30 @@ def _start(
     if not items or not can_fork(host):
         return Child(items, None, None, seconds_per_item)
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        _serve(write_fd, items, produce)
+    # The operator's signals wait until the child has its own handlers: this process's raise, and in the
+    # child that would unwind into the caller's code (a runner worker would go on running checks there).
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _OPERATOR_SIGNALS)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_fd)
+                _serve(write_fd, items, produce, blocked)
+            finally:
+                os._exit(1)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     os.close(write_fd)
     return Child(items, pid, read_fd, seconds_per_item)
 
 
-def _serve(fd: int, items: Sequence[T], produce: Callable[[Sequence[T]], Iterable[Any]]) -> None:
+def _serve(fd: int, items: Sequence[T], produce: Callable[[Sequence[T]], Iterable[Any]], mask: Iterable[int]) -> None:
     """The child: each result as one record, then out without running this process's exit handlers."""
     code = 1
     try:
-        for signum in (signal.SIGINT, signal.SIGTERM):  # not this process's handlers: they unwind its outputs
+        for signum in _OPERATOR_SIGNALS:  # not this process's handlers: they unwind its outputs
             signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C that came meanwhile ends the child here
         fd = _detach(fd)
         for result in produce(items):
             data = marshal.dumps(result)

@@ -302,7 +302,7 @@ def inputs_digest(data: SnapshotData, subject: str, stored_sha: Callable[[tuple[
     digest = hashlib.sha256()
 
     def add(*value: Any) -> None:
-        digest.update(json.dumps(value, sort_keys=True, ensure_ascii=False).encode() + b"\n")
+        digest.update(json.dumps(value, sort_keys=True, ensure_ascii=False).encode(errors="surrogatepass") + b"\n")
 
     for kind, answers in (("listdir", data.listings), ("stat", data.stats), ("file", data.files)):
         for path in sorted(p for p in answers if within(p, subject)):

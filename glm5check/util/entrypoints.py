@@ -64,11 +64,13 @@ def _read(folder: str, info: str, name: str) -> str | None:
 
 
 def _declaring(infos: list[tuple[str, str]], group: str) -> list[tuple[str, str, str]]:
-    """The info folders whose entry_points.txt may declare the group (a `[group]` line: maybe a comment)."""
+    """The info folders whose entry_points.txt may declare the group: any that names it (maybe in a comment
+    or a value). Not only `[group]`: importlib.metadata takes any line that starts with `[` and ends with
+    `]` as a section, named by what strip("[]") leaves (`[]group]`, `[group[]`)."""
     found = []
     for folder, info in infos:
         text = _read(folder, info, "entry_points.txt")
-        if text is not None and f"[{group}]" in text:
+        if text is not None and group in text:
             found.append((folder, info, text))
     return found
 
@@ -80,6 +82,8 @@ def _infos() -> list[tuple[str, str]] | None:
         return None
     found: list[tuple[str, str]] = []
     for entry in sys.path:
+        if not isinstance(entry, str):  # a Path a program put there: importlib.metadata lists it too
+            return None
         folder = entry or "."
         if folder.lower().endswith(".egg"):
             return None
@@ -87,7 +91,7 @@ def _infos() -> list[tuple[str, str]] | None:
             names = os.listdir(folder)
         except FileNotFoundError:
             continue
-        except NotADirectoryError:  # a zip file, or something importlib.metadata would try as one
+        except OSError:  # a zip file, or what importlib.metadata tries as one (a loop, no permission)
             return None
         found += [(folder, name) for name in names if name.lower().endswith(INFO_SUFFIXES)]
     return found
