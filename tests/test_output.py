@@ -21,7 +21,14 @@ from glm5check.host.output import (
     save_text,
     write_atomic,
 )
-from glm5check.host.paths import PathEscape, confined_join, confined_path, member_name, relative_parts
+from glm5check.host.paths import (
+    ConfinedFolder,
+    PathEscape,
+    confined_join,
+    confined_path,
+    member_name,
+    relative_parts,
+)
 from glm5check.host.snapshot import SnapshotError, SnapshotWriter, read_snapshot, write_snapshot
 
 
@@ -85,6 +92,35 @@ def test_confined_path_of_a_resolved_root_resolves_as_realpath_does(tmp_path: Pa
         assert confined_path(real_root, name, resolved=True) == expected == confined_path(root, name), name
     with pytest.raises(PathEscape, match="leads out of its folder"):
         confined_path(real_root, "real/up/real/out/x", resolved=True)
+
+
+def test_a_confined_folder_refuses_and_allows_what_confined_path_does(tmp_path: Path) -> None:
+    """ConfinedFolder looks at each folder once (a snapshot's ~200 parts): the same names escape, the
+    others read what confined_path resolves, also after a folder was found plain and later a name under a
+    symlinked one is asked for."""
+    root = tmp_path / "root"
+    (root / "bytes" / "deep").mkdir(parents=True)
+    for name in ("bytes/0001.bin", "bytes/deep/f"):
+        (root / name).write_text(name)
+    (root / "inner").symlink_to("bytes")
+    (root / "outer").symlink_to(tmp_path)
+    (root / "bytes" / "secret").symlink_to("/etc/hostname")
+    (root / "bytes" / "sibling").symlink_to("0001.bin")
+    (root / "bytes" / "deep" / "up").symlink_to("../..")
+    (root / "bytes" / "deep" / "out").symlink_to("../../..")
+    folder = ConfinedFolder(str(root), os.path.realpath(root))
+    names = ["bytes/0001.bin", "bytes/deep/f", "inner/0001.bin", "bytes/sibling", "bytes/deep/up/bytes/0001.bin"]
+    names += ["outer/x", "bytes/secret", "bytes/deep/out/x", "inner/deep/out/x", "../x", "/etc/passwd"]
+    for name in names * 2:  # the second time from the folders it remembers
+        try:
+            expected: object = confined_path(root, name).read_text()
+        except PathEscape:
+            expected = PathEscape
+        try:
+            found: object = Path(folder.join(name)).read_text()
+        except PathEscape:
+            found = PathEscape
+        assert found == expected, name
 
 
 def _leftovers(folder: Path) -> list[str]:

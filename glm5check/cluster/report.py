@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ from glm5check.engine.runner import summarize_statuses, waived_warnings
 from glm5check.errors import ConfigError
 from glm5check.host.output import output_folder, write_atomic
 from glm5check.util.redact import redact_text, redact_tree
+from glm5check.util.terminal import columns
 
 CLUSTER_SCHEMA = "glm5check.cluster/v1"
 REPORT_SUFFIX = ".json"
@@ -129,7 +129,7 @@ def render_table(document: dict[str, Any], stream: TextIO | None, strict: bool) 
     headers = ["node", "rank", "role", "status", "results", "problems"]
     # tabulate pads headers by 2 and puts 2 spaces between columns; the problems column takes what is left.
     fixed = sum(max(len(headers[i]) + 2, *(len(row[i]) for row in rows)) + 2 for i in range(5))
-    width = max(30, shutil.get_terminal_size((120, 24)).columns - fixed)
+    width = max(30, columns(120) - fixed)
     nodes = tabulate(
         rows,
         headers=headers,

@@ -3,7 +3,6 @@ every value (docs/stacks.md)."""
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 
 import click
@@ -19,6 +18,7 @@ from glm5check.knowledge.stacks import (
     list_stacks,
     load_stack,
 )
+from glm5check.util.terminal import columns
 
 LABEL_WIDTH = 16
 
@@ -100,7 +100,7 @@ def _tables_line(stack: Stack) -> str:
 
 def render_stack(name: str, width: int | None = None) -> str:
     stack = load_stack(name)
-    width = width or shutil.get_terminal_size((120, 24)).columns
+    width = width or columns(120)
     default = ", the default" if stack.name == DEFAULT_STACK else ""
     lines = [f"stack {stack.name} ({stack.kind}{default}): {stack.summary}", ""]
     lines += _lines("guide revision", stack.guide_revision.value, width)

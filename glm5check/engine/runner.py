@@ -3,7 +3,6 @@ way a check can go wrong (an exception, a failed probe, a hang) into an ERROR re
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import itertools
 import queue
@@ -103,6 +102,8 @@ class SelectionError(ConfigError):
 
 def did_you_mean(pattern: str, names: Sequence[str]) -> str:
     """` (did you mean X?)` for the registered name closest to a mistyped pattern, else ``."""
+    import difflib  # only for a did-you-mean (start-up time)
+
     close = difflib.get_close_matches(pattern, list(dict.fromkeys(names)), n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
 

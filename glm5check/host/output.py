@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
-import shutil
 import stat
-import tarfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    import tarfile
+
+# tarfile, shutil and secrets are imported by the functions that write: every replay imports this module
+# (the snapshot reader shares its names) and writes nothing (start-up time).
 
 from glm5check.errors import ConfigError
 from glm5check.host.paths import PathEscape, relative_parts, within
@@ -52,10 +55,14 @@ def _is_special(path: Path) -> bool:
 
 
 def _temporary_name(target: Path) -> Path:
+    import secrets
+
     return target.with_name(f".{target.name}.glm5check-{secrets.token_hex(4)}.tmp")
 
 
 def _remove(path: Path) -> None:
+    import shutil
+
     try:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
@@ -160,6 +167,8 @@ class _ArchiveSink:
         self.archive, self.folder, self.mtime = archive, folder, int(time.time())
 
     def put(self, name: str, content: bytes) -> None:
+        import tarfile
+
         info = tarfile.TarInfo("/".join((self.folder, *_checked(name))))
         info.size, info.mtime, info.mode = len(content), self.mtime, 0o644
         self.archive.addfile(info, io.BytesIO(content))
@@ -221,6 +230,8 @@ def _swap_in(built: Path, target: Path) -> None:
 def archive_to_stream(stream: BinaryIO, folder: str) -> Iterator[TreeSink]:
     """A sink writing a .tar.gz (every member under one top folder) to a binary stream as it goes: the
     temporary file of atomic_archive, or standard output (`snapshot -o -`)."""
+    import tarfile
+
     with tarfile.open(fileobj=stream, mode="w|gz") as archive:
         yield _ArchiveSink(archive, folder)
 

@@ -21,15 +21,17 @@ import gzip
 import io
 import os
 import stat
-import tarfile
 import threading
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    import tarfile  # imported where an archive is read: a replay of a folder never needs it (start-up time)
 
 from glm5check.errors import ConfigError
 from glm5check.host.inputs import InputError, read_input_bytes
-from glm5check.host.paths import PathEscape, confined_path, relative_parts
+from glm5check.host.paths import ConfinedFolder, PathEscape, relative_parts
 
 MIB = 1 << 20
 # Command outputs and copied files are capped at 4 MiB when recorded, big byte reads are gzipped: a part
@@ -90,6 +92,7 @@ class FolderSource:
         self.root, self.label = root, str(root)
         self._real_root = os.path.realpath(root)
         self._budget = _Budget(self.label)
+        self._parts = ConfinedFolder(self.label, self._real_root)
 
     def _lexical(self, name: str) -> Path:
         try:
@@ -106,9 +109,8 @@ class FolderSource:
         return path.is_file()
 
     def read(self, name: str) -> bytes:
-        path = self._lexical(name)
         try:
-            confined_path(self._real_root, name, resolved=True)
+            path = self._parts.join(name)
         except PathEscape as exc:
             raise _escape(self.label, exc) from None
         try:
@@ -186,26 +188,30 @@ class _Counted:
         return chunk
 
 
-_LINK_KINDS = {
-    tarfile.SYMTYPE: "a symbolic link",
-    tarfile.LNKTYPE: "a hard link",
-    tarfile.CHRTYPE: "a character device",
-    tarfile.BLKTYPE: "a block device",
-    tarfile.FIFOTYPE: "a FIFO",
-}
-
-
 def _member_problem(member: tarfile.TarInfo) -> str | None:
     """Why a member is refused (None when it is a regular file or a folder of bounded size)."""
     if member.isdir():
         return None
     if not member.isreg():
-        return f"is {_LINK_KINDS.get(member.type, 'a special file')}; a snapshot holds only files and folders"
+        return f"is {_link_kind(member)}; a snapshot holds only files and folders"
     if member.issparse():
         return "is a sparse file; a snapshot holds only plain files"
     if member.size > PART_CAP_BYTES:
         return f"is larger than {PART_CAP_BYTES // MIB} MiB"
     return None
+
+
+def _link_kind(member: tarfile.TarInfo) -> str:
+    import tarfile
+
+    kinds = {
+        tarfile.SYMTYPE: "a symbolic link",
+        tarfile.LNKTYPE: "a hard link",
+        tarfile.CHRTYPE: "a character device",
+        tarfile.BLKTYPE: "a block device",
+        tarfile.FIFOTYPE: "a FIFO",
+    }
+    return kinds.get(member.type, "a special file")
 
 
 def _read_members(archive: tarfile.TarFile, label: str) -> dict[str, bytes]:
@@ -259,6 +265,8 @@ def archive_bytes_source(data: bytes, label: str) -> MemorySource:
 
 
 def _stream_source(raw: BinaryIO, label: str) -> MemorySource:
+    import tarfile
+
     try:
         with gzip.GzipFile(fileobj=raw) as unzipped:
             counted = _Counted(unzipped, ARCHIVE_EXPANDED_CAP_BYTES, label)

@@ -466,10 +466,11 @@ def _dotted(current: Any, key: str, item: ServeFlag) -> dict[str, Any]:
 
 
 def _check_speculative(spec: dict[str, Any], source: str, problems: list[ServeProblem], stack: Stack) -> None:
-    import difflib
 
     method = spec.get("method")
     if method is not None and method not in stack.speculative_methods:
+        import difflib  # only for a did-you-mean (start-up time)
+
         close = difflib.get_close_matches(str(method), sorted(stack.speculative_methods), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         problems.append(

@@ -8,9 +8,10 @@ junit) or when NO_COLOR or CI is set.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Mapping
 from typing import TextIO
+
+from glm5check.util.terminal import columns
 
 DELAY_S = 1.0
 QUIET_FORMATS = ("json", "junit")
@@ -44,7 +45,7 @@ class ProgressLine:
         self._write(f"glm5check: waiting for {names} ({longest:.0f} s)")
 
     def _write(self, text: str) -> None:
-        width = shutil.get_terminal_size((80, 24)).columns - 1
+        width = columns(80) - 1
         if len(text) > width:
             text = text[: max(width - 1, 0)] + "…"
         self._show(text)

@@ -11,7 +11,6 @@ that 80 columns stay readable.
 from __future__ import annotations
 
 import os
-import shutil
 import textwrap
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
@@ -19,6 +18,7 @@ from typing import Any, NamedTuple, TextIO
 
 from glm5check.reports.model import Report, Row
 from glm5check.reports.plan import plan_lines, read_plan
+from glm5check.util.terminal import columns
 
 MODES = ("default", "problems", "verbose")
 DEFAULT_WIDTH = 120
@@ -43,7 +43,7 @@ def use_colour(stream: TextIO | None) -> bool:
 
 def terminal_width() -> int:
     """The terminal's columns (COLUMNS wins), DEFAULT_WIDTH when not on a terminal, never below MIN_WIDTH."""
-    return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+    return max(MIN_WIDTH, columns(DEFAULT_WIDTH))
 
 
 def _paint(text: str, status: str, colour: bool) -> str:

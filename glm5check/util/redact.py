@@ -24,12 +24,10 @@ of one ticket, and check ids that merely contain the hostname are never touched.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
 import itertools
 import posixpath
 import re
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -414,6 +412,8 @@ class HostRedactor:
     addresses are kept: they identify nobody."""
 
     def __init__(self, salt: str | None, hostnames: Sequence[str] = ()) -> None:
+        import secrets  # here and in _digest: only --redact-hosts needs them (start-up time)
+
         self._key = (salt if salt is not None else secrets.token_hex(16)).encode()
         names = {n for h in hostnames if h for n in (h, h.split(".")[0]) if n}
         self._names = (
@@ -427,6 +427,8 @@ class HostRedactor:
         )
 
     def _digest(self, text: str) -> bytes:
+        import hmac
+
         return hmac.new(self._key, text.encode(), hashlib.sha256).digest()
 
     def _address(self, match: re.Match[str]) -> str:

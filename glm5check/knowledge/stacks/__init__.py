@@ -11,7 +11,6 @@ them. Pure: reads only files of this package. See docs/stacks.md.
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from collections.abc import Mapping
@@ -179,6 +178,8 @@ def auto_stack_name(vllm_ascend_versions: tuple[str, ...], fallback: str) -> tup
 def load_stack(name: str) -> Stack:
     """The stack `name`; an unknown name is a StackError that lists the known ones."""
     if not _NAME.match(name) or name not in list_stacks():
+        import difflib  # only for a did-you-mean (start-up time)
+
         close = difflib.get_close_matches(name, list_stacks(), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise StackError(f"unknown stack {name!r}{hint}; known: {', '.join(list_stacks())}")
@@ -295,6 +296,8 @@ class Stack:
 
     def suggest_flag(self, written: str) -> str | None:
         """The closest known flag to an unknown one (did-you-mean), or None when nothing is close."""
+        import difflib  # only for a did-you-mean (start-up time)
+
         name = self.canonical_flag(written)
         known = [*self.flags, *self._aliases, *(f"--no-{f[2:]}" for f, v in self.flags.items() if v.kind == "bool")]
         matches = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
