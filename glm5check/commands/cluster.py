@@ -88,10 +88,10 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageProblem("--snapshot keeps each node's snapshot in --output DIR: give --output")
     if kwargs["snapshot"] and (kwargs["redact_hosts"] or kwargs["redact_salt"] is not None):
         raise UsageProblem("--redact-hosts cannot mask inside the nodes' snapshot archives: leave out one of them")
-    _refuse_prefill_decode(kwargs)
     # A CI job's GLM5CHECK_DISABLE_PLUGINS holds on every node, as --disable-plugin does.
     kwargs["disable_plugins"] = plugins_to_disable(kwargs["disable_plugins"])
     inventory = _inventory(kwargs)
+    _refuse_what_the_profile_cannot_plan(kwargs, len(inventory.nodes))
     transport = _transport(kwargs, inventory)
     remote = RemoteRun(
         command=_command(kwargs, inventory),
@@ -108,9 +108,11 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
     ctx.exit(_run(kwargs, inventory, transport, remote, limits))
 
 
-def _refuse_prefill_decode(kwargs: dict[str, Any]) -> None:
+def _refuse_what_the_profile_cannot_plan(kwargs: dict[str, Any], hosts: int) -> None:
     """A prefill-decode profile is two vLLM deployments, each with its own node 0, while phase two gives every
-    node the one node 0 of the inventory: its verdicts would judge decode nodes against the prefill head."""
+    node the one node 0 of the inventory: its verdicts would judge decode nodes against the prefill head.
+    More hosts than the profile's nodes would give the extra ones a rank the profile does not plan (each
+    would refuse it on its own, exit 2 there)."""
     from glm5check.knowledge.profiles import load_builtin
     from glm5check.session import load_profile_file
 
@@ -123,6 +125,12 @@ def _refuse_prefill_decode(kwargs: dict[str, Any]) -> None:
             f"profile {profile.name} is a prefill-decode deployment (two groups, each with its own node 0); "
             "cluster judges one group at a time only with per-node options it cannot pass yet: run "
             f"`glm5check --profile {profile.name} --node-rank N` on each node instead"
+        )
+    planned = profile.hardware.nodes
+    if hosts > planned:
+        raise UsageProblem(
+            f"profile {profile.name} plans {planned} node{'s' if planned > 1 else ''}, but {hosts} hosts were "
+            f"given: list the first {planned} (node 0 first), or use a profile for {hosts} nodes"
         )
 
 
