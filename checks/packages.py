@@ -37,6 +37,8 @@ from glm5check.parsers.versions import (
     is_full_commit,
     judge_scm_version,
     parse_scm_version,
+    release_before,
+    safe_version,
     target_problem,
 )
 
@@ -243,12 +245,8 @@ def _release_problems(ev: CommitEvidence, pin: ReleasePin, stack: str) -> list[s
 
 
 def _same_release(version: ScmVersion, release: str) -> bool:
-    from packaging.version import Version
-
-    try:
-        return version.valid and Version(version.public or "") == Version(release)
-    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
-        return False
+    public = safe_version(version.public)
+    return version.valid and public is not None and public == safe_version(release)
 
 
 def _judge_release(ctx: Context, ev: CommitEvidence, pin: ReleasePin, targets: Targets) -> Result:
@@ -523,12 +521,7 @@ def _judge_transformers_source(
 
 
 def _older_than(version: str | None, minimum: str) -> bool:
-    from packaging.version import Version
-
-    try:
-        return Version(Version(version or "").base_version) < Version(minimum)
-    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
-        return True
+    return release_before(version, minimum) is not False
 
 
 # The table names this many unmet requirements; the JSON `observed` keeps them all.

@@ -128,3 +128,14 @@ def test_parsers_never_raise(value: object) -> None:
 def test_a_number_int_refuses_is_unknown_not_an_error() -> None:
     version = parse_scm_version("1." + "1" * 5000)
     assert not version.valid
+
+
+def test_safe_version_is_none_for_what_packaging_refuses() -> None:
+    from glm5check.parsers.versions import release_before, safe_version
+
+    assert str(safe_version("0.18.0rc1")) == "0.18.0rc1"
+    for bad in ("", "not a version", None, 18, "1." + "9" * 5000):  # the last: int() refuses over 4300 digits
+        assert safe_version(bad) is None, bad
+    assert release_before("5.2.0.dev0", "5.2.0") is False  # a git build of the minimum counts
+    assert release_before("4.57.1", "5.2.0") is True
+    assert release_before("garbage", "5.2.0") is None and release_before("5.2.0", "x") is None

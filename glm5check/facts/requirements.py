@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
 
 from glm5check.facts.packages import Dist, Inventory, inventory, normalise
 from glm5check.knowledge.targets import Targets, stack_targets
+from glm5check.parsers.versions import safe_version
 
 if TYPE_CHECKING:
     from glm5check.facts.context import Context
@@ -151,9 +151,8 @@ def _post_release_of_pin(specifier: SpecifierSet, installed: str) -> bool:
     clauses = list(specifier)
     if len(clauses) != 1 or clauses[0].operator != "==":
         return False
-    try:
-        pin, have = Version(clauses[0].version), Version(installed)
-    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
+    pin, have = safe_version(clauses[0].version), safe_version(installed)
+    if pin is None or have is None:
         return False
     same_line = (have.release, have.pre, have.dev) == (pin.release, pin.pre, None)
     return same_line and pin.post is None and have.post is not None

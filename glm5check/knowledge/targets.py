@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from glm5check.knowledge.profiles import Pins, Profile
 from glm5check.knowledge.stacks import Stack
+from glm5check.parsers.versions import release_before
 from glm5check.util.lazyre import lazy
 
 TRANSFORMERS_GIT = "git+https://github.com/huggingface/transformers.git"
@@ -102,14 +103,9 @@ class TransformersTarget:
     def met_by(self, version: str | None) -> bool:
         """GLM-5 runs with it: the stack's exact version when its vllm-ascend pins one, else at least the minimum
         (a git build of the minimum, 5.2.0.dev0, counts: it has glm_moe_dsa)."""
-        from packaging.version import InvalidVersion, Version
-
         if self.exact:
             return _specifier_contains(f"=={self.exact}", version)
-        try:
-            return Version(Version(version or "").base_version) >= Version(self.minimum)
-        except (InvalidVersion, ValueError):  # ValueError: a number int() refuses (over 4300 digits)
-            return False
+        return release_before(version, self.minimum) is False
 
     @property
     def version(self) -> str:

@@ -10,15 +10,41 @@ without `+g<hash>` (a PyPI release, a build at a tag, a pretend version) names n
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, TypeGuard
+from typing import TYPE_CHECKING, NamedTuple, TypeGuard
 
 from glm5check.util.lazyre import lazy
+
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 _HASH = lazy(r"^g([0-9a-f]{7,40})$")
 _DATE = lazy(r"^d(\d{8})$")
 _HEX = lazy(r"^[0-9a-f]{7,40}$")
 _VERSION_PY_VALUE = lazy(r"^\s*__(version|commit_id)__\s*=\s*(?:\w+\s*=\s*)?(['\"])(.*?)\2", re.MULTILINE)
 MIN_COMMIT_PREFIX = 7
+
+
+def safe_version(text: object) -> Version | None:
+    """packaging's Version of text, or None when it is not one: not PEP 440 (InvalidVersion), not a string,
+    or a number int() refuses (over 4300 digits: ValueError). The one place versions from data are parsed."""
+    from packaging.version import Version  # imported when a version is read (start-up time)
+
+    if not isinstance(text, str):
+        return None
+    try:
+        return Version(text)
+    except ValueError:  # InvalidVersion is a ValueError
+        return None
+
+
+def release_before(version: str | None, minimum: str) -> bool | None:
+    """Whether version's release (its .devN, pre-release and local label ignored: a git build of the minimum
+    counts as the minimum) is before minimum; None when either is not a version."""
+    have, least = safe_version(version), safe_version(minimum)
+    base = None if have is None else safe_version(have.base_version)
+    if base is None or least is None:
+        return None
+    return base < least
 
 
 class ScmVersion(NamedTuple):
@@ -35,12 +61,9 @@ class ScmVersion(NamedTuple):
 def parse_scm_version(text: object) -> ScmVersion:
     if not isinstance(text, str) or not text.strip():
         return ScmVersion(str(text or ""), False, None, None, None, None, None)
-    from packaging.version import Version
-
     raw = text.strip()
-    try:
-        parsed = Version(raw)
-    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
+    parsed = safe_version(raw)
+    if parsed is None:
         public_text, _, local_text = raw.partition("+")
         return ScmVersion(raw, False, public_text or None, local_text or None, None, None, None)
     commit = dirty = None

@@ -19,6 +19,7 @@ from functools import cache, cached_property
 from typing import Any, NamedTuple
 
 from glm5check.errors import ConfigError
+from glm5check.parsers.versions import safe_version
 from glm5check.util import safejson
 from glm5check.util.resources import package_text
 
@@ -141,23 +142,17 @@ def release_stack_for(vllm_ascend_version: str) -> str | None:
 def is_release_version(version: str) -> bool:
     """A version a release tag installs as ("0.18.0", "0.18.0rc1"): no local label (`+g<hash>`, `+empty`) and no
     `.devN` (what setuptools_scm gives a commit after a tag)."""
-    from packaging.version import Version
-
-    try:
-        parsed = Version(version)
-    except ValueError:  # InvalidVersion, or a number int() refuses (over 4300 digits)
-        return False
-    return parsed.local is None and not parsed.is_devrelease
+    parsed = safe_version(version)
+    return parsed is not None and parsed.local is None and not parsed.is_devrelease
 
 
 def release_stack_of(version: str) -> str | None:
     """The release stack an installed vllm-ascend version is exactly ("0.18.0" → "v0.18.0"); None for a source
     build or a release no stack describes."""
-    if not is_release_version(version):
+    parsed = safe_version(version)
+    if parsed is None or not is_release_version(version):
         return None
-    from packaging.version import Version
-
-    return release_stack_for(str(Version(version)))
+    return release_stack_for(str(parsed))
 
 
 def auto_stack_name(vllm_ascend_versions: tuple[str, ...], fallback: str) -> tuple[str, str]:
