@@ -17,7 +17,6 @@ from glm5check.facts.packages import (
     Dist,
     Inventory,
     inventory,
-    normalise,
     transformers_checkout,
     vllm_ascend_install,
     vllm_install,
@@ -41,6 +40,7 @@ from glm5check.parsers.versions import (
     safe_version,
     target_problem,
 )
+from glm5check.util.names import normalise
 
 if TYPE_CHECKING:
     from glm5check.facts.context import Context

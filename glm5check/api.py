@@ -37,7 +37,6 @@ from glm5check.engine.check import (
     warned,
 )
 from glm5check.engine.context import reported_fact
-from glm5check.engine.registry import normalise as _normalise
 from glm5check.errors import NotRecorded, ProbeFailed
 from glm5check.facts import ascend as _ascend
 from glm5check.facts import net as _net
@@ -76,6 +75,7 @@ from glm5check.knowledge.plan import EffectivePlan
 from glm5check.knowledge.profiles import Profile, ServePlan
 from glm5check.knowledge.stacks import Pin, Sourced, Stack, StackChoice
 from glm5check.parsers.npu_smi import NpuChip
+from glm5check.util.names import normalise as _normalise
 
 __all__ = [
     "ASCEND_TOOL_DIRS",

@@ -12,7 +12,7 @@ from typing import Any
 
 from glm5check import __version__, console
 from glm5check.engine.check import Check
-from glm5check.engine.registry import Registry, normalise
+from glm5check.engine.registry import Registry
 from glm5check.errors import ConfigError
 from glm5check.facts.context import Context, Options
 from glm5check.facts.node import node_info
@@ -30,6 +30,7 @@ from glm5check.knowledge.profiles import BUILTIN, Profile, load_builtin, load_te
 from glm5check.reporting import build_report, utc_now
 from glm5check.reports.model import Report
 from glm5check.util import heap
+from glm5check.util.names import normalise
 from glm5check.util.redact import HostRedactor, redact_text
 from glm5check.util.resources import shipped_folders
 
@@ -114,7 +115,7 @@ def _load_profile(args: RunArgs, recorded: dict[str, Any]) -> Profile:
 
 def _expected_commit(item: str) -> tuple[str, str]:
     """(package, commit) of one `--expect NAME=SHA`: a package the checks compare, a 7-40 hex commit."""
-    from glm5check.facts.packages import COMMIT_RE, EXPECTABLE, normalise
+    from glm5check.facts.packages import COMMIT_RE, EXPECTABLE
 
     name, sep, commit = (part.strip() for part in item.partition("="))
     if not sep or not name or not commit:

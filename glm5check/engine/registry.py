@@ -28,6 +28,7 @@ from glm5check.engine.check import BUILT_IN, Check, Origin
 from glm5check.errors import ConfigError
 from glm5check.util import interrupts
 from glm5check.util.entrypoints import sole_entry_points
+from glm5check.util.names import normalise
 
 ENTRY_POINT_GROUP = "glm5check.checks"
 DISABLE_ENV = "GLM5CHECK_DISABLE_PLUGINS"
@@ -99,11 +100,6 @@ class Registry(NamedTuple):
     def plugin_names(self) -> set[str]:
         """The normalised entry-point and distribution names of every installed plugin (not built-in)."""
         return {normalise(n) for o in self.origins if not o.built_in for n in (o.entry_point, o.distribution)}
-
-
-def normalise(name: str) -> str:
-    """A distribution or entry-point name as pip compares them (PEP 503): `Site_Checks` = `site-checks`."""
-    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
 def disabled_plugins(given: Iterable[str], environ: Mapping[str, str]) -> tuple[str, ...]:

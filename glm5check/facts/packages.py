@@ -26,6 +26,7 @@ from glm5check.host.base import CommandResult
 from glm5check.host.git import PROBE_KIND, read_checkout
 from glm5check.parsers.versions import ScmVersion, VersionPy, parse_scm_version, parse_version_py
 from glm5check.util import safejson
+from glm5check.util.names import normalise
 from glm5check.util.resources import package_text
 
 if TYPE_CHECKING:
@@ -35,10 +36,6 @@ if TYPE_CHECKING:
 TOP_LEVEL = {"vllm": "vllm", "vllm-ascend": "vllm_ascend", "transformers": "transformers"}
 SITE_DIR_NAMES = ("site-packages", "dist-packages")
 REPORTED_PACKAGES = ("vllm", "vllm-ascend", "transformers", "torch", "torch-npu", "triton-ascend")
-
-
-def normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 # The distributions whose commit the packages checks compare (`--expect NAME=SHA`).

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, NamedTuple
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
-from glm5check.facts.packages import Dist, Inventory, inventory, normalise
+from glm5check.facts.packages import Dist, Inventory, inventory
 from glm5check.knowledge.targets import Targets, stack_targets
 from glm5check.parsers.versions import safe_version
+from glm5check.util.names import normalise
 
 if TYPE_CHECKING:
     from glm5check.facts.context import Context
