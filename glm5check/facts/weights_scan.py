@@ -24,13 +24,11 @@ from __future__ import annotations
 import gc
 import hashlib
 import posixpath
-import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from itertools import filterfalse, repeat
 from operator import methodcaller
 from typing import Any, NamedTuple, cast
@@ -59,6 +57,7 @@ from glm5check.parsers.weights_json import (
     plain,
 )
 from glm5check.util import safejson
+from glm5check.util.lazyre import lazy
 from glm5check.util.units import MIB
 
 INDEX_FILES = ("model.safetensors.index.json", "quant_model_weights.safetensors.index.json")
@@ -92,6 +91,7 @@ _SECONDS_PER_SHARD = 3
 # Routed experts' numbers folded into one pattern (memfit classifies by pattern, never by expert number).
 _EXPERT_NUMBER = r"\.mlp\.experts\.\d+\."
 _EXPERT_PATTERN = ".mlp.experts.0."
+_EXPERT_NUMBER_RE = lazy(_EXPERT_NUMBER)
 
 
 class JsonFile(NamedTuple):
@@ -322,11 +322,6 @@ def _judged(shard: Shard, header: HeaderScan, body: bytes) -> Shard:
     )
 
 
-@cache
-def _expert_number() -> re.Pattern[str]:
-    return re.compile(_EXPERT_NUMBER)
-
-
 Place = tuple[str, str | None]  # (placement class, layer)
 
 
@@ -357,7 +352,7 @@ class _Fold:
         if not names_plain:
             self.index_plain = False
             self.mtp_names.update(filter(methodcaller("startswith", self.mtp_prefix), names))
-            self._tally([_expert_number().sub(_EXPERT_PATTERN, name) for name in names], sizes)
+            self._tally([_EXPERT_NUMBER_RE.sub(_EXPERT_PATTERN, name) for name in names], sizes)
             return
         # Plain names hold no newline: joined once, they are matched and rewritten in C, not one by one.
         joined = "\n".join(names)
@@ -365,7 +360,7 @@ class _Fold:
             self.index_hash += index_hash(names, self.separator, shard)
         if self.mtp_prefix in joined:  # one window in a few hundred holds the MTP layer
             self.mtp_names.update(filter(methodcaller("startswith", self.mtp_prefix), names))
-        self._tally(_expert_number().sub(_EXPERT_PATTERN, joined).split("\n"), sizes)
+        self._tally(_EXPERT_NUMBER_RE.sub(_EXPERT_PATTERN, joined).split("\n"), sizes)
 
     def _dotless(self, names: list[str], rot: bool) -> None:
         """Names without a dot are not tensors of a layer: the description's settings may share them."""

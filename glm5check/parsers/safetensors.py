@@ -13,12 +13,12 @@ import re
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from itertools import accumulate
 from operator import eq, itemgetter, sub
 from typing import Any, NamedTuple, cast
 
 from glm5check.util import safejson
+from glm5check.util.lazyre import lazy
 
 PREFIX_BYTES = 8
 # The safetensors library refuses longer headers ("HeaderTooLarge"); so do we.
@@ -53,10 +53,10 @@ _WINDOW_CHARS = 64 * 1024
 _ENTRY_PUNCTUATION = len('{"":{"dtype":"","shape":[],"data_offsets":[,]}')
 
 
-@cache
-def _entry_regex(pattern: str) -> re.Pattern[str]:
-    """Compiled on first use: `glm5check --version` and runs without weights never pay for it."""
-    return re.compile(pattern)
+# Compiled on first use: `glm5check --version` and runs without weights never pay for them.
+_ENTRY = lazy(_ENTRY_PATTERN)
+_KIND = lazy(_KIND_PATTERN)
+_DIMS_TEXT = lazy(_DIMS)
 
 
 _WHITESPACE = " \t\n\r"
@@ -320,7 +320,7 @@ class _Windows:
         self.span_of: dict[str, int | None] = {}
 
     def add(self, text: str, position: int, cut: int) -> bool:
-        entries = _entry_regex(_KIND_PATTERN).findall(text, position, cut)
+        entries = _KIND.findall(text, position, cut)
         if not entries:
             return False
         separators, names, kinds, start_texts, end_texts = map(list, zip(*entries))
@@ -352,7 +352,7 @@ def _kind_span(kind: str) -> int | None:
     """Bytes of one tensor of this dtype and shape ("BF16\",\"shape\":[2,3" -> 12), None when its dtype is
     unknown or its bits do not fill whole bytes."""
     dtype, _, dims = kind.partition(_KIND_SHAPE)
-    if dtype not in DTYPE_BITS or not _entry_regex(_DIMS).fullmatch(dims):
+    if dtype not in DTYPE_BITS or not _DIMS_TEXT.fullmatch(dims):
         return None
     return _span(dtype, _shape(dims))
 
@@ -363,7 +363,7 @@ _Columns = tuple[list[str], list[str], list[tuple[int, ...]], array, array]  # n
 def _compact_entries(text: str) -> tuple[dict[str, str] | None, list[tuple[str, ...]]] | None:
     """The metadata and entries of a header written the way the library writes it, or None when the
     regex entries do not tile the whole text (then json.loads decides)."""
-    found = _entries_after_metadata(text, _ENTRY_PATTERN)
+    found = _entries_after_metadata(text, _ENTRY)
     if found is None:
         return None
     metadata, position, entries = found
@@ -376,14 +376,16 @@ def _compact_entries(text: str) -> tuple[dict[str, str] | None, list[tuple[str, 
     return metadata, entries
 
 
-def _entries_after_metadata(text: str, pattern: str) -> tuple[dict[str, str] | None, int, list[tuple[str, ...]]] | None:
+def _entries_after_metadata(
+    text: str, pattern: re.Pattern[str]
+) -> tuple[dict[str, str] | None, int, list[tuple[str, ...]]] | None:
     """The header's metadata, where its entries start, and the pattern's matches from there (None when the
     metadata is not the library's or nothing matches)."""
     start = _metadata_end(text)
     if start is None:
         return None
     metadata, position = start
-    entries = _entry_regex(pattern).findall(text, position)
+    entries = pattern.findall(text, position)
     return (metadata, position, entries) if entries else None
 
 

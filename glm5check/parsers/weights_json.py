@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import codecs
 import os
-import re
 from collections.abc import Iterable
-from functools import cache
 from itertools import repeat
 from operator import add, itemgetter, methodcaller
 from typing import Any, NamedTuple
 
 from glm5check.util import safejson
+from glm5check.util.lazyre import lazy
 
 # JSON whitespace, and a string without escapes or control characters (what a plain tensor name is).
 _WS = " \t\n\r"
@@ -30,9 +29,15 @@ _PLAIN_BREAKER = r'["\\\x00-\x1f]'
 _CONTROL_BYTES = bytes(range(32))
 
 
-@cache
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+# Compiled on first use (start-up time). A string without escapes or control characters, a member's key
+# and colon, the separator between members, weight_map's opening, and the colon after a key (with the
+# opening quote of a string value).
+_PLAIN_BREAKS = lazy(_PLAIN_BREAKER)
+_KEY = lazy(r'"[^"\\\x00-\x1f]*"[ \t\n\r]*:[ \t\n\r]*')
+_MEMBER_SEPARATOR = lazy(r'[ \t\n\r]*,[ \t\n\r]*"')
+_WEIGHT_MAP = lazy(r'"weight_map"[ \t\n\r]*:[ \t\n\r]*\{')
+_COLON_QUOTE = lazy(r'":[ \t\n\r]*"')
+_COLON = lazy(r'":[ \t\n\r]*')
 
 
 def plain(texts: Iterable[str], quotes: int = 0) -> bool:
@@ -44,7 +49,7 @@ def plain(texts: Iterable[str], quotes: int = 0) -> bool:
     if joined.isascii():  # the usual case: deleting the control bytes in C says whether there are any
         data = joined.encode("ascii")
         return len(data.translate(None, _CONTROL_BYTES)) == len(data)
-    return _regex(_PLAIN_BREAKER).search(joined.replace('"', "")) is None
+    return _PLAIN_BREAKS.search(joined.replace('"', "")) is None
 
 
 def dotless(names: list[str]) -> list[str]:
@@ -71,14 +76,14 @@ class Items:
         member: key, value, then `,` and whitespace up to the next key's quote), None while more text is
         needed, False when the object does not look like one this reader can split."""
         body = text.lstrip(_WS)
-        key = _regex(r'"[^"\\\x00-\x1f]*"[ \t\n\r]*:[ \t\n\r]*').match(body)
+        key = _KEY.match(body)
         if key is None:
             return None if len(body) < 4096 else False
         try:
             _, end = safejson.loads_at(body, key.end())
         except safejson.JsonProblem:
             return None if len(body) < 1 << 20 else False
-        separator = _regex(r'[ \t\n\r]*,[ \t\n\r]*"').match(body, end)
+        separator = _MEMBER_SEPARATOR.match(body, end)
         if separator is None:
             return None if len(body) < 1 << 20 else False
         self.separator = separator.group()
@@ -173,7 +178,7 @@ class IndexReader:
 
     def _begin(self, text: str) -> None:
         self.head += text
-        found = _regex(r'"weight_map"[ \t\n\r]*:[ \t\n\r]*\{').search(self.head)
+        found = _WEIGHT_MAP.search(self.head)
         if found is None:
             self.failed = len(self.head) > 1 << 20  # a head that long has no weight_map worth streaming
             return
@@ -204,7 +209,7 @@ class IndexReader:
         if not items or self.failed:
             return
         if self.separator is None:
-            found = _regex(r'":[ \t\n\r]*"').search(items[0])
+            found = _COLON_QUOTE.search(items[0])
             if found is None:
                 self.failed = True
                 return
@@ -317,7 +322,7 @@ class DescriptionReader(_Reader):
         if not items or self.failed:
             return
         if self.separator is None:
-            found = _regex(r'":[ \t\n\r]*').search(items[0])
+            found = _COLON.search(items[0])
             if found is None:
                 self.failed = True
                 return
