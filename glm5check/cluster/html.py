@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from glm5check.cluster.judge import NodeView
-from glm5check.cluster.report import cluster_rows, header, shown, summary_line
+from glm5check.cluster.report import cluster_rows, header, shown, summary_counts, verdict_text
 from glm5check.reports.html import (
     CSS,
     badge,
@@ -62,11 +62,11 @@ def _header(document: dict[str, Any], strict: bool) -> str:
     fields = [
         ("cluster", header(document)),
         ("node 0", _node0(document.get("node0"))),
-        ("results", summary_line(document, strict).split("    ")[0]),
+        ("results", summary_counts(document)),
         ("written", f"{document['created']} by glm5check {document['tool']['version']}"),
     ]
     rows = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in fields)
-    verdict = summary_line(document, strict).split("    ")[-1]
+    verdict = verdict_text(document, strict)
     return (
         f"<header><h1>glm5check cluster report</h1><dl>{rows}</dl>"
         f'<div class="verdict {ok}" id="verdict">{esc(verdict)}</div></header>'

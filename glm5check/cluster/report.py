@@ -163,15 +163,24 @@ def header(document: dict[str, Any]) -> str:
 
 
 def summary_line(document: dict[str, Any], strict: bool = False) -> str:
+    return f"{summary_counts(document)}    {verdict_text(document, strict)}"
+
+
+def summary_counts(document: dict[str, Any]) -> str:
+    """`1 of 2 nodes ready · 6 cluster results · 2 pass · … · 0.61 s`."""
     s = document["summary"]
     counts = " · ".join(f"{s[k]} {k}" for k in ("pass", "warn", "fail", "error", "skip"))
-    if s["ok"]:
-        verdict = "exit 0 — the deployment is ready" + (", read the warnings" if s["warn"] else "")
-    else:
-        verdict = "exit 1 — the deployment is not ready: fix the FAIL rows"
-        verdict += " and the warnings (--strict)" if strict and s["warn"] else ""
     ready = f"{s['ready']} of {s['nodes']} nodes ready"
-    return f"{ready} · {s['total']} cluster results · {counts} · {s['duration_ms'] / 1000:.2f} s    {verdict}"
+    return f"{ready} · {s['total']} cluster results · {counts} · {s['duration_ms'] / 1000:.2f} s"
+
+
+def verdict_text(document: dict[str, Any], strict: bool = False) -> str:
+    """The exit code and what it means for the deployment."""
+    s = document["summary"]
+    if s["ok"]:
+        return "exit 0 — the deployment is ready" + (", read the warnings" if s["warn"] else "")
+    verdict = "exit 1 — the deployment is not ready: fix the FAIL rows"
+    return verdict + (" and the warnings (--strict)" if strict and s["warn"] else "")
 
 
 def write_output(
