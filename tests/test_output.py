@@ -123,6 +123,34 @@ def test_a_confined_folder_refuses_and_allows_what_confined_path_does(tmp_path: 
         assert found == expected, name
 
 
+def test_a_name_thousands_of_folders_deep_is_a_snapshot_error(tmp_path: Path) -> None:
+    """An index entry `d/d/…/f` 1,200 folders deep (a hostile snapshot) is refused as confined_path refuses
+    it (no such file), not a RecursionError out of the folder cache."""
+    from glm5check.host.snapshot_source import FolderSource
+
+    (tmp_path / "d").mkdir()
+    with pytest.raises(SnapshotError, match="cannot read snapshot file"):
+        FolderSource(tmp_path).read("d/" * 1200 + "f")
+
+
+@pytest.mark.xfail(strict=True, reason="review3: ConfinedFolder trusts a folder it checked once for the whole run")
+def test_a_folder_swapped_for_a_symlink_out_after_a_read_is_still_refused(tmp_path: Path) -> None:
+    """confined_path looks again at every read; the folder cache must not turn a checked folder that is
+    later replaced by a symlink out of the snapshot into a way out."""
+    from glm5check.host.snapshot_source import FolderSource
+
+    (tmp_path / "snap" / "a").mkdir(parents=True)
+    (tmp_path / "snap" / "a" / "x").write_text("inside")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "y").write_text("outside")
+    source = FolderSource(tmp_path / "snap")
+    assert source.read("a/x") == b"inside"
+    (tmp_path / "snap" / "a").rename(tmp_path / "snap" / "a-old")
+    (tmp_path / "snap" / "a").symlink_to(tmp_path / "out")
+    with pytest.raises(SnapshotError, match="outside the snapshot"):
+        source.read("a/y")
+
+
 def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".glm5check-" in p.name)
 

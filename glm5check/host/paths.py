@@ -80,6 +80,10 @@ class ConfinedFolder:
     folder's components are looked at once, then only a name's last component (path objects and lstat
     calls cost ~40 us a name otherwise). A symlink on the way sends the name through confined_path."""
 
+    # Deeper names (a snapshot's are 2-4 deep) go through confined_path: the cache of a folder 5,000 deep
+    # would hold 5,000 prefixes of it (and _plain would recurse past Python's limit).
+    MAX_CACHED_DEPTH = 32
+
     def __init__(self, root: str, real_root: str) -> None:
         self.root, self.real_root = root, real_root
         self.plain: set[tuple[str, ...]] = {()}  # folders under root with no symlink on the way
@@ -88,7 +92,7 @@ class ConfinedFolder:
         """root/name (lexical), or PathEscape when it, or a symlink on the way, leads out of root."""
         parts = relative_parts(name)
         path = os.path.join(self.root, *parts)
-        if not self._plain(parts[:-1]) or os.path.islink(path):
+        if len(parts) > self.MAX_CACHED_DEPTH or not self._plain(parts[:-1]) or os.path.islink(path):
             confined_path(self.real_root, name, resolved=True)
         return path
 
