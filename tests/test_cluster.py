@@ -241,12 +241,15 @@ def test_remote_command_is_split_like_a_shell_would() -> None:
         (("--node0-ip", "-oProxyCommand=x"), "'-oProxyCommand=x' is not a host name or an IP address"),
         (("--hosts", "n0,n1,n2", "--profile", "a2-multi"), "profile a2-multi plans 2 nodes, but 3 hosts were given"),
         (("--serve-script", "/launch/node{rank}.sh", "--inventory", "{inventory}"), "uses {rank}, but npu-a2-01"),
+        (("--inventory", "{ranked}", "--profile", "a2-multi"), "plans ranks 0..1, but the inventory gives n1 rank 5"),
     ],
 )
 def test_usage_errors(args: tuple[str, ...], words: str, tmp_path: Path) -> None:
     inventory = tmp_path / "inventory.toml"
     inventory.write_text('[[nodes]]\nhost = "npu-a2-01"\n', encoding="utf-8")
-    given = [a.replace("{inventory}", str(inventory)) for a in args]
+    ranked = tmp_path / "ranked.toml"  # two nodes for a two-node profile, but a rank it does not plan
+    ranked.write_text('[[nodes]]\nhost = "n0"\nrank = 0\n[[nodes]]\nhost = "n1"\nrank = 5\n', encoding="utf-8")
+    given = [a.replace("{inventory}", str(inventory)).replace("{ranked}", str(ranked)) for a in args]
     hosts = [] if "--inventory" in given else ["--hosts", ",".join(HOSTS)]
     done = run_in_process("cluster", *hosts, *given, "--dry-run")
     assert_no_traceback(done)

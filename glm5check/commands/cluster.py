@@ -91,7 +91,7 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
     # A CI job's GLM5CHECK_DISABLE_PLUGINS holds on every node, as --disable-plugin does.
     kwargs["disable_plugins"] = plugins_to_disable(kwargs["disable_plugins"])
     inventory = _inventory(kwargs)
-    _refuse_what_the_profile_cannot_plan(kwargs, len(inventory.nodes))
+    _refuse_what_the_profile_cannot_plan(kwargs, inventory)
     transport = _transport(kwargs, inventory)
     remote = RemoteRun(
         command=_command(kwargs, inventory),
@@ -108,11 +108,11 @@ def cluster_command(ctx: click.Context, **kwargs: Any) -> None:
     ctx.exit(_run(kwargs, inventory, transport, remote, limits))
 
 
-def _refuse_what_the_profile_cannot_plan(kwargs: dict[str, Any], hosts: int) -> None:
+def _refuse_what_the_profile_cannot_plan(kwargs: dict[str, Any], inventory: Inventory) -> None:
     """A prefill-decode profile is two vLLM deployments, each with its own node 0, while phase two gives every
     node the one node 0 of the inventory: its verdicts would judge decode nodes against the prefill head.
-    More hosts than the profile's nodes would give the extra ones a rank the profile does not plan (each
-    would refuse it on its own, exit 2 there)."""
+    More hosts than the profile's nodes, or an inventory rank beyond them, would give a node a rank the
+    profile does not plan (each would refuse it on its own, exit 2 there)."""
     from glm5check.knowledge.profiles import load_builtin
     from glm5check.session import load_profile_file
 
@@ -126,11 +126,17 @@ def _refuse_what_the_profile_cannot_plan(kwargs: dict[str, Any], hosts: int) -> 
             "cluster judges one group at a time only with per-node options it cannot pass yet: run "
             f"`glm5check --profile {profile.name} --node-rank N` on each node instead"
         )
-    planned = profile.hardware.nodes
+    planned, hosts = profile.hardware.nodes, len(inventory.nodes)
     if hosts > planned:
         raise UsageProblem(
             f"profile {profile.name} plans {planned} node{'s' if planned > 1 else ''}, but {hosts} hosts were "
             f"given: list the first {planned} (node 0 first), or use a profile for {hosts} nodes"
+        )
+    beyond = [node for node in inventory.nodes if node.rank is not None and node.rank >= planned]
+    if beyond:
+        raise UsageProblem(
+            f"profile {profile.name} plans ranks 0..{planned - 1}, but the inventory gives {beyond[0].host} "
+            f"rank {beyond[0].rank}: number the nodes from 0, or use a profile for more nodes"
         )
 
 
