@@ -256,6 +256,20 @@ def test_usage_errors(args: tuple[str, ...], words: str, tmp_path: Path) -> None
     assert done.returncode == 2 and words in done.stderr, done.stderr
 
 
+def test_a_profile_file_on_the_nodes_only_is_theirs_to_read() -> None:
+    """docs/cluster.md: paths are the nodes' paths; a profile file missing here is not a usage error here."""
+    done = run_in_process("cluster", "--hosts", ",".join(HOSTS), "--profile-file", "/nodes/only/gl5.toml", "--dry-run")
+    assert done.returncode == 0 and "--profile-file /nodes/only/gl5.toml" in done.stdout, done.stderr
+
+
+def test_an_address_zone_that_is_not_an_interface_is_no_address() -> None:
+    """ipaddress takes any text after `%`; node 0's report (untrusted) would hand it to the other nodes."""
+    from glm5check.parsers.hccn import valid_ip
+
+    assert valid_ip("fe80::1%eth0") == "fe80::1%eth0" and valid_ip("fe80::1%3") == "fe80::1%3"
+    assert valid_ip("fe80::1%$(id)") is None and valid_ip("fe80::1%a b") is None
+
+
 def test_a_prefill_decode_profile_is_refused_not_judged_against_one_node_0() -> None:
     hosts = ",".join(f"npu-a3-0{n}" for n in range(4))
     done = run_in_process("cluster", "--hosts", hosts, "--profile", "a3-pd-4node", "--dry-run")

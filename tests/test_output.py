@@ -133,7 +133,6 @@ def test_a_name_thousands_of_folders_deep_is_a_snapshot_error(tmp_path: Path) ->
         FolderSource(tmp_path).read("d/" * 1200 + "f")
 
 
-@pytest.mark.xfail(strict=True, reason="review3: ConfinedFolder trusts a folder it checked once for the whole run")
 def test_a_folder_swapped_for_a_symlink_out_after_a_read_is_still_refused(tmp_path: Path) -> None:
     """confined_path looks again at every read; the folder cache must not turn a checked folder that is
     later replaced by a symlink out of the snapshot into a way out."""

@@ -113,13 +113,17 @@ def _refuse_what_the_profile_cannot_plan(kwargs: dict[str, Any], inventory: Inve
     node the one node 0 of the inventory: its verdicts would judge decode nodes against the prefill head.
     More hosts than the profile's nodes, or an inventory rank beyond them, would give a node a rank the
     profile does not plan (each would refuse it on its own, exit 2 there)."""
+    from glm5check.host.inputs import InputError
     from glm5check.knowledge.profiles import load_builtin
     from glm5check.session import load_profile_file
 
     name, path = kwargs["profile_name"], kwargs["profile_file"]
     if not (name or path):
         return
-    profile = load_profile_file(path) if path else load_builtin(name)
+    try:
+        profile = load_profile_file(path) if path else load_builtin(name)
+    except InputError:
+        return  # a profile file on the nodes' paths only (docs/cluster.md): each node reads and judges it
     if profile.is_pd:
         raise UsageProblem(
             f"profile {profile.name} is a prefill-decode deployment (two groups, each with its own node 0); "

@@ -110,11 +110,9 @@ class FolderSource:
 
     def read(self, name: str) -> bytes:
         try:
-            path = self._parts.join(name)
+            data = read_input_bytes(self._parts.join(name), "snapshot file", PART_CAP_BYTES, self._real_root)
         except PathEscape as exc:
             raise _escape(self.label, exc) from None
-        try:
-            data = read_input_bytes(path, "snapshot file", PART_CAP_BYTES)
         except InputError as exc:
             raise SnapshotError(str(exc)) from None
         self._budget.charge(len(data), name)

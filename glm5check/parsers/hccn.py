@@ -20,15 +20,21 @@ from glm5check.util.numbers import decimal, whole
 
 _COMMAND_RE = lazy(r"hccn_tool\b.*?-i\s+(\d+)")
 
+_ZONE = lazy(r"[A-Za-z0-9_.-]{1,64}")  # an interface name (Linux: 15 characters at most) or index
+
 
 def valid_ip(text: str | None) -> str | None:
-    """The address when it is a real IPv4/IPv6 address (masked `10.xx.xx.10` is unknown)."""
+    """The address when it is a real IPv4/IPv6 address (masked `10.xx.xx.10` is unknown). An IPv6 zone must
+    be an interface name or number: ipaddress takes any text after `%` (`fe80::1%$(id)`), which another
+    node's command line would then carry."""
     if not text:
         return None
     try:
-        return str(ipaddress.ip_address(text.strip()))
+        address = ipaddress.ip_address(text.strip())
     except ValueError:
         return None
+    zone = getattr(address, "scope_id", None)
+    return str(address) if zone is None or _ZONE.fullmatch(zone) else None
 
 
 def _lines(text: str) -> list[str]:
