@@ -513,13 +513,12 @@ def _split_weight_map(index: JsonFile) -> tuple[JsonFile, None, dict[str, Any] |
     return JsonFile(index.name, rest, index.error, index.sha256), None, mapping
 
 
-def _index_separator(host: Host, folder: str, name: str) -> str | None:
+def _index_separator(source: _JsonSource) -> str | None:
     """The separator between a name and its shard in the index's weight_map, from its first chunk (None
     when that chunk does not show one): the child folds headers while this process reads the index."""
-    source = _JsonSource(host, folder, name)
     if source.error:
         return None
-    first = host.read_bytes(source.path, 0, min(source.size, JSON_CHUNK_BYTES))
+    first = source.host.read_bytes(source.path, 0, min(source.size, JSON_CHUNK_BYTES))
     reader = IndexReader()
     reader.feed(first.data or b"", final=source.size <= JSON_CHUNK_BYTES)
     return reader.separator
@@ -549,18 +548,17 @@ class _Headers:
         reads meanwhile; none when no index separator can be known yet (the fold hashes with it)."""
         if not can_fork(self.host) or len(listed) < 2:
             return []
+        index_bytes = 0
         if index_name is not None:
-            self.fold.separator = _index_separator(self.host, self.folder, index_name)
+            index = _JsonSource(self.host, self.folder, index_name)
+            self.fold.separator, index_bytes = _index_separator(index), index.size
             if self.fold.separator is None:
                 return []
-        index_bytes = self._size(index_name)
-        json_cost = _INDEX_COST * index_bytes + _DESCRIPTION_COST * self._size(QUANT_DESCRIPTION)
+        description_bytes = _JsonSource(self.host, self.folder, QUANT_DESCRIPTION).size
+        json_cost = _INDEX_COST * index_bytes + _DESCRIPTION_COST * description_bytes
         header_cost = _HEADER_COST * index_bytes
         fraction = (json_cost + header_cost) / (2 * header_cost) if header_cost else 0.5
         return listed[: max(1, min(len(listed), round(fraction * len(listed))))]
-
-    def _size(self, name: str | None) -> int:
-        return 0 if name is None else _JsonSource(self.host, self.folder, name).size
 
     def _produce(self, names: Sequence[str]) -> Iterator[object]:
         for shard, fold in _read_shards(self.host, self.folder, names, self.fold.empty):
